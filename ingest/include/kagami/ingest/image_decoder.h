@@ -1,0 +1,40 @@
+#pragma once
+
+#include <cstddef>
+
+#include <opencv2/core.hpp>
+
+#include "kagami/base/status.h"
+#include "kagami/ingest/limits.h"
+
+namespace kagami::ingest {
+
+enum class DecodeMode {
+  // Full-size decode, 8-bit RGB (or gray for gray sources), exactly the pixels
+  // libjpeg/libpng produce: what the PDQ reference hashes.
+  kExact,
+  // Luminance only, and JPEGs decoded at a reduced scale in the DCT domain
+  // (libjpeg-turbo 1/2, 1/4, 1/8) chosen from the header so that the short side
+  // stays >= min_short_side. Several times faster; the PDQ hash moves by a few bits.
+  kFast,
+};
+
+struct DecodeOptions {
+  DecodeMode mode = DecodeMode::kFast;
+  int min_short_side = 256;  // pixels, kFast only
+};
+
+struct DecodedImage {
+  cv::Mat pixels;           // CV_8UC1 (luminance/gray) or CV_8UC3 in R,G,B order
+  int source_width = 0;     // pixels, as stored in the file
+  int source_height = 0;
+  int scale_denom = 1;      // pixels were decoded at 1/scale_denom of the source size
+};
+
+// Decodes JPEG, PNG, WebP, BMP, TIFF (and whatever imgcodecs reads) from memory.
+// Checks the header against limits.max_pixels / max_dimension before decoding.
+// Thread-safe (no shared state). Corrupt or truncated data gives kCorrupt.
+Result<DecodedImage> DecodeImage(const unsigned char* data, size_t size, const DecodeOptions& options,
+                                 const IngestLimits& limits);
+
+}  // namespace kagami::ingest

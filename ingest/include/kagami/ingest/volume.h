@@ -1,0 +1,50 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "kagami/base/status.h"
+#include "kagami/ingest/limits.h"
+
+namespace kagami::ingest {
+
+// What an input is, decided from its magic bytes (never its extension alone).
+enum class MediaKind { kImage, kArchive, kPdf, kEpub, kUnknown };
+
+// One file on disk that holds pages: an image, an archive (CBZ/ZIP, CBR/RAR,
+// CB7/7z, TAR), a PDF or an EPUB.
+struct AssetFile {
+  std::filesystem::path path;
+  uint64_t size_bytes = 0;
+  MediaKind kind = MediaKind::kUnknown;
+  std::string media_type;  // MIME type, e.g. "image/jpeg", "application/zip"
+};
+
+// A unit of reading: what a verdict is given for. A plain image file, an
+// archive/PDF/EPUB, or the loose images of a folder (natural order, recursively).
+// Archives, PDFs and EPUBs found inside a folder are volumes of their own.
+struct Volume {
+  std::string source;              // the path that names the volume (as given or found)
+  bool is_folder = false;          // true: `assets` are the folder's loose images
+  std::vector<AssetFile> assets;   // page order within the volume follows this order
+  Status status;                   // non-ok: the volume could not be enumerated at all
+};
+
+// Sniffs the media kind and MIME type from the first bytes of a file.
+MediaKind SniffMediaKind(const unsigned char* head, size_t n, std::string* media_type);
+
+// Expands user-supplied paths (files and folders) into volumes, in argument
+// order. A missing or unreadable path yields a Volume with a non-ok status;
+// files of unknown type inside folders are skipped silently; a top-level file
+// of unknown type yields a kUnsupported volume. Never throws.
+std::vector<Volume> ExpandInputs(const std::vector<std::string>& paths, const IngestLimits& limits);
+
+// "p2" < "p10", case-insensitive, digit runs compared by value.
+bool NaturalLess(std::string_view a, std::string_view b);
+
+// SHA-256 of a file's content as 64 lowercase hex digits (streams the file).
+Result<std::string> Sha256File(const std::filesystem::path& path);
+
+}  // namespace kagami::ingest
