@@ -1,0 +1,71 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kagami/base/status.h"
+#include "kagami/fingerprint/pdq_hasher.h"
+#include "kagami/ingest/image_decoder.h"
+#include "kagami/ingest/limits.h"
+#include "kagami/ingest/volume.h"
+
+namespace kagami::fingerprint {
+
+struct ExtractOptions {
+  ingest::DecodeOptions decode;
+  ingest::IngestLimits limits;
+  bool dihedral = false;     // also compute the 8 dihedral variants of each page
+  int threads = 0;           // worker threads; 0 = all hardware threads
+  size_t max_tokens = 0;     // pages in flight at once (bounds memory); 0 = 2 * threads
+  bool sha256 = false;       // compute each asset's content SHA-256 before reading it
+  // Called (from the pipeline's serial input stage) with an asset's SHA-256
+  // when `sha256` is set; returning true skips the asset without decoding it.
+  // Must be thread-safe with respect to the sink callbacks.
+  std::function<bool(const std::string& sha256_hex)> skip_asset;
+};
+
+// The fingerprint of one page, or why there is none.
+struct PageFingerprint {
+  size_t volume = 0;       // index into the volumes passed to ExtractVolumes
+  size_t asset = 0;        // index into that volume's assets
+  std::string member;      // path inside the container ("" for a plain image)
+  int page_index = 0;      // 0-based position within the volume
+  Status status;           // non-ok: the page could not be read or decoded
+  PdqHash pdq;             // valid when status is ok
+  std::optional<PdqDihedralHashes> dihedral;  // when ExtractOptions::dihedral
+  int decoded_width = 0;   // pixels actually hashed (after any reduced-scale decode)
+  int decoded_height = 0;
+};
+
+// Receives results strictly in input order, on one thread at a time (the
+// pipeline's serial output stage). Callbacks must not throw.
+class ExtractSink {
+ public:
+  virtual ~ExtractSink() = default;
+  // The asset is about to be read. `sha256_hex` is empty unless requested.
+  // `skipped`: ExtractOptions::skip_asset returned true; no pages will follow.
+  virtual void BeginAsset(size_t volume, size_t asset, const std::string& sha256_hex,
+                          bool skipped) = 0;
+  virtual void OnPage(PageFingerprint page) = 0;
+  // `status` is non-ok when the asset could not be opened at all.
+  virtual void EndAsset(size_t volume, size_t asset, const Status& status) = 0;
+  virtual void EndVolume(size_t volume) = 0;
+};
+
+// Reads, decodes and hashes every page of `volumes` as a TBB pipeline:
+// read (serial, in order) -> decode + hash (parallel) -> sink (serial, in order).
+// At most max_tokens pages are in memory at once. One bad page or asset never
+// stops the batch: it is reported through the sink. Volumes whose status is not
+// ok produce only EndVolume. Blocks until done.
+void ExtractVolumes(const std::vector<ingest::Volume>& volumes, const ExtractOptions& options,
+                    ExtractSink& sink);
+
+// Decodes and hashes one encoded page (the parallel stage's work), reusing `hasher`.
+PageFingerprint FingerprintPage(const unsigned char* data, size_t size, const ExtractOptions& options,
+                                PdqHasher& hasher);
+
+}  // namespace kagami::fingerprint

@@ -1,0 +1,210 @@
+#include "kagami/fingerprint/batch_extractor.h"
+
+#include <memory>
+#include <thread>
+#include <utility>
+
+#include <oneapi/tbb/enumerable_thread_specific.h>
+#include <oneapi/tbb/parallel_pipeline.h>
+#include <oneapi/tbb/task_arena.h>
+
+#include "kagami/ingest/page_source.h"
+
+namespace kagami::fingerprint {
+namespace {
+
+// One unit of work travelling through the pipeline. Only kPage items are
+// processed by the parallel stage; the others carry ordering events.
+struct Item {
+  enum Kind { kBeginAsset, kPage, kEndAsset, kEndVolume } kind = kPage;
+  size_t volume = 0;
+  size_t asset = 0;
+  std::string sha256;
+  bool skipped = false;
+  Status status;
+  ingest::EncodedPage encoded;
+  PageFingerprint result;
+};
+using ItemPtr = std::shared_ptr<Item>;
+
+// Produces the item sequence for all volumes; driven by the serial input stage.
+class ItemProducer {
+ public:
+  ItemProducer(const std::vector<ingest::Volume>& volumes, const ExtractOptions& options)
+      : volumes_(volumes), options_(options) {}
+
+  // Next item, or nullptr when everything has been produced.
+  ItemPtr Next() {
+    while (volume_ < volumes_.size()) {
+      const ingest::Volume& volume = volumes_[volume_];
+      if (!volume.status.ok() || asset_ >= volume.assets.size()) {
+        auto item = MakeItem(Item::kEndVolume);
+        ++volume_;
+        asset_ = 0;
+        page_in_volume_ = 0;
+        return item;
+      }
+      if (!source_ && !asset_open_) return OpenCurrentAsset();
+      if (source_) {
+        std::optional<ingest::EncodedPage> page = source_->Next();
+        if (page) {
+          auto item = MakeItem(Item::kPage);
+          item->result.volume = volume_;
+          item->result.asset = asset_;
+          item->result.member = page->member;
+          item->result.page_index = volume.is_folder ? static_cast<int>(asset_) : page_in_volume_;
+          item->encoded = std::move(*page);
+          ++page_in_volume_;
+          return item;
+        }
+        source_.reset();
+      }
+      auto item = MakeItem(Item::kEndAsset);
+      item->status = std::move(asset_status_);
+      asset_status_ = Status::Ok();
+      asset_open_ = false;
+      ++asset_;
+      return item;
+    }
+    return nullptr;
+  }
+
+ private:
+  ItemPtr MakeItem(Item::Kind kind) {
+    auto item = std::make_shared<Item>();
+    item->kind = kind;
+    item->volume = volume_;
+    item->asset = asset_;
+    return item;
+  }
+
+  ItemPtr OpenCurrentAsset() {
+    const ingest::AssetFile& asset = volumes_[volume_].assets[asset_];
+    auto item = MakeItem(Item::kBeginAsset);
+    asset_open_ = true;
+    if (options_.sha256) {
+      Result<std::string> sha = ingest::Sha256File(asset.path);
+      if (!sha.ok()) {
+        asset_status_ = sha.status();
+        return item;
+      }
+      item->sha256 = *sha;
+      if (options_.skip_asset && options_.skip_asset(item->sha256)) {
+        item->skipped = true;
+        return item;
+      }
+    }
+    Result<std::unique_ptr<ingest::PageSource>> source = ingest::OpenAsset(asset, options_.limits);
+    if (source.ok()) {
+      source_ = std::move(source).value();
+    } else {
+      asset_status_ = source.status();
+    }
+    return item;
+  }
+
+  const std::vector<ingest::Volume>& volumes_;
+  const ExtractOptions& options_;
+  size_t volume_ = 0;
+  size_t asset_ = 0;
+  int page_in_volume_ = 0;
+  bool asset_open_ = false;
+  std::unique_ptr<ingest::PageSource> source_;
+  Status asset_status_;
+};
+
+void HashDecoded(const cv::Mat& pixels, const ExtractOptions& options, PdqHasher& hasher,
+                 PageFingerprint& out) {
+  out.decoded_width = pixels.cols;
+  out.decoded_height = pixels.rows;
+  if (options.dihedral) {
+    PdqDihedralHashes all = hasher.HashDihedral(pixels);
+    out.pdq.hash = all.hashes[kOriginal];
+    out.pdq.quality = all.quality;
+    out.dihedral = all;
+  } else {
+    out.pdq = hasher.Hash(pixels);
+  }
+}
+
+void ProcessPage(Item& item, const ExtractOptions& options, PdqHasher& hasher) {
+  PageFingerprint& out = item.result;
+  if (!item.encoded.status.ok()) {
+    out.status = item.encoded.status;
+    return;
+  }
+  if (!item.encoded.rendered.empty()) {
+    HashDecoded(item.encoded.rendered, options, hasher, out);
+    return;
+  }
+  PageFingerprint page = FingerprintPage(item.encoded.bytes.data(), item.encoded.bytes.size(),
+                                         options, hasher);
+  page.volume = out.volume;
+  page.asset = out.asset;
+  page.member = std::move(out.member);
+  page.page_index = out.page_index;
+  out = std::move(page);
+  if (!out.status.ok() && !out.member.empty()) out.status = out.status.WithContext(out.member);
+  item.encoded.bytes = {};
+}
+
+}  // namespace
+
+PageFingerprint FingerprintPage(const unsigned char* data, size_t size, const ExtractOptions& options,
+                                PdqHasher& hasher) {
+  PageFingerprint out;
+  Result<ingest::DecodedImage> decoded = ingest::DecodeImage(data, size, options.decode, options.limits);
+  if (!decoded.ok()) {
+    out.status = decoded.status();
+    return out;
+  }
+  HashDecoded(decoded->pixels, options, hasher, out);
+  return out;
+}
+
+void ExtractVolumes(const std::vector<ingest::Volume>& volumes, const ExtractOptions& options,
+                    ExtractSink& sink) {
+  int threads = options.threads > 0 ? options.threads
+                                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  size_t tokens = options.max_tokens > 0 ? options.max_tokens : static_cast<size_t>(2 * threads);
+
+  ItemProducer producer(volumes, options);
+  tbb::enumerable_thread_specific<PdqHasher> hashers;
+  tbb::task_arena arena(threads);
+  arena.execute([&] {
+    tbb::parallel_pipeline(
+        tokens,
+        tbb::make_filter<void, ItemPtr>(tbb::filter_mode::serial_in_order,
+                                        [&](tbb::flow_control& fc) -> ItemPtr {
+                                          ItemPtr item = producer.Next();
+                                          if (!item) fc.stop();
+                                          return item;
+                                        }) &
+            tbb::make_filter<ItemPtr, ItemPtr>(tbb::filter_mode::parallel,
+                                               [&](ItemPtr item) -> ItemPtr {
+                                                 if (item && item->kind == Item::kPage) {
+                                                   ProcessPage(*item, options, hashers.local());
+                                                 }
+                                                 return item;
+                                               }) &
+            tbb::make_filter<ItemPtr, void>(tbb::filter_mode::serial_in_order, [&](ItemPtr item) {
+              if (!item) return;
+              switch (item->kind) {
+                case Item::kBeginAsset:
+                  sink.BeginAsset(item->volume, item->asset, item->sha256, item->skipped);
+                  break;
+                case Item::kPage:
+                  sink.OnPage(std::move(item->result));
+                  break;
+                case Item::kEndAsset:
+                  sink.EndAsset(item->volume, item->asset, item->status);
+                  break;
+                case Item::kEndVolume:
+                  sink.EndVolume(item->volume);
+                  break;
+              }
+            }));
+  });
+}
+
+}  // namespace kagami::fingerprint

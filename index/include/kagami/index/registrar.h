@@ -1,0 +1,52 @@
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "kagami/base/status.h"
+#include "kagami/fingerprint/batch_extractor.h"
+#include "kagami/index/catalog.h"
+#include "kagami/index/store.h"
+
+namespace kagami::index {
+
+// A per-file (or per-member) failure that did not stop the batch.
+struct FileError {
+  std::string source;  // the volume or file
+  std::string member;  // inside an archive/folder, or ""
+  Status status;
+};
+
+// Running totals, reported after every asset.
+struct Progress {
+  size_t volumes_total = 0;
+  size_t volumes_done = 0;
+  size_t pages_done = 0;
+};
+using ProgressFn = std::function<void(const Progress&)>;
+
+struct RegisterOptions {
+  fingerprint::ExtractOptions extract;
+};
+
+struct RegisterSummary {
+  int volumes = 0;
+  int assets_added = 0;
+  int assets_skipped = 0;     // already registered (same content SHA-256)
+  int units_added = 0;
+  int units_low_quality = 0;  // stored but not indexed (quality < Store::kMinIndexQuality)
+  std::vector<FileError> errors;
+};
+
+// Registers files, folders and archives as assets of `work` (created or
+// updated). Idempotent: an asset whose content SHA-256 is already in the
+// catalog is skipped without decoding. Each asset is committed atomically; the
+// index is saved at the end (a killed run leaves a store that Store::Open
+// repairs). Fails only when the store itself fails; bad inputs are listed in
+// the summary's errors.
+Result<RegisterSummary> RegisterWork(Store& store, const Work& work,
+                                     const std::vector<std::string>& paths,
+                                     const RegisterOptions& options, const ProgressFn& progress = {});
+
+}  // namespace kagami::index

@@ -1,0 +1,61 @@
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "kagami/base/status.h"
+#include "kagami/fingerprint/batch_extractor.h"
+#include "kagami/index/catalog.h"
+#include "kagami/index/matcher.h"
+#include "kagami/index/registrar.h"
+#include "kagami/index/store.h"
+
+namespace kagami::index {
+
+enum class Verdict { kMatch, kNoMatch, kError };
+std::string_view VerdictName(Verdict verdict);  // "match", "no_match", "error"
+
+// One scanned page that matched a registered page.
+struct PageMatchRecord {
+  std::string member;   // the scanned page inside its volume ("" for a plain file)
+  int page_index = 0;   // 0-based position of the scanned page in its volume
+  int quality = 0;      // PDQ quality of the scanned page
+  PageHit hit;          // best registered unit
+  UnitRef ref;          // what that unit is
+  std::string method = "pdq";
+};
+
+struct WorkResult {
+  WorkTally tally;
+  std::string title;
+  std::string rights_holder;
+};
+
+// Everything found for one input volume.
+struct VolumeReport {
+  std::string source;
+  Verdict verdict = Verdict::kNoMatch;
+  Status status;              // non-ok when the volume could not be read at all
+  int pages = 0;              // pages read (including failed ones)
+  int pages_hashed = 0;
+  int pages_low_quality = 0;  // hashed but below MatchOptions::min_quality
+  std::vector<PageMatchRecord> matches;  // page order
+  std::vector<WorkResult> works;         // every work with a matched page, best first
+  std::vector<FileError> errors;
+};
+
+struct ScanOptions {
+  fingerprint::ExtractOptions extract;
+  MatchOptions match;
+};
+
+// Fingerprints every input volume and matches it against the store. Calls
+// `on_volume` once per volume, in input order, as soon as it is complete.
+// A volume is `error` only when nothing in it could be hashed; otherwise page
+// errors are listed and the verdict stands on the pages that were read.
+Status Scan(Store& store, const std::vector<std::string>& paths, const ScanOptions& options,
+            const std::function<void(const VolumeReport&)>& on_volume,
+            const ProgressFn& progress = {});
+
+}  // namespace kagami::index

@@ -1,0 +1,135 @@
+#include "kagami/index/registrar.h"
+
+#include <filesystem>
+#include <mutex>
+#include <set>
+#include <utility>
+
+namespace kagami::index {
+namespace {
+
+class RegisterSink : public fingerprint::ExtractSink {
+ public:
+  RegisterSink(Store& store, const Work& work, const std::vector<ingest::Volume>& volumes,
+               std::mutex& store_mutex, RegisterSummary& summary, const ProgressFn& progress)
+      : store_(store),
+        work_(work),
+        volumes_(volumes),
+        store_mutex_(store_mutex),
+        summary_(summary),
+        progress_(progress) {
+    progress_state_.volumes_total = volumes.size();
+  }
+
+  void BeginAsset(size_t, size_t, const std::string& sha256_hex, bool skipped) override {
+    sha256_ = sha256_hex;
+    skipped_ = skipped;
+    units_.clear();
+  }
+
+  void OnPage(fingerprint::PageFingerprint page) override {
+    ++progress_state_.pages_done;
+    if (!page.status.ok()) {
+      summary_.errors.push_back({volumes_[page.volume].source, page.member, page.status});
+      return;
+    }
+    UnitRecord unit;
+    unit.page_index = page.page_index;
+    unit.member = page.member;
+    unit.pdq = page.pdq.hash;
+    unit.quality = page.pdq.quality;
+    units_.push_back(std::move(unit));
+  }
+
+  void EndAsset(size_t volume, size_t asset, const Status& status) override {
+    const ingest::AssetFile& file = volumes_[volume].assets[asset];
+    if (skipped_) {
+      ++summary_.assets_skipped;
+    } else if (!status.ok()) {
+      summary_.errors.push_back({file.path.string(), "", status});
+    } else if (!units_.empty()) {
+      AddAsset(file);
+    }
+    if (progress_) progress_(progress_state_);
+  }
+
+  void EndVolume(size_t volume) override {
+    const ingest::Volume& v = volumes_[volume];
+    if (!v.status.ok()) summary_.errors.push_back({v.source, "", v.status});
+    ++progress_state_.volumes_done;
+    if (progress_) progress_(progress_state_);
+  }
+
+  const Status& store_status() const { return store_status_; }
+
+ private:
+  void AddAsset(const ingest::AssetFile& file) {
+    AssetRecord record;
+    record.work_id = work_.id;
+    std::error_code ec;
+    std::filesystem::path absolute = std::filesystem::absolute(file.path, ec);
+    record.path = ec ? file.path.string() : absolute.lexically_normal().string();
+    record.sha256_hex = sha256_;
+    record.size_bytes = file.size_bytes;
+    record.media_type = file.media_type;
+    std::lock_guard<std::mutex> lock(store_mutex_);
+    Result<int64_t> added = store_.AddAsset(record, units_);
+    if (!added.ok()) {
+      // The catalog itself failing (disk full, corruption) ends the run; the
+      // asset's transaction was rolled back.
+      if (store_status_.ok()) store_status_ = added.status().WithContext(record.path);
+      summary_.errors.push_back({record.path, "", added.status()});
+      return;
+    }
+    ++summary_.assets_added;
+    for (const UnitRecord& u : units_) {
+      ++summary_.units_added;
+      if (u.quality < Store::kMinIndexQuality) ++summary_.units_low_quality;
+    }
+  }
+
+  Store& store_;
+  const Work& work_;
+  const std::vector<ingest::Volume>& volumes_;
+  std::mutex& store_mutex_;
+  RegisterSummary& summary_;
+  const ProgressFn& progress_;
+  Progress progress_state_;
+  std::string sha256_;
+  bool skipped_ = false;
+  std::vector<UnitRecord> units_;
+  Status store_status_;
+};
+
+}  // namespace
+
+Result<RegisterSummary> RegisterWork(Store& store, const Work& work,
+                                     const std::vector<std::string>& paths,
+                                     const RegisterOptions& options, const ProgressFn& progress) {
+  if (work.id.empty()) return Status::InvalidArgument("a work needs an id (--work)");
+  KAGAMI_RETURN_IF_ERROR(store.catalog().UpsertWork(work));
+
+  std::vector<ingest::Volume> volumes = ingest::ExpandInputs(paths, options.extract.limits);
+  RegisterSummary summary;
+  summary.volumes = static_cast<int>(volumes.size());
+
+  std::mutex store_mutex;
+  std::set<std::string> seen_this_run;  // guarded by store_mutex
+  fingerprint::ExtractOptions extract = options.extract;
+  extract.sha256 = true;
+  extract.skip_asset = [&](const std::string& sha) {
+    std::lock_guard<std::mutex> lock(store_mutex);
+    if (!seen_this_run.insert(sha).second) return true;
+    Result<std::optional<int64_t>> existing = store.catalog().FindAssetBySha256(sha);
+    return existing.ok() && existing->has_value();
+  };
+
+  RegisterSink sink(store, work, volumes, store_mutex, summary, progress);
+  fingerprint::ExtractVolumes(volumes, extract, sink);
+  Status save = store.SaveIndex();
+  if (!sink.store_status().ok()) return sink.store_status();
+  KAGAMI_RETURN_IF_ERROR(save);
+  return summary;
+}
+
+}  // namespace kagami::index

@@ -1,0 +1,143 @@
+#include "kagami/index/scanner.h"
+
+#include <map>
+#include <unordered_map>
+#include <utility>
+
+namespace kagami::index {
+
+std::string_view VerdictName(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::kMatch: return "match";
+    case Verdict::kNoMatch: return "no_match";
+    case Verdict::kError: return "error";
+  }
+  return "error";
+}
+
+namespace {
+
+class ScanSink : public fingerprint::ExtractSink {
+ public:
+  ScanSink(Store& store, const std::vector<ingest::Volume>& volumes, const ScanOptions& options,
+           const std::function<void(const VolumeReport&)>& on_volume, const ProgressFn& progress)
+      : store_(store), volumes_(volumes), options_(options), on_volume_(on_volume), progress_(progress) {
+    progress_state_.volumes_total = volumes.size();
+  }
+
+  void BeginAsset(size_t, size_t, const std::string&, bool) override {}
+
+  void OnPage(fingerprint::PageFingerprint page) override {
+    VolumeReport& report = Current(page.volume);
+    ++report.pages;
+    ++progress_state_.pages_done;
+    if (!page.status.ok()) {
+      report.errors.push_back({report.source, page.member, page.status});
+      return;
+    }
+    ++report.pages_hashed;
+    if (page.pdq.quality < options_.match.min_quality) {
+      ++report.pages_low_quality;
+      return;
+    }
+    std::vector<PageHit> hits =
+        MatchPage(store_.pdq_index(), page.pdq, page.dihedral ? &*page.dihedral : nullptr,
+                  options_.match);
+    if (hits.empty()) return;
+    Result<UnitRef> ref = LookUp(hits.front().unit_id);
+    if (!ref.ok()) {
+      report.errors.push_back({report.source, page.member, ref.status()});
+      return;
+    }
+    PageMatchRecord record;
+    record.member = page.member;
+    record.page_index = page.page_index;
+    record.quality = page.pdq.quality;
+    record.hit = hits.front();
+    record.ref = *ref;
+    units_by_work_[record.ref.work_id].push_back(record.hit.unit_id);
+    report.matches.push_back(std::move(record));
+  }
+
+  void EndAsset(size_t volume, size_t asset, const Status& status) override {
+    if (!status.ok()) {
+      VolumeReport& report = Current(volume);
+      report.errors.push_back({volumes_[volume].assets[asset].path.string(), "", status});
+    }
+    if (progress_) progress_(progress_state_);
+  }
+
+  void EndVolume(size_t volume) override {
+    VolumeReport& report = Current(volume);
+    const ingest::Volume& v = volumes_[volume];
+    if (!v.status.ok()) report.status = v.status;
+    int eligible = report.pages_hashed - report.pages_low_quality;
+    for (WorkTally& tally : DecideVolume(units_by_work_, eligible, options_.match)) {
+      WorkResult work;
+      work.tally = std::move(tally);
+      Result<std::optional<Work>> w = store_.catalog().GetWork(work.tally.work_id);
+      if (w.ok() && w->has_value()) {
+        work.title = (*w)->title;
+        work.rights_holder = (*w)->rights_holder;
+      }
+      if (work.tally.matched) report.verdict = Verdict::kMatch;
+      report.works.push_back(std::move(work));
+    }
+    if (report.verdict != Verdict::kMatch && report.pages_hashed == 0) {
+      report.verdict = Verdict::kError;
+      if (report.status.ok()) {
+        report.status = report.errors.empty() ? Status::NotFound("no readable pages in " + v.source)
+                                              : report.errors.front().status;
+      }
+    }
+    ++progress_state_.volumes_done;
+    if (progress_) progress_(progress_state_);
+    if (on_volume_) on_volume_(report);
+    current_.reset();
+    units_by_work_.clear();
+  }
+
+ private:
+  VolumeReport& Current(size_t volume) {
+    if (!current_ || current_volume_ != volume) {
+      current_ = std::make_unique<VolumeReport>();
+      current_->source = volumes_[volume].source;
+      current_volume_ = volume;
+    }
+    return *current_;
+  }
+
+  Result<UnitRef> LookUp(int64_t unit_id) {
+    auto it = ref_cache_.find(unit_id);
+    if (it != ref_cache_.end()) return it->second;
+    KAGAMI_ASSIGN_OR_RETURN(UnitRef ref, store_.catalog().GetUnitRef(unit_id));
+    ref_cache_.emplace(unit_id, ref);
+    return ref;
+  }
+
+  Store& store_;
+  const std::vector<ingest::Volume>& volumes_;
+  const ScanOptions& options_;
+  const std::function<void(const VolumeReport&)>& on_volume_;
+  const ProgressFn& progress_;
+  Progress progress_state_;
+  std::unique_ptr<VolumeReport> current_;
+  size_t current_volume_ = 0;
+  std::map<std::string, std::vector<int64_t>> units_by_work_;
+  std::unordered_map<int64_t, UnitRef> ref_cache_;
+};
+
+}  // namespace
+
+Status Scan(Store& store, const std::vector<std::string>& paths, const ScanOptions& options,
+            const std::function<void(const VolumeReport&)>& on_volume, const ProgressFn& progress) {
+  std::vector<ingest::Volume> volumes = ingest::ExpandInputs(paths, options.extract.limits);
+  ScanOptions effective = options;
+  effective.extract.sha256 = false;
+  effective.extract.dihedral = options.match.dihedral;
+  ScanSink sink(store, volumes, effective, on_volume, progress);
+  fingerprint::ExtractVolumes(volumes, effective.extract, sink);
+  return Status::Ok();
+}
+
+}  // namespace kagami::index

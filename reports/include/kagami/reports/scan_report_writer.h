@@ -1,0 +1,53 @@
+#pragma once
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "kagami/base/status.h"
+#include "kagami/index/scanner.h"
+
+namespace kagami::reports {
+
+enum class ReportFormat { kText, kJsonl };
+Result<ReportFormat> ParseReportFormat(std::string_view name);  // "text" | "jsonl"
+
+// Similarity in [0, 1] for a PDQ Hamming distance: (256 - bits) / 256.
+double PdqSimilarity(int distance_bits);
+
+// Writes scan results as they arrive.
+//
+// jsonl (a stable interface scripts rely on), one JSON object per line:
+//  - per matched page: {"type":"match","source","member","unit":"page","index",
+//    "work","title","ref_asset","ref_member","ref_index","distance","similarity",
+//    "quality","variant","method"}
+//  - per input volume: {"type":"summary","source","verdict":"match"|"no_match"|"error",
+//    "works":[{"work","title","rights_holder","matched_pages","required_pages","matched"}],
+//    "pages","pages_hashed","pages_low_quality","errors":[{"member","error"}],"error"?}
+// text: a table for people, one block per volume, and totals from Finish().
+// Not thread-safe; the caller serialises Write calls.
+class ScanReportWriter {
+ public:
+  ScanReportWriter(ReportFormat format, std::ostream& out) : format_(format), out_(out) {}
+
+  void Write(const index::VolumeReport& report);
+  // Text format: prints totals. jsonl: nothing (every line is self-contained).
+  void Finish();
+
+  int volumes_matched() const { return matched_; }
+  int volumes_errored() const { return errored_; }
+
+  // The JSON lines for one volume, without a trailing newline each.
+  static std::vector<std::string> ToJsonLines(const index::VolumeReport& report);
+
+ private:
+  void WriteText(const index::VolumeReport& report);
+
+  ReportFormat format_;
+  std::ostream& out_;
+  int volumes_ = 0;
+  int matched_ = 0;
+  int errored_ = 0;
+};
+
+}  // namespace kagami::reports

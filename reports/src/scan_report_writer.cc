@@ -1,0 +1,142 @@
+#include "kagami/reports/scan_report_writer.h"
+
+#include <cmath>
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+namespace kagami::reports {
+namespace {
+
+const char* VariantName(fingerprint::Dihedral v) {
+  static constexpr const char* kNames[] = {"original", "rot90", "rot180",    "rot270",
+                                           "flipX",    "flipY", "flipPlus1", "flipMinus1"};
+  return kNames[static_cast<int>(v)];
+}
+
+std::string Dump(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string Ellipsize(const std::string& s, size_t width) {
+  if (s.size() <= width) return s;
+  return "..." + s.substr(s.size() - (width - 3));
+}
+
+}  // namespace
+
+Result<ReportFormat> ParseReportFormat(std::string_view name) {
+  if (name == "text") return ReportFormat::kText;
+  if (name == "jsonl") return ReportFormat::kJsonl;
+  return Status::InvalidArgument("unknown format '" + std::string(name) + "' (use text or jsonl)");
+}
+
+double PdqSimilarity(int distance_bits) {
+  return std::round((256.0 - distance_bits) / 256.0 * 10000.0) / 10000.0;
+}
+
+std::vector<std::string> ScanReportWriter::ToJsonLines(const index::VolumeReport& report) {
+  std::vector<std::string> lines;
+  for (const index::PageMatchRecord& m : report.matches) {
+    nlohmann::json j;
+    j["type"] = "match";
+    j["source"] = report.source;
+    j["member"] = m.member;
+    j["unit"] = "page";
+    j["index"] = m.page_index;
+    j["work"] = m.ref.work_id;
+    j["title"] = m.ref.title;
+    j["ref_asset"] = m.ref.asset_path;
+    j["ref_member"] = m.ref.member;
+    j["ref_index"] = m.ref.page_index;
+    j["distance"] = m.hit.distance;
+    j["similarity"] = PdqSimilarity(m.hit.distance);
+    j["quality"] = m.quality;
+    j["variant"] = VariantName(m.hit.variant);
+    j["method"] = m.method;
+    lines.push_back(Dump(j));
+  }
+  nlohmann::json s;
+  s["type"] = "summary";
+  s["source"] = report.source;
+  s["verdict"] = std::string(index::VerdictName(report.verdict));
+  nlohmann::json works = nlohmann::json::array();
+  for (const index::WorkResult& w : report.works) {
+    works.push_back({{"work", w.tally.work_id},
+                     {"title", w.title},
+                     {"rights_holder", w.rights_holder},
+                     {"matched_pages", w.tally.matched_pages},
+                     {"required_pages", w.tally.required_pages},
+                     {"matched", w.tally.matched}});
+  }
+  s["works"] = works;
+  s["pages"] = report.pages;
+  s["pages_hashed"] = report.pages_hashed;
+  s["pages_low_quality"] = report.pages_low_quality;
+  nlohmann::json errors = nlohmann::json::array();
+  for (const index::FileError& e : report.errors) {
+    errors.push_back({{"file", e.source}, {"member", e.member}, {"error", e.status.ToString()}});
+  }
+  s["errors"] = errors;
+  if (!report.status.ok()) s["error"] = report.status.ToString();
+  lines.push_back(Dump(s));
+  return lines;
+}
+
+void ScanReportWriter::Write(const index::VolumeReport& report) {
+  ++volumes_;
+  if (report.verdict == index::Verdict::kMatch) ++matched_;
+  if (report.verdict == index::Verdict::kError) ++errored_;
+  if (format_ == ReportFormat::kJsonl) {
+    for (const std::string& line : ToJsonLines(report)) out_ << line << '\n';
+    out_.flush();
+    return;
+  }
+  WriteText(report);
+}
+
+void ScanReportWriter::WriteText(const index::VolumeReport& report) {
+  const char* verdict = report.verdict == index::Verdict::kMatch     ? "MATCH"
+                        : report.verdict == index::Verdict::kNoMatch ? "no match"
+                                                                      : "ERROR";
+  out_ << verdict << "  " << report.source << "  (" << report.pages << " pages, "
+       << report.matches.size() << " matched";
+  if (report.pages_low_quality > 0) out_ << ", " << report.pages_low_quality << " too plain to match";
+  if (!report.errors.empty()) out_ << ", " << report.errors.size() << " errors";
+  out_ << ")\n";
+  if (!report.status.ok() && report.verdict == index::Verdict::kError) {
+    out_ << "    error: " << report.status.ToString() << '\n';
+  }
+  for (const index::WorkResult& w : report.works) {
+    out_ << "    work " << w.tally.work_id << " \"" << w.title << "\"";
+    if (!w.rights_holder.empty()) out_ << " (" << w.rights_holder << ")";
+    out_ << ": " << w.tally.matched_pages << " registered pages matched, " << w.tally.required_pages
+         << " needed" << (w.tally.matched ? "" : " - not enough") << '\n';
+  }
+  if (!report.matches.empty()) {
+    char line[512];
+    std::snprintf(line, sizeof line, "    %5s  %-28s  %-16s  %-28s  %4s  %5s  %s\n", "page",
+                  "member", "work", "registered page", "dist", "sim", "variant");
+    out_ << line;
+    for (const index::PageMatchRecord& m : report.matches) {
+      std::string ref = Ellipsize(m.ref.member.empty() ? m.ref.asset_path : m.ref.member, 22) + " #" +
+                        std::to_string(m.ref.page_index);
+      std::snprintf(line, sizeof line, "    %5d  %-28s  %-16s  %-28s  %4d  %5.3f  %s\n", m.page_index,
+                    Ellipsize(m.member, 28).c_str(), Ellipsize(m.ref.work_id, 16).c_str(),
+                    Ellipsize(ref, 28).c_str(), m.hit.distance, PdqSimilarity(m.hit.distance),
+                    VariantName(m.hit.variant));
+      out_ << line;
+    }
+  }
+  for (const index::FileError& e : report.errors) {
+    out_ << "    error: " << (e.member.empty() ? e.source : e.member) << ": " << e.status.ToString()
+         << '\n';
+  }
+}
+
+void ScanReportWriter::Finish() {
+  if (format_ != ReportFormat::kText) return;
+  out_ << volumes_ << " inputs scanned: " << matched_ << " matched, " << errored_ << " errors\n";
+}
+
+}  // namespace kagami::reports

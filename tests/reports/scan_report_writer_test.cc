@@ -1,0 +1,81 @@
+#include "kagami/reports/scan_report_writer.h"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace kagami::reports {
+namespace {
+
+index::VolumeReport MatchedReport() {
+  index::VolumeReport r;
+  r.source = "suspect/vol.cbz";
+  r.verdict = index::Verdict::kMatch;
+  r.pages = 3;
+  r.pages_hashed = 2;
+  index::PageMatchRecord m;
+  m.member = "p1.jpg";
+  m.page_index = 0;
+  m.quality = 90;
+  m.hit = {42, 12, fingerprint::kFlipX};
+  m.ref.work_id = "w1";
+  m.ref.title = "Title \"quoted\"";
+  m.ref.asset_path = "/reg/w1.cbz";
+  m.ref.page_index = 4;
+  r.matches.push_back(m);
+  index::WorkResult w;
+  w.tally = {"w1", 1, 1, true};
+  w.title = m.ref.title;
+  r.works.push_back(w);
+  r.errors.push_back({"suspect/vol.cbz", "p3.jpg", Status::Corrupt("truncated JPEG")});
+  return r;
+}
+
+TEST(ScanReportWriterTest, JsonlHasOneLinePerMatchAndASummary) {
+  std::vector<std::string> lines = ScanReportWriter::ToJsonLines(MatchedReport());
+  ASSERT_EQ(lines.size(), 2u);
+  nlohmann::json match = nlohmann::json::parse(lines[0]);
+  EXPECT_EQ(match["type"], "match");
+  EXPECT_EQ(match["source"], "suspect/vol.cbz");
+  EXPECT_EQ(match["member"], "p1.jpg");
+  EXPECT_EQ(match["unit"], "page");
+  EXPECT_EQ(match["index"], 0);
+  EXPECT_EQ(match["work"], "w1");
+  EXPECT_EQ(match["title"], "Title \"quoted\"");
+  EXPECT_EQ(match["ref_asset"], "/reg/w1.cbz");
+  EXPECT_EQ(match["ref_index"], 4);
+  EXPECT_EQ(match["distance"], 12);
+  EXPECT_DOUBLE_EQ(match["similarity"].get<double>(), PdqSimilarity(12));
+  EXPECT_EQ(match["variant"], "flipX");
+  nlohmann::json summary = nlohmann::json::parse(lines[1]);
+  EXPECT_EQ(summary["verdict"], "match");
+  EXPECT_EQ(summary["works"][0]["work"], "w1");
+  EXPECT_EQ(summary["errors"][0]["member"], "p3.jpg");
+}
+
+TEST(ScanReportWriterTest, TextNamesVerdictWorkAndErrors) {
+  std::ostringstream out;
+  ScanReportWriter writer(ReportFormat::kText, out);
+  writer.Write(MatchedReport());
+  writer.Finish();
+  std::string text = out.str();
+  EXPECT_NE(text.find("MATCH"), std::string::npos);
+  EXPECT_NE(text.find("w1"), std::string::npos);
+  EXPECT_NE(text.find("truncated JPEG"), std::string::npos);
+  EXPECT_NE(text.find("1 inputs scanned: 1 matched"), std::string::npos);
+}
+
+TEST(ScanReportWriterTest, SimilarityFallsWithDistance) {
+  EXPECT_DOUBLE_EQ(PdqSimilarity(0), 1.0);
+  EXPECT_GT(PdqSimilarity(10), PdqSimilarity(31));
+}
+
+TEST(ScanReportWriterTest, UnknownFormatIsRejected) {
+  EXPECT_FALSE(ParseReportFormat("xml").ok());
+  EXPECT_TRUE(ParseReportFormat("jsonl").ok());
+}
+
+}  // namespace
+}  // namespace kagami::reports
