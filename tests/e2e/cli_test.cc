@@ -129,7 +129,8 @@ TEST_F(CliTest, RegisterThenScanFindsMirroredCopiesAsJsonl) {
       EXPECT_EQ(j["work"], "vol1");
       EXPECT_EQ(j["title"], "Volume One");
       EXPECT_EQ(j["index"], j["ref_index"]);
-      EXPECT_EQ(j["variant"], "flipX");
+      // PDQ names the left-right mirror "flipY" (a flip about the vertical axis).
+      EXPECT_EQ(j["variant"], "flipY");
       EXPECT_LE(j["distance"].get<int>(), 31);
     } else {
       summaries.push_back(j);

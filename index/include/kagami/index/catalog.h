@@ -43,9 +43,9 @@ struct AssetRecord {
 
 // One fingerprinted unit of an asset (a page; a frame at time_s for video).
 struct UnitRecord {
-  int page_index = 0;      // 0-based position within the volume
-  std::string member;      // path inside the archive/folder ("" for a plain file)
-  double time_s = -1.0;    // seconds, video only; -1 for pages
+  int page_index = 0;    // 0-based position within the volume
+  std::string member;    // path inside the archive/folder ("" for a plain file)
+  double time_s = -1.0;  // seconds, video only; -1 for pages
   fingerprint::Hash256 pdq;
   int quality = 0;
   std::vector<uint8_t> local_features;  // opaque blob (fingerprint/local_features), may be empty
@@ -81,14 +81,37 @@ class Catalog {
   // Asset id for this content hash, if registered.
   Result<std::optional<int64_t>> FindAssetBySha256(const std::string& sha256_hex);
   // Inserts the asset and its units atomically; returns the asset id.
-  // The work must exist. kInvalidArgument if the sha256 is already registered.
-  Result<int64_t> AddAsset(const AssetRecord& asset, const std::vector<UnitRecord>& units);
+  // The work must exist (kNotFound otherwise). kInvalidArgument if the sha256
+  // is already registered or is not 64 hex digits, or a unit is out of range
+  // (page_index < 0, quality outside 0..100, time_s neither -1 nor >= 0);
+  // kResourceExhausted above kMaxUnitsPerAsset units or kMaxLocalFeaturesBytes
+  // per blob. On any error nothing is written. If `unit_ids` is given it
+  // receives the new unit ids, in the order of `units` (ascending).
+  Result<int64_t> AddAsset(const AssetRecord& asset, const std::vector<UnitRecord>& units,
+                           std::vector<int64_t>* unit_ids = nullptr);
 
-  // Calls fn(unit_id, pdq, quality) for every unit, in unit_id order.
+  // Calls fn(unit_id, pdq, quality) for every unit, in unit_id order. fn must
+  // not write to this catalog.
   Status ForEachUnitHash(const std::function<void(int64_t, const fingerprint::Hash256&, int)>& fn);
+  // Number of units; -1 if the catalog cannot be read.
   int64_t UnitCount();
-  // The largest unit id, 0 when empty (with UnitCount, detects a stale index).
+  // The largest unit id, 0 when empty, -1 if the catalog cannot be read (with
+  // UnitCount, detects a stale index).
   int64_t MaxUnitId();
+
+  // Count and largest id of the units with quality >= min_quality (0 when none).
+  struct UnitStats {
+    int64_t count = 0;
+    int64_t max_unit_id = 0;
+  };
+  Result<UnitStats> GetUnitStats(int min_quality = 0);
+
+  // SQLite's integrity_check and foreign_key_check; kCorrupt naming the first problem.
+  Status CheckIntegrity();
+
+  static constexpr size_t kMaxUnitsPerAsset = 1'000'000;
+  static constexpr size_t kMaxLocalFeaturesBytes = 64u << 20;
+  static constexpr size_t kMaxTextBytes = 16 << 10;  // any id, title, path, member, ...
 
   Result<UnitRef> GetUnitRef(int64_t unit_id);
   Result<std::vector<uint8_t>> GetLocalFeatures(int64_t unit_id);

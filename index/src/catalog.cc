@@ -1,0 +1,580 @@
+#include "kagami/index/catalog.h"
+
+#include <cmath>
+#include <ctime>
+#include <exception>
+#include <nlohmann/json.hpp>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+
+#include "sqlite_handles.h"
+
+namespace kagami::index {
+
+namespace {
+
+using internal::Bind;
+using internal::BlobArg;
+using internal::ColumnBlob;
+using internal::ColumnText;
+using internal::Exec;
+using internal::Prepare;
+using internal::ScopedReset;
+using internal::ScopedTransaction;
+using internal::SqliteDb;
+using internal::SqliteStatus;
+using internal::SqliteStmt;
+using internal::Step;
+
+// PRAGMA application_id of a Kagami catalog ("KGMI"); a database without it is
+// not ours, whatever tables it has.
+constexpr int32_t kApplicationId = 0x4B474D49;
+// PRAGMA user_version. Bump with a migration in Catalog::Open.
+constexpr int kSchemaVersion = 1;
+
+constexpr const char* kSchemaSql = R"sql(
+CREATE TABLE works (
+  id TEXT PRIMARY KEY NOT NULL,
+  title TEXT NOT NULL,
+  rights_holder TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('manga', 'anime', 'film', 'other')),
+  identifiers_json TEXT NOT NULL DEFAULT '{}',
+  created_at TEXT NOT NULL
+);
+CREATE TABLE assets (
+  id INTEGER PRIMARY KEY,
+  work_id TEXT NOT NULL REFERENCES works (id),
+  path TEXT NOT NULL,
+  sha256 TEXT NOT NULL UNIQUE,
+  size_bytes INTEGER NOT NULL CHECK (size_bytes >= 0),
+  media_type TEXT NOT NULL,
+  unit_count INTEGER NOT NULL CHECK (unit_count >= 0),
+  created_at TEXT NOT NULL
+);
+CREATE TABLE units (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  asset_id INTEGER NOT NULL REFERENCES assets (id),
+  page_index INTEGER NOT NULL CHECK (page_index >= 0),
+  member TEXT NOT NULL,
+  time_s REAL NOT NULL,
+  pdq BLOB NOT NULL CHECK (length(pdq) = 32),
+  quality INTEGER NOT NULL CHECK (quality BETWEEN 0 AND 100),
+  local_features BLOB
+);
+CREATE INDEX units_by_asset ON units (asset_id);
+CREATE INDEX assets_by_work ON assets (work_id);
+)sql";
+
+std::string NowIso8601Utc() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buffer[32];
+  std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buffer;
+}
+
+// Lowercase 64-hex-digit form of a SHA-256, or nullopt.
+std::optional<std::string> NormalizeSha256(std::string_view hex) {
+  if (hex.size() != 64) return std::nullopt;
+  std::string out(hex);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
+    bool digit = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+    if (!digit) return std::nullopt;
+  }
+  return out;
+}
+
+Status CheckText(std::string_view value, std::string_view field) {
+  if (value.size() > Catalog::kMaxTextBytes) {
+    return Status::ResourceExhausted(std::string(field) + " is " + std::to_string(value.size()) +
+                                     " bytes; the limit is " +
+                                     std::to_string(Catalog::kMaxTextBytes));
+  }
+  return Status::Ok();
+}
+
+Status CheckUnit(const UnitRecord& unit, size_t i) {
+  std::string where = "unit " + std::to_string(i);
+  if (unit.page_index < 0) {
+    return Status::InvalidArgument(where + ": page_index " + std::to_string(unit.page_index) +
+                                   " is negative");
+  }
+  if (unit.quality < 0 || unit.quality > 100) {
+    return Status::InvalidArgument(where + ": quality " + std::to_string(unit.quality) +
+                                   " is outside 0..100");
+  }
+  if (!std::isfinite(unit.time_s) || (unit.time_s < 0 && unit.time_s != -1.0)) {
+    return Status::InvalidArgument(where + ": time_s must be -1 (a page) or >= 0 seconds");
+  }
+  KAGAMI_RETURN_IF_ERROR(CheckText(unit.member, where + " member"));
+  if (unit.local_features.size() > Catalog::kMaxLocalFeaturesBytes) {
+    return Status::ResourceExhausted(
+        where + ": local features blob of " + std::to_string(unit.local_features.size()) +
+        " bytes exceeds the limit of " + std::to_string(Catalog::kMaxLocalFeaturesBytes));
+  }
+  return Status::Ok();
+}
+
+Result<std::string> IdentifiersToJson(const std::map<std::string, std::string>& identifiers) {
+  try {
+    nlohmann::json json = nlohmann::json::object();
+    for (const auto& [key, value] : identifiers) json[key] = value;
+    return json.dump();
+  } catch (const std::exception& e) {
+    // nlohmann::json rejects invalid UTF-8 when serialising.
+    return Status::InvalidArgument(std::string("identifiers are not valid UTF-8: ") + e.what());
+  }
+}
+
+Result<std::map<std::string, std::string>> IdentifiersFromJson(const std::string& text) {
+  nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded() || !json.is_object()) {
+    return Status::Corrupt("identifiers_json is not a JSON object");
+  }
+  std::map<std::string, std::string> out;
+  for (const auto& [key, value] : json.items()) {
+    if (!value.is_string()) {
+      return Status::Corrupt("identifier '" + key + "' is not a string");
+    }
+    out.emplace(key, value.get<std::string>());
+  }
+  return out;
+}
+
+fingerprint::Hash256 HashFromBlob(const std::vector<uint8_t>& blob) {
+  fingerprint::Hash256 hash;
+  std::copy(blob.begin(), blob.end(), hash.bytes.begin());
+  return hash;
+}
+
+}  // namespace
+
+std::string_view WorkKindName(WorkKind kind) {
+  switch (kind) {
+    case WorkKind::kManga:
+      return "manga";
+    case WorkKind::kAnime:
+      return "anime";
+    case WorkKind::kFilm:
+      return "film";
+    case WorkKind::kOther:
+      return "other";
+  }
+  return "other";
+}
+
+Result<WorkKind> ParseWorkKind(std::string_view name) {
+  for (WorkKind kind : {WorkKind::kManga, WorkKind::kAnime, WorkKind::kFilm, WorkKind::kOther}) {
+    if (name == WorkKindName(kind)) return kind;
+  }
+  return Status::InvalidArgument("unknown work kind '" + std::string(name) +
+                                 "' (expected manga, anime, film or other)");
+}
+
+struct Catalog::Impl {
+  SqliteDb db;
+  std::string path;
+  // Prepared statements for point queries, keyed by their SQL text.
+  std::unordered_map<std::string_view, SqliteStmt> statements;
+
+  std::string What(std::string_view operation) const {
+    return "catalog " + path + ": " + std::string(operation);
+  }
+
+  // The cached statement for `sql` (a string literal), prepared on first use.
+  Result<sqlite3_stmt*> Statement(std::string_view sql) {
+    auto it = statements.find(sql);
+    if (it != statements.end()) return it->second.get();
+    KAGAMI_ASSIGN_OR_RETURN(SqliteStmt stmt, Prepare(db.get(), sql, What("preparing statement")));
+    sqlite3_stmt* raw = stmt.get();
+    statements.emplace(sql, std::move(stmt));
+    return raw;
+  }
+
+  Result<int64_t> QueryInt(std::string_view sql, std::string_view operation) {
+    KAGAMI_ASSIGN_OR_RETURN(SqliteStmt stmt, Prepare(db.get(), sql, What(operation)));
+    KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt.get(), What(operation)));
+    if (!row) return Status::Internal(What(operation) + ": no result row");
+    return static_cast<int64_t>(sqlite3_column_int64(stmt.get(), 0));
+  }
+
+  Status InsertUnits(int64_t asset_id, const std::vector<UnitRecord>& units,
+                     std::vector<int64_t>* unit_ids);
+};
+
+Catalog::Catalog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Catalog::~Catalog() = default;
+
+Result<std::unique_ptr<Catalog>> Catalog::Open(const std::filesystem::path& db_path) {
+  auto impl = std::make_unique<Impl>();
+  impl->path = db_path.string();
+  sqlite3* raw = nullptr;
+  int rc =
+      sqlite3_open_v2(impl->path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  impl->db.reset(raw);
+  if (rc != SQLITE_OK) return SqliteStatus(impl->db.get(), rc, impl->What("opening"));
+  sqlite3* db = impl->db.get();
+  sqlite3_extended_result_codes(db, 1);
+  KAGAMI_RETURN_IF_ERROR(
+      Exec(db, "PRAGMA busy_timeout = 5000", impl->What("setting busy_timeout")));
+
+  // Identify the file before writing anything to it.
+  auto not_ours = [&](std::string_view why) {
+    return Status::Corrupt(impl->path + ": not a Kagami catalog (" + std::string(why) + ")");
+  };
+  auto app_id = impl->QueryInt("PRAGMA application_id", "reading application_id");
+  if (!app_id.ok()) {
+    if (app_id.status().code() == StatusCode::kCorrupt) return not_ours(app_id.status().message());
+    return app_id.status();
+  }
+  KAGAMI_ASSIGN_OR_RETURN(int64_t object_count,
+                          impl->QueryInt("SELECT count(*) FROM sqlite_schema", "reading schema"));
+  if (*app_id != kApplicationId && !(*app_id == 0 && object_count == 0)) {
+    return not_ours("an SQLite database of another application");
+  }
+
+  // journal_mode answers with the mode in effect; anything but "wal" means the
+  // file system or a concurrent reader refused it.
+  {
+    KAGAMI_ASSIGN_OR_RETURN(SqliteStmt stmt,
+                            Prepare(db, "PRAGMA journal_mode = WAL", impl->What("enabling WAL")));
+    KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt.get(), impl->What("enabling WAL")));
+    if (!row || ColumnText(stmt.get(), 0) != "wal") {
+      return Status::IoError(impl->What("could not enable WAL journal mode"));
+    }
+  }
+  KAGAMI_RETURN_IF_ERROR(Exec(db, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON",
+                              impl->What("setting pragmas")));
+
+  if (*app_id == 0) {
+    // A new, empty database. Another process may be creating it right now:
+    // re-check inside the write transaction.
+    KAGAMI_ASSIGN_OR_RETURN(auto txn, ScopedTransaction::Begin(db, impl->What("creating schema")));
+    KAGAMI_ASSIGN_OR_RETURN(app_id,
+                            impl->QueryInt("PRAGMA application_id", "reading application_id"));
+    KAGAMI_ASSIGN_OR_RETURN(object_count,
+                            impl->QueryInt("SELECT count(*) FROM sqlite_schema", "reading schema"));
+    if (*app_id == 0) {
+      if (object_count != 0) return not_ours("an SQLite database of another application");
+      KAGAMI_RETURN_IF_ERROR(Exec(db, kSchemaSql, impl->What("creating schema")));
+      std::string pragmas = "PRAGMA application_id = " + std::to_string(kApplicationId) +
+                            "; PRAGMA user_version = " + std::to_string(kSchemaVersion);
+      KAGAMI_RETURN_IF_ERROR(Exec(db, pragmas.c_str(), impl->What("creating schema")));
+    } else if (*app_id != kApplicationId) {
+      return not_ours("an SQLite database of another application");
+    }
+    KAGAMI_RETURN_IF_ERROR(txn->Commit());
+  }
+
+  KAGAMI_ASSIGN_OR_RETURN(int64_t version,
+                          impl->QueryInt("PRAGMA user_version", "reading schema version"));
+  if (version > kSchemaVersion) {
+    return Status::Unsupported(impl->path + ": catalog schema version " + std::to_string(version) +
+                               " is newer than this Kagami supports (" +
+                               std::to_string(kSchemaVersion) + "); upgrade Kagami");
+  }
+  if (version != kSchemaVersion) {
+    return not_ours("unknown schema version " + std::to_string(version));
+  }
+  return std::unique_ptr<Catalog>(new Catalog(std::move(impl)));
+}
+
+Status Catalog::UpsertWork(const Work& work) {
+  if (work.id.empty()) return Status::InvalidArgument("work id is empty");
+  KAGAMI_RETURN_IF_ERROR(CheckText(work.id, "work id"));
+  KAGAMI_RETURN_IF_ERROR(CheckText(work.title, "work title"));
+  KAGAMI_RETURN_IF_ERROR(CheckText(work.rights_holder, "work rights holder"));
+  auto identifiers = IdentifiersToJson(work.identifiers);
+  if (!identifiers.ok()) return identifiers.status().WithContext("work " + work.id);
+  KAGAMI_RETURN_IF_ERROR(CheckText(*identifiers, "work identifiers"));
+
+  static constexpr std::string_view kSql =
+      "INSERT INTO works (id, title, rights_holder, kind, identifiers_json, created_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+      "ON CONFLICT (id) DO UPDATE SET title = excluded.title, "
+      "rights_holder = excluded.rights_holder, kind = excluded.kind, "
+      "identifiers_json = excluded.identifiers_json";
+  KAGAMI_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, impl_->Statement(kSql));
+  ScopedReset reset(stmt);
+  KAGAMI_RETURN_IF_ERROR(Bind(stmt, std::string_view(work.id), std::string_view(work.title),
+                              std::string_view(work.rights_holder), WorkKindName(work.kind),
+                              std::string_view(*identifiers), std::string_view(NowIso8601Utc())));
+  KAGAMI_RETURN_IF_ERROR(Step(stmt, impl_->What("saving work " + work.id)).status());
+  return Status::Ok();
+}
+
+namespace {
+
+// Columns: id, title, rights_holder, kind, identifiers_json.
+Result<Work> ReadWork(sqlite3_stmt* stmt) {
+  Work work;
+  work.id = ColumnText(stmt, 0);
+  work.title = ColumnText(stmt, 1);
+  work.rights_holder = ColumnText(stmt, 2);
+  auto kind = ParseWorkKind(ColumnText(stmt, 3));
+  if (!kind.ok()) return Status::Corrupt("work " + work.id + ": " + kind.status().message());
+  work.kind = *kind;
+  auto identifiers = IdentifiersFromJson(ColumnText(stmt, 4));
+  if (!identifiers.ok()) return identifiers.status().WithContext("work " + work.id);
+  work.identifiers = std::move(*identifiers);
+  return work;
+}
+
+}  // namespace
+
+Result<std::optional<Work>> Catalog::GetWork(const std::string& work_id) {
+  static constexpr std::string_view kSql =
+      "SELECT id, title, rights_holder, kind, identifiers_json FROM works WHERE id = ?1";
+  KAGAMI_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, impl_->Statement(kSql));
+  ScopedReset reset(stmt);
+  KAGAMI_RETURN_IF_ERROR(Bind(stmt, std::string_view(work_id)));
+  KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt, impl_->What("reading work " + work_id)));
+  if (!row) return std::optional<Work>();
+  auto work = ReadWork(stmt);
+  if (!work.ok()) return work.status().WithContext("catalog " + impl_->path);
+  return std::optional<Work>(std::move(*work));
+}
+
+Result<std::vector<WorkSummary>> Catalog::ListWorks() {
+  static constexpr std::string_view kSql =
+      "SELECT w.id, w.title, w.rights_holder, w.kind, w.identifiers_json, "
+      "count(a.id), coalesce(sum(a.unit_count), 0) "
+      "FROM works w LEFT JOIN assets a ON a.work_id = w.id GROUP BY w.id ORDER BY w.id";
+  KAGAMI_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, impl_->Statement(kSql));
+  ScopedReset reset(stmt);
+  std::vector<WorkSummary> out;
+  while (true) {
+    KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt, impl_->What("listing works")));
+    if (!row) break;
+    auto work = ReadWork(stmt);
+    if (!work.ok()) return work.status().WithContext("catalog " + impl_->path);
+    WorkSummary summary;
+    summary.work = std::move(*work);
+    summary.assets = sqlite3_column_int64(stmt, 5);
+    summary.units = sqlite3_column_int64(stmt, 6);
+    out.push_back(std::move(summary));
+  }
+  return out;
+}
+
+Result<std::optional<int64_t>> Catalog::FindAssetBySha256(const std::string& sha256_hex) {
+  std::optional<std::string> sha = NormalizeSha256(sha256_hex);
+  if (!sha) {
+    return Status::InvalidArgument("'" + sha256_hex + "' is not a SHA-256 (64 hex digits)");
+  }
+  static constexpr std::string_view kSql = "SELECT id FROM assets WHERE sha256 = ?1";
+  KAGAMI_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, impl_->Statement(kSql));
+  ScopedReset reset(stmt);
+  KAGAMI_RETURN_IF_ERROR(Bind(stmt, std::string_view(*sha)));
+  KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt, impl_->What("looking up asset " + *sha)));
+  if (!row) return std::optional<int64_t>();
+  return std::optional<int64_t>(sqlite3_column_int64(stmt, 0));
+}
+
+Status Catalog::Impl::InsertUnits(int64_t asset_id, const std::vector<UnitRecord>& units,
+                                  std::vector<int64_t>* unit_ids) {
+  static constexpr std::string_view kSql =
+      "INSERT INTO units (asset_id, page_index, member, time_s, pdq, quality, local_features) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+  KAGAMI_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, Statement(kSql));
+  for (size_t i = 0; i < units.size(); ++i) {
+    const UnitRecord& unit = units[i];
+    // Checked here, mid-transaction, so that a bad unit also exercises the rollback.
+    KAGAMI_RETURN_IF_ERROR(CheckUnit(unit, i));
+    ScopedReset reset(stmt);
+    Status bound =
+        unit.local_features.empty()
+            ? Bind(stmt, asset_id, unit.page_index, std::string_view(unit.member), unit.time_s,
+                   BlobArg{unit.pdq.bytes.data(), unit.pdq.bytes.size()}, unit.quality, nullptr)
+            : Bind(stmt, asset_id, unit.page_index, std::string_view(unit.member), unit.time_s,
+                   BlobArg{unit.pdq.bytes.data(), unit.pdq.bytes.size()}, unit.quality,
+                   BlobArg{unit.local_features.data(), unit.local_features.size()});
+    KAGAMI_RETURN_IF_ERROR(bound);
+    KAGAMI_RETURN_IF_ERROR(Step(stmt, What("inserting unit " + std::to_string(i))).status());
+    if (unit_ids != nullptr) unit_ids->push_back(sqlite3_last_insert_rowid(db.get()));
+  }
+  return Status::Ok();
+}
+
+Result<int64_t> Catalog::AddAsset(const AssetRecord& asset, const std::vector<UnitRecord>& units,
+                                  std::vector<int64_t>* unit_ids) {
+  std::optional<std::string> sha = NormalizeSha256(asset.sha256_hex);
+  if (!sha) {
+    return Status::InvalidArgument("asset " + asset.path + ": '" + asset.sha256_hex +
+                                   "' is not a SHA-256 (64 hex digits)");
+  }
+  KAGAMI_RETURN_IF_ERROR(CheckText(asset.path, "asset path"));
+  KAGAMI_RETURN_IF_ERROR(CheckText(asset.media_type, "asset media type"));
+  KAGAMI_RETURN_IF_ERROR(CheckText(asset.work_id, "asset work id"));
+  if (units.size() > kMaxUnitsPerAsset) {
+    return Status::ResourceExhausted("asset " + asset.path + " has " +
+                                     std::to_string(units.size()) + " units; the limit is " +
+                                     std::to_string(kMaxUnitsPerAsset));
+  }
+  if (asset.size_bytes > static_cast<uint64_t>(INT64_MAX)) {
+    return Status::InvalidArgument("asset " + asset.path + ": size out of range");
+  }
+  sqlite3* db = impl_->db.get();
+  std::string what = impl_->What("adding asset " + asset.path);
+  KAGAMI_ASSIGN_OR_RETURN(auto txn, ScopedTransaction::Begin(db, what));
+
+  KAGAMI_ASSIGN_OR_RETURN(std::optional<Work> work, GetWork(asset.work_id));
+  if (!work) {
+    return Status::NotFound("asset " + asset.path + ": work '" + asset.work_id +
+                            "' is not in the catalog; add the work first");
+  }
+  KAGAMI_ASSIGN_OR_RETURN(std::optional<int64_t> existing, FindAssetBySha256(*sha));
+  if (existing) {
+    return Status::InvalidArgument("asset " + asset.path + ": content " + *sha +
+                                   " is already registered as asset " + std::to_string(*existing));
+  }
+
+  static constexpr std::string_view kSql =
+      "INSERT INTO assets (work_id, path, sha256, size_bytes, media_type, unit_count, created_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+  KAGAMI_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, impl_->Statement(kSql));
+  int64_t asset_id = 0;
+  {
+    ScopedReset reset(stmt);
+    KAGAMI_RETURN_IF_ERROR(Bind(
+        stmt, std::string_view(asset.work_id), std::string_view(asset.path), std::string_view(*sha),
+        static_cast<int64_t>(asset.size_bytes), std::string_view(asset.media_type),
+        static_cast<int64_t>(units.size()), std::string_view(NowIso8601Utc())));
+    KAGAMI_RETURN_IF_ERROR(Step(stmt, what).status());
+    asset_id = sqlite3_last_insert_rowid(db);
+  }
+  std::vector<int64_t> new_ids;
+  new_ids.reserve(units.size());
+  Status inserted = impl_->InsertUnits(asset_id, units, &new_ids);
+  if (!inserted.ok()) return inserted.WithContext("asset " + asset.path);
+  KAGAMI_RETURN_IF_ERROR(txn->Commit());
+  if (unit_ids != nullptr) *unit_ids = std::move(new_ids);
+  return asset_id;
+}
+
+Status Catalog::ForEachUnitHash(
+    const std::function<void(int64_t, const fingerprint::Hash256&, int)>& fn) {
+  // A fresh statement, so that fn may call the point queries.
+  std::string what = impl_->What("reading unit hashes");
+  KAGAMI_ASSIGN_OR_RETURN(
+      SqliteStmt stmt,
+      Prepare(impl_->db.get(), "SELECT id, pdq, quality FROM units ORDER BY id", what));
+  while (true) {
+    KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt.get(), what));
+    if (!row) break;
+    int64_t unit_id = sqlite3_column_int64(stmt.get(), 0);
+    std::vector<uint8_t> blob = ColumnBlob(stmt.get(), 1);
+    if (blob.size() != fingerprint::Hash256{}.bytes.size()) {
+      return Status::Corrupt(impl_->What("unit " + std::to_string(unit_id) + " has a " +
+                                         std::to_string(blob.size()) + "-byte PDQ hash"));
+    }
+    fn(unit_id, HashFromBlob(blob), sqlite3_column_int(stmt.get(), 2));
+  }
+  return Status::Ok();
+}
+
+Result<Catalog::UnitStats> Catalog::GetUnitStats(int min_quality) {
+  static constexpr std::string_view kSql =
+      "SELECT count(*), coalesce(max(id), 0) FROM units WHERE quality >= ?1";
+  KAGAMI_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, impl_->Statement(kSql));
+  ScopedReset reset(stmt);
+  KAGAMI_RETURN_IF_ERROR(Bind(stmt, min_quality));
+  KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt, impl_->What("counting units")));
+  if (!row) return Status::Internal(impl_->What("counting units: no result row"));
+  UnitStats stats;
+  stats.count = sqlite3_column_int64(stmt, 0);
+  stats.max_unit_id = sqlite3_column_int64(stmt, 1);
+  return stats;
+}
+
+int64_t Catalog::UnitCount() {
+  auto stats = GetUnitStats(0);
+  return stats.ok() ? stats->count : -1;
+}
+
+int64_t Catalog::MaxUnitId() {
+  auto stats = GetUnitStats(0);
+  return stats.ok() ? stats->max_unit_id : -1;
+}
+
+Result<UnitRef> Catalog::GetUnitRef(int64_t unit_id) {
+  static constexpr std::string_view kSql =
+      "SELECT u.id, a.work_id, w.title, a.path, a.sha256, u.member, u.page_index, u.quality, "
+      "u.pdq FROM units u JOIN assets a ON a.id = u.asset_id JOIN works w ON w.id = a.work_id "
+      "WHERE u.id = ?1";
+  KAGAMI_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, impl_->Statement(kSql));
+  ScopedReset reset(stmt);
+  KAGAMI_RETURN_IF_ERROR(Bind(stmt, unit_id));
+  std::string what = impl_->What("reading unit " + std::to_string(unit_id));
+  KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt, what));
+  if (!row) return Status::NotFound(what + ": no such unit");
+  UnitRef ref;
+  ref.unit_id = sqlite3_column_int64(stmt, 0);
+  ref.work_id = ColumnText(stmt, 1);
+  ref.title = ColumnText(stmt, 2);
+  ref.asset_path = ColumnText(stmt, 3);
+  ref.asset_sha256 = ColumnText(stmt, 4);
+  ref.member = ColumnText(stmt, 5);
+  ref.page_index = sqlite3_column_int(stmt, 6);
+  ref.quality = sqlite3_column_int(stmt, 7);
+  std::vector<uint8_t> blob = ColumnBlob(stmt, 8);
+  if (blob.size() != ref.pdq.bytes.size()) {
+    return Status::Corrupt(what + ": PDQ hash is " + std::to_string(blob.size()) + " bytes");
+  }
+  ref.pdq = HashFromBlob(blob);
+  return ref;
+}
+
+Result<std::vector<uint8_t>> Catalog::GetLocalFeatures(int64_t unit_id) {
+  static constexpr std::string_view kSql = "SELECT local_features FROM units WHERE id = ?1";
+  KAGAMI_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, impl_->Statement(kSql));
+  ScopedReset reset(stmt);
+  KAGAMI_RETURN_IF_ERROR(Bind(stmt, unit_id));
+  std::string what = impl_->What("reading local features of unit " + std::to_string(unit_id));
+  KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt, what));
+  if (!row) return Status::NotFound(what + ": no such unit");
+  return ColumnBlob(stmt, 0);
+}
+
+Status Catalog::ForEachLocalFeatures(
+    const std::function<void(int64_t, const std::vector<uint8_t>&)>& fn) {
+  std::string what = impl_->What("reading local features");
+  KAGAMI_ASSIGN_OR_RETURN(
+      SqliteStmt stmt,
+      Prepare(impl_->db.get(),
+              "SELECT id, local_features FROM units "
+              "WHERE local_features IS NOT NULL AND length(local_features) > 0 ORDER BY id",
+              what));
+  while (true) {
+    KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt.get(), what));
+    if (!row) break;
+    fn(sqlite3_column_int64(stmt.get(), 0), ColumnBlob(stmt.get(), 1));
+  }
+  return Status::Ok();
+}
+
+Status Catalog::CheckIntegrity() {
+  std::string what = impl_->What("checking integrity");
+  {
+    KAGAMI_ASSIGN_OR_RETURN(SqliteStmt stmt,
+                            Prepare(impl_->db.get(), "PRAGMA integrity_check", what));
+    KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt.get(), what));
+    std::string result = row ? ColumnText(stmt.get(), 0) : "no result";
+    if (result != "ok") return Status::Corrupt(what + ": " + result);
+  }
+  KAGAMI_ASSIGN_OR_RETURN(SqliteStmt stmt,
+                          Prepare(impl_->db.get(), "PRAGMA foreign_key_check", what));
+  KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt.get(), what));
+  if (row) {
+    return Status::Corrupt(what + ": table " + ColumnText(stmt.get(), 0) + " row " +
+                           std::to_string(sqlite3_column_int64(stmt.get(), 1)) +
+                           " references a missing " + ColumnText(stmt.get(), 2) + " row");
+  }
+  return Status::Ok();
+}
+
+}  // namespace kagami::index
