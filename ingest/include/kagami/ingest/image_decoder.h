@@ -34,6 +34,17 @@ struct DecodedImage {
 // Decodes JPEG, PNG, WebP, BMP, TIFF (and whatever imgcodecs reads) from memory.
 // Checks the header against limits.max_pixels / max_dimension before decoding.
 // Thread-safe (no shared state). Corrupt or truncated data gives kCorrupt.
+//
+// Details (image_decoder.cc): the format is taken from the magic bytes; other
+// formats give kUnsupported, as does GIF where OpenCV has no GIF reader (4.6).
+// JPEG goes through TurboJPEG (libjpeg-turbo); a libjpeg warning that means
+// lost data (premature end of file, bad Huffman code) is kCorrupt, benign ones
+// (extraneous bytes before a marker) are accepted. CMYK/YCCK JPEGs and those
+// TurboJPEG 2.x cannot classify go through OpenCV's libjpeg. EXIF orientation
+// is never applied (the PDQ reference hashes the stored pixels). kExact: 16-bit
+// samples keep their high byte, alpha is dropped. libpng may still print
+// "libpng error: ..." lines on stderr for damaged PNGs (OpenCV installs no
+// handler); the result is kCorrupt all the same.
 Result<DecodedImage> DecodeImage(const unsigned char* data, size_t size, const DecodeOptions& options,
                                  const IngestLimits& limits);
 

@@ -32,13 +32,24 @@ struct Volume {
   Status status;                   // non-ok: the volume could not be enumerated at all
 };
 
-// Sniffs the media kind and MIME type from the first bytes of a file.
+// Sniffs the media kind and MIME type from the first bytes of a file. Give it
+// the first 4096 bytes (or the whole file if shorter): TAR's magic sits at 257,
+// and EPUB is told from ZIP by its stored first member "mimetype". gzip, bzip2,
+// xz and zstd streams count as (compressed TAR) archives. `media_type` may be
+// null; unknown content sets "application/octet-stream".
 MediaKind SniffMediaKind(const unsigned char* head, size_t n, std::string* media_type);
 
 // Expands user-supplied paths (files and folders) into volumes, in argument
 // order. A missing or unreadable path yields a Volume with a non-ok status;
 // files of unknown type inside folders are skipped silently; a top-level file
 // of unknown type yields a kUnsupported volume. Never throws.
+// A folder gives its loose images as one volume (first, if any), then one
+// volume per archive/PDF/EPUB inside it, each group in natural order of the
+// path relative to the folder. Entries starting with '.' and __MACOSX are
+// skipped; symlinks to files are followed, symlinks to folders never (no
+// loops); subfolders deeper than max_folder_depth are not entered; more than
+// max_folder_files files makes the folder a kResourceExhausted volume; a
+// folder with nothing readable is a kNotFound volume.
 std::vector<Volume> ExpandInputs(const std::vector<std::string>& paths, const IngestLimits& limits);
 
 // "p2" < "p10", case-insensitive, digit runs compared by value.
