@@ -1,12 +1,12 @@
 #include "kagami/fingerprint/batch_extractor.h"
 
-#include <memory>
-#include <thread>
-#include <utility>
-
 #include <oneapi/tbb/enumerable_thread_specific.h>
 #include <oneapi/tbb/parallel_pipeline.h>
 #include <oneapi/tbb/task_arena.h>
+
+#include <memory>
+#include <thread>
+#include <utility>
 
 #include "kagami/ingest/page_source.h"
 
@@ -137,8 +137,8 @@ void ProcessPage(Item& item, const ExtractOptions& options, PdqHasher& hasher) {
     HashDecoded(item.encoded.rendered, options, hasher, out);
     return;
   }
-  PageFingerprint page = FingerprintPage(item.encoded.bytes.data(), item.encoded.bytes.size(),
-                                         options, hasher);
+  PageFingerprint page =
+      FingerprintPage(item.encoded.bytes.data(), item.encoded.bytes.size(), options, hasher);
   page.volume = out.volume;
   page.asset = out.asset;
   page.member = std::move(out.member);
@@ -150,10 +150,11 @@ void ProcessPage(Item& item, const ExtractOptions& options, PdqHasher& hasher) {
 
 }  // namespace
 
-PageFingerprint FingerprintPage(const unsigned char* data, size_t size, const ExtractOptions& options,
-                                PdqHasher& hasher) {
+PageFingerprint FingerprintPage(const unsigned char* data, size_t size,
+                                const ExtractOptions& options, PdqHasher& hasher) {
   PageFingerprint out;
-  Result<ingest::DecodedImage> decoded = ingest::DecodeImage(data, size, options.decode, options.limits);
+  Result<ingest::DecodedImage> decoded =
+      ingest::DecodeImage(data, size, options.decode, options.limits);
   if (!decoded.ok()) {
     out.status = decoded.status();
     return out;
@@ -164,8 +165,9 @@ PageFingerprint FingerprintPage(const unsigned char* data, size_t size, const Ex
 
 void ExtractVolumes(const std::vector<ingest::Volume>& volumes, const ExtractOptions& options,
                     ExtractSink& sink) {
-  int threads = options.threads > 0 ? options.threads
-                                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int threads = options.threads > 0
+                    ? options.threads
+                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   size_t tokens = options.max_tokens > 0 ? options.max_tokens : static_cast<size_t>(2 * threads);
 
   ItemProducer producer(volumes, options);

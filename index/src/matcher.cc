@@ -27,7 +27,8 @@ std::vector<PageHit> MatchPage(const PdqIndex& index, const fingerprint::PdqHash
   std::unordered_map<int64_t, PageHit> best;
   for (size_t q = 0; q < results.size(); ++q) {
     for (const IndexHit& hit : results[q]) {
-      auto [it, inserted] = best.try_emplace(hit.unit_id, PageHit{hit.unit_id, hit.distance, variants[q]});
+      auto [it, inserted] =
+          best.try_emplace(hit.unit_id, PageHit{hit.unit_id, hit.distance, variants[q]});
       if (!inserted && hit.distance < it->second.distance) {
         it->second = PageHit{hit.unit_id, hit.distance, variants[q]};
       }
@@ -42,10 +43,12 @@ std::vector<PageHit> MatchPage(const PdqIndex& index, const fingerprint::PdqHash
   return hits;
 }
 
-std::vector<WorkTally> DecideVolume(const std::map<std::string, std::vector<int64_t>>& units_by_work,
-                                    int eligible_pages, const MatchOptions& options) {
+std::vector<WorkTally> DecideVolume(
+    const std::map<std::string, std::vector<int64_t>>& units_by_work, int eligible_pages,
+    const MatchOptions& options) {
   int min_pages = std::max(1, std::min(options.volume_min_pages, eligible_pages));
-  int by_fraction = static_cast<int>(std::ceil(options.volume_min_fraction * eligible_pages - 1e-9));
+  int by_fraction =
+      static_cast<int>(std::ceil(options.volume_min_fraction * eligible_pages - 1e-9));
   int required = std::max(min_pages, by_fraction);
   std::vector<WorkTally> tallies;
   for (const auto& [work_id, units] : units_by_work) {

@@ -8,9 +8,12 @@ namespace kagami::index {
 
 std::string_view VerdictName(Verdict verdict) {
   switch (verdict) {
-    case Verdict::kMatch: return "match";
-    case Verdict::kNoMatch: return "no_match";
-    case Verdict::kError: return "error";
+    case Verdict::kMatch:
+      return "match";
+    case Verdict::kNoMatch:
+      return "no_match";
+    case Verdict::kError:
+      return "error";
   }
   return "error";
 }
@@ -21,7 +24,11 @@ class ScanSink : public fingerprint::ExtractSink {
  public:
   ScanSink(Store& store, const std::vector<ingest::Volume>& volumes, const ScanOptions& options,
            const std::function<void(const VolumeReport&)>& on_volume, const ProgressFn& progress)
-      : store_(store), volumes_(volumes), options_(options), on_volume_(on_volume), progress_(progress) {
+      : store_(store),
+        volumes_(volumes),
+        options_(options),
+        on_volume_(on_volume),
+        progress_(progress) {
     progress_state_.volumes_total = volumes.size();
   }
 
@@ -40,9 +47,8 @@ class ScanSink : public fingerprint::ExtractSink {
       ++report.pages_low_quality;
       return;
     }
-    std::vector<PageHit> hits =
-        MatchPage(store_.pdq_index(), page.pdq, page.dihedral ? &*page.dihedral : nullptr,
-                  options_.match);
+    std::vector<PageHit> hits = MatchPage(
+        store_.pdq_index(), page.pdq, page.dihedral ? &*page.dihedral : nullptr, options_.match);
     if (hits.empty()) return;
     Result<UnitRef> ref = LookUp(hits.front().unit_id);
     if (!ref.ok()) {

@@ -2,7 +2,6 @@
 
 #include <array>
 #include <memory>
-
 #include <opencv2/core.hpp>
 
 #include "kagami/fingerprint/hash256.h"
@@ -22,6 +21,30 @@ namespace kagami::fingerprint {
 // Input convention (matches the reference tool reading a file): if either side
 // of the image is larger than 512 pixels, it is first resampled to exactly
 // 512x512 by nearest neighbour (column x samples floor(x * W / 512.0)).
+//
+// Compatibility: the float arithmetic is the reference's, operation for
+// operation (same luminance expression and coefficients, same box-filter
+// running sums and divisions, decimation points, DCT matrix and summation
+// order, Torben's median, integer quality metric), so hashes are bit-identical
+// to the reference tool's on the same decoded pixels (0 bits on all vectors in
+// shared/pdq-vectors, every SimdLevel). Also as the reference:
+//  - a 1-channel image is taken as luminance as is (fillFloatLumaFromGrey);
+//  - an image with a side below 5 pixels (after the resize) gets the all-zero
+//    hash and quality 0;
+//  - Hash() of an exactly 64x64 image skips the blur (pdqFloat256FromFloatLuma),
+//    while HashDihedral() always blurs (pdqDihedralHash256esFromFloatLuma); for
+//    RGB 64x64 inputs the two original-orientation hashes may differ by a few bits.
+// Deviations: none in the results. Internally the box filter runs as streamed
+// row steps (vectorised across independent rows or columns, never
+// reassociated), and the second pass only divides out the 64x64 values that
+// the decimation keeps.
+//
+// Dihedral variants in pixel terms (cv::rotate / cv::flip of the input hash
+// to within a few bits of these; exactly when the blur and the decimation grid
+// are symmetric, e.g. square sides of 64 * odd):
+//   kRot90 = 90 degrees counter-clockwise, kRot270 = 90 degrees clockwise,
+//   kFlipX = upside down (cv::flip code 0), kFlipY = left-right mirror (code 1),
+//   kFlipPlus1 = transpose, kFlipMinus1 = anti-transpose.
 struct PdqHash {
   Hash256 hash;
   int quality = 0;  // 0..100; PDQ advises ignoring hashes below ~50
@@ -37,9 +60,16 @@ struct PdqDihedralHashes {
   int quality = 0;
 };
 
-// Thread-compatible: owns scratch buffers, so use one instance per thread.
+// Thread-compatible: owns scratch buffers (about 0.5 MB, allocated once in the
+// constructor; Hash() and HashDihedral() allocate nothing), so use one
+// instance per thread. Results do not depend on the SimdLevel.
+//
+// Cost: an image of at most 512x512 is read directly from its cv::Mat (any
+// stride, no conversion copy), so small gray pages (fast-mode decodes) are
+// cheapest; larger images cost one 512x512 nearest-neighbour sampling pass.
 class PdqHasher {
  public:
+  // `level` must be one that SupportedSimdLevels() lists.
   explicit PdqHasher(SimdLevel level = DetectSimdLevel());
   ~PdqHasher();
   PdqHasher(const PdqHasher&) = delete;
@@ -53,8 +83,9 @@ class PdqHasher {
 
   SimdLevel level() const { return level_; }
 
+  struct Scratch;  // defined in pdq_hasher.cc
+
  private:
-  struct Scratch;
   SimdLevel level_;
   std::unique_ptr<Scratch> scratch_;
 };
