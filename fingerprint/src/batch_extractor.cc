@@ -133,35 +133,24 @@ void ProcessPage(Item& item, const ExtractOptions& options, PdqHasher& hasher) {
     out.status = item.encoded.status;
     return;
   }
-  if (!item.encoded.rendered.empty()) {
-    HashDecoded(item.encoded.rendered, options, hasher, out);
-    return;
+  cv::Mat pixels = item.encoded.rendered;
+  if (pixels.empty()) {
+    Result<ingest::DecodedImage> decoded = ingest::DecodeImage(
+        item.encoded.bytes.data(), item.encoded.bytes.size(), options.decode, options.limits);
+    if (!decoded.ok()) {
+      out.status = out.member.empty() ? decoded.status() : decoded.status().WithContext(out.member);
+      item.encoded.bytes = {};
+      return;
+    }
+    pixels = std::move(decoded->pixels);
   }
-  PageFingerprint page =
-      FingerprintPage(item.encoded.bytes.data(), item.encoded.bytes.size(), options, hasher);
-  page.volume = out.volume;
-  page.asset = out.asset;
-  page.member = std::move(out.member);
-  page.page_index = out.page_index;
-  out = std::move(page);
-  if (!out.status.ok() && !out.member.empty()) out.status = out.status.WithContext(out.member);
+  HashDecoded(pixels, options, hasher, out);
+  if (options.analyze) options.analyze(pixels, item.encoded, hasher, out);
   item.encoded.bytes = {};
+  item.encoded.rendered.release();
 }
 
 }  // namespace
-
-PageFingerprint FingerprintPage(const unsigned char* data, size_t size,
-                                const ExtractOptions& options, PdqHasher& hasher) {
-  PageFingerprint out;
-  Result<ingest::DecodedImage> decoded =
-      ingest::DecodeImage(data, size, options.decode, options.limits);
-  if (!decoded.ok()) {
-    out.status = decoded.status();
-    return out;
-  }
-  HashDecoded(decoded->pixels, options, hasher, out);
-  return out;
-}
 
 void ExtractVolumes(const std::vector<ingest::Volume>& volumes, const ExtractOptions& options,
                     ExtractSink& sink) {

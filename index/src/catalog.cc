@@ -60,7 +60,9 @@ CREATE TABLE units (
   time_s REAL NOT NULL,
   pdq BLOB NOT NULL CHECK (length(pdq) = 32),
   quality INTEGER NOT NULL CHECK (quality BETWEEN 0 AND 100),
-  local_features BLOB
+  local_features BLOB,
+  pdq_trimmed BLOB CHECK (pdq_trimmed IS NULL OR length(pdq_trimmed) = 32),
+  trimmed_quality INTEGER NOT NULL DEFAULT 0 CHECK (trimmed_quality BETWEEN 0 AND 100)
 );
 CREATE INDEX units_by_asset ON units (asset_id);
 CREATE INDEX assets_by_work ON assets (work_id);
@@ -378,21 +380,23 @@ Result<std::optional<int64_t>> Catalog::FindAssetBySha256(const std::string& sha
 Status Catalog::Impl::InsertUnits(int64_t asset_id, const std::vector<UnitRecord>& units,
                                   std::vector<int64_t>* unit_ids) {
   static constexpr std::string_view kSql =
-      "INSERT INTO units (asset_id, page_index, member, time_s, pdq, quality, local_features) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+      "INSERT INTO units (asset_id, page_index, member, time_s, pdq, quality, local_features, "
+      "pdq_trimmed, trimmed_quality) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
   KAGAMI_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, Statement(kSql));
   for (size_t i = 0; i < units.size(); ++i) {
     const UnitRecord& unit = units[i];
     // Checked here, mid-transaction, so that a bad unit also exercises the rollback.
     KAGAMI_RETURN_IF_ERROR(CheckUnit(unit, i));
     ScopedReset reset(stmt);
-    Status bound =
-        unit.local_features.empty()
-            ? Bind(stmt, asset_id, unit.page_index, std::string_view(unit.member), unit.time_s,
-                   BlobArg{unit.pdq.bytes.data(), unit.pdq.bytes.size()}, unit.quality, nullptr)
-            : Bind(stmt, asset_id, unit.page_index, std::string_view(unit.member), unit.time_s,
-                   BlobArg{unit.pdq.bytes.data(), unit.pdq.bytes.size()}, unit.quality,
-                   BlobArg{unit.local_features.data(), unit.local_features.size()});
+    std::optional<BlobArg> local;
+    if (!unit.local_features.empty()) {
+      local = BlobArg{unit.local_features.data(), unit.local_features.size()};
+    }
+    std::optional<BlobArg> trimmed;
+    if (unit.pdq_trimmed) trimmed = BlobArg{unit.pdq_trimmed->bytes.data(), unit.pdq_trimmed->bytes.size()};
+    Status bound = Bind(stmt, asset_id, unit.page_index, std::string_view(unit.member), unit.time_s,
+                        BlobArg{unit.pdq.bytes.data(), unit.pdq.bytes.size()}, unit.quality, local,
+                        trimmed, unit.pdq_trimmed ? unit.trimmed_quality : 0);
     KAGAMI_RETURN_IF_ERROR(bound);
     KAGAMI_RETURN_IF_ERROR(Step(stmt, What("inserting unit " + std::to_string(i))).status());
     if (unit_ids != nullptr) unit_ids->push_back(sqlite3_last_insert_rowid(db.get()));
@@ -462,7 +466,8 @@ Status Catalog::ForEachUnitHash(
   std::string what = impl_->What("reading unit hashes");
   KAGAMI_ASSIGN_OR_RETURN(
       SqliteStmt stmt,
-      Prepare(impl_->db.get(), "SELECT id, pdq, quality FROM units ORDER BY id", what));
+      Prepare(impl_->db.get(),
+              "SELECT id, pdq, quality, pdq_trimmed, trimmed_quality FROM units ORDER BY id", what));
   while (true) {
     KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt.get(), what));
     if (!row) break;
@@ -473,6 +478,14 @@ Status Catalog::ForEachUnitHash(
                                          std::to_string(blob.size()) + "-byte PDQ hash"));
     }
     fn(unit_id, HashFromBlob(blob), sqlite3_column_int(stmt.get(), 2));
+    if (sqlite3_column_type(stmt.get(), 3) != SQLITE_NULL) {
+      std::vector<uint8_t> trimmed = ColumnBlob(stmt.get(), 3);
+      if (trimmed.size() != fingerprint::Hash256{}.bytes.size()) {
+        return Status::Corrupt(impl_->What("unit " + std::to_string(unit_id) +
+                                           " has a malformed trimmed PDQ hash"));
+      }
+      fn(unit_id, HashFromBlob(trimmed), sqlite3_column_int(stmt.get(), 4));
+    }
   }
   return Status::Ok();
 }
@@ -485,6 +498,23 @@ Result<Catalog::UnitStats> Catalog::GetUnitStats(int min_quality) {
   KAGAMI_RETURN_IF_ERROR(Bind(stmt, min_quality));
   KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt, impl_->What("counting units")));
   if (!row) return Status::Internal(impl_->What("counting units: no result row"));
+  UnitStats stats;
+  stats.count = sqlite3_column_int64(stmt, 0);
+  stats.max_unit_id = sqlite3_column_int64(stmt, 1);
+  return stats;
+}
+
+Result<Catalog::UnitStats> Catalog::GetIndexStats(int min_quality) {
+  static constexpr std::string_view kSql =
+      "SELECT (SELECT count(*) FROM units WHERE quality >= ?1) + "
+      "(SELECT count(*) FROM units WHERE pdq_trimmed IS NOT NULL AND trimmed_quality >= ?1), "
+      "coalesce((SELECT max(id) FROM units WHERE quality >= ?1 OR "
+      "(pdq_trimmed IS NOT NULL AND trimmed_quality >= ?1)), 0)";
+  KAGAMI_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, impl_->Statement(kSql));
+  ScopedReset reset(stmt);
+  KAGAMI_RETURN_IF_ERROR(Bind(stmt, min_quality));
+  KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt, impl_->What("counting unit hashes")));
+  if (!row) return Status::Internal(impl_->What("counting unit hashes: no result row"));
   UnitStats stats;
   stats.count = sqlite3_column_int64(stmt, 0);
   stats.max_unit_id = sqlite3_column_int64(stmt, 1);

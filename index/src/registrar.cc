@@ -1,5 +1,6 @@
 #include "kagami/index/registrar.h"
 
+#include <any>
 #include <filesystem>
 #include <mutex>
 #include <set>
@@ -38,6 +39,17 @@ class RegisterSink : public fingerprint::ExtractSink {
     unit.member = page.member;
     unit.pdq = page.pdq.hash;
     unit.quality = page.pdq.quality;
+    if (auto* extras = std::any_cast<RegisteredPageExtras>(&page.annotation)) {
+      if (extras->trimmed) {
+        unit.pdq_trimmed = extras->trimmed->hash;
+        unit.trimmed_quality = extras->trimmed->quality;
+      }
+      unit.local_features = std::move(extras->local_features);
+      if (!extras->local_status.ok()) {
+        summary_.errors.push_back({volumes_[page.volume].source, page.member,
+                                   extras->local_status.WithContext("local features (page kept)")});
+      }
+    }
     units_.push_back(std::move(unit));
   }
 
@@ -124,6 +136,15 @@ Result<RegisterSummary> RegisterWork(Store& store, const Work& work,
     return existing.ok() && existing->has_value();
   };
 
+  if (options.robust) {
+    const RobustOptions& robust = options.robust_options;
+    const ingest::IngestLimits& limits = options.extract.limits;
+    extract.analyze = [&robust, &limits](const cv::Mat& pixels, const ingest::EncodedPage& encoded,
+                                         fingerprint::PdqHasher& hasher,
+                                         fingerprint::PageFingerprint& page) {
+      page.annotation = AnalyzeForRegistration(pixels, encoded, limits, hasher, robust);
+    };
+  }
   RegisterSink sink(store, work, volumes, store_mutex, summary, progress);
   fingerprint::ExtractVolumes(volumes, extract, sink);
   Status save = store.SaveIndex();

@@ -1,6 +1,8 @@
 #include "kagami/index/scanner.h"
 
+#include <any>
 #include <map>
+#include <mutex>
 #include <unordered_map>
 #include <utility>
 
@@ -20,11 +22,32 @@ std::string_view VerdictName(Verdict verdict) {
 
 namespace {
 
+PageMatchRecord MakeRecord(const fingerprint::PageFingerprint& page, const RobustHit& hit,
+                           UnitRef ref) {
+  PageMatchRecord record;
+  record.member = page.member;
+  record.page_index = page.page_index;
+  record.quality = page.pdq.quality;
+  record.hit = PageHit{hit.unit_id, hit.distance, hit.variant};
+  record.ref = std::move(ref);
+  record.method = hit.method;
+  record.view = hit.view;
+  record.inliers = hit.inliers;
+  record.coverage = hit.coverage;
+  record.mirrored = hit.mirrored;
+  record.homography = hit.homography;
+  return record;
+}
+
+// Collects page outcomes (computed in the pipeline's parallel stage) into
+// volume reports, in input order.
 class ScanSink : public fingerprint::ExtractSink {
  public:
-  ScanSink(Store& store, const std::vector<ingest::Volume>& volumes, const ScanOptions& options,
-           const std::function<void(const VolumeReport&)>& on_volume, const ProgressFn& progress)
+  ScanSink(Store& store, std::mutex& catalog_mutex, const std::vector<ingest::Volume>& volumes,
+           const ScanOptions& options, const std::function<void(const VolumeReport&)>& on_volume,
+           const ProgressFn& progress)
       : store_(store),
+        catalog_mutex_(catalog_mutex),
         volumes_(volumes),
         options_(options),
         on_volume_(on_volume),
@@ -43,26 +66,23 @@ class ScanSink : public fingerprint::ExtractSink {
       return;
     }
     ++report.pages_hashed;
-    if (page.pdq.quality < options_.match.min_quality) {
-      ++report.pages_low_quality;
-      return;
+    if (page.pdq.quality < options_.match.min_quality) ++report.pages_low_quality;
+    const PageOutcome* outcome = std::any_cast<PageOutcome>(&page.annotation);
+    if (outcome == nullptr) return;
+    if (!outcome->local_status.ok()) {
+      report.errors.push_back(
+          {report.source, page.member, outcome->local_status.WithContext("local-feature stage")});
     }
-    std::vector<PageHit> hits = MatchPage(
-        store_.pdq_index(), page.pdq, page.dihedral ? &*page.dihedral : nullptr, options_.match);
-    if (hits.empty()) return;
-    Result<UnitRef> ref = LookUp(hits.front().unit_id);
-    if (!ref.ok()) {
-      report.errors.push_back({report.source, page.member, ref.status()});
-      return;
+    for (const RobustHit& hit : outcome->hits) {
+      Result<UnitRef> ref = LookUp(hit.unit_id);
+      if (!ref.ok()) {
+        report.errors.push_back({report.source, page.member, ref.status()});
+        continue;
+      }
+      PageMatchRecord record = MakeRecord(page, hit, *ref);
+      units_by_work_[record.ref.work_id].push_back(record.hit.unit_id);
+      report.matches.push_back(std::move(record));
     }
-    PageMatchRecord record;
-    record.member = page.member;
-    record.page_index = page.page_index;
-    record.quality = page.pdq.quality;
-    record.hit = hits.front();
-    record.ref = *ref;
-    units_by_work_[record.ref.work_id].push_back(record.hit.unit_id);
-    report.matches.push_back(std::move(record));
   }
 
   void EndAsset(size_t volume, size_t asset, const Status& status) override {
@@ -81,10 +101,13 @@ class ScanSink : public fingerprint::ExtractSink {
     for (WorkTally& tally : DecideVolume(units_by_work_, eligible, options_.match)) {
       WorkResult work;
       work.tally = std::move(tally);
-      Result<std::optional<Work>> w = store_.catalog().GetWork(work.tally.work_id);
-      if (w.ok() && w->has_value()) {
-        work.title = (*w)->title;
-        work.rights_holder = (*w)->rights_holder;
+      {
+        std::lock_guard<std::mutex> lock(catalog_mutex_);
+        Result<std::optional<Work>> w = store_.catalog().GetWork(work.tally.work_id);
+        if (w.ok() && w->has_value()) {
+          work.title = (*w)->title;
+          work.rights_holder = (*w)->rights_holder;
+        }
       }
       if (work.tally.matched) report.verdict = Verdict::kMatch;
       report.works.push_back(std::move(work));
@@ -92,8 +115,9 @@ class ScanSink : public fingerprint::ExtractSink {
     if (report.verdict != Verdict::kMatch && report.pages_hashed == 0) {
       report.verdict = Verdict::kError;
       if (report.status.ok()) {
-        report.status = report.errors.empty() ? Status::NotFound("no readable pages in " + v.source)
-                                              : report.errors.front().status;
+        report.status = report.errors.empty()
+                            ? Status::NotFound("no readable pages in " + v.source)
+                            : report.errors.front().status;
       }
     }
     ++progress_state_.volumes_done;
@@ -116,12 +140,14 @@ class ScanSink : public fingerprint::ExtractSink {
   Result<UnitRef> LookUp(int64_t unit_id) {
     auto it = ref_cache_.find(unit_id);
     if (it != ref_cache_.end()) return it->second;
+    std::lock_guard<std::mutex> lock(catalog_mutex_);
     KAGAMI_ASSIGN_OR_RETURN(UnitRef ref, store_.catalog().GetUnitRef(unit_id));
     ref_cache_.emplace(unit_id, ref);
     return ref;
   }
 
   Store& store_;
+  std::mutex& catalog_mutex_;
   const std::vector<ingest::Volume>& volumes_;
   const ScanOptions& options_;
   const std::function<void(const VolumeReport&)>& on_volume_;
@@ -141,7 +167,13 @@ Status Scan(Store& store, const std::vector<std::string>& paths, const ScanOptio
   ScanOptions effective = options;
   effective.extract.sha256 = false;
   effective.extract.dihedral = options.match.dihedral;
-  ScanSink sink(store, volumes, effective, on_volume, progress);
+  RobustMatcher matcher(store, effective.match, effective.robust, effective.extract.limits);
+  effective.extract.analyze = [&matcher](const cv::Mat& pixels, const ingest::EncodedPage& encoded,
+                                         fingerprint::PdqHasher& hasher,
+                                         fingerprint::PageFingerprint& page) {
+    page.annotation = matcher.Match(pixels, encoded, hasher, page);
+  };
+  ScanSink sink(store, matcher.catalog_mutex(), volumes, effective, on_volume, progress);
   fingerprint::ExtractVolumes(volumes, effective.extract, sink);
   return Status::Ok();
 }

@@ -104,6 +104,10 @@ Status BindOne(sqlite3_stmt* stmt, int index, std::nullptr_t) {
   return BindResult(stmt, sqlite3_bind_null(stmt, index), index);
 }
 
+Status BindOne(sqlite3_stmt* stmt, int index, const std::optional<BlobArg>& value) {
+  return value ? BindOne(stmt, index, *value) : BindOne(stmt, index, nullptr);
+}
+
 Result<bool> Step(sqlite3_stmt* stmt, std::string_view what) {
   int rc = sqlite3_step(stmt);
   if (rc == SQLITE_ROW) return true;

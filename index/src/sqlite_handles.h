@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -51,6 +52,8 @@ Status BindOne(sqlite3_stmt* stmt, int index, int value);
 Status BindOne(sqlite3_stmt* stmt, int index, double value);
 Status BindOne(sqlite3_stmt* stmt, int index, BlobArg value);
 Status BindOne(sqlite3_stmt* stmt, int index, std::nullptr_t);
+// Binds NULL when `value` is empty.
+Status BindOne(sqlite3_stmt* stmt, int index, const std::optional<BlobArg>& value);
 
 // Binds parameters ?1, ?2, ... in order.
 template <typename... Args>

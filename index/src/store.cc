@@ -28,7 +28,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::filesystem::path& data_dir
   store->data_dir_ = data_dir;
   KAGAMI_ASSIGN_OR_RETURN(store->catalog_, Catalog::Open(store->catalog_path()));
   KAGAMI_ASSIGN_OR_RETURN(Catalog::UnitStats stats,
-                          store->catalog_->GetUnitStats(kMinIndexQuality));
+                          store->catalog_->GetIndexStats(kMinIndexQuality));
 
   auto loaded = PdqIndex::Load(store->index_path());
   if (loaded.ok()) {
@@ -59,6 +59,9 @@ Result<int64_t> Store::AddAsset(const AssetRecord& asset, const std::vector<Unit
   assert(unit_ids.size() == units.size());
   for (size_t i = 0; i < units.size(); ++i) {
     if (units[i].quality >= kMinIndexQuality) pdq_index_->Add(unit_ids[i], units[i].pdq);
+    if (units[i].pdq_trimmed && units[i].trimmed_quality >= kMinIndexQuality) {
+      pdq_index_->Add(unit_ids[i], *units[i].pdq_trimmed);
+    }
   }
   return asset_id;
 }

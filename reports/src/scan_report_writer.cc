@@ -1,5 +1,6 @@
 #include "kagami/reports/scan_report_writer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -31,6 +32,11 @@ Result<ReportFormat> ParseReportFormat(std::string_view name) {
   return Status::InvalidArgument("unknown format '" + std::string(name) + "' (use text or jsonl)");
 }
 
+double MatchSimilarity(const index::PageMatchRecord& match) {
+  if (match.hit.distance >= 0) return PdqSimilarity(match.hit.distance);
+  return std::round(std::min(1.0, match.coverage) * 10000.0) / 10000.0;
+}
+
 double PdqSimilarity(int distance_bits) {
   return std::round((256.0 - distance_bits) / 256.0 * 10000.0) / 10000.0;
 }
@@ -49,11 +55,27 @@ std::vector<std::string> ScanReportWriter::ToJsonLines(const index::VolumeReport
     j["ref_asset"] = m.ref.asset_path;
     j["ref_member"] = m.ref.member;
     j["ref_index"] = m.ref.page_index;
-    j["distance"] = m.hit.distance;
-    j["similarity"] = PdqSimilarity(m.hit.distance);
+    if (m.hit.distance >= 0) {
+      j["distance"] = m.hit.distance;
+      j["variant"] = VariantName(m.hit.variant);
+    } else {
+      j["distance"] = nullptr;
+      j["variant"] = nullptr;
+    }
+    j["similarity"] = MatchSimilarity(m);
     j["quality"] = m.quality;
-    j["variant"] = VariantName(m.hit.variant);
     j["method"] = m.method;
+    j["view"] = m.view;
+    if (m.inliers > 0) {
+      j["inliers"] = m.inliers;
+      j["coverage"] = std::round(m.coverage * 10000.0) / 10000.0;
+      j["mirrored"] = m.mirrored;
+      nlohmann::json h = nlohmann::json::array();
+      for (int r = 0; r < 3; ++r) {
+        for (int c = 0; c < 3; ++c) h.push_back(m.homography(r, c));
+      }
+      j["homography"] = h;
+    }
     lines.push_back(Dump(j));
   }
   nlohmann::json s;
@@ -116,15 +138,21 @@ void ScanReportWriter::WriteText(const index::VolumeReport& report) {
   if (!report.matches.empty()) {
     char line[512];
     std::snprintf(line, sizeof line, "    %5s  %-28s  %-16s  %-28s  %4s  %5s  %s\n", "page",
-                  "member", "work", "registered page", "dist", "sim", "variant");
+                  "member", "work", "registered page", "dist", "sim", "how");
     out_ << line;
     for (const index::PageMatchRecord& m : report.matches) {
       std::string ref = Ellipsize(m.ref.member.empty() ? m.ref.asset_path : m.ref.member, 22) + " #" +
                         std::to_string(m.ref.page_index);
-      std::snprintf(line, sizeof line, "    %5d  %-28s  %-16s  %-28s  %4d  %5.3f  %s\n", m.page_index,
+      std::string how = m.method;
+      if (m.hit.distance >= 0 && m.hit.variant != fingerprint::kOriginal) {
+        how += std::string(" ") + VariantName(m.hit.variant);
+      }
+      if (m.view != "full") how += " " + m.view;
+      if (m.inliers > 0) how += " " + std::to_string(m.inliers) + " inliers";
+      std::string dist = m.hit.distance >= 0 ? std::to_string(m.hit.distance) : "-";
+      std::snprintf(line, sizeof line, "    %5d  %-28s  %-16s  %-28s  %4s  %5.3f  %s\n", m.page_index,
                     Ellipsize(m.member, 28).c_str(), Ellipsize(m.ref.work_id, 16).c_str(),
-                    Ellipsize(ref, 28).c_str(), m.hit.distance, PdqSimilarity(m.hit.distance),
-                    VariantName(m.hit.variant));
+                    Ellipsize(ref, 28).c_str(), dist.c_str(), MatchSimilarity(m), how.c_str());
       out_ << line;
     }
   }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <any>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -11,9 +12,12 @@
 #include "kagami/fingerprint/pdq_hasher.h"
 #include "kagami/ingest/image_decoder.h"
 #include "kagami/ingest/limits.h"
+#include "kagami/ingest/page_source.h"
 #include "kagami/ingest/volume.h"
 
 namespace kagami::fingerprint {
+
+struct PageFingerprint;
 
 struct ExtractOptions {
   ingest::DecodeOptions decode;
@@ -26,6 +30,15 @@ struct ExtractOptions {
   // when `sha256` is set; returning true skips the asset without decoding it.
   // Must be thread-safe with respect to the sink callbacks.
   std::function<bool(const std::string& sha256_hex)> skip_asset;
+  // Optional extra work per page, run in the parallel stage right after PDQ
+  // hashing while the decoded pixels are in memory: `pixels` as hashed (CV_8UC1
+  // luminance or CV_8UC3 RGB), `encoded` the page as read (to re-decode at
+  // another scale), `hasher` the calling thread's own hasher. Runs on several
+  // threads at once, so it must be thread-safe; it stores its results in
+  // page.annotation. Not called for pages that failed to decode.
+  std::function<void(const cv::Mat& pixels, const ingest::EncodedPage& encoded, PdqHasher& hasher,
+                     PageFingerprint& page)>
+      analyze;
 };
 
 // The fingerprint of one page, or why there is none.
@@ -39,6 +52,7 @@ struct PageFingerprint {
   std::optional<PdqDihedralHashes> dihedral;  // when ExtractOptions::dihedral
   int decoded_width = 0;   // pixels actually hashed (after any reduced-scale decode)
   int decoded_height = 0;
+  std::any annotation;     // whatever ExtractOptions::analyze stored
 };
 
 // Receives results strictly in input order, on one thread at a time (the
@@ -63,9 +77,5 @@ class ExtractSink {
 // ok produce only EndVolume. Blocks until done.
 void ExtractVolumes(const std::vector<ingest::Volume>& volumes, const ExtractOptions& options,
                     ExtractSink& sink);
-
-// Decodes and hashes one encoded page (the parallel stage's work), reusing `hasher`.
-PageFingerprint FingerprintPage(const unsigned char* data, size_t size, const ExtractOptions& options,
-                                PdqHasher& hasher);
 
 }  // namespace kagami::fingerprint

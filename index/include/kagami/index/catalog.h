@@ -49,6 +49,11 @@ struct UnitRecord {
   fingerprint::Hash256 pdq;
   int quality = 0;
   std::vector<uint8_t> local_features;  // opaque blob (fingerprint/local_features), may be empty
+  // PDQ of the page with its uniform margins trimmed (page_normalizer.h), when
+  // trimming removed anything; indexed beside `pdq` so that copies with other
+  // margins or padding match.
+  std::optional<fingerprint::Hash256> pdq_trimmed;
+  int trimmed_quality = 0;
 };
 
 // Everything a match report needs to name a registered unit.
@@ -90,7 +95,8 @@ class Catalog {
   Result<int64_t> AddAsset(const AssetRecord& asset, const std::vector<UnitRecord>& units,
                            std::vector<int64_t>* unit_ids = nullptr);
 
-  // Calls fn(unit_id, pdq, quality) for every unit, in unit_id order. fn must
+  // Calls fn(unit_id, pdq, quality) for every unit's hash, and again with the
+  // trimmed view's hash when the unit has one, in unit_id order. fn must
   // not write to this catalog.
   Status ForEachUnitHash(const std::function<void(int64_t, const fingerprint::Hash256&, int)>& fn);
   // Number of units; -1 if the catalog cannot be read.
@@ -105,6 +111,9 @@ class Catalog {
     int64_t max_unit_id = 0;
   };
   Result<UnitStats> GetUnitStats(int min_quality = 0);
+  // Count of the PDQ hashes (a unit's own and its trimmed view's) with quality
+  // >= min_quality, and the largest unit id among them: what the index must hold.
+  Result<UnitStats> GetIndexStats(int min_quality);
 
   // SQLite's integrity_check and foreign_key_check; kCorrupt naming the first problem.
   Status CheckIntegrity();

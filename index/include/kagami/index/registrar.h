@@ -7,6 +7,7 @@
 #include "kagami/base/status.h"
 #include "kagami/fingerprint/batch_extractor.h"
 #include "kagami/index/catalog.h"
+#include "kagami/index/robust_matcher.h"
 #include "kagami/index/store.h"
 
 namespace kagami::index {
@@ -28,6 +29,10 @@ using ProgressFn = std::function<void(const Progress&)>;
 
 struct RegisterOptions {
   fingerprint::ExtractOptions extract;
+  // Also store each page's trimmed-view PDQ hash and local features (needed by
+  // the robust stage of `scan`; costs roughly 10 ms per page).
+  bool robust = true;
+  RobustOptions robust_options;
 };
 
 struct RegisterSummary {

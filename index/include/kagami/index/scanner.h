@@ -9,6 +9,7 @@
 #include "kagami/index/catalog.h"
 #include "kagami/index/matcher.h"
 #include "kagami/index/registrar.h"
+#include "kagami/index/robust_matcher.h"
 #include "kagami/index/store.h"
 
 namespace kagami::index {
@@ -21,9 +22,14 @@ struct PageMatchRecord {
   std::string member;   // the scanned page inside its volume ("" for a plain file)
   int page_index = 0;   // 0-based position of the scanned page in its volume
   int quality = 0;      // PDQ quality of the scanned page
-  PageHit hit;          // best registered unit
+  PageHit hit;          // the registered unit; distance -1 when only local features matched
   UnitRef ref;          // what that unit is
-  std::string method = "pdq";
+  std::string method = "pdq";  // "pdq", "local" or "both"
+  std::string view = "full";   // scanned view that matched: full, trimmed, left, right
+  int inliers = 0;             // geometric verification (0: not verified)
+  double coverage = 0;         // fraction of the registered page covered by inliers
+  bool mirrored = false;       // verified against the mirror image of the scanned page
+  cv::Matx33d homography = cv::Matx33d::eye();  // scanned -> registered, normalised units
 };
 
 struct WorkResult {
@@ -48,6 +54,7 @@ struct VolumeReport {
 struct ScanOptions {
   fingerprint::ExtractOptions extract;
   MatchOptions match;
+  RobustOptions robust;
 };
 
 // Fingerprints every input volume and matches it against the store. Calls

@@ -14,13 +14,20 @@ Result<ReportFormat> ParseReportFormat(std::string_view name);  // "text" | "jso
 
 // Similarity in [0, 1] for a PDQ Hamming distance: (256 - bits) / 256.
 double PdqSimilarity(int distance_bits);
+// A match's similarity: PdqSimilarity when PDQ matched ("pdq", "both"), else
+// (local features only) the fraction of the registered page its verified
+// inliers cover.
+double MatchSimilarity(const index::PageMatchRecord& match);
 
 // Writes scan results as they arrive.
 //
 // jsonl (a stable interface scripts rely on), one JSON object per line:
 //  - per matched page: {"type":"match","source","member","unit":"page","index",
-//    "work","title","ref_asset","ref_member","ref_index","distance","similarity",
-//    "quality","variant","method"}
+//    "work","title","ref_asset","ref_member","ref_index","distance" (bits, null
+//    for local-only), "similarity","quality","variant","method":"pdq"|"local"|"both",
+//    "view", and when geometrically verified "inliers","coverage","mirrored",
+//    "homography" (9 numbers, row-major, scanned -> registered page in units of
+//    each page's long side)}. A spread can give two lines with the same index.
 //  - per input volume: {"type":"summary","source","verdict":"match"|"no_match"|"error",
 //    "works":[{"work","title","rights_holder","matched_pages","required_pages","matched"}],
 //    "pages","pages_hashed","pages_low_quality","errors":[{"member","error"}],"error"?}

