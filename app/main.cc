@@ -132,13 +132,14 @@ int RunHash(const CommonFlags& flags, const std::vector<std::string>& paths, boo
 }
 
 int RunRegister(const CommonFlags& flags, const kagami::index::Work& work,
-                const std::vector<std::string>& paths, bool json) {
+                const std::vector<std::string>& paths, bool json, bool no_local) {
   bool rebuilt = false;
   auto store = kagami::index::Store::Open(kagami::index::ResolveDataDir(flags.data_dir), &rebuilt);
   if (!store.ok()) return Fail(store.status());
   if (rebuilt) std::cerr << "kagami: index rebuilt from the catalog\n";
   kagami::index::RegisterOptions options;
   options.extract = MakeExtractOptions(flags, kagami::ingest::DecodeMode::kFast);
+  options.robust = !no_local;
   auto summary = kagami::index::RegisterWork(**store, work, paths, options, MakeProgress());
   if (!summary.ok()) return Fail(summary.status());
   const kagami::index::RegisterSummary& s = *summary;
@@ -171,7 +172,8 @@ int RunRegister(const CommonFlags& flags, const kagami::index::Work& work,
 }
 
 int RunScan(const CommonFlags& flags, const std::vector<std::string>& paths,
-            const std::string& format_name, bool no_dihedral, int radius) {
+            const std::string& format_name, bool no_dihedral, int radius,
+            const std::string& local) {
   auto format = kagami::reports::ParseReportFormat(format_name);
   if (!format.ok()) {
     std::cerr << "kagami: " << format.status().message() << '\n';
@@ -185,6 +187,9 @@ int RunScan(const CommonFlags& flags, const std::vector<std::string>& paths,
   options.extract = MakeExtractOptions(flags, kagami::ingest::DecodeMode::kFast);
   options.match.dihedral = !no_dihedral;
   options.match.radius = radius;
+  options.robust.local = local == "never"    ? kagami::index::LocalStage::kNever
+                         : local == "always" ? kagami::index::LocalStage::kAlways
+                                             : kagami::index::LocalStage::kAuto;
   kagami::reports::ScanReportWriter writer(*format, std::cout);
   int volumes = 0;
   Status status = kagami::index::Scan(
@@ -267,6 +272,10 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"manga", "anime", "film", "other"}));
   reg->add_option("--id", identifiers, "identifier as scheme=value, e.g. isbn=9784088725093 (repeatable)");
   reg->add_flag("--json", register_json, "print the summary as one JSON object");
+  bool no_local = false;
+  reg->add_flag("--no-local", no_local,
+                "skip trimmed-view hashes and local features (faster; scan then finds "
+                "cropped, padded or rotated copies of these pages only by PDQ)");
   reg->add_option("paths", paths, "files, folders, archives")->required();
 
   std::string format = "text";
@@ -278,6 +287,10 @@ int main(int argc, char** argv) {
   scan->add_flag("--no-dihedral", no_dihedral, "do not search mirrored/rotated variants");
   scan->add_option("--radius", radius, "PDQ match radius in bits (default 31)")
       ->check(CLI::Range(0, 128));
+  std::string local = "auto";
+  scan->add_option("--local", local,
+                   "local-feature stage: auto (pages without a strong PDQ match), always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
 
   CLI::App* works = app.add_subcommand("works", "list registered works");
   works->add_option("--format", format, "text|jsonl")->check(CLI::IsMember({"text", "jsonl"}));
@@ -300,9 +313,9 @@ int main(int argc, char** argv) {
       }
       work.identifiers[id.substr(0, eq)] = id.substr(eq + 1);
     }
-    return RunRegister(flags, work, paths, register_json);
+    return RunRegister(flags, work, paths, register_json, no_local);
   }
-  if (*scan) return RunScan(flags, paths, format, no_dihedral, radius);
+  if (*scan) return RunScan(flags, paths, format, no_dihedral, radius, local);
   if (*works) return RunWorks(flags, format);
   return kExitUsage;
 }

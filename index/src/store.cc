@@ -49,7 +49,8 @@ Result<std::unique_ptr<Store>> Store::Open(const std::filesystem::path& data_dir
 
   KAGAMI_ASSIGN_OR_RETURN(store->pdq_index_, BuildIndex(*store->catalog_));
   KAGAMI_RETURN_IF_ERROR(store->SaveIndex());
-  if (rebuilt != nullptr) *rebuilt = true;
+  // A new, empty store gets its (empty) index without counting as a rebuild.
+  if (rebuilt != nullptr) *rebuilt = stats.count > 0 || loaded.ok();
   return store;
 }
 
