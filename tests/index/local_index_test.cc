@@ -2,9 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include <thread>
-
 #include <opencv2/imgproc.hpp>
+#include <thread>
 
 #include "kagami/fingerprint/page_normalizer.h"
 #include "kagami/synth/page_generator.h"
@@ -69,12 +68,14 @@ TEST_F(LocalIndexTest, VotesTheRightPageFirstForEditedCopies) {
     return n;
   }());
   EXPECT_FALSE(index.uses_ivf());
-  const synth::Edit edits[] = {synth::Edit::kCrop10,  synth::Edit::kPad16x9,      synth::Edit::kRotate5,
-                               synth::Edit::kJpegQ30, synth::Edit::kCreditsStrip, synth::Edit::kBalloonText,
+  const synth::Edit edits[] = {synth::Edit::kCrop10,       synth::Edit::kPad16x9,
+                               synth::Edit::kRotate5,      synth::Edit::kJpegQ30,
+                               synth::Edit::kCreditsStrip, synth::Edit::kBalloonText,
                                synth::Edit::kCrop20};
   for (int i = 0; i < kPages; i += 5) {
     for (synth::Edit e : edits) {
-      const std::vector<Candidate> c = index.Vote(QueryFeatures(synth::ApplyEdit((*pages_)[i], e, i)), 5);
+      const std::vector<Candidate> c =
+          index.Vote(QueryFeatures(synth::ApplyEdit((*pages_)[i], e, i)), 5);
       ASSERT_FALSE(c.empty());
       EXPECT_EQ(c[0].unit_id, kUnitBase + i) << synth::EditName(e) << " page " << i;
       EXPECT_LE(c.size(), 5u);
@@ -98,10 +99,12 @@ TEST_F(LocalIndexTest, TrueCopyOutvotesAnyUnrelatedPage) {
   LocalIndex index;
   Fill(index);
   // Pages from other seeds draw some votes (same style) but far fewer than a copy.
-  const std::vector<Candidate> copy = index.Vote(QueryFeatures(synth::ApplyEdit((*pages_)[7], synth::Edit::kCrop10, 1)), 1);
+  const std::vector<Candidate> copy =
+      index.Vote(QueryFeatures(synth::ApplyEdit((*pages_)[7], synth::Edit::kCrop10, 1)), 1);
   ASSERT_EQ(copy.size(), 1u);
   for (uint64_t seed = 90000; seed < 90005; ++seed) {
-    const std::vector<Candidate> c = index.Vote(QueryFeatures(synth::GenerateMangaPage(seed, 900, 1275)), 1);
+    const std::vector<Candidate> c =
+        index.Vote(QueryFeatures(synth::GenerateMangaPage(seed, 900, 1275)), 1);
     if (!c.empty()) EXPECT_LT(c[0].votes * 2, copy[0].votes) << seed;
   }
 }
@@ -115,7 +118,8 @@ TEST_F(LocalIndexTest, IvfBackendStillRanksTheRightPageFirst) {
   EXPECT_TRUE(index.uses_ivf());
   int top1 = 0, total = 0;
   for (int i = 0; i < kPages; i += 5) {
-    const std::vector<Candidate> c = index.Vote(QueryFeatures(synth::ApplyEdit((*pages_)[i], synth::Edit::kCrop10, i)), 3);
+    const std::vector<Candidate> c =
+        index.Vote(QueryFeatures(synth::ApplyEdit((*pages_)[i], synth::Edit::kCrop10, i)), 3);
     top1 += !c.empty() && c[0].unit_id == kUnitBase + i;
     ++total;
   }
@@ -130,7 +134,8 @@ TEST_F(LocalIndexTest, ConcurrentVotesMatchSerialVotes) {
   LocalIndex index;
   Fill(index);
   std::vector<LocalFeatures> queries;
-  for (int i = 0; i < 6; ++i) queries.push_back(QueryFeatures(synth::ApplyEdit((*pages_)[i], synth::Edit::kRotate2, i)));
+  for (int i = 0; i < 6; ++i)
+    queries.push_back(QueryFeatures(synth::ApplyEdit((*pages_)[i], synth::Edit::kRotate2, i)));
   std::vector<std::vector<Candidate>> serial;
   for (const auto& q : queries) serial.push_back(index.Vote(q, 4));
   std::vector<std::vector<Candidate>> parallel(queries.size());
@@ -169,7 +174,7 @@ TEST_F(LocalIndexTest, EmptyInputsGiveNoCandidates) {
   LocalFeatures empty;
   empty.descriptors = cv::Mat(0, 32, CV_8UC1);
   EXPECT_TRUE(index.Vote((*features_)[0], 5).empty());  // empty index
-  ASSERT_TRUE(index.Add(5, empty).ok());                 // a blank page is fine
+  ASSERT_TRUE(index.Add(5, empty).ok());                // a blank page is fine
   EXPECT_EQ(index.descriptors(), 0);
   ASSERT_TRUE(index.Add(6, (*features_)[0]).ok());
   EXPECT_TRUE(index.Vote(empty, 5).empty());

@@ -24,7 +24,8 @@ class Store {
  public:
   static constexpr int kMinIndexQuality = 50;
 
-  // Creates the directory if missing. `rebuilt` (optional) says whether the index was rebuilt.
+  // Creates the directory if missing. `rebuilt` (optional) says whether an index
+  // had to be rebuilt from a non-empty catalog (false for a brand-new store).
   static Result<std::unique_ptr<Store>> Open(const std::filesystem::path& data_dir,
                                              bool* rebuilt = nullptr);
 
