@@ -4,6 +4,7 @@
 #include <oneapi/tbb/parallel_pipeline.h>
 #include <oneapi/tbb/task_arena.h>
 
+#include <filesystem>
 #include <memory>
 #include <thread>
 #include <utility>
@@ -26,6 +27,16 @@ struct Item {
   PageFingerprint result;
 };
 using ItemPtr = std::shared_ptr<Item>;
+
+// A page's name within its volume: the member inside a container, prefixed by
+// the file's path relative to the folder for a folder volume.
+std::string MemberName(const ingest::Volume& volume, size_t asset, const std::string& member) {
+  if (!volume.is_folder) return member;
+  std::string name =
+      volume.assets[asset].path.lexically_relative(std::filesystem::path(volume.source)).string();
+  if (name.empty() || name.rfind("..", 0) == 0) name = volume.assets[asset].path.filename().string();
+  return member.empty() ? name : name + "/" + member;
+}
 
 // Produces the item sequence for all volumes; driven by the serial input stage.
 class ItemProducer {
@@ -51,7 +62,7 @@ class ItemProducer {
           auto item = MakeItem(Item::kPage);
           item->result.volume = volume_;
           item->result.asset = asset_;
-          item->result.member = page->member;
+          item->result.member = MemberName(volume, asset_, page->member);
           item->result.page_index = volume.is_folder ? static_cast<int>(asset_) : page_in_volume_;
           item->encoded = std::move(*page);
           ++page_in_volume_;

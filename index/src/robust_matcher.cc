@@ -128,7 +128,13 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
   // Global stage: PDQ of every normalised view, best hit per registered unit.
   std::map<int64_t, RobustHit> pdq_best;
   std::map<std::string, RobustHit> best_per_view;
-  for (const fingerprint::View& view : fingerprint::NormalizedViews(gray)) {
+  std::vector<fingerprint::View> views;
+  if (options_.normalized_views) {
+    views = fingerprint::NormalizedViews(gray);
+  } else {
+    views.push_back({gray, "full", cv::Rect(0, 0, gray.cols, gray.rows)});
+  }
+  for (const fingerprint::View& view : views) {
     fingerprint::PdqHash hash;
     std::optional<fingerprint::PdqDihedralHashes> dihedral;
     if (view.name == "full") {

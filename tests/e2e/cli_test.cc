@@ -87,6 +87,7 @@ TEST_F(CliTest, HashPrintsOneJsonLinePerPageInNaturalOrder) {
     EXPECT_EQ(lines[i]["unit"], "page");
     EXPECT_EQ(lines[i]["index"], i);
     EXPECT_THAT(lines[i]["file"].get<std::string>(), ::testing::EndsWith("page" + std::to_string(i + 1) + ".jpg"));
+    EXPECT_EQ(lines[i]["member"], "page" + std::to_string(i + 1) + ".jpg");
     EXPECT_EQ(lines[i]["pdq"].get<std::string>().size(), 64u);
     EXPECT_EQ(lines[i]["dihedral"].size(), 8u);
     EXPECT_EQ(lines[i]["dihedral"][0], lines[i]["pdq"]);

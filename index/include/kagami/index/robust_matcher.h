@@ -30,6 +30,9 @@ enum class LocalStage {
 
 struct RobustOptions {
   LocalStage local = LocalStage::kAuto;
+  // Hash the trimmed page and the halves of wide pages too (page_normalizer.h).
+  // false with kNever is plain PDQ on the full page.
+  bool normalized_views = true;
   // A PDQ hit at or below this distance (bits) with quality >= min_quality is
   // conclusive; hits between it and MatchOptions::radius are candidates that the
   // local stage verifies when it runs (and are reported as "pdq" if it cannot).
