@@ -12,7 +12,6 @@ namespace kagami::fingerprint {
 namespace {
 
 constexpr double kRansacUnits = 1000.0;
-constexpr int kRansacMethod = cv::RANSAC;
 
 struct Match {
   int query;
@@ -107,15 +106,36 @@ Verification Verify(const LocalFeatures& query, const LocalFeatures& ref,
     src.push_back(query.points[m.query] * kRansacUnits);
     dst.push_back(ref.points[m.ref] * kRansacUnits);
   }
+  // Consensus with a similarity transform (rotation, uniform scale,
+  // translation: 2-point samples, a closed-form solver), which covers crops,
+  // padding, rescaling, small rotations and spread halves; then the homography
+  // reported is refined on those inliers by least squares.
   cv::Mat inlier_mask;
   cv::Mat h;
   try {
-    h = cv::findHomography(src, dst, kRansacMethod, options.ransac_threshold * kRansacUnits,
-                           inlier_mask, options.ransac_iterations, 0.995);
+    cv::Mat similarity = cv::estimateAffinePartial2D(
+        src, dst, inlier_mask, cv::RANSAC, options.ransac_threshold * kRansacUnits,
+        static_cast<size_t>(options.ransac_iterations), 0.995, 10);
+    if (similarity.empty() || inlier_mask.empty()) return v;
+    std::vector<cv::Point2f> src_in, dst_in;
+    for (int i = 0; i < inlier_mask.rows; ++i) {
+      if (inlier_mask.at<uint8_t>(i)) {
+        src_in.push_back(src[i]);
+        dst_in.push_back(dst[i]);
+      }
+    }
+    if (static_cast<int>(src_in.size()) < options.min_inliers) {
+      v.inliers = static_cast<int>(src_in.size());
+      return v;
+    }
+    h = cv::findHomography(src_in, dst_in, 0);
+    if (h.empty()) {
+      h = cv::Mat::eye(3, 3, CV_64F);
+      similarity.copyTo(h(cv::Rect(0, 0, 3, 2)));
+    }
   } catch (const cv::Exception&) {
     return v;
   }
-  if (h.empty() || inlier_mask.empty()) return v;
   // Back to normalised units: H_norm = S^-1 H S with S = diag(k, k, 1).
   const cv::Matx33d scale(kRansacUnits, 0, 0, 0, kRansacUnits, 0, 0, 0, 1);
   const cv::Matx33d unscale(1.0 / kRansacUnits, 0, 0, 0, 1.0 / kRansacUnits, 0, 0, 0, 1);

@@ -12,10 +12,14 @@ namespace kagami::fingerprint {
 //
 // Method: descriptor matching (brute force, Hamming for ORB/AKAZE, L2 for SIFT)
 // with Lowe's ratio test (Lowe, IJCV 2004, section 7.1) and one match per
-// registered keypoint, then a RANSAC homography (Fischler & Bolles, CACM 1981;
-// OpenCV cv::findHomography with USAC MAGSAC++, Barath et al., CVPR 2020), then
-// sanity checks on the homography, then thresholds on the inlier count and on
-// how much of the registered page the inliers cover.
+// registered keypoint, then RANSAC consensus (Fischler & Bolles, CACM 1981) on a
+// similarity transform (OpenCV cv::estimateAffinePartial2D: 2-point samples, so
+// ~100x fewer iterations than a 4-point homography and fewer chance inliers
+// between unrelated pages), a least-squares homography on the inliers for the
+// report, sanity checks on it, then thresholds on the inlier count and on how
+// much of the registered page the inliers cover. Digital pirate copies are
+// cropped, padded, rescaled, slightly rotated or cut from spreads: all
+// similarities; perspective (camera shots) is out of scope.
 //
 // Mirrored copies: descriptors are not mirror-invariant, so a flipped copy is
 // verified with features extracted from the flipped query
