@@ -61,7 +61,7 @@ RegisteredPageExtras AnalyzeForRegistration(const cv::Mat& pixels,
     return extras;
   }
   Result<fingerprint::LocalFeatures> features =
-      fingerprint::ExtractLocalFeatures(*local_gray, false, options.features);
+      fingerprint::ExtractLocalFeatures(*local_gray, false, options.registered_features);
   if (!features.ok()) {
     extras.local_status = features.status();
     return extras;
@@ -164,7 +164,12 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
   for (const auto& [unit, hit] : pdq_best) pdq_hits.push_back(hit);
   std::sort(pdq_hits.begin(), pdq_hits.end(),
             [](const RobustHit& a, const RobustHit& b) { return a.distance < b.distance; });
-  bool strong = !pdq_hits.empty() && pdq_hits.front().distance <= options_.strong_radius;
+  // Conclusive: a strong hit for the page, and for a spread one for each half.
+  bool has_halves = false;
+  for (const fingerprint::View& view : views) has_halves |= IsHalf(view.name);
+  int strong_units = 0;
+  for (const RobustHit& hit : pdq_hits) strong_units += hit.distance <= options_.strong_radius;
+  bool strong = strong_units >= (has_halves ? 2 : 1);
 
   bool run_local = options_.local == LocalStage::kAlways ||
                    (options_.local == LocalStage::kAuto && !strong);
