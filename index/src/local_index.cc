@@ -2,7 +2,7 @@
 
 #include <faiss/IndexBinaryFlat.h>
 #include <faiss/IndexBinaryIVF.h>
-#include <omp.h>
+#include "scoped_single_threaded_omp.h"
 
 #include <algorithm>
 #include <cassert>
@@ -15,24 +15,6 @@
 #include "kagami/fingerprint/hamming.h"
 
 namespace kagami::index {
-
-namespace {
-
-// FAISS's OpenMP regions run single-threaded on the calling thread (an OpenMP
-// ICV, per thread): callers parallelise across pages themselves, and nested
-// OpenMP teams would oversubscribe the cores (and spin under load).
-class ScopedSingleThreadedOmp {
- public:
-  ScopedSingleThreadedOmp() : previous_(omp_get_max_threads()) { omp_set_num_threads(1); }
-  ~ScopedSingleThreadedOmp() { omp_set_num_threads(previous_); }
-  ScopedSingleThreadedOmp(const ScopedSingleThreadedOmp&) = delete;
-  ScopedSingleThreadedOmp& operator=(const ScopedSingleThreadedOmp&) = delete;
-
- private:
-  int previous_;
-};
-
-}  // namespace
 
 // 256-bit descriptors (ORB) are searched exhaustively with Kagami's own
 // Hamming kernel (fingerprint/hamming.h, AVX2 popcount) until Build() moves them
@@ -165,7 +147,7 @@ std::vector<Candidate> LocalIndex::Vote(const fingerprint::LocalFeatures& query,
     impl_->SearchOwnFlat(query.descriptors.ptr<uint8_t>(), n, k, distances.data(), labels.data());
   } else {
     try {
-      ScopedSingleThreadedOmp single_threaded;
+      internal::ScopedSingleThreadedOmp single_threaded;
       impl_->index->search(n, query.descriptors.ptr<uint8_t>(), k, distances.data(), labels.data());
     } catch (const std::exception&) {
       return out;

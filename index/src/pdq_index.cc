@@ -4,7 +4,7 @@
 #include <faiss/IndexBinaryHash.h>
 #include <faiss/impl/AuxIndexStructures.h>
 #include <fcntl.h>
-#include <omp.h>
+#include "scoped_single_threaded_omp.h"
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -152,21 +152,6 @@ class ChecksumWriter {
   uint64_t checksum_ = kFnvOffset;
 };
 
-// Runs FAISS's OpenMP regions single-threaded on the calling thread and
-// restores the caller's setting (an OpenMP ICV, per thread): callers
-// parallelise across queries themselves (TBB), and nested OpenMP teams would
-// oversubscribe the cores.
-class ScopedSingleThreadedOmp {
- public:
-  ScopedSingleThreadedOmp() : previous_(omp_get_max_threads()) { omp_set_num_threads(1); }
-  ~ScopedSingleThreadedOmp() { omp_set_num_threads(previous_); }
-  ScopedSingleThreadedOmp(const ScopedSingleThreadedOmp&) = delete;
-  ScopedSingleThreadedOmp& operator=(const ScopedSingleThreadedOmp&) = delete;
-
- private:
-  int previous_;
-};
-
 // FAISS only throws here on programming errors (wrong dimension) or when out
 // of memory; neither can be reported through this API, and exceptions must
 // not leave the library.
@@ -232,7 +217,7 @@ std::vector<std::vector<IndexHit>> PdqIndex::RangeSearch(
   const auto n = static_cast<faiss::IndexBinary::idx_t>(queries.size());
   faiss::RangeSearchResult result(n);
   {
-    ScopedSingleThreadedOmp single_threaded;
+    internal::ScopedSingleThreadedOmp single_threaded;
     try {
       // FAISS range searches keep distances strictly below the radius it is given.
       if (radius <= kMaxMultiHashRadius) {
