@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <memory>
@@ -15,6 +16,7 @@
 #include <string>
 #include <string_view>
 
+#include "jpeg_luma_decoder.h"
 #include "kagami/ingest/volume.h"
 
 namespace kagami::ingest {
@@ -243,9 +245,45 @@ int PickScaleDenominator(int width, int height, int min_short_side) {
   return 1;
 }
 
+// KAGAMI_JPEG=turbo sends every JPEG through TurboJPEG (benchmarks, debugging).
+bool TurboJpegForced() {
+  const char* value = std::getenv("KAGAMI_JPEG");
+  return value != nullptr && std::string_view(value) == "turbo";
+}
+
+// kFast at 1/2, 1/4 or 1/8: the luminance decoder, whose pixels equal
+// TurboJPEG's TJPF_GRAY decode at that scale. nullopt: not handled, use
+// TurboJPEG.
+std::optional<Result<DecodedImage>> DecodeJpegLuma(const unsigned char* data, size_t size,
+                                                   const DecodeOptions& options,
+                                                   const IngestLimits& limits) {
+  internal::JpegLumaDecoder luma;
+  if (!luma.ReadHeader(data, size).ok()) return std::nullopt;
+  ImageSize header{static_cast<uint64_t>(luma.width()), static_cast<uint64_t>(luma.height())};
+  Status size_ok = CheckSize(header, limits, "image/jpeg");
+  if (!size_ok.ok()) return Result<DecodedImage>(size_ok);
+  int denom = PickScaleDenominator(luma.width(), luma.height(), options.min_short_side);
+  if (denom == 1) return std::nullopt;
+  Result<cv::Mat> pixels = luma.DecodeLuma(denom, limits);
+  if (!pixels.ok()) {
+    if (pixels.status().code() == StatusCode::kUnsupported) return std::nullopt;
+    return Result<DecodedImage>(pixels.status());
+  }
+  DecodedImage decoded;
+  decoded.pixels = std::move(pixels).value();
+  decoded.source_width = luma.width();
+  decoded.source_height = luma.height();
+  decoded.scale_denom = denom;
+  return Result<DecodedImage>(std::move(decoded));
+}
+
 Result<DecodedImage> DecodeJpeg(const unsigned char* data, size_t size,
                                 const DecodeOptions& options, const IngestLimits& limits) {
   constexpr std::string_view kType = "image/jpeg";
+  if (options.mode == DecodeMode::kFast && !TurboJpegForced()) {
+    std::optional<Result<DecodedImage>> luma = DecodeJpegLuma(data, size, options, limits);
+    if (luma) return std::move(*luma);
+  }
   TjHandle tj(tjInitDecompress());
   if (!tj) return Status::Internal("TurboJPEG decompressor could not be created");
   int width = 0, height = 0, subsampling = 0, colorspace = 0;

@@ -37,7 +37,12 @@ struct DecodedImage {
 //
 // Details (image_decoder.cc): the format is taken from the magic bytes; other
 // formats give kUnsupported, as does GIF where OpenCV has no GIF reader (4.6).
-// JPEG goes through TurboJPEG (libjpeg-turbo); a libjpeg warning that means
+// kFast JPEGs at 1/2, 1/4 or 1/8 scale (baseline/extended Huffman, gray or YCbCr)
+// go through Kagami's own luminance decoder, whose pixels are identical to
+// TurboJPEG's gray decode at that scale but which also refuses data that is
+// invalid per T.81 (bad Huffman code, coefficient run past 63) where libjpeg
+// may decode garbage; KAGAMI_JPEG=turbo in the environment disables it.
+// Other JPEGs go through TurboJPEG (libjpeg-turbo); a libjpeg warning that means
 // lost data (premature end of file, bad Huffman code) is kCorrupt, benign ones
 // (extraneous bytes before a marker) are accepted. CMYK/YCCK JPEGs and those
 // TurboJPEG 2.x cannot classify go through OpenCV's libjpeg. EXIF orientation
