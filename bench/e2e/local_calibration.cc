@@ -76,7 +76,8 @@ struct Outcome {
   std::vector<int> unrelated_inliers;
   int unrelated_false = 0, pdq_false = 0;
   std::vector<int> voted_inliers;
-  std::vector<fp::Verification> wrong_pairs;  // unrelated and wrongly voted, for the threshold table
+  std::vector<fp::Verification>
+      wrong_pairs;  // unrelated and wrongly voted, for the threshold table
   int voted_false = 0;
   double extract_ms = 0, vote_ms = 0, verify_ms = 0;
   int extracts = 0, verifies = 0;
@@ -378,7 +379,9 @@ int main(int argc, char** argv) {
               Percentile(true_inliers, 0.05), Percentile(true_inliers, 0.5));
   // What other thresholds would give, from the same pairs (run with a low
   // --min-inliers so that RANSAC ran on every pair with enough matches).
-  std::printf("\nthreshold table (false accepts over all wrong pairs; recall over all true pairs / crop20):\n");
+  std::printf(
+      "\nthreshold table (false accepts over all wrong pairs; recall over all true pairs / "
+      "crop20):\n");
   std::vector<const fp::Verification*> wrong_pairs, true_pairs, crop20_pairs;
   for (size_t j = 0; j < jobs; ++j) {
     for (const fp::Verification& w : outcomes[j].wrong_pairs) wrong_pairs.push_back(&w);
@@ -394,10 +397,11 @@ int main(int argc, char** argv) {
       auto count = [&](const std::vector<const fp::Verification*>& vs) {
         return static_cast<int>(std::count_if(vs.begin(), vs.end(), accepts));
       };
-      std::printf("  min_inliers %2d min_coverage %.2f: false %d of %zu, recall %.1f%%, crop20 %.1f%%\n", min_inliers,
-                  min_coverage, count(wrong_pairs), wrong_pairs.size(),
-                  100.0 * count(true_pairs) / std::max<size_t>(1, true_pairs.size()),
-                  100.0 * count(crop20_pairs) / std::max<size_t>(1, crop20_pairs.size()));
+      std::printf(
+          "  min_inliers %2d min_coverage %.2f: false %d of %zu, recall %.1f%%, crop20 %.1f%%\n",
+          min_inliers, min_coverage, count(wrong_pairs), wrong_pairs.size(),
+          100.0 * count(true_pairs) / std::max<size_t>(1, true_pairs.size()),
+          100.0 * count(crop20_pairs) / std::max<size_t>(1, crop20_pairs.size()));
     }
   }
   std::printf("index: %s, %lld descriptors\n", index.uses_ivf() ? "IVF" : "flat",

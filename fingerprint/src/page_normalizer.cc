@@ -41,10 +41,62 @@ std::vector<int> InkProfile(const cv::Mat& region, int bg, int tolerance, bool r
   return profile;
 }
 
+// Ink counts of the lines of `rect`, from `side` inwards, computed in growing
+// blocks on demand: trimming usually stops within the outer few percent.
+class LazyProfile {
+ public:
+  LazyProfile(const cv::Mat& gray, const cv::Rect& rect, Side side, int bg, int tolerance)
+      : gray_(gray), rect_(rect), side_(side), bg_(bg), tolerance_(tolerance) {}
+
+  int size() const { return Horizontal() ? rect_.height : rect_.width; }
+  int line_length() const { return Horizontal() ? rect_.width : rect_.height; }
+
+  int operator[](int i) {
+    assert(i >= 0 && i < size());
+    while (i >= static_cast<int>(values_.size())) Extend();
+    return values_[i];
+  }
+
+ private:
+  bool Horizontal() const { return side_ == Side::kTop || side_ == Side::kBottom; }
+
+  void Extend() {
+    const int start = static_cast<int>(values_.size());
+    const int count = std::min(block_, size() - start);
+    block_ *= 2;
+    cv::Rect lines;
+    switch (side_) {
+      case Side::kTop:
+        lines = cv::Rect(rect_.x, rect_.y + start, rect_.width, count);
+        break;
+      case Side::kBottom:
+        lines = cv::Rect(rect_.x, rect_.br().y - start - count, rect_.width, count);
+        break;
+      case Side::kLeft:
+        lines = cv::Rect(rect_.x + start, rect_.y, count, rect_.height);
+        break;
+      case Side::kRight:
+        lines = cv::Rect(rect_.br().x - start - count, rect_.y, count, rect_.height);
+        break;
+    }
+    std::vector<int> block = InkProfile(gray_(lines), bg_, tolerance_, Horizontal());
+    if (side_ == Side::kBottom || side_ == Side::kRight) std::reverse(block.begin(), block.end());
+    values_.insert(values_.end(), block.begin(), block.end());
+  }
+
+  const cv::Mat& gray_;
+  cv::Rect rect_;
+  Side side_;
+  int bg_;
+  int tolerance_;
+  int block_ = 32;
+  std::vector<int> values_;
+};
+
 // Number of lines to trim from the start of `profile` (ink counts, outermost first).
-int TrimDepth(const std::vector<int>& profile, int line_length, const TrimOptions& o) {
-  const int n = static_cast<int>(profile.size());
-  const int blank_max = std::max(3, static_cast<int>(o.max_ink_fraction * line_length));
+int TrimDepth(LazyProfile& profile, const TrimOptions& o) {
+  const int n = profile.size();
+  const int blank_max = std::max(3, static_cast<int>(o.max_ink_fraction * profile.line_length()));
   const int furniture_max = static_cast<int>(o.max_furniture_fraction * n);
   const int gap_min = std::max(2, static_cast<int>(std::ceil(o.min_gap_fraction * n)));
   const int furniture_zone = n / 10;  // furniture must start in the outer 10%
@@ -98,9 +150,8 @@ int TrimSide(const cv::Mat& gray, const cv::Rect& rect, Side side, int round,
   }
   const int bg = MedianLevel(gray(outer));
   if (round > 0 && bg < kMinPaperLevel) return 0;
-  std::vector<int> profile = InkProfile(gray(rect), bg, o.tolerance, horizontal_lines);
-  if (side == Side::kBottom || side == Side::kRight) std::reverse(profile.begin(), profile.end());
-  return TrimDepth(profile, horizontal_lines ? rect.width : rect.height, o);
+  LazyProfile profile(gray, rect, side, bg, o.tolerance);
+  return TrimDepth(profile, o);
 }
 
 }  // namespace

@@ -4,7 +4,6 @@
 
 #include <cmath>
 #include <cstring>
-
 #include <opencv2/imgproc.hpp>
 
 #include "kagami/synth/page_generator.h"
@@ -18,7 +17,8 @@ cv::Mat GrayPage(uint64_t seed, int w = 900, int h = 1275) {
   return g;
 }
 
-LocalFeatures Extract(const cv::Mat& gray, bool mirrored = false, LocalFeatureOptions options = {}) {
+LocalFeatures Extract(const cv::Mat& gray, bool mirrored = false,
+                      LocalFeatureOptions options = {}) {
   Result<LocalFeatures> r = ExtractLocalFeatures(gray, mirrored, options);
   EXPECT_TRUE(r.ok()) << r.status().ToString();
   return r.ok() ? std::move(r).value() : LocalFeatures{};
@@ -42,7 +42,8 @@ TEST(ExtractLocalFeatures, KeepsAtMostMaxKeypointsSpreadOverThePage) {
     ASSERT_LE(p.x, f.page_width);
     ASSERT_GE(p.y, 0.0f);
     ASSERT_LE(p.y, f.page_height);
-    ++cells[std::min(3, static_cast<int>(p.y * 4))][std::min(3, static_cast<int>(p.x / f.page_width * 4))];
+    ++cells[std::min(3, static_cast<int>(p.y * 4))]
+           [std::min(3, static_cast<int>(p.x / f.page_width * 4))];
   }
   // Bucketing: every quarter-by-quarter cell of the page has keypoints and none
   // holds more than a fifth of them.

@@ -20,10 +20,19 @@ namespace kagami::fingerprint {
 // descriptors) and SIFT (Lowe, "Distinctive Image Features from Scale-Invariant
 // Keypoints", IJCV 2004; descriptors quantised to 8 bits), all from OpenCV 4.6.
 //
-// Choice (bench/e2e/local_calibration.cc, synthetic manga pages 1200x1700,
-// 500 keypoints at long side 800, one core of the build machine):
-//   SEE kDetectorMeasurements below; ORB is the default: it is the fastest and
-//   its 256-bit descriptors go straight into a FAISS binary index.
+// Choice, measured with bench/e2e/local_calibration.cc (30 synthetic manga
+// pages of 1200x1700, every synth edit plus spreads, 500 keypoints at long side
+// 800, homography RANSAC, ratio 0.8; ms per core on the shared 2-core build
+// machine, so only their ratios mean much):
+//   detector  extract/view  true-pair inliers p1/p5/p50  crop20 p5/p50  unrelated max
+//   ORB         13-20 ms         22 / 41 / 137             13 / 31          12
+//   AKAZE      280-360 ms        49 / 75 / 199             35 / 60          14
+//   SIFT       280-390 ms         5 / 11 / 199              0 / 58          13
+// (unrelated: 4,300 pairs of different pages, same style). AKAZE separates
+// best but costs ~20x ORB per view and a query needs two views (plain and
+// mirrored); SIFT loses whole pages (few repeatable blobs on flat line art) and
+// its float descriptors do not fit a binary index. ORB is the default. With
+// 800 ORB keypoints crop20 rises to 23/54 for +60% storage and ~2x vote time.
 enum class FeatureKind : uint8_t { kOrb = 1, kAkaze = 2, kSift = 3 };
 
 // Bytes per descriptor for a kind: 32 (ORB), 61 (AKAZE), 128 (SIFT).
