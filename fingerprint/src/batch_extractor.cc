@@ -14,15 +14,24 @@
 namespace kagami::fingerprint {
 namespace {
 
-// One unit of work travelling through the pipeline. Only kPage items are
-// processed by the parallel stage; the others carry ordering events.
-struct Item {
-  enum Kind { kBeginAsset, kPage, kEndAsset, kEndVolume } kind = kPage;
+// An ordering event delivered to the sink before the page it travels with.
+struct Event {
+  enum Kind { kBeginAsset, kEndAsset, kEndVolume } kind = kBeginAsset;
   size_t volume = 0;
   size_t asset = 0;
   std::string sha256;
   bool skipped = false;
   Status status;
+};
+
+// One token travelling through the pipeline: at most one page, preceded by the
+// events that come before it in input order. Events ride along with pages
+// rather than taking tokens of their own, so that every token in flight can
+// carry a page for the parallel stage (with one image per volume, events
+// outnumber pages three to one).
+struct Item {
+  std::vector<Event> events_before;
+  bool has_page = false;
   ingest::EncodedPage encoded;
   PageFingerprint result;
 };
@@ -44,22 +53,27 @@ class ItemProducer {
   ItemProducer(const std::vector<ingest::Volume>& volumes, const ExtractOptions& options)
       : volumes_(volumes), options_(options) {}
 
-  // Next item, or nullptr when everything has been produced.
+  // The next page with the events before it, a final item holding only the
+  // trailing events, or nullptr when everything has been produced.
   ItemPtr Next() {
+    auto item = std::make_shared<Item>();
     while (volume_ < volumes_.size()) {
       const ingest::Volume& volume = volumes_[volume_];
       if (!volume.status.ok() || asset_ >= volume.assets.size()) {
-        auto item = MakeItem(Item::kEndVolume);
+        item->events_before.push_back(MakeEvent(Event::kEndVolume));
         ++volume_;
         asset_ = 0;
         page_in_volume_ = 0;
-        return item;
+        continue;
       }
-      if (!source_ && !asset_open_) return OpenCurrentAsset();
+      if (!source_ && !asset_open_) {
+        item->events_before.push_back(OpenCurrentAsset());
+        continue;
+      }
       if (source_) {
         std::optional<ingest::EncodedPage> page = source_->Next();
         if (page) {
-          auto item = MakeItem(Item::kPage);
+          item->has_page = true;
           item->result.volume = volume_;
           item->result.asset = asset_;
           item->result.member = MemberName(volume, asset_, page->member);
@@ -70,39 +84,39 @@ class ItemProducer {
         }
         source_.reset();
       }
-      auto item = MakeItem(Item::kEndAsset);
-      item->status = std::move(asset_status_);
+      Event end = MakeEvent(Event::kEndAsset);
+      end.status = std::move(asset_status_);
       asset_status_ = Status::Ok();
+      item->events_before.push_back(std::move(end));
       asset_open_ = false;
       ++asset_;
-      return item;
     }
-    return nullptr;
+    return item->events_before.empty() ? nullptr : item;
   }
 
  private:
-  ItemPtr MakeItem(Item::Kind kind) {
-    auto item = std::make_shared<Item>();
-    item->kind = kind;
-    item->volume = volume_;
-    item->asset = asset_;
-    return item;
+  Event MakeEvent(Event::Kind kind) const {
+    Event event;
+    event.kind = kind;
+    event.volume = volume_;
+    event.asset = asset_;
+    return event;
   }
 
-  ItemPtr OpenCurrentAsset() {
+  Event OpenCurrentAsset() {
     const ingest::AssetFile& asset = volumes_[volume_].assets[asset_];
-    auto item = MakeItem(Item::kBeginAsset);
+    Event begin = MakeEvent(Event::kBeginAsset);
     asset_open_ = true;
     if (options_.sha256) {
       Result<std::string> sha = ingest::Sha256File(asset.path);
       if (!sha.ok()) {
         asset_status_ = sha.status();
-        return item;
+        return begin;
       }
-      item->sha256 = *sha;
-      if (options_.skip_asset && options_.skip_asset(item->sha256)) {
-        item->skipped = true;
-        return item;
+      begin.sha256 = *sha;
+      if (options_.skip_asset && options_.skip_asset(begin.sha256)) {
+        begin.skipped = true;
+        return begin;
       }
     }
     Result<std::unique_ptr<ingest::PageSource>> source = ingest::OpenAsset(asset, options_.limits);
@@ -111,7 +125,7 @@ class ItemProducer {
     } else {
       asset_status_ = source.status();
     }
-    return item;
+    return begin;
   }
 
   const std::vector<ingest::Volume>& volumes_;
@@ -184,27 +198,27 @@ void ExtractVolumes(const std::vector<ingest::Volume>& volumes, const ExtractOpt
                                         }) &
             tbb::make_filter<ItemPtr, ItemPtr>(tbb::filter_mode::parallel,
                                                [&](ItemPtr item) -> ItemPtr {
-                                                 if (item && item->kind == Item::kPage) {
+                                                 if (item && item->has_page) {
                                                    ProcessPage(*item, options, hashers.local());
                                                  }
                                                  return item;
                                                }) &
             tbb::make_filter<ItemPtr, void>(tbb::filter_mode::serial_in_order, [&](ItemPtr item) {
               if (!item) return;
-              switch (item->kind) {
-                case Item::kBeginAsset:
-                  sink.BeginAsset(item->volume, item->asset, item->sha256, item->skipped);
-                  break;
-                case Item::kPage:
-                  sink.OnPage(std::move(item->result));
-                  break;
-                case Item::kEndAsset:
-                  sink.EndAsset(item->volume, item->asset, item->status);
-                  break;
-                case Item::kEndVolume:
-                  sink.EndVolume(item->volume);
-                  break;
+              for (Event& event : item->events_before) {
+                switch (event.kind) {
+                  case Event::kBeginAsset:
+                    sink.BeginAsset(event.volume, event.asset, event.sha256, event.skipped);
+                    break;
+                  case Event::kEndAsset:
+                    sink.EndAsset(event.volume, event.asset, event.status);
+                    break;
+                  case Event::kEndVolume:
+                    sink.EndVolume(event.volume);
+                    break;
+                }
               }
+              if (item->has_page) sink.OnPage(std::move(item->result));
             }));
   });
 }
