@@ -38,7 +38,8 @@ int Fail(const Status& status) {
   return kExitFailure;
 }
 
-kagami::ingest::DecodeMode DecodeModeFor(const CommonFlags& flags, kagami::ingest::DecodeMode dflt) {
+kagami::ingest::DecodeMode DecodeModeFor(const CommonFlags& flags,
+                                         kagami::ingest::DecodeMode dflt) {
   if (flags.decode == "exact") return kagami::ingest::DecodeMode::kExact;
   if (flags.decode == "fast") return kagami::ingest::DecodeMode::kFast;
   return dflt;
@@ -56,7 +57,8 @@ kagami::fingerprint::ExtractOptions MakeExtractOptions(const CommonFlags& flags,
 kagami::index::ProgressFn MakeProgress() {
   if (!isatty(STDERR_FILENO)) return {};
   return [](const kagami::index::Progress& p) {
-    std::fprintf(stderr, "\r%zu/%zu inputs, %zu pages", p.volumes_done, p.volumes_total, p.pages_done);
+    std::fprintf(stderr, "\r%zu/%zu inputs, %zu pages", p.volumes_done, p.volumes_total,
+                 p.pages_done);
     if (p.volumes_done == p.volumes_total) std::fprintf(stderr, "\n");
     std::fflush(stderr);
   };
@@ -232,8 +234,9 @@ int RunWorks(const CommonFlags& flags, const std::string& format_name) {
   std::printf("%-24s  %-32s  %-20s  %-6s  %6s  %6s\n", "work", "title", "rights holder", "kind",
               "files", "pages");
   for (const auto& w : *works) {
-    std::printf("%-24s  %-32s  %-20s  %-6s  %6lld  %6lld\n", w.work.id.c_str(), w.work.title.c_str(),
-                w.work.rights_holder.c_str(), std::string(kagami::index::WorkKindName(w.work.kind)).c_str(),
+    std::printf("%-24s  %-32s  %-20s  %-6s  %6lld  %6lld\n", w.work.id.c_str(),
+                w.work.title.c_str(), w.work.rights_holder.c_str(),
+                std::string(kagami::index::WorkKindName(w.work.kind)).c_str(),
                 static_cast<long long>(w.assets), static_cast<long long>(w.units));
   }
   return kExitOk;
@@ -246,7 +249,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "kagami 0.1.0");
   app.require_subcommand(1);
   CommonFlags flags;
-  app.add_option("--data", flags.data_dir, "data directory (default: $KAGAMI_DATA, else ./kagami-data)");
+  app.add_option("--data", flags.data_dir,
+                 "data directory (default: $KAGAMI_DATA, else ./kagami-data)");
   app.add_option("--threads", flags.threads, "worker threads (default: all cores)")
       ->check(CLI::Range(0, 1024));
   app.add_option("--decode", flags.decode,
@@ -256,7 +260,8 @@ int main(int argc, char** argv) {
 
   std::vector<std::string> paths;
   bool dihedral = false;
-  CLI::App* hash = app.add_subcommand("hash", "print the PDQ hash of every page, one JSON line each");
+  CLI::App* hash =
+      app.add_subcommand("hash", "print the PDQ hash of every page, one JSON line each");
   hash->add_option("paths", paths, "image files, folders, archives, PDFs, EPUBs")->required();
   hash->add_flag("--dihedral", dihedral, "add the 8 rotation/mirror variants");
 
@@ -270,7 +275,8 @@ int main(int argc, char** argv) {
   reg->add_option("--rights-holder", work.rights_holder, "rights holder");
   reg->add_option("--kind", kind, "manga|anime|film|other")
       ->check(CLI::IsMember({"manga", "anime", "film", "other"}));
-  reg->add_option("--id", identifiers, "identifier as scheme=value, e.g. isbn=9784088725093 (repeatable)");
+  reg->add_option("--id", identifiers,
+                  "identifier as scheme=value, e.g. isbn=9784088725093 (repeatable)");
   reg->add_flag("--json", register_json, "print the summary as one JSON object");
   bool no_local = false;
   reg->add_flag("--no-local", no_local,

@@ -40,7 +40,8 @@ constexpr int kHeight = 1400;
 void WriteJpeg(const fs::path& path, const cv::Mat& bgr, int quality) {
   std::vector<unsigned char> bytes = kagami::synth::EncodeJpeg(bgr, quality);
   std::ofstream(path, std::ios::binary)
-      .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+      .write(reinterpret_cast<const char*>(bytes.data()),
+             static_cast<std::streamsize>(bytes.size()));
 }
 
 // Expected registered pages of a scanned file, encoded in its name:
@@ -65,9 +66,9 @@ Expected Parse(const std::string& name) {
 }
 
 struct Tally {
-  int expected = 0;       // registered pages that should be found
-  int found = 0;          // of those, found
-  int wrong = 0;          // matches to a registered page that was not expected
+  int expected = 0;  // registered pages that should be found
+  int found = 0;     // of those, found
+  int wrong = 0;     // matches to a registered page that was not expected
   int scanned_pages = 0;
   double seconds = 0;
   std::map<std::string, int> methods;
@@ -86,7 +87,8 @@ Tally ScanFolder(Contender& c, const fs::path& folder) {
   kagami::Status s = kagami::index::Scan(*c.store, {folder.string()}, c.scan,
                                          [&](const kagami::index::VolumeReport& r) {
                                            t.scanned_pages += r.pages;
-                                           for (const auto& m : r.matches) by_member[m.member].push_back(m);
+                                           for (const auto& m : r.matches)
+                                             by_member[m.member].push_back(m);
                                          });
   t.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   if (!s.ok()) std::fprintf(stderr, "scan failed: %s\n", s.ToString().c_str());
@@ -124,16 +126,23 @@ int main(int argc, char** argv) {
   std::string keep;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
-    if (flag == "--pages") pages = std::atoi(argv[i + 1]);
-    else if (flag == "--per-edit") per_edit = std::atoi(argv[i + 1]);
-    else if (flag == "--unrelated") unrelated = std::atoi(argv[i + 1]);
-    else if (flag == "--spreads") spreads = std::atoi(argv[i + 1]);
-    else if (flag == "--threads") threads = std::atoi(argv[i + 1]);
-    else if (flag == "--keep") keep = argv[i + 1];
+    if (flag == "--pages")
+      pages = std::atoi(argv[i + 1]);
+    else if (flag == "--per-edit")
+      per_edit = std::atoi(argv[i + 1]);
+    else if (flag == "--unrelated")
+      unrelated = std::atoi(argv[i + 1]);
+    else if (flag == "--spreads")
+      spreads = std::atoi(argv[i + 1]);
+    else if (flag == "--threads")
+      threads = std::atoi(argv[i + 1]);
+    else if (flag == "--keep")
+      keep = argv[i + 1];
   }
   per_edit = std::min(per_edit, pages);
-  fs::path root = keep.empty() ? fs::temp_directory_path() / ("kagami-robust-" + std::to_string(getpid()))
-                               : fs::path(keep);
+  fs::path root = keep.empty()
+                      ? fs::temp_directory_path() / ("kagami-robust-" + std::to_string(getpid()))
+                      : fs::path(keep);
   fs::create_directories(root / "registered");
   fs::create_directories(root / "registered_spreads");
 
@@ -148,8 +157,9 @@ int main(int argc, char** argv) {
   }
   std::vector<cv::Mat> spread_pages;
   for (int k = 0; k < spreads; ++k) {
-    cv::Mat spread = kagami::synth::MakeSpread(kagami::synth::GenerateMangaPage(500000 + 2 * k, kWidth, kHeight),
-                                               kagami::synth::GenerateMangaPage(500001 + 2 * k, kWidth, kHeight));
+    cv::Mat spread = kagami::synth::MakeSpread(
+        kagami::synth::GenerateMangaPage(500000 + 2 * k, kWidth, kHeight),
+        kagami::synth::GenerateMangaPage(500001 + 2 * k, kWidth, kHeight));
     spread_pages.push_back(spread);
     char name[32];
     std::snprintf(name, sizeof name, "s%04d.jpg", k);
@@ -166,18 +176,19 @@ int main(int argc, char** argv) {
     idx.resize(std::min(n, pages));
     return idx;
   };
-  const std::vector<Edit> edits = {Edit::kJpegQ30,   Edit::kRescale50,    Edit::kRescale150,
-                                   Edit::kCrop5,     Edit::kCrop10,       Edit::kCrop20,
-                                   Edit::kCropRandom, Edit::kPad4x3,      Edit::kPad16x9,
-                                   Edit::kRotate2,   Edit::kRotate5,      Edit::kCreditsStrip,
-                                   Edit::kBalloonText, Edit::kMirror,     Edit::kWatermarkStrip,
-                                   Edit::kGrayscale, Edit::kCrop3};
+  const std::vector<Edit> edits = {Edit::kJpegQ30,     Edit::kRescale50, Edit::kRescale150,
+                                   Edit::kCrop5,       Edit::kCrop10,    Edit::kCrop20,
+                                   Edit::kCropRandom,  Edit::kPad4x3,    Edit::kPad16x9,
+                                   Edit::kRotate2,     Edit::kRotate5,   Edit::kCreditsStrip,
+                                   Edit::kBalloonText, Edit::kMirror,    Edit::kWatermarkStrip,
+                                   Edit::kGrayscale,   Edit::kCrop3};
   for (Edit edit : edits) {
     fs::path dir = root / ("q_" + std::string(kagami::synth::EditName(edit)));
     fs::create_directories(dir);
     for (int i : sample(per_edit)) {
       cv::Mat edited = kagami::synth::ApplyEdit(registered[i], edit, 1000 + i);
-      WriteJpeg(dir / ("r" + std::to_string(i) + "_.jpg"), edited, edit == Edit::kJpegQ30 ? 30 : 85);
+      WriteJpeg(dir / ("r" + std::to_string(i) + "_.jpg"), edited,
+                edit == Edit::kJpegQ30 ? 30 : 85);
     }
     sets.emplace_back(std::string(kagami::synth::EditName(edit)), dir);
   }
@@ -188,7 +199,8 @@ int main(int argc, char** argv) {
     for (size_t j = 0; j + 1 < idx.size(); j += 2) {
       // Right-to-left reading: the first page sits on the right.
       cv::Mat spread = kagami::synth::MakeSpread(registered[idx[j + 1]], registered[idx[j]]);
-      WriteJpeg(dir / ("r" + std::to_string(idx[j]) + "_r" + std::to_string(idx[j + 1]) + "_.jpg"), spread, 85);
+      WriteJpeg(dir / ("r" + std::to_string(idx[j]) + "_r" + std::to_string(idx[j + 1]) + "_.jpg"),
+                spread, 85);
     }
     sets.emplace_back("two_page_spread", dir);
   }
@@ -198,8 +210,10 @@ int main(int argc, char** argv) {
     for (int k = 0; k < spreads; ++k) {
       const cv::Mat& s = spread_pages[k];
       int half = s.cols / 2;
-      WriteJpeg(dir / ("s" + std::to_string(k) + "_L.jpg"), s(cv::Rect(0, 0, half, s.rows)).clone(), 85);
-      WriteJpeg(dir / ("s" + std::to_string(k) + "_R.jpg"), s(cv::Rect(half, 0, s.cols - half, s.rows)).clone(), 85);
+      WriteJpeg(dir / ("s" + std::to_string(k) + "_L.jpg"), s(cv::Rect(0, 0, half, s.rows)).clone(),
+                85);
+      WriteJpeg(dir / ("s" + std::to_string(k) + "_R.jpg"),
+                s(cv::Rect(half, 0, s.cols - half, s.rows)).clone(), 85);
     }
     sets.emplace_back("split_spread", dir);
   }
@@ -228,10 +242,9 @@ int main(int argc, char** argv) {
     reg.robust = c == 1;
     kagami::index::Work work{"bench", "Bench", "", kagami::index::WorkKind::kManga, {}};
     auto start = Clock::now();
-    auto summary = kagami::index::RegisterWork(*contenders[c].store, work,
-                                               {(root / "registered").string(),
-                                                (root / "registered_spreads").string()},
-                                               reg);
+    auto summary = kagami::index::RegisterWork(
+        *contenders[c].store, work,
+        {(root / "registered").string(), (root / "registered_spreads").string()}, reg);
     double secs = std::chrono::duration<double>(Clock::now() - start).count();
     if (!summary.ok()) {
       std::fprintf(stderr, "%s\n", summary.status().ToString().c_str());
@@ -246,7 +259,9 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::printf("\n| edit | pages | PDQ alone recall | Kagami recall | Kagami by method | wrong matches (PDQ / Kagami) |\n");
+  std::printf(
+      "\n| edit | pages | PDQ alone recall | Kagami recall | Kagami by method | wrong matches (PDQ "
+      "/ Kagami) |\n");
   std::printf("|---|---:|---:|---:|---|---:|\n");
   double seconds[2] = {0, 0};
   int scanned[2] = {0, 0};
@@ -261,8 +276,9 @@ int main(int argc, char** argv) {
     for (const auto& [m, n] : t[1].methods) methods += m + " " + std::to_string(n) + ", ";
     if (!methods.empty()) methods.resize(methods.size() - 2);
     std::printf("| %s | %d | %.1f%% | %.1f%% | %s | %d / %d |\n", name.c_str(), t[1].scanned_pages,
-                100.0 * t[0].found / std::max(1, t[0].expected), 100.0 * t[1].found / std::max(1, t[1].expected),
-                methods.c_str(), t[0].wrong, t[1].wrong);
+                100.0 * t[0].found / std::max(1, t[0].expected),
+                100.0 * t[1].found / std::max(1, t[1].expected), methods.c_str(), t[0].wrong,
+                t[1].wrong);
   }
   Tally u[2];
   for (int c = 0; c < 2; ++c) u[c] = ScanFolder(contenders[c], unrelated_dir);
@@ -270,13 +286,15 @@ int main(int argc, char** argv) {
   std::printf("\nunrelated pages: %d scanned against %d registered pages = %lld page comparisons\n",
               unrelated, pages + spreads, comparisons);
   for (int c = 0; c < 2; ++c) {
-    std::printf("  %-9s false matches: %d (%.3f per 10,000 comparisons); scan speed on unrelated pages %.1f pages/s\n",
-                contenders[c].name.c_str(), u[c].wrong, 1e4 * u[c].wrong / comparisons,
-                u[c].scanned_pages / u[c].seconds);
+    std::printf(
+        "  %-9s false matches: %d (%.3f per 10,000 comparisons); scan speed on unrelated pages "
+        "%.1f pages/s\n",
+        contenders[c].name.c_str(), u[c].wrong, 1e4 * u[c].wrong / comparisons,
+        u[c].scanned_pages / u[c].seconds);
   }
   for (int c = 0; c < 2; ++c) {
-    std::printf("  %-9s scan speed over all edited sets: %.1f pages/s\n", contenders[c].name.c_str(),
-                scanned[c] / seconds[c]);
+    std::printf("  %-9s scan speed over all edited sets: %.1f pages/s\n",
+                contenders[c].name.c_str(), scanned[c] / seconds[c]);
   }
   if (keep.empty()) fs::remove_all(root);
   return 0;

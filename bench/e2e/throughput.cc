@@ -39,14 +39,19 @@ using Clock = std::chrono::steady_clock;
 
 std::vector<char> ReadAll(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
-  return std::vector<char>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<char> data(std::filesystem::file_size(p));
+  in.read(data.data(), static_cast<std::streamsize>(data.size()));
+  return data;
 }
 
 class CountingSink : public kagami::fingerprint::ExtractSink {
  public:
   void BeginAsset(size_t, size_t, const std::string&, bool) override {}
   void OnPage(kagami::fingerprint::PageFingerprint page) override {
-    if (page.status.ok()) ++ok; else ++failed;
+    if (page.status.ok())
+      ++ok;
+    else
+      ++failed;
   }
   void EndAsset(size_t, size_t, const kagami::Status&) override {}
   void EndVolume(size_t) override {}
@@ -69,10 +74,14 @@ int main(int argc, char** argv) {
   std::filesystem::path dir = std::filesystem::temp_directory_path() / "kagami-bench-jpegs";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
-    if (flag == "--images") images = std::atoi(argv[i + 1]);
-    else if (flag == "--rounds") rounds = std::atoi(argv[i + 1]);
-    else if (flag == "--threads") threads = std::atoi(argv[i + 1]);
-    else if (flag == "--dir") dir = argv[i + 1];
+    if (flag == "--images")
+      images = std::atoi(argv[i + 1]);
+    else if (flag == "--rounds")
+      rounds = std::atoi(argv[i + 1]);
+    else if (flag == "--threads")
+      threads = std::atoi(argv[i + 1]);
+    else if (flag == "--dir")
+      dir = argv[i + 1];
   }
 
   // Corpus: synthetic manga pages at typical scan sizes (1.4, 2.0 and 2.8 MP), JPEG q85.
@@ -89,8 +98,9 @@ int main(int argc, char** argv) {
     if (!std::filesystem::exists(path)) {
       cv::Mat page = kagami::synth::GenerateMangaPage(7000 + i, wh[0], wh[1]);
       std::vector<unsigned char> jpg = kagami::synth::EncodeJpeg(page, 85);
-      std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(jpg.data()),
-                                                  static_cast<std::streamsize>(jpg.size()));
+      std::ofstream(path, std::ios::binary)
+          .write(reinterpret_cast<const char*>(jpg.data()),
+                 static_cast<std::streamsize>(jpg.size()));
     }
     files.push_back(path);
     megapixels += wh[0] * wh[1] / 1e6;
@@ -144,10 +154,16 @@ int main(int argc, char** argv) {
   };
   std::vector<Contender> contenders = {
       {"peer: OpenCV img_hash PHash, imread, 1 thread", run_peer, {}},
-      {"floor: read + fast decode only, " + std::to_string(threads) + " threads", run_decode_floor, {}},
-      {"kagami fast, " + std::to_string(threads) + " threads", run_kagami(kagami::ingest::DecodeMode::kFast, threads), {}},
+      {"floor: read + fast decode only, " + std::to_string(threads) + " threads",
+       run_decode_floor,
+       {}},
+      {"kagami fast, " + std::to_string(threads) + " threads",
+       run_kagami(kagami::ingest::DecodeMode::kFast, threads),
+       {}},
       {"kagami fast, 1 thread", run_kagami(kagami::ingest::DecodeMode::kFast, 1), {}},
-      {"kagami exact, " + std::to_string(threads) + " threads", run_kagami(kagami::ingest::DecodeMode::kExact, threads), {}},
+      {"kagami exact, " + std::to_string(threads) + " threads",
+       run_kagami(kagami::ingest::DecodeMode::kExact, threads),
+       {}},
   };
   for (auto& c : contenders) c.run();  // warm the page cache and code paths
   for (int r = 0; r < rounds; ++r) {
@@ -162,8 +178,10 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::printf("corpus: %d synthetic manga JPEGs (q85), %.1f MP each on average, %.1f MiB, %d rounds, "
-              "median shown\n\n", images, megapixels / images, bytes / 1048576.0, rounds);
+  std::printf(
+      "corpus: %d synthetic manga JPEGs (q85), %.1f MP each on average, %.1f MiB, %d rounds, "
+      "median shown\n\n",
+      images, megapixels / images, bytes / 1048576.0, rounds);
   std::printf("| contender | images/s | ms/image | vs peer |\n|---|---:|---:|---:|\n");
   double peer_rate = 0;
   std::map<std::string, double> rate;
@@ -173,7 +191,8 @@ int main(int argc, char** argv) {
     double r = images / median;
     if (peer_rate == 0) peer_rate = r;
     rate[c.name] = r;
-    std::printf("| %s | %.1f | %.2f | %.2fx |\n", c.name.c_str(), r, 1000.0 * median / images, r / peer_rate);
+    std::printf("| %s | %.1f | %.2f | %.2fx |\n", c.name.c_str(), r, 1000.0 * median / images,
+                r / peer_rate);
   }
   double floor_rate = rate[contenders[1].name];
   double kagami_rate = rate[contenders[2].name];

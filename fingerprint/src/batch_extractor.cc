@@ -43,7 +43,8 @@ std::string MemberName(const ingest::Volume& volume, size_t asset, const std::st
   if (!volume.is_folder) return member;
   std::string name =
       volume.assets[asset].path.lexically_relative(std::filesystem::path(volume.source)).string();
-  if (name.empty() || name.rfind("..", 0) == 0) name = volume.assets[asset].path.filename().string();
+  if (name.empty() || name.rfind("..", 0) == 0)
+    name = volume.assets[asset].path.filename().string();
   return member.empty() ? name : name + "/" + member;
 }
 

@@ -393,7 +393,8 @@ Status Catalog::Impl::InsertUnits(int64_t asset_id, const std::vector<UnitRecord
       local = BlobArg{unit.local_features.data(), unit.local_features.size()};
     }
     std::optional<BlobArg> trimmed;
-    if (unit.pdq_trimmed) trimmed = BlobArg{unit.pdq_trimmed->bytes.data(), unit.pdq_trimmed->bytes.size()};
+    if (unit.pdq_trimmed)
+      trimmed = BlobArg{unit.pdq_trimmed->bytes.data(), unit.pdq_trimmed->bytes.size()};
     Status bound = Bind(stmt, asset_id, unit.page_index, std::string_view(unit.member), unit.time_s,
                         BlobArg{unit.pdq.bytes.data(), unit.pdq.bytes.size()}, unit.quality, local,
                         trimmed, unit.pdq_trimmed ? unit.trimmed_quality : 0);
@@ -467,7 +468,8 @@ Status Catalog::ForEachUnitHash(
   KAGAMI_ASSIGN_OR_RETURN(
       SqliteStmt stmt,
       Prepare(impl_->db.get(),
-              "SELECT id, pdq, quality, pdq_trimmed, trimmed_quality FROM units ORDER BY id", what));
+              "SELECT id, pdq, quality, pdq_trimmed, trimmed_quality FROM units ORDER BY id",
+              what));
   while (true) {
     KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt.get(), what));
     if (!row) break;
@@ -481,8 +483,8 @@ Status Catalog::ForEachUnitHash(
     if (sqlite3_column_type(stmt.get(), 3) != SQLITE_NULL) {
       std::vector<uint8_t> trimmed = ColumnBlob(stmt.get(), 3);
       if (trimmed.size() != fingerprint::Hash256{}.bytes.size()) {
-        return Status::Corrupt(impl_->What("unit " + std::to_string(unit_id) +
-                                           " has a malformed trimmed PDQ hash"));
+        return Status::Corrupt(
+            impl_->What("unit " + std::to_string(unit_id) + " has a malformed trimmed PDQ hash"));
       }
       fn(unit_id, HashFromBlob(trimmed), sqlite3_column_int(stmt.get(), 4));
     }

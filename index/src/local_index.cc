@@ -7,9 +7,9 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <cstring>
 #include <exception>
 #include <string>
-#include <cstring>
 #include <unordered_map>
 
 #include "kagami/fingerprint/hamming.h"
@@ -32,7 +32,9 @@ struct LocalIndex::Impl {
   bool ivf = false;
   std::vector<int64_t> unit_of;  // sequential id -> unit id
 
-  int64_t total() const { return own_flat && !ivf ? static_cast<int64_t>(codes.size()) : index->ntotal; }
+  int64_t total() const {
+    return own_flat && !ivf ? static_cast<int64_t>(codes.size()) : index->ntotal;
+  }
 
   // k nearest codes per query within max_distance, as FAISS's search reports
   // them (labels -1 where fewer exist).
@@ -105,8 +107,7 @@ Status LocalIndex::Build() {
   if (impl_->ivf || n <= impl_->options.ivf_min_descriptors) return Status::Ok();
   auto* flat = dynamic_cast<faiss::IndexBinaryFlat*>(impl_->index.get());
   assert(flat != nullptr);
-  const uint8_t* all_codes =
-      impl_->own_flat ? impl_->codes.front().bytes.data() : flat->xb.data();
+  const uint8_t* all_codes = impl_->own_flat ? impl_->codes.front().bytes.data() : flat->xb.data();
   try {
     // About sqrt(n) lists, each a few thousand codes at most.
     const size_t nlist =

@@ -4,9 +4,9 @@
 #include <faiss/IndexBinaryHash.h>
 #include <faiss/impl/AuxIndexStructures.h>
 #include <fcntl.h>
-#include "scoped_single_threaded_omp.h"
 #include <sys/stat.h>
 #include <unistd.h>
+#include "scoped_single_threaded_omp.h"
 
 #include <algorithm>
 #include <cassert>

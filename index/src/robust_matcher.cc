@@ -21,8 +21,9 @@ Result<cv::Mat> DecodeForLocal(const cv::Mat& pixels, const ingest::EncodedPage&
   ingest::DecodeOptions decode;
   decode.mode = ingest::DecodeMode::kFast;
   decode.min_short_side = min_short_side;
-  KAGAMI_ASSIGN_OR_RETURN(ingest::DecodedImage image,
-                          ingest::DecodeImage(encoded.bytes.data(), encoded.bytes.size(), decode, limits));
+  KAGAMI_ASSIGN_OR_RETURN(
+      ingest::DecodedImage image,
+      ingest::DecodeImage(encoded.bytes.data(), encoded.bytes.size(), decode, limits));
   return ToGray(image.pixels);
 }
 
@@ -52,10 +53,12 @@ RegisteredPageExtras AnalyzeForRegistration(const cv::Mat& pixels,
   RegisteredPageExtras extras;
   cv::Mat gray = ToGray(pixels);
   cv::Rect content = fingerprint::TrimUniformBorders(gray);
-  if (content != cv::Rect(0, 0, gray.cols, gray.rows) && content.width >= 16 && content.height >= 16) {
+  if (content != cv::Rect(0, 0, gray.cols, gray.rows) && content.width >= 16 &&
+      content.height >= 16) {
     extras.trimmed = hasher.Hash(gray(content));
   }
-  Result<cv::Mat> local_gray = DecodeForLocal(pixels, encoded, limits, options.local_min_short_side);
+  Result<cv::Mat> local_gray =
+      DecodeForLocal(pixels, encoded, limits, options.local_min_short_side);
   if (!local_gray.ok()) {
     extras.local_status = local_gray.status();
     return extras;
@@ -81,14 +84,14 @@ Status RobustMatcher::EnsureLocalIndex() {
     auto index = std::make_unique<LocalIndex>(options_.features.kind);
     std::lock_guard<std::mutex> lock(catalog_mutex_);
     Status add_status;
-    Status read = store_.catalog().ForEachLocalFeatures(
-        [&](int64_t unit_id, const std::vector<uint8_t>& blob) {
-          Result<fingerprint::LocalFeatures> features = fingerprint::LocalFeatures::Deserialize(blob);
-          // A damaged blob only costs that page its local stage.
-          if (!features.ok() || features->kind != options_.features.kind) return;
-          Status added = index->Add(unit_id, *features);
-          if (!added.ok() && add_status.ok()) add_status = added;
-        });
+    Status read = store_.catalog().ForEachLocalFeatures([&](int64_t unit_id,
+                                                            const std::vector<uint8_t>& blob) {
+      Result<fingerprint::LocalFeatures> features = fingerprint::LocalFeatures::Deserialize(blob);
+      // A damaged blob only costs that page its local stage.
+      if (!features.ok() || features->kind != options_.features.kind) return;
+      Status added = index->Add(unit_id, *features);
+      if (!added.ok() && add_status.ok()) add_status = added;
+    });
     if (!read.ok()) {
       local_index_status_ = read.WithContext("loading registered local features");
       return;
@@ -146,7 +149,8 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
     } else {
       hash = hasher.Hash(view.image);
     }
-    for (const PageHit& hit : MatchPage(store_.pdq_index(), hash, dihedral ? &*dihedral : nullptr, match_)) {
+    for (const PageHit& hit :
+         MatchPage(store_.pdq_index(), hash, dihedral ? &*dihedral : nullptr, match_)) {
       RobustHit candidate;
       candidate.unit_id = hit.unit_id;
       candidate.method = "pdq";
@@ -171,8 +175,8 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
   for (const RobustHit& hit : pdq_hits) strong_units += hit.distance <= options_.strong_radius;
   bool strong = strong_units >= (has_halves ? 2 : 1);
 
-  bool run_local = options_.local == LocalStage::kAlways ||
-                   (options_.local == LocalStage::kAuto && !strong);
+  bool run_local =
+      options_.local == LocalStage::kAlways || (options_.local == LocalStage::kAuto && !strong);
   if (run_local && page.pdq.quality >= 0) RunLocalStage(pixels, encoded, pdq_hits, outcome);
   if (!outcome.hits.empty()) return outcome;
 
@@ -201,14 +205,16 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
     outcome.local_status = gray.status();
     return;
   }
-  Result<fingerprint::LocalFeatures> query = fingerprint::ExtractLocalFeatures(*gray, false, options_.features);
+  Result<fingerprint::LocalFeatures> query =
+      fingerprint::ExtractLocalFeatures(*gray, false, options_.features);
   if (!query.ok()) {
     outcome.local_status = query.status();
     return;
   }
   std::optional<fingerprint::LocalFeatures> mirrored;
   if (options_.local_mirrored) {
-    Result<fingerprint::LocalFeatures> m = fingerprint::ExtractLocalFeatures(*gray, true, options_.features);
+    Result<fingerprint::LocalFeatures> m =
+        fingerprint::ExtractLocalFeatures(*gray, true, options_.features);
     if (m.ok()) mirrored = std::move(m).value();
   }
 
@@ -219,9 +225,11 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
     if (seen.insert(unit).second) candidates.push_back(unit);
   };
   for (const RobustHit& hit : pdq_hits) add(hit.unit_id);
-  for (const Candidate& c : local_index_->Vote(*query, options_.max_local_candidates)) add(c.unit_id);
+  for (const Candidate& c : local_index_->Vote(*query, options_.max_local_candidates))
+    add(c.unit_id);
   if (mirrored) {
-    for (const Candidate& c : local_index_->Vote(*mirrored, options_.max_local_candidates)) add(c.unit_id);
+    for (const Candidate& c : local_index_->Vote(*mirrored, options_.max_local_candidates))
+      add(c.unit_id);
   }
 
   std::vector<RobustHit> verified;

@@ -115,9 +115,8 @@ class ScanSink : public fingerprint::ExtractSink {
     if (report.verdict != Verdict::kMatch && report.pages_hashed == 0) {
       report.verdict = Verdict::kError;
       if (report.status.ok()) {
-        report.status = report.errors.empty()
-                            ? Status::NotFound("no readable pages in " + v.source)
-                            : report.errors.front().status;
+        report.status = report.errors.empty() ? Status::NotFound("no readable pages in " + v.source)
+                                              : report.errors.front().status;
       }
     }
     ++progress_state_.volumes_done;

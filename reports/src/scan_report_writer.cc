@@ -120,10 +120,11 @@ void ScanReportWriter::Write(const index::VolumeReport& report) {
 void ScanReportWriter::WriteText(const index::VolumeReport& report) {
   const char* verdict = report.verdict == index::Verdict::kMatch     ? "MATCH"
                         : report.verdict == index::Verdict::kNoMatch ? "no match"
-                                                                      : "ERROR";
+                                                                     : "ERROR";
   out_ << verdict << "  " << report.source << "  (" << report.pages << " pages, "
        << report.matches.size() << " matched";
-  if (report.pages_low_quality > 0) out_ << ", " << report.pages_low_quality << " too plain to match";
+  if (report.pages_low_quality > 0)
+    out_ << ", " << report.pages_low_quality << " too plain to match";
   if (!report.errors.empty()) out_ << ", " << report.errors.size() << " errors";
   out_ << ")\n";
   if (!report.status.ok() && report.verdict == index::Verdict::kError) {
@@ -141,8 +142,8 @@ void ScanReportWriter::WriteText(const index::VolumeReport& report) {
                   "member", "work", "registered page", "dist", "sim", "how");
     out_ << line;
     for (const index::PageMatchRecord& m : report.matches) {
-      std::string ref = Ellipsize(m.ref.member.empty() ? m.ref.asset_path : m.ref.member, 22) + " #" +
-                        std::to_string(m.ref.page_index);
+      std::string ref = Ellipsize(m.ref.member.empty() ? m.ref.asset_path : m.ref.member, 22) +
+                        " #" + std::to_string(m.ref.page_index);
       std::string how = m.method;
       if (m.hit.distance >= 0 && m.hit.variant != fingerprint::kOriginal) {
         how += std::string(" ") + VariantName(m.hit.variant);
@@ -150,9 +151,10 @@ void ScanReportWriter::WriteText(const index::VolumeReport& report) {
       if (m.view != "full") how += " " + m.view;
       if (m.inliers > 0) how += " " + std::to_string(m.inliers) + " inliers";
       std::string dist = m.hit.distance >= 0 ? std::to_string(m.hit.distance) : "-";
-      std::snprintf(line, sizeof line, "    %5d  %-28s  %-16s  %-28s  %4s  %5.3f  %s\n", m.page_index,
-                    Ellipsize(m.member, 28).c_str(), Ellipsize(m.ref.work_id, 16).c_str(),
-                    Ellipsize(ref, 28).c_str(), dist.c_str(), MatchSimilarity(m), how.c_str());
+      std::snprintf(line, sizeof line, "    %5d  %-28s  %-16s  %-28s  %4s  %5.3f  %s\n",
+                    m.page_index, Ellipsize(m.member, 28).c_str(),
+                    Ellipsize(m.ref.work_id, 16).c_str(), Ellipsize(ref, 28).c_str(), dist.c_str(),
+                    MatchSimilarity(m), how.c_str());
       out_ << line;
     }
   }

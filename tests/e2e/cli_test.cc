@@ -26,7 +26,10 @@ struct CommandResult {
 std::string Quote(const std::string& s) {
   std::string q = "'";
   for (char c : s) {
-    if (c == '\'') q += "'\\''"; else q += c;
+    if (c == '\'')
+      q += "'\\''";
+    else
+      q += c;
   }
   return q + "'";
 }
@@ -86,7 +89,8 @@ TEST_F(CliTest, HashPrintsOneJsonLinePerPageInNaturalOrder) {
   for (int i = 0; i < 6; ++i) {
     EXPECT_EQ(lines[i]["unit"], "page");
     EXPECT_EQ(lines[i]["index"], i);
-    EXPECT_THAT(lines[i]["file"].get<std::string>(), ::testing::EndsWith("page" + std::to_string(i + 1) + ".jpg"));
+    EXPECT_THAT(lines[i]["file"].get<std::string>(),
+                ::testing::EndsWith("page" + std::to_string(i + 1) + ".jpg"));
     EXPECT_EQ(lines[i]["member"], "page" + std::to_string(i + 1) + ".jpg");
     EXPECT_EQ(lines[i]["pdq"].get<std::string>().size(), 64u);
     EXPECT_EQ(lines[i]["dihedral"].size(), 8u);
@@ -105,18 +109,20 @@ TEST_F(CliTest, HashOfACorruptFileReportsAnErrorAndExitsTwo) {
 }
 
 TEST_F(CliTest, RegisterThenScanFindsMirroredCopiesAsJsonl) {
-  CommandResult reg = RunKagami({"--data", data_, "register", "--work", "vol1", "--title", "Volume One",
-                                 "--rights-holder", "Holder", "--id", "isbn=42", "--json",
-                                 (dir_ / "vol").string()});
+  CommandResult reg = RunKagami({"--data", data_, "register", "--work", "vol1", "--title",
+                                 "Volume One", "--rights-holder", "Holder", "--id", "isbn=42",
+                                 "--json", (dir_ / "vol").string()});
   ASSERT_EQ(reg.exit_code, 0);
   nlohmann::json summary = nlohmann::json::parse(reg.out);
   EXPECT_EQ(summary["units_added"], 6);
 
   for (int i = 0; i < 6; ++i) {
     cv::Mat mirrored = synth::ApplyEdit(page_[i], synth::Edit::kMirror, 1);
-    testing::WriteFile(dir_ / ("suspect/" + std::to_string(i) + ".jpg"), synth::EncodeJpeg(mirrored, 60));
+    testing::WriteFile(dir_ / ("suspect/" + std::to_string(i) + ".jpg"),
+                       synth::EncodeJpeg(mirrored, 60));
   }
-  testing::WriteFile(dir_ / "other/x.jpg", synth::EncodeJpeg(synth::GenerateMangaPage(9999, 900, 1300), 80));
+  testing::WriteFile(dir_ / "other/x.jpg",
+                     synth::EncodeJpeg(synth::GenerateMangaPage(9999, 900, 1300), 80));
 
   CommandResult scan = RunKagami({"--data", data_, "scan", "--format", "jsonl",
                                   (dir_ / "suspect").string(), (dir_ / "other").string()});
@@ -153,9 +159,12 @@ TEST_F(CliTest, RegisterThenScanFindsMirroredCopiesAsJsonl) {
 
 TEST_F(CliTest, ScanStillWorksAfterTheIndexFileIsDamaged) {
   ASSERT_EQ(RunKagami({"--data", data_, "register", "--work", "v", "--title", "V",
-                       (dir_ / "vol").string()}).exit_code, 0);
+                       (dir_ / "vol").string()})
+                .exit_code,
+            0);
   testing::WriteFile(std::filesystem::path(data_) / "pdq.index", std::string("garbage"));
-  CommandResult scan = RunKagami({"--data", data_, "scan", "--format", "jsonl", (dir_ / "vol").string()});
+  CommandResult scan =
+      RunKagami({"--data", data_, "scan", "--format", "jsonl", (dir_ / "vol").string()});
   ASSERT_EQ(scan.exit_code, 0);
   std::vector<nlohmann::json> lines = JsonLines(scan.out);
   ASSERT_FALSE(lines.empty());

@@ -57,7 +57,8 @@ class RegisterScanTest : public ::testing::Test {
     for (int i = 0; i < kPages; ++i) {
       cv::Mat edited = synth::ApplyEdit(pages_[i], edit, 77 + i);
       int quality = edit == Edit::kJpegQ30 ? 30 : 85;
-      testing::WriteFile(std::filesystem::path(folder) / PageName(i), synth::EncodeJpeg(edited, quality));
+      testing::WriteFile(std::filesystem::path(folder) / PageName(i),
+                         synth::EncodeJpeg(edited, quality));
     }
     return ScanOne(folder);
   }
@@ -96,7 +97,8 @@ TEST_P(PirateEditTest, EditedVolumeMatchesWorkPageForPage) {
     if (m.ref.page_index == m.page_index) ++correct;
   }
   std::printf("edit %-16s pages matched %zu/%d, mapped to the right page %d\n",
-              std::string(synth::EditName(GetParam())).c_str(), report.matches.size(), kPages, correct);
+              std::string(synth::EditName(GetParam())).c_str(), report.matches.size(), kPages,
+              correct);
   EXPECT_GE(correct, kPages * 8 / 10);
   EXPECT_EQ(correct, static_cast<int>(report.matches.size()));
 }
@@ -146,7 +148,8 @@ TEST_F(RegisterScanTest, CorruptFileInABatchIsReportedAndTheRestStillMatch) {
   index::VolumeReport report = ScanOne(folder);
   EXPECT_EQ(report.verdict, index::Verdict::kMatch);
   EXPECT_EQ(report.matches.size(), 2u);
-  EXPECT_GE(report.errors.size(), 1u);  // the truncated JPEG; the text file may be skipped as non-image
+  EXPECT_GE(report.errors.size(),
+            1u);  // the truncated JPEG; the text file may be skipped as non-image
 }
 
 TEST_F(RegisterScanTest, MissingInputIsAnErrorVerdict) {

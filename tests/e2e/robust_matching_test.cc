@@ -48,8 +48,8 @@ class RobustMatchingTest : public ::testing::Test {
     auto store = index::Store::Open(*dir_ / "data");
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     index::Work work{"w", "Robust", "", index::WorkKind::kManga, {}};
-    auto summary = index::RegisterWork(**store, work,
-                                       {(*dir_ / "work").string(), (*dir_ / "spreads").string()}, {});
+    auto summary = index::RegisterWork(
+        **store, work, {(*dir_ / "work").string(), (*dir_ / "spreads").string()}, {});
     ASSERT_TRUE(summary.ok()) << summary.status().ToString();
     ASSERT_EQ(summary->units_added, kPages + 1);
     ASSERT_TRUE(summary->errors.empty()) << summary->errors.front().status.ToString();
@@ -70,7 +70,8 @@ class RobustMatchingTest : public ::testing::Test {
     std::map<std::string, std::set<std::string>> found;
     Status s = index::Scan(**store, {folder}, options, [&](const index::VolumeReport& r) {
       for (const auto& m : r.matches) {
-        std::string where = m.ref.asset_path.find("spreads") != std::string::npos ? "spread/" : "page/";
+        std::string where =
+            m.ref.asset_path.find("spreads") != std::string::npos ? "spread/" : "page/";
         found[m.member].insert(where + std::to_string(m.ref.page_index));
       }
     });
@@ -135,8 +136,9 @@ TEST_F(RobustMatchingTest, HalfOfARegisteredSpreadMatchesTheSpread) {
   int half = spread_.cols / 2;
   testing::WriteFile(std::filesystem::path(folder) / "left.jpg",
                      synth::EncodeJpeg(spread_(cv::Rect(0, 0, half, spread_.rows)).clone(), 85));
-  testing::WriteFile(std::filesystem::path(folder) / "right.jpg",
-                     synth::EncodeJpeg(spread_(cv::Rect(half, 0, spread_.cols - half, spread_.rows)).clone(), 85));
+  testing::WriteFile(
+      std::filesystem::path(folder) / "right.jpg",
+      synth::EncodeJpeg(spread_(cv::Rect(half, 0, spread_.cols - half, spread_.rows)).clone(), 85));
   auto found = ScanFolder(folder, index::LocalStage::kAuto);
   EXPECT_EQ(found["left.jpg"], (std::set<std::string>{"spread/0"}));
   EXPECT_EQ(found["right.jpg"], (std::set<std::string>{"spread/0"}));
@@ -149,7 +151,8 @@ TEST_F(RobustMatchingTest, UnrelatedPagesOfTheSameStyleMatchNothingEvenWithLocal
                        synth::EncodeJpeg(synth::GenerateMangaPage(70000 + i, kWidth, kHeight), 80));
   }
   auto found = ScanFolder(folder, index::LocalStage::kAlways);
-  EXPECT_TRUE(found.empty()) << found.begin()->first << " matched " << *found.begin()->second.begin();
+  EXPECT_TRUE(found.empty()) << found.begin()->first << " matched "
+                             << *found.begin()->second.begin();
 }
 
 TEST_F(RobustMatchingTest, WithoutTheLocalStageCropsIntoContentAreMissed) {

@@ -33,7 +33,9 @@ class [[nodiscard]] Status {
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
   static Status Ok() { return Status(); }
-  static Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+  static Status InvalidArgument(std::string m) {
+    return {StatusCode::kInvalidArgument, std::move(m)};
+  }
   static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
   static Status IoError(std::string m) { return {StatusCode::kIoError, std::move(m)}; }
   static Status Corrupt(std::string m) { return {StatusCode::kCorrupt, std::move(m)}; }
@@ -67,7 +69,7 @@ Status ErrnoStatus(int errno_value, std::string_view what);
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : data_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : data_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : data_(std::move(status)) {  // NOLINT: implicit by design
     assert(!std::get<Status>(data_).ok() && "Result constructed from an ok Status");
   }
@@ -103,9 +105,9 @@ class [[nodiscard]] Result {
 }  // namespace kagami
 
 // Propagates a non-ok Status from an expression returning Status.
-#define KAGAMI_RETURN_IF_ERROR(expr)          \
-  do {                                        \
-    ::kagami::Status kagami_status_ = (expr); \
+#define KAGAMI_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::kagami::Status kagami_status_ = (expr);        \
     if (!kagami_status_.ok()) return kagami_status_; \
   } while (0)
 

@@ -22,10 +22,10 @@ struct PageFingerprint;
 struct ExtractOptions {
   ingest::DecodeOptions decode;
   ingest::IngestLimits limits;
-  bool dihedral = false;     // also compute the 8 dihedral variants of each page
-  int threads = 0;           // worker threads; 0 = all hardware threads
-  size_t max_tokens = 0;     // pages in flight at once (bounds memory); 0 = 2 * threads
-  bool sha256 = false;       // compute each asset's content SHA-256 before reading it
+  bool dihedral = false;  // also compute the 8 dihedral variants of each page
+  int threads = 0;        // worker threads; 0 = all hardware threads
+  size_t max_tokens = 0;  // pages in flight at once (bounds memory); 0 = 2 * threads
+  bool sha256 = false;    // compute each asset's content SHA-256 before reading it
   // Called (from the pipeline's serial input stage) with an asset's SHA-256
   // when `sha256` is set; returning true skips the asset without decoding it.
   // Must be thread-safe with respect to the sink callbacks.
@@ -43,16 +43,16 @@ struct ExtractOptions {
 
 // The fingerprint of one page, or why there is none.
 struct PageFingerprint {
-  size_t volume = 0;       // index into the volumes passed to ExtractVolumes
-  size_t asset = 0;        // index into that volume's assets
-  std::string member;      // path inside the container ("" for a plain image)
-  int page_index = 0;      // 0-based position within the volume
-  Status status;           // non-ok: the page could not be read or decoded
-  PdqHash pdq;             // valid when status is ok
+  size_t volume = 0;                          // index into the volumes passed to ExtractVolumes
+  size_t asset = 0;                           // index into that volume's assets
+  std::string member;                         // path inside the container ("" for a plain image)
+  int page_index = 0;                         // 0-based position within the volume
+  Status status;                              // non-ok: the page could not be read or decoded
+  PdqHash pdq;                                // valid when status is ok
   std::optional<PdqDihedralHashes> dihedral;  // when ExtractOptions::dihedral
-  int decoded_width = 0;   // pixels actually hashed (after any reduced-scale decode)
+  int decoded_width = 0;  // pixels actually hashed (after any reduced-scale decode)
   int decoded_height = 0;
-  std::any annotation;     // whatever ExtractOptions::analyze stored
+  std::any annotation;  // whatever ExtractOptions::analyze stored
 };
 
 // Receives results strictly in input order, on one thread at a time (the

@@ -52,7 +52,8 @@ struct WorkTally {
 // `units_by_work`: for each work, the distinct registered unit ids matched by
 // the volume's pages. `eligible_pages`: query pages of sufficient quality.
 // Returns one tally per work, best first.
-std::vector<WorkTally> DecideVolume(const std::map<std::string, std::vector<int64_t>>& units_by_work,
-                                    int eligible_pages, const MatchOptions& options);
+std::vector<WorkTally> DecideVolume(
+    const std::map<std::string, std::vector<int64_t>>& units_by_work, int eligible_pages,
+    const MatchOptions& options);
 
 }  // namespace kagami::index

@@ -38,7 +38,7 @@ struct RegisterOptions {
 struct RegisterSummary {
   int volumes = 0;
   int assets_added = 0;
-  int assets_skipped = 0;     // already registered (same content SHA-256)
+  int assets_skipped = 0;  // already registered (same content SHA-256)
   int units_added = 0;
   int units_low_quality = 0;  // stored but not indexed (quality < Store::kMinIndexQuality)
   std::vector<FileError> errors;
@@ -52,6 +52,7 @@ struct RegisterSummary {
 // the summary's errors.
 Result<RegisterSummary> RegisterWork(Store& store, const Work& work,
                                      const std::vector<std::string>& paths,
-                                     const RegisterOptions& options, const ProgressFn& progress = {});
+                                     const RegisterOptions& options,
+                                     const ProgressFn& progress = {});
 
 }  // namespace kagami::index

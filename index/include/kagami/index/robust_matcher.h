@@ -23,9 +23,9 @@ namespace kagami::index {
 
 // When the local-feature stage runs for a scanned page.
 enum class LocalStage {
-  kNever,  // PDQ (with normalised views) only
-  kAuto,   // only for pages without a strong PDQ hit (the default)
-  kAlways, // every page: also verifies strong PDQ hits ("method":"both")
+  kNever,   // PDQ (with normalised views) only
+  kAuto,    // only for pages without a strong PDQ hit (the default)
+  kAlways,  // every page: also verifies strong PDQ hits ("method":"both")
 };
 
 struct RobustOptions {
@@ -92,7 +92,7 @@ struct RobustHit {
   std::string view;    // the scanned page's view that matched: full, trimmed, left, right
   int distance = -1;   // PDQ bits, -1 when only the local stage matched
   fingerprint::Dihedral variant = fingerprint::kOriginal;
-  int inliers = 0;     // geometric verification, 0 when not verified
+  int inliers = 0;  // geometric verification, 0 when not verified
   double coverage = 0;
   bool mirrored = false;
   cv::Matx33d homography = cv::Matx33d::eye();  // scanned -> registered, normalised units

@@ -19,11 +19,11 @@ std::string_view VerdictName(Verdict verdict);  // "match", "no_match", "error"
 
 // One scanned page that matched a registered page.
 struct PageMatchRecord {
-  std::string member;   // the scanned page inside its volume ("" for a plain file)
-  int page_index = 0;   // 0-based position of the scanned page in its volume
-  int quality = 0;      // PDQ quality of the scanned page
-  PageHit hit;          // the registered unit; distance -1 when only local features matched
-  UnitRef ref;          // what that unit is
+  std::string member;          // the scanned page inside its volume ("" for a plain file)
+  int page_index = 0;          // 0-based position of the scanned page in its volume
+  int quality = 0;             // PDQ quality of the scanned page
+  PageHit hit;                 // the registered unit; distance -1 when only local features matched
+  UnitRef ref;                 // what that unit is
   std::string method = "pdq";  // "pdq", "local" or "both"
   std::string view = "full";   // scanned view that matched: full, trimmed, left, right
   int inliers = 0;             // geometric verification (0: not verified)
@@ -42,10 +42,10 @@ struct WorkResult {
 struct VolumeReport {
   std::string source;
   Verdict verdict = Verdict::kNoMatch;
-  Status status;              // non-ok when the volume could not be read at all
-  int pages = 0;              // pages read (including failed ones)
+  Status status;  // non-ok when the volume could not be read at all
+  int pages = 0;  // pages read (including failed ones)
   int pages_hashed = 0;
-  int pages_low_quality = 0;  // hashed but below MatchOptions::min_quality
+  int pages_low_quality = 0;             // hashed but below MatchOptions::min_quality
   std::vector<PageMatchRecord> matches;  // page order
   std::vector<WorkResult> works;         // every work with a matched page, best first
   std::vector<FileError> errors;

@@ -25,10 +25,10 @@ struct DecodeOptions {
 };
 
 struct DecodedImage {
-  cv::Mat pixels;           // CV_8UC1 (luminance/gray) or CV_8UC3 in R,G,B order
-  int source_width = 0;     // pixels, as stored in the file
+  cv::Mat pixels;        // CV_8UC1 (luminance/gray) or CV_8UC3 in R,G,B order
+  int source_width = 0;  // pixels, as stored in the file
   int source_height = 0;
-  int scale_denom = 1;      // pixels were decoded at 1/scale_denom of the source size
+  int scale_denom = 1;  // pixels were decoded at 1/scale_denom of the source size
 };
 
 // Decodes JPEG, PNG, WebP, BMP, TIFF (and whatever imgcodecs reads) from memory.
@@ -50,7 +50,7 @@ struct DecodedImage {
 // samples keep their high byte, alpha is dropped. libpng may still print
 // "libpng error: ..." lines on stderr for damaged PNGs (OpenCV installs no
 // handler); the result is kCorrupt all the same.
-Result<DecodedImage> DecodeImage(const unsigned char* data, size_t size, const DecodeOptions& options,
-                                 const IngestLimits& limits);
+Result<DecodedImage> DecodeImage(const unsigned char* data, size_t size,
+                                 const DecodeOptions& options, const IngestLimits& limits);
 
 }  // namespace kagami::ingest

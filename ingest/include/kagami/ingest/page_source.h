@@ -15,10 +15,10 @@ namespace kagami::ingest {
 
 // One page as it comes out of its container, not yet decoded.
 struct EncodedPage {
-  std::string member;               // path inside the container ("" for a plain image file)
-  std::vector<unsigned char> bytes; // encoded image bytes (JPEG, PNG, WebP, BMP, TIFF, ...)
-  cv::Mat rendered;                 // set instead of `bytes` for PDF pages: 8-bit gray or RGB
-  Status status;                    // non-ok: this page (or the rest of the asset) failed
+  std::string member;                // path inside the container ("" for a plain image file)
+  std::vector<unsigned char> bytes;  // encoded image bytes (JPEG, PNG, WebP, BMP, TIFF, ...)
+  cv::Mat rendered;                  // set instead of `bytes` for PDF pages: 8-bit gray or RGB
+  Status status;                     // non-ok: this page (or the rest of the asset) failed
 };
 
 // The pages of one asset in reading order: natural sort of member names for

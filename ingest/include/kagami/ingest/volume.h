@@ -26,10 +26,10 @@ struct AssetFile {
 // archive/PDF/EPUB, or the loose images of a folder (natural order, recursively).
 // Archives, PDFs and EPUBs found inside a folder are volumes of their own.
 struct Volume {
-  std::string source;              // the path that names the volume (as given or found)
-  bool is_folder = false;          // true: `assets` are the folder's loose images
-  std::vector<AssetFile> assets;   // page order within the volume follows this order
-  Status status;                   // non-ok: the volume could not be enumerated at all
+  std::string source;             // the path that names the volume (as given or found)
+  bool is_folder = false;         // true: `assets` are the folder's loose images
+  std::vector<AssetFile> assets;  // page order within the volume follows this order
+  Status status;                  // non-ok: the volume could not be enumerated at all
 };
 
 // Sniffs the media kind and MIME type from the first bytes of a file. Give it
