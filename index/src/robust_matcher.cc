@@ -81,7 +81,9 @@ RobustMatcher::~RobustMatcher() = default;
 
 Status RobustMatcher::EnsureLocalIndex() {
   std::call_once(local_once_, [this] {
-    auto index = std::make_unique<LocalIndex>(options_.features.kind);
+    LocalIndexOptions index_options;
+    index_options.ivf_min_descriptors = options_.local_ivf_min_descriptors;
+    auto index = std::make_unique<LocalIndex>(options_.features.kind, index_options);
     std::lock_guard<std::mutex> lock(catalog_mutex_);
     Status add_status;
     Status read = store_.catalog().ForEachLocalFeatures([&](int64_t unit_id,
