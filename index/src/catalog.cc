@@ -492,35 +492,31 @@ Status Catalog::ForEachUnitHash(
   return Status::Ok();
 }
 
-Result<Catalog::UnitStats> Catalog::GetUnitStats(int min_quality) {
-  static constexpr std::string_view kSql =
-      "SELECT count(*), coalesce(max(id), 0) FROM units WHERE quality >= ?1";
-  KAGAMI_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, impl_->Statement(kSql));
+Result<Catalog::UnitStats> Catalog::QueryStats(std::string_view sql, int min_quality,
+                                               const std::string& what) {
+  KAGAMI_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, impl_->Statement(sql));
   ScopedReset reset(stmt);
   KAGAMI_RETURN_IF_ERROR(Bind(stmt, min_quality));
-  KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt, impl_->What("counting units")));
-  if (!row) return Status::Internal(impl_->What("counting units: no result row"));
+  KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt, impl_->What(what)));
+  if (!row) return Status::Internal(impl_->What(what + ": no result row"));
   UnitStats stats;
   stats.count = sqlite3_column_int64(stmt, 0);
   stats.max_unit_id = sqlite3_column_int64(stmt, 1);
   return stats;
 }
 
+Result<Catalog::UnitStats> Catalog::GetUnitStats(int min_quality) {
+  return QueryStats("SELECT count(*), coalesce(max(id), 0) FROM units WHERE quality >= ?1",
+                    min_quality, "counting units");
+}
+
 Result<Catalog::UnitStats> Catalog::GetIndexStats(int min_quality) {
-  static constexpr std::string_view kSql =
+  return QueryStats(
       "SELECT (SELECT count(*) FROM units WHERE quality >= ?1) + "
       "(SELECT count(*) FROM units WHERE pdq_trimmed IS NOT NULL AND trimmed_quality >= ?1), "
       "coalesce((SELECT max(id) FROM units WHERE quality >= ?1 OR "
-      "(pdq_trimmed IS NOT NULL AND trimmed_quality >= ?1)), 0)";
-  KAGAMI_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, impl_->Statement(kSql));
-  ScopedReset reset(stmt);
-  KAGAMI_RETURN_IF_ERROR(Bind(stmt, min_quality));
-  KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt, impl_->What("counting unit hashes")));
-  if (!row) return Status::Internal(impl_->What("counting unit hashes: no result row"));
-  UnitStats stats;
-  stats.count = sqlite3_column_int64(stmt, 0);
-  stats.max_unit_id = sqlite3_column_int64(stmt, 1);
-  return stats;
+      "(pdq_trimmed IS NOT NULL AND trimmed_quality >= ?1)), 0)",
+      min_quality, "counting unit hashes");
 }
 
 int64_t Catalog::UnitCount() {

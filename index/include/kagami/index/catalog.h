@@ -130,6 +130,8 @@ class Catalog {
  private:
   struct Impl;
   explicit Catalog(std::unique_ptr<Impl> impl);
+  // Runs a "SELECT count, max id" query with ?1 = min_quality.
+  Result<UnitStats> QueryStats(std::string_view sql, int min_quality, const std::string& what);
   std::unique_ptr<Impl> impl_;
 };
 
