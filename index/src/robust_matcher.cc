@@ -179,7 +179,7 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
 
   bool run_local =
       options_.local == LocalStage::kAlways || (options_.local == LocalStage::kAuto && !strong);
-  if (run_local && page.pdq.quality >= 0) RunLocalStage(pixels, encoded, pdq_hits, outcome);
+  if (run_local) RunLocalStage(pixels, encoded, pdq_hits, outcome);
   if (!outcome.hits.empty()) return outcome;
 
   // PDQ alone: the best hit for the page as a whole and for each half of a spread.
