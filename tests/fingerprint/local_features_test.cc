@@ -8,21 +8,16 @@
 
 #include "kagami/synth/page_generator.h"
 
+#include "page_fixtures.h"
+
 namespace kagami::fingerprint {
 namespace {
 
 cv::Mat GrayPage(uint64_t seed, int w = 900, int h = 1275) {
-  cv::Mat g;
-  cv::cvtColor(synth::GenerateMangaPage(seed, w, h), g, cv::COLOR_BGR2GRAY);
-  return g;
+  return ::kagami::testing::Gray(synth::GenerateMangaPage(seed, w, h));
 }
 
-LocalFeatures Extract(const cv::Mat& gray, bool mirrored = false,
-                      LocalFeatureOptions options = {}) {
-  Result<LocalFeatures> r = ExtractLocalFeatures(gray, mirrored, options);
-  EXPECT_TRUE(r.ok()) << r.status().ToString();
-  return r.ok() ? std::move(r).value() : LocalFeatures{};
-}
+using ::kagami::testing::Extract;
 
 TEST(ExtractLocalFeatures, KeepsAtMostMaxKeypointsSpreadOverThePage) {
   const cv::Mat gray = GrayPage(1);

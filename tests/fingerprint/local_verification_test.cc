@@ -9,20 +9,13 @@
 #include "kagami/fingerprint/page_normalizer.h"
 #include "kagami/synth/page_generator.h"
 
+#include "page_fixtures.h"
+
 namespace kagami::fingerprint {
 namespace {
 
-cv::Mat Gray(const cv::Mat& bgr) {
-  cv::Mat g;
-  cv::cvtColor(bgr, g, cv::COLOR_BGR2GRAY);
-  return g;
-}
-
-LocalFeatures Extract(const cv::Mat& gray, bool mirrored = false) {
-  Result<LocalFeatures> r = ExtractLocalFeatures(gray, mirrored);
-  EXPECT_TRUE(r.ok()) << r.status().ToString();
-  return r.ok() ? std::move(r).value() : LocalFeatures{};
-}
+using ::kagami::testing::Extract;
+using ::kagami::testing::Gray;
 
 // Query features as Kagami computes them: the trimmed page, or each half of a
 // spread; plain and mirrored.

@@ -8,14 +8,12 @@
 
 #include "kagami/synth/page_generator.h"
 
+#include "page_fixtures.h"
+
 namespace kagami::fingerprint {
 namespace {
 
-cv::Mat Gray(const cv::Mat& bgr) {
-  cv::Mat g;
-  cv::cvtColor(bgr, g, cv::COLOR_BGR2GRAY);
-  return g;
-}
+using ::kagami::testing::Gray;
 
 cv::Mat Page(uint64_t seed) { return synth::GenerateMangaPage(seed, 600, 850); }
 

@@ -8,6 +8,8 @@
 #include "kagami/fingerprint/page_normalizer.h"
 #include "kagami/synth/page_generator.h"
 
+#include "page_fixtures.h"
+
 namespace kagami::index {
 namespace {
 
@@ -15,17 +17,8 @@ using fingerprint::ExtractLocalFeatures;
 using fingerprint::FeatureKind;
 using fingerprint::LocalFeatures;
 
-cv::Mat Gray(const cv::Mat& bgr) {
-  cv::Mat g;
-  cv::cvtColor(bgr, g, cv::COLOR_BGR2GRAY);
-  return g;
-}
-
-LocalFeatures Extract(const cv::Mat& gray, bool mirrored = false) {
-  Result<LocalFeatures> r = ExtractLocalFeatures(gray, mirrored);
-  EXPECT_TRUE(r.ok()) << r.status().ToString();
-  return r.ok() ? std::move(r).value() : LocalFeatures{};
-}
+using ::kagami::testing::Extract;
+using ::kagami::testing::Gray;
 
 // Query features of an edited page: its trimmed view, as the scanner does.
 LocalFeatures QueryFeatures(const cv::Mat& bgr, bool mirrored = false) {
