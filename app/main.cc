@@ -12,9 +12,9 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include "kagami/fingerprint/batch_extractor.h"
-#include "kagami/index/registrar.h"
-#include "kagami/index/scanner.h"
+#include "kagami/pipeline/batch_extractor.h"
+#include "kagami/pipeline/registrar.h"
+#include "kagami/pipeline/scanner.h"
 #include "kagami/index/store.h"
 #include "kagami/ingest/volume.h"
 #include "kagami/reports/scan_report_writer.h"
@@ -45,18 +45,18 @@ kagami::ingest::DecodeMode DecodeModeFor(const CommonFlags& flags,
   return dflt;
 }
 
-kagami::fingerprint::ExtractOptions MakeExtractOptions(const CommonFlags& flags,
+kagami::pipeline::ExtractOptions MakeExtractOptions(const CommonFlags& flags,
                                                        kagami::ingest::DecodeMode dflt) {
-  kagami::fingerprint::ExtractOptions options;
+  kagami::pipeline::ExtractOptions options;
   options.decode.mode = DecodeModeFor(flags, dflt);
   options.threads = flags.threads;
   return options;
 }
 
 // Progress on stderr, only when stderr is a terminal.
-kagami::index::ProgressFn MakeProgress() {
+kagami::pipeline::ProgressFn MakeProgress() {
   if (!isatty(STDERR_FILENO)) return {};
-  return [](const kagami::index::Progress& p) {
+  return [](const kagami::pipeline::Progress& p) {
     std::fprintf(stderr, "\r%zu/%zu inputs, %zu pages", p.volumes_done, p.volumes_total,
                  p.pages_done);
     if (p.volumes_done == p.volumes_total) std::fprintf(stderr, "\n");
@@ -69,7 +69,7 @@ std::string JsonDump(const nlohmann::json& j) {
 }
 
 // `kagami hash`: one JSON line per page.
-class HashPrinter : public kagami::fingerprint::ExtractSink {
+class HashPrinter : public kagami::pipeline::ExtractSink {
  public:
   explicit HashPrinter(const std::vector<kagami::ingest::Volume>& volumes) : volumes_(volumes) {}
 
@@ -127,7 +127,7 @@ int RunHash(const CommonFlags& flags, const std::vector<std::string>& paths, boo
   options.dihedral = dihedral;
   std::vector<kagami::ingest::Volume> volumes = kagami::ingest::ExpandInputs(paths, options.limits);
   HashPrinter printer(volumes);
-  kagami::fingerprint::ExtractVolumes(volumes, options, printer);
+  kagami::pipeline::ExtractVolumes(volumes, options, printer);
   std::cout.flush();
   if (printer.hashed() == 0 && printer.errors() > 0) return kExitFailure;
   return kExitOk;
@@ -139,12 +139,12 @@ int RunRegister(const CommonFlags& flags, const kagami::index::Work& work,
   auto store = kagami::index::Store::Open(kagami::index::ResolveDataDir(flags.data_dir), &rebuilt);
   if (!store.ok()) return Fail(store.status());
   if (rebuilt) std::cerr << "kagami: index rebuilt from the catalog\n";
-  kagami::index::RegisterOptions options;
+  kagami::pipeline::RegisterOptions options;
   options.extract = MakeExtractOptions(flags, kagami::ingest::DecodeMode::kFast);
   options.robust = !no_local;
-  auto summary = kagami::index::RegisterWork(**store, work, paths, options, MakeProgress());
+  auto summary = kagami::pipeline::RegisterWork(**store, work, paths, options, MakeProgress());
   if (!summary.ok()) return Fail(summary.status());
-  const kagami::index::RegisterSummary& s = *summary;
+  const kagami::pipeline::RegisterSummary& s = *summary;
   if (json) {
     nlohmann::json j = {{"work", work.id},
                         {"volumes", s.volumes},
@@ -185,7 +185,7 @@ int RunScan(const CommonFlags& flags, const std::vector<std::string>& paths,
   auto store = kagami::index::Store::Open(kagami::index::ResolveDataDir(flags.data_dir), &rebuilt);
   if (!store.ok()) return Fail(store.status());
   if (rebuilt) std::cerr << "kagami: index rebuilt from the catalog\n";
-  kagami::index::ScanOptions options;
+  kagami::pipeline::ScanOptions options;
   options.extract = MakeExtractOptions(flags, kagami::ingest::DecodeMode::kFast);
   options.match.dihedral = !no_dihedral;
   options.match.radius = radius;
@@ -194,9 +194,9 @@ int RunScan(const CommonFlags& flags, const std::vector<std::string>& paths,
                                              : kagami::index::LocalStage::kAuto;
   kagami::reports::ScanReportWriter writer(*format, std::cout);
   int volumes = 0;
-  Status status = kagami::index::Scan(
+  Status status = kagami::pipeline::Scan(
       **store, paths, options,
-      [&](const kagami::index::VolumeReport& report) {
+      [&](const kagami::pipeline::VolumeReport& report) {
         ++volumes;
         writer.Write(report);
       },

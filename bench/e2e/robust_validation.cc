@@ -23,8 +23,8 @@
 
 #include <opencv2/core.hpp>
 
-#include "kagami/index/registrar.h"
-#include "kagami/index/scanner.h"
+#include "kagami/pipeline/registrar.h"
+#include "kagami/pipeline/scanner.h"
 #include "kagami/index/store.h"
 #include "kagami/synth/page_generator.h"
 
@@ -77,15 +77,15 @@ struct Tally {
 struct Contender {
   std::string name;
   std::unique_ptr<kagami::index::Store> store;
-  kagami::index::ScanOptions scan;
+  kagami::pipeline::ScanOptions scan;
 };
 
 Tally ScanFolder(Contender& c, const fs::path& folder) {
   Tally t;
-  std::map<std::string, std::vector<kagami::index::PageMatchRecord>> by_member;
+  std::map<std::string, std::vector<kagami::pipeline::PageMatchRecord>> by_member;
   auto start = Clock::now();
-  kagami::Status s = kagami::index::Scan(*c.store, {folder.string()}, c.scan,
-                                         [&](const kagami::index::VolumeReport& r) {
+  kagami::Status s = kagami::pipeline::Scan(*c.store, {folder.string()}, c.scan,
+                                         [&](const kagami::pipeline::VolumeReport& r) {
                                            t.scanned_pages += r.pages;
                                            for (const auto& m : r.matches)
                                              by_member[m.member].push_back(m);
@@ -237,12 +237,12 @@ int main(int argc, char** argv) {
       return 2;
     }
     contenders[c].store = std::move(store).value();
-    kagami::index::RegisterOptions reg;
+    kagami::pipeline::RegisterOptions reg;
     reg.extract.threads = threads;
     reg.robust = c == 1;
     kagami::index::Work work{"bench", "Bench", "", kagami::index::WorkKind::kManga, {}};
     auto start = Clock::now();
-    auto summary = kagami::index::RegisterWork(
+    auto summary = kagami::pipeline::RegisterWork(
         *contenders[c].store, work,
         {(root / "registered").string(), (root / "registered_spreads").string()}, reg);
     double secs = std::chrono::duration<double>(Clock::now() - start).count();

@@ -28,7 +28,7 @@
 #include <opencv2/img_hash.hpp>
 #include <opencv2/imgcodecs.hpp>
 
-#include "kagami/fingerprint/batch_extractor.h"
+#include "kagami/pipeline/batch_extractor.h"
 #include "kagami/ingest/image_decoder.h"
 #include "kagami/ingest/volume.h"
 #include "kagami/synth/page_generator.h"
@@ -44,7 +44,7 @@ std::vector<char> ReadAll(const std::filesystem::path& p) {
   return data;
 }
 
-class CountingSink : public kagami::fingerprint::ExtractSink {
+class CountingSink : public kagami::pipeline::ExtractSink {
  public:
   void BeginAsset(size_t, size_t, const std::string&, bool) override {}
   void OnPage(kagami::fingerprint::PageFingerprint page) override {
@@ -137,12 +137,12 @@ int main(int argc, char** argv) {
   };
   auto run_kagami = [&](kagami::ingest::DecodeMode mode, int t) {
     return [&, mode, t] {
-      kagami::fingerprint::ExtractOptions options;
+      kagami::pipeline::ExtractOptions options;
       options.decode.mode = mode;
       options.threads = t;
       std::vector<kagami::ingest::Volume> volumes = kagami::ingest::ExpandInputs(paths, limits);
       CountingSink sink;
-      kagami::fingerprint::ExtractVolumes(volumes, options, sink);
+      kagami::pipeline::ExtractVolumes(volumes, options, sink);
       return sink.ok;
     };
   };

@@ -32,7 +32,7 @@ Result<ReportFormat> ParseReportFormat(std::string_view name) {
   return Status::InvalidArgument("unknown format '" + std::string(name) + "' (use text or jsonl)");
 }
 
-double MatchSimilarity(const index::PageMatchRecord& match) {
+double MatchSimilarity(const pipeline::PageMatchRecord& match) {
   if (match.hit.distance >= 0) return PdqSimilarity(match.hit.distance);
   return std::round(std::min(1.0, match.coverage) * 10000.0) / 10000.0;
 }
@@ -41,9 +41,9 @@ double PdqSimilarity(int distance_bits) {
   return std::round((256.0 - distance_bits) / 256.0 * 10000.0) / 10000.0;
 }
 
-std::vector<std::string> ScanReportWriter::ToJsonLines(const index::VolumeReport& report) {
+std::vector<std::string> ScanReportWriter::ToJsonLines(const pipeline::VolumeReport& report) {
   std::vector<std::string> lines;
-  for (const index::PageMatchRecord& m : report.matches) {
+  for (const pipeline::PageMatchRecord& m : report.matches) {
     nlohmann::json j;
     j["type"] = "match";
     j["source"] = report.source;
@@ -81,9 +81,9 @@ std::vector<std::string> ScanReportWriter::ToJsonLines(const index::VolumeReport
   nlohmann::json s;
   s["type"] = "summary";
   s["source"] = report.source;
-  s["verdict"] = std::string(index::VerdictName(report.verdict));
+  s["verdict"] = std::string(pipeline::VerdictName(report.verdict));
   nlohmann::json works = nlohmann::json::array();
-  for (const index::WorkResult& w : report.works) {
+  for (const pipeline::WorkResult& w : report.works) {
     works.push_back({{"work", w.tally.work_id},
                      {"title", w.title},
                      {"rights_holder", w.rights_holder},
@@ -96,7 +96,7 @@ std::vector<std::string> ScanReportWriter::ToJsonLines(const index::VolumeReport
   s["pages_hashed"] = report.pages_hashed;
   s["pages_low_quality"] = report.pages_low_quality;
   nlohmann::json errors = nlohmann::json::array();
-  for (const index::FileError& e : report.errors) {
+  for (const pipeline::FileError& e : report.errors) {
     errors.push_back({{"file", e.source}, {"member", e.member}, {"error", e.status.ToString()}});
   }
   s["errors"] = errors;
@@ -105,10 +105,10 @@ std::vector<std::string> ScanReportWriter::ToJsonLines(const index::VolumeReport
   return lines;
 }
 
-void ScanReportWriter::Write(const index::VolumeReport& report) {
+void ScanReportWriter::Write(const pipeline::VolumeReport& report) {
   ++volumes_;
-  if (report.verdict == index::Verdict::kMatch) ++matched_;
-  if (report.verdict == index::Verdict::kError) ++errored_;
+  if (report.verdict == pipeline::Verdict::kMatch) ++matched_;
+  if (report.verdict == pipeline::Verdict::kError) ++errored_;
   if (format_ == ReportFormat::kJsonl) {
     for (const std::string& line : ToJsonLines(report)) out_ << line << '\n';
     out_.flush();
@@ -117,9 +117,9 @@ void ScanReportWriter::Write(const index::VolumeReport& report) {
   WriteText(report);
 }
 
-void ScanReportWriter::WriteText(const index::VolumeReport& report) {
-  const char* verdict = report.verdict == index::Verdict::kMatch     ? "MATCH"
-                        : report.verdict == index::Verdict::kNoMatch ? "no match"
+void ScanReportWriter::WriteText(const pipeline::VolumeReport& report) {
+  const char* verdict = report.verdict == pipeline::Verdict::kMatch     ? "MATCH"
+                        : report.verdict == pipeline::Verdict::kNoMatch ? "no match"
                                                                      : "ERROR";
   out_ << verdict << "  " << report.source << "  (" << report.pages << " pages, "
        << report.matches.size() << " matched";
@@ -127,10 +127,10 @@ void ScanReportWriter::WriteText(const index::VolumeReport& report) {
     out_ << ", " << report.pages_low_quality << " too plain to match";
   if (!report.errors.empty()) out_ << ", " << report.errors.size() << " errors";
   out_ << ")\n";
-  if (!report.status.ok() && report.verdict == index::Verdict::kError) {
+  if (!report.status.ok() && report.verdict == pipeline::Verdict::kError) {
     out_ << "    error: " << report.status.ToString() << '\n';
   }
-  for (const index::WorkResult& w : report.works) {
+  for (const pipeline::WorkResult& w : report.works) {
     out_ << "    work " << w.tally.work_id << " \"" << w.title << "\"";
     if (!w.rights_holder.empty()) out_ << " (" << w.rights_holder << ")";
     out_ << ": " << w.tally.matched_pages << " registered pages matched, " << w.tally.required_pages
@@ -141,7 +141,7 @@ void ScanReportWriter::WriteText(const index::VolumeReport& report) {
     std::snprintf(line, sizeof line, "    %5s  %-28s  %-16s  %-28s  %4s  %5s  %s\n", "page",
                   "member", "work", "registered page", "dist", "sim", "how");
     out_ << line;
-    for (const index::PageMatchRecord& m : report.matches) {
+    for (const pipeline::PageMatchRecord& m : report.matches) {
       std::string ref = Ellipsize(m.ref.member.empty() ? m.ref.asset_path : m.ref.member, 22) +
                         " #" + std::to_string(m.ref.page_index);
       std::string how = m.method;
@@ -158,7 +158,7 @@ void ScanReportWriter::WriteText(const index::VolumeReport& report) {
       out_ << line;
     }
   }
-  for (const index::FileError& e : report.errors) {
+  for (const pipeline::FileError& e : report.errors) {
     out_ << "    error: " << (e.member.empty() ? e.source : e.member) << ": " << e.status.ToString()
          << '\n';
   }

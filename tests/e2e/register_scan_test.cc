@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "kagami/index/registrar.h"
-#include "kagami/index/scanner.h"
+#include "kagami/pipeline/registrar.h"
+#include "kagami/pipeline/scanner.h"
 #include "kagami/index/store.h"
 #include "kagami/synth/page_generator.h"
 #include "temp_dir.h"
@@ -40,7 +40,7 @@ class RegisterScanTest : public ::testing::Test {
     auto store = index::Store::Open(*dir_ / "data");
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     index::Work work{"w1", "Test Work", "Test Holder", index::WorkKind::kManga, {{"isbn", "123"}}};
-    auto summary = index::RegisterWork(**store, work, {(*dir_ / "work").string()}, {});
+    auto summary = pipeline::RegisterWork(**store, work, {(*dir_ / "work").string()}, {});
     ASSERT_TRUE(summary.ok()) << summary.status().ToString();
     ASSERT_EQ(summary->units_added, kPages);
     ASSERT_TRUE(summary->errors.empty());
@@ -52,7 +52,7 @@ class RegisterScanTest : public ::testing::Test {
   }
 
   // Writes edited copies of all registered pages into a folder and scans it.
-  static index::VolumeReport ScanEdited(Edit edit) {
+  static pipeline::VolumeReport ScanEdited(Edit edit) {
     std::string folder = (*dir_ / ("suspect-" + std::string(synth::EditName(edit)))).string();
     for (int i = 0; i < kPages; ++i) {
       cv::Mat edited = synth::ApplyEdit(pages_[i], edit, 77 + i);
@@ -63,15 +63,15 @@ class RegisterScanTest : public ::testing::Test {
     return ScanOne(folder);
   }
 
-  static index::VolumeReport ScanOne(const std::string& path) {
+  static pipeline::VolumeReport ScanOne(const std::string& path) {
     auto store = index::Store::Open(*dir_ / "data");
     EXPECT_TRUE(store.ok()) << store.status().ToString();
-    std::vector<index::VolumeReport> reports;
-    Status status = index::Scan(**store, {path}, {},
-                                [&](const index::VolumeReport& r) { reports.push_back(r); });
+    std::vector<pipeline::VolumeReport> reports;
+    Status status = pipeline::Scan(**store, {path}, {},
+                                [&](const pipeline::VolumeReport& r) { reports.push_back(r); });
     EXPECT_TRUE(status.ok()) << status.ToString();
     EXPECT_EQ(reports.size(), 1u);
-    return reports.empty() ? index::VolumeReport{} : reports.front();
+    return reports.empty() ? pipeline::VolumeReport{} : reports.front();
   }
 
   static testing::TempDir* dir_;
@@ -84,8 +84,8 @@ std::vector<cv::Mat> RegisterScanTest::pages_;
 class PirateEditTest : public RegisterScanTest, public ::testing::WithParamInterface<Edit> {};
 
 TEST_P(PirateEditTest, EditedVolumeMatchesWorkPageForPage) {
-  index::VolumeReport report = ScanEdited(GetParam());
-  EXPECT_EQ(report.verdict, index::Verdict::kMatch);
+  pipeline::VolumeReport report = ScanEdited(GetParam());
+  EXPECT_EQ(report.verdict, pipeline::Verdict::kMatch);
   EXPECT_EQ(report.pages, kPages);
   ASSERT_FALSE(report.works.empty());
   EXPECT_EQ(report.works.front().tally.work_id, "w1");
@@ -120,8 +120,8 @@ TEST_F(RegisterScanTest, UnrelatedPagesOfTheSameStyleDoNotMatch) {
     testing::WriteFile(std::filesystem::path(folder) / PageName(i),
                        synth::EncodeJpeg(synth::GenerateMangaPage(50000 + i, kWidth, kHeight), 85));
   }
-  index::VolumeReport report = ScanOne(folder);
-  EXPECT_EQ(report.verdict, index::Verdict::kNoMatch);
+  pipeline::VolumeReport report = ScanOne(folder);
+  EXPECT_EQ(report.verdict, pipeline::Verdict::kNoMatch);
   EXPECT_TRUE(report.matches.empty());
   EXPECT_EQ(report.pages, 30);
 }
@@ -130,7 +130,7 @@ TEST_F(RegisterScanTest, RegisteringTheSameFilesAgainAddsNothing) {
   auto store = index::Store::Open(*dir_ / "data");
   ASSERT_TRUE(store.ok());
   index::Work work{"w1", "Test Work", "Test Holder", index::WorkKind::kManga, {}};
-  auto summary = index::RegisterWork(**store, work, {(*dir_ / "work").string()}, {});
+  auto summary = pipeline::RegisterWork(**store, work, {(*dir_ / "work").string()}, {});
   ASSERT_TRUE(summary.ok());
   EXPECT_EQ(summary->units_added, 0);
   EXPECT_EQ(summary->assets_skipped, kPages);
@@ -145,16 +145,16 @@ TEST_F(RegisterScanTest, CorruptFileInABatchIsReportedAndTheRestStillMatch) {
   testing::WriteFile(std::filesystem::path(folder) / "p2.jpg", truncated);
   testing::WriteFile(std::filesystem::path(folder) / "p3.jpg", std::string("not an image at all"));
   testing::WriteFile(std::filesystem::path(folder) / "p4.jpg", synth::EncodeJpeg(pages_[3], 70));
-  index::VolumeReport report = ScanOne(folder);
-  EXPECT_EQ(report.verdict, index::Verdict::kMatch);
+  pipeline::VolumeReport report = ScanOne(folder);
+  EXPECT_EQ(report.verdict, pipeline::Verdict::kMatch);
   EXPECT_EQ(report.matches.size(), 2u);
   EXPECT_GE(report.errors.size(),
             1u);  // the truncated JPEG; the text file may be skipped as non-image
 }
 
 TEST_F(RegisterScanTest, MissingInputIsAnErrorVerdict) {
-  index::VolumeReport report = ScanOne((*dir_ / "does-not-exist").string());
-  EXPECT_EQ(report.verdict, index::Verdict::kError);
+  pipeline::VolumeReport report = ScanOne((*dir_ / "does-not-exist").string());
+  EXPECT_EQ(report.verdict, pipeline::Verdict::kError);
   EXPECT_FALSE(report.status.ok());
 }
 

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "kagami/index/registrar.h"
-#include "kagami/index/scanner.h"
+#include "kagami/pipeline/registrar.h"
+#include "kagami/pipeline/scanner.h"
 #include "kagami/index/store.h"
 #include "kagami/synth/page_generator.h"
 #include "temp_dir.h"
@@ -48,7 +48,7 @@ class RobustMatchingTest : public ::testing::Test {
     auto store = index::Store::Open(*dir_ / "data");
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     index::Work work{"w", "Robust", "", index::WorkKind::kManga, {}};
-    auto summary = index::RegisterWork(
+    auto summary = pipeline::RegisterWork(
         **store, work, {(*dir_ / "work").string(), (*dir_ / "spreads").string()}, {});
     ASSERT_TRUE(summary.ok()) << summary.status().ToString();
     ASSERT_EQ(summary->units_added, kPages + 1);
@@ -65,10 +65,10 @@ class RobustMatchingTest : public ::testing::Test {
                                                                  index::LocalStage local) {
     auto store = index::Store::Open(*dir_ / "data");
     EXPECT_TRUE(store.ok());
-    index::ScanOptions options;
+    pipeline::ScanOptions options;
     options.robust.local = local;
     std::map<std::string, std::set<std::string>> found;
-    Status s = index::Scan(**store, {folder}, options, [&](const index::VolumeReport& r) {
+    Status s = pipeline::Scan(**store, {folder}, options, [&](const pipeline::VolumeReport& r) {
       for (const auto& m : r.matches) {
         std::string where =
             m.ref.asset_path.find("spreads") != std::string::npos ? "spread/" : "page/";

@@ -9,13 +9,13 @@
 namespace kagami::reports {
 namespace {
 
-index::VolumeReport MatchedReport() {
-  index::VolumeReport r;
+pipeline::VolumeReport MatchedReport() {
+  pipeline::VolumeReport r;
   r.source = "suspect/vol.cbz";
-  r.verdict = index::Verdict::kMatch;
+  r.verdict = pipeline::Verdict::kMatch;
   r.pages = 3;
   r.pages_hashed = 2;
-  index::PageMatchRecord m;
+  pipeline::PageMatchRecord m;
   m.member = "p1.jpg";
   m.page_index = 0;
   m.quality = 90;
@@ -25,7 +25,7 @@ index::VolumeReport MatchedReport() {
   m.ref.asset_path = "/reg/w1.cbz";
   m.ref.page_index = 4;
   r.matches.push_back(m);
-  index::WorkResult w;
+  pipeline::WorkResult w;
   w.tally = {"w1", 1, 1, true};
   w.title = m.ref.title;
   r.works.push_back(w);

@@ -10,7 +10,10 @@
 
 #include <opencv2/core.hpp>
 
-#include "kagami/fingerprint/batch_extractor.h"
+#include "kagami/fingerprint/page_fingerprint.h"
+#include "kagami/ingest/image_decoder.h"
+#include "kagami/ingest/limits.h"
+#include "kagami/ingest/page_source.h"
 #include "kagami/fingerprint/geometric_verifier.h"
 #include "kagami/fingerprint/local_features.h"
 #include "kagami/fingerprint/page_normalizer.h"

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "kagami/base/status.h"
-#include "kagami/index/scanner.h"
+#include "kagami/pipeline/scanner.h"
 
 namespace kagami::reports {
 
@@ -17,7 +17,7 @@ double PdqSimilarity(int distance_bits);
 // A match's similarity: PdqSimilarity when PDQ matched ("pdq", "both"), else
 // (local features only) the fraction of the registered page its verified
 // inliers cover.
-double MatchSimilarity(const index::PageMatchRecord& match);
+double MatchSimilarity(const pipeline::PageMatchRecord& match);
 
 // Writes scan results as they arrive.
 //
@@ -37,7 +37,7 @@ class ScanReportWriter {
  public:
   ScanReportWriter(ReportFormat format, std::ostream& out) : format_(format), out_(out) {}
 
-  void Write(const index::VolumeReport& report);
+  void Write(const pipeline::VolumeReport& report);
   // Text format: prints totals. jsonl: nothing (every line is self-contained).
   void Finish();
 
@@ -45,10 +45,10 @@ class ScanReportWriter {
   int volumes_errored() const { return errored_; }
 
   // The JSON lines for one volume, without a trailing newline each.
-  static std::vector<std::string> ToJsonLines(const index::VolumeReport& report);
+  static std::vector<std::string> ToJsonLines(const pipeline::VolumeReport& report);
 
  private:
-  void WriteText(const index::VolumeReport& report);
+  void WriteText(const pipeline::VolumeReport& report);
 
   ReportFormat format_;
   std::ostream& out_;

@@ -9,15 +9,17 @@
 #include <vector>
 
 #include "kagami/base/status.h"
+#include "kagami/fingerprint/page_fingerprint.h"
 #include "kagami/fingerprint/pdq_hasher.h"
 #include "kagami/ingest/image_decoder.h"
 #include "kagami/ingest/limits.h"
 #include "kagami/ingest/page_source.h"
 #include "kagami/ingest/volume.h"
 
-namespace kagami::fingerprint {
+namespace kagami::pipeline {
 
-struct PageFingerprint;
+using fingerprint::PageFingerprint;
+using fingerprint::PdqHasher;
 
 struct ExtractOptions {
   ingest::DecodeOptions decode;
@@ -41,19 +43,6 @@ struct ExtractOptions {
       analyze;
 };
 
-// The fingerprint of one page, or why there is none.
-struct PageFingerprint {
-  size_t volume = 0;                          // index into the volumes passed to ExtractVolumes
-  size_t asset = 0;                           // index into that volume's assets
-  std::string member;                         // path inside the container ("" for a plain image)
-  int page_index = 0;                         // 0-based position within the volume
-  Status status;                              // non-ok: the page could not be read or decoded
-  PdqHash pdq;                                // valid when status is ok
-  std::optional<PdqDihedralHashes> dihedral;  // when ExtractOptions::dihedral
-  int decoded_width = 0;  // pixels actually hashed (after any reduced-scale decode)
-  int decoded_height = 0;
-  std::any annotation;  // whatever ExtractOptions::analyze stored
-};
 
 // Receives results strictly in input order, on one thread at a time (the
 // pipeline's serial output stage). Callbacks must not throw.
@@ -78,4 +67,4 @@ class ExtractSink {
 void ExtractVolumes(const std::vector<ingest::Volume>& volumes, const ExtractOptions& options,
                     ExtractSink& sink);
 
-}  // namespace kagami::fingerprint
+}  // namespace kagami::pipeline

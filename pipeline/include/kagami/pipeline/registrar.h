@@ -5,12 +5,20 @@
 #include <vector>
 
 #include "kagami/base/status.h"
-#include "kagami/fingerprint/batch_extractor.h"
+#include "kagami/pipeline/batch_extractor.h"
 #include "kagami/index/catalog.h"
 #include "kagami/index/robust_matcher.h"
 #include "kagami/index/store.h"
 
-namespace kagami::index {
+namespace kagami::pipeline {
+
+using index::MatchOptions;
+using index::PageHit;
+using index::RobustOptions;
+using index::Store;
+using index::UnitRef;
+using index::Work;
+using index::WorkTally;
 
 // A per-file (or per-member) failure that did not stop the batch.
 struct FileError {
@@ -28,7 +36,7 @@ struct Progress {
 using ProgressFn = std::function<void(const Progress&)>;
 
 struct RegisterOptions {
-  fingerprint::ExtractOptions extract;
+  ExtractOptions extract;
   // Also store each page's trimmed-view PDQ hash and local features (needed by
   // the robust stage of `scan`; costs roughly 10 ms per page).
   bool robust = true;
@@ -55,4 +63,4 @@ Result<RegisterSummary> RegisterWork(Store& store, const Work& work,
                                      const RegisterOptions& options,
                                      const ProgressFn& progress = {});
 
-}  // namespace kagami::index
+}  // namespace kagami::pipeline

@@ -1,4 +1,4 @@
-#include "kagami/fingerprint/batch_extractor.h"
+#include "kagami/pipeline/batch_extractor.h"
 
 #include <oneapi/tbb/enumerable_thread_specific.h>
 #include <oneapi/tbb/parallel_pipeline.h>
@@ -11,7 +11,9 @@
 
 #include "kagami/ingest/page_source.h"
 
-namespace kagami::fingerprint {
+namespace kagami::pipeline {
+
+using namespace kagami::fingerprint;  // NOLINT: the pipeline drives fingerprint/
 namespace {
 
 // An ordering event delivered to the sink before the page it travels with.
@@ -224,4 +226,4 @@ void ExtractVolumes(const std::vector<ingest::Volume>& volumes, const ExtractOpt
   });
 }
 
-}  // namespace kagami::fingerprint
+}  // namespace kagami::pipeline

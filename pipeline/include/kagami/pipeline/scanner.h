@@ -5,14 +5,22 @@
 #include <vector>
 
 #include "kagami/base/status.h"
-#include "kagami/fingerprint/batch_extractor.h"
+#include "kagami/pipeline/batch_extractor.h"
 #include "kagami/index/catalog.h"
 #include "kagami/index/matcher.h"
-#include "kagami/index/registrar.h"
+#include "kagami/pipeline/registrar.h"
 #include "kagami/index/robust_matcher.h"
 #include "kagami/index/store.h"
 
-namespace kagami::index {
+namespace kagami::pipeline {
+
+using index::MatchOptions;
+using index::PageHit;
+using index::RobustOptions;
+using index::Store;
+using index::UnitRef;
+using index::Work;
+using index::WorkTally;
 
 enum class Verdict { kMatch, kNoMatch, kError };
 std::string_view VerdictName(Verdict verdict);  // "match", "no_match", "error"
@@ -52,7 +60,7 @@ struct VolumeReport {
 };
 
 struct ScanOptions {
-  fingerprint::ExtractOptions extract;
+  ExtractOptions extract;
   MatchOptions match;
   RobustOptions robust;
 };
@@ -65,4 +73,4 @@ Status Scan(Store& store, const std::vector<std::string>& paths, const ScanOptio
             const std::function<void(const VolumeReport&)>& on_volume,
             const ProgressFn& progress = {});
 
-}  // namespace kagami::index
+}  // namespace kagami::pipeline

@@ -1,4 +1,4 @@
-#include "kagami/index/scanner.h"
+#include "kagami/pipeline/scanner.h"
 
 #include <any>
 #include <map>
@@ -6,7 +6,9 @@
 #include <unordered_map>
 #include <utility>
 
-namespace kagami::index {
+namespace kagami::pipeline {
+
+using namespace kagami::index;  // NOLINT: this module orchestrates index/
 
 std::string_view VerdictName(Verdict verdict) {
   switch (verdict) {
@@ -41,7 +43,7 @@ PageMatchRecord MakeRecord(const fingerprint::PageFingerprint& page, const Robus
 
 // Collects page outcomes (computed in the pipeline's parallel stage) into
 // volume reports, in input order.
-class ScanSink : public fingerprint::ExtractSink {
+class ScanSink : public ExtractSink {
  public:
   ScanSink(Store& store, std::mutex& catalog_mutex, const std::vector<ingest::Volume>& volumes,
            const ScanOptions& options, const std::function<void(const VolumeReport&)>& on_volume,
@@ -173,8 +175,8 @@ Status Scan(Store& store, const std::vector<std::string>& paths, const ScanOptio
     page.annotation = matcher.Match(pixels, encoded, hasher, page);
   };
   ScanSink sink(store, matcher.catalog_mutex(), volumes, effective, on_volume, progress);
-  fingerprint::ExtractVolumes(volumes, effective.extract, sink);
+  ExtractVolumes(volumes, effective.extract, sink);
   return Status::Ok();
 }
 
-}  // namespace kagami::index
+}  // namespace kagami::pipeline

@@ -1,4 +1,4 @@
-#include "kagami/index/registrar.h"
+#include "kagami/pipeline/registrar.h"
 
 #include <any>
 #include <filesystem>
@@ -6,10 +6,12 @@
 #include <set>
 #include <utility>
 
-namespace kagami::index {
+namespace kagami::pipeline {
+
+using namespace kagami::index;  // NOLINT: this module orchestrates index/
 namespace {
 
-class RegisterSink : public fingerprint::ExtractSink {
+class RegisterSink : public ExtractSink {
  public:
   RegisterSink(Store& store, const Work& work, const std::vector<ingest::Volume>& volumes,
                std::mutex& store_mutex, RegisterSummary& summary, const ProgressFn& progress)
@@ -127,7 +129,7 @@ Result<RegisterSummary> RegisterWork(Store& store, const Work& work,
 
   std::mutex store_mutex;
   std::set<std::string> seen_this_run;  // guarded by store_mutex
-  fingerprint::ExtractOptions extract = options.extract;
+  ExtractOptions extract = options.extract;
   extract.sha256 = true;
   extract.skip_asset = [&](const std::string& sha) {
     std::lock_guard<std::mutex> lock(store_mutex);
@@ -146,11 +148,11 @@ Result<RegisterSummary> RegisterWork(Store& store, const Work& work,
     };
   }
   RegisterSink sink(store, work, volumes, store_mutex, summary, progress);
-  fingerprint::ExtractVolumes(volumes, extract, sink);
+  ExtractVolumes(volumes, extract, sink);
   Status save = store.SaveIndex();
   if (!sink.store_status().ok()) return sink.store_status();
   KAGAMI_RETURN_IF_ERROR(save);
   return summary;
 }
 
-}  // namespace kagami::index
+}  // namespace kagami::pipeline
