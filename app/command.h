@@ -1,0 +1,54 @@
+#pragma once
+
+// The seam between the `kagami` front end (main.cc) and its subcommands. Each
+// subcommand lives in its own <name>_command.cc and is listed once in main.cc.
+
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "kagami/base/status.h"
+#include "kagami/ingest/image_decoder.h"
+#include "kagami/pipeline/batch_extractor.h"
+#include "kagami/pipeline/registrar.h"
+
+namespace kagami::app {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitUsage = 1;
+inline constexpr int kExitFailure = 2;
+
+// Options every subcommand understands.
+struct GlobalFlags {
+  std::string data_dir;  // "" = $KAGAMI_DATA, else ./kagami-data
+  int threads = 0;       // 0 = all cores
+  std::string decode;    // "", "exact" or "fast"
+};
+
+// One `kagami` subcommand. Setup() declares it and its options on `app` (the
+// options bind to members of the command); Run() executes it after a
+// successful parse and returns the process exit code.
+class Command {
+ public:
+  virtual ~Command() = default;
+  virtual CLI::App* Setup(CLI::App& app) = 0;
+  virtual int Run(const GlobalFlags& flags) = 0;
+};
+
+std::unique_ptr<Command> MakeHashCommand();
+std::unique_ptr<Command> MakeRegisterCommand();
+std::unique_ptr<Command> MakeScanCommand();
+std::unique_ptr<Command> MakeWorksCommand();
+
+// Shared helpers for the commands.
+int Fail(const Status& status);  // prints "kagami: <status>" to stderr, returns kExitFailure
+ingest::DecodeMode DecodeModeFor(const GlobalFlags& flags, ingest::DecodeMode dflt);
+pipeline::ExtractOptions MakeExtractOptions(const GlobalFlags& flags, ingest::DecodeMode dflt);
+// Progress on stderr, only when stderr is a terminal; empty otherwise.
+pipeline::ProgressFn MakeProgress();
+// Compact one-line JSON; invalid UTF-8 is replaced, never thrown on.
+std::string JsonDump(const nlohmann::json& j);
+
+}  // namespace kagami::app

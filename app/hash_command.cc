@@ -1,0 +1,101 @@
+#include "command.h"
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "kagami/ingest/volume.h"
+
+namespace kagami::app {
+namespace {
+
+// `kagami hash`: one JSON line per page.
+class HashPrinter : public kagami::pipeline::ExtractSink {
+ public:
+  explicit HashPrinter(const std::vector<kagami::ingest::Volume>& volumes) : volumes_(volumes) {}
+
+  void BeginAsset(size_t, size_t, const std::string&, bool) override {}
+  void OnPage(kagami::fingerprint::PageFingerprint page) override {
+    nlohmann::json j;
+    j["file"] = volumes_[page.volume].assets[page.asset].path.string();
+    j["member"] = page.member;
+    j["unit"] = "page";
+    j["index"] = page.page_index;
+    if (!page.status.ok()) {
+      j["error"] = page.status.ToString();
+      ++errors_;
+    } else {
+      j["pdq"] = page.pdq.hash.ToHex();
+      j["quality"] = page.pdq.quality;
+      if (page.dihedral) {
+        nlohmann::json d = nlohmann::json::array();
+        for (const auto& h : page.dihedral->hashes) d.push_back(h.ToHex());
+        j["dihedral"] = d;
+      }
+      ++hashed_;
+    }
+    std::cout << JsonDump(j) << '\n';
+  }
+  void EndAsset(size_t volume, size_t asset, const Status& status) override {
+    if (status.ok()) return;
+    ++errors_;
+    nlohmann::json j;
+    j["file"] = volumes_[volume].assets[asset].path.string();
+    j["error"] = status.ToString();
+    std::cout << JsonDump(j) << '\n';
+  }
+  void EndVolume(size_t volume) override {
+    const auto& v = volumes_[volume];
+    if (v.status.ok()) return;
+    ++errors_;
+    nlohmann::json j;
+    j["file"] = v.source;
+    j["error"] = v.status.ToString();
+    std::cout << JsonDump(j) << '\n';
+  }
+
+  int hashed() const { return hashed_; }
+  int errors() const { return errors_; }
+
+ private:
+  const std::vector<kagami::ingest::Volume>& volumes_;
+  int hashed_ = 0;
+  int errors_ = 0;
+};
+
+class HashCommand : public Command {
+ public:
+  CLI::App* Setup(CLI::App& app) override {
+    CLI::App* cmd =
+        app.add_subcommand("hash", "print the PDQ hash of every page, one JSON line each");
+    cmd->add_option("paths", paths_, "image files, folders, archives, PDFs, EPUBs")->required();
+    cmd->add_flag("--dihedral", dihedral_, "add the 8 rotation/mirror variants");
+    return cmd;
+  }
+  int Run(const GlobalFlags& flags) override { return RunHash(flags, paths_, dihedral_); }
+
+ private:
+  static int RunHash(const GlobalFlags& flags, const std::vector<std::string>& paths,
+                     bool dihedral) {
+    auto options = MakeExtractOptions(flags, kagami::ingest::DecodeMode::kExact);
+    options.dihedral = dihedral;
+    std::vector<kagami::ingest::Volume> volumes =
+        kagami::ingest::ExpandInputs(paths, options.limits);
+    HashPrinter printer(volumes);
+    kagami::pipeline::ExtractVolumes(volumes, options, printer);
+    std::cout.flush();
+    if (printer.hashed() == 0 && printer.errors() > 0) return kExitFailure;
+    return kExitOk;
+  }
+
+  std::vector<std::string> paths_;
+  bool dihedral_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> MakeHashCommand() { return std::make_unique<HashCommand>(); }
+
+}  // namespace kagami::app
