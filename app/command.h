@@ -41,6 +41,8 @@ std::unique_ptr<Command> MakeHashCommand();
 std::unique_ptr<Command> MakeRegisterCommand();
 std::unique_ptr<Command> MakeScanCommand();
 std::unique_ptr<Command> MakeWorksCommand();
+std::unique_ptr<Command> MakeCrawlCommand();
+std::unique_ptr<Command> MakeScheduleCommand();
 
 // Shared helpers for the commands.
 int Fail(const Status& status);  // prints "kagami: <status>" to stderr, returns kExitFailure

@@ -9,6 +9,7 @@
 #include <thread>
 #include <utility>
 
+#include "kagami/ingest/memory_source.h"
 #include "kagami/ingest/page_source.h"
 
 namespace kagami::pipeline {
@@ -111,7 +112,10 @@ class ItemProducer {
     Event begin = MakeEvent(Event::kBeginAsset);
     asset_open_ = true;
     if (options_.sha256) {
-      Result<std::string> sha = ingest::Sha256File(asset.path);
+      Result<std::string> sha =
+          asset.memory ? Result<std::string>(ingest::Sha256Hex(asset.memory->data(),
+                                                                asset.memory->size()))
+                       : ingest::Sha256File(asset.path);
       if (!sha.ok()) {
         asset_status_ = sha.status();
         return begin;
@@ -122,7 +126,9 @@ class ItemProducer {
         return begin;
       }
     }
-    Result<std::unique_ptr<ingest::PageSource>> source = ingest::OpenAsset(asset, options_.limits);
+    Result<std::unique_ptr<ingest::PageSource>> source =
+        asset.memory ? ingest::OpenBytes(asset.memory, asset.path.string(), options_.limits)
+                     : ingest::OpenAsset(asset, options_.limits);
     if (source.ok()) {
       source_ = std::move(source).value();
     } else {

@@ -30,6 +30,7 @@ PageMatchRecord MakeRecord(const fingerprint::PageFingerprint& page, const Robus
   record.member = page.member;
   record.page_index = page.page_index;
   record.quality = page.pdq.quality;
+  record.suspect_pdq = page.pdq.hash;
   record.hit = PageHit{hit.unit_id, hit.distance, hit.variant};
   record.ref = std::move(ref);
   record.method = hit.method;
@@ -162,20 +163,51 @@ class ScanSink : public ExtractSink {
 
 }  // namespace
 
+Scanner::Scanner(Store& store, const ScanOptions& options) : store_(store), options_(options) {
+  options_.extract.sha256 = false;
+  options_.extract.dihedral = options.match.dihedral;
+  matcher_ = std::make_unique<RobustMatcher>(store_, options_.match, options_.robust,
+                                             options_.extract.limits);
+  RobustMatcher* matcher = matcher_.get();
+  options_.extract.analyze = [matcher](const cv::Mat& pixels, const ingest::EncodedPage& encoded,
+                                       fingerprint::PdqHasher& hasher,
+                                       fingerprint::PageFingerprint& page) {
+    page.annotation = matcher->Match(pixels, encoded, hasher, page);
+  };
+}
+
+Scanner::~Scanner() = default;
+
+std::mutex& Scanner::catalog_mutex() { return matcher_->catalog_mutex(); }
+
+void Scanner::ScanVolumes(const std::vector<ingest::Volume>& volumes, const VolumeFn& on_volume,
+                          const ProgressFn& progress) {
+  ScanSink sink(store_, matcher_->catalog_mutex(), volumes, options_, on_volume, progress);
+  ExtractVolumes(volumes, options_.extract, sink);
+}
+
+void Scanner::ScanPaths(const std::vector<std::string>& paths, const VolumeFn& on_volume,
+                        const ProgressFn& progress) {
+  ScanVolumes(ingest::ExpandInputs(paths, options_.extract.limits), on_volume, progress);
+}
+
+void Scanner::ScanMemory(const std::vector<ingest::MemoryAsset>& assets, const VolumeFn& on_volume,
+                         const ProgressFn& progress) {
+  std::vector<ingest::Volume> volumes;
+  volumes.reserve(assets.size());
+  for (const ingest::MemoryAsset& asset : assets) {
+    ingest::Volume volume;
+    volume.source = asset.provenance.url;
+    volume.assets.push_back(ingest::MemoryAssetFile(asset));
+    volumes.push_back(std::move(volume));
+  }
+  ScanVolumes(volumes, on_volume, progress);
+}
+
 Status Scan(Store& store, const std::vector<std::string>& paths, const ScanOptions& options,
             const std::function<void(const VolumeReport&)>& on_volume, const ProgressFn& progress) {
-  std::vector<ingest::Volume> volumes = ingest::ExpandInputs(paths, options.extract.limits);
-  ScanOptions effective = options;
-  effective.extract.sha256 = false;
-  effective.extract.dihedral = options.match.dihedral;
-  RobustMatcher matcher(store, effective.match, effective.robust, effective.extract.limits);
-  effective.extract.analyze = [&matcher](const cv::Mat& pixels, const ingest::EncodedPage& encoded,
-                                         fingerprint::PdqHasher& hasher,
-                                         fingerprint::PageFingerprint& page) {
-    page.annotation = matcher.Match(pixels, encoded, hasher, page);
-  };
-  ScanSink sink(store, matcher.catalog_mutex(), volumes, effective, on_volume, progress);
-  ExtractVolumes(volumes, effective.extract, sink);
+  Scanner scanner(store, options);
+  scanner.ScanPaths(paths, on_volume, progress);
   return Status::Ok();
 }
 

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,8 @@ struct AssetFile {
   uint64_t size_bytes = 0;
   MediaKind kind = MediaKind::kUnknown;
   std::string media_type;  // MIME type, e.g. "image/jpeg", "application/zip"
+  // Set for an asset held in memory (memory_source.h); `path` is then its label.
+  std::shared_ptr<const std::vector<unsigned char>> memory;
 };
 
 // A unit of reading: what a verdict is given for. A plain image file, an

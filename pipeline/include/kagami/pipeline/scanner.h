@@ -1,6 +1,8 @@
 #pragma once
 
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -11,6 +13,7 @@
 #include "kagami/pipeline/registrar.h"
 #include "kagami/index/robust_matcher.h"
 #include "kagami/index/store.h"
+#include "kagami/ingest/memory_source.h"
 
 namespace kagami::pipeline {
 
@@ -30,6 +33,7 @@ struct PageMatchRecord {
   std::string member;          // the scanned page inside its volume ("" for a plain file)
   int page_index = 0;          // 0-based position of the scanned page in its volume
   int quality = 0;             // PDQ quality of the scanned page
+  fingerprint::Hash256 suspect_pdq;  // the scanned page's own PDQ hash (full view, as read)
   PageHit hit;                 // the registered unit; distance -1 when only local features matched
   UnitRef ref;                 // what that unit is
   std::string method = "pdq";  // "pdq", "local" or "both"
@@ -63,6 +67,41 @@ struct ScanOptions {
   ExtractOptions extract;
   MatchOptions match;
   RobustOptions robust;
+};
+
+using VolumeFn = std::function<void(const VolumeReport&)>;
+
+// A long-lived matcher: the store's PDQ index, catalog lookups and local-feature
+// index are loaded once (the local index lazily, on first need) and queried by
+// every batch. One batch runs at a time per Scanner (callers serialise the
+// Scan* calls); within a batch pages are processed in parallel. `store` must
+// outlive the Scanner and must not be written to while it exists.
+class Scanner {
+ public:
+  Scanner(Store& store, const ScanOptions& options);
+  ~Scanner();
+  Scanner(const Scanner&) = delete;
+  Scanner& operator=(const Scanner&) = delete;
+
+  // Scans volumes (files, folders or in-memory assets), calling `on_volume`
+  // once per volume, in order, as soon as it is complete.
+  void ScanVolumes(const std::vector<ingest::Volume>& volumes, const VolumeFn& on_volume,
+                   const ProgressFn& progress = {});
+  // Paths as `kagami scan` takes them (ExpandInputs).
+  void ScanPaths(const std::vector<std::string>& paths, const VolumeFn& on_volume,
+                 const ProgressFn& progress = {});
+  // Downloaded assets: one volume each, named by its provenance URL.
+  void ScanMemory(const std::vector<ingest::MemoryAsset>& assets, const VolumeFn& on_volume,
+                  const ProgressFn& progress = {});
+
+  // Serialises other catalog use with the matcher's.
+  std::mutex& catalog_mutex();
+  const ScanOptions& options() const { return options_; }
+
+ private:
+  Store& store_;
+  ScanOptions options_;  // effective options (sha256 off, dihedral from match)
+  std::unique_ptr<index::RobustMatcher> matcher_;
 };
 
 // Fingerprints every input volume and matches it against the store. Calls

@@ -1,0 +1,145 @@
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "command.h"
+#include "kagami/crawler/job_runner.h"
+#include "kagami/crawler/url.h"
+#include "kagami/index/store.h"
+
+namespace kagami::app {
+namespace {
+
+std::atomic<bool> g_stop{false};  // set by SIGINT/SIGTERM; the only signal-safe channel
+void OnCrawlStopSignal(int) { g_stop.store(true); }
+
+class CrawlCommand : public Command {
+ public:
+  CLI::App* Setup(CLI::App& app) override {
+    CLI::App* c = app.add_subcommand(
+        "crawl", "crawl sites for registered works (a job file, or a quick look from --seed)");
+    c->add_option("job", job_file_, "job file (TOML); see README 'Crawl jobs'");
+    c->add_option("--seed", seeds_, "start URL (repeatable); its host is followed");
+    c->add_option("--max-pages", max_pages_, "HTML pages to fetch at most")->check(CLI::Range(1, 100000000));
+    c->add_option("--max-depth", max_depth_, "link hops from a seed")->check(CLI::Range(0, 100));
+    c->add_option("--follow-host", follow_hosts_, "also follow pages on HOST (repeatable)");
+    c->add_option("--resolve", resolve_, "pin HOST:PORT:ADDR, as curl --resolve (repeatable)");
+    c->add_option("--allow-address", allow_addresses_,
+                  "allow connecting to ADDR or CIDR although private/loopback (repeatable)");
+    c->add_option("--user-agent", user_agent_, "User-Agent (default names Kagami and --operator)");
+    c->add_option("--operator", operator_, "operator contact for the User-Agent and WARC info");
+    c->add_option("--min-delay", min_delay_, "seconds between requests to one host")
+        ->check(CLI::Range(0.0, 3600.0));
+    c->add_option("--per-host", per_host_, "connections per host")->check(CLI::Range(1, 64));
+    c->add_option("--ignore-robots-host", ignore_robots_,
+                  "do not obey robots.txt on HOST (recorded in findings; repeatable)");
+    c->add_flag("--restart", restart_, "discard an interrupted run of this job and start afresh");
+    c->add_option("--format", format_, "text|jsonl (findings on stdout)")
+        ->check(CLI::IsMember({"text", "jsonl"}));
+    return c;
+  }
+
+  int Run(const GlobalFlags& flags) override {
+    if (job_file_.empty() == seeds_.empty()) {
+      std::cerr << "kagami crawl: give a job file or --seed URL (not both)\n";
+      return kExitUsage;
+    }
+    crawler::CrawlJob job;
+    if (!job_file_.empty()) {
+      Result<crawler::CrawlJob> loaded = crawler::LoadCrawlJob(job_file_);
+      if (!loaded.ok()) {
+        std::cerr << "kagami: " << loaded.status().message() << '\n';
+        return kExitUsage;
+      }
+      job = std::move(loaded).value();
+    } else {
+      Result<crawler::Url> first = crawler::ParseUrl(seeds_.front());
+      if (!first.ok()) {
+        std::cerr << "kagami crawl: --seed: " << first.status().message() << '\n';
+        return kExitUsage;
+      }
+      job.name = "seed-" + first->host + "-" + std::to_string(first->port);
+      job.seeds = seeds_;
+    }
+    for (const std::string& h : follow_hosts_) job.follow_hosts.push_back(h);
+    for (const std::string& r : resolve_) job.resolve.push_back(r);
+    for (const std::string& a : allow_addresses_) job.allow_addresses.push_back(a);
+    for (const std::string& h : ignore_robots_) job.politeness.ignore_robots_hosts.push_back(h);
+    if (max_pages_ > 0) job.limits.max_pages = max_pages_;
+    if (max_depth_ >= 0) job.limits.max_depth = max_depth_;
+    if (!user_agent_.empty()) job.user_agent = user_agent_;
+    if (!operator_.empty()) job.operator_contact = operator_;
+    if (min_delay_ >= 0) job.politeness.min_delay_s = min_delay_;
+    if (per_host_ > 0) job.politeness.per_host_connections = per_host_;
+
+    crawler::RunJobOptions options;
+    options.scan.extract = MakeExtractOptions(flags, ingest::DecodeMode::kFast);
+    options.resume = !restart_;
+    options.stop = &g_stop;
+    std::signal(SIGINT, OnCrawlStopSignal);
+    std::signal(SIGTERM, OnCrawlStopSignal);
+    const bool tty = isatty(STDERR_FILENO);
+    std::mutex out_mutex;
+    if (tty) {
+      options.progress = [](const crawler::CrawlProgress& p) {
+        std::fprintf(stderr,
+                     "\r%lld pages, %lld media, %.1f MB, %lld findings, %lld queued, %lld refused  ",
+                     static_cast<long long>(p.pages), static_cast<long long>(p.media),
+                     p.bytes / 1e6, static_cast<long long>(p.findings),
+                     static_cast<long long>(p.queued), static_cast<long long>(p.refused));
+        std::fflush(stderr);
+      };
+    }
+    const bool jsonl = format_ == "jsonl";
+    options.on_finding = [&](const crawler::CrawlFinding& f) {
+      std::lock_guard<std::mutex> lock(out_mutex);
+      if (jsonl) {
+        std::cout << crawler::FindingToJson(f) << '\n';
+      } else {
+        std::cout << "FOUND " << f.work_id << " \"" << f.work_title << "\" page " << f.page_index
+                  << (f.member.empty() ? "" : " (" + f.member + ")") << " at " << f.media_url
+                  << " linked from " << (f.page_url.empty() ? "(seed)" : f.page_url) << " ["
+                  << f.method << ", distance " << f.distance << ", inliers " << f.inliers
+                  << "] warc " << f.warc_file << ' ' << f.warc_record_id
+                  << (f.robots_overridden ? " ROBOTS-OVERRIDDEN" : "") << '\n';
+      }
+      std::cout.flush();
+    };
+    std::filesystem::path data_dir = index::ResolveDataDir(flags.data_dir);
+    Result<crawler::CrawlSummary> summary = crawler::RunCrawlJob(job, data_dir, options);
+    if (tty) std::fprintf(stderr, "\n");
+    if (!summary.ok()) return Fail(summary.status());
+    const crawler::CrawlProgress& t = summary->totals;
+    std::cerr << "kagami crawl: job " << job.name << (summary->resumed ? " (resumed)" : "") << ": "
+              << t.pages << " pages, " << t.media << " media, " << t.bytes << " bytes, "
+              << t.findings << " new findings, " << t.refused << " refused, " << t.failed
+              << " failed in " << summary->seconds << " s"
+              << (summary->stopped ? "; stopped, resumable" : "") << "\n";
+    for (const std::string& w : summary->warc_files) std::cerr << "kagami crawl: WARC " << w << '\n';
+    std::cerr << "kagami crawl: findings in " << crawler::FindingsPath(data_dir).string() << '\n';
+    return kExitOk;
+  }
+
+ private:
+  std::string job_file_;
+  std::vector<std::string> seeds_, follow_hosts_, resolve_, allow_addresses_, ignore_robots_;
+  int64_t max_pages_ = 0;
+  int max_depth_ = -1;
+  std::string user_agent_, operator_;
+  double min_delay_ = -1;
+  int per_host_ = 0;
+  bool restart_ = false;
+  std::string format_ = "text";
+};
+
+}  // namespace
+
+std::unique_ptr<Command> MakeCrawlCommand() { return std::make_unique<CrawlCommand>(); }
+
+}  // namespace kagami::app

@@ -1,0 +1,65 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kagami/base/status.h"
+#include "kagami/crawler/crawl_job.h"
+#include "kagami/crawler/findings_sink.h"
+#include "kagami/pipeline/scanner.h"
+
+namespace kagami::crawler {
+
+struct CrawlProgress {
+  int64_t pages = 0;     // HTML pages fetched
+  int64_t media = 0;     // images and archives fetched
+  int64_t bytes = 0;     // response bytes received (as sent)
+  int64_t findings = 0;  // new findings recorded
+  int64_t refused = 0;   // URLs not fetched (robots, address policy, caps, budgets)
+  int64_t failed = 0;    // fetches that failed after retries
+  int64_t queued = 0;
+  int in_flight = 0;
+};
+
+struct CrawlSummary {
+  CrawlProgress totals;
+  bool resumed = false;  // continued a run that had been interrupted
+  bool stopped = false;  // ended by the stop flag (the run stays resumable)
+  double seconds = 0;
+  std::vector<std::string> warc_files;  // written by this invocation (absolute paths)
+};
+
+// Runs a crawl job: fetch (one libcurl event loop) -> WARC -> extraction ->
+// frontier, and media -> ingest -> fingerprint -> match (the Scanner's TBB
+// pipeline, on a worker thread, fed batch by batch as media arrives) ->
+// findings. Memory is bounded: response bodies by the job's size caps, media
+// waiting for fingerprinting by limits.max_pending_media_bytes (fetching of
+// new URLs pauses above it).
+//
+// State lives in `job_dir` (created): frontier.sqlite and warc/*.warc.gz. An
+// interrupted run (killed, or stopped through `stop`) resumes on the next Run
+// with `resume`; a finished run starts afresh. A media URL is completed in the
+// frontier only after its findings are recorded, so a kill loses nothing.
+class Crawler {
+ public:
+  Crawler(CrawlJob job, std::filesystem::path job_dir, pipeline::Scanner& scanner,
+          FindingsSink& findings);
+  ~Crawler();
+
+  // `stop` (may be null) is polled; setting it ends the run cleanly: no new
+  // fetches, fetched media is fingerprinted and recorded, state is saved.
+  // `progress` (may be empty) is called from the calling thread a few times a second.
+  Result<CrawlSummary> Run(bool resume, const std::atomic<bool>* stop,
+                           const std::function<void(const CrawlProgress&)>& progress);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kagami::crawler

@@ -1,0 +1,34 @@
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+
+#include "kagami/base/status.h"
+#include "kagami/crawler/crawl_job.h"
+#include "kagami/crawler/crawler.h"
+#include "kagami/crawler/findings_sink.h"
+#include "kagami/pipeline/scanner.h"
+
+namespace kagami::crawler {
+
+struct RunJobOptions {
+  pipeline::ScanOptions scan;  // how fetched media is fingerprinted and matched
+  bool resume = true;          // continue an interrupted run of the same job
+  const std::atomic<bool>* stop = nullptr;
+  std::function<void(const CrawlProgress&)> progress;
+  // Called (from the media worker thread, serialised) for each new finding.
+  std::function<void(const CrawlFinding&)> on_finding;
+};
+
+// The job's state folder: <data_dir>/crawl/<job name>.
+std::filesystem::path JobDir(const std::filesystem::path& data_dir, const CrawlJob& job);
+// Where findings are recorded (until the findings ledger takes over):
+// <data_dir>/findings.jsonl.
+std::filesystem::path FindingsPath(const std::filesystem::path& data_dir);
+
+// Opens the store in `data_dir` (its matchers loaded once), and runs the job.
+Result<CrawlSummary> RunCrawlJob(const CrawlJob& job, const std::filesystem::path& data_dir,
+                                 const RunJobOptions& options);
+
+}  // namespace kagami::crawler

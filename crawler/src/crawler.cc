@@ -1,0 +1,657 @@
+#include "kagami/crawler/crawler.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <ctime>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "kagami/crawler/frontier.h"
+#include "kagami/crawler/html_extractor.h"
+#include "kagami/crawler/http_client.h"
+#include "kagami/crawler/robots.h"
+#include "kagami/crawler/url.h"
+#include "kagami/crawler/warc_writer.h"
+#include "kagami/ingest/memory_source.h"
+
+namespace kagami::crawler {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int kPrioritySeed = 25;
+constexpr int kPriorityMedia = 30;
+constexpr int kPriorityChapter = 20;
+constexpr int kPriorityNavigation = 10;
+constexpr uint64_t kRobotsTokenBit = 1ull << 62;
+constexpr uint64_t kMaxRobotsBytes = 512 * 1024;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool HostIn(const std::string& host, const std::vector<std::string>& hosts) {
+  for (const std::string& h : hosts) {
+    if (host == h) return true;
+    if (host.size() > h.size() && host.compare(host.size() - h.size(), h.size(), h) == 0 &&
+        host[host.size() - h.size() - 1] == '.')
+      return true;
+  }
+  return false;
+}
+
+int PagePriority(const std::string& url) {
+  static const std::regex kChapter(R"((chapter|chap|/ch[-_]?\d|episode|/ep[-_]?\d|/read/|/viewer))",
+                                   std::regex::icase);
+  return std::regex_search(url, kChapter) ? kPriorityChapter : kPriorityNavigation;
+}
+
+// Seconds from a Retry-After value: delta-seconds or an HTTP-date; -1 if neither.
+double ParseRetryAfter(const std::string& value) {
+  if (value.empty()) return -1;
+  if (std::all_of(value.begin(), value.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+    return std::atof(value.c_str());
+  }
+  std::tm tm{};
+  if (strptime(value.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm) != nullptr) {
+    double when = static_cast<double>(timegm(&tm));
+    return std::max(0.0, when - static_cast<double>(std::time(nullptr)));
+  }
+  return -1;
+}
+
+bool LooksLikeHtml(const std::string& content_type, const std::string& body) {
+  std::string ct = content_type;
+  for (char& c : ct) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (ct.find("html") != std::string::npos) return true;
+  if (!ct.empty() && ct.find("text/plain") == std::string::npos) return false;
+  size_t i = body.find_first_not_of(" \t\r\n\xef\xbb\xbf");
+  return i != std::string::npos && body[i] == '<' &&
+         body.substr(i, 512).find("html") != std::string::npos;
+}
+
+struct HostState {
+  int active = 0;
+  Clock::time_point next_start{};
+  int consecutive_failures = 0;
+  enum { kUnknown, kFetching, kReady } robots_state = kUnknown;
+  RobotsRules robots;
+  bool robots_override = false;
+  std::vector<FrontierEntry> parked;  // claimed while robots.txt was being fetched
+};
+
+struct InFlight {
+  FrontierEntry entry;
+  bool robots_overridden = false;
+  std::string authority;  // for robots fetches
+};
+
+struct MediaItem {
+  FrontierEntry entry;
+  ingest::MemoryAsset asset;
+  WarcRef warc;
+  bool robots_overridden = false;
+};
+
+struct MediaDone {
+  int64_t id = 0;
+  Status status;
+  int new_findings = 0;
+};
+
+}  // namespace
+
+struct Crawler::Impl {
+  CrawlJob job;
+  std::filesystem::path dir;
+  pipeline::Scanner& scanner;
+  FindingsSink& findings;
+
+  std::unique_ptr<Frontier> frontier;
+  std::unique_ptr<HttpClient> client;
+  std::unique_ptr<WarcWriter> warc;
+  std::vector<std::string> follow_hosts;
+  std::map<std::string, HostState> hosts;
+  std::map<uint64_t, InFlight> in_flight;
+  std::map<int64_t, int> retries;
+  uint64_t next_token = 1;
+  CrawlProgress progress;
+  int64_t pages_started = 0, media_started = 0;
+
+  // Media worker.
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<MediaItem> media_queue;
+  std::deque<MediaDone> media_done;
+  uint64_t media_pending_bytes = 0;
+  int media_outstanding = 0;  // queued or being scanned
+  bool closing = false;
+  std::thread worker;
+
+  Impl(CrawlJob j, std::filesystem::path d, pipeline::Scanner& s, FindingsSink& f)
+      : job(std::move(j)), dir(std::move(d)), scanner(s), findings(f) {}
+
+  std::vector<const SiteRule*> RulesFor(const std::string& host) const {
+    std::vector<const SiteRule*> out;
+    for (const SiteRule& r : job.sites)
+      if (r.host.empty() || HostIn(host, {r.host})) out.push_back(&r);
+    return out;
+  }
+
+  double HostDelay(const HostState& h) const {
+    double d = std::max(job.politeness.min_delay_s, h.robots.crawl_delay_s());
+    return std::min(d, job.politeness.max_backoff_s);
+  }
+
+  void MediaWorker() {
+    while (true) {
+      std::vector<MediaItem> batch;
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [&] { return closing || !media_queue.empty(); });
+        if (media_queue.empty()) return;
+        while (!media_queue.empty() && batch.size() < 16) {
+          batch.push_back(std::move(media_queue.front()));
+          media_queue.pop_front();
+        }
+      }
+      std::vector<ingest::MemoryAsset> assets;
+      for (const MediaItem& item : batch) assets.push_back(item.asset);
+      std::vector<MediaDone> done(batch.size());
+      size_t index = 0;
+      scanner.ScanMemory(assets, [&](const pipeline::VolumeReport& report) {
+        if (index >= batch.size()) return;
+        MediaItem& item = batch[index];
+        MediaDone& d = done[index];
+        ++index;
+        d.id = item.entry.id;
+        if (!report.status.ok() && report.matches.empty()) d.status = report.status;
+        std::set<std::string> matched_works;
+        for (const pipeline::WorkResult& w : report.works)
+          if (w.tally.matched) matched_works.insert(w.tally.work_id);
+        for (const pipeline::PageMatchRecord& m : report.matches) {
+          if (!matched_works.count(m.ref.work_id)) continue;
+          if (!job.works.empty() &&
+              std::find(job.works.begin(), job.works.end(), m.ref.work_id) == job.works.end())
+            continue;
+          CrawlFinding f;
+          f.job = job.name;
+          f.work_id = m.ref.work_id;
+          for (const pipeline::WorkResult& w : report.works) {
+            if (w.tally.work_id == m.ref.work_id) {
+              f.work_title = w.title;
+              f.rights_holder = w.rights_holder;
+            }
+          }
+          f.page_url = item.entry.referrer;
+          f.media_url = item.entry.url;
+          f.member = m.member;
+          f.page_index = m.page_index;
+          f.fetched_unix_ms = item.asset.provenance.fetched_unix_ms;
+          f.media_sha256 = item.asset.provenance.sha256_hex;
+          f.warc_file = item.warc.file;
+          f.warc_record_id = item.warc.record_id;
+          f.warc_offset = item.warc.offset;
+          f.unit_id = m.hit.unit_id;
+          f.registered_member = m.ref.member;
+          f.method = m.method;
+          f.view = m.view;
+          f.distance = m.hit.distance;
+          f.quality = m.quality;
+          f.suspect_pdq_hex = m.suspect_pdq.ToHex();
+          f.inliers = m.inliers;
+          f.coverage = m.coverage;
+          f.robots_overridden = item.robots_overridden;
+          Result<bool> added = findings.Record(f);
+          if (!added.ok()) {
+            d.status = added.status();
+          } else if (*added) {
+            ++d.new_findings;
+          }
+        }
+      });
+      std::lock_guard<std::mutex> lock(mu);
+      for (size_t i = 0; i < batch.size(); ++i) {
+        if (done[i].id == 0) {
+          done[i].id = batch[i].entry.id;
+          done[i].status = Status::Internal("scanner returned no report");
+        }
+        media_pending_bytes -= batch[i].asset.bytes ? batch[i].asset.bytes->size() : 0;
+        media_done.push_back(std::move(done[i]));
+      }
+    }
+  }
+
+  Status DrainMediaDone() {
+    std::deque<MediaDone> done;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      done.swap(media_done);
+      media_outstanding -= static_cast<int>(done.size());
+    }
+    for (const MediaDone& d : done) {
+      progress.findings += d.new_findings;
+      if (!d.status.ok() && d.status.code() == StatusCode::kIoError &&
+          d.status.message().find("findings") != std::string::npos) {
+        return d.status;  // the findings store is failing: stop rather than lose accusations
+      }
+      KAGAMI_RETURN_IF_ERROR(frontier->Complete(
+          d.id, d.status.ok() ? FetchOutcome::kDone : FetchOutcome::kFailed,
+          d.status.ok() ? "" : d.status.ToString()));
+    }
+    return Status::Ok();
+  }
+
+  Status Enqueue(const std::vector<Link>& links, const FrontierEntry& from) {
+    std::vector<FrontierEntry> add;
+    for (const Link& link : links) {
+      Result<Url> url = ParseUrl(link.url);
+      if (!url.ok()) continue;
+      FrontierEntry e;
+      e.url = url->canonical;
+      e.authority = url->authority();
+      e.kind = link.kind;
+      e.referrer = from.url;
+      e.depth = from.depth + 1;
+      if (link.kind == LinkKind::kPage) {
+        if (e.depth > job.limits.max_depth) continue;
+        if (!HostIn(url->host, follow_hosts)) continue;
+        e.priority = PagePriority(e.url);
+      } else {
+        if (e.depth > job.limits.max_depth + 1) continue;
+        if (!job.media_hosts.empty() && !HostIn(url->host, job.media_hosts) &&
+            !HostIn(url->host, follow_hosts))
+          continue;
+        e.priority = kPriorityMedia;
+      }
+      add.push_back(std::move(e));
+    }
+    KAGAMI_ASSIGN_OR_RETURN(int added, frontier->Add(add));
+    progress.queued += added;
+    return Status::Ok();
+  }
+
+  Status StartEntry(FrontierEntry e, HostState& h) {
+    if (e.kind == LinkKind::kStream) {
+      ++progress.refused;
+      return frontier->Complete(e.id, FetchOutcome::kRefused, "HLS playlist: not ingested yet");
+    }
+    bool is_page = e.kind == LinkKind::kPage;
+    if (is_page && pages_started >= job.limits.max_pages) {
+      ++progress.refused;
+      return frontier->Complete(e.id, FetchOutcome::kRefused, "page budget reached");
+    }
+    if (!is_page && media_started >= job.limits.max_media) {
+      ++progress.refused;
+      return frontier->Complete(e.id, FetchOutcome::kRefused, "media budget reached");
+    }
+    bool overridden = false;
+    Result<Url> url = ParseUrl(e.url);
+    if (!url.ok()) {
+      ++progress.refused;
+      return frontier->Complete(e.id, FetchOutcome::kRefused, url.status().ToString());
+    }
+    if (job.politeness.obey_robots && !h.robots.Allowed(url->path_query)) {
+      if (!h.robots_override) {
+        ++progress.refused;
+        return frontier->Complete(e.id, FetchOutcome::kRefused, "disallowed by robots.txt");
+      }
+      overridden = true;
+    }
+    if (!retries.count(e.id)) (is_page ? pages_started : media_started)++;
+    HttpRequest req;
+    req.token = next_token++;
+    req.url = e.url;
+    req.max_body_bytes = is_page ? job.limits.max_page_bytes : job.limits.max_media_bytes;
+    InFlight f;
+    f.entry = std::move(e);
+    f.robots_overridden = overridden;
+    in_flight.emplace(req.token, std::move(f));
+    ++h.active;
+    h.next_start = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(HostDelay(h) * 1000));
+    client->Start(req);
+    return Status::Ok();
+  }
+
+  void StartRobots(const std::string& authority, const std::string& scheme, HostState& h) {
+    HttpRequest req;
+    req.token = kRobotsTokenBit | next_token++;
+    req.url = scheme + "://" + authority + "/robots.txt";
+    req.max_body_bytes = kMaxRobotsBytes;
+    InFlight f;
+    f.authority = authority;
+    in_flight.emplace(req.token, std::move(f));
+    h.robots_state = HostState::kFetching;
+    ++h.active;
+    client->Start(req);
+  }
+
+  Status Fill() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (media_pending_bytes > job.limits.max_pending_media_bytes) return Status::Ok();
+    }
+    KAGAMI_ASSIGN_OR_RETURN(std::vector<std::string> authorities, frontier->ReadyAuthorities());
+    Clock::time_point now = Clock::now();
+    for (const std::string& authority : authorities) {
+      if (client->in_flight() >= job.limits.max_connections) break;
+      HostState& h = hosts[authority];
+      if (h.robots_state == HostState::kFetching) continue;
+      if (h.active >= job.politeness.per_host_connections || now < h.next_start) continue;
+      int n = HostDelay(h) > 0 ? 1 : job.politeness.per_host_connections - h.active;
+      n = std::min(n, job.limits.max_connections - client->in_flight());
+      KAGAMI_ASSIGN_OR_RETURN(std::vector<FrontierEntry> claimed, frontier->Claim(authority, n));
+      if (claimed.empty()) continue;
+      if (h.robots_state == HostState::kUnknown) {
+        h.robots_override = HostIn(claimed[0].authority.substr(0, claimed[0].authority.rfind(':')),
+                                   job.politeness.ignore_robots_hosts);
+        if (job.politeness.obey_robots) {
+          Result<Url> u = ParseUrl(claimed[0].url);
+          h.parked = std::move(claimed);
+          StartRobots(authority, u.ok() ? u->scheme : "http", h);
+          continue;
+        }
+        h.robots_state = HostState::kReady;
+      }
+      for (FrontierEntry& e : claimed) KAGAMI_RETURN_IF_ERROR(StartEntry(std::move(e), h));
+    }
+    return Status::Ok();
+  }
+
+  Result<WarcRef> Archive(const HttpResponse& r) {
+    HttpExchange ex;
+    ex.target_uri = r.url;
+    ex.ip_address = r.ip;
+    ex.date_unix_ms = r.done_unix_ms;
+    ex.request_head = r.request_head;
+    ex.response_head = r.response_head;
+    ex.response_body = r.raw_body;
+    ex.truncated = r.truncated;
+    return warc->Write(ex);
+  }
+
+  Status RetryOrFail(const FrontierEntry& e, HostState& h, double retry_after_s,
+                     const std::string& why) {
+    int& n = retries[e.id];
+    ++h.consecutive_failures;
+    double backoff = std::max(0.25, job.politeness.min_delay_s) *
+                     std::pow(2.0, std::min(h.consecutive_failures - 1, 20));
+    double wait = std::min(job.politeness.max_backoff_s, std::max(backoff, retry_after_s));
+    h.next_start = std::max(h.next_start, Clock::now() + std::chrono::milliseconds(
+                                                             static_cast<int64_t>(wait * 1000)));
+    if (n < job.politeness.max_retries) {
+      ++n;
+      return frontier->Release(e.id);
+    }
+    ++progress.failed;
+    return frontier->Complete(e.id, FetchOutcome::kFailed, why);
+  }
+
+  Status HandleRobots(const InFlight& f, HttpResponse& r) {
+    HostState& h = hosts[f.authority];
+    --h.active;
+    if (r.code != 0) (void)Archive(r);
+    progress.bytes += static_cast<int64_t>(r.raw_body.size());
+    if (r.status.ok() && r.code >= 200 && r.code < 300) {
+      h.robots = RobotsRules::Parse(r.body, job.RobotsToken());
+    } else if (r.status.ok() && r.code >= 300 && r.code < 500) {
+      h.robots = RobotsRules::AllowAll();  // RFC 9309 2.3.1.3: unavailable -> allowed
+    } else if (r.refused_address) {
+      h.robots = RobotsRules::AllowAll();  // the pages will be refused by the policy anyway
+    } else {
+      h.robots = RobotsRules::DisallowAll();  // 2.3.1.4: unreachable -> complete disallow
+    }
+    h.robots_state = HostState::kReady;
+    std::vector<FrontierEntry> parked = std::move(h.parked);
+    h.parked.clear();
+    for (FrontierEntry& e : parked) KAGAMI_RETURN_IF_ERROR(StartEntry(std::move(e), h));
+    return Status::Ok();
+  }
+
+  Status Handle(HttpResponse& r) {
+    auto it = in_flight.find(r.token);
+    if (it == in_flight.end()) return Status::Ok();
+    InFlight f = std::move(it->second);
+    in_flight.erase(it);
+    if (r.token & kRobotsTokenBit) return HandleRobots(f, r);
+    FrontierEntry& e = f.entry;
+    HostState& h = hosts[e.authority];
+    --h.active;
+    progress.bytes += static_cast<int64_t>(r.raw_body.size());
+    if (r.refused_address) {
+      ++progress.refused;
+      return frontier->Complete(e.id, FetchOutcome::kRefused, r.status.message());
+    }
+    WarcRef ref;
+    if (r.code != 0) {
+      Result<WarcRef> written = Archive(r);
+      if (!written.ok()) return written.status();  // evidence cannot be kept: stop
+      ref = *written;
+    }
+    if (!r.status.ok()) {
+      if (r.status.code() == StatusCode::kResourceExhausted ||
+          r.status.code() == StatusCode::kCorrupt || r.status.code() == StatusCode::kUnsupported) {
+        ++progress.refused;
+        return frontier->Complete(e.id, FetchOutcome::kRefused, r.status.message());
+      }
+      return RetryOrFail(e, h, -1, r.status.message());
+    }
+    if (r.code == 429 || r.code == 503) {
+      auto ra = r.headers.find("retry-after");
+      return RetryOrFail(e, h, ra == r.headers.end() ? -1 : ParseRetryAfter(ra->second),
+                         "HTTP " + std::to_string(r.code));
+    }
+    if (r.code >= 500) return RetryOrFail(e, h, -1, "HTTP " + std::to_string(r.code));
+    h.consecutive_failures = 0;
+    if (r.code >= 300 && r.code < 400) {
+      auto loc = r.headers.find("location");
+      if (loc == r.headers.end()) {
+        ++progress.failed;
+        return frontier->Complete(e.id, FetchOutcome::kFailed, "redirect without Location");
+      }
+      if (e.redirects + 1 > job.limits.max_redirects) {
+        ++progress.refused;
+        return frontier->Complete(e.id, FetchOutcome::kRefused, "redirect hop limit");
+      }
+      Result<Url> target = ParseUrl(loc->second, e.url);
+      if (!target.ok()) {
+        ++progress.refused;
+        return frontier->Complete(e.id, FetchOutcome::kRefused,
+                                  "bad redirect: " + target.status().message());
+      }
+      FrontierEntry next = e;
+      next.id = 0;
+      next.url = target->canonical;
+      next.authority = target->authority();
+      next.redirects = e.redirects + 1;
+      KAGAMI_ASSIGN_OR_RETURN(int added, frontier->Add({next}));
+      progress.queued += added;
+      return frontier->Complete(e.id, FetchOutcome::kDone, "redirect to " + next.url);
+    }
+    if (r.code >= 400) {
+      ++progress.failed;
+      return frontier->Complete(e.id, FetchOutcome::kFailed, "HTTP " + std::to_string(r.code));
+    }
+    auto ct_it = r.headers.find("content-type");
+    std::string ct = ct_it == r.headers.end() ? "" : ct_it->second;
+    if (LooksLikeHtml(ct, r.body)) {
+      Result<Url> u = ParseUrl(e.url);
+      bool followable = u.ok() && HostIn(u->host, follow_hosts);
+      if (e.kind == LinkKind::kPage || followable) {
+        ++progress.pages;
+        std::vector<Link> links = ExtractLinks(r.body, e.url, RulesFor(u.ok() ? u->host : ""));
+        KAGAMI_RETURN_IF_ERROR(Enqueue(links, e));
+        return frontier->Complete(e.id, FetchOutcome::kDone, "");
+      }
+      return frontier->Complete(e.id, FetchOutcome::kDone, "HTML at a media URL, not followed");
+    }
+    ++progress.media;
+    MediaItem item;
+    item.entry = e;
+    std::vector<unsigned char> bytes(r.body.begin(), r.body.end());
+    r.body.clear();
+    item.asset = ingest::MakeMemoryAsset(std::move(bytes), e.url, r.done_unix_ms);
+    item.asset.provenance.warc_file = ref.file;
+    item.asset.provenance.warc_record_id = ref.record_id;
+    item.warc = ref;
+    item.robots_overridden = f.robots_overridden;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      media_pending_bytes += item.asset.bytes->size();
+      ++media_outstanding;
+      media_queue.push_back(std::move(item));
+    }
+    cv.notify_one();
+    return Status::Ok();
+  }
+
+  Status Setup(bool resume, CrawlSummary& summary) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir / "warc", ec);
+    if (ec) return ErrnoStatus(ec.value(), "create " + (dir / "warc").string());
+    KAGAMI_ASSIGN_OR_RETURN(frontier, OpenSqliteFrontier(dir / "frontier.sqlite"));
+    KAGAMI_ASSIGN_OR_RETURN(summary.resumed, frontier->BeginRun(resume));
+    for (const std::string& seed : job.seeds) {
+      Result<Url> u = ParseUrl(seed);
+      if (u.ok()) follow_hosts.push_back(u->host);
+    }
+    for (const std::string& h : job.follow_hosts) follow_hosts.push_back(h);
+    if (!summary.resumed) {
+      std::vector<FrontierEntry> seeds;
+      for (const std::string& seed : job.seeds) {
+        KAGAMI_ASSIGN_OR_RETURN(Url u, ParseUrl(seed));
+        FrontierEntry e;
+        e.url = u.canonical;
+        e.authority = u.authority();
+        e.priority = kPrioritySeed;
+        e.kind = KindFromExtension(u.canonical) == LinkKind::kPage ? LinkKind::kPage
+                                                                   : KindFromExtension(u.canonical);
+        seeds.push_back(std::move(e));
+      }
+      KAGAMI_RETURN_IF_ERROR(frontier->Add(seeds).status());
+    }
+    KAGAMI_ASSIGN_OR_RETURN(FrontierCounts counts, frontier->Counts());
+    pages_started = counts.done_pages;
+    media_started = counts.done_media;
+    progress.queued = counts.queued;
+
+    KAGAMI_ASSIGN_OR_RETURN(AddressPolicy policy, AddressPolicy::Make(job.allow_addresses));
+    HttpClientOptions o;
+    o.user_agent = job.EffectiveUserAgent();
+    o.connect_timeout_ms = job.limits.connect_timeout_ms;
+    o.total_timeout_ms = job.limits.total_timeout_ms;
+    o.low_speed_bytes_per_s = job.limits.low_speed_bytes_per_s;
+    o.low_speed_time_s = job.limits.low_speed_time_s;
+    o.max_connections = job.limits.max_connections;
+    o.max_host_connections = job.politeness.per_host_connections;
+    o.max_decompression_ratio = job.limits.max_decompression_ratio;
+    o.resolve = job.resolve;
+    o.policy = policy;
+    KAGAMI_ASSIGN_OR_RETURN(client, HttpClient::Create(o));
+
+    std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    std::string name = job.name + "-" + stamp + "-" + std::to_string(getpid()) + ".warc.gz";
+    std::string info = "software: Kagami/0.1\r\nformat: WARC File Format 1.1\r\njob: " + job.name +
+                       "\r\nhttp-header-user-agent: " + o.user_agent + "\r\n";
+    if (!job.operator_contact.empty()) info += "operator: " + job.operator_contact + "\r\n";
+    KAGAMI_ASSIGN_OR_RETURN(warc, WarcWriter::Create(dir / "warc" / name, info));
+    summary.warc_files.push_back((dir / "warc" / name).string());
+    return Status::Ok();
+  }
+
+  void StopWorker() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      closing = true;
+    }
+    cv.notify_all();
+    if (worker.joinable()) worker.join();
+  }
+};
+
+Crawler::Crawler(CrawlJob job, std::filesystem::path job_dir, pipeline::Scanner& scanner,
+                 FindingsSink& findings)
+    : impl_(std::make_unique<Impl>(std::move(job), std::move(job_dir), scanner, findings)) {}
+
+Crawler::~Crawler() {
+  if (impl_) impl_->StopWorker();
+}
+
+Result<CrawlSummary> Crawler::Run(bool resume, const std::atomic<bool>* stop,
+                                  const std::function<void(const CrawlProgress&)>& progress) {
+  Impl& m = *impl_;
+  CrawlSummary summary;
+  auto started = Clock::now();
+  KAGAMI_RETURN_IF_ERROR(m.Setup(resume, summary));
+  m.worker = std::thread([&m] { m.MediaWorker(); });
+  Status status;
+  auto last_progress = Clock::now();
+  while (true) {
+    bool stopping = stop != nullptr && stop->load();
+    if (stopping) {
+      summary.stopped = true;
+      break;
+    }
+    status = m.DrainMediaDone();
+    if (!status.ok()) break;
+    status = m.Fill();
+    if (!status.ok()) break;
+    int outstanding;
+    {
+      std::lock_guard<std::mutex> lock(m.mu);
+      outstanding = m.media_outstanding;
+    }
+    if (m.client->in_flight() == 0) {
+      Result<std::vector<std::string>> ready = m.frontier->ReadyAuthorities();
+      if (!ready.ok()) {
+        status = ready.status();
+        break;
+      }
+      if (ready->empty() && outstanding == 0) break;  // nothing left anywhere
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    std::vector<HttpResponse> responses = m.client->Poll(20);
+    for (HttpResponse& r : responses) {
+      status = m.Handle(r);
+      if (!status.ok()) break;
+    }
+    if (!status.ok()) break;
+    m.progress.in_flight = m.client->in_flight();
+    if (progress && Clock::now() - last_progress > std::chrono::milliseconds(250)) {
+      progress(m.progress);
+      last_progress = Clock::now();
+    }
+  }
+  // Whatever was fetched is fingerprinted and recorded before returning.
+  m.StopWorker();
+  Status drained = m.DrainMediaDone();
+  if (status.ok()) status = drained;
+  if (!status.ok()) return status;
+  if (!summary.stopped) {
+    Result<FrontierCounts> counts = m.frontier->Counts();
+    if (counts.ok() && counts->queued == 0) KAGAMI_RETURN_IF_ERROR(m.frontier->FinishRun());
+  }
+  Result<FrontierCounts> counts = m.frontier->Counts();
+  if (counts.ok()) m.progress.queued = counts->queued;
+  m.progress.in_flight = 0;
+  if (progress) progress(m.progress);
+  summary.totals = m.progress;
+  summary.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  return summary;
+}
+
+}  // namespace kagami::crawler
