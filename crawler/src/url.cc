@@ -42,7 +42,10 @@ std::string Trim(std::string_view s) {
 
 }  // namespace
 
-std::string Url::authority() const { return host + ":" + std::to_string(port); }
+std::string Url::authority() const {
+  bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
 
 Result<Url> ParseUrl(std::string_view reference, std::string_view base) {
   std::string ref = Trim(reference);

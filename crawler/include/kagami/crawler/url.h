@@ -14,7 +14,7 @@ struct Url {
   std::string host;       // lowercase, no brackets for IPv6
   int port = 0;           // effective port (80/443 when absent)
   std::string path_query; // "/path?query" (what robots.txt rules match against)
-  std::string authority() const;  // host[:port] as it keys politeness ("host:port")
+  std::string authority() const;  // "host:port" ("[v6]:port"), the politeness key
 };
 
 // Parses `reference` (absolute, or relative to `base` when base is non-empty;

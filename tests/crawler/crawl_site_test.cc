@@ -1,0 +1,371 @@
+// `kagami crawl` against a hostile fixture "internet" served on 127.0.0.1 by
+// tests/crawler/fixture_site.py: registered works are found on a reader (lazy
+// images, script image lists, pagination) and in a CBZ on a locker host; the
+// traps are contained; evidence is in WARC files that an independent reader
+// (warcio.js) accepts; a crawl killed with SIGKILL resumes to the same findings.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "kagami/synth/page_generator.h"
+#include "temp_dir.h"
+
+namespace kagami {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::Contains;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+const char* kHosts[] = {"reader.test", "img.test", "leech.test", "locker.test", "bad.test"};
+
+std::string ReadText(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) out.push_back(line);
+  return out;
+}
+
+// Starts argv with stdout and stderr to `log`; returns the pid.
+pid_t Spawn(const std::vector<std::string>& args, const fs::path& log) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    FILE* f = std::fopen(log.c_str(), "w");
+    if (f) {
+      dup2(fileno(f), 1);
+      dup2(fileno(f), 2);
+    }
+    std::vector<char*> argv;
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execvp(argv[0], argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+int Wait(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+}
+
+int RunProcess(const std::vector<std::string>& args, const fs::path& log) { return Wait(Spawn(args, log)); }
+
+// One registered store and fixture site shared by the tests of this file.
+class CrawlSiteTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    root_ = new testing::TempDir();
+    const fs::path root = root_->path();
+    // Work A: 6 pages shown on the reader, 3 per chapter, re-encoded by the site.
+    for (int i = 0; i < 6; ++i) {
+      cv::Mat page = synth::GenerateMangaPage(7100 + i, 900, 1300);
+      testing::WriteFile(root / "reg-a" / ("p" + std::to_string(i + 1) + ".png"),
+                         synth::EncodePng(page));
+      testing::WriteFile(root / "content/img" / ("c" + std::to_string(1 + i / 3)) /
+                             (std::to_string(100 + i) + ".jpg"),
+                         synth::EncodeJpeg(page, 75));
+    }
+    // An unrelated page on the reader (a decoy that must not be reported).
+    testing::WriteFile(root / "content/img/c2/999.jpg",
+                       synth::EncodeJpeg(synth::GenerateMangaPage(9999, 900, 1300), 75));
+    // Work B: 4 pages inside a CBZ on the locker.
+    for (int i = 0; i < 4; ++i) {
+      cv::Mat page = synth::GenerateMangaPage(8100 + i, 900, 1300);
+      testing::WriteFile(root / "reg-b" / ("p" + std::to_string(i + 1) + ".png"),
+                         synth::EncodePng(page));
+      testing::WriteFile(root / "cbz-src" / ("page" + std::to_string(i + 1) + ".jpg"),
+                         synth::EncodeJpeg(page, 80));
+    }
+    fs::create_directories(root / "content/locker");
+    std::string zip = "cd '" + (root / "cbz-src").string() +
+                      "' && python3 -m zipfile -c '" + (root / "content/locker/vol1.cbz").string() +
+                      "' page1.jpg page2.jpg page3.jpg page4.jpg";
+    ASSERT_EQ(std::system(zip.c_str()), 0);
+
+    template_data_ = root / "data-template";
+    ASSERT_EQ(RunProcess({KAGAMI_BINARY, "--data", template_data_.string(), "register", "--work",
+                   "reader-work", "--title", "Reader Work", (root / "reg-a").string()},
+                  root / "reg-a.log"),
+              0)
+        << ReadText(root / "reg-a.log");
+    ASSERT_EQ(RunProcess({KAGAMI_BINARY, "--data", template_data_.string(), "register", "--work",
+                   "locker-work", "--title", "Locker Work", (root / "reg-b").string()},
+                  root / "reg-b.log"),
+              0)
+        << ReadText(root / "reg-b.log");
+
+    access_log_ = root / "access.log";
+    fs::path port_file = root / "port";
+    server_ = Spawn({"python3", KAGAMI_CRAWLER_FIXTURE_SITE, "--content",
+                     (root / "content").string(), "--port-file", port_file.string(), "--log",
+                     access_log_.string()},
+                    root / "server.log");
+    for (int i = 0; i < 300 && !fs::exists(port_file); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_TRUE(fs::exists(port_file)) << ReadText(root / "server.log");
+    port_ = std::stoi(ReadText(port_file));
+  }
+
+  static void TearDownTestSuite() {
+    if (server_ > 0) {
+      kill(server_, SIGTERM);
+      Wait(server_);
+    }
+    delete root_;
+    root_ = nullptr;
+  }
+
+  static std::string Origin(const std::string& host) {
+    return "http://" + host + ":" + std::to_string(port_);
+  }
+
+  // A fresh data dir holding the registered works; a job file pointing at the site.
+  fs::path NewDataDir(const std::string& name) {
+    fs::path d = root_->path() / name;
+    fs::copy(template_data_, d, fs::copy_options::recursive);
+    return d;
+  }
+
+  fs::path WriteJob(const std::string& name, double min_delay, int per_host) {
+    std::ostringstream job;
+    job << "name = \"" << name << "\"\n"
+        << "seeds = [\"" << Origin("reader.test") << "/\"]\n"
+        << "follow_hosts = [\"leech.test\", \"bad.test\", \"intranet.test\"]\n"
+        << "allow_addresses = [\"127.0.0.1\"]\n"
+        << "operator = \"crawler-tests@kagami.invalid\"\n"
+        << "resolve = [";
+    for (const char* h : kHosts) job << "\"" << h << ":" << port_ << ":127.0.0.1\", ";
+    job << "\"intranet.test:" << port_ << ":10.1.2.3\"]\n"
+        << "[limits]\nmax_depth = 4\nmax_pages = 80\ntotal_timeout_s = 6\nlow_speed_time_s = 2\n"
+        << "low_speed_bytes_per_s = 1000\nmax_media_bytes = 33554432\nmax_page_bytes = 4194304\n"
+        << "[politeness]\nmin_delay_s = " << min_delay << "\nper_host_connections = " << per_host
+        << "\nmax_retries = 1\n"
+        << "[[site]]\nhost = \"reader.test\"\nscript_media = ['var pages = (\\[[^\\]]*\\])']\n";
+    fs::path p = root_->path() / (name + ".toml");
+    testing::WriteFile(p, job.str());
+    return p;
+  }
+
+  static std::vector<nlohmann::json> Findings(const fs::path& data) {
+    std::vector<nlohmann::json> out;
+    for (const std::string& line : Lines(ReadText(data / "findings.jsonl")))
+      out.push_back(nlohmann::json::parse(line));
+    return out;
+  }
+
+  // (work, media URL, member) of each finding.
+  static std::set<std::string> FindingKeys(const std::vector<nlohmann::json>& findings) {
+    std::set<std::string> keys;
+    for (const auto& f : findings)
+      keys.insert(f["work"].get<std::string>() + " " + f["media_url"].get<std::string>() + " " +
+                  f["member"].get<std::string>());
+    return keys;
+  }
+
+  static std::vector<std::string> Requests() { return Lines(ReadText(access_log_)); }
+
+  static inline testing::TempDir* root_ = nullptr;
+  static inline fs::path template_data_;
+  static inline fs::path access_log_;
+  static inline pid_t server_ = -1;
+  static inline int port_ = 0;
+};
+
+// url -> (state, note) from the job's frontier.
+std::map<std::string, std::pair<int, std::string>> FrontierStates(const fs::path& db_path) {
+  std::map<std::string, std::pair<int, std::string>> out;
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close(db);
+    return out;
+  }
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2(db, "SELECT url, state, COALESCE(note,'') FROM urls", -1, &stmt, nullptr);
+  while (stmt && sqlite3_step(stmt) == SQLITE_ROW) {
+    out[reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0))] = {
+        sqlite3_column_int(stmt, 1), reinterpret_cast<const char*>(sqlite3_column_text(stmt, 2))};
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return out;
+}
+
+TEST_F(CrawlSiteTest, FindsRegisteredWorksContainsTrapsAndKeepsEvidence) {
+  fs::path data = NewDataDir("data-full");
+  fs::path job = WriteJob("full", 0.0, 4);
+  fs::path log = root_->path() / "crawl-full.log";
+  ASSERT_EQ(RunProcess({KAGAMI_BINARY, "--data", data.string(), "crawl", job.string(), "--format",
+                 "jsonl"},
+                log),
+            0)
+      << ReadText(log);
+  std::vector<nlohmann::json> findings = Findings(data);
+
+  // Work A: every page, from both the lazy <img> chapter and the script-list chapter.
+  std::set<std::string> reader_media, locker_members;
+  for (const auto& f : findings) {
+    EXPECT_THAT(f["work"].get<std::string>(), ::testing::AnyOf("reader-work", "locker-work"));
+    if (f["work"] == "reader-work") reader_media.insert(f["media_url"].get<std::string>());
+    if (f["work"] == "locker-work") {
+      EXPECT_EQ(f["media_url"], Origin("locker.test") + "/files/vol1.cbz");
+      EXPECT_EQ(f["page_url"], Origin("leech.test") + "/");
+      locker_members.insert(f["member"].get<std::string>());
+    }
+    EXPECT_THAT(f["media_url"].get<std::string>(), Not(HasSubstr("999.jpg")));  // the decoy
+    EXPECT_EQ(f["media_sha256"].get<std::string>().size(), 64u);
+    EXPECT_THAT(f["warc"]["record_id"].get<std::string>(), HasSubstr("urn:uuid:"));
+    EXPECT_EQ(f["suspect_pdq"].get<std::string>().size(), 64u);
+    EXPECT_FALSE(f["robots_overridden"].get<bool>());
+  }
+  EXPECT_EQ(reader_media.size(), 6u) << ReadText(log);
+  EXPECT_EQ(locker_members.size(), 4u) << ReadText(log);
+
+  // Traps.
+  std::vector<std::string> requests = Requests();
+  auto count = [&](const std::string& line) {
+    return std::count(requests.begin(), requests.end(), line);
+  };
+  EXPECT_EQ(count("reader.test /private/vault"), 0) << "robots.txt disallow ignored";
+  EXPECT_EQ(count("reader.test /loop/a"), 1);
+  EXPECT_EQ(count("reader.test /loop/b"), 1);
+  EXPECT_EQ(count("reader.test /big"), 1);
+  EXPECT_EQ(count("reader.test /bomb.html"), 1);
+  EXPECT_LE(count("bad.test /"), 2) << "500-ing host retried more than max_retries";
+  EXPECT_GE(count("bad.test /"), 1);
+  int calendar = 0;
+  for (const std::string& r : requests)
+    if (r.rfind("reader.test /calendar", 0) == 0) ++calendar;
+  EXPECT_LE(calendar, 4) << "endless calendar not bounded by max_depth";
+  for (const std::string& r : requests) {
+    EXPECT_EQ(std::count(requests.begin(), requests.end(), r) > 2, false) << "fetched 3x: " << r;
+  }
+
+  auto states = FrontierStates(data / "crawl/full/frontier.sqlite");
+  ASSERT_FALSE(states.empty());
+  auto note = [&](const std::string& url) {
+    auto it = states.find(url);
+    return it == states.end() ? std::string("(not in frontier)") : it->second.second;
+  };
+  EXPECT_THAT(note("http://169.254.169.254/latest/meta-data/iam.jpg"), HasSubstr("link-local"));
+  EXPECT_THAT(note("http://intranet.test:" + std::to_string(port_) + "/admin"),
+              HasSubstr("10.1.2.3 is private"));  // checked after --resolve pinning
+  EXPECT_THAT(note("http://192.168.0.1/cam.jpg"), HasSubstr("private"));
+  EXPECT_THAT(note("http://[::1]:" + std::to_string(port_) + "/x.jpg"), HasSubstr("loopback"));
+  EXPECT_THAT(note(Origin("reader.test") + "/private/vault"), HasSubstr("robots.txt"));
+  EXPECT_THAT(note(Origin("reader.test") + "/big"), HasSubstr("cap"));
+  EXPECT_THAT(note(Origin("reader.test") + "/bomb.html"), HasSubstr("decompression"));
+  EXPECT_THAT(note(Origin("locker.test") + "/files/bomb.zip"), HasSubstr("ratio"));
+  EXPECT_THAT(note(Origin("locker.test") + "/stream/ep1.m3u8"), HasSubstr("HLS"));
+  EXPECT_EQ(states.count("ftp://reader.test/x.cbz"), 0u);
+  for (const auto& [url, st] : states) EXPECT_GE(st.first, 2) << url << " left unfinished";
+
+  // A second run of a finished job starts afresh and accuses nobody twice.
+  ASSERT_EQ(RunProcess({KAGAMI_BINARY, "--data", data.string(), "crawl", job.string()}, log), 0)
+      << ReadText(log);
+  EXPECT_EQ(Findings(data).size(), findings.size());
+
+  // WARC: an independent reader accepts every file and agrees on the digests.
+  fs::path npm_dir = fs::path(KAGAMI_CRAWLER_BUILD_DIR) / "warcio";
+  if (std::system(("'" + std::string(KAGAMI_CRAWLER_INSTALL_WARCIO) + "' '" + npm_dir.string() +
+                   "'").c_str()) != 0) {
+    GTEST_SKIP() << "warcio.js could not be installed from npm; WARC not checked independently";
+  }
+  fs::path warc_check = npm_dir / "warc_check.mjs";
+  fs::copy_file(KAGAMI_CRAWLER_WARC_CHECK, warc_check, fs::copy_options::overwrite_existing);
+  std::vector<std::string> args = {"node", warc_check.string()};
+  for (const auto& e : fs::directory_iterator(data / "crawl/full/warc")) args.push_back(e.path());
+  fs::path out = root_->path() / "warc-check.jsonl";
+  ASSERT_EQ(RunProcess(args, out), 0) << ReadText(out);
+  std::set<std::string> response_ids;
+  int responses = 0, requests_seen = 0, infos = 0;
+  bool after_truncated = false;
+  for (const std::string& line : Lines(ReadText(out))) {
+    nlohmann::json r = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_FALSE(r.is_discarded()) << line;
+    // warcio.js 2.x misreads two bytes of the record after a response whose
+    // HTTP Content-Length (10 GB) exceeds its stored (truncated) payload; the
+    // record's headers still parse, so only its version line is not compared.
+    if (!after_truncated) EXPECT_EQ(r["version"], "WARC/1.1") << line;
+    after_truncated = r["type"] == "response" && !r["truncated"].is_null();
+    if (r["type"] == "warcinfo") ++infos;
+    if (r["type"] == "request") ++requests_seen;
+    if (r["type"] != "response") continue;
+    ++responses;
+    response_ids.insert(r["id"].get<std::string>());
+    EXPECT_FALSE(r["uri"].is_null());
+    EXPECT_FALSE(r["date"].is_null());
+    EXPECT_EQ(r["ip"], "127.0.0.1");
+    if (r["truncated"].is_null()) EXPECT_EQ(r["payload_digest"], r["payload_sha256"]) << line;
+  }
+  EXPECT_EQ(infos, 2);  // two runs, one file each
+  EXPECT_EQ(responses, requests_seen);
+  EXPECT_GT(responses, 20);
+  for (const auto& f : findings)
+    EXPECT_THAT(response_ids, Contains(f["warc"]["record_id"].get<std::string>()));
+}
+
+TEST_F(CrawlSiteTest, CrawlKilledMidwayResumesToTheSameFindings) {
+  fs::path full = NewDataDir("data-reference");
+  fs::path job = WriteJob("resume", 0.0, 4);
+  fs::path log = root_->path() / "crawl-reference.log";
+  ASSERT_EQ(RunProcess({KAGAMI_BINARY, "--data", full.string(), "crawl", job.string()}, log), 0)
+      << ReadText(log);
+  std::set<std::string> expected = FindingKeys(Findings(full));
+  ASSERT_GE(expected.size(), 8u);
+
+  // A slow, polite crawl killed once it has recorded a first finding.
+  fs::path data = NewDataDir("data-killed");
+  fs::path slow = WriteJob("resume", 0.15, 1);
+  pid_t pid = Spawn({KAGAMI_BINARY, "--data", data.string(), "crawl", slow.string()},
+                    root_->path() / "crawl-killed.log");
+  bool killed_midway = false;
+  for (int i = 0; i < 1200; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    if (fs::exists(data / "findings.jsonl") && !Findings(data).empty()) {
+      kill(pid, SIGKILL);
+      killed_midway = true;
+      break;
+    }
+  }
+  int rc = Wait(pid);
+  ASSERT_TRUE(killed_midway) << ReadText(root_->path() / "crawl-killed.log");
+  EXPECT_EQ(rc, -SIGKILL);
+  EXPECT_LT(Findings(data).size(), expected.size()) << "the crawl finished before the kill";
+
+  fs::path log2 = root_->path() / "crawl-resumed.log";
+  ASSERT_EQ(RunProcess({KAGAMI_BINARY, "--data", data.string(), "crawl", job.string()}, log2), 0)
+      << ReadText(log2);
+  EXPECT_THAT(ReadText(log2), HasSubstr("(resumed)"));
+  std::vector<nlohmann::json> after = Findings(data);
+  EXPECT_EQ(FindingKeys(after), expected);
+  EXPECT_EQ(after.size(), FindingKeys(after).size()) << "a finding was recorded twice";
+}
+
+}  // namespace
+}  // namespace kagami

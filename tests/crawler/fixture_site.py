@@ -1,0 +1,248 @@
+#!/usr/bin/env python3
+"""A hostile manga piracy "internet" on 127.0.0.1 for Kagami's crawler tests.
+
+One threaded HTTP server answers for several host names (the crawler pins them
+to 127.0.0.1 with --resolve), told apart by the Host header:
+
+  reader.test  an online reader: chapter pages with lazy images (data-src,
+               srcset, an image list inside a script), pagination between
+               chapters, robots.txt disallowing /private/, and traps: a
+               redirect loop, an endless calendar, a 10 GB claimed body, a gzip
+               bomb, a slow-loris page, links to 169.254.169.254 and private
+               addresses.
+  img.test     the reader's image host (files from CONTENT/img/).
+  leech.test   a leech page linking archives on the locker.
+  locker.test  the file locker: CONTENT/locker/*.cbz and a zip bomb.
+  bad.test     answers 500 to everything (robots.txt 404).
+
+Every request is appended to LOG as "host path" (one line, flushed), so tests
+can assert what was and was not fetched. Usage:
+  fixture_site.py --content DIR --port-file FILE --log FILE [--chapters N]
+"""
+import argparse
+import gzip
+import http.server
+import io
+import os
+import socketserver
+import sys
+import threading
+import time
+import zipfile
+import zlib
+
+ARGS = None
+LOG_LOCK = threading.Lock()
+BOMB_ZIP = None
+BOMB_GZIP = None
+
+
+def make_bombs():
+    global BOMB_ZIP, BOMB_GZIP
+    zeros = b"\0" * (64 << 20)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        with z.open("p001.jpg", "w", force_zip64=True) as f:
+            for _ in range(4):  # 256 MiB of zeros named like a page
+                f.write(zeros)
+    BOMB_ZIP = buf.getvalue()
+    c = zlib.compressobj(9, zlib.DEFLATED, 31)
+    BOMB_GZIP = c.compress(b"<html>" + b" " * (128 << 20)) + c.flush()
+
+
+def page(title, body):
+    return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>%s</title></head>"
+            "<body>%s</body></html>" % (title, body)).encode()
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def host(self):
+        return (self.headers.get("Host") or "").split(":")[0]
+
+    def origin(self, host):
+        return "http://%s:%d" % (host, self.server.server_address[1])
+
+    def send(self, code, body, ctype="text/html; charset=utf-8", headers=()):
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in headers:
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def do_GET(self):
+        host = self.host()
+        with LOG_LOCK:
+            with open(ARGS.log, "a") as f:
+                f.write("%s %s\n" % (host, self.path))
+        try:
+            getattr(self, "site_" + host.replace(".", "_"), self.site_unknown)()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def site_unknown(self):
+        self.send(404, b"no such site")
+
+    # ---- reader.test -------------------------------------------------------
+    def site_reader_test(self):
+        p = self.path
+        img = self.origin("img.test")
+        n = ARGS.chapters
+        if p == "/robots.txt":
+            return self.send(200, b"User-agent: *\nDisallow: /private/\n", "text/plain")
+        if p == "/":
+            links = "".join('<li><a href="/manga/title/chapter-%d">Chapter %d</a></li>' % (i, i)
+                            for i in range(1, n + 1))
+            traps = ('<a href="/calendar?m=0">calendar</a> <a href="/loop/a">loop</a> '
+                     '<a href="/big">big</a> <a href="/bomb.html">bomb</a> '
+                     '<a href="/slow">slow</a> <a href="/private/vault">private</a> '
+                     '<img src="http://169.254.169.254/latest/meta-data/iam.jpg"> '
+                     '<img src="http://192.168.0.1/cam.jpg"> '
+                     '<a href="http://intranet.test:%d/admin">intranet (pinned to 10.1.2.3)</a> '
+                     '<img src="http://[::1]:%d/x.jpg"> '
+                     '<a href="%s/">broken host</a> '
+                     '<a href="%s/">leech</a> <a href="ftp://reader.test/x.cbz">ftp</a>'
+                     % (self.server.server_address[1], self.server.server_address[1],
+                        self.origin("bad.test"),
+                        self.origin("leech.test")))
+            return self.send(200, page("Reader", "<ul>%s</ul>%s" % (links, traps)))
+        if p.startswith("/manga/title/chapter-"):
+            try:
+                c = int(p.rsplit("-", 1)[1])
+            except ValueError:
+                return self.send(404, b"no")
+            files = sorted(os.listdir(os.path.join(ARGS.content, "img", "c%d" % c))) \
+                if os.path.isdir(os.path.join(ARGS.content, "img", "c%d" % c)) else []
+            urls = ["%s/c%d/%s" % (img, c, f) for f in files]
+            if c % 2 == 1:  # lazy <img>: placeholder src, real URL in data-src / srcset
+                body = "".join('<img class="lazy" src="/static/blank.gif" data-src="%s" '
+                               'srcset="%s 1x">' % (u, u) for u in urls)
+            else:  # the image list sits in a script
+                body = '<div id="reader"></div><script>var pages = [%s];</script>' % ",".join(
+                    '"%s"' % u.replace("/", "\\/") for u in urls)
+            nav = ""
+            if c > 1:
+                nav += '<a rel="prev" href="/manga/title/chapter-%d">prev</a>' % (c - 1)
+            if c < n:
+                nav += '<link rel="next" href="/manga/title/chapter-%d">' % (c + 1)
+            return self.send(200, page("Chapter %d" % c, body + nav))
+        if p == "/static/blank.gif":
+            return self.send(200, b"GIF89a\x01\x00\x01\x00\x00\x00\x00;", "image/gif")
+        if p.startswith("/calendar"):
+            m = int(p.split("=")[1]) if "=" in p else 0
+            return self.send(200, page("Calendar", '<a href="/calendar?m=%d">next month</a>' % (m + 1)))
+        if p == "/loop/a":
+            return self.send(302, b"", headers=[("Location", "/loop/b")])
+        if p == "/loop/b":
+            return self.send(302, b"", headers=[("Location", "/loop/a")])
+        if p == "/big":
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(10 << 30))
+            self.end_headers()
+            try:
+                chunk = b"\xff" * 65536
+                for _ in range(1 << 20):  # would be 64 GiB; the client must hang up
+                    self.wfile.write(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            return
+        if p == "/bomb.html":
+            return self.send(200, BOMB_GZIP, headers=[("Content-Encoding", "gzip")])
+        if p == "/slow":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            try:
+                for _ in range(600):
+                    self.wfile.write(b"<")
+                    self.wfile.flush()
+                    time.sleep(1)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            return
+        if p.startswith("/private/"):
+            return self.send(200, page("Vault", '<img src="%s/c1/%s">' % (
+                img, sorted(os.listdir(os.path.join(ARGS.content, "img", "c1")))[0])))
+        return self.send(404, b"not found")
+
+    # ---- img.test ----------------------------------------------------------
+    def site_img_test(self):
+        if self.path == "/robots.txt":
+            return self.send(404, b"")
+        return self.serve_file(os.path.join(ARGS.content, "img"), "image/jpeg")
+
+    def serve_file(self, root, ctype):
+        rel = os.path.normpath(self.path.split("?")[0]).lstrip("/")
+        full = os.path.join(root, rel)
+        if ".." in rel or not os.path.isfile(full):
+            return self.send(404, b"not found")
+        with open(full, "rb") as f:
+            data = f.read()
+        return self.send(200, data, ctype)
+
+    # ---- leech.test --------------------------------------------------------
+    def site_leech_test(self):
+        if self.path == "/robots.txt":
+            return self.send(404, b"")
+        if self.path == "/":
+            locker = self.origin("locker.test")
+            vols = sorted(os.listdir(os.path.join(ARGS.content, "locker"))) \
+                if os.path.isdir(os.path.join(ARGS.content, "locker")) else []
+            links = "".join('<li><a href="%s/files/%s">%s</a></li>' % (locker, v, v) for v in vols)
+            links += '<li><a href="%s/files/bomb.zip">Complete edition</a></li>' % locker
+            links += '<li><a href="%s/stream/ep1.m3u8">Episode 1</a></li>' % locker
+            return self.send(200, page("Downloads", "<ul>%s</ul>" % links))
+        return self.send(404, b"not found")
+
+    # ---- locker.test -------------------------------------------------------
+    def site_locker_test(self):
+        if self.path == "/robots.txt":
+            return self.send(404, b"")
+        if self.path == "/files/bomb.zip":
+            return self.send(200, BOMB_ZIP, "application/zip")
+        if self.path.startswith("/files/"):
+            self.path = self.path[len("/files"):]
+            return self.serve_file(os.path.join(ARGS.content, "locker"), "application/zip")
+        return self.send(404, b"not found")
+
+    # ---- bad.test ----------------------------------------------------------
+    def site_bad_test(self):
+        if self.path == "/robots.txt":
+            return self.send(404, b"")
+        return self.send(500, b"internal error")
+
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def main():
+    global ARGS
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--content", required=True)
+    ap.add_argument("--port-file", required=True)
+    ap.add_argument("--log", required=True)
+    ap.add_argument("--chapters", type=int, default=2)
+    ap.add_argument("--port", type=int, default=0)
+    ARGS = ap.parse_args()
+    make_bombs()
+    server = Server(("127.0.0.1", ARGS.port), Handler)
+    tmp = ARGS.port_file + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(str(server.server_address[1]))
+    os.rename(tmp, ARGS.port_file)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
