@@ -43,6 +43,8 @@ std::unique_ptr<Command> MakeScanCommand();
 std::unique_ptr<Command> MakeWorksCommand();
 std::unique_ptr<Command> MakeCrawlCommand();
 std::unique_ptr<Command> MakeScheduleCommand();
+std::unique_ptr<Command> MakeFindingsCommand();
+std::unique_ptr<Command> MakeKeysCommand();
 
 // Shared helpers for the commands.
 int Fail(const Status& status);  // prints "kagami: <status>" to stderr, returns kExitFailure
@@ -50,6 +52,8 @@ ingest::DecodeMode DecodeModeFor(const GlobalFlags& flags, ingest::DecodeMode df
 pipeline::ExtractOptions MakeExtractOptions(const GlobalFlags& flags, ingest::DecodeMode dflt);
 // Progress on stderr, only when stderr is a terminal; empty otherwise.
 pipeline::ProgressFn MakeProgress();
+// Who is acting: `flag`, else $KAGAMI_OPERATOR, else $USER, else "unknown".
+std::string OperatorName(const std::string& flag);
 // Compact one-line JSON; invalid UTF-8 is replaced, never thrown on.
 std::string JsonDump(const nlohmann::json& j);
 

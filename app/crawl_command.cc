@@ -12,6 +12,7 @@
 #include "kagami/crawler/job_runner.h"
 #include "kagami/crawler/url.h"
 #include "kagami/index/store.h"
+#include "kagami/reports/findings_ledger.h"
 
 namespace kagami::app {
 namespace {
@@ -97,17 +98,19 @@ class CrawlCommand : public Command {
       };
     }
     const bool jsonl = format_ == "jsonl";
-    options.on_finding = [&](const crawler::CrawlFinding& f) {
+    options.on_finding = [&](const reports::Finding& f) {
       std::lock_guard<std::mutex> lock(out_mutex);
       if (jsonl) {
-        std::cout << crawler::FindingToJson(f) << '\n';
+        std::cout << reports::FindingToJson(f) << '\n';
       } else {
-        std::cout << "FOUND " << f.work_id << " \"" << f.work_title << "\" page " << f.page_index
-                  << (f.member.empty() ? "" : " (" + f.member + ")") << " at " << f.media_url
-                  << " linked from " << (f.page_url.empty() ? "(seed)" : f.page_url) << " ["
-                  << f.method << ", distance " << f.distance << ", inliers " << f.inliers
-                  << "] warc " << f.warc_file << ' ' << f.warc_record_id
-                  << (f.robots_overridden ? " ROBOTS-OVERRIDDEN" : "") << '\n';
+        int best = -1;
+        for (const reports::MatchedUnit& u : f.units)
+          if (u.distance >= 0 && (best < 0 || u.distance < best)) best = u.distance;
+        std::cout << "FOUND " << f.work << ": " << f.units.size() << " page(s) in " << f.media_url
+                  << " linked from " << (f.page_url.empty() ? "(seed)" : f.page_url)
+                  << (best >= 0 ? ", best PDQ distance " + std::to_string(best) : std::string())
+                  << "; WARC " << f.warc_file << ' ' << f.warc_record_id
+                  << (f.robots_override.empty() ? "" : "; ROBOTS OVERRIDDEN") << '\n';
       }
       std::cout.flush();
     };
@@ -122,7 +125,7 @@ class CrawlCommand : public Command {
               << " failed in " << summary->seconds << " s"
               << (summary->stopped ? "; stopped, resumable" : "") << "\n";
     for (const std::string& w : summary->warc_files) std::cerr << "kagami crawl: WARC " << w << '\n';
-    std::cerr << "kagami crawl: findings in " << crawler::FindingsPath(data_dir).string() << '\n';
+    std::cerr << "kagami crawl: findings recorded in the ledger; list them with `kagami findings`\n";
     return kExitOk;
   }
 

@@ -8,6 +8,8 @@
 
 #include "kagami/index/store.h"
 #include "kagami/pipeline/scanner.h"
+#include "kagami/reports/finding_records.h"
+#include "kagami/reports/findings_ledger.h"
 #include "kagami/reports/scan_report_writer.h"
 
 namespace kagami::app {
@@ -25,17 +27,20 @@ class ScanCommand : public Command {
     scan->add_option("--local", local_,
                      "local-feature stage: auto (pages without a strong PDQ match), always, never")
         ->check(CLI::IsMember({"auto", "always", "never"}));
+    scan->add_flag("--record", record_,
+                   "add matches to the findings ledger, keeping a copy of each matched file "
+                   "in the data directory");
     return scan;
   }
 
   int Run(const GlobalFlags& flags) override {
-    return RunScan(flags, paths_, format_, no_dihedral_, radius_, local_);
+    return RunScan(flags, paths_, format_, no_dihedral_, radius_, local_, record_);
   }
 
  private:
   static int RunScan(const GlobalFlags& flags, const std::vector<std::string>& paths,
                      const std::string& format_name, bool no_dihedral, int radius,
-                     const std::string& local) {
+                     const std::string& local, bool record) {
     auto format = kagami::reports::ParseReportFormat(format_name);
     if (!format.ok()) {
       std::cerr << "kagami: " << format.status().message() << '\n';
@@ -46,6 +51,15 @@ class ScanCommand : public Command {
         kagami::index::Store::Open(kagami::index::ResolveDataDir(flags.data_dir), &rebuilt);
     if (!store.ok()) return Fail(store.status());
     if (rebuilt) std::cerr << "kagami: index rebuilt from the catalog\n";
+    std::unique_ptr<kagami::reports::FindingsLedger> ledger;
+    if (record) {
+      auto opened = kagami::reports::FindingsLedger::Open((*store)->data_dir());
+      if (!opened.ok()) return Fail(opened.status());
+      ledger = std::move(*opened);
+    }
+    kagami::reports::EvidenceStore evidence((*store)->data_dir());
+    int recorded = 0;
+    int record_errors = 0;
     kagami::pipeline::ScanOptions options;
     options.extract = MakeExtractOptions(flags, kagami::ingest::DecodeMode::kFast);
     options.match.dihedral = !no_dihedral;
@@ -60,13 +74,47 @@ class ScanCommand : public Command {
         [&](const kagami::pipeline::VolumeReport& report) {
           ++volumes;
           writer.Write(report);
+          if (ledger) {
+            RecordFindings(report, *ledger, evidence, &recorded, &record_errors);
+          }
         },
         MakeProgress());
     writer.Finish();
     std::cout.flush();
+    if (record) {
+      std::cerr << "kagami: " << recorded << " finding(s) recorded in the ledger";
+      if (record_errors > 0) std::cerr << ", " << record_errors << " could not be recorded";
+      std::cerr << '\n';
+    }
     if (!status.ok()) return Fail(status);
+    if (record_errors > 0) return kExitFailure;
     if (volumes > 0 && writer.volumes_errored() == volumes) return kExitFailure;
     return kExitOk;
+  }
+
+  // One finding per (matched file, work): the file is copied into the data
+  // directory's evidence store under its SHA-256, then the finding appended.
+  static void RecordFindings(const kagami::pipeline::VolumeReport& report,
+                             kagami::reports::FindingsLedger& ledger,
+                             kagami::reports::EvidenceStore& evidence, int* recorded, int* errors) {
+    std::string now = kagami::reports::UtcNow();
+    for (auto& draft : kagami::reports::FindingsFromScan(report, now, "kagami scan --record")) {
+      auto kept = evidence.KeepFile(draft.source_path);
+      if (!kept.ok()) {
+        std::cerr << "kagami: not recorded: " << kept.status().ToString() << '\n';
+        ++*errors;
+        continue;
+      }
+      draft.finding.content_sha256 = kept->first;
+      draft.finding.evidence_file = kept->second;
+      auto id = ledger.Append(draft.finding);
+      if (!id.ok()) {
+        std::cerr << "kagami: not recorded: " << id.status().ToString() << '\n';
+        ++*errors;
+        continue;
+      }
+      ++*recorded;
+    }
   }
 
   std::vector<std::string> paths_;
@@ -74,6 +122,7 @@ class ScanCommand : public Command {
   bool no_dihedral_ = false;
   int radius_ = 31;
   std::string local_ = "auto";
+  bool record_ = false;
 };
 
 }  // namespace

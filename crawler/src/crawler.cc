@@ -21,6 +21,7 @@
 #include "kagami/crawler/url.h"
 #include "kagami/crawler/warc_writer.h"
 #include "kagami/ingest/memory_source.h"
+#include "kagami/reports/finding_records.h"
 
 namespace kagami::crawler {
 namespace {
@@ -101,11 +102,42 @@ struct MediaItem {
   ingest::MemoryAsset asset;
   WarcRef warc;
   bool robots_overridden = false;
+  std::string server_ip;
+  int http_status = 0;
+  std::vector<std::pair<std::string, std::string>> http_headers;  // as received, in order
 };
+
+// Header fields of a raw response head, in order (status line skipped).
+std::vector<std::pair<std::string, std::string>> HeaderPairs(const std::string& head) {
+  std::vector<std::pair<std::string, std::string>> out;
+  size_t pos = head.find('\n');
+  while (pos != std::string::npos && pos + 1 < head.size()) {
+    size_t end = head.find('\n', pos + 1);
+    std::string line = head.substr(pos + 1, end == std::string::npos ? std::string::npos : end - pos - 1);
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    size_t colon = line.find(':');
+    if (colon != std::string::npos && out.size() < 200) {
+      size_t v = line.find_first_not_of(' ', colon + 1);
+      out.emplace_back(line.substr(0, colon), v == std::string::npos ? "" : line.substr(v));
+    }
+    pos = end;
+  }
+  return out;
+}
+
+std::string ToUtcSeconds(int64_t unix_ms) {
+  std::time_t secs = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
 
 struct MediaDone {
   int64_t id = 0;
   Status status;
+  bool fatal = false;  // the findings store failed: stop rather than lose accusations
   int new_findings = 0;
 };
 
@@ -116,6 +148,8 @@ struct Crawler::Impl {
   std::filesystem::path dir;
   pipeline::Scanner& scanner;
   FindingsSink& findings;
+  reports::EvidenceStore evidence;
+  std::function<void(const reports::Finding&)> on_finding;
 
   std::unique_ptr<Frontier> frontier;
   std::unique_ptr<HttpClient> client;
@@ -138,8 +172,14 @@ struct Crawler::Impl {
   bool closing = false;
   std::thread worker;
 
-  Impl(CrawlJob j, std::filesystem::path d, pipeline::Scanner& s, FindingsSink& f)
-      : job(std::move(j)), dir(std::move(d)), scanner(s), findings(f) {}
+  Impl(CrawlJob j, std::filesystem::path d, pipeline::Scanner& s, FindingsSink& f,
+       std::filesystem::path data_dir, std::function<void(const reports::Finding&)> notify)
+      : job(std::move(j)),
+        dir(std::move(d)),
+        scanner(s),
+        findings(f),
+        evidence(std::move(data_dir)),
+        on_finding(std::move(notify)) {}
 
   std::vector<const SiteRule*> RulesFor(const std::string& host) const {
     std::vector<const SiteRule*> out;
@@ -176,47 +216,38 @@ struct Crawler::Impl {
         ++index;
         d.id = item.entry.id;
         if (!report.status.ok() && report.matches.empty()) d.status = report.status;
-        std::set<std::string> matched_works;
-        for (const pipeline::WorkResult& w : report.works)
-          if (w.tally.matched) matched_works.insert(w.tally.work_id);
-        for (const pipeline::PageMatchRecord& m : report.matches) {
-          if (!matched_works.count(m.ref.work_id)) continue;
+        if (report.verdict != pipeline::Verdict::kMatch) return;
+        for (reports::ScanFindingDraft& draft :
+             reports::FindingsFromScan(report, ToUtcSeconds(item.asset.provenance.fetched_unix_ms),
+                                       "kagami crawl " + job.name)) {
+          reports::Finding& f = draft.finding;
           if (!job.works.empty() &&
-              std::find(job.works.begin(), job.works.end(), m.ref.work_id) == job.works.end())
+              std::find(job.works.begin(), job.works.end(), f.work) == job.works.end())
             continue;
-          CrawlFinding f;
-          f.job = job.name;
-          f.work_id = m.ref.work_id;
-          for (const pipeline::WorkResult& w : report.works) {
-            if (w.tally.work_id == m.ref.work_id) {
-              f.work_title = w.title;
-              f.rights_holder = w.rights_holder;
-            }
-          }
+          f.source = item.entry.url;
+          f.source_is_url = true;
           f.page_url = item.entry.referrer;
           f.media_url = item.entry.url;
-          f.member = m.member;
-          f.page_index = m.page_index;
-          f.fetched_unix_ms = item.asset.provenance.fetched_unix_ms;
-          f.media_sha256 = item.asset.provenance.sha256_hex;
+          f.server_ip = item.server_ip;
+          f.http_status = item.http_status;
+          f.http_headers = item.http_headers;
+          f.content_sha256 = item.asset.provenance.sha256_hex;
           f.warc_file = item.warc.file;
           f.warc_record_id = item.warc.record_id;
-          f.warc_offset = item.warc.offset;
-          f.unit_id = m.hit.unit_id;
-          f.registered_member = m.ref.member;
-          f.method = m.method;
-          f.view = m.view;
-          f.distance = m.hit.distance;
-          f.quality = m.quality;
-          f.suspect_pdq_hex = m.suspect_pdq.ToHex();
-          f.inliers = m.inliers;
-          f.coverage = m.coverage;
-          f.robots_overridden = item.robots_overridden;
+          if (item.robots_overridden) {
+            f.robots_override = "robots.txt disallows this URL; job '" + job.name +
+                                "' overrides robots.txt for this host (ignore_robots_hosts)";
+          }
+          Result<std::pair<std::string, std::string>> kept = evidence.KeepBytes(std::string_view(
+              reinterpret_cast<const char*>(item.asset.bytes->data()), item.asset.bytes->size()));
+          if (kept.ok()) f.evidence_file = kept->second;
           Result<bool> added = findings.Record(f);
           if (!added.ok()) {
             d.status = added.status();
+            d.fatal = true;
           } else if (*added) {
             ++d.new_findings;
+            if (on_finding) on_finding(f);
           }
         }
       });
@@ -241,10 +272,7 @@ struct Crawler::Impl {
     }
     for (const MediaDone& d : done) {
       progress.findings += d.new_findings;
-      if (!d.status.ok() && d.status.code() == StatusCode::kIoError &&
-          d.status.message().find("findings") != std::string::npos) {
-        return d.status;  // the findings store is failing: stop rather than lose accusations
-      }
+      if (d.fatal) return d.status.WithContext("recording findings");
       KAGAMI_RETURN_IF_ERROR(frontier->Complete(
           d.id, d.status.ok() ? FetchOutcome::kDone : FetchOutcome::kFailed,
           d.status.ok() ? "" : d.status.ToString()));
@@ -369,6 +397,12 @@ struct Crawler::Impl {
   }
 
   Result<WarcRef> Archive(const HttpResponse& r) {
+    Result<WarcRef> ref = ArchiveRaw(r);
+    if (ref.ok()) ref->file = "crawl/" + job.name + "/warc/" + ref->file;
+    return ref;
+  }
+
+  Result<WarcRef> ArchiveRaw(const HttpResponse& r) {
     HttpExchange ex;
     ex.target_uri = r.url;
     ex.ip_address = r.ip;
@@ -505,6 +539,9 @@ struct Crawler::Impl {
     item.asset.provenance.warc_record_id = ref.record_id;
     item.warc = ref;
     item.robots_overridden = f.robots_overridden;
+    item.server_ip = r.ip;
+    item.http_status = static_cast<int>(r.code);
+    item.http_headers = HeaderPairs(r.response_head);
     {
       std::lock_guard<std::mutex> lock(mu);
       media_pending_bytes += item.asset.bytes->size();
@@ -583,9 +620,10 @@ struct Crawler::Impl {
   }
 };
 
-Crawler::Crawler(CrawlJob job, std::filesystem::path job_dir, pipeline::Scanner& scanner,
-                 FindingsSink& findings)
-    : impl_(std::make_unique<Impl>(std::move(job), std::move(job_dir), scanner, findings)) {}
+Crawler::Crawler(CrawlJob job, std::filesystem::path data_dir, pipeline::Scanner& scanner,
+                 FindingsSink& findings, std::function<void(const reports::Finding&)> on_finding)
+    : impl_(std::make_unique<Impl>(job, data_dir / "crawl" / job.name, scanner, findings, data_dir,
+                                   std::move(on_finding))) {}
 
 Crawler::~Crawler() {
   if (impl_) impl_->StopWorker();

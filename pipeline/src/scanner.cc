@@ -30,7 +30,7 @@ PageMatchRecord MakeRecord(const fingerprint::PageFingerprint& page, const Robus
   record.member = page.member;
   record.page_index = page.page_index;
   record.quality = page.pdq.quality;
-  record.suspect_pdq = page.pdq.hash;
+  record.pdq = page.pdq.hash;
   record.hit = PageHit{hit.unit_id, hit.distance, hit.variant};
   record.ref = std::move(ref);
   record.method = hit.method;

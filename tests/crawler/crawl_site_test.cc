@@ -172,19 +172,26 @@ class CrawlSiteTest : public ::testing::Test {
     return p;
   }
 
+  // The ledger's findings, as `kagami findings --format jsonl` lists them.
   static std::vector<nlohmann::json> Findings(const fs::path& data) {
     std::vector<nlohmann::json> out;
-    for (const std::string& line : Lines(ReadText(data / "findings.jsonl")))
-      out.push_back(nlohmann::json::parse(line));
+    fs::path listing = data / "findings-listing.jsonl";
+    if (!fs::exists(data / "findings.sqlite")) return out;
+    RunProcess({KAGAMI_BINARY, "--data", data.string(), "findings", "--format", "jsonl"}, listing);
+    for (const std::string& line : Lines(ReadText(listing))) {
+      nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+      if (j.is_object()) out.push_back(j);
+    }
     return out;
   }
 
-  // (work, media URL, member) of each finding.
+  // (work, media URL, member) of each matched page.
   static std::set<std::string> FindingKeys(const std::vector<nlohmann::json>& findings) {
     std::set<std::string> keys;
     for (const auto& f : findings)
-      keys.insert(f["work"].get<std::string>() + " " + f["media_url"].get<std::string>() + " " +
-                  f["member"].get<std::string>());
+      for (const auto& u : f["units"])
+        keys.insert(f["work"].get<std::string>() + " " + f["media_url"].get<std::string>() + " " +
+                    u["member"].get<std::string>());
     return keys;
   }
 
@@ -231,17 +238,24 @@ TEST_F(CrawlSiteTest, FindsRegisteredWorksContainsTrapsAndKeepsEvidence) {
   std::set<std::string> reader_media, locker_members;
   for (const auto& f : findings) {
     EXPECT_THAT(f["work"].get<std::string>(), ::testing::AnyOf("reader-work", "locker-work"));
-    if (f["work"] == "reader-work") reader_media.insert(f["media_url"].get<std::string>());
+    EXPECT_EQ(f["source_kind"], "url");
+    if (f["work"] == "reader-work") {
+      reader_media.insert(f["media_url"].get<std::string>());
+      EXPECT_THAT(f["page_url"].get<std::string>(), HasSubstr("/manga/title/chapter-"));
+    }
     if (f["work"] == "locker-work") {
       EXPECT_EQ(f["media_url"], Origin("locker.test") + "/files/vol1.cbz");
       EXPECT_EQ(f["page_url"], Origin("leech.test") + "/");
-      locker_members.insert(f["member"].get<std::string>());
+      for (const auto& u : f["units"]) locker_members.insert(u["member"].get<std::string>());
     }
     EXPECT_THAT(f["media_url"].get<std::string>(), Not(HasSubstr("999.jpg")));  // the decoy
-    EXPECT_EQ(f["media_sha256"].get<std::string>().size(), 64u);
-    EXPECT_THAT(f["warc"]["record_id"].get<std::string>(), HasSubstr("urn:uuid:"));
-    EXPECT_EQ(f["suspect_pdq"].get<std::string>().size(), 64u);
-    EXPECT_FALSE(f["robots_overridden"].get<bool>());
+    EXPECT_EQ(f["content_sha256"].get<std::string>().size(), 64u);
+    EXPECT_EQ(f["server_ip"], "127.0.0.1");
+    EXPECT_EQ(f["http_status"], 200);
+    EXPECT_THAT(f["warc_file"].get<std::string>(), HasSubstr("crawl/full/warc/"));
+    EXPECT_THAT(f["warc_record_id"].get<std::string>(), HasSubstr("urn:uuid:"));
+    EXPECT_TRUE(fs::exists(data / f["evidence_file"].get<std::string>()));
+    for (const auto& u : f["units"]) EXPECT_EQ(u["pdq"].get<std::string>().size(), 64u);
   }
   EXPECT_EQ(reader_media.size(), 6u) << ReadText(log);
   EXPECT_EQ(locker_members.size(), 4u) << ReadText(log);
@@ -327,7 +341,7 @@ TEST_F(CrawlSiteTest, FindsRegisteredWorksContainsTrapsAndKeepsEvidence) {
   EXPECT_EQ(responses, requests_seen);
   EXPECT_GT(responses, 20);
   for (const auto& f : findings)
-    EXPECT_THAT(response_ids, Contains(f["warc"]["record_id"].get<std::string>()));
+    EXPECT_THAT(response_ids, Contains(f["warc_record_id"].get<std::string>()));
 }
 
 TEST_F(CrawlSiteTest, CrawlKilledMidwayResumesToTheSameFindings) {
@@ -345,9 +359,9 @@ TEST_F(CrawlSiteTest, CrawlKilledMidwayResumesToTheSameFindings) {
   pid_t pid = Spawn({KAGAMI_BINARY, "--data", data.string(), "crawl", slow.string()},
                     root_->path() / "crawl-killed.log");
   bool killed_midway = false;
-  for (int i = 0; i < 1200; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    if (fs::exists(data / "findings.jsonl") && !Findings(data).empty()) {
+  for (int i = 0; i < 600; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (fs::exists(data / "findings.sqlite") && !Findings(data).empty()) {
       kill(pid, SIGKILL);
       killed_midway = true;
       break;
@@ -356,7 +370,8 @@ TEST_F(CrawlSiteTest, CrawlKilledMidwayResumesToTheSameFindings) {
   int rc = Wait(pid);
   ASSERT_TRUE(killed_midway) << ReadText(root_->path() / "crawl-killed.log");
   EXPECT_EQ(rc, -SIGKILL);
-  EXPECT_LT(Findings(data).size(), expected.size()) << "the crawl finished before the kill";
+  EXPECT_LT(FindingKeys(Findings(data)).size(), expected.size())
+      << "the crawl finished before the kill";
 
   fs::path log2 = root_->path() / "crawl-resumed.log";
   ASSERT_EQ(RunProcess({KAGAMI_BINARY, "--data", data.string(), "crawl", job.string()}, log2), 0)
@@ -364,7 +379,9 @@ TEST_F(CrawlSiteTest, CrawlKilledMidwayResumesToTheSameFindings) {
   EXPECT_THAT(ReadText(log2), HasSubstr("(resumed)"));
   std::vector<nlohmann::json> after = Findings(data);
   EXPECT_EQ(FindingKeys(after), expected);
-  EXPECT_EQ(after.size(), FindingKeys(after).size()) << "a finding was recorded twice";
+  std::set<std::string> media;
+  for (const auto& f : after) media.insert(f["work"].get<std::string>() + " " + f["media_url"].get<std::string>());
+  EXPECT_EQ(after.size(), media.size()) << "a finding was recorded twice";
 }
 
 }  // namespace

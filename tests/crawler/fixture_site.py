@@ -83,12 +83,36 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with open(ARGS.log, "a") as f:
                 f.write("%s %s\n" % (host, self.path))
         try:
+            if ARGS.bench:
+                return self.site_bench()
             getattr(self, "site_" + host.replace(".", "_"), self.site_unknown)()
         except (BrokenPipeError, ConnectionResetError):
             pass
 
     def site_unknown(self):
         self.send(404, b"no such site")
+
+    # ---- --bench: one plain site (any Host): chapters with <img src> ----------
+    def site_bench(self):
+        p = self.path
+        if p == "/robots.txt":
+            return self.send(200, b"User-agent: *\nDisallow: /private/\n", "text/plain")
+        if p == "/":
+            links = "".join('<li><a href="/chapter-%d.html">Chapter %d</a></li>' % (i, i)
+                            for i in range(1, ARGS.chapters + 1))
+            return self.send(200, page("Reader", "<ul>%s</ul>" % links))
+        if p.startswith("/chapter-"):
+            c = int(p[len("/chapter-"):-len(".html")])
+            d = os.path.join(ARGS.content, "img", "c%d" % c)
+            files = sorted(os.listdir(d)) if os.path.isdir(d) else []
+            body = "".join('<img src="/img/c%d/%s">' % (c, f) for f in files)
+            if c < ARGS.chapters:
+                body += '<a href="/chapter-%d.html">next</a>' % (c + 1)
+            return self.send(200, page("Chapter %d" % c, body))
+        if p.startswith("/img/"):
+            self.path = p[len("/img"):]
+            return self.serve_file(os.path.join(ARGS.content, "img"), "image/jpeg")
+        return self.send(404, b"not found")
 
     # ---- reader.test -------------------------------------------------------
     def site_reader_test(self):
@@ -234,8 +258,10 @@ def main():
     ap.add_argument("--log", required=True)
     ap.add_argument("--chapters", type=int, default=2)
     ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--bench", action="store_true", help="plain reader site for bench/")
     ARGS = ap.parse_args()
-    make_bombs()
+    if not ARGS.bench:
+        make_bombs()
     server = Server(("127.0.0.1", ARGS.port), Handler)
     tmp = ARGS.port_file + ".tmp"
     with open(tmp, "w") as f:

@@ -41,14 +41,18 @@ struct CrawlSummary {
 // waiting for fingerprinting by limits.max_pending_media_bytes (fetching of
 // new URLs pauses above it).
 //
-// State lives in `job_dir` (created): frontier.sqlite and warc/*.warc.gz. An
+// State lives in <data_dir>/crawl/<job name>/ (created): frontier.sqlite and
+// warc/*.warc.gz; matched media is also kept in the data directory's evidence
+// store (reports::EvidenceStore) and findings go to `findings`. An
 // interrupted run (killed, or stopped through `stop`) resumes on the next Run
 // with `resume`; a finished run starts afresh. A media URL is completed in the
 // frontier only after its findings are recorded, so a kill loses nothing.
 class Crawler {
  public:
-  Crawler(CrawlJob job, std::filesystem::path job_dir, pipeline::Scanner& scanner,
-          FindingsSink& findings);
+  // `on_finding` (may be empty) is called from the media worker thread, one
+  // call at a time, for each finding newly recorded.
+  Crawler(CrawlJob job, std::filesystem::path data_dir, pipeline::Scanner& scanner,
+          FindingsSink& findings, std::function<void(const reports::Finding&)> on_finding = {});
   ~Crawler();
 
   // `stop` (may be null) is polled; setting it ends the run cleanly: no new

@@ -18,16 +18,13 @@ struct RunJobOptions {
   const std::atomic<bool>* stop = nullptr;
   std::function<void(const CrawlProgress&)> progress;
   // Called (from the media worker thread, serialised) for each new finding.
-  std::function<void(const CrawlFinding&)> on_finding;
+  std::function<void(const reports::Finding&)> on_finding;
 };
 
 // The job's state folder: <data_dir>/crawl/<job name>.
 std::filesystem::path JobDir(const std::filesystem::path& data_dir, const CrawlJob& job);
-// Where findings are recorded (until the findings ledger takes over):
-// <data_dir>/findings.jsonl.
-std::filesystem::path FindingsPath(const std::filesystem::path& data_dir);
-
-// Opens the store in `data_dir` (its matchers loaded once), and runs the job.
+// Opens the store in `data_dir` (its matchers loaded once) and the findings
+// ledger there, and runs the job.
 Result<CrawlSummary> RunCrawlJob(const CrawlJob& job, const std::filesystem::path& data_dir,
                                  const RunJobOptions& options);
 

@@ -33,7 +33,7 @@ struct PageMatchRecord {
   std::string member;          // the scanned page inside its volume ("" for a plain file)
   int page_index = 0;          // 0-based position of the scanned page in its volume
   int quality = 0;             // PDQ quality of the scanned page
-  fingerprint::Hash256 suspect_pdq;  // the scanned page's own PDQ hash (full view, as read)
+  fingerprint::Hash256 pdq;    // the scanned page's own PDQ hash (full view)
   PageHit hit;                 // the registered unit; distance -1 when only local features matched
   UnitRef ref;                 // what that unit is
   std::string method = "pdq";  // "pdq", "local" or "both"

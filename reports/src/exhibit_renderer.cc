@@ -1,0 +1,226 @@
+#include "kagami/reports/exhibit_renderer.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+
+#include <opencv2/calib3d.hpp>
+#include <opencv2/freetype.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "kagami/ingest/image_decoder.h"
+#include "kagami/ingest/limits.h"
+#include "kagami/ingest/page_source.h"
+#include "kagami/ingest/volume.h"
+
+namespace kagami::reports {
+namespace {
+
+constexpr int kHeaderLine = 26;  // pixels per header line
+constexpr int kFontHeight = 18;  // header text
+constexpr int kCaptionHeight = 30;
+const cv::Scalar kHeaderColor(126, 35, 26);  // BGR of #1a237e
+const cv::Scalar kOutlineColor(0, 0, 230);   // red
+const cv::Scalar kBackground(255, 255, 255);
+
+cv::Mat ToBgr(const cv::Mat& m) {
+  cv::Mat out;
+  if (m.channels() == 1) {
+    cv::cvtColor(m, out, cv::COLOR_GRAY2BGR);
+  } else if (m.channels() == 3) {
+    cv::cvtColor(m, out, cv::COLOR_RGB2BGR);
+  } else {
+    cv::cvtColor(m, out, cv::COLOR_RGBA2BGR);
+  }
+  return out;
+}
+
+// Fits `size` into the panel; returns the drawn rectangle relative to the panel.
+cv::Rect FitInPanel(cv::Size size, int panel_w, int panel_h) {
+  double s = std::min(static_cast<double>(panel_w) / size.width,
+                      static_cast<double>(panel_h) / size.height);
+  int w = std::max(1, static_cast<int>(size.width * s + 0.5));
+  int h = std::max(1, static_cast<int>(size.height * s + 0.5));
+  return {(panel_w - w) / 2, 0, w, h};
+}
+
+std::vector<cv::Point2d> Apply(const cv::Matx33d& h, const std::vector<cv::Point2d>& pts) {
+  std::vector<cv::Point2d> out;
+  for (const auto& p : pts) {
+    cv::Vec3d v = h * cv::Vec3d(p.x, p.y, 1.0);
+    if (std::abs(v[2]) < 1e-12) return {};
+    out.emplace_back(v[0] / v[2], v[1] / v[2]);
+  }
+  return out;
+}
+
+}  // namespace
+
+namespace {
+
+Result<cv::Mat> DecodePage(const std::string& path, const ingest::EncodedPage& page,
+                           const ingest::IngestLimits& limits) {
+  if (!page.status.ok()) return page.status;
+  if (!page.rendered.empty()) return page.rendered;
+  ingest::DecodeOptions options;
+  options.mode = ingest::DecodeMode::kExact;
+  auto decoded = ingest::DecodeImage(page.bytes.data(), page.bytes.size(), options, limits);
+  if (!decoded.ok()) return decoded.status().WithContext(path + " " + page.member);
+  return decoded->pixels;
+}
+
+}  // namespace
+
+Result<cv::Mat> LoadPage(const std::string& path, const std::string& member, int index) {
+  ingest::IngestLimits limits;
+  std::vector<ingest::Volume> volumes = ingest::ExpandInputs({path}, limits);
+  if (volumes.empty()) return Status::NotFound(path + ": nothing to read");
+  if (!volumes[0].status.ok()) return volumes[0].status;
+  bool single_asset = volumes[0].assets.size() == 1;
+  int seen = 0;
+  for (const ingest::AssetFile& asset : volumes[0].assets) {
+    auto source = ingest::OpenAsset(asset, limits);
+    if (!source.ok()) return source.status();
+    std::optional<ingest::EncodedPage> first;
+    int in_asset = 0;
+    while (auto page = (*source)->Next()) {
+      bool hit = member.empty() ? seen == index : page->member == member;
+      ++seen;
+      ++in_asset;
+      if (hit) return DecodePage(path, *page, limits);
+      if (member.empty() && single_asset && in_asset == 1) first = std::move(*page);
+    }
+    // A single-page file answers for its one page whatever the index.
+    if (first && in_asset == 1) return DecodePage(path, *first, limits);
+  }
+  return Status::NotFound(path + ": no page " +
+                          (member.empty() ? std::to_string(index + 1) : "\"" + member + "\""));
+}
+
+MatchOutline ComputeOutline(const MatchedUnit& unit, cv::Size registered, cv::Size found) {
+  MatchOutline out;
+  if (!unit.homography || unit.view == MatchView::kTrimmed) return out;
+  cv::Matx33d h;
+  for (int i = 0; i < 9; ++i) h.val[i] = (*unit.homography)[i];
+  // The suspect view inside the found page, in found-page pixels.
+  double vx = 0, vw = found.width, vh = found.height;
+  if (unit.view == MatchView::kLeft) vw = found.width / 2.0;
+  if (unit.view == MatchView::kRight) {
+    vx = found.width / 2.0;
+    vw = found.width / 2.0;
+  }
+  double lv = std::max(vw, vh);
+  double lr = std::max(registered.width, registered.height);
+  std::vector<cv::Point2d> view_corners = {{0, 0}, {vw / lv, 0}, {vw / lv, vh / lv}, {0, vh / lv}};
+  // When verified against the mirror image, the view coordinates are mirrored.
+  auto mirror = [&](std::vector<cv::Point2d> pts) {
+    if (unit.mirrored) {
+      for (auto& p : pts) p.x = vw / lv - p.x;
+    }
+    return pts;
+  };
+  for (const auto& p : Apply(h, mirror(view_corners))) out.on_registered.emplace_back(p * lr);
+  std::vector<cv::Point2d> reg_corners = {{0, 0},
+                                          {registered.width / lr, 0},
+                                          {registered.width / lr, registered.height / lr},
+                                          {0, registered.height / lr}};
+  for (const auto& p : mirror(Apply(h.inv(), reg_corners))) {
+    out.on_found.emplace_back(vx + p.x * lv, p.y * lv);
+  }
+  return out;
+}
+
+std::string ExhibitRenderer::DefaultFontPath() {
+  const char* env = std::getenv("KAGAMI_FONT");
+  if (env && *env) return env;
+  return "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc";
+}
+
+ExhibitRenderer::ExhibitRenderer(cv::Ptr<cv::freetype::FreeType2> ft) : ft_(std::move(ft)) {}
+ExhibitRenderer::~ExhibitRenderer() = default;
+
+Result<std::unique_ptr<ExhibitRenderer>> ExhibitRenderer::Create(const std::string& font_path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(font_path, ec)) {
+    return Status::NotFound("font " + font_path +
+                            " not found (install Debian's fonts-noto-cjk or set KAGAMI_FONT)");
+  }
+  try {
+    cv::Ptr<cv::freetype::FreeType2> ft = cv::freetype::createFreeType2();
+    ft->loadFontData(font_path, 0);
+    return std::unique_ptr<ExhibitRenderer>(new ExhibitRenderer(std::move(ft)));
+  } catch (const cv::Exception& e) {
+    return Status::Internal("loading font " + font_path + ": " + e.what());
+  }
+}
+
+Result<cv::Mat> ExhibitRenderer::Render(const ExhibitInput& input, ExhibitLayout* layout) {
+  if (input.registered.empty() || input.found.empty()) {
+    return Status::InvalidArgument("exhibit needs both pages");
+  }
+  try {
+    cv::Mat reg = ToBgr(input.registered);
+    cv::Mat found = ToBgr(input.found);
+    int header_h = kMargin + kHeaderLine * static_cast<int>(input.header.size()) + kMargin / 2;
+    int width = 2 * kPanelWidth + 3 * kMargin;
+    cv::Rect reg_fit = FitInPanel(reg.size(), kPanelWidth, kPanelHeight);
+    cv::Rect found_fit = FitInPanel(found.size(), kPanelWidth, kPanelHeight);
+    int panels_top = header_h + kMargin + kCaptionHeight;
+    int height = panels_top + std::max(reg_fit.height, found_fit.height) + kMargin;
+    cv::Mat canvas(height, width, CV_8UC3, kBackground);
+    cv::rectangle(canvas, cv::Rect(0, 0, width, header_h), kHeaderColor, cv::FILLED);
+    int y = kMargin / 2;
+    for (const std::string& line : input.header) {
+      ft_->putText(canvas, line, cv::Point(kMargin, y + kFontHeight + 2), kFontHeight,
+                   cv::Scalar(255, 255, 255), -1, cv::LINE_AA, false);
+      y += kHeaderLine;
+    }
+    cv::Rect reg_box(kMargin + reg_fit.x, panels_top, reg_fit.width, reg_fit.height);
+    cv::Rect found_box(2 * kMargin + kPanelWidth + found_fit.x, panels_top, found_fit.width,
+                       found_fit.height);
+    ft_->putText(canvas, input.registered_caption, cv::Point(kMargin, header_h + kMargin + 20), 20,
+                 cv::Scalar(40, 40, 40), -1, cv::LINE_AA, false);
+    ft_->putText(canvas, input.found_caption,
+                 cv::Point(2 * kMargin + kPanelWidth, header_h + kMargin + 20), 20,
+                 cv::Scalar(40, 40, 40), -1, cv::LINE_AA, false);
+    cv::Mat reg_scaled, found_scaled;
+    cv::resize(reg, reg_scaled, reg_box.size(), 0, 0, cv::INTER_AREA);
+    cv::resize(found, found_scaled, found_box.size(), 0, 0, cv::INTER_AREA);
+    reg_scaled.copyTo(canvas(reg_box));
+    found_scaled.copyTo(canvas(found_box));
+    cv::rectangle(canvas, reg_box, cv::Scalar(160, 160, 160), 1);
+    cv::rectangle(canvas, found_box, cv::Scalar(160, 160, 160), 1);
+    bool outlined = false;
+    if (input.unit) {
+      MatchOutline outline = ComputeOutline(*input.unit, reg.size(), found.size());
+      auto draw = [&](const std::vector<cv::Point2d>& pts, cv::Rect box, cv::Size page) {
+        if (pts.size() != 4) return;
+        double sx = static_cast<double>(box.width) / page.width;
+        double sy = static_cast<double>(box.height) / page.height;
+        std::vector<cv::Point> poly;
+        for (const auto& p : pts) {
+          poly.emplace_back(static_cast<int>(box.x + p.x * sx), static_cast<int>(box.y + p.y * sy));
+        }
+        // Clip to the panel so a wild homography cannot scribble over the other page.
+        cv::Mat roi = canvas(box);
+        for (auto& p : poly) p -= box.tl();
+        cv::polylines(roi, std::vector<std::vector<cv::Point>>{poly}, true, kOutlineColor, 3,
+                      cv::LINE_AA);
+        outlined = true;
+      };
+      draw(outline.on_registered, reg_box, reg.size());
+      draw(outline.on_found, found_box, found.size());
+    }
+    if (layout) {
+      layout->size = canvas.size();
+      layout->registered_box = reg_box;
+      layout->found_box = found_box;
+      layout->outlined = outlined;
+    }
+    return canvas;
+  } catch (const cv::Exception& e) {
+    return Status::Internal(std::string("rendering exhibit: ") + e.what());
+  }
+}
+
+}  // namespace kagami::reports

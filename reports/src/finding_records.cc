@@ -1,0 +1,160 @@
+#include "kagami/reports/finding_records.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+
+#include "kagami/reports/scan_report_writer.h"
+
+namespace kagami::reports {
+namespace {
+
+MatchedUnit UnitFromMatch(const pipeline::PageMatchRecord& m) {
+  MatchedUnit u;
+  u.member = m.member;
+  u.index = m.page_index;
+  u.pdq_hex = m.pdq.ToHex();
+  u.quality = m.quality;
+  u.ref_unit = m.hit.unit_id;
+  u.ref_asset = m.ref.asset_path;
+  u.ref_asset_sha256 = m.ref.asset_sha256;
+  u.ref_member = m.ref.member;
+  u.ref_index = m.ref.page_index;
+  auto method = ParseMatchMethod(m.method);
+  u.method = method.ok() ? *method : MatchMethod::kPdq;
+  auto view = ParseMatchView(m.view);
+  u.view = view.ok() ? *view : MatchView::kFull;
+  u.distance = m.hit.distance;
+  u.similarity = MatchSimilarity(m);
+  u.variant = static_cast<int>(m.hit.variant);
+  u.inliers = m.inliers;
+  u.coverage = m.coverage;
+  u.mirrored = m.mirrored;
+  if (m.inliers > 0) {
+    std::array<double, 9> h{};
+    for (int r = 0; r < 3; ++r) {
+      for (int c = 0; c < 3; ++c) h[r * 3 + c] = m.homography(r, c);
+    }
+    u.homography = h;
+  }
+  return u;
+}
+
+std::string Absolute(const std::string& path) {
+  std::error_code ec;
+  auto abs = std::filesystem::absolute(path, ec);
+  return ec ? path : abs.lexically_normal().string();
+}
+
+}  // namespace
+
+std::vector<ScanFindingDraft> FindingsFromScan(const pipeline::VolumeReport& report,
+                                               const std::string& captured_at,
+                                               const std::string& recorded_by) {
+  std::error_code ec;
+  bool folder = std::filesystem::is_directory(report.source, ec);
+  // (source file, work) -> draft, in first-match order.
+  std::vector<ScanFindingDraft> out;
+  std::map<std::pair<std::string, std::string>, size_t> pos;
+  for (const pipeline::PageMatchRecord& m : report.matches) {
+    std::string file = folder && !m.member.empty()
+                           ? (std::filesystem::path(report.source) / m.member).string()
+                           : report.source;
+    file = Absolute(file);
+    auto key = std::make_pair(file, m.ref.work_id);
+    auto it = pos.find(key);
+    if (it == pos.end()) {
+      ScanFindingDraft d;
+      d.source_path = file;
+      d.finding.source = file;
+      d.finding.work = m.ref.work_id;
+      d.finding.captured_at = captured_at;
+      d.finding.recorded_by = recorded_by;
+      it = pos.emplace(key, out.size()).first;
+      out.push_back(std::move(d));
+    }
+    MatchedUnit u = UnitFromMatch(m);
+    if (folder) u.member = "";  // the source is the image itself
+    out[it->second].finding.units.push_back(std::move(u));
+  }
+  return out;
+}
+
+double BestSimilarity(const Finding& f) {
+  double best = 0;
+  for (const MatchedUnit& u : f.units) best = std::max(best, u.similarity);
+  return best;
+}
+
+std::string FindingHost(const Finding& f) {
+  const std::string& url = !f.page_url.empty() ? f.page_url : f.media_url;
+  if (url.empty()) return "local";
+  size_t start = url.find("://");
+  start = start == std::string::npos ? 0 : start + 3;
+  size_t end = url.find_first_of("/?#", start);
+  std::string host = url.substr(start, end == std::string::npos ? std::string::npos : end - start);
+  size_t at = host.rfind('@');
+  if (at != std::string::npos) host = host.substr(at + 1);
+  if (!host.empty() && host[0] != '[') {
+    size_t colon = host.find(':');
+    if (colon != std::string::npos) host = host.substr(0, colon);
+  }
+  std::transform(host.begin(), host.end(), host.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return host.empty() ? "local" : host;
+}
+
+nlohmann::json FindingListJson(const FindingRecord& r) {
+  using nlohmann::json;
+  const Finding& f = r.finding;
+  json units = json::array();
+  for (const MatchedUnit& u : f.units) {
+    auto range = [](const std::optional<TimeRange>& t) -> json {
+      if (!t) return nullptr;
+      return json::array({t->start_s, t->end_s});
+    };
+    units.push_back({{"index", u.index},
+                     {"member", u.member},
+                     {"pdq", u.pdq_hex},
+                     {"ref_unit", u.ref_unit},
+                     {"ref_index", u.ref_index},
+                     {"ref_member", u.ref_member},
+                     {"method", MatchMethodName(u.method)},
+                     {"view", MatchViewName(u.view)},
+                     {"distance", u.distance < 0 ? json(nullptr) : json(u.distance)},
+                     {"similarity", u.similarity},
+                     {"inliers", u.inliers},
+                     {"coverage", u.coverage},
+                     {"time", range(u.time)},
+                     {"ref_time", range(u.ref_time)}});
+  }
+  json reviews = json::array();
+  for (const auto& [entry, action] : r.reviews) {
+    reviews.push_back({{"seq", entry.seq},
+                       {"state", ReviewStateName(action.state)},
+                       {"who", action.who},
+                       {"note", action.note},
+                       {"recorded_at", entry.recorded_at}});
+  }
+  return {{"id", r.id},
+          {"work", f.work},
+          {"status", ReviewStateName(r.status)},
+          {"source", f.source},
+          {"source_kind", f.source_is_url ? "url" : "file"},
+          {"page_url", f.page_url},
+          {"media_url", f.media_url},
+          {"captured_at", f.captured_at},
+          {"recorded_at", r.recorded_at},
+          {"content_sha256", f.content_sha256},
+          {"evidence_file", f.evidence_file},
+          {"warc_file", f.warc_file},
+          {"warc_record_id", f.warc_record_id},
+          {"server_ip", f.server_ip},
+          {"http_status", f.http_status},
+          {"best_similarity", BestSimilarity(f)},
+          {"units", units},
+          {"reviews", reviews},
+          {"entry_hash", r.entry_hash}};
+}
+
+}  // namespace kagami::reports
