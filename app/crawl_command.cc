@@ -27,7 +27,8 @@ class CrawlCommand : public Command {
         "crawl", "crawl sites for registered works (a job file, or a quick look from --seed)");
     c->add_option("job", job_file_, "job file (TOML); see README 'Crawl jobs'");
     c->add_option("--seed", seeds_, "start URL (repeatable); its host is followed");
-    c->add_option("--max-pages", max_pages_, "HTML pages to fetch at most")->check(CLI::Range(1, 100000000));
+    c->add_option("--max-pages", max_pages_, "HTML pages to fetch at most")
+        ->check(CLI::Range(1, 100000000));
     c->add_option("--max-depth", max_depth_, "link hops from a seed")->check(CLI::Range(0, 100));
     c->add_option("--follow-host", follow_hosts_, "also follow pages on HOST (repeatable)");
     c->add_option("--resolve", resolve_, "pin HOST:PORT:ADDR, as curl --resolve (repeatable)");
@@ -40,6 +41,9 @@ class CrawlCommand : public Command {
     c->add_option("--per-host", per_host_, "connections per host")->check(CLI::Range(1, 64));
     c->add_option("--ignore-robots-host", ignore_robots_,
                   "do not obey robots.txt on HOST (recorded in findings; repeatable)");
+    c->add_option("--local", local_,
+                  "local-feature stage: auto (media without a strong PDQ match), always, never")
+        ->check(CLI::IsMember({"auto", "always", "never"}));
     c->add_flag("--restart", restart_, "discard an interrupted run of this job and start afresh");
     c->add_option("--format", format_, "text|jsonl (findings on stdout)")
         ->check(CLI::IsMember({"text", "jsonl"}));
@@ -82,6 +86,9 @@ class CrawlCommand : public Command {
     crawler::RunJobOptions options;
     options.scan.extract = MakeExtractOptions(flags, ingest::DecodeMode::kFast);
     options.resume = !restart_;
+    options.scan.robust.local = local_ == "never"    ? index::LocalStage::kNever
+                                : local_ == "always" ? index::LocalStage::kAlways
+                                                     : index::LocalStage::kAuto;
     options.stop = &g_stop;
     std::signal(SIGINT, OnCrawlStopSignal);
     std::signal(SIGTERM, OnCrawlStopSignal);
@@ -89,11 +96,11 @@ class CrawlCommand : public Command {
     std::mutex out_mutex;
     if (tty) {
       options.progress = [](const crawler::CrawlProgress& p) {
-        std::fprintf(stderr,
-                     "\r%lld pages, %lld media, %.1f MB, %lld findings, %lld queued, %lld refused  ",
-                     static_cast<long long>(p.pages), static_cast<long long>(p.media),
-                     p.bytes / 1e6, static_cast<long long>(p.findings),
-                     static_cast<long long>(p.queued), static_cast<long long>(p.refused));
+        std::fprintf(
+            stderr, "\r%lld pages, %lld media, %.1f MB, %lld findings, %lld queued, %lld refused  ",
+            static_cast<long long>(p.pages), static_cast<long long>(p.media), p.bytes / 1e6,
+            static_cast<long long>(p.findings), static_cast<long long>(p.queued),
+            static_cast<long long>(p.refused));
         std::fflush(stderr);
       };
     }
@@ -124,8 +131,10 @@ class CrawlCommand : public Command {
               << t.findings << " new findings, " << t.refused << " refused, " << t.failed
               << " failed in " << summary->seconds << " s"
               << (summary->stopped ? "; stopped, resumable" : "") << "\n";
-    for (const std::string& w : summary->warc_files) std::cerr << "kagami crawl: WARC " << w << '\n';
-    std::cerr << "kagami crawl: findings recorded in the ledger; list them with `kagami findings`\n";
+    for (const std::string& w : summary->warc_files)
+      std::cerr << "kagami crawl: WARC " << w << '\n';
+    std::cerr
+        << "kagami crawl: findings recorded in the ledger; list them with `kagami findings`\n";
     return kExitOk;
   }
 
@@ -138,6 +147,7 @@ class CrawlCommand : public Command {
   double min_delay_ = -1;
   int per_host_ = 0;
   bool restart_ = false;
+  std::string local_ = "auto";
   std::string format_ = "text";
 };
 

@@ -115,9 +115,9 @@ class ScheduleCommand : public Command {
           state["last_findings"] = summary->totals.findings;
           state["running"] = summary->stopped;
           std::cerr << "kagami schedule: " << job->name << ": " << summary->totals.pages
-                    << " pages, " << summary->totals.media << " media, "
-                    << summary->totals.findings << " new findings"
-                    << (summary->stopped ? " (stopped; resumes on restart)" : "") << '\n';
+                    << " pages, " << summary->totals.media << " media, " << summary->totals.findings
+                    << " new findings" << (summary->stopped ? " (stopped; resumes on restart)" : "")
+                    << '\n';
         } else {
           state["last_status"] = summary.status().ToString();
           state["running"] = false;

@@ -12,7 +12,7 @@ chapters="${1:-20}"; per="${2:-20}"; conc="${3:-4}"
 kagami="$build/app/kagami"
 synth="$(find "$build/synth" -maxdepth 2 -type f -name 'kagami-synth*' -perm -u+x | head -1)"
 work="$(mktemp -d /tmp/kagami-crawl-bench.XXXXXX)"
-trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill $server 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 
 for c in $(seq 1 "$chapters"); do
   "$synth" pages --out "$work/content/img/c$c" --count "$per" --seed $((c * 1000)) \
@@ -45,20 +45,24 @@ wmedia=$(find "$work/wget-out" -name '*.jpg' | wc -l)
 wbytes=$(du -sb "$work/wget-out" | awk '{print $1}')
 report "wget --recursive (1 conn)" "$(echo "$t1 - $t0" | bc)" "$wpages" "$wmedia" "$wbytes"
 
-out="$(python3 "$root/bench/crawl/scrapy_fetch.py" "$seed" "$conc")"
+out="$(/usr/bin/python3 "$root/bench/crawl/scrapy_fetch.py" "$seed" "$conc")"  # Debian python3-scrapy
 report "scrapy fetch-only (c=$conc)" "$(echo "$out" | python3 -c 'import json,sys;d=json.load(sys.stdin);print(d["seconds"])')" \
   "$(echo "$out" | python3 -c 'import json,sys;print(json.load(sys.stdin)["pages"])')" \
   "$(echo "$out" | python3 -c 'import json,sys;print(json.load(sys.stdin)["media"])')" \
   "$(echo "$out" | python3 -c 'import json,sys;print(json.load(sys.stdin)["bytes"])')"
 
+for local in never auto; do
+rm -rf "$work/data/crawl" "$work/data/findings.sqlite"* "$work/data/evidence"
 t0=$(now)
 "$kagami" --data "$work/data" crawl --seed "$seed" --allow-address 127.0.0.1 --min-delay 0 \
-  --per-host "$conc" --max-pages 100000 --max-depth 100000 >"$work/kagami.out" 2>"$work/kagami.err"
+  --per-host "$conc" --max-pages 100000 --max-depth 100 --local "$local" \
+  >"$work/kagami.out" 2>"$work/kagami.err"
 t1=$(now)
 line="$(grep 'kagami crawl: job' "$work/kagami.err")"
 kp=$(echo "$line" | sed -E 's/.*: ([0-9]+) pages, ([0-9]+) media, ([0-9]+) bytes, ([0-9]+) new findings.*/\1/')
 km=$(echo "$line" | sed -E 's/.*: ([0-9]+) pages, ([0-9]+) media, ([0-9]+) bytes, ([0-9]+) new findings.*/\2/')
 kb=$(echo "$line" | sed -E 's/.*: ([0-9]+) pages, ([0-9]+) media, ([0-9]+) bytes, ([0-9]+) new findings.*/\3/')
 kf=$(echo "$line" | sed -E 's/.*: ([0-9]+) pages, ([0-9]+) media, ([0-9]+) bytes, ([0-9]+) new findings.*/\4/')
-report "kagami crawl (c=$conc, +match)" "$(echo "$t1 - $t0" | bc)" "$kp" "$km" "$kb"
-echo "kagami findings: $kf (expected 10: the registered pages are the first 10 images of chapter 1)"
+report "kagami crawl c=$conc local=$local" "$(echo "$t1 - $t0" | bc)" "$kp" "$km" "$kb"
+echo "  kagami findings: $kf (expected 10: the registered pages are the first 10 images of chapter 1)"
+done

@@ -76,14 +76,10 @@ constexpr Range kV4[] = {
     {"240.0.0.0", 4, "reserved"},
 };
 constexpr Range kV6[] = {
-    {"::", 128, "unspecified"},
-    {"::1", 128, "loopback"},
-    {"fe80::", 10, "link-local"},
-    {"fc00::", 7, "unique local (private)"},
-    {"ff00::", 8, "multicast"},
-    {"2001:db8::", 32, "documentation"},
-    {"100::", 64, "discard-only"},
-    {"2001::", 23, "IETF protocol assignments"},
+    {"::", 128, "unspecified"},    {"::1", 128, "loopback"},
+    {"fe80::", 10, "link-local"},  {"fc00::", 7, "unique local (private)"},
+    {"ff00::", 8, "multicast"},    {"2001:db8::", 32, "documentation"},
+    {"100::", 64, "discard-only"}, {"2001::", 23, "IETF protocol assignments"},
 };
 
 }  // namespace

@@ -38,12 +38,14 @@ Status Number(const toml::node_view<const toml::node>& node, const std::string& 
   std::optional<double> v = node.value<double>();
   if (!v) return Bad(source, key, "expected a number");
   if (*v < min || *v > max)
-    return Bad(source, key, "out of range [" + std::to_string(min) + ", " + std::to_string(max) + "]");
+    return Bad(source, key,
+               "out of range [" + std::to_string(min) + ", " + std::to_string(max) + "]");
   out = static_cast<T>(*v);
   return Status::Ok();
 }
 
-Result<std::regex> Regex(const std::string& text, const std::string& source, const std::string& key) {
+Result<std::regex> Regex(const std::string& text, const std::string& source,
+                         const std::string& key) {
   try {
     return std::regex(text, std::regex::ECMAScript);
   } catch (const std::regex_error& e) {
@@ -52,8 +54,7 @@ Result<std::regex> Regex(const std::string& text, const std::string& source, con
 }
 
 Status ParseSelectors(const toml::node_view<const toml::node>& node, const std::string& source,
-                      const std::string& key,
-                      std::vector<std::pair<Selector, std::string>>& out) {
+                      const std::string& key, std::vector<std::pair<Selector, std::string>>& out) {
   if (!node) return Status::Ok();
   const toml::array* arr = node.as_array();
   if (arr == nullptr) return Bad(source, key, "expected an array");
@@ -145,15 +146,16 @@ Result<CrawlJob> ParseCrawlJob(std::string_view text, const std::string& source)
   lim.total_timeout_ms = static_cast<int>(total_s * 1000);
   KAGAMI_RETURN_IF_ERROR(Number(l["low_speed_bytes_per_s"], source, "limits.low_speed_bytes_per_s",
                                 lim.low_speed_bytes_per_s, 0, 1e9));
-  KAGAMI_RETURN_IF_ERROR(
-      Number(l["low_speed_time_s"], source, "limits.low_speed_time_s", lim.low_speed_time_s, 1, 3600));
+  KAGAMI_RETURN_IF_ERROR(Number(l["low_speed_time_s"], source, "limits.low_speed_time_s",
+                                lim.low_speed_time_s, 1, 3600));
   KAGAMI_RETURN_IF_ERROR(
       Number(l["max_connections"], source, "limits.max_connections", lim.max_connections, 1, 1024));
 
   auto p = r["politeness"];
   Politeness& pol = job.politeness;
-  KAGAMI_RETURN_IF_ERROR(Number(p["per_host_connections"], source, "politeness.per_host_connections",
-                                pol.per_host_connections, 1, 64));
+  KAGAMI_RETURN_IF_ERROR(Number(p["per_host_connections"], source,
+                                "politeness.per_host_connections", pol.per_host_connections, 1,
+                                64));
   KAGAMI_RETURN_IF_ERROR(
       Number(p["min_delay_s"], source, "politeness.min_delay_s", pol.min_delay_s, 0, 3600));
   KAGAMI_RETURN_IF_ERROR(

@@ -60,7 +60,8 @@ int PagePriority(const std::string& url) {
 // Seconds from a Retry-After value: delta-seconds or an HTTP-date; -1 if neither.
 double ParseRetryAfter(const std::string& value) {
   if (value.empty()) return -1;
-  if (std::all_of(value.begin(), value.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+  if (std::all_of(value.begin(), value.end(),
+                  [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
     return std::atof(value.c_str());
   }
   std::tm tm{};
@@ -113,7 +114,8 @@ std::vector<std::pair<std::string, std::string>> HeaderPairs(const std::string& 
   size_t pos = head.find('\n');
   while (pos != std::string::npos && pos + 1 < head.size()) {
     size_t end = head.find('\n', pos + 1);
-    std::string line = head.substr(pos + 1, end == std::string::npos ? std::string::npos : end - pos - 1);
+    std::string line =
+        head.substr(pos + 1, end == std::string::npos ? std::string::npos : end - pos - 1);
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
     size_t colon = line.find(':');
     if (colon != std::string::npos && out.size() < 200) {
@@ -273,9 +275,9 @@ struct Crawler::Impl {
     for (const MediaDone& d : done) {
       progress.findings += d.new_findings;
       if (d.fatal) return d.status.WithContext("recording findings");
-      KAGAMI_RETURN_IF_ERROR(frontier->Complete(
-          d.id, d.status.ok() ? FetchOutcome::kDone : FetchOutcome::kFailed,
-          d.status.ok() ? "" : d.status.ToString()));
+      KAGAMI_RETURN_IF_ERROR(
+          frontier->Complete(d.id, d.status.ok() ? FetchOutcome::kDone : FetchOutcome::kFailed,
+                             d.status.ok() ? "" : d.status.ToString()));
     }
     return Status::Ok();
   }
@@ -346,7 +348,8 @@ struct Crawler::Impl {
     f.robots_overridden = overridden;
     in_flight.emplace(req.token, std::move(f));
     ++h.active;
-    h.next_start = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(HostDelay(h) * 1000));
+    h.next_start =
+        Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(HostDelay(h) * 1000));
     client->Start(req);
     return Status::Ok();
   }
@@ -421,8 +424,8 @@ struct Crawler::Impl {
     double backoff = std::max(0.25, job.politeness.min_delay_s) *
                      std::pow(2.0, std::min(h.consecutive_failures - 1, 20));
     double wait = std::min(job.politeness.max_backoff_s, std::max(backoff, retry_after_s));
-    h.next_start = std::max(h.next_start, Clock::now() + std::chrono::milliseconds(
-                                                             static_cast<int64_t>(wait * 1000)));
+    h.next_start = std::max(
+        h.next_start, Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(wait * 1000)));
     if (n < job.politeness.max_retries) {
       ++n;
       return frontier->Release(e.id);

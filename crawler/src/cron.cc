@@ -27,8 +27,10 @@ Status ParseField(const std::string& field, int lo, int hi, std::bitset<N>& out,
       a = static_cast<int>(std::strtol(part.c_str(), &end, 10));
       if (end == part.c_str()) return Status::InvalidArgument(std::string("cron: bad ") + name);
       b = a;
-      if (dash != std::string::npos) b = std::atoi(part.c_str() + dash + 1);
-      else if (slash != std::string::npos) b = hi;
+      if (dash != std::string::npos)
+        b = std::atoi(part.c_str() + dash + 1);
+      else if (slash != std::string::npos)
+        b = hi;
     }
     if (a < lo || b > hi || a > b)
       return Status::InvalidArgument(std::string("cron: ") + name + " out of range");
@@ -41,10 +43,14 @@ Status ParseField(const std::string& field, int lo, int hi, std::bitset<N>& out,
 
 Result<CronSchedule> CronSchedule::Parse(std::string_view expression) {
   std::string expr(expression);
-  if (expr == "@hourly") expr = "0 * * * *";
-  else if (expr == "@daily" || expr == "@midnight") expr = "0 0 * * *";
-  else if (expr == "@weekly") expr = "0 0 * * 0";
-  else if (expr == "@monthly") expr = "0 0 1 * *";
+  if (expr == "@hourly")
+    expr = "0 * * * *";
+  else if (expr == "@daily" || expr == "@midnight")
+    expr = "0 0 * * *";
+  else if (expr == "@weekly")
+    expr = "0 0 * * 0";
+  else if (expr == "@monthly")
+    expr = "0 0 1 * *";
   std::stringstream ss(expr);
   std::vector<std::string> f;
   std::string tok;

@@ -102,12 +102,11 @@ class Collector {
     // "a.jpg 1x, b.jpg 2x": URLs are the first token of each comma-separated item.
     size_t pos = 0;
     while (pos < srcset.size()) {
-      while (pos < srcset.size() && (std::isspace(static_cast<unsigned char>(srcset[pos])) ||
-                                     srcset[pos] == ','))
+      while (pos < srcset.size() &&
+             (std::isspace(static_cast<unsigned char>(srcset[pos])) || srcset[pos] == ','))
         ++pos;
       size_t end = pos;
-      while (end < srcset.size() && !std::isspace(static_cast<unsigned char>(srcset[end])))
-        ++end;
+      while (end < srcset.size() && !std::isspace(static_cast<unsigned char>(srcset[end]))) ++end;
       std::string url = srcset.substr(pos, end - pos);
       if (!url.empty() && url.back() == ',') url.pop_back();
       if (!url.empty()) Add(url, kind);
@@ -141,7 +140,8 @@ void AddScriptMatches(const std::string& text, const std::regex& re, Collector& 
       nlohmann::json j = nlohmann::json::parse(trimmed, nullptr, false);
       if (j.is_array()) {
         for (const auto& item : j) {
-          if (item.is_string()) out.Add(item.get<std::string>(), LinkKind::kMedia);
+          if (item.is_string())
+            out.Add(item.get<std::string>(), LinkKind::kMedia);
           else if (item.is_object())
             for (const char* key : {"url", "src", "image"})
               if (item.contains(key) && item[key].is_string())
@@ -247,11 +247,11 @@ std::string_view LinkKindName(LinkKind kind) {
 LinkKind KindFromExtension(std::string_view url) {
   size_t cut = url.find_first_of("?#");
   std::string_view path = url.substr(0, cut);
-  if (EndsWithAny(path, {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff",
-                         ".avif"}))
+  if (EndsWithAny(path,
+                  {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".avif"}))
     return LinkKind::kMedia;
-  if (EndsWithAny(path, {".zip", ".cbz", ".rar", ".cbr", ".7z", ".cb7", ".tar", ".cbt", ".pdf",
-                         ".epub"}))
+  if (EndsWithAny(path,
+                  {".zip", ".cbz", ".rar", ".cbr", ".7z", ".cb7", ".tar", ".cbt", ".pdf", ".epub"}))
     return LinkKind::kArchive;
   if (EndsWithAny(path, {".m3u8"})) return LinkKind::kStream;
   return LinkKind::kPage;
@@ -310,10 +310,10 @@ std::vector<Link> ExtractLinks(std::string_view html, const std::string& base_ur
   constexpr size_t kMaxHtml = 8 << 20;
   if (html.size() > kMaxHtml) html = html.substr(0, kMaxHtml);
   Collector out(base_url, max_links);
-  std::unique_ptr<xmlDoc, DocDeleter> doc(htmlReadMemory(
-      html.data(), static_cast<int>(html.size()), base_url.c_str(), nullptr,
-      HTML_PARSE_RECOVER | HTML_PARSE_NONET | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-          HTML_PARSE_COMPACT));
+  std::unique_ptr<xmlDoc, DocDeleter> doc(
+      htmlReadMemory(html.data(), static_cast<int>(html.size()), base_url.c_str(), nullptr,
+                     HTML_PARSE_RECOVER | HTML_PARSE_NONET | HTML_PARSE_NOERROR |
+                         HTML_PARSE_NOWARNING | HTML_PARSE_COMPACT));
   if (doc) Walk(xmlDocGetRootElement(doc.get()), rules, out, 0);
   std::vector<Link> links = out.Take();
   if (rules.empty()) return links;

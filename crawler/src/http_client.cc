@@ -120,7 +120,8 @@ Result<std::string> Inflate(const std::string& raw, int window_bits, uint64_t ma
   z_stream zs{};
   if (inflateInit2(&zs, window_bits) != Z_OK) return Status::Internal("inflateInit2");
   std::string out;
-  uint64_t limit = std::min<uint64_t>(max_bytes, static_cast<uint64_t>(max_ratio * std::max<size_t>(raw.size(), 1)));
+  uint64_t limit = std::min<uint64_t>(
+      max_bytes, static_cast<uint64_t>(max_ratio * std::max<size_t>(raw.size(), 1)));
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(raw.data()));
   zs.avail_in = static_cast<uInt>(raw.size());
   char buf[65536];
@@ -151,7 +152,8 @@ Result<std::string> Unbrotli(const std::string& raw, uint64_t max_bytes, double 
   std::unique_ptr<BrotliDecoderState, void (*)(BrotliDecoderState*)> st(
       BrotliDecoderCreateInstance(nullptr, nullptr, nullptr), BrotliDecoderDestroyInstance);
   if (!st) return Status::ResourceExhausted("brotli decoder");
-  uint64_t limit = std::min<uint64_t>(max_bytes, static_cast<uint64_t>(max_ratio * std::max<size_t>(raw.size(), 1)));
+  uint64_t limit = std::min<uint64_t>(
+      max_bytes, static_cast<uint64_t>(max_ratio * std::max<size_t>(raw.size(), 1)));
   std::string out;
   size_t avail_in = raw.size();
   const uint8_t* next_in = reinterpret_cast<const uint8_t*>(raw.data());
@@ -159,8 +161,8 @@ Result<std::string> Unbrotli(const std::string& raw, uint64_t max_bytes, double 
   while (true) {
     size_t avail_out = sizeof buf;
     uint8_t* next_out = buf;
-    BrotliDecoderResult r = BrotliDecoderDecompressStream(st.get(), &avail_in, &next_in,
-                                                          &avail_out, &next_out, nullptr);
+    BrotliDecoderResult r = BrotliDecoderDecompressStream(st.get(), &avail_in, &next_in, &avail_out,
+                                                          &next_out, nullptr);
     out.append(reinterpret_cast<char*>(buf), sizeof buf - avail_out);
     if (out.size() > limit) {
       return Status::ResourceExhausted("br body decodes to over " + std::to_string(limit) +
@@ -301,7 +303,8 @@ std::vector<HttpResponse> HttpClient::Poll(int timeout_ms) {
     char* ip = nullptr;
     if (curl_easy_getinfo(e, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip) r.ip = ip;
     r.done_unix_ms = NowMs();
-    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t->started).count();
+    r.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t->started).count();
     if (!t->refusal.empty()) {
       r.refused_address = true;
       r.status = Status::Unsupported("refused to connect: " + t->refusal);
@@ -315,9 +318,9 @@ std::vector<HttpResponse> HttpClient::Poll(int timeout_ms) {
       r.status = Status::IoError(std::string(curl_easy_strerror(rc)));
     } else {
       auto enc = r.headers.find("content-encoding");
-      Result<std::string> body = DecodeContent(enc == r.headers.end() ? "" : enc->second,
-                                               r.raw_body, t->request.max_body_bytes,
-                                               impl_->options.max_decompression_ratio);
+      Result<std::string> body =
+          DecodeContent(enc == r.headers.end() ? "" : enc->second, r.raw_body,
+                        t->request.max_body_bytes, impl_->options.max_decompression_ratio);
       if (body.ok()) {
         r.body = std::move(body).value();
       } else {

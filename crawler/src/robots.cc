@@ -67,7 +67,7 @@ RobotsRules RobotsRules::Parse(std::string_view text, std::string_view product_t
   const std::string token = Lower(product_token);
   RobotsRules specific, star;
   bool have_specific = false, have_star = false;
-  bool in_agents = false;           // reading the user-agent lines of a group
+  bool in_agents = false;  // reading the user-agent lines of a group
   bool group_specific = false, group_star = false;
   size_t pos = 0;
   while (pos < text.size()) {

@@ -22,9 +22,9 @@ class SqliteFrontier : public Frontier {
     std::unique_ptr<SqliteFrontier> f(new SqliteFrontier());
     f->path_ = path.string();
     sqlite3* raw = nullptr;
-    int rc = sqlite3_open_v2(f->path_.c_str(), &raw,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             nullptr);
+    int rc =
+        sqlite3_open_v2(f->path_.c_str(), &raw,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     f->db_.reset(raw);
     if (rc != SQLITE_OK) return f->Error(rc, "open");
     sqlite3_busy_timeout(raw, 10000);

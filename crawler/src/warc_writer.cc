@@ -126,8 +126,8 @@ Result<WarcRef> WarcWriter::Write(const HttpExchange& ex) {
       std::to_string(response_block.size()) + "\r\n\r\n";
   std::string request_header =
       "WARC/1.1\r\nWARC-Type: request\r\nWARC-Record-ID: " + request_id + "\r\n" + common +
-      "WARC-Concurrent-To: " + response_id + "\r\nWARC-Block-Digest: sha256:" +
-      Sha256Hex(ex.request_head) +
+      "WARC-Concurrent-To: " + response_id +
+      "\r\nWARC-Block-Digest: sha256:" + Sha256Hex(ex.request_head) +
       "\r\nContent-Type: application/http;msgtype=request\r\nContent-Length: " +
       std::to_string(ex.request_head.size()) + "\r\n\r\n";
 

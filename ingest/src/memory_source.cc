@@ -81,12 +81,11 @@ Result<std::unique_ptr<PageSource>> OpenUnguarded(
     const IngestLimits& limits) {
   if (!bytes) return Status::InvalidArgument(label + ": no bytes");
   if (bytes->size() > limits.max_file_bytes) {
-    return Status::ResourceExhausted(label + ": " + std::to_string(bytes->size()) +
-                                     " bytes, over max_file_bytes=" +
-                                     std::to_string(limits.max_file_bytes));
+    return Status::ResourceExhausted(
+        label + ": " + std::to_string(bytes->size()) +
+        " bytes, over max_file_bytes=" + std::to_string(limits.max_file_bytes));
   }
-  MediaKind kind =
-      SniffMediaKind(bytes->data(), std::min<size_t>(bytes->size(), 4096), nullptr);
+  MediaKind kind = SniffMediaKind(bytes->data(), std::min<size_t>(bytes->size(), 4096), nullptr);
   switch (kind) {
     case MediaKind::kImage:
       if (bytes->size() > limits.max_entry_bytes) {
@@ -109,12 +108,16 @@ Result<std::unique_ptr<PageSource>> OpenUnguarded(
       Result<std::unique_ptr<PageSource>> inner = Status::Internal("unreachable");
       if (kind == MediaKind::kPdf) {
         auto pdf = internal::PdfPageSource::Open(path, limits);
-        if (pdf.ok()) inner = std::unique_ptr<PageSource>(std::move(pdf).value());
-        else inner = pdf.status();
+        if (pdf.ok())
+          inner = std::unique_ptr<PageSource>(std::move(pdf).value());
+        else
+          inner = pdf.status();
       } else {
         auto epub = internal::EpubPageSource::Open(path, limits);
-        if (epub.ok()) inner = std::unique_ptr<PageSource>(std::move(epub).value());
-        else inner = epub.status();
+        if (epub.ok())
+          inner = std::unique_ptr<PageSource>(std::move(epub).value());
+        else
+          inner = epub.status();
       }
       if (!inner.ok()) {
         std::error_code ec;
@@ -168,8 +171,9 @@ AssetFile MemoryAssetFile(const MemoryAsset& asset) {
   return file;
 }
 
-Result<std::unique_ptr<PageSource>> OpenBytes(std::shared_ptr<const std::vector<unsigned char>> bytes,
-                                              const std::string& label, const IngestLimits& limits) {
+Result<std::unique_ptr<PageSource>> OpenBytes(
+    std::shared_ptr<const std::vector<unsigned char>> bytes, const std::string& label,
+    const IngestLimits& limits) {
   try {
     return OpenUnguarded(std::move(bytes), label, limits);
   } catch (const std::bad_alloc&) {

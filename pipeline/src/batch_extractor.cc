@@ -113,9 +113,9 @@ class ItemProducer {
     asset_open_ = true;
     if (options_.sha256) {
       Result<std::string> sha =
-          asset.memory ? Result<std::string>(ingest::Sha256Hex(asset.memory->data(),
-                                                                asset.memory->size()))
-                       : ingest::Sha256File(asset.path);
+          asset.memory
+              ? Result<std::string>(ingest::Sha256Hex(asset.memory->data(), asset.memory->size()))
+              : ingest::Sha256File(asset.path);
       if (!sha.ok()) {
         asset_status_ = sha.status();
         return begin;

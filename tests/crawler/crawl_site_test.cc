@@ -74,7 +74,9 @@ int Wait(pid_t pid) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
 }
 
-int RunProcess(const std::vector<std::string>& args, const fs::path& log) { return Wait(Spawn(args, log)); }
+int RunProcess(const std::vector<std::string>& args, const fs::path& log) {
+  return Wait(Spawn(args, log));
+}
 
 // One registered store and fixture site shared by the tests of this file.
 class CrawlSiteTest : public ::testing::Test {
@@ -103,29 +105,29 @@ class CrawlSiteTest : public ::testing::Test {
                          synth::EncodeJpeg(page, 80));
     }
     fs::create_directories(root / "content/locker");
-    std::string zip = "cd '" + (root / "cbz-src").string() +
-                      "' && python3 -m zipfile -c '" + (root / "content/locker/vol1.cbz").string() +
+    std::string zip = "cd '" + (root / "cbz-src").string() + "' && python3 -m zipfile -c '" +
+                      (root / "content/locker/vol1.cbz").string() +
                       "' page1.jpg page2.jpg page3.jpg page4.jpg";
     ASSERT_EQ(std::system(zip.c_str()), 0);
 
     template_data_ = root / "data-template";
     ASSERT_EQ(RunProcess({KAGAMI_BINARY, "--data", template_data_.string(), "register", "--work",
-                   "reader-work", "--title", "Reader Work", (root / "reg-a").string()},
-                  root / "reg-a.log"),
+                          "reader-work", "--title", "Reader Work", (root / "reg-a").string()},
+                         root / "reg-a.log"),
               0)
         << ReadText(root / "reg-a.log");
     ASSERT_EQ(RunProcess({KAGAMI_BINARY, "--data", template_data_.string(), "register", "--work",
-                   "locker-work", "--title", "Locker Work", (root / "reg-b").string()},
-                  root / "reg-b.log"),
+                          "locker-work", "--title", "Locker Work", (root / "reg-b").string()},
+                         root / "reg-b.log"),
               0)
         << ReadText(root / "reg-b.log");
 
     access_log_ = root / "access.log";
     fs::path port_file = root / "port";
-    server_ = Spawn({"python3", KAGAMI_CRAWLER_FIXTURE_SITE, "--content",
-                     (root / "content").string(), "--port-file", port_file.string(), "--log",
-                     access_log_.string()},
-                    root / "server.log");
+    server_ =
+        Spawn({"python3", KAGAMI_CRAWLER_FIXTURE_SITE, "--content", (root / "content").string(),
+               "--port-file", port_file.string(), "--log", access_log_.string()},
+              root / "server.log");
     for (int i = 0; i < 300 && !fs::exists(port_file); ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     ASSERT_TRUE(fs::exists(port_file)) << ReadText(root / "server.log");
@@ -228,8 +230,8 @@ TEST_F(CrawlSiteTest, FindsRegisteredWorksContainsTrapsAndKeepsEvidence) {
   fs::path job = WriteJob("full", 0.0, 4);
   fs::path log = root_->path() / "crawl-full.log";
   ASSERT_EQ(RunProcess({KAGAMI_BINARY, "--data", data.string(), "crawl", job.string(), "--format",
-                 "jsonl"},
-                log),
+                        "jsonl"},
+                       log),
             0)
       << ReadText(log);
   std::vector<nlohmann::json> findings = Findings(data);
@@ -306,8 +308,9 @@ TEST_F(CrawlSiteTest, FindsRegisteredWorksContainsTrapsAndKeepsEvidence) {
 
   // WARC: an independent reader accepts every file and agrees on the digests.
   fs::path npm_dir = fs::path(KAGAMI_CRAWLER_BUILD_DIR) / "warcio";
-  if (std::system(("'" + std::string(KAGAMI_CRAWLER_INSTALL_WARCIO) + "' '" + npm_dir.string() +
-                   "'").c_str()) != 0) {
+  if (std::system(
+          ("'" + std::string(KAGAMI_CRAWLER_INSTALL_WARCIO) + "' '" + npm_dir.string() + "'")
+              .c_str()) != 0) {
     GTEST_SKIP() << "warcio.js could not be installed from npm; WARC not checked independently";
   }
   fs::path warc_check = npm_dir / "warc_check.mjs";
@@ -380,7 +383,8 @@ TEST_F(CrawlSiteTest, CrawlKilledMidwayResumesToTheSameFindings) {
   std::vector<nlohmann::json> after = Findings(data);
   EXPECT_EQ(FindingKeys(after), expected);
   std::set<std::string> media;
-  for (const auto& f : after) media.insert(f["work"].get<std::string>() + " " + f["media_url"].get<std::string>());
+  for (const auto& f : after)
+    media.insert(f["work"].get<std::string>() + " " + f["media_url"].get<std::string>());
   EXPECT_EQ(after.size(), media.size()) << "a finding was recorded twice";
 }
 

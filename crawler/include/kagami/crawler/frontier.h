@@ -13,14 +13,14 @@ namespace kagami::crawler {
 
 // One URL known to a crawl.
 struct FrontierEntry {
-  int64_t id = 0;            // assigned by the frontier
-  std::string url;           // canonical (url.h)
-  std::string authority;     // "host:port", the politeness key
-  int depth = 0;             // link hops from a seed
-  int redirects = 0;         // consecutive redirects that led here
-  int priority = 0;          // higher first (media > chapter pages > navigation)
+  int64_t id = 0;         // assigned by the frontier
+  std::string url;        // canonical (url.h)
+  std::string authority;  // "host:port", the politeness key
+  int depth = 0;          // link hops from a seed
+  int redirects = 0;      // consecutive redirects that led here
+  int priority = 0;       // higher first (media > chapter pages > navigation)
   LinkKind kind = LinkKind::kPage;
-  std::string referrer;      // page the link was found on ("" for seeds)
+  std::string referrer;  // page the link was found on ("" for seeds)
 };
 
 // Outcome stored when an entry leaves the frontier.

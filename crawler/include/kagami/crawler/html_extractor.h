@@ -45,7 +45,7 @@ class Selector {
 
 // A per-site extraction rule from a job file.
 struct SiteRule {
-  std::string host;                        // applies to pages on this host ("" = all)
+  std::string host;                                     // applies to pages on this host ("" = all)
   std::vector<std::pair<Selector, std::string>> media;  // selector, attribute holding the URL
   std::vector<std::pair<Selector, std::string>> pages;  // extra page links
   // Regexes run over inline <script> text; capture group 1 (or the whole match)

@@ -25,8 +25,8 @@ struct HttpClientOptions {
 };
 
 struct HttpRequest {
-  uint64_t token = 0;  // caller's id, returned with the response
-  std::string url;     // absolute http(s) URL
+  uint64_t token = 0;                 // caller's id, returned with the response
+  std::string url;                    // absolute http(s) URL
   uint64_t max_body_bytes = 8 << 20;  // as received and as decoded
 };
 
@@ -41,13 +41,13 @@ struct HttpResponse {
   Status status;
   bool refused_address = false;
   bool truncated = false;
-  long code = 0;                 // HTTP status code (0 when none arrived)
-  std::string request_head;      // as sent
-  std::string response_head;     // status line + headers of the final response, as received
-  std::string raw_body;          // as received (content-encoded), at most max_body_bytes
-  std::string body;              // decoded (gzip, deflate, br), at most max_body_bytes
+  long code = 0;              // HTTP status code (0 when none arrived)
+  std::string request_head;   // as sent
+  std::string response_head;  // status line + headers of the final response, as received
+  std::string raw_body;       // as received (content-encoded), at most max_body_bytes
+  std::string body;           // decoded (gzip, deflate, br), at most max_body_bytes
   std::map<std::string, std::string> headers;  // lowercase name -> last value
-  std::string ip;                // peer address
+  std::string ip;                              // peer address
   int64_t done_unix_ms = 0;
   double seconds = 0;
 };

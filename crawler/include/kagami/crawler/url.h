@@ -9,11 +9,11 @@ namespace kagami::crawler {
 
 // An absolute http(s) URL split into the parts the crawler keys on.
 struct Url {
-  std::string canonical;  // see Canonicalize
-  std::string scheme;     // "http" or "https"
-  std::string host;       // lowercase, no brackets for IPv6
-  int port = 0;           // effective port (80/443 when absent)
-  std::string path_query; // "/path?query" (what robots.txt rules match against)
+  std::string canonical;          // see Canonicalize
+  std::string scheme;             // "http" or "https"
+  std::string host;               // lowercase, no brackets for IPv6
+  int port = 0;                   // effective port (80/443 when absent)
+  std::string path_query;         // "/path?query" (what robots.txt rules match against)
   std::string authority() const;  // "host:port" ("[v6]:port"), the politeness key
 };
 

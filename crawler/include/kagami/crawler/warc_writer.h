@@ -22,13 +22,13 @@ struct WarcRef {
 // One HTTP exchange as sent and received on the wire.
 struct HttpExchange {
   std::string target_uri;
-  std::string ip_address;        // the peer address the response came from
-  int64_t date_unix_ms = 0;      // when the response was received (UTC)
-  std::string request_head;      // request line + headers, CRLF-terminated, as sent
-  std::string response_head;     // status line + headers, as received (CRLF-terminated)
-  std::string response_body;     // body bytes as received (still content-encoded);
-                                 // may be truncated when a cap was hit
-  bool truncated = false;        // adds "WARC-Truncated: length"
+  std::string ip_address;     // the peer address the response came from
+  int64_t date_unix_ms = 0;   // when the response was received (UTC)
+  std::string request_head;   // request line + headers, CRLF-terminated, as sent
+  std::string response_head;  // status line + headers, as received (CRLF-terminated)
+  std::string response_body;  // body bytes as received (still content-encoded);
+                              // may be truncated when a cap was hit
+  bool truncated = false;     // adds "WARC-Truncated: length"
 };
 
 // Writes WARC/1.1 files (ISO 28500:2017) as .warc.gz: one gzip member per

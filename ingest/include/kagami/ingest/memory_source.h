@@ -14,11 +14,11 @@ namespace kagami::ingest {
 
 // Where in-memory bytes came from: what a finding cites as the source of a page.
 struct Provenance {
-  std::string url;            // the URL the bytes were fetched from
+  std::string url;              // the URL the bytes were fetched from
   int64_t fetched_unix_ms = 0;  // fetch completion time, UTC milliseconds since the epoch
-  std::string sha256_hex;     // SHA-256 of `bytes` (64 lowercase hex digits)
-  std::string warc_file;      // WARC file holding the response record ("" if none)
-  std::string warc_record_id;  // its WARC-Record-ID, "<urn:uuid:...>" ("" if none)
+  std::string sha256_hex;       // SHA-256 of `bytes` (64 lowercase hex digits)
+  std::string warc_file;        // WARC file holding the response record ("" if none)
+  std::string warc_record_id;   // its WARC-Record-ID, "<urn:uuid:...>" ("" if none)
 };
 
 // Downloaded bytes (an image, archive, PDF or EPUB) with their provenance.
@@ -44,7 +44,8 @@ AssetFile MemoryAssetFile(const MemoryAsset& asset);
 // spilled to a private temporary file that is removed when the source is
 // destroyed. Messages name `label` (the URL). Enforces `limits` exactly as
 // OpenAsset does (max_file_bytes applies to bytes.size()).
-Result<std::unique_ptr<PageSource>> OpenBytes(std::shared_ptr<const std::vector<unsigned char>> bytes,
-                                              const std::string& label, const IngestLimits& limits);
+Result<std::unique_ptr<PageSource>> OpenBytes(
+    std::shared_ptr<const std::vector<unsigned char>> bytes, const std::string& label,
+    const IngestLimits& limits);
 
 }  // namespace kagami::ingest

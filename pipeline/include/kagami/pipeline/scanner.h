@@ -7,13 +7,13 @@
 #include <vector>
 
 #include "kagami/base/status.h"
-#include "kagami/pipeline/batch_extractor.h"
 #include "kagami/index/catalog.h"
 #include "kagami/index/matcher.h"
-#include "kagami/pipeline/registrar.h"
 #include "kagami/index/robust_matcher.h"
 #include "kagami/index/store.h"
 #include "kagami/ingest/memory_source.h"
+#include "kagami/pipeline/batch_extractor.h"
+#include "kagami/pipeline/registrar.h"
 
 namespace kagami::pipeline {
 
