@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 
+#include "codec_decoders.h"
 #include "jpeg_luma_decoder.h"
 #include "kagami/ingest/volume.h"
 
@@ -168,11 +169,6 @@ Result<cv::Mat> Imdecode(const unsigned char* data, size_t size, int flags, std:
     return Status::Corrupt(std::string(type) + " cannot be decoded: " + e.err);
   }
   if (image.empty()) {
-    if (type == "image/gif") {
-      return Status::Unsupported(
-          "GIF decoding is not available (OpenCV imgcodecs has no GIF "
-          "reader in this build)");
-    }
     return Status::Corrupt(std::string(type) +
                            " cannot be decoded (corrupt, truncated or an unsupported variant)");
   }
@@ -333,6 +329,23 @@ Result<DecodedImage> DecodeJpeg(const unsigned char* data, size_t size,
   return decoded;
 }
 
+// PNG, GIF and AVIF: Kagami's own drivers of libpng, giflib and libavif
+// (codec_decoders.h), which keep every library message out of stderr.
+Result<DecodedImage> DecodeDirect(const unsigned char* data, size_t size,
+                                  const DecodeOptions& options, const IngestLimits& limits,
+                                  const std::string& type) {
+  const bool gray = options.mode == DecodeMode::kFast;
+  Result<cv::Mat> pixels = type == "image/png"   ? internal::DecodePng(data, size, gray, limits)
+                           : type == "image/gif" ? internal::DecodeGif(data, size, gray, limits)
+                                                 : internal::DecodeAvif(data, size, gray, limits);
+  if (!pixels.ok()) return pixels.status();
+  DecodedImage decoded;
+  decoded.pixels = std::move(pixels).value();
+  decoded.source_width = decoded.pixels.cols;
+  decoded.source_height = decoded.pixels.rows;
+  return decoded;
+}
+
 }  // namespace
 
 Result<DecodedImage> DecodeImage(const unsigned char* data, size_t size,
@@ -341,14 +354,15 @@ Result<DecodedImage> DecodeImage(const unsigned char* data, size_t size,
   std::string type;
   if (SniffMediaKind(data, size, &type) != MediaKind::kImage) {
     return Status::Unsupported(
-        "not an image in a supported format (JPEG, PNG, WebP, BMP, "
-        "TIFF, GIF): unrecognised leading bytes");
+        "not an image in a supported format (JPEG, PNG, WebP, AVIF, GIF, BMP, "
+        "TIFF): unrecognised leading bytes");
   }
   try {
     if (type == "image/jpeg") return DecodeJpeg(data, size, options, limits);
     std::optional<ImageSize> header;
     if (type == "image/png") header = PngSize(data, size);
     if (type == "image/gif") header = GifSize(data, size);
+    if (type == "image/avif") return DecodeDirect(data, size, options, limits, type);
     if (type == "image/bmp") header = BmpSize(data, size);
     if (type == "image/webp") header = WebpSize(data, size);
     if (type == "image/tiff") {
@@ -359,6 +373,9 @@ Result<DecodedImage> DecodeImage(const unsigned char* data, size_t size,
     }
     if (!header) return Status::Corrupt(type + " header is truncated or invalid");
     KAGAMI_RETURN_IF_ERROR(CheckSize(*header, limits, type));
+    if (type == "image/png" || type == "image/gif") {
+      return DecodeDirect(data, size, options, limits, type);
+    }
     return DecodeWithOpenCv(data, size, options, limits, *header, type);
   } catch (const std::bad_alloc&) {
     return Status::ResourceExhausted("out of memory decoding " + type);

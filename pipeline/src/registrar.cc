@@ -1,6 +1,7 @@
 #include "kagami/pipeline/registrar.h"
 
 #include <any>
+#include <atomic>
 #include <filesystem>
 #include <mutex>
 #include <set>
@@ -11,16 +12,25 @@ namespace kagami::pipeline {
 using namespace kagami::index;  // NOLINT: this module orchestrates index/
 namespace {
 
+// What the input can cause (a bad or oversized record): a per-file error. Any
+// other AddAsset failure is the store's own (I/O, corruption, locking).
+bool IsInputError(const Status& status) {
+  return status.code() == StatusCode::kInvalidArgument ||
+         status.code() == StatusCode::kResourceExhausted;
+}
+
 class RegisterSink : public ExtractSink {
  public:
   RegisterSink(Store& store, const Work& work, const std::vector<ingest::Volume>& volumes,
-               std::mutex& store_mutex, RegisterSummary& summary, const ProgressFn& progress)
+               std::mutex& store_mutex, RegisterSummary& summary, const ProgressFn& progress,
+               std::atomic<bool>& stop)
       : store_(store),
         work_(work),
         volumes_(volumes),
         store_mutex_(store_mutex),
         summary_(summary),
-        progress_(progress) {
+        progress_(progress),
+        stop_(stop) {
     progress_state_.volumes_total = volumes.size();
   }
 
@@ -28,11 +38,13 @@ class RegisterSink : public ExtractSink {
     sha256_ = sha256_hex;
     skipped_ = skipped;
     units_.clear();
+    failed_pages_ = 0;
   }
 
   void OnPage(fingerprint::PageFingerprint page) override {
     ++progress_state_.pages_done;
     if (!page.status.ok()) {
+      ++failed_pages_;
       summary_.errors.push_back({volumes_[page.volume].source, page.member, page.status});
       return;
     }
@@ -60,10 +72,22 @@ class RegisterSink : public ExtractSink {
     if (skipped_) {
       ++summary_.assets_skipped;
     } else if (!status.ok()) {
-      summary_.errors.push_back({file.path.string(), "", status});
+      // The file failed part-way (or could not be opened): nothing of it is
+      // stored, so the next run reads it again.
+      summary_.errors.push_back({file.path.string(), "", status.WithContext("not registered")});
+      if (!units_.empty()) ++summary_.assets_incomplete;
+    } else if (failed_pages_ > 0) {
+      summary_.errors.push_back(
+          {file.path.string(), "",
+           Status::InvalidArgument(std::to_string(failed_pages_) + " of " +
+                                   std::to_string(failed_pages_ + units_.size()) +
+                                   " pages failed (listed above); the file is not registered, so "
+                                   "a later run retries it")});
+      ++summary_.assets_incomplete;
     } else if (!units_.empty()) {
       AddAsset(file);
     }
+    units_.clear();
     if (progress_) progress_(progress_state_);
   }
 
@@ -75,6 +99,14 @@ class RegisterSink : public ExtractSink {
   }
 
   const Status& store_status() const { return store_status_; }
+
+  // Records a store failure and stops the extraction; guarded by the caller's
+  // store mutex or called from the sink's (serial) thread.
+  void Fail(const Status& status) {
+    std::lock_guard<std::mutex> lock(status_mutex_);
+    if (store_status_.ok()) store_status_ = status;
+    stop_.store(true);
+  }
 
  private:
   void AddAsset(const ingest::AssetFile& file) {
@@ -89,10 +121,13 @@ class RegisterSink : public ExtractSink {
     std::lock_guard<std::mutex> lock(store_mutex_);
     Result<int64_t> added = store_.AddAsset(record, units_);
     if (!added.ok()) {
-      // The catalog itself failing (disk full, corruption) ends the run; the
-      // asset's transaction was rolled back.
-      if (store_status_.ok()) store_status_ = added.status().WithContext(record.path);
-      summary_.errors.push_back({record.path, "", added.status()});
+      // The asset's transaction was rolled back either way.
+      if (IsInputError(added.status())) {
+        summary_.errors.push_back({record.path, "", added.status()});
+      } else {
+        // The store itself failing (disk full, I/O, corruption) ends the run.
+        Fail(added.status().WithContext(record.path));
+      }
       return;
     }
     ++summary_.assets_added;
@@ -111,7 +146,10 @@ class RegisterSink : public ExtractSink {
   Progress progress_state_;
   std::string sha256_;
   bool skipped_ = false;
+  std::atomic<bool>& stop_;
   std::vector<UnitRecord> units_;
+  size_t failed_pages_ = 0;
+  std::mutex status_mutex_;
   Status store_status_;
 };
 
@@ -128,14 +166,21 @@ Result<RegisterSummary> RegisterWork(Store& store, const Work& work,
   summary.volumes = static_cast<int>(volumes.size());
 
   std::mutex store_mutex;
+  std::atomic<bool> stop{false};
+  RegisterSink sink(store, work, volumes, store_mutex, summary, progress, stop);
   std::set<std::string> seen_this_run;  // guarded by store_mutex
   ExtractOptions extract = options.extract;
   extract.sha256 = true;
+  extract.stop = &stop;
   extract.skip_asset = [&](const std::string& sha) {
     std::lock_guard<std::mutex> lock(store_mutex);
     if (!seen_this_run.insert(sha).second) return true;
     Result<std::optional<int64_t>> existing = store.catalog().FindAssetBySha256(sha);
-    return existing.ok() && existing->has_value();
+    if (!existing.ok()) {
+      sink.Fail(existing.status().WithContext("looking up an asset"));
+      return true;
+    }
+    return existing->has_value();
   };
 
   if (options.robust) {
@@ -147,7 +192,6 @@ Result<RegisterSummary> RegisterWork(Store& store, const Work& work,
       page.annotation = AnalyzeForRegistration(pixels, encoded, limits, hasher, robust);
     };
   }
-  RegisterSink sink(store, work, volumes, store_mutex, summary, progress);
   ExtractVolumes(volumes, extract, sink);
   Status save = store.SaveIndex();
   if (!sink.store_status().ok()) return sink.store_status();
