@@ -1,6 +1,7 @@
 #include "codec_decoders.h"
 
 #include <avif/avif.h>
+#include <dlfcn.h>
 #include <gif_lib.h>
 #include <png.h>
 
@@ -10,6 +11,7 @@
 #include <memory>
 #include <opencv2/imgproc.hpp>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace kagami::ingest::internal {
@@ -133,9 +135,49 @@ std::string GifError(int code) {
 
 // ---------------------------------------------------------------- AVIF
 
-struct AvifDecoderDestroy {
-  void operator()(avifDecoder* decoder) const { avifDecoderDestroy(decoder); }
+// libavif is loaded on first use: its AV1 codecs (aom, rav1e, SVT-AV1, dav1d,
+// libgav1, abseil: some 30 shared libraries) would otherwise load at every
+// process start. The C API is looked up by name in the library of the soname
+// Kagami was built against; the handle is never closed.
+struct AvifApi {
+  decltype(&avifDecoderCreate) decoder_create = nullptr;
+  decltype(&avifDecoderDestroy) decoder_destroy = nullptr;
+  decltype(&avifDecoderSetIOMemory) set_io_memory = nullptr;
+  decltype(&avifDecoderParse) parse = nullptr;
+  decltype(&avifDecoderNextImage) next_image = nullptr;
+  decltype(&avifRGBImageSetDefaults) rgb_set_defaults = nullptr;
+  decltype(&avifImageYUVToRGB) yuv_to_rgb = nullptr;
+  decltype(&avifResultToString) result_to_string = nullptr;
 };
+
+Result<const AvifApi*> LoadAvif() {
+  static const Result<AvifApi> loaded = []() -> Result<AvifApi> {
+    void* handle = ::dlopen(KAGAMI_AVIF_SONAME, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+    if (handle == nullptr) {
+      const char* error = ::dlerror();
+      return Status::Unsupported(std::string("AVIF decoding is not available: ") +
+                                 (error != nullptr ? error : KAGAMI_AVIF_SONAME));
+    }
+    AvifApi api;
+    bool ok = true;
+    auto get = [&](auto& fn, const char* name) {
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(::dlsym(handle, name));
+      ok &= fn != nullptr;
+    };
+    get(api.decoder_create, "avifDecoderCreate");
+    get(api.decoder_destroy, "avifDecoderDestroy");
+    get(api.set_io_memory, "avifDecoderSetIOMemory");
+    get(api.parse, "avifDecoderParse");
+    get(api.next_image, "avifDecoderNextImage");
+    get(api.rgb_set_defaults, "avifRGBImageSetDefaults");
+    get(api.yuv_to_rgb, "avifImageYUVToRGB");
+    get(api.result_to_string, "avifResultToString");
+    if (!ok) return Status::Unsupported(std::string("libavif symbols missing in ") + KAGAMI_AVIF_SONAME);
+    return api;
+  }();
+  if (!loaded.ok()) return loaded.status();
+  return &*loaded;
+}
 
 }  // namespace
 
@@ -264,40 +306,41 @@ Result<cv::Mat> DecodeGif(const unsigned char* data, size_t size, bool gray,
 Result<cv::Mat> DecodeAvif(const unsigned char* data, size_t size, bool gray,
                            const IngestLimits& limits) {
   constexpr const char* kType = "image/avif";
-  std::unique_ptr<avifDecoder, AvifDecoderDestroy> decoder(avifDecoderCreate());
+  KAGAMI_ASSIGN_OR_RETURN(const AvifApi* avif, LoadAvif());
+  auto destroy = [avif](avifDecoder* d) { avif->decoder_destroy(d); };
+  std::unique_ptr<avifDecoder, decltype(destroy)> decoder(avif->decoder_create(), destroy);
   if (!decoder) return Status::ResourceExhausted("libavif could not start");
   decoder->maxThreads = 1;  // the pipeline parallelises across pages
   decoder->ignoreExif = AVIF_TRUE;
   decoder->ignoreXMP = AVIF_TRUE;
   decoder->strictFlags = AVIF_STRICT_DISABLED;  // files from the web often lack 'pixi' etc.
-  decoder->imageSizeLimit = static_cast<uint32_t>(
-      std::min<uint64_t>(limits.max_pixels, decoder->imageSizeLimit));
-  decoder->imageDimensionLimit = limits.max_dimension;
+  // libavif's own limits (imageSizeLimit, imageDimensionLimit) stay at their
+  // defaults; Kagami's, usually tighter, are checked right after parsing.
   auto fail = [&](const char* what, avifResult result) {
-    std::string message = std::string(kType) + " " + what + ": " + avifResultToString(result);
+    std::string message = std::string(kType) + " " + what + ": " + avif->result_to_string(result);
     if (decoder->diag.error[0] != '\0') message += " (" + std::string(decoder->diag.error) + ")";
     if (result == AVIF_RESULT_NOT_IMPLEMENTED) return Status::Unsupported(message);
     return Status::Corrupt(message);
   };
-  avifResult result = avifDecoderSetIOMemory(decoder.get(), data, size);
+  avifResult result = avif->set_io_memory(decoder.get(), data, size);
   if (result != AVIF_RESULT_OK) return fail("cannot be read", result);
-  result = avifDecoderParse(decoder.get());
+  result = avif->parse(decoder.get());
   if (result != AVIF_RESULT_OK) return fail("cannot be parsed", result);
   const avifImage* header = decoder->image;
   KAGAMI_RETURN_IF_ERROR(CheckDimensions(header->width, header->height, limits, kType));
-  result = avifDecoderNextImage(decoder.get());  // the first frame only
+  result = avif->next_image(decoder.get());  // the first frame only
   if (result != AVIF_RESULT_OK) return fail("cannot be decoded", result);
   const avifImage* image = decoder->image;
   KAGAMI_RETURN_IF_ERROR(CheckDimensions(image->width, image->height, limits, kType));
 
   cv::Mat pixels(static_cast<int>(image->height), static_cast<int>(image->width), CV_8UC3);
   avifRGBImage rgb;
-  avifRGBImageSetDefaults(&rgb, image);
+  avif->rgb_set_defaults(&rgb, image);
   rgb.format = AVIF_RGB_FORMAT_RGB;
   rgb.depth = 8;
   rgb.pixels = pixels.data;
   rgb.rowBytes = static_cast<uint32_t>(pixels.step);
-  result = avifImageYUVToRGB(image, &rgb);
+  result = avif->yuv_to_rgb(image, &rgb);
   if (result != AVIF_RESULT_OK) return fail("colour conversion failed", result);
   return gray ? ToGray(pixels) : pixels;
 }

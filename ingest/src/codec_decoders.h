@@ -35,8 +35,9 @@ Result<cv::Mat> DecodeGif(const unsigned char* data, size_t size, bool gray,
 
 // AVIF (AV1 in HEIF, ISO/IEC 23000-22) through libavif, single-threaded: the
 // primary image, or the first frame of an image sequence; alpha is dropped,
-// >8-bit samples are scaled to 8 bits by libavif. libavif's own limits
-// (imageSizeLimit, imageDimensionLimit) are set from `limits` too.
+// >8-bit samples are scaled to 8 bits by libavif. The size is checked after
+// parsing the header, before any frame is decoded. libavif is
+// loaded with dlopen on the first AVIF (kUnsupported if it cannot be).
 Result<cv::Mat> DecodeAvif(const unsigned char* data, size_t size, bool gray,
                            const IngestLimits& limits);
 

@@ -1,5 +1,6 @@
 #include "kagami/ingest/image_decoder.h"
 
+#include <dlfcn.h>
 #include <turbojpeg.h>
 
 #include <algorithm>
@@ -158,13 +159,41 @@ bool IsDataLossWarning(std::string_view message) {
                      [&](std::string_view s) { return message.find(s) != std::string_view::npos; });
 }
 
+// OpenCV imgcodecs (WebP, BMP, TIFF, CMYK JPEG) is loaded on first use rather
+// than linked: its dependencies (GDAL and some 120 other shared libraries)
+// would otherwise load and relocate at every start of every Kagami process,
+// several times the cost of hashing a page. cv::imdecode is looked up by its
+// mangled name in the imgcodecs library of the OpenCV version Kagami was built
+// against (the soname pins the ABI). The handle is never closed; the lookup
+// runs once per process (a function-local static, thread-safe).
+using ImdecodeFn = cv::Mat (*)(const cv::_InputArray&, int);
+
+Result<ImdecodeFn> LoadImdecode() {
+  static const Result<ImdecodeFn> loaded = []() -> Result<ImdecodeFn> {
+    void* handle = ::dlopen(KAGAMI_OPENCV_IMGCODECS_SONAME, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+    if (handle == nullptr) {
+      const char* error = ::dlerror();
+      return Status::Unsupported(std::string("OpenCV imgcodecs cannot be loaded: ") +
+                                 (error != nullptr ? error : KAGAMI_OPENCV_IMGCODECS_SONAME));
+    }
+    void* symbol = ::dlsym(handle, "_ZN2cv8imdecodeERKNS_11_InputArrayEi");
+    if (symbol == nullptr) {
+      return Status::Unsupported(std::string("cv::imdecode not found in ") +
+                                 KAGAMI_OPENCV_IMGCODECS_SONAME);
+    }
+    return reinterpret_cast<ImdecodeFn>(symbol);
+  }();
+  return loaded;
+}
+
 // EXIF orientation is never applied: the PDQ reference hashes stored pixels.
 Result<cv::Mat> Imdecode(const unsigned char* data, size_t size, int flags, std::string_view type) {
   if (size > INT_MAX) return Status::ResourceExhausted(std::string(type) + " data is too large");
   cv::Mat encoded(1, static_cast<int>(size), CV_8UC1, const_cast<unsigned char*>(data));
+  KAGAMI_ASSIGN_OR_RETURN(ImdecodeFn imdecode, LoadImdecode());
   cv::Mat image;
   try {
-    image = cv::imdecode(encoded, flags);
+    image = imdecode(encoded, flags);
   } catch (const cv::Exception& e) {
     return Status::Corrupt(std::string(type) + " cannot be decoded: " + e.err);
   }
