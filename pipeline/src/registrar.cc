@@ -12,11 +12,31 @@ namespace kagami::pipeline {
 using namespace kagami::index;  // NOLINT: this module orchestrates index/
 namespace {
 
-// What the input can cause (a bad or oversized record): a per-file error. Any
-// other AddAsset failure is the store's own (I/O, corruption, locking).
-bool IsInputError(const Status& status) {
-  return status.code() == StatusCode::kInvalidArgument ||
-         status.code() == StatusCode::kResourceExhausted;
+// What the input can cause: a record over the catalog's limits (a ZIP member
+// name over 16 KiB, too many pages). Checked here, before the store is
+// touched, so that every AddAsset failure after it is the store's own (I/O,
+// disk full, corruption) and not mistaken for bad input.
+Status CheckAgainstCatalogLimits(const AssetRecord& asset, const std::vector<UnitRecord>& units) {
+  auto too_long = [](const std::string& text, const char* what) {
+    return Status::ResourceExhausted(std::string(what) + " is " + std::to_string(text.size()) +
+                                     " bytes; the catalog's limit is " +
+                                     std::to_string(Catalog::kMaxTextBytes));
+  };
+  if (asset.path.size() > Catalog::kMaxTextBytes) return too_long(asset.path, "the file path");
+  if (units.size() > Catalog::kMaxUnitsPerAsset) {
+    return Status::ResourceExhausted(std::to_string(units.size()) +
+                                     " pages; the catalog's limit per file is " +
+                                     std::to_string(Catalog::kMaxUnitsPerAsset));
+  }
+  for (const UnitRecord& unit : units) {
+    if (unit.member.size() > Catalog::kMaxTextBytes) {
+      return too_long(unit.member, "a member name").WithContext(unit.member.substr(0, 64) + "...");
+    }
+    if (unit.local_features.size() > Catalog::kMaxLocalFeaturesBytes) {
+      return Status::ResourceExhausted(unit.member + ": local features over the catalog's limit");
+    }
+  }
+  return Status::Ok();
 }
 
 class RegisterSink : public ExtractSink {
@@ -118,16 +138,17 @@ class RegisterSink : public ExtractSink {
     record.sha256_hex = sha256_;
     record.size_bytes = file.size_bytes;
     record.media_type = file.media_type;
+    Status valid = CheckAgainstCatalogLimits(record, units_);
+    if (!valid.ok()) {
+      summary_.errors.push_back({record.path, "", valid.WithContext("not registered")});
+      return;
+    }
     std::lock_guard<std::mutex> lock(store_mutex_);
     Result<int64_t> added = store_.AddAsset(record, units_);
     if (!added.ok()) {
-      // The asset's transaction was rolled back either way.
-      if (IsInputError(added.status())) {
-        summary_.errors.push_back({record.path, "", added.status()});
-      } else {
-        // The store itself failing (disk full, I/O, corruption) ends the run.
-        Fail(added.status().WithContext(record.path));
-      }
+      // The store itself failing (disk full, I/O, corruption) ends the run;
+      // the asset's transaction was rolled back.
+      Fail(added.status().WithContext(record.path));
       return;
     }
     ++summary_.assets_added;

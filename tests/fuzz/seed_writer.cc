@@ -72,9 +72,8 @@ int main(int argc, char** argv) {
   WriteFile(out / "jpeg/progressive.jpg", jpeg);
   cv::imencode(".jpg", page, jpeg, {cv::IMWRITE_JPEG_RST_INTERVAL, 2});
   WriteFile(out / "jpeg/restart.jpg", jpeg);
-  cv::imencode(".jpg", LabelledPage("odd", 37, 23), jpeg,
-               {cv::IMWRITE_JPEG_SAMPLING_FACTOR, cv::IMWRITE_JPEG_SAMPLING_FACTOR_420});
-  WriteFile(out / "jpeg/odd-420.jpg", jpeg);
+  cv::imencode(".jpg", LabelledPage("odd", 37, 23), jpeg, {cv::IMWRITE_JPEG_QUALITY, 60});
+  WriteFile(out / "jpeg/odd.jpg", jpeg);
   cv::imencode(".jpg", LabelledPage("big", 700, 900), jpeg, {cv::IMWRITE_JPEG_QUALITY, 40});
   WriteFile(out / "jpeg/scaled.jpg", jpeg);  // large enough for the reduced-scale decoder
 
