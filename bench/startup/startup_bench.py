@@ -16,6 +16,7 @@ build = sys.argv[1]
 runs = int(sys.argv[2]) if len(sys.argv) > 2 else 40
 page = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "data",
                     "golden", "wallpaper-flow-360x720.jpg")
+build = os.path.abspath(build)
 kagami = os.path.join(build, "app", "kagami")
 core = os.path.join(build, "app", "kagami-core")
 commands = [
@@ -23,6 +24,10 @@ commands = [
     ("python3 -c pass", ["python3", "-c", "pass"]),
     ("kagami --version", [kagami, "--version"]),
     ("kagami-core --version", [core, "--version"]),
+    # The previous single binary linked OpenCV imgcodecs (GDAL and ~120 more
+    # libraries) and libavif's codecs; preloading them reproduces that start.
+    ("previous: core+preloads --version",
+     ["env", "LD_PRELOAD=libopencv_imgcodecs.so.406:libavif.so.15", core, "--version"]),
     ("kagami hash page.jpg", [kagami, "hash", page]),
     ("kagami-core hash page.jpg", [core, "hash", page]),
 ]

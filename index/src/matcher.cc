@@ -8,8 +8,8 @@
 namespace kagami::index {
 
 Result<std::vector<PageHit>> MatchPage(const PdqIndex& index, const fingerprint::PdqHash& page,
-                               const fingerprint::PdqDihedralHashes* dihedral,
-                               const MatchOptions& options) {
+                                       const fingerprint::PdqDihedralHashes* dihedral,
+                                       const MatchOptions& options) {
   if (page.quality < options.min_quality) return std::vector<PageHit>{};
   std::vector<fingerprint::Hash256> queries;
   std::vector<fingerprint::Dihedral> variants;

@@ -155,8 +155,7 @@ class ChecksumWriter {
 // FAISS only throws on programming errors (wrong dimension) or when out of
 // memory; exceptions must not leave the library, so they become a Status.
 Status FaissFailure(const char* operation, const std::exception& e) {
-  return Status::Internal(std::string("FAISS failed in PdqIndex::") + operation + ": " +
-                          e.what());
+  return Status::Internal(std::string("FAISS failed in PdqIndex::") + operation + ": " + e.what());
 }
 
 }  // namespace

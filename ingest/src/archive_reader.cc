@@ -44,8 +44,9 @@ bool CheapSkip(archive* a) {
 // max_total_bytes, kCorrupt on a stream error.
 Status SkipMemberData(archive* a, archive_entry* entry, const std::string& where,
                       const IngestLimits& limits, uint64_t* skipped) {
-  if (archive_entry_is_encrypted(entry)) return Status::Ok();  // cannot be decoded; let
-                                                              // libarchive skip it
+  if (archive_entry_is_encrypted(entry))
+    return Status::Ok();  // cannot be decoded; let
+                          // libarchive skip it
   std::vector<unsigned char> sink(64 * 1024);
   for (;;) {
     la_ssize_t n = archive_read_data(a, sink.data(), sink.size());
@@ -56,8 +57,10 @@ Status SkipMemberData(archive* a, archive_entry* entry, const std::string& where
     }
     *skipped += static_cast<uint64_t>(n);
     if (*skipped > limits.max_total_bytes) {
-      return Status::ResourceExhausted(where + ": skipping members that are not pages expands to "
-                                       "more than " + std::to_string(limits.max_total_bytes) +
+      return Status::ResourceExhausted(where +
+                                       ": skipping members that are not pages expands to "
+                                       "more than " +
+                                       std::to_string(limits.max_total_bytes) +
                                        " bytes (max_total_bytes); stopped");
     }
   }

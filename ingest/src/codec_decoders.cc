@@ -172,7 +172,8 @@ Result<const AvifApi*> LoadAvif() {
     get(api.rgb_set_defaults, "avifRGBImageSetDefaults");
     get(api.yuv_to_rgb, "avifImageYUVToRGB");
     get(api.result_to_string, "avifResultToString");
-    if (!ok) return Status::Unsupported(std::string("libavif symbols missing in ") + KAGAMI_AVIF_SONAME);
+    if (!ok)
+      return Status::Unsupported(std::string("libavif symbols missing in ") + KAGAMI_AVIF_SONAME);
     return api;
   }();
   if (!loaded.ok()) return loaded.status();
@@ -280,8 +281,8 @@ Result<cv::Mat> DecodeGif(const unsigned char* data, size_t size, bool gray,
       for (int y = 0; y < desc.Height && ok; ++y) ok = read_row(y);
     }
     if (!ok) {
-      return Status::Corrupt(std::string(kType) + " is truncated or damaged: " +
-                             GifError(gif->Error));
+      return Status::Corrupt(std::string(kType) +
+                             " is truncated or damaged: " + GifError(gif->Error));
     }
     cv::Mat canvas(gif->SHeight, gif->SWidth, CV_8UC3, cv::Scalar(255, 255, 255));
     for (int y = 0; y < desc.Height; ++y) {
@@ -351,8 +352,8 @@ bool LooksLikeAvif(const unsigned char* data, size_t size) {
     return std::memcmp(data + at, "avif", 4) == 0 || std::memcmp(data + at, "avis", 4) == 0;
   };
   if (is_avif_brand(8)) return true;
-  uint64_t box = (uint64_t{data[0]} << 24) | (uint64_t{data[1]} << 16) | (uint64_t{data[2]} << 8) |
-                 data[3];
+  uint64_t box =
+      (uint64_t{data[0]} << 24) | (uint64_t{data[1]} << 16) | (uint64_t{data[2]} << 8) | data[3];
   size_t end = static_cast<size_t>(std::min<uint64_t>({box, size, 4096}));
   for (size_t at = 16; at + 4 <= end; at += 4) {  // compatible brands
     if (is_avif_brand(at)) return true;

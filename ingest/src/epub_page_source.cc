@@ -292,8 +292,8 @@ Result<std::unique_ptr<EpubPageSource>> EpubPageSource::Open(const std::filesyst
   std::set<std::string> seen_missing;
   for (const std::string& page_path : page_paths) {
     std::optional<size_t> entry = find_entry(page_path);
-    bool first = entry ? seen_entries.insert(*entry).second
-                       : seen_missing.insert(Lower(page_path)).second;
+    bool first =
+        entry ? seen_entries.insert(*entry).second : seen_missing.insert(Lower(page_path)).second;
     if (!first) continue;
     if (source->pages_.size() >= limits.max_pages) {
       return Status::ResourceExhausted(source->label_ + ": EPUB has more than " +

@@ -4,8 +4,8 @@
 #include <oneapi/tbb/parallel_pipeline.h>
 #include <oneapi/tbb/task_arena.h>
 
-#include <filesystem>
 #include <exception>
+#include <filesystem>
 #include <memory>
 #include <new>
 #include <string>

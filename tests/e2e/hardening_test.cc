@@ -31,7 +31,9 @@ namespace {
 using ::testing::HasSubstr;
 using Bytes = std::vector<unsigned char>;
 
-Bytes Page(uint64_t seed) { return synth::EncodeJpeg(synth::GenerateMangaPage(seed, 300, 420), 90); }
+Bytes Page(uint64_t seed) {
+  return synth::EncodeJpeg(synth::GenerateMangaPage(seed, 300, 420), 90);
+}
 
 // A stored (uncompressed) ZIP of the given members.
 void WriteZip(const std::filesystem::path& path,
@@ -124,7 +126,8 @@ TEST_F(RegistrationTest, AnAssetWithAFailedPageIsNotCommittedAndIsRetriedNextRun
     EXPECT_EQ(summary->assets_added, run == 0 ? 1 : 0) << "run " << run;
     EXPECT_EQ(summary->units_added, run == 0 ? 1 : 0);
     bool listed = false;
-    for (const auto& e : summary->errors) listed |= e.status.message().find("not registered") != std::string::npos;
+    for (const auto& e : summary->errors)
+      listed |= e.status.message().find("not registered") != std::string::npos;
     EXPECT_TRUE(listed);
   }
   // Fixed file: the retry registers it whole.
@@ -169,8 +172,9 @@ TEST_F(RegistrationTest, AStoreFailureStopsTheRunAtOnce) {
   options.robust = false;
   options.extract.threads = 1;
   options.extract.max_tokens = 1;
-  auto summary = pipeline::RegisterWork(**store, work_, {(dir_ / "in").string()}, options,
-                                        [&](const pipeline::Progress& p) { opened = p.pages_done; });
+  auto summary =
+      pipeline::RegisterWork(**store, work_, {(dir_ / "in").string()}, options,
+                             [&](const pipeline::Progress& p) { opened = p.pages_done; });
   ASSERT_FALSE(summary.ok());
   EXPECT_THAT(summary.status().message(), HasSubstr("simulated"));
   EXPECT_LT(opened.load(), 8) << "extraction went on after the store failed";
@@ -222,8 +226,8 @@ TEST(ConcurrentProcessesTest, TwoRegistersAndAScanAtOnceLeaveAConsistentStore) {
                          Page(100 * (w + 1) + i));
     }
   }
-  const std::string kagami = std::string("'") + KAGAMI_BINARY + "' --data '" +
-                             (dir / "data").string() + "' --threads 1 ";
+  const std::string kagami =
+      std::string("'") + KAGAMI_BINARY + "' --data '" + (dir / "data").string() + "' --threads 1 ";
   // An empty store first, so that the scan has something to open.
   ASSERT_EQ(RunShell(kagami + "works").exit_code, 0);
   std::vector<Process> results(3);
@@ -232,7 +236,7 @@ TEST(ConcurrentProcessesTest, TwoRegistersAndAScanAtOnceLeaveAConsistentStore) {
     threads.emplace_back([&, w] {
       std::string id = "w" + std::to_string(w);
       results[w] = RunShell(kagami + "register --no-local --json --work " + id + " --title T" + id +
-                       " '" + (dir / ("work" + std::to_string(w))).string() + "'");
+                            " '" + (dir / ("work" + std::to_string(w))).string() + "'");
     });
   }
   threads.emplace_back([&] {

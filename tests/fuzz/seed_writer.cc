@@ -46,8 +46,8 @@ std::string Pdf(const std::string& content) {
     std::snprintf(line, sizeof(line), "%010zu 00000 n \n", offset);
     pdf += line;
   }
-  pdf += "trailer\n<< /Size " + std::to_string(objects.size() + 1) + " /Root 1 0 R >>\nstartxref\n" +
-         std::to_string(xref) + "\n%%EOF\n";
+  pdf += "trailer\n<< /Size " + std::to_string(objects.size() + 1) +
+         " /Root 1 0 R >>\nstartxref\n" + std::to_string(xref) + "\n%%EOF\n";
   return pdf;
 }
 
@@ -59,6 +59,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   const std::filesystem::path out = argv[1];
+  for (const char* dir : {"jpeg", "archive", "epub", "pdf"}) {
+    std::filesystem::create_directories(out / dir);
+  }
   // JPEG: baseline colour and gray, progressive, restart intervals, small and odd sizes.
   cv::Mat page = LabelledPage("seed", 64, 80);
   cv::Mat gray;
@@ -78,14 +81,12 @@ int main(int argc, char** argv) {
   WriteFile(out / "jpeg/scaled.jpg", jpeg);  // large enough for the reduced-scale decoder
 
   // Archives: two pages and a non-page member in each format.
-  std::vector<Member> members = {{"p2.jpg", PageJpeg("2")},
-                                 {"notes.txt", Text("not a page")},
-                                 {"dir/p1.png", PagePng("1")}};
-  for (auto [kind, name] : {std::pair{ArchiveKind::kZip, "a.cbz"},
-                            std::pair{ArchiveKind::kZipStored, "stored.cbz"},
-                            std::pair{ArchiveKind::kSevenZip, "a.cb7"},
-                            std::pair{ArchiveKind::kTar, "a.tar"},
-                            std::pair{ArchiveKind::kTarGz, "a.tgz"}}) {
+  std::vector<Member> members = {
+      {"p2.jpg", PageJpeg("2")}, {"notes.txt", Text("not a page")}, {"dir/p1.png", PagePng("1")}};
+  for (auto [kind, name] :
+       {std::pair{ArchiveKind::kZip, "a.cbz"}, std::pair{ArchiveKind::kZipStored, "stored.cbz"},
+        std::pair{ArchiveKind::kSevenZip, "a.cb7"}, std::pair{ArchiveKind::kTar, "a.tar"},
+        std::pair{ArchiveKind::kTarGz, "a.tgz"}}) {
     if (!WriteArchive(out / "archive" / name, kind, members)) return 2;
   }
 

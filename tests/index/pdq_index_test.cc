@@ -197,7 +197,8 @@ TEST(PdqIndexSearchTest, ConcurrentQueriesAgree) {
   std::vector<std::vector<std::vector<IndexHit>>> got(4);
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&, t] { got[t] = index->RangeSearch(corpus.queries, t % 2 ? 40 : 31).value(); });
+    threads.emplace_back(
+        [&, t] { got[t] = index->RangeSearch(corpus.queries, t % 2 ? 40 : 31).value(); });
   }
   for (auto& thread : threads) thread.join();
   for (int t = 0; t < 4; ++t) {

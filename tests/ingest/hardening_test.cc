@@ -23,10 +23,10 @@ namespace {
 
 using ::kagami::testing::TempDir;
 using ::kagami::testing::WriteFile;
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using testing::ArchiveKind;
 using testing::Bytes;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using testing::MemberNames;
 using testing::ReadAllPages;
 
@@ -114,7 +114,8 @@ std::string OnePagePdf(int pages) {
   std::vector<std::string> objects = {"<< /Type /Catalog /Pages 2 0 R >>"};
   std::string kids;
   for (int i = 0; i < pages; ++i) kids += std::to_string(3 + 2 * i) + " 0 R ";
-  objects.push_back("<< /Type /Pages /Kids [ " + kids + "] /Count " + std::to_string(pages) + " >>");
+  objects.push_back("<< /Type /Pages /Kids [ " + kids + "] /Count " + std::to_string(pages) +
+                    " >>");
   for (int i = 0; i < pages; ++i) {
     objects.push_back("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents " +
                       std::to_string(4 + 2 * i) + " 0 R /Resources << >> >>");
@@ -134,8 +135,8 @@ std::string OnePagePdf(int pages) {
     std::snprintf(line, sizeof(line), "%010zu 00000 n \n", offset);
     pdf += line;
   }
-  pdf += "trailer\n<< /Size " + std::to_string(objects.size() + 1) + " /Root 1 0 R >>\nstartxref\n" +
-         std::to_string(xref) + "\n%%EOF\n";
+  pdf += "trailer\n<< /Size " + std::to_string(objects.size() + 1) +
+         " /Root 1 0 R >>\nstartxref\n" + std::to_string(xref) + "\n%%EOF\n";
   return pdf;
 }
 
@@ -182,8 +183,9 @@ Bytes GrayGif(int width, int height, const std::vector<int>& frame_offsets, bool
   EXPECT_NE(gif, nullptr);
   EGifSetGifVersion(gif, true);
   GifColorType colors[256];
-  for (int i = 0; i < 256; ++i) colors[i] = {static_cast<GifByteType>(i), static_cast<GifByteType>(i),
-                                             static_cast<GifByteType>(i)};
+  for (int i = 0; i < 256; ++i)
+    colors[i] = {static_cast<GifByteType>(i), static_cast<GifByteType>(i),
+                 static_cast<GifByteType>(i)};
   ColorMapObject* map = GifMakeMapObject(256, colors);
   EGifPutScreenDesc(gif, width, height, 8, 0, map);
   std::vector<GifPixelType> row(width);
@@ -199,7 +201,8 @@ Bytes GrayGif(int width, int height, const std::vector<int>& frame_offsets, bool
       for (int y = 0; y < height; ++y) order.push_back(y);
     }
     for (int y : order) {
-      for (int x = 0; x < width; ++x) row[x] = static_cast<GifPixelType>((x + 3 * y + offset) & 255);
+      for (int x = 0; x < width; ++x)
+        row[x] = static_cast<GifPixelType>((x + 3 * y + offset) & 255);
       EGifPutLine(gif, row.data(), width);
     }
   }
@@ -300,8 +303,8 @@ TEST(AvifDecodeTest, StillAndAnimatedAvifDecodeToTheirFirstFrame) {
   cv::Mat first = testing::LabelledPage("first");
   cv::cvtColor(first, first, cv::COLOR_BGR2RGB);
   cv::Mat second = cv::Scalar(255, 255, 255) - first;
-  for (const std::vector<cv::Mat>& frames : {std::vector<cv::Mat>{first},
-                                             std::vector<cv::Mat>{first, second}}) {
+  for (const std::vector<cv::Mat>& frames :
+       {std::vector<cv::Mat>{first}, std::vector<cv::Mat>{first, second}}) {
     Bytes avif = EncodeAvif(frames);
     ASSERT_FALSE(avif.empty()) << "libavif has no AV1 encoder here";
     std::string type;

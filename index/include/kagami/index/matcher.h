@@ -39,8 +39,8 @@ struct PageHit {
 // Thread-safe (the index's const search is). Fails only if the index search
 // fails (out of memory).
 Result<std::vector<PageHit>> MatchPage(const PdqIndex& index, const fingerprint::PdqHash& page,
-                               const fingerprint::PdqDihedralHashes* dihedral,
-                               const MatchOptions& options);
+                                       const fingerprint::PdqDihedralHashes* dihedral,
+                                       const MatchOptions& options);
 
 // The per-volume decision, independent of how page matches were found.
 struct WorkTally {

@@ -52,15 +52,14 @@ class PdqIndex {
   // For each query, every indexed hash within `radius` bits (inclusive),
   // nearest first, ties by unit id. A negative radius finds nothing. A FAISS
   // failure (out of memory) is returned as kInternal.
-  Result<std::vector<std::vector<IndexHit>>> RangeSearch(const std::vector<fingerprint::Hash256>& queries,
-                                                 int radius) const;
+  Result<std::vector<std::vector<IndexHit>>> RangeSearch(
+      const std::vector<fingerprint::Hash256>& queries, int radius) const;
 
-  // Atomic save: writes a uniquely named path + ".tmp.XXXXXX", fsyncs it, renames it over `path` and
-  // fsyncs the directory. The format is Kagami's own (magic "KGMIDX1\0",
-  // version, count, max unit id, unit ids, codes, FNV-1a-64 checksum); Load
-  // rebuilds the FAISS tables from the codes. Load gives kNotFound for a
-  // missing file, kCorrupt for a truncated or damaged one, kUnsupported for
-  // another format version.
+  // Atomic save: writes a uniquely named path + ".tmp.XXXXXX", fsyncs it, renames it over `path`
+  // and fsyncs the directory. The format is Kagami's own (magic "KGMIDX1\0", version, count, max
+  // unit id, unit ids, codes, FNV-1a-64 checksum); Load rebuilds the FAISS tables from the codes.
+  // Load gives kNotFound for a missing file, kCorrupt for a truncated or damaged one, kUnsupported
+  // for another format version.
   Status Save(const std::filesystem::path& path) const;
   static Result<std::unique_ptr<PdqIndex>> Load(const std::filesystem::path& path);
 

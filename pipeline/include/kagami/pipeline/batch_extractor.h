@@ -1,9 +1,9 @@
 #pragma once
 
 #include <any>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <atomic>
 #include <functional>
 #include <optional>
 #include <string>
@@ -48,7 +48,6 @@ struct ExtractOptions {
   // (a sink that hits a fatal error, e.g. the store failing, sets it).
   const std::atomic<bool>* stop = nullptr;
 };
-
 
 // Receives results strictly in input order, on one thread at a time (the
 // pipeline's serial output stage). Callbacks must not throw.

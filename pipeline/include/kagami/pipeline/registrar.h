@@ -5,10 +5,10 @@
 #include <vector>
 
 #include "kagami/base/status.h"
-#include "kagami/pipeline/batch_extractor.h"
 #include "kagami/index/catalog.h"
 #include "kagami/index/robust_matcher.h"
 #include "kagami/index/store.h"
+#include "kagami/pipeline/batch_extractor.h"
 
 namespace kagami::pipeline {
 
