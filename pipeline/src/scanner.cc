@@ -172,7 +172,9 @@ Scanner::Scanner(Store& store, const ScanOptions& options) : store_(store), opti
   options_.extract.analyze = [matcher](const cv::Mat& pixels, const ingest::EncodedPage& encoded,
                                        fingerprint::PdqHasher& hasher,
                                        fingerprint::PageFingerprint& page) {
-    page.annotation = matcher->Match(pixels, encoded, hasher, page);
+    PageOutcome outcome = matcher->Match(pixels, encoded, hasher, page);
+    if (!outcome.status.ok()) page.status = outcome.status;  // reported as a page error
+    page.annotation = std::move(outcome);
   };
 }
 
