@@ -43,6 +43,8 @@ std::unique_ptr<Command> MakeScanCommand();
 std::unique_ptr<Command> MakeWorksCommand();
 std::unique_ptr<Command> MakeFindingsCommand();
 std::unique_ptr<Command> MakeKeysCommand();
+std::unique_ptr<Command> MakeExportCommand();
+std::unique_ptr<Command> MakeVerifyCommand();
 
 // Shared helpers for the commands.
 int Fail(const Status& status);  // prints "kagami: <status>" to stderr, returns kExitFailure

@@ -69,6 +69,13 @@ Result<cv::Mat> DecodePage(const std::string& path, const ingest::EncodedPage& p
   return decoded->pixels;
 }
 
+bool EndsWithPath(const std::filesystem::path& path, const std::string& member) {
+  std::string p = path.generic_string();
+  return p == member || (p.size() > member.size() &&
+                         p.compare(p.size() - member.size(), member.size(), member) == 0 &&
+                         p[p.size() - member.size() - 1] == '/');
+}
+
 }  // namespace
 
 Result<cv::Mat> LoadPage(const std::string& path, const std::string& member, int index) {
@@ -84,7 +91,11 @@ Result<cv::Mat> LoadPage(const std::string& path, const std::string& member, int
     std::optional<ingest::EncodedPage> first;
     int in_asset = 0;
     while (auto page = (*source)->Next()) {
-      bool hit = member.empty() ? seen == index : page->member == member;
+      // A registered folder's image is its own asset; the catalog names it by its
+      // path relative to the folder, while the page itself has no member name.
+      bool hit = member.empty() ? seen == index
+                                : page->member == member ||
+                                      (page->member.empty() && EndsWithPath(asset.path, member));
       ++seen;
       ++in_asset;
       if (hit) return DecodePage(path, *page, limits);
@@ -171,17 +182,17 @@ Result<cv::Mat> ExhibitRenderer::Render(const ExhibitInput& input, ExhibitLayout
     cv::rectangle(canvas, cv::Rect(0, 0, width, header_h), kHeaderColor, cv::FILLED);
     int y = kMargin / 2;
     for (const std::string& line : input.header) {
-      ft_->putText(canvas, line, cv::Point(kMargin, y + kFontHeight + 2), kFontHeight,
-                   cv::Scalar(255, 255, 255), -1, cv::LINE_AA, false);
+      ft_->putText(canvas, line, cv::Point(kMargin, y + 4), kFontHeight, cv::Scalar(255, 255, 255),
+                   -1, cv::LINE_AA, false);
       y += kHeaderLine;
     }
     cv::Rect reg_box(kMargin + reg_fit.x, panels_top, reg_fit.width, reg_fit.height);
     cv::Rect found_box(2 * kMargin + kPanelWidth + found_fit.x, panels_top, found_fit.width,
                        found_fit.height);
-    ft_->putText(canvas, input.registered_caption, cv::Point(kMargin, header_h + kMargin + 20), 20,
+    ft_->putText(canvas, input.registered_caption, cv::Point(kMargin, header_h + kMargin / 2), 20,
                  cv::Scalar(40, 40, 40), -1, cv::LINE_AA, false);
     ft_->putText(canvas, input.found_caption,
-                 cv::Point(2 * kMargin + kPanelWidth, header_h + kMargin + 20), 20,
+                 cv::Point(2 * kMargin + kPanelWidth, header_h + kMargin / 2), 20,
                  cv::Scalar(40, 40, 40), -1, cv::LINE_AA, false);
     cv::Mat reg_scaled, found_scaled;
     cv::resize(reg, reg_scaled, reg_box.size(), 0, 0, cv::INTER_AREA);
