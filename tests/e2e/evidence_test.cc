@@ -226,6 +226,12 @@ TEST_F(EvidenceTest, ScanRecordAddsFindingsListedAsJsonl) {
   EXPECT_EQ(Kagami({"--data", data_, "findings", "review", "99", "--reject"}).exit_code, 2);
   EXPECT_EQ(Kagami({"--data", data_, "findings", "review", "1"}).exit_code, 1);  // no decision
   EXPECT_EQ(Kagami({"--data", data_, "findings", "--verify"}).exit_code, 0);
+  // Scanning the same file again does not duplicate the finding.
+  CmdResult again = Kagami({"--data", data_, "scan", "--record", "--local", "always",
+                            (*dir_ / "suspect/copy.jpg").string()});
+  EXPECT_EQ(again.exit_code, 0);
+  EXPECT_THAT(again.out, ::testing::HasSubstr("is already finding 1"));
+  EXPECT_EQ(JsonLines(Kagami({"--data", data_, "findings", "--format", "jsonl"}).out).size(), 2u);
 }
 
 TEST_F(EvidenceTest, SigningKeyIsPrivateToTheOwner) {
