@@ -556,3 +556,55 @@ TEST_F(EvidenceTest, Rfc3161TimestampFromALocalTsaVerifiesAndTamperingIsNamed) {
 
 }  // namespace
 }  // namespace kagami
+
+namespace kagami {
+namespace {
+
+// A registered file edited after registration, and kept evidence that went
+// missing: the export still succeeds, says what is wrong, and draws no exhibit
+// from the wrong pixels.
+TEST(EvidenceRobustnessTest, ChangedRegisteredFileAndLostEvidenceAreWarnedNotFatal) {
+  testing::TempDir dir;
+  std::string data = (dir / "data").string();
+  cv::Mat page = synth::GenerateMangaPage(901, 900, 1300);
+  cv::Mat other = synth::GenerateMangaPage(902, 900, 1300);
+  testing::WriteFile(dir / "reg/a.png", synth::EncodePng(page));
+  testing::WriteFile(dir / "reg/b.png", synth::EncodePng(other));
+  testing::WriteFile(dir / "s1/a.jpg", synth::EncodeJpeg(page, 90));
+  testing::WriteFile(dir / "s2/b.jpg", synth::EncodeJpeg(other, 90));
+  ASSERT_EQ(
+      Kagami({"--data", data, "register", "--work", "w", "--title", "T", (dir / "reg").string()})
+          .exit_code,
+      0);
+  ASSERT_EQ(Kagami({"--data", data, "scan", "--record", (dir / "s1/a.jpg").string(),
+                    (dir / "s2/b.jpg").string()})
+                .exit_code,
+            0);
+  ASSERT_EQ(Kagami({"--data", data, "keys", "init"}).exit_code, 0);
+  // a.png is re-saved (different bytes); b.jpg's kept copy disappears.
+  testing::WriteFile(dir / "reg/a.png", synth::EncodePng(synth::GenerateMangaPage(903, 900, 1300)));
+  auto ledger = reports::FindingsLedger::Open(data);
+  ASSERT_TRUE(ledger.ok());
+  auto list = (*ledger)->List({});
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 2u);
+  for (const auto& r : *list) {
+    if (r.finding.source.find("b.jpg") != std::string::npos) {
+      fs::remove(fs::path(data) / r.finding.evidence_file);
+    }
+  }
+  CmdResult e = Kagami({"--data", data, "export", "--out", (dir / "bundle").string()});
+  ASSERT_EQ(e.exit_code, 0) << e.out;
+  EXPECT_THAT(e.out, ::testing::HasSubstr("changed since registration"));
+  EXPECT_THAT(e.out, ::testing::HasSubstr("finding 2"));
+  EXPECT_FALSE(fs::exists(dir / "bundle/findings/1/exhibit-1.png"));
+  json manifest = json::parse(ReadFile(dir / "bundle/manifest.json"));
+  EXPECT_GE(manifest["warnings"].size(), 2u);
+  CmdResult v = Kagami({"verify", (dir / "bundle").string()});
+  EXPECT_EQ(v.exit_code, 0) << v.out;
+  // Exporting over an existing bundle is refused.
+  EXPECT_EQ(Kagami({"--data", data, "export", "--out", (dir / "bundle").string()}).exit_code, 2);
+}
+
+}  // namespace
+}  // namespace kagami
