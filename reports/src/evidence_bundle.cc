@@ -10,7 +10,6 @@
 
 #include <sodium.h>
 #include <nlohmann/json.hpp>
-#include <opencv2/imgcodecs.hpp>
 
 #include "bundle_util.h"
 #include "kagami/reports/exhibit_renderer.h"
@@ -294,8 +293,7 @@ class Exporter {
                        (u.member.empty() ? "" : " (" + u.member + ")");
     ExhibitInfo info;
     KAGAMI_ASSIGN_OR_RETURN(cv::Mat img, renderer_->Render(in, &info.layout));
-    std::vector<unsigned char> png;
-    if (!cv::imencode(".png", img, png)) return Status::Internal("PNG encoding failed");
+    KAGAMI_ASSIGN_OR_RETURN(std::string png, EncodePng(img));
     info.file = "findings/" + std::to_string(r.id) + "/exhibit-" + std::to_string(n + 1) + ".png";
     info.unit = static_cast<int>(n);
     KAGAMI_RETURN_IF_ERROR(WriteBundleFile(root_ / info.file, std::string(png.begin(), png.end())));

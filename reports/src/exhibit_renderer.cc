@@ -1,5 +1,8 @@
 #include "kagami/reports/exhibit_renderer.h"
 
+#include <dlfcn.h>
+#include <png.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -156,8 +159,19 @@ Result<std::unique_ptr<ExhibitRenderer>> ExhibitRenderer::Create(const std::stri
     return Status::NotFound("font " + font_path +
                             " not found (install Debian's fonts-noto-cjk or set KAGAMI_FONT)");
   }
+  // OpenCV's freetype module (and FreeType/HarfBuzz behind it) is loaded on
+  // first use, like imgcodecs in ingest, so commands that draw nothing do not
+  // pay for it at start-up.
+  void* handle = ::dlopen(KAGAMI_OPENCV_FREETYPE_SONAME, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+  if (!handle) {
+    return Status::Unsupported(std::string("loading ") + KAGAMI_OPENCV_FREETYPE_SONAME + ": " +
+                               ::dlerror() + " (install libopencv-contrib-dev)");
+  }
+  using CreateFn = cv::Ptr<cv::freetype::FreeType2> (*)();
+  auto create = reinterpret_cast<CreateFn>(::dlsym(handle, "_ZN2cv8freetype15createFreeType2Ev"));
+  if (!create) return Status::Unsupported("cv::freetype::createFreeType2 not found");
   try {
-    cv::Ptr<cv::freetype::FreeType2> ft = cv::freetype::createFreeType2();
+    cv::Ptr<cv::freetype::FreeType2> ft = create();
     ft->loadFontData(font_path, 0);
     return std::unique_ptr<ExhibitRenderer>(new ExhibitRenderer(std::move(ft)));
   } catch (const cv::Exception& e) {
@@ -232,6 +246,32 @@ Result<cv::Mat> ExhibitRenderer::Render(const ExhibitInput& input, ExhibitLayout
   } catch (const cv::Exception& e) {
     return Status::Internal(std::string("rendering exhibit: ") + e.what());
   }
+}
+
+}  // namespace kagami::reports
+
+namespace kagami::reports {
+
+Result<std::string> EncodePng(const cv::Mat& bgr) {
+  if (bgr.empty() || bgr.type() != CV_8UC3)
+    return Status::InvalidArgument("EncodePng needs 8-bit BGR");
+  png_image image{};
+  image.version = PNG_IMAGE_VERSION;
+  image.width = static_cast<png_uint_32>(bgr.cols);
+  image.height = static_cast<png_uint_32>(bgr.rows);
+  image.format = PNG_FORMAT_BGR;
+  png_alloc_size_t size = 0;
+  // Row stride in components; one byte per component here.
+  auto stride = static_cast<png_int_32>(bgr.step[0]);
+  if (!png_image_write_to_memory(&image, nullptr, &size, 0, bgr.data, stride, nullptr)) {
+    return Status::Internal(std::string("PNG encoding: ") + image.message);
+  }
+  std::string out(size, '\0');
+  if (!png_image_write_to_memory(&image, out.data(), &size, 0, bgr.data, stride, nullptr)) {
+    return Status::Internal(std::string("PNG encoding: ") + image.message);
+  }
+  out.resize(size);
+  return out;
 }
 
 }  // namespace kagami::reports
