@@ -51,18 +51,29 @@ std::vector<Match> MatchDescriptors(const LocalFeatures& query, const LocalFeatu
   return out;
 }
 
-bool Sane(const cv::Matx33d& h, const LocalFeatures& query, const VerifyOptions& o) {
+// Fills v's transform measurements from v.homography and returns the first
+// violated constraint of a real copy ("" when the transform is one).
+std::string CheckTransform(Verification& v, const LocalFeatures& query, const VerifyOptions& o) {
+  const cv::Matx33d& h = v.homography;
   for (int i = 0; i < 9; ++i) {
-    if (!std::isfinite(h.val[i])) return false;
+    if (!std::isfinite(h.val[i])) return "non-finite homography";
   }
-  const cv::Matx22d a(h(0, 0), h(0, 1), h(1, 0), h(1, 1));
+  if (std::abs(h(2, 2)) < 1e-12) return "degenerate homography";
+  const cv::Matx33d hn = h * (1.0 / h(2, 2));
+  v.homography = hn;
+  v.perspective = std::max(std::abs(hn(2, 0)), std::abs(hn(2, 1)));
+  const cv::Matx22d a(hn(0, 0), hn(0, 1), hn(1, 0), hn(1, 1));
   const double det = cv::determinant(a);
-  if (det <= 0) return false;  // mirrored or degenerate: mirrors come via mirrored features
-  const double scale = std::sqrt(det);
-  if (scale < o.min_scale || scale > o.max_scale) return false;
+  if (det <= 0) return "orientation reversed";  // mirrors come via mirrored features
+  v.scale = std::sqrt(det);
   cv::Matx21d w;
   cv::SVD::compute(a, w);
-  if (w(1) <= 0 || w(0) / w(1) > o.max_anisotropy) return false;
+  v.anisotropy = w(1) > 0 ? w(0) / w(1) : 1e9;
+  v.rotation_deg = std::atan2(a(1, 0) - a(0, 1), a(0, 0) + a(1, 1)) * 180.0 / CV_PI;
+  if (v.scale < o.min_scale || v.scale > o.max_scale) return "scale";
+  if (v.anisotropy > o.max_anisotropy) return "aspect change";
+  if (std::abs(v.rotation_deg) > o.max_rotation_deg) return "rotation";
+  if (v.perspective > o.max_perspective) return "perspective";
   // The query page must project to a convex quadrilateral in front of the camera.
   const cv::Vec3d corners[4] = {{0, 0, 1},
                                 {query.page_width, 0, 1},
@@ -70,19 +81,56 @@ bool Sane(const cv::Matx33d& h, const LocalFeatures& query, const VerifyOptions&
                                 {0, query.page_height, 1}};
   cv::Point2d p[4];
   for (int i = 0; i < 4; ++i) {
-    const cv::Vec3d v = h * corners[i];
-    if (v[2] <= 1e-6) return false;
-    p[i] = cv::Point2d(v[0] / v[2], v[1] / v[2]);
+    const cv::Vec3d q = hn * corners[i];
+    if (q[2] <= 1e-6) return "behind the camera";
+    p[i] = cv::Point2d(q[0] / q[2], q[1] / q[2]);
   }
   int sign = 0;
   for (int i = 0; i < 4; ++i) {
     const cv::Point2d e1 = p[(i + 1) % 4] - p[i], e2 = p[(i + 2) % 4] - p[(i + 1) % 4];
     const double cross = e1.x * e2.y - e1.y * e2.x;
     const int s = cross > 0 ? 1 : (cross < 0 ? -1 : 0);
-    if (s == 0 || (sign != 0 && s != sign)) return false;
+    if (s == 0 || (sign != 0 && s != sign)) return "not convex";
     sign = s;
   }
-  return true;
+  return "";
+}
+
+std::vector<cv::Point2f> Project(const cv::Matx33d& h, const std::vector<cv::Point2f>& pts) {
+  std::vector<cv::Point2f> out;
+  out.reserve(pts.size());
+  for (const cv::Point2f& p : pts) {
+    const cv::Vec3d q = h * cv::Vec3d(p.x, p.y, 1);
+    out.emplace_back(static_cast<float>(q[0] / q[2]), static_cast<float>(q[1] / q[2]));
+  }
+  return out;
+}
+
+std::vector<cv::Point2f> PageQuad(const LocalFeatures& f) {
+  return {{0, 0}, {f.page_width, 0}, {f.page_width, f.page_height}, {0, f.page_height}};
+}
+
+cv::Rect2d BoundingBox(const std::vector<cv::Point2f>& pts) {
+  double x0 = pts[0].x, y0 = pts[0].y, x1 = x0, y1 = y0;
+  for (const cv::Point2f& p : pts) {
+    x0 = std::min<double>(x0, p.x);
+    y0 = std::min<double>(y0, p.y);
+    x1 = std::max<double>(x1, p.x);
+    y1 = std::max<double>(y1, p.y);
+  }
+  return cv::Rect2d(x0, y0, x1 - x0, y1 - y0);
+}
+
+// Intersection of two convex polygons (empty when disjoint).
+std::vector<cv::Point2f> Intersect(const std::vector<cv::Point2f>& a,
+                                   const std::vector<cv::Point2f>& b) {
+  std::vector<cv::Point2f> out;
+  try {
+    cv::intersectConvexConvex(a, b, out, true);
+  } catch (const cv::Exception&) {
+    out.clear();
+  }
+  return out;
 }
 
 }  // namespace
@@ -92,6 +140,7 @@ Verification Verify(const LocalFeatures& query, const LocalFeatures& ref,
   assert(query.kind == ref.kind);
   Verification v;
   v.mirrored = query.mirrored;
+  v.rejected_by = "matches";
   if (query.kind != ref.kind) return v;
   const std::vector<Match> matches = MatchDescriptors(query, ref, options.ratio);
   v.matches = static_cast<int>(matches.size());
@@ -126,6 +175,7 @@ Verification Verify(const LocalFeatures& query, const LocalFeatures& ref,
     }
     if (static_cast<int>(src_in.size()) < options.min_inliers) {
       v.inliers = static_cast<int>(src_in.size());
+      v.rejected_by = "inliers";
       return v;
     }
     h = cv::findHomography(src_in, dst_in, 0);
@@ -145,15 +195,59 @@ Verification Verify(const LocalFeatures& query, const LocalFeatures& ref,
     if (inlier_mask.at<uint8_t>(i)) inlier_points.push_back(ref.points[matches[i].ref]);
   }
   v.inliers = static_cast<int>(inlier_points.size());
+  const double page_area = static_cast<double>(ref.page_width) * ref.page_height;
+  double hull_area = 0;
   if (inlier_points.size() >= 3) {
     std::vector<cv::Point2f> hull;
     cv::convexHull(inlier_points, hull);
-    const double page_area = static_cast<double>(ref.page_width) * ref.page_height;
-    v.coverage = std::clamp(cv::contourArea(hull) / page_area, 0.0, 1.0);
+    hull_area = cv::contourArea(hull);
+    v.coverage = std::clamp(hull_area / page_area, 0.0, 1.0);
   }
-  v.sane = Sane(v.homography, query, options);
-  v.accepted = v.sane && v.inliers >= options.min_inliers && v.coverage >= options.min_coverage;
+  std::string reason = CheckTransform(v, query, options);
+  v.sane = reason.empty();
+  if (v.sane) {
+    // The overlap, in the registered frame: the registered page clipped to
+    // the projected query page.
+    const std::vector<cv::Point2f> overlap =
+        Intersect(Project(v.homography, PageQuad(query)), PageQuad(ref));
+    const double overlap_area = overlap.size() >= 3 ? cv::contourArea(overlap) : 0.0;
+    v.overlap = std::clamp(overlap_area / page_area, 0.0, 1.0);
+    v.overlap_coverage = overlap_area > 0 ? std::clamp(hull_area / overlap_area, 0.0, 1.0) : 0.0;
+    if (overlap.size() >= 3) {
+      const cv::Rect2d box = BoundingBox(overlap);
+      bool cell[16] = {};
+      for (const cv::Point2f& p : inlier_points) {
+        const int cx =
+            std::clamp(static_cast<int>((p.x - box.x) * 4 / std::max(box.width, 1e-6)), 0, 3);
+        const int cy =
+            std::clamp(static_cast<int>((p.y - box.y) * 4 / std::max(box.height, 1e-6)), 0, 3);
+        cell[cy * 4 + cx] = true;
+      }
+      v.grid_cells = static_cast<int>(std::count(cell, cell + 16, true));
+      // The same region in the query frame.
+      const std::vector<cv::Point2f> in_query = Intersect(
+          Project(v.homography.inv(), PageQuad(ref)), PageQuad(query));
+      if (in_query.size() >= 3) v.query_region = BoundingBox(in_query);
+    }
+    if (v.inliers < options.min_inliers) {
+      reason = "inliers";
+    } else if (v.coverage < options.min_coverage) {
+      reason = "coverage";
+    } else if (v.overlap_coverage < options.min_overlap_coverage) {
+      reason = "overlap coverage";
+    } else if (v.grid_cells < options.min_grid_cells) {
+      reason = "inlier spread";
+    }
+  }
+  v.rejected_by = reason;
+  v.accepted = reason.empty();
   return v;
+}
+
+bool RegionsOverlap(const cv::Rect2d& a, const cv::Rect2d& b, double max_fraction) {
+  const double smaller = std::min(a.area(), b.area());
+  if (smaller <= 0) return true;  // unknown extent: assume the worst
+  return (a & b).area() > max_fraction * smaller;
 }
 
 Verification VerifyEitherOrientation(const LocalFeatures& query,

@@ -105,10 +105,16 @@ struct RobustHit {
   double coverage = 0;
   bool mirrored = false;
   cv::Matx33d homography = cv::Matx33d::eye();  // scanned -> registered, normalised units
+  // The part of the scanned page this hit explains, in its normalised frame
+  // (long side 1): the matched view's rectangle for PDQ, the registered page as
+  // placed by the homography for the local stage.
+  cv::Rect2d query_region;
 };
 
-// The outcome of matching one scanned page: at most one hit per view group
-// (two for a spread whose halves match different pages), best first.
+// The outcome of matching one scanned page, best first: one hit, or two when
+// they explain non-overlapping regions of it (fingerprint::RegionsOverlap; the
+// halves of a spread). A weaker hit overlapping a stronger one is dropped,
+// never reported as an alternative.
 struct PageOutcome {
   std::vector<RobustHit> hits;
   bool local_ran = false;
