@@ -594,6 +594,7 @@ int main(int argc, char** argv) {
   int timed_queries = 0;
   // Votes of the true page, and the best wrong page's, per query (gate calibration).
   std::vector<double> true_votes, wrong_votes;
+  std::map<std::string, int> true_rejected_by;
   auto verify_candidates = [&](const cv::Mat& q, const std::set<int>& truth,
                                const std::string& what, const std::string& query_name) {
     auto t0 = Clock::now();
@@ -625,6 +626,10 @@ int main(int argc, char** argv) {
         auto& [acc, tot] = true_by_edit[what];
         ++tot;
         acc += Accepts(v, chosen);
+        if (!Accepts(v, chosen)) {
+          fp::Verification strict = fp::VerifyEitherOrientation(qf, &qm, reg_features[c], chosen);
+          ++true_rejected_by[what + ": " + (v.sane ? strict.rejected_by : "no sane fit")];
+        }
         if (v.sane) true_pairs.push_back({v, what, query_name, c});
       } else if (v.sane && v.inliers >= relaxed.min_inliers) {
         wrong_pairs.push_back({v, what, query_name, c});
@@ -713,6 +718,8 @@ int main(int argc, char** argv) {
   std::printf("\ntrue pairs accepted by the verifier alone, per edit:");
   for (const auto& [e, an] : true_by_edit)
     std::printf(" %s %d/%d,", e.c_str(), an.first, an.second);
+  std::printf("\ntrue pairs rejected, by reason:");
+  for (const auto& [r, n] : true_rejected_by) std::printf(" %s %d,", r.c_str(), n);
   std::printf("\n");
   if (skip_scan) return 0;
 

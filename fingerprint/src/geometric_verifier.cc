@@ -51,9 +51,9 @@ std::vector<Match> MatchDescriptors(const LocalFeatures& query, const LocalFeatu
   return out;
 }
 
-// Fills v's transform measurements from v.homography and returns the first
-// violated constraint of a real copy ("" when the transform is one).
-std::string CheckTransform(Verification& v, const LocalFeatures& query, const VerifyOptions& o) {
+// Fills v's affine measurements from v.homography (normalised so h22 = 1)
+// and returns the first violated constraint of a real copy ("" when none).
+std::string CheckAffinePart(Verification& v, const VerifyOptions& o) {
   const cv::Matx33d& h = v.homography;
   for (int i = 0; i < 9; ++i) {
     if (!std::isfinite(h.val[i])) return "non-finite homography";
@@ -61,7 +61,6 @@ std::string CheckTransform(Verification& v, const LocalFeatures& query, const Ve
   if (std::abs(h(2, 2)) < 1e-12) return "degenerate homography";
   const cv::Matx33d hn = h * (1.0 / h(2, 2));
   v.homography = hn;
-  v.perspective = std::max(std::abs(hn(2, 0)), std::abs(hn(2, 1)));
   const cv::Matx22d a(hn(0, 0), hn(0, 1), hn(1, 0), hn(1, 1));
   const double det = cv::determinant(a);
   if (det <= 0) return "orientation reversed";  // mirrors come via mirrored features
@@ -73,26 +72,6 @@ std::string CheckTransform(Verification& v, const LocalFeatures& query, const Ve
   if (v.scale < o.min_scale || v.scale > o.max_scale) return "scale";
   if (v.anisotropy > o.max_anisotropy) return "aspect change";
   if (std::abs(v.rotation_deg) > o.max_rotation_deg) return "rotation";
-  if (v.perspective > o.max_perspective) return "perspective";
-  // The query page must project to a convex quadrilateral in front of the camera.
-  const cv::Vec3d corners[4] = {{0, 0, 1},
-                                {query.page_width, 0, 1},
-                                {query.page_width, query.page_height, 1},
-                                {0, query.page_height, 1}};
-  cv::Point2d p[4];
-  for (int i = 0; i < 4; ++i) {
-    const cv::Vec3d q = hn * corners[i];
-    if (q[2] <= 1e-6) return "behind the camera";
-    p[i] = cv::Point2d(q[0] / q[2], q[1] / q[2]);
-  }
-  int sign = 0;
-  for (int i = 0; i < 4; ++i) {
-    const cv::Point2d e1 = p[(i + 1) % 4] - p[i], e2 = p[(i + 2) % 4] - p[(i + 1) % 4];
-    const double cross = e1.x * e2.y - e1.y * e2.x;
-    const int s = cross > 0 ? 1 : (cross < 0 ? -1 : 0);
-    if (s == 0 || (sign != 0 && s != sign)) return "not convex";
-    sign = s;
-  }
   return "";
 }
 
@@ -121,16 +100,32 @@ cv::Rect2d BoundingBox(const std::vector<cv::Point2f>& pts) {
   return cv::Rect2d(x0, y0, x1 - x0, y1 - y0);
 }
 
-// Intersection of two convex polygons (empty when disjoint).
-std::vector<cv::Point2f> Intersect(const std::vector<cv::Point2f>& a,
-                                   const std::vector<cv::Point2f>& b) {
-  std::vector<cv::Point2f> out;
-  try {
-    cv::intersectConvexConvex(a, b, out, true);
-  } catch (const cv::Exception&) {
-    out.clear();
-  }
-  return out;
+// Sutherland-Hodgman clipping of a convex polygon to [0, w] x [0, h]
+// (robust to edges that coincide with the rectangle's).
+std::vector<cv::Point2f> ClipToRect(std::vector<cv::Point2f> poly, float w, float h) {
+  auto clip = [&](auto inside, auto cross) {
+    std::vector<cv::Point2f> out;
+    for (size_t i = 0; i < poly.size(); ++i) {
+      const cv::Point2f a = poly[i], b = poly[(i + 1) % poly.size()];
+      const bool ia = inside(a), ib = inside(b);
+      if (ia) out.push_back(a);
+      if (ia != ib) out.push_back(cross(a, b));
+    }
+    poly = std::move(out);
+  };
+  auto at_x = [](cv::Point2f a, cv::Point2f b, float x) {
+    const float t = (x - a.x) / (b.x - a.x);
+    return cv::Point2f(x, a.y + t * (b.y - a.y));
+  };
+  auto at_y = [](cv::Point2f a, cv::Point2f b, float y) {
+    const float t = (y - a.y) / (b.y - a.y);
+    return cv::Point2f(a.x + t * (b.x - a.x), y);
+  };
+  clip([](cv::Point2f p) { return p.x >= 0; }, [&](cv::Point2f a, cv::Point2f b) { return at_x(a, b, 0); });
+  clip([&](cv::Point2f p) { return p.x <= w; }, [&](cv::Point2f a, cv::Point2f b) { return at_x(a, b, w); });
+  clip([](cv::Point2f p) { return p.y >= 0; }, [&](cv::Point2f a, cv::Point2f b) { return at_y(a, b, 0); });
+  clip([&](cv::Point2f p) { return p.y <= h; }, [&](cv::Point2f a, cv::Point2f b) { return at_y(a, b, h); });
+  return poly;
 }
 
 }  // namespace
@@ -203,17 +198,48 @@ Verification Verify(const LocalFeatures& query, const LocalFeatures& ref,
     hull_area = cv::contourArea(hull);
     v.coverage = std::clamp(hull_area / page_area, 0.0, 1.0);
   }
-  std::string reason = CheckTransform(v, query, options);
-  v.sane = reason.empty();
-  if (v.sane) {
-    // The overlap, in the registered frame: the registered page clipped to
-    // the projected query page.
-    const std::vector<cv::Point2f> overlap =
-        Intersect(Project(v.homography, PageQuad(query)), PageQuad(ref));
-    const double overlap_area = overlap.size() >= 3 ? cv::contourArea(overlap) : 0.0;
-    v.overlap = std::clamp(overlap_area / page_area, 0.0, 1.0);
-    v.overlap_coverage = overlap_area > 0 ? std::clamp(hull_area / overlap_area, 0.0, 1.0) : 0.0;
-    if (overlap.size() >= 3) {
+  std::string reason = CheckAffinePart(v, options);
+  if (reason.empty()) {
+    // The matched region in the query frame: the registered page placed by
+    // the homography, clipped to the query page. It must lie in front of the
+    // projection (w > 0 at its corners), and the projective scale w may vary
+    // across it by at most max_perspective (a copy's is constant).
+    const cv::Matx33d& h = v.homography;
+    const cv::Matx33d inv = h.inv();
+    std::vector<cv::Point2f> ref_in_query;
+    for (const cv::Point2f& c : PageQuad(ref)) {
+      const cv::Vec3d q = inv * cv::Vec3d(c.x, c.y, 1);
+      if (q[2] <= 1e-9) {
+        reason = "behind the camera";
+        break;
+      }
+      ref_in_query.emplace_back(static_cast<float>(q[0] / q[2]), static_cast<float>(q[1] / q[2]));
+    }
+    std::vector<cv::Point2f> region;
+    if (reason.empty()) {
+      region = ClipToRect(ref_in_query, query.page_width, query.page_height);
+      if (region.size() < 3) reason = "no overlap";
+    }
+    if (reason.empty()) {
+      double w_min = 1e300, w_max = -1e300;
+      for (const cv::Point2f& p : region) {
+        const double w = h(2, 0) * p.x + h(2, 1) * p.y + h(2, 2);
+        w_min = std::min(w_min, w);
+        w_max = std::max(w_max, w);
+      }
+      v.perspective = w_min > 0 ? w_max / w_min - 1.0 : 1e9;
+      if (w_min <= 1e-9) reason = "behind the camera";
+      else if (v.perspective > options.max_perspective) reason = "perspective";
+    }
+    v.sane = reason.empty();
+    if (v.sane) {
+      v.query_region = BoundingBox(region);
+      // The overlap in the registered frame.
+      const std::vector<cv::Point2f> overlap = Project(h, region);
+      const double overlap_area = cv::contourArea(overlap);
+      v.overlap = std::clamp(overlap_area / page_area, 0.0, 1.0);
+      v.overlap_coverage =
+          overlap_area > 0 ? std::clamp(hull_area / overlap_area, 0.0, 1.0) : 0.0;
       const cv::Rect2d box = BoundingBox(overlap);
       bool cell[16] = {};
       for (const cv::Point2f& p : inlier_points) {
@@ -224,11 +250,9 @@ Verification Verify(const LocalFeatures& query, const LocalFeatures& ref,
         cell[cy * 4 + cx] = true;
       }
       v.grid_cells = static_cast<int>(std::count(cell, cell + 16, true));
-      // The same region in the query frame.
-      const std::vector<cv::Point2f> in_query = Intersect(
-          Project(v.homography.inv(), PageQuad(ref)), PageQuad(query));
-      if (in_query.size() >= 3) v.query_region = BoundingBox(in_query);
     }
+  }
+  if (v.sane) {
     if (v.inliers < options.min_inliers) {
       reason = "inliers";
     } else if (v.coverage < options.min_coverage) {

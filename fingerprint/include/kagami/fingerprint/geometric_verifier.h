@@ -40,21 +40,22 @@ struct VerifyOptions {
   // the query shows, or of the query that the registered page fills: the
   // smaller image's common part). A copy shows the page's content everywhere
   // in the overlap; chance matches cluster on a few repeated motifs.
-  double min_overlap_coverage = 0.3;
+  double min_overlap_coverage = 0.15;
   // Inliers must fall into at least this many cells of a 4x4 grid over the
   // overlap's bounding box (spread over the page, not one cluster).
-  int min_grid_cells = 6;
+  int min_grid_cells = 5;
   // What a real digital copy's transform (query -> registered) can be:
   // sqrt(|det A|) of the affine part A within [min_scale, max_scale]; singular
   // value ratio of A (aspect change) at most max_anisotropy; rotation within
-  // max_rotation_deg; perspective terms |h20|, |h21| (normalised units, h22 = 1)
-  // at most max_perspective; orientation preserved; and the projected query
-  // page a convex quadrilateral.
+  // max_rotation_deg; orientation preserved; the matched region in front of
+  // the projection, with its projective scale w = h20 x + h21 y + h22 varying
+  // across the region's corners by at most max_perspective (max w / min w - 1;
+  // 0 for any crop, pad, rescale or rotation).
   double min_scale = 0.25;
   double max_scale = 4.0;
   double max_anisotropy = 1.25;
   double max_rotation_deg = 20.0;
-  double max_perspective = 0.05;
+  double max_perspective = 0.1;
 };
 
 struct Verification {
@@ -68,7 +69,7 @@ struct Verification {
   double scale = 0;            // sqrt(|det A|)
   double anisotropy = 0;       // singular value ratio of A, >= 1
   double rotation_deg = 0;     // of A, -180..180
-  double perspective = 0;      // max(|h20|, |h21|)
+  double perspective = 0;      // max w / min w - 1 over the matched region
   double overlap = 0;          // overlap area / registered page area, 0..1
   double overlap_coverage = 0; // inlier hull / overlap area, 0..1
   int grid_cells = 0;          // occupied cells of the 4x4 grid over the overlap
