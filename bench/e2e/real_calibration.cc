@@ -111,7 +111,8 @@ std::vector<Item> Photos() {
   }
   std::error_code ec;
   std::vector<fs::path> dirs;
-  for (const auto& d : fs::directory_iterator("/usr/share/wallpapers", ec)) dirs.push_back(d.path());
+  for (const auto& d : fs::directory_iterator("/usr/share/wallpapers", ec))
+    dirs.push_back(d.path());
   std::sort(dirs.begin(), dirs.end());
   for (const fs::path& d : dirs) {
     std::vector<fs::path> imgs = Sorted(d / "contents" / "images", ".png");
@@ -198,7 +199,8 @@ std::vector<Item> Cjk(int count) {
     // Page number and a running header.
     std::string header;
     for (int k = 0; k < 10; ++k) header += glyph();
-    ft->putText(page, header, cv::Point(60, 40), 22, cv::Scalar(60, 60, 60), -1, cv::LINE_AA, false);
+    ft->putText(page, header, cv::Point(60, 40), 22, cv::Scalar(60, 60, 60), -1, cv::LINE_AA,
+                false);
     cv::putText(page, std::to_string(i + 1), cv::Point(440, 1250), cv::FONT_HERSHEY_SIMPLEX, 0.8,
                 cv::Scalar(0, 0, 0), 2);
     out.push_back({"cjk_" + std::to_string(i), "cjk", page});
@@ -232,7 +234,8 @@ cv::Mat WhiteMargin(const cv::Mat& m) {
 cv::Mat Rotate(const cv::Mat& m, double deg) {
   cv::Point2f c(m.cols / 2.0f, m.rows / 2.0f);
   cv::Mat r = cv::getRotationMatrix2D(c, deg, 1.0);
-  cv::Rect2f box = cv::RotatedRect(cv::Point2f(), m.size(), static_cast<float>(deg)).boundingRect2f();
+  cv::Rect2f box =
+      cv::RotatedRect(cv::Point2f(), m.size(), static_cast<float>(deg)).boundingRect2f();
   r.at<double>(0, 2) += box.width / 2.0 - c.x;
   r.at<double>(1, 2) += box.height / 2.0 - c.y;
   cv::Mat out;
@@ -262,21 +265,20 @@ cv::Mat Screenshot(const cv::Mat& m, int seed) {
               cv::Point(132, 64), cv::FONT_HERSHEY_SIMPLEX, 0.55, cv::Scalar(30, 30, 30), 1,
               cv::LINE_AA);
   // Sidebar.
-  cv::rectangle(out, cv::Rect(0, 80, 260, H - 110), dark ? cv::Scalar(55, 55, 60)
-                                                          : cv::Scalar(215, 215, 215),
-                cv::FILLED);
+  cv::rectangle(out, cv::Rect(0, 80, 260, H - 110),
+                dark ? cv::Scalar(55, 55, 60) : cv::Scalar(215, 215, 215), cv::FILLED);
   for (int k = 0; k < 6; ++k) {
     cv::rectangle(out, cv::Rect(30, 100 + k * 150, 90, 130), cv::Scalar(180, 180, 180), cv::FILLED);
     cv::putText(out, "p. " + std::to_string(k + 1), cv::Point(140, 170 + k * 150),
                 cv::FONT_HERSHEY_SIMPLEX, 0.6, cv::Scalar(120, 120, 120), 1, cv::LINE_AA);
   }
   cv::rectangle(out, cv::Rect(0, H - 30, W, 30), cv::Scalar(70, 70, 76), cv::FILLED);
-  cv::putText(out, "Page 7 of 212   |   zoom 100%", cv::Point(20, H - 10),
-              cv::FONT_HERSHEY_SIMPLEX, 0.5, cv::Scalar(230, 230, 230), 1, cv::LINE_AA);
+  cv::putText(out, "Page 7 of 212   |   zoom 100%", cv::Point(20, H - 10), cv::FONT_HERSHEY_SIMPLEX,
+              0.5, cv::Scalar(230, 230, 230), 1, cv::LINE_AA);
   // The page, scaled to 80-90% of the content height, centred in the viewer.
   const int avail_h = H - 80 - 30, avail_w = W - 260;
-  const double s = std::min(avail_h * (0.8 + 0.1 * (rng() % 100) / 100.0) / m.rows,
-                            avail_w * 0.9 / m.cols);
+  const double s =
+      std::min(avail_h * (0.8 + 0.1 * (rng() % 100) / 100.0) / m.rows, avail_w * 0.9 / m.cols);
   cv::Mat page;
   cv::resize(m, page, cv::Size(), s, s, cv::INTER_AREA);
   const int x = 260 + (avail_w - page.cols) / 2, y = 80 + (avail_h - page.rows) / 2;
@@ -368,8 +370,7 @@ Tally ScanFolder(Contender& c, const fs::path& folder) {
         ++t.wrong;
         char buf[256];
         std::snprintf(buf, sizeof buf, "%s -> r%d: %s, %d bits, %d inliers, coverage %.3f",
-                      member.c_str(), idx, m.method.c_str(), m.hit.distance, m.inliers,
-                      m.coverage);
+                      member.c_str(), idx, m.method.c_str(), m.hit.distance, m.inliers, m.coverage);
         t.wrong_details.push_back(buf);
       }
     }
@@ -381,9 +382,9 @@ Tally ScanFolder(Contender& c, const fs::path& folder) {
 
 struct Sample {
   fp::Verification v;
-  std::string what;   // edit name or "unrelated"
-  std::string query;  // query item
-  int candidate = -1; // registered item verified against
+  std::string what;    // edit name or "unrelated"
+  std::string query;   // query item
+  int candidate = -1;  // registered item verified against
 };
 
 // The acceptance rule before issue 7: 13 inliers, 8% coverage, scale 0.2..5,
@@ -480,14 +481,13 @@ int main(int argc, char** argv) {
   auto split = [&](std::vector<Item> items) {
     for (size_t i = 0; i < items.size(); ++i) {
       if (i % 2 == 0 && registered.size() < 1000 &&
-          std::count_if(registered.begin(), registered.end(),
-                        [&](const Item& r) { return r.category == items[i].category; }) <
-              static_cast<long>(max_per_category))
+          std::count_if(registered.begin(), registered.end(), [&](const Item& r) {
+            return r.category == items[i].category;
+          }) < static_cast<long>(max_per_category))
         registered.push_back(items[i]);
-      else if (i % 2 == 1 &&
-               std::count_if(unrelated.begin(), unrelated.end(),
-                             [&](const Item& r) { return r.category == items[i].category; }) <
-                   static_cast<long>(max_per_category))
+      else if (i % 2 == 1 && std::count_if(unrelated.begin(), unrelated.end(), [&](const Item& r) {
+                               return r.category == items[i].category;
+                             }) < static_cast<long>(max_per_category))
         unrelated.push_back(items[i]);
     }
   };
@@ -643,17 +643,18 @@ int main(int argc, char** argv) {
     verify_candidates(unrelated[i].bgr, {}, "unrelated", unrelated[i].name);
   std::printf("pair verification took %.1f s\n",
               std::chrono::duration<double>(Clock::now() - pairs_start).count());
-  std::printf("per query: extract %.1f ms, vote %.1f ms, verify all candidates (both "
-              "orientations) %.1f ms\n",
-              1e3 * t_extract / timed_queries, 1e3 * t_vote / timed_queries,
-              1e3 * t_verify / timed_queries);
+  std::printf(
+      "per query: extract %.1f ms, vote %.1f ms, verify all candidates (both "
+      "orientations) %.1f ms\n",
+      1e3 * t_extract / timed_queries, 1e3 * t_vote / timed_queries,
+      1e3 * t_verify / timed_queries);
   {
     std::vector<double> tv = true_votes, wv = wrong_votes;
-    std::printf("votes of the true page: p1 %.0f p5 %.0f p50 %.0f; best wrong page per query: "
-                "p50 %.0f p95 %.0f p99 %.0f max %.0f\n",
-                Percentile(tv, 0.01), Percentile(tv, 0.05), Percentile(tv, 0.5),
-                Percentile(wv, 0.5), Percentile(wv, 0.95), Percentile(wv, 0.99),
-                Percentile(wv, 1.0));
+    std::printf(
+        "votes of the true page: p1 %.0f p5 %.0f p50 %.0f; best wrong page per query: "
+        "p50 %.0f p95 %.0f p99 %.0f max %.0f\n",
+        Percentile(tv, 0.01), Percentile(tv, 0.05), Percentile(tv, 0.5), Percentile(wv, 0.5),
+        Percentile(wv, 0.95), Percentile(wv, 0.99), Percentile(wv, 1.0));
   }
   PrintDistribution("True pairs (an edit against its registered page)", true_pairs);
   PrintDistribution("Unrelated pairs (wrongly voted candidates, >= 8 inliers)", wrong_pairs);
@@ -661,19 +662,20 @@ int main(int argc, char** argv) {
   std::map<std::string, int> wrong_rejected_by;
   for (const Sample& s : wrong_pairs) {
     if (AcceptedBefore(s.v)) {
-      std::printf("  accepted by the previous rule: %s query %s vs registered %s: %d inliers, "
-                  "coverage %.3f, overlap coverage %.3f, cells %d, perspective %.4f, "
-                  "aspect %.2f, rotation %.1f; now %s\n",
-                  s.what.c_str(), s.query.c_str(), registered[s.candidate].name.c_str(),
-                  s.v.inliers, s.v.coverage, s.v.overlap_coverage, s.v.grid_cells,
-                  s.v.perspective, s.v.anisotropy, s.v.rotation_deg,
-                  Accepts(s.v, chosen) ? "ACCEPTED" : "rejected");
+      std::printf(
+          "  accepted by the previous rule: %s query %s vs registered %s: %d inliers, "
+          "coverage %.3f, overlap coverage %.3f, cells %d, perspective %.4f, "
+          "aspect %.2f, rotation %.1f; now %s\n",
+          s.what.c_str(), s.query.c_str(), registered[s.candidate].name.c_str(), s.v.inliers,
+          s.v.coverage, s.v.overlap_coverage, s.v.grid_cells, s.v.perspective, s.v.anisotropy,
+          s.v.rotation_deg, Accepts(s.v, chosen) ? "ACCEPTED" : "rejected");
     }
     if (Accepts(s.v, chosen)) {
       ++wrong_accepted;
-      std::printf("  ACCEPTED unrelated pair (%s): %d inliers cov %.3f ovl %.3f cells %d persp %.4f\n",
-                  s.what.c_str(), s.v.inliers, s.v.coverage, s.v.overlap_coverage,
-                  s.v.grid_cells, s.v.perspective);
+      std::printf(
+          "  ACCEPTED unrelated pair (%s): %d inliers cov %.3f ovl %.3f cells %d persp %.4f\n",
+          s.what.c_str(), s.v.inliers, s.v.coverage, s.v.overlap_coverage, s.v.grid_cells,
+          s.v.perspective);
     }
     // The first chosen threshold each unrelated pair fails.
     fp::VerifyOptions o = relaxed;
@@ -683,7 +685,8 @@ int main(int argc, char** argv) {
       void (*apply)(fp::VerifyOptions&, const fp::VerifyOptions&);
     };
     const Step steps[] = {
-        {"inliers", [](fp::VerifyOptions& o, const fp::VerifyOptions& c) { o.min_inliers = c.min_inliers; }},
+        {"inliers",
+         [](fp::VerifyOptions& o, const fp::VerifyOptions& c) { o.min_inliers = c.min_inliers; }},
         {"scale/aspect/rotation/perspective",
          [](fp::VerifyOptions& o, const fp::VerifyOptions& c) {
            o.min_scale = c.min_scale;
@@ -692,10 +695,14 @@ int main(int argc, char** argv) {
            o.max_rotation_deg = c.max_rotation_deg;
            o.max_perspective = c.max_perspective;
          }},
-        {"coverage", [](fp::VerifyOptions& o, const fp::VerifyOptions& c) { o.min_coverage = c.min_coverage; }},
+        {"coverage",
+         [](fp::VerifyOptions& o, const fp::VerifyOptions& c) { o.min_coverage = c.min_coverage; }},
         {"overlap coverage",
-         [](fp::VerifyOptions& o, const fp::VerifyOptions& c) { o.min_overlap_coverage = c.min_overlap_coverage; }},
-        {"grid cells", [](fp::VerifyOptions& o, const fp::VerifyOptions& c) { o.min_grid_cells = c.min_grid_cells; }},
+         [](fp::VerifyOptions& o, const fp::VerifyOptions& c) {
+           o.min_overlap_coverage = c.min_overlap_coverage;
+         }},
+        {"grid cells", [](fp::VerifyOptions& o,
+                          const fp::VerifyOptions& c) { o.min_grid_cells = c.min_grid_cells; }},
     };
     for (const Step& st : steps) {
       st.apply(o, chosen);
@@ -706,12 +713,13 @@ int main(int argc, char** argv) {
     }
     ++wrong_rejected_by[reason];
   }
-  std::printf("\nchosen thresholds: inliers >= %d, coverage >= %.2f, overlap coverage >= %.2f, "
-              "grid cells >= %d, scale %.2f..%.1f, aspect <= %.2f, rotation <= %.0f deg, "
-              "perspective <= %.3f\n",
-              chosen.min_inliers, chosen.min_coverage, chosen.min_overlap_coverage,
-              chosen.min_grid_cells, chosen.min_scale, chosen.max_scale, chosen.max_anisotropy,
-              chosen.max_rotation_deg, chosen.max_perspective);
+  std::printf(
+      "\nchosen thresholds: inliers >= %d, coverage >= %.2f, overlap coverage >= %.2f, "
+      "grid cells >= %d, scale %.2f..%.1f, aspect <= %.2f, rotation <= %.0f deg, "
+      "perspective <= %.3f\n",
+      chosen.min_inliers, chosen.min_coverage, chosen.min_overlap_coverage, chosen.min_grid_cells,
+      chosen.min_scale, chosen.max_scale, chosen.max_anisotropy, chosen.max_rotation_deg,
+      chosen.max_perspective);
   std::printf("unrelated pairs accepted: %d of %zu; first threshold failed:", wrong_accepted,
               wrong_pairs.size());
   for (const auto& [r, n] : wrong_rejected_by) std::printf(" %s %d,", r.c_str(), n);
@@ -757,8 +765,9 @@ int main(int argc, char** argv) {
       contenders[c].scan.robust.normalized_views = false;
     }
   }
-  std::printf("\n| edit | queries | PDQ alone recall | Kagami recall | Kagami by method | wrong "
-              "matches (PDQ / Kagami) |\n|---|---:|---:|---:|---|---:|\n");
+  std::printf(
+      "\n| edit | queries | PDQ alone recall | Kagami recall | Kagami by method | wrong "
+      "matches (PDQ / Kagami) |\n|---|---:|---:|---:|---|---:|\n");
   std::vector<std::string> wrong_lines;
   for (const EditSet& s : sets) {
     Tally t[2];

@@ -79,8 +79,9 @@ Hash256 Flip(Hash256 h, int bits, std::mt19937_64& rng) {
 
 void PdqBench(int64_t max_hashes, int64_t faiss_max, int queries) {
   std::printf("## PDQ index: radius-31 range queries, one thread\n\n");
-  std::printf("| hashes | index | build s | bytes/hash | random query CPU ms | planted query CPU ms | "
-              "planted found |\n|---:|---|---:|---:|---:|---:|---:|\n");
+  std::printf(
+      "| hashes | index | build s | bytes/hash | random query CPU ms | planted query CPU ms | "
+      "planted found |\n|---:|---|---:|---:|---:|---:|---:|\n");
   std::mt19937_64 rng(42);
   std::vector<Hash256> codes;
   for (int64_t n = 100'000; n <= max_hashes; n *= 10) {
@@ -144,9 +145,10 @@ void PdqBench(int64_t max_hashes, int64_t faiss_max, int queries) {
         }
         ms[k] = (ThreadCpu() - q0) * 1e3 / qs.size();
       }
-      std::printf("| %lld | FAISS IndexBinaryMultiHash (peer) | %.1f | %.0f (RSS growth) | %.3f | "
-                  "%.3f | %d/%d |\n",
-                  static_cast<long long>(n), build, bytes, ms[0], ms[1], found, queries);
+      std::printf(
+          "| %lld | FAISS IndexBinaryMultiHash (peer) | %.1f | %.0f (RSS growth) | %.3f | "
+          "%.3f | %d/%d |\n",
+          static_cast<long long>(n), build, bytes, ms[0], ms[1], found, queries);
     }
     std::fflush(stdout);
   }
@@ -154,8 +156,9 @@ void PdqBench(int64_t max_hashes, int64_t faiss_max, int queries) {
 
 void StoreBench(const fs::path& data, int64_t max_pages) {
   std::printf("\n## Store: synthetic catalog (random PDQ, no local features)\n\n");
-  std::printf("| pages | register pages/s (this step) | Store::Open s | RSS after open MiB | "
-              "catalog MiB | pdq.index MiB |\n|---:|---:|---:|---:|---:|---:|\n");
+  std::printf(
+      "| pages | register pages/s (this step) | Store::Open s | RSS after open MiB | "
+      "catalog MiB | pdq.index MiB |\n|---:|---:|---:|---:|---:|---:|\n");
   fs::remove_all(data);
   std::mt19937_64 rng(7);
   int64_t pages = 0;

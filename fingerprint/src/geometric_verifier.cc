@@ -121,10 +121,14 @@ std::vector<cv::Point2f> ClipToRect(std::vector<cv::Point2f> poly, float w, floa
     const float t = (y - a.y) / (b.y - a.y);
     return cv::Point2f(a.x + t * (b.x - a.x), y);
   };
-  clip([](cv::Point2f p) { return p.x >= 0; }, [&](cv::Point2f a, cv::Point2f b) { return at_x(a, b, 0); });
-  clip([&](cv::Point2f p) { return p.x <= w; }, [&](cv::Point2f a, cv::Point2f b) { return at_x(a, b, w); });
-  clip([](cv::Point2f p) { return p.y >= 0; }, [&](cv::Point2f a, cv::Point2f b) { return at_y(a, b, 0); });
-  clip([&](cv::Point2f p) { return p.y <= h; }, [&](cv::Point2f a, cv::Point2f b) { return at_y(a, b, h); });
+  clip([](cv::Point2f p) { return p.x >= 0; },
+       [&](cv::Point2f a, cv::Point2f b) { return at_x(a, b, 0); });
+  clip([&](cv::Point2f p) { return p.x <= w; },
+       [&](cv::Point2f a, cv::Point2f b) { return at_x(a, b, w); });
+  clip([](cv::Point2f p) { return p.y >= 0; },
+       [&](cv::Point2f a, cv::Point2f b) { return at_y(a, b, 0); });
+  clip([&](cv::Point2f p) { return p.y <= h; },
+       [&](cv::Point2f a, cv::Point2f b) { return at_y(a, b, h); });
   return poly;
 }
 
@@ -228,8 +232,10 @@ Verification Verify(const LocalFeatures& query, const LocalFeatures& ref,
         w_max = std::max(w_max, w);
       }
       v.perspective = w_min > 0 ? w_max / w_min - 1.0 : 1e9;
-      if (w_min <= 1e-9) reason = "behind the camera";
-      else if (v.perspective > options.max_perspective) reason = "perspective";
+      if (w_min <= 1e-9)
+        reason = "behind the camera";
+      else if (v.perspective > options.max_perspective)
+        reason = "perspective";
     }
     v.sane = reason.empty();
     if (v.sane) {
@@ -238,8 +244,7 @@ Verification Verify(const LocalFeatures& query, const LocalFeatures& ref,
       const std::vector<cv::Point2f> overlap = Project(h, region);
       const double overlap_area = cv::contourArea(overlap);
       v.overlap = std::clamp(overlap_area / page_area, 0.0, 1.0);
-      v.overlap_coverage =
-          overlap_area > 0 ? std::clamp(hull_area / overlap_area, 0.0, 1.0) : 0.0;
+      v.overlap_coverage = overlap_area > 0 ? std::clamp(hull_area / overlap_area, 0.0, 1.0) : 0.0;
       const cv::Rect2d box = BoundingBox(overlap);
       bool cell[16] = {};
       for (const cv::Point2f& p : inlier_points) {

@@ -42,8 +42,8 @@ std::vector<RobustHit> NonOverlapping(const std::vector<RobustHit>& ranked) {
     if (kept.size() >= 2) break;
     bool clash = false;
     for (const RobustHit& k : kept) {
-      clash |= k.unit_id == hit.unit_id ||
-               fingerprint::RegionsOverlap(k.query_region, hit.query_region);
+      clash |=
+          k.unit_id == hit.unit_id || fingerprint::RegionsOverlap(k.query_region, hit.query_region);
     }
     if (!clash) kept.push_back(hit);
   }

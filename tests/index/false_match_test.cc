@@ -39,8 +39,8 @@ fs::path RealData() { return fs::path(KAGAMI_TEST_DATA_DIR) / "real"; }
 cv::Mat PirateCopy(const cv::Mat& page, double degrees) {
   const int dx = page.cols * 6 / 100, dy = page.rows * 6 / 100;
   cv::Mat crop = page(cv::Rect(dx, dy, page.cols - 2 * dx, page.rows - 2 * dy)).clone();
-  const cv::Mat r = cv::getRotationMatrix2D(
-      cv::Point2f(crop.cols / 2.0f, crop.rows / 2.0f), degrees, 1.0);
+  const cv::Mat r =
+      cv::getRotationMatrix2D(cv::Point2f(crop.cols / 2.0f, crop.rows / 2.0f), degrees, 1.0);
   cv::Mat rotated;
   cv::warpAffine(crop, rotated, r, crop.size(), cv::INTER_LINEAR, cv::BORDER_CONSTANT,
                  cv::Scalar(255));
@@ -106,8 +106,8 @@ TEST_F(RealFalseMatchTest, CopyOfAManualPageMatchesThatPageOnly) {
     const std::string want = kManualPages[member[1] - '0'];
     for (const auto& m : by_member[member]) {
       EXPECT_EQ(fs::path(m.ref.asset_path).filename().string(), want)
-          << member << " also matched " << m.ref.asset_path << " (" << m.method << ", "
-          << m.inliers << " inliers, coverage " << m.coverage << ")";
+          << member << " also matched " << m.ref.asset_path << " (" << m.method << ", " << m.inliers
+          << " inliers, coverage " << m.coverage << ")";
       found += fs::path(m.ref.asset_path).filename().string() == want;
     }
   }
@@ -153,10 +153,10 @@ TEST_F(RealFalseMatchTest, NeighbouringManualPagesAreNotVerifiedAsCopies) {
         if (i == j) {
           true_accepted += v.accepted;
         } else {
-          EXPECT_FALSE(v.accepted) << "copy of page " << i << " verified against page " << j
-                                   << ": " << v.inliers << " inliers, coverage " << v.coverage
-                                   << ", overlap coverage " << v.overlap_coverage << ", cells "
-                                   << v.grid_cells << ", perspective " << v.perspective;
+          EXPECT_FALSE(v.accepted)
+              << "copy of page " << i << " verified against page " << j << ": " << v.inliers
+              << " inliers, coverage " << v.coverage << ", overlap coverage " << v.overlap_coverage
+              << ", cells " << v.grid_cells << ", perspective " << v.perspective;
         }
       }
     }

@@ -66,13 +66,13 @@ struct Verification {
   bool sane = false;                            // the homography passed the sanity checks
   bool mirrored = false;                        // the query features were the mirrored ones
   // Measurements behind the decision (valid when inliers > 0).
-  double scale = 0;            // sqrt(|det A|)
-  double anisotropy = 0;       // singular value ratio of A, >= 1
-  double rotation_deg = 0;     // of A, -180..180
-  double perspective = 0;      // max w / min w - 1 over the matched region
-  double overlap = 0;          // overlap area / registered page area, 0..1
-  double overlap_coverage = 0; // inlier hull / overlap area, 0..1
-  int grid_cells = 0;          // occupied cells of the 4x4 grid over the overlap
+  double scale = 0;             // sqrt(|det A|)
+  double anisotropy = 0;        // singular value ratio of A, >= 1
+  double rotation_deg = 0;      // of A, -180..180
+  double perspective = 0;       // max w / min w - 1 over the matched region
+  double overlap = 0;           // overlap area / registered page area, 0..1
+  double overlap_coverage = 0;  // inlier hull / overlap area, 0..1
+  int grid_cells = 0;           // occupied cells of the 4x4 grid over the overlap
   // Bounding box, in the query's normalised frame, of the registered page as
   // the homography places it, clipped to the query page: the region of the
   // query this match explains (see RegionsOverlap).

@@ -45,7 +45,7 @@ class PdqIndex {
   void Add(int64_t unit_id, const fingerprint::Hash256& hash);
   int64_t size() const;
   int64_t max_unit_id() const;  // 0 when empty
-  size_t MemoryBytes() const;    // heap bytes held by the index
+  size_t MemoryBytes() const;   // heap bytes held by the index
 
   // For each query, every indexed hash within `radius` bits (inclusive),
   // nearest first, ties by unit id. A negative radius finds nothing.

@@ -10,17 +10,17 @@
 
 #include <opencv2/core.hpp>
 
-#include "kagami/fingerprint/page_fingerprint.h"
-#include "kagami/ingest/image_decoder.h"
-#include "kagami/ingest/limits.h"
-#include "kagami/ingest/page_source.h"
 #include "kagami/fingerprint/geometric_verifier.h"
 #include "kagami/fingerprint/local_features.h"
+#include "kagami/fingerprint/page_fingerprint.h"
 #include "kagami/fingerprint/page_normalizer.h"
 #include "kagami/fingerprint/pdq_hasher.h"
 #include "kagami/index/local_index.h"
 #include "kagami/index/matcher.h"
 #include "kagami/index/store.h"
+#include "kagami/ingest/image_decoder.h"
+#include "kagami/ingest/limits.h"
+#include "kagami/ingest/page_source.h"
 
 namespace kagami::index {
 
@@ -56,12 +56,12 @@ struct RobustOptions {
   // showing a third of a registered page still has enough of its keypoints.
   fingerprint::LocalFeatureOptions features;
   fingerprint::LocalFeatureOptions registered_features = RegisteredFeatureOptions();
-  // Acceptance at 13 sane inliers. Unrelated same-style generated pages reach
-  // at most 10 (bench/e2e/local_calibration.cc, 12,904 wrong pairs, 500 vs 500
-  // keypoints; 6 in 1,600 exhaustive pairs at 1000 vs 500), while 20%-per-side
-  // crops of registered pages verified with 1000 registered keypoints have at
-  // least 14 and typically 30+ (bench/e2e/robust_validation.cc reports recall
-  // and false matches per 10,000 comparisons for these settings).
+  // Acceptance at 13 inliers under the constraints of a real copy
+  // (fingerprint::VerifyOptions). On generated pages unrelated same-style
+  // pairs reach at most 10 inliers (bench/e2e/local_calibration.cc); on real
+  // images unrelated pairs reach up to 41 inliers but never the coverage,
+  // spread and transform a copy has (bench/e2e/real_calibration.cc,
+  // bench/RESULTS.md section 5).
   fingerprint::VerifyOptions verify = DefaultVerifyOptions();
 
   static fingerprint::LocalFeatureOptions RegisteredFeatureOptions() {
