@@ -94,7 +94,7 @@ void PdqBench(int64_t max_hashes, int64_t faiss_max, int queries) {
     {
       auto t = Clock::now();
       kagami::index::PdqIndex index;
-      for (int64_t i = 0; i < n; ++i) index.Add(i + 1, codes[i]);
+      for (int64_t i = 0; i < n; ++i) (void)index.Add(i + 1, codes[i]);
       const double build = Since(t);
       // Save + Load gives the state Store::Open serves (tables fully built).
       const fs::path tmp = fs::temp_directory_path() / "kagami-scale-pdq.index";
@@ -112,7 +112,7 @@ void PdqBench(int64_t max_hashes, int64_t faiss_max, int queries) {
         const std::vector<Hash256>& qs = k == 0 ? random_q : planted_q;
         const double q0 = ThreadCpu();
         for (const Hash256& q : qs) {
-          auto r = idx.RangeSearch({q}, 31);
+          auto r = idx.RangeSearch({q}, 31).value();
           if (k == 1) found += !r[0].empty();
         }
         ms[k] = (ThreadCpu() - q0) * 1e3 / qs.size();

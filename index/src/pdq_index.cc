@@ -267,10 +267,24 @@ struct PdqIndex::Impl {
 PdqIndex::PdqIndex() : impl_(std::make_unique<Impl>()) {}
 PdqIndex::~PdqIndex() = default;
 
-void PdqIndex::Add(int64_t unit_id, const fingerprint::Hash256& hash) {
+Status PdqIndex::Add(int64_t unit_id, const fingerprint::Hash256& hash) {
   assert(unit_id > 0 && "unit ids are positive catalog row ids");
-  impl_->Push(unit_id, hash);
-  impl_->MaybeReindex();
+  try {
+    // Reserve first so that a failed allocation leaves the index unchanged.
+    impl_->codes.reserve(impl_->codes.size() + 1);
+    if (impl_->ids64.empty()) {
+      impl_->ids32.reserve(impl_->ids32.size() + 1);
+    } else {
+      impl_->ids64.reserve(impl_->ids64.size() + 1);
+    }
+    impl_->Push(unit_id, hash);
+    impl_->MaybeReindex();
+  } catch (const std::bad_alloc&) {
+    // A failed table rebuild leaves the new code in the exhaustively scanned
+    // tail, where queries still find it.
+    return Status::ResourceExhausted("out of memory adding to the PDQ index");
+  }
+  return Status::Ok();
 }
 
 int64_t PdqIndex::size() const { return static_cast<int64_t>(impl_->codes.size()); }
@@ -283,7 +297,16 @@ size_t PdqIndex::MemoryBytes() const {
          i.ids64.capacity() * 8 + i.offsets.capacity() * 4 + i.postings.capacity() * 4;
 }
 
-std::vector<std::vector<IndexHit>> PdqIndex::RangeSearch(
+Result<std::vector<std::vector<IndexHit>>> PdqIndex::RangeSearch(
+    const std::vector<fingerprint::Hash256>& queries, int radius) const {
+  try {
+    return RangeSearchOrThrow(queries, radius);
+  } catch (const std::bad_alloc&) {
+    return Status::ResourceExhausted("out of memory searching the PDQ index");
+  }
+}
+
+std::vector<std::vector<IndexHit>> PdqIndex::RangeSearchOrThrow(
     const std::vector<fingerprint::Hash256>& queries, int radius) const {
   std::vector<std::vector<IndexHit>> out(queries.size());
   if (queries.empty() || radius < 0 || impl_->codes.empty()) return out;
@@ -309,13 +332,16 @@ std::vector<std::vector<IndexHit>> PdqIndex::RangeSearch(
 
 Status PdqIndex::Save(const std::filesystem::path& path) const {
   const std::string final_path = path.string();
-  const std::string tmp_path = final_path + ".tmp";
-  Fd fd(::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  // A unique temporary name: two processes saving at once never share a file.
+  std::string tmp_template = final_path + ".tmp.XXXXXX";
+  Fd fd(::mkostemp(tmp_template.data(), O_CLOEXEC));
+  const std::string tmp_path = tmp_template;
   if (fd.get() < 0) return ErrnoStatus(errno, "creating " + tmp_path);
   auto fail = [&](Status status) {
     ::unlink(tmp_path.c_str());
     return status;
   };
+  if (::fchmod(fd.get(), 0644) != 0) return fail(ErrnoStatus(errno, "chmod " + tmp_path));
 
   const uint64_t count = impl_->codes.size();
   ChecksumWriter writer(fd.get(), tmp_path);
@@ -418,7 +444,11 @@ Result<std::unique_ptr<PdqIndex>> PdqIndex::Load(const std::filesystem::path& pa
     }
   }
   impl.max_unit_id = max_unit_id;
-  impl.Reindex();
+  try {
+    impl.Reindex();
+  } catch (const std::bad_alloc&) {
+    return Status::ResourceExhausted(name + ": out of memory building the PDQ index tables");
+  }
   return index;
 }
 

@@ -119,6 +119,7 @@ struct PageOutcome {
   std::vector<RobustHit> hits;
   bool local_ran = false;
   Status local_status;  // non-ok if the local stage failed for this page
+  Status status;        // non-ok if the page could not be matched at all (index failure)
 };
 
 // Matches scanned pages against a store with PDQ on normalised views and, where
