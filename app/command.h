@@ -45,6 +45,8 @@ std::unique_ptr<Command> MakeCrawlCommand();
 std::unique_ptr<Command> MakeScheduleCommand();
 std::unique_ptr<Command> MakeFindingsCommand();
 std::unique_ptr<Command> MakeKeysCommand();
+std::unique_ptr<Command> MakeExportCommand();
+std::unique_ptr<Command> MakeVerifyCommand();
 
 // Declares --data, --threads and --decode (with their defaults) on `app`; main
 // calls it for the top-level app and for every subcommand, so the options are

@@ -30,6 +30,8 @@ int main(int argc, char** argv) {
   commands.push_back(MakeScheduleCommand());
   commands.push_back(MakeFindingsCommand());
   commands.push_back(MakeKeysCommand());
+  commands.push_back(MakeExportCommand());
+  commands.push_back(MakeVerifyCommand());
 
   std::vector<std::pair<CLI::App*, Command*>> parsed;
   for (auto& command : commands) {

@@ -107,6 +107,25 @@ class ScanCommand : public Command {
       }
       draft.finding.content_sha256 = kept->first;
       draft.finding.evidence_file = kept->second;
+      // The same bytes at the same path for the same work are one finding, however
+      // often they are scanned.
+      kagami::reports::FindingFilter same;
+      same.work = draft.finding.work;
+      auto existing = ledger.List(same);
+      int64_t duplicate = 0;
+      if (existing.ok()) {
+        for (const auto& r : *existing) {
+          if (r.finding.source == draft.finding.source &&
+              r.finding.content_sha256 == draft.finding.content_sha256) {
+            duplicate = r.id;
+          }
+        }
+      }
+      if (duplicate > 0) {
+        std::cerr << "kagami: " << draft.source_path << " (" << draft.finding.work
+                  << ") is already finding " << duplicate << '\n';
+        continue;
+      }
       auto id = ledger.Append(draft.finding);
       if (!id.ok()) {
         std::cerr << "kagami: not recorded: " << id.status().ToString() << '\n';

@@ -51,38 +51,85 @@ std::vector<Match> MatchDescriptors(const LocalFeatures& query, const LocalFeatu
   return out;
 }
 
-bool Sane(const cv::Matx33d& h, const LocalFeatures& query, const VerifyOptions& o) {
+// Fills v's affine measurements from v.homography (normalised so h22 = 1)
+// and returns the first violated constraint of a real copy ("" when none).
+std::string CheckAffinePart(Verification& v, const VerifyOptions& o) {
+  const cv::Matx33d& h = v.homography;
   for (int i = 0; i < 9; ++i) {
-    if (!std::isfinite(h.val[i])) return false;
+    if (!std::isfinite(h.val[i])) return "non-finite homography";
   }
-  const cv::Matx22d a(h(0, 0), h(0, 1), h(1, 0), h(1, 1));
+  if (std::abs(h(2, 2)) < 1e-12) return "degenerate homography";
+  const cv::Matx33d hn = h * (1.0 / h(2, 2));
+  v.homography = hn;
+  const cv::Matx22d a(hn(0, 0), hn(0, 1), hn(1, 0), hn(1, 1));
   const double det = cv::determinant(a);
-  if (det <= 0) return false;  // mirrored or degenerate: mirrors come via mirrored features
-  const double scale = std::sqrt(det);
-  if (scale < o.min_scale || scale > o.max_scale) return false;
+  if (det <= 0) return "orientation reversed";  // mirrors come via mirrored features
+  v.scale = std::sqrt(det);
   cv::Matx21d w;
   cv::SVD::compute(a, w);
-  if (w(1) <= 0 || w(0) / w(1) > o.max_anisotropy) return false;
-  // The query page must project to a convex quadrilateral in front of the camera.
-  const cv::Vec3d corners[4] = {{0, 0, 1},
-                                {query.page_width, 0, 1},
-                                {query.page_width, query.page_height, 1},
-                                {0, query.page_height, 1}};
-  cv::Point2d p[4];
-  for (int i = 0; i < 4; ++i) {
-    const cv::Vec3d v = h * corners[i];
-    if (v[2] <= 1e-6) return false;
-    p[i] = cv::Point2d(v[0] / v[2], v[1] / v[2]);
+  v.anisotropy = w(1) > 0 ? w(0) / w(1) : 1e9;
+  v.rotation_deg = std::atan2(a(1, 0) - a(0, 1), a(0, 0) + a(1, 1)) * 180.0 / CV_PI;
+  if (v.scale < o.min_scale || v.scale > o.max_scale) return "scale";
+  if (v.anisotropy > o.max_anisotropy) return "aspect change";
+  if (std::abs(v.rotation_deg) > o.max_rotation_deg) return "rotation";
+  return "";
+}
+
+std::vector<cv::Point2f> Project(const cv::Matx33d& h, const std::vector<cv::Point2f>& pts) {
+  std::vector<cv::Point2f> out;
+  out.reserve(pts.size());
+  for (const cv::Point2f& p : pts) {
+    const cv::Vec3d q = h * cv::Vec3d(p.x, p.y, 1);
+    out.emplace_back(static_cast<float>(q[0] / q[2]), static_cast<float>(q[1] / q[2]));
   }
-  int sign = 0;
-  for (int i = 0; i < 4; ++i) {
-    const cv::Point2d e1 = p[(i + 1) % 4] - p[i], e2 = p[(i + 2) % 4] - p[(i + 1) % 4];
-    const double cross = e1.x * e2.y - e1.y * e2.x;
-    const int s = cross > 0 ? 1 : (cross < 0 ? -1 : 0);
-    if (s == 0 || (sign != 0 && s != sign)) return false;
-    sign = s;
+  return out;
+}
+
+std::vector<cv::Point2f> PageQuad(const LocalFeatures& f) {
+  return {{0, 0}, {f.page_width, 0}, {f.page_width, f.page_height}, {0, f.page_height}};
+}
+
+cv::Rect2d BoundingBox(const std::vector<cv::Point2f>& pts) {
+  double x0 = pts[0].x, y0 = pts[0].y, x1 = x0, y1 = y0;
+  for (const cv::Point2f& p : pts) {
+    x0 = std::min<double>(x0, p.x);
+    y0 = std::min<double>(y0, p.y);
+    x1 = std::max<double>(x1, p.x);
+    y1 = std::max<double>(y1, p.y);
   }
-  return true;
+  return cv::Rect2d(x0, y0, x1 - x0, y1 - y0);
+}
+
+// Sutherland-Hodgman clipping of a convex polygon to [0, w] x [0, h]
+// (robust to edges that coincide with the rectangle's).
+std::vector<cv::Point2f> ClipToRect(std::vector<cv::Point2f> poly, float w, float h) {
+  auto clip = [&](auto inside, auto cross) {
+    std::vector<cv::Point2f> out;
+    for (size_t i = 0; i < poly.size(); ++i) {
+      const cv::Point2f a = poly[i], b = poly[(i + 1) % poly.size()];
+      const bool ia = inside(a), ib = inside(b);
+      if (ia) out.push_back(a);
+      if (ia != ib) out.push_back(cross(a, b));
+    }
+    poly = std::move(out);
+  };
+  auto at_x = [](cv::Point2f a, cv::Point2f b, float x) {
+    const float t = (x - a.x) / (b.x - a.x);
+    return cv::Point2f(x, a.y + t * (b.y - a.y));
+  };
+  auto at_y = [](cv::Point2f a, cv::Point2f b, float y) {
+    const float t = (y - a.y) / (b.y - a.y);
+    return cv::Point2f(a.x + t * (b.x - a.x), y);
+  };
+  clip([](cv::Point2f p) { return p.x >= 0; },
+       [&](cv::Point2f a, cv::Point2f b) { return at_x(a, b, 0); });
+  clip([&](cv::Point2f p) { return p.x <= w; },
+       [&](cv::Point2f a, cv::Point2f b) { return at_x(a, b, w); });
+  clip([](cv::Point2f p) { return p.y >= 0; },
+       [&](cv::Point2f a, cv::Point2f b) { return at_y(a, b, 0); });
+  clip([&](cv::Point2f p) { return p.y <= h; },
+       [&](cv::Point2f a, cv::Point2f b) { return at_y(a, b, h); });
+  return poly;
 }
 
 }  // namespace
@@ -92,6 +139,7 @@ Verification Verify(const LocalFeatures& query, const LocalFeatures& ref,
   assert(query.kind == ref.kind);
   Verification v;
   v.mirrored = query.mirrored;
+  v.rejected_by = "matches";
   if (query.kind != ref.kind) return v;
   const std::vector<Match> matches = MatchDescriptors(query, ref, options.ratio);
   v.matches = static_cast<int>(matches.size());
@@ -126,6 +174,7 @@ Verification Verify(const LocalFeatures& query, const LocalFeatures& ref,
     }
     if (static_cast<int>(src_in.size()) < options.min_inliers) {
       v.inliers = static_cast<int>(src_in.size());
+      v.rejected_by = "inliers";
       return v;
     }
     h = cv::findHomography(src_in, dst_in, 0);
@@ -145,15 +194,89 @@ Verification Verify(const LocalFeatures& query, const LocalFeatures& ref,
     if (inlier_mask.at<uint8_t>(i)) inlier_points.push_back(ref.points[matches[i].ref]);
   }
   v.inliers = static_cast<int>(inlier_points.size());
+  const double page_area = static_cast<double>(ref.page_width) * ref.page_height;
+  double hull_area = 0;
   if (inlier_points.size() >= 3) {
     std::vector<cv::Point2f> hull;
     cv::convexHull(inlier_points, hull);
-    const double page_area = static_cast<double>(ref.page_width) * ref.page_height;
-    v.coverage = std::clamp(cv::contourArea(hull) / page_area, 0.0, 1.0);
+    hull_area = cv::contourArea(hull);
+    v.coverage = std::clamp(hull_area / page_area, 0.0, 1.0);
   }
-  v.sane = Sane(v.homography, query, options);
-  v.accepted = v.sane && v.inliers >= options.min_inliers && v.coverage >= options.min_coverage;
+  std::string reason = CheckAffinePart(v, options);
+  if (reason.empty()) {
+    // The matched region in the query frame: the registered page placed by
+    // the homography, clipped to the query page. It must lie in front of the
+    // projection (w > 0 at its corners), and the projective scale w may vary
+    // across it by at most max_perspective (a copy's is constant).
+    const cv::Matx33d& h = v.homography;
+    const cv::Matx33d inv = h.inv();
+    std::vector<cv::Point2f> ref_in_query;
+    for (const cv::Point2f& c : PageQuad(ref)) {
+      const cv::Vec3d q = inv * cv::Vec3d(c.x, c.y, 1);
+      if (q[2] <= 1e-9) {
+        reason = "behind the camera";
+        break;
+      }
+      ref_in_query.emplace_back(static_cast<float>(q[0] / q[2]), static_cast<float>(q[1] / q[2]));
+    }
+    std::vector<cv::Point2f> region;
+    if (reason.empty()) {
+      region = ClipToRect(ref_in_query, query.page_width, query.page_height);
+      if (region.size() < 3) reason = "no overlap";
+    }
+    if (reason.empty()) {
+      double w_min = 1e300, w_max = -1e300;
+      for (const cv::Point2f& p : region) {
+        const double w = h(2, 0) * p.x + h(2, 1) * p.y + h(2, 2);
+        w_min = std::min(w_min, w);
+        w_max = std::max(w_max, w);
+      }
+      v.perspective = w_min > 0 ? w_max / w_min - 1.0 : 1e9;
+      if (w_min <= 1e-9)
+        reason = "behind the camera";
+      else if (v.perspective > options.max_perspective)
+        reason = "perspective";
+    }
+    v.sane = reason.empty();
+    if (v.sane) {
+      v.query_region = BoundingBox(region);
+      // The overlap in the registered frame.
+      const std::vector<cv::Point2f> overlap = Project(h, region);
+      const double overlap_area = cv::contourArea(overlap);
+      v.overlap = std::clamp(overlap_area / page_area, 0.0, 1.0);
+      v.overlap_coverage = overlap_area > 0 ? std::clamp(hull_area / overlap_area, 0.0, 1.0) : 0.0;
+      const cv::Rect2d box = BoundingBox(overlap);
+      bool cell[16] = {};
+      for (const cv::Point2f& p : inlier_points) {
+        const int cx =
+            std::clamp(static_cast<int>((p.x - box.x) * 4 / std::max(box.width, 1e-6)), 0, 3);
+        const int cy =
+            std::clamp(static_cast<int>((p.y - box.y) * 4 / std::max(box.height, 1e-6)), 0, 3);
+        cell[cy * 4 + cx] = true;
+      }
+      v.grid_cells = static_cast<int>(std::count(cell, cell + 16, true));
+    }
+  }
+  if (v.sane) {
+    if (v.inliers < options.min_inliers) {
+      reason = "inliers";
+    } else if (v.coverage < options.min_coverage) {
+      reason = "coverage";
+    } else if (v.overlap_coverage < options.min_overlap_coverage) {
+      reason = "overlap coverage";
+    } else if (v.grid_cells < options.min_grid_cells) {
+      reason = "inlier spread";
+    }
+  }
+  v.rejected_by = reason;
+  v.accepted = reason.empty();
   return v;
+}
+
+bool RegionsOverlap(const cv::Rect2d& a, const cv::Rect2d& b, double max_fraction) {
+  const double smaller = std::min(a.area(), b.area());
+  if (smaller <= 0) return true;  // unknown extent: assume the worst
+  return (a & b).area() > max_fraction * smaller;
 }
 
 Verification VerifyEitherOrientation(const LocalFeatures& query,

@@ -1,12 +1,8 @@
 #include "kagami/index/pdq_index.h"
 
-#include <faiss/IndexBinaryFlat.h>
-#include <faiss/IndexBinaryHash.h>
-#include <faiss/impl/AuxIndexStructures.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "scoped_single_threaded_omp.h"
 
 #include <algorithm>
 #include <cassert>
@@ -15,8 +11,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
-#include <mutex>
+#include <limits>
 #include <string>
+
+#include "kagami/fingerprint/hamming.h"
 
 namespace kagami::index {
 
@@ -26,13 +24,28 @@ constexpr int kBits = 256;
 constexpr size_t kCodeSize = 32;
 constexpr int kTables = 16;
 constexpr int kBitsPerTable = 16;
+constexpr size_t kBuckets = size_t{1} << kBitsPerTable;
 // With 16 tables of 16 bits, two codes within r bits differ by at most r / 16
 // bits in at least one table, so probing each table with up to r / 16 flipped
 // bits is exact. Two flips would probe 137 keys per table: a flat scan wins.
 constexpr int kMaxMultiHashRadius = 2 * kTables - 1;
-// FAISS's hash extraction reads 8 bytes at the start of the last 16-bit
-// substring, i.e. 6 bytes past a 32-byte code: pad every buffer handed to it.
-constexpr size_t kFaissReadPadding = 8;
+// Codes added after the last (re)build of the tables are scanned exhaustively
+// until there are more than max(kMinTail, indexed / kTailDivisor) of them.
+constexpr size_t kMinTail = 4096;
+constexpr size_t kTailDivisor = 16;
+
+uint32_t Chunk(const fingerprint::Hash256& h, int table) {
+  return static_cast<uint32_t>(h.bytes[2 * table]) |
+         (static_cast<uint32_t>(h.bytes[2 * table + 1]) << 8);
+}
+
+int Distance(const fingerprint::Hash256& a, const fingerprint::Hash256& b) {
+  uint64_t x[4], y[4];
+  std::memcpy(x, a.bytes.data(), kCodeSize);
+  std::memcpy(y, b.bytes.data(), kCodeSize);
+  return __builtin_popcountll(x[0] ^ y[0]) + __builtin_popcountll(x[1] ^ y[1]) +
+         __builtin_popcountll(x[2] ^ y[2]) + __builtin_popcountll(x[3] ^ y[3]);
+}
 
 // File format, all integers little-endian:
 //   magic "KGMIDX1\0" | u32 version | u32 code size | u64 count | i64 max_unit_id
@@ -152,38 +165,102 @@ class ChecksumWriter {
   uint64_t checksum_ = kFnvOffset;
 };
 
-// FAISS only throws on programming errors (wrong dimension) or when out of
-// memory; exceptions must not leave the library, so they become a Status.
-Status FaissFailure(const char* operation, const std::exception& e) {
-  return Status::Internal(std::string("FAISS failed in PdqIndex::") + operation + ": " + e.what());
-}
-
 }  // namespace
 
 struct PdqIndex::Impl {
-  // Holds every code: multi_hash->storage is the exhaustive (flat) index used
-  // for radii above kMaxMultiHashRadius.
-  std::unique_ptr<faiss::IndexBinaryMultiHash> multi_hash;
-  std::vector<int64_t> unit_ids;  // FAISS position -> catalog unit id
+  std::vector<fingerprint::Hash256> codes;  // position -> code
+  // position -> unit id: 32-bit while every id fits, 64-bit from the first
+  // one that does not (then ids32 is empty).
+  std::vector<uint32_t> ids32;
+  std::vector<int64_t> ids64;
   int64_t max_unit_id = 0;
-  // Guards multi_hash->nflip, which each query sets for its radius, and
-  // FAISS 1.7.3's global faiss::indexBinaryHash_stats, which
-  // IndexBinaryMultiHash::range_search updates without synchronisation.
-  mutable std::mutex multi_hash_mutex;
+  // Multi-index tables over codes[0, indexed): table t's bucket k holds the
+  // positions postings[t * indexed + offsets[t * (kBuckets + 1) + k] ...
+  // + offsets[t * (kBuckets + 1) + k + 1]), ascending.
+  size_t indexed = 0;
+  std::vector<uint32_t> offsets;
+  std::vector<uint32_t> postings;
 
-  Impl()
-      : multi_hash(std::make_unique<faiss::IndexBinaryMultiHash>(kBits, kTables, kBitsPerTable)) {}
+  int64_t unit(size_t pos) const {
+    return ids64.empty() ? static_cast<int64_t>(ids32[pos]) : ids64[pos];
+  }
 
-  // `codes` holds n codes followed by kFaissReadPadding bytes.
-  Status AddCodes(const std::vector<uint8_t>& codes, size_t n) {
-    assert(codes.size() >= n * kCodeSize + kFaissReadPadding);
-    if (n == 0) return Status::Ok();
-    try {
-      multi_hash->add(static_cast<faiss::IndexBinary::idx_t>(n), codes.data());
-    } catch (const std::exception& e) {
-      return FaissFailure("Add", e);
+  void Push(int64_t unit_id, const fingerprint::Hash256& hash) {
+    if (ids64.empty() && unit_id > std::numeric_limits<uint32_t>::max()) {
+      ids64.assign(ids32.begin(), ids32.end());
+      ids32.clear();
+      ids32.shrink_to_fit();
     }
-    return Status::Ok();
+    if (ids64.empty()) {
+      ids32.push_back(static_cast<uint32_t>(unit_id));
+    } else {
+      ids64.push_back(unit_id);
+    }
+    codes.push_back(hash);
+    max_unit_id = std::max(max_unit_id, unit_id);
+  }
+
+  // Counting sort of every code into the tables.
+  void Reindex() {
+    const size_t n = codes.size();
+    assert(n < std::numeric_limits<uint32_t>::max());
+    offsets.assign(kTables * (kBuckets + 1), 0);
+    postings.resize(kTables * n);
+    postings.shrink_to_fit();
+    for (int t = 0; t < kTables; ++t) {
+      uint32_t* off = offsets.data() + t * (kBuckets + 1);
+      for (size_t i = 0; i < n; ++i) ++off[Chunk(codes[i], t) + 1];
+      for (size_t k = 0; k < kBuckets; ++k) off[k + 1] += off[k];
+      std::vector<uint32_t> fill(off, off + kBuckets);
+      uint32_t* post = postings.data() + t * n;
+      for (size_t i = 0; i < n; ++i) post[fill[Chunk(codes[i], t)]++] = static_cast<uint32_t>(i);
+    }
+    indexed = n;
+  }
+
+  void MaybeReindex() {
+    if (codes.size() - indexed > std::max(kMinTail, indexed / kTailDivisor)) Reindex();
+  }
+
+  // Positions of every code within `radius` (<= kMaxMultiHashRadius) of q,
+  // with their distances, unsorted and without duplicates.
+  void SearchTables(const fingerprint::Hash256& q, int radius,
+                    std::vector<std::pair<int, uint32_t>>& out) const {
+    if (indexed == 0) return;
+    const int nflip = radius / kBitsPerTable;
+    std::vector<uint32_t> seen;
+    for (int t = 0; t < kTables; ++t) {
+      const uint32_t* off = offsets.data() + t * (kBuckets + 1);
+      const uint32_t* post = postings.data() + t * indexed;
+      const uint32_t key = Chunk(q, t);
+      for (int flip = -1; flip < (nflip > 0 ? kBitsPerTable : 0); ++flip) {
+        const uint32_t k = flip < 0 ? key : key ^ (1u << flip);
+        const uint32_t begin = off[k], end = off[k + 1];
+        for (uint32_t j = begin; j < end; ++j) {
+          if (j + 8 < end) __builtin_prefetch(&codes[post[j + 8]]);
+          const uint32_t pos = post[j];
+          const int d = Distance(q, codes[pos]);
+          if (d <= radius) seen.push_back(pos);
+        }
+      }
+    }
+    std::sort(seen.begin(), seen.end());
+    seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
+    for (uint32_t pos : seen) out.emplace_back(Distance(q, codes[pos]), pos);
+  }
+
+  // Exhaustive scan of codes[begin, end).
+  void SearchFlat(const fingerprint::Hash256& q, int radius, size_t begin, size_t end,
+                  std::vector<std::pair<int, uint32_t>>& out) const {
+    constexpr size_t kBlock = 4096;
+    int dist[kBlock];
+    for (size_t b = begin; b < end; b += kBlock) {
+      const size_t m = std::min(kBlock, end - b);
+      fingerprint::HammingDistances(q, codes.data() + b, m, dist);
+      for (size_t i = 0; i < m; ++i) {
+        if (dist[i] <= radius) out.emplace_back(dist[i], static_cast<uint32_t>(b + i));
+      }
+    }
   }
 };
 
@@ -192,59 +269,60 @@ PdqIndex::~PdqIndex() = default;
 
 Status PdqIndex::Add(int64_t unit_id, const fingerprint::Hash256& hash) {
   assert(unit_id > 0 && "unit ids are positive catalog row ids");
-  std::vector<uint8_t> code(kCodeSize + kFaissReadPadding, 0);
-  std::memcpy(code.data(), hash.bytes.data(), kCodeSize);
   try {
-    impl_->unit_ids.reserve(impl_->unit_ids.size() + 1);
+    // Reserve first so that a failed allocation leaves the index unchanged.
+    impl_->codes.reserve(impl_->codes.size() + 1);
+    if (impl_->ids64.empty()) {
+      impl_->ids32.reserve(impl_->ids32.size() + 1);
+    } else {
+      impl_->ids64.reserve(impl_->ids64.size() + 1);
+    }
+    impl_->Push(unit_id, hash);
+    impl_->MaybeReindex();
   } catch (const std::bad_alloc&) {
+    // A failed table rebuild leaves the new code in the exhaustively scanned
+    // tail, where queries still find it.
     return Status::ResourceExhausted("out of memory adding to the PDQ index");
   }
-  KAGAMI_RETURN_IF_ERROR(impl_->AddCodes(code, 1));
-  impl_->unit_ids.push_back(unit_id);
-  impl_->max_unit_id = std::max(impl_->max_unit_id, unit_id);
   return Status::Ok();
 }
 
-int64_t PdqIndex::size() const { return static_cast<int64_t>(impl_->unit_ids.size()); }
+int64_t PdqIndex::size() const { return static_cast<int64_t>(impl_->codes.size()); }
 
 int64_t PdqIndex::max_unit_id() const { return impl_->max_unit_id; }
 
+size_t PdqIndex::MemoryBytes() const {
+  const Impl& i = *impl_;
+  return i.codes.capacity() * sizeof(fingerprint::Hash256) + i.ids32.capacity() * 4 +
+         i.ids64.capacity() * 8 + i.offsets.capacity() * 4 + i.postings.capacity() * 4;
+}
+
 Result<std::vector<std::vector<IndexHit>>> PdqIndex::RangeSearch(
     const std::vector<fingerprint::Hash256>& queries, int radius) const {
+  try {
+    return RangeSearchOrThrow(queries, radius);
+  } catch (const std::bad_alloc&) {
+    return Status::ResourceExhausted("out of memory searching the PDQ index");
+  }
+}
+
+std::vector<std::vector<IndexHit>> PdqIndex::RangeSearchOrThrow(
+    const std::vector<fingerprint::Hash256>& queries, int radius) const {
   std::vector<std::vector<IndexHit>> out(queries.size());
-  if (queries.empty() || radius < 0 || impl_->unit_ids.empty()) return out;
+  if (queries.empty() || radius < 0 || impl_->codes.empty()) return out;
   radius = std::min(radius, kBits);
-
-  std::vector<uint8_t> codes(queries.size() * kCodeSize + kFaissReadPadding, 0);
-  for (size_t i = 0; i < queries.size(); ++i) {
-    std::memcpy(codes.data() + i * kCodeSize, queries[i].bytes.data(), kCodeSize);
-  }
-  const auto n = static_cast<faiss::IndexBinary::idx_t>(queries.size());
-  faiss::RangeSearchResult result(n);
-  {
-    internal::ScopedSingleThreadedOmp single_threaded;
-    try {
-      // FAISS range searches keep distances strictly below the radius it is given.
-      if (radius <= kMaxMultiHashRadius) {
-        std::lock_guard<std::mutex> lock(impl_->multi_hash_mutex);
-        impl_->multi_hash->nflip = radius / kBitsPerTable;
-        impl_->multi_hash->range_search(n, codes.data(), radius + 1, &result);
-      } else {
-        impl_->multi_hash->storage->range_search(n, codes.data(), radius + 1, &result);
-      }
-    } catch (const std::exception& e) {
-      return FaissFailure("RangeSearch", e);
-    }
-  }
-
+  std::vector<std::pair<int, uint32_t>> found;
   for (size_t q = 0; q < queries.size(); ++q) {
-    std::vector<IndexHit>& hits = out[q];
-    for (size_t j = result.lims[q]; j < result.lims[q + 1]; ++j) {
-      faiss::IndexBinary::idx_t position = result.labels[j];
-      assert(position >= 0 && static_cast<size_t>(position) < impl_->unit_ids.size());
-      hits.push_back(IndexHit{impl_->unit_ids[static_cast<size_t>(position)],
-                              static_cast<int>(result.distances[j])});
+    found.clear();
+    if (radius <= kMaxMultiHashRadius) {
+      impl_->SearchTables(queries[q], radius, found);
+      impl_->SearchFlat(queries[q], radius, impl_->indexed, impl_->codes.size(), found);
+    } else {
+      impl_->SearchFlat(queries[q], radius, 0, impl_->codes.size(), found);
     }
+    std::vector<IndexHit>& hits = out[q];
+    hits.reserve(found.size());
+    for (const auto& [d, pos] : found) hits.push_back(IndexHit{impl_->unit(pos), d});
     std::sort(hits.begin(), hits.end(), [](const IndexHit& a, const IndexHit& b) {
       return a.distance != b.distance ? a.distance < b.distance : a.unit_id < b.unit_id;
     });
@@ -265,7 +343,7 @@ Status PdqIndex::Save(const std::filesystem::path& path) const {
   };
   if (::fchmod(fd.get(), 0644) != 0) return fail(ErrnoStatus(errno, "chmod " + tmp_path));
 
-  const uint64_t count = impl_->unit_ids.size();
+  const uint64_t count = impl_->codes.size();
   ChecksumWriter writer(fd.get(), tmp_path);
   uint8_t header[kHeaderSize];
   std::memcpy(header, kMagic, 8);
@@ -276,12 +354,12 @@ Status PdqIndex::Save(const std::filesystem::path& path) const {
   Status status = writer.Append(header, kHeaderSize);
   for (uint64_t i = 0; i < count && status.ok(); ++i) {
     uint8_t id[8];
-    PutU64(id, static_cast<uint64_t>(impl_->unit_ids[i]));
+    PutU64(id, static_cast<uint64_t>(impl_->unit(i)));
     status = writer.Append(id, sizeof(id));
   }
-  const std::vector<uint8_t>& codes = impl_->multi_hash->storage->xb;
-  assert(codes.size() == count * kCodeSize);
-  if (status.ok()) status = writer.Append(codes.data(), codes.size());
+  if (status.ok() && count > 0) {
+    status = writer.Append(impl_->codes.front().bytes.data(), count * kCodeSize);
+  }
   if (status.ok()) status = writer.Flush();
   if (!status.ok()) return fail(status);
   uint8_t trailer[kTrailerSize];
@@ -338,26 +416,39 @@ Result<std::unique_ptr<PdqIndex>> PdqIndex::Load(const std::filesystem::path& pa
   std::vector<uint8_t> id_bytes(count * 8);
   KAGAMI_RETURN_IF_ERROR(ReadAll(fd.get(), id_bytes.data(), id_bytes.size(), name));
   checksum = Fnv1a(checksum, id_bytes.data(), id_bytes.size());
-  std::vector<uint8_t> codes(count * kCodeSize + kFaissReadPadding, 0);
-  KAGAMI_RETURN_IF_ERROR(ReadAll(fd.get(), codes.data(), count * kCodeSize, name));
-  checksum = Fnv1a(checksum, codes.data(), count * kCodeSize);
+  auto index = std::make_unique<PdqIndex>();
+  Impl& impl = *index->impl_;
+  impl.codes.resize(count);
+  uint8_t* code_bytes = count > 0 ? impl.codes.front().bytes.data() : nullptr;
+  KAGAMI_RETURN_IF_ERROR(ReadAll(fd.get(), code_bytes, count * kCodeSize, name));
+  checksum = Fnv1a(checksum, code_bytes, count * kCodeSize);
   uint8_t trailer[kTrailerSize];
   KAGAMI_RETURN_IF_ERROR(ReadAll(fd.get(), trailer, kTrailerSize, name));
   if (GetU64(trailer) != checksum) return corrupt("checksum mismatch");
 
-  auto index = std::make_unique<PdqIndex>();
-  Impl& impl = *index->impl_;
-  impl.unit_ids.resize(count);
   int64_t actual_max = 0;
   for (uint64_t i = 0; i < count; ++i) {
     int64_t id = static_cast<int64_t>(GetU64(id_bytes.data() + 8 * i));
     if (id <= 0) return corrupt("unit id " + std::to_string(id) + " is not positive");
-    impl.unit_ids[i] = id;
     actual_max = std::max(actual_max, id);
   }
   if (actual_max != max_unit_id) return corrupt("max_unit_id does not match the unit ids");
+  const bool wide = max_unit_id > static_cast<int64_t>(std::numeric_limits<uint32_t>::max());
+  (wide ? impl.ids64.reserve(count) : impl.ids32.reserve(count));
+  for (uint64_t i = 0; i < count; ++i) {
+    const int64_t id = static_cast<int64_t>(GetU64(id_bytes.data() + 8 * i));
+    if (wide) {
+      impl.ids64.push_back(id);
+    } else {
+      impl.ids32.push_back(static_cast<uint32_t>(id));
+    }
+  }
   impl.max_unit_id = max_unit_id;
-  KAGAMI_RETURN_IF_ERROR(impl.AddCodes(codes, count));
+  try {
+    impl.Reindex();
+  } catch (const std::bad_alloc&) {
+    return Status::ResourceExhausted(name + ": out of memory building the PDQ index tables");
+  }
   return index;
 }
 

@@ -29,6 +29,27 @@ Result<cv::Mat> DecodeForLocal(const cv::Mat& pixels, const ingest::EncodedPage&
 
 bool IsHalf(const std::string& view) { return view == "left" || view == "right"; }
 
+// A pixel rectangle of a w x h page in normalised units (long side 1).
+cv::Rect2d Normalised(const cv::Rect& r, int w, int h) {
+  const double long_side = std::max(1, std::max(w, h));
+  return cv::Rect2d(r.x / long_side, r.y / long_side, r.width / long_side, r.height / long_side);
+}
+
+// Keeps hits (best first) whose regions do not overlap a kept one, at most two.
+std::vector<RobustHit> NonOverlapping(const std::vector<RobustHit>& ranked) {
+  std::vector<RobustHit> kept;
+  for (const RobustHit& hit : ranked) {
+    if (kept.size() >= 2) break;
+    bool clash = false;
+    for (const RobustHit& k : kept) {
+      clash |=
+          k.unit_id == hit.unit_id || fingerprint::RegionsOverlap(k.query_region, hit.query_region);
+    }
+    if (!clash) kept.push_back(hit);
+  }
+  return kept;
+}
+
 }  // namespace
 
 cv::Mat ToGray(const cv::Mat& pixels) {
@@ -164,6 +185,7 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
       candidate.view = view.name;
       candidate.distance = hit.distance;
       candidate.variant = hit.variant;
+      candidate.query_region = Normalised(view.rect_in_original, gray.cols, gray.rows);
       auto [it, inserted] = pdq_best.try_emplace(hit.unit_id, candidate);
       if (!inserted && hit.distance < it->second.distance) it->second = candidate;
       std::string group = IsHalf(view.name) ? view.name : "page";
@@ -187,15 +209,14 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
   if (run_local) RunLocalStage(pixels, encoded, pdq_hits, outcome);
   if (!outcome.hits.empty()) return outcome;
 
-  // PDQ alone: the best hit for the page as a whole and for each half of a spread.
-  std::set<int64_t> used;
+  // PDQ alone: the best hit for the page as a whole or, when they are
+  // separate pages, for each half of a spread.
   std::vector<RobustHit> chosen;
   for (const auto& [group, hit] : best_per_view) chosen.push_back(hit);
-  std::sort(chosen.begin(), chosen.end(),
-            [](const RobustHit& a, const RobustHit& b) { return a.distance < b.distance; });
-  for (const RobustHit& hit : chosen) {
-    if (outcome.hits.size() < 2 && used.insert(hit.unit_id).second) outcome.hits.push_back(hit);
-  }
+  std::sort(chosen.begin(), chosen.end(), [](const RobustHit& a, const RobustHit& b) {
+    return a.distance != b.distance ? a.distance < b.distance : a.unit_id < b.unit_id;
+  });
+  outcome.hits = NonOverlapping(chosen);
   return outcome;
 }
 
@@ -258,6 +279,7 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
     hit.coverage = v.coverage;
     hit.mirrored = v.mirrored;
     hit.homography = v.homography;
+    hit.query_region = v.query_region;
     for (const RobustHit& p : pdq_hits) {
       if (p.unit_id == unit) {
         hit.method = "both";
@@ -268,13 +290,12 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
     }
     verified.push_back(hit);
   }
-  std::sort(verified.begin(), verified.end(),
-            [](const RobustHit& a, const RobustHit& b) { return a.inliers > b.inliers; });
-  // A page matches one registered page, or two when it is a spread of both.
-  for (const RobustHit& hit : verified) {
-    if (outcome.hits.size() >= 2) break;
-    outcome.hits.push_back(hit);
-  }
+  std::sort(verified.begin(), verified.end(), [](const RobustHit& a, const RobustHit& b) {
+    return a.inliers != b.inliers ? a.inliers > b.inliers : a.unit_id < b.unit_id;
+  });
+  // A page matches one registered page, or two when each explains its own
+  // region (a spread of both).
+  outcome.hits = NonOverlapping(verified);
 }
 
 }  // namespace kagami::index

@@ -1,5 +1,8 @@
 #include "kagami/reports/exhibit_renderer.h"
 
+#include <dlfcn.h>
+#include <png.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -69,6 +72,13 @@ Result<cv::Mat> DecodePage(const std::string& path, const ingest::EncodedPage& p
   return decoded->pixels;
 }
 
+bool EndsWithPath(const std::filesystem::path& path, const std::string& member) {
+  std::string p = path.generic_string();
+  return p == member || (p.size() > member.size() &&
+                         p.compare(p.size() - member.size(), member.size(), member) == 0 &&
+                         p[p.size() - member.size() - 1] == '/');
+}
+
 }  // namespace
 
 Result<cv::Mat> LoadPage(const std::string& path, const std::string& member, int index) {
@@ -84,7 +94,11 @@ Result<cv::Mat> LoadPage(const std::string& path, const std::string& member, int
     std::optional<ingest::EncodedPage> first;
     int in_asset = 0;
     while (auto page = (*source)->Next()) {
-      bool hit = member.empty() ? seen == index : page->member == member;
+      // A registered folder's image is its own asset; the catalog names it by its
+      // path relative to the folder, while the page itself has no member name.
+      bool hit = member.empty() ? seen == index
+                                : page->member == member ||
+                                      (page->member.empty() && EndsWithPath(asset.path, member));
       ++seen;
       ++in_asset;
       if (hit) return DecodePage(path, *page, limits);
@@ -145,8 +159,19 @@ Result<std::unique_ptr<ExhibitRenderer>> ExhibitRenderer::Create(const std::stri
     return Status::NotFound("font " + font_path +
                             " not found (install Debian's fonts-noto-cjk or set KAGAMI_FONT)");
   }
+  // OpenCV's freetype module (and FreeType/HarfBuzz behind it) is loaded on
+  // first use, like imgcodecs in ingest, so commands that draw nothing do not
+  // pay for it at start-up.
+  void* handle = ::dlopen(KAGAMI_OPENCV_FREETYPE_SONAME, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+  if (!handle) {
+    return Status::Unsupported(std::string("loading ") + KAGAMI_OPENCV_FREETYPE_SONAME + ": " +
+                               ::dlerror() + " (install libopencv-contrib-dev)");
+  }
+  using CreateFn = cv::Ptr<cv::freetype::FreeType2> (*)();
+  auto create = reinterpret_cast<CreateFn>(::dlsym(handle, "_ZN2cv8freetype15createFreeType2Ev"));
+  if (!create) return Status::Unsupported("cv::freetype::createFreeType2 not found");
   try {
-    cv::Ptr<cv::freetype::FreeType2> ft = cv::freetype::createFreeType2();
+    cv::Ptr<cv::freetype::FreeType2> ft = create();
     ft->loadFontData(font_path, 0);
     return std::unique_ptr<ExhibitRenderer>(new ExhibitRenderer(std::move(ft)));
   } catch (const cv::Exception& e) {
@@ -171,17 +196,17 @@ Result<cv::Mat> ExhibitRenderer::Render(const ExhibitInput& input, ExhibitLayout
     cv::rectangle(canvas, cv::Rect(0, 0, width, header_h), kHeaderColor, cv::FILLED);
     int y = kMargin / 2;
     for (const std::string& line : input.header) {
-      ft_->putText(canvas, line, cv::Point(kMargin, y + kFontHeight + 2), kFontHeight,
-                   cv::Scalar(255, 255, 255), -1, cv::LINE_AA, false);
+      ft_->putText(canvas, line, cv::Point(kMargin, y + 4), kFontHeight, cv::Scalar(255, 255, 255),
+                   -1, cv::LINE_AA, false);
       y += kHeaderLine;
     }
     cv::Rect reg_box(kMargin + reg_fit.x, panels_top, reg_fit.width, reg_fit.height);
     cv::Rect found_box(2 * kMargin + kPanelWidth + found_fit.x, panels_top, found_fit.width,
                        found_fit.height);
-    ft_->putText(canvas, input.registered_caption, cv::Point(kMargin, header_h + kMargin + 20), 20,
+    ft_->putText(canvas, input.registered_caption, cv::Point(kMargin, header_h + kMargin / 2), 20,
                  cv::Scalar(40, 40, 40), -1, cv::LINE_AA, false);
     ft_->putText(canvas, input.found_caption,
-                 cv::Point(2 * kMargin + kPanelWidth, header_h + kMargin + 20), 20,
+                 cv::Point(2 * kMargin + kPanelWidth, header_h + kMargin / 2), 20,
                  cv::Scalar(40, 40, 40), -1, cv::LINE_AA, false);
     cv::Mat reg_scaled, found_scaled;
     cv::resize(reg, reg_scaled, reg_box.size(), 0, 0, cv::INTER_AREA);
@@ -221,6 +246,32 @@ Result<cv::Mat> ExhibitRenderer::Render(const ExhibitInput& input, ExhibitLayout
   } catch (const cv::Exception& e) {
     return Status::Internal(std::string("rendering exhibit: ") + e.what());
   }
+}
+
+}  // namespace kagami::reports
+
+namespace kagami::reports {
+
+Result<std::string> EncodePng(const cv::Mat& bgr) {
+  if (bgr.empty() || bgr.type() != CV_8UC3)
+    return Status::InvalidArgument("EncodePng needs 8-bit BGR");
+  png_image image{};
+  image.version = PNG_IMAGE_VERSION;
+  image.width = static_cast<png_uint_32>(bgr.cols);
+  image.height = static_cast<png_uint_32>(bgr.rows);
+  image.format = PNG_FORMAT_BGR;
+  png_alloc_size_t size = 0;
+  // Row stride in components; one byte per component here.
+  auto stride = static_cast<png_int_32>(bgr.step[0]);
+  if (!png_image_write_to_memory(&image, nullptr, &size, 0, bgr.data, stride, nullptr)) {
+    return Status::Internal(std::string("PNG encoding: ") + image.message);
+  }
+  std::string out(size, '\0');
+  if (!png_image_write_to_memory(&image, out.data(), &size, 0, bgr.data, stride, nullptr)) {
+    return Status::Internal(std::string("PNG encoding: ") + image.message);
+  }
+  out.resize(size);
+  return out;
 }
 
 }  // namespace kagami::reports

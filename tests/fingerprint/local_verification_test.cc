@@ -97,9 +97,9 @@ TEST_F(GeometricVerifier, AcceptsMostTwentyPercentCrops) {
   // A 20% crop keeps 36% of the page; calibration accepts about 90% of them.
   int accepted = 0;
   for (int i = 0; i < kPages; ++i) {
-    accepted +=
-        Best(QueryFeatures(synth::ApplyEdit((*pages_)[i], synth::Edit::kCrop20, i)), (*refs_)[i])
-            .accepted;
+    const Verification v =
+        Best(QueryFeatures(synth::ApplyEdit((*pages_)[i], synth::Edit::kCrop20, i)), (*refs_)[i]);
+    accepted += v.accepted;
   }
   EXPECT_GE(accepted, kPages - 2);
 }
@@ -167,6 +167,66 @@ TEST_F(GeometricVerifier, RejectsMirroredCopyWithoutMirroredFeatures) {
   cv::flip(Gray((*pages_)[2]), flipped, 1);
   EXPECT_FALSE(Verify(Extract(flipped), (*refs_)[2]).accepted);
   EXPECT_TRUE(Verify(Extract(flipped, true), (*refs_)[2]).accepted);
+}
+
+TEST_F(GeometricVerifier, RejectsAPerspectiveViewThatNoDigitalCopyHas) {
+  // A camera-like view of the page (one edge foreshortened to 60%): plenty of
+  // inliers, but perspective terms no crop, pad, rescale or small rotation has.
+  const cv::Mat gray = Gray((*pages_)[3]);
+  const float w = static_cast<float>(gray.cols), h = static_cast<float>(gray.rows);
+  const cv::Point2f from[4] = {{0, 0}, {w, 0}, {w, h}, {0, h}};
+  const cv::Point2f to[4] = {{0, 0}, {w, h * 0.1f}, {w, h * 0.9f}, {0, h}};
+  cv::Mat warped;
+  cv::warpPerspective(gray, warped, cv::getPerspectiveTransform(from, to), gray.size(),
+                      cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(255));
+  VerifyOptions relaxed;
+  relaxed.max_perspective = 100;
+  relaxed.max_anisotropy = 100;
+  relaxed.max_rotation_deg = 180;
+  const Verification loose = Verify(Extract(warped), (*refs_)[3], relaxed);
+  ASSERT_GE(loose.inliers, relaxed.min_inliers) << "the warp should still match geometrically";
+  EXPECT_GT(loose.perspective, VerifyOptions{}.max_perspective);
+  const Verification v = Verify(Extract(warped), (*refs_)[3]);
+  EXPECT_FALSE(v.accepted);
+  EXPECT_TRUE(v.rejected_by == "perspective" || v.rejected_by == "aspect change") << v.rejected_by;
+}
+
+TEST_F(GeometricVerifier, ReportsTheTransformOfACopy) {
+  const Verification v = Verify((*refs_)[0], (*refs_)[0]);
+  ASSERT_TRUE(v.accepted) << v.rejected_by;
+  EXPECT_NEAR(v.scale, 1.0, 0.01);
+  EXPECT_NEAR(v.anisotropy, 1.0, 0.01);
+  EXPECT_NEAR(v.rotation_deg, 0.0, 0.5);
+  EXPECT_LT(v.perspective, 0.005);
+  EXPECT_GT(v.overlap, 0.99);
+  EXPECT_GE(v.grid_cells, 14);
+  EXPECT_EQ(v.rejected_by, "");
+  // The registered page fills the whole query.
+  EXPECT_NEAR(v.query_region.x, 0, 0.01);
+  EXPECT_NEAR(v.query_region.width, (*refs_)[0].page_width, 0.01);
+}
+
+TEST_F(GeometricVerifier, SpreadHalvesExplainSeparateRegions) {
+  // Full-spread features (no halves): each page is verified in its own half.
+  const LocalFeatures full = Extract(Gray(synth::MakeSpread((*pages_)[1], (*pages_)[0])));
+  const Verification right = Verify(full, (*refs_)[0]);
+  const Verification left = Verify(full, (*refs_)[1]);
+  ASSERT_TRUE(right.accepted) << right.rejected_by;
+  ASSERT_TRUE(left.accepted) << left.rejected_by;
+  EXPECT_LT(left.query_region.x + left.query_region.width, 0.55);
+  EXPECT_GT(right.query_region.x, 0.45);
+  EXPECT_FALSE(RegionsOverlap(left.query_region, right.query_region));
+  EXPECT_TRUE(RegionsOverlap(left.query_region, left.query_region));
+}
+
+TEST(RegionsOverlapTest, SmallerRegionDecides) {
+  const cv::Rect2d page(0, 0, 1, 0.7);
+  const cv::Rect2d left(0, 0, 0.5, 0.7), right(0.5, 0, 0.5, 0.7);
+  EXPECT_FALSE(RegionsOverlap(left, right));
+  EXPECT_TRUE(RegionsOverlap(page, left));  // a page and its half: never two matches
+  EXPECT_FALSE(RegionsOverlap(cv::Rect2d(0, 0, 0.55, 0.7), cv::Rect2d(0.45, 0, 0.55, 0.7)));
+  EXPECT_TRUE(RegionsOverlap(cv::Rect2d(0, 0, 0.7, 0.7), cv::Rect2d(0.3, 0, 0.7, 0.7)));
+  EXPECT_TRUE(RegionsOverlap(cv::Rect2d(), left));  // unknown extent counts as overlapping
 }
 
 TEST(GeometricVerifierEdgeCases, TooFewFeaturesAreNotAccepted) {

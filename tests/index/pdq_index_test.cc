@@ -162,6 +162,29 @@ TEST(PdqIndexSearchTest, MultiHashRangeIsExactAtEveryRadiusUpTo31) {
   }
 }
 
+TEST_F(PdqIndexTest, LoadedIndexIsExactAtRadius31) {
+  // Loading builds every table at once (no unindexed tail), as Store::Open does.
+  Corpus corpus = MakeCorpus(9000, 30, 16);
+  ASSERT_TRUE(BuildIndex(corpus)->Save(dir_ / "pdq.index").ok());
+  auto loaded = PdqIndex::Load(dir_ / "pdq.index");
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  for (int radius : {0, 16, 31}) ExpectMatchesBruteForce(**loaded, corpus, radius);
+}
+
+TEST(PdqIndexSearchTest, UnitIdsAbove32BitsAreKept) {
+  PdqIndex index;
+  std::mt19937_64 rng(17);
+  const Hash256 a = RandomHash(rng), b = RandomHash(rng);
+  index.Add(5, a);
+  index.Add(int64_t{1} << 40, b);
+  auto hits = index.RangeSearch({a, b}, 0).value();
+  ASSERT_EQ(hits[0].size(), 1u);
+  EXPECT_EQ(hits[0][0].unit_id, 5);
+  ASSERT_EQ(hits[1].size(), 1u);
+  EXPECT_EQ(hits[1][0].unit_id, int64_t{1} << 40);
+  EXPECT_EQ(index.max_unit_id(), int64_t{1} << 40);
+}
+
 TEST(PdqIndexSearchTest, FlatRangeIsExactAboveRadius31) {
   Corpus corpus = MakeCorpus(20000, 40, 12);
   auto index = BuildIndex(corpus);

@@ -31,16 +31,31 @@ struct VerifyOptions {
   double ratio = 0.8;               // Lowe's ratio test on the two nearest neighbours
   double ransac_threshold = 0.006;  // reprojection error, normalised units (long side = 1)
   int ransac_iterations = 2000;
-  // Acceptance. See the calibration numbers in local_calibration.cc's output.
+  // Acceptance. Every threshold below was chosen from the measured
+  // distributions of true and unrelated pairs of real images
+  // (bench/e2e/real_calibration.cc; bench/RESULTS.md section 5).
   int min_inliers = 20;
-  double min_coverage = 0.08;  // fraction of the registered page's area
-  // Homography sanity: sqrt(|det A|) of the affine part (query -> registered)
-  // within [min_scale, max_scale], singular value ratio of A at most
-  // max_anisotropy, orientation preserved, and the projected query page a
-  // convex quadrilateral.
-  double min_scale = 0.2;
-  double max_scale = 5.0;
-  double max_anisotropy = 3.0;
+  double min_coverage = 0.08;  // inlier hull / registered page area
+  // Inlier hull / area of the overlap (the part of the registered page that
+  // the query shows, or of the query that the registered page fills: the
+  // smaller image's common part). A copy shows the page's content everywhere
+  // in the overlap; chance matches cluster on a few repeated motifs.
+  double min_overlap_coverage = 0.15;
+  // Inliers must fall into at least this many cells of a 4x4 grid over the
+  // overlap's bounding box (spread over the page, not one cluster).
+  int min_grid_cells = 5;
+  // What a real digital copy's transform (query -> registered) can be:
+  // sqrt(|det A|) of the affine part A within [min_scale, max_scale]; singular
+  // value ratio of A (aspect change) at most max_anisotropy; rotation within
+  // max_rotation_deg; orientation preserved; the matched region in front of
+  // the projection, with its projective scale w = h20 x + h21 y + h22 varying
+  // across the region's corners by at most max_perspective (max w / min w - 1;
+  // 0 for any crop, pad, rescale or rotation).
+  double min_scale = 0.25;
+  double max_scale = 4.0;
+  double max_anisotropy = 1.25;
+  double max_rotation_deg = 20.0;
+  double max_perspective = 0.1;
 };
 
 struct Verification {
@@ -50,8 +65,29 @@ struct Verification {
   cv::Matx33d homography = cv::Matx33d::eye();  // query -> registered, normalised units
   bool sane = false;                            // the homography passed the sanity checks
   bool mirrored = false;                        // the query features were the mirrored ones
-  bool accepted = false;  // sane && inliers >= min_inliers && coverage >= min_coverage
+  // Measurements behind the decision (valid when inliers > 0).
+  double scale = 0;             // sqrt(|det A|)
+  double anisotropy = 0;        // singular value ratio of A, >= 1
+  double rotation_deg = 0;      // of A, -180..180
+  double perspective = 0;       // max w / min w - 1 over the matched region
+  double overlap = 0;           // overlap area / registered page area, 0..1
+  double overlap_coverage = 0;  // inlier hull / overlap area, 0..1
+  int grid_cells = 0;           // occupied cells of the 4x4 grid over the overlap
+  // Bounding box, in the query's normalised frame, of the registered page as
+  // the homography places it, clipped to the query page: the region of the
+  // query this match explains (see RegionsOverlap).
+  cv::Rect2d query_region;
+  // accepted = sane && inliers >= min_inliers && coverage >= min_coverage &&
+  // overlap_coverage >= min_overlap_coverage && grid_cells >= min_grid_cells.
+  bool accepted = false;
+  std::string rejected_by;  // the first failed condition ("" when accepted)
 };
+
+// Whether two matches explain overlapping parts of one query page: the
+// intersection of the regions covers more than `max_fraction` of the smaller
+// one. A query page maps to a second registered page only through a region
+// that does not overlap the first's (the halves of a spread).
+bool RegionsOverlap(const cv::Rect2d& a, const cv::Rect2d& b, double max_fraction = 0.25);
 
 // Verifies `query` against registered page `ref`. Both must be of the same
 // FeatureKind (asserted); `ref` is expected not mirrored. Never throws; with too

@@ -15,55 +15,56 @@ struct IndexHit {
   int distance = 0;  // Hamming bits
 };
 
-// FAISS binary index over 256-bit PDQ hashes, keyed by catalog unit id.
+// Exact Hamming range search over 256-bit PDQ hashes, keyed by catalog unit id.
 //
 // Multi-index hashing (Norouzi, Punjani & Fleet, "Fast Exact Search in Hamming
-// Space with Multi-Index Hashing", IEEE TPAMI 36(6), 2014): for radius <= 31 it
-// uses faiss::IndexBinaryMultiHash with 16 tables of 16 bits and nflip =
-// radius / 16. By the pigeonhole principle two hashes within r bits differ in
-// at most r / 16 bits in at least one of the 16 substrings, so probing each
-// table with up to nflip flipped bits and verifying the candidates is exact
-// while touching a tiny fraction of the codes. Larger radii fall back to
-// exhaustive search over the same codes (faiss::IndexBinaryFlat), which is
-// exact for any radius.
+// Space with Multi-Index Hashing", IEEE TPAMI 36(6), 2014): the codes are
+// split into 16 substrings of 16 bits, and each substring has a table (a
+// counting-sorted array of code positions with 65,537 bucket offsets). By the
+// pigeonhole principle two hashes within r <= 31 bits differ in at most
+// r / 16 bits in at least one substring, so probing each table's bucket for
+// the query's substring and, for r >= 16, its 16 one-bit neighbours, then
+// verifying the candidates' full distance, is exact. Larger radii scan every
+// code (AVX2 popcount, fingerprint/hamming.h), which is exact for any radius.
+// Codes added since the tables were last built (at most max(4096, n / 16))
+// are scanned exhaustively; Add rebuilds the tables past that.
 //
-// Const methods are thread-safe; Add/Save are not. FAISS runs single-threaded
-// inside each call (callers parallelise across calls). Multi-hash queries are
-// serialised by an internal mutex: nflip is a member of the FAISS index, set
-// per query, and FAISS 1.7.3 updates a global statistics counter without
-// synchronisation; such a query takes microseconds. Flat (radius > 31)
-// queries run concurrently.
+// Memory: 32 bytes per code, 4 per unit id (8 once an id exceeds 2^32 - 1),
+// 64 for the tables (16 x uint32), plus 4 MiB of bucket offsets: 100 bytes per
+// hash (FAISS's IndexBinaryMultiHash took about 850). Measured query times in
+// bench/RESULTS.md (bench/e2e/scale.cc).
 //
-// Cost, measured on 100k random codes on a shared 2-core VM, one thread
-// (Debian's FAISS is built without hardware popcount): ~850 bytes of memory per
-// code, the 16 hash tables dominating; radius < 16 some 30k-190k queries/s,
-// radius 16..31 some 3.5k-7k queries/s, radius > 31 about 1k queries/s.
+// Thread-safety: const methods may run concurrently with each other (they
+// only read); Add and Save need exclusive access.
 class PdqIndex {
  public:
   PdqIndex();
   ~PdqIndex();
 
   // unit_id must be positive (a catalog row id); ids need not be added in order.
-  // A FAISS failure (out of memory) is returned, never thrown or aborted on.
+  // Out of memory is returned as kResourceExhausted, never thrown or aborted on.
   Status Add(int64_t unit_id, const fingerprint::Hash256& hash);
   int64_t size() const;
   int64_t max_unit_id() const;  // 0 when empty
+  size_t MemoryBytes() const;   // heap bytes held by the index
 
   // For each query, every indexed hash within `radius` bits (inclusive),
-  // nearest first, ties by unit id. A negative radius finds nothing. A FAISS
-  // failure (out of memory) is returned as kInternal.
+  // nearest first, ties by unit id. A negative radius finds nothing. Out of
+  // memory is returned as kResourceExhausted.
   Result<std::vector<std::vector<IndexHit>>> RangeSearch(
       const std::vector<fingerprint::Hash256>& queries, int radius) const;
 
   // Atomic save: writes a uniquely named path + ".tmp.XXXXXX", fsyncs it, renames it over `path`
   // and fsyncs the directory. The format is Kagami's own (magic "KGMIDX1\0", version, count, max
-  // unit id, unit ids, codes, FNV-1a-64 checksum); Load rebuilds the FAISS tables from the codes.
+  // unit id, unit ids, codes, FNV-1a-64 checksum); Load rebuilds the hash tables from the codes.
   // Load gives kNotFound for a missing file, kCorrupt for a truncated or damaged one, kUnsupported
   // for another format version.
   Status Save(const std::filesystem::path& path) const;
   static Result<std::unique_ptr<PdqIndex>> Load(const std::filesystem::path& path);
 
  private:
+  std::vector<std::vector<IndexHit>> RangeSearchOrThrow(
+      const std::vector<fingerprint::Hash256>& queries, int radius) const;  // throws bad_alloc
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

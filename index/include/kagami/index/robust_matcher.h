@@ -56,12 +56,12 @@ struct RobustOptions {
   // showing a third of a registered page still has enough of its keypoints.
   fingerprint::LocalFeatureOptions features;
   fingerprint::LocalFeatureOptions registered_features = RegisteredFeatureOptions();
-  // Acceptance at 13 sane inliers. Unrelated same-style generated pages reach
-  // at most 10 (bench/e2e/local_calibration.cc, 12,904 wrong pairs, 500 vs 500
-  // keypoints; 6 in 1,600 exhaustive pairs at 1000 vs 500), while 20%-per-side
-  // crops of registered pages verified with 1000 registered keypoints have at
-  // least 14 and typically 30+ (bench/e2e/robust_validation.cc reports recall
-  // and false matches per 10,000 comparisons for these settings).
+  // Acceptance at 13 inliers under the constraints of a real copy
+  // (fingerprint::VerifyOptions). On generated pages unrelated same-style
+  // pairs reach at most 10 inliers (bench/e2e/local_calibration.cc); on real
+  // images unrelated pairs reach up to 41 inliers but never the coverage,
+  // spread and transform a copy has (bench/e2e/real_calibration.cc,
+  // bench/RESULTS.md section 5).
   fingerprint::VerifyOptions verify = DefaultVerifyOptions();
 
   static fingerprint::LocalFeatureOptions RegisteredFeatureOptions() {
@@ -105,10 +105,16 @@ struct RobustHit {
   double coverage = 0;
   bool mirrored = false;
   cv::Matx33d homography = cv::Matx33d::eye();  // scanned -> registered, normalised units
+  // The part of the scanned page this hit explains, in its normalised frame
+  // (long side 1): the matched view's rectangle for PDQ, the registered page as
+  // placed by the homography for the local stage.
+  cv::Rect2d query_region;
 };
 
-// The outcome of matching one scanned page: at most one hit per view group
-// (two for a spread whose halves match different pages), best first.
+// The outcome of matching one scanned page, best first: one hit, or two when
+// they explain non-overlapping regions of it (fingerprint::RegionsOverlap; the
+// halves of a spread). A weaker hit overlapping a stronger one is dropped,
+// never reported as an alternative.
 struct PageOutcome {
   std::vector<RobustHit> hits;
   bool local_ran = false;

@@ -72,6 +72,9 @@ class ExhibitRenderer {
 // registered page, and registered page corners mapped back onto the found page,
 // both in page pixels. Empty when there is no homography or the view is
 // "trimmed" (its crop box is not recorded).
+// PNG bytes of an 8-bit BGR image (libpng; no OpenCV imgcodecs at start-up).
+Result<std::string> EncodePng(const cv::Mat& bgr);
+
 struct MatchOutline {
   std::vector<cv::Point2d> on_registered;
   std::vector<cv::Point2d> on_found;
