@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -48,6 +49,9 @@ ingest::DecodeMode DecodeModeFor(const GlobalFlags& flags, ingest::DecodeMode df
 pipeline::ExtractOptions MakeExtractOptions(const GlobalFlags& flags, ingest::DecodeMode dflt);
 // Progress on stderr, only when stderr is a terminal; empty otherwise.
 pipeline::ProgressFn MakeProgress();
+// `kagami hash` for videos (video_hash.cc): frame lines, then a "unit":"video" line.
+void HashVideos(const GlobalFlags& flags, const std::vector<std::string>& paths,
+                const ingest::IngestLimits& limits, int& hashed, int& errors);
 // Compact one-line JSON; invalid UTF-8 is replaced, never thrown on.
 std::string JsonDump(const nlohmann::json& j);
 

@@ -6,6 +6,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "kagami/pipeline/video_pipeline.h"
+
 namespace kagami::pipeline {
 
 using namespace kagami::index;  // NOLINT: this module orchestrates index/
@@ -162,8 +164,11 @@ class ScanSink : public ExtractSink {
 
 }  // namespace
 
-Status Scan(Store& store, const std::vector<std::string>& paths, const ScanOptions& options,
-            const std::function<void(const VolumeReport&)>& on_volume, const ProgressFn& progress) {
+namespace {
+
+Status ScanPages(Store& store, const std::vector<std::string>& paths, const ScanOptions& options,
+                 const std::function<void(const VolumeReport&)>& on_volume,
+                 const ProgressFn& progress) {
   std::vector<ingest::Volume> volumes = ingest::ExpandInputs(paths, options.extract.limits);
   ScanOptions effective = options;
   effective.extract.sha256 = false;
@@ -177,6 +182,29 @@ Status Scan(Store& store, const std::vector<std::string>& paths, const ScanOptio
   ScanSink sink(store, matcher.catalog_mutex(), volumes, effective, on_volume, progress);
   ExtractVolumes(volumes, effective.extract, sink);
   return Status::Ok();
+}
+
+}  // namespace
+
+Status Scan(Store& store, const std::vector<std::string>& paths, const ScanOptions& options,
+            const std::function<void(const VolumeReport&)>& on_volume, const ProgressFn& progress) {
+  // Videos go to video_pipeline; runs of other inputs to the page pipeline, in input order.
+  std::vector<std::string> run;
+  bool run_is_video = false;
+  auto flush = [&]() -> Status {
+    if (run.empty()) return Status::Ok();
+    Status s = run_is_video ? ScanVideos(store, run, VideoOptionsFor(options.extract), options.extract.limits, on_volume)
+                            : ScanPages(store, run, options, on_volume, progress);
+    run.clear();
+    return s;
+  };
+  for (const std::string& path : paths) {
+    bool video = IsVideoInput(path);
+    if (video != run_is_video) KAGAMI_RETURN_IF_ERROR(flush());
+    run_is_video = video;
+    run.push_back(path);
+  }
+  return flush();
 }
 
 }  // namespace kagami::pipeline

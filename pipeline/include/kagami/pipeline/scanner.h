@@ -11,6 +11,7 @@
 #include "kagami/pipeline/registrar.h"
 #include "kagami/index/robust_matcher.h"
 #include "kagami/index/store.h"
+#include "kagami/pipeline/video_segment.h"
 
 namespace kagami::pipeline {
 
@@ -57,6 +58,10 @@ struct VolumeReport {
   std::vector<PageMatchRecord> matches;  // page order
   std::vector<WorkResult> works;         // every work with a matched page, best first
   std::vector<FileError> errors;
+  // Videos (video_pipeline.h): pages are sampled frames; matches are segments.
+  bool video = false;
+  double duration_s = 0;                   // seconds decoded
+  std::vector<VideoSegmentMatch> segments;  // query start order
 };
 
 struct ScanOptions {
