@@ -37,6 +37,7 @@ void HashVideos(const GlobalFlags& flags, const std::vector<std::string>& paths,
         j["trimmed_quality"] = f.trimmed->quality;
         j["content"] = {f.content.x, f.content.y, f.content.width, f.content.height};
       }
+      j["pdq_center"] = f.center.hash.ToHex();
       j["scene_cut"] = f.scene_cut;
       std::cout << JsonDump(j) << '\n';
       ++hashed;

@@ -37,6 +37,10 @@ class FingerprintSink : public ingest::VideoSink {
       fp.trimmed = PdqHash{trimmed.hashes[kOriginal], trimmed.quality};
       fp.trimmed_mirror = trimmed.hashes[kFlipY];
     }
+    cv::Rect c = fp.content;
+    cv::Rect inner(c.x + c.width / 20, c.y + c.height / 20, c.width - 2 * (c.width / 20),
+                   c.height - 2 * (c.height / 20));
+    fp.center = hasher_.Hash(frame.gray(inner));
     if (kept_ != nullptr) kept_->push_back(std::move(frame.gray));
     out_.frames.push_back(std::move(fp));
   }

@@ -33,9 +33,11 @@ Line BestLine(const std::vector<FrameMatch>& m, const SegmentOptions& o) {
       // A bin and its right neighbour together (an offset on a bin edge).
       std::set<int64_t> both = it->second;
       auto next = std::next(it);
-      if (next != bins.end() && next->first == it->first + 1) both.insert(next->second.begin(), next->second.end());
+      if (next != bins.end() && next->first == it->first + 1)
+        both.insert(next->second.begin(), next->second.end());
       int votes = static_cast<int>(both.size());
-      if (votes > best.votes || (votes == best.votes && std::fabs(speed - 1) < std::fabs(best.speed - 1))) {
+      if (votes > best.votes ||
+          (votes == best.votes && std::fabs(speed - 1) < std::fabs(best.speed - 1))) {
         best.votes = votes;
         best.speed = speed;
         best.offset = (it->first + 1.0) * o.tolerance_s;  // centre of the pair of bins
@@ -45,7 +47,8 @@ Line BestLine(const std::vector<FrameMatch>& m, const SegmentOptions& o) {
   return best;
 }
 
-std::vector<size_t> Inliers(const std::vector<FrameMatch>& m, double speed, double offset, double tol) {
+std::vector<size_t> Inliers(const std::vector<FrameMatch>& m, double speed, double offset,
+                            double tol) {
   std::vector<size_t> in;
   for (size_t i = 0; i < m.size(); ++i) {
     if (std::fabs(m[i].tr - (speed * m[i].tq + offset)) <= tol) in.push_back(i);
@@ -67,7 +70,8 @@ void Refit(const std::vector<FrameMatch>& m, const std::vector<size_t>& in, cons
   double n = static_cast<double>(in.size());
   double var = sxx - sx * sx / n;
   if (var > 25.0) {  // at least ~5 s of spread to estimate a slope
-    speed = std::clamp((sxy - sx * sy / n) / var, 1.0 - o.max_speed_change, 1.0 + o.max_speed_change);
+    speed =
+        std::clamp((sxy - sx * sy / n) / var, 1.0 - o.max_speed_change, 1.0 + o.max_speed_change);
   }
   offset = (sy - speed * sx) / n;
 }
@@ -277,8 +281,32 @@ std::vector<Segment> MergeModalities(std::vector<Segment> video, std::vector<Seg
   for (size_t i = 0; i < audio.size(); ++i) {
     if (!used[i]) video.push_back(audio[i]);
   }
-  std::sort(video.begin(), video.end(), ByStart);
-  return video;
+  // Of two segments of the same asset covering mostly the same query time
+  // (a repetitive soundtrack or scene aligns at several offsets), keep the
+  // better: one confirmed by both modalities first, then the higher score.
+  auto rank = [](const Segment& s) {
+    return std::make_pair(s.modality == "both" ? 1 : 0, s.score);
+  };
+  std::vector<bool> drop(video.size(), false);
+  for (size_t i = 0; i < video.size(); ++i) {
+    for (size_t j = 0; j < video.size(); ++j) {
+      if (i == j || drop[j] || video[i].asset_id != video[j].asset_id) continue;
+      double overlap =
+          std::min(video[i].end, video[j].end) - std::max(video[i].start, video[j].start);
+      double shorter = std::min(video[i].end - video[i].start, video[j].end - video[j].start);
+      if (overlap > 0.5 * shorter &&
+          (rank(video[i]) < rank(video[j]) || (rank(video[i]) == rank(video[j]) && i > j))) {
+        drop[i] = true;
+        break;
+      }
+    }
+  }
+  std::vector<Segment> out;
+  for (size_t i = 0; i < video.size(); ++i) {
+    if (!drop[i]) out.push_back(video[i]);
+  }
+  std::sort(out.begin(), out.end(), ByStart);
+  return out;
 }
 
 }  // namespace kagami::index

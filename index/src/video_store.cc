@@ -42,7 +42,9 @@ CREATE TABLE IF NOT EXISTS video_frames (
   pdq BLOB NOT NULL CHECK (length(pdq) = 32),
   quality INTEGER NOT NULL CHECK (quality BETWEEN 0 AND 100),
   pdq_trimmed BLOB CHECK (pdq_trimmed IS NULL OR length(pdq_trimmed) = 32),
-  trimmed_quality INTEGER NOT NULL DEFAULT 0 CHECK (trimmed_quality BETWEEN 0 AND 100)
+  trimmed_quality INTEGER NOT NULL DEFAULT 0 CHECK (trimmed_quality BETWEEN 0 AND 100),
+  pdq_center BLOB CHECK (pdq_center IS NULL OR length(pdq_center) = 32),
+  center_quality INTEGER NOT NULL DEFAULT 0 CHECK (center_quality BETWEEN 0 AND 100)
 );
 CREATE INDEX IF NOT EXISTS video_frames_by_asset ON video_frames (asset_id);
 CREATE TABLE IF NOT EXISTS audio_fingerprints (
@@ -128,20 +130,23 @@ Result<std::unique_ptr<VideoStore>> VideoStore::Open(const std::filesystem::path
   {
     KAGAMI_ASSIGN_OR_RETURN(
         SqliteStmt stmt,
-        Prepare(db, "SELECT id, asset_id, t, quality, pdq_trimmed IS NOT NULL, trimmed_quality "
-                    "FROM video_frames ORDER BY id",
-                    impl->What("reading frames")));
+        Prepare(db,
+                "SELECT id, asset_id, t, quality, pdq_trimmed IS NOT NULL, trimmed_quality, "
+                "pdq_center IS NOT NULL, center_quality FROM video_frames ORDER BY id",
+                impl->What("reading frames")));
     while (true) {
       KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt.get(), impl->What("reading frames")));
       if (!row) break;
       int64_t id = sqlite3_column_int64(stmt.get(), 0);
-      impl->frames[id] = FrameRef{sqlite3_column_int64(stmt.get(), 1),
-                                  sqlite3_column_double(stmt.get(), 2)};
+      impl->frames[id] =
+          FrameRef{sqlite3_column_int64(stmt.get(), 1), sqlite3_column_double(stmt.get(), 2)};
       bool full = sqlite3_column_int(stmt.get(), 3) >= kMinIndexQuality;
-      bool trimmed =
-          sqlite3_column_int(stmt.get(), 4) != 0 && sqlite3_column_int(stmt.get(), 5) >= kMinIndexQuality;
-      expected += int(full) + int(trimmed);
-      if (full || trimmed) max_id = id;
+      bool trimmed = sqlite3_column_int(stmt.get(), 4) != 0 &&
+                     sqlite3_column_int(stmt.get(), 5) >= kMinIndexQuality;
+      bool center = sqlite3_column_int(stmt.get(), 6) != 0 &&
+                    sqlite3_column_int(stmt.get(), 7) >= kMinIndexQuality;
+      expected += int(full) + int(trimmed) + int(center);
+      if (full || trimmed || center) max_id = id;
     }
   }
   std::unique_ptr<VideoStore> store(new VideoStore(std::move(impl)));
@@ -160,12 +165,13 @@ Result<std::unique_ptr<VideoStore>> VideoStore::Open(const std::filesystem::path
   // Missing, damaged or stale: rebuild from the catalog.
   store->frame_index_ = std::make_unique<PdqIndex>();
   KAGAMI_ASSIGN_OR_RETURN(
-      SqliteStmt stmt,
-      Prepare(db, "SELECT id, pdq, quality, pdq_trimmed, trimmed_quality FROM video_frames "
-                  "ORDER BY id",
-                  store->impl_->What("rebuilding frame index")));
+      SqliteStmt stmt, Prepare(db,
+                               "SELECT id, pdq, quality, pdq_trimmed, trimmed_quality, pdq_center, "
+                               "center_quality FROM video_frames ORDER BY id",
+                               store->impl_->What("rebuilding frame index")));
   while (true) {
-    KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt.get(), store->impl_->What("rebuilding frame index")));
+    KAGAMI_ASSIGN_OR_RETURN(bool row,
+                            Step(stmt.get(), store->impl_->What("rebuilding frame index")));
     if (!row) break;
     int64_t id = sqlite3_column_int64(stmt.get(), 0);
     if (sqlite3_column_int(stmt.get(), 2) >= kMinIndexQuality) {
@@ -174,6 +180,10 @@ Result<std::unique_ptr<VideoStore>> VideoStore::Open(const std::filesystem::path
     if (sqlite3_column_type(stmt.get(), 3) != SQLITE_NULL &&
         sqlite3_column_int(stmt.get(), 4) >= kMinIndexQuality) {
       store->frame_index_->Add(id, HashFromBlob(ColumnBlob(stmt.get(), 3)));
+    }
+    if (sqlite3_column_type(stmt.get(), 5) != SQLITE_NULL &&
+        sqlite3_column_int(stmt.get(), 6) >= kMinIndexQuality) {
+      store->frame_index_->Add(id, HashFromBlob(ColumnBlob(stmt.get(), 5)));
     }
   }
   KAGAMI_RETURN_IF_ERROR(store->SaveIndex());
@@ -197,7 +207,8 @@ Result<int64_t> VideoStore::AddVideoAsset(const VideoAssetRecord& r) {
   KAGAMI_ASSIGN_OR_RETURN(auto txn, ScopedTransaction::Begin(db, what));
   int64_t asset_id = 0;
   {
-    KAGAMI_ASSIGN_OR_RETURN(SqliteStmt work, Prepare(db, "SELECT 1 FROM works WHERE id = ?1", what));
+    KAGAMI_ASSIGN_OR_RETURN(SqliteStmt work,
+                            Prepare(db, "SELECT 1 FROM works WHERE id = ?1", what));
     KAGAMI_RETURN_IF_ERROR(Bind(work.get(), std::string_view(r.asset.work_id)));
     KAGAMI_ASSIGN_OR_RETURN(bool exists, Step(work.get(), what));
     if (!exists) return Status::NotFound(what + ": no work '" + r.asset.work_id + "'");
@@ -209,12 +220,11 @@ Result<int64_t> VideoStore::AddVideoAsset(const VideoAssetRecord& r) {
                 "INSERT INTO assets (work_id, path, sha256, size_bytes, media_type, unit_count, "
                 "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 what));
-    KAGAMI_RETURN_IF_ERROR(Bind(stmt.get(), std::string_view(r.asset.work_id),
-                                std::string_view(r.asset.path), std::string_view(r.asset.sha256_hex),
-                                static_cast<int64_t>(r.asset.size_bytes),
-                                std::string_view(r.asset.media_type),
-                                static_cast<int64_t>(r.frames.size()),
-                                std::string_view(NowIso8601Utc())));
+    KAGAMI_RETURN_IF_ERROR(
+        Bind(stmt.get(), std::string_view(r.asset.work_id), std::string_view(r.asset.path),
+             std::string_view(r.asset.sha256_hex), static_cast<int64_t>(r.asset.size_bytes),
+             std::string_view(r.asset.media_type), static_cast<int64_t>(r.frames.size()),
+             std::string_view(NowIso8601Utc())));
     KAGAMI_RETURN_IF_ERROR(Step(stmt.get(), what).status());
     asset_id = sqlite3_last_insert_rowid(db);
   }
@@ -235,13 +245,16 @@ Result<int64_t> VideoStore::AddVideoAsset(const VideoAssetRecord& r) {
         SqliteStmt stmt,
         Prepare(db,
                 "INSERT INTO video_frames (asset_id, t, pdq, quality, pdq_trimmed, "
-                "trimmed_quality) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "trimmed_quality, pdq_center, center_quality) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+                "?8)",
                 what));
     for (const FrameRecord& f : r.frames) {
       std::optional<BlobArg> trimmed;
       if (f.pdq_trimmed) trimmed = BlobArg{f.pdq_trimmed->bytes.data(), 32};
+      std::optional<BlobArg> center;
+      if (f.pdq_center) center = BlobArg{f.pdq_center->bytes.data(), 32};
       KAGAMI_RETURN_IF_ERROR(Bind(stmt.get(), asset_id, f.t, BlobArg{f.pdq.bytes.data(), 32},
-                                  f.quality, trimmed, f.trimmed_quality));
+                                  f.quality, trimmed, f.trimmed_quality, center, f.center_quality));
       KAGAMI_RETURN_IF_ERROR(Step(stmt.get(), what).status());
       added.emplace_back(sqlite3_last_insert_rowid(db), &f);
       sqlite3_reset(stmt.get());
@@ -256,8 +269,8 @@ Result<int64_t> VideoStore::AddVideoAsset(const VideoAssetRecord& r) {
                 "fingerprint) VALUES (?1, 'chromaprint-raw-1', ?2, ?3, ?4)",
                 what));
     std::vector<uint8_t> blob = ValuesToBlob(r.audio);
-    KAGAMI_RETURN_IF_ERROR(
-        Bind(stmt.get(), asset_id, r.audio_item_s, r.audio_start_s, BlobArg{blob.data(), blob.size()}));
+    KAGAMI_RETURN_IF_ERROR(Bind(stmt.get(), asset_id, r.audio_item_s, r.audio_start_s,
+                                BlobArg{blob.data(), blob.size()}));
     KAGAMI_RETURN_IF_ERROR(Step(stmt.get(), what).status());
   }
   KAGAMI_RETURN_IF_ERROR(txn->Commit());
@@ -266,6 +279,9 @@ Result<int64_t> VideoStore::AddVideoAsset(const VideoAssetRecord& r) {
     if (f->quality >= kMinIndexQuality) frame_index_->Add(id, f->pdq);
     if (f->pdq_trimmed && f->trimmed_quality >= kMinIndexQuality) {
       frame_index_->Add(id, *f->pdq_trimmed);
+    }
+    if (f->pdq_center && f->center_quality >= kMinIndexQuality) {
+      frame_index_->Add(id, *f->pdq_center);
     }
   }
   return asset_id;

@@ -83,7 +83,8 @@ using Signature = std::array<float, kSigW * kSigH>;
 
 bool LumaSignature(const AVFrame& f, Signature& sig) {
   const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(static_cast<AVPixelFormat>(f.format));
-  if (d == nullptr || (d->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL | AV_PIX_FMT_FLAG_HWACCEL)) ||
+  if (d == nullptr ||
+      (d->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL | AV_PIX_FMT_FLAG_HWACCEL)) ||
       d->comp[0].plane != 0 || d->comp[0].depth != 8 || d->comp[0].step != 1 ||
       f.data[0] == nullptr || f.width < kSigW * 4 || f.height < kSigH * 4) {
     return false;
@@ -325,7 +326,8 @@ class Decoder {
       }
     }
     if (!sample) return;
-    if (!cut) next_sample_t_ = (std::floor(t * options_.frame_rate + 1e-6) + 1) / options_.frame_rate;
+    if (!cut)
+      next_sample_t_ = (std::floor(t * options_.frame_rate + 1e-6) + 1) / options_.frame_rate;
     last_sampled_t_ = t;
     VideoFrame out;
     out.t = t;
@@ -371,8 +373,8 @@ class Decoder {
       AVChannelLayout mono = AV_CHANNEL_LAYOUT_MONO;
       SwrContext* raw = nullptr;
       int rc = swr_alloc_set_opts2(&raw, &mono, AV_SAMPLE_FMT_S16, options_.audio_sample_rate,
-                                   &in_layout, static_cast<AVSampleFormat>(f.format),
-                                   f.sample_rate, 0, nullptr);
+                                   &in_layout, static_cast<AVSampleFormat>(f.format), f.sample_rate,
+                                   0, nullptr);
       av_channel_layout_uninit(&in_layout);
       swr_.reset(raw);
       if (rc < 0 || swr_init(swr_.get()) < 0) {
@@ -386,9 +388,9 @@ class Decoder {
       in_format_ = f.format;
     }
     if (f.sample_rate != in_rate_ || f.format != in_format_) return;  // mid-stream change: skip
-    int max_out = static_cast<int>(
-        av_rescale_rnd(swr_get_delay(swr_.get(), f.sample_rate) + f.nb_samples,
-                       options_.audio_sample_rate, f.sample_rate, AV_ROUND_UP));
+    int max_out =
+        static_cast<int>(av_rescale_rnd(swr_get_delay(swr_.get(), f.sample_rate) + f.nb_samples,
+                                        options_.audio_sample_rate, f.sample_rate, AV_ROUND_UP));
     pcm_.resize(static_cast<size_t>(max_out) + 16);
     uint8_t* out[1] = {reinterpret_cast<uint8_t*>(pcm_.data())};
     int n = swr_convert(swr_.get(), out, max_out, const_cast<const uint8_t**>(f.extended_data),
@@ -405,7 +407,8 @@ class Decoder {
   }
 
   void Deliver(int n) {
-    double t = audio_start_s_ + static_cast<double>(info_.audio_samples + n) / options_.audio_sample_rate;
+    double t =
+        audio_start_s_ + static_cast<double>(info_.audio_samples + n) / options_.audio_sample_rate;
     if (t > options_.max_media_seconds) {
       info_.truncated = true;
       done_ = true;
@@ -444,8 +447,8 @@ bool LooksLikeVideo(const std::string& path) {
   std::transform(ext.begin(), ext.end(), ext.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   static constexpr std::string_view kExts[] = {
-      ".m3u8", ".mp4", ".m4v", ".mkv", ".webm", ".avi", ".ts", ".m2ts", ".mts", ".flv",
-      ".mov",  ".mpg", ".mpeg", ".wmv", ".ogv", ".3gp", ".vob", ".asf", ".divx"};
+      ".m3u8", ".mp4", ".m4v",  ".mkv", ".webm", ".avi", ".ts",  ".m2ts", ".mts", ".flv",
+      ".mov",  ".mpg", ".mpeg", ".wmv", ".ogv",  ".3gp", ".vob", ".asf",  ".divx"};
   for (std::string_view e : kExts) {
     if (ext == e) return true;
   }
@@ -460,11 +463,11 @@ bool LooksLikeVideo(const std::string& path) {
   if (at(4, "ftyp")) {  // ISO BMFF; AVIF/HEIF images are not video
     return !(at(8, "avif") || at(8, "heic") || at(8, "mif1") || at(8, "avis"));
   }
-  if (at(0, "\x1a\x45\xdf\xa3")) return true;                  // Matroska / WebM
-  if (at(0, "RIFF") && at(8, "AVI ")) return true;             // AVI
-  if (at(0, "FLV\x01")) return true;                           // FLV
-  if (at(0, "#EXTM3U")) return true;                           // HLS playlist
-  if (n >= 189 && head[0] == 0x47) return true;                // MPEG-TS (unreachable: 64 bytes)
+  if (at(0, "\x1a\x45\xdf\xa3")) return true;       // Matroska / WebM
+  if (at(0, "RIFF") && at(8, "AVI ")) return true;  // AVI
+  if (at(0, "FLV\x01")) return true;                // FLV
+  if (at(0, "#EXTM3U")) return true;                // HLS playlist
+  if (n >= 189 && head[0] == 0x47) return true;     // MPEG-TS (unreachable: 64 bytes)
   if (at(0, std::string_view("\x00\x00\x01\xba", 4))) return true;  // MPEG-PS
   if (at(0, "OggS")) return true;
   return false;
@@ -474,8 +477,9 @@ Result<VideoInfo> DecodeVideo(const std::string& path, const VideoDecodeOptions&
                               const IngestLimits& limits, VideoSink& sink) {
   if (HasPrefix(path, "http://") || HasPrefix(path, "https://")) {
     return Status::Unsupported(
-        path + ": HLS/video over HTTP is not supported yet (it must go through the crawler's "
-               "fetcher, which is not wired in); download it and pass the local file");
+        path +
+        ": HLS/video over HTTP is not supported yet (it must go through the crawler's "
+        "fetcher, which is not wired in); download it and pass the local file");
   }
   std::error_code ec;
   auto status = std::filesystem::status(path, ec);

@@ -19,7 +19,8 @@ std::string MediaTypeFor(const std::string& path, const ingest::VideoInfo& info)
   if (ext == ".m3u8") return "application/vnd.apple.mpegurl";
   const std::string& c = info.container;
   if (c.find("mp4") != std::string::npos) return "video/mp4";
-  if (c.find("matroska") != std::string::npos) return ext == ".webm" ? "video/webm" : "video/x-matroska";
+  if (c.find("matroska") != std::string::npos)
+    return ext == ".webm" ? "video/webm" : "video/x-matroska";
   if (c == "avi") return "video/x-msvideo";
   if (c == "mpegts") return "video/mp2t";
   if (c == "flv") return "video/x-flv";
@@ -52,7 +53,8 @@ Status RegisterVideos(index::Store& store, const index::Work& work,
     ++summary.volumes;
     auto fail = [&](const Status& s) { summary.errors.push_back({path, "", s}); };
     if (path.rfind("http://", 0) == 0 || path.rfind("https://", 0) == 0) {
-      fail(Status::Unsupported(path + ": registering over HTTP is not supported; pass a local file"));
+      fail(Status::Unsupported(path +
+                               ": registering over HTTP is not supported; pass a local file"));
       continue;
     }
     Result<std::string> sha = ingest::Sha256File(path);
@@ -66,8 +68,8 @@ Status RegisterVideos(index::Store& store, const index::Work& work,
       ++summary.assets_skipped;
       continue;
     }
-    auto fp = fingerprint::FingerprintVideo(path, FingerprintOptions(options, options.register_frame_rate),
-                                            limits);
+    auto fp = fingerprint::FingerprintVideo(
+        path, FingerprintOptions(options, options.register_frame_rate), limits);
     if (!fp.ok()) {
       fail(fp.status());
       continue;
@@ -95,6 +97,8 @@ Status RegisterVideos(index::Store& store, const index::Work& work,
         r.pdq_trimmed = f.trimmed->hash;
         r.trimmed_quality = f.trimmed->quality;
       }
+      r.pdq_center = f.center.hash;
+      r.center_quality = f.center.quality;
       record.frames.push_back(r);
     }
     record.audio = fp->audio.values;
@@ -135,8 +139,8 @@ VolumeReport ScanOne(index::VideoStore& videos, const index::AudioIndex& audio_i
   VolumeReport report;
   report.source = path;
   report.video = true;
-  auto fp = fingerprint::FingerprintVideo(path, FingerprintOptions(options, options.scan_frame_rate),
-                                          limits);
+  auto fp = fingerprint::FingerprintVideo(
+      path, FingerprintOptions(options, options.scan_frame_rate), limits);
   if (!fp.ok()) {
     report.verdict = Verdict::kError;
     report.status = fp.status();
@@ -195,8 +199,8 @@ VolumeReport ScanOne(index::VideoStore& videos, const index::AudioIndex& audio_i
       index::FindVideoSegments(std::move(matches), query_times, options.segments);
   std::vector<index::Segment> audio_segments;
   if (!fp->audio.values.empty()) {
-    audio_segments = audio_index.Match(fp->audio.values, fp->audio.item_s, fp->audio.start_s,
-                                       options.segments);
+    audio_segments =
+        audio_index.Match(fp->audio.values, fp->audio.item_s, fp->audio.start_s, options.segments);
   }
   segments = index::MergeModalities(std::move(segments), std::move(audio_segments));
 
@@ -228,9 +232,9 @@ VolumeReport ScanOne(index::VideoStore& videos, const index::AudioIndex& audio_i
   });
   report.verdict = report.segments.empty() ? Verdict::kNoMatch : Verdict::kMatch;
   if (fp->info.decode_errors > 0) {
-    report.errors.push_back({path, "",
-                             Status::Corrupt(std::to_string(fp->info.decode_errors) +
-                                             " damaged packets skipped")});
+    report.errors.push_back(
+        {path, "",
+         Status::Corrupt(std::to_string(fp->info.decode_errors) + " damaged packets skipped")});
   }
   if (fp->info.truncated) {
     report.errors.push_back(

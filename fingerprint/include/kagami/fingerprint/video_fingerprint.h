@@ -31,6 +31,10 @@ struct FrameFingerprint {
   std::optional<PdqHash> trimmed;
   std::optional<Hash256> trimmed_mirror;
   cv::Rect content;  // the trimmed rect in the sampled frame's pixels
+  // The central 90% (each side) of the content: what a copy cropped by up to
+  // ~10% shows. Registered and indexed, so cropped copies match; not needed
+  // for queries.
+  PdqHash center;
   int frame_width = 0, frame_height = 0;  // the sampled (scaled) frame
 };
 

@@ -30,20 +30,20 @@ namespace kagami::index {
 
 struct FrameMatch {
   int64_t asset_id = 0;
-  double tq = 0;  // query time (seconds)
-  double tr = 0;  // reference time (seconds)
-  int distance = 0;  // PDQ bits
+  double tq = 0;          // query time (seconds)
+  double tr = 0;          // reference time (seconds)
+  int distance = 0;       // PDQ bits
   bool mirrored = false;  // the query frame's mirror image matched
 };
 
 struct SegmentOptions {
-  int min_frames = 5;            // distinct matched query frames
-  double min_span_s = 4.0;       // query seconds from first to last matched frame
-  double max_gap_s = 12.0;       // a longer run of unmatched query time splits a segment
-  double tolerance_s = 1.5;      // |t_ref - (speed * t_query + offset)| for an inlier
-  double min_density = 0.35;     // matched / sampled query frames within the segment
+  int min_frames = 5;         // distinct matched query frames
+  double min_span_s = 4.0;    // query seconds from first to last matched frame
+  double max_gap_s = 12.0;    // a longer run of unmatched query time splits a segment
+  double tolerance_s = 1.5;   // |t_ref - (speed * t_query + offset)| for an inlier
+  double min_density = 0.35;  // matched / sampled query frames within the segment
   double max_speed_change = 0.06;
-  int max_mean_distance = 40;    // mean PDQ bits over the segment's matched frames
+  int max_mean_distance = 40;  // mean PDQ bits over the segment's matched frames
   int max_segments_per_asset = 8;
   // Audio (Chromaprint raw values): a segment needs this many seconds where the
   // smoothed bit error stays at or below max_audio_bit_error (of 32 bits;

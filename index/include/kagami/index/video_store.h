@@ -22,6 +22,8 @@ struct FrameRecord {
   int quality = 0;
   std::optional<fingerprint::Hash256> pdq_trimmed;  // bars trimmed, when there were any
   int trimmed_quality = 0;
+  std::optional<fingerprint::Hash256> pdq_center;  // central 90% of the content
+  int center_quality = 0;
 };
 
 struct VideoAssetRecord {
@@ -61,7 +63,8 @@ struct FrameRef {
 // own radius and thresholds (segment_matcher.h); keeping them out of pdq.index
 // leaves page verdicts, page scan cost and Store's stale-index check exactly as
 // they were, and a frame hit never needs a units-table lookup. The frame index
-// holds each frame's full hash and, when bars were trimmed, its trimmed hash,
+// holds each frame's full hash, its central-crop hash and, when bars were
+// trimmed, its trimmed hash,
 // for frames of quality >= kMinIndexQuality; it is rebuilt from the catalog
 // when missing, corrupt or stale (count and max frame id), like pdq.index.
 //

@@ -45,8 +45,8 @@ struct VideoDecodeOptions {
 
 // One sampled frame: luminance, scaled to fit max_side, pixel aspect corrected.
 struct VideoFrame {
-  double t = 0;          // seconds from the start of the stream
-  cv::Mat gray;          // CV_8UC1, owned
+  double t = 0;            // seconds from the start of the stream
+  cv::Mat gray;            // CV_8UC1, owned
   bool scene_cut = false;  // sampled because the picture changed abruptly
 };
 
@@ -56,7 +56,7 @@ struct VideoInfo {
   std::string audio_codec;  // "" when there is no audio stream (or audio is off)
   int width = 0;            // coded size of the video stream (pixels)
   int height = 0;
-  double duration_s = 0;      // media time actually decoded (seconds)
+  double duration_s = 0;       // media time actually decoded (seconds)
   int64_t frames_decoded = 0;  // video frames out of the decoder
   int64_t frames_sampled = 0;
   int64_t audio_samples = 0;  // delivered, at audio_sample_rate
