@@ -130,8 +130,8 @@ Result<RegisterSummary> RegisterWork(Store& store, const Work& work,
   std::vector<ingest::Volume> volumes = ingest::ExpandInputs(page_paths, options.extract.limits);
   RegisterSummary summary;
   summary.volumes = static_cast<int>(volumes.size());
-  KAGAMI_RETURN_IF_ERROR(
-      RegisterVideos(store, work, video_paths, VideoOptionsFor(options.extract), options.extract.limits, summary));
+  KAGAMI_RETURN_IF_ERROR(RegisterVideos(store, work, video_paths, VideoOptionsFor(options.extract),
+                                        options.extract.limits, summary));
   if (page_paths.empty()) return summary;
 
   std::mutex store_mutex;

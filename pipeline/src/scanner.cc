@@ -193,7 +193,8 @@ Status Scan(Store& store, const std::vector<std::string>& paths, const ScanOptio
   bool run_is_video = false;
   auto flush = [&]() -> Status {
     if (run.empty()) return Status::Ok();
-    Status s = run_is_video ? ScanVideos(store, run, VideoOptionsFor(options.extract), options.extract.limits, on_volume)
+    Status s = run_is_video ? ScanVideos(store, run, VideoOptionsFor(options.extract),
+                                         options.extract.limits, on_volume)
                             : ScanPages(store, run, options, on_volume, progress);
     run.clear();
     return s;

@@ -122,7 +122,7 @@ void ScanReportWriter::Write(const pipeline::VolumeReport& report) {
 void ScanReportWriter::WriteText(const pipeline::VolumeReport& report) {
   const char* verdict = report.verdict == pipeline::Verdict::kMatch     ? "MATCH"
                         : report.verdict == pipeline::Verdict::kNoMatch ? "no match"
-                                                                     : "ERROR";
+                                                                        : "ERROR";
   out_ << verdict << "  " << report.source << "  (" << report.pages
        << (report.video ? " frames, " : " pages, ")
        << (report.video ? report.segments.size() : report.matches.size())

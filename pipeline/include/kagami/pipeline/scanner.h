@@ -5,12 +5,12 @@
 #include <vector>
 
 #include "kagami/base/status.h"
-#include "kagami/pipeline/batch_extractor.h"
 #include "kagami/index/catalog.h"
 #include "kagami/index/matcher.h"
-#include "kagami/pipeline/registrar.h"
 #include "kagami/index/robust_matcher.h"
 #include "kagami/index/store.h"
+#include "kagami/pipeline/batch_extractor.h"
+#include "kagami/pipeline/registrar.h"
 #include "kagami/pipeline/video_segment.h"
 
 namespace kagami::pipeline {
@@ -60,7 +60,7 @@ struct VolumeReport {
   std::vector<FileError> errors;
   // Videos (video_pipeline.h): pages are sampled frames; matches are segments.
   bool video = false;
-  double duration_s = 0;                   // seconds decoded
+  double duration_s = 0;                    // seconds decoded
   std::vector<VideoSegmentMatch> segments;  // query start order
 };
 
