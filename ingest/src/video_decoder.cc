@@ -245,7 +245,11 @@ class Decoder {
     if (!pkt || !frame) return Status::ResourceExhausted("out of memory");
     while (!done_) {
       int rc = av_read_frame(fmt_.get(), pkt.get());
-      if (rc == AVERROR(EAGAIN)) continue;
+      if (rc == AVERROR(EAGAIN)) {
+        if (Clock::now() > deadline_.end) deadline_.expired = true;
+        if (deadline_.expired) break;
+        continue;
+      }
       if (rc < 0) break;  // end of file, or damage the demuxer cannot resync from
       if (pkt->stream_index == video_index_) {
         Feed(video_.get(), pkt.get(), frame.get(), true);
@@ -471,6 +475,10 @@ bool LooksLikeVideo(const std::string& path) {
   if (at(0, std::string_view("\x00\x00\x01\xba", 4))) return true;  // MPEG-PS
   if (at(0, "OggS")) return true;
   return false;
+}
+
+void SetFfmpegLogging(bool errors_only) {
+  av_log_set_level(errors_only ? AV_LOG_ERROR : AV_LOG_QUIET);
 }
 
 Result<VideoInfo> DecodeVideo(const std::string& path, const VideoDecodeOptions& options,

@@ -79,6 +79,10 @@ class VideoSink {
 // .avi, .ts, .flv, .mov, ...). Reads at most 64 bytes of a local file.
 bool LooksLikeVideo(const std::string& path);
 
+// Limits FFmpeg's own logging (process-wide, stderr) to errors, or silences it:
+// for programs, called once from main(); libraries never change it.
+void SetFfmpegLogging(bool errors_only);
+
 // Decodes `path` and feeds `sink`. Errors: kNotFound (missing file),
 // kUnsupported (http(s) URL, no video and no audio stream, unknown codec),
 // kCorrupt (not a media file, zero-length, no frame decodable),
