@@ -43,6 +43,11 @@ std::unique_ptr<Command> MakeRegisterCommand();
 std::unique_ptr<Command> MakeScanCommand();
 std::unique_ptr<Command> MakeWorksCommand();
 
+// Declares --data, --threads and --decode (with their defaults) on `app`; main
+// calls it for the top-level app and for every subcommand, so the options are
+// accepted before or after the subcommand name and listed in its --help.
+void AddGlobalOptions(CLI::App& app, GlobalFlags& flags);
+
 // Shared helpers for the commands.
 int Fail(const Status& status);  // prints "kagami: <status>" to stderr, returns kExitFailure
 ingest::DecodeMode DecodeModeFor(const GlobalFlags& flags, ingest::DecodeMode dflt);

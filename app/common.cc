@@ -7,6 +7,21 @@
 
 namespace kagami::app {
 
+void AddGlobalOptions(CLI::App& app, GlobalFlags& flags) {
+  app.add_option("--data", flags.data_dir, "data directory")
+      ->default_str("$KAGAMI_DATA, else ./kagami-data")
+      ->group("Global options");
+  app.add_option("--threads", flags.threads, "worker threads; 0 = all cores")
+      ->check(CLI::Range(0, 1024))
+      ->group("Global options");
+  app.add_option("--decode", flags.decode,
+                 "exact: full-size decode, PDQ-reference hashes; fast: reduced-scale JPEG "
+                 "decode, luminance only")
+      ->check(CLI::IsMember({"exact", "fast"}))
+      ->default_str("exact for hash, fast for register and scan")
+      ->group("Global options");
+}
+
 int Fail(const Status& status) {
   std::cerr << "kagami: " << status.ToString() << '\n';
   return kExitFailure;

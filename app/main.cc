@@ -17,18 +17,13 @@ int main(int argc, char** argv) {
   // Damaged media is reported in Kagami's own output; FFmpeg's warnings would only be noise.
   kagami::ingest::SetFfmpegLogging(/*errors_only=*/false);
   CLI::App app{"Kagami: content fingerprinting and piracy detection for manga, anime and film"};
-  app.set_version_flag("--version", "kagami 0.1.0");
+  app.option_defaults()->always_capture_default();  // `kagami COMMAND --help` shows defaults
+  app.set_version_flag("--version", KAGAMI_VERSION_STRING);
   app.require_subcommand(1);
   GlobalFlags flags;
-  app.add_option("--data", flags.data_dir,
-                 "data directory (default: $KAGAMI_DATA, else ./kagami-data)");
-  app.add_option("--threads", flags.threads, "worker threads (default: all cores)")
-      ->check(CLI::Range(0, 1024));
-  app.add_option("--decode", flags.decode,
-                 "exact: full-size decode, PDQ-reference hashes (default for hash); fast: "
-                 "reduced-scale JPEG decode (default for register and scan)")
-      ->check(CLI::IsMember({"exact", "fast"}));
+  AddGlobalOptions(app, flags);
 
+  // One line per subcommand (see command.h).
   std::vector<std::unique_ptr<Command>> commands;
   commands.push_back(MakeHashCommand());
   commands.push_back(MakeRegisterCommand());
@@ -36,7 +31,11 @@ int main(int argc, char** argv) {
   commands.push_back(MakeWorksCommand());
 
   std::vector<std::pair<CLI::App*, Command*>> parsed;
-  for (auto& command : commands) parsed.emplace_back(command->Setup(app), command.get());
+  for (auto& command : commands) {
+    CLI::App* sub = command->Setup(app);
+    AddGlobalOptions(*sub, flags);  // accepted after the subcommand too
+    parsed.emplace_back(sub, command.get());
+  }
 
   try {
     app.parse(argc, argv);

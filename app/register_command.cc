@@ -64,6 +64,7 @@ class RegisterCommand : public Command {
                           {"volumes", s.volumes},
                           {"assets_added", s.assets_added},
                           {"assets_skipped", s.assets_skipped},
+                          {"assets_incomplete", s.assets_incomplete},
                           {"units_added", s.units_added},
                           {"units_low_quality", s.units_low_quality}};
       nlohmann::json errors = nlohmann::json::array();
@@ -80,6 +81,10 @@ class RegisterCommand : public Command {
         std::cout << " (" << s.units_low_quality << " too plain to index)";
       std::cout << ", " << s.assets_skipped << " files already registered, " << s.errors.size()
                 << " errors\n";
+      if (s.assets_incomplete > 0) {
+        std::cout << "  " << s.assets_incomplete
+                  << " files had failed pages and were not registered; run again to retry them\n";
+      }
       for (const auto& e : s.errors) {
         std::cout << "  error: " << e.source << (e.member.empty() ? "" : " :: " + e.member) << ": "
                   << e.status.ToString() << '\n';

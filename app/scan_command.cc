@@ -42,8 +42,8 @@ class ScanCommand : public Command {
       return kExitUsage;
     }
     bool rebuilt = false;
-    auto store =
-        kagami::index::Store::Open(kagami::index::ResolveDataDir(flags.data_dir), &rebuilt);
+    auto store = kagami::index::Store::Open(kagami::index::ResolveDataDir(flags.data_dir), &rebuilt,
+                                            {kagami::index::Store::Access::kRead});
     if (!store.ok()) return Fail(store.status());
     if (rebuilt) std::cerr << "kagami: index rebuilt from the catalog\n";
     kagami::pipeline::ScanOptions options;

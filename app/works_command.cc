@@ -30,7 +30,8 @@ class WorksCommand : public Command {
       std::cerr << "kagami: " << format.status().message() << '\n';
       return kExitUsage;
     }
-    auto store = kagami::index::Store::Open(kagami::index::ResolveDataDir(flags.data_dir));
+    auto store = kagami::index::Store::Open(kagami::index::ResolveDataDir(flags.data_dir), nullptr,
+                                            {kagami::index::Store::Access::kRead});
     if (!store.ok()) return Fail(store.status());
     auto works = (*store)->catalog().ListWorks();
     if (!works.ok()) return Fail(works.status());

@@ -7,10 +7,10 @@
 
 namespace kagami::index {
 
-std::vector<PageHit> MatchPage(const PdqIndex& index, const fingerprint::PdqHash& page,
-                               const fingerprint::PdqDihedralHashes* dihedral,
-                               const MatchOptions& options) {
-  if (page.quality < options.min_quality) return {};
+Result<std::vector<PageHit>> MatchPage(const PdqIndex& index, const fingerprint::PdqHash& page,
+                                       const fingerprint::PdqDihedralHashes* dihedral,
+                                       const MatchOptions& options) {
+  if (page.quality < options.min_quality) return std::vector<PageHit>{};
   std::vector<fingerprint::Hash256> queries;
   std::vector<fingerprint::Dihedral> variants;
   if (options.dihedral && dihedral != nullptr) {
@@ -22,7 +22,8 @@ std::vector<PageHit> MatchPage(const PdqIndex& index, const fingerprint::PdqHash
     queries.push_back(page.hash);
     variants.push_back(fingerprint::kOriginal);
   }
-  std::vector<std::vector<IndexHit>> results = index.RangeSearch(queries, options.radius);
+  KAGAMI_ASSIGN_OR_RETURN(std::vector<std::vector<IndexHit>> results,
+                          index.RangeSearch(queries, options.radius));
 
   std::unordered_map<int64_t, PageHit> best;
   for (size_t q = 0; q < results.size(); ++q) {

@@ -152,12 +152,10 @@ class ChecksumWriter {
   uint64_t checksum_ = kFnvOffset;
 };
 
-// FAISS only throws here on programming errors (wrong dimension) or when out
-// of memory; neither can be reported through this API, and exceptions must
-// not leave the library.
-[[noreturn]] void FaissFailure(const char* operation, const std::exception& e) {
-  std::fprintf(stderr, "kagami: FAISS failed in PdqIndex::%s: %s\n", operation, e.what());
-  std::abort();
+// FAISS only throws on programming errors (wrong dimension) or when out of
+// memory; exceptions must not leave the library, so they become a Status.
+Status FaissFailure(const char* operation, const std::exception& e) {
+  return Status::Internal(std::string("FAISS failed in PdqIndex::") + operation + ": " + e.what());
 }
 
 }  // namespace
@@ -177,34 +175,41 @@ struct PdqIndex::Impl {
       : multi_hash(std::make_unique<faiss::IndexBinaryMultiHash>(kBits, kTables, kBitsPerTable)) {}
 
   // `codes` holds n codes followed by kFaissReadPadding bytes.
-  void AddCodes(const std::vector<uint8_t>& codes, size_t n) {
+  Status AddCodes(const std::vector<uint8_t>& codes, size_t n) {
     assert(codes.size() >= n * kCodeSize + kFaissReadPadding);
-    if (n == 0) return;
+    if (n == 0) return Status::Ok();
     try {
       multi_hash->add(static_cast<faiss::IndexBinary::idx_t>(n), codes.data());
     } catch (const std::exception& e) {
-      FaissFailure("Add", e);
+      return FaissFailure("Add", e);
     }
+    return Status::Ok();
   }
 };
 
 PdqIndex::PdqIndex() : impl_(std::make_unique<Impl>()) {}
 PdqIndex::~PdqIndex() = default;
 
-void PdqIndex::Add(int64_t unit_id, const fingerprint::Hash256& hash) {
+Status PdqIndex::Add(int64_t unit_id, const fingerprint::Hash256& hash) {
   assert(unit_id > 0 && "unit ids are positive catalog row ids");
   std::vector<uint8_t> code(kCodeSize + kFaissReadPadding, 0);
   std::memcpy(code.data(), hash.bytes.data(), kCodeSize);
-  impl_->AddCodes(code, 1);
+  try {
+    impl_->unit_ids.reserve(impl_->unit_ids.size() + 1);
+  } catch (const std::bad_alloc&) {
+    return Status::ResourceExhausted("out of memory adding to the PDQ index");
+  }
+  KAGAMI_RETURN_IF_ERROR(impl_->AddCodes(code, 1));
   impl_->unit_ids.push_back(unit_id);
   impl_->max_unit_id = std::max(impl_->max_unit_id, unit_id);
+  return Status::Ok();
 }
 
 int64_t PdqIndex::size() const { return static_cast<int64_t>(impl_->unit_ids.size()); }
 
 int64_t PdqIndex::max_unit_id() const { return impl_->max_unit_id; }
 
-std::vector<std::vector<IndexHit>> PdqIndex::RangeSearch(
+Result<std::vector<std::vector<IndexHit>>> PdqIndex::RangeSearch(
     const std::vector<fingerprint::Hash256>& queries, int radius) const {
   std::vector<std::vector<IndexHit>> out(queries.size());
   if (queries.empty() || radius < 0 || impl_->unit_ids.empty()) return out;
@@ -228,7 +233,7 @@ std::vector<std::vector<IndexHit>> PdqIndex::RangeSearch(
         impl_->multi_hash->storage->range_search(n, codes.data(), radius + 1, &result);
       }
     } catch (const std::exception& e) {
-      FaissFailure("RangeSearch", e);
+      return FaissFailure("RangeSearch", e);
     }
   }
 
@@ -249,13 +254,16 @@ std::vector<std::vector<IndexHit>> PdqIndex::RangeSearch(
 
 Status PdqIndex::Save(const std::filesystem::path& path) const {
   const std::string final_path = path.string();
-  const std::string tmp_path = final_path + ".tmp";
-  Fd fd(::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  // A unique temporary name: two processes saving at once never share a file.
+  std::string tmp_template = final_path + ".tmp.XXXXXX";
+  Fd fd(::mkostemp(tmp_template.data(), O_CLOEXEC));
+  const std::string tmp_path = tmp_template;
   if (fd.get() < 0) return ErrnoStatus(errno, "creating " + tmp_path);
   auto fail = [&](Status status) {
     ::unlink(tmp_path.c_str());
     return status;
   };
+  if (::fchmod(fd.get(), 0644) != 0) return fail(ErrnoStatus(errno, "chmod " + tmp_path));
 
   const uint64_t count = impl_->unit_ids.size();
   ChecksumWriter writer(fd.get(), tmp_path);
@@ -349,7 +357,7 @@ Result<std::unique_ptr<PdqIndex>> PdqIndex::Load(const std::filesystem::path& pa
   }
   if (actual_max != max_unit_id) return corrupt("max_unit_id does not match the unit ids");
   impl.max_unit_id = max_unit_id;
-  impl.AddCodes(codes, count);
+  KAGAMI_RETURN_IF_ERROR(impl.AddCodes(codes, count));
   return index;
 }
 

@@ -151,8 +151,13 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
     } else {
       hash = hasher.Hash(view.image);
     }
-    for (const PageHit& hit :
-         MatchPage(store_.pdq_index(), hash, dihedral ? &*dihedral : nullptr, match_)) {
+    Result<std::vector<PageHit>> matched =
+        MatchPage(store_.pdq_index(), hash, dihedral ? &*dihedral : nullptr, match_);
+    if (!matched.ok()) {
+      outcome.status = matched.status();
+      return outcome;
+    }
+    for (const PageHit& hit : *matched) {
       RobustHit candidate;
       candidate.unit_id = hit.unit_id;
       candidate.method = "pdq";

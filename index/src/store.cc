@@ -1,7 +1,15 @@
 #include "kagami/index/store.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <fstream>
+#include <string>
 #include <system_error>
+#include <thread>
 
 namespace kagami::index {
 
@@ -9,16 +17,62 @@ namespace {
 
 Result<std::unique_ptr<PdqIndex>> BuildIndex(Catalog& catalog) {
   auto index = std::make_unique<PdqIndex>();
+  Status added;
   KAGAMI_RETURN_IF_ERROR(
       catalog.ForEachUnitHash([&](int64_t unit_id, const fingerprint::Hash256& hash, int quality) {
-        if (quality >= Store::kMinIndexQuality) index->Add(unit_id, hash);
+        if (added.ok() && quality >= Store::kMinIndexQuality) added = index->Add(unit_id, hash);
       }));
+  KAGAMI_RETURN_IF_ERROR(added);
   return index;
+}
+
+// Opens (creating) the lock file and takes the exclusive lock, waiting up to
+// `wait` (0: try once). Returns the locked fd, or -1 in *fd when busy.
+Status LockWriter(const std::filesystem::path& lock_path, std::chrono::milliseconds wait,
+                  int* fd_out) {
+  *fd_out = -1;
+  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoStatus(errno, "opening lock file " + lock_path.string());
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  auto sleep = std::chrono::milliseconds(5);
+  while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK && errno != EINTR) {
+      Status status = ErrnoStatus(errno, "locking " + lock_path.string());
+      ::close(fd);
+      return status;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ::close(fd);
+      return Status::Ok();  // busy
+    }
+    std::this_thread::sleep_for(sleep);
+    sleep = std::min(sleep * 2, std::chrono::milliseconds(200));
+  }
+  // Record the holder for the "busy" message (best effort; the lock is the flock).
+  std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) == 0) {
+    [[maybe_unused]] ssize_t n = ::pwrite(fd, pid.data(), pid.size(), 0);
+  }
+  *fd_out = fd;
+  return Status::Ok();
+}
+
+std::string LockHolder(const std::filesystem::path& lock_path) {
+  std::ifstream in(lock_path);
+  std::string pid;
+  in >> pid;
+  return pid.empty() ? "unknown" : pid;
 }
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> Store::Open(const std::filesystem::path& data_dir, bool* rebuilt) {
+Store::~Store() {
+  // Closing the descriptor releases the flock.
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+Result<std::unique_ptr<Store>> Store::Open(const std::filesystem::path& data_dir, bool* rebuilt,
+                                           const OpenOptions& options) {
   if (rebuilt != nullptr) *rebuilt = false;
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
@@ -26,6 +80,16 @@ Result<std::unique_ptr<Store>> Store::Open(const std::filesystem::path& data_dir
 
   std::unique_ptr<Store> store(new Store());
   store->data_dir_ = data_dir;
+  store->access_ = options.access;
+  const std::filesystem::path lock_path = data_dir / kLockFileName;
+  if (options.access == Access::kWrite) {
+    KAGAMI_RETURN_IF_ERROR(LockWriter(lock_path, options.lock_wait, &store->lock_fd_));
+    if (store->lock_fd_ < 0) {
+      return Status::Aborted("data directory " + data_dir.string() +
+                             " is in use by another writer (pid " + LockHolder(lock_path) +
+                             "); try again when it has finished");
+    }
+  }
   KAGAMI_ASSIGN_OR_RETURN(store->catalog_, Catalog::Open(store->catalog_path()));
   KAGAMI_ASSIGN_OR_RETURN(Catalog::UnitStats stats,
                           store->catalog_->GetIndexStats(kMinIndexQuality));
@@ -48,26 +112,45 @@ Result<std::unique_ptr<Store>> Store::Open(const std::filesystem::path& data_dir
   }
 
   KAGAMI_ASSIGN_OR_RETURN(store->pdq_index_, BuildIndex(*store->catalog_));
-  KAGAMI_RETURN_IF_ERROR(store->SaveIndex());
+  if (options.access == Access::kWrite) {
+    KAGAMI_RETURN_IF_ERROR(store->SaveIndex());
+  } else {
+    // A reader saves the rebuilt index only when no writer is active; a
+    // writer will save its own otherwise.
+    int fd = -1;
+    if (LockWriter(lock_path, std::chrono::milliseconds(0), &fd).ok() && fd >= 0) {
+      Status saved = store->pdq_index_->Save(store->index_path());
+      ::close(fd);
+      KAGAMI_RETURN_IF_ERROR(saved);
+    }
+  }
   // A new, empty store gets its (empty) index without counting as a rebuild.
   if (rebuilt != nullptr) *rebuilt = stats.count > 0 || loaded.ok();
   return store;
 }
 
 Result<int64_t> Store::AddAsset(const AssetRecord& asset, const std::vector<UnitRecord>& units) {
+  if (access_ != Access::kWrite) return Status::Aborted("the store was opened read-only");
   std::vector<int64_t> unit_ids;
   KAGAMI_ASSIGN_OR_RETURN(int64_t asset_id, catalog_->AddAsset(asset, units, &unit_ids));
   assert(unit_ids.size() == units.size());
   for (size_t i = 0; i < units.size(); ++i) {
-    if (units[i].quality >= kMinIndexQuality) pdq_index_->Add(unit_ids[i], units[i].pdq);
+    // The catalog is committed; an index that cannot take the unit is derived
+    // data, rebuilt from the catalog by the next Open.
+    if (units[i].quality >= kMinIndexQuality) {
+      KAGAMI_RETURN_IF_ERROR(pdq_index_->Add(unit_ids[i], units[i].pdq));
+    }
     if (units[i].pdq_trimmed && units[i].trimmed_quality >= kMinIndexQuality) {
-      pdq_index_->Add(unit_ids[i], *units[i].pdq_trimmed);
+      KAGAMI_RETURN_IF_ERROR(pdq_index_->Add(unit_ids[i], *units[i].pdq_trimmed));
     }
   }
   return asset_id;
 }
 
-Status Store::SaveIndex() { return pdq_index_->Save(index_path()); }
+Status Store::SaveIndex() {
+  if (access_ != Access::kWrite) return Status::Aborted("the store was opened read-only");
+  return pdq_index_->Save(index_path());
+}
 
 std::filesystem::path ResolveDataDir(const std::string& flag_value) {
   if (!flag_value.empty()) return flag_value;

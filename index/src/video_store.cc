@@ -175,15 +175,15 @@ Result<std::unique_ptr<VideoStore>> VideoStore::Open(const std::filesystem::path
     if (!row) break;
     int64_t id = sqlite3_column_int64(stmt.get(), 0);
     if (sqlite3_column_int(stmt.get(), 2) >= kMinIndexQuality) {
-      store->frame_index_->Add(id, HashFromBlob(ColumnBlob(stmt.get(), 1)));
+      KAGAMI_RETURN_IF_ERROR(store->frame_index_->Add(id, HashFromBlob(ColumnBlob(stmt.get(), 1))));
     }
     if (sqlite3_column_type(stmt.get(), 3) != SQLITE_NULL &&
         sqlite3_column_int(stmt.get(), 4) >= kMinIndexQuality) {
-      store->frame_index_->Add(id, HashFromBlob(ColumnBlob(stmt.get(), 3)));
+      KAGAMI_RETURN_IF_ERROR(store->frame_index_->Add(id, HashFromBlob(ColumnBlob(stmt.get(), 3))));
     }
     if (sqlite3_column_type(stmt.get(), 5) != SQLITE_NULL &&
         sqlite3_column_int(stmt.get(), 6) >= kMinIndexQuality) {
-      store->frame_index_->Add(id, HashFromBlob(ColumnBlob(stmt.get(), 5)));
+      KAGAMI_RETURN_IF_ERROR(store->frame_index_->Add(id, HashFromBlob(ColumnBlob(stmt.get(), 5))));
     }
   }
   KAGAMI_RETURN_IF_ERROR(store->SaveIndex());
@@ -276,12 +276,12 @@ Result<int64_t> VideoStore::AddVideoAsset(const VideoAssetRecord& r) {
   KAGAMI_RETURN_IF_ERROR(txn->Commit());
   for (const auto& [id, f] : added) {
     impl_->frames[id] = FrameRef{asset_id, f->t};
-    if (f->quality >= kMinIndexQuality) frame_index_->Add(id, f->pdq);
+    if (f->quality >= kMinIndexQuality) KAGAMI_RETURN_IF_ERROR(frame_index_->Add(id, f->pdq));
     if (f->pdq_trimmed && f->trimmed_quality >= kMinIndexQuality) {
-      frame_index_->Add(id, *f->pdq_trimmed);
+      KAGAMI_RETURN_IF_ERROR(frame_index_->Add(id, *f->pdq_trimmed));
     }
     if (f->pdq_center && f->center_quality >= kMinIndexQuality) {
-      frame_index_->Add(id, *f->pdq_center);
+      KAGAMI_RETURN_IF_ERROR(frame_index_->Add(id, *f->pdq_center));
     }
   }
   return asset_id;

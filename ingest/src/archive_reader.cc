@@ -37,6 +37,35 @@ bool CheapSkip(archive* a) {
   return seekable_format && archive_filter_code(a, 0) == ARCHIVE_FILTER_NONE;
 }
 
+// Skips the current member of a stream where skipping means decompressing
+// (solid 7z/RAR, compressed tars) by decompressing it here, counting the
+// uncompressed bytes into *skipped: libarchive's own skip would do the same
+// work unbounded. Fails with kResourceExhausted once *skipped passes
+// max_total_bytes, kCorrupt on a stream error.
+Status SkipMemberData(archive* a, archive_entry* entry, const std::string& where,
+                      const IngestLimits& limits, uint64_t* skipped) {
+  if (archive_entry_is_encrypted(entry))
+    return Status::Ok();  // cannot be decoded; let
+                          // libarchive skip it
+  std::vector<unsigned char> sink(64 * 1024);
+  for (;;) {
+    la_ssize_t n = archive_read_data(a, sink.data(), sink.size());
+    if (n == 0) return Status::Ok();
+    if (n < 0) {
+      if (n == ARCHIVE_WARN || n == ARCHIVE_RETRY) continue;
+      return Status::Corrupt(where + ": stream error while skipping: " + ArchiveError(a));
+    }
+    *skipped += static_cast<uint64_t>(n);
+    if (*skipped > limits.max_total_bytes) {
+      return Status::ResourceExhausted(where +
+                                       ": skipping members that are not pages expands to "
+                                       "more than " +
+                                       std::to_string(limits.max_total_bytes) +
+                                       " bytes (max_total_bytes); stopped");
+    }
+  }
+}
+
 }  // namespace
 
 void ArchiveReadFree::operator()(archive* a) const { archive_read_free(a); }
@@ -62,6 +91,7 @@ Result<ArchiveListing> ListArchive(const ArchiveOrigin& origin, const IngestLimi
                                    ByteBudget* budget, const CapturePredicate& capture) {
   KAGAMI_ASSIGN_OR_RETURN(ArchiveHandle a, OpenArchive(origin));
   ArchiveListing listing;
+  uint64_t skipped = 0;  // uncompressed bytes decompressed only to be skipped
   for (size_t header = 0;; ++header) {
     archive_entry* entry = nullptr;
     int r = archive_read_next_header(a.get(), &entry);
@@ -86,12 +116,25 @@ Result<ArchiveListing> ListArchive(const ArchiveOrigin& origin, const IngestLimi
                                                " bytes (max_total_bytes); stopped listing");
       break;
     }
+    // Members not read here are skipped; where that decompresses, bound it by
+    // the uncompressed bytes (the compressed position above does not see the
+    // work a solid 7z/RAR member costs).
+    auto skip = [&]() {
+      if (listing.cheap_skip) return true;
+      Status s = SkipMemberData(a.get(), entry, origin.label, limits, &skipped);
+      if (!s.ok()) listing.tail = s;
+      return s.ok();
+    };
     if (archive_entry_filetype(entry) != AE_IFREG || archive_entry_hardlink(entry) != nullptr) {
+      if (!skip()) break;
       continue;
     }
     ArchiveEntry member;
     member.name = EntryName(entry);
-    if (member.name.empty()) continue;
+    if (member.name.empty()) {
+      if (!skip()) break;
+      continue;
+    }
     member.header_index = header;
     member.declared_size = archive_entry_size_is_set(entry) ? archive_entry_size(entry) : -1;
     member.encrypted = archive_entry_is_encrypted(entry) != 0;
@@ -103,6 +146,9 @@ Result<ArchiveListing> ListArchive(const ArchiveOrigin& origin, const IngestLimi
         listing.tail = member.captured->status();
         break;
       }
+    } else if (!skip()) {
+      listing.entries.push_back(std::move(member));
+      break;
     }
     listing.entries.push_back(std::move(member));
   }
@@ -206,7 +252,16 @@ Result<std::vector<unsigned char>> MemberStream::Read(size_t header_index,
       return broken_;
     }
     size_t current = next_header_++;
-    if (current != header_index && wanted_.count(current) == 0) continue;
+    if (current != header_index && wanted_.count(current) == 0) {
+      if (!CheapSkip(archive_.get())) {
+        Status s = SkipMemberData(archive_.get(), entry, origin_.label, limits_, &skipped_);
+        if (!s.ok()) {
+          broken_ = s.WithContext(name);
+          return broken_;
+        }
+      }
+      continue;
+    }
     // The name for messages is the stored one: the caller's name is for `header_index`.
     Result<std::vector<unsigned char>> data =
         ReadMemberData(archive_.get(), entry,

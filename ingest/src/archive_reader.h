@@ -73,7 +73,10 @@ Result<ArchiveHandle> OpenArchive(const ArchiveOrigin& origin);
 // read now, bounded like ReadMemberData, and charged to `budget`; a stream error
 // while capturing ends the listing (that member is dropped, the error is `tail`).
 // For compressed streams the decompressed position is also bounded by
-// max_total_bytes, since skipping members there means decompressing them.
+// max_total_bytes, since skipping members there means decompressing them; for
+// formats that compress inside the archive (solid 7z, RAR), members that are
+// not captured are decompressed into a discard buffer and the uncompressed
+// bytes skipped are bounded by max_total_bytes (kResourceExhausted as `tail`).
 Result<ArchiveListing> ListArchive(const ArchiveOrigin& origin, const IngestLimits& limits,
                                    ByteBudget* budget, const CapturePredicate& capture);
 
@@ -115,6 +118,7 @@ class MemberStream {
   ArchiveHandle archive_;
   size_t next_header_ = 0;
   std::map<size_t, Result<std::vector<unsigned char>>> buffered_;
+  uint64_t skipped_ = 0;  // uncompressed bytes decompressed only to skip members
   Status broken_;
 };
 

@@ -285,14 +285,21 @@ Result<std::unique_ptr<EpubPageSource>> EpubPageSource::Open(const std::filesyst
     }
   }
 
-  std::set<std::string> seen;
+  // Duplicates are removed by the archive entry a reference resolves to (the
+  // lookup is case-insensitive): reading one entry twice would run its stream
+  // past the end and drop the rest of the volume.
+  std::set<size_t> seen_entries;
+  std::set<std::string> seen_missing;
   for (const std::string& page_path : page_paths) {
-    if (!seen.insert(page_path).second) continue;
+    std::optional<size_t> entry = find_entry(page_path);
+    bool first =
+        entry ? seen_entries.insert(*entry).second : seen_missing.insert(Lower(page_path)).second;
+    if (!first) continue;
     if (source->pages_.size() >= limits.max_pages) {
       return Status::ResourceExhausted(source->label_ + ": EPUB has more than " +
                                        std::to_string(limits.max_pages) + " pages (max_pages)");
     }
-    source->pages_.push_back(Page{page_path, find_entry(page_path)});
+    source->pages_.push_back(Page{page_path, entry});
   }
   if (source->pages_.empty()) {  // No usable spine: every image, natural order.
     std::vector<size_t> images;

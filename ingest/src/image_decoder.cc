@@ -1,5 +1,6 @@
 #include "kagami/ingest/image_decoder.h"
 
+#include <dlfcn.h>
 #include <turbojpeg.h>
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include <string>
 #include <string_view>
 
+#include "codec_decoders.h"
 #include "jpeg_luma_decoder.h"
 #include "kagami/ingest/volume.h"
 
@@ -157,22 +159,45 @@ bool IsDataLossWarning(std::string_view message) {
                      [&](std::string_view s) { return message.find(s) != std::string_view::npos; });
 }
 
+// OpenCV imgcodecs (WebP, BMP, TIFF, CMYK JPEG) is loaded on first use rather
+// than linked: its dependencies (GDAL and some 120 other shared libraries)
+// would otherwise load and relocate at every start of every Kagami process,
+// several times the cost of hashing a page. cv::imdecode is looked up by its
+// mangled name in the imgcodecs library of the OpenCV version Kagami was built
+// against (the soname pins the ABI). The handle is never closed; the lookup
+// runs once per process (a function-local static, thread-safe).
+using ImdecodeFn = cv::Mat (*)(const cv::_InputArray&, int);
+
+Result<ImdecodeFn> LoadImdecode() {
+  static const Result<ImdecodeFn> loaded = []() -> Result<ImdecodeFn> {
+    void* handle = ::dlopen(KAGAMI_OPENCV_IMGCODECS_SONAME, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+    if (handle == nullptr) {
+      const char* error = ::dlerror();
+      return Status::Unsupported(std::string("OpenCV imgcodecs cannot be loaded: ") +
+                                 (error != nullptr ? error : KAGAMI_OPENCV_IMGCODECS_SONAME));
+    }
+    void* symbol = ::dlsym(handle, "_ZN2cv8imdecodeERKNS_11_InputArrayEi");
+    if (symbol == nullptr) {
+      return Status::Unsupported(std::string("cv::imdecode not found in ") +
+                                 KAGAMI_OPENCV_IMGCODECS_SONAME);
+    }
+    return reinterpret_cast<ImdecodeFn>(symbol);
+  }();
+  return loaded;
+}
+
 // EXIF orientation is never applied: the PDQ reference hashes stored pixels.
 Result<cv::Mat> Imdecode(const unsigned char* data, size_t size, int flags, std::string_view type) {
   if (size > INT_MAX) return Status::ResourceExhausted(std::string(type) + " data is too large");
   cv::Mat encoded(1, static_cast<int>(size), CV_8UC1, const_cast<unsigned char*>(data));
+  KAGAMI_ASSIGN_OR_RETURN(ImdecodeFn imdecode, LoadImdecode());
   cv::Mat image;
   try {
-    image = cv::imdecode(encoded, flags);
+    image = imdecode(encoded, flags);
   } catch (const cv::Exception& e) {
     return Status::Corrupt(std::string(type) + " cannot be decoded: " + e.err);
   }
   if (image.empty()) {
-    if (type == "image/gif") {
-      return Status::Unsupported(
-          "GIF decoding is not available (OpenCV imgcodecs has no GIF "
-          "reader in this build)");
-    }
     return Status::Corrupt(std::string(type) +
                            " cannot be decoded (corrupt, truncated or an unsupported variant)");
   }
@@ -333,6 +358,23 @@ Result<DecodedImage> DecodeJpeg(const unsigned char* data, size_t size,
   return decoded;
 }
 
+// PNG, GIF and AVIF: Kagami's own drivers of libpng, giflib and libavif
+// (codec_decoders.h), which keep every library message out of stderr.
+Result<DecodedImage> DecodeDirect(const unsigned char* data, size_t size,
+                                  const DecodeOptions& options, const IngestLimits& limits,
+                                  const std::string& type) {
+  const bool gray = options.mode == DecodeMode::kFast;
+  Result<cv::Mat> pixels = type == "image/png"   ? internal::DecodePng(data, size, gray, limits)
+                           : type == "image/gif" ? internal::DecodeGif(data, size, gray, limits)
+                                                 : internal::DecodeAvif(data, size, gray, limits);
+  if (!pixels.ok()) return pixels.status();
+  DecodedImage decoded;
+  decoded.pixels = std::move(pixels).value();
+  decoded.source_width = decoded.pixels.cols;
+  decoded.source_height = decoded.pixels.rows;
+  return decoded;
+}
+
 }  // namespace
 
 Result<DecodedImage> DecodeImage(const unsigned char* data, size_t size,
@@ -341,14 +383,15 @@ Result<DecodedImage> DecodeImage(const unsigned char* data, size_t size,
   std::string type;
   if (SniffMediaKind(data, size, &type) != MediaKind::kImage) {
     return Status::Unsupported(
-        "not an image in a supported format (JPEG, PNG, WebP, BMP, "
-        "TIFF, GIF): unrecognised leading bytes");
+        "not an image in a supported format (JPEG, PNG, WebP, AVIF, GIF, BMP, "
+        "TIFF): unrecognised leading bytes");
   }
   try {
     if (type == "image/jpeg") return DecodeJpeg(data, size, options, limits);
     std::optional<ImageSize> header;
     if (type == "image/png") header = PngSize(data, size);
     if (type == "image/gif") header = GifSize(data, size);
+    if (type == "image/avif") return DecodeDirect(data, size, options, limits, type);
     if (type == "image/bmp") header = BmpSize(data, size);
     if (type == "image/webp") header = WebpSize(data, size);
     if (type == "image/tiff") {
@@ -359,6 +402,9 @@ Result<DecodedImage> DecodeImage(const unsigned char* data, size_t size,
     }
     if (!header) return Status::Corrupt(type + " header is truncated or invalid");
     KAGAMI_RETURN_IF_ERROR(CheckSize(*header, limits, type));
+    if (type == "image/png" || type == "image/gif") {
+      return DecodeDirect(data, size, options, limits, type);
+    }
     return DecodeWithOpenCv(data, size, options, limits, *header, type);
   } catch (const std::bad_alloc&) {
     return Status::ResourceExhausted("out of memory decoding " + type);

@@ -55,8 +55,8 @@ std::string LowerExtension(std::string_view path) {
 }
 
 bool HasImageExtension(std::string_view path) {
-  static constexpr std::array<std::string_view, 11> kImageExtensions = {
-      "jpg", "jpeg", "jpe", "jfif", "png", "webp", "bmp", "dib", "tif", "tiff", "gif"};
+  static constexpr std::array<std::string_view, 12> kImageExtensions = {
+      "jpg", "jpeg", "jpe", "jfif", "png", "webp", "bmp", "dib", "tif", "tiff", "gif", "avif"};
   return Contains(kImageExtensions, LowerExtension(path));
 }
 

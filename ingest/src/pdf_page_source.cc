@@ -6,6 +6,8 @@
 #include <poppler/cpp/poppler-page-renderer.h>
 #include <poppler/cpp/poppler-page.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <exception>
@@ -60,6 +62,14 @@ Result<std::unique_ptr<PdfPageSource>> PdfPageSource::Open(const std::filesystem
 std::optional<EncodedPage> PdfPageSource::Next() {
   if (next_ >= page_count_) return std::nullopt;
   int index = next_++;
+  if (!overrun_.ok()) {
+    EncodedPage page;
+    page.member = PageName(index);
+    page.status = Status::ResourceExhausted(label_ + ": " + page.member +
+                                            ": not rendered: an earlier page exceeded the "
+                                            "per-page deadline (pdf_page_deadline_s)");
+    return page;
+  }
   try {
     return RenderPage(index);
   } catch (const std::bad_alloc&) {
@@ -85,7 +95,16 @@ EncodedPage PdfPageSource::RenderPage(int index) {
     return page;
   }
   poppler::rectf box = pdf_page->page_rect(poppler::crop_box);
-  const double scale = limits_.pdf_render_dpi / 72.0;  // PDF user space unit = 1/72 inch
+  double dpi = limits_.pdf_render_dpi;
+  const double longer_pt = std::max(box.width(), box.height());  // 1 pt = 1/72 inch
+  if (!std::isfinite(longer_pt) || longer_pt <= 0) {
+    page.status = Status::Corrupt(where + ": page has an empty or invalid size");
+    return page;
+  }
+  if (limits_.pdf_max_side > 0 && longer_pt * dpi / 72.0 > limits_.pdf_max_side) {
+    dpi = std::floor(limits_.pdf_max_side * 72.0 / longer_pt * 1000.0) / 1000.0;
+  }
+  const double scale = dpi / 72.0;  // PDF user space unit = 1/72 inch
   double width = std::ceil(box.width() * scale);
   double height = std::ceil(box.height() * scale);
   if (!std::isfinite(width) || !std::isfinite(height) || width < 1 || height < 1) {
@@ -104,8 +123,20 @@ EncodedPage PdfPageSource::RenderPage(int index) {
   renderer.set_render_hint(poppler::page_renderer::antialiasing, true);
   renderer.set_render_hint(poppler::page_renderer::text_antialiasing, true);
   renderer.set_image_format(poppler::image::format_bgr24);
-  poppler::image image =
-      renderer.render_page(pdf_page.get(), limits_.pdf_render_dpi, limits_.pdf_render_dpi);
+  const auto started = std::chrono::steady_clock::now();
+  poppler::image image = renderer.render_page(pdf_page.get(), dpi, dpi);
+  const double elapsed_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (elapsed_s > limits_.pdf_page_deadline_s) {
+    char message[160];
+    std::snprintf(message, sizeof(message),
+                  ": rendering took %.1f s, over the %.1f s per-page deadline "
+                  "(pdf_page_deadline_s); the rest of the document is skipped",
+                  elapsed_s, limits_.pdf_page_deadline_s);
+    overrun_ = Status::ResourceExhausted(where + message);
+    page.status = overrun_;
+    return page;
+  }
   if (!image.is_valid() || image.format() != poppler::image::format_bgr24 || image.width() <= 0 ||
       image.height() <= 0) {
     page.status = Status::Corrupt(where + ": page could not be rendered");

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string_view>
 
+#include "codec_decoders.h"
 #include "file_util.h"
 
 namespace kagami::ingest {
@@ -265,6 +266,7 @@ MediaKind SniffMediaKind(const unsigned char* head, size_t n, std::string* media
   if (at(0, "\x89PNG\r\n\x1A\n"sv)) return found(MediaKind::kImage, "image/png");
   if (at(0, "GIF87a"sv) || at(0, "GIF89a"sv)) return found(MediaKind::kImage, "image/gif");
   if (at(0, "RIFF"sv) && at(8, "WEBP"sv)) return found(MediaKind::kImage, "image/webp");
+  if (internal::LooksLikeAvif(head, n)) return found(MediaKind::kImage, "image/avif");
   if (at(0, "II*\0"sv) || at(0, "MM\0*"sv) || at(0, "II+\0"sv) || at(0, "MM\0+"sv)) {
     return found(MediaKind::kImage, "image/tiff");
   }

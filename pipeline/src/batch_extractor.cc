@@ -4,8 +4,11 @@
 #include <oneapi/tbb/parallel_pipeline.h>
 #include <oneapi/tbb/task_arena.h>
 
+#include <exception>
 #include <filesystem>
 #include <memory>
+#include <new>
+#include <string>
 #include <thread>
 #include <utility>
 
@@ -15,6 +18,20 @@ namespace kagami::pipeline {
 
 using namespace kagami::fingerprint;  // NOLINT: the pipeline drives fingerprint/
 namespace {
+
+// Runs `fn` and turns any exception it throws into a Status.
+template <typename Fn>
+Status Guarded(const char* what, Fn&& fn) {
+  try {
+    return fn();
+  } catch (const std::bad_alloc&) {
+    return Status::ResourceExhausted(std::string("out of memory ") + what);
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string(what) + " failed: " + e.what());
+  } catch (...) {
+    return Status::Internal(std::string(what) + " failed with an unknown exception");
+  }
+}
 
 // An ordering event delivered to the sink before the page it travels with.
 struct Event {
@@ -61,6 +78,7 @@ class ItemProducer {
   ItemPtr Next() {
     auto item = std::make_shared<Item>();
     while (volume_ < volumes_.size()) {
+      if (options_.stop != nullptr && options_.stop->load(std::memory_order_relaxed)) break;
       const ingest::Volume& volume = volumes_[volume_];
       if (!volume.status.ok() || asset_ >= volume.assets.size()) {
         item->events_before.push_back(MakeEvent(Event::kEndVolume));
@@ -70,11 +88,27 @@ class ItemProducer {
         continue;
       }
       if (!source_ && !asset_open_) {
-        item->events_before.push_back(OpenCurrentAsset());
+        Event begin;
+        Status opened = Guarded("opening the file", [&] {
+          begin = OpenCurrentAsset();
+          return Status::Ok();
+        });
+        if (!opened.ok()) {
+          begin = MakeEvent(Event::kBeginAsset);
+          asset_open_ = true;
+          source_.reset();
+          asset_status_ = opened;
+        }
+        item->events_before.push_back(std::move(begin));
         continue;
       }
       if (source_) {
-        std::optional<ingest::EncodedPage> page = source_->Next();
+        std::optional<ingest::EncodedPage> page;
+        Status read = Guarded("reading the next page", [&] {
+          page = source_->Next();
+          return Status::Ok();
+        });
+        if (!read.ok() && asset_status_.ok()) asset_status_ = read;
         if (page) {
           item->has_page = true;
           item->result.volume = volume_;
@@ -155,7 +189,7 @@ void HashDecoded(const cv::Mat& pixels, const ExtractOptions& options, PdqHasher
   }
 }
 
-void ProcessPage(Item& item, const ExtractOptions& options, PdqHasher& hasher) {
+void ProcessPageUnguarded(Item& item, const ExtractOptions& options, PdqHasher& hasher) {
   PageFingerprint& out = item.result;
   if (!item.encoded.status.ok()) {
     out.status = item.encoded.status;
@@ -174,6 +208,27 @@ void ProcessPage(Item& item, const ExtractOptions& options, PdqHasher& hasher) {
   }
   HashDecoded(pixels, options, hasher, out);
   if (options.analyze) options.analyze(pixels, item.encoded, hasher, out);
+  item.encoded.bytes = {};
+  item.encoded.rendered.release();
+}
+
+// The exception barrier: whatever decoding, hashing or the analyze hook
+// (OpenCV, SQLite, FAISS) throws becomes this page's error; the batch goes on.
+void ProcessPage(Item& item, const ExtractOptions& options, PdqHasher& hasher) {
+  PageFingerprint& out = item.result;
+  Status failure;
+  try {
+    ProcessPageUnguarded(item, options, hasher);
+    return;
+  } catch (const std::bad_alloc&) {
+    failure = Status::ResourceExhausted("out of memory processing the page");
+  } catch (const std::exception& e) {
+    failure = Status::Internal(std::string("processing the page failed: ") + e.what());
+  } catch (...) {
+    failure = Status::Internal("processing the page failed with an unknown exception");
+  }
+  out.status = out.member.empty() ? failure : failure.WithContext(out.member);
+  out.annotation.reset();
   item.encoded.bytes = {};
   item.encoded.rendered.release();
 }

@@ -1,6 +1,7 @@
 #include "kagami/pipeline/registrar.h"
 
 #include <any>
+#include <atomic>
 #include <filesystem>
 #include <mutex>
 #include <set>
@@ -13,16 +14,45 @@ namespace kagami::pipeline {
 using namespace kagami::index;  // NOLINT: this module orchestrates index/
 namespace {
 
+// What the input can cause: a record over the catalog's limits (a ZIP member
+// name over 16 KiB, too many pages). Checked here, before the store is
+// touched, so that every AddAsset failure after it is the store's own (I/O,
+// disk full, corruption) and not mistaken for bad input.
+Status CheckAgainstCatalogLimits(const AssetRecord& asset, const std::vector<UnitRecord>& units) {
+  auto too_long = [](const std::string& text, const char* what) {
+    return Status::ResourceExhausted(std::string(what) + " is " + std::to_string(text.size()) +
+                                     " bytes; the catalog's limit is " +
+                                     std::to_string(Catalog::kMaxTextBytes));
+  };
+  if (asset.path.size() > Catalog::kMaxTextBytes) return too_long(asset.path, "the file path");
+  if (units.size() > Catalog::kMaxUnitsPerAsset) {
+    return Status::ResourceExhausted(std::to_string(units.size()) +
+                                     " pages; the catalog's limit per file is " +
+                                     std::to_string(Catalog::kMaxUnitsPerAsset));
+  }
+  for (const UnitRecord& unit : units) {
+    if (unit.member.size() > Catalog::kMaxTextBytes) {
+      return too_long(unit.member, "a member name").WithContext(unit.member.substr(0, 64) + "...");
+    }
+    if (unit.local_features.size() > Catalog::kMaxLocalFeaturesBytes) {
+      return Status::ResourceExhausted(unit.member + ": local features over the catalog's limit");
+    }
+  }
+  return Status::Ok();
+}
+
 class RegisterSink : public ExtractSink {
  public:
   RegisterSink(Store& store, const Work& work, const std::vector<ingest::Volume>& volumes,
-               std::mutex& store_mutex, RegisterSummary& summary, const ProgressFn& progress)
+               std::mutex& store_mutex, RegisterSummary& summary, const ProgressFn& progress,
+               std::atomic<bool>& stop)
       : store_(store),
         work_(work),
         volumes_(volumes),
         store_mutex_(store_mutex),
         summary_(summary),
-        progress_(progress) {
+        progress_(progress),
+        stop_(stop) {
     progress_state_.volumes_total = volumes.size();
   }
 
@@ -30,11 +60,13 @@ class RegisterSink : public ExtractSink {
     sha256_ = sha256_hex;
     skipped_ = skipped;
     units_.clear();
+    failed_pages_ = 0;
   }
 
   void OnPage(fingerprint::PageFingerprint page) override {
     ++progress_state_.pages_done;
     if (!page.status.ok()) {
+      ++failed_pages_;
       summary_.errors.push_back({volumes_[page.volume].source, page.member, page.status});
       return;
     }
@@ -62,10 +94,22 @@ class RegisterSink : public ExtractSink {
     if (skipped_) {
       ++summary_.assets_skipped;
     } else if (!status.ok()) {
-      summary_.errors.push_back({file.path.string(), "", status});
+      // The file failed part-way (or could not be opened): nothing of it is
+      // stored, so the next run reads it again.
+      summary_.errors.push_back({file.path.string(), "", status.WithContext("not registered")});
+      if (!units_.empty()) ++summary_.assets_incomplete;
+    } else if (failed_pages_ > 0) {
+      summary_.errors.push_back(
+          {file.path.string(), "",
+           Status::InvalidArgument(std::to_string(failed_pages_) + " of " +
+                                   std::to_string(failed_pages_ + units_.size()) +
+                                   " pages failed (listed above); the file is not registered, so "
+                                   "a later run retries it")});
+      ++summary_.assets_incomplete;
     } else if (!units_.empty()) {
       AddAsset(file);
     }
+    units_.clear();
     if (progress_) progress_(progress_state_);
   }
 
@@ -78,6 +122,14 @@ class RegisterSink : public ExtractSink {
 
   const Status& store_status() const { return store_status_; }
 
+  // Records a store failure and stops the extraction; guarded by the caller's
+  // store mutex or called from the sink's (serial) thread.
+  void Fail(const Status& status) {
+    std::lock_guard<std::mutex> lock(status_mutex_);
+    if (store_status_.ok()) store_status_ = status;
+    stop_.store(true);
+  }
+
  private:
   void AddAsset(const ingest::AssetFile& file) {
     AssetRecord record;
@@ -88,13 +140,17 @@ class RegisterSink : public ExtractSink {
     record.sha256_hex = sha256_;
     record.size_bytes = file.size_bytes;
     record.media_type = file.media_type;
+    Status valid = CheckAgainstCatalogLimits(record, units_);
+    if (!valid.ok()) {
+      summary_.errors.push_back({record.path, "", valid.WithContext("not registered")});
+      return;
+    }
     std::lock_guard<std::mutex> lock(store_mutex_);
     Result<int64_t> added = store_.AddAsset(record, units_);
     if (!added.ok()) {
-      // The catalog itself failing (disk full, corruption) ends the run; the
-      // asset's transaction was rolled back.
-      if (store_status_.ok()) store_status_ = added.status().WithContext(record.path);
-      summary_.errors.push_back({record.path, "", added.status()});
+      // The store itself failing (disk full, I/O, corruption) ends the run;
+      // the asset's transaction was rolled back.
+      Fail(added.status().WithContext(record.path));
       return;
     }
     ++summary_.assets_added;
@@ -113,7 +169,10 @@ class RegisterSink : public ExtractSink {
   Progress progress_state_;
   std::string sha256_;
   bool skipped_ = false;
+  std::atomic<bool>& stop_;
   std::vector<UnitRecord> units_;
+  size_t failed_pages_ = 0;
+  std::mutex status_mutex_;
   Status store_status_;
 };
 
@@ -135,14 +194,21 @@ Result<RegisterSummary> RegisterWork(Store& store, const Work& work,
   if (page_paths.empty()) return summary;
 
   std::mutex store_mutex;
+  std::atomic<bool> stop{false};
+  RegisterSink sink(store, work, volumes, store_mutex, summary, progress, stop);
   std::set<std::string> seen_this_run;  // guarded by store_mutex
   ExtractOptions extract = options.extract;
   extract.sha256 = true;
+  extract.stop = &stop;
   extract.skip_asset = [&](const std::string& sha) {
     std::lock_guard<std::mutex> lock(store_mutex);
     if (!seen_this_run.insert(sha).second) return true;
     Result<std::optional<int64_t>> existing = store.catalog().FindAssetBySha256(sha);
-    return existing.ok() && existing->has_value();
+    if (!existing.ok()) {
+      sink.Fail(existing.status().WithContext("looking up an asset"));
+      return true;
+    }
+    return existing->has_value();
   };
 
   if (options.robust) {
@@ -154,7 +220,6 @@ Result<RegisterSummary> RegisterWork(Store& store, const Work& work,
       page.annotation = AnalyzeForRegistration(pixels, encoded, limits, hasher, robust);
     };
   }
-  RegisterSink sink(store, work, volumes, store_mutex, summary, progress);
   ExtractVolumes(volumes, extract, sink);
   Status save = store.SaveIndex();
   if (!sink.store_status().ok()) return sink.store_status();

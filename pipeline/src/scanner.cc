@@ -177,7 +177,9 @@ Status ScanPages(Store& store, const std::vector<std::string>& paths, const Scan
   effective.extract.analyze = [&matcher](const cv::Mat& pixels, const ingest::EncodedPage& encoded,
                                          fingerprint::PdqHasher& hasher,
                                          fingerprint::PageFingerprint& page) {
-    page.annotation = matcher.Match(pixels, encoded, hasher, page);
+    PageOutcome outcome = matcher.Match(pixels, encoded, hasher, page);
+    if (!outcome.status.ok()) page.status = outcome.status;  // reported as a page error
+    page.annotation = std::move(outcome);
   };
   ScanSink sink(store, matcher.catalog_mutex(), volumes, effective, on_volume, progress);
   ExtractVolumes(volumes, effective.extract, sink);

@@ -113,7 +113,7 @@ std::unique_ptr<PdqIndex> BuildIndex(const Corpus& corpus) {
 }
 
 void ExpectMatchesBruteForce(const PdqIndex& index, const Corpus& corpus, int radius) {
-  auto results = index.RangeSearch(corpus.queries, radius);
+  auto results = index.RangeSearch(corpus.queries, radius).value();
   ASSERT_EQ(results.size(), corpus.queries.size());
   for (size_t q = 0; q < corpus.queries.size(); ++q) {
     auto expected = BruteForce(corpus, corpus.queries[q], radius);
@@ -139,10 +139,10 @@ TEST(PdqIndexSearchTest, EmptyIndexFindsNothing) {
   EXPECT_EQ(index.size(), 0);
   EXPECT_EQ(index.max_unit_id(), 0);
   std::mt19937_64 rng(1);
-  auto results = index.RangeSearch({RandomHash(rng)}, 31);
+  auto results = index.RangeSearch({RandomHash(rng)}, 31).value();
   ASSERT_EQ(results.size(), 1u);
   EXPECT_TRUE(results[0].empty());
-  EXPECT_TRUE(index.RangeSearch({}, 31).empty());
+  EXPECT_TRUE(index.RangeSearch({}, 31).value().empty());
 }
 
 TEST(PdqIndexSearchTest, TracksSizeAndMaxUnitId) {
@@ -171,7 +171,7 @@ TEST(PdqIndexSearchTest, FlatRangeIsExactAboveRadius31) {
 TEST(PdqIndexSearchTest, PlantedNeighboursAreFoundAtTheirDistance) {
   Corpus corpus = MakeCorpus(1000, 4, 13);
   auto index = BuildIndex(corpus);
-  auto results = index->RangeSearch(corpus.queries, 31);
+  auto results = index->RangeSearch(corpus.queries, 31).value();
   for (const auto& hits : results) {
     // One planted neighbour per distance 0..31; random hashes are ~128 bits away.
     ASSERT_EQ(hits.size(), 32u);
@@ -182,22 +182,23 @@ TEST(PdqIndexSearchTest, PlantedNeighboursAreFoundAtTheirDistance) {
 TEST(PdqIndexSearchTest, NegativeRadiusFindsNothingAndHugeRadiusFindsAll) {
   Corpus corpus = MakeCorpus(100, 1, 14);
   auto index = BuildIndex(corpus);
-  auto none = index->RangeSearch(corpus.queries, -1);
+  auto none = index->RangeSearch(corpus.queries, -1).value();
   ASSERT_EQ(none.size(), 1u);
   EXPECT_TRUE(none[0].empty());
-  auto all = index->RangeSearch(corpus.queries, 1000);
+  auto all = index->RangeSearch(corpus.queries, 1000).value();
   EXPECT_EQ(all[0].size(), corpus.entries.size());
 }
 
 TEST(PdqIndexSearchTest, ConcurrentQueriesAgree) {
   Corpus corpus = MakeCorpus(5000, 16, 15);
   auto index = BuildIndex(corpus);
-  auto expected31 = index->RangeSearch(corpus.queries, 31);
-  auto expected40 = index->RangeSearch(corpus.queries, 40);
+  auto expected31 = index->RangeSearch(corpus.queries, 31).value();
+  auto expected40 = index->RangeSearch(corpus.queries, 40).value();
   std::vector<std::vector<std::vector<IndexHit>>> got(4);
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&, t] { got[t] = index->RangeSearch(corpus.queries, t % 2 ? 40 : 31); });
+    threads.emplace_back(
+        [&, t] { got[t] = index->RangeSearch(corpus.queries, t % 2 ? 40 : 31).value(); });
   }
   for (auto& thread : threads) thread.join();
   for (int t = 0; t < 4; ++t) {
@@ -329,7 +330,7 @@ TEST(PdqIndexBenchmark, DISABLED_RangeSearchThroughput) {
       for (int i = 0; i < n; i += static_cast<int>(batch)) {
         std::vector<Hash256> q(queries.begin() + i,
                                queries.begin() + std::min<size_t>(n, i + batch));
-        for (const auto& r : index.RangeSearch(q, radius)) hits += r.size();
+        for (const auto& r : index.RangeSearch(q, radius).value()) hits += r.size();
       }
       double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       std::printf("radius %d batch %zu: %.0f queries/s (%zu hits)\n", radius, batch, n / s, hits);

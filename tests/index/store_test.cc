@@ -58,7 +58,7 @@ Status AddWork(Catalog& catalog) {
 }
 
 bool Finds(const PdqIndex& index, int64_t unit_id, const Hash256& hash) {
-  auto results = index.RangeSearch({hash}, 0);
+  auto results = index.RangeSearch({hash}, 0).value();
   for (const IndexHit& hit : results[0]) {
     if (hit.unit_id == unit_id) return true;
   }

@@ -97,6 +97,7 @@ TEST(PdfPageSourceTest, PageOverPixelLimitIsRefusedBeforeRendering) {
   WriteFile(dir / "doc.pdf", MinimalPdf({"0 0 0 rg 100 100 200 300 re f"}));
   IngestLimits limits;
   limits.pdf_render_dpi = 7200.0;  // 61200 x 79200 pixels
+  limits.pdf_max_side = 0;         // no DPI bound: the pixel limit alone
   std::vector<EncodedPage> pages = ReadAllPages(dir / "doc.pdf", limits);
   ASSERT_EQ(pages.size(), 1u);
   EXPECT_EQ(pages[0].status.code(), StatusCode::kResourceExhausted);

@@ -36,10 +36,11 @@ struct PageHit {
 
 // Range-searches a page (and its variants) and returns hits within the radius,
 // one per registered unit (its best distance over variants), nearest first.
-// Thread-safe (the index's const search is).
-std::vector<PageHit> MatchPage(const PdqIndex& index, const fingerprint::PdqHash& page,
-                               const fingerprint::PdqDihedralHashes* dihedral,
-                               const MatchOptions& options);
+// Thread-safe (the index's const search is). Fails only if the index search
+// fails (out of memory).
+Result<std::vector<PageHit>> MatchPage(const PdqIndex& index, const fingerprint::PdqHash& page,
+                                       const fingerprint::PdqDihedralHashes* dihedral,
+                                       const MatchOptions& options);
 
 // The per-volume decision, independent of how page matches were found.
 struct WorkTally {

@@ -44,21 +44,22 @@ class PdqIndex {
   ~PdqIndex();
 
   // unit_id must be positive (a catalog row id); ids need not be added in order.
-  void Add(int64_t unit_id, const fingerprint::Hash256& hash);
+  // A FAISS failure (out of memory) is returned, never thrown or aborted on.
+  Status Add(int64_t unit_id, const fingerprint::Hash256& hash);
   int64_t size() const;
   int64_t max_unit_id() const;  // 0 when empty
 
   // For each query, every indexed hash within `radius` bits (inclusive),
-  // nearest first, ties by unit id. A negative radius finds nothing.
-  std::vector<std::vector<IndexHit>> RangeSearch(const std::vector<fingerprint::Hash256>& queries,
-                                                 int radius) const;
+  // nearest first, ties by unit id. A negative radius finds nothing. A FAISS
+  // failure (out of memory) is returned as kInternal.
+  Result<std::vector<std::vector<IndexHit>>> RangeSearch(
+      const std::vector<fingerprint::Hash256>& queries, int radius) const;
 
-  // Atomic save: writes path + ".tmp", fsyncs it, renames it over `path` and
-  // fsyncs the directory. The format is Kagami's own (magic "KGMIDX1\0",
-  // version, count, max unit id, unit ids, codes, FNV-1a-64 checksum); Load
-  // rebuilds the FAISS tables from the codes. Load gives kNotFound for a
-  // missing file, kCorrupt for a truncated or damaged one, kUnsupported for
-  // another format version.
+  // Atomic save: writes a uniquely named path + ".tmp.XXXXXX", fsyncs it, renames it over `path`
+  // and fsyncs the directory. The format is Kagami's own (magic "KGMIDX1\0", version, count, max
+  // unit id, unit ids, codes, FNV-1a-64 checksum); Load rebuilds the FAISS tables from the codes.
+  // Load gives kNotFound for a missing file, kCorrupt for a truncated or damaged one, kUnsupported
+  // for another format version.
   Status Save(const std::filesystem::path& path) const;
   static Result<std::unique_ptr<PdqIndex>> Load(const std::filesystem::path& path);
 

@@ -10,17 +10,17 @@
 
 #include <opencv2/core.hpp>
 
-#include "kagami/fingerprint/page_fingerprint.h"
-#include "kagami/ingest/image_decoder.h"
-#include "kagami/ingest/limits.h"
-#include "kagami/ingest/page_source.h"
 #include "kagami/fingerprint/geometric_verifier.h"
 #include "kagami/fingerprint/local_features.h"
+#include "kagami/fingerprint/page_fingerprint.h"
 #include "kagami/fingerprint/page_normalizer.h"
 #include "kagami/fingerprint/pdq_hasher.h"
 #include "kagami/index/local_index.h"
 #include "kagami/index/matcher.h"
 #include "kagami/index/store.h"
+#include "kagami/ingest/image_decoder.h"
+#include "kagami/ingest/limits.h"
+#include "kagami/ingest/page_source.h"
 
 namespace kagami::index {
 
@@ -113,6 +113,7 @@ struct PageOutcome {
   std::vector<RobustHit> hits;
   bool local_ran = false;
   Status local_status;  // non-ok if the local stage failed for this page
+  Status status;        // non-ok if the page could not be matched at all (index failure)
 };
 
 // Matches scanned pages against a store with PDQ on normalised views and, where

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -10,6 +11,15 @@
 
 namespace kagami::index {
 
+enum class StoreAccess { kRead, kWrite };
+
+struct StoreOpenOptions {
+  StoreAccess access = StoreAccess::kWrite;
+  // How long a writer waits for another writer to finish before giving up
+  // with kAborted (the message names the holder's pid).
+  std::chrono::milliseconds lock_wait{std::chrono::minutes(10)};
+};
+
 // A data directory: catalog.sqlite plus pdq.index beside it.
 //
 // Open loads the index and checks it against the catalog (unit count and max
@@ -17,17 +27,28 @@ namespace kagami::index {
 // killed between committing and saving) it is rebuilt from the catalog and
 // saved. Units whose quality is below kMinIndexQuality are not indexed.
 //
-// Used from one thread (writes are serialised by the caller); several
-// processes may open the same directory, but only one should register at a
-// time, since each saves the whole index.
+// Used from one thread (writes are serialised by the caller). Several
+// processes may open the same directory at once: a writer (kWrite) holds an
+// exclusive lock (flock on DIR/writer.lock, released when the Store is
+// destroyed or the process dies) from before it reads the catalog until it is
+// destroyed, so writers run one after another and each sees the previous one's
+// work; readers (kRead) take no lock and keep working beside a writer (SQLite
+// WAL readers, and the index is replaced by an atomic rename). A reader that
+// finds the index stale rebuilds it in memory, and saves it only if it can
+// take the writer lock without waiting.
 class Store {
  public:
   static constexpr int kMinIndexQuality = 50;
 
+  using Access = StoreAccess;
+  using OpenOptions = StoreOpenOptions;
+
   // Creates the directory if missing. `rebuilt` (optional) says whether an index
   // had to be rebuilt from a non-empty catalog (false for a brand-new store).
   static Result<std::unique_ptr<Store>> Open(const std::filesystem::path& data_dir,
-                                             bool* rebuilt = nullptr);
+                                             bool* rebuilt = nullptr,
+                                             const OpenOptions& options = {});
+  ~Store();
 
   Catalog& catalog() { return *catalog_; }
   const PdqIndex& pdq_index() const { return *pdq_index_; }
@@ -35,7 +56,7 @@ class Store {
   // Registers one asset: catalog transaction first, then the units with
   // quality >= kMinIndexQuality are added to the in-memory index. Call
   // SaveIndex() after a batch; if the process dies before that, the next Open
-  // finds the index stale and rebuilds it.
+  // finds the index stale and rebuilds it. Writers only (kAborted for kRead).
   Result<int64_t> AddAsset(const AssetRecord& asset, const std::vector<UnitRecord>& units);
   Status SaveIndex();
 
@@ -45,10 +66,13 @@ class Store {
 
   static constexpr const char* kCatalogFileName = "catalog.sqlite";
   static constexpr const char* kIndexFileName = "pdq.index";
+  static constexpr const char* kLockFileName = "writer.lock";
 
  private:
   Store() = default;
   std::filesystem::path data_dir_;
+  Access access_ = Access::kWrite;
+  int lock_fd_ = -1;  // owned; holds the writer lock while open
   std::unique_ptr<Catalog> catalog_;
   std::unique_ptr<PdqIndex> pdq_index_;
 };

@@ -31,12 +31,16 @@ struct DecodedImage {
   int scale_denom = 1;  // pixels were decoded at 1/scale_denom of the source size
 };
 
-// Decodes JPEG, PNG, WebP, BMP, TIFF (and whatever imgcodecs reads) from memory.
+// Decodes JPEG, PNG, WebP, AVIF, GIF, BMP and TIFF from memory. Animated GIF,
+// WebP and AVIF give their first frame.
 // Checks the header against limits.max_pixels / max_dimension before decoding.
 // Thread-safe (no shared state). Corrupt or truncated data gives kCorrupt.
 //
 // Details (image_decoder.cc): the format is taken from the magic bytes; other
-// formats give kUnsupported, as does GIF where OpenCV has no GIF reader (4.6).
+// formats give kUnsupported. PNG goes through libpng, GIF through giflib and
+// AVIF through libavif, driven directly (codec_decoders.h) so that their
+// messages end up in the Status, never on stderr; WebP, BMP and TIFF through
+// OpenCV imgcodecs.
 // kFast JPEGs at 1/2, 1/4 or 1/8 scale (baseline/extended Huffman, gray or YCbCr)
 // go through Kagami's own luminance decoder, whose pixels are identical to
 // TurboJPEG's gray decode at that scale but which also refuses data that is
@@ -47,9 +51,9 @@ struct DecodedImage {
 // (extraneous bytes before a marker) are accepted. CMYK/YCCK JPEGs and those
 // TurboJPEG 2.x cannot classify go through OpenCV's libjpeg. EXIF orientation
 // is never applied (the PDQ reference hashes the stored pixels). kExact: 16-bit
-// samples keep their high byte, alpha is dropped. libpng may still print
-// "libpng error: ..." lines on stderr for damaged PNGs (OpenCV installs no
-// handler); the result is kCorrupt all the same.
+// samples keep their high byte, alpha is dropped. Known gap: JPEGs that take
+// the OpenCV/libjpeg path (CMYK, YCCK, unusual sampling factors) can still
+// have libjpeg print a "Corrupt JPEG data" warning on stderr when damaged.
 Result<DecodedImage> DecodeImage(const unsigned char* data, size_t size,
                                  const DecodeOptions& options, const IngestLimits& limits);
 

@@ -20,6 +20,9 @@ struct IngestLimits {
   uint32_t max_folder_files = 100000;       // files enumerated under one folder input
   int max_folder_depth = 16;                // directory recursion depth
   double pdf_render_dpi = 100.0;            // PDF pages are rendered at this resolution
+  uint32_t pdf_max_side = 4096;             // a PDF page larger than this (pixels, longer side) at
+                                            // pdf_render_dpi is rendered at the DPI that fits it
+  double pdf_page_deadline_s = 20.0;        // rendering one PDF page (seconds, wall clock)
 };
 
 }  // namespace kagami::ingest

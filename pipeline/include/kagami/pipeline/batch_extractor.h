@@ -1,6 +1,7 @@
 #pragma once
 
 #include <any>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -37,12 +38,16 @@ struct ExtractOptions {
   // luminance or CV_8UC3 RGB), `encoded` the page as read (to re-decode at
   // another scale), `hasher` the calling thread's own hasher. Runs on several
   // threads at once, so it must be thread-safe; it stores its results in
-  // page.annotation. Not called for pages that failed to decode.
+  // page.annotation. Not called for pages that failed to decode. Anything it
+  // (or decoding and hashing) throws becomes that page's error status.
   std::function<void(const cv::Mat& pixels, const ingest::EncodedPage& encoded, PdqHasher& hasher,
                      PageFingerprint& page)>
       analyze;
+  // When set and it becomes true, no further asset is opened and no further
+  // page is read: the pages in flight are finished and ExtractVolumes returns
+  // (a sink that hits a fatal error, e.g. the store failing, sets it).
+  const std::atomic<bool>* stop = nullptr;
 };
-
 
 // Receives results strictly in input order, on one thread at a time (the
 // pipeline's serial output stage). Callbacks must not throw.
@@ -62,7 +67,8 @@ class ExtractSink {
 // Reads, decodes and hashes every page of `volumes` as a TBB pipeline:
 // read (serial, in order) -> decode + hash (parallel) -> sink (serial, in order).
 // At most max_tokens pages are in memory at once. One bad page or asset never
-// stops the batch: it is reported through the sink. Volumes whose status is not
+// stops the batch: it is reported through the sink, including any exception
+// thrown while reading, decoding, hashing or analysing it. Volumes whose status is not
 // ok produce only EndVolume. Blocks until done.
 void ExtractVolumes(const std::vector<ingest::Volume>& volumes, const ExtractOptions& options,
                     ExtractSink& sink);

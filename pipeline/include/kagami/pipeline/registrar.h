@@ -5,10 +5,10 @@
 #include <vector>
 
 #include "kagami/base/status.h"
-#include "kagami/pipeline/batch_extractor.h"
 #include "kagami/index/catalog.h"
 #include "kagami/index/robust_matcher.h"
 #include "kagami/index/store.h"
+#include "kagami/pipeline/batch_extractor.h"
 
 namespace kagami::pipeline {
 
@@ -46,7 +46,8 @@ struct RegisterOptions {
 struct RegisterSummary {
   int volumes = 0;
   int assets_added = 0;
-  int assets_skipped = 0;  // already registered (same content SHA-256)
+  int assets_skipped = 0;     // already registered (same content SHA-256)
+  int assets_incomplete = 0;  // some pages failed: not registered, retried next run
   int units_added = 0;
   int units_low_quality = 0;  // stored but not indexed (quality < Store::kMinIndexQuality)
   std::vector<FileError> errors;
@@ -54,10 +55,19 @@ struct RegisterSummary {
 
 // Registers files, folders and archives as assets of `work` (created or
 // updated). Idempotent: an asset whose content SHA-256 is already in the
-// catalog is skipped without decoding. Each asset is committed atomically; the
-// index is saved at the end (a killed run leaves a store that Store::Open
-// repairs). Fails only when the store itself fails; bad inputs are listed in
-// the summary's errors.
+// catalog is skipped without decoding.
+//
+// An asset is committed only whole, in one catalog transaction: if any of its
+// pages fails to decode (or the file fails part-way), nothing of it is stored,
+// its page errors and a summary error are listed, and it counts in
+// assets_incomplete; since its SHA-256 is not in the catalog, a later run reads
+// it again. Bad input (unreadable or hostile files, records over the catalog's
+// limits such as a 16 KiB member name) is a per-file error in the summary and
+// the run goes on. A store failure (I/O, disk full, corruption) stops the run
+// at once: no further file is read, and the store's Status is returned (assets
+// committed before it stay committed and indexed). The index is saved at the
+// end (a killed run leaves a store that Store::Open repairs). The caller holds
+// the data directory's writer lock (Store::Open with kWrite).
 Result<RegisterSummary> RegisterWork(Store& store, const Work& work,
                                      const std::vector<std::string>& paths,
                                      const RegisterOptions& options,

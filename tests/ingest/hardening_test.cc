@@ -1,0 +1,405 @@
+// Inputs that used to lose pages or run unbounded (issue 6), and the AVIF/GIF
+// decoders: each test fails on the behaviour before the fix.
+
+#include <avif/avif.h>
+#include <gif_lib.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ingest_test_util.h"
+#include "kagami/ingest/image_decoder.h"
+#include "kagami/ingest/page_source.h"
+#include "kagami/ingest/volume.h"
+#include "temp_dir.h"
+
+namespace kagami::ingest {
+namespace {
+
+using ::kagami::testing::TempDir;
+using ::kagami::testing::WriteFile;
+using testing::ArchiveKind;
+using testing::Bytes;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using testing::MemberNames;
+using testing::ReadAllPages;
+
+Bytes Text(const std::string& s) { return Bytes(s.begin(), s.end()); }
+
+// Everything written to file descriptor 2 while `fn` runs.
+template <typename Fn>
+std::string CaptureStderr(Fn&& fn) {
+  std::fflush(stderr);
+  FILE* capture = std::tmpfile();
+  int saved = ::dup(2);
+  ::dup2(::fileno(capture), 2);
+  fn();
+  std::fflush(stderr);
+  ::dup2(saved, 2);
+  ::close(saved);
+  std::string text;
+  std::rewind(capture);
+  for (int c; (c = std::fgetc(capture)) != EOF;) text.push_back(static_cast<char>(c));
+  std::fclose(capture);
+  return text;
+}
+
+// ------------------------------------------------------------------ EPUB
+
+TEST(EpubHardeningTest, SpineReferencesDifferingOnlyInCaseReadThePageOnce) {
+  constexpr char kContainer[] = R"(<container><rootfiles>
+    <rootfile full-path="content.opf"/></rootfiles></container>)";
+  constexpr char kPackage[] = R"(<package><manifest>
+    <item id="a1" href="img/Page1.png" media-type="image/png"/>
+    <item id="a2" href="img/page1.PNG" media-type="image/png"/>
+    <item id="b" href="img/page2.png" media-type="image/png"/>
+    <item id="c" href="img/page3.png" media-type="image/png"/>
+  </manifest><spine>
+    <itemref idref="a1"/><itemref idref="a2"/><itemref idref="b"/><itemref idref="c"/>
+  </spine></package>)";
+  TempDir dir;
+  ASSERT_TRUE(testing::WriteArchive(dir / "book.epub", ArchiveKind::kZip,
+                                    {{"mimetype", Text("application/epub+zip")},
+                                     {"META-INF/container.xml", Text(kContainer)},
+                                     {"content.opf", Text(kPackage)},
+                                     {"img/page1.png", testing::PagePng("1")},
+                                     {"img/page2.png", testing::PagePng("2")},
+                                     {"img/page3.png", testing::PagePng("3")}}));
+  std::vector<EncodedPage> pages = ReadAllPages(dir / "book.epub");
+  ASSERT_EQ(pages.size(), 3u) << ::testing::PrintToString(MemberNames(pages));
+  for (const EncodedPage& page : pages) EXPECT_TRUE(page.status.ok()) << page.status.ToString();
+  EXPECT_EQ(pages[0].bytes, testing::PagePng("1"));
+  EXPECT_EQ(pages[1].bytes, testing::PagePng("2"));
+  EXPECT_EQ(pages[2].bytes, testing::PagePng("3"));
+}
+
+// ------------------------------------------------------------------ 7z
+
+TEST(ArchiveHardeningTest, SkippingA7zMemberIsBoundedByUncompressedBytes) {
+  TempDir dir;
+  testing::Member big{"padding.bin", {}, false, 64ull << 20};  // 64 MiB of zeros: ~10 KiB packed
+  ASSERT_TRUE(testing::WriteArchive(dir / "vol.7z", ArchiveKind::kSevenZip,
+                                    {big, {"p1.png", testing::PagePng("1")}}));
+  ASSERT_LT(std::filesystem::file_size(dir / "vol.7z"), 1u << 20);
+  IngestLimits limits;
+  limits.max_total_bytes = 16ull << 20;
+  std::vector<EncodedPage> pages = ReadAllPages(dir / "vol.7z", limits);
+  ASSERT_FALSE(pages.empty());
+  const Status& last = pages.back().status;
+  EXPECT_EQ(last.code(), StatusCode::kResourceExhausted) << last.ToString();
+  EXPECT_THAT(last.message(), HasSubstr("skipping"));
+}
+
+TEST(ArchiveHardeningTest, SmallNonPageMembersOf7zAreSkippedAndPagesRead) {
+  TempDir dir;
+  testing::Member notes{"notes.bin", {}, false, 1u << 20};
+  ASSERT_TRUE(testing::WriteArchive(
+      dir / "vol.7z", ArchiveKind::kSevenZip,
+      {notes, {"p1.png", testing::PagePng("1")}, {"p2.png", testing::PagePng("2")}}));
+  std::vector<EncodedPage> pages = ReadAllPages(dir / "vol.7z");
+  EXPECT_THAT(MemberNames(pages), ElementsAre("p1.png", "p2.png"));
+  for (const EncodedPage& page : pages) EXPECT_TRUE(page.status.ok()) << page.status.ToString();
+}
+
+// ------------------------------------------------------------------ PDF
+
+std::string OnePagePdf(int pages) {
+  std::string content = "0 0 0 rg 100 100 200 300 re f";
+  std::vector<std::string> objects = {"<< /Type /Catalog /Pages 2 0 R >>"};
+  std::string kids;
+  for (int i = 0; i < pages; ++i) kids += std::to_string(3 + 2 * i) + " 0 R ";
+  objects.push_back("<< /Type /Pages /Kids [ " + kids + "] /Count " + std::to_string(pages) +
+                    " >>");
+  for (int i = 0; i < pages; ++i) {
+    objects.push_back("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents " +
+                      std::to_string(4 + 2 * i) + " 0 R /Resources << >> >>");
+    objects.push_back("<< /Length " + std::to_string(content.size()) + " >>\nstream\n" + content +
+                      "\nendstream");
+  }
+  std::string pdf = "%PDF-1.4\n";
+  std::vector<size_t> offsets;
+  for (size_t i = 0; i < objects.size(); ++i) {
+    offsets.push_back(pdf.size());
+    pdf += std::to_string(i + 1) + " 0 obj\n" + objects[i] + "\nendobj\n";
+  }
+  size_t xref = pdf.size();
+  pdf += "xref\n0 " + std::to_string(objects.size() + 1) + "\n0000000000 65535 f \n";
+  for (size_t offset : offsets) {
+    char line[32];
+    std::snprintf(line, sizeof(line), "%010zu 00000 n \n", offset);
+    pdf += line;
+  }
+  pdf += "trailer\n<< /Size " + std::to_string(objects.size() + 1) +
+         " /Root 1 0 R >>\nstartxref\n" + std::to_string(xref) + "\n%%EOF\n";
+  return pdf;
+}
+
+TEST(PdfHardeningTest, RenderResolutionIsBoundedByMaxSide) {
+  TempDir dir;
+  WriteFile(dir / "doc.pdf", OnePagePdf(1));
+  IngestLimits limits;
+  limits.pdf_render_dpi = 600;  // would be 5100x6600
+  limits.pdf_max_side = 500;
+  std::vector<EncodedPage> pages = ReadAllPages(dir / "doc.pdf", limits);
+  ASSERT_EQ(pages.size(), 1u);
+  ASSERT_TRUE(pages[0].status.ok()) << pages[0].status.ToString();
+  EXPECT_LE(std::max(pages[0].rendered.cols, pages[0].rendered.rows), 500);
+  EXPECT_GE(std::max(pages[0].rendered.cols, pages[0].rendered.rows), 490);
+}
+
+TEST(PdfHardeningTest, PageOverTheDeadlineIsAnErrorAndTheRestIsSkipped) {
+  TempDir dir;
+  WriteFile(dir / "doc.pdf", OnePagePdf(3));
+  IngestLimits limits;
+  limits.pdf_page_deadline_s = 0;  // every render overruns
+  std::vector<EncodedPage> pages = ReadAllPages(dir / "doc.pdf", limits);
+  ASSERT_EQ(pages.size(), 3u);
+  EXPECT_EQ(pages[0].status.code(), StatusCode::kResourceExhausted);
+  EXPECT_THAT(pages[0].status.message(), HasSubstr("deadline"));
+  EXPECT_THAT(pages[1].status.message(), HasSubstr("not rendered"));
+  EXPECT_THAT(pages[2].status.message(), HasSubstr("not rendered"));
+}
+
+// ------------------------------------------------------------------ GIF
+
+// An animated GIF whose frames are gray ramps (palette index v = gray v).
+Bytes GrayGif(int width, int height, const std::vector<int>& frame_offsets, bool interlace) {
+  struct Sink {
+    static int Write(GifFileType* gif, const GifByteType* data, int n) {
+      auto* out = static_cast<Bytes*>(gif->UserData);
+      out->insert(out->end(), data, data + n);
+      return n;
+    }
+  };
+  Bytes out;
+  int error = 0;
+  GifFileType* gif = EGifOpen(&out, Sink::Write, &error);
+  EXPECT_NE(gif, nullptr);
+  EGifSetGifVersion(gif, true);
+  GifColorType colors[256];
+  for (int i = 0; i < 256; ++i)
+    colors[i] = {static_cast<GifByteType>(i), static_cast<GifByteType>(i),
+                 static_cast<GifByteType>(i)};
+  ColorMapObject* map = GifMakeMapObject(256, colors);
+  EGifPutScreenDesc(gif, width, height, 8, 0, map);
+  std::vector<GifPixelType> row(width);
+  for (int offset : frame_offsets) {
+    EGifPutImageDesc(gif, 0, 0, width, height, interlace, nullptr);
+    std::vector<int> order;
+    if (interlace) {
+      for (int y = 0; y < height; y += 8) order.push_back(y);
+      for (int y = 4; y < height; y += 8) order.push_back(y);
+      for (int y = 2; y < height; y += 4) order.push_back(y);
+      for (int y = 1; y < height; y += 2) order.push_back(y);
+    } else {
+      for (int y = 0; y < height; ++y) order.push_back(y);
+    }
+    for (int y : order) {
+      for (int x = 0; x < width; ++x)
+        row[x] = static_cast<GifPixelType>((x + 3 * y + offset) & 255);
+      EGifPutLine(gif, row.data(), width);
+    }
+  }
+  EGifCloseFile(gif, &error);
+  GifFreeMapObject(map);
+  return out;
+}
+
+TEST(GifDecodeTest, AnimatedGifGivesItsFirstFrameExactly) {
+  for (bool interlace : {false, true}) {
+    Bytes gif = GrayGif(40, 30, {0, 100}, interlace);
+    DecodeOptions exact;
+    exact.mode = DecodeMode::kExact;
+    Result<DecodedImage> decoded = DecodeImage(gif.data(), gif.size(), exact, IngestLimits{});
+    ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+    ASSERT_EQ(decoded->pixels.type(), CV_8UC3);
+    ASSERT_EQ(decoded->pixels.cols, 40);
+    ASSERT_EQ(decoded->pixels.rows, 30);
+    int wrong = 0;
+    for (int y = 0; y < 30; ++y) {
+      for (int x = 0; x < 40; ++x) {
+        cv::Vec3b p = decoded->pixels.at<cv::Vec3b>(y, x);
+        int v = (x + 3 * y) & 255;
+        wrong += p[0] != v || p[1] != v || p[2] != v;
+      }
+    }
+    EXPECT_EQ(wrong, 0) << "interlace=" << interlace;
+    DecodeOptions fast;
+    Result<DecodedImage> gray = DecodeImage(gif.data(), gif.size(), fast, IngestLimits{});
+    ASSERT_TRUE(gray.ok()) << gray.status().ToString();
+    EXPECT_EQ(gray->pixels.type(), CV_8UC1);
+  }
+}
+
+TEST(GifDecodeTest, ScreenOverThePixelLimitIsRefusedBeforeDecoding) {
+  Bytes gif = GrayGif(40, 30, {0}, false);
+  IngestLimits limits;
+  limits.max_pixels = 1000;
+  Result<DecodedImage> decoded = DecodeImage(gif.data(), gif.size(), DecodeOptions{}, limits);
+  EXPECT_EQ(decoded.status().code(), StatusCode::kResourceExhausted);
+}
+
+TEST(GifDecodeTest, TruncatedGifIsCorruptAndSilent) {
+  Bytes gif = GrayGif(40, 30, {0}, false);
+  gif.resize(gif.size() / 2);
+  Result<DecodedImage> decoded = Status::Ok();
+  std::string err = CaptureStderr(
+      [&] { decoded = DecodeImage(gif.data(), gif.size(), DecodeOptions{}, IngestLimits{}); });
+  EXPECT_EQ(decoded.status().code(), StatusCode::kCorrupt) << decoded.status().ToString();
+  EXPECT_EQ(err, "");
+}
+
+// ------------------------------------------------------------------ AVIF
+
+struct EncoderDestroy {
+  void operator()(avifEncoder* e) const { avifEncoderDestroy(e); }
+};
+struct ImageDestroy {
+  void operator()(avifImage* i) const { avifImageDestroy(i); }
+};
+
+// Encodes RGB frames (lossless-ish, quantizer 0) as AVIF; a sequence when
+// there are several. Empty when no AV1 encoder is available.
+Bytes EncodeAvif(const std::vector<cv::Mat>& frames) {
+  std::unique_ptr<avifEncoder, EncoderDestroy> encoder(avifEncoderCreate());
+  encoder->maxThreads = 1;
+  encoder->speed = 10;
+  encoder->minQuantizer = 0;
+  encoder->maxQuantizer = 0;
+  for (const cv::Mat& frame : frames) {
+    std::unique_ptr<avifImage, ImageDestroy> image(
+        avifImageCreate(frame.cols, frame.rows, 8, AVIF_PIXEL_FORMAT_YUV444));
+    avifRGBImage rgb;
+    avifRGBImageSetDefaults(&rgb, image.get());
+    rgb.format = AVIF_RGB_FORMAT_RGB;
+    rgb.pixels = const_cast<uint8_t*>(frame.data);
+    rgb.rowBytes = static_cast<uint32_t>(frame.step);
+    if (avifImageRGBToYUV(image.get(), &rgb) != AVIF_RESULT_OK) return {};
+    avifAddImageFlags flags =
+        frames.size() == 1 ? AVIF_ADD_IMAGE_FLAG_SINGLE : AVIF_ADD_IMAGE_FLAG_NONE;
+    if (avifEncoderAddImage(encoder.get(), image.get(), 1, flags) != AVIF_RESULT_OK) return {};
+  }
+  avifRWData out = AVIF_DATA_EMPTY;
+  if (avifEncoderFinish(encoder.get(), &out) != AVIF_RESULT_OK) return {};
+  Bytes bytes(out.data, out.data + out.size);
+  avifRWDataFree(&out);
+  return bytes;
+}
+
+double MeanAbsDiff(const cv::Mat& a, const cv::Mat& b) {
+  cv::Mat diff;
+  cv::absdiff(a, b, diff);
+  cv::Scalar mean = cv::mean(diff);
+  return (mean[0] + mean[1] + mean[2]) / 3;
+}
+
+TEST(AvifDecodeTest, StillAndAnimatedAvifDecodeToTheirFirstFrame) {
+  cv::Mat first = testing::LabelledPage("first");
+  cv::cvtColor(first, first, cv::COLOR_BGR2RGB);
+  cv::Mat second = cv::Scalar(255, 255, 255) - first;
+  for (const std::vector<cv::Mat>& frames :
+       {std::vector<cv::Mat>{first}, std::vector<cv::Mat>{first, second}}) {
+    Bytes avif = EncodeAvif(frames);
+    ASSERT_FALSE(avif.empty()) << "libavif has no AV1 encoder here";
+    std::string type;
+    ASSERT_EQ(SniffMediaKind(avif.data(), avif.size(), &type), MediaKind::kImage);
+    EXPECT_EQ(type, "image/avif");
+    DecodeOptions exact;
+    exact.mode = DecodeMode::kExact;
+    Result<DecodedImage> decoded = DecodeImage(avif.data(), avif.size(), exact, IngestLimits{});
+    ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+    ASSERT_EQ(decoded->pixels.size(), first.size());
+    EXPECT_LT(MeanAbsDiff(decoded->pixels, first), 3.0) << frames.size() << " frames";
+    EXPECT_GT(MeanAbsDiff(decoded->pixels, second), 50.0);
+  }
+}
+
+TEST(AvifDecodeTest, PixelLimitAndDamageAreErrorsWithoutStderr) {
+  cv::Mat page = testing::LabelledPage("limit");
+  cv::cvtColor(page, page, cv::COLOR_BGR2RGB);
+  Bytes avif = EncodeAvif({page});
+  ASSERT_FALSE(avif.empty());
+  IngestLimits small;
+  small.max_pixels = 1000;
+  EXPECT_EQ(DecodeImage(avif.data(), avif.size(), DecodeOptions{}, small).status().code(),
+            StatusCode::kResourceExhausted);
+  Bytes cut(avif.begin(), avif.begin() + static_cast<long>(avif.size() * 2 / 3));
+  Result<DecodedImage> decoded = Status::Ok();
+  std::string err = CaptureStderr(
+      [&] { decoded = DecodeImage(cut.data(), cut.size(), DecodeOptions{}, IngestLimits{}); });
+  EXPECT_FALSE(decoded.ok());
+  EXPECT_EQ(err, "");
+}
+
+// ------------------------------------------------------------------ PNG
+
+TEST(PngDecodeTest, DamagedPngIsCorruptWithLibpngsMessageAndNothingOnStderr) {
+  Bytes png = testing::PagePng("damaged");
+  Bytes truncated(png.begin(), png.begin() + static_cast<long>(png.size() / 2));
+  Bytes bad_crc = png;
+  bad_crc[png.size() / 2] ^= 0x55;  // inside IDAT: a data or CRC error
+  for (const Bytes& data : {truncated, bad_crc}) {
+    for (DecodeMode mode : {DecodeMode::kExact, DecodeMode::kFast}) {
+      DecodeOptions options;
+      options.mode = mode;
+      Result<DecodedImage> decoded = Status::Ok();
+      std::string err = CaptureStderr(
+          [&] { decoded = DecodeImage(data.data(), data.size(), options, IngestLimits{}); });
+      EXPECT_EQ(decoded.status().code(), StatusCode::kCorrupt) << decoded.status().ToString();
+      EXPECT_FALSE(decoded.status().message().empty());
+      EXPECT_EQ(err, "");
+    }
+  }
+}
+
+TEST(PngDecodeTest, PixelsMatchOpenCvForEveryColourTypeAndDepth) {
+  cv::Mat bgr = testing::LabelledPage("png");
+  cv::Mat gray;
+  cv::cvtColor(bgr, gray, cv::COLOR_BGR2GRAY);
+  cv::Mat bgra;
+  cv::cvtColor(bgr, bgra, cv::COLOR_BGR2BGRA);
+  cv::Mat bgr16;
+  bgr.convertTo(bgr16, CV_16U, 257.0);
+  for (const cv::Mat& source : {bgr, gray, bgra, bgr16}) {
+    Bytes png = testing::Encode(source, ".png");
+    for (DecodeMode mode : {DecodeMode::kExact, DecodeMode::kFast}) {
+      DecodeOptions options;
+      options.mode = mode;
+      Result<DecodedImage> decoded = DecodeImage(png.data(), png.size(), options, IngestLimits{});
+      ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+      cv::Mat reference;
+      cv::Mat encoded(1, static_cast<int>(png.size()), CV_8UC1, png.data());
+      if (mode == DecodeMode::kFast) {
+        reference = cv::imdecode(encoded, cv::IMREAD_GRAYSCALE);
+      } else {
+        cv::Mat raw = cv::imdecode(encoded, cv::IMREAD_UNCHANGED);
+        if (raw.depth() == CV_16U) {  // high byte, as the decoder promises
+          cv::Mat high(raw.size(), CV_MAKETYPE(CV_8U, raw.channels()));
+          for (int y = 0; y < raw.rows; ++y) {
+            for (int i = 0; i < raw.cols * raw.channels(); ++i) {
+              high.ptr<uint8_t>(y)[i] = static_cast<uint8_t>(raw.ptr<uint16_t>(y)[i] >> 8);
+            }
+          }
+          raw = high;
+        }
+        if (raw.channels() == 4) cv::cvtColor(raw, raw, cv::COLOR_BGRA2BGR);
+        if (raw.channels() == 3) cv::cvtColor(raw, raw, cv::COLOR_BGR2RGB);
+        reference = raw;
+      }
+      ASSERT_EQ(decoded->pixels.type(), reference.type());
+      ASSERT_EQ(decoded->pixels.size(), reference.size());
+      EXPECT_EQ(cv::norm(decoded->pixels, reference, cv::NORM_INF), 0)
+          << "channels " << source.channels() << " depth " << source.depth() << " mode "
+          << static_cast<int>(mode);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace kagami::ingest
