@@ -173,7 +173,13 @@ VolumeReport ScanOne(index::VideoStore& videos, const index::AudioIndex& audio_i
   }
   std::vector<index::FrameMatch> matches;
   if (!queries.empty() && videos.frame_index().size() > 0) {
-    auto hits = videos.frame_index().RangeSearch(queries, options.frame_radius);
+    auto searched = videos.frame_index().RangeSearch(queries, options.frame_radius);
+    if (!searched.ok()) {
+      report.verdict = Verdict::kError;
+      report.status = searched.status().WithContext(path);
+      return report;
+    }
+    const std::vector<std::vector<index::IndexHit>>& hits = *searched;
     // Per (query frame, registered frame): the best distance over the views.
     std::map<std::pair<size_t, int64_t>, index::FrameMatch> best;
     for (size_t q = 0; q < hits.size(); ++q) {
