@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -61,6 +62,9 @@ pipeline::ExtractOptions MakeExtractOptions(const GlobalFlags& flags, ingest::De
 pipeline::ProgressFn MakeProgress();
 // Who is acting: `flag`, else $KAGAMI_OPERATOR, else $USER, else "unknown".
 std::string OperatorName(const std::string& flag);
+// `kagami hash` for videos (video_hash.cc): frame lines, then a "unit":"video" line.
+void HashVideos(const GlobalFlags& flags, const std::vector<std::string>& paths,
+                const ingest::IngestLimits& limits, int& hashed, int& errors);
 // Compact one-line JSON; invalid UTF-8 is replaced, never thrown on.
 std::string JsonDump(const nlohmann::json& j);
 

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kagami/ingest/volume.h"
+#include "kagami/pipeline/video_pipeline.h"
 
 namespace kagami::app {
 namespace {
@@ -81,12 +82,20 @@ class HashCommand : public Command {
                      bool dihedral) {
     auto options = MakeExtractOptions(flags, kagami::ingest::DecodeMode::kExact);
     options.dihedral = dihedral;
+    std::vector<std::string> page_paths, video_paths;
+    for (const std::string& p : paths) {
+      (kagami::pipeline::IsVideoInput(p) ? video_paths : page_paths).push_back(p);
+    }
     std::vector<kagami::ingest::Volume> volumes =
-        kagami::ingest::ExpandInputs(paths, options.limits);
+        kagami::ingest::ExpandInputs(page_paths, options.limits);
     HashPrinter printer(volumes);
     kagami::pipeline::ExtractVolumes(volumes, options, printer);
+    int video_hashed = 0, video_errors = 0;
+    HashVideos(flags, video_paths, options.limits, video_hashed, video_errors);
     std::cout.flush();
-    if (printer.hashed() == 0 && printer.errors() > 0) return kExitFailure;
+    if (printer.hashed() + video_hashed == 0 && printer.errors() + video_errors > 0) {
+      return kExitFailure;
+    }
     return kExitOk;
   }
 

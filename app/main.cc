@@ -10,9 +10,12 @@
 #include <CLI/CLI.hpp>
 
 #include "command.h"
+#include "kagami/ingest/video_decoder.h"
 
 int main(int argc, char** argv) {
   using namespace kagami::app;
+  // Damaged media is reported in Kagami's own output; FFmpeg's warnings would only be noise.
+  kagami::ingest::SetFfmpegLogging(/*errors_only=*/false);
   CLI::App app{"Kagami: content fingerprinting and piracy detection for manga, anime and film"};
   app.option_defaults()->always_capture_default();  // `kagami COMMAND --help` shows defaults
   app.set_version_flag("--version", KAGAMI_VERSION_STRING);

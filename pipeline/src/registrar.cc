@@ -7,6 +7,8 @@
 #include <set>
 #include <utility>
 
+#include "kagami/pipeline/video_pipeline.h"
+
 namespace kagami::pipeline {
 
 using namespace kagami::index;  // NOLINT: this module orchestrates index/
@@ -182,9 +184,14 @@ Result<RegisterSummary> RegisterWork(Store& store, const Work& work,
   if (work.id.empty()) return Status::InvalidArgument("a work needs an id (--work)");
   KAGAMI_RETURN_IF_ERROR(store.catalog().UpsertWork(work));
 
-  std::vector<ingest::Volume> volumes = ingest::ExpandInputs(paths, options.extract.limits);
+  std::vector<std::string> page_paths, video_paths;
+  for (const std::string& p : paths) (IsVideoInput(p) ? video_paths : page_paths).push_back(p);
+  std::vector<ingest::Volume> volumes = ingest::ExpandInputs(page_paths, options.extract.limits);
   RegisterSummary summary;
   summary.volumes = static_cast<int>(volumes.size());
+  KAGAMI_RETURN_IF_ERROR(RegisterVideos(store, work, video_paths, VideoOptionsFor(options.extract),
+                                        options.extract.limits, summary));
+  if (page_paths.empty()) return summary;
 
   std::mutex store_mutex;
   std::atomic<bool> stop{false};

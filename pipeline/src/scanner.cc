@@ -6,6 +6,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "kagami/pipeline/video_pipeline.h"
+
 namespace kagami::pipeline {
 
 using namespace kagami::index;  // NOLINT: this module orchestrates index/
@@ -206,11 +208,34 @@ void Scanner::ScanMemory(const std::vector<ingest::MemoryAsset>& assets, const V
   ScanVolumes(volumes, on_volume, progress);
 }
 
+
 Status Scan(Store& store, const std::vector<std::string>& paths, const ScanOptions& options,
             const std::function<void(const VolumeReport&)>& on_volume, const ProgressFn& progress) {
-  Scanner scanner(store, options);
-  scanner.ScanPaths(paths, on_volume, progress);
-  return Status::Ok();
+  // Videos go to video_pipeline; runs of other inputs to the page pipeline, in input order.
+  std::unique_ptr<Scanner> page_scanner;
+  std::vector<std::string> run;
+  bool run_is_video = false;
+  auto flush = [&]() -> Status {
+    if (run.empty()) return Status::Ok();
+    Status s = Status::Ok();
+    if (run_is_video) {
+      s = ScanVideos(store, run, VideoOptionsFor(options.extract), options.extract.limits,
+                     on_volume);
+    } else {
+      // The page matchers load once, on the first run of page inputs.
+      if (!page_scanner) page_scanner = std::make_unique<Scanner>(store, options);
+      page_scanner->ScanPaths(run, on_volume, progress);
+    }
+    run.clear();
+    return s;
+  };
+  for (const std::string& path : paths) {
+    bool video = IsVideoInput(path);
+    if (video != run_is_video) KAGAMI_RETURN_IF_ERROR(flush());
+    run_is_video = video;
+    run.push_back(path);
+  }
+  return flush();
 }
 
 }  // namespace kagami::pipeline

@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "video_report.h"
+
 namespace kagami::reports {
 namespace {
 
@@ -42,7 +44,7 @@ double PdqSimilarity(int distance_bits) {
 }
 
 std::vector<std::string> ScanReportWriter::ToJsonLines(const pipeline::VolumeReport& report) {
-  std::vector<std::string> lines;
+  std::vector<std::string> lines = internal::VideoSegmentJsonLines(report);
   for (const pipeline::PageMatchRecord& m : report.matches) {
     nlohmann::json j;
     j["type"] = "match";
@@ -120,9 +122,11 @@ void ScanReportWriter::Write(const pipeline::VolumeReport& report) {
 void ScanReportWriter::WriteText(const pipeline::VolumeReport& report) {
   const char* verdict = report.verdict == pipeline::Verdict::kMatch     ? "MATCH"
                         : report.verdict == pipeline::Verdict::kNoMatch ? "no match"
-                                                                     : "ERROR";
-  out_ << verdict << "  " << report.source << "  (" << report.pages << " pages, "
-       << report.matches.size() << " matched";
+                                                                        : "ERROR";
+  out_ << verdict << "  " << report.source << "  (" << report.pages
+       << (report.video ? " frames, " : " pages, ")
+       << (report.video ? report.segments.size() : report.matches.size())
+       << (report.video ? " segments" : " matched");
   if (report.pages_low_quality > 0)
     out_ << ", " << report.pages_low_quality << " too plain to match";
   if (!report.errors.empty()) out_ << ", " << report.errors.size() << " errors";
@@ -136,6 +140,7 @@ void ScanReportWriter::WriteText(const pipeline::VolumeReport& report) {
     out_ << ": " << w.tally.matched_pages << " registered pages matched, " << w.tally.required_pages
          << " needed" << (w.tally.matched ? "" : " - not enough") << '\n';
   }
+  internal::WriteVideoSegmentsText(report, out_);
   if (!report.matches.empty()) {
     char line[512];
     std::snprintf(line, sizeof line, "    %5s  %-28s  %-16s  %-28s  %4s  %5s  %s\n", "page",

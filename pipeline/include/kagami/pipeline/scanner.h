@@ -14,6 +14,7 @@
 #include "kagami/ingest/memory_source.h"
 #include "kagami/pipeline/batch_extractor.h"
 #include "kagami/pipeline/registrar.h"
+#include "kagami/pipeline/video_segment.h"
 
 namespace kagami::pipeline {
 
@@ -61,6 +62,10 @@ struct VolumeReport {
   std::vector<PageMatchRecord> matches;  // page order
   std::vector<WorkResult> works;         // every work with a matched page, best first
   std::vector<FileError> errors;
+  // Videos (video_pipeline.h): pages are sampled frames; matches are segments.
+  bool video = false;
+  double duration_s = 0;                    // seconds decoded
+  std::vector<VideoSegmentMatch> segments;  // query start order
 };
 
 struct ScanOptions {

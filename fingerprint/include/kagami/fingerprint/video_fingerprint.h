@@ -1,0 +1,74 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "kagami/base/status.h"
+#include "kagami/fingerprint/hash256.h"
+#include "kagami/fingerprint/pdq_hasher.h"
+#include "kagami/ingest/limits.h"
+#include "kagami/ingest/video_decoder.h"
+
+namespace kagami::fingerprint {
+
+// Fingerprint of one sampled video frame.
+//
+// PDQ (see pdq_hasher.h) of the frame as decoded ("full") and of the frame with
+// its uniform borders (letterbox / pillarbox bars, see page_normalizer.h)
+// trimmed, each also as its left-right mirror image (from the same DCT,
+// Dihedral kFlipY), so that a mirrored copy matches without re-decoding.
+struct FrameFingerprint {
+  double t = 0;  // seconds from the start of the stream
+  bool scene_cut = false;
+  PdqHash full;
+  Hash256 full_mirror;
+  // Set when trimming removed bars; otherwise the trimmed view is the full one.
+  std::optional<PdqHash> trimmed;
+  std::optional<Hash256> trimmed_mirror;
+  cv::Rect content;  // the trimmed rect in the sampled frame's pixels
+  // The central 90% (each side) of the content: what a copy cropped by up to
+  // ~10% shows. Registered and indexed, so cropped copies match; not needed
+  // for queries.
+  PdqHash center;
+  int frame_width = 0, frame_height = 0;  // the sampled (scaled) frame
+};
+
+// Chromaprint's raw fingerprint of the audio track: one 32-bit sub-fingerprint
+// per item_s seconds (Chromaprint 1.5 default algorithm: 11025 Hz mono, frames
+// of 4096 samples with overlap 2/3, 12 chroma bands, 16 classifiers of 2 bits;
+// Lukas Lalinsky, https://oxygene.sk/2011/01/how-does-chromaprint-work/ and
+// the acoustid/chromaprint sources). values[i] covers the audio starting at
+// start_s + i * item_s.
+struct AudioFingerprint {
+  std::vector<uint32_t> values;
+  double item_s = 0;
+  double start_s = 0;
+};
+
+struct VideoFingerprint {
+  ingest::VideoInfo info;
+  std::vector<FrameFingerprint> frames;
+  AudioFingerprint audio;  // empty without an audio track
+};
+
+struct VideoFingerprintOptions {
+  ingest::VideoDecodeOptions decode;
+  // Keep (a copy of) each sampled gray frame, e.g. for evidence exhibits.
+  bool keep_frames = false;
+};
+
+// Decodes `path` (ingest::DecodeVideo) and fingerprints every sampled frame and
+// the audio track on the calling thread. Frames are hashed as they are
+// decoded, so memory does not grow with the video's resolution. Errors are
+// DecodeVideo's. Thread-safe (no shared state).
+Result<VideoFingerprint> FingerprintVideo(const std::string& path,
+                                          const VideoFingerprintOptions& options,
+                                          const ingest::IngestLimits& limits,
+                                          std::vector<cv::Mat>* kept_frames = nullptr);
+
+}  // namespace kagami::fingerprint

@@ -1,0 +1,516 @@
+#include "kagami/ingest/video_decoder.h"
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/channel_layout.h>
+#include <libavutil/error.h>
+#include <libavutil/pixdesc.h>
+#include <libswresample/swresample.h>
+#include <libswscale/swscale.h>
+}
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <vector>
+
+namespace kagami::ingest {
+namespace {
+
+struct FormatCloser {
+  void operator()(AVFormatContext* f) const { avformat_close_input(&f); }
+};
+struct CodecCloser {
+  void operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
+};
+struct FrameCloser {
+  void operator()(AVFrame* f) const { av_frame_free(&f); }
+};
+struct PacketCloser {
+  void operator()(AVPacket* p) const { av_packet_free(&p); }
+};
+struct SwsCloser {
+  void operator()(SwsContext* s) const { sws_freeContext(s); }
+};
+struct SwrCloser {
+  void operator()(SwrContext* s) const { swr_free(&s); }
+};
+struct DictCloser {
+  void operator()(AVDictionary* d) const { av_dict_free(&d); }
+};
+using FormatPtr = std::unique_ptr<AVFormatContext, FormatCloser>;
+using CodecPtr = std::unique_ptr<AVCodecContext, CodecCloser>;
+using FramePtr = std::unique_ptr<AVFrame, FrameCloser>;
+using PacketPtr = std::unique_ptr<AVPacket, PacketCloser>;
+using SwsPtr = std::unique_ptr<SwsContext, SwsCloser>;
+using SwrPtr = std::unique_ptr<SwrContext, SwrCloser>;
+
+using Clock = std::chrono::steady_clock;
+
+std::string AvError(int err) {
+  char buf[AV_ERROR_MAX_STRING_SIZE] = {};
+  av_strerror(err, buf, sizeof buf);
+  return buf;
+}
+
+struct Deadline {
+  Clock::time_point end;
+  bool expired = false;
+};
+
+int InterruptCallback(void* opaque) {
+  auto* d = static_cast<Deadline*>(opaque);
+  if (Clock::now() > d->end) d->expired = true;
+  return d->expired ? 1 : 0;
+}
+
+bool HasPrefix(const std::string& s, std::string_view p) {
+  return s.size() >= p.size() && std::equal(p.begin(), p.end(), s.begin(), [](char a, char b) {
+           return std::tolower(static_cast<unsigned char>(a)) == b;
+         });
+}
+
+// Mean luma of a 16x9 grid of cells, each the mean of 4x4 sampled points:
+// a cheap picture signature for scene-cut detection (reads 576 pixels).
+constexpr int kSigW = 16, kSigH = 9;
+using Signature = std::array<float, kSigW * kSigH>;
+
+bool LumaSignature(const AVFrame& f, Signature& sig) {
+  const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(static_cast<AVPixelFormat>(f.format));
+  if (d == nullptr ||
+      (d->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL | AV_PIX_FMT_FLAG_HWACCEL)) ||
+      d->comp[0].plane != 0 || d->comp[0].depth != 8 || d->comp[0].step != 1 ||
+      f.data[0] == nullptr || f.width < kSigW * 4 || f.height < kSigH * 4) {
+    return false;
+  }
+  for (int cy = 0; cy < kSigH; ++cy) {
+    for (int cx = 0; cx < kSigW; ++cx) {
+      int sum = 0;
+      for (int sy = 0; sy < 4; ++sy) {
+        int y = ((cy * 4 + sy) * 2 + 1) * f.height / (kSigH * 8);
+        const uint8_t* row = f.data[0] + static_cast<ptrdiff_t>(y) * f.linesize[0];
+        for (int sx = 0; sx < 4; ++sx) sum += row[((cx * 4 + sx) * 2 + 1) * f.width / (kSigW * 8)];
+      }
+      sig[cy * kSigW + cx] = sum / 16.0f;
+    }
+  }
+  return true;
+}
+
+float SignatureDistance(const Signature& a, const Signature& b) {
+  float s = 0;
+  for (size_t i = 0; i < a.size(); ++i) s += std::fabs(a[i] - b[i]);
+  return s / a.size();
+}
+
+constexpr float kSceneCutThreshold = 28.0f;  // mean absolute luma change (0..255)
+constexpr double kSceneCutMinGap = 0.5;      // seconds since the previous sampled frame
+constexpr int kMaxDecodeErrors = 5000;
+
+class Decoder {
+ public:
+  Decoder(const VideoDecodeOptions& options, const IngestLimits& limits, VideoSink& sink)
+      : options_(options), limits_(limits), sink_(sink) {}
+
+  Result<VideoInfo> Run(const std::string& path) {
+    deadline_.end = Clock::now() + std::chrono::milliseconds(
+                                       static_cast<int64_t>(options_.max_decode_seconds * 1000));
+    KAGAMI_RETURN_IF_ERROR(Open(path));
+    KAGAMI_RETURN_IF_ERROR(Loop());
+    if (deadline_.expired) {
+      return Status::ResourceExhausted(path + ": decoding took longer than " +
+                                       std::to_string(options_.max_decode_seconds) + " s");
+    }
+    if (info_.frames_decoded == 0 && info_.audio_samples == 0) {
+      return Status::Corrupt(path + ": no decodable video or audio frame (" +
+                             std::to_string(info_.decode_errors) + " packets rejected)");
+    }
+    info_.duration_s = std::max(last_video_t_, last_audio_t_);
+    info_.audio_start_s = audio_start_s_;
+    return info_;
+  }
+
+ private:
+  Status Open(const std::string& path) {
+    AVFormatContext* raw = avformat_alloc_context();
+    if (raw == nullptr) return Status::ResourceExhausted("out of memory");
+    raw->interrupt_callback.callback = &InterruptCallback;
+    raw->interrupt_callback.opaque = &deadline_;
+    raw->probesize = 32 << 20;
+    raw->max_analyze_duration = 30 * AV_TIME_BASE;
+    AVDictionary* opts_raw = nullptr;
+    av_dict_set(&opts_raw, "protocol_whitelist", "file", 0);
+    std::unique_ptr<AVDictionary, DictCloser> opts(opts_raw);
+    AVDictionary* o = opts.release();
+    int rc = avformat_open_input(&raw, path.c_str(), nullptr, &o);
+    opts.reset(o);
+    if (rc < 0) {  // raw is freed by avformat_open_input on failure
+      if (deadline_.expired) return Status::ResourceExhausted(path + ": opening timed out");
+      return Status::Corrupt(path + ": not a readable media file (" + AvError(rc) + ")");
+    }
+    fmt_.reset(raw);
+    rc = avformat_find_stream_info(fmt_.get(), nullptr);
+    if (rc < 0) return Status::Corrupt(path + ": cannot read stream info (" + AvError(rc) + ")");
+    info_.container = fmt_->iformat != nullptr ? fmt_->iformat->name : "";
+    if (fmt_->start_time != AV_NOPTS_VALUE) origin_s_ = fmt_->start_time / double(AV_TIME_BASE);
+
+    video_index_ = av_find_best_stream(fmt_.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
+    if (options_.audio) {
+      audio_index_ = av_find_best_stream(fmt_.get(), AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0);
+    }
+    if (video_index_ < 0 && audio_index_ < 0) {
+      return Status::Unsupported(path + ": no video or audio stream");
+    }
+    if (video_index_ >= 0) {
+      const AVCodecParameters* par = fmt_->streams[video_index_]->codecpar;
+      info_.width = par->width;
+      info_.height = par->height;
+      KAGAMI_RETURN_IF_ERROR(CheckDimensions(path, par->width, par->height));
+      KAGAMI_ASSIGN_OR_RETURN(video_, OpenCodec(path, video_index_, true));
+      info_.video_codec = video_->codec->name;
+    }
+    if (audio_index_ >= 0) {
+      auto audio = OpenCodec(path, audio_index_, false);
+      if (audio.ok()) {
+        audio_ = std::move(*audio);
+        info_.audio_codec = audio_->codec->name;
+      } else if (video_index_ < 0) {
+        return audio.status();
+      } else {
+        audio_index_ = -1;  // an undecodable audio track does not spoil the video
+      }
+    }
+    for (unsigned i = 0; i < fmt_->nb_streams; ++i) {
+      if (static_cast<int>(i) != video_index_ && static_cast<int>(i) != audio_index_) {
+        fmt_->streams[i]->discard = AVDISCARD_ALL;
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status CheckDimensions(const std::string& path, int w, int h) {
+    if (w < 0 || h < 0 || static_cast<uint64_t>(w) > limits_.max_dimension ||
+        static_cast<uint64_t>(h) > limits_.max_dimension ||
+        static_cast<uint64_t>(w) * static_cast<uint64_t>(h) > limits_.max_pixels) {
+      return Status::ResourceExhausted(path + ": video frame " + std::to_string(w) + "x" +
+                                       std::to_string(h) + " exceeds the limits");
+    }
+    return Status::Ok();
+  }
+
+  Result<CodecPtr> OpenCodec(const std::string& path, int index, bool video) {
+    const AVCodecParameters* par = fmt_->streams[index]->codecpar;
+    const AVCodec* codec = avcodec_find_decoder(par->codec_id);
+    if (codec == nullptr) {
+      return Status::Unsupported(path + ": no decoder for " + avcodec_get_name(par->codec_id));
+    }
+    CodecPtr ctx(avcodec_alloc_context3(codec));
+    if (!ctx) return Status::ResourceExhausted("out of memory");
+    int rc = avcodec_parameters_to_context(ctx.get(), par);
+    if (rc < 0) return Status::Corrupt(path + ": bad codec parameters (" + AvError(rc) + ")");
+    ctx->pkt_timebase = fmt_->streams[index]->time_base;
+    if (video) {
+      ctx->thread_count = options_.threads;
+      ctx->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+      if (options_.skip_nonref) ctx->skip_frame = AVDISCARD_NONREF;
+      // Low-resolution decoding (DCT-domain downscale) where the codec has it
+      // (MJPEG and some older codecs; not H.264/HEVC/VP9/AV1), keeping the
+      // short side at least 2x what the sampled frames need.
+      int lowres = 0;
+      while (lowres < codec->max_lowres &&
+             std::min(par->width, par->height) >> (lowres + 1) >= options_.max_side) {
+        ++lowres;
+      }
+      ctx->lowres = lowres;
+    } else {
+      ctx->thread_count = 1;
+    }
+    rc = avcodec_open2(ctx.get(), codec, nullptr);
+    if (rc < 0) {
+      return Status::Unsupported(path + ": cannot open " + codec->name + " decoder (" +
+                                 AvError(rc) + ")");
+    }
+    return ctx;
+  }
+
+  Status Loop() {
+    PacketPtr pkt(av_packet_alloc());
+    FramePtr frame(av_frame_alloc());
+    if (!pkt || !frame) return Status::ResourceExhausted("out of memory");
+    while (!done_) {
+      int rc = av_read_frame(fmt_.get(), pkt.get());
+      if (rc == AVERROR(EAGAIN)) {
+        if (Clock::now() > deadline_.end) deadline_.expired = true;
+        if (deadline_.expired) break;
+        continue;
+      }
+      if (rc < 0) break;  // end of file, or damage the demuxer cannot resync from
+      if (pkt->stream_index == video_index_) {
+        Feed(video_.get(), pkt.get(), frame.get(), true);
+      } else if (pkt->stream_index == audio_index_) {
+        Feed(audio_.get(), pkt.get(), frame.get(), false);
+      }
+      av_packet_unref(pkt.get());
+      if (deadline_.expired || Clock::now() > deadline_.end) {
+        deadline_.expired = true;
+        break;
+      }
+    }
+    if (!deadline_.expired) {
+      if (video_) Feed(video_.get(), nullptr, frame.get(), true);
+      if (audio_) Feed(audio_.get(), nullptr, frame.get(), false);
+      FlushAudio();
+    }
+    return Status::Ok();
+  }
+
+  void Feed(AVCodecContext* ctx, AVPacket* pkt, AVFrame* frame, bool video) {
+    int rc = avcodec_send_packet(ctx, pkt);
+    if (rc < 0 && rc != AVERROR(EAGAIN) && rc != AVERROR_EOF) {
+      if (++info_.decode_errors > kMaxDecodeErrors) done_ = true;
+      return;
+    }
+    while (true) {
+      rc = avcodec_receive_frame(ctx, frame);
+      if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) break;
+      if (rc < 0) {
+        if (++info_.decode_errors > kMaxDecodeErrors) done_ = true;
+        break;
+      }
+      if (video) {
+        OnVideoFrame(*frame);
+      } else {
+        OnAudioFrame(*frame);
+      }
+      av_frame_unref(frame);
+      if (done_) break;
+    }
+  }
+
+  double FrameTime(const AVFrame& f, int stream) const {
+    int64_t pts = f.best_effort_timestamp != AV_NOPTS_VALUE ? f.best_effort_timestamp : f.pts;
+    if (pts == AV_NOPTS_VALUE) return -1;
+    return std::max(0.0, pts * av_q2d(fmt_->streams[stream]->time_base) - origin_s_);
+  }
+
+  void OnVideoFrame(const AVFrame& f) {
+    if (!CheckDimensions("", f.width, f.height).ok() || f.width <= 0 || f.height <= 0) {
+      ++info_.decode_errors;
+      return;
+    }
+    double t = FrameTime(f, video_index_);
+    if (t < 0) t = last_video_t_ + 1.0 / 25;  // no timestamps: assume 25 fps
+    if (t > options_.max_media_seconds) {
+      info_.truncated = true;
+      done_ = true;
+      return;
+    }
+    ++info_.frames_decoded;
+    last_video_t_ = std::max(last_video_t_, t);
+    if (options_.frame_rate <= 0) return;
+
+    bool sample = t + 1e-6 >= next_sample_t_;
+    bool cut = false;
+    if (options_.scene_cuts) {
+      Signature sig;
+      if (LumaSignature(f, sig)) {
+        if (have_sig_ && SignatureDistance(sig, prev_sig_) > kSceneCutThreshold &&
+            t - last_sampled_t_ >= kSceneCutMinGap) {
+          cut = !sample;
+          sample = true;
+        }
+        prev_sig_ = sig;
+        have_sig_ = true;
+      }
+    }
+    if (!sample) return;
+    if (!cut)
+      next_sample_t_ = (std::floor(t * options_.frame_rate + 1e-6) + 1) / options_.frame_rate;
+    last_sampled_t_ = t;
+    VideoFrame out;
+    out.t = t;
+    out.scene_cut = cut;
+    if (!Scale(f, out.gray)) {
+      ++info_.decode_errors;
+      return;
+    }
+    ++info_.frames_sampled;
+    sink_.OnFrame(std::move(out));
+  }
+
+  // Scales the decoder's planes straight to a small 8-bit luminance image.
+  bool Scale(const AVFrame& f, cv::Mat& gray) {
+    double sar = f.sample_aspect_ratio.num > 0 && f.sample_aspect_ratio.den > 0
+                     ? av_q2d(f.sample_aspect_ratio)
+                     : 1.0;
+    sar = std::clamp(sar, 0.25, 4.0);
+    double dw = f.width * sar, dh = f.height;
+    double s = std::min(1.0, options_.max_side / std::max(dw, dh));
+    int w = std::max(8, static_cast<int>(std::lround(dw * s)));
+    int h = std::max(8, static_cast<int>(std::lround(dh * s)));
+    SwsContext* sws = sws_getCachedContext(sws_.release(), f.width, f.height,
+                                           static_cast<AVPixelFormat>(f.format), w, h,
+                                           AV_PIX_FMT_GRAY8, SWS_AREA, nullptr, nullptr, nullptr);
+    sws_.reset(sws);
+    if (sws == nullptr) return false;
+    gray.create(h, w, CV_8UC1);
+    uint8_t* dst[4] = {gray.data, nullptr, nullptr, nullptr};
+    int dst_stride[4] = {static_cast<int>(gray.step[0]), 0, 0, 0};
+    return sws_scale(sws, f.data, f.linesize, 0, f.height, dst, dst_stride) == h;
+  }
+
+  void OnAudioFrame(const AVFrame& f) {
+    if (f.nb_samples <= 0 || f.sample_rate <= 0) return;
+    if (!swr_) {
+      AVChannelLayout in_layout;
+      if (f.ch_layout.nb_channels > 0 && f.ch_layout.order != AV_CHANNEL_ORDER_UNSPEC) {
+        av_channel_layout_copy(&in_layout, &f.ch_layout);
+      } else {
+        av_channel_layout_default(&in_layout, std::max(1, f.ch_layout.nb_channels));
+      }
+      AVChannelLayout mono = AV_CHANNEL_LAYOUT_MONO;
+      SwrContext* raw = nullptr;
+      int rc = swr_alloc_set_opts2(&raw, &mono, AV_SAMPLE_FMT_S16, options_.audio_sample_rate,
+                                   &in_layout, static_cast<AVSampleFormat>(f.format), f.sample_rate,
+                                   0, nullptr);
+      av_channel_layout_uninit(&in_layout);
+      swr_.reset(raw);
+      if (rc < 0 || swr_init(swr_.get()) < 0) {
+        swr_.reset();
+        audio_index_ = -1;  // give up on this track
+        return;
+      }
+      double t = FrameTime(f, audio_index_);
+      audio_start_s_ = t < 0 ? 0 : t;
+      in_rate_ = f.sample_rate;
+      in_format_ = f.format;
+    }
+    if (f.sample_rate != in_rate_ || f.format != in_format_) return;  // mid-stream change: skip
+    int max_out =
+        static_cast<int>(av_rescale_rnd(swr_get_delay(swr_.get(), f.sample_rate) + f.nb_samples,
+                                        options_.audio_sample_rate, f.sample_rate, AV_ROUND_UP));
+    pcm_.resize(static_cast<size_t>(max_out) + 16);
+    uint8_t* out[1] = {reinterpret_cast<uint8_t*>(pcm_.data())};
+    int n = swr_convert(swr_.get(), out, max_out, const_cast<const uint8_t**>(f.extended_data),
+                        f.nb_samples);
+    if (n > 0) Deliver(n);
+  }
+
+  void FlushAudio() {
+    if (!swr_) return;
+    pcm_.resize(4096);
+    uint8_t* out[1] = {reinterpret_cast<uint8_t*>(pcm_.data())};
+    int n = swr_convert(swr_.get(), out, 4096, nullptr, 0);
+    if (n > 0) Deliver(n);
+  }
+
+  void Deliver(int n) {
+    double t =
+        audio_start_s_ + static_cast<double>(info_.audio_samples + n) / options_.audio_sample_rate;
+    if (t > options_.max_media_seconds) {
+      info_.truncated = true;
+      done_ = true;
+      return;
+    }
+    info_.audio_samples += n;
+    last_audio_t_ = t;
+    sink_.OnAudio(pcm_.data(), static_cast<size_t>(n));
+  }
+
+  const VideoDecodeOptions& options_;
+  const IngestLimits& limits_;
+  VideoSink& sink_;
+  Deadline deadline_;
+  FormatPtr fmt_;
+  CodecPtr video_, audio_;
+  SwsPtr sws_;
+  SwrPtr swr_;
+  int video_index_ = -1, audio_index_ = -1;
+  double origin_s_ = 0;
+  double next_sample_t_ = 0, last_sampled_t_ = -1e9;
+  double last_video_t_ = 0, last_audio_t_ = 0, audio_start_s_ = 0;
+  int in_rate_ = 0, in_format_ = -1;
+  Signature prev_sig_{};
+  bool have_sig_ = false;
+  bool done_ = false;
+  std::vector<int16_t> pcm_;
+  VideoInfo info_;
+};
+
+}  // namespace
+
+bool LooksLikeVideo(const std::string& path) {
+  if (HasPrefix(path, "http://") || HasPrefix(path, "https://")) return true;
+  std::string ext = std::filesystem::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  static constexpr std::string_view kExts[] = {
+      ".m3u8", ".mp4", ".m4v",  ".mkv", ".webm", ".avi", ".ts",  ".m2ts", ".mts", ".flv",
+      ".mov",  ".mpg", ".mpeg", ".wmv", ".ogv",  ".3gp", ".vob", ".asf",  ".divx"};
+  for (std::string_view e : kExts) {
+    if (ext == e) return true;
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  unsigned char head[64] = {};
+  in.read(reinterpret_cast<char*>(head), sizeof head);
+  size_t n = static_cast<size_t>(in.gcount());
+  auto at = [&](size_t off, std::string_view magic) {
+    return n >= off + magic.size() && std::memcmp(head + off, magic.data(), magic.size()) == 0;
+  };
+  if (at(4, "ftyp")) {  // ISO BMFF; AVIF/HEIF images are not video
+    return !(at(8, "avif") || at(8, "heic") || at(8, "mif1") || at(8, "avis"));
+  }
+  if (at(0, "\x1a\x45\xdf\xa3")) return true;       // Matroska / WebM
+  if (at(0, "RIFF") && at(8, "AVI ")) return true;  // AVI
+  if (at(0, "FLV\x01")) return true;                // FLV
+  if (at(0, "#EXTM3U")) return true;                // HLS playlist
+  if (n >= 189 && head[0] == 0x47) return true;     // MPEG-TS (unreachable: 64 bytes)
+  if (at(0, std::string_view("\x00\x00\x01\xba", 4))) return true;  // MPEG-PS
+  if (at(0, "OggS")) return true;
+  return false;
+}
+
+void SetFfmpegLogging(bool errors_only) {
+  av_log_set_level(errors_only ? AV_LOG_ERROR : AV_LOG_QUIET);
+}
+
+Result<VideoInfo> DecodeVideo(const std::string& path, const VideoDecodeOptions& options,
+                              const IngestLimits& limits, VideoSink& sink) {
+  if (HasPrefix(path, "http://") || HasPrefix(path, "https://")) {
+    return Status::Unsupported(
+        path +
+        ": HLS/video over HTTP is not supported yet (it must go through the crawler's "
+        "fetcher, which is not wired in); download it and pass the local file");
+  }
+  std::error_code ec;
+  auto status = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(status)) return Status::NotFound(path + ": no such file");
+  if (!std::filesystem::is_regular_file(status)) {
+    return Status::InvalidArgument(path + ": not a regular file");
+  }
+  uint64_t size = std::filesystem::file_size(path, ec);
+  if (ec) return ErrnoStatus(ec.value(), "stat " + path);
+  if (size == 0) return Status::Corrupt(path + ": zero-length file");
+  if (size > limits.max_file_bytes) {
+    return Status::ResourceExhausted(path + ": " + std::to_string(size) +
+                                     " bytes exceeds the file size limit of " +
+                                     std::to_string(limits.max_file_bytes));
+  }
+  if (options.max_side < 16 || options.max_side > 4096) {
+    return Status::InvalidArgument("max_side must be within 16..4096");
+  }
+  if (options.audio && (options.audio_sample_rate < 4000 || options.audio_sample_rate > 96000)) {
+    return Status::InvalidArgument("audio_sample_rate must be within 4000..96000");
+  }
+  Decoder decoder(options, limits, sink);
+  return decoder.Run(path);
+}
+
+}  // namespace kagami::ingest

@@ -1,0 +1,61 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kagami/base/status.h"
+#include "kagami/fingerprint/video_fingerprint.h"
+#include "kagami/index/segment_matcher.h"
+#include "kagami/index/store.h"
+#include "kagami/index/video_store.h"
+#include "kagami/pipeline/registrar.h"
+#include "kagami/pipeline/scanner.h"
+
+namespace kagami::pipeline {
+
+// Registration and scanning of videos and HLS playlists (ingest/video_decoder.h),
+// called by RegisterWork and Scan for inputs that IsVideoInput() accepts.
+
+// A video file or local .m3u8 playlist (by extension or magic bytes), or an
+// http(s) URL (refused later with a clear error until the crawler's fetcher is wired).
+bool IsVideoInput(const std::string& path);
+
+struct VideoOptions {
+  // Registration samples more densely than scanning, so that a query frame
+  // always lies within 0.25 s of a registered one.
+  double register_frame_rate = 2.0;
+  double scan_frame_rate = 1.0;
+  // Frame hits within this many PDQ bits vote. Above 31 the index scans all
+  // frame codes (exact; ~1k queries/s per 100k codes on one core), but
+  // downscaled, cropped, subtitled copies sit at 24-46 bits from their
+  // registered frames (measured on the e2e clips) while unrelated frames sit
+  // near 128; temporal voting (segment_matcher.h) rejects chance hits.
+  int frame_radius = 40;
+  int min_query_quality = 30;  // query frames below this PDQ quality are not searched
+  size_t max_hits_per_frame = 64;
+  index::SegmentOptions segments;
+  int decoder_threads = 0;  // 0 = one per core
+};
+
+// Defaults, with the decoder threads of `extract`.
+inline VideoOptions VideoOptionsFor(const ExtractOptions& extract) {
+  VideoOptions v;
+  v.decoder_threads = extract.threads;
+  return v;
+}
+
+// Registers each video as one asset of `work` (already upserted), appending
+// to `summary`; frames count as units. Idempotent by content SHA-256.
+// Returns a non-ok Status only when the store fails.
+Status RegisterVideos(index::Store& store, const index::Work& work,
+                      const std::vector<std::string>& paths, const VideoOptions& options,
+                      const ingest::IngestLimits& limits, RegisterSummary& summary);
+
+// Scans videos one by one (calling on_volume once each, in order). A video
+// matches when at least one aligned segment is found.
+Status ScanVideos(index::Store& store, const std::vector<std::string>& paths,
+                  const VideoOptions& options, const ingest::IngestLimits& limits,
+                  const std::function<void(const VolumeReport&)>& on_volume);
+
+}  // namespace kagami::pipeline
