@@ -13,41 +13,14 @@
 #include <nlohmann/json.hpp>
 
 #include "kagami/synth/page_generator.h"
+#include "shell.h"
 #include "temp_dir.h"
 
 namespace kagami {
 namespace {
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string out;  // stdout only
-};
-
-std::string Quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) {
-    if (c == '\'')
-      q += "'\\''";
-    else
-      q += c;
-  }
-  return q + "'";
-}
-
-CommandResult RunKagami(const std::vector<std::string>& args) {
-  std::string cmd = Quote(KAGAMI_BINARY);
-  for (const std::string& a : args) cmd += " " + Quote(a);
-  cmd += " 2>/dev/null";
-  CommandResult result;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) result.out.append(buf.data(), n);
-  int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+using testing::CommandResult;
+using testing::RunKagami;
 
 std::vector<nlohmann::json> JsonLines(const std::string& out) {
   std::vector<nlohmann::json> lines;

@@ -22,6 +22,7 @@
 #include "kagami/reports/findings_ledger.h"
 #include "kagami/reports/signing_key.h"
 #include "kagami/synth/page_generator.h"
+#include "shell.h"
 #include "temp_dir.h"
 
 namespace kagami {
@@ -29,34 +30,12 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using CmdResult = testing::CommandResult;  // stdout and stderr
 
-struct CmdResult {
-  int exit_code = -1;
-  std::string out;  // stdout and stderr
-};
-
-std::string Quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-CmdResult Shell(const std::string& cmd) {
-  CmdResult r;
-  FILE* pipe = popen((cmd + " 2>&1").c_str(), "r");
-  if (!pipe) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.out.append(buf.data(), n);
-  int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
+std::string Quote(const std::string& s) { return testing::ShellQuote(s); }
+CmdResult Shell(const std::string& cmd) { return testing::RunShell(cmd, testing::Stderr::kMerge); }
 CmdResult Kagami(const std::vector<std::string>& args) {
-  std::string cmd = "KAGAMI_OPERATOR=tester " + Quote(KAGAMI_BINARY);
-  for (const auto& a : args) cmd += " " + Quote(a);
-  return Shell(cmd);
+  return testing::RunKagami(args, testing::Stderr::kMerge, "KAGAMI_OPERATOR=tester ");
 }
 
 std::string ReadFile(const fs::path& p) {

@@ -23,6 +23,7 @@
 #include "kagami/pipeline/batch_extractor.h"
 #include "kagami/pipeline/registrar.h"
 #include "kagami/synth/page_generator.h"
+#include "shell.h"
 #include "temp_dir.h"
 
 namespace kagami {
@@ -201,21 +202,9 @@ TEST(StoreLockTest, ASecondWriterWaitsOrGivesUpButReadersKeepWorking) {
 
 // --------------------------------------------------------- two processes
 
-struct Process {
-  int exit_code = -1;
-  std::string out;
-};
-
+using Process = testing::CommandResult;
 Process RunShell(const std::string& command) {
-  Process result;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) result.out.append(buf.data(), n);
-  int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
+  return testing::RunShell(command, testing::Stderr::kMerge);
 }
 
 TEST(ConcurrentProcessesTest, TwoRegistersAndAScanAtOnceLeaveAConsistentStore) {

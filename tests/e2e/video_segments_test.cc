@@ -17,44 +17,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "shell.h"
 #include "temp_dir.h"
 
 namespace kagami {
 namespace {
 
-std::string Quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) {
-    if (c == '\'')
-      q += "'\\''";
-    else
-      q += c;
-  }
-  return q + "'";
-}
-
-struct CommandResult {
-  int exit_code = -1;
-  std::string out;
-};
-
-CommandResult Run(const std::string& cmd) {
-  CommandResult result;
-  FILE* pipe = popen((cmd + " 2>/dev/null").c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) result.out.append(buf.data(), n);
-  int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
-
-CommandResult Kagami(const std::vector<std::string>& args) {
-  std::string cmd = Quote(KAGAMI_BINARY);
-  for (const std::string& a : args) cmd += " " + Quote(a);
-  return Run(cmd);
-}
+using testing::CommandResult;
+CommandResult Run(const std::string& cmd) { return testing::RunShell(cmd); }
+CommandResult Kagami(const std::vector<std::string>& args) { return testing::RunKagami(args); }
+std::string Quote(const std::string& s) { return testing::ShellQuote(s); }
 
 // Runs ffmpeg quietly; fails the test if it fails.
 void Ffmpeg(const std::string& args) {

@@ -1,0 +1,61 @@
+#pragma once
+
+// Running commands from tests: shell lines and the `kagami` binary under test
+// (KAGAMI_BINARY, defined by tests/CMakeLists.txt). Blocks until the command
+// exits; not for commands that must run in the background.
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace kagami::testing {
+
+struct CommandResult {
+  int exit_code = -1;  // -1 when the command could not be started or was killed by a signal
+  std::string out;     // stdout, plus stderr when merged
+};
+
+enum class Stderr { kDiscard, kMerge };
+
+// `s` as one single-quoted word for /bin/sh.
+inline std::string ShellQuote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      q += "'\\''";
+    } else {
+      q += c;
+    }
+  }
+  return q + "'";
+}
+
+// Runs `command` with /bin/sh and collects its output.
+inline CommandResult RunShell(const std::string& command, Stderr err = Stderr::kDiscard) {
+  CommandResult result;
+  const std::string full = command + (err == Stderr::kMerge ? " 2>&1" : " 2>/dev/null");
+  FILE* pipe = popen(full.c_str(), "r");
+  if (pipe == nullptr) return result;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) result.out.append(buf.data(), n);
+  int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+#ifdef KAGAMI_BINARY
+// Runs the kagami binary under test with `args` (each quoted), after the
+// optional environment assignments in `env` (e.g. "KAGAMI_OPERATOR=tester ").
+inline CommandResult RunKagami(const std::vector<std::string>& args, Stderr err = Stderr::kDiscard,
+                               const std::string& env = "") {
+  std::string cmd = env + ShellQuote(KAGAMI_BINARY);
+  for (const std::string& a : args) cmd += " " + ShellQuote(a);
+  return RunShell(cmd, err);
+}
+#endif
+
+}  // namespace kagami::testing
