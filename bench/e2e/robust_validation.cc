@@ -23,9 +23,9 @@
 
 #include <opencv2/core.hpp>
 
+#include "kagami/index/store.h"
 #include "kagami/pipeline/registrar.h"
 #include "kagami/pipeline/scanner.h"
-#include "kagami/index/store.h"
 #include "kagami/synth/page_generator.h"
 
 namespace {
@@ -85,11 +85,11 @@ Tally ScanFolder(Contender& c, const fs::path& folder) {
   std::map<std::string, std::vector<kagami::pipeline::PageMatchRecord>> by_member;
   auto start = Clock::now();
   kagami::Status s = kagami::pipeline::Scan(*c.store, {folder.string()}, c.scan,
-                                         [&](const kagami::pipeline::VolumeReport& r) {
-                                           t.scanned_pages += r.pages;
-                                           for (const auto& m : r.matches)
-                                             by_member[m.member].push_back(m);
-                                         });
+                                            [&](const kagami::pipeline::VolumeReport& r) {
+                                              t.scanned_pages += r.pages;
+                                              for (const auto& m : r.matches)
+                                                by_member[m.member].push_back(m);
+                                            });
   t.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   if (!s.ok()) std::fprintf(stderr, "scan failed: %s\n", s.ToString().c_str());
   for (const auto& entry : fs::directory_iterator(folder)) {

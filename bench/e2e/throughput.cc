@@ -28,9 +28,9 @@
 #include <opencv2/img_hash.hpp>
 #include <opencv2/imgcodecs.hpp>
 
-#include "kagami/pipeline/batch_extractor.h"
 #include "kagami/ingest/image_decoder.h"
 #include "kagami/ingest/volume.h"
+#include "kagami/pipeline/batch_extractor.h"
 #include "kagami/synth/page_generator.h"
 
 namespace {

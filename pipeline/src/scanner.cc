@@ -208,7 +208,6 @@ void Scanner::ScanMemory(const std::vector<ingest::MemoryAsset>& assets, const V
   ScanVolumes(volumes, on_volume, progress);
 }
 
-
 Status Scan(Store& store, const std::vector<std::string>& paths, const ScanOptions& options,
             const std::function<void(const VolumeReport&)>& on_volume, const ProgressFn& progress) {
   // Videos go to video_pipeline; runs of other inputs to the page pipeline, in input order.

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "kagami/index/store.h"
 #include "kagami/pipeline/registrar.h"
 #include "kagami/pipeline/scanner.h"
-#include "kagami/index/store.h"
 #include "kagami/synth/page_generator.h"
 #include "temp_dir.h"
 
@@ -68,7 +68,7 @@ class RegisterScanTest : public ::testing::Test {
     EXPECT_TRUE(store.ok()) << store.status().ToString();
     std::vector<pipeline::VolumeReport> reports;
     Status status = pipeline::Scan(**store, {path}, {},
-                                [&](const pipeline::VolumeReport& r) { reports.push_back(r); });
+                                   [&](const pipeline::VolumeReport& r) { reports.push_back(r); });
     EXPECT_TRUE(status.ok()) << status.ToString();
     EXPECT_EQ(reports.size(), 1u);
     return reports.empty() ? pipeline::VolumeReport{} : reports.front();

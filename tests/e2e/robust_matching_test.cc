@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "kagami/index/store.h"
 #include "kagami/pipeline/registrar.h"
 #include "kagami/pipeline/scanner.h"
-#include "kagami/index/store.h"
 #include "kagami/synth/page_generator.h"
 #include "temp_dir.h"
 

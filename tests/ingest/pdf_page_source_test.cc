@@ -6,6 +6,7 @@
 
 #include "ingest_test_util.h"
 #include "kagami/ingest/page_source.h"
+#include "pdf_fixture.h"
 #include "temp_dir.h"
 
 namespace kagami::ingest {
@@ -33,22 +34,7 @@ std::string MinimalPdf(const std::vector<std::string>& page_contents) {
     objects.push_back("<< /Length " + std::to_string(page_contents[i].size()) + " >>\nstream\n" +
                       page_contents[i] + "\nendstream");
   }
-  std::string pdf = "%PDF-1.4\n%\xE2\xE3\xCF\xD3\n";
-  std::vector<size_t> offsets;
-  for (size_t i = 0; i < objects.size(); ++i) {
-    offsets.push_back(pdf.size());
-    pdf += std::to_string(i + 1) + " 0 obj\n" + objects[i] + "\nendobj\n";
-  }
-  size_t xref = pdf.size();
-  pdf += "xref\n0 " + std::to_string(objects.size() + 1) + "\n0000000000 65535 f \n";
-  for (size_t offset : offsets) {
-    char line[32];
-    std::snprintf(line, sizeof(line), "%010zu 00000 n \n", offset);
-    pdf += line;
-  }
-  pdf += "trailer\n<< /Size " + std::to_string(objects.size() + 1) +
-         " /Root 1 0 R >>\nstartxref\n" + std::to_string(xref) + "\n%%EOF\n";
-  return pdf;
+  return kagami::testing::AssemblePdf(objects, "%PDF-1.4\n%\xE2\xE3\xCF\xD3\n");
 }
 
 TEST(PdfPageSourceTest, RendersEachPageWithItsRectangle) {
