@@ -37,6 +37,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "folder_scan.h"
 #include "kagami/fingerprint/geometric_verifier.h"
 #include "kagami/fingerprint/local_features.h"
 #include "kagami/index/local_index.h"
@@ -344,16 +345,10 @@ struct Contender {
 
 Tally ScanFolder(Contender& c, const fs::path& folder) {
   Tally t;
-  std::map<std::string, std::vector<kagami::pipeline::PageMatchRecord>> by_member;
-  auto start = Clock::now();
-  kagami::Status s = kagami::pipeline::Scan(*c.store, {folder.string()}, c.scan,
-                                            [&](const kagami::pipeline::VolumeReport& r) {
-                                              t.pages += r.pages;
-                                              for (const auto& m : r.matches)
-                                                by_member[m.member].push_back(m);
-                                            });
-  t.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  if (!s.ok()) std::fprintf(stderr, "scan failed: %s\n", s.ToString().c_str());
+  kagami::bench::FolderScan scan = kagami::bench::ScanFolderMatches(*c.store, folder, c.scan);
+  t.pages = scan.pages;
+  t.seconds = scan.seconds;
+  auto& by_member = scan.by_member;
   for (const auto& entry : fs::directory_iterator(folder)) {
     const std::string member = entry.path().filename().string();
     const std::set<int> want = Parse(member);

@@ -23,6 +23,7 @@
 
 #include <opencv2/core.hpp>
 
+#include "folder_scan.h"
 #include "kagami/index/store.h"
 #include "kagami/pipeline/registrar.h"
 #include "kagami/pipeline/scanner.h"
@@ -82,16 +83,10 @@ struct Contender {
 
 Tally ScanFolder(Contender& c, const fs::path& folder) {
   Tally t;
-  std::map<std::string, std::vector<kagami::pipeline::PageMatchRecord>> by_member;
-  auto start = Clock::now();
-  kagami::Status s = kagami::pipeline::Scan(*c.store, {folder.string()}, c.scan,
-                                            [&](const kagami::pipeline::VolumeReport& r) {
-                                              t.scanned_pages += r.pages;
-                                              for (const auto& m : r.matches)
-                                                by_member[m.member].push_back(m);
-                                            });
-  t.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  if (!s.ok()) std::fprintf(stderr, "scan failed: %s\n", s.ToString().c_str());
+  kagami::bench::FolderScan scan = kagami::bench::ScanFolderMatches(*c.store, folder, c.scan);
+  t.scanned_pages = scan.pages;
+  t.seconds = scan.seconds;
+  auto& by_member = scan.by_member;
   for (const auto& entry : fs::directory_iterator(folder)) {
     std::string member = entry.path().filename().string();
     Expected e = Parse(member);

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "json_lines.h"
 #include "kagami/synth/page_generator.h"
 #include "shell.h"
 #include "temp_dir.h"
@@ -22,15 +23,7 @@ namespace {
 using testing::CommandResult;
 using testing::RunKagami;
 
-std::vector<nlohmann::json> JsonLines(const std::string& out) {
-  std::vector<nlohmann::json> lines;
-  std::istringstream in(out);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty()) lines.push_back(nlohmann::json::parse(line));
-  }
-  return lines;
-}
+using testing::JsonLines;
 
 class CliTest : public ::testing::Test {
  protected:

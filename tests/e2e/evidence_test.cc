@@ -19,6 +19,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "json_lines.h"
 #include "kagami/reports/findings_ledger.h"
 #include "kagami/reports/signing_key.h"
 #include "kagami/synth/page_generator.h"
@@ -50,15 +51,8 @@ void WriteText(const fs::path& p, const std::string& s) {
   out << s;
 }
 
-std::vector<json> JsonLines(const std::string& out) {
-  std::vector<json> lines;
-  std::istringstream in(out);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty() && line[0] == '{') lines.push_back(json::parse(line));
-  }
-  return lines;
-}
+// Output here has stderr merged in: only the JSON lines are parsed.
+std::vector<json> JsonLines(const std::string& out) { return testing::JsonLines(out, true); }
 
 // Mean absolute difference of two BGR images after resizing `b` to `a`'s size.
 double MeanAbsDiff(const cv::Mat& a, const cv::Mat& b) {

@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "json_lines.h"
 #include "shell.h"
 #include "temp_dir.h"
 
@@ -34,15 +35,7 @@ void Ffmpeg(const std::string& args) {
   ASSERT_EQ(r.exit_code, 0) << "ffmpeg " << args;
 }
 
-std::vector<nlohmann::json> JsonLines(const std::string& out) {
-  std::vector<nlohmann::json> lines;
-  std::istringstream in(out);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty()) lines.push_back(nlohmann::json::parse(line));
-  }
-  return lines;
-}
+using testing::JsonLines;
 
 std::vector<nlohmann::json> Segments(const std::vector<nlohmann::json>& lines) {
   std::vector<nlohmann::json> out;
