@@ -26,6 +26,8 @@ class StoreCommand : public Command {
     init_ = c->add_subcommand("init", "create or upgrade the schema in --store (migrations)");
     migrate_ = c->add_subcommand(
         "migrate", "copy the findings ledger of an embedded store into PostgreSQL, verified");
+    init_->fallthrough();  // --store, --data given after `init` belong to `store`
+    migrate_->fallthrough();
     migrate_->add_option("--from", from_, "data directory of the embedded (SQLite) store")
         ->required();
     migrate_->add_option("--to", to_, "postgresql://... or a libpq key=value string")->required();

@@ -95,7 +95,9 @@ Result<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& c
   // libpq parses both URIs and key=value strings with PQconnectdbParams + expand_dbname.
   const char* keys[] = {"dbname",           "client_encoding", "options",
                         "application_name", "connect_timeout", nullptr};
-  const char* values[] = {conninfo.c_str(), "UTF8", "-c TimeZone=UTC", "kagami", "10", nullptr};
+  const char* values[] = {
+      conninfo.c_str(), "UTF8", "-c TimeZone=UTC -c client_min_messages=warning",
+      "kagami",         "10",   nullptr};
   PgConnPtr conn(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
   if (!conn) return Status::ResourceExhausted("PostgreSQL: out of memory connecting");
   if (PQstatus(conn.get()) != CONNECTION_OK) {
@@ -104,6 +106,9 @@ Result<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& c
                            " (is the server running and the database created? check --store or "
                            "$KAGAMI_STORE)");
   }
+  // Server NOTICEs ("relation already exists, skipping") are not for users.
+  PQsetNoticeProcessor(
+      conn.get(), [](void*, const char*) {}, nullptr);
   return std::unique_ptr<PgConnection>(new PgConnection(std::move(conn), std::move(display)));
 }
 
