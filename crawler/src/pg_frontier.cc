@@ -147,18 +147,26 @@ class PgFrontier : public Frontier {
   }
 
   Result<std::vector<std::string>> ReadyAuthorities() override {
+    // Hosts with claimable URLs whose shared politeness state would let a
+    // claim succeed now, so workers do not queue on host rows in vain.
     KAGAMI_ASSIGN_OR_RETURN(
-        PgRows r, db_->Exec("SELECT authority, bool_or(state = 0 OR lease_until <= "
-                            "clock_timestamp()) FROM crawl_urls WHERE job=$1 AND state IN (0, 1) "
-                            "GROUP BY authority ORDER BY authority",
-                            {o_.job}));
-    std::vector<std::string> claimable, leased;
-    for (int i = 0; i < r.size(); ++i) (r.Bool(i, 1) ? claimable : leased).push_back(r.Text(i, 0));
-    if (!claimable.empty()) return claimable;
-    // Only other workers' (or our own) leases remain: they may add URLs, so
-    // the run is not over. Poll gently.
-    if (!leased.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(40));
-    return leased;
+        PgRows r,
+        db_->Exec("WITH q AS (SELECT authority, bool_or(state = 0 OR lease_until <= "
+                  "clock_timestamp()) AS claimable FROM crawl_urls WHERE job=$1 AND state IN "
+                  "(0, 1) GROUP BY authority) "
+                  "SELECT q.authority, q.claimable AND coalesce(h.next_allowed <= "
+                  "clock_timestamp(), true) AND (SELECT count(*) FROM crawl_urls l WHERE "
+                  "l.authority = q.authority AND l.state = 1 AND l.lease_until > "
+                  "clock_timestamp()) < $2 FROM q LEFT JOIN crawl_hosts h ON h.authority = "
+                  "q.authority ORDER BY 1",
+                  {o_.job, o_.per_host_connections}));
+    std::vector<std::string> ready;
+    for (int i = 0; i < r.size(); ++i)
+      if (r.Bool(i, 1)) ready.push_back(r.Text(i, 0));
+    // Nothing claimable now, but URLs remain (queued behind politeness, or
+    // leased by workers that may add more): the run is not over.
+    if (ready.empty() && !r.empty()) ready.push_back(r.Text(0, 0));
+    return ready;
   }
 
   Result<std::vector<FrontierEntry>> Claim(const std::string& authority, int n) override {
