@@ -283,7 +283,7 @@ TEST_F(PgCrawlWorkersTest, TwoAndFourWorkersFindEveryWorkOnceAndFetchNothingTwic
 TEST_F(PgCrawlWorkersTest, AKilledWorkersLeasedUrlsAreFinishedByTheOthers) {
   ASSERT_EQ(pg_->CreateDatabase("crawlkill"), "");
   std::string conninfo = pg_->Conninfo("crawlkill");
-  StartSite(/*latency_ms=*/150);
+  StartSite(/*latency_ms=*/100);
   fs::path job = WriteJob("killjob");
   std::vector<pid_t> pids;
   for (int i = 0; i < 3; ++i)
