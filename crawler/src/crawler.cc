@@ -372,6 +372,7 @@ struct Crawler::Impl {
       std::lock_guard<std::mutex> lock(mu);
       if (media_pending_bytes > job.limits.max_pending_media_bytes) return Status::Ok();
     }
+    if (client->in_flight() >= job.limits.max_connections) return Status::Ok();
     KAGAMI_ASSIGN_OR_RETURN(std::vector<std::string> authorities, frontier->ReadyAuthorities());
     Clock::time_point now = Clock::now();
     for (const std::string& authority : authorities) {
@@ -383,12 +384,13 @@ struct Crawler::Impl {
         KAGAMI_ASSIGN_OR_RETURN(Frontier::SharedRobots shared, frontier->LeaseRobots(authority));
         if (shared.lease == Frontier::RobotsLease::kWait) continue;
         if (shared.lease == Frontier::RobotsLease::kKnown) {
-          h.robots = shared.verdict == "allow"    ? RobotsRules::AllowAll()
-                     : shared.verdict == "disallow" ? RobotsRules::DisallowAll()
-                     : RobotsRules::Parse(std::string_view(shared.verdict).substr(6),
-                                          job.RobotsToken());
-          h.robots_override = HostIn(authority.substr(0, authority.rfind(':')),
-                                     job.politeness.ignore_robots_hosts);
+          h.robots = shared.verdict == "allow" ? RobotsRules::AllowAll()
+                     : shared.verdict == "disallow"
+                         ? RobotsRules::DisallowAll()
+                         : RobotsRules::Parse(std::string_view(shared.verdict).substr(6),
+                                              job.RobotsToken());
+          h.robots_override =
+              HostIn(authority.substr(0, authority.rfind(':')), job.politeness.ignore_robots_hosts);
           h.robots_state = HostState::kReady;
         }
       }

@@ -156,9 +156,13 @@ class PgCrawlWorkersTest : public ::testing::Test {
     return f;
   }
 
-  std::vector<std::string> WorkerArgs(const fs::path& job, const std::string& conninfo) {
-    return {KAGAMI_BINARY, "--data", data_.string(), "crawl", job.string(), "--worker",
-            "--store",     conninfo, "--run",        "r1",    "--lease",    "3"};
+  // `lease_s`: short where a killed worker's leases must expire during the
+  // test, long elsewhere so a worker starved of CPU never loses a lease.
+  std::vector<std::string> WorkerArgs(const fs::path& job, const std::string& conninfo,
+                                      int lease_s = 20) {
+    return {KAGAMI_BINARY, "--data",   data_.string(), "crawl",
+            job.string(),  "--worker", "--store",      conninfo,
+            "--run",       "r1",       "--lease",      std::to_string(lease_s)};
   }
 
   // Runs `n` workers to the end; returns their logs.
@@ -287,7 +291,8 @@ TEST_F(PgCrawlWorkersTest, AKilledWorkersLeasedUrlsAreFinishedByTheOthers) {
   fs::path job = WriteJob("killjob");
   std::vector<pid_t> pids;
   for (int i = 0; i < 3; ++i)
-    pids.push_back(Spawn(WorkerArgs(job, conninfo), dir_ / ("k" + std::to_string(i) + ".log")));
+    pids.push_back(
+        Spawn(WorkerArgs(job, conninfo, /*lease_s=*/3), dir_ / ("k" + std::to_string(i) + ".log")));
   // SIGKILL worker 0 once it holds leases mid-crawl.
   std::unique_ptr<PGconn, decltype(&PQfinish)> db(PQconnectdb(conninfo.c_str()), &PQfinish);
   ASSERT_EQ(PQstatus(db.get()), CONNECTION_OK);
