@@ -30,7 +30,7 @@ CREATE TABLE ledger (
   work TEXT,          -- findings: the work id (for filtering; also in body)
   captured_at TEXT,   -- findings: capture time (for filtering; also in body)
   finding BIGINT,     -- reviews: the finding reviewed
-  finding_key TEXT    -- crawl findings: work|media_url|content_sha256 (AppendUnique)
+  finding_key TEXT    -- crawl findings: SHA-256 of work|media_url|content_sha256
 );
 CREATE INDEX ledger_work ON ledger (work, captured_at);
 CREATE INDEX ledger_finding ON ledger (finding);
@@ -83,8 +83,9 @@ class PgLedger : public PgFindingsLedger {
                                               const std::string& key) override {
     KAGAMI_RETURN_IF_ERROR(CheckFinding(finding));
     std::lock_guard<std::mutex> lock(mu_);
+    // Stored as its SHA-256: the key holds URL bytes a site chose.
     return AppendLocked(EntryKind::kFinding, FindingToJson(finding), finding.work,
-                        finding.captured_at, 0, key);
+                        finding.captured_at, 0, Sha256Hex(key));
   }
 
   Result<int64_t> Review(const ReviewAction& action) override {
@@ -127,7 +128,7 @@ class PgLedger : public PgFindingsLedger {
         KAGAMI_ASSIGN_OR_RETURN(Finding f, FindingFromJson(e.body));
         work = f.work;
         captured = f.captured_at;
-        if (f.source_is_url) key = f.work + "|" + f.media_url + "|" + f.content_sha256;
+        if (f.source_is_url) key = Sha256Hex(f.work + "|" + f.media_url + "|" + f.content_sha256);
       } else {
         KAGAMI_ASSIGN_OR_RETURN(ReviewAction r, ReviewFromJson(e.body));
         finding = r.finding;

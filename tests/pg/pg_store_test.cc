@@ -298,6 +298,20 @@ TEST_F(PgStoreTest, HostLimitsDelayRetryAfterAndRobotsAreSharedByWorkers) {
   ASSERT_TRUE(rb.ok());
   EXPECT_EQ(rb->lease, Frontier::RobotsLease::kKnown);
   EXPECT_EQ(rb->verdict, "rules\nUser-agent: *\nDisallow: /x\n");
+  // Hostile bytes (invalid UTF-8, NUL) in robots.txt, URLs and notes are stored, not fatal.
+  ASSERT_EQ(a->LeaseRobots("h3.test:80")->lease, Frontier::RobotsLease::kFetch);
+  EXPECT_TRUE(
+      a->StoreRobots("h3.test:80", std::string("rules\nDisallow: /\xff\xfe\0x\n", 19)).ok());
+  FrontierEntry odd;
+  odd.authority = "h4.test:80";
+  odd.url = "http://h4.test:80/\xc3\x28\xed\xa0\x80";
+  ASSERT_EQ(*a->Add({odd}), 1);
+  auto got = a->Claim("h4.test:80", 1);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ(got->front().url, "http://h4.test:80/%C3(%ED%A0%80");
+  EXPECT_TRUE(
+      a->Complete(got->front().id, crawler::FetchOutcome::kFailed, "bad \xff\x80 bytes").ok());
 }
 
 TEST_F(PgStoreTest, FourConcurrentAppendersKeepOneChainWithTheSqliteEntryHash) {
