@@ -597,12 +597,13 @@ TEST_F(CrawlSiteTest, HlsStreamsAreFetchedByTheCrawlerAndMatchedAsVideo) {
   // The pirate stream: re-encoded smaller, cut into 4 s MPEG-TS segments.
   fs::path hls = root / "content/hls";
   fs::create_directories(hls);
-  ASSERT_EQ(std::system(("ffmpeg -nostdin -v error -y -i '" + clip +
-                         "' -vf scale=256:144 -c:v libx264 -preset ultrafast -crf 32 -c:a aac "
-                         "-f hls -hls_time 4 -hls_list_size 0 -hls_segment_filename '" +
-                         (hls / "ep1-%03d.ts").string() + "' '" + (hls / "ep1.m3u8").string() + "'")
-                            .c_str()),
-            0);
+  ASSERT_EQ(
+      std::system(("ffmpeg -nostdin -v error -y -i '" + clip +
+                   "' -vf scale=256:144 -c:v libx264 -preset ultrafast -crf 32 -g 50 -c:a aac "
+                   "-f hls -hls_time 4 -hls_list_size 0 -hls_segment_filename '" +
+                   (hls / "ep1-%03d.ts").string() + "' '" + (hls / "ep1.m3u8").string() + "'")
+                      .c_str()),
+      0);
   const std::string playlist = Origin("locker.test") + "/stream/ep1.m3u8";
   auto near = [](const nlohmann::json& range, double start, double end) {
     return range.is_array() && range.size() == 2 && std::abs(range[0].get<double>() - start) <= 2 &&

@@ -98,7 +98,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         try:
             if ARGS.bench:
                 return self.site_bench()
-            getattr(self, "site_" + host.replace(".", "_"), self.site_unknown)()
+            getattr(self, "site_" + host.replace(".", "_").replace("-", "_"), self.site_unknown)()
         except (BrokenPipeError, ConnectionResetError):
             pass
 
