@@ -28,6 +28,7 @@
 #include "kagami/ingest/memory_source.h"
 #include "kagami/pipeline/video_pipeline.h"
 #include "kagami/reports/finding_records.h"
+#include "sha256.h"
 
 namespace kagami::crawler {
 namespace {
@@ -226,8 +227,12 @@ struct Crawler::Impl {
     std::vector<unsigned char> bytes(r.body.begin(), r.body.end());
     r.body.clear();
     r.body.shrink_to_fit();
-    ingest::MemoryAsset asset =
-        ingest::MakeMemoryAsset(std::move(bytes), item.entry.url, r.done_unix_ms);
+    ingest::MemoryAsset asset;
+    asset.provenance.sha256_hex =
+        Sha256Hex({std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size())});
+    asset.provenance.url = item.entry.url;
+    asset.provenance.fetched_unix_ms = r.done_unix_ms;
+    asset.bytes = std::make_shared<const std::vector<unsigned char>>(std::move(bytes));
     // Without a Content-Encoding the payload is the body as received: its digest is the asset's.
     bool identity = !r.headers.count("content-encoding");
     Result<WarcRef> warc_ref = Archive(r, identity ? asset.provenance.sha256_hex : "");

@@ -1,6 +1,7 @@
 #include "kagami/crawler/warc_writer.h"
 
-#include <sodium.h>
+#include "sha256.h"
+
 #include <zlib.h>
 
 #include <cerrno>
@@ -11,29 +12,6 @@
 
 namespace kagami::crawler {
 namespace {
-
-std::string Hex(const unsigned char* digest, size_t n) {
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < n; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 15]);
-  }
-  return out;
-}
-
-// SHA-256 of the concatenation of `parts`, lowercase hex.
-std::string Sha256Hex(std::initializer_list<std::string_view> parts) {
-  static const int sodium_ready = sodium_init();
-  (void)sodium_ready;
-  crypto_hash_sha256_state st;
-  crypto_hash_sha256_init(&st);
-  for (std::string_view p : parts)
-    crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(p.data()), p.size());
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256_final(&st, digest);
-  return Hex(digest, sizeof digest);
-}
 
 // Payloads in formats that are compressed already (JPEG, PNG, GIF, WebP, ZIP,
 // 7z, RAR, gzip, MP4/MOV, MPEG-TS, Matroska): deflate cannot shrink them, so
