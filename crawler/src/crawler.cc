@@ -544,20 +544,24 @@ struct Crawler::Impl {
     if (j.is_object()) robots_cache = std::move(j);
   }
 
-  bool RobotsFromCache(const std::string& authority, HostState& h) {
+  // The cached answer for `authority` applied to `h`, as a shared-frontier
+  // verdict ("allow" or "rules\n" + body); "" when there is none fresh.
+  std::string RobotsFromCache(const std::string& authority, HostState& h) {
     auto it = robots_cache.find(authority);
-    if (it == robots_cache.end() || !it->is_object()) return false;
+    if (it == robots_cache.end() || !it->is_object()) return "";
     int64_t t = it->value("t", int64_t{0});
-    if (NowMs() / 1000 - t > kRobotsCacheSeconds || t > NowMs() / 1000 + 60) return false;
+    if (NowMs() / 1000 - t > kRobotsCacheSeconds || t > NowMs() / 1000 + 60) return "";
     std::string kind = it->value("kind", "");
     if (kind == "rules") {
-      h.robots = RobotsRules::Parse(it->value("body", ""), job.RobotsToken());
-    } else if (kind == "allow") {
-      h.robots = RobotsRules::AllowAll();
-    } else {
-      return false;
+      std::string body = it->value("body", "");
+      h.robots = RobotsRules::Parse(body, job.RobotsToken());
+      return "rules\n" + body;
     }
-    return true;
+    if (kind == "allow") {
+      h.robots = RobotsRules::AllowAll();
+      return "allow";
+    }
+    return "";
   }
 
   void CacheRobots(const std::string& authority, const std::string& kind, const std::string& body) {
@@ -584,6 +588,21 @@ struct Crawler::Impl {
       if (client->in_flight() >= job.limits.max_connections) break;
       HostState& h = hosts[authority];
       if (h.robots_state == HostState::kFetching) continue;
+      if (h.robots_state == HostState::kUnknown && job.politeness.obey_robots) {
+        // Shared frontiers fetch each robots.txt once for all workers.
+        KAGAMI_ASSIGN_OR_RETURN(Frontier::SharedRobots shared, frontier->LeaseRobots(authority));
+        if (shared.lease == Frontier::RobotsLease::kWait) continue;
+        if (shared.lease == Frontier::RobotsLease::kKnown) {
+          h.robots = shared.verdict == "allow" ? RobotsRules::AllowAll()
+                     : shared.verdict == "disallow"
+                         ? RobotsRules::DisallowAll()
+                         : RobotsRules::Parse(std::string_view(shared.verdict).substr(6),
+                                              job.RobotsToken());
+          h.robots_override =
+              HostIn(authority.substr(0, authority.rfind(':')), job.politeness.ignore_robots_hosts);
+          h.robots_state = HostState::kReady;
+        }
+      }
       if (h.active >= job.politeness.per_host_connections || now < h.next_start) continue;
       int n = HostDelay(h) > 0 ? 1 : job.politeness.per_host_connections - h.active;
       n = std::min(n, job.limits.max_connections - client->in_flight());
@@ -592,7 +611,14 @@ struct Crawler::Impl {
       if (h.robots_state == HostState::kUnknown) {
         h.robots_override = HostIn(claimed[0].authority.substr(0, claimed[0].authority.rfind(':')),
                                    job.politeness.ignore_robots_hosts);
-        if (job.politeness.obey_robots && !RobotsFromCache(authority, h)) {
+        bool cached = false;
+        if (job.politeness.obey_robots) {
+          std::string verdict = RobotsFromCache(authority, h);
+          cached = !verdict.empty();
+          // A shared frontier leased this robots.txt to us: publish the cached answer.
+          if (cached) KAGAMI_RETURN_IF_ERROR(frontier->StoreRobots(authority, verdict));
+        }
+        if (job.politeness.obey_robots && !cached) {
           Result<Url> u = ParseUrl(claimed[0].url);
           h.parked = std::move(claimed);
           StartRobots(authority, (u.ok() ? u->scheme : "http") + "://" + authority + "/robots.txt",
@@ -636,6 +662,7 @@ struct Crawler::Impl {
     double wait = std::min(job.politeness.max_backoff_s, std::max(backoff, retry_after_s));
     h.next_start = std::max(
         h.next_start, Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(wait * 1000)));
+    KAGAMI_RETURN_IF_ERROR(frontier->Defer(e.authority, wait));
     if (n < job.politeness.max_retries) {
       ++n;
       return frontier->Release(e.id);
@@ -652,8 +679,10 @@ struct Crawler::Impl {
     --h.active;
     if (r.code != 0) (void)Archive(r);
     progress.bytes += static_cast<int64_t>(r.raw_body.size());
+    std::string verdict = "allow";
     if (r.status.ok() && r.code >= 200 && r.code < 300) {
       h.robots = RobotsRules::Parse(r.body, job.RobotsToken());
+      verdict = "rules\n" + r.body;
       CacheRobots(f.authority, "rules", r.body.substr(0, kMaxRobotsBytes));
     } else if (r.status.ok() && r.code >= 300 && r.code < 400 && r.headers.count("location") &&
                f.robots_hops < kMaxRobotsRedirects) {
@@ -670,7 +699,9 @@ struct Crawler::Impl {
       h.robots = RobotsRules::AllowAll();  // the pages will be refused by the policy anyway
     } else {
       h.robots = RobotsRules::DisallowAll();  // 2.3.1.4: unreachable -> complete disallow
+      verdict = "disallow";
     }
+    KAGAMI_RETURN_IF_ERROR(frontier->StoreRobots(f.authority, verdict));
     h.robots_state = HostState::kReady;
     std::vector<FrontierEntry> parked = std::move(h.parked);
     h.parked.clear();
@@ -787,7 +818,9 @@ struct Crawler::Impl {
     std::error_code ec;
     std::filesystem::create_directories(dir / "warc", ec);
     if (ec) return ErrnoStatus(ec.value(), "create " + (dir / "warc").string());
-    KAGAMI_ASSIGN_OR_RETURN(frontier, OpenSqliteFrontier(dir / "frontier.sqlite"));
+    if (!frontier) {
+      KAGAMI_ASSIGN_OR_RETURN(frontier, OpenSqliteFrontier(dir / "frontier.sqlite"));
+    }
     KAGAMI_ASSIGN_OR_RETURN(summary.resumed, frontier->BeginRun(resume));
     LoadRobotsCache();
     for (const std::string& seed : job.seeds) {
@@ -865,6 +898,10 @@ Crawler::Crawler(CrawlJob job, std::filesystem::path data_dir, pipeline::Scanner
                  FindingsSink& findings, std::function<void(const reports::Finding&)> on_finding)
     : impl_(std::make_unique<Impl>(job, data_dir / "crawl" / job.name, scanner, findings, data_dir,
                                    std::move(on_finding))) {}
+
+void Crawler::UseFrontier(std::unique_ptr<Frontier> frontier) {
+  impl_->frontier = std::move(frontier);
+}
 
 Crawler::~Crawler() {
   if (impl_) impl_->StopWorker();
