@@ -40,7 +40,12 @@
 #include "folder_scan.h"
 #include "kagami/fingerprint/geometric_verifier.h"
 #include "kagami/fingerprint/local_features.h"
+#include "kagami/fingerprint/page_normalizer.h"
+#include "kagami/fingerprint/pdq_hasher.h"
+#include "kagami/fingerprint/hash256.h"
 #include "kagami/index/local_index.h"
+#include "kagami/index/robust_matcher.h"
+#include "kagami/ingest/image_decoder.h"
 #include "kagami/index/store.h"
 #include "kagami/pipeline/registrar.h"
 #include "kagami/pipeline/scanner.h"
@@ -363,9 +368,12 @@ Tally ScanFolder(Contender& c, const fs::path& folder) {
         }
       } else {
         ++t.wrong;
-        char buf[256];
-        std::snprintf(buf, sizeof buf, "%s -> r%d: %s, %d bits, %d inliers, coverage %.3f",
-                      member.c_str(), idx, m.method.c_str(), m.hit.distance, m.inliers, m.coverage);
+        char buf[512];
+        std::snprintf(buf, sizeof buf,
+                      "%s -> r%d: %s, view %s, %d bits, quality %d (view) / %d (registered), "
+                      "%d inliers, coverage %.3f",
+                      member.c_str(), idx, m.method.c_str(), m.view.c_str(), m.hit.distance,
+                      m.view_quality, m.ref.quality, m.inliers, m.coverage);
         t.wrong_details.push_back(buf);
       }
     }
@@ -448,6 +456,76 @@ cv::Mat Gray(const cv::Mat& bgr) {
   return g;
 }
 
+
+// ---- PDQ distances per view ---------------------------------------------
+
+// A query view's PDQ distance to one registered page (the best of the page's
+// indexed hashes, full and trimmed, over the view's 8 dihedral variants).
+struct PdqPair {
+  std::string edit;   // edit name or "unrelated"
+  std::string query;  // query file name
+  std::string view;   // full, trimmed, left, right
+  cv::Rect rect;      // the view in the query
+  int view_quality = 0;
+  int ref_quality = 0;  // quality of the registered hash that was nearest
+  int ref = -1;         // registered item
+  int distance = 256;
+  double detail = 0;      // fp::ViewDetail of the view
+  double ref_detail = 0;  // fp::ViewDetail of the registered page (full)
+};
+
+// The fraction (0..1) of the cells of an 8x8 grid whose luminance standard
+// deviation exceeds 6 gray levels: 0 for flat fills and gradients, near 1 for a
+// photo or a full text page.
+double ViewDetail(const cv::Mat& gray) {
+  constexpr int kGrid = 8;
+  if (gray.cols < kGrid || gray.rows < kGrid) return 0;
+  int detailed = 0;
+  for (int gy = 0; gy < kGrid; ++gy) {
+    for (int gx = 0; gx < kGrid; ++gx) {
+      const int x0 = gx * gray.cols / kGrid, x1 = (gx + 1) * gray.cols / kGrid;
+      const int y0 = gy * gray.rows / kGrid, y1 = (gy + 1) * gray.rows / kGrid;
+      cv::Scalar mean, stddev;
+      cv::meanStdDev(gray(cv::Rect(x0, y0, x1 - x0, y1 - y0)), mean, stddev);
+      detailed += stddev[0] > 6.0;
+    }
+  }
+  return static_cast<double>(detailed) / (kGrid * kGrid);
+}
+
+// A file decoded as `kagami register` / `scan` decode it (ingest defaults:
+// JPEG at the smallest DCT scale keeping a 256-pixel short side), in gray.
+cv::Mat DecodeLikeScan(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)),
+                                   std::istreambuf_iterator<char>());
+  auto decoded = kagami::ingest::DecodeImage(bytes.data(), bytes.size(), {}, {});
+  if (!decoded.ok()) return {};
+  return kagami::index::ToGray(decoded->pixels).clone();
+}
+
+struct RegisteredHashes {
+  std::vector<fp::PdqHash> hashes;  // full, and trimmed when trimming removed anything
+  double detail = 0;
+};
+
+const char* QualityBand(int q) {
+  return q < 50 ? "<50" : q < 70 ? "50-69" : q < 90 ? "70-89" : "90-100";
+}
+
+void PrintPdqDistribution(const std::string& title, const std::vector<const PdqPair*>& pairs) {
+  std::vector<double> d;
+  int within31 = 0, within24 = 0;
+  for (const PdqPair* p : pairs) {
+    d.push_back(p->distance);
+    within31 += p->distance <= 31;
+    within24 += p->distance <= 24;
+  }
+  std::printf("| %s | %zu | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %d | %d |\n", title.c_str(),
+              pairs.size(), Percentile(d, 0), Percentile(d, 0.01), Percentile(d, 0.05),
+              Percentile(d, 0.5), Percentile(d, 0.95), Percentile(d, 1.0), within24, within31);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -456,6 +534,9 @@ int main(int argc, char** argv) {
   int threads = 0;
   size_t max_per_category = 30;
   bool skip_scan = false;
+  bool pdq_only = false;
+  bool scan_only = false;  // skip the PDQ and pair phases
+  std::string only;        // scan only the edit sets whose name contains this
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
     if (flag == "--work" && i + 1 < argc)
@@ -466,6 +547,12 @@ int main(int argc, char** argv) {
       max_per_category = static_cast<size_t>(std::atoi(argv[++i]));
     else if (flag == "--pairs-only")
       skip_scan = true;
+    else if (flag == "--pdq-only")
+      pdq_only = true;
+    else if (flag == "--scan-only")
+      scan_only = true;
+    else if (flag == "--only" && i + 1 < argc)
+      only = argv[++i];
   }
   fs::create_directories(work);
 
@@ -568,7 +655,131 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < unrelated.size(); ++i)
     WriteJpeg(unrelated_dir / ("u" + std::to_string(i) + "_.jpg"), unrelated[i].bgr, 85);
 
+  // ---- PDQ distances per view ----
+  // Every query view (as NormalizedViews makes them) against every registered
+  // page's indexed hashes, from the JPEG files the scans read.
+  if (!scan_only) {
+    auto pdq_start = Clock::now();
+    fp::PdqHasher hasher;
+    std::vector<RegisteredHashes> reg_hashes(registered.size());
+    for (size_t i = 0; i < registered.size(); ++i) {
+      char name[32];
+      std::snprintf(name, sizeof name, "r%03zu.jpg", i);
+      cv::Mat g = DecodeLikeScan(reg_dir / name);
+      reg_hashes[i].hashes.push_back(hasher.Hash(g));
+      reg_hashes[i].detail = ViewDetail(g);
+      const cv::Rect t = fp::TrimUniformBorders(g);
+      if (t != cv::Rect(0, 0, g.cols, g.rows) && t.width >= 16 && t.height >= 16)
+        reg_hashes[i].hashes.push_back(hasher.Hash(g(t)));
+    }
+    std::vector<std::pair<std::string, fs::path>> dirs;
+    for (const EditSet& e : sets) dirs.emplace_back(e.name, e.dir);
+    dirs.emplace_back("unrelated", unrelated_dir);
+    std::vector<PdqPair> true_best, unrelated_pairs;
+    const fs::path wrong_dir = work / "pdq_unrelated_within_radius";
+    fs::remove_all(wrong_dir);
+    fs::create_directories(wrong_dir);
+    for (const auto& [edit, dir] : dirs) {
+      for (const fs::path& file : Sorted(dir, ".jpg")) {
+        const std::string member = file.filename().string();
+        const std::set<int> truth = Parse(member);
+        cv::Mat g = DecodeLikeScan(file);
+        for (const fp::View& view : fp::NormalizedViews(g)) {
+          const fp::PdqDihedralHashes dh = hasher.HashDihedral(view.image);
+          PdqPair best_true;
+          best_true.distance = 257;
+          for (size_t j = 0; j < registered.size(); ++j) {
+            PdqPair p{edit, member, view.name, view.rect_in_original, dh.quality, 0,
+                      static_cast<int>(j), 257, ViewDetail(view.image), reg_hashes[j].detail};
+            for (const fp::PdqHash& h : reg_hashes[j].hashes) {
+              if (h.quality < kagami::index::Store::kMinIndexQuality) continue;  // not indexed
+              for (const fp::Hash256& v : dh.hashes) {
+                const int d = fp::HammingDistance(v, h.hash);
+                if (d < p.distance) {
+                  p.distance = d;
+                  p.ref_quality = h.quality;
+                }
+              }
+            }
+            if (p.distance > 256) continue;  // no indexed hash
+            if (truth.count(static_cast<int>(j))) {
+              if (p.distance < best_true.distance) best_true = p;
+            } else {
+              unrelated_pairs.push_back(p);
+              if (p.distance <= 31 && p.view_quality >= 50) {
+                cv::imwrite((wrong_dir / (member + "_" + view.name + "_r" + std::to_string(j) +
+                                          ".png"))
+                                .string(),
+                            view.image);
+              }
+            }
+          }
+          if (!truth.empty() && best_true.distance <= 256) true_best.push_back(best_true);
+        }
+      }
+    }
+    {
+      std::ofstream csv(work / "pdq_pairs.csv");
+      csv << "kind,edit,query,view,x,y,w,h,view_quality,ref_quality,ref,distance,detail,ref_detail\n";
+      for (int t = 0; t < 2; ++t) {
+        for (const PdqPair& p : t == 0 ? true_best : unrelated_pairs) {
+          if (t == 1 && p.distance > 64) continue;
+          std::string edit = p.edit;
+          std::replace(edit.begin(), edit.end(), ',', ';');
+          csv << (t == 0 ? "true" : "unrelated") << ',' << edit << ',' << p.query << ','
+              << p.view << ',' << p.rect.x << ',' << p.rect.y << ',' << p.rect.width << ','
+              << p.rect.height << ',' << p.view_quality << ',' << p.ref_quality << ',' << p.ref
+              << ',' << p.distance << ',' << p.detail << ',' << p.ref_detail << '\n';
+        }
+      }
+    }
+    std::printf("\nPDQ distance per view (%.1f s): true pairs (a view against its own page), "
+                "unrelated pairs (a view against every other registered page); query view "
+                "quality >= 50 (as matched)\n",
+                Since(pdq_start));
+    std::printf("| pairs | n | min | p1 | p5 | p50 | p95 | max | <= 24 | <= 31 |\n"
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (const char* view : {"full", "trimmed", "left", "right"}) {
+      for (int t = 0; t < 2; ++t) {
+        std::vector<const PdqPair*> sel;
+        for (const PdqPair& p : t == 0 ? true_best : unrelated_pairs)
+          if (p.view == view && p.view_quality >= 50) sel.push_back(&p);
+        PrintPdqDistribution(std::string(t == 0 ? "true " : "unrelated ") + view, sel);
+      }
+    }
+    std::printf("by the lower of the two qualities (all views):\n");
+    for (const char* band : {"50-69", "70-89", "90-100"}) {
+      for (int t = 0; t < 2; ++t) {
+        std::vector<const PdqPair*> sel;
+        for (const PdqPair& p : t == 0 ? true_best : unrelated_pairs)
+          if (p.view_quality >= 50 &&
+              std::string(QualityBand(std::min(p.view_quality, p.ref_quality))) == band)
+            sel.push_back(&p);
+        PrintPdqDistribution(std::string(t == 0 ? "true q " : "unrelated q ") + band, sel);
+      }
+    }
+    std::printf("true pairs per edit and view (found within 31 / views of quality >= 50):\n");
+    std::map<std::string, std::pair<int, int>> per_edit_view;
+    for (const PdqPair& p : true_best) {
+      if (p.view_quality < 50) continue;
+      auto& [hit, n] = per_edit_view[p.edit + " " + p.view];
+      ++n;
+      hit += p.distance <= 31;
+    }
+    for (const auto& [k, v] : per_edit_view) std::printf("  %s %d/%d\n", k.c_str(), v.first, v.second);
+    std::printf("unrelated pairs within 31 bits (view quality >= 50):\n");
+    for (const PdqPair& p : unrelated_pairs) {
+      if (p.distance > 31 || p.view_quality < 50) continue;
+      std::printf("  %s %s %s [%d,%d %dx%d] -> r%d (%s): %d bits, quality %d / %d, detail %.3f\n",
+                  p.edit.c_str(), p.query.c_str(), p.view.c_str(), p.rect.x, p.rect.y,
+                  p.rect.width, p.rect.height, p.ref, registered[p.ref].name.c_str(), p.distance,
+                  p.view_quality, p.ref_quality, p.detail);
+    }
+  }
+  if (pdq_only) return 0;
+
   // ---- pair distributions ----
+  if (!scan_only) {
   const kagami::index::RobustOptions defaults;
   const fp::VerifyOptions chosen = defaults.verify;
   const fp::VerifyOptions relaxed = Relaxed(chosen);
@@ -724,6 +935,7 @@ int main(int argc, char** argv) {
   std::printf("\ntrue pairs rejected, by reason:");
   for (const auto& [r, n] : true_rejected_by) std::printf(" %s %d,", r.c_str(), n);
   std::printf("\n");
+  }
   if (skip_scan) return 0;
 
   // ---- end-to-end scans ----
@@ -758,6 +970,8 @@ int main(int argc, char** argv) {
     if (c == 0) {
       contenders[c].scan.robust.local = kagami::index::LocalStage::kNever;
       contenders[c].scan.robust.normalized_views = false;
+      // Plain PDQ reports every hit of quality >= 50 within the radius.
+      contenders[c].scan.robust.min_unverified_quality = contenders[c].scan.match.min_quality;
     }
   }
   std::printf(
@@ -765,6 +979,7 @@ int main(int argc, char** argv) {
       "matches (PDQ / Kagami) |\n|---|---:|---:|---:|---|---:|\n");
   std::vector<std::string> wrong_lines;
   for (const EditSet& s : sets) {
+    if (!only.empty() && s.name.find(only) == std::string::npos) continue;
     Tally t[2];
     for (int c = 0; c < 2; ++c) t[c] = ScanFolder(contenders[c], s.dir);
     std::string methods;

@@ -40,6 +40,15 @@ struct RobustOptions {
   // conclusive; hits between it and MatchOptions::radius are candidates that the
   // local stage verifies when it runs (and are reported as "pdq" if it cannot).
   int strong_radius = 24;
+  // A PDQ hit is reported without geometric verification only when the lower
+  // of the two qualities (the matched view's and the registered page's) is at
+  // least this. Between MatchOptions::min_quality and this, PDQ hits are
+  // candidates that the local stage must verify (it runs for them even when
+  // `local` is kAuto). On real images every unrelated pair within 31 bits had
+  // a registered page of quality 55 (a two-tone flag against the half of a
+  // screenshot: page on one side, dark viewer on the other); no unrelated pair
+  // of lower quality >= 70 came within 76 bits (bench/RESULTS.md section 5).
+  int min_unverified_quality = 70;
   // Short side (pixels) the page is decoded at for local features.
   int local_min_short_side = 600;
   // Registered pages voted by local features that are verified geometrically.
@@ -101,9 +110,14 @@ struct RobustHit {
   std::string view;    // the scanned page's view that matched: full, trimmed, left, right
   int distance = -1;   // PDQ bits, -1 when only the local stage matched
   fingerprint::Dihedral variant = fingerprint::kOriginal;
+  int view_quality = -1;  // PDQ quality of the matched view, -1 when PDQ did not match
+  int ref_quality = -1;   // PDQ quality of the registered page (its full view), likewise
   int inliers = 0;  // geometric verification, 0 when not verified
   double coverage = 0;
   bool mirrored = false;
+  // Every measurement of the geometric verification (inliers > 0 only): the
+  // evidence of why the local stage accepted the match.
+  fingerprint::Verification verification;
   cv::Matx33d homography = cv::Matx33d::eye();  // scanned -> registered, normalised units
   // The part of the scanned page this hit explains, in its normalised frame
   // (long side 1): the matched view's rectangle for PDQ, the registered page as
@@ -144,6 +158,10 @@ class RobustMatcher {
   Result<std::shared_ptr<const fingerprint::LocalFeatures>> RegisteredFeatures(int64_t unit_id);
   void RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPage& encoded,
                      const std::vector<RobustHit>& pdq_hits, PageOutcome& outcome);
+  // PDQ quality of a registered unit's full-page hash; -1 if it cannot be read.
+  int RegisteredQuality(int64_t unit_id);
+  // Whether a PDQ hit may be reported without geometric verification.
+  bool ReportableUnverified(const RobustHit& hit) const;
 
   Store& store_;
   MatchOptions match_;
