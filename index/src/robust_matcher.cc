@@ -240,12 +240,17 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
 int RobustMatcher::RegisteredQuality(int64_t unit_id) {
   std::lock_guard<std::mutex> lock(catalog_mutex_);
   Result<UnitRef> ref = store_.catalog().GetUnitRef(unit_id);
-  return ref.ok() ? ref->quality : -1;
+  if (!ref.ok()) return -1;
+  // Below the index's quality only the unit's trimmed view is indexed, so the
+  // hash that matched was that one, of quality >= kMinIndexQuality.
+  return std::max(ref->quality, Store::kMinIndexQuality);
 }
 
 bool RobustMatcher::ReportableUnverified(const RobustHit& hit) const {
+  const int min_quality =
+      IsHalf(hit.view) ? options_.min_unverified_half_quality : match_.min_quality;
   return hit.distance >= 0 && hit.distance <= match_.radius &&
-         std::min(hit.view_quality, hit.ref_quality) >= options_.min_unverified_quality;
+         std::min(hit.view_quality, hit.ref_quality) >= min_quality;
 }
 
 void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPage& encoded,
