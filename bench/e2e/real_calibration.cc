@@ -39,14 +39,14 @@
 
 #include "folder_scan.h"
 #include "kagami/fingerprint/geometric_verifier.h"
+#include "kagami/fingerprint/hash256.h"
 #include "kagami/fingerprint/local_features.h"
 #include "kagami/fingerprint/page_normalizer.h"
 #include "kagami/fingerprint/pdq_hasher.h"
-#include "kagami/fingerprint/hash256.h"
 #include "kagami/index/local_index.h"
 #include "kagami/index/robust_matcher.h"
-#include "kagami/ingest/image_decoder.h"
 #include "kagami/index/store.h"
+#include "kagami/ingest/image_decoder.h"
 #include "kagami/pipeline/registrar.h"
 #include "kagami/pipeline/scanner.h"
 
@@ -459,7 +459,6 @@ cv::Mat Gray(const cv::Mat& bgr) {
   return g;
 }
 
-
 // ---- PDQ distances per view ---------------------------------------------
 
 // A query view's PDQ distance to one registered page (the best of the page's
@@ -692,8 +691,16 @@ int main(int argc, char** argv) {
           PdqPair best_true;
           best_true.distance = 257;
           for (size_t j = 0; j < registered.size(); ++j) {
-            PdqPair p{edit, member, view.name, view.rect_in_original, dh.quality, 0,
-                      static_cast<int>(j), 257, ViewDetail(view.image), reg_hashes[j].detail};
+            PdqPair p{edit,
+                      member,
+                      view.name,
+                      view.rect_in_original,
+                      dh.quality,
+                      0,
+                      static_cast<int>(j),
+                      257,
+                      ViewDetail(view.image),
+                      reg_hashes[j].detail};
             for (const fp::PdqHash& h : reg_hashes[j].hashes) {
               if (h.quality < kagami::index::Store::kMinIndexQuality) continue;  // not indexed
               for (const fp::Hash256& v : dh.hashes) {
@@ -710,10 +717,10 @@ int main(int argc, char** argv) {
             } else {
               unrelated_pairs.push_back(p);
               if (p.distance <= 31 && p.view_quality >= 50) {
-                cv::imwrite((wrong_dir / (member + "_" + view.name + "_r" + std::to_string(j) +
-                                          ".png"))
-                                .string(),
-                            view.image);
+                cv::imwrite(
+                    (wrong_dir / (member + "_" + view.name + "_r" + std::to_string(j) + ".png"))
+                        .string(),
+                    view.image);
               }
             }
           }
@@ -723,25 +730,28 @@ int main(int argc, char** argv) {
     }
     {
       std::ofstream csv(work / "pdq_pairs.csv");
-      csv << "kind,edit,query,view,x,y,w,h,view_quality,ref_quality,ref,distance,detail,ref_detail\n";
+      csv << "kind,edit,query,view,x,y,w,h,view_quality,ref_quality,ref,distance,detail,ref_"
+             "detail\n";
       for (int t = 0; t < 2; ++t) {
         for (const PdqPair& p : t == 0 ? true_best : unrelated_pairs) {
           if (t == 1 && p.distance > 64) continue;
           std::string edit = p.edit;
           std::replace(edit.begin(), edit.end(), ',', ';');
-          csv << (t == 0 ? "true" : "unrelated") << ',' << edit << ',' << p.query << ','
-              << p.view << ',' << p.rect.x << ',' << p.rect.y << ',' << p.rect.width << ','
-              << p.rect.height << ',' << p.view_quality << ',' << p.ref_quality << ',' << p.ref
-              << ',' << p.distance << ',' << p.detail << ',' << p.ref_detail << '\n';
+          csv << (t == 0 ? "true" : "unrelated") << ',' << edit << ',' << p.query << ',' << p.view
+              << ',' << p.rect.x << ',' << p.rect.y << ',' << p.rect.width << ',' << p.rect.height
+              << ',' << p.view_quality << ',' << p.ref_quality << ',' << p.ref << ',' << p.distance
+              << ',' << p.detail << ',' << p.ref_detail << '\n';
         }
       }
     }
-    std::printf("\nPDQ distance per view (%.1f s): true pairs (a view against its own page), "
-                "unrelated pairs (a view against every other registered page); query view "
-                "quality >= 50 (as matched)\n",
-                Since(pdq_start));
-    std::printf("| pairs | n | min | p1 | p5 | p50 | p95 | max | <= 24 | <= 31 |\n"
-                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    std::printf(
+        "\nPDQ distance per view (%.1f s): true pairs (a view against its own page), "
+        "unrelated pairs (a view against every other registered page); query view "
+        "quality >= 50 (as matched)\n",
+        Since(pdq_start));
+    std::printf(
+        "| pairs | n | min | p1 | p5 | p50 | p95 | max | <= 24 | <= 31 |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (const char* view : {"full", "trimmed", "left", "right"}) {
       for (int t = 0; t < 2; ++t) {
         std::vector<const PdqPair*> sel;
@@ -769,175 +779,177 @@ int main(int argc, char** argv) {
       ++n;
       hit += p.distance <= 31;
     }
-    for (const auto& [k, v] : per_edit_view) std::printf("  %s %d/%d\n", k.c_str(), v.first, v.second);
+    for (const auto& [k, v] : per_edit_view)
+      std::printf("  %s %d/%d\n", k.c_str(), v.first, v.second);
     std::printf("unrelated pairs within 31 bits (view quality >= 50):\n");
     for (const PdqPair& p : unrelated_pairs) {
       if (p.distance > 31 || p.view_quality < 50) continue;
       std::printf("  %s %s %s [%d,%d %dx%d] -> r%d (%s): %d bits, quality %d / %d, detail %.3f\n",
-                  p.edit.c_str(), p.query.c_str(), p.view.c_str(), p.rect.x, p.rect.y,
-                  p.rect.width, p.rect.height, p.ref, registered[p.ref].name.c_str(), p.distance,
-                  p.view_quality, p.ref_quality, p.detail);
+                  p.edit.c_str(), p.query.c_str(), p.view.c_str(), p.rect.x, p.rect.y, p.rect.width,
+                  p.rect.height, p.ref, registered[p.ref].name.c_str(), p.distance, p.view_quality,
+                  p.ref_quality, p.detail);
     }
   }
   if (pdq_only) return 0;
 
   // ---- pair distributions ----
   if (!scan_only) {
-  const kagami::index::RobustOptions defaults;
-  const fp::VerifyOptions chosen = defaults.verify;
-  const fp::VerifyOptions relaxed = Relaxed(chosen);
-  std::vector<fp::LocalFeatures> reg_features;
-  kagami::index::LocalIndex vote_index(defaults.features.kind);
-  for (size_t i = 0; i < registered.size(); ++i) {
-    auto f = fp::ExtractLocalFeatures(Gray(registered[i].bgr), false, defaults.registered_features);
-    reg_features.push_back(f.ok() ? *f : fp::LocalFeatures{});
-    if (f.ok()) (void)vote_index.Add(static_cast<int64_t>(i), *f);
-  }
-  std::vector<Sample> true_pairs, wrong_pairs;
-  std::map<std::string, std::pair<int, int>> true_by_edit;  // accepted, total
-  auto query_features = [&](const cv::Mat& bgr, bool mirrored) {
-    auto f = fp::ExtractLocalFeatures(Gray(bgr), mirrored, defaults.features);
-    return f.ok() ? *f : fp::LocalFeatures{};
-  };
-  double t_extract = 0, t_vote = 0, t_verify = 0;
-  int timed_queries = 0;
-  // Votes of the true page, and the best wrong page's, per query (gate calibration).
-  std::vector<double> true_votes, wrong_votes;
-  std::map<std::string, int> true_rejected_by;
-  auto verify_candidates = [&](const cv::Mat& q, const std::set<int>& truth,
-                               const std::string& what, const std::string& query_name) {
-    auto t0 = Clock::now();
-    fp::LocalFeatures qf = query_features(q, false);
-    t_extract += Since(t0);
-    fp::LocalFeatures qm = query_features(q, true);
-    std::set<int> cands;
-    t0 = Clock::now();
-    const auto voted = vote_index.Vote(qf, 1000);
-    t_vote += Since(t0);
-    int best_wrong = 0;
-    for (const auto& c : voted) {
-      if (truth.count(static_cast<int>(c.unit_id))) {
-        true_votes.push_back(c.votes);
-      } else {
-        best_wrong = std::max(best_wrong, c.votes);
-      }
-      if (static_cast<int>(cands.size()) < defaults.max_local_candidates)
-        cands.insert(static_cast<int>(c.unit_id));
+    const kagami::index::RobustOptions defaults;
+    const fp::VerifyOptions chosen = defaults.verify;
+    const fp::VerifyOptions relaxed = Relaxed(chosen);
+    std::vector<fp::LocalFeatures> reg_features;
+    kagami::index::LocalIndex vote_index(defaults.features.kind);
+    for (size_t i = 0; i < registered.size(); ++i) {
+      auto f =
+          fp::ExtractLocalFeatures(Gray(registered[i].bgr), false, defaults.registered_features);
+      reg_features.push_back(f.ok() ? *f : fp::LocalFeatures{});
+      if (f.ok()) (void)vote_index.Add(static_cast<int64_t>(i), *f);
     }
-    wrong_votes.push_back(best_wrong);
-    for (int t : truth) cands.insert(t);
-    ++timed_queries;
-    for (int c : cands) {
+    std::vector<Sample> true_pairs, wrong_pairs;
+    std::map<std::string, std::pair<int, int>> true_by_edit;  // accepted, total
+    auto query_features = [&](const cv::Mat& bgr, bool mirrored) {
+      auto f = fp::ExtractLocalFeatures(Gray(bgr), mirrored, defaults.features);
+      return f.ok() ? *f : fp::LocalFeatures{};
+    };
+    double t_extract = 0, t_vote = 0, t_verify = 0;
+    int timed_queries = 0;
+    // Votes of the true page, and the best wrong page's, per query (gate calibration).
+    std::vector<double> true_votes, wrong_votes;
+    std::map<std::string, int> true_rejected_by;
+    auto verify_candidates = [&](const cv::Mat& q, const std::set<int>& truth,
+                                 const std::string& what, const std::string& query_name) {
+      auto t0 = Clock::now();
+      fp::LocalFeatures qf = query_features(q, false);
+      t_extract += Since(t0);
+      fp::LocalFeatures qm = query_features(q, true);
+      std::set<int> cands;
       t0 = Clock::now();
-      fp::Verification v = fp::VerifyEitherOrientation(qf, &qm, reg_features[c], relaxed);
-      t_verify += Since(t0);
-      if (truth.count(c)) {
-        auto& [acc, tot] = true_by_edit[what];
-        ++tot;
-        acc += Accepts(v, chosen);
-        if (!Accepts(v, chosen)) {
-          fp::Verification strict = fp::VerifyEitherOrientation(qf, &qm, reg_features[c], chosen);
-          ++true_rejected_by[what + ": " + (v.sane ? strict.rejected_by : "no sane fit")];
+      const auto voted = vote_index.Vote(qf, 1000);
+      t_vote += Since(t0);
+      int best_wrong = 0;
+      for (const auto& c : voted) {
+        if (truth.count(static_cast<int>(c.unit_id))) {
+          true_votes.push_back(c.votes);
+        } else {
+          best_wrong = std::max(best_wrong, c.votes);
         }
-        if (v.sane) true_pairs.push_back({v, what, query_name, c});
-      } else if (v.sane && v.inliers >= relaxed.min_inliers) {
-        wrong_pairs.push_back({v, what, query_name, c});
+        if (static_cast<int>(cands.size()) < defaults.max_local_candidates)
+          cands.insert(static_cast<int>(c.unit_id));
       }
-    }
-  };
-  auto pairs_start = Clock::now();
-  for (const auto& [edit, queries] : single_queries)
-    for (const auto& [i, q] : queries) verify_candidates(q, {i}, edit, registered[i].name);
-  for (size_t i = 0; i < unrelated.size(); ++i)
-    verify_candidates(unrelated[i].bgr, {}, "unrelated", unrelated[i].name);
-  std::printf("pair verification took %.1f s\n",
-              std::chrono::duration<double>(Clock::now() - pairs_start).count());
-  std::printf(
-      "per query: extract %.1f ms, vote %.1f ms, verify all candidates (both "
-      "orientations) %.1f ms\n",
-      1e3 * t_extract / timed_queries, 1e3 * t_vote / timed_queries,
-      1e3 * t_verify / timed_queries);
-  {
-    std::vector<double> tv = true_votes, wv = wrong_votes;
+      wrong_votes.push_back(best_wrong);
+      for (int t : truth) cands.insert(t);
+      ++timed_queries;
+      for (int c : cands) {
+        t0 = Clock::now();
+        fp::Verification v = fp::VerifyEitherOrientation(qf, &qm, reg_features[c], relaxed);
+        t_verify += Since(t0);
+        if (truth.count(c)) {
+          auto& [acc, tot] = true_by_edit[what];
+          ++tot;
+          acc += Accepts(v, chosen);
+          if (!Accepts(v, chosen)) {
+            fp::Verification strict = fp::VerifyEitherOrientation(qf, &qm, reg_features[c], chosen);
+            ++true_rejected_by[what + ": " + (v.sane ? strict.rejected_by : "no sane fit")];
+          }
+          if (v.sane) true_pairs.push_back({v, what, query_name, c});
+        } else if (v.sane && v.inliers >= relaxed.min_inliers) {
+          wrong_pairs.push_back({v, what, query_name, c});
+        }
+      }
+    };
+    auto pairs_start = Clock::now();
+    for (const auto& [edit, queries] : single_queries)
+      for (const auto& [i, q] : queries) verify_candidates(q, {i}, edit, registered[i].name);
+    for (size_t i = 0; i < unrelated.size(); ++i)
+      verify_candidates(unrelated[i].bgr, {}, "unrelated", unrelated[i].name);
+    std::printf("pair verification took %.1f s\n",
+                std::chrono::duration<double>(Clock::now() - pairs_start).count());
     std::printf(
-        "votes of the true page: p1 %.0f p5 %.0f p50 %.0f; best wrong page per query: "
-        "p50 %.0f p95 %.0f p99 %.0f max %.0f\n",
-        Percentile(tv, 0.01), Percentile(tv, 0.05), Percentile(tv, 0.5), Percentile(wv, 0.5),
-        Percentile(wv, 0.95), Percentile(wv, 0.99), Percentile(wv, 1.0));
-  }
-  PrintDistribution("True pairs (an edit against its registered page)", true_pairs);
-  PrintDistribution("Unrelated pairs (wrongly voted candidates, >= 8 inliers)", wrong_pairs);
-  int wrong_accepted = 0;
-  std::map<std::string, int> wrong_rejected_by;
-  for (const Sample& s : wrong_pairs) {
-    if (AcceptedBefore(s.v)) {
+        "per query: extract %.1f ms, vote %.1f ms, verify all candidates (both "
+        "orientations) %.1f ms\n",
+        1e3 * t_extract / timed_queries, 1e3 * t_vote / timed_queries,
+        1e3 * t_verify / timed_queries);
+    {
+      std::vector<double> tv = true_votes, wv = wrong_votes;
       std::printf(
-          "  accepted by the previous rule: %s query %s vs registered %s: %d inliers, "
-          "coverage %.3f, overlap coverage %.3f, cells %d, perspective %.4f, "
-          "aspect %.2f, rotation %.1f; now %s\n",
-          s.what.c_str(), s.query.c_str(), registered[s.candidate].name.c_str(), s.v.inliers,
-          s.v.coverage, s.v.overlap_coverage, s.v.grid_cells, s.v.perspective, s.v.anisotropy,
-          s.v.rotation_deg, Accepts(s.v, chosen) ? "ACCEPTED" : "rejected");
+          "votes of the true page: p1 %.0f p5 %.0f p50 %.0f; best wrong page per query: "
+          "p50 %.0f p95 %.0f p99 %.0f max %.0f\n",
+          Percentile(tv, 0.01), Percentile(tv, 0.05), Percentile(tv, 0.5), Percentile(wv, 0.5),
+          Percentile(wv, 0.95), Percentile(wv, 0.99), Percentile(wv, 1.0));
     }
-    if (Accepts(s.v, chosen)) {
-      ++wrong_accepted;
-      std::printf(
-          "  ACCEPTED unrelated pair (%s): %d inliers cov %.3f ovl %.3f cells %d persp %.4f\n",
-          s.what.c_str(), s.v.inliers, s.v.coverage, s.v.overlap_coverage, s.v.grid_cells,
-          s.v.perspective);
-    }
-    // The first chosen threshold each unrelated pair fails.
-    fp::VerifyOptions o = relaxed;
-    const char* reason = "accepted";
-    struct Step {
-      const char* name;
-      void (*apply)(fp::VerifyOptions&, const fp::VerifyOptions&);
-    };
-    const Step steps[] = {
-        {"inliers",
-         [](fp::VerifyOptions& o, const fp::VerifyOptions& c) { o.min_inliers = c.min_inliers; }},
-        {"scale/aspect/rotation/perspective",
-         [](fp::VerifyOptions& o, const fp::VerifyOptions& c) {
-           o.min_scale = c.min_scale;
-           o.max_scale = c.max_scale;
-           o.max_anisotropy = c.max_anisotropy;
-           o.max_rotation_deg = c.max_rotation_deg;
-           o.max_perspective = c.max_perspective;
-         }},
-        {"coverage",
-         [](fp::VerifyOptions& o, const fp::VerifyOptions& c) { o.min_coverage = c.min_coverage; }},
-        {"overlap coverage",
-         [](fp::VerifyOptions& o, const fp::VerifyOptions& c) {
-           o.min_overlap_coverage = c.min_overlap_coverage;
-         }},
-        {"grid cells", [](fp::VerifyOptions& o,
-                          const fp::VerifyOptions& c) { o.min_grid_cells = c.min_grid_cells; }},
-    };
-    for (const Step& st : steps) {
-      st.apply(o, chosen);
-      if (!Accepts(s.v, o)) {
-        reason = st.name;
-        break;
+    PrintDistribution("True pairs (an edit against its registered page)", true_pairs);
+    PrintDistribution("Unrelated pairs (wrongly voted candidates, >= 8 inliers)", wrong_pairs);
+    int wrong_accepted = 0;
+    std::map<std::string, int> wrong_rejected_by;
+    for (const Sample& s : wrong_pairs) {
+      if (AcceptedBefore(s.v)) {
+        std::printf(
+            "  accepted by the previous rule: %s query %s vs registered %s: %d inliers, "
+            "coverage %.3f, overlap coverage %.3f, cells %d, perspective %.4f, "
+            "aspect %.2f, rotation %.1f; now %s\n",
+            s.what.c_str(), s.query.c_str(), registered[s.candidate].name.c_str(), s.v.inliers,
+            s.v.coverage, s.v.overlap_coverage, s.v.grid_cells, s.v.perspective, s.v.anisotropy,
+            s.v.rotation_deg, Accepts(s.v, chosen) ? "ACCEPTED" : "rejected");
       }
+      if (Accepts(s.v, chosen)) {
+        ++wrong_accepted;
+        std::printf(
+            "  ACCEPTED unrelated pair (%s): %d inliers cov %.3f ovl %.3f cells %d persp %.4f\n",
+            s.what.c_str(), s.v.inliers, s.v.coverage, s.v.overlap_coverage, s.v.grid_cells,
+            s.v.perspective);
+      }
+      // The first chosen threshold each unrelated pair fails.
+      fp::VerifyOptions o = relaxed;
+      const char* reason = "accepted";
+      struct Step {
+        const char* name;
+        void (*apply)(fp::VerifyOptions&, const fp::VerifyOptions&);
+      };
+      const Step steps[] = {
+          {"inliers",
+           [](fp::VerifyOptions& o, const fp::VerifyOptions& c) { o.min_inliers = c.min_inliers; }},
+          {"scale/aspect/rotation/perspective",
+           [](fp::VerifyOptions& o, const fp::VerifyOptions& c) {
+             o.min_scale = c.min_scale;
+             o.max_scale = c.max_scale;
+             o.max_anisotropy = c.max_anisotropy;
+             o.max_rotation_deg = c.max_rotation_deg;
+             o.max_perspective = c.max_perspective;
+           }},
+          {"coverage", [](fp::VerifyOptions& o,
+                          const fp::VerifyOptions& c) { o.min_coverage = c.min_coverage; }},
+          {"overlap coverage",
+           [](fp::VerifyOptions& o, const fp::VerifyOptions& c) {
+             o.min_overlap_coverage = c.min_overlap_coverage;
+           }},
+          {"grid cells", [](fp::VerifyOptions& o,
+                            const fp::VerifyOptions& c) { o.min_grid_cells = c.min_grid_cells; }},
+      };
+      for (const Step& st : steps) {
+        st.apply(o, chosen);
+        if (!Accepts(s.v, o)) {
+          reason = st.name;
+          break;
+        }
+      }
+      ++wrong_rejected_by[reason];
     }
-    ++wrong_rejected_by[reason];
-  }
-  std::printf(
-      "\nchosen thresholds: inliers >= %d, coverage >= %.2f, overlap coverage >= %.2f, "
-      "grid cells >= %d, scale %.2f..%.1f, aspect <= %.2f, rotation <= %.0f deg, "
-      "perspective <= %.3f\n",
-      chosen.min_inliers, chosen.min_coverage, chosen.min_overlap_coverage, chosen.min_grid_cells,
-      chosen.min_scale, chosen.max_scale, chosen.max_anisotropy, chosen.max_rotation_deg,
-      chosen.max_perspective);
-  std::printf("unrelated pairs accepted: %d of %zu; first threshold failed:", wrong_accepted,
-              wrong_pairs.size());
-  for (const auto& [r, n] : wrong_rejected_by) std::printf(" %s %d,", r.c_str(), n);
-  std::printf("\ntrue pairs accepted by the verifier alone, per edit:");
-  for (const auto& [e, an] : true_by_edit)
-    std::printf(" %s %d/%d,", e.c_str(), an.first, an.second);
-  std::printf("\ntrue pairs rejected, by reason:");
-  for (const auto& [r, n] : true_rejected_by) std::printf(" %s %d,", r.c_str(), n);
-  std::printf("\n");
+    std::printf(
+        "\nchosen thresholds: inliers >= %d, coverage >= %.2f, overlap coverage >= %.2f, "
+        "grid cells >= %d, scale %.2f..%.1f, aspect <= %.2f, rotation <= %.0f deg, "
+        "perspective <= %.3f\n",
+        chosen.min_inliers, chosen.min_coverage, chosen.min_overlap_coverage, chosen.min_grid_cells,
+        chosen.min_scale, chosen.max_scale, chosen.max_anisotropy, chosen.max_rotation_deg,
+        chosen.max_perspective);
+    std::printf("unrelated pairs accepted: %d of %zu; first threshold failed:", wrong_accepted,
+                wrong_pairs.size());
+    for (const auto& [r, n] : wrong_rejected_by) std::printf(" %s %d,", r.c_str(), n);
+    std::printf("\ntrue pairs accepted by the verifier alone, per edit:");
+    for (const auto& [e, an] : true_by_edit)
+      std::printf(" %s %d/%d,", e.c_str(), an.first, an.second);
+    std::printf("\ntrue pairs rejected, by reason:");
+    for (const auto& [r, n] : true_rejected_by) std::printf(" %s %d,", r.c_str(), n);
+    std::printf("\n");
   }
   if (skip_scan) return 0;
 

@@ -116,7 +116,7 @@ struct RobustHit {
   fingerprint::Dihedral variant = fingerprint::kOriginal;
   int view_quality = -1;  // PDQ quality of the matched view, -1 when PDQ did not match
   int ref_quality = -1;   // PDQ quality of the registered page (RegisteredQuality), likewise
-  int inliers = 0;  // geometric verification, 0 when not verified
+  int inliers = 0;        // geometric verification, 0 when not verified
   double coverage = 0;
   bool mirrored = false;
   // Every measurement of the geometric verification (inliers > 0 only): the
