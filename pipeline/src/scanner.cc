@@ -37,10 +37,12 @@ PageMatchRecord MakeRecord(const fingerprint::PageFingerprint& page, const Robus
   record.ref = std::move(ref);
   record.method = hit.method;
   record.view = hit.view;
+  record.view_quality = hit.view_quality;
   record.inliers = hit.inliers;
   record.coverage = hit.coverage;
   record.mirrored = hit.mirrored;
   record.homography = hit.homography;
+  record.verification = hit.verification;
   return record;
 }
 
