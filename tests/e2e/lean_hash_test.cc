@@ -20,16 +20,16 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::CommandResult;
-using testing::RunShell;
-using testing::ShellQuote;
 using ::testing::HasSubstr;
 using ::testing::Not;
+using testing::RunShell;
+using testing::ShellQuote;
 
 const fs::path kBinDir = fs::path(KAGAMI_BINARY).parent_path();
 const fs::path kData = KAGAMI_TEST_DATA_DIR;
 
-CommandResult Run(const fs::path& binary, const std::vector<std::string>& args,
-                  testing::Stderr err = testing::Stderr::kDiscard) {
+CommandResult RunBinary(const fs::path& binary, const std::vector<std::string>& args,
+                        testing::Stderr err = testing::Stderr::kDiscard) {
   std::string cmd = ShellQuote(binary.string());
   for (const std::string& a : args) cmd += " " + ShellQuote(a);
   return RunShell(cmd, err);
@@ -108,9 +108,9 @@ TEST_F(LeanHashTest, PrintsExactlyWhatKagamiCorePrintsForEveryOptionSet) {
     for (const auto& paths : runs) {
       std::vector<std::string> args = options;
       args.insert(args.end(), paths.begin(), paths.end());
-      CommandResult lean = Run(kBinDir / "kagami-hash", args);
-      CommandResult core = Run(kBinDir / "kagami-core", args);
-      CommandResult launched = Run(kBinDir / "kagami", args);
+      CommandResult lean = RunBinary(kBinDir / "kagami-hash", args);
+      CommandResult core = RunBinary(kBinDir / "kagami-core", args);
+      CommandResult launched = RunBinary(kBinDir / "kagami", args);
       std::string what = ::testing::PrintToString(args);
       EXPECT_EQ(lean.out, core.out) << what;
       EXPECT_EQ(lean.exit_code, core.exit_code) << what;
@@ -126,20 +126,20 @@ TEST_F(LeanHashTest, HashesPlainImagesWithoutKagamiCore) {
   fs::create_directories(alone.parent_path());
   fs::copy_file(kBinDir / "kagami-hash", alone);
   const std::string jpg = (kData / "golden/wallpaper-flow-360x720.jpg").string();
-  CommandResult lean = Run(alone, {"hash", jpg}, testing::Stderr::kMerge);
+  CommandResult lean = RunBinary(alone, {"hash", jpg}, testing::Stderr::kMerge);
   EXPECT_EQ(lean.exit_code, 0) << lean.out;
   EXPECT_THAT(lean.out, HasSubstr("\"pdq\":\""));
-  EXPECT_EQ(lean.out, Run(kBinDir / "kagami-core", {"hash", jpg}).out);
+  EXPECT_EQ(lean.out, RunBinary(kBinDir / "kagami-core", {"hash", jpg}).out);
   // A folder is kagami-core's work: without it, a clear failure.
-  CommandResult folder = Run(alone, {"hash", dir_.path().string()}, testing::Stderr::kMerge);
+  CommandResult folder = RunBinary(alone, {"hash", dir_.path().string()}, testing::Stderr::kMerge);
   EXPECT_EQ(folder.exit_code, 2);
   EXPECT_THAT(folder.out, HasSubstr("cannot run"));
   // CMYK JPEGs too (libjpeg directly, no OpenCV).
   const std::string cmyk = (dir_ / "cmyk.jpg").string();
-  CommandResult both = Run(alone, {"hash", jpg, cmyk});
+  CommandResult both = RunBinary(alone, {"hash", jpg, cmyk});
   EXPECT_EQ(both.exit_code, 0);
   EXPECT_THAT(both.out, Not(HasSubstr("\"error\":")));
-  EXPECT_EQ(both.out, Run(kBinDir / "kagami-core", {"hash", jpg, cmyk}).out);
+  EXPECT_EQ(both.out, RunBinary(kBinDir / "kagami-core", {"hash", jpg, cmyk}).out);
 }
 
 TEST(LeanHashLinkTest, LinksNoneOfTheHeavyLibraries) {

@@ -48,8 +48,8 @@ TEST(FolderVideosTest, VideosInsideFoldersAreListedAfterTheirFolder) {
   std::vector<std::string> paths =
       pipeline::WithFolderVideos({mixed.string(), only.string(), "clip.mp4"}, {});
   EXPECT_THAT(paths, ElementsAre(mixed.string(), (mixed / "sub/ep2.mkv").string(),
-                                 (mixed / "sub/ep10.mp4").string(),
-                                 (only / "ep1.webm").string(), "clip.mp4"));
+                                 (mixed / "sub/ep10.mp4").string(), (only / "ep1.webm").string(),
+                                 "clip.mp4"));
 }
 
 // One short clip, registered from inside a folder and scanned from another.
@@ -125,9 +125,9 @@ TEST_F(VideoEvidenceTest, ExportedVideoFindingHasAFramePairExhibitWithTimeRanges
       ASSERT_TRUE(exhibit.contains("frame_pair")) << exhibit.dump();
       const double q = exhibit["frame_pair"]["query_t"], r = exhibit["frame_pair"]["ref_t"];
       EXPECT_NEAR(q, r, 2.0);  // the upload is the whole episode, re-encoded
-      cv::Mat png = cv::imread((fs::path(Path("bundle")) / exhibit["file"].get<std::string>())
-                                   .string(),
-                               cv::IMREAD_GRAYSCALE);
+      cv::Mat png =
+          cv::imread((fs::path(Path("bundle")) / exhibit["file"].get<std::string>()).string(),
+                     cv::IMREAD_GRAYSCALE);
       ASSERT_FALSE(png.empty());
       // Both panels hold a picture, not the blank panel background.
       const auto& reg = exhibit["registered_box"];

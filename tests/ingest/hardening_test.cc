@@ -170,9 +170,9 @@ std::string PdfWithAHeavyMiddlePage() {
       stream("", "/C Do"),
       "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 8 0 R /Resources << >> >>",
       stream("", light),
-      stream(form, rects),                                                       // 9: A
-      stream(form + " /Resources << /XObject << /A 9 0 R >> >>", draw_a),        // 10: B
-      stream(form + " /Resources << /XObject << /B 10 0 R >> >>", draw_b),       // 11: C
+      stream(form, rects),                                                  // 9: A
+      stream(form + " /Resources << /XObject << /A 9 0 R >> >>", draw_a),   // 10: B
+      stream(form + " /Resources << /XObject << /B 10 0 R >> >>", draw_b),  // 11: C
   };
   return kagami::testing::AssemblePdf(objects);
 }
@@ -442,7 +442,6 @@ TEST(PngDecodeTest, PixelsMatchOpenCvForEveryColourTypeAndDepth) {
   }
 }
 
-
 // ------------------------------------------------------------------ stderr
 
 // Adobe CMYK JPEG (TurboJPEG writes it), the input that used to go through
@@ -478,7 +477,8 @@ TEST(DecoderStderrTest, NoDecoderWritesToStderrForCmykOrDamagedInputOfAnyFormat)
   std::vector<std::pair<std::string, Bytes>> valid = {
       {"cmyk.jpg", CmykJpeg(64, 48)},
       {"page.jpg", testing::Encode(page, ".jpg")},
-      {"progressive.jpg", [&] {
+      {"progressive.jpg",
+       [&] {
          Bytes b;
          cv::imencode(".jpg", page, b, {cv::IMWRITE_JPEG_PROGRESSIVE, 1});
          return b;
