@@ -53,7 +53,7 @@ class ScanCommand : public Command {
     if (rebuilt) std::cerr << "kagami: index rebuilt from the catalog\n";
     std::unique_ptr<kagami::reports::FindingsLedger> ledger;
     if (record) {
-      auto opened = kagami::reports::FindingsLedger::Open((*store)->data_dir());
+      auto opened = OpenLedger(flags, (*store)->data_dir());
       if (!opened.ok()) return Fail(opened.status());
       ledger = std::move(*opened);
     }

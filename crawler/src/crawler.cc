@@ -378,6 +378,20 @@ struct Crawler::Impl {
       if (client->in_flight() >= job.limits.max_connections) break;
       HostState& h = hosts[authority];
       if (h.robots_state == HostState::kFetching) continue;
+      if (h.robots_state == HostState::kUnknown && job.politeness.obey_robots) {
+        // Shared frontiers fetch each robots.txt once for all workers.
+        KAGAMI_ASSIGN_OR_RETURN(Frontier::SharedRobots shared, frontier->LeaseRobots(authority));
+        if (shared.lease == Frontier::RobotsLease::kWait) continue;
+        if (shared.lease == Frontier::RobotsLease::kKnown) {
+          h.robots = shared.verdict == "allow"    ? RobotsRules::AllowAll()
+                     : shared.verdict == "disallow" ? RobotsRules::DisallowAll()
+                     : RobotsRules::Parse(std::string_view(shared.verdict).substr(6),
+                                          job.RobotsToken());
+          h.robots_override = HostIn(authority.substr(0, authority.rfind(':')),
+                                     job.politeness.ignore_robots_hosts);
+          h.robots_state = HostState::kReady;
+        }
+      }
       if (h.active >= job.politeness.per_host_connections || now < h.next_start) continue;
       int n = HostDelay(h) > 0 ? 1 : job.politeness.per_host_connections - h.active;
       n = std::min(n, job.limits.max_connections - client->in_flight());
@@ -426,6 +440,7 @@ struct Crawler::Impl {
     double wait = std::min(job.politeness.max_backoff_s, std::max(backoff, retry_after_s));
     h.next_start = std::max(
         h.next_start, Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(wait * 1000)));
+    KAGAMI_RETURN_IF_ERROR(frontier->Defer(e.authority, wait));
     if (n < job.politeness.max_retries) {
       ++n;
       return frontier->Release(e.id);
@@ -439,15 +454,19 @@ struct Crawler::Impl {
     --h.active;
     if (r.code != 0) (void)Archive(r);
     progress.bytes += static_cast<int64_t>(r.raw_body.size());
+    std::string verdict = "allow";
     if (r.status.ok() && r.code >= 200 && r.code < 300) {
       h.robots = RobotsRules::Parse(r.body, job.RobotsToken());
+      verdict = "rules\n" + r.body;
     } else if (r.status.ok() && r.code >= 300 && r.code < 500) {
       h.robots = RobotsRules::AllowAll();  // RFC 9309 2.3.1.3: unavailable -> allowed
     } else if (r.refused_address) {
       h.robots = RobotsRules::AllowAll();  // the pages will be refused by the policy anyway
     } else {
       h.robots = RobotsRules::DisallowAll();  // 2.3.1.4: unreachable -> complete disallow
+      verdict = "disallow";
     }
+    KAGAMI_RETURN_IF_ERROR(frontier->StoreRobots(f.authority, verdict));
     h.robots_state = HostState::kReady;
     std::vector<FrontierEntry> parked = std::move(h.parked);
     h.parked.clear();
@@ -559,7 +578,9 @@ struct Crawler::Impl {
     std::error_code ec;
     std::filesystem::create_directories(dir / "warc", ec);
     if (ec) return ErrnoStatus(ec.value(), "create " + (dir / "warc").string());
-    KAGAMI_ASSIGN_OR_RETURN(frontier, OpenSqliteFrontier(dir / "frontier.sqlite"));
+    if (!frontier) {
+      KAGAMI_ASSIGN_OR_RETURN(frontier, OpenSqliteFrontier(dir / "frontier.sqlite"));
+    }
     KAGAMI_ASSIGN_OR_RETURN(summary.resumed, frontier->BeginRun(resume));
     for (const std::string& seed : job.seeds) {
       Result<Url> u = ParseUrl(seed);
@@ -627,6 +648,10 @@ Crawler::Crawler(CrawlJob job, std::filesystem::path data_dir, pipeline::Scanner
                  FindingsSink& findings, std::function<void(const reports::Finding&)> on_finding)
     : impl_(std::make_unique<Impl>(job, data_dir / "crawl" / job.name, scanner, findings, data_dir,
                                    std::move(on_finding))) {}
+
+void Crawler::UseFrontier(std::unique_ptr<Frontier> frontier) {
+  impl_->frontier = std::move(frontier);
+}
 
 Crawler::~Crawler() {
   if (impl_) impl_->StopWorker();
