@@ -231,7 +231,7 @@ Status Scan(Store& store, const std::vector<std::string>& paths, const ScanOptio
     run.clear();
     return s;
   };
-  for (const std::string& path : paths) {
+  for (const std::string& path : WithFolderVideos(paths, options.extract.limits)) {
     bool video = IsVideoInput(path);
     if (video != run_is_video) KAGAMI_RETURN_IF_ERROR(flush());
     run_is_video = video;
