@@ -40,10 +40,12 @@ struct PageMatchRecord {
   UnitRef ref;                 // what that unit is
   std::string method = "pdq";  // "pdq", "local" or "both"
   std::string view = "full";   // scanned view that matched: full, trimmed, left, right
+  int view_quality = -1;       // PDQ quality of that view (-1: PDQ did not match)
   int inliers = 0;             // geometric verification (0: not verified)
   double coverage = 0;         // fraction of the registered page covered by inliers
   bool mirrored = false;       // verified against the mirror image of the scanned page
   cv::Matx33d homography = cv::Matx33d::eye();  // scanned -> registered, normalised units
+  fingerprint::Verification verification;       // all measurements when inliers > 0
 };
 
 struct WorkResult {

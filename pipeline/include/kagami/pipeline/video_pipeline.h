@@ -21,6 +21,18 @@ namespace kagami::pipeline {
 // http(s) URL (read through VideoOptions::fetcher; refused without one).
 bool IsVideoInput(const std::string& path);
 
+// `paths` with the videos inside each folder listed right after it, so that
+// register, scan and hash send them to the video pipeline (ExpandInputs
+// skips them). A folder is kept for its images, archives, PDFs and EPUBs
+// unless videos (and files of no page format, such as subtitles) are all it
+// holds. Videos are found as ExpandInputs finds pages: recursively, in natural
+// order of the relative path, skipping hidden entries, __MACOSX and symlinked
+// folders, at most limits.max_folder_depth levels and limits.max_folder_files
+// files looked at. Other paths are unchanged; nothing is reported here (an
+// unreadable folder is ExpandInputs' error).
+std::vector<std::string> WithFolderVideos(const std::vector<std::string>& paths,
+                                          const ingest::IngestLimits& limits);
+
 struct VideoOptions {
   // Registration samples more densely than scanning, so that a query frame
   // always lies within 0.25 s of a registered one.
