@@ -11,6 +11,7 @@
 #include "kagami/index/matcher.h"
 #include "kagami/index/robust_matcher.h"
 #include "kagami/index/store.h"
+#include "kagami/ingest/byte_fetcher.h"
 #include "kagami/ingest/memory_source.h"
 #include "kagami/pipeline/batch_extractor.h"
 #include "kagami/pipeline/registrar.h"
@@ -74,6 +75,8 @@ struct ScanOptions {
   ExtractOptions extract;
   MatchOptions match;
   RobustOptions robust;
+  // Video and HLS URLs are read through this fetcher (VideoOptions::fetcher).
+  ingest::ByteFetcher* fetcher = nullptr;
 };
 
 using VolumeFn = std::function<void(const VolumeReport&)>;
@@ -104,6 +107,7 @@ class Scanner {
   // Serialises other catalog use with the matcher's.
   std::mutex& catalog_mutex();
   const ScanOptions& options() const { return options_; }
+  Store& store() { return store_; }  // the store given at construction
 
  private:
   Store& store_;
