@@ -45,6 +45,8 @@ class CrawlCommand : public Command {
     c->add_option("--local", local_,
                   "local-feature stage: auto (media without a strong PDQ match), always, never")
         ->check(CLI::IsMember({"auto", "always", "never"}));
+    c->add_flag("--fetch-only", fetch_only_,
+                "fetch and archive only; no fingerprinting or matching (for measuring)");
     c->add_flag("--restart", restart_, "discard an interrupted run of this job and start afresh");
     c->add_flag("--worker", worker_,
                 "one of many workers sharing the job through the PostgreSQL --store "
@@ -90,6 +92,7 @@ class CrawlCommand : public Command {
     if (!operator_.empty()) job.operator_contact = operator_;
     if (min_delay_ >= 0) job.politeness.min_delay_s = min_delay_;
     if (per_host_ > 0) job.politeness.per_host_connections = per_host_;
+    if (fetch_only_) job.fetch_only = true;
 
     crawler::RunJobOptions options;
     options.scan.extract = MakeExtractOptions(flags, ingest::DecodeMode::kFast);
@@ -174,6 +177,7 @@ class CrawlCommand : public Command {
   std::string user_agent_, operator_;
   double min_delay_ = -1;
   int per_host_ = 0;
+  bool fetch_only_ = false;
   bool restart_ = false;
   bool worker_ = false;
   std::string run_label_;

@@ -33,6 +33,7 @@ fingerprint::VideoFingerprintOptions FingerprintOptions(const VideoOptions& o, d
   fingerprint::VideoFingerprintOptions f;
   f.decode.frame_rate = rate;
   f.decode.threads = o.decoder_threads;
+  f.fetcher = o.fetcher;
   return f;
 }
 

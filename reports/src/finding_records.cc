@@ -192,6 +192,7 @@ nlohmann::json FindingListJson(const FindingRecord& r) {
           {"warc_record_id", f.warc_record_id},
           {"server_ip", f.server_ip},
           {"http_status", f.http_status},
+          {"robots_override", f.robots_override},
           {"best_similarity", BestSimilarity(f)},
           {"units", units},
           {"reviews", reviews},

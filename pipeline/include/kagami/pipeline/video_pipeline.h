@@ -18,7 +18,7 @@ namespace kagami::pipeline {
 // called by RegisterWork and Scan for inputs that IsVideoInput() accepts.
 
 // A video file or local .m3u8 playlist (by extension or magic bytes), or an
-// http(s) URL (refused later with a clear error until the crawler's fetcher is wired).
+// http(s) URL (read through VideoOptions::fetcher; refused without one).
 bool IsVideoInput(const std::string& path);
 
 // `paths` with the videos inside each folder listed right after it, so that
@@ -48,6 +48,9 @@ struct VideoOptions {
   size_t max_hits_per_frame = 64;
   index::SegmentOptions segments;
   int decoder_threads = 0;  // 0 = one per core
+  // Scanning reads http(s) URLs (HLS playlists, video files) through this
+  // fetcher (the crawler's safe fetcher); null refuses them. Not owned.
+  ingest::ByteFetcher* fetcher = nullptr;
 };
 
 // Defaults, with the decoder threads of `extract`.
