@@ -26,6 +26,7 @@
 
 #include "kagami/synth/page_generator.h"
 #include "pg_server.h"
+#include "process.h"
 #include "temp_dir.h"
 
 namespace kagami {
@@ -37,42 +38,10 @@ constexpr int kChapters = 4;
 constexpr int kPagesPerChapter = 2;
 constexpr int kPerHost = 2;
 
-std::string ReadText(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line))
-    if (!line.empty()) out.push_back(line);
-  return out;
-}
-
-pid_t Spawn(const std::vector<std::string>& args, const fs::path& log) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    FILE* f = std::fopen(log.c_str(), "w");
-    if (f) {
-      dup2(fileno(f), 1);
-      dup2(fileno(f), 2);
-    }
-    std::vector<char*> argv;
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execvp(argv[0], argv.data());
-    _exit(127);
-  }
-  return pid;
-}
-
-int Wait(pid_t pid) {
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-}
+using kagami::testing::Lines;
+using kagami::testing::ReadText;
+using kagami::testing::Spawn;
+using kagami::testing::Wait;
 
 struct Request {
   double start = 0, end = 0;

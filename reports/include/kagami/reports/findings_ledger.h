@@ -230,7 +230,8 @@ class FindingsLedger {
 
   // Findings matching `filter`, oldest first, with their reviews folded in.
   virtual Result<std::vector<FindingRecord>> List(const FindingFilter& filter) = 0;
-  virtual Result<FindingRecord> Get(int64_t id) = 0;
+  // List() of the one finding; kNotFound when there is none.
+  Result<FindingRecord> Get(int64_t id);
   // Every entry in seq order (for export and verification).
   virtual Result<std::vector<LedgerEntry>> Entries() = 0;
   virtual Result<LedgerHead> Head() = 0;
