@@ -421,6 +421,11 @@ Result<FindingRecord> FindingsLedger::Get(int64_t id) {
   return std::move(list.front());
 }
 
+Result<ChainCheck> FindingsLedger::VerifyChain() {
+  KAGAMI_ASSIGN_OR_RETURN(auto entries, Entries());
+  return VerifyEntries(entries);
+}
+
 namespace internal {
 bool IsValidUtcStamp(std::string_view s) { return IsUtcStamp(s); }
 

@@ -183,11 +183,6 @@ class PgLedger : public PgFindingsLedger {
     return HeadLocked();
   }
 
-  Result<ChainCheck> VerifyChain() override {
-    KAGAMI_ASSIGN_OR_RETURN(auto entries, Entries());
-    return VerifyEntries(entries);
-  }
-
  private:
   static Status CheckFinding(const Finding& finding) {
     if (finding.work.empty()) return Status::InvalidArgument("finding has no work id");

@@ -126,11 +126,6 @@ class SqliteFindingsLedger : public FindingsLedger {
     return HeadLocked();
   }
 
-  Result<ChainCheck> VerifyChain() override {
-    KAGAMI_ASSIGN_OR_RETURN(auto entries, Entries());
-    return VerifyEntries(entries);
-  }
-
  private:
   std::string What(const std::string& op) const { return path_ + ": " + op; }
 

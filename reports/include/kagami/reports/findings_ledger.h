@@ -238,7 +238,7 @@ class FindingsLedger {
   // Re-reads the whole stored chain and checks it (VerifyEntries). A non-ok
   // Result means the store could not be read; a broken chain is a ChainCheck
   // with ok == false naming the first bad entry.
-  virtual Result<ChainCheck> VerifyChain() = 0;
+  Result<ChainCheck> VerifyChain();
 };
 
 // Content-addressed copies of suspect bytes under data_dir/evidence/ab/abcdef...
