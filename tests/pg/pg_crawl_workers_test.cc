@@ -266,7 +266,7 @@ TEST_F(PgCrawlWorkersTest, AKilledWorkersLeasedUrlsAreFinishedByTheOthers) {
   std::unique_ptr<PGconn, decltype(&PQfinish)> db(PQconnectdb(conninfo.c_str()), &PQfinish);
   ASSERT_EQ(PQstatus(db.get()), CONNECTION_OK);
   bool killed = false;
-  for (int i = 0; i < 600 && !killed; ++i) {
+  for (int i = 0; i < 3000 && !killed; ++i) {  // up to 60 s: workers start slowly under load
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     std::string q = "SELECT count(*) FROM crawl_urls WHERE state=1 AND worker LIKE '%:" +
                     std::to_string(pids[0]) + ":%'";
