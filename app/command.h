@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kagami/base/status.h"
+#include "kagami/index/store.h"
 #include "kagami/ingest/image_decoder.h"
 #include "kagami/pipeline/batch_extractor.h"
 #include "kagami/pipeline/registrar.h"
@@ -61,6 +62,12 @@ void AddGlobalOptions(CLI::App& app, GlobalFlags& flags);
 // The findings ledger of --store / $KAGAMI_STORE (SQLite in `data_dir` by default).
 Result<std::unique_ptr<reports::FindingsLedger>> OpenLedger(const GlobalFlags& flags,
                                                             const std::filesystem::path& data_dir);
+// The store of --data with the catalog of --store / $KAGAMI_STORE: SQLite in
+// the data directory by default; with PostgreSQL the catalog is shared and the
+// data directory caches this machine's index (index/store.h).
+Result<std::unique_ptr<index::Store>> OpenCatalogStore(const GlobalFlags& flags,
+                                                       index::StoreAccess access,
+                                                       bool* rebuilt = nullptr);
 int Fail(const Status& status);  // prints "kagami: <status>" to stderr, returns kExitFailure
 ingest::DecodeMode DecodeModeFor(const GlobalFlags& flags, ingest::DecodeMode dflt);
 pipeline::ExtractOptions MakeExtractOptions(const GlobalFlags& flags, ingest::DecodeMode dflt);

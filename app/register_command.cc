@@ -49,8 +49,7 @@ class RegisterCommand : public Command {
   static int RunRegister(const GlobalFlags& flags, const kagami::index::Work& work,
                          const std::vector<std::string>& paths, bool json, bool no_local) {
     bool rebuilt = false;
-    auto store =
-        kagami::index::Store::Open(kagami::index::ResolveDataDir(flags.data_dir), &rebuilt);
+    auto store = OpenCatalogStore(flags, kagami::index::StoreAccess::kWrite, &rebuilt);
     if (!store.ok()) return Fail(store.status());
     if (rebuilt) std::cerr << "kagami: index rebuilt from the catalog\n";
     kagami::pipeline::RegisterOptions options;

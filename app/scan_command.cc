@@ -65,8 +65,7 @@ class ScanCommand : public Command {
       return kExitUsage;
     }
     bool rebuilt = false;
-    auto store = kagami::index::Store::Open(kagami::index::ResolveDataDir(flags.data_dir), &rebuilt,
-                                            {kagami::index::Store::Access::kRead});
+    auto store = OpenCatalogStore(flags, kagami::index::StoreAccess::kRead, &rebuilt);
     if (!store.ok()) return Fail(store.status());
     if (rebuilt) std::cerr << "kagami: index rebuilt from the catalog\n";
     std::unique_ptr<kagami::reports::FindingsLedger> ledger;

@@ -30,8 +30,7 @@ class WorksCommand : public Command {
       std::cerr << "kagami: " << format.status().message() << '\n';
       return kExitUsage;
     }
-    auto store = kagami::index::Store::Open(kagami::index::ResolveDataDir(flags.data_dir), nullptr,
-                                            {kagami::index::Store::Access::kRead});
+    auto store = OpenCatalogStore(flags, kagami::index::StoreAccess::kRead);
     if (!store.ok()) return Fail(store.status());
     auto works = (*store)->catalog().ListWorks();
     if (!works.ok()) return Fail(works.status());

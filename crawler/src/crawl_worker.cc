@@ -14,10 +14,22 @@ Result<bool> PgLedgerFindingsSink::Record(const reports::Finding& finding) {
 
 Result<CrawlSummary> RunCrawlWorker(const CrawlJob& job, const std::filesystem::path& data_dir,
                                     const RunJobOptions& options) {
-  // Read access: workers on one machine share the data directory's catalog
-  // without queuing on its writer lock.
+  // The catalog shared in PostgreSQL, the index cached in the data directory
+  // and refreshed by high-water mark between batches (pipeline::Scanner).
+  // Read access: workers on one machine share the data directory without
+  // queuing on its writer lock. Until `kagami store migrate` has copied an
+  // embedded catalog, a PostgreSQL catalog without pages falls back to the
+  // data directory's catalog.sqlite.
+  index::StoreOpenOptions store_options;
+  store_options.access = index::Store::Access::kRead;
+  store_options.catalog_conninfo = options.pg_conninfo;
   KAGAMI_ASSIGN_OR_RETURN(std::unique_ptr<index::Store> store,
-                          index::Store::Open(data_dir, nullptr, {index::Store::Access::kRead}));
+                          index::Store::Open(data_dir, nullptr, store_options));
+  if (store->catalog().UnitCount() == 0 &&
+      std::filesystem::exists(data_dir / index::Store::kCatalogFileName)) {
+    KAGAMI_ASSIGN_OR_RETURN(store,
+                            index::Store::Open(data_dir, nullptr, {index::Store::Access::kRead}));
+  }
   KAGAMI_ASSIGN_OR_RETURN(std::unique_ptr<reports::PgFindingsLedger> ledger,
                           reports::PgFindingsLedger::Open(options.pg_conninfo));
   PgLedgerFindingsSink sink(*ledger);

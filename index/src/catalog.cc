@@ -1,6 +1,7 @@
 #include "kagami/index/catalog.h"
 
 #include <cmath>
+#include <cstdio>
 #include <ctime>
 #include <exception>
 #include <nlohmann/json.hpp>
@@ -8,6 +9,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "catalog_internal.h"
+#include "kagami/ingest/memory_source.h"
 #include "sqlite_handles.h"
 
 namespace kagami::index {
@@ -68,6 +71,16 @@ CREATE INDEX units_by_asset ON units (asset_id);
 CREATE INDEX assets_by_work ON assets (work_id);
 )sql";
 
+fingerprint::Hash256 HashFromBlob(const std::vector<uint8_t>& blob) {
+  fingerprint::Hash256 hash;
+  std::copy(blob.begin(), blob.end(), hash.bytes.begin());
+  return hash;
+}
+
+}  // namespace
+
+namespace internal {
+
 std::string NowIso8601Utc() {
   std::time_t now = std::time(nullptr);
   std::tm tm{};
@@ -77,8 +90,7 @@ std::string NowIso8601Utc() {
   return buffer;
 }
 
-// Lowercase 64-hex-digit form of a SHA-256, or nullopt.
-std::optional<std::string> NormalizeSha256(std::string_view hex) {
+std::optional<std::string> NormalizeSha256Impl(std::string_view hex) {
   if (hex.size() != 64) return std::nullopt;
   std::string out(hex);
   for (char& c : out) {
@@ -146,13 +158,17 @@ Result<std::map<std::string, std::string>> IdentifiersFromJson(const std::string
   return out;
 }
 
-fingerprint::Hash256 HashFromBlob(const std::vector<uint8_t>& blob) {
-  fingerprint::Hash256 hash;
-  std::copy(blob.begin(), blob.end(), hash.bytes.begin());
-  return hash;
-}
+}  // namespace internal
 
-}  // namespace
+using internal::CheckText;
+using internal::CheckUnit;
+using internal::IdentifiersFromJson;
+using internal::IdentifiersToJson;
+using internal::NowIso8601Utc;
+
+std::optional<std::string> NormalizeSha256(std::string_view hex) {
+  return internal::NormalizeSha256Impl(hex);
+}
 
 std::string_view WorkKindName(WorkKind kind) {
   switch (kind) {
@@ -176,7 +192,41 @@ Result<WorkKind> ParseWorkKind(std::string_view name) {
                                  "' (expected manga, anime, film or other)");
 }
 
-struct Catalog::Impl {
+class SqliteCatalog final : public Catalog {
+ public:
+  struct Impl;
+  explicit SqliteCatalog(std::unique_ptr<Impl> impl);
+  ~SqliteCatalog() override;
+
+  std::string_view backend() const override { return "sqlite"; }
+  Result<std::string> Identity() override;
+  Status UpsertWork(const Work& work) override;
+  Result<std::optional<Work>> GetWork(const std::string& work_id) override;
+  Result<std::vector<WorkSummary>> ListWorks() override;
+  Result<std::optional<int64_t>> FindAssetBySha256(const std::string& sha256_hex) override;
+  Result<int64_t> AddAsset(const AssetRecord& asset, const std::vector<UnitRecord>& units,
+                           std::vector<int64_t>* unit_ids) override;
+  Status ForEachUnitHashAfter(
+      int64_t after_unit_id,
+      const std::function<void(int64_t, const fingerprint::Hash256&, int)>& fn) override;
+  Result<UnitStats> GetUnitStats(int min_quality) override;
+  Result<UnitStats> GetIndexStats(int min_quality, int64_t max_unit_id) override;
+  Status CheckIntegrity() override;
+  Result<UnitRef> GetUnitRef(int64_t unit_id) override;
+  Result<std::vector<uint8_t>> GetLocalFeatures(int64_t unit_id) override;
+  Status ForEachLocalFeatures(const std::function<void(int64_t, const std::vector<uint8_t>&)>& fn,
+                              int64_t after_unit_id) override;
+  Result<std::vector<std::string>> ListPageAssetSha256s() override;
+  Result<std::optional<AssetContent>> GetAssetContent(const std::string& sha256_hex) override;
+
+ private:
+  // Runs a "SELECT count, max id" query with ?1 = min_quality, ?2 = max id.
+  Result<UnitStats> QueryStats(std::string_view sql, int min_quality, int64_t max_unit_id,
+                               const std::string& what);
+  std::unique_ptr<Impl> impl_;
+};
+
+struct SqliteCatalog::Impl {
   SqliteDb db;
   std::string path;
   // Prepared statements for point queries, keyed by their SQL text.
@@ -207,11 +257,14 @@ struct Catalog::Impl {
                      std::vector<int64_t>* unit_ids);
 };
 
-Catalog::Catalog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Catalog::~Catalog() = default;
+SqliteCatalog::SqliteCatalog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SqliteCatalog::~SqliteCatalog() = default;
+
+Result<std::string> SqliteCatalog::Identity() { return "sqlite:" + impl_->path; }
 
 Result<std::unique_ptr<Catalog>> Catalog::Open(const std::filesystem::path& db_path) {
-  auto impl = std::make_unique<Impl>();
+  auto impl = std::make_unique<SqliteCatalog::Impl>();
   impl->path = db_path.string();
   sqlite3* raw = nullptr;
   int rc =
@@ -282,10 +335,10 @@ Result<std::unique_ptr<Catalog>> Catalog::Open(const std::filesystem::path& db_p
   if (version != kSchemaVersion) {
     return not_ours("unknown schema version " + std::to_string(version));
   }
-  return std::unique_ptr<Catalog>(new Catalog(std::move(impl)));
+  return std::unique_ptr<Catalog>(new SqliteCatalog(std::move(impl)));
 }
 
-Status Catalog::UpsertWork(const Work& work) {
+Status SqliteCatalog::UpsertWork(const Work& work) {
   if (work.id.empty()) return Status::InvalidArgument("work id is empty");
   KAGAMI_RETURN_IF_ERROR(CheckText(work.id, "work id"));
   KAGAMI_RETURN_IF_ERROR(CheckText(work.title, "work title"));
@@ -328,7 +381,7 @@ Result<Work> ReadWork(sqlite3_stmt* stmt) {
 
 }  // namespace
 
-Result<std::optional<Work>> Catalog::GetWork(const std::string& work_id) {
+Result<std::optional<Work>> SqliteCatalog::GetWork(const std::string& work_id) {
   static constexpr std::string_view kSql =
       "SELECT id, title, rights_holder, kind, identifiers_json FROM works WHERE id = ?1";
   KAGAMI_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, impl_->Statement(kSql));
@@ -341,7 +394,7 @@ Result<std::optional<Work>> Catalog::GetWork(const std::string& work_id) {
   return std::optional<Work>(std::move(*work));
 }
 
-Result<std::vector<WorkSummary>> Catalog::ListWorks() {
+Result<std::vector<WorkSummary>> SqliteCatalog::ListWorks() {
   static constexpr std::string_view kSql =
       "SELECT w.id, w.title, w.rights_holder, w.kind, w.identifiers_json, "
       "count(a.id), coalesce(sum(a.unit_count), 0) "
@@ -363,7 +416,7 @@ Result<std::vector<WorkSummary>> Catalog::ListWorks() {
   return out;
 }
 
-Result<std::optional<int64_t>> Catalog::FindAssetBySha256(const std::string& sha256_hex) {
+Result<std::optional<int64_t>> SqliteCatalog::FindAssetBySha256(const std::string& sha256_hex) {
   std::optional<std::string> sha = NormalizeSha256(sha256_hex);
   if (!sha) {
     return Status::InvalidArgument("'" + sha256_hex + "' is not a SHA-256 (64 hex digits)");
@@ -377,7 +430,7 @@ Result<std::optional<int64_t>> Catalog::FindAssetBySha256(const std::string& sha
   return std::optional<int64_t>(sqlite3_column_int64(stmt, 0));
 }
 
-Status Catalog::Impl::InsertUnits(int64_t asset_id, const std::vector<UnitRecord>& units,
+Status SqliteCatalog::Impl::InsertUnits(int64_t asset_id, const std::vector<UnitRecord>& units,
                                   std::vector<int64_t>* unit_ids) {
   static constexpr std::string_view kSql =
       "INSERT INTO units (asset_id, page_index, member, time_s, pdq, quality, local_features, "
@@ -405,7 +458,7 @@ Status Catalog::Impl::InsertUnits(int64_t asset_id, const std::vector<UnitRecord
   return Status::Ok();
 }
 
-Result<int64_t> Catalog::AddAsset(const AssetRecord& asset, const std::vector<UnitRecord>& units,
+Result<int64_t> SqliteCatalog::AddAsset(const AssetRecord& asset, const std::vector<UnitRecord>& units,
                                   std::vector<int64_t>* unit_ids) {
   std::optional<std::string> sha = NormalizeSha256(asset.sha256_hex);
   if (!sha) {
@@ -461,15 +514,18 @@ Result<int64_t> Catalog::AddAsset(const AssetRecord& asset, const std::vector<Un
   return asset_id;
 }
 
-Status Catalog::ForEachUnitHash(
+Status SqliteCatalog::ForEachUnitHashAfter(
+    int64_t after_unit_id,
     const std::function<void(int64_t, const fingerprint::Hash256&, int)>& fn) {
   // A fresh statement, so that fn may call the point queries.
   std::string what = impl_->What("reading unit hashes");
   KAGAMI_ASSIGN_OR_RETURN(
       SqliteStmt stmt,
       Prepare(impl_->db.get(),
-              "SELECT id, pdq, quality, pdq_trimmed, trimmed_quality FROM units ORDER BY id",
+              "SELECT id, pdq, quality, pdq_trimmed, trimmed_quality FROM units WHERE id > ?1 "
+              "ORDER BY id",
               what));
+  KAGAMI_RETURN_IF_ERROR(Bind(stmt.get(), after_unit_id));
   while (true) {
     KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt.get(), what));
     if (!row) break;
@@ -492,11 +548,12 @@ Status Catalog::ForEachUnitHash(
   return Status::Ok();
 }
 
-Result<Catalog::UnitStats> Catalog::QueryStats(std::string_view sql, int min_quality,
-                                               const std::string& what) {
+Result<Catalog::UnitStats> SqliteCatalog::QueryStats(std::string_view sql, int min_quality,
+                                                     int64_t max_unit_id,
+                                                     const std::string& what) {
   KAGAMI_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, impl_->Statement(sql));
   ScopedReset reset(stmt);
-  KAGAMI_RETURN_IF_ERROR(Bind(stmt, min_quality));
+  KAGAMI_RETURN_IF_ERROR(Bind(stmt, min_quality, max_unit_id));
   KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt, impl_->What(what)));
   if (!row) return Status::Internal(impl_->What(what + ": no result row"));
   UnitStats stats;
@@ -505,18 +562,19 @@ Result<Catalog::UnitStats> Catalog::QueryStats(std::string_view sql, int min_qua
   return stats;
 }
 
-Result<Catalog::UnitStats> Catalog::GetUnitStats(int min_quality) {
-  return QueryStats("SELECT count(*), coalesce(max(id), 0) FROM units WHERE quality >= ?1",
-                    min_quality, "counting units");
+Result<Catalog::UnitStats> SqliteCatalog::GetUnitStats(int min_quality) {
+  return QueryStats("SELECT count(*), coalesce(max(id), 0) FROM units WHERE quality >= ?1 AND id <= ?2",
+                    min_quality, INT64_MAX, "counting units");
 }
 
-Result<Catalog::UnitStats> Catalog::GetIndexStats(int min_quality) {
+Result<Catalog::UnitStats> SqliteCatalog::GetIndexStats(int min_quality, int64_t max_unit_id) {
   return QueryStats(
-      "SELECT (SELECT count(*) FROM units WHERE quality >= ?1) + "
-      "(SELECT count(*) FROM units WHERE pdq_trimmed IS NOT NULL AND trimmed_quality >= ?1), "
-      "coalesce((SELECT max(id) FROM units WHERE quality >= ?1 OR "
-      "(pdq_trimmed IS NOT NULL AND trimmed_quality >= ?1)), 0)",
-      min_quality, "counting unit hashes");
+      "SELECT (SELECT count(*) FROM units WHERE quality >= ?1 AND id <= ?2) + "
+      "(SELECT count(*) FROM units WHERE pdq_trimmed IS NOT NULL AND trimmed_quality >= ?1 "
+      "AND id <= ?2), "
+      "coalesce((SELECT max(id) FROM units WHERE (quality >= ?1 OR "
+      "(pdq_trimmed IS NOT NULL AND trimmed_quality >= ?1)) AND id <= ?2), 0)",
+      min_quality, max_unit_id, "counting unit hashes");
 }
 
 int64_t Catalog::UnitCount() {
@@ -529,7 +587,7 @@ int64_t Catalog::MaxUnitId() {
   return stats.ok() ? stats->max_unit_id : -1;
 }
 
-Result<UnitRef> Catalog::GetUnitRef(int64_t unit_id) {
+Result<UnitRef> SqliteCatalog::GetUnitRef(int64_t unit_id) {
   static constexpr std::string_view kSql =
       "SELECT u.id, a.work_id, w.title, a.path, a.sha256, u.member, u.page_index, u.quality, "
       "u.pdq FROM units u JOIN assets a ON a.id = u.asset_id JOIN works w ON w.id = a.work_id "
@@ -557,7 +615,7 @@ Result<UnitRef> Catalog::GetUnitRef(int64_t unit_id) {
   return ref;
 }
 
-Result<std::vector<uint8_t>> Catalog::GetLocalFeatures(int64_t unit_id) {
+Result<std::vector<uint8_t>> SqliteCatalog::GetLocalFeatures(int64_t unit_id) {
   static constexpr std::string_view kSql = "SELECT local_features FROM units WHERE id = ?1";
   KAGAMI_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, impl_->Statement(kSql));
   ScopedReset reset(stmt);
@@ -568,15 +626,17 @@ Result<std::vector<uint8_t>> Catalog::GetLocalFeatures(int64_t unit_id) {
   return ColumnBlob(stmt, 0);
 }
 
-Status Catalog::ForEachLocalFeatures(
-    const std::function<void(int64_t, const std::vector<uint8_t>&)>& fn) {
+Status SqliteCatalog::ForEachLocalFeatures(
+    const std::function<void(int64_t, const std::vector<uint8_t>&)>& fn, int64_t after_unit_id) {
   std::string what = impl_->What("reading local features");
   KAGAMI_ASSIGN_OR_RETURN(
       SqliteStmt stmt,
       Prepare(impl_->db.get(),
               "SELECT id, local_features FROM units "
-              "WHERE local_features IS NOT NULL AND length(local_features) > 0 ORDER BY id",
+              "WHERE id > ?1 AND local_features IS NOT NULL AND length(local_features) > 0 "
+              "ORDER BY id",
               what));
+  KAGAMI_RETURN_IF_ERROR(Bind(stmt.get(), after_unit_id));
   while (true) {
     KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt.get(), what));
     if (!row) break;
@@ -585,7 +645,7 @@ Status Catalog::ForEachLocalFeatures(
   return Status::Ok();
 }
 
-Status Catalog::CheckIntegrity() {
+Status SqliteCatalog::CheckIntegrity() {
   std::string what = impl_->What("checking integrity");
   {
     KAGAMI_ASSIGN_OR_RETURN(SqliteStmt stmt,
@@ -603,6 +663,113 @@ Status Catalog::CheckIntegrity() {
                            " references a missing " + ColumnText(stmt.get(), 2) + " row");
   }
   return Status::Ok();
+}
+
+Result<std::vector<std::string>> SqliteCatalog::ListPageAssetSha256s() {
+  std::string what = impl_->What("listing assets");
+  KAGAMI_ASSIGN_OR_RETURN(
+      int64_t has_video,
+      impl_->QueryInt("SELECT count(*) FROM sqlite_schema WHERE name = 'video_assets'", what));
+  std::string sql = "SELECT sha256 FROM assets a";
+  if (has_video > 0)
+    sql += " WHERE NOT EXISTS (SELECT 1 FROM video_assets v WHERE v.asset_id = a.id)";
+  sql += " ORDER BY sha256";
+  KAGAMI_ASSIGN_OR_RETURN(SqliteStmt stmt, Prepare(impl_->db.get(), sql, what));
+  std::vector<std::string> out;
+  while (true) {
+    KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt.get(), what));
+    if (!row) break;
+    out.push_back(ColumnText(stmt.get(), 0));
+  }
+  return out;
+}
+
+Result<std::optional<AssetContent>> SqliteCatalog::GetAssetContent(const std::string& sha256_hex) {
+  std::optional<std::string> sha = NormalizeSha256(sha256_hex);
+  if (!sha) return Status::InvalidArgument("'" + sha256_hex + "' is not a SHA-256");
+  std::string what = impl_->What("reading asset " + *sha);
+  KAGAMI_ASSIGN_OR_RETURN(
+      SqliteStmt stmt,
+      Prepare(impl_->db.get(),
+              "SELECT id, work_id, path, sha256, size_bytes, media_type FROM assets "
+              "WHERE sha256 = ?1",
+              what));
+  KAGAMI_RETURN_IF_ERROR(Bind(stmt.get(), std::string_view(*sha)));
+  KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt.get(), what));
+  if (!row) return std::optional<AssetContent>();
+  AssetContent content;
+  int64_t asset_id = sqlite3_column_int64(stmt.get(), 0);
+  content.asset.work_id = ColumnText(stmt.get(), 1);
+  content.asset.path = ColumnText(stmt.get(), 2);
+  content.asset.sha256_hex = ColumnText(stmt.get(), 3);
+  content.asset.size_bytes = static_cast<uint64_t>(sqlite3_column_int64(stmt.get(), 4));
+  content.asset.media_type = ColumnText(stmt.get(), 5);
+  KAGAMI_ASSIGN_OR_RETURN(
+      SqliteStmt units,
+      Prepare(impl_->db.get(),
+              "SELECT page_index, member, time_s, pdq, quality, local_features, pdq_trimmed, "
+              "trimmed_quality FROM units WHERE asset_id = ?1 ORDER BY id",
+              what));
+  KAGAMI_RETURN_IF_ERROR(Bind(units.get(), asset_id));
+  while (true) {
+    KAGAMI_ASSIGN_OR_RETURN(bool more, Step(units.get(), what));
+    if (!more) break;
+    UnitRecord u;
+    u.page_index = sqlite3_column_int(units.get(), 0);
+    u.member = ColumnText(units.get(), 1);
+    u.time_s = sqlite3_column_double(units.get(), 2);
+    std::vector<uint8_t> pdq = ColumnBlob(units.get(), 3);
+    if (pdq.size() != u.pdq.bytes.size()) return Status::Corrupt(what + ": malformed PDQ hash");
+    u.pdq = HashFromBlob(pdq);
+    u.quality = sqlite3_column_int(units.get(), 4);
+    u.local_features = ColumnBlob(units.get(), 5);
+    if (sqlite3_column_type(units.get(), 6) != SQLITE_NULL) {
+      std::vector<uint8_t> trimmed = ColumnBlob(units.get(), 6);
+      if (trimmed.size() != u.pdq.bytes.size())
+        return Status::Corrupt(what + ": malformed trimmed PDQ hash");
+      u.pdq_trimmed = HashFromBlob(trimmed);
+      u.trimmed_quality = sqlite3_column_int(units.get(), 7);
+    }
+    content.units.push_back(std::move(u));
+  }
+  return std::optional<AssetContent>(std::move(content));
+}
+
+std::string AssetDigest(const AssetContent& content) {
+  // Length-prefixed fields, so that no two contents serialise alike.
+  std::string buf;
+  auto put = [&buf](std::string_view field) {
+    buf += std::to_string(field.size());
+    buf += ':';
+    buf.append(field.data(), field.size());
+  };
+  auto put_bytes = [&put](const uint8_t* data, size_t n) {
+    put(std::string_view(reinterpret_cast<const char*>(data), n));
+  };
+  const AssetRecord& a = content.asset;
+  put(a.work_id);
+  put(a.path);
+  put(a.sha256_hex);
+  put(std::to_string(a.size_bytes));
+  put(a.media_type);
+  put(std::to_string(content.units.size()));
+  for (const UnitRecord& u : content.units) {
+    put(std::to_string(u.page_index));
+    put(u.member);
+    char time[64];
+    std::snprintf(time, sizeof time, "%.17g", u.time_s);
+    put(time);
+    put_bytes(u.pdq.bytes.data(), u.pdq.bytes.size());
+    put(std::to_string(u.quality));
+    put_bytes(u.local_features.data(), u.local_features.size());
+    if (u.pdq_trimmed) {
+      put_bytes(u.pdq_trimmed->bytes.data(), u.pdq_trimmed->bytes.size());
+      put(std::to_string(u.trimmed_quality));
+    } else {
+      put("-");
+    }
+  }
+  return ingest::Sha256Hex(reinterpret_cast<const unsigned char*>(buf.data()), buf.size());
 }
 
 }  // namespace kagami::index

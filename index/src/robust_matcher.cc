@@ -129,6 +129,22 @@ Status RobustMatcher::EnsureLocalIndex() {
   return local_index_status_;
 }
 
+Status RobustMatcher::AddRegisteredAfter(int64_t after_unit_id) {
+  std::lock_guard<std::mutex> lock(catalog_mutex_);
+  if (!local_index_ || !local_index_status_.ok()) return Status::Ok();
+  Status add_status;
+  Status read = store_.catalog().ForEachLocalFeatures(
+      [&](int64_t unit_id, const std::vector<uint8_t>& blob) {
+        Result<fingerprint::LocalFeatures> features = fingerprint::LocalFeatures::Deserialize(blob);
+        if (!features.ok() || features->kind != options_.features.kind) return;
+        Status added = local_index_->Add(unit_id, *features);
+        if (!added.ok() && add_status.ok()) add_status = added;
+      },
+      after_unit_id);
+  KAGAMI_RETURN_IF_ERROR(read.WithContext("loading newly registered local features"));
+  return add_status;
+}
+
 Result<std::shared_ptr<const fingerprint::LocalFeatures>> RobustMatcher::RegisteredFeatures(
     int64_t unit_id) {
   std::lock_guard<std::mutex> lock(catalog_mutex_);

@@ -5,11 +5,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <optional>
 #include <cstdlib>
 #include <fstream>
 #include <string>
 #include <system_error>
 #include <thread>
+
+#include "kagami/index/pg_catalog.h"
 
 namespace kagami::index {
 
@@ -81,6 +84,10 @@ Result<std::unique_ptr<Store>> Store::Open(const std::filesystem::path& data_dir
   std::unique_ptr<Store> store(new Store());
   store->data_dir_ = data_dir;
   store->access_ = options.access;
+  if (!options.catalog_conninfo.empty()) {
+    KAGAMI_ASSIGN_OR_RETURN(store->catalog_, OpenPgCatalog(options.catalog_conninfo));
+    return OpenShared(std::move(store), rebuilt);
+  }
   const std::filesystem::path lock_path = data_dir / kLockFileName;
   if (options.access == Access::kWrite) {
     KAGAMI_RETURN_IF_ERROR(LockWriter(lock_path, options.lock_wait, &store->lock_fd_));
@@ -112,6 +119,9 @@ Result<std::unique_ptr<Store>> Store::Open(const std::filesystem::path& data_dir
   }
 
   KAGAMI_ASSIGN_OR_RETURN(store->pdq_index_, BuildIndex(*store->catalog_));
+  store->full_rebuilds_ = 1;
+  store->last_refresh_.full_rebuild = true;
+  store->last_refresh_.hashes_added = store->pdq_index_->size();
   if (options.access == Access::kWrite) {
     KAGAMI_RETURN_IF_ERROR(store->SaveIndex());
   } else {
@@ -133,6 +143,9 @@ Result<int64_t> Store::AddAsset(const AssetRecord& asset, const std::vector<Unit
   if (access_ != Access::kWrite) return Status::Aborted("the store was opened read-only");
   std::vector<int64_t> unit_ids;
   KAGAMI_ASSIGN_OR_RETURN(int64_t asset_id, catalog_->AddAsset(asset, units, &unit_ids));
+  // A shared catalog's units reach the index by high-water mark only (other
+  // writers' smaller ids may still be uncommitted): SaveIndex refreshes.
+  if (shared()) return asset_id;
   assert(unit_ids.size() == units.size());
   for (size_t i = 0; i < units.size(); ++i) {
     // The catalog is committed; an index that cannot take the unit is derived
@@ -149,7 +162,137 @@ Result<int64_t> Store::AddAsset(const AssetRecord& asset, const std::vector<Unit
 
 Status Store::SaveIndex() {
   if (access_ != Access::kWrite) return Status::Aborted("the store was opened read-only");
+  if (shared()) {
+    KAGAMI_RETURN_IF_ERROR(Refresh().status());
+    return SaveSharedCache();
+  }
   return pdq_index_->Save(index_path());
+}
+
+namespace {
+
+constexpr std::string_view kHighWaterMagic = "kagami-index-hwm 1";
+
+// The high-water mark recorded for `identity`; nullopt when the file is
+// missing, malformed or made for another catalog.
+std::optional<int64_t> ReadHighWater(const std::filesystem::path& path,
+                                     const std::string& identity) {
+  std::ifstream in(path);
+  std::string magic, id, mark;
+  if (!std::getline(in, magic) || !std::getline(in, id) || !std::getline(in, mark)) {
+    return std::nullopt;
+  }
+  if (magic != kHighWaterMagic || id != identity || mark.empty() || mark.size() > 19) {
+    return std::nullopt;
+  }
+  for (char c : mark)
+    if (c < '0' || c > '9') return std::nullopt;
+  return std::stoll(mark);
+}
+
+Status WriteHighWater(const std::filesystem::path& path, const std::string& identity,
+                      int64_t mark) {
+  std::filesystem::path tmp = path;
+  tmp += ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << kHighWaterMagic << '\n' << identity << '\n' << mark << '\n';
+    out.flush();
+    if (!out) return Status::IoError("writing " + tmp.string());
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return ErrnoStatus(ec.value(), "renaming " + tmp.string() + " to " + path.string());
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::OpenShared(std::unique_ptr<Store> store, bool* rebuilt) {
+  KAGAMI_ASSIGN_OR_RETURN(store->catalog_identity_, store->catalog_->Identity());
+  const std::filesystem::path hwm_path = store->data_dir_ / kHighWaterFileName;
+  auto loaded = PdqIndex::Load(store->index_path());
+  std::optional<int64_t> mark = ReadHighWater(hwm_path, store->catalog_identity_);
+  bool usable = loaded.ok() && mark.has_value();
+  if (!loaded.ok()) {
+    StatusCode code = loaded.status().code();
+    if (code != StatusCode::kNotFound && code != StatusCode::kCorrupt &&
+        code != StatusCode::kUnsupported) {
+      return loaded.status();
+    }
+  }
+  if (usable) {
+    // The cache must hold exactly the catalog's indexable hashes up to the mark.
+    KAGAMI_ASSIGN_OR_RETURN(Catalog::UnitStats stats,
+                            store->catalog_->GetIndexStats(kMinIndexQuality, *mark));
+    usable = (*loaded)->size() == stats.count && (*loaded)->max_unit_id() == stats.max_unit_id;
+  }
+  if (usable) {
+    store->pdq_index_ = std::move(*loaded);
+    store->last_refresh_.high_water = *mark;
+    KAGAMI_RETURN_IF_ERROR(store->Refresh().status());
+  } else {
+    KAGAMI_RETURN_IF_ERROR(store->RebuildShared());
+  }
+  if (rebuilt != nullptr) {
+    *rebuilt = store->last_refresh_.full_rebuild && store->last_refresh_.units_read > 0;
+  }
+  // Persist what was read, so that the next Open starts from here.
+  if (store->last_refresh_.units_read > 0 || !usable) {
+    KAGAMI_RETURN_IF_ERROR(store->SaveSharedCache());
+  }
+  return store;
+}
+
+Status Store::RebuildShared() {
+  pdq_index_ = std::make_unique<PdqIndex>();
+  last_refresh_ = IndexRefresh{};
+  KAGAMI_ASSIGN_OR_RETURN(IndexRefresh refresh, Refresh());
+  refresh.full_rebuild = true;
+  last_refresh_ = refresh;
+  ++full_rebuilds_;
+  return Status::Ok();
+}
+
+Result<IndexRefresh> Store::Refresh() {
+  IndexRefresh refresh;
+  refresh.high_water = last_refresh_.high_water;
+  if (!shared()) return refresh;
+  Status added;
+  KAGAMI_RETURN_IF_ERROR(catalog_->ForEachUnitHashAfter(
+      refresh.high_water, [&](int64_t unit_id, const fingerprint::Hash256& hash, int quality) {
+        if (unit_id > refresh.high_water) {
+          refresh.high_water = unit_id;
+          ++refresh.units_read;
+        }
+        if (added.ok() && quality >= kMinIndexQuality) {
+          added = pdq_index_->Add(unit_id, hash);
+          if (added.ok()) ++refresh.hashes_added;
+        }
+      }));
+  if (!added.ok()) {
+    // The in-memory index is now partial: rebuild it whole on the next Open.
+    last_refresh_.high_water = 0;
+    return added.WithContext("refreshing the index from the catalog");
+  }
+  last_refresh_ = refresh;
+  return refresh;
+}
+
+Status Store::SaveSharedCache() {
+  int fd = -1;
+  KAGAMI_RETURN_IF_ERROR(
+      LockWriter(data_dir_ / kLockFileName, std::chrono::seconds(30), &fd));
+  if (fd < 0) return Status::Ok();  // another process is saving its (equally valid) cache
+  // Index first, then the mark: a crash between the two leaves a mark below the
+  // index's content, which Open detects (count mismatch) and rebuilds.
+  Status saved = pdq_index_->Save(index_path());
+  if (saved.ok()) {
+    saved = WriteHighWater(data_dir_ / kHighWaterFileName, catalog_identity_,
+                           last_refresh_.high_water);
+  }
+  ::close(fd);
+  return saved;
 }
 
 std::filesystem::path ResolveDataDir(const std::string& flag_value) {

@@ -186,8 +186,59 @@ Scanner::~Scanner() = default;
 
 std::mutex& Scanner::catalog_mutex() { return matcher_->catalog_mutex(); }
 
+Result<index::IndexRefresh> Scanner::Refresh() {
+  if (!store_.shared()) return index::IndexRefresh{};
+  std::unique_lock<std::mutex> lock(gate_mutex_);
+  gate_cv_.wait(lock, [&] { return !refreshing_; });
+  refreshing_ = true;
+  gate_cv_.wait(lock, [&] { return active_scans_ == 0; });
+  lock.unlock();
+  const int64_t before = store_.last_refresh().high_water;
+  Result<index::IndexRefresh> refresh = store_.Refresh();
+  Status local = Status::Ok();
+  if (refresh.ok() && refresh->units_read > 0) local = matcher_->AddRegisteredAfter(before);
+  lock.lock();
+  last_check_ = std::chrono::steady_clock::now();
+  if (refresh.ok() && refresh->units_read > 0) ++refreshes_with_new_units_;
+  refreshing_ = false;
+  lock.unlock();
+  gate_cv_.notify_all();
+  if (!local.ok()) return local;
+  return refresh;
+}
+
+int64_t Scanner::refreshes_with_new_units() const {
+  std::lock_guard<std::mutex> lock(gate_mutex_);
+  return refreshes_with_new_units_;
+}
+
 void Scanner::ScanVolumes(const std::vector<ingest::Volume>& volumes, const VolumeFn& on_volume,
                           const ProgressFn& progress) {
+  if (store_.shared()) {
+    bool due = false;
+    {
+      std::lock_guard<std::mutex> lock(gate_mutex_);
+      due = !refreshing_ &&
+            std::chrono::steady_clock::now() - last_check_ >= options_.refresh_interval;
+    }
+    // A failed refresh leaves the index as it was: scanning goes on against
+    // what is loaded, and the next batch tries again.
+    if (due) (void)Refresh();
+    std::unique_lock<std::mutex> lock(gate_mutex_);
+    gate_cv_.wait(lock, [&] { return !refreshing_; });
+    ++active_scans_;
+  }
+  struct Leave {
+    Scanner* self;
+    ~Leave() {
+      if (!self->store_.shared()) return;
+      {
+        std::lock_guard<std::mutex> lock(self->gate_mutex_);
+        --self->active_scans_;
+      }
+      self->gate_cv_.notify_all();
+    }
+  } leave{this};
   ScanSink sink(store_, matcher_->catalog_mutex(), volumes, options_, on_volume, progress);
   ExtractVolumes(volumes, options_.extract, sink);
 }

@@ -108,10 +108,29 @@ std::vector<std::string> WithFolderVideos(const std::vector<std::string>& paths,
   return out;
 }
 
+namespace {
+
+Status VideoOnSharedStore(const std::string& path) {
+  return Status::Unsupported(path +
+                             ": videos are registered and scanned with the embedded (SQLite) "
+                             "store only; a PostgreSQL --store holds page works (README "
+                             "'Deployment')");
+}
+
+}  // namespace
+
 Status RegisterVideos(index::Store& store, const index::Work& work,
                       const std::vector<std::string>& paths, const VideoOptions& options,
                       const ingest::IngestLimits& limits, RegisterSummary& summary) {
   if (paths.empty()) return Status::Ok();
+  if (store.shared()) {
+    // Each video is a file error; the pages of the same run still register.
+    for (const std::string& path : paths) {
+      ++summary.volumes;
+      summary.errors.push_back({path, "", VideoOnSharedStore(path)});
+    }
+    return Status::Ok();
+  }
   KAGAMI_ASSIGN_OR_RETURN(auto videos, index::VideoStore::Open(store.data_dir()));
   std::set<std::string> seen;
   for (const std::string& path : paths) {
@@ -320,6 +339,17 @@ Status ScanVideos(index::Store& store, const std::vector<std::string>& paths,
                   const VideoOptions& options, const ingest::IngestLimits& limits,
                   const std::function<void(const VolumeReport&)>& on_volume) {
   if (paths.empty()) return Status::Ok();
+  if (store.shared()) {
+    for (const std::string& path : paths) {
+      VolumeReport report;
+      report.source = path;
+      report.video = true;
+      report.verdict = Verdict::kError;
+      report.status = VideoOnSharedStore(path);
+      if (on_volume) on_volume(report);
+    }
+    return Status::Ok();
+  }
   KAGAMI_ASSIGN_OR_RETURN(auto videos, index::VideoStore::Open(store.data_dir()));
   index::AudioIndex audio_index;
   KAGAMI_RETURN_IF_ERROR(videos->ForEachAudio(

@@ -7,6 +7,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <climits>
 #include <vector>
 
 #include "kagami/base/status.h"
@@ -69,22 +71,48 @@ struct UnitRef {
   fingerprint::Hash256 pdq;
 };
 
-// The SQLite catalog (WAL mode, foreign keys on). Each AddAsset is one
-// transaction, so a killed process leaves either the whole asset or none of it.
-// Thread-compatible: one Catalog per thread, or external locking.
+// A registered asset with its units, as stored (for copying and verifying a
+// catalog between backends: `kagami store migrate`).
+struct AssetContent {
+  AssetRecord asset;
+  std::vector<UnitRecord> units;  // unit id order
+};
+
+// SHA-256 (hex) over an asset's stored content: its record and every unit's
+// fields, blobs included, in unit order. Ids and timestamps are not part of it,
+// so a copy in another backend has the same digest.
+std::string AssetDigest(const AssetContent& content);
+
+// The catalog of registered works, assets and units. Two backends with the
+// same semantics: SQLite (Catalog::Open, a file in the data directory, the
+// default) and PostgreSQL (pg_catalog.h, shared by many machines). Each
+// AddAsset is one transaction, so a killed process leaves either the whole
+// asset or none of it. Thread-compatible: one Catalog per thread, or external
+// locking.
 class Catalog {
  public:
-  // Creates the file and schema if missing; kCorrupt if the file is not a
-  // Kagami catalog (or SQLite reports corruption).
+  // The SQLite catalog (WAL mode, foreign keys on). Creates the file and schema
+  // if missing; kCorrupt if the file is not a Kagami catalog (or SQLite reports
+  // corruption).
   static Result<std::unique_ptr<Catalog>> Open(const std::filesystem::path& db_path);
-  ~Catalog();
+  virtual ~Catalog();
 
-  Status UpsertWork(const Work& work);
-  Result<std::optional<Work>> GetWork(const std::string& work_id);
-  Result<std::vector<WorkSummary>> ListWorks();
+  // "sqlite" or "postgresql".
+  virtual std::string_view backend() const = 0;
+  // Whether other processes on other machines may add units to this catalog
+  // at any time (PostgreSQL): derived indexes then refresh by high-water mark.
+  bool shared() const { return backend() != "sqlite"; }
+  // A value that identifies this catalog (its file, or the database's instance
+  // id), recorded beside a cached index so that a cache is never reused for
+  // another catalog.
+  virtual Result<std::string> Identity() = 0;
+
+  virtual Status UpsertWork(const Work& work) = 0;
+  virtual Result<std::optional<Work>> GetWork(const std::string& work_id) = 0;
+  virtual Result<std::vector<WorkSummary>> ListWorks() = 0;
 
   // Asset id for this content hash, if registered.
-  Result<std::optional<int64_t>> FindAssetBySha256(const std::string& sha256_hex);
+  virtual Result<std::optional<int64_t>> FindAssetBySha256(const std::string& sha256_hex) = 0;
   // Inserts the asset and its units atomically; returns the asset id.
   // The work must exist (kNotFound otherwise). kInvalidArgument if the sha256
   // is already registered or is not 64 hex digits, or a unit is out of range
@@ -92,13 +120,22 @@ class Catalog {
   // kResourceExhausted above kMaxUnitsPerAsset units or kMaxLocalFeaturesBytes
   // per blob. On any error nothing is written. If `unit_ids` is given it
   // receives the new unit ids, in the order of `units` (ascending).
-  Result<int64_t> AddAsset(const AssetRecord& asset, const std::vector<UnitRecord>& units,
-                           std::vector<int64_t>* unit_ids = nullptr);
+  // Unit ids become visible in ascending order: once a reader sees unit id N,
+  // every unit with a smaller id that will ever exist is visible too (the
+  // high-water mark of an incremental index refresh relies on it).
+  virtual Result<int64_t> AddAsset(const AssetRecord& asset, const std::vector<UnitRecord>& units,
+                                   std::vector<int64_t>* unit_ids = nullptr) = 0;
 
   // Calls fn(unit_id, pdq, quality) for every unit's hash, and again with the
   // trimmed view's hash when the unit has one, in unit_id order. fn must
   // not write to this catalog.
-  Status ForEachUnitHash(const std::function<void(int64_t, const fingerprint::Hash256&, int)>& fn);
+  Status ForEachUnitHash(const std::function<void(int64_t, const fingerprint::Hash256&, int)>& fn) {
+    return ForEachUnitHashAfter(0, fn);
+  }
+  // The same for the units with id > after_unit_id only.
+  virtual Status ForEachUnitHashAfter(
+      int64_t after_unit_id,
+      const std::function<void(int64_t, const fingerprint::Hash256&, int)>& fn) = 0;
   // Number of units; -1 if the catalog cannot be read.
   int64_t UnitCount();
   // The largest unit id, 0 when empty, -1 if the catalog cannot be read (with
@@ -110,29 +147,38 @@ class Catalog {
     int64_t count = 0;
     int64_t max_unit_id = 0;
   };
-  Result<UnitStats> GetUnitStats(int min_quality = 0);
+  virtual Result<UnitStats> GetUnitStats(int min_quality = 0) = 0;
   // Count of the PDQ hashes (a unit's own and its trimmed view's) with quality
-  // >= min_quality, and the largest unit id among them: what the index must hold.
-  Result<UnitStats> GetIndexStats(int min_quality);
+  // >= min_quality, and the largest unit id among them: what the index must
+  // hold. Only units with id <= max_unit_id count.
+  virtual Result<UnitStats> GetIndexStats(int min_quality, int64_t max_unit_id = INT64_MAX) = 0;
 
-  // SQLite's integrity_check and foreign_key_check; kCorrupt naming the first problem.
-  Status CheckIntegrity();
+  // Integrity checks of the backend; kCorrupt naming the first problem.
+  virtual Status CheckIntegrity() = 0;
 
   static constexpr size_t kMaxUnitsPerAsset = 1'000'000;
   static constexpr size_t kMaxLocalFeaturesBytes = 64u << 20;
   static constexpr size_t kMaxTextBytes = 16 << 10;  // any id, title, path, member, ...
 
-  Result<UnitRef> GetUnitRef(int64_t unit_id);
-  Result<std::vector<uint8_t>> GetLocalFeatures(int64_t unit_id);
-  // Calls fn(unit_id, blob) for every unit with a non-empty local-features blob.
-  Status ForEachLocalFeatures(const std::function<void(int64_t, const std::vector<uint8_t>&)>& fn);
+  virtual Result<UnitRef> GetUnitRef(int64_t unit_id) = 0;
+  virtual Result<std::vector<uint8_t>> GetLocalFeatures(int64_t unit_id) = 0;
+  // Calls fn(unit_id, blob) for every unit with id > after_unit_id and a
+  // non-empty local-features blob, in unit id order.
+  virtual Status ForEachLocalFeatures(
+      const std::function<void(int64_t, const std::vector<uint8_t>&)>& fn,
+      int64_t after_unit_id = 0) = 0;
 
- private:
-  struct Impl;
-  explicit Catalog(std::unique_ptr<Impl> impl);
-  // Runs a "SELECT count, max id" query with ?1 = min_quality.
-  Result<UnitStats> QueryStats(std::string_view sql, int min_quality, const std::string& what);
-  std::unique_ptr<Impl> impl_;
+  // The content hashes of the page assets (video assets excluded: they stay
+  // in the SQLite video tables), ascending.
+  virtual Result<std::vector<std::string>> ListPageAssetSha256s() = 0;
+  // An asset and its units by content hash; nullopt if not registered.
+  virtual Result<std::optional<AssetContent>> GetAssetContent(const std::string& sha256_hex) = 0;
+
+ protected:
+  Catalog() = default;
 };
+
+// Lowercase 64-hex-digit form of a SHA-256, or nullopt.
+std::optional<std::string> NormalizeSha256(std::string_view hex);
 
 }  // namespace kagami::index

@@ -157,6 +157,12 @@ class RobustMatcher {
   // Serialises the caller's other catalog use with Match()'s.
   std::mutex& catalog_mutex() { return catalog_mutex_; }
 
+  // After Store::Refresh(): adds the local features of the units with id >
+  // after_unit_id to the local index if it is already built (else the first
+  // Match() builds it whole, new units included). No Match() may run
+  // concurrently.
+  Status AddRegisteredAfter(int64_t after_unit_id);
+
  private:
   Status EnsureLocalIndex();
   Result<std::shared_ptr<const fingerprint::LocalFeatures>> RegisteredFeatures(int64_t unit_id);

@@ -18,6 +18,19 @@ struct StoreOpenOptions {
   // How long a writer waits for another writer to finish before giving up
   // with kAborted (the message names the holder's pid).
   std::chrono::milliseconds lock_wait{std::chrono::minutes(10)};
+  // Where the catalog lives: "" for catalog.sqlite in the data directory (the
+  // default), else a PostgreSQL conninfo (postgresql://... or key=value): the
+  // catalog shared by many machines, the data directory then only a local
+  // cache of the derived index.
+  std::string catalog_conninfo;
+};
+
+// What an index load or refresh did (Store::last_refresh()).
+struct IndexRefresh {
+  bool full_rebuild = false;  // the index was rebuilt from the whole catalog
+  int64_t units_read = 0;     // catalog units read (those above the high-water mark)
+  int64_t hashes_added = 0;   // hashes added to the index
+  int64_t high_water = 0;     // the largest unit id read into the index so far
 };
 
 // A data directory: catalog.sqlite plus pdq.index beside it.
@@ -36,6 +49,18 @@ struct StoreOpenOptions {
 // WAL readers, and the index is replaced by an atomic rename). A reader that
 // finds the index stale rebuilds it in memory, and saves it only if it can
 // take the writer lock without waiting.
+//
+// With a shared catalog (OpenOptions::catalog_conninfo, PostgreSQL) many
+// processes on many machines register and scan at once: the catalog
+// serialises writers itself, so no writer lock is held, and the data
+// directory keeps this node's cache of the index: pdq-shared.index
+// plus pdq-shared.index.hwm (the catalog's identity and the high-water mark, the largest
+// unit id read into the index). Open loads the cache and reads only the units
+// above the mark (an incremental refresh); the cache is rebuilt from the whole
+// catalog only when it is missing, damaged, made for another catalog, or does
+// not hold exactly the catalog's hashes up to the mark. Refresh() does the
+// same for a long-lived process (a crawl worker between batches). A writer's
+// AddAsset goes to the catalog only; SaveIndex() refreshes and saves the cache.
 class Store {
  public:
   static constexpr int kMinIndexQuality = 50;
@@ -60,21 +85,48 @@ class Store {
   Result<int64_t> AddAsset(const AssetRecord& asset, const std::vector<UnitRecord>& units);
   Status SaveIndex();
 
+  // Whether the catalog is shared with other machines (PostgreSQL).
+  bool shared() const { return catalog_->shared(); }
+  // Shared catalogs: adds the units registered since the high-water mark to
+  // the in-memory index (SaveIndex() or the next Open persists it). A no-op
+  // for an embedded catalog. Needs exclusive access: no search may run
+  // concurrently (PdqIndex::Add).
+  Result<IndexRefresh> Refresh();
+  // What the last Open or Refresh did.
+  const IndexRefresh& last_refresh() const { return last_refresh_; }
+  // Full index rebuilds since Open (including one done by Open itself).
+  int64_t full_rebuilds() const { return full_rebuilds_; }
+
   const std::filesystem::path& data_dir() const { return data_dir_; }
   std::filesystem::path catalog_path() const { return data_dir_ / kCatalogFileName; }
-  std::filesystem::path index_path() const { return data_dir_ / kIndexFileName; }
+  // pdq.index, or pdq-shared.index for a shared catalog's cache (so that a
+  // data directory may hold both an embedded store and a shared cache).
+  std::filesystem::path index_path() const {
+    return data_dir_ / (catalog_identity_.empty() ? kIndexFileName : kSharedIndexFileName);
+  }
 
   static constexpr const char* kCatalogFileName = "catalog.sqlite";
   static constexpr const char* kIndexFileName = "pdq.index";
   static constexpr const char* kLockFileName = "writer.lock";
+  static constexpr const char* kSharedIndexFileName = "pdq-shared.index";
+  static constexpr const char* kHighWaterFileName = "pdq-shared.index.hwm";
 
  private:
   Store() = default;
+  static Result<std::unique_ptr<Store>> OpenShared(std::unique_ptr<Store> store, bool* rebuilt);
+  // Shared catalogs: rebuilds the index from the whole catalog.
+  Status RebuildShared();
+  // Shared catalogs: saves pdq.index and then pdq.index.hwm, under the data
+  // directory's lock (skipped if another process holds it for long).
+  Status SaveSharedCache();
   std::filesystem::path data_dir_;
   Access access_ = Access::kWrite;
   int lock_fd_ = -1;  // owned; holds the writer lock while open
   std::unique_ptr<Catalog> catalog_;
   std::unique_ptr<PdqIndex> pdq_index_;
+  std::string catalog_identity_;  // shared catalogs
+  IndexRefresh last_refresh_;
+  int64_t full_rebuilds_ = 0;
 };
 
 // --data DIR, else $KAGAMI_DATA, else ./kagami-data.

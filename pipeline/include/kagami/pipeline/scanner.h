@@ -1,5 +1,7 @@
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -77,6 +79,10 @@ struct ScanOptions {
   RobustOptions robust;
   // Video and HLS URLs are read through this fetcher (VideoOptions::fetcher).
   ingest::ByteFetcher* fetcher = nullptr;
+  // Shared catalogs (PostgreSQL): a Scanner checks the catalog's high-water
+  // mark for pages registered elsewhere before a batch when this long has
+  // passed since its last check (0: before every batch).
+  std::chrono::milliseconds refresh_interval{std::chrono::seconds(5)};
 };
 
 using VolumeFn = std::function<void(const VolumeReport&)>;
@@ -104,6 +110,15 @@ class Scanner {
   void ScanMemory(const std::vector<ingest::MemoryAsset>& assets, const VolumeFn& on_volume,
                   const ProgressFn& progress = {});
 
+  // Shared catalogs: adds the pages registered elsewhere since the last
+  // refresh to the PDQ and local-feature indexes (Store::Refresh, no full
+  // rebuild). Waits for running scans to finish and holds new ones meanwhile;
+  // ScanVolumes calls it itself every ScanOptions::refresh_interval. A no-op
+  // (zero counts) for an embedded catalog.
+  Result<index::IndexRefresh> Refresh();
+  // Refreshes done so far that found new units.
+  int64_t refreshes_with_new_units() const;
+
   // Serialises other catalog use with the matcher's.
   std::mutex& catalog_mutex();
   const ScanOptions& options() const { return options_; }
@@ -113,6 +128,14 @@ class Scanner {
   Store& store_;
   ScanOptions options_;  // effective options (sha256 off, dihedral from match)
   std::unique_ptr<index::RobustMatcher> matcher_;
+  // Scans in flight and a pending refresh (a refresh waits for the scans and
+  // holds new ones back until it is done).
+  mutable std::mutex gate_mutex_;
+  std::condition_variable gate_cv_;
+  int active_scans_ = 0;
+  bool refreshing_ = false;
+  std::chrono::steady_clock::time_point last_check_{};
+  int64_t refreshes_with_new_units_ = 0;
 };
 
 // Fingerprints every input volume and matches it against the store. Calls

@@ -1,0 +1,26 @@
+#pragma once
+
+// Validation and conversion shared by the catalog backends (catalog.cc,
+// pg_catalog.cc), private to kagami_index: both enforce the same limits and
+// store identifiers the same way.
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "kagami/base/status.h"
+#include "kagami/index/catalog.h"
+
+namespace kagami::index::internal {
+
+std::string NowIso8601Utc();
+std::optional<std::string> NormalizeSha256Impl(std::string_view hex);
+// kResourceExhausted when `value` is over Catalog::kMaxTextBytes.
+Status CheckText(std::string_view value, std::string_view field);
+// The range checks of Catalog::AddAsset for unit `i`.
+Status CheckUnit(const UnitRecord& unit, size_t i);
+Result<std::string> IdentifiersToJson(const std::map<std::string, std::string>& identifiers);
+Result<std::map<std::string, std::string>> IdentifiersFromJson(const std::string& text);
+
+}  // namespace kagami::index::internal

@@ -1,0 +1,440 @@
+// The catalog on PostgreSQL against a real server (pg_server.h): the same
+// catalog semantics as SQLite (one test body, both backends), registration
+// from two processes at once, a scanning node's incremental index refresh,
+// and `kagami store migrate` of an embedded catalog.
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "kagami/index/catalog.h"
+#include "kagami/index/pg_catalog.h"
+#include "kagami/index/store.h"
+#include "kagami/pipeline/scanner.h"
+#include "kagami/synth/page_generator.h"
+#include "pg_server.h"
+#include "process.h"
+#include "temp_dir.h"
+
+namespace kagami {
+namespace {
+
+namespace fs = std::filesystem;
+using index::AssetRecord;
+using index::Catalog;
+using index::UnitRecord;
+using index::Work;
+using testing::ReadText;
+using testing::Spawn;
+using testing::Wait;
+
+// One server for the whole suite (each test gets its own database).
+testing::PgServer* Server(std::string& error) {
+  static std::unique_ptr<testing::PgServer> server = testing::PgServer::Start(error);
+  return server.get();
+}
+
+class PgCatalogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string error;
+    server_ = Server(error);
+    if (!server_ && testing::PgServer::FindBinDir().empty()) GTEST_SKIP() << error;
+    ASSERT_TRUE(server_) << error;
+    static int databases = 0;
+    std::string db = "catalog_" + std::to_string(++databases);
+    ASSERT_EQ(server_->CreateDatabase(db), "");
+    conninfo_ = server_->Conninfo(db);
+  }
+
+  // Generated manga pages as PNG files in `dir` (registration input).
+  static void WritePages(const fs::path& dir, int first_seed, int count) {
+    for (int i = 0; i < count; ++i) {
+      int seed = first_seed + i;
+      testing::WriteFile(dir / ("p" + std::to_string(seed) + ".png"),
+                         synth::EncodePng(synth::GenerateMangaPage(seed, 640, 920)));
+    }
+  }
+  // A JPEG copy of the page of `seed` (a scan query).
+  static void WriteCopy(const fs::path& path, int seed) {
+    testing::WriteFile(path, synth::EncodeJpeg(synth::GenerateMangaPage(seed, 640, 920), 80));
+  }
+
+  std::vector<std::string> Kagami(const fs::path& data, bool pg) const {
+    std::vector<std::string> args = {KAGAMI_BINARY, "--data", data.string(), "--threads", "2"};
+    if (pg) {
+      args.push_back("--store");
+      args.push_back(conninfo_);
+    }
+    return args;
+  }
+
+  int Register(const fs::path& data, bool pg, const std::string& work, const fs::path& pages,
+               const fs::path& log) const {
+    std::vector<std::string> args = Kagami(data, pg);
+    for (const char* a : {"register", "--work"}) args.push_back(a);
+    args.push_back(work);
+    args.push_back("--title");
+    args.push_back("Title of " + work);
+    args.push_back(pages.string());
+    return Wait(Spawn(args, log));
+  }
+
+  // source file name -> (verdict, matched works) from `kagami scan --format jsonl`.
+  std::map<std::string, std::pair<std::string, std::set<std::string>>> Scan(
+      const fs::path& data, bool pg, const fs::path& queries, const fs::path& log) const {
+    std::vector<std::string> args = Kagami(data, pg);
+    for (const char* a : {"scan", "--format", "jsonl"}) args.push_back(a);
+    args.push_back(queries.string());
+    fs::path out = log;
+    out += ".out";
+    EXPECT_EQ(Wait(Spawn({"sh", "-c",
+                          [&] {
+                            std::string cmd;
+                            for (const std::string& a : args) cmd += "'" + a + "' ";
+                            return cmd + "2>" + log.string();
+                          }()},
+                         out)),
+              0)
+        << ReadText(log);
+    std::map<std::string, std::pair<std::string, std::set<std::string>>> verdicts;
+    for (const std::string& line : testing::Lines(ReadText(out))) {
+      nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+      if (j.is_discarded() || j.value("type", "") != "summary") continue;
+      auto& v = verdicts[fs::path(j.value("source", "")).filename().string()];
+      v.first = j.value("verdict", "");
+      for (const auto& w : j["works"])
+        if (w.value("matched", false)) v.second.insert(w.value("work", ""));
+    }
+    return verdicts;
+  }
+
+  testing::PgServer* server_ = nullptr;
+  std::string conninfo_;
+  testing::TempDir dir_;
+};
+
+// --- The same catalog semantics on both backends ---------------------------
+
+UnitRecord MakeUnit(int i, bool with_extras) {
+  UnitRecord u;
+  u.page_index = i;
+  u.member = "page" + std::to_string(i) + ".png";
+  for (size_t b = 0; b < u.pdq.bytes.size(); ++b) u.pdq.bytes[b] = static_cast<uint8_t>(i * 31 + b);
+  u.quality = 40 + i * 10;  // 40 (not indexed), 50, 60, ...
+  if (with_extras) {
+    u.local_features = {0, 1, 2, 0xff, static_cast<uint8_t>(i)};
+    fingerprint::Hash256 t = u.pdq;
+    t.bytes[0] ^= 0xff;
+    u.pdq_trimmed = t;
+    u.trimmed_quality = 70;
+  }
+  return u;
+}
+
+std::string Sha(char c) { return std::string(64, c); }
+
+// Runs the golden catalog behaviour on `catalog`; returns the digests of the
+// stored assets so that both backends can be compared.
+std::vector<std::string> ExerciseCatalog(Catalog& catalog) {
+  std::vector<std::string> digests;
+  Work work{"w1", "Work One", "Holder", index::WorkKind::kManga, {{"isbn", "978-4"}}};
+  EXPECT_TRUE(catalog.UpsertWork(work).ok());
+  work.title = "Work One (renamed)";
+  EXPECT_TRUE(catalog.UpsertWork(work).ok());
+  auto got = catalog.GetWork("w1");
+  EXPECT_TRUE(got.ok() && got->has_value());
+  if (got.ok() && got->has_value()) {
+    EXPECT_EQ((*got)->title, "Work One (renamed)");
+    EXPECT_EQ((*got)->identifiers.at("isbn"), "978-4");
+  }
+
+  AssetRecord a{"w1", "/reg/vol1.cbz", Sha('A'), 1234, "application/zip"};
+  std::vector<UnitRecord> units = {MakeUnit(0, false), MakeUnit(1, true), MakeUnit(2, true)};
+  std::vector<int64_t> ids;
+  auto added = catalog.AddAsset(a, units, &ids);
+  EXPECT_TRUE(added.ok()) << added.status().ToString();
+  EXPECT_EQ(ids.size(), 3u);
+  EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
+
+  // Idempotency key: the same content (any case) is refused, nothing written.
+  auto dup = catalog.AddAsset({"w1", "/elsewhere", Sha('a'), 1, "image/png"}, {MakeUnit(5, false)});
+  EXPECT_EQ(dup.status().code(), StatusCode::kInvalidArgument);
+  // Unknown work, bad unit: kNotFound / kInvalidArgument, and no rows.
+  EXPECT_EQ(catalog.AddAsset({"nope", "/x", Sha('b'), 1, "image/png"}, {}).status().code(),
+            StatusCode::kNotFound);
+  UnitRecord bad = MakeUnit(3, false);
+  bad.quality = 101;
+  EXPECT_EQ(catalog.AddAsset({"w1", "/y", Sha('c'), 1, "image/png"}, {MakeUnit(4, false), bad})
+                .status()
+                .code(),
+            StatusCode::kInvalidArgument);
+  auto none = catalog.FindAssetBySha256(Sha('c'));
+  EXPECT_TRUE(none.ok() && !none->has_value());
+  EXPECT_EQ(catalog.UnitCount(), 3);
+
+  auto works = catalog.ListWorks();
+  EXPECT_TRUE(works.ok());
+  if (works.ok() && works->size() == 1) {
+    EXPECT_EQ((*works)[0].assets, 1);
+    EXPECT_EQ((*works)[0].units, 3);
+  }
+  if (ids.size() == 3) {
+    auto ref = catalog.GetUnitRef(ids[1]);
+    EXPECT_TRUE(ref.ok());
+    if (ref.ok()) {
+      EXPECT_EQ(ref->work_id, "w1");
+      EXPECT_EQ(ref->title, "Work One (renamed)");
+      EXPECT_EQ(ref->member, "page1.png");
+      EXPECT_EQ(ref->pdq, units[1].pdq);
+    }
+    auto blob = catalog.GetLocalFeatures(ids[2]);
+    EXPECT_TRUE(blob.ok() && *blob == units[2].local_features);
+    auto empty = catalog.GetLocalFeatures(ids[0]);
+    EXPECT_TRUE(empty.ok() && empty->empty());
+    // Hashes after a mark: unit 1 and 2 with their trimmed views.
+    std::vector<std::pair<int64_t, int>> seen;
+    EXPECT_TRUE(catalog
+                    .ForEachUnitHashAfter(ids[0],
+                                          [&](int64_t id, const fingerprint::Hash256&, int q) {
+                                            seen.push_back({id, q});
+                                          })
+                    .ok());
+    std::vector<std::pair<int64_t, int>> want = {
+        {ids[1], 50}, {ids[1], 70}, {ids[2], 60}, {ids[2], 70}};
+    EXPECT_EQ(seen, want);
+    auto stats = catalog.GetIndexStats(50);
+    EXPECT_TRUE(stats.ok() && stats->count == 4 && stats->max_unit_id == ids[2]);
+    auto upto = catalog.GetIndexStats(50, ids[1]);
+    EXPECT_TRUE(upto.ok() && upto->count == 2 && upto->max_unit_id == ids[1]);
+  }
+  EXPECT_TRUE(catalog.CheckIntegrity().ok());
+  auto shas = catalog.ListPageAssetSha256s();
+  EXPECT_TRUE(shas.ok() && *shas == std::vector<std::string>{Sha('a')});
+  auto content = catalog.GetAssetContent(Sha('a'));
+  EXPECT_TRUE(content.ok() && content->has_value());
+  if (content.ok() && content->has_value()) {
+    EXPECT_EQ((*content)->units.size(), 3u);
+    digests.push_back(index::AssetDigest(**content));
+  }
+  return digests;
+}
+
+TEST_F(PgCatalogTest, SqliteAndPostgresCatalogsBehaveAlike) {
+  auto sqlite = Catalog::Open(dir_ / "catalog.sqlite");
+  ASSERT_TRUE(sqlite.ok()) << sqlite.status().ToString();
+  auto pg = index::OpenPgCatalog(conninfo_);
+  ASSERT_TRUE(pg.ok()) << pg.status().ToString();
+  EXPECT_EQ((*pg)->backend(), "postgresql");
+  std::vector<std::string> a = ExerciseCatalog(**sqlite);
+  std::vector<std::string> b = ExerciseCatalog(**pg);
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a, b);  // byte-identical content, blobs included
+  // A second open of the same database migrates nothing and sees the same data.
+  auto again = index::OpenPgCatalog(conninfo_);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)->UnitCount(), 3);
+}
+
+// --- Whole commands ---------------------------------------------------------
+
+TEST_F(PgCatalogTest, RegisterFromTwoProcessesAtOnceThenScanFindsBoth) {
+  WritePages(dir_ / "a", 7100, 4);
+  WritePages(dir_ / "b", 7200, 4);
+  WriteCopy(dir_ / "q" / "copy_a.jpg", 7102);
+  WriteCopy(dir_ / "q" / "copy_b.jpg", 7201);
+  WriteCopy(dir_ / "q" / "decoy.jpg", 7999);
+  // Two machines: each its own data directory, one catalog.
+  std::vector<std::string> ra = Kagami(dir_ / "node1", true), rb = Kagami(dir_ / "node2", true);
+  for (auto* args : {&ra, &rb}) {
+    for (const char* a : {"register", "--work"}) args->push_back(a);
+  }
+  ra.insert(ra.end(), {"work-a", "--title", "A", (dir_ / "a").string()});
+  rb.insert(rb.end(), {"work-b", "--title", "B", (dir_ / "b").string()});
+  pid_t pa = Spawn(ra, dir_ / "ra.log");
+  pid_t pb = Spawn(rb, dir_ / "rb.log");
+  EXPECT_EQ(Wait(pa), 0) << ReadText(dir_ / "ra.log");
+  EXPECT_EQ(Wait(pb), 0) << ReadText(dir_ / "rb.log");
+
+  auto pg = index::OpenPgCatalog(conninfo_);
+  ASSERT_TRUE(pg.ok());
+  EXPECT_EQ((*pg)->UnitCount(), 8);
+  EXPECT_TRUE((*pg)->CheckIntegrity().ok());
+
+  // A third machine with an empty cache scans.
+  auto verdicts = Scan(dir_ / "node3", true, dir_ / "q", dir_ / "scan.log");
+  ASSERT_EQ(verdicts.size(), 3u) << ReadText(dir_ / "scan.log");
+  EXPECT_EQ(verdicts["copy_a.jpg"].first, "match");
+  EXPECT_EQ(verdicts["copy_a.jpg"].second, std::set<std::string>{"work-a"});
+  EXPECT_EQ(verdicts["copy_b.jpg"].first, "match");
+  EXPECT_EQ(verdicts["copy_b.jpg"].second, std::set<std::string>{"work-b"});
+  EXPECT_EQ(verdicts["decoy.jpg"].first, "no_match");
+
+  // Registering the same files again adds nothing (idempotent by content).
+  EXPECT_EQ(Register(dir_ / "node1", true, "work-a", dir_ / "a", dir_ / "ra2.log"), 0);
+  EXPECT_NE(ReadText(dir_ / "ra2.log").find("4 files already registered"), std::string::npos)
+      << ReadText(dir_ / "ra2.log");
+  EXPECT_EQ((*pg)->UnitCount(), 8);
+}
+
+TEST_F(PgCatalogTest, SqliteAndPostgresStoresGiveTheSameScanVerdicts) {
+  WritePages(dir_ / "a", 7300, 3);
+  WriteCopy(dir_ / "q" / "copy.jpg", 7301);
+  WriteCopy(dir_ / "q" / "decoy.jpg", 7998);
+  ASSERT_EQ(Register(dir_ / "lite", false, "work-a", dir_ / "a", dir_ / "r1.log"), 0);
+  ASSERT_EQ(Register(dir_ / "pgnode", true, "work-a", dir_ / "a", dir_ / "r2.log"), 0);
+  // The summary lines are the same on both backends.
+  EXPECT_EQ(testing::Lines(ReadText(dir_ / "r1.log")).back(),
+            testing::Lines(ReadText(dir_ / "r2.log")).back());
+  auto lite = Scan(dir_ / "lite", false, dir_ / "q", dir_ / "s1.log");
+  auto pg = Scan(dir_ / "pgnode", true, dir_ / "q", dir_ / "s2.log");
+  EXPECT_EQ(lite, pg);
+  EXPECT_EQ(pg["copy.jpg"].first, "match");
+  EXPECT_EQ(pg["decoy.jpg"].first, "no_match");
+  // The PostgreSQL node keeps its index cache apart from an embedded store.
+  EXPECT_TRUE(fs::exists(dir_ / "pgnode" / index::Store::kSharedIndexFileName));
+  EXPECT_FALSE(fs::exists(dir_ / "pgnode" / index::Store::kCatalogFileName));
+}
+
+TEST_F(PgCatalogTest, NodeRefreshesItsIndexFromPagesRegisteredElsewhereWithoutRebuild) {
+  WritePages(dir_ / "a", 7400, 3);
+  WritePages(dir_ / "b", 7500, 2);
+  ASSERT_EQ(Register(dir_ / "reg", true, "work-a", dir_ / "a", dir_ / "ra.log"), 0)
+      << ReadText(dir_ / "ra.log");
+
+  // A long-lived scanning node (as a crawl worker holds it).
+  index::StoreOpenOptions options;
+  options.access = index::StoreAccess::kRead;
+  options.catalog_conninfo = conninfo_;
+  auto store = index::Store::Open(dir_ / "node", nullptr, options);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_EQ((*store)->full_rebuilds(), 1);  // a new cache is built once
+  EXPECT_EQ((*store)->last_refresh().units_read, 3);
+  const int64_t first_mark = (*store)->last_refresh().high_water;
+  pipeline::ScanOptions scan_options;
+  scan_options.extract.threads = 2;
+  scan_options.refresh_interval = std::chrono::hours(1);  // refreshed explicitly below
+  auto scanner_ptr = std::make_unique<pipeline::Scanner>(**store, scan_options);
+  pipeline::Scanner& scanner = *scanner_ptr;
+
+  auto scan_one = [&](const fs::path& path) {
+    std::set<std::string> works;
+    scanner.ScanPaths({path.string()}, [&](const pipeline::VolumeReport& r) {
+      for (const auto& w : r.works)
+        if (w.tally.matched) works.insert(w.tally.work_id);
+    });
+    return works;
+  };
+  WriteCopy(dir_ / "q" / "copy_b.jpg", 7501);
+  EXPECT_TRUE(scan_one(dir_ / "q" / "copy_b.jpg").empty());  // not registered yet
+
+  // Another process registers work B.
+  ASSERT_EQ(Register(dir_ / "reg2", true, "work-b", dir_ / "b", dir_ / "rb.log"), 0)
+      << ReadText(dir_ / "rb.log");
+  auto refresh = scanner.Refresh();
+  ASSERT_TRUE(refresh.ok()) << refresh.status().ToString();
+  EXPECT_FALSE(refresh->full_rebuild);
+  EXPECT_EQ(refresh->units_read, 2);  // only the new pages were read
+  EXPECT_GT(refresh->high_water, first_mark);
+  EXPECT_EQ((*store)->full_rebuilds(), 1);  // no rebuild since the first load
+  EXPECT_EQ(scanner.refreshes_with_new_units(), 1);
+  EXPECT_EQ(scan_one(dir_ / "q" / "copy_b.jpg"), std::set<std::string>{"work-b"});
+  // Nothing new: a refresh reads nothing.
+  auto idle = scanner.Refresh();
+  ASSERT_TRUE(idle.ok());
+  EXPECT_EQ(idle->units_read, 0);
+  scanner_ptr.reset();
+  store->reset();
+
+  // Reopening the node's cache reads only what is above its saved mark (the
+  // cache was saved at the first open, before work B).
+  bool rebuilt = true;
+  auto reopened = index::Store::Open(dir_ / "node", &rebuilt, options);
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_FALSE(rebuilt);
+  EXPECT_EQ((*reopened)->full_rebuilds(), 0);
+  EXPECT_FALSE((*reopened)->last_refresh().full_rebuild);
+  EXPECT_EQ((*reopened)->last_refresh().units_read, 2);
+  EXPECT_EQ((*reopened)->pdq_index().size(), 5);
+  reopened->reset();
+
+  // A cache made for another catalog is never reused.
+  ASSERT_EQ(server_->CreateDatabase("other_catalog"), "");
+  index::StoreOpenOptions other = options;
+  other.catalog_conninfo = server_->Conninfo("other_catalog");
+  auto foreign = index::Store::Open(dir_ / "node", nullptr, other);
+  ASSERT_TRUE(foreign.ok());
+  EXPECT_EQ((*foreign)->full_rebuilds(), 1);
+  EXPECT_EQ((*foreign)->pdq_index().size(), 0);
+}
+
+TEST_F(PgCatalogTest, StoreMigrateCopiesTheCatalogVerifiedAndIdempotent) {
+  WritePages(dir_ / "a", 7600, 3);
+  WritePages(dir_ / "b", 7700, 2);
+  fs::path lite = dir_ / "lite";
+  ASSERT_EQ(Register(lite, false, "work-a", dir_ / "a", dir_ / "r1.log"), 0);
+  ASSERT_EQ(Register(lite, false, "work-b", dir_ / "b", dir_ / "r2.log"), 0);
+  std::vector<std::string> migrate = {KAGAMI_BINARY, "store",        "migrate", "--from",
+                                      lite.string(), "--to", conninfo_};
+  ASSERT_EQ(Wait(Spawn(migrate, dir_ / "m1.log")), 0) << ReadText(dir_ / "m1.log");
+  std::string first = ReadText(dir_ / "m1.log");
+  EXPECT_NE(first.find("5 page files (5 copied, 0 already there), 5 pages verified"),
+            std::string::npos)
+      << first;
+  // Rerun: nothing copied, the same digest verified.
+  ASSERT_EQ(Wait(Spawn(migrate, dir_ / "m2.log")), 0) << ReadText(dir_ / "m2.log");
+  std::string second = ReadText(dir_ / "m2.log");
+  EXPECT_NE(second.find("(0 copied, 5 already there)"), std::string::npos) << second;
+  auto digest = [](const std::string& s) {
+    size_t at = s.find("content digest ");
+    return at == std::string::npos ? std::string() : s.substr(at + 15, 64);
+  };
+  EXPECT_EQ(digest(first).size(), 64u);
+  EXPECT_EQ(digest(first), digest(second));
+
+  // Both catalogs hold the same works and byte-identical assets.
+  auto src = Catalog::Open(lite / index::Store::kCatalogFileName);
+  auto dst = index::OpenPgCatalog(conninfo_);
+  ASSERT_TRUE(src.ok() && dst.ok());
+  auto src_works = (*src)->ListWorks();
+  auto dst_works = (*dst)->ListWorks();
+  ASSERT_TRUE(src_works.ok() && dst_works.ok());
+  ASSERT_EQ(src_works->size(), dst_works->size());
+  for (size_t i = 0; i < src_works->size(); ++i) {
+    EXPECT_EQ((*src_works)[i].work.id, (*dst_works)[i].work.id);
+    EXPECT_EQ((*src_works)[i].units, (*dst_works)[i].units);
+  }
+  auto shas = (*src)->ListPageAssetSha256s();
+  ASSERT_TRUE(shas.ok());
+  EXPECT_EQ(*shas, *(*dst)->ListPageAssetSha256s());
+  for (const std::string& sha : *shas) {
+    EXPECT_EQ(index::AssetDigest(**(*src)->GetAssetContent(sha)),
+              index::AssetDigest(**(*dst)->GetAssetContent(sha)));
+  }
+
+  // A copy that differs is caught: tamper with one page in PostgreSQL.
+  ASSERT_EQ(Wait(Spawn({"psql", "-q", conninfo_, "-c",
+                        "UPDATE units SET member = member || 'x' WHERE id = (SELECT min(id) FROM "
+                        "units)"},
+                       dir_ / "psql.log")),
+            0)
+      << ReadText(dir_ / "psql.log");
+  EXPECT_EQ(Wait(Spawn(migrate, dir_ / "m3.log")), 2) << ReadText(dir_ / "m3.log");
+  EXPECT_NE(ReadText(dir_ / "m3.log").find("differs in PostgreSQL"), std::string::npos);
+
+  // And the migrated catalog serves a scan.
+  WriteCopy(dir_ / "q" / "copy.jpg", 7701);
+  auto verdicts = Scan(dir_ / "node", true, dir_ / "q", dir_ / "scan.log");
+  EXPECT_EQ(verdicts["copy.jpg"].second, std::set<std::string>{"work-b"});
+}
+
+}  // namespace
+}  // namespace kagami
