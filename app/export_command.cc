@@ -62,7 +62,13 @@ class ExportCommand : public Command {
     options.tsa_ca_file = tsa_ca_;
     auto key = reports::SigningKey::Load(dir);
     if (!key.ok()) return Fail(key.status());
-    auto store = index::Store::Open(dir);
+    // The catalog of --store (works' titles and rights holders for the notices);
+    // a PostgreSQL catalog without works falls back to the data directory's.
+    auto store = OpenCatalogStore(flags, index::StoreAccess::kRead);
+    if (store.ok() && (*store)->shared() && (*store)->catalog().UnitCount() == 0 &&
+        std::filesystem::exists(dir / index::Store::kCatalogFileName)) {
+      store = index::Store::Open(dir, nullptr, {index::StoreAccess::kRead});
+    }
     if (!store.ok()) return Fail(store.status());
     auto ledger = OpenLedger(flags, dir);
     if (!ledger.ok()) return Fail(ledger.status());

@@ -28,7 +28,8 @@ class StoreCommand : public Command {
     c->require_subcommand(1);
     init_ = c->add_subcommand("init", "create or upgrade the schema in --store (migrations)");
     migrate_ = c->add_subcommand(
-        "migrate", "copy the catalog and findings ledger of an embedded store into PostgreSQL, verified");
+        "migrate",
+        "copy the catalog and findings ledger of an embedded store into PostgreSQL, verified");
     init_->fallthrough();  // --store, --data given after `init` belong to `store`
     migrate_->fallthrough();
     migrate_->add_option("--from", from_, "data directory of the embedded (SQLite) store")
@@ -78,10 +79,10 @@ class StoreCommand : public Command {
       std::cerr << "kagami store migrate: --to must be a PostgreSQL store\n";
       return kExitUsage;
     }
-    const bool has_catalog = std::filesystem::exists(std::filesystem::path(from_) /
-                                                      index::Store::kCatalogFileName);
-    const bool has_ledger = std::filesystem::exists(std::filesystem::path(from_) /
-                                                     reports::FindingsLedger::kFileName);
+    const bool has_catalog =
+        std::filesystem::exists(std::filesystem::path(from_) / index::Store::kCatalogFileName);
+    const bool has_ledger =
+        std::filesystem::exists(std::filesystem::path(from_) / reports::FindingsLedger::kFileName);
     if (!has_catalog && !has_ledger) {
       std::cerr << "kagami store migrate: " << from_ << " has neither "
                 << index::Store::kCatalogFileName << " nor " << reports::FindingsLedger::kFileName
@@ -129,7 +130,8 @@ class StoreCommand : public Command {
   // (AssetDigest: record, units, hashes, blobs), and the digests of all
   // source assets, combined in content-hash order, match.
   int MigrateCatalog(const std::string& conninfo) {
-    auto source = index::Catalog::Open(std::filesystem::path(from_) / index::Store::kCatalogFileName);
+    auto source =
+        index::Catalog::Open(std::filesystem::path(from_) / index::Store::kCatalogFileName);
     if (!source.ok()) return Fail(source.status());
     auto dest = index::OpenPgCatalog(conninfo);
     if (!dest.ok()) return Fail(dest.status());
@@ -169,8 +171,8 @@ class StoreCommand : public Command {
       units += static_cast<int64_t>(c.units.size());
       combined += digest;
     }
-    std::string total = ingest::Sha256Hex(reinterpret_cast<const unsigned char*>(combined.data()),
-                                          combined.size());
+    std::string total =
+        ingest::Sha256Hex(reinterpret_cast<const unsigned char*>(combined.data()), combined.size());
     std::cout << "catalog: " << works->size() << " works, " << shas->size() << " page files ("
               << copied << " copied, " << present << " already there), " << units
               << " pages verified; content digest " << total << '\n';

@@ -431,7 +431,7 @@ Result<std::optional<int64_t>> SqliteCatalog::FindAssetBySha256(const std::strin
 }
 
 Status SqliteCatalog::Impl::InsertUnits(int64_t asset_id, const std::vector<UnitRecord>& units,
-                                  std::vector<int64_t>* unit_ids) {
+                                        std::vector<int64_t>* unit_ids) {
   static constexpr std::string_view kSql =
       "INSERT INTO units (asset_id, page_index, member, time_s, pdq, quality, local_features, "
       "pdq_trimmed, trimmed_quality) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
@@ -458,8 +458,9 @@ Status SqliteCatalog::Impl::InsertUnits(int64_t asset_id, const std::vector<Unit
   return Status::Ok();
 }
 
-Result<int64_t> SqliteCatalog::AddAsset(const AssetRecord& asset, const std::vector<UnitRecord>& units,
-                                  std::vector<int64_t>* unit_ids) {
+Result<int64_t> SqliteCatalog::AddAsset(const AssetRecord& asset,
+                                        const std::vector<UnitRecord>& units,
+                                        std::vector<int64_t>* unit_ids) {
   std::optional<std::string> sha = NormalizeSha256(asset.sha256_hex);
   if (!sha) {
     return Status::InvalidArgument("asset " + asset.path + ": '" + asset.sha256_hex +
@@ -549,8 +550,7 @@ Status SqliteCatalog::ForEachUnitHashAfter(
 }
 
 Result<Catalog::UnitStats> SqliteCatalog::QueryStats(std::string_view sql, int min_quality,
-                                                     int64_t max_unit_id,
-                                                     const std::string& what) {
+                                                     int64_t max_unit_id, const std::string& what) {
   KAGAMI_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, impl_->Statement(sql));
   ScopedReset reset(stmt);
   KAGAMI_RETURN_IF_ERROR(Bind(stmt, min_quality, max_unit_id));
@@ -563,8 +563,9 @@ Result<Catalog::UnitStats> SqliteCatalog::QueryStats(std::string_view sql, int m
 }
 
 Result<Catalog::UnitStats> SqliteCatalog::GetUnitStats(int min_quality) {
-  return QueryStats("SELECT count(*), coalesce(max(id), 0) FROM units WHERE quality >= ?1 AND id <= ?2",
-                    min_quality, INT64_MAX, "counting units");
+  return QueryStats(
+      "SELECT count(*), coalesce(max(id), 0) FROM units WHERE quality >= ?1 AND id <= ?2",
+      min_quality, INT64_MAX, "counting units");
 }
 
 Result<Catalog::UnitStats> SqliteCatalog::GetIndexStats(int min_quality, int64_t max_unit_id) {

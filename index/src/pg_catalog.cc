@@ -160,11 +160,10 @@ class PgCatalog final : public Catalog {
 
   Result<std::vector<WorkSummary>> ListWorks() override {
     KAGAMI_ASSIGN_OR_RETURN(
-        PgRows r,
-        conn_->Exec("SELECT w.id, w.title, w.rights_holder, w.kind, w.identifiers_json, "
-                    "count(a.id), coalesce(sum(a.unit_count), 0) "
-                    "FROM works w LEFT JOIN assets a ON a.work_id = w.id GROUP BY w.id "
-                    "ORDER BY w.id COLLATE \"C\""));
+        PgRows r, conn_->Exec("SELECT w.id, w.title, w.rights_holder, w.kind, w.identifiers_json, "
+                              "count(a.id), coalesce(sum(a.unit_count), 0) "
+                              "FROM works w LEFT JOIN assets a ON a.work_id = w.id GROUP BY w.id "
+                              "ORDER BY w.id COLLATE \"C\""));
     std::vector<WorkSummary> out;
     for (int i = 0; i < r.size(); ++i) {
       WorkSummary summary;
@@ -181,7 +180,8 @@ class PgCatalog final : public Catalog {
     if (!sha) {
       return Status::InvalidArgument("'" + sha256_hex + "' is not a SHA-256 (64 hex digits)");
     }
-    KAGAMI_ASSIGN_OR_RETURN(PgRows r, conn_->Exec("SELECT id FROM assets WHERE sha256 = $1", {*sha}));
+    KAGAMI_ASSIGN_OR_RETURN(PgRows r,
+                            conn_->Exec("SELECT id FROM assets WHERE sha256 = $1", {*sha}));
     if (r.empty()) return std::optional<int64_t>();
     return std::optional<int64_t>(r.Int(0, 0));
   }
@@ -330,10 +330,10 @@ class PgCatalog final : public Catalog {
   Status CheckIntegrity() override {
     // Foreign keys and checks are enforced by the server; what it cannot
     // enforce is that a page asset holds the units it declares.
-    KAGAMI_ASSIGN_OR_RETURN(
-        PgRows r, conn_->Exec("SELECT a.id, a.unit_count, count(u.id) FROM assets a "
-                              "JOIN units u ON u.asset_id = a.id GROUP BY a.id "
-                              "HAVING count(u.id) <> a.unit_count LIMIT 1"));
+    KAGAMI_ASSIGN_OR_RETURN(PgRows r,
+                            conn_->Exec("SELECT a.id, a.unit_count, count(u.id) FROM assets a "
+                                        "JOIN units u ON u.asset_id = a.id GROUP BY a.id "
+                                        "HAVING count(u.id) <> a.unit_count LIMIT 1"));
     if (!r.empty()) {
       return Status::Corrupt(What("asset " + r.Text(0, 0) + " declares " + r.Text(0, 1) +
                                   " units but has " + r.Text(0, 2)));
@@ -407,10 +407,10 @@ class PgCatalog final : public Catalog {
   Result<std::optional<AssetContent>> GetAssetContent(const std::string& sha256_hex) override {
     std::optional<std::string> sha = NormalizeSha256(sha256_hex);
     if (!sha) return Status::InvalidArgument("'" + sha256_hex + "' is not a SHA-256");
-    KAGAMI_ASSIGN_OR_RETURN(
-        PgRows a, conn_->Exec("SELECT id, work_id, path, sha256, size_bytes, media_type "
-                              "FROM assets WHERE sha256 = $1",
-                              {*sha}));
+    KAGAMI_ASSIGN_OR_RETURN(PgRows a,
+                            conn_->Exec("SELECT id, work_id, path, sha256, size_bytes, media_type "
+                                        "FROM assets WHERE sha256 = $1",
+                                        {*sha}));
     if (a.empty()) return std::optional<AssetContent>();
     AssetContent content;
     content.asset.work_id = a.Text(0, 1);
@@ -418,11 +418,11 @@ class PgCatalog final : public Catalog {
     content.asset.sha256_hex = a.Text(0, 3);
     content.asset.size_bytes = static_cast<uint64_t>(a.Int(0, 4));
     content.asset.media_type = a.Text(0, 5);
-    KAGAMI_ASSIGN_OR_RETURN(
-        PgRows u, conn_->Exec("SELECT id, page_index, member, time_s, pdq, quality, "
-                              "local_features, pdq_trimmed, trimmed_quality FROM units "
-                              "WHERE asset_id = $1 ORDER BY id",
-                              {a.Int(0, 0)}));
+    KAGAMI_ASSIGN_OR_RETURN(PgRows u,
+                            conn_->Exec("SELECT id, page_index, member, time_s, pdq, quality, "
+                                        "local_features, pdq_trimmed, trimmed_quality FROM units "
+                                        "WHERE asset_id = $1 ORDER BY id",
+                                        {a.Int(0, 0)}));
     for (int i = 0; i < u.size(); ++i) {
       int64_t id = u.Int(i, 0);
       UnitRecord unit;

@@ -5,9 +5,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <optional>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -162,10 +162,7 @@ Result<int64_t> Store::AddAsset(const AssetRecord& asset, const std::vector<Unit
 
 Status Store::SaveIndex() {
   if (access_ != Access::kWrite) return Status::Aborted("the store was opened read-only");
-  if (shared()) {
-    KAGAMI_RETURN_IF_ERROR(Refresh().status());
-    return SaveSharedCache();
-  }
+  if (shared()) return Status::Ok();  // writers keep no index (store.h)
   return pdq_index_->Save(index_path());
 }
 
@@ -210,6 +207,10 @@ Status WriteHighWater(const std::filesystem::path& path, const std::string& iden
 
 Result<std::unique_ptr<Store>> Store::OpenShared(std::unique_ptr<Store> store, bool* rebuilt) {
   KAGAMI_ASSIGN_OR_RETURN(store->catalog_identity_, store->catalog_->Identity());
+  if (store->access_ == Access::kWrite) {
+    store->pdq_index_ = std::make_unique<PdqIndex>();
+    return store;
+  }
   const std::filesystem::path hwm_path = store->data_dir_ / kHighWaterFileName;
   auto loaded = PdqIndex::Load(store->index_path());
   std::optional<int64_t> mark = ReadHighWater(hwm_path, store->catalog_identity_);
@@ -257,7 +258,7 @@ Status Store::RebuildShared() {
 Result<IndexRefresh> Store::Refresh() {
   IndexRefresh refresh;
   refresh.high_water = last_refresh_.high_water;
-  if (!shared()) return refresh;
+  if (!shared() || access_ == Access::kWrite) return refresh;
   Status added;
   KAGAMI_RETURN_IF_ERROR(catalog_->ForEachUnitHashAfter(
       refresh.high_water, [&](int64_t unit_id, const fingerprint::Hash256& hash, int quality) {
@@ -281,15 +282,14 @@ Result<IndexRefresh> Store::Refresh() {
 
 Status Store::SaveSharedCache() {
   int fd = -1;
-  KAGAMI_RETURN_IF_ERROR(
-      LockWriter(data_dir_ / kLockFileName, std::chrono::seconds(30), &fd));
+  KAGAMI_RETURN_IF_ERROR(LockWriter(data_dir_ / kLockFileName, std::chrono::seconds(30), &fd));
   if (fd < 0) return Status::Ok();  // another process is saving its (equally valid) cache
   // Index first, then the mark: a crash between the two leaves a mark below the
   // index's content, which Open detects (count mismatch) and rebuilds.
   Status saved = pdq_index_->Save(index_path());
   if (saved.ok()) {
-    saved = WriteHighWater(data_dir_ / kHighWaterFileName, catalog_identity_,
-                           last_refresh_.high_water);
+    saved =
+        WriteHighWater(data_dir_ / kHighWaterFileName, catalog_identity_, last_refresh_.high_water);
   }
   ::close(fd);
   return saved;

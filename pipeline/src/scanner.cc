@@ -194,7 +194,11 @@ Result<index::IndexRefresh> Scanner::Refresh() {
   gate_cv_.wait(lock, [&] { return active_scans_ == 0; });
   lock.unlock();
   const int64_t before = store_.last_refresh().high_water;
-  Result<index::IndexRefresh> refresh = store_.Refresh();
+  Result<index::IndexRefresh> refresh = [&] {
+    // Other catalog users (a crawler recording findings) hold this mutex too.
+    std::lock_guard<std::mutex> catalog_lock(matcher_->catalog_mutex());
+    return store_.Refresh();
+  }();
   Status local = Status::Ok();
   if (refresh.ok() && refresh->units_read > 0) local = matcher_->AddRegisteredAfter(before);
   lock.lock();

@@ -272,6 +272,17 @@ TEST_F(PgCatalogTest, RegisterFromTwoProcessesAtOnceThenScanFindsBoth) {
   EXPECT_EQ((*pg)->UnitCount(), 8);
   EXPECT_TRUE((*pg)->CheckIntegrity().ok());
 
+  // `kagami works` lists both from any machine.
+  std::vector<std::string> works = Kagami(dir_ / "node4", true);
+  works.insert(works.end(), {"works", "--format", "jsonl"});
+  ASSERT_EQ(Wait(Spawn(works, dir_ / "works.log")), 0) << ReadText(dir_ / "works.log");
+  std::map<std::string, int64_t> pages_by_work;
+  for (const std::string& line : testing::Lines(ReadText(dir_ / "works.log"))) {
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_discarded()) pages_by_work[j.value("work", "")] = j.value("units", int64_t{-1});
+  }
+  EXPECT_EQ(pages_by_work, (std::map<std::string, int64_t>{{"work-a", 4}, {"work-b", 4}}));
+
   // A third machine with an empty cache scans.
   auto verdicts = Scan(dir_ / "node3", true, dir_ / "q", dir_ / "scan.log");
   ASSERT_EQ(verdicts.size(), 3u) << ReadText(dir_ / "scan.log");
@@ -387,8 +398,8 @@ TEST_F(PgCatalogTest, StoreMigrateCopiesTheCatalogVerifiedAndIdempotent) {
   fs::path lite = dir_ / "lite";
   ASSERT_EQ(Register(lite, false, "work-a", dir_ / "a", dir_ / "r1.log"), 0);
   ASSERT_EQ(Register(lite, false, "work-b", dir_ / "b", dir_ / "r2.log"), 0);
-  std::vector<std::string> migrate = {KAGAMI_BINARY, "store",        "migrate", "--from",
-                                      lite.string(), "--to", conninfo_};
+  std::vector<std::string> migrate = {KAGAMI_BINARY, "store", "migrate", "--from",
+                                      lite.string(), "--to",  conninfo_};
   ASSERT_EQ(Wait(Spawn(migrate, dir_ / "m1.log")), 0) << ReadText(dir_ / "m1.log");
   std::string first = ReadText(dir_ / "m1.log");
   EXPECT_NE(first.find("5 page files (5 copied, 0 already there), 5 pages verified"),

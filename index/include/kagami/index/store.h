@@ -60,7 +60,9 @@ struct IndexRefresh {
 // catalog only when it is missing, damaged, made for another catalog, or does
 // not hold exactly the catalog's hashes up to the mark. Refresh() does the
 // same for a long-lived process (a crawl worker between batches). A writer's
-// AddAsset goes to the catalog only; SaveIndex() refreshes and saves the cache.
+// AddAsset goes to the catalog only, and a writer loads no index at all (a
+// registering machine never reads the whole catalog): its pdq_index() is
+// empty, Refresh() and SaveIndex() do nothing.
 class Store {
  public:
   static constexpr int kMinIndexQuality = 50;
