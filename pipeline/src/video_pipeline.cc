@@ -110,11 +110,10 @@ std::vector<std::string> WithFolderVideos(const std::vector<std::string>& paths,
 
 namespace {
 
-Status VideoOnSharedStore(const std::string& path) {
-  return Status::Unsupported(path +
-                             ": videos are registered and scanned with the embedded (SQLite) "
-                             "store only; a PostgreSQL --store holds page works (README "
-                             "'Deployment')");
+Status VideoOnSharedStore() {
+  return Status::Unsupported(
+      "videos are registered and scanned with the embedded (SQLite) store only; a PostgreSQL "
+      "--store holds page works (README 'Deployment')");
 }
 
 }  // namespace
@@ -127,7 +126,7 @@ Status RegisterVideos(index::Store& store, const index::Work& work,
     // Each video is a file error; the pages of the same run still register.
     for (const std::string& path : paths) {
       ++summary.volumes;
-      summary.errors.push_back({path, "", VideoOnSharedStore(path)});
+      summary.errors.push_back({path, "", VideoOnSharedStore()});
     }
     return Status::Ok();
   }
@@ -345,7 +344,7 @@ Status ScanVideos(index::Store& store, const std::vector<std::string>& paths,
       report.source = path;
       report.video = true;
       report.verdict = Verdict::kError;
-      report.status = VideoOnSharedStore(path);
+      report.status = VideoOnSharedStore();
       if (on_volume) on_volume(report);
     }
     return Status::Ok();

@@ -452,5 +452,24 @@ TEST_F(PgCatalogTest, StoreMigrateCopiesTheCatalogVerifiedAndIdempotent) {
   EXPECT_EQ(verdicts["copy.jpg"].second, std::set<std::string>{"work-b"});
 }
 
+TEST_F(PgCatalogTest, AVideoOnAPostgresStoreIsAnErrorForThatFileOnly) {
+  WritePages(dir_ / "in", 7800, 2);
+  ASSERT_EQ(Wait(Spawn({"ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i",
+                        "testsrc=duration=2:size=160x120:rate=5", (dir_ / "in" / "v.mp4").string()},
+                       dir_ / "ffmpeg.log")),
+            0)
+      << ReadText(dir_ / "ffmpeg.log");
+  ASSERT_EQ(Register(dir_ / "node", true, "work-v", dir_ / "in", dir_ / "r.log"), 0)
+      << ReadText(dir_ / "r.log");
+  std::string log = ReadText(dir_ / "r.log");
+  EXPECT_NE(log.find("2 pages added"), std::string::npos) << log;
+  EXPECT_NE(log.find("v.mp4: unsupported: videos are registered and scanned with the embedded"),
+            std::string::npos)
+      << log;
+  auto pg = index::OpenPgCatalog(conninfo_);
+  ASSERT_TRUE(pg.ok());
+  EXPECT_EQ((*pg)->UnitCount(), 2);
+}
+
 }  // namespace
 }  // namespace kagami
