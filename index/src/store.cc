@@ -238,10 +238,11 @@ Result<std::unique_ptr<Store>> Store::OpenShared(std::unique_ptr<Store> store, b
   if (rebuilt != nullptr) {
     *rebuilt = store->last_refresh_.full_rebuild && store->last_refresh_.units_read > 0;
   }
-  // Persist what was read, so that the next Open starts from here.
-  if (store->last_refresh_.units_read > 0 || !usable) {
-    KAGAMI_RETURN_IF_ERROR(store->SaveSharedCache());
-  }
+  // Persist what was read, so that the next Open starts from here. Best
+  // effort, as a reader's save of an embedded index: a cache that cannot be
+  // written (read-only directory, disk full) costs the next Open a longer
+  // read, never this one its scan.
+  if (store->last_refresh_.units_read > 0 || !usable) (void)store->SaveSharedCache();
   return store;
 }
 
