@@ -1,11 +1,16 @@
 #include "kagami/index/robust_matcher.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
+#include <memory>
 #include <set>
 #include <utility>
 
 #include <opencv2/imgproc.hpp>
+
+#include "kagami/fingerprint/visual_vocabulary.h"
 
 namespace kagami::index {
 namespace {
@@ -90,59 +95,34 @@ RegisteredPageExtras AnalyzeForRegistration(const cv::Mat& pixels,
     extras.local_status = features.status();
     return extras;
   }
-  extras.local_features = features->Serialize();
+  // 4 KB per page: visual words, signatures and positions (quantised_features.h).
+  extras.local_features =
+      fingerprint::Quantise(*features, fingerprint::VisualVocabulary::BuiltIn()).Serialize();
   return extras;
 }
 
 RobustMatcher::RobustMatcher(Store& store, const MatchOptions& match, const RobustOptions& options,
                              const ingest::IngestLimits& limits)
-    : store_(store), match_(match), options_(options), limits_(limits) {}
+    : store_(store), match_(match), options_(options), limits_(limits) {
+  if (options_.local_trace_path.empty()) {
+    const char* trace = std::getenv("KAGAMI_LOCAL_TRACE");
+    if (trace != nullptr) options_.local_trace_path = trace;
+  }
+}
 
 RobustMatcher::~RobustMatcher() = default;
 
 Status RobustMatcher::EnsureLocalIndex() {
   std::call_once(local_once_, [this] {
-    LocalIndexOptions index_options;
-    index_options.ivf_min_descriptors = options_.local_ivf_min_descriptors;
-    auto index = std::make_unique<LocalIndex>(options_.features.kind, index_options);
     std::lock_guard<std::mutex> lock(catalog_mutex_);
-    Status add_status;
-    Status read = store_.catalog().ForEachLocalFeatures([&](int64_t unit_id,
-                                                            const std::vector<uint8_t>& blob) {
-      Result<fingerprint::LocalFeatures> features = fingerprint::LocalFeatures::Deserialize(blob);
-      // A damaged blob only costs that page its local stage.
-      if (!features.ok() || features->kind != options_.features.kind) return;
-      Status added = index->Add(unit_id, *features);
-      if (!added.ok() && add_status.ok()) add_status = added;
-    });
-    if (!read.ok()) {
-      local_index_status_ = read.WithContext("loading registered local features");
+    Result<const InvertedFile*> index = store_.LocalIndex();
+    if (!index.ok()) {
+      local_index_status_ = index.status().WithContext("loading the local index");
       return;
     }
-    if (!add_status.ok()) {
-      local_index_status_ = add_status;
-      return;
-    }
-    local_index_status_ = index->Build();
-    local_index_ = std::move(index);
+    local_index_ = *index;
   });
   return local_index_status_;
-}
-
-Result<std::shared_ptr<const fingerprint::LocalFeatures>> RobustMatcher::RegisteredFeatures(
-    int64_t unit_id) {
-  std::lock_guard<std::mutex> lock(catalog_mutex_);
-  auto it = features_cache_.find(unit_id);
-  if (it != features_cache_.end()) return it->second;
-  KAGAMI_ASSIGN_OR_RETURN(std::vector<uint8_t> blob, store_.catalog().GetLocalFeatures(unit_id));
-  std::shared_ptr<const fingerprint::LocalFeatures> features;
-  if (!blob.empty()) {
-    KAGAMI_ASSIGN_OR_RETURN(fingerprint::LocalFeatures parsed,
-                            fingerprint::LocalFeatures::Deserialize(blob));
-    features = std::make_shared<const fingerprint::LocalFeatures>(std::move(parsed));
-  }
-  features_cache_.emplace(unit_id, features);
-  return features;
 }
 
 PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPage& encoded,
@@ -246,30 +226,52 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
     if (m.ok()) mirrored = std::move(m).value();
   }
 
-  // Candidates: the best-voted pages, and every PDQ hit within the radius.
+  // Candidates: the pages the inverted file lets through, and every PDQ hit
+  // within the radius.
+  const fingerprint::VisualVocabulary& vocabulary = fingerprint::VisualVocabulary::BuiltIn();
+  const fingerprint::QuantisedQuery q =
+      fingerprint::QuantiseQuery(*query, vocabulary, options_.multiple_assignment);
+  std::optional<fingerprint::QuantisedQuery> qm;
+  if (mirrored)
+    qm = fingerprint::QuantiseQuery(*mirrored, vocabulary, options_.multiple_assignment);
   std::vector<int64_t> candidates;
+  std::map<int64_t, InvertedFile::Candidate> gate;
   std::set<int64_t> seen;
   auto add = [&](int64_t unit) {
     if (seen.insert(unit).second) candidates.push_back(unit);
   };
   for (const RobustHit& hit : pdq_hits) add(hit.unit_id);
-  for (const Candidate& c : local_index_->Vote(*query, options_.max_local_candidates))
-    add(c.unit_id);
-  if (mirrored) {
-    for (const Candidate& c : local_index_->Vote(*mirrored, options_.max_local_candidates))
+  const fingerprint::QuantisedQuery* mirrored_words = qm ? &*qm : nullptr;
+  for (const fingerprint::QuantisedQuery* query_words : {&q, mirrored_words}) {
+    if (query_words == nullptr) continue;
+    for (const InvertedFile::Candidate& c : local_index_->Score(
+             *query_words, options_.max_local_candidates, options_.min_gate_score)) {
+      auto [it, inserted] = gate.try_emplace(c.unit_id, c);
+      if (!inserted && c.score > it->second.score) it->second = c;
       add(c.unit_id);
+    }
   }
 
+  std::string trace;
   std::vector<RobustHit> verified;
   for (int64_t unit : candidates) {
-    Result<std::shared_ptr<const fingerprint::LocalFeatures>> ref = RegisteredFeatures(unit);
-    if (!ref.ok()) {
-      outcome.local_status = ref.status();
-      continue;
+    std::unique_ptr<fingerprint::QuantisedFeatures> ref = local_index_->Features(unit);
+    if (!ref || ref->size() == 0) continue;
+    fingerprint::Verification v =
+        fingerprint::VerifyQuantised(q, *ref, options_.quantised_match, options_.verify);
+    if (qm) {
+      fingerprint::Verification vm =
+          fingerprint::VerifyQuantised(*qm, *ref, options_.quantised_match, options_.verify);
+      if (std::make_pair(vm.accepted, vm.inliers) > std::make_pair(v.accepted, v.inliers)) v = vm;
     }
-    if (!*ref || (*ref)->kind != query->kind) continue;
-    fingerprint::Verification v = fingerprint::VerifyEitherOrientation(
-        *query, mirrored ? &*mirrored : nullptr, **ref, options_.verify);
+    if (!options_.local_trace_path.empty()) {
+      auto g = gate.find(unit);
+      trace += (trace.empty() ? "" : ",") + std::string("{\"unit\":") + std::to_string(unit) +
+               ",\"score\":" + std::to_string(g == gate.end() ? -1.0f : g->second.score) +
+               ",\"matches\":" + std::to_string(g == gate.end() ? -1 : g->second.matches) +
+               ",\"inliers\":" + std::to_string(v.inliers) +
+               ",\"accepted\":" + (v.accepted ? "true" : "false") + "}";
+    }
     if (!v.accepted) continue;
     RobustHit hit;
     hit.unit_id = unit;
@@ -296,6 +298,15 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
   // A page matches one registered page, or two when each explains its own
   // region (a spread of both).
   outcome.hits = NonOverlapping(verified);
+  if (!options_.local_trace_path.empty()) {
+    std::lock_guard<std::mutex> lock(trace_mutex_);
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(
+        std::fopen(options_.local_trace_path.c_str(), "a"), &std::fclose);
+    if (f) {
+      std::fprintf(f.get(), "{\"keypoints\":%d,\"candidates\":[%s]}\n", query->size(),
+                   trace.c_str());
+    }
+  }
 }
 
 }  // namespace kagami::index

@@ -15,7 +15,8 @@
 #include "kagami/fingerprint/page_fingerprint.h"
 #include "kagami/fingerprint/page_normalizer.h"
 #include "kagami/fingerprint/pdq_hasher.h"
-#include "kagami/index/local_index.h"
+#include "kagami/fingerprint/quantised_features.h"
+#include "kagami/index/inverted_file.h"
 #include "kagami/index/matcher.h"
 #include "kagami/index/store.h"
 #include "kagami/ingest/image_decoder.h"
@@ -42,14 +43,19 @@ struct RobustOptions {
   int strong_radius = 24;
   // Short side (pixels) the page is decoded at for local features.
   int local_min_short_side = 600;
-  // Registered pages voted by local features that are verified geometrically.
-  // Against 300 registered pages, the true page of a 20%-per-side crop ranked
-  // in the top 10 by votes for 60 of 60 queries (in the top 1 for 43).
+  // The gate (index/inverted_file.h): registered pages that the inverted file
+  // scores at least min_gate_score, at most max_local_candidates of them, are
+  // verified geometrically from their quantised keypoints (with every PDQ hit
+  // within the radius). The cut-off comes from the measured gate scores of
+  // true and unrelated pages (bench/RESULTS.md section 10).
   int max_local_candidates = 12;
-  // Voting index: exhaustive AVX2 Hamming search up to this many registered
-  // descriptors (about 250 pages), FAISS IVF above (approximate, far cheaper
-  // per query as the catalog grows).
-  int64_t local_ivf_min_descriptors = 250'000;
+  float min_gate_score = 0.0f;
+  int multiple_assignment = 2;  // words per query keypoint
+  fingerprint::QuantisedMatchOptions quantised_match;
+  // Diagnostics: when non-empty, every local stage appends one JSON line with
+  // its gate candidates (score, matches) and their verification to this file
+  // ($KAGAMI_LOCAL_TRACE when empty).
+  std::string local_trace_path;
   // Also try the mirror image in the local stage (a mirrored *and* cropped copy).
   bool local_mirrored = false;
   // Query pages keep 500 keypoints; registered pages keep 1000, so that a crop
@@ -141,7 +147,6 @@ class RobustMatcher {
 
  private:
   Status EnsureLocalIndex();
-  Result<std::shared_ptr<const fingerprint::LocalFeatures>> RegisteredFeatures(int64_t unit_id);
   void RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPage& encoded,
                      const std::vector<RobustHit>& pdq_hits, PageOutcome& outcome);
 
@@ -149,11 +154,11 @@ class RobustMatcher {
   MatchOptions match_;
   RobustOptions options_;
   ingest::IngestLimits limits_;
-  std::mutex catalog_mutex_;  // guards store_.catalog() and features_cache_
+  std::mutex catalog_mutex_;  // guards store_.catalog() and store_.LocalIndex()
   std::once_flag local_once_;
   Status local_index_status_;
-  std::unique_ptr<LocalIndex> local_index_;
-  std::unordered_map<int64_t, std::shared_ptr<const fingerprint::LocalFeatures>> features_cache_;
+  const InvertedFile* local_index_ = nullptr;  // owned by store_
+  std::mutex trace_mutex_;
 };
 
 }  // namespace kagami::index
