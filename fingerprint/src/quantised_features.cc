@@ -143,14 +143,17 @@ QuantisedFeatures Quantise(const LocalFeatures& features, const VisualVocabulary
 }
 
 QuantisedQuery QuantiseQuery(const LocalFeatures& features, const VisualVocabulary& vocabulary,
-                             int multiple_assignment) {
+                             int multiple_assignment, int top_assignment) {
   QuantisedQuery q;
   q.vocabulary_id = vocabulary.id();
   q.mirrored = features.mirrored;
   q.page_width = features.page_width;
   q.page_height = features.page_height;
   q.assignment = std::clamp(multiple_assignment, 1, 8);
+  q.top_assignment = std::clamp(top_assignment, 1, 8);
+  q.branch2 = std::max(1, vocabulary.branch2());
   if (features.kind != FeatureKind::kOrb || vocabulary.words() == 0) return q;
+  q.top_words.assign(static_cast<size_t>(features.size()) * q.top_assignment, UINT32_MAX);
   const int n = features.size();
   q.words.assign(static_cast<size_t>(n) * q.assignment, UINT32_MAX);
   q.signatures.resize(n);
@@ -158,6 +161,8 @@ QuantisedQuery QuantiseQuery(const LocalFeatures& features, const VisualVocabula
   for (int i = 0; i < n; ++i) {
     const Hash256 d = Row(features.descriptors, i);
     vocabulary.Words(d, q.assignment, &q.words[static_cast<size_t>(i) * q.assignment]);
+    vocabulary.TopWords(d, q.top_assignment,
+                        &q.top_words[static_cast<size_t>(i) * q.top_assignment]);
     q.signatures[i] = vocabulary.Signature(d);
   }
   return q;
@@ -169,20 +174,24 @@ void MatchQuantised(const QuantisedQuery& query, const QuantisedFeatures& ref,
   query_points->clear();
   ref_points->clear();
   if (query.vocabulary_id != ref.vocabulary_id || ref.size() == 0 || query.size() == 0) return;
-  // Registered keypoints sorted by word.
-  std::vector<std::pair<uint16_t, int>> by_word(ref.size());
-  for (int i = 0; i < ref.size(); ++i) by_word[i] = {ref.words[i], i};
+  // Registered keypoints sorted by (coarse) word.
+  const bool coarse = options.coarse && !query.top_words.empty();
+  const int per_query = coarse ? query.top_assignment : query.assignment;
+  const std::vector<uint32_t>& query_words = coarse ? query.top_words : query.words;
+  std::vector<std::pair<uint32_t, int>> by_word(ref.size());
+  for (int i = 0; i < ref.size(); ++i) {
+    by_word[i] = {coarse ? ref.words[i] / static_cast<uint32_t>(query.branch2) : ref.words[i], i};
+  }
   std::sort(by_word.begin(), by_word.end());
   constexpr int kNone = -1;
   std::vector<int> best_query_for_ref(ref.size(), kNone);
   std::vector<int> best_dist_for_ref(ref.size(), 1 << 20);
   for (int qi = 0; qi < query.size(); ++qi) {
     int best = kNone, best_d = 1 << 20, second_d = 1 << 20;
-    for (int a = 0; a < query.assignment; ++a) {
-      const uint32_t w = query.words[static_cast<size_t>(qi) * query.assignment + a];
+    for (int a = 0; a < per_query; ++a) {
+      const uint32_t w = query_words[static_cast<size_t>(qi) * per_query + a];
       if (w > 0xFFFF) continue;
-      auto it = std::lower_bound(by_word.begin(), by_word.end(),
-                                 std::make_pair(static_cast<uint16_t>(w), -1));
+      auto it = std::lower_bound(by_word.begin(), by_word.end(), std::make_pair(w, -1));
       for (; it != by_word.end() && it->first == w; ++it) {
         const int d =
             std::popcount((query.signatures[qi] ^ ref.signatures[it->second]) & 0xFFFFFFu);
@@ -196,7 +205,7 @@ void MatchQuantised(const QuantisedQuery& query, const QuantisedFeatures& ref,
         }
       }
     }
-    if (best == kNone || second_d == best_d) continue;  // none, or ambiguous
+    if (best == kNone || (options.drop_ties && second_d == best_d)) continue;
     if (best_d < best_dist_for_ref[best]) {
       best_dist_for_ref[best] = best_d;
       best_query_for_ref[best] = qi;

@@ -234,6 +234,19 @@ int VisualVocabulary::Words(const Hash256& descriptor, int n, uint32_t* out) con
   return n;
 }
 
+int VisualVocabulary::TopWords(const Hash256& descriptor, int n, uint32_t* out) const {
+  assert(branch1_ > 0 && n >= 1);
+  int dist[256];
+  HammingDistances(descriptor, top_.data(), top_.size(), dist);
+  n = std::min(n, branch1_);
+  int order[256];
+  std::iota(order, order + branch1_, 0);
+  std::partial_sort(order, order + n, order + branch1_,
+                    [&](int a, int b) { return dist[a] != dist[b] ? dist[a] < dist[b] : a < b; });
+  for (int i = 0; i < n; ++i) out[i] = static_cast<uint32_t>(order[i]);
+  return n;
+}
+
 uint32_t VisualVocabulary::Signature(const Hash256& descriptor) const {
   uint32_t s = 0;
   for (int i = 0; i < kSignatureBits; ++i) {

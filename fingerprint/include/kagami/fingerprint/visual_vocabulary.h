@@ -49,6 +49,9 @@ class VisualVocabulary {
   // under the nearest top-level word, nearest first (n >= 1; fewer if
   // branch2 < n). Writes to out[0..n) and returns how many.
   int Words(const Hash256& descriptor, int n, uint32_t* out) const;
+  // The `n` nearest top-level words (0..branch1()-1), nearest first; leaf
+  // word w lies under top-level word w / branch2().
+  int TopWords(const Hash256& descriptor, int n, uint32_t* out) const;
   // The kSignatureBits selected bits of the descriptor, bit i of the result
   // = descriptor bit signature_bits()[i].
   uint32_t Signature(const Hash256& descriptor) const;
