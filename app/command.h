@@ -14,6 +14,7 @@
 #include "kagami/ingest/image_decoder.h"
 #include "kagami/pipeline/batch_extractor.h"
 #include "kagami/pipeline/registrar.h"
+#include "kagami/reports/findings_ledger.h"
 
 namespace kagami::app {
 
@@ -26,6 +27,7 @@ struct GlobalFlags {
   std::string data_dir;  // "" = $KAGAMI_DATA, else ./kagami-data
   int threads = 0;       // 0 = all cores
   std::string decode;    // "", "exact" or "fast"
+  std::string store;     // "" = $KAGAMI_STORE, else SQLite in the data directory
 };
 
 // One `kagami` subcommand. Setup() declares it and its options on `app` (the
@@ -48,6 +50,7 @@ std::unique_ptr<Command> MakeFindingsCommand();
 std::unique_ptr<Command> MakeKeysCommand();
 std::unique_ptr<Command> MakeExportCommand();
 std::unique_ptr<Command> MakeVerifyCommand();
+std::unique_ptr<Command> MakeStoreCommand();
 
 // Declares --data, --threads and --decode (with their defaults) on `app`; main
 // calls it for the top-level app and for every subcommand, so the options are
@@ -55,6 +58,9 @@ std::unique_ptr<Command> MakeVerifyCommand();
 void AddGlobalOptions(CLI::App& app, GlobalFlags& flags);
 
 // Shared helpers for the commands.
+// The findings ledger of --store / $KAGAMI_STORE (SQLite in `data_dir` by default).
+Result<std::unique_ptr<reports::FindingsLedger>> OpenLedger(const GlobalFlags& flags,
+                                                            const std::filesystem::path& data_dir);
 int Fail(const Status& status);  // prints "kagami: <status>" to stderr, returns kExitFailure
 ingest::DecodeMode DecodeModeFor(const GlobalFlags& flags, ingest::DecodeMode dflt);
 pipeline::ExtractOptions MakeExtractOptions(const GlobalFlags& flags, ingest::DecodeMode dflt);

@@ -20,6 +20,11 @@ void AddGlobalOptions(CLI::App& app, GlobalFlags& flags) {
       ->check(CLI::IsMember({"exact", "fast"}))
       ->default_str("exact for hash, fast for register and scan")
       ->group("Global options");
+  app.add_option("--store", flags.store,
+                 "shared store for the frontier and findings ledger: postgresql://USER@HOST/DB "
+                 "or a libpq key=value string (README 'Deployment')")
+      ->default_str("$KAGAMI_STORE, else SQLite in the data directory")
+      ->group("Global options");
 }
 
 int Fail(const Status& status) {

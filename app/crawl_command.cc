@@ -13,6 +13,7 @@
 #include "kagami/crawler/url.h"
 #include "kagami/index/store.h"
 #include "kagami/reports/findings_ledger.h"
+#include "kagami/store/store_location.h"
 
 namespace kagami::app {
 namespace {
@@ -44,7 +45,16 @@ class CrawlCommand : public Command {
     c->add_option("--local", local_,
                   "local-feature stage: auto (media without a strong PDQ match), always, never")
         ->check(CLI::IsMember({"auto", "always", "never"}));
+    c->add_flag("--fetch-only", fetch_only_,
+                "fetch and archive only; no fingerprinting or matching (for measuring)");
     c->add_flag("--restart", restart_, "discard an interrupted run of this job and start afresh");
+    c->add_flag("--worker", worker_,
+                "one of many workers sharing the job through the PostgreSQL --store "
+                "(README 'Deployment')");
+    c->add_option("--run", run_label_,
+                  "worker: the run to join or start (e.g. a date); a finished run is not redone");
+    c->add_option("--lease", lease_s_, "worker: seconds a claimed URL stays leased (renewed)")
+        ->check(CLI::Range(1.0, 86400.0));
     c->add_option("--format", format_, "text|jsonl (findings on stdout)")
         ->check(CLI::IsMember({"text", "jsonl"}));
     return c;
@@ -82,6 +92,7 @@ class CrawlCommand : public Command {
     if (!operator_.empty()) job.operator_contact = operator_;
     if (min_delay_ >= 0) job.politeness.min_delay_s = min_delay_;
     if (per_host_ > 0) job.politeness.per_host_connections = per_host_;
+    if (fetch_only_) job.fetch_only = true;
 
     crawler::RunJobOptions options;
     options.scan.extract = MakeExtractOptions(flags, ingest::DecodeMode::kFast);
@@ -122,8 +133,28 @@ class CrawlCommand : public Command {
       std::cout.flush();
     };
     std::filesystem::path data_dir = index::ResolveDataDir(flags.data_dir);
+    Result<store::StoreLocation> location = store::ResolveStoreLocation(flags.store, data_dir);
+    if (!location.ok()) {
+      std::cerr << "kagami: " << location.status().message() << '\n';
+      return kExitUsage;
+    }
+    if (worker_ && !location->postgres()) {
+      std::cerr << "kagami crawl: --worker needs a shared store: --store postgresql://... or "
+                   "$KAGAMI_STORE\n";
+      return kExitUsage;
+    }
+    if (location->postgres()) {
+      options.pg_conninfo = location->conninfo;
+      options.run_label = run_label_;
+      options.lease_s = lease_s_;
+    }
     Result<crawler::CrawlSummary> summary = crawler::RunCrawlJob(job, data_dir, options);
     if (tty) std::fprintf(stderr, "\n");
+    if (!summary.ok() && summary.status().code() == StatusCode::kNotFound && worker_ &&
+        summary.status().message().find("already finished") != std::string::npos) {
+      std::cerr << "kagami crawl: " << summary.status().message() << '\n';
+      return kExitOk;  // nothing left to do for this worker
+    }
     if (!summary.ok()) return Fail(summary.status());
     const crawler::CrawlProgress& t = summary->totals;
     std::cerr << "kagami crawl: job " << job.name << (summary->resumed ? " (resumed)" : "") << ": "
@@ -146,7 +177,11 @@ class CrawlCommand : public Command {
   std::string user_agent_, operator_;
   double min_delay_ = -1;
   int per_host_ = 0;
+  bool fetch_only_ = false;
   bool restart_ = false;
+  bool worker_ = false;
+  std::string run_label_;
+  double lease_s_ = 60;
   std::string local_ = "auto";
   std::string format_ = "text";
 };

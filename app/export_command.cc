@@ -64,7 +64,7 @@ class ExportCommand : public Command {
     if (!key.ok()) return Fail(key.status());
     auto store = index::Store::Open(dir);
     if (!store.ok()) return Fail(store.status());
-    auto ledger = reports::FindingsLedger::Open(dir);
+    auto ledger = OpenLedger(flags, dir);
     if (!ledger.ok()) return Fail(ledger.status());
     auto result = reports::ExportBundle(**ledger, (*store)->catalog(), *key, dir, options);
     if (!result.ok()) return Fail(result.status());

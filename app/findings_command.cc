@@ -54,7 +54,7 @@ class FindingsCommand : public Command {
   }
 
   int Run(const GlobalFlags& flags) override {
-    auto ledger = reports::FindingsLedger::Open(index::ResolveDataDir(flags.data_dir));
+    auto ledger = OpenLedger(flags, index::ResolveDataDir(flags.data_dir));
     if (!ledger.ok()) return Fail(ledger.status());
     if (*review_) return RunReview(**ledger);
     if (verify_) return RunVerify(**ledger);

@@ -83,7 +83,7 @@ class HashCommand : public Command {
     auto options = MakeExtractOptions(flags, kagami::ingest::DecodeMode::kExact);
     options.dihedral = dihedral;
     std::vector<std::string> page_paths, video_paths;
-    for (const std::string& p : paths) {
+    for (const std::string& p : kagami::pipeline::WithFolderVideos(paths, options.limits)) {
       (kagami::pipeline::IsVideoInput(p) ? video_paths : page_paths).push_back(p);
     }
     std::vector<kagami::ingest::Volume> volumes =

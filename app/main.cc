@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   commands.push_back(MakeKeysCommand());
   commands.push_back(MakeExportCommand());
   commands.push_back(MakeVerifyCommand());
+  commands.push_back(MakeStoreCommand());
 
   std::vector<std::pair<CLI::App*, Command*>> parsed;
   for (auto& command : commands) {

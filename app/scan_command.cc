@@ -1,11 +1,20 @@
 #include "command.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <ctime>
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "kagami/crawler/address_policy.h"
+#include "kagami/crawler/crawl_job.h"
+#include "kagami/crawler/safe_fetcher.h"
+#include "kagami/crawler/warc_writer.h"
 #include "kagami/index/store.h"
 #include "kagami/pipeline/scanner.h"
 #include "kagami/reports/finding_records.h"
@@ -27,6 +36,10 @@ class ScanCommand : public Command {
     scan->add_option("--local", local_,
                      "local-feature stage: auto (pages without a strong PDQ match), always, never")
         ->check(CLI::IsMember({"auto", "always", "never"}));
+    scan->add_option("--allow-address", allow_,
+                     "URL inputs: IP or CIDR the fetcher may connect to despite the address "
+                     "policy (loopback, private, ...)");
+    scan->add_option("--resolve", resolve_, "URL inputs: HOST:PORT:ADDR pin, as curl --resolve");
     scan->add_flag("--record", record_,
                    "add matches to the findings ledger, keeping a copy of each matched file "
                    "in the data directory");
@@ -34,13 +47,18 @@ class ScanCommand : public Command {
   }
 
   int Run(const GlobalFlags& flags) override {
-    return RunScan(flags, paths_, format_, no_dihedral_, radius_, local_, record_);
+    return RunScan(flags, paths_, format_, no_dihedral_, radius_, local_, record_, allow_,
+                   resolve_);
   }
 
  private:
+  std::vector<std::string> allow_;
+  std::vector<std::string> resolve_;
   static int RunScan(const GlobalFlags& flags, const std::vector<std::string>& paths,
                      const std::string& format_name, bool no_dihedral, int radius,
-                     const std::string& local, bool record) {
+                     const std::string& local, bool record,
+                     const std::vector<std::string>& allow_addresses,
+                     const std::vector<std::string>& resolve) {
     auto format = kagami::reports::ParseReportFormat(format_name);
     if (!format.ok()) {
       std::cerr << "kagami: " << format.status().message() << '\n';
@@ -53,7 +71,7 @@ class ScanCommand : public Command {
     if (rebuilt) std::cerr << "kagami: index rebuilt from the catalog\n";
     std::unique_ptr<kagami::reports::FindingsLedger> ledger;
     if (record) {
-      auto opened = kagami::reports::FindingsLedger::Open((*store)->data_dir());
+      auto opened = OpenLedger(flags, (*store)->data_dir());
       if (!opened.ok()) return Fail(opened.status());
       ledger = std::move(*opened);
     }
@@ -67,6 +85,38 @@ class ScanCommand : public Command {
     options.robust.local = local == "never"    ? kagami::index::LocalStage::kNever
                            : local == "always" ? kagami::index::LocalStage::kAlways
                                                : kagami::index::LocalStage::kAuto;
+    // http(s) inputs (HLS playlists, videos) are fetched by the crawler's safe
+    // fetcher, every exchange archived in <data>/fetch/scan-*.warc.gz.
+    std::unique_ptr<kagami::crawler::WarcWriter> warc;
+    std::unique_ptr<kagami::crawler::SafeFetcher> fetcher;
+    if (std::any_of(paths.begin(), paths.end(), [](const std::string& p) {
+          return p.rfind("http://", 0) == 0 || p.rfind("https://", 0) == 0;
+        })) {
+      auto policy = kagami::crawler::AddressPolicy::Make(allow_addresses);
+      if (!policy.ok()) return Fail(policy.status());
+      kagami::crawler::SafeFetcher::Options fo;
+      fo.http.user_agent = kagami::crawler::CrawlJob().EffectiveUserAgent();
+      fo.http.policy = *policy;
+      fo.http.resolve = resolve;
+      std::filesystem::path dir = (*store)->data_dir() / "fetch";
+      std::error_code ec;
+      std::filesystem::create_directories(dir, ec);
+      std::string name =
+          "scan-" +
+          kagami::crawler::WarcDate(static_cast<int64_t>(std::time(nullptr)) * 1000).substr(0, 19) +
+          "-" + std::to_string(getpid()) + ".warc.gz";
+      std::replace(name.begin(), name.end(), ':', '-');
+      auto created = kagami::crawler::WarcWriter::Create(
+          dir / name, "software: Kagami/0.1\r\ncommand: kagami scan\r\nhttp-header-user-agent: " +
+                          fo.http.user_agent + "\r\n");
+      if (!created.ok()) return Fail(created.status());
+      warc = std::move(*created);
+      auto made = kagami::crawler::SafeFetcher::Create(fo, warc.get());
+      if (!made.ok()) return Fail(made.status());
+      fetcher = std::move(*made);
+      options.fetcher = fetcher.get();
+      std::cerr << "kagami: fetched bytes archived in " << (dir / name).string() << '\n';
+    }
     kagami::reports::ScanReportWriter writer(*format, std::cout);
     int volumes = 0;
     Status status = kagami::pipeline::Scan(

@@ -21,14 +21,61 @@ done
 "$synth" pages --out "$work/reg" --count 10 --seed 1000 --width 900 --height 1300 --format png >/dev/null
 "$kagami" --data "$work/data" register --work bench-work --title "Bench work" "$work/reg" >/dev/null 2>&1
 
-python3 "$root/tests/crawler/fixture_site.py" --bench --content "$work/content" \
-  --port-file "$work/port" --log "$work/access.log" --chapters "$chapters" &
-server=$!
-for _ in $(seq 100); do [ -f "$work/port" ] && break; sleep 0.1; done
-port="$(cat "$work/port")"
+# The site: a static copy served by nginx (SERVER=nginx, the default when
+# installed: Debian's nginx-light) or the python fixture (SERVER=python,
+# single process: its GIL caps every crawler at roughly 200 media/s).
+server_kind="${SERVER:-$(command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] && echo nginx || echo python)}"
+if [ "$server_kind" = nginx ]; then
+  python3 - "$work" "$chapters" <<'PY'
+import os, sys
+work, n = sys.argv[1], int(sys.argv[2])
+site = os.path.join(work, "site")
+os.makedirs(site, exist_ok=True)
+os.symlink(os.path.join(work, "content", "img"), os.path.join(site, "img"))
+page = lambda t, b: "<!DOCTYPE html><html><head><meta charset='utf-8'><title>%s</title></head><body>%s</body></html>" % (t, b)
+open(os.path.join(site, "robots.txt"), "w").write("User-agent: *\nDisallow: /private/\n")
+open(os.path.join(site, "index.html"), "w").write(page("Reader", "<ul>%s</ul>" % "".join(
+    '<li><a href="/chapter-%d.html">Chapter %d</a></li>' % (i, i) for i in range(1, n + 1))))
+for c in range(1, n + 1):
+    files = sorted(os.listdir(os.path.join(work, "content", "img", "c%d" % c)))
+    body = "".join('<img src="/img/c%d/%s">' % (c, f) for f in files)
+    if c < n:
+        body += '<a href="/chapter-%d.html">next</a>' % (c + 1)
+    open(os.path.join(site, "chapter-%d.html" % c), "w").write(page("Chapter %d" % c, body))
+PY
+  port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  mkdir -p "$work/nginx-tmp"
+  cat >"$work/nginx.conf" <<CONF
+$( [ "$(id -u)" = 0 ] && echo "user root;" )
+worker_processes 2;
+daemon off;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 512; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 100000;
+  client_body_temp_path $work/nginx-tmp;
+  types { text/html html; image/jpeg jpg; text/plain txt; }
+  server { listen 127.0.0.1:$port; root $work/site; index index.html; disable_symlinks off; }
+}
+CONF
+  /usr/sbin/nginx -c "$work/nginx.conf" -p "$work" &
+  server=$!
+  for _ in $(seq 100); do python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && break; sleep 0.1; done
+else
+  python3 "$root/tests/crawler/fixture_site.py" --bench --content "$work/content" \
+    --port-file "$work/port" --log "$work/access.log" --chapters "$chapters" &
+  server=$!
+  for _ in $(seq 100); do [ -f "$work/port" ] && break; sleep 0.1; done
+  port="$(cat "$work/port")"
+fi
 seed="http://127.0.0.1:$port/"
 mb="$(du -sb "$work/content/img" | awk '{printf "%.1f", $1/1e6}')"
-echo "site: $chapters chapters x $per images ($mb MB of JPEG), concurrency $conc, $(nproc) cores"
+echo "site: $chapters chapters x $per images ($mb MB of JPEG), served by $server_kind, concurrency $conc, $(nproc) cores"
+uptime
 
 now() { date +%s.%N; }
 report() {  # name seconds pages media bytes
@@ -51,11 +98,12 @@ report "scrapy fetch-only (c=$conc)" "$(echo "$out" | python3 -c 'import json,sy
   "$(echo "$out" | python3 -c 'import json,sys;print(json.load(sys.stdin)["media"])')" \
   "$(echo "$out" | python3 -c 'import json,sys;print(json.load(sys.stdin)["bytes"])')"
 
-for local in never auto; do
+for mode in fetch-only never auto; do
 rm -rf "$work/data/crawl" "$work/data/findings.sqlite"* "$work/data/evidence"
+if [ "$mode" = fetch-only ]; then extra=(--fetch-only); else extra=(--local "$mode"); fi
 t0=$(now)
 "$kagami" --data "$work/data" crawl --seed "$seed" --allow-address 127.0.0.1 --min-delay 0 \
-  --per-host "$conc" --max-pages 100000 --max-depth 100 --local "$local" \
+  --per-host "$conc" --max-pages 100000 --max-depth 100 "${extra[@]}" \
   >"$work/kagami.out" 2>"$work/kagami.err"
 t1=$(now)
 line="$(grep 'kagami crawl: job' "$work/kagami.err")"
@@ -63,6 +111,7 @@ kp=$(echo "$line" | sed -E 's/.*: ([0-9]+) pages, ([0-9]+) media, ([0-9]+) bytes
 km=$(echo "$line" | sed -E 's/.*: ([0-9]+) pages, ([0-9]+) media, ([0-9]+) bytes, ([0-9]+) new findings.*/\2/')
 kb=$(echo "$line" | sed -E 's/.*: ([0-9]+) pages, ([0-9]+) media, ([0-9]+) bytes, ([0-9]+) new findings.*/\3/')
 kf=$(echo "$line" | sed -E 's/.*: ([0-9]+) pages, ([0-9]+) media, ([0-9]+) bytes, ([0-9]+) new findings.*/\4/')
-report "kagami crawl c=$conc local=$local" "$(echo "$t1 - $t0" | bc)" "$kp" "$km" "$kb"
-echo "  kagami findings: $kf (expected 10: the registered pages are the first 10 images of chapter 1)"
+report "kagami c=$conc $mode" "$(echo "$t1 - $t0" | bc)" "$kp" "$km" "$kb"
+[ "$mode" = fetch-only ] || echo "  kagami findings: $kf (expected 10: the registered pages are the first 10 images of chapter 1)"
 done
+uptime

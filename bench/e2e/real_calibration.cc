@@ -39,9 +39,14 @@
 
 #include "folder_scan.h"
 #include "kagami/fingerprint/geometric_verifier.h"
+#include "kagami/fingerprint/hash256.h"
 #include "kagami/fingerprint/local_features.h"
+#include "kagami/fingerprint/page_normalizer.h"
+#include "kagami/fingerprint/pdq_hasher.h"
 #include "kagami/index/local_index.h"
+#include "kagami/index/robust_matcher.h"
 #include "kagami/index/store.h"
+#include "kagami/ingest/image_decoder.h"
 #include "kagami/pipeline/registrar.h"
 #include "kagami/pipeline/scanner.h"
 
@@ -334,6 +339,7 @@ struct Tally {
   double seconds = 0;
   std::map<std::string, int> methods;
   std::vector<std::string> wrong_details;
+  std::set<std::string> found_pairs;  // "query -> r<i>"
 };
 
 struct Contender {
@@ -359,13 +365,18 @@ Tally ScanFolder(Contender& c, const fs::path& folder) {
       if (want.count(idx)) {
         if (found.insert(idx).second) {
           ++t.found;
+          t.found_pairs.insert(member + " -> r" + std::to_string(idx) + " (" + m.method + " " +
+                               m.view + ")");
           ++t.methods[m.method];
         }
       } else {
         ++t.wrong;
-        char buf[256];
-        std::snprintf(buf, sizeof buf, "%s -> r%d: %s, %d bits, %d inliers, coverage %.3f",
-                      member.c_str(), idx, m.method.c_str(), m.hit.distance, m.inliers, m.coverage);
+        char buf[512];
+        std::snprintf(buf, sizeof buf,
+                      "%s -> r%d: %s, view %s, %d bits, quality %d (view) / %d (registered), "
+                      "%d inliers, coverage %.3f",
+                      member.c_str(), idx, m.method.c_str(), m.view.c_str(), m.hit.distance,
+                      m.view_quality, m.ref.quality, m.inliers, m.coverage);
         t.wrong_details.push_back(buf);
       }
     }
@@ -448,6 +459,75 @@ cv::Mat Gray(const cv::Mat& bgr) {
   return g;
 }
 
+// ---- PDQ distances per view ---------------------------------------------
+
+// A query view's PDQ distance to one registered page (the best of the page's
+// indexed hashes, full and trimmed, over the view's 8 dihedral variants).
+struct PdqPair {
+  std::string edit;   // edit name or "unrelated"
+  std::string query;  // query file name
+  std::string view;   // full, trimmed, left, right
+  cv::Rect rect;      // the view in the query
+  int view_quality = 0;
+  int ref_quality = 0;  // quality of the registered hash that was nearest
+  int ref = -1;         // registered item
+  int distance = 256;
+  double detail = 0;      // fp::ViewDetail of the view
+  double ref_detail = 0;  // fp::ViewDetail of the registered page (full)
+};
+
+// The fraction (0..1) of the cells of an 8x8 grid whose luminance standard
+// deviation exceeds 6 gray levels: 0 for flat fills and gradients, near 1 for a
+// photo or a full text page.
+double ViewDetail(const cv::Mat& gray) {
+  constexpr int kGrid = 8;
+  if (gray.cols < kGrid || gray.rows < kGrid) return 0;
+  int detailed = 0;
+  for (int gy = 0; gy < kGrid; ++gy) {
+    for (int gx = 0; gx < kGrid; ++gx) {
+      const int x0 = gx * gray.cols / kGrid, x1 = (gx + 1) * gray.cols / kGrid;
+      const int y0 = gy * gray.rows / kGrid, y1 = (gy + 1) * gray.rows / kGrid;
+      cv::Scalar mean, stddev;
+      cv::meanStdDev(gray(cv::Rect(x0, y0, x1 - x0, y1 - y0)), mean, stddev);
+      detailed += stddev[0] > 6.0;
+    }
+  }
+  return static_cast<double>(detailed) / (kGrid * kGrid);
+}
+
+// A file decoded as `kagami register` / `scan` decode it (ingest defaults:
+// JPEG at the smallest DCT scale keeping a 256-pixel short side), in gray.
+cv::Mat DecodeLikeScan(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)),
+                                   std::istreambuf_iterator<char>());
+  auto decoded = kagami::ingest::DecodeImage(bytes.data(), bytes.size(), {}, {});
+  if (!decoded.ok()) return {};
+  return kagami::index::ToGray(decoded->pixels).clone();
+}
+
+struct RegisteredHashes {
+  std::vector<fp::PdqHash> hashes;  // full, and trimmed when trimming removed anything
+  double detail = 0;
+};
+
+const char* QualityBand(int q) {
+  return q < 50 ? "<50" : q < 70 ? "50-69" : q < 90 ? "70-89" : "90-100";
+}
+
+void PrintPdqDistribution(const std::string& title, const std::vector<const PdqPair*>& pairs) {
+  std::vector<double> d;
+  int within31 = 0, within24 = 0;
+  for (const PdqPair* p : pairs) {
+    d.push_back(p->distance);
+    within31 += p->distance <= 31;
+    within24 += p->distance <= 24;
+  }
+  std::printf("| %s | %zu | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %d | %d |\n", title.c_str(),
+              pairs.size(), Percentile(d, 0), Percentile(d, 0.01), Percentile(d, 0.05),
+              Percentile(d, 0.5), Percentile(d, 0.95), Percentile(d, 1.0), within24, within31);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -456,6 +536,9 @@ int main(int argc, char** argv) {
   int threads = 0;
   size_t max_per_category = 30;
   bool skip_scan = false;
+  bool pdq_only = false;
+  bool scan_only = false;  // skip the PDQ and pair phases
+  std::string only;        // scan only the edit sets whose name contains this
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
     if (flag == "--work" && i + 1 < argc)
@@ -466,6 +549,12 @@ int main(int argc, char** argv) {
       max_per_category = static_cast<size_t>(std::atoi(argv[++i]));
     else if (flag == "--pairs-only")
       skip_scan = true;
+    else if (flag == "--pdq-only")
+      pdq_only = true;
+    else if (flag == "--scan-only")
+      scan_only = true;
+    else if (flag == "--only" && i + 1 < argc)
+      only = argv[++i];
   }
   fs::create_directories(work);
 
@@ -568,170 +657,311 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < unrelated.size(); ++i)
     WriteJpeg(unrelated_dir / ("u" + std::to_string(i) + "_.jpg"), unrelated[i].bgr, 85);
 
-  // ---- pair distributions ----
-  const kagami::index::RobustOptions defaults;
-  const fp::VerifyOptions chosen = defaults.verify;
-  const fp::VerifyOptions relaxed = Relaxed(chosen);
-  std::vector<fp::LocalFeatures> reg_features;
-  kagami::index::LocalIndex vote_index(defaults.features.kind);
-  for (size_t i = 0; i < registered.size(); ++i) {
-    auto f = fp::ExtractLocalFeatures(Gray(registered[i].bgr), false, defaults.registered_features);
-    reg_features.push_back(f.ok() ? *f : fp::LocalFeatures{});
-    if (f.ok()) (void)vote_index.Add(static_cast<int64_t>(i), *f);
-  }
-  std::vector<Sample> true_pairs, wrong_pairs;
-  std::map<std::string, std::pair<int, int>> true_by_edit;  // accepted, total
-  auto query_features = [&](const cv::Mat& bgr, bool mirrored) {
-    auto f = fp::ExtractLocalFeatures(Gray(bgr), mirrored, defaults.features);
-    return f.ok() ? *f : fp::LocalFeatures{};
-  };
-  double t_extract = 0, t_vote = 0, t_verify = 0;
-  int timed_queries = 0;
-  // Votes of the true page, and the best wrong page's, per query (gate calibration).
-  std::vector<double> true_votes, wrong_votes;
-  std::map<std::string, int> true_rejected_by;
-  auto verify_candidates = [&](const cv::Mat& q, const std::set<int>& truth,
-                               const std::string& what, const std::string& query_name) {
-    auto t0 = Clock::now();
-    fp::LocalFeatures qf = query_features(q, false);
-    t_extract += Since(t0);
-    fp::LocalFeatures qm = query_features(q, true);
-    std::set<int> cands;
-    t0 = Clock::now();
-    const auto voted = vote_index.Vote(qf, 1000);
-    t_vote += Since(t0);
-    int best_wrong = 0;
-    for (const auto& c : voted) {
-      if (truth.count(static_cast<int>(c.unit_id))) {
-        true_votes.push_back(c.votes);
-      } else {
-        best_wrong = std::max(best_wrong, c.votes);
-      }
-      if (static_cast<int>(cands.size()) < defaults.max_local_candidates)
-        cands.insert(static_cast<int>(c.unit_id));
+  // ---- PDQ distances per view ----
+  // Every query view (as NormalizedViews makes them) against every registered
+  // page's indexed hashes, from the JPEG files the scans read.
+  if (!scan_only) {
+    auto pdq_start = Clock::now();
+    fp::PdqHasher hasher;
+    std::vector<RegisteredHashes> reg_hashes(registered.size());
+    for (size_t i = 0; i < registered.size(); ++i) {
+      char name[32];
+      std::snprintf(name, sizeof name, "r%03zu.jpg", i);
+      cv::Mat g = DecodeLikeScan(reg_dir / name);
+      reg_hashes[i].hashes.push_back(hasher.Hash(g));
+      reg_hashes[i].detail = ViewDetail(g);
+      const cv::Rect t = fp::TrimUniformBorders(g);
+      if (t != cv::Rect(0, 0, g.cols, g.rows) && t.width >= 16 && t.height >= 16)
+        reg_hashes[i].hashes.push_back(hasher.Hash(g(t)));
     }
-    wrong_votes.push_back(best_wrong);
-    for (int t : truth) cands.insert(t);
-    ++timed_queries;
-    for (int c : cands) {
-      t0 = Clock::now();
-      fp::Verification v = fp::VerifyEitherOrientation(qf, &qm, reg_features[c], relaxed);
-      t_verify += Since(t0);
-      if (truth.count(c)) {
-        auto& [acc, tot] = true_by_edit[what];
-        ++tot;
-        acc += Accepts(v, chosen);
-        if (!Accepts(v, chosen)) {
-          fp::Verification strict = fp::VerifyEitherOrientation(qf, &qm, reg_features[c], chosen);
-          ++true_rejected_by[what + ": " + (v.sane ? strict.rejected_by : "no sane fit")];
+    std::vector<std::pair<std::string, fs::path>> dirs;
+    for (const EditSet& e : sets) dirs.emplace_back(e.name, e.dir);
+    dirs.emplace_back("unrelated", unrelated_dir);
+    std::vector<PdqPair> true_best, unrelated_pairs;
+    const fs::path wrong_dir = work / "pdq_unrelated_within_radius";
+    fs::remove_all(wrong_dir);
+    fs::create_directories(wrong_dir);
+    for (const auto& [edit, dir] : dirs) {
+      for (const fs::path& file : Sorted(dir, ".jpg")) {
+        const std::string member = file.filename().string();
+        const std::set<int> truth = Parse(member);
+        cv::Mat g = DecodeLikeScan(file);
+        for (const fp::View& view : fp::NormalizedViews(g)) {
+          const fp::PdqDihedralHashes dh = hasher.HashDihedral(view.image);
+          PdqPair best_true;
+          best_true.distance = 257;
+          for (size_t j = 0; j < registered.size(); ++j) {
+            PdqPair p{edit,
+                      member,
+                      view.name,
+                      view.rect_in_original,
+                      dh.quality,
+                      0,
+                      static_cast<int>(j),
+                      257,
+                      ViewDetail(view.image),
+                      reg_hashes[j].detail};
+            for (const fp::PdqHash& h : reg_hashes[j].hashes) {
+              if (h.quality < kagami::index::Store::kMinIndexQuality) continue;  // not indexed
+              for (const fp::Hash256& v : dh.hashes) {
+                const int d = fp::HammingDistance(v, h.hash);
+                if (d < p.distance) {
+                  p.distance = d;
+                  p.ref_quality = h.quality;
+                }
+              }
+            }
+            if (p.distance > 256) continue;  // no indexed hash
+            if (truth.count(static_cast<int>(j))) {
+              if (p.distance < best_true.distance) best_true = p;
+            } else {
+              unrelated_pairs.push_back(p);
+              if (p.distance <= 31 && p.view_quality >= 50) {
+                cv::imwrite(
+                    (wrong_dir / (member + "_" + view.name + "_r" + std::to_string(j) + ".png"))
+                        .string(),
+                    view.image);
+              }
+            }
+          }
+          if (!truth.empty() && best_true.distance <= 256) true_best.push_back(best_true);
         }
-        if (v.sane) true_pairs.push_back({v, what, query_name, c});
-      } else if (v.sane && v.inliers >= relaxed.min_inliers) {
-        wrong_pairs.push_back({v, what, query_name, c});
       }
     }
-  };
-  auto pairs_start = Clock::now();
-  for (const auto& [edit, queries] : single_queries)
-    for (const auto& [i, q] : queries) verify_candidates(q, {i}, edit, registered[i].name);
-  for (size_t i = 0; i < unrelated.size(); ++i)
-    verify_candidates(unrelated[i].bgr, {}, "unrelated", unrelated[i].name);
-  std::printf("pair verification took %.1f s\n",
-              std::chrono::duration<double>(Clock::now() - pairs_start).count());
-  std::printf(
-      "per query: extract %.1f ms, vote %.1f ms, verify all candidates (both "
-      "orientations) %.1f ms\n",
-      1e3 * t_extract / timed_queries, 1e3 * t_vote / timed_queries,
-      1e3 * t_verify / timed_queries);
-  {
-    std::vector<double> tv = true_votes, wv = wrong_votes;
+    {
+      std::ofstream csv(work / "pdq_pairs.csv");
+      csv << "kind,edit,query,view,x,y,w,h,view_quality,ref_quality,ref,distance,detail,ref_"
+             "detail\n";
+      for (int t = 0; t < 2; ++t) {
+        for (const PdqPair& p : t == 0 ? true_best : unrelated_pairs) {
+          if (t == 1 && p.distance > 64) continue;
+          std::string edit = p.edit;
+          std::replace(edit.begin(), edit.end(), ',', ';');
+          csv << (t == 0 ? "true" : "unrelated") << ',' << edit << ',' << p.query << ',' << p.view
+              << ',' << p.rect.x << ',' << p.rect.y << ',' << p.rect.width << ',' << p.rect.height
+              << ',' << p.view_quality << ',' << p.ref_quality << ',' << p.ref << ',' << p.distance
+              << ',' << p.detail << ',' << p.ref_detail << '\n';
+        }
+      }
+    }
     std::printf(
-        "votes of the true page: p1 %.0f p5 %.0f p50 %.0f; best wrong page per query: "
-        "p50 %.0f p95 %.0f p99 %.0f max %.0f\n",
-        Percentile(tv, 0.01), Percentile(tv, 0.05), Percentile(tv, 0.5), Percentile(wv, 0.5),
-        Percentile(wv, 0.95), Percentile(wv, 0.99), Percentile(wv, 1.0));
-  }
-  PrintDistribution("True pairs (an edit against its registered page)", true_pairs);
-  PrintDistribution("Unrelated pairs (wrongly voted candidates, >= 8 inliers)", wrong_pairs);
-  int wrong_accepted = 0;
-  std::map<std::string, int> wrong_rejected_by;
-  for (const Sample& s : wrong_pairs) {
-    if (AcceptedBefore(s.v)) {
-      std::printf(
-          "  accepted by the previous rule: %s query %s vs registered %s: %d inliers, "
-          "coverage %.3f, overlap coverage %.3f, cells %d, perspective %.4f, "
-          "aspect %.2f, rotation %.1f; now %s\n",
-          s.what.c_str(), s.query.c_str(), registered[s.candidate].name.c_str(), s.v.inliers,
-          s.v.coverage, s.v.overlap_coverage, s.v.grid_cells, s.v.perspective, s.v.anisotropy,
-          s.v.rotation_deg, Accepts(s.v, chosen) ? "ACCEPTED" : "rejected");
-    }
-    if (Accepts(s.v, chosen)) {
-      ++wrong_accepted;
-      std::printf(
-          "  ACCEPTED unrelated pair (%s): %d inliers cov %.3f ovl %.3f cells %d persp %.4f\n",
-          s.what.c_str(), s.v.inliers, s.v.coverage, s.v.overlap_coverage, s.v.grid_cells,
-          s.v.perspective);
-    }
-    // The first chosen threshold each unrelated pair fails.
-    fp::VerifyOptions o = relaxed;
-    const char* reason = "accepted";
-    struct Step {
-      const char* name;
-      void (*apply)(fp::VerifyOptions&, const fp::VerifyOptions&);
-    };
-    const Step steps[] = {
-        {"inliers",
-         [](fp::VerifyOptions& o, const fp::VerifyOptions& c) { o.min_inliers = c.min_inliers; }},
-        {"scale/aspect/rotation/perspective",
-         [](fp::VerifyOptions& o, const fp::VerifyOptions& c) {
-           o.min_scale = c.min_scale;
-           o.max_scale = c.max_scale;
-           o.max_anisotropy = c.max_anisotropy;
-           o.max_rotation_deg = c.max_rotation_deg;
-           o.max_perspective = c.max_perspective;
-         }},
-        {"coverage",
-         [](fp::VerifyOptions& o, const fp::VerifyOptions& c) { o.min_coverage = c.min_coverage; }},
-        {"overlap coverage",
-         [](fp::VerifyOptions& o, const fp::VerifyOptions& c) {
-           o.min_overlap_coverage = c.min_overlap_coverage;
-         }},
-        {"grid cells", [](fp::VerifyOptions& o,
-                          const fp::VerifyOptions& c) { o.min_grid_cells = c.min_grid_cells; }},
-    };
-    for (const Step& st : steps) {
-      st.apply(o, chosen);
-      if (!Accepts(s.v, o)) {
-        reason = st.name;
-        break;
+        "\nPDQ distance per view (%.1f s): true pairs (a view against its own page), "
+        "unrelated pairs (a view against every other registered page); query view "
+        "quality >= 50 (as matched)\n",
+        Since(pdq_start));
+    std::printf(
+        "| pairs | n | min | p1 | p5 | p50 | p95 | max | <= 24 | <= 31 |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (const char* view : {"full", "trimmed", "left", "right"}) {
+      for (int t = 0; t < 2; ++t) {
+        std::vector<const PdqPair*> sel;
+        for (const PdqPair& p : t == 0 ? true_best : unrelated_pairs)
+          if (p.view == view && p.view_quality >= 50) sel.push_back(&p);
+        PrintPdqDistribution(std::string(t == 0 ? "true " : "unrelated ") + view, sel);
       }
     }
-    ++wrong_rejected_by[reason];
+    std::printf("by the lower of the two qualities (all views):\n");
+    for (const char* band : {"50-69", "70-89", "90-100"}) {
+      for (int t = 0; t < 2; ++t) {
+        std::vector<const PdqPair*> sel;
+        for (const PdqPair& p : t == 0 ? true_best : unrelated_pairs)
+          if (p.view_quality >= 50 &&
+              std::string(QualityBand(std::min(p.view_quality, p.ref_quality))) == band)
+            sel.push_back(&p);
+        PrintPdqDistribution(std::string(t == 0 ? "true q " : "unrelated q ") + band, sel);
+      }
+    }
+    std::printf("true pairs per edit and view (found within 31 / views of quality >= 50):\n");
+    std::map<std::string, std::pair<int, int>> per_edit_view;
+    for (const PdqPair& p : true_best) {
+      if (p.view_quality < 50) continue;
+      auto& [hit, n] = per_edit_view[p.edit + " " + p.view];
+      ++n;
+      hit += p.distance <= 31;
+    }
+    for (const auto& [k, v] : per_edit_view)
+      std::printf("  %s %d/%d\n", k.c_str(), v.first, v.second);
+    std::printf("unrelated pairs within 31 bits (view quality >= 50):\n");
+    for (const PdqPair& p : unrelated_pairs) {
+      if (p.distance > 31 || p.view_quality < 50) continue;
+      std::printf("  %s %s %s [%d,%d %dx%d] -> r%d (%s): %d bits, quality %d / %d, detail %.3f\n",
+                  p.edit.c_str(), p.query.c_str(), p.view.c_str(), p.rect.x, p.rect.y, p.rect.width,
+                  p.rect.height, p.ref, registered[p.ref].name.c_str(), p.distance, p.view_quality,
+                  p.ref_quality, p.detail);
+    }
   }
-  std::printf(
-      "\nchosen thresholds: inliers >= %d, coverage >= %.2f, overlap coverage >= %.2f, "
-      "grid cells >= %d, scale %.2f..%.1f, aspect <= %.2f, rotation <= %.0f deg, "
-      "perspective <= %.3f\n",
-      chosen.min_inliers, chosen.min_coverage, chosen.min_overlap_coverage, chosen.min_grid_cells,
-      chosen.min_scale, chosen.max_scale, chosen.max_anisotropy, chosen.max_rotation_deg,
-      chosen.max_perspective);
-  std::printf("unrelated pairs accepted: %d of %zu; first threshold failed:", wrong_accepted,
-              wrong_pairs.size());
-  for (const auto& [r, n] : wrong_rejected_by) std::printf(" %s %d,", r.c_str(), n);
-  std::printf("\ntrue pairs accepted by the verifier alone, per edit:");
-  for (const auto& [e, an] : true_by_edit)
-    std::printf(" %s %d/%d,", e.c_str(), an.first, an.second);
-  std::printf("\ntrue pairs rejected, by reason:");
-  for (const auto& [r, n] : true_rejected_by) std::printf(" %s %d,", r.c_str(), n);
-  std::printf("\n");
+  if (pdq_only) return 0;
+
+  // ---- pair distributions ----
+  if (!scan_only) {
+    const kagami::index::RobustOptions defaults;
+    const fp::VerifyOptions chosen = defaults.verify;
+    const fp::VerifyOptions relaxed = Relaxed(chosen);
+    std::vector<fp::LocalFeatures> reg_features;
+    kagami::index::LocalIndex vote_index(defaults.features.kind);
+    for (size_t i = 0; i < registered.size(); ++i) {
+      auto f =
+          fp::ExtractLocalFeatures(Gray(registered[i].bgr), false, defaults.registered_features);
+      reg_features.push_back(f.ok() ? *f : fp::LocalFeatures{});
+      if (f.ok()) (void)vote_index.Add(static_cast<int64_t>(i), *f);
+    }
+    std::vector<Sample> true_pairs, wrong_pairs;
+    std::map<std::string, std::pair<int, int>> true_by_edit;  // accepted, total
+    auto query_features = [&](const cv::Mat& bgr, bool mirrored) {
+      auto f = fp::ExtractLocalFeatures(Gray(bgr), mirrored, defaults.features);
+      return f.ok() ? *f : fp::LocalFeatures{};
+    };
+    double t_extract = 0, t_vote = 0, t_verify = 0;
+    int timed_queries = 0;
+    // Votes of the true page, and the best wrong page's, per query (gate calibration).
+    std::vector<double> true_votes, wrong_votes;
+    std::map<std::string, int> true_rejected_by;
+    auto verify_candidates = [&](const cv::Mat& q, const std::set<int>& truth,
+                                 const std::string& what, const std::string& query_name) {
+      auto t0 = Clock::now();
+      fp::LocalFeatures qf = query_features(q, false);
+      t_extract += Since(t0);
+      fp::LocalFeatures qm = query_features(q, true);
+      std::set<int> cands;
+      t0 = Clock::now();
+      const auto voted = vote_index.Vote(qf, 1000);
+      t_vote += Since(t0);
+      int best_wrong = 0;
+      for (const auto& c : voted) {
+        if (truth.count(static_cast<int>(c.unit_id))) {
+          true_votes.push_back(c.votes);
+        } else {
+          best_wrong = std::max(best_wrong, c.votes);
+        }
+        if (static_cast<int>(cands.size()) < defaults.max_local_candidates)
+          cands.insert(static_cast<int>(c.unit_id));
+      }
+      wrong_votes.push_back(best_wrong);
+      for (int t : truth) cands.insert(t);
+      ++timed_queries;
+      for (int c : cands) {
+        t0 = Clock::now();
+        fp::Verification v = fp::VerifyEitherOrientation(qf, &qm, reg_features[c], relaxed);
+        t_verify += Since(t0);
+        if (truth.count(c)) {
+          auto& [acc, tot] = true_by_edit[what];
+          ++tot;
+          acc += Accepts(v, chosen);
+          if (!Accepts(v, chosen)) {
+            fp::Verification strict = fp::VerifyEitherOrientation(qf, &qm, reg_features[c], chosen);
+            ++true_rejected_by[what + ": " + (v.sane ? strict.rejected_by : "no sane fit")];
+          }
+          if (v.sane) true_pairs.push_back({v, what, query_name, c});
+        } else if (v.sane && v.inliers >= relaxed.min_inliers) {
+          wrong_pairs.push_back({v, what, query_name, c});
+        }
+      }
+    };
+    auto pairs_start = Clock::now();
+    for (const auto& [edit, queries] : single_queries)
+      for (const auto& [i, q] : queries) verify_candidates(q, {i}, edit, registered[i].name);
+    for (size_t i = 0; i < unrelated.size(); ++i)
+      verify_candidates(unrelated[i].bgr, {}, "unrelated", unrelated[i].name);
+    std::printf("pair verification took %.1f s\n",
+                std::chrono::duration<double>(Clock::now() - pairs_start).count());
+    std::printf(
+        "per query: extract %.1f ms, vote %.1f ms, verify all candidates (both "
+        "orientations) %.1f ms\n",
+        1e3 * t_extract / timed_queries, 1e3 * t_vote / timed_queries,
+        1e3 * t_verify / timed_queries);
+    {
+      std::vector<double> tv = true_votes, wv = wrong_votes;
+      std::printf(
+          "votes of the true page: p1 %.0f p5 %.0f p50 %.0f; best wrong page per query: "
+          "p50 %.0f p95 %.0f p99 %.0f max %.0f\n",
+          Percentile(tv, 0.01), Percentile(tv, 0.05), Percentile(tv, 0.5), Percentile(wv, 0.5),
+          Percentile(wv, 0.95), Percentile(wv, 0.99), Percentile(wv, 1.0));
+    }
+    PrintDistribution("True pairs (an edit against its registered page)", true_pairs);
+    PrintDistribution("Unrelated pairs (wrongly voted candidates, >= 8 inliers)", wrong_pairs);
+    int wrong_accepted = 0;
+    std::map<std::string, int> wrong_rejected_by;
+    for (const Sample& s : wrong_pairs) {
+      if (AcceptedBefore(s.v)) {
+        std::printf(
+            "  accepted by the previous rule: %s query %s vs registered %s: %d inliers, "
+            "coverage %.3f, overlap coverage %.3f, cells %d, perspective %.4f, "
+            "aspect %.2f, rotation %.1f; now %s\n",
+            s.what.c_str(), s.query.c_str(), registered[s.candidate].name.c_str(), s.v.inliers,
+            s.v.coverage, s.v.overlap_coverage, s.v.grid_cells, s.v.perspective, s.v.anisotropy,
+            s.v.rotation_deg, Accepts(s.v, chosen) ? "ACCEPTED" : "rejected");
+      }
+      if (Accepts(s.v, chosen)) {
+        ++wrong_accepted;
+        std::printf(
+            "  ACCEPTED unrelated pair (%s): %d inliers cov %.3f ovl %.3f cells %d persp %.4f\n",
+            s.what.c_str(), s.v.inliers, s.v.coverage, s.v.overlap_coverage, s.v.grid_cells,
+            s.v.perspective);
+      }
+      // The first chosen threshold each unrelated pair fails.
+      fp::VerifyOptions o = relaxed;
+      const char* reason = "accepted";
+      struct Step {
+        const char* name;
+        void (*apply)(fp::VerifyOptions&, const fp::VerifyOptions&);
+      };
+      const Step steps[] = {
+          {"inliers",
+           [](fp::VerifyOptions& o, const fp::VerifyOptions& c) { o.min_inliers = c.min_inliers; }},
+          {"scale/aspect/rotation/perspective",
+           [](fp::VerifyOptions& o, const fp::VerifyOptions& c) {
+             o.min_scale = c.min_scale;
+             o.max_scale = c.max_scale;
+             o.max_anisotropy = c.max_anisotropy;
+             o.max_rotation_deg = c.max_rotation_deg;
+             o.max_perspective = c.max_perspective;
+           }},
+          {"coverage", [](fp::VerifyOptions& o,
+                          const fp::VerifyOptions& c) { o.min_coverage = c.min_coverage; }},
+          {"overlap coverage",
+           [](fp::VerifyOptions& o, const fp::VerifyOptions& c) {
+             o.min_overlap_coverage = c.min_overlap_coverage;
+           }},
+          {"grid cells", [](fp::VerifyOptions& o,
+                            const fp::VerifyOptions& c) { o.min_grid_cells = c.min_grid_cells; }},
+      };
+      for (const Step& st : steps) {
+        st.apply(o, chosen);
+        if (!Accepts(s.v, o)) {
+          reason = st.name;
+          break;
+        }
+      }
+      ++wrong_rejected_by[reason];
+    }
+    std::printf(
+        "\nchosen thresholds: inliers >= %d, coverage >= %.2f, overlap coverage >= %.2f, "
+        "grid cells >= %d, scale %.2f..%.1f, aspect <= %.2f, rotation <= %.0f deg, "
+        "perspective <= %.3f\n",
+        chosen.min_inliers, chosen.min_coverage, chosen.min_overlap_coverage, chosen.min_grid_cells,
+        chosen.min_scale, chosen.max_scale, chosen.max_anisotropy, chosen.max_rotation_deg,
+        chosen.max_perspective);
+    std::printf("unrelated pairs accepted: %d of %zu; first threshold failed:", wrong_accepted,
+                wrong_pairs.size());
+    for (const auto& [r, n] : wrong_rejected_by) std::printf(" %s %d,", r.c_str(), n);
+    std::printf("\ntrue pairs accepted by the verifier alone, per edit:");
+    for (const auto& [e, an] : true_by_edit)
+      std::printf(" %s %d/%d,", e.c_str(), an.first, an.second);
+    std::printf("\ntrue pairs rejected, by reason:");
+    for (const auto& [r, n] : true_rejected_by) std::printf(" %s %d,", r.c_str(), n);
+    std::printf("\n");
+  }
   if (skip_scan) return 0;
 
   // ---- end-to-end scans ----
-  std::vector<Contender> contenders(2);
+  // Contender 2 is Kagami with the rule before this calibration: PDQ hits of
+  // the halves of wide pages reported unverified at quality 50, like the others.
+  std::vector<Contender> contenders(3);
   contenders[0].name = "PDQ alone";
   contenders[1].name = "Kagami";
-  for (int c = 0; c < 2; ++c) {
-    fs::path data = work / (c == 0 ? "data-pdq" : "data-kagami");
+  contenders[2].name = "Kagami, previous rule";
+  for (int c = 0; c < 3; ++c) {
+    fs::path data = work / (c == 0 ? "data-pdq" : "data-kagami" + std::to_string(c));
     fs::remove_all(data);
     auto store = kagami::index::Store::Open(data);
     if (!store.ok()) {
@@ -742,7 +972,7 @@ int main(int argc, char** argv) {
     contenders[c].index_of_path = index_of_path;
     kagami::pipeline::RegisterOptions reg;
     reg.extract.threads = threads;
-    reg.robust = c == 1;
+    reg.robust = c >= 1;
     kagami::index::Work w{"bench", "Bench", "", kagami::index::WorkKind::kOther, {}};
     auto start = Clock::now();
     auto summary = kagami::pipeline::RegisterWork(*contenders[c].store, w, {reg_dir.string()}, reg);
@@ -759,27 +989,36 @@ int main(int argc, char** argv) {
       contenders[c].scan.robust.local = kagami::index::LocalStage::kNever;
       contenders[c].scan.robust.normalized_views = false;
     }
+    if (c == 2) contenders[c].scan.robust.min_unverified_half_quality = 50;
   }
   std::printf(
-      "\n| edit | queries | PDQ alone recall | Kagami recall | Kagami by method | wrong "
-      "matches (PDQ / Kagami) |\n|---|---:|---:|---:|---|---:|\n");
+      "\n| edit | queries | PDQ alone recall | Kagami, previous rule | Kagami recall | Kagami by "
+      "method | wrong matches (PDQ / previous / Kagami) |\n|---|---:|---:|---:|---:|---|---:|\n");
   std::vector<std::string> wrong_lines;
+  std::vector<std::string> changed_lines;  // found by one Kagami rule, not the other
   for (const EditSet& s : sets) {
-    Tally t[2];
-    for (int c = 0; c < 2; ++c) t[c] = ScanFolder(contenders[c], s.dir);
+    if (!only.empty() && s.name.find(only) == std::string::npos) continue;
+    Tally t[3];
+    for (int c = 0; c < 3; ++c) t[c] = ScanFolder(contenders[c], s.dir);
     std::string methods;
     for (const auto& [m, n] : t[1].methods) methods += m + " " + std::to_string(n) + ", ";
     if (!methods.empty()) methods.resize(methods.size() - 2);
-    std::printf("| %s | %d | %.1f%% | %.1f%% | %s | %d / %d |\n", s.name.c_str(), t[1].pages,
-                100.0 * t[0].found / std::max(1, t[0].expected),
+    std::printf("| %s | %d | %.1f%% | %.1f%% | %.1f%% | %s | %d / %d / %d |\n", s.name.c_str(),
+                t[1].pages, 100.0 * t[0].found / std::max(1, t[0].expected),
+                100.0 * t[2].found / std::max(1, t[2].expected),
                 100.0 * t[1].found / std::max(1, t[1].expected), methods.c_str(), t[0].wrong,
-                t[1].wrong);
+                t[2].wrong, t[1].wrong);
+    for (const std::string& f : t[2].found_pairs)
+      if (!t[1].found_pairs.count(f)) changed_lines.push_back("lost " + s.name + ": " + f);
+    for (const std::string& f : t[1].found_pairs)
+      if (!t[2].found_pairs.count(f)) changed_lines.push_back("gained " + s.name + ": " + f);
     for (int c = 0; c < 2; ++c)
       for (const auto& d : t[c].wrong_details) wrong_lines.push_back(contenders[c].name + ": " + d);
+    for (const auto& d : t[2].wrong_details) wrong_lines.push_back(contenders[2].name + ": " + d);
   }
   // Unrelated: default, and --local never, on the same files.
-  Tally u[2];
-  for (int c = 0; c < 2; ++c) u[c] = ScanFolder(contenders[c], unrelated_dir);
+  Tally u[3];
+  for (int c = 0; c < 3; ++c) u[c] = ScanFolder(contenders[c], unrelated_dir);
   kagami::pipeline::ScanOptions never = contenders[1].scan;
   never.robust.local = kagami::index::LocalStage::kNever;
   std::swap(contenders[1].scan, never);
@@ -788,13 +1027,15 @@ int main(int argc, char** argv) {
   const long long comparisons = static_cast<long long>(unrelated.size()) * registered.size();
   std::printf("\nunrelated real images: %zu scanned against %zu registered = %lld comparisons\n",
               unrelated.size(), registered.size(), comparisons);
-  for (int c = 0; c < 2; ++c)
+  for (int c = 0; c < 3; ++c)
     std::printf("  %-9s false matches: %d; %.2f s (%.1f pages/s)\n", contenders[c].name.c_str(),
                 u[c].wrong, u[c].seconds, u[c].pages / u[c].seconds);
   std::printf("  Kagami --local never: %.2f s; default / never = %.2fx\n", u_never.seconds,
               u[1].seconds / u_never.seconds);
   for (const auto& d : u[0].wrong_details) wrong_lines.push_back("PDQ alone: " + d);
   for (const auto& d : u[1].wrong_details) wrong_lines.push_back("Kagami: " + d);
+  for (const auto& d : u[2].wrong_details) wrong_lines.push_back("Kagami, previous rule: " + d);
+  for (const std::string& l : changed_lines) std::printf("  %s\n", l.c_str());
   for (const std::string& l : wrong_lines) std::printf("  wrong: %s\n", l.c_str());
   return 0;
 }

@@ -72,14 +72,15 @@ void BM_JpegDecode(benchmark::State& state) {
   } else {
     for (auto _ : state) {
       internal::JpegLumaDecoder decoder;
-      Result<cv::Mat> out = decoder.ReadHeader(jpeg.data(), jpeg.size()).ok()
-                                ? decoder.DecodeLuma(denom, IngestLimits{})
-                                : Result<cv::Mat>(Status::Internal("header"));
+      VectorPixelStore store;
+      Status out = decoder.ReadHeader(jpeg.data(), jpeg.size()).ok()
+                       ? decoder.DecodeLuma(denom, IngestLimits{}, store)
+                       : Status::Internal("header");
       if (!out.ok()) {
-        state.SkipWithError(out.status().ToString().c_str());
+        state.SkipWithError(out.ToString().c_str());
         return;
       }
-      benchmark::DoNotOptimize(out->data);
+      benchmark::DoNotOptimize(store.view().data);
     }
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *

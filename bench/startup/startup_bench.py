@@ -19,6 +19,8 @@ page = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tes
 build = os.path.abspath(build)
 kagami = os.path.join(build, "app", "kagami")
 core = os.path.join(build, "app", "kagami-core")
+lean = os.path.join(build, "app", "kagami-hash")
+png = os.path.join(os.path.dirname(page), "clipart-flask.png")
 commands = [
     ("true", ["true"]),
     ("python3 -c pass", ["python3", "-c", "pass"]),
@@ -28,8 +30,13 @@ commands = [
     # libraries) and libavif's codecs; preloading them reproduces that start.
     ("previous: core+preloads --version",
      ["env", "LD_PRELOAD=libopencv_imgcodecs.so.406:libavif.so.15", core, "--version"]),
+    # `kagami hash` goes through kagami-hash (app/lean_hash.cc), which links
+    # no OpenCV, poppler, libarchive or FFmpeg; kagami-core is the full path.
     ("kagami hash page.jpg", [kagami, "hash", page]),
+    ("kagami-hash hash page.jpg", [lean, "hash", page]),
     ("kagami-core hash page.jpg", [core, "hash", page]),
+    ("kagami hash page.png", [kagami, "hash", png]),
+    ("kagami-core hash page.png", [core, "hash", png]),
 ]
 samples = {name: ([], []) for name, _ in commands}
 devnull = os.open(os.devnull, os.O_WRONLY)
@@ -55,10 +62,10 @@ def libs(path):
     return str(len([l for l in out.splitlines() if "=>" in l or l.strip().startswith("/")]))
 
 
-print("%-28s %9s %9s %9s %6s" % ("command", "min ms", "median ms", "cpu ms", "libs"))
+print("%-33s %9s %9s %9s %6s" % ("command", "min ms", "median ms", "cpu ms", "libs"))
 for name, argv in commands:
     wall, cpu = samples[name]
     wall.sort()
     cpu.sort()
-    print("%-28s %9.1f %9.1f %9.1f %6s" % (name, wall[0], wall[len(wall) // 2], cpu[len(cpu) // 2],
+    print("%-33s %9.1f %9.1f %9.1f %6s" % (name, wall[0], wall[len(wall) // 2], cpu[len(cpu) // 2],
                                             libs(argv[0])))

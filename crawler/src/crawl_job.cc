@@ -188,6 +188,13 @@ Result<CrawlJob> ParseCrawlJob(std::string_view text, const std::string& source)
         rule.script_media.push_back(std::move(re));
       }
       texts.clear();
+      KAGAMI_RETURN_IF_ERROR(StringList(s["script_json"], source, "site.script_json", texts));
+      for (const std::string& x : texts) {
+        Result<JsonPath> path = JsonPath::Parse(x);
+        if (!path.ok()) return Bad(source, "site.script_json", path.status().message());
+        rule.script_json.push_back(std::move(path).value());
+      }
+      texts.clear();
       KAGAMI_RETURN_IF_ERROR(StringList(s["follow"], source, "site.follow", texts));
       for (const std::string& x : texts) {
         KAGAMI_ASSIGN_OR_RETURN(std::regex re, Regex(x, source, "site.follow"));

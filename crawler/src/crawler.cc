@@ -8,20 +8,27 @@
 #include <condition_variable>
 #include <ctime>
 #include <deque>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <regex>
 #include <set>
 #include <thread>
 
+#include <sodium.h>
+#include <nlohmann/json.hpp>
+
 #include "kagami/crawler/frontier.h"
 #include "kagami/crawler/html_extractor.h"
 #include "kagami/crawler/http_client.h"
 #include "kagami/crawler/robots.h"
+#include "kagami/crawler/safe_fetcher.h"
 #include "kagami/crawler/url.h"
 #include "kagami/crawler/warc_writer.h"
 #include "kagami/ingest/memory_source.h"
+#include "kagami/pipeline/video_pipeline.h"
 #include "kagami/reports/finding_records.h"
+#include "sha256.h"
 
 namespace kagami::crawler {
 namespace {
@@ -34,6 +41,8 @@ constexpr int kPriorityChapter = 20;
 constexpr int kPriorityNavigation = 10;
 constexpr uint64_t kRobotsTokenBit = 1ull << 62;
 constexpr uint64_t kMaxRobotsBytes = 512 * 1024;
+constexpr int kMaxRobotsRedirects = 5;              // RFC 9309 2.3.1.2: at least five
+constexpr int64_t kRobotsCacheSeconds = 24 * 3600;  // RFC 9309 2.4: at most 24 hours
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -55,21 +64,6 @@ int PagePriority(const std::string& url) {
   static const std::regex kChapter(R"((chapter|chap|/ch[-_]?\d|episode|/ep[-_]?\d|/read/|/viewer))",
                                    std::regex::icase);
   return std::regex_search(url, kChapter) ? kPriorityChapter : kPriorityNavigation;
-}
-
-// Seconds from a Retry-After value: delta-seconds or an HTTP-date; -1 if neither.
-double ParseRetryAfter(const std::string& value) {
-  if (value.empty()) return -1;
-  if (std::all_of(value.begin(), value.end(),
-                  [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
-    return std::atof(value.c_str());
-  }
-  std::tm tm{};
-  if (strptime(value.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm) != nullptr) {
-    double when = static_cast<double>(timegm(&tm));
-    return std::max(0.0, when - static_cast<double>(std::time(nullptr)));
-  }
-  return -1;
 }
 
 bool LooksLikeHtml(const std::string& content_type, const std::string& body) {
@@ -95,17 +89,17 @@ struct HostState {
 struct InFlight {
   FrontierEntry entry;
   bool robots_overridden = false;
-  std::string authority;  // for robots fetches
+  std::string authority;  // for robots fetches: the host the rules are for
+  int robots_hops = 0;    // redirects followed so far for that robots.txt
 };
 
+// A fetched media response waiting for the media stage.
 struct MediaItem {
   FrontierEntry entry;
-  ingest::MemoryAsset asset;
-  WarcRef warc;
-  bool robots_overridden = false;
-  std::string server_ip;
-  int http_status = 0;
-  std::vector<std::pair<std::string, std::string>> http_headers;  // as received, in order
+  bool stream = false;          // an HLS playlist: fetched by the media stage itself
+  RobotsRules robots;           // stream: the playlist host's rules, for its segments
+  HttpResponse response;        // body decoded; archived to WARC by the media stage
+  std::string robots_override;  // why robots.txt was not obeyed for this media ("" = it was)
 };
 
 // Header fields of a raw response head, in order (status line skipped).
@@ -155,16 +149,19 @@ struct Crawler::Impl {
 
   std::unique_ptr<Frontier> frontier;
   std::unique_ptr<HttpClient> client;
+  HttpClientOptions http_options;  // also for the media stage's own fetchers
   std::unique_ptr<WarcWriter> warc;
   std::vector<std::string> follow_hosts;
   std::map<std::string, HostState> hosts;
   std::map<uint64_t, InFlight> in_flight;
   std::map<int64_t, int> retries;
+  nlohmann::json robots_cache = nlohmann::json::object();
+  std::set<std::string> overridden_pages;  // pages fetched only because of a robots override
   uint64_t next_token = 1;
   CrawlProgress progress;
   int64_t pages_started = 0, media_started = 0;
 
-  // Media worker.
+  // Media stage (MediaWorker): queue in, completions out, both under `mu`.
   std::mutex mu;
   std::condition_variable cv;
   std::deque<MediaItem> media_queue;
@@ -172,7 +169,8 @@ struct Crawler::Impl {
   uint64_t media_pending_bytes = 0;
   int media_outstanding = 0;  // queued or being scanned
   bool closing = false;
-  std::thread worker;
+  std::vector<std::thread> workers;
+  std::mutex record_mu;  // serialises evidence, findings and on_finding
 
   Impl(CrawlJob j, std::filesystem::path d, pipeline::Scanner& s, FindingsSink& f,
        std::filesystem::path data_dir, std::function<void(const reports::Finding&)> notify)
@@ -195,74 +193,228 @@ struct Crawler::Impl {
     return std::min(d, job.politeness.max_backoff_s);
   }
 
+  // Media stage, run by `media_threads` workers at once, overlapped with the
+  // fetch loop and with each other: WARC record -> SHA-256 -> ingest ->
+  // fingerprint -> match (the long-lived Scanner; one single-asset volume per
+  // call, so an image is matched as soon as it arrives and an archive's pages
+  // are spread over the Scanner's TBB pipeline) -> findings (serialised).
   void MediaWorker() {
     while (true) {
-      std::vector<MediaItem> batch;
+      MediaItem item;
       {
         std::unique_lock<std::mutex> lock(mu);
         cv.wait(lock, [&] { return closing || !media_queue.empty(); });
         if (media_queue.empty()) return;
-        while (!media_queue.empty() && batch.size() < 16) {
-          batch.push_back(std::move(media_queue.front()));
-          media_queue.pop_front();
+        item = std::move(media_queue.front());
+        media_queue.pop_front();
+      }
+      uint64_t bytes = item.response.body.size();
+      MediaDone d = ProcessMedia(item);
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        media_pending_bytes -= bytes;
+        media_done.push_back(std::move(d));
+      }
+      client->Wakeup();  // the fetch loop completes the entry and may fetch more
+    }
+  }
+
+  MediaDone ProcessMedia(MediaItem& item) {
+    if (item.stream) return ProcessStream(item);
+    MediaDone d;
+    d.id = item.entry.id;
+    HttpResponse& r = item.response;
+    std::vector<unsigned char> bytes(r.body.begin(), r.body.end());
+    r.body.clear();
+    r.body.shrink_to_fit();
+    ingest::MemoryAsset asset;
+    asset.provenance.sha256_hex =
+        Sha256Hex({std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size())});
+    asset.provenance.url = item.entry.url;
+    asset.provenance.fetched_unix_ms = r.done_unix_ms;
+    asset.bytes = std::make_shared<const std::vector<unsigned char>>(std::move(bytes));
+    // Without a Content-Encoding the payload is the body as received: its digest is the asset's.
+    bool identity = !r.headers.count("content-encoding");
+    Result<WarcRef> warc_ref = Archive(r, identity ? asset.provenance.sha256_hex : "");
+    if (!warc_ref.ok()) {
+      d.status = warc_ref.status().WithContext("writing the WARC record (evidence)");
+      d.fatal = true;
+      return d;
+    }
+    r.raw_body.clear();
+    r.raw_body.shrink_to_fit();
+    asset.provenance.warc_file = warc_ref->file;
+    asset.provenance.warc_record_id = warc_ref->record_id;
+    if (job.fetch_only) return d;
+    bool reported = false;
+    scanner.ScanMemory({asset}, [&](const pipeline::VolumeReport& report) {
+      if (reported) return;
+      reported = true;
+      if (!report.status.ok() && report.matches.empty()) d.status = report.status;
+      if (report.verdict != pipeline::Verdict::kMatch) return;
+      std::lock_guard<std::mutex> lock(record_mu);  // one finding recorded at a time
+      for (reports::ScanFindingDraft& draft :
+           reports::FindingsFromScan(report, ToUtcSeconds(asset.provenance.fetched_unix_ms),
+                                     "kagami crawl " + job.name)) {
+        reports::Finding& f = draft.finding;
+        if (!job.works.empty() &&
+            std::find(job.works.begin(), job.works.end(), f.work) == job.works.end())
+          continue;
+        f.source = item.entry.url;
+        f.source_is_url = true;
+        f.page_url = item.entry.referrer;
+        f.media_url = item.entry.url;
+        f.server_ip = r.ip;
+        f.http_status = static_cast<int>(r.code);
+        f.http_headers = HeaderPairs(r.response_head);
+        f.content_sha256 = asset.provenance.sha256_hex;
+        f.warc_file = warc_ref->file;
+        f.warc_record_id = warc_ref->record_id;
+        if (!item.robots_override.empty()) f.robots_override = item.robots_override;
+        Result<std::pair<std::string, std::string>> kept = evidence.KeepBytes(std::string_view(
+            reinterpret_cast<const char*>(asset.bytes->data()), asset.bytes->size()));
+        if (kept.ok()) f.evidence_file = kept->second;
+        Result<bool> added = findings.Record(f);
+        if (!added.ok()) {
+          d.status = added.status();
+          d.fatal = true;
+        } else if (*added) {
+          ++d.new_findings;
+          if (on_finding) on_finding(f);
         }
       }
-      std::vector<ingest::MemoryAsset> assets;
-      for (const MediaItem& item : batch) assets.push_back(item.asset);
-      std::vector<MediaDone> done(batch.size());
-      size_t index = 0;
-      scanner.ScanMemory(assets, [&](const pipeline::VolumeReport& report) {
-        if (index >= batch.size()) return;
-        MediaItem& item = batch[index];
-        MediaDone& d = done[index];
-        ++index;
-        d.id = item.entry.id;
-        if (!report.status.ok() && report.matches.empty()) d.status = report.status;
-        if (report.verdict != pipeline::Verdict::kMatch) return;
-        for (reports::ScanFindingDraft& draft :
-             reports::FindingsFromScan(report, ToUtcSeconds(item.asset.provenance.fetched_unix_ms),
-                                       "kagami crawl " + job.name)) {
-          reports::Finding& f = draft.finding;
-          if (!job.works.empty() &&
-              std::find(job.works.begin(), job.works.end(), f.work) == job.works.end())
-            continue;
-          f.source = item.entry.url;
-          f.source_is_url = true;
-          f.page_url = item.entry.referrer;
-          f.media_url = item.entry.url;
-          f.server_ip = item.server_ip;
-          f.http_status = item.http_status;
-          f.http_headers = item.http_headers;
-          f.content_sha256 = item.asset.provenance.sha256_hex;
-          f.warc_file = item.warc.file;
-          f.warc_record_id = item.warc.record_id;
-          if (item.robots_overridden) {
-            f.robots_override = "robots.txt disallows this URL; job '" + job.name +
-                                "' overrides robots.txt for this host (ignore_robots_hosts)";
-          }
-          Result<std::pair<std::string, std::string>> kept = evidence.KeepBytes(std::string_view(
-              reinterpret_cast<const char*>(item.asset.bytes->data()), item.asset.bytes->size()));
-          if (kept.ok()) f.evidence_file = kept->second;
-          Result<bool> added = findings.Record(f);
-          if (!added.ok()) {
-            d.status = added.status();
-            d.fatal = true;
-          } else if (*added) {
-            ++d.new_findings;
-            if (on_finding) on_finding(f);
-          }
+    });
+    if (!reported) d.status = Status::Internal("scanner returned no report");
+    return d;
+  }
+
+  // An HLS playlist: every playlist and segment fetched through a SafeFetcher
+  // (the job's address policy, pins, caps, politeness and WARC; robots.txt of
+  // the playlist's host applies to same-host segments), decoded through
+  // ingest's custom AVIO, matched as video (pipeline::ScanVideos), and each
+  // work's aligned segments recorded as one finding with their time ranges.
+  MediaDone ProcessStream(MediaItem& item) {
+    MediaDone d;
+    d.id = item.entry.id;
+    if (job.fetch_only) return d;
+    Result<Url> playlist = ParseUrl(item.entry.url);
+    SafeFetcher::Options fo;
+    fo.http = http_options;
+    fo.max_redirects = job.limits.max_redirects;
+    fo.max_retries = job.politeness.max_retries;
+    fo.min_delay_s = job.politeness.min_delay_s;
+    fo.max_backoff_s = job.politeness.max_backoff_s;
+    const std::string authority = playlist.ok() ? playlist->authority() : "";
+    const bool obey = job.politeness.obey_robots && item.robots_override.empty();
+    fo.allow = [&](const std::string& url) -> std::string {
+      Result<Url> u = ParseUrl(url);
+      if (!u.ok()) return u.status().message();
+      if (obey && u->authority() == authority && !item.robots.Allowed(u->path_query))
+        return "disallowed by robots.txt";
+      return "";
+    };
+    WarcRef first_ref;
+    fo.on_archived = [&](const std::string&, const WarcRef& ref) {
+      if (first_ref.record_id.empty()) first_ref = ref;
+    };
+    Result<std::unique_ptr<SafeFetcher>> made = SafeFetcher::Create(fo, warc.get());
+    if (!made.ok()) {
+      d.status = made.status();
+      return d;
+    }
+    // The stream's content digest: SHA-256 over the playlist and segment
+    // bodies in fetch order.
+    struct DigestingFetcher : ingest::ByteFetcher {
+      ingest::ByteFetcher& inner;
+      crypto_hash_sha256_state st;
+      int64_t first_ms = 0;
+      explicit DigestingFetcher(ingest::ByteFetcher& f) : inner(f) { crypto_hash_sha256_init(&st); }
+      Result<ingest::FetchedBytes> Fetch(const std::string& url, uint64_t max) override {
+        Result<ingest::FetchedBytes> got = inner.Fetch(url, max);
+        if (got.ok()) {
+          if (first_ms == 0) first_ms = NowMs();
+          crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(got->bytes.data()),
+                                    got->bytes.size());
         }
-      });
-      std::lock_guard<std::mutex> lock(mu);
-      for (size_t i = 0; i < batch.size(); ++i) {
-        if (done[i].id == 0) {
-          done[i].id = batch[i].entry.id;
-          done[i].status = Status::Internal("scanner returned no report");
+        return got;
+      }
+      std::string Hex() {
+        unsigned char digest[crypto_hash_sha256_BYTES];
+        crypto_hash_sha256_final(&st, digest);
+        return ToHex(digest, sizeof digest);
+      }
+      static std::string ToHex(const unsigned char* p, size_t n) {
+        static const char* kHex = "0123456789abcdef";
+        std::string out;
+        for (size_t i = 0; i < n; ++i) {
+          out.push_back(kHex[p[i] >> 4]);
+          out.push_back(kHex[p[i] & 15]);
         }
-        media_pending_bytes -= batch[i].asset.bytes ? batch[i].asset.bytes->size() : 0;
-        media_done.push_back(std::move(done[i]));
+        return out;
+      }
+    } digesting(**made);
+    pipeline::VideoOptions vo = pipeline::VideoOptionsFor(scanner.options().extract);
+    vo.fetcher = &digesting;
+    pipeline::VolumeReport report;
+    bool reported = false;
+    Status scanned = pipeline::ScanVideos(scanner.store(), {item.entry.url}, vo,
+                                          scanner.options().extract.limits,
+                                          [&](const pipeline::VolumeReport& r) {
+                                            report = r;
+                                            reported = true;
+                                          });
+    if (!scanned.ok()) {
+      d.status = scanned;
+      return d;
+    }
+    if (!reported) {
+      d.status = Status::Internal("video scan returned no report");
+      return d;
+    }
+    if (!report.status.ok()) d.status = report.status;
+    if (report.verdict != pipeline::Verdict::kMatch) return d;
+    std::string sha = digesting.Hex();
+    std::map<std::string, reports::Finding> by_work;
+    for (const pipeline::VideoSegmentMatch& m : report.segments) {
+      if (!job.works.empty() &&
+          std::find(job.works.begin(), job.works.end(), m.ref.work_id) == job.works.end())
+        continue;
+      reports::Finding& f = by_work[m.ref.work_id];
+      f.work = m.ref.work_id;
+      reports::MatchedUnit u;
+      u.index = static_cast<int>(f.units.size());
+      u.time = reports::TimeRange{m.segment.start, m.segment.end};
+      u.ref_time = reports::TimeRange{m.segment.ref_start, m.segment.ref_end};
+      u.ref_asset = m.ref.path;
+      u.ref_asset_sha256 = m.ref.sha256;
+      u.distance = static_cast<int>(std::lround(m.segment.mean_distance));
+      u.similarity = m.segment.score;
+      u.coverage = m.coverage;
+      u.mirrored = m.segment.mirrored;
+      f.units.push_back(std::move(u));
+    }
+    std::lock_guard<std::mutex> lock(record_mu);
+    for (auto& [work, f] : by_work) {
+      f.source = item.entry.url;
+      f.source_is_url = true;
+      f.page_url = item.entry.referrer;
+      f.media_url = item.entry.url;
+      f.captured_at = ToUtcSeconds(digesting.first_ms != 0 ? digesting.first_ms : NowMs());
+      f.recorded_by = "kagami crawl " + job.name + " (HLS)";
+      f.content_sha256 = sha;
+      f.warc_file = first_ref.file.empty() ? "" : "crawl/" + job.name + "/warc/" + first_ref.file;
+      f.warc_record_id = first_ref.record_id;
+      f.robots_override = item.robots_override;
+      Result<bool> added = findings.Record(f);
+      if (!added.ok()) {
+        d.status = added.status();
+        d.fatal = true;
+      } else if (*added) {
+        ++d.new_findings;
+        if (on_finding) on_finding(f);
       }
     }
+    return d;
   }
 
   Status DrainMediaDone() {
@@ -312,10 +464,6 @@ struct Crawler::Impl {
   }
 
   Status StartEntry(FrontierEntry e, HostState& h) {
-    if (e.kind == LinkKind::kStream) {
-      ++progress.refused;
-      return frontier->Complete(e.id, FetchOutcome::kRefused, "HLS playlist: not ingested yet");
-    }
     bool is_page = e.kind == LinkKind::kPage;
     if (is_page && pages_started >= job.limits.max_pages) {
       ++progress.refused;
@@ -339,6 +487,24 @@ struct Crawler::Impl {
       overridden = true;
     }
     if (!retries.count(e.id)) (is_page ? pages_started : media_started)++;
+    if (e.kind == LinkKind::kStream) {  // the media stage fetches playlists and segments
+      ++progress.media;
+      MediaItem item;
+      item.entry = std::move(e);
+      item.stream = true;
+      item.robots = h.robots;
+      if (overridden) {
+        item.robots_override = "robots.txt disallows " + item.entry.url + "; job '" + job.name +
+                               "' overrides robots.txt for this host (ignore_robots_hosts)";
+      }
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        ++media_outstanding;
+        media_queue.push_back(std::move(item));
+      }
+      cv.notify_one();
+      return Status::Ok();
+    }
     HttpRequest req;
     req.token = next_token++;
     req.url = e.url;
@@ -354,17 +520,61 @@ struct Crawler::Impl {
     return Status::Ok();
   }
 
-  void StartRobots(const std::string& authority, const std::string& scheme, HostState& h) {
+  void StartRobots(const std::string& authority, const std::string& url, int hops, HostState& h) {
     HttpRequest req;
     req.token = kRobotsTokenBit | next_token++;
-    req.url = scheme + "://" + authority + "/robots.txt";
+    req.url = url;
     req.max_body_bytes = kMaxRobotsBytes;
     InFlight f;
     f.authority = authority;
+    f.robots_hops = hops;
     in_flight.emplace(req.token, std::move(f));
     h.robots_state = HostState::kFetching;
     ++h.active;
     client->Start(req);
+  }
+
+  // robots.txt answers of earlier runs (<job dir>/robots-cache.json): RFC 9309
+  // lets a crawler reuse one for up to 24 hours. Entries: authority ->
+  // {"t": unix seconds, "kind": "rules"|"allow", "body": text}. Unreachable
+  // hosts (disallow all) are not cached: they are asked again next run.
+  void LoadRobotsCache() {
+    std::ifstream in(dir / "robots-cache.json");
+    nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+    if (j.is_object()) robots_cache = std::move(j);
+  }
+
+  // The cached answer for `authority` applied to `h`, as a shared-frontier
+  // verdict ("allow" or "rules\n" + body); "" when there is none fresh.
+  std::string RobotsFromCache(const std::string& authority, HostState& h) {
+    auto it = robots_cache.find(authority);
+    if (it == robots_cache.end() || !it->is_object()) return "";
+    int64_t t = it->value("t", int64_t{0});
+    if (NowMs() / 1000 - t > kRobotsCacheSeconds || t > NowMs() / 1000 + 60) return "";
+    std::string kind = it->value("kind", "");
+    if (kind == "rules") {
+      std::string body = it->value("body", "");
+      h.robots = RobotsRules::Parse(body, job.RobotsToken());
+      return "rules\n" + body;
+    }
+    if (kind == "allow") {
+      h.robots = RobotsRules::AllowAll();
+      return "allow";
+    }
+    return "";
+  }
+
+  void CacheRobots(const std::string& authority, const std::string& kind, const std::string& body) {
+    robots_cache[authority] = {{"t", NowMs() / 1000}, {"kind", kind}, {"body", body}};
+    std::filesystem::path path = dir / "robots-cache.json";
+    std::filesystem::path tmp = dir / "robots-cache.json.tmp";
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << robots_cache.dump();
+      if (!out) return;  // a cache: failing to keep it costs a refetch, nothing else
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
   }
 
   Status Fill() {
@@ -378,6 +588,21 @@ struct Crawler::Impl {
       if (client->in_flight() >= job.limits.max_connections) break;
       HostState& h = hosts[authority];
       if (h.robots_state == HostState::kFetching) continue;
+      if (h.robots_state == HostState::kUnknown && job.politeness.obey_robots) {
+        // Shared frontiers fetch each robots.txt once for all workers.
+        KAGAMI_ASSIGN_OR_RETURN(Frontier::SharedRobots shared, frontier->LeaseRobots(authority));
+        if (shared.lease == Frontier::RobotsLease::kWait) continue;
+        if (shared.lease == Frontier::RobotsLease::kKnown) {
+          h.robots = shared.verdict == "allow" ? RobotsRules::AllowAll()
+                     : shared.verdict == "disallow"
+                         ? RobotsRules::DisallowAll()
+                         : RobotsRules::Parse(std::string_view(shared.verdict).substr(6),
+                                              job.RobotsToken());
+          h.robots_override =
+              HostIn(authority.substr(0, authority.rfind(':')), job.politeness.ignore_robots_hosts);
+          h.robots_state = HostState::kReady;
+        }
+      }
       if (h.active >= job.politeness.per_host_connections || now < h.next_start) continue;
       int n = HostDelay(h) > 0 ? 1 : job.politeness.per_host_connections - h.active;
       n = std::min(n, job.limits.max_connections - client->in_flight());
@@ -386,10 +611,18 @@ struct Crawler::Impl {
       if (h.robots_state == HostState::kUnknown) {
         h.robots_override = HostIn(claimed[0].authority.substr(0, claimed[0].authority.rfind(':')),
                                    job.politeness.ignore_robots_hosts);
+        bool cached = false;
         if (job.politeness.obey_robots) {
+          std::string verdict = RobotsFromCache(authority, h);
+          cached = !verdict.empty();
+          // A shared frontier leased this robots.txt to us: publish the cached answer.
+          if (cached) KAGAMI_RETURN_IF_ERROR(frontier->StoreRobots(authority, verdict));
+        }
+        if (job.politeness.obey_robots && !cached) {
           Result<Url> u = ParseUrl(claimed[0].url);
           h.parked = std::move(claimed);
-          StartRobots(authority, u.ok() ? u->scheme : "http", h);
+          StartRobots(authority, (u.ok() ? u->scheme : "http") + "://" + authority + "/robots.txt",
+                      0, h);
           continue;
         }
         h.robots_state = HostState::kReady;
@@ -399,14 +632,17 @@ struct Crawler::Impl {
     return Status::Ok();
   }
 
-  Result<WarcRef> Archive(const HttpResponse& r) {
-    Result<WarcRef> ref = ArchiveRaw(r);
+  // Thread-safe (WarcWriter serialises). `payload_sha256_hex`: the digest of
+  // r.raw_body when already known ("" computes it).
+  Result<WarcRef> Archive(const HttpResponse& r, const std::string& payload_sha256_hex = "") {
+    Result<WarcRef> ref = ArchiveRaw(r, payload_sha256_hex);
     if (ref.ok()) ref->file = "crawl/" + job.name + "/warc/" + ref->file;
     return ref;
   }
 
-  Result<WarcRef> ArchiveRaw(const HttpResponse& r) {
+  Result<WarcRef> ArchiveRaw(const HttpResponse& r, const std::string& payload_sha256_hex) {
     HttpExchange ex;
+    ex.payload_sha256_hex = payload_sha256_hex;
     ex.target_uri = r.url;
     ex.ip_address = r.ip;
     ex.date_unix_ms = r.done_unix_ms;
@@ -426,6 +662,7 @@ struct Crawler::Impl {
     double wait = std::min(job.politeness.max_backoff_s, std::max(backoff, retry_after_s));
     h.next_start = std::max(
         h.next_start, Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(wait * 1000)));
+    KAGAMI_RETURN_IF_ERROR(frontier->Defer(e.authority, wait));
     if (n < job.politeness.max_retries) {
       ++n;
       return frontier->Release(e.id);
@@ -434,20 +671,37 @@ struct Crawler::Impl {
     return frontier->Complete(e.id, FetchOutcome::kFailed, why);
   }
 
+  // RFC 9309 2.3.1: 2xx -> the rules; redirects followed (up to five hops,
+  // across hosts, each checked by the address policy and archived); other
+  // 3xx and 4xx -> unavailable, allow all; 5xx or unreachable -> disallow all.
   Status HandleRobots(const InFlight& f, HttpResponse& r) {
     HostState& h = hosts[f.authority];
     --h.active;
     if (r.code != 0) (void)Archive(r);
     progress.bytes += static_cast<int64_t>(r.raw_body.size());
+    std::string verdict = "allow";
     if (r.status.ok() && r.code >= 200 && r.code < 300) {
       h.robots = RobotsRules::Parse(r.body, job.RobotsToken());
+      verdict = "rules\n" + r.body;
+      CacheRobots(f.authority, "rules", r.body.substr(0, kMaxRobotsBytes));
+    } else if (r.status.ok() && r.code >= 300 && r.code < 400 && r.headers.count("location") &&
+               f.robots_hops < kMaxRobotsRedirects) {
+      Result<Url> target = ParseUrl(r.headers.at("location"), r.url);
+      if (target.ok()) {
+        StartRobots(f.authority, target->canonical, f.robots_hops + 1, h);
+        return Status::Ok();
+      }
+      h.robots = RobotsRules::AllowAll();  // a redirect to nowhere fetchable: unavailable
     } else if (r.status.ok() && r.code >= 300 && r.code < 500) {
-      h.robots = RobotsRules::AllowAll();  // RFC 9309 2.3.1.3: unavailable -> allowed
-    } else if (r.refused_address) {
+      h.robots = RobotsRules::AllowAll();  // 2.3.1.3: unavailable -> allowed
+      CacheRobots(f.authority, "allow", "");
+    } else if (r.refused_address && f.robots_hops == 0) {
       h.robots = RobotsRules::AllowAll();  // the pages will be refused by the policy anyway
     } else {
       h.robots = RobotsRules::DisallowAll();  // 2.3.1.4: unreachable -> complete disallow
+      verdict = "disallow";
     }
+    KAGAMI_RETURN_IF_ERROR(frontier->StoreRobots(f.authority, verdict));
     h.robots_state = HostState::kReady;
     std::vector<FrontierEntry> parked = std::move(h.parked);
     h.parked.clear();
@@ -469,11 +723,14 @@ struct Crawler::Impl {
       ++progress.refused;
       return frontier->Complete(e.id, FetchOutcome::kRefused, r.status.message());
     }
-    WarcRef ref;
-    if (r.code != 0) {
+    auto ct_it = r.headers.find("content-type");
+    std::string ct = ct_it == r.headers.end() ? "" : ct_it->second;
+    bool html = r.status.ok() && LooksLikeHtml(ct, r.body);
+    // A fetched media body is archived by the media stage, off this loop.
+    bool media = r.status.ok() && r.code >= 200 && r.code < 300 && !html;
+    if (r.code != 0 && !media) {
       Result<WarcRef> written = Archive(r);
       if (!written.ok()) return written.status();  // evidence cannot be kept: stop
-      ref = *written;
     }
     if (!r.status.ok()) {
       if (r.status.code() == StatusCode::kResourceExhausted ||
@@ -485,7 +742,10 @@ struct Crawler::Impl {
     }
     if (r.code == 429 || r.code == 503) {
       auto ra = r.headers.find("retry-after");
-      return RetryOrFail(e, h, ra == r.headers.end() ? -1 : ParseRetryAfter(ra->second),
+      return RetryOrFail(e, h,
+                         ra == r.headers.end()
+                             ? -1
+                             : ParseRetryAfter(ra->second, static_cast<double>(std::time(nullptr))),
                          "HTTP " + std::to_string(r.code));
     }
     if (r.code >= 500) return RetryOrFail(e, h, -1, "HTTP " + std::to_string(r.code));
@@ -519,13 +779,12 @@ struct Crawler::Impl {
       ++progress.failed;
       return frontier->Complete(e.id, FetchOutcome::kFailed, "HTTP " + std::to_string(r.code));
     }
-    auto ct_it = r.headers.find("content-type");
-    std::string ct = ct_it == r.headers.end() ? "" : ct_it->second;
-    if (LooksLikeHtml(ct, r.body)) {
+    if (html) {
       Result<Url> u = ParseUrl(e.url);
       bool followable = u.ok() && HostIn(u->host, follow_hosts);
       if (e.kind == LinkKind::kPage || followable) {
         ++progress.pages;
+        if (f.robots_overridden) overridden_pages.insert(e.url);
         std::vector<Link> links = ExtractLinks(r.body, e.url, RulesFor(u.ok() ? u->host : ""));
         KAGAMI_RETURN_IF_ERROR(Enqueue(links, e));
         return frontier->Complete(e.id, FetchOutcome::kDone, "");
@@ -535,19 +794,19 @@ struct Crawler::Impl {
     ++progress.media;
     MediaItem item;
     item.entry = e;
-    std::vector<unsigned char> bytes(r.body.begin(), r.body.end());
-    r.body.clear();
-    item.asset = ingest::MakeMemoryAsset(std::move(bytes), e.url, r.done_unix_ms);
-    item.asset.provenance.warc_file = ref.file;
-    item.asset.provenance.warc_record_id = ref.record_id;
-    item.warc = ref;
-    item.robots_overridden = f.robots_overridden;
-    item.server_ip = r.ip;
-    item.http_status = static_cast<int>(r.code);
-    item.http_headers = HeaderPairs(r.response_head);
+    if (f.robots_overridden) {
+      item.robots_override = "robots.txt disallows " + e.url + "; job '" + job.name +
+                             "' overrides robots.txt for this host (ignore_robots_hosts)";
+    } else if (overridden_pages.count(e.referrer)) {
+      item.robots_override = "found on " + e.referrer + ", which robots.txt disallows; job '" +
+                             job.name +
+                             "' overrides robots.txt for that host (ignore_robots_hosts)";
+    }
+    uint64_t bytes = r.body.size();
+    item.response = std::move(r);
     {
       std::lock_guard<std::mutex> lock(mu);
-      media_pending_bytes += item.asset.bytes->size();
+      media_pending_bytes += bytes;
       ++media_outstanding;
       media_queue.push_back(std::move(item));
     }
@@ -559,8 +818,11 @@ struct Crawler::Impl {
     std::error_code ec;
     std::filesystem::create_directories(dir / "warc", ec);
     if (ec) return ErrnoStatus(ec.value(), "create " + (dir / "warc").string());
-    KAGAMI_ASSIGN_OR_RETURN(frontier, OpenSqliteFrontier(dir / "frontier.sqlite"));
+    if (!frontier) {
+      KAGAMI_ASSIGN_OR_RETURN(frontier, OpenSqliteFrontier(dir / "frontier.sqlite"));
+    }
     KAGAMI_ASSIGN_OR_RETURN(summary.resumed, frontier->BeginRun(resume));
+    LoadRobotsCache();
     for (const std::string& seed : job.seeds) {
       Result<Url> u = ParseUrl(seed);
       if (u.ok()) follow_hosts.push_back(u->host);
@@ -597,6 +859,7 @@ struct Crawler::Impl {
     o.max_decompression_ratio = job.limits.max_decompression_ratio;
     o.resolve = job.resolve;
     o.policy = policy;
+    http_options = o;
     KAGAMI_ASSIGN_OR_RETURN(client, HttpClient::Create(o));
 
     std::time_t t = std::time(nullptr);
@@ -619,7 +882,15 @@ struct Crawler::Impl {
       closing = true;
     }
     cv.notify_all();
-    if (worker.joinable()) worker.join();
+    for (std::thread& w : workers)
+      if (w.joinable()) w.join();
+    workers.clear();
+  }
+
+  void StartWorkers() {
+    int threads = scanner.options().extract.threads;
+    if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    for (int i = 0; i < threads; ++i) workers.emplace_back([this] { MediaWorker(); });
   }
 };
 
@@ -627,6 +898,10 @@ Crawler::Crawler(CrawlJob job, std::filesystem::path data_dir, pipeline::Scanner
                  FindingsSink& findings, std::function<void(const reports::Finding&)> on_finding)
     : impl_(std::make_unique<Impl>(job, data_dir / "crawl" / job.name, scanner, findings, data_dir,
                                    std::move(on_finding))) {}
+
+void Crawler::UseFrontier(std::unique_ptr<Frontier> frontier) {
+  impl_->frontier = std::move(frontier);
+}
 
 Crawler::~Crawler() {
   if (impl_) impl_->StopWorker();
@@ -638,7 +913,7 @@ Result<CrawlSummary> Crawler::Run(bool resume, const std::atomic<bool>* stop,
   CrawlSummary summary;
   auto started = Clock::now();
   KAGAMI_RETURN_IF_ERROR(m.Setup(resume, summary));
-  m.worker = std::thread([&m] { m.MediaWorker(); });
+  m.StartWorkers();
   Status status;
   auto last_progress = Clock::now();
   while (true) {
@@ -663,7 +938,6 @@ Result<CrawlSummary> Crawler::Run(bool resume, const std::atomic<bool>* stop,
         break;
       }
       if (ready->empty() && outstanding == 0) break;  // nothing left anywhere
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     std::vector<HttpResponse> responses = m.client->Poll(20);
     for (HttpResponse& r : responses) {

@@ -209,6 +209,9 @@ void Walk(xmlNode* node, const std::vector<const SiteRule*>& rules, Collector& o
         }
         for (const SiteRule* rule : rules)
           for (const std::regex& re : rule->script_media) AddScriptMatches(text, re, out);
+        for (const SiteRule* rule : rules)
+          for (const JsonPath& path : rule->script_json)
+            for (const std::string& url : path.Select(text)) out.Add(url, LinkKind::kMedia);
         // Playlists named in scripts are common on streaming pages.
         static const std::regex kM3u8(R"re(["'](https?:[^"'\s]+?\.m3u8[^"'\s]*)["'])re");
         if (text.size() < (1 << 20)) {

@@ -233,6 +233,8 @@ Result<std::unique_ptr<HttpClient>> HttpClient::Create(const HttpClientOptions& 
   return std::unique_ptr<HttpClient>(new HttpClient(std::move(impl)));
 }
 
+void HttpClient::Wakeup() { curl_multi_wakeup(impl_->multi.get()); }
+
 int HttpClient::in_flight() const { return static_cast<int>(impl_->transfers.size()); }
 
 void HttpClient::Start(const HttpRequest& request) {
@@ -282,10 +284,8 @@ std::vector<HttpResponse> HttpClient::Poll(int timeout_ms) {
   CURLM* m = impl_->multi.get();
   int running = 0;
   curl_multi_perform(m, &running);
-  if (!impl_->transfers.empty()) {
-    curl_multi_poll(m, nullptr, 0, std::max(0, timeout_ms), nullptr);
-    curl_multi_perform(m, &running);
-  }
+  curl_multi_poll(m, nullptr, 0, std::max(0, timeout_ms), nullptr);  // Wakeup() ends it early
+  curl_multi_perform(m, &running);
   int left = 0;
   while (CURLMsg* msg = curl_multi_info_read(m, &left)) {
     if (msg->msg != CURLMSG_DONE) continue;

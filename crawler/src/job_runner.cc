@@ -1,5 +1,6 @@
 #include "kagami/crawler/job_runner.h"
 
+#include "kagami/crawler/crawl_worker.h"
 #include "kagami/index/store.h"
 
 namespace kagami::crawler {
@@ -10,6 +11,7 @@ std::filesystem::path JobDir(const std::filesystem::path& data_dir, const CrawlJ
 
 Result<CrawlSummary> RunCrawlJob(const CrawlJob& job, const std::filesystem::path& data_dir,
                                  const RunJobOptions& options) {
+  if (!options.pg_conninfo.empty()) return RunCrawlWorker(job, data_dir, options);
   KAGAMI_ASSIGN_OR_RETURN(std::unique_ptr<index::Store> store, index::Store::Open(data_dir));
   KAGAMI_ASSIGN_OR_RETURN(std::unique_ptr<reports::FindingsLedger> ledger,
                           reports::FindingsLedger::Open(data_dir));

@@ -1,41 +1,52 @@
 #include "kagami/crawler/warc_writer.h"
 
-#include <sodium.h>
+#include "sha256.h"
+
 #include <zlib.h>
 
 #include <cerrno>
 #include <ctime>
+#include <initializer_list>
 #include <random>
 #include <vector>
 
 namespace kagami::crawler {
 namespace {
 
-std::string Sha256Hex(std::string_view data) {
-  static const int sodium_ready = sodium_init();
-  (void)sodium_ready;
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(data.data()), data.size());
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : digest) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 15]);
-  }
-  return out;
+// Payloads in formats that are compressed already (JPEG, PNG, GIF, WebP, ZIP,
+// 7z, RAR, gzip, MP4/MOV, MPEG-TS, Matroska): deflate cannot shrink them, so
+// their records are stored (deflate level 0, still one valid gzip member) at
+// memory speed instead of costing about 10 ms per MB at level 6.
+bool AlreadyCompressed(std::string_view b) {
+  auto at = [&](size_t off, std::string_view magic) {
+    return b.size() >= off + magic.size() && b.compare(off, magic.size(), magic) == 0;
+  };
+  return at(0, "\xff\xd8\xff") || at(0, "\x89PNG") || at(0, "GIF8") ||
+         (at(0, "RIFF") && at(8, "WEBP")) || at(0, "PK\x03\x04") || at(0, "7z\xbc\xaf") ||
+         at(0, "Rar!") || at(0, "\x1f\x8b") || at(4, "ftyp") || at(4, "moof") ||
+         at(0, "\x1a\x45\xdf\xa3") || (b.size() >= 189 && b[0] == 0x47 && b[188] == 0x47);
 }
 
-Result<std::string> Gzip(std::string_view data) {
+// One gzip member holding the concatenation of `parts`.
+Result<std::string> Gzip(std::initializer_list<std::string_view> parts, int level) {
   z_stream zs{};
-  if (deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+  if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
     return Status::Internal("deflateInit2 failed");
+  size_t total = 0;
+  for (std::string_view p : parts) total += p.size();
   std::string out;
-  out.resize(deflateBound(&zs, data.size()) + 64);
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  zs.avail_in = static_cast<uInt>(data.size());
+  out.resize(deflateBound(&zs, total) + 64);
   zs.next_out = reinterpret_cast<Bytef*>(out.data());
   zs.avail_out = static_cast<uInt>(out.size());
-  int rc = deflate(&zs, Z_FINISH);
+  int rc = Z_OK;
+  size_t i = 0, n = parts.size();
+  for (std::string_view p : parts) {
+    ++i;
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(p.data()));
+    zs.avail_in = static_cast<uInt>(p.size());
+    rc = deflate(&zs, i == n ? Z_FINISH : Z_NO_FLUSH);
+    if (rc == Z_STREAM_ERROR) break;
+  }
   size_t produced = out.size() - zs.avail_out;
   deflateEnd(&zs);
   if (rc != Z_STREAM_END) return Status::Internal("deflate failed");
@@ -95,12 +106,11 @@ WarcWriter::~WarcWriter() {
 }
 
 Status WarcWriter::WriteRecord(const std::string& header, std::string_view block) {
-  std::string record;
-  record.reserve(header.size() + block.size() + 4);
-  record += header;
-  record.append(block.data(), block.size());
-  record += "\r\n\r\n";
-  KAGAMI_ASSIGN_OR_RETURN(std::string gz, Gzip(record));
+  KAGAMI_ASSIGN_OR_RETURN(std::string gz, Gzip({header, block, "\r\n\r\n"}, 6));
+  return WriteMember(gz);
+}
+
+Status WarcWriter::WriteMember(const std::string& gz) {
   if (std::fwrite(gz.data(), 1, gz.size(), file_) != gz.size() || std::fflush(file_) != 0) {
     return ErrnoStatus(errno, "write " + path_.string());
   }
@@ -112,32 +122,38 @@ Result<WarcRef> WarcWriter::Write(const HttpExchange& ex) {
   const std::string response_id = NewRecordId();
   const std::string request_id = NewRecordId();
   const std::string date = WarcDate(ex.date_unix_ms);
-  std::string response_block = ex.response_head;
-  response_block += ex.response_body;
   std::string common = "WARC-Date: " + date + "\r\nWARC-Target-URI: " + ex.target_uri + "\r\n";
   if (!ex.ip_address.empty()) common += "WARC-IP-Address: " + ex.ip_address + "\r\n";
-
+  const std::string payload_digest =
+      ex.payload_sha256_hex.size() == 64 ? ex.payload_sha256_hex : Sha256Hex({ex.response_body});
   std::string response_header =
       "WARC/1.1\r\nWARC-Type: response\r\nWARC-Record-ID: " + response_id + "\r\n" + common +
-      "WARC-Block-Digest: sha256:" + Sha256Hex(response_block) +
-      "\r\nWARC-Payload-Digest: sha256:" + Sha256Hex(ex.response_body) + "\r\n" +
+      "WARC-Block-Digest: sha256:" + Sha256Hex({ex.response_head, ex.response_body}) +
+      "\r\nWARC-Payload-Digest: sha256:" + payload_digest + "\r\n" +
       (ex.truncated ? "WARC-Truncated: length\r\n" : "") +
       "Content-Type: application/http;msgtype=response\r\nContent-Length: " +
-      std::to_string(response_block.size()) + "\r\n\r\n";
+      std::to_string(ex.response_head.size() + ex.response_body.size()) + "\r\n\r\n";
   std::string request_header =
       "WARC/1.1\r\nWARC-Type: request\r\nWARC-Record-ID: " + request_id + "\r\n" + common +
       "WARC-Concurrent-To: " + response_id +
-      "\r\nWARC-Block-Digest: sha256:" + Sha256Hex(ex.request_head) +
+      "\r\nWARC-Block-Digest: sha256:" + Sha256Hex({ex.request_head}) +
       "\r\nContent-Type: application/http;msgtype=request\r\nContent-Length: " +
       std::to_string(ex.request_head.size()) + "\r\n\r\n";
+  // Compressed outside the lock, so that several threads archive at once.
+  int level = AlreadyCompressed(ex.response_body) ? 0 : 6;
+  KAGAMI_ASSIGN_OR_RETURN(
+      std::string response_gz,
+      Gzip({response_header, ex.response_head, ex.response_body, "\r\n\r\n"}, level));
+  KAGAMI_ASSIGN_OR_RETURN(std::string request_gz,
+                          Gzip({request_header, ex.request_head, "\r\n\r\n"}, 6));
 
   std::lock_guard<std::mutex> lock(mutex_);
   WarcRef ref;
   ref.file = path_.filename().string();
   ref.record_id = response_id;
   ref.offset = offset_;
-  KAGAMI_RETURN_IF_ERROR(WriteRecord(response_header, response_block));
-  KAGAMI_RETURN_IF_ERROR(WriteRecord(request_header, ex.request_head));
+  KAGAMI_RETURN_IF_ERROR(WriteMember(response_gz));
+  KAGAMI_RETURN_IF_ERROR(WriteMember(request_gz));
   return ref;
 }
 

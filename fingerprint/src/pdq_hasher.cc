@@ -176,19 +176,17 @@ void DownsampleTo64(const pdq::Kernels& k, const pdq::LumaGrid& grid, PdqHasher:
 
 // The sampling grid of `image`; an empty grid (hashed as the zero hash) for
 // inputs the contract excludes, so that release builds never read out of bounds.
-pdq::LumaGrid GridFor(const cv::Mat& image, int32_t* col_offset, int32_t* src_row) {
-  const int type = image.type();
-  const bool supported = (type == CV_8UC1 || type == CV_8UC3 || type == CV_8UC4) &&
-                         image.dims == 2 && image.rows >= 1 && image.cols >= 1;
-  assert(supported && "PdqHasher needs a non-empty 8-bit 1-, 3- or 4-channel image");
+pdq::LumaGrid GridFor(const ingest::PixelView& image, int32_t* col_offset, int32_t* src_row) {
+  const bool supported =
+      (image.channels == 1 || image.channels == 3 || image.channels == 4) && !image.empty();
   if (!supported) return pdq::LumaGrid{};
-  return pdq::MakeLumaGrid(image.data, image.step[0], image.channels(), image.cols, image.rows,
+  return pdq::MakeLumaGrid(image.data, image.stride, image.channels, image.width, image.height,
                            col_offset, src_row);
 }
 
 }  // namespace
 
-PdqHash PdqHasher::Hash(const cv::Mat& image) {
+PdqHash PdqHasher::Hash(const ingest::PixelView& image) {
   Scratch& s = *scratch_;
   const pdq::Kernels& k = pdq::KernelsFor(level_);
   const pdq::LumaGrid grid = GridFor(image, s.col_offset, s.src_row);
@@ -207,7 +205,7 @@ PdqHash PdqHasher::Hash(const cv::Mat& image) {
   return result;
 }
 
-PdqDihedralHashes PdqHasher::HashDihedral(const cv::Mat& image) {
+PdqDihedralHashes PdqHasher::HashDihedral(const ingest::PixelView& image) {
   Scratch& s = *scratch_;
   const pdq::Kernels& k = pdq::KernelsFor(level_);
   const pdq::LumaGrid grid = GridFor(image, s.col_offset, s.src_row);

@@ -86,7 +86,11 @@ Result<VideoFingerprint> FingerprintVideo(const std::string& path,
                                           std::vector<cv::Mat>* kept_frames) {
   VideoFingerprint out;
   FingerprintSink sink(out, kept_frames, options.decode.audio_sample_rate);
-  KAGAMI_ASSIGN_OR_RETURN(out.info, ingest::DecodeVideo(path, options.decode, limits, sink));
+  bool url = path.rfind("http://", 0) == 0 || path.rfind("https://", 0) == 0;
+  KAGAMI_ASSIGN_OR_RETURN(
+      out.info, url && options.fetcher != nullptr
+                    ? ingest::DecodeVideoUrl(path, *options.fetcher, options.decode, limits, sink)
+                    : ingest::DecodeVideo(path, options.decode, limits, sink));
   sink.Finish();
   out.audio.start_s = out.info.audio_start_s;
   return out;

@@ -180,6 +180,27 @@ struct PdqIndex::Impl {
   size_t indexed = 0;
   std::vector<uint32_t> offsets;
   std::vector<uint32_t> postings;
+  size_t memory_limit = std::numeric_limits<size_t>::max();  // SetMemoryLimit
+
+  size_t Bytes() const {
+    return codes.capacity() * sizeof(fingerprint::Hash256) + ids32.capacity() * 4 +
+           ids64.capacity() * 8 + offsets.capacity() * 4 + postings.capacity() * 4;
+  }
+
+  // Throws std::bad_alloc, as a failed allocation would, when holding `bytes`
+  // more than `released` less than now would pass memory_limit.
+  void Charge(size_t bytes, size_t released = 0) const {
+    if (Bytes() - released + bytes > memory_limit) throw std::bad_alloc();
+  }
+
+  // Reserves room for one more element, charging the growth to the limit first.
+  template <typename T>
+  void ReserveOneMore(std::vector<T>& v) {
+    if (v.size() < v.capacity()) return;
+    const size_t grown = std::max<size_t>(1, 2 * v.capacity());
+    Charge((grown - v.capacity()) * sizeof(T));
+    v.reserve(grown);
+  }
 
   int64_t unit(size_t pos) const {
     return ids64.empty() ? static_cast<int64_t>(ids32[pos]) : ids64[pos];
@@ -204,6 +225,8 @@ struct PdqIndex::Impl {
   void Reindex() {
     const size_t n = codes.size();
     assert(n < std::numeric_limits<uint32_t>::max());
+    Charge((offsets.empty() ? kTables * (kBuckets + 1) * 4 : 0) + kTables * n * 4,
+           postings.capacity() * 4);
     offsets.assign(kTables * (kBuckets + 1), 0);
     postings.resize(kTables * n);
     postings.shrink_to_fit();
@@ -271,11 +294,11 @@ Status PdqIndex::Add(int64_t unit_id, const fingerprint::Hash256& hash) {
   assert(unit_id > 0 && "unit ids are positive catalog row ids");
   try {
     // Reserve first so that a failed allocation leaves the index unchanged.
-    impl_->codes.reserve(impl_->codes.size() + 1);
+    impl_->ReserveOneMore(impl_->codes);
     if (impl_->ids64.empty()) {
-      impl_->ids32.reserve(impl_->ids32.size() + 1);
+      impl_->ReserveOneMore(impl_->ids32);
     } else {
-      impl_->ids64.reserve(impl_->ids64.size() + 1);
+      impl_->ReserveOneMore(impl_->ids64);
     }
     impl_->Push(unit_id, hash);
     impl_->MaybeReindex();
@@ -291,11 +314,9 @@ int64_t PdqIndex::size() const { return static_cast<int64_t>(impl_->codes.size()
 
 int64_t PdqIndex::max_unit_id() const { return impl_->max_unit_id; }
 
-size_t PdqIndex::MemoryBytes() const {
-  const Impl& i = *impl_;
-  return i.codes.capacity() * sizeof(fingerprint::Hash256) + i.ids32.capacity() * 4 +
-         i.ids64.capacity() * 8 + i.offsets.capacity() * 4 + i.postings.capacity() * 4;
-}
+size_t PdqIndex::MemoryBytes() const { return impl_->Bytes(); }
+
+void PdqIndex::SetMemoryLimit(size_t bytes) { impl_->memory_limit = bytes; }
 
 Result<std::vector<std::vector<IndexHit>>> PdqIndex::RangeSearch(
     const std::vector<fingerprint::Hash256>& queries, int radius) const {

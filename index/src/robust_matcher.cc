@@ -138,7 +138,8 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
 
   // Global stage: PDQ of every normalised view, best hit per registered unit.
   std::map<int64_t, RobustHit> pdq_best;
-  std::map<std::string, RobustHit> best_per_view;
+  std::vector<RobustHit> pdq_candidates;  // every hit of every view
+  std::map<int64_t, int> ref_quality;     // registered unit -> its quality
   std::vector<fingerprint::View> views;
   if (options_.normalized_views) {
     views = fingerprint::NormalizedViews(gray);
@@ -170,39 +171,71 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
       candidate.view = view.name;
       candidate.distance = hit.distance;
       candidate.variant = hit.variant;
+      candidate.view_quality = hash.quality;
       candidate.query_region = Normalised(view.rect_in_original, gray.cols, gray.rows);
+      auto [q, first] = ref_quality.try_emplace(hit.unit_id, -1);
+      if (first) q->second = RegisteredQuality(hit.unit_id);
+      candidate.ref_quality = q->second;
+      pdq_candidates.push_back(candidate);
       auto [it, inserted] = pdq_best.try_emplace(hit.unit_id, candidate);
       if (!inserted && hit.distance < it->second.distance) it->second = candidate;
-      std::string group = IsHalf(view.name) ? view.name : "page";
-      auto [vit, vinserted] = best_per_view.try_emplace(group, candidate);
-      if (!vinserted && hit.distance < vit->second.distance) vit->second = candidate;
     }
   }
   std::vector<RobustHit> pdq_hits;
   for (const auto& [unit, hit] : pdq_best) pdq_hits.push_back(hit);
   std::sort(pdq_hits.begin(), pdq_hits.end(),
             [](const RobustHit& a, const RobustHit& b) { return a.distance < b.distance; });
-  // Conclusive: a strong hit for the page, and for a spread one for each half.
+  // Conclusive: a strong hit for the page, and for a spread one for each half,
+  // of qualities that may be reported unverified. A hit of lower quality is a
+  // candidate that only the local stage can confirm.
   bool has_halves = false;
   for (const fingerprint::View& view : views) has_halves |= IsHalf(view.name);
-  int strong_units = 0;
-  for (const RobustHit& hit : pdq_hits) strong_units += hit.distance <= options_.strong_radius;
-  bool strong = strong_units >= (has_halves ? 2 : 1);
+  std::set<int64_t> strong_units, reportable_units;
+  for (const RobustHit& hit : pdq_candidates) {
+    if (!ReportableUnverified(hit)) continue;
+    reportable_units.insert(hit.unit_id);
+    if (hit.distance <= options_.strong_radius) strong_units.insert(hit.unit_id);
+  }
+  const bool needs_verification = reportable_units.size() < pdq_best.size();
+  bool strong = strong_units.size() >= (has_halves ? 2u : 1u);
 
-  bool run_local =
-      options_.local == LocalStage::kAlways || (options_.local == LocalStage::kAuto && !strong);
+  bool run_local = options_.local == LocalStage::kAlways ||
+                   (options_.local == LocalStage::kAuto && (!strong || needs_verification));
   if (run_local) RunLocalStage(pixels, encoded, pdq_hits, outcome);
   if (!outcome.hits.empty()) return outcome;
 
-  // PDQ alone: the best hit for the page as a whole or, when they are
-  // separate pages, for each half of a spread.
+  // PDQ alone: the best reportable hit for the page as a whole or, when they
+  // are separate pages, for each half of a spread.
+  std::map<std::string, RobustHit> reportable_per_view;
+  for (const RobustHit& hit : pdq_candidates) {
+    if (!ReportableUnverified(hit)) continue;
+    auto [it, inserted] =
+        reportable_per_view.try_emplace(IsHalf(hit.view) ? hit.view : "page", hit);
+    if (!inserted && hit.distance < it->second.distance) it->second = hit;
+  }
   std::vector<RobustHit> chosen;
-  for (const auto& [group, hit] : best_per_view) chosen.push_back(hit);
+  for (const auto& [group, hit] : reportable_per_view) chosen.push_back(hit);
   std::sort(chosen.begin(), chosen.end(), [](const RobustHit& a, const RobustHit& b) {
     return a.distance != b.distance ? a.distance < b.distance : a.unit_id < b.unit_id;
   });
   outcome.hits = NonOverlapping(chosen);
   return outcome;
+}
+
+int RobustMatcher::RegisteredQuality(int64_t unit_id) {
+  std::lock_guard<std::mutex> lock(catalog_mutex_);
+  Result<UnitRef> ref = store_.catalog().GetUnitRef(unit_id);
+  if (!ref.ok()) return -1;
+  // Below the index's quality only the unit's trimmed view is indexed, so the
+  // hash that matched was that one, of quality >= kMinIndexQuality.
+  return std::max(ref->quality, Store::kMinIndexQuality);
+}
+
+bool RobustMatcher::ReportableUnverified(const RobustHit& hit) const {
+  const int min_quality =
+      IsHalf(hit.view) ? options_.min_unverified_half_quality : match_.min_quality;
+  return hit.distance >= 0 && hit.distance <= match_.radius &&
+         std::min(hit.view_quality, hit.ref_quality) >= min_quality;
 }
 
 void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPage& encoded,
@@ -296,6 +329,7 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
     hit.coverage = v.coverage;
     hit.mirrored = v.mirrored;
     hit.homography = v.homography;
+    hit.verification = v;
     hit.query_region = v.query_region;
     for (const RobustHit& p : pdq_hits) {
       if (p.unit_id == unit) {
@@ -303,6 +337,8 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
         hit.view = p.view;
         hit.distance = p.distance;
         hit.variant = p.variant;
+        hit.view_quality = p.view_quality;
+        hit.ref_quality = p.ref_quality;
       }
     }
     verified.push_back(hit);

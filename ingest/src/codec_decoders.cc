@@ -1,15 +1,20 @@
 #include "codec_decoders.h"
 
+#include "kagami/ingest/pixel_decoder.h"
+
 #include <avif/avif.h>
 #include <dlfcn.h>
 #include <gif_lib.h>
 #include <png.h>
+// jpeglib.h needs size_t and FILE declared first.
+#include <jpeglib.h>
+#include <cstdio>
 
 #include <algorithm>
+#include <array>
 #include <csetjmp>
 #include <cstring>
 #include <memory>
-#include <opencv2/imgproc.hpp>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -34,10 +39,11 @@ Status CheckDimensions(uint64_t width, uint64_t height, const IngestLimits& limi
   return Status::Ok();
 }
 
-cv::Mat ToGray(const cv::Mat& rgb) {
-  cv::Mat gray;
-  cv::cvtColor(rgb, gray, cv::COLOR_RGB2GRAY);
-  return gray;
+// Converts `rgb` (a 3-channel view owned by the caller) into a fresh gray
+// allocation of `out`.
+void ToGray(const PixelView& rgb, PixelStore& out) {
+  PixelView gray = out.Allocate(rgb.width, rgb.height, 1);
+  RgbToGray(rgb, gray);
 }
 
 // ---------------------------------------------------------------- PNG
@@ -101,6 +107,64 @@ bool PngReadRows(png_structp png, png_infop info, png_bytepp rows) {
   if (setjmp(png_jmpbuf(png))) return false;
   png_read_image(png, rows);
   png_read_end(png, info);
+  return true;
+}
+
+// ---------------------------------------------------------------- JPEG (libjpeg)
+
+struct JpegErrors {
+  jpeg_error_mgr mgr;  // first member: libjpeg passes &mgr as the cinfo's err
+  jmp_buf jump;
+  char last_warning[JMSG_LENGTH_MAX] = {};
+  char error[JMSG_LENGTH_MAX] = {};
+};
+
+void JpegErrorExit(j_common_ptr cinfo) {
+  auto* errors = reinterpret_cast<JpegErrors*>(cinfo->err);
+  (*cinfo->err->format_message)(cinfo, errors->error);
+  std::longjmp(errors->jump, 1);
+}
+
+void JpegOutputMessage(j_common_ptr cinfo) {  // never stderr
+  auto* errors = reinterpret_cast<JpegErrors*>(cinfo->err);
+  (*cinfo->err->format_message)(cinfo, errors->last_warning);
+}
+
+void JpegEmitMessage(j_common_ptr cinfo, int level) {
+  if (level >= 0) return;  // trace messages
+  ++cinfo->err->num_warnings;
+  JpegOutputMessage(cinfo);
+}
+
+struct JpegDestroy {
+  jpeg_decompress_struct* cinfo = nullptr;
+  ~JpegDestroy() {
+    if (cinfo != nullptr) jpeg_destroy_decompress(cinfo);
+  }
+};
+
+// setjmp lives in functions that own no C++ object with a destructor.
+bool JpegReadHeader(jpeg_decompress_struct* cinfo, JpegErrors* errors, const unsigned char* data,
+                    size_t size, bool gray) {
+  if (setjmp(errors->jump)) return false;
+  jpeg_mem_src(cinfo, data, static_cast<unsigned long>(size));
+  jpeg_read_header(cinfo, TRUE);
+  const bool cmyk = cinfo->jpeg_color_space == JCS_CMYK || cinfo->jpeg_color_space == JCS_YCCK;
+  cinfo->out_color_space = cmyk                                 ? JCS_CMYK
+                           : gray || cinfo->num_components == 1 ? JCS_GRAYSCALE
+                                                                : JCS_RGB;
+  jpeg_start_decompress(cinfo);
+  return true;
+}
+
+bool JpegReadRows(jpeg_decompress_struct* cinfo, JpegErrors* errors, unsigned char* first_row,
+                  size_t stride) {
+  if (setjmp(errors->jump)) return false;
+  while (cinfo->output_scanline < cinfo->output_height) {
+    JSAMPROW row = first_row + cinfo->output_scanline * stride;
+    jpeg_read_scanlines(cinfo, &row, 1);
+  }
+  jpeg_finish_decompress(cinfo);
   return true;
 }
 
@@ -182,8 +246,8 @@ Result<const AvifApi*> LoadAvif() {
 
 }  // namespace
 
-Result<cv::Mat> DecodePng(const unsigned char* data, size_t size, bool gray,
-                          const IngestLimits& limits) {
+Status DecodePng(const unsigned char* data, size_t size, bool gray, const IngestLimits& limits,
+                 PixelStore& out) {
   constexpr const char* kType = "image/png";
   PngContext context{data, size, 0, {}};
   PngReadDestroy handles;
@@ -204,18 +268,22 @@ Result<cv::Mat> DecodePng(const unsigned char* data, size_t size, bool gray,
     return Status::Unsupported(std::string(kType) + " with " + std::to_string(channels) +
                                " channels after conversion");
   }
-  cv::Mat pixels(static_cast<int>(height), static_cast<int>(width), CV_8UC(channels));
+  // libpng converts colour to gray itself when asked (PngReadHeader), so
+  // `gray` leaves one channel here.
+  VectorPixelStore color;
+  PixelStore& target = channels == 3 && gray ? static_cast<PixelStore&>(color) : out;
+  PixelView pixels = target.Allocate(static_cast<int>(width), static_cast<int>(height), channels);
   std::vector<png_bytep> rows(height);
-  for (png_uint_32 y = 0; y < height; ++y) rows[y] = pixels.ptr<png_byte>(static_cast<int>(y));
+  for (png_uint_32 y = 0; y < height; ++y) rows[y] = pixels.row(static_cast<int>(y));
   if (!PngReadRows(handles.png, handles.info, rows.data())) {
     return Status::Corrupt(std::string(kType) + " is truncated or damaged: " + context.error);
   }
-  if (gray && pixels.channels() == 3) return ToGray(pixels);
-  return pixels;
+  if (&target == &color) ToGray(pixels, out);
+  return Status::Ok();
 }
 
-Result<cv::Mat> DecodeGif(const unsigned char* data, size_t size, bool gray,
-                          const IngestLimits& limits) {
+Status DecodeGif(const unsigned char* data, size_t size, bool gray, const IngestLimits& limits,
+                 PixelStore& out) {
   constexpr const char* kType = "image/gif";
   GifInput input{data, size, 0};
   int error = 0;
@@ -284,28 +352,34 @@ Result<cv::Mat> DecodeGif(const unsigned char* data, size_t size, bool gray,
       return Status::Corrupt(std::string(kType) +
                              " is truncated or damaged: " + GifError(gif->Error));
     }
-    cv::Mat canvas(gif->SHeight, gif->SWidth, CV_8UC3, cv::Scalar(255, 255, 255));
+    VectorPixelStore color;
+    PixelStore& target = gray ? static_cast<PixelStore&>(color) : out;
+    PixelView canvas = target.Allocate(gif->SWidth, gif->SHeight, 3);
+    for (int y = 0; y < canvas.height; ++y) {
+      std::memset(canvas.row(y), 255, static_cast<size_t>(canvas.width) * 3);
+    }
     for (int y = 0; y < desc.Height; ++y) {
       const int cy = desc.Top + y;
-      if (cy < 0 || cy >= canvas.rows) continue;
-      auto* out = canvas.ptr<uint8_t>(cy);
+      if (cy < 0 || cy >= canvas.height) continue;
+      uint8_t* row = canvas.row(cy);
       for (int x = 0; x < desc.Width; ++x) {
         const int cx = desc.Left + x;
-        if (cx < 0 || cx >= canvas.cols) continue;
+        if (cx < 0 || cx >= canvas.width) continue;
         const int index = indices[static_cast<size_t>(y) * desc.Width + x];
         if (index == transparent || index >= map->ColorCount) continue;
         const GifColorType& c = map->Colors[index];
-        out[3 * cx] = c.Red;
-        out[3 * cx + 1] = c.Green;
-        out[3 * cx + 2] = c.Blue;
+        row[3 * cx] = c.Red;
+        row[3 * cx + 1] = c.Green;
+        row[3 * cx + 2] = c.Blue;
       }
     }
-    return gray ? ToGray(canvas) : canvas;
+    if (gray) ToGray(canvas, out);
+    return Status::Ok();
   }
 }
 
-Result<cv::Mat> DecodeAvif(const unsigned char* data, size_t size, bool gray,
-                           const IngestLimits& limits) {
+Status DecodeAvif(const unsigned char* data, size_t size, bool gray, const IngestLimits& limits,
+                  PixelStore& out) {
   constexpr const char* kType = "image/avif";
   KAGAMI_ASSIGN_OR_RETURN(const AvifApi* avif, LoadAvif());
   auto destroy = [avif](avifDecoder* d) { avif->decoder_destroy(d); };
@@ -334,16 +408,75 @@ Result<cv::Mat> DecodeAvif(const unsigned char* data, size_t size, bool gray,
   const avifImage* image = decoder->image;
   KAGAMI_RETURN_IF_ERROR(CheckDimensions(image->width, image->height, limits, kType));
 
-  cv::Mat pixels(static_cast<int>(image->height), static_cast<int>(image->width), CV_8UC3);
+  VectorPixelStore color;
+  PixelStore& target = gray ? static_cast<PixelStore&>(color) : out;
+  PixelView pixels =
+      target.Allocate(static_cast<int>(image->width), static_cast<int>(image->height), 3);
   avifRGBImage rgb;
   avif->rgb_set_defaults(&rgb, image);
   rgb.format = AVIF_RGB_FORMAT_RGB;
   rgb.depth = 8;
   rgb.pixels = pixels.data;
-  rgb.rowBytes = static_cast<uint32_t>(pixels.step);
+  rgb.rowBytes = static_cast<uint32_t>(pixels.stride);
   result = avif->yuv_to_rgb(image, &rgb);
   if (result != AVIF_RESULT_OK) return fail("colour conversion failed", result);
-  return gray ? ToGray(pixels) : pixels;
+  if (gray) ToGray(pixels, out);
+  return Status::Ok();
+}
+
+bool IsJpegDataLossWarning(std::string_view message) {
+  static constexpr std::array<std::string_view, 4> kLoss = {"Premature end", "premature end",
+                                                            "Huffman", "instead of RST"};
+  return std::any_of(kLoss.begin(), kLoss.end(),
+                     [&](std::string_view s) { return message.find(s) != std::string_view::npos; });
+}
+
+Status DecodeJpegLibjpeg(const unsigned char* data, size_t size, bool gray,
+                         const IngestLimits& limits, PixelStore& out) {
+  constexpr const char* kType = "image/jpeg";
+  jpeg_decompress_struct cinfo;
+  JpegErrors errors;
+  cinfo.err = jpeg_std_error(&errors.mgr);
+  errors.mgr.error_exit = JpegErrorExit;
+  errors.mgr.output_message = JpegOutputMessage;
+  errors.mgr.emit_message = JpegEmitMessage;
+  jpeg_create_decompress(&cinfo);
+  JpegDestroy destroy{&cinfo};
+  if (!JpegReadHeader(&cinfo, &errors, data, size, gray)) {
+    return Status::Corrupt(std::string(kType) + " cannot be decoded: " + errors.error);
+  }
+  KAGAMI_RETURN_IF_ERROR(CheckDimensions(cinfo.output_width, cinfo.output_height, limits, kType));
+  const int width = static_cast<int>(cinfo.output_width);
+  const int height = static_cast<int>(cinfo.output_height);
+  const int components = cinfo.output_components;
+  if (components != 1 && components != 3 && components != 4) {
+    return Status::Unsupported(std::string(kType) + " with " + std::to_string(components) +
+                               " components");
+  }
+  VectorPixelStore cmyk;
+  PixelStore& target = components == 4 ? static_cast<PixelStore&>(cmyk) : out;
+  PixelView pixels = target.Allocate(width, height, components);
+  if (!JpegReadRows(&cinfo, &errors, pixels.data, pixels.stride)) {
+    return Status::Corrupt(std::string(kType) + " is truncated or damaged: " + errors.error);
+  }
+  if (errors.mgr.num_warnings > 0 && IsJpegDataLossWarning(errors.last_warning)) {
+    return Status::Corrupt(std::string(kType) + " is truncated or damaged: " + errors.last_warning);
+  }
+  if (components != 4) return Status::Ok();
+  // Adobe CMYK (stored inverted) to R,G,B, as OpenCV's JPEG reader converts it.
+  VectorPixelStore rgb_store;
+  PixelStore& rgb_target = gray ? static_cast<PixelStore&>(rgb_store) : out;
+  PixelView rgb = rgb_target.Allocate(width, height, 3);
+  for (int y = 0; y < height; ++y) {
+    const uint8_t* in = pixels.row(y);
+    uint8_t* o = rgb.row(y);
+    for (int x = 0; x < width; ++x, in += 4, o += 3) {
+      const int k = in[3];
+      for (int c = 0; c < 3; ++c) o[c] = static_cast<uint8_t>(k - (((255 - in[c]) * k) >> 8));
+    }
+  }
+  if (gray) ToGray(rgb, out);
+  return Status::Ok();
 }
 
 bool LooksLikeAvif(const unsigned char* data, size_t size) {

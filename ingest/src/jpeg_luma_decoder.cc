@@ -804,9 +804,9 @@ struct ScanSetup {
 // Decodes the scan into `out`; kOut is the reduced block size (1, 2 or 4
 // pixels). *scan_end: where the entropy-coded data stopped.
 template <int kOut>
-Status RunScan(const ScanSetup& s, cv::Mat& out, const uint8_t** scan_end) {
-  const int out_w = out.cols;
-  const int out_h = out.rows;
+Status RunScan(const ScanSetup& s, const PixelView& out, const uint8_t** scan_end) {
+  const int out_w = out.width;
+  const int out_h = out.height;
   const int stride = s.mcus_x * s.luma_h * kOut;
   const int band_rows = s.luma_v * kOut;
   std::vector<uint8_t> band(static_cast<size_t>(stride) * band_rows);
@@ -881,7 +881,7 @@ Status RunScan(const ScanSetup& s, cv::Mat& out, const uint8_t** scan_end) {
     int row0 = my * band_rows;
     int rows = std::min(band_rows, out_h - row0);
     for (int r = 0; r < rows; ++r) {
-      std::memcpy(out.ptr<uint8_t>(row0 + r), band.data() + static_cast<size_t>(r) * stride,
+      std::memcpy(out.row(row0 + r), band.data() + static_cast<size_t>(r) * stride,
                   static_cast<size_t>(out_w));
     }
   }
@@ -1107,7 +1107,8 @@ Status JpegLumaDecoder::ReadTrailer(size_t pos) {
   }
 }
 
-Result<cv::Mat> JpegLumaDecoder::DecodeLuma(int scale_denom, const IngestLimits& limits) {
+Status JpegLumaDecoder::DecodeLuma(int scale_denom, const IngestLimits& limits,
+                                   PixelStore& out_store) {
   if (!header_ok_) return Unsupported("no header was read");
   if (scale_denom != 2 && scale_denom != 4 && scale_denom != 8) {
     return Unsupported("scale 1/" + std::to_string(scale_denom));
@@ -1200,14 +1201,14 @@ Result<cv::Mat> JpegLumaDecoder::DecodeLuma(int scale_denom, const IngestLimits&
       }
     }
 
-    cv::Mat out((height_ + scale_denom - 1) / scale_denom, (width_ + scale_denom - 1) / scale_denom,
-                CV_8UC1);
+    PixelView out = out_store.Allocate((width_ + scale_denom - 1) / scale_denom,
+                                       (height_ + scale_denom - 1) / scale_denom, 1);
     const uint8_t* scan_end = nullptr;
     KAGAMI_RETURN_IF_ERROR(scale_denom == 8   ? RunScan<1>(setup, out, &scan_end)
                            : scale_denom == 4 ? RunScan<2>(setup, out, &scan_end)
                                               : RunScan<4>(setup, out, &scan_end));
     KAGAMI_RETURN_IF_ERROR(ReadTrailer(static_cast<size_t>(scan_end - data_)));
-    return out;
+    return Status::Ok();
   } catch (const std::bad_alloc&) {
     return Status::ResourceExhausted("out of memory decoding a JPEG");
   } catch (const std::exception& e) {

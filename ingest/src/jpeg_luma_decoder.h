@@ -17,10 +17,10 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <opencv2/core.hpp>
 
 #include "kagami/base/status.h"
 #include "kagami/ingest/limits.h"
+#include "kagami/ingest/pixels.h"
 
 namespace kagami::ingest::internal {
 
@@ -61,9 +61,9 @@ class JpegLumaDecoder {
   int num_components() const { return num_components_; }
 
   // The luminance plane at 1/scale_denom (2, 4 or 8; anything else is
-  // kUnsupported): CV_8UC1, ceil(width/scale_denom) x ceil(height/scale_denom),
-  // continuous. Call after ReadHeader succeeded.
-  Result<cv::Mat> DecodeLuma(int scale_denom, const IngestLimits& limits);
+  // kUnsupported): one channel, ceil(width/scale_denom) x ceil(height/scale_denom),
+  // allocated from `out`. Call after ReadHeader succeeded.
+  Status DecodeLuma(int scale_denom, const IngestLimits& limits, PixelStore& out);
 
  private:
   struct Component {

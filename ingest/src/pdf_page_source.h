@@ -7,13 +7,13 @@
 
 #include "kagami/ingest/page_source.h"
 
-namespace poppler {
-class document;
-}
+class GlobalParamsIniter;
+class PDFDoc;
 
 namespace kagami::ingest::internal {
 
-// Pages of a PDF, rendered by poppler-cpp (Splash backend, anti-aliased) at
+// Pages of a PDF, rendered by poppler (its core API: PDFDoc and the Splash
+// output device, anti-aliased, as pdftoppm and poppler-cpp render) at
 // limits.pdf_render_dpi into EncodedPage::rendered as CV_8UC3 R,G,B; the page's
 // /Rotate is applied. Members are "page-0001", "page-0002", ...
 // The DPI is bounded: a page whose longer side would exceed pdf_max_side
@@ -22,17 +22,18 @@ namespace kagami::ingest::internal {
 // max_dimension gives a kResourceExhausted page (checked from its box before
 // rendering).
 //
-// Deadline: a page that takes longer than pdf_page_deadline_s to render gives
-// a kResourceExhausted page error, and the rest of the document is not
-// rendered (each remaining page reports that), so a hostile PDF costs at most
-// one overrun. poppler-cpp offers no way to interrupt a render in progress, so
-// the overrunning page itself is not cut short: the bound is on the document,
-// not on that one page.
+// Deadline, per page: rendering is interrupted once it has run for
+// pdf_page_deadline_s (wall clock; poppler polls the abort check between
+// content-stream operators), and that page is a kResourceExhausted page error;
+// the next page is rendered normally. So a hostile page costs about the
+// deadline, not the document. Limit: one operator that runs long by itself (a
+// huge image or shading) is only stopped after it returns.
 //
-// Poppler reports syntax errors through one process-wide callback; the first
-// Open installs a silent one (std::call_once), so poppler never writes to
-// stderr. That is global state: any other poppler-cpp user in the process is
-// silenced too.
+// Poppler reports syntax errors through one process-wide callback, installed
+// silent by the GlobalParamsIniter each source holds (poppler sets it when the
+// first initer is created), so poppler never writes to stderr. That is global
+// state: another poppler user in the process that is started first keeps its
+// own callback.
 class PdfPageSource : public PageSource {
  public:
   // Fails when the file is not a PDF poppler can load (kCorrupt), is
@@ -49,10 +50,10 @@ class PdfPageSource : public PageSource {
 
   std::string label_;
   IngestLimits limits_;
-  std::unique_ptr<poppler::document> document_;
+  std::unique_ptr<GlobalParamsIniter> poppler_;  // poppler's globals, while we need them
+  std::unique_ptr<PDFDoc> document_;
   int page_count_ = 0;
   int next_ = 0;
-  Status overrun_;  // set once a page exceeded the deadline
 };
 
 }  // namespace kagami::ingest::internal

@@ -18,6 +18,7 @@ extern "C" {
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <sstream>
 #include <vector>
 
 namespace kagami::ingest {
@@ -118,10 +119,13 @@ class Decoder {
   Decoder(const VideoDecodeOptions& options, const IngestLimits& limits, VideoSink& sink)
       : options_(options), limits_(limits), sink_(sink) {}
 
-  Result<VideoInfo> Run(const std::string& path) {
+  // `pb` (may be null): a custom AVIOContext to read from instead of the
+  // file `path` (which then only names the input); not owned, must outlive Run.
+  Result<VideoInfo> Run(const std::string& path, AVIOContext* pb = nullptr,
+                        const AVInputFormat* format = nullptr) {
     deadline_.end = Clock::now() + std::chrono::milliseconds(
                                        static_cast<int64_t>(options_.max_decode_seconds * 1000));
-    KAGAMI_RETURN_IF_ERROR(Open(path));
+    KAGAMI_RETURN_IF_ERROR(Open(path, pb, format));
     KAGAMI_RETURN_IF_ERROR(Loop());
     if (deadline_.expired) {
       return Status::ResourceExhausted(path + ": decoding took longer than " +
@@ -137,9 +141,13 @@ class Decoder {
   }
 
  private:
-  Status Open(const std::string& path) {
+  Status Open(const std::string& path, AVIOContext* pb, const AVInputFormat* format) {
     AVFormatContext* raw = avformat_alloc_context();
     if (raw == nullptr) return Status::ResourceExhausted("out of memory");
+    if (pb != nullptr) {
+      raw->pb = pb;
+      raw->flags |= AVFMT_FLAG_CUSTOM_IO;
+    }
     raw->interrupt_callback.callback = &InterruptCallback;
     raw->interrupt_callback.opaque = &deadline_;
     raw->probesize = 32 << 20;
@@ -148,7 +156,7 @@ class Decoder {
     av_dict_set(&opts_raw, "protocol_whitelist", "file", 0);
     std::unique_ptr<AVDictionary, DictCloser> opts(opts_raw);
     AVDictionary* o = opts.release();
-    int rc = avformat_open_input(&raw, path.c_str(), nullptr, &o);
+    int rc = avformat_open_input(&raw, pb != nullptr ? "" : path.c_str(), format, &o);
     opts.reset(o);
     if (rc < 0) {  // raw is freed by avformat_open_input on failure
       if (deadline_.expired) return Status::ResourceExhausted(path + ": opening timed out");
@@ -486,8 +494,8 @@ Result<VideoInfo> DecodeVideo(const std::string& path, const VideoDecodeOptions&
   if (HasPrefix(path, "http://") || HasPrefix(path, "https://")) {
     return Status::Unsupported(
         path +
-        ": HLS/video over HTTP is not supported yet (it must go through the crawler's "
-        "fetcher, which is not wired in); download it and pass the local file");
+        ": URLs are read through a fetcher (DecodeVideoUrl), never by FFmpeg's network "
+        "stack");
   }
   std::error_code ec;
   auto status = std::filesystem::status(path, ec);
@@ -511,6 +519,243 @@ Result<VideoInfo> DecodeVideo(const std::string& path, const VideoDecodeOptions&
   }
   Decoder decoder(options, limits, sink);
   return decoder.Run(path);
+}
+
+namespace {
+
+constexpr uint64_t kMaxPlaylistBytes = 4u << 20;
+constexpr size_t kMaxSegments = 20000;
+constexpr int kAvioBufferBytes = 64 * 1024;
+
+// RFC 3986 reference resolution, enough for playlist URIs: absolute http(s),
+// scheme-relative, absolute-path and relative-path references. Dot segments
+// are left to the fetcher's canonicalisation.
+std::string ResolveUri(const std::string& base, const std::string& ref) {
+  if (HasPrefix(ref, "http://") || HasPrefix(ref, "https://")) return ref;
+  size_t scheme_end = base.find("://");
+  if (scheme_end == std::string::npos) return ref;
+  if (ref.rfind("//", 0) == 0) return base.substr(0, scheme_end + 1) + ref;
+  size_t path_start = base.find('/', scheme_end + 3);
+  std::string origin = path_start == std::string::npos ? base : base.substr(0, path_start);
+  if (!ref.empty() && ref[0] == '/') return origin + ref;
+  std::string path = path_start == std::string::npos ? "/" : base.substr(path_start);
+  size_t cut = path.find_first_of("?#");
+  if (cut != std::string::npos) path.resize(cut);
+  path.resize(path.rfind('/') + 1);
+  return origin + path + ref;
+}
+
+// The value of ATTR=value or ATTR="value" in an attribute list.
+std::string HlsAttr(const std::string& list, const std::string& name) {
+  size_t pos = 0;
+  while ((pos = list.find(name + "=", pos)) != std::string::npos) {
+    if (pos == 0 || list[pos - 1] == ',' || list[pos - 1] == ':') {
+      size_t v = pos + name.size() + 1;
+      if (v < list.size() && list[v] == '"') {
+        size_t end = list.find('"', v + 1);
+        return list.substr(v + 1, end == std::string::npos ? std::string::npos : end - v - 1);
+      }
+      size_t end = list.find(',', v);
+      return list.substr(v, end == std::string::npos ? std::string::npos : end - v);
+    }
+    pos += name.size();
+  }
+  return {};
+}
+
+// Reads HLS segments one after another through a ByteFetcher, as one stream.
+class SegmentReader {
+ public:
+  SegmentReader(ByteFetcher& fetcher, std::vector<std::string> urls, uint64_t max_total)
+      : fetcher_(fetcher), urls_(std::move(urls)), max_total_(max_total) {}
+
+  static int Read(void* opaque, uint8_t* buf, int size) {
+    return static_cast<SegmentReader*>(opaque)->ReadSome(buf, size);
+  }
+
+  const Status& error() const { return error_; }
+
+ private:
+  int ReadSome(uint8_t* buf, int size) {
+    while (pos_ >= current_.size()) {
+      if (next_ >= urls_.size() || !error_.ok()) return AVERROR_EOF;
+      uint64_t room = max_total_ > total_ ? max_total_ - total_ : 0;
+      if (room == 0) {
+        error_ = Status::ResourceExhausted("HLS stream exceeds " + std::to_string(max_total_) +
+                                           " bytes in all");
+        return AVERROR_EOF;
+      }
+      Result<FetchedBytes> got = fetcher_.Fetch(urls_[next_], room);
+      ++next_;
+      if (!got.ok()) {
+        error_ = got.status();
+        return AVERROR_EOF;  // the segments read so far still decode
+      }
+      current_ = std::move(got->bytes);
+      pos_ = 0;
+      total_ += current_.size();
+    }
+    size_t n = std::min(static_cast<size_t>(size), current_.size() - pos_);
+    std::memcpy(buf, current_.data() + pos_, n);
+    pos_ += n;
+    return static_cast<int>(n);
+  }
+
+  ByteFetcher& fetcher_;
+  std::vector<std::string> urls_;
+  uint64_t max_total_;
+  uint64_t total_ = 0;
+  size_t next_ = 0;
+  std::string current_;
+  size_t pos_ = 0;
+  Status error_;
+};
+
+struct AvioCloser {
+  void operator()(AVIOContext* c) const {
+    if (c == nullptr) return;
+    av_freep(&c->buffer);
+    avio_context_free(&c);
+  }
+};
+
+}  // namespace
+
+Result<HlsPlaylist> ParseHlsPlaylist(const std::string& text, const std::string& url) {
+  if (text.rfind("#EXTM3U", 0) != 0 && text.rfind("\xef\xbb\xbf#EXTM3U", 0) != 0) {
+    return Status::Corrupt(url + ": not an HLS playlist (no #EXTM3U)");
+  }
+  HlsPlaylist p;
+  std::istringstream in(text);
+  std::string line;
+  double pending_duration = -1;
+  bool pending_variant = false;
+  long best_bandwidth = -1;
+  bool best_tall = false;
+  while (std::getline(in, line)) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (line.empty()) continue;
+    if (line[0] == '#') {
+      if (line.rfind("#EXT-X-STREAM-INF:", 0) == 0) {
+        p.master = true;
+        pending_variant = true;
+        std::string attrs = line.substr(18);
+        long bandwidth = std::atol(HlsAttr(attrs, "BANDWIDTH").c_str());
+        std::string res = HlsAttr(attrs, "RESOLUTION");
+        size_t x = res.find('x');
+        bool tall = x != std::string::npos && std::atoi(res.c_str() + x + 1) >= 360;
+        // Prefer the lowest bandwidth at least 360 lines high: enough for
+        // fingerprints, cheapest to fetch and decode.
+        bool better = best_bandwidth < 0 || (tall && !best_tall) ||
+                      (tall == best_tall && bandwidth < best_bandwidth);
+        pending_duration = better ? static_cast<double>(bandwidth) : -2;
+        if (better) {
+          best_bandwidth = bandwidth;
+          best_tall = tall;
+        }
+      } else if (line.rfind("#EXTINF:", 0) == 0) {
+        pending_duration = std::atof(line.c_str() + 8);
+      } else if (line.rfind("#EXT-X-KEY:", 0) == 0) {
+        std::string method = HlsAttr(line.substr(11), "METHOD");
+        if (method != "NONE") {
+          return Status::Unsupported(url + ": encrypted HLS (EXT-X-KEY METHOD=" + method +
+                                     ") is not supported");
+        }
+      } else if (line.rfind("#EXT-X-BYTERANGE", 0) == 0) {
+        return Status::Unsupported(url + ": byte-range HLS segments are not supported");
+      } else if (line.rfind("#EXT-X-MAP:", 0) == 0) {
+        std::string uri = HlsAttr(line.substr(11), "URI");
+        if (!uri.empty()) p.init_url = ResolveUri(url, uri);
+      }
+      continue;
+    }
+    if (pending_variant) {
+      if (pending_duration != -2) p.variant_url = ResolveUri(url, line);
+      pending_variant = false;
+      pending_duration = -1;
+      continue;
+    }
+    if (p.master) continue;
+    if (p.segments.size() >= kMaxSegments) {
+      return Status::ResourceExhausted(url + ": more than " + std::to_string(kMaxSegments) +
+                                       " segments");
+    }
+    p.segments.push_back(ResolveUri(url, line));
+    p.durations.push_back(std::max(0.0, pending_duration));
+    pending_duration = -1;
+  }
+  if (p.master && p.variant_url.empty())
+    return Status::Corrupt(url + ": master playlist without variants");
+  if (!p.master && p.segments.empty()) return Status::Corrupt(url + ": playlist without segments");
+  return p;
+}
+
+Result<VideoInfo> DecodeVideoUrl(const std::string& url, ByteFetcher& fetcher,
+                                 const VideoDecodeOptions& options, const IngestLimits& limits,
+                                 VideoSink& sink) {
+  if (!HasPrefix(url, "http://") && !HasPrefix(url, "https://")) {
+    return Status::InvalidArgument(url + ": not an http(s) URL");
+  }
+  if (options.max_side < 16 || options.max_side > 4096) {
+    return Status::InvalidArgument("max_side must be within 16..4096");
+  }
+  KAGAMI_ASSIGN_OR_RETURN(FetchedBytes first, fetcher.Fetch(url, limits.max_file_bytes));
+  std::vector<std::string> urls;
+  std::string inline_bytes;
+  bool playlist =
+      first.bytes.rfind("#EXTM3U", 0) == 0 || first.bytes.rfind("\xef\xbb\xbf#EXTM3U", 0) == 0;
+  if (playlist) {
+    if (first.bytes.size() > kMaxPlaylistBytes) {
+      return Status::ResourceExhausted(url + ": playlist over " +
+                                       std::to_string(kMaxPlaylistBytes) + " bytes");
+    }
+    KAGAMI_ASSIGN_OR_RETURN(HlsPlaylist p, ParseHlsPlaylist(first.bytes, first.url));
+    if (p.master) {
+      KAGAMI_ASSIGN_OR_RETURN(FetchedBytes variant,
+                              fetcher.Fetch(p.variant_url, kMaxPlaylistBytes));
+      KAGAMI_ASSIGN_OR_RETURN(p, ParseHlsPlaylist(variant.bytes, variant.url));
+      if (p.master) return Status::Unsupported(url + ": nested master playlists");
+    }
+    if (!p.init_url.empty()) urls.push_back(p.init_url);
+    urls.insert(urls.end(), p.segments.begin(), p.segments.end());
+  } else {
+    if (first.bytes.empty()) return Status::Corrupt(url + ": zero-length response");
+    inline_bytes = std::move(first.bytes);  // a plain video file served over HTTP
+  }
+
+  // The first piece is served from memory when we have it already.
+  struct FirstThenFetcher : ByteFetcher {
+    ByteFetcher& inner;
+    std::string held;
+    bool used = false;
+    FirstThenFetcher(ByteFetcher& f, std::string b) : inner(f), held(std::move(b)) {}
+    Result<FetchedBytes> Fetch(const std::string& u, uint64_t max) override {
+      if (!used && !held.empty()) {
+        used = true;
+        return FetchedBytes{u, std::move(held), ""};
+      }
+      return inner.Fetch(u, max);
+    }
+  } source(fetcher, std::move(inline_bytes));
+  if (urls.empty()) urls.push_back(url);
+
+  SegmentReader reader(source, urls, limits.max_file_bytes);
+  auto* buffer = static_cast<unsigned char*>(av_malloc(kAvioBufferBytes));
+  if (buffer == nullptr) return Status::ResourceExhausted("out of memory");
+  std::unique_ptr<AVIOContext, AvioCloser> io(avio_alloc_context(
+      buffer, kAvioBufferBytes, 0, &reader, &SegmentReader::Read, nullptr, nullptr));
+  if (!io) {
+    av_free(buffer);
+    return Status::ResourceExhausted("out of memory");
+  }
+  io->seekable = 0;
+  Decoder decoder(options, limits, sink);
+  Result<VideoInfo> info = decoder.Run(url, io.get(), nullptr);
+  if (!info.ok() && !reader.error().ok()) {
+    return Status(reader.error().code(),
+                  info.status().message() + " (fetching: " + reader.error().message() + ")");
+  }
+  return info;
 }
 
 }  // namespace kagami::ingest

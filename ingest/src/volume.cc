@@ -10,8 +10,8 @@
 #include <memory>
 #include <string_view>
 
-#include "codec_decoders.h"
 #include "file_util.h"
+#include "kagami/ingest/pixel_decoder.h"
 
 namespace kagami::ingest {
 namespace {
@@ -24,10 +24,6 @@ using namespace std::string_view_literals;
 constexpr size_t kSniffBytes = 4096;
 
 uint16_t Le16(const unsigned char* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
-uint32_t Le32(const unsigned char* p) {
-  return static_cast<uint32_t>(p[0]) | (static_cast<uint32_t>(p[1]) << 8) |
-         (static_cast<uint32_t>(p[2]) << 16) | (static_cast<uint32_t>(p[3]) << 24);
-}
 
 bool IsEpubZip(const unsigned char* head, size_t n) {
   // APPNOTE.TXT 4.3.7 local file header; EPUB OCF 3.0 section 4.3: the first
@@ -44,23 +40,6 @@ bool IsEpubZip(const unsigned char* head, size_t n) {
   size_t data = kLocalHeaderBytes + name_len + extra_len;
   return n >= data + kEpubType.size() &&
          std::memcmp(head + data, kEpubType.data(), kEpubType.size()) == 0;
-}
-
-bool LooksLikeBmp(const unsigned char* head, size_t n) {
-  if (n < 18 || head[0] != 'B' || head[1] != 'M') return false;
-  uint32_t dib_size = Le32(head + 14);
-  switch (dib_size) {
-    case 12:
-    case 40:
-    case 52:
-    case 56:
-    case 64:
-    case 108:
-    case 124:
-      return true;
-    default:
-      return false;
-  }
 }
 
 char NaturalKeyChar(char c) {
@@ -262,15 +241,11 @@ MediaKind SniffMediaKind(const unsigned char* head, size_t n, std::string* media
     return kind;
   };
   // Images.
-  if (at(0, "\xFF\xD8\xFF"sv)) return found(MediaKind::kImage, "image/jpeg");
-  if (at(0, "\x89PNG\r\n\x1A\n"sv)) return found(MediaKind::kImage, "image/png");
-  if (at(0, "GIF87a"sv) || at(0, "GIF89a"sv)) return found(MediaKind::kImage, "image/gif");
-  if (at(0, "RIFF"sv) && at(8, "WEBP"sv)) return found(MediaKind::kImage, "image/webp");
-  if (internal::LooksLikeAvif(head, n)) return found(MediaKind::kImage, "image/avif");
-  if (at(0, "II*\0"sv) || at(0, "MM\0*"sv) || at(0, "II+\0"sv) || at(0, "MM\0+"sv)) {
-    return found(MediaKind::kImage, "image/tiff");
+  std::string_view image = SniffImageType(head, n);
+  if (!image.empty()) {
+    if (media_type != nullptr) *media_type = std::string(image);
+    return MediaKind::kImage;
   }
-  if (LooksLikeBmp(head, n)) return found(MediaKind::kImage, "image/bmp");
   // Documents. PDF readers accept the header anywhere in the first 1024 bytes.
   std::string_view text(reinterpret_cast<const char*>(head), std::min<size_t>(n, 1024));
   if (text.find("%PDF-"sv) != std::string_view::npos) {

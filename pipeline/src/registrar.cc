@@ -185,7 +185,9 @@ Result<RegisterSummary> RegisterWork(Store& store, const Work& work,
   KAGAMI_RETURN_IF_ERROR(store.catalog().UpsertWork(work));
 
   std::vector<std::string> page_paths, video_paths;
-  for (const std::string& p : paths) (IsVideoInput(p) ? video_paths : page_paths).push_back(p);
+  for (const std::string& p : WithFolderVideos(paths, options.extract.limits)) {
+    (IsVideoInput(p) ? video_paths : page_paths).push_back(p);
+  }
   std::vector<ingest::Volume> volumes = ingest::ExpandInputs(page_paths, options.extract.limits);
   RegisterSummary summary;
   summary.volumes = static_cast<int>(volumes.size());

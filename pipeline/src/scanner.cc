@@ -37,10 +37,12 @@ PageMatchRecord MakeRecord(const fingerprint::PageFingerprint& page, const Robus
   record.ref = std::move(ref);
   record.method = hit.method;
   record.view = hit.view;
+  record.view_quality = hit.view_quality;
   record.inliers = hit.inliers;
   record.coverage = hit.coverage;
   record.mirrored = hit.mirrored;
   record.homography = hit.homography;
+  record.verification = hit.verification;
   return record;
 }
 
@@ -218,8 +220,9 @@ Status Scan(Store& store, const std::vector<std::string>& paths, const ScanOptio
     if (run.empty()) return Status::Ok();
     Status s = Status::Ok();
     if (run_is_video) {
-      s = ScanVideos(store, run, VideoOptionsFor(options.extract), options.extract.limits,
-                     on_volume);
+      VideoOptions video = VideoOptionsFor(options.extract);
+      video.fetcher = options.fetcher;
+      s = ScanVideos(store, run, video, options.extract.limits, on_volume);
     } else {
       // The page matchers load once, on the first run of page inputs.
       if (!page_scanner) page_scanner = std::make_unique<Scanner>(store, options);
@@ -228,7 +231,7 @@ Status Scan(Store& store, const std::vector<std::string>& paths, const ScanOptio
     run.clear();
     return s;
   };
-  for (const std::string& path : paths) {
+  for (const std::string& path : WithFolderVideos(paths, options.extract.limits)) {
     bool video = IsVideoInput(path);
     if (video != run_is_video) KAGAMI_RETURN_IF_ERROR(flush());
     run_is_video = video;

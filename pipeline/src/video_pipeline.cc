@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -32,6 +33,7 @@ fingerprint::VideoFingerprintOptions FingerprintOptions(const VideoOptions& o, d
   fingerprint::VideoFingerprintOptions f;
   f.decode.frame_rate = rate;
   f.decode.threads = o.decoder_threads;
+  f.fetcher = o.fetcher;
   return f;
 }
 
@@ -41,6 +43,69 @@ bool IsVideoInput(const std::string& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) return false;
   return ingest::LooksLikeVideo(path);
+}
+
+namespace {
+
+struct FolderVideos {
+  std::vector<std::string> videos;  // relative generic paths
+  bool has_pages = false;
+  uint32_t files_seen = 0;
+};
+
+void FindVideos(const std::filesystem::path& root, const std::filesystem::path& dir, int depth,
+                const ingest::IngestLimits& limits, FolderVideos& out) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const fs::path& path = it->path();
+    const std::string name = path.filename().string();
+    if (name.empty() || name[0] == '.' || name == "__MACOSX") continue;
+    std::error_code type_ec;
+    if (it->is_symlink(type_ec) && it->is_directory(type_ec)) continue;  // never enter links
+    if (it->is_directory(type_ec)) {
+      if (depth < limits.max_folder_depth) FindVideos(root, path, depth + 1, limits, out);
+      continue;
+    }
+    if (!it->is_regular_file(type_ec)) continue;
+    if (++out.files_seen > limits.max_folder_files) return;
+    if (ingest::LooksLikeVideo(path.string())) {
+      out.videos.push_back(path.lexically_relative(root).generic_string());
+    } else if (!out.has_pages) {
+      std::ifstream in(path, std::ios::binary);
+      unsigned char head[4096];
+      in.read(reinterpret_cast<char*>(head), sizeof head);
+      out.has_pages = ingest::SniffMediaKind(head, static_cast<size_t>(in.gcount()), nullptr) !=
+                      ingest::MediaKind::kUnknown;
+    }
+    if (out.files_seen > limits.max_folder_files) return;
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> WithFolderVideos(const std::vector<std::string>& paths,
+                                          const ingest::IngestLimits& limits) {
+  std::vector<std::string> out;
+  for (const std::string& path : paths) {
+    std::error_code ec;
+    if (path.rfind("http://", 0) == 0 || path.rfind("https://", 0) == 0 ||
+        !std::filesystem::is_directory(path, ec)) {
+      out.push_back(path);
+      continue;
+    }
+    FolderVideos found;
+    FindVideos(path, path, 1, limits, found);
+    if (found.videos.empty() || found.has_pages || found.files_seen > limits.max_folder_files) {
+      out.push_back(path);  // ExpandInputs reports a folder over the file limit
+    }
+    if (found.files_seen > limits.max_folder_files) continue;
+    std::sort(found.videos.begin(), found.videos.end(), ingest::NaturalLess);
+    for (const std::string& video : found.videos) {
+      out.push_back((std::filesystem::path(path) / video).string());
+    }
+  }
+  return out;
 }
 
 Status RegisterVideos(index::Store& store, const index::Work& work,

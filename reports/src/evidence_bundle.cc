@@ -3,10 +3,12 @@
 #include "kagami/reports/evidence_bundle.h"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include <sodium.h>
 #include <nlohmann/json.hpp>
@@ -15,6 +17,7 @@
 #include "kagami/reports/exhibit_renderer.h"
 #include "kagami/reports/finding_records.h"
 #include "kagami/reports/takedown_notices.h"
+#include "video_report.h"
 
 namespace kagami::reports {
 namespace {
@@ -96,6 +99,14 @@ std::string Fixed(double v, int digits) {
 }
 
 std::string Describe(const MatchedUnit& u) {
+  if (u.time && u.ref_time) {
+    std::string s = "video segment";
+    if (u.distance >= 0)
+      s += ", mean PDQ distance of matched frames " + std::to_string(u.distance) + "/256";
+    s += ", score " + Fixed(u.similarity, 3);
+    if (u.mirrored) s += ", mirrored";
+    return s;
+  }
   std::string s = "method " + std::string(MatchMethodName(u.method)) + ", view " +
                   std::string(MatchViewName(u.view));
   if (u.distance >= 0) s += ", PDQ distance " + std::to_string(u.distance) + "/256";
@@ -112,7 +123,23 @@ struct ExhibitInfo {
   std::string file;
   int unit = 0;
   ExhibitLayout layout;
+  double query_t = -1;  // video: the frame pair's times (seconds)
+  double ref_t = -1;
 };
+
+// A video unit's frame pair: the middle of the query range and the reference
+// time the segment maps it to (linear over the aligned ranges).
+std::pair<double, double> AlignedTimes(const TimeRange& query, const TimeRange& ref) {
+  const double q = (query.start_s + query.end_s) / 2;
+  const double span = query.end_s - query.start_s;
+  const double r =
+      span > 0 ? ref.start_s + (q - query.start_s) * (ref.end_s - ref.start_s) / span : ref.start_s;
+  return {q, r};
+}
+
+std::string Range(const TimeRange& t) {
+  return internal::FormatClock(t.start_s) + "-" + internal::FormatClock(t.end_s);
+}
 
 json RectJson(const cv::Rect& r) { return json::array({r.x, r.y, r.width, r.height}); }
 
@@ -229,13 +256,17 @@ class Exporter {
                ": no exhibit: " + info.status().message());
           continue;
         }
-        exhibits.push_back(
-            {{"file", info->file},
-             {"unit", i},
-             {"size", json::array({info->layout.size.width, info->layout.size.height})},
-             {"registered_box", RectJson(info->layout.registered_box)},
-             {"found_box", RectJson(info->layout.found_box)},
-             {"outlined", info->layout.outlined}});
+        json exhibit = {{"file", info->file},
+                        {"unit", i},
+                        {"size", json::array({info->layout.size.width, info->layout.size.height})},
+                        {"registered_box", RectJson(info->layout.registered_box)},
+                        {"found_box", RectJson(info->layout.found_box)},
+                        {"outlined", info->layout.outlined}};
+        if (info->query_t >= 0) {
+          exhibit["frame_pair"] = {{"query_t", std::round(info->query_t * 1000) / 1000},
+                                   {"ref_t", std::round(info->ref_t * 1000) / 1000}};
+        }
+        exhibits.push_back(std::move(exhibit));
         ++result_.exhibits;
       }
       if (f.units.size() > kMaxExhibitsPerFinding) {
@@ -268,8 +299,17 @@ class Exporter {
       checked = asset_ok_.emplace(u.ref_asset, st).first;
     }
     if (!checked->second.ok()) return checked->second;
-    KAGAMI_ASSIGN_OR_RETURN(cv::Mat reg, LoadPage(u.ref_asset, u.ref_member, u.ref_index));
-    KAGAMI_ASSIGN_OR_RETURN(cv::Mat found, LoadPage(captured.string(), u.member, u.index));
+    ExhibitInfo info;
+    cv::Mat reg, found;
+    const bool video = u.time && u.ref_time;
+    if (video) {
+      std::tie(info.query_t, info.ref_t) = AlignedTimes(*u.time, *u.ref_time);
+      KAGAMI_ASSIGN_OR_RETURN(reg, LoadVideoFrame(u.ref_asset, info.ref_t));
+      KAGAMI_ASSIGN_OR_RETURN(found, LoadVideoFrame(captured.string(), info.query_t));
+    } else {
+      KAGAMI_ASSIGN_OR_RETURN(reg, LoadPage(u.ref_asset, u.ref_member, u.ref_index));
+      KAGAMI_ASSIGN_OR_RETURN(found, LoadPage(captured.string(), u.member, u.index));
+    }
     ExhibitInput in;
     in.registered = reg;
     in.found = found;
@@ -285,13 +325,25 @@ class Exporter {
         "Captured (UTC): " + f.captured_at + "   Recorded (UTC): " + r.recorded_at,
         "Match: " + Describe(u),
     };
+    if (video) {
+      in.header.push_back("Segment: query " + Range(*u.time) + " -> reference " +
+                          Range(*u.ref_time) + "; frames shown at " +
+                          internal::FormatClock(info.query_t) + " and " +
+                          internal::FormatClock(info.ref_t));
+    }
     std::string reg_name = fs::path(u.ref_asset).filename().string();
     bool same_name = u.ref_member.empty() || fs::path(u.ref_member).filename() == reg_name;
     in.registered_caption = "Registered: " + reg_name + (same_name ? "" : " / " + u.ref_member) +
                             ", page " + std::to_string(u.ref_index + 1);
     in.found_caption = "Found: page " + std::to_string(u.index + 1) +
                        (u.member.empty() ? "" : " (" + u.member + ")");
-    ExhibitInfo info;
+    if (video) {
+      in.unit = nullptr;  // frames have no verified outline
+      in.registered_caption =
+          "Registered: " + reg_name + ", frame at " + internal::FormatClock(info.ref_t);
+      in.found_caption = "Found: frame at " + internal::FormatClock(info.query_t) + " (segment " +
+                         std::to_string(u.index + 1) + ")";
+    }
     KAGAMI_ASSIGN_OR_RETURN(cv::Mat img, renderer_->Render(in, &info.layout));
     KAGAMI_ASSIGN_OR_RETURN(std::string png, EncodePng(img));
     info.file = "findings/" + std::to_string(r.id) + "/exhibit-" + std::to_string(n + 1) + ".png";

@@ -4,6 +4,7 @@
 #include <png.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 
@@ -14,6 +15,7 @@
 #include "kagami/ingest/image_decoder.h"
 #include "kagami/ingest/limits.h"
 #include "kagami/ingest/page_source.h"
+#include "kagami/ingest/video_decoder.h"
 #include "kagami/ingest/volume.h"
 
 namespace kagami::reports {
@@ -109,6 +111,37 @@ Result<cv::Mat> LoadPage(const std::string& path, const std::string& member, int
   }
   return Status::NotFound(path + ": no page " +
                           (member.empty() ? std::to_string(index + 1) : "\"" + member + "\""));
+}
+
+Result<cv::Mat> LoadVideoFrame(const std::string& path, double t_s) {
+  struct Nearest : ingest::VideoSink {
+    double target = 0;
+    double best = -1;  // |t - target| of `frame`
+    cv::Mat frame;
+    void OnFrame(ingest::VideoFrame f) override {
+      double d = std::abs(f.t - target);
+      if (best < 0 || d < best) {
+        best = d;
+        frame = std::move(f.gray);
+      }
+    }
+    void OnAudio(const int16_t*, size_t) override {}
+  } sink;
+  sink.target = t_s;
+  ingest::VideoDecodeOptions options;
+  options.frame_rate = 4.0;
+  options.scene_cuts = false;
+  options.max_side = 640;
+  options.audio = false;
+  options.skip_nonref = false;
+  options.threads = 1;
+  options.max_media_seconds = std::max(0.0, t_s) + 1.0;
+  options.max_decode_seconds = 120.0;
+  KAGAMI_RETURN_IF_ERROR(ingest::DecodeVideo(path, options, ingest::IngestLimits{}, sink).status());
+  if (sink.frame.empty() || sink.best > 1.0) {
+    return Status::NotFound(path + ": no frame near " + std::to_string(t_s) + " s");
+  }
+  return sink.frame;
 }
 
 MatchOutline ComputeOutline(const MatchedUnit& unit, cv::Size registered, cv::Size found) {

@@ -1,6 +1,7 @@
 #include "kagami/reports/finding_records.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <map>
 
@@ -46,11 +47,51 @@ std::string Absolute(const std::string& path) {
   return ec ? path : abs.lexically_normal().string();
 }
 
+// A scanned video: one finding per work, one unit per aligned segment (index =
+// the segment's position in the report; time / ref_time its query and
+// reference ranges, seconds).
+std::vector<ScanFindingDraft> VideoFindings(const pipeline::VolumeReport& report,
+                                            const std::string& captured_at,
+                                            const std::string& recorded_by) {
+  std::vector<ScanFindingDraft> out;
+  std::map<std::string, size_t> pos;  // work -> draft
+  const std::string file = Absolute(report.source);
+  for (size_t i = 0; i < report.segments.size(); ++i) {
+    const pipeline::VideoSegmentMatch& m = report.segments[i];
+    auto it = pos.find(m.ref.work_id);
+    if (it == pos.end()) {
+      ScanFindingDraft d;
+      d.source_path = file;
+      d.finding.source = file;
+      d.finding.work = m.ref.work_id;
+      d.finding.captured_at = captured_at;
+      d.finding.recorded_by = recorded_by;
+      it = pos.emplace(m.ref.work_id, out.size()).first;
+      out.push_back(std::move(d));
+    }
+    MatchedUnit u;
+    u.index = static_cast<int>(i);
+    u.time = TimeRange{m.segment.start, m.segment.end};
+    u.ref_time = TimeRange{m.segment.ref_start, m.segment.ref_end};
+    u.ref_unit = m.ref.asset_id;
+    u.ref_asset = m.ref.path;
+    u.ref_asset_sha256 = m.ref.sha256;
+    u.method = MatchMethod::kPdq;
+    u.distance =
+        m.segment.modality == "audio" ? -1 : static_cast<int>(std::lround(m.segment.mean_distance));
+    u.similarity = m.segment.score;
+    u.mirrored = m.segment.mirrored;
+    out[it->second].finding.units.push_back(std::move(u));
+  }
+  return out;
+}
+
 }  // namespace
 
 std::vector<ScanFindingDraft> FindingsFromScan(const pipeline::VolumeReport& report,
                                                const std::string& captured_at,
                                                const std::string& recorded_by) {
+  if (report.video) return VideoFindings(report, captured_at, recorded_by);
   std::error_code ec;
   bool folder = std::filesystem::is_directory(report.source, ec);
   // (source file, work) -> draft, in first-match order.
@@ -151,6 +192,7 @@ nlohmann::json FindingListJson(const FindingRecord& r) {
           {"warc_record_id", f.warc_record_id},
           {"server_ip", f.server_ip},
           {"http_status", f.http_status},
+          {"robots_override", f.robots_override},
           {"best_similarity", BestSimilarity(f)},
           {"units", units},
           {"reviews", reviews},

@@ -60,6 +60,8 @@ std::vector<std::string> ScanReportWriter::ToJsonLines(const pipeline::VolumeRep
     if (m.hit.distance >= 0) {
       j["distance"] = m.hit.distance;
       j["variant"] = VariantName(m.hit.variant);
+      j["view_quality"] = m.view_quality;
+      j["ref_quality"] = m.ref.quality;
     } else {
       j["distance"] = nullptr;
       j["variant"] = nullptr;
@@ -77,6 +79,18 @@ std::vector<std::string> ScanReportWriter::ToJsonLines(const pipeline::VolumeRep
         for (int c = 0; c < 3; ++c) h.push_back(m.homography(r, c));
       }
       j["homography"] = h;
+      const fingerprint::Verification& v = m.verification;
+      auto round4 = [](double x) { return std::round(x * 10000.0) / 10000.0; };
+      j["verification"] = {{"matches", v.matches},
+                           {"inliers", v.inliers},
+                           {"coverage", round4(v.coverage)},
+                           {"overlap", round4(v.overlap)},
+                           {"overlap_coverage", round4(v.overlap_coverage)},
+                           {"grid_cells", v.grid_cells},
+                           {"scale", round4(v.scale)},
+                           {"anisotropy", round4(v.anisotropy)},
+                           {"rotation_deg", round4(v.rotation_deg)},
+                           {"perspective", round4(v.perspective)}};
     }
     lines.push_back(Dump(j));
   }

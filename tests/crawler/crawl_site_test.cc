@@ -12,8 +12,12 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
@@ -34,7 +38,9 @@ using ::testing::Contains;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-const char* kHosts[] = {"reader.test", "img.test", "leech.test", "locker.test", "bad.test"};
+const char* kHosts[] = {"reader.test",  "img.test",    "leech.test",      "locker.test",
+                        "bad.test",     "polite.test", "ra-seconds.test", "ra-date.test",
+                        "backoff.test", "moved.test",  "robots-cdn.test", "down.test"};
 
 std::string ReadText(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -199,6 +205,39 @@ class CrawlSiteTest : public ::testing::Test {
 
   static std::vector<std::string> Requests() { return Lines(ReadText(access_log_)); }
 
+  // Server-side monotonic times (seconds) of the requests for "host path".
+  static std::vector<double> RequestTimes(const std::string& host_path) {
+    std::vector<double> out;
+    for (const std::string& line : Lines(ReadText(access_log_.string() + ".times"))) {
+      size_t sp = line.rfind(' ');
+      if (sp != std::string::npos && line.substr(0, sp) == host_path)
+        out.push_back(std::stod(line.substr(sp + 1)));
+    }
+    return out;
+  }
+
+  static long RequestCount(const std::string& host_path) {
+    std::vector<std::string> r = Requests();
+    return std::count(r.begin(), r.end(), host_path);
+  }
+
+  // A small job file: `extra` is appended at top level before the tables.
+  fs::path WriteSmallJob(const std::string& name, const std::string& seed_host,
+                         const std::string& extra, const std::string& politeness) {
+    std::ostringstream job;
+    job << "name = \"" << name << "\"\n"
+        << "seeds = [\"" << Origin(seed_host) << "/\"]\n"
+        << "allow_addresses = [\"127.0.0.1\"]\n"
+        << extra << "resolve = [";
+    for (const char* h : kHosts) job << "\"" << h << ":" << port_ << ":127.0.0.1\", ";
+    job << "]\n[limits]\nmax_depth = 3\ntotal_timeout_s = 6\nlow_speed_time_s = 2\n"
+        << "low_speed_bytes_per_s = 1000\n[politeness]\n"
+        << politeness;
+    fs::path p = root_->path() / (name + ".toml");
+    testing::WriteFile(p, job.str());
+    return p;
+  }
+
   static inline testing::TempDir* root_ = nullptr;
   static inline fs::path template_data_;
   static inline fs::path access_log_;
@@ -297,7 +336,8 @@ TEST_F(CrawlSiteTest, FindsRegisteredWorksContainsTrapsAndKeepsEvidence) {
   EXPECT_THAT(note(Origin("reader.test") + "/big"), HasSubstr("cap"));
   EXPECT_THAT(note(Origin("reader.test") + "/bomb.html"), HasSubstr("decompression"));
   EXPECT_THAT(note(Origin("locker.test") + "/files/bomb.zip"), HasSubstr("ratio"));
-  EXPECT_THAT(note(Origin("locker.test") + "/stream/ep1.m3u8"), HasSubstr("HLS"));
+  // The playlist is fetched by the media stage (404 here: no stream served yet).
+  EXPECT_THAT(note(Origin("locker.test") + "/stream/ep1.m3u8"), HasSubstr("404"));
   EXPECT_EQ(states.count("ftp://reader.test/x.cbz"), 0u);
   for (const auto& [url, st] : states) EXPECT_GE(st.first, 2) << url << " left unfinished";
 
@@ -386,6 +426,249 @@ TEST_F(CrawlSiteTest, CrawlKilledMidwayResumesToTheSameFindings) {
   for (const auto& f : after)
     media.insert(f["work"].get<std::string>() + " " + f["media_url"].get<std::string>());
   EXPECT_EQ(after.size(), media.size()) << "a finding was recorded twice";
+}
+
+TEST_F(CrawlSiteTest, HonoursRetryAfterBackOffAndRobotsTxtThroughRedirects) {
+  fs::path data = NewDataDir("data-polite");
+  fs::path job =
+      WriteSmallJob("polite", "polite.test", "follow_hosts = [\"moved.test\", \"down.test\"]\n",
+                    "min_delay_s = 0\nper_host_connections = 2\nmax_retries = 3\n"
+                    "max_backoff_s = 10\n");
+  fs::path log = root_->path() / "crawl-polite.log";
+  ASSERT_EQ(RunProcess({KAGAMI_BINARY, "--data", data.string(), "crawl", job.string()}, log), 0)
+      << ReadText(log);
+
+  // Each retry host answers 200 only once the crawler waited as told, so a
+  // finding on it means the wait was honoured; told twice = came back early.
+  std::set<std::string> media;
+  for (const auto& f : Findings(data)) media.insert(f["media_url"].get<std::string>());
+  for (const char* host : {"ra-seconds.test", "ra-date.test", "backoff.test"}) {
+    EXPECT_THAT(media, Contains(Origin(host) + "/page.jpg")) << ReadText(log);
+  }
+  EXPECT_EQ(RequestCount("ra-seconds.test /page.jpg"), 2);  // 429 + Retry-After: 1, then 200
+  EXPECT_EQ(RequestCount("ra-date.test /page.jpg"), 2);     // 503 + Retry-After: HTTP-date
+  std::vector<double> t = RequestTimes("ra-seconds.test /page.jpg");
+  ASSERT_EQ(t.size(), 2u);
+  EXPECT_GE(t[1] - t[0], 0.95);
+  // No Retry-After: exponential back-off (0.25 s, then 0.5 s at min_delay_s = 0).
+  t = RequestTimes("backoff.test /page.jpg");
+  ASSERT_EQ(t.size(), 3u);
+  EXPECT_GE(t[1] - t[0], 0.24);
+  EXPECT_GE(t[2] - t[1], 0.48);
+  EXPECT_GT(t[2] - t[1], t[1] - t[0]);
+
+  // moved.test's robots.txt is two redirects away, on another host (RFC 9309 2.3.1.2).
+  EXPECT_EQ(RequestCount("moved.test /secret/page"), 0) << "robots.txt behind redirects ignored";
+  EXPECT_EQ(RequestCount("robots-cdn.test /moved/robots-final.txt"), 1);
+  EXPECT_THAT(media, Contains(Origin("moved.test") + "/open.jpg"));
+  // down.test's robots.txt answers 503: nothing else there is fetched (2.3.1.4).
+  EXPECT_EQ(RequestCount("down.test /"), 0);
+  EXPECT_GE(RequestCount("down.test /robots.txt"), 1);
+  auto states = FrontierStates(data / "crawl/polite/frontier.sqlite");
+  EXPECT_THAT(states[Origin("down.test") + "/"].second, HasSubstr("robots.txt"));
+
+  // A second run within 24 hours reuses the cached robots.txt answers.
+  ASSERT_EQ(RunProcess({KAGAMI_BINARY, "--data", data.string(), "crawl", job.string()}, log), 0)
+      << ReadText(log);
+  EXPECT_EQ(RequestCount("moved.test /robots.txt"), 1);
+  EXPECT_EQ(RequestCount("robots-cdn.test /moved/robots-final.txt"), 1);
+  EXPECT_EQ(RequestCount("moved.test /secret/page"), 0);
+}
+
+TEST_F(CrawlSiteTest, RobotsOverrideForANamedHostIsRecordedWithTheFindings) {
+  fs::path data = NewDataDir("data-override");
+  fs::path job = WriteSmallJob("override", "moved.test", "",
+                               "min_delay_s = 0\nignore_robots_hosts = [\"moved.test\"]\n");
+  fs::path log = root_->path() / "crawl-override.log";
+  ASSERT_EQ(RunProcess({KAGAMI_BINARY, "--data", data.string(), "crawl", job.string()}, log), 0)
+      << ReadText(log);
+  std::map<std::string, std::string> override_by_media;
+  for (const auto& f : Findings(data))
+    override_by_media[f["media_url"].get<std::string>()] = f["robots_override"].get<std::string>();
+  ASSERT_EQ(override_by_media.count(Origin("moved.test") + "/secret/p.jpg"), 1u) << ReadText(log);
+  EXPECT_THAT(override_by_media[Origin("moved.test") + "/secret/p.jpg"],
+              HasSubstr("overrides robots.txt"));
+  EXPECT_THAT(override_by_media[Origin("moved.test") + "/secret/p.jpg"], HasSubstr("override"));
+  ASSERT_EQ(override_by_media.count(Origin("moved.test") + "/open.jpg"), 1u);
+  EXPECT_EQ(override_by_media[Origin("moved.test") + "/open.jpg"], "");  // robots allowed it
+}
+
+// `kagami schedule JOBDIR` as a real process: runs a due job, stores the last
+// and next run, does not repeat the run after a restart, and on SIGTERM ends
+// a crawl cleanly; the interrupted run resumes on the next start.
+TEST_F(CrawlSiteTest, ScheduleRunsDueJobsPersistsStateAndStopsOnSigterm) {
+  fs::path data = NewDataDir("data-schedule");
+  fs::path jobs = root_->path() / "jobs";
+  fs::create_directories(jobs);
+  // Due once now (state seeded), then yearly: 00:00 UTC on 1 January.
+  std::string toml = ReadText(WriteJob("sched", 0.25, 1));
+  testing::WriteFile(jobs / "sched.toml", "schedule = \"0 0 1 1 *\"\n" + toml);
+  fs::path state_path = data / "crawl/sched/schedule.json";
+  long now = static_cast<long>(std::time(nullptr));
+  testing::WriteFile(state_path, "{\"next_run\": " + std::to_string(now - 5) + "}\n");
+  auto state = [&] {
+    nlohmann::json j = nlohmann::json::parse(ReadText(state_path), nullptr, false);
+    return j.is_object() ? j : nlohmann::json::object();
+  };
+  auto wait_for = [&](const std::function<bool()>& done) {
+    for (int i = 0; i < 1200 && !done(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return done();
+  };
+  auto stop = [&](pid_t pid) {
+    kill(pid, SIGTERM);
+    int rc = -1;
+    bool exited = wait_for([&] {
+      int st = 0;
+      if (waitpid(pid, &st, WNOHANG) != pid) return false;
+      rc = WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
+      return true;
+    });
+    if (!exited) {
+      kill(pid, SIGKILL);
+      Wait(pid);
+    }
+    return rc;
+  };
+
+  // 1. The due job starts; SIGTERM arrives mid-crawl: a clean exit, the run marked interrupted.
+  fs::path log1 = root_->path() / "schedule-1.log";
+  pid_t pid = Spawn({KAGAMI_BINARY, "--data", data.string(), "schedule", jobs.string()}, log1);
+  ASSERT_TRUE(wait_for([&] { return state().value("running", false); })) << ReadText(log1);
+  ASSERT_TRUE(wait_for([&] { return fs::exists(data / "crawl/sched/frontier.sqlite"); }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  EXPECT_EQ(stop(pid), 0) << ReadText(log1);
+  EXPECT_THAT(ReadText(log1), HasSubstr("kagami schedule: stopped"));
+  EXPECT_EQ(state().value("last_status", ""), "stopped") << ReadText(log1);
+  EXPECT_TRUE(state().value("running", false));
+
+  // 2. Restarted: the interrupted run resumes at once and completes.
+  fs::path log2 = root_->path() / "schedule-2.log";
+  pid = Spawn({KAGAMI_BINARY, "--data", data.string(), "schedule", jobs.string()}, log2);
+  bool finished = wait_for([&] { return state().value("last_status", "") == "ok"; });
+  EXPECT_EQ(stop(pid), 0) << ReadText(log2);
+  ASSERT_TRUE(finished) << ReadText(log2);
+  nlohmann::json after = state();
+  EXPECT_FALSE(after.value("running", true));
+  std::time_t next = after.value("next_run", static_cast<std::time_t>(0));
+  std::tm tm{};
+  gmtime_r(&next, &tm);
+  EXPECT_GT(next, now);
+  EXPECT_EQ(tm.tm_mon, 0);
+  EXPECT_EQ(tm.tm_mday, 1);
+  EXPECT_EQ(tm.tm_hour, 0);
+  EXPECT_EQ(tm.tm_min, 0);
+  EXPECT_GE(FindingKeys(Findings(data)).size(), 8u) << ReadText(log2);
+
+  // 3. Restarted again: nothing is due, so the job does not run again.
+  long last_start = after.value("last_start", 0L);
+  fs::path log3 = root_->path() / "schedule-3.log";
+  pid = Spawn({KAGAMI_BINARY, "--data", data.string(), "schedule", jobs.string()}, log3);
+  ASSERT_TRUE(wait_for([&] { return ReadText(log3).find("watching") != std::string::npos; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(stop(pid), 0) << ReadText(log3);
+  EXPECT_EQ(state().value("last_start", 0L), last_start);
+  EXPECT_THAT(ReadText(log3), Not(HasSubstr("running sched")));
+}
+
+// HLS over HTTP: `kagami scan URL.m3u8` and a crawl that finds the playlist
+// both fetch every playlist and segment through the crawler's safe fetcher
+// (the fixture's access log shows each segment; the bytes are in WARC) and
+// match the stream as video against the registered clip, with segment times.
+TEST_F(CrawlSiteTest, HlsStreamsAreFetchedByTheCrawlerAndMatchedAsVideo) {
+  const fs::path root = root_->path();
+  const std::string clip = (root / "anime.mp4").string();
+  ASSERT_EQ(std::system(("ffmpeg -nostdin -v error -y -f lavfi -i mandelbrot=s=320x180:rate=25:"
+                         "end_pts=6000:inner=mincol:start_x=-0.743643887037151:"
+                         "start_y=0.13182590420533:start_scale=2 -f lavfi -i "
+                         "aevalsrc='0.3*sin(2*PI*t*(300+200*sin(0.37*t)))':s=22050 -t 24 "
+                         "-c:v libx264 -preset ultrafast -crf 26 -pix_fmt yuv420p -c:a aac "
+                         "-shortest '" +
+                         clip + "'")
+                            .c_str()),
+            0);
+  fs::path data = NewDataDir("data-hls");
+  fs::path reg_log = root / "register-hls.log";
+  ASSERT_EQ(RunProcess({KAGAMI_BINARY, "--data", data.string(), "register", "--work", "anime-work",
+                        "--title", "Anime Work", "--kind", "anime", clip},
+                       reg_log),
+            0)
+      << ReadText(reg_log);
+  // The pirate stream: re-encoded smaller, cut into 4 s MPEG-TS segments.
+  fs::path hls = root / "content/hls";
+  fs::create_directories(hls);
+  ASSERT_EQ(
+      std::system(("ffmpeg -nostdin -v error -y -i '" + clip +
+                   "' -vf scale=256:144 -c:v libx264 -preset ultrafast -crf 32 -g 50 -c:a aac "
+                   "-f hls -hls_time 4 -hls_list_size 0 -hls_segment_filename '" +
+                   (hls / "ep1-%03d.ts").string() + "' '" + (hls / "ep1.m3u8").string() + "'")
+                      .c_str()),
+      0);
+  const std::string playlist = Origin("locker.test") + "/stream/ep1.m3u8";
+  auto near = [](const nlohmann::json& range, double start, double end) {
+    return range.is_array() && range.size() == 2 && std::abs(range[0].get<double>() - start) <= 2 &&
+           std::abs(range[1].get<double>() - end) <= 2;
+  };
+
+  // 1. kagami scan URL.m3u8
+  fs::path scan_out = root / "scan-hls.jsonl";
+  ASSERT_EQ(RunProcess({KAGAMI_BINARY, "--data", data.string(), "scan", "--format", "jsonl",
+                        "--allow-address", "127.0.0.1", "--resolve",
+                        "locker.test:" + std::to_string(port_) + ":127.0.0.1", playlist},
+                       scan_out),
+            0)
+      << ReadText(scan_out);
+  int segments = 0;
+  for (const std::string& line : Lines(ReadText(scan_out))) {
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_object() || j.value("unit", "") != "segment") continue;
+    ++segments;
+    EXPECT_EQ(j["work"], "anime-work") << line;
+    EXPECT_NEAR(j["start"].get<double>(), 0, 2) << line;
+    EXPECT_NEAR(j["end"].get<double>(), 24, 2) << line;
+    EXPECT_NEAR(j["ref_start"].get<double>(), 0, 2) << line;
+    EXPECT_NEAR(j["ref_end"].get<double>(), 24, 2) << line;
+  }
+  EXPECT_EQ(segments, 1) << ReadText(scan_out);
+  int ts_files = 0;
+  for (const auto& e : fs::directory_iterator(hls)) ts_files += e.path().extension() == ".ts";
+  ASSERT_GE(ts_files, 5);
+  for (int i = 0; i < ts_files; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "ep1-%03d.ts", i);
+    EXPECT_EQ(RequestCount("locker.test /stream/" + std::string(name)), 1) << name;
+  }
+  int warcs = 0;
+  for (const auto& e : fs::directory_iterator(data / "fetch"))
+    warcs += e.path().string().find(".warc.gz") != std::string::npos;
+  EXPECT_EQ(warcs, 1);
+  // Without --allow-address the loopback fixture is refused by the address policy.
+  fs::path refused = root / "scan-hls-refused.log";
+  EXPECT_NE(
+      RunProcess({KAGAMI_BINARY, "--data", data.string(), "scan", "--format", "jsonl", "--resolve",
+                  "locker.test:" + std::to_string(port_) + ":127.0.0.1", playlist},
+                 refused),
+      0);
+  EXPECT_THAT(ReadText(refused), HasSubstr("loopback"));
+
+  // 2. A crawl of the leech page finds the playlist and records a finding with the times.
+  fs::path job = WriteSmallJob("hls", "leech.test", "", "min_delay_s = 0\n");
+  fs::path log = root / "crawl-hls.log";
+  ASSERT_EQ(RunProcess({KAGAMI_BINARY, "--data", data.string(), "crawl", job.string()}, log), 0)
+      << ReadText(log);
+  int hls_findings = 0;
+  for (const auto& f : Findings(data)) {
+    if (f["media_url"] != playlist) continue;
+    ++hls_findings;
+    EXPECT_EQ(f["work"], "anime-work");
+    EXPECT_EQ(f["page_url"], Origin("leech.test") + "/");
+    EXPECT_THAT(f["warc_record_id"].get<std::string>(), HasSubstr("urn:uuid:"));
+    EXPECT_EQ(f["content_sha256"].get<std::string>().size(), 64u);
+    ASSERT_EQ(f["units"].size(), 1u) << f.dump();
+    EXPECT_TRUE(near(f["units"][0]["time"], 0, 24)) << f.dump();
+    EXPECT_TRUE(near(f["units"][0]["ref_time"], 0, 24)) << f.dump();
+  }
+  EXPECT_EQ(hls_findings, 1) << ReadText(log);
 }
 
 }  // namespace

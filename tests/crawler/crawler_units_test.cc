@@ -13,6 +13,7 @@
 #include "kagami/crawler/cron.h"
 #include "kagami/crawler/html_extractor.h"
 #include "kagami/crawler/http_client.h"
+#include "kagami/crawler/json_path.h"
 #include "kagami/crawler/robots.h"
 #include "kagami/crawler/url.h"
 
@@ -144,6 +145,57 @@ ignore = ["/ads/"]
       Urls(links, LinkKind::kMedia),
       ElementsAre("http://r.example/l1.png", "http://img.example/a.jpg", "http://r.example/b.jpg"));
   EXPECT_TRUE(Urls(links, LinkKind::kPage).empty());
+}
+
+TEST(JsonPathTest, SelectsImageListsFromJsonLiteralsInScripts) {
+  Result<JsonPath> path = JsonPath::Parse("$.chapter.images[*].url");
+  ASSERT_TRUE(path.ok()) << path.status().ToString();
+  // A JavaScript assignment whose right side is JSON, after unrelated code.
+  const std::string script = R"(var t = {a: 1}; window.__DATA__ = {"chapter": {"n": 3,
+    "images": [{"url": "https:\/\/cdn.example\/p1.jpg", "w": 900}, {"url": "/p2.jpg"},
+               {"w": 5}, {"url": 7}]}, "x": "]}"};
+    load(window.__DATA__);)";
+  EXPECT_THAT(path->Select(script), ElementsAre("https://cdn.example/p1.jpg", "/p2.jpg"));
+  // The whole script is JSON (<script type="application/json">).
+  EXPECT_THAT(JsonPath::Parse("$['chapter']['images'][-1]")
+                  ->Select(R"({"chapter": {"images": ["a.jpg", "b.jpg"]}})"),
+              ElementsAre("b.jpg"));
+  // A selected array contributes its strings; wildcards over objects.
+  EXPECT_THAT(JsonPath::Parse("$.pages")->Select(R"(f({"pages": ["1.png", 2, "3.png"]}))"),
+              ElementsAre("1.png", "3.png"));
+  EXPECT_THAT(
+      JsonPath::Parse("$.*.src")->Select(R"(x = {"a": {"src": "a.jpg"}, "b": {"src": "b.jpg"}})"),
+      ElementsAre("a.jpg", "b.jpg"));
+  EXPECT_TRUE(path->Select("var x = [1, 2, {broken").empty());
+  EXPECT_TRUE(path->Select("no json here").empty());
+}
+
+TEST(JsonPathTest, RefusesWhatTheSubsetDoesNotHave) {
+  EXPECT_FALSE(JsonPath::Parse("chapter.images").ok());
+  EXPECT_FALSE(JsonPath::Parse("$..url").ok());
+  EXPECT_FALSE(JsonPath::Parse("$.images[?(@.w > 1)]").ok());
+  EXPECT_FALSE(JsonPath::Parse("$.images[0:2]").ok());
+  EXPECT_FALSE(JsonPath::Parse("$.images[").ok());
+  Result<CrawlJob> job = ParseCrawlJob(
+      "seeds = [\"http://r.example/\"]\n[[site]]\nscript_json = [\"$..x\"]\n", "j.toml");
+  ASSERT_FALSE(job.ok());
+  EXPECT_THAT(job.status().message(), HasSubstr("site.script_json"));
+}
+
+TEST(HtmlExtractorTest, SiteRulesReadJsonPathsInScripts) {
+  Result<CrawlJob> job = ParseCrawlJob(R"(
+seeds = ["http://r.example/"]
+[[site]]
+host = "r.example"
+script_json = ['$.chapter.images[*].url']
+)",
+                                       "job.toml");
+  ASSERT_TRUE(job.ok()) << job.status().ToString();
+  const std::string html = R"(<script>window.__DATA__ = {"chapter": {"images":
+    [{"url": "/c1/p1.jpg"}, {"url": "http://img.example/p2.jpg"}]}};</script>)";
+  std::vector<Link> links = ExtractLinks(html, "http://r.example/c", {&job->sites[0]});
+  EXPECT_THAT(Urls(links, LinkKind::kMedia),
+              ElementsAre("http://r.example/c1/p1.jpg", "http://img.example/p2.jpg"));
 }
 
 TEST(CrawlJobTest, ErrorsNameTheKey) {

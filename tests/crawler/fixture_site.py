@@ -12,8 +12,16 @@ to 127.0.0.1 with --resolve), told apart by the Host header:
                addresses.
   img.test     the reader's image host (files from CONTENT/img/).
   leech.test   a leech page linking archives on the locker.
-  locker.test  the file locker: CONTENT/locker/*.cbz and a zip bomb.
+  locker.test  the file locker: CONTENT/locker/*.cbz, a zip bomb, and an HLS
+               stream /stream/ep1.m3u8 from CONTENT/hls/ (404 until a test makes it).
   bad.test     answers 500 to everything (robots.txt 404).
+  polite.test  links the politeness hosts: ra-seconds.test (429, Retry-After
+               in seconds), ra-date.test (503, Retry-After as an HTTP-date),
+               backoff.test (503 twice without Retry-After), moved.test (its
+               robots.txt redirects twice, across hosts, to robots-cdn.test)
+               and down.test (robots.txt answers 503). The retry hosts answer
+               200 only once the crawler has waited as told, and log the
+               time of each request to LOG.times ("host path seconds").
 
 Every request is appended to LOG as "host path" (one line, flushed), so tests
 can assert what was and was not fetched. Usage:
@@ -30,9 +38,12 @@ import threading
 import time
 import zipfile
 import zlib
+from email.utils import formatdate
 
 ARGS = None
 LOG_LOCK = threading.Lock()
+STATE_LOCK = threading.Lock()
+FIRST_SEEN = {}  # (host, path) -> (time of the first request, earliest allowed retry, count)
 BOMB_ZIP = None
 BOMB_GZIP = None
 
@@ -82,10 +93,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with LOG_LOCK:
             with open(ARGS.log, "a") as f:
                 f.write("%s %s\n" % (host, self.path))
+            with open(ARGS.log + ".times", "a") as f:
+                f.write("%s %s %.3f\n" % (host, self.path, time.monotonic()))
         try:
             if ARGS.bench:
                 return self.site_bench()
-            getattr(self, "site_" + host.replace(".", "_"), self.site_unknown)()
+            getattr(self, "site_" + host.replace(".", "_").replace("-", "_"), self.site_unknown)()
         except (BrokenPipeError, ConnectionResetError):
             pass
 
@@ -198,6 +211,89 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 img, sorted(os.listdir(os.path.join(ARGS.content, "img", "c1")))[0])))
         return self.send(404, b"not found")
 
+    # ---- politeness hosts ----------------------------------------------------
+    def first_image(self):
+        d = os.path.join(ARGS.content, "img", "c1")
+        with open(os.path.join(d, sorted(os.listdir(d))[0]), "rb") as f:
+            return f.read()
+
+    def site_polite_test(self):
+        if self.path == "/robots.txt":
+            return self.send(404, b"")
+        port = self.server.server_address[1]
+        links = "".join('<img src="http://%s:%d/page.jpg">' % (h, port)
+                        for h in ("ra-seconds.test", "ra-date.test", "backoff.test"))
+        links += '<a href="http://moved.test:%d/">moved</a>' % port
+        links += '<a href="http://down.test:%d/">down</a>' % port
+        return self.send(200, page("Politeness", links))
+
+    def retry_site(self, first_answer):
+        """first_answer(now) -> (code, headers, earliest retry time) for early requests."""
+        if self.path == "/robots.txt":
+            return self.send(404, b"")
+        now = time.time()
+        key = (self.host(), self.path)
+        with STATE_LOCK:
+            state = FIRST_SEEN.get(key)
+            if state is None:
+                code, headers, earliest = first_answer(now, 0)
+                FIRST_SEEN[key] = (now, earliest, 1)
+                return self.send(code, b"slow down", "text/plain", headers)
+            first, earliest, count = state
+            if now < earliest:  # came back too early: told again
+                code, headers, earliest = first_answer(now, count)
+                FIRST_SEEN[key] = (first, earliest, count + 1)
+                return self.send(code, b"slow down", "text/plain", headers)
+            FIRST_SEEN[key] = (first, earliest, count + 1)
+        return self.send(200, self.first_image(), "image/jpeg")
+
+    def site_ra_seconds_test(self):
+        return self.retry_site(lambda now, n: (429, [("Retry-After", "1")], now + 1))
+
+    def site_ra_date_test(self):
+        when = int(time.time()) + 3  # HTTP-dates have whole seconds
+        return self.retry_site(
+            lambda now, n: (503, [("Retry-After", formatdate(when, usegmt=True))], when))
+
+    def site_backoff_test(self):
+        # 503 without Retry-After to the first two requests, then 200 (the
+        # crawler's exponential back-off is checked from LOG.times).
+        with STATE_LOCK:
+            n = FIRST_SEEN.get((self.host(), self.path), (0, 0, 0))[2]
+        if self.path == "/robots.txt":
+            return self.send(404, b"")
+        if n < 2:
+            with STATE_LOCK:
+                FIRST_SEEN[(self.host(), self.path)] = (0, 0, n + 1)
+            return self.send(503, b"busy", "text/plain")
+        return self.send(200, self.first_image(), "image/jpeg")
+
+    def site_moved_test(self):
+        port = self.server.server_address[1]
+        if self.path == "/robots.txt":  # RFC 9309 2.3.1.2: follow the redirects
+            return self.send(301, b"", headers=[
+                ("Location", "http://robots-cdn.test:%d/moved/robots.txt" % port)])
+        if self.path == "/":
+            return self.send(200, page("Moved", '<a href="/secret/page">secret</a>'
+                                       '<img src="/open.jpg">'))
+        if self.path == "/secret/page":
+            return self.send(200, page("Secret", '<img src="/secret/p.jpg">'))
+        if self.path in ("/open.jpg", "/secret/p.jpg"):
+            return self.send(200, self.first_image(), "image/jpeg")
+        return self.send(404, b"not found")
+
+    def site_robots_cdn_test(self):
+        if self.path == "/moved/robots.txt":
+            return self.send(302, b"", headers=[("Location", "/moved/robots-final.txt")])
+        if self.path == "/moved/robots-final.txt":
+            return self.send(200, b"User-agent: *\nDisallow: /secret/\n", "text/plain")
+        return self.send(404, b"not found")
+
+    def site_down_test(self):
+        if self.path == "/robots.txt":  # RFC 9309 2.3.1.4: unreachable -> disallow all
+            return self.send(503, b"down", "text/plain")
+        return self.send(200, page("Down", "should not be fetched"))
+
     # ---- img.test ----------------------------------------------------------
     def site_img_test(self):
         if self.path == "/robots.txt":
@@ -236,6 +332,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.path.startswith("/files/"):
             self.path = self.path[len("/files"):]
             return self.serve_file(os.path.join(ARGS.content, "locker"), "application/zip")
+        if self.path.startswith("/stream/"):  # an HLS stream from CONTENT/hls/, if any
+            self.path = self.path[len("/stream"):]
+            ctype = ("application/vnd.apple.mpegurl" if self.path.endswith(".m3u8")
+                     else "video/mp2t")
+            return self.serve_file(os.path.join(ARGS.content, "hls"), ctype)
         return self.send(404, b"not found")
 
     # ---- bad.test ----------------------------------------------------------

@@ -2,6 +2,8 @@
 // (issue 6): built only in the sanitizer build (scripts/sanitize,
 // -DKAGAMI_BUILD_FUZZERS=ON with clang), once per target:
 //   KAGAMI_FUZZ_JPEG     DecodeImage on the bytes, fast and exact modes
+//   KAGAMI_FUZZ_GIF      the same, seeded with GIFs (giflib driver)
+//   KAGAMI_FUZZ_AVIF     the same, seeded with AVIFs (libavif driver)
 //   KAGAMI_FUZZ_ARCHIVE  the bytes as a ZIP/7z/RAR/TAR volume, every page drained and decoded
 //   KAGAMI_FUZZ_EPUB     the bytes as an EPUB, likewise
 //   KAGAMI_FUZZ_PDF      the bytes as a PDF, every page rendered (low DPI)
@@ -77,7 +79,7 @@ void DrainAsFile(const uint8_t* data, size_t size, kagami::ingest::MediaKind kin
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-#if defined(KAGAMI_FUZZ_JPEG)
+#if defined(KAGAMI_FUZZ_JPEG) || defined(KAGAMI_FUZZ_GIF) || defined(KAGAMI_FUZZ_AVIF)
   DecodeBoth(data, size, Limits());
 #elif defined(KAGAMI_FUZZ_ARCHIVE)
   DrainAsFile(data, size, kagami::ingest::MediaKind::kArchive, ".cbz");

@@ -109,6 +109,12 @@ TEST_F(RealFalseMatchTest, CopyOfAManualPageMatchesThatPageOnly) {
           << member << " also matched " << m.ref.asset_path << " (" << m.method << ", " << m.inliers
           << " inliers, coverage " << m.coverage << ")";
       found += fs::path(m.ref.asset_path).filename().string() == want;
+      if (m.inliers > 0) {  // the evidence of a verified match: every measurement
+        EXPECT_EQ(m.verification.inliers, m.inliers) << member;
+        EXPECT_GE(m.verification.matches, m.inliers) << member;
+        EXPECT_GE(m.verification.grid_cells, 1) << member;
+        EXPECT_GT(m.verification.scale, 0) << member;
+      }
     }
   }
   // Recall is not this test's point, but a copy this mild must be found.

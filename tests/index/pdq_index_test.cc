@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <thread>
@@ -152,6 +153,53 @@ TEST(PdqIndexSearchTest, TracksSizeAndMaxUnitId) {
   index.Add(3, RandomHash(rng));
   EXPECT_EQ(index.size(), 2);
   EXPECT_EQ(index.max_unit_id(), 7);
+}
+
+TEST(PdqIndexMemoryTest, GrowthPastTheMemoryLimitIsAStatusAndTheIndexStaysUsable) {
+  PdqIndex index;
+  std::mt19937_64 rng(21);
+  std::vector<Hash256> added;
+  for (int64_t id = 1; id <= 100; ++id) {
+    added.push_back(RandomHash(rng));
+    ASSERT_TRUE(index.Add(id, added.back()).ok());
+  }
+  index.SetMemoryLimit(index.MemoryBytes());  // whatever is held now, no more
+  Status failed = Status::Ok();
+  int64_t id = 101;
+  for (; id < 400 && failed.ok(); ++id) {
+    const int64_t before = index.size();
+    failed = index.Add(id, RandomHash(rng));
+    if (!failed.ok()) EXPECT_EQ(index.size(), before);  // nothing half-added
+  }
+  EXPECT_EQ(failed.code(), StatusCode::kResourceExhausted) << failed.ToString();
+  EXPECT_THAT(failed.message(), ::testing::HasSubstr("out of memory"));
+  auto hits = index.RangeSearch({added[0], added[99]}, 0);
+  ASSERT_TRUE(hits.ok());
+  ASSERT_EQ(hits->size(), 2u);
+  ASSERT_EQ((*hits)[0].size(), 1u);
+  EXPECT_EQ((*hits)[0][0].unit_id, 1);
+  ASSERT_EQ((*hits)[1].size(), 1u);
+  EXPECT_EQ((*hits)[1][0].unit_id, 100);
+  index.SetMemoryLimit(std::numeric_limits<size_t>::max());
+  EXPECT_TRUE(index.Add(id, RandomHash(rng)).ok());  // room again: growth works
+}
+
+TEST(PdqIndexMemoryTest, AFailedTableRebuildKeepsTheCodeSearchable) {
+  PdqIndex index;
+  index.SetMemoryLimit(1u << 20);  // room for the codes, not for 4 MiB of tables
+  std::mt19937_64 rng(22);
+  Hash256 last;
+  Status status = Status::Ok();
+  for (int64_t id = 1; id <= 4097 + 1 && status.ok(); ++id) {
+    last = RandomHash(rng);
+    status = index.Add(id, last);
+  }
+  EXPECT_EQ(status.code(), StatusCode::kResourceExhausted) << "the rebuild should have failed";
+  EXPECT_LE(index.MemoryBytes(), 1u << 20);
+  auto hits = index.RangeSearch({last}, 0);
+  ASSERT_TRUE(hits.ok());
+  ASSERT_EQ((*hits)[0].size(), 1u);
+  EXPECT_EQ((*hits)[0][0].unit_id, index.size());
 }
 
 TEST(PdqIndexSearchTest, MultiHashRangeIsExactAtEveryRadiusUpTo31) {

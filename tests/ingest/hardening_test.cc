@@ -5,12 +5,16 @@
 #include <gif_lib.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <turbojpeg.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "ingest_test_util.h"
 #include "kagami/ingest/image_decoder.h"
@@ -139,17 +143,68 @@ TEST(PdfHardeningTest, RenderResolutionIsBoundedByMaxSide) {
   EXPECT_GE(std::max(pages[0].rendered.cols, pages[0].rendered.rows), 490);
 }
 
-TEST(PdfHardeningTest, PageOverTheDeadlineIsAnErrorAndTheRestIsSkipped) {
+// Three pages; the middle one is heavy: a form XObject drawn 80 times, each
+// drawing one drawn 80 times, each filling 80 small rectangles (512,000
+// fills, many seconds of rendering), in a few kilobytes.
+std::string PdfWithAHeavyMiddlePage() {
+  std::string light = "0 0 0 rg 100 100 200 300 re f";
+  auto stream = [](const std::string& dict, const std::string& content) {
+    return "<< " + dict + " /Length " + std::to_string(content.size()) + " >>\nstream\n" + content +
+           "\nendstream";
+  };
+  std::string rects, draw_a, draw_b;
+  for (int i = 0; i < 80; ++i) {
+    rects += std::to_string(i % 7 / 7.0) + " g " + std::to_string(i * 7 % 500) + " " +
+             std::to_string(i * 13 % 700) + " 40 30 re f\n";
+    draw_a += "/A Do\n";
+    draw_b += "/B Do\n";
+  }
+  const std::string form = "/Type /XObject /Subtype /Form /BBox [0 0 612 792]";
+  std::vector<std::string> objects = {
+      "<< /Type /Catalog /Pages 2 0 R >>",
+      "<< /Type /Pages /Kids [ 3 0 R 5 0 R 7 0 R ] /Count 3 >>",
+      "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << >> >>",
+      stream("", light),
+      "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 6 0 R "
+      "/Resources << /XObject << /C 11 0 R >> >> >>",
+      stream("", "/C Do"),
+      "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 8 0 R /Resources << >> >>",
+      stream("", light),
+      stream(form, rects),                                                  // 9: A
+      stream(form + " /Resources << /XObject << /A 9 0 R >> >>", draw_a),   // 10: B
+      stream(form + " /Resources << /XObject << /B 10 0 R >> >>", draw_b),  // 11: C
+  };
+  return kagami::testing::AssemblePdf(objects);
+}
+
+TEST(PdfHardeningTest, AHeavyPageIsStoppedAtTheDeadlineAndTheDocumentGoesOn) {
+  TempDir dir;
+  WriteFile(dir / "doc.pdf", PdfWithAHeavyMiddlePage());
+  IngestLimits limits;
+  limits.pdf_page_deadline_s = 1.0;  // the light pages need milliseconds
+  std::vector<EncodedPage> pages = ReadAllPages(dir / "doc.pdf", limits);
+  ASSERT_EQ(pages.size(), 3u);
+  EXPECT_TRUE(pages[0].status.ok()) << pages[0].status.ToString();
+  EXPECT_FALSE(pages[0].rendered.empty());
+  EXPECT_EQ(pages[1].status.code(), StatusCode::kResourceExhausted) << pages[1].status.ToString();
+  EXPECT_THAT(pages[1].status.message(), HasSubstr("page-0002"));
+  EXPECT_THAT(pages[1].status.message(), HasSubstr("deadline"));
+  EXPECT_TRUE(pages[1].rendered.empty());
+  EXPECT_TRUE(pages[2].status.ok()) << pages[2].status.ToString();
+  EXPECT_FALSE(pages[2].rendered.empty());
+}
+
+TEST(PdfHardeningTest, EveryPageGetsItsOwnDeadline) {
   TempDir dir;
   WriteFile(dir / "doc.pdf", OnePagePdf(3));
   IngestLimits limits;
-  limits.pdf_page_deadline_s = 0;  // every render overruns
+  limits.pdf_page_deadline_s = 0;  // every render is stopped at once
   std::vector<EncodedPage> pages = ReadAllPages(dir / "doc.pdf", limits);
   ASSERT_EQ(pages.size(), 3u);
-  EXPECT_EQ(pages[0].status.code(), StatusCode::kResourceExhausted);
-  EXPECT_THAT(pages[0].status.message(), HasSubstr("deadline"));
-  EXPECT_THAT(pages[1].status.message(), HasSubstr("not rendered"));
-  EXPECT_THAT(pages[2].status.message(), HasSubstr("not rendered"));
+  for (const EncodedPage& page : pages) {
+    EXPECT_EQ(page.status.code(), StatusCode::kResourceExhausted) << page.status.ToString();
+    EXPECT_THAT(page.status.message(), HasSubstr("deadline"));
+  }
 }
 
 // ------------------------------------------------------------------ GIF
@@ -385,6 +440,99 @@ TEST(PngDecodeTest, PixelsMatchOpenCvForEveryColourTypeAndDepth) {
           << static_cast<int>(mode);
     }
   }
+}
+
+// ------------------------------------------------------------------ stderr
+
+// Adobe CMYK JPEG (TurboJPEG writes it), the input that used to go through
+// OpenCV's libjpeg, whose warnings went to stderr.
+Bytes CmykJpeg(int width, int height) {
+  std::vector<unsigned char> cmyk(static_cast<size_t>(width) * height * 4);
+  for (size_t i = 0; i < cmyk.size(); ++i) cmyk[i] = static_cast<unsigned char>((i * 29) % 253);
+  std::unique_ptr<void, int (*)(tjhandle)> tj(tjInitCompress(), tjDestroy);
+  unsigned char* encoded = nullptr;
+  unsigned long size = 0;
+  EXPECT_EQ(tjCompress2(tj.get(), cmyk.data(), width, 0, height, TJPF_CMYK, &encoded, &size,
+                        TJSAMP_420, 85, 0),
+            0);
+  Bytes out(encoded, encoded + size);
+  tjFree(encoded);
+  return out;
+}
+
+// Damaged variants of a valid file: cut at a third and at two thirds, and with
+// bytes overwritten in the middle (inside the compressed data).
+std::vector<Bytes> Damaged(const Bytes& valid) {
+  Bytes cut1(valid.begin(), valid.begin() + static_cast<long>(valid.size() / 3));
+  Bytes cut2(valid.begin(), valid.begin() + static_cast<long>(valid.size() * 2 / 3));
+  Bytes garbled = valid;
+  for (size_t i = valid.size() / 2; i < valid.size() / 2 + 16 && i < valid.size(); ++i) {
+    garbled[i] ^= 0xA5;
+  }
+  return {cut1, cut2, garbled};
+}
+
+TEST(DecoderStderrTest, NoDecoderWritesToStderrForCmykOrDamagedInputOfAnyFormat) {
+  cv::Mat page = testing::LabelledPage("stderr", 160, 120);
+  std::vector<std::pair<std::string, Bytes>> valid = {
+      {"cmyk.jpg", CmykJpeg(64, 48)},
+      {"page.jpg", testing::Encode(page, ".jpg")},
+      {"progressive.jpg",
+       [&] {
+         Bytes b;
+         cv::imencode(".jpg", page, b, {cv::IMWRITE_JPEG_PROGRESSIVE, 1});
+         return b;
+       }()},
+      {"page.png", testing::Encode(page, ".png")},
+      {"page.gif", GrayGif(60, 40, {0, 50}, true)},
+      {"page.webp", testing::Encode(page, ".webp")},
+      {"page.bmp", testing::Encode(page, ".bmp")},
+      {"page.tiff", testing::Encode(page, ".tiff")},
+  };
+  cv::Mat rgb;
+  cv::cvtColor(page, rgb, cv::COLOR_BGR2RGB);
+  Bytes avif = EncodeAvif({rgb});
+  ASSERT_FALSE(avif.empty());
+  valid.push_back({"page.avif", avif});
+  int decoded_damaged = 0, failed_damaged = 0;
+  for (const auto& [name, bytes] : valid) {
+    std::vector<Bytes> inputs = Damaged(bytes);
+    inputs.insert(inputs.begin(), bytes);
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      for (DecodeMode mode : {DecodeMode::kExact, DecodeMode::kFast}) {
+        DecodeOptions options;
+        options.mode = mode;
+        Result<DecodedImage> decoded = Status::Ok();
+        std::string err = CaptureStderr([&] {
+          decoded = DecodeImage(inputs[i].data(), inputs[i].size(), options, IngestLimits{});
+        });
+        EXPECT_EQ(err, "") << name << " variant " << i << " mode " << static_cast<int>(mode);
+        if (i == 0) {
+          EXPECT_TRUE(decoded.ok()) << name << ": " << decoded.status().ToString();
+        } else {
+          (decoded.ok() ? decoded_damaged : failed_damaged) += 1;
+        }
+      }
+    }
+  }
+  EXPECT_GT(failed_damaged, 0);
+}
+
+TEST(DecoderStderrTest, CmykJpegDecodesWithoutOpenCvAndDamageIsCorrupt) {
+  Bytes jpeg = CmykJpeg(64, 48);
+  DecodeOptions exact;
+  exact.mode = DecodeMode::kExact;
+  Result<DecodedImage> decoded = DecodeImage(jpeg.data(), jpeg.size(), exact, IngestLimits{});
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(decoded->pixels.type(), CV_8UC3);
+  EXPECT_EQ(decoded->pixels.size(), cv::Size(64, 48));
+  Bytes cut(jpeg.begin(), jpeg.begin() + static_cast<long>(jpeg.size() / 2));
+  Result<DecodedImage> truncated = Status::Ok();
+  std::string err = CaptureStderr(
+      [&] { truncated = DecodeImage(cut.data(), cut.size(), exact, IngestLimits{}); });
+  EXPECT_EQ(truncated.status().code(), StatusCode::kCorrupt) << truncated.status().ToString();
+  EXPECT_THAT(truncated.status().message(), HasSubstr("image/jpeg"));
+  EXPECT_EQ(err, "");
 }
 
 }  // namespace

@@ -84,7 +84,10 @@ cv::Mat TurboGray(const Bytes& jpeg, int denom, bool allow_warnings = false) {
 Result<cv::Mat> LumaDecode(const Bytes& jpeg, int denom, const IngestLimits& limits = {}) {
   JpegLumaDecoder decoder;
   KAGAMI_RETURN_IF_ERROR(decoder.ReadHeader(jpeg.data(), jpeg.size()));
-  return decoder.DecodeLuma(denom, limits);
+  VectorPixelStore store;
+  KAGAMI_RETURN_IF_ERROR(decoder.DecodeLuma(denom, limits, store));
+  const PixelView& v = store.view();
+  return cv::Mat(v.height, v.width, CV_8UC1, v.data, v.stride).clone();
 }
 
 // Uniform noise blended with blocks and edges, so every coefficient category
@@ -352,11 +355,11 @@ TEST(JpegLumaDecoderTest, RandomCorruptionNeverCrashes) {
         ++errors;
         continue;
       }
-      Result<cv::Mat> decoded = decoder.DecodeLuma(denom, {});
-      if (decoded.ok()) {
+      VectorPixelStore store;
+      if (decoder.DecodeLuma(denom, {}, store).ok()) {
         ++decoded_ok;
-        EXPECT_EQ(decoded->cols, (decoder.width() + denom - 1) / denom);
-        EXPECT_EQ(decoded->rows, (decoder.height() + denom - 1) / denom);
+        EXPECT_EQ(store.view().width, (decoder.width() + denom - 1) / denom);
+        EXPECT_EQ(store.view().height, (decoder.height() + denom - 1) / denom);
       } else {
         ++errors;
       }

@@ -55,6 +55,54 @@ TEST(ScanReportWriterTest, JsonlHasOneLinePerMatchAndASummary) {
   EXPECT_EQ(summary["errors"][0]["member"], "p3.jpg");
 }
 
+TEST(ScanReportWriterTest, JsonlCarriesTheEvidenceOfEachMatch) {
+  pipeline::VolumeReport r = MatchedReport();
+  pipeline::PageMatchRecord& pdq = r.matches[0];
+  pdq.method = "pdq";
+  pdq.view = "trimmed";
+  pdq.view_quality = 88;
+  pdq.ref.quality = 73;
+  pipeline::PageMatchRecord local = pdq;
+  local.method = "local";
+  local.view = "full";
+  local.hit.distance = -1;
+  local.inliers = 57;
+  local.coverage = 0.41234;
+  local.verification.matches = 120;
+  local.verification.inliers = 57;
+  local.verification.coverage = 0.41234;
+  local.verification.overlap = 0.9;
+  local.verification.overlap_coverage = 0.45;
+  local.verification.grid_cells = 12;
+  local.verification.scale = 1.25;
+  local.verification.anisotropy = 1.01;
+  local.verification.rotation_deg = -4.0;
+  local.verification.perspective = 0.002;
+  r.matches.push_back(local);
+  std::vector<std::string> lines = ScanReportWriter::ToJsonLines(r);
+  ASSERT_EQ(lines.size(), 3u);
+  nlohmann::json a = nlohmann::json::parse(lines[0]);
+  EXPECT_EQ(a["distance"], 12);
+  EXPECT_EQ(a["view"], "trimmed");
+  EXPECT_EQ(a["view_quality"], 88);
+  EXPECT_EQ(a["ref_quality"], 73);
+  EXPECT_FALSE(a.contains("verification"));  // not geometrically verified
+  nlohmann::json b = nlohmann::json::parse(lines[1]);
+  EXPECT_TRUE(b["distance"].is_null());
+  EXPECT_FALSE(b.contains("view_quality"));
+  ASSERT_TRUE(b.contains("verification"));
+  const nlohmann::json& v = b["verification"];
+  EXPECT_EQ(v["matches"], 120);
+  EXPECT_EQ(v["inliers"], 57);
+  EXPECT_DOUBLE_EQ(v["coverage"].get<double>(), 0.4123);
+  EXPECT_DOUBLE_EQ(v["overlap_coverage"].get<double>(), 0.45);
+  EXPECT_EQ(v["grid_cells"], 12);
+  EXPECT_DOUBLE_EQ(v["scale"].get<double>(), 1.25);
+  EXPECT_DOUBLE_EQ(v["anisotropy"].get<double>(), 1.01);
+  EXPECT_DOUBLE_EQ(v["rotation_deg"].get<double>(), -4.0);
+  EXPECT_DOUBLE_EQ(v["perspective"].get<double>(), 0.002);
+}
+
 TEST(ScanReportWriterTest, TextNamesVerdictWorkAndErrors) {
   std::ostringstream out;
   ScanReportWriter writer(ReportFormat::kText, out);

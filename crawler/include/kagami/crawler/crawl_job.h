@@ -57,6 +57,9 @@ struct CrawlJob {
   CrawlLimits limits;
   Politeness politeness;
   std::vector<SiteRule> sites;
+  // Measuring only (`kagami crawl --fetch-only`, not a job-file key): media is
+  // fetched and archived to WARC but not fingerprinted or matched.
+  bool fetch_only = false;
 
   std::string EffectiveUserAgent() const;
   std::string RobotsToken() const { return "kagami"; }

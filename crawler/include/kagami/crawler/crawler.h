@@ -11,6 +11,7 @@
 #include "kagami/base/status.h"
 #include "kagami/crawler/crawl_job.h"
 #include "kagami/crawler/findings_sink.h"
+#include "kagami/crawler/frontier.h"
 #include "kagami/pipeline/scanner.h"
 
 namespace kagami::crawler {
@@ -54,6 +55,10 @@ class Crawler {
   Crawler(CrawlJob job, std::filesystem::path data_dir, pipeline::Scanner& scanner,
           FindingsSink& findings, std::function<void(const reports::Finding&)> on_finding = {});
   ~Crawler();
+
+  // Crawls with `frontier` instead of <dir>/frontier.sqlite (e.g. a shared
+  // PostgreSQL frontier for many workers, pg_frontier.h). Call before Run.
+  void UseFrontier(std::unique_ptr<Frontier> frontier);
 
   // `stop` (may be null) is polled; setting it ends the run cleanly: no new
   // fetches, fetched media is fingerprinted and recorded, state is saved.

@@ -71,6 +71,29 @@ class Frontier {
   // Small persisted key/value state of the run (e.g. the WARC file sequence).
   virtual Result<std::string> GetMeta(const std::string& key) = 0;
   virtual Status SetMeta(const std::string& key, const std::string& value) = 0;
+
+  // Politeness shared by every worker of a multi-machine frontier (PostgreSQL,
+  // pg_frontier.h); the embedded frontier has one worker and keeps these
+  // defaults (fetch robots.txt yourself, nothing shared).
+  enum class RobotsLease {
+    kFetch,  // this worker fetches robots.txt and reports it with StoreRobots
+    kWait,   // another worker is fetching it: try the host later
+    kKnown,  // `verdict` holds the cached result
+  };
+  struct SharedRobots {
+    RobotsLease lease = RobotsLease::kFetch;
+    std::string verdict;  // "allow", "disallow" or "rules\n" + robots.txt body
+  };
+  virtual Result<SharedRobots> LeaseRobots(const std::string& /*authority*/) {
+    return SharedRobots{};
+  }
+  virtual Status StoreRobots(const std::string& /*authority*/, const std::string& /*verdict*/) {
+    return Status::Ok();
+  }
+  // No worker starts a request to `authority` for `seconds` (Retry-After, back-off).
+  virtual Status Defer(const std::string& /*authority*/, double /*seconds*/) {
+    return Status::Ok();
+  }
 };
 
 // Opens (creating) the SQLite frontier at `path` (WAL, synchronous=NORMAL).

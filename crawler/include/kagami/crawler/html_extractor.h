@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kagami/base/status.h"
+#include "kagami/crawler/json_path.h"
 
 namespace kagami::crawler {
 
@@ -15,7 +16,7 @@ enum class LinkKind {
   kPage,     // HTML to parse for more links (a[href], iframe, meta refresh)
   kMedia,    // an image to fingerprint
   kArchive,  // ZIP/CBZ/RAR/CB7/7z/PDF/EPUB to open and fingerprint
-  kStream,   // an HLS playlist (.m3u8): recorded, not yet ingested
+  kStream,   // an HLS playlist (.m3u8): fetched segment by segment and matched as video
 };
 std::string_view LinkKindName(LinkKind kind);
 
@@ -51,6 +52,9 @@ struct SiteRule {
   // Regexes run over inline <script> text; capture group 1 (or the whole match)
   // is either one URL or a JSON array of URL strings (JSON escapes undone).
   std::vector<std::regex> script_media;
+  // JSON paths evaluated on the JSON literals of inline <script>s (json_path.h),
+  // e.g. "$.chapter.images[*].url"; the strings selected are media URLs.
+  std::vector<JsonPath> script_json;
   std::vector<std::regex> follow;  // page URLs must match one (when non-empty)
   std::vector<std::regex> ignore;  // URLs matching one are dropped
 };

@@ -67,8 +67,11 @@ class HttpClient {
   ~HttpClient();
 
   void Start(const HttpRequest& request);
-  // Drives transfers for up to `timeout_ms` and returns those that finished.
+  // Drives transfers for up to `timeout_ms` (waiting that long at most, also
+  // when nothing is in flight) and returns those that finished.
   std::vector<HttpResponse> Poll(int timeout_ms);
+  // Ends a Poll() wait early. The only member callable from any thread.
+  void Wakeup();
   int in_flight() const;
 
  private:

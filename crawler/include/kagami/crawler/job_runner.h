@@ -19,6 +19,11 @@ struct RunJobOptions {
   std::function<void(const CrawlProgress&)> progress;
   // Called (from the media worker thread, serialised) for each new finding.
   std::function<void(const reports::Finding&)> on_finding;
+  // Worker mode (crawl_worker.h): a PostgreSQL conninfo puts the frontier and
+  // the findings ledger there, shared with every other worker of the job.
+  std::string pg_conninfo;
+  std::string run_label;  // worker mode: which run to join ("" = the running one)
+  double lease_s = 60;    // worker mode: URL lease, renewed while the worker lives
 };
 
 // The job's state folder: <data_dir>/crawl/<job name>.

@@ -29,6 +29,9 @@ struct HttpExchange {
   std::string response_body;  // body bytes as received (still content-encoded);
                               // may be truncated when a cap was hit
   bool truncated = false;     // adds "WARC-Truncated: length"
+  // SHA-256 of response_body (64 lowercase hex digits) when the caller has it
+  // already; "" computes it.
+  std::string payload_sha256_hex;
 };
 
 // Writes WARC/1.1 files (ISO 28500:2017) as .warc.gz: one gzip member per
@@ -39,7 +42,9 @@ struct HttpExchange {
 // hex; the payload is the HTTP entity body as transferred). Every record is
 // flushed to the OS when written, so a killed process leaves whole records
 // (a record being written may be cut; readers stop there).
-// Thread-safe: Write() calls are serialised.
+// Payloads already compressed (JPEG, PNG, ZIP, MP4, ...) are stored in their
+// gzip member rather than deflated again. Thread-safe: records are compressed
+// by the calling thread, and written whole, one Write() at a time.
 class WarcWriter {
  public:
   // Creates `path` (refuses an existing file). `info` goes into the warcinfo
@@ -55,6 +60,7 @@ class WarcWriter {
  private:
   WarcWriter() = default;
   Status WriteRecord(const std::string& header, std::string_view block);
+  Status WriteMember(const std::string& gz);  // one whole gzip member; caller holds mutex_
 
   std::filesystem::path path_;
   std::FILE* file_ = nullptr;

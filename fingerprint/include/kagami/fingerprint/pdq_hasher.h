@@ -1,11 +1,13 @@
 #pragma once
 
 #include <array>
+#include <cassert>
 #include <memory>
 #include <opencv2/core.hpp>
 
 #include "kagami/fingerprint/hash256.h"
 #include "kagami/fingerprint/simd.h"
+#include "kagami/ingest/pixels.h"
 
 namespace kagami::fingerprint {
 
@@ -77,15 +79,32 @@ class PdqHasher {
 
   // `image`: CV_8UC1 (taken as luminance), CV_8UC3 (R,G,B order) or CV_8UC4
   // (R,G,B,A; alpha ignored), at least 1x1, any stride. Asserts on other types.
-  PdqHash Hash(const cv::Mat& image);
+  PdqHash Hash(const cv::Mat& image) { return Hash(View(image)); }
   // All eight variants from one DCT (no re-decoding, as the reference does).
-  PdqDihedralHashes HashDihedral(const cv::Mat& image);
+  PdqDihedralHashes HashDihedral(const cv::Mat& image) { return HashDihedral(View(image)); }
+
+  // The same on an OpenCV-free view (pixels.h): 1, 3 (R,G,B) or 4 channels.
+  // These are what the cv::Mat overloads call, so results are identical; the
+  // compiled library references no OpenCV symbol (kagami-hash links it alone).
+  PdqHash Hash(const ingest::PixelView& image);
+  PdqDihedralHashes HashDihedral(const ingest::PixelView& image);
 
   SimdLevel level() const { return level_; }
 
   struct Scratch;  // defined in pdq_hasher.cc
 
  private:
+  // A view of `image` for the hasher; an empty view (hashed as the zero hash)
+  // for what the contract excludes (asserted in debug builds).
+  static ingest::PixelView View(const cv::Mat& image) {
+    const int type = image.type();
+    const bool supported = (type == CV_8UC1 || type == CV_8UC3 || type == CV_8UC4) &&
+                           image.dims == 2 && image.rows >= 1 && image.cols >= 1;
+    assert(supported && "PdqHasher needs a non-empty 8-bit 1-, 3- or 4-channel image");
+    if (!supported) return {};
+    return ingest::PixelView{image.data, image.cols, image.rows, image.channels(), image.step[0]};
+  }
+
   SimdLevel level_;
   std::unique_ptr<Scratch> scratch_;
 };

@@ -60,6 +60,9 @@ struct VideoFingerprintOptions {
   ingest::VideoDecodeOptions decode;
   // Keep (a copy of) each sampled gray frame, e.g. for evidence exhibits.
   bool keep_frames = false;
+  // Reads http(s) URLs (HLS or a video file) through this fetcher
+  // (ingest::DecodeVideoUrl); null refuses URLs. Not owned.
+  ingest::ByteFetcher* fetcher = nullptr;
 };
 
 // Decodes `path` (ingest::DecodeVideo) and fingerprints every sampled frame and

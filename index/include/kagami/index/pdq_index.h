@@ -48,6 +48,14 @@ class PdqIndex {
   int64_t max_unit_id() const;  // 0 when empty
   size_t MemoryBytes() const;   // heap bytes held by the index
 
+  // Caps the heap bytes the index may hold (as MemoryBytes() counts them). A
+  // growth step that would pass the cap fails exactly as a failed allocation
+  // does: Add returns kResourceExhausted, nothing is thrown or aborted on, and
+  // the index stays usable (a failed table rebuild leaves the code in the
+  // exhaustively scanned tail). Default: no cap. Tests use it to make index
+  // growth fail on demand.
+  void SetMemoryLimit(size_t bytes);
+
   // For each query, every indexed hash within `radius` bits (inclusive),
   // nearest first, ties by unit id. A negative radius finds nothing. Out of
   // memory is returned as kResourceExhausted.

@@ -41,6 +41,19 @@ struct RobustOptions {
   // conclusive; hits between it and MatchOptions::radius are candidates that the
   // local stage verifies when it runs (and are reported as "pdq" if it cannot).
   int strong_radius = 24;
+  // A PDQ hit of a half of a wide page ("left"/"right" view) is reported
+  // without geometric verification only when the lower of the two qualities
+  // (the half's and the registered page's) is at least this; below it, the
+  // hit is a candidate that the local stage must verify (it runs for it even
+  // when `local` is kAuto and the hit is within strong_radius). Halves are
+  // artificial crops: the half of a screenshot or a padded page is often two
+  // flat regions (page on one side, dark viewer on the other), and on real
+  // images every unrelated pair within 31 bits was such a half (quality 100)
+  // against a two-tone registered page (a flag, quality 55), at 14-22 bits.
+  // Full and trimmed views need MatchOptions::min_quality on both sides: no
+  // unrelated pair of theirs came within 64 bits at any quality >= 50
+  // (bench/RESULTS.md section 5).
+  int min_unverified_half_quality = 70;
   // Short side (pixels) the page is decoded at for local features.
   int local_min_short_side = 600;
   // The gate (index/inverted_file.h): registered pages that the inverted file
@@ -107,9 +120,14 @@ struct RobustHit {
   std::string view;    // the scanned page's view that matched: full, trimmed, left, right
   int distance = -1;   // PDQ bits, -1 when only the local stage matched
   fingerprint::Dihedral variant = fingerprint::kOriginal;
-  int inliers = 0;  // geometric verification, 0 when not verified
+  int view_quality = -1;  // PDQ quality of the matched view, -1 when PDQ did not match
+  int ref_quality = -1;   // PDQ quality of the registered page (RegisteredQuality), likewise
+  int inliers = 0;        // geometric verification, 0 when not verified
   double coverage = 0;
   bool mirrored = false;
+  // Every measurement of the geometric verification (inliers > 0 only): the
+  // evidence of why the local stage accepted the match.
+  fingerprint::Verification verification;
   cv::Matx33d homography = cv::Matx33d::eye();  // scanned -> registered, normalised units
   // The part of the scanned page this hit explains, in its normalised frame
   // (long side 1): the matched view's rectangle for PDQ, the registered page as
@@ -149,6 +167,12 @@ class RobustMatcher {
   Status EnsureLocalIndex();
   void RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPage& encoded,
                      const std::vector<RobustHit>& pdq_hits, PageOutcome& outcome);
+  // PDQ quality of a registered unit's indexed hash: its full page's, or a
+  // lower bound (Store::kMinIndexQuality) when only its trimmed view is
+  // indexed. -1 if the catalog cannot be read.
+  int RegisteredQuality(int64_t unit_id);
+  // Whether a PDQ hit may be reported without geometric verification.
+  bool ReportableUnverified(const RobustHit& hit) const;
 
   Store& store_;
   MatchOptions match_;

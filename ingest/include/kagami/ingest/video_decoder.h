@@ -2,10 +2,12 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <opencv2/core.hpp>
 
 #include "kagami/base/status.h"
+#include "kagami/ingest/byte_fetcher.h"
 #include "kagami/ingest/limits.h"
 
 namespace kagami::ingest {
@@ -16,8 +18,8 @@ namespace kagami::ingest {
 //
 // Only FFmpeg's "file" protocol is allowed (protocol whitelist), so a local
 // .m3u8 playlist reads only local segments and nothing here opens a socket.
-// http(s) inputs are refused with kUnsupported: they must come through the
-// crawler's fetcher (not wired yet).
+// http(s) inputs are read by DecodeVideoUrl through a ByteFetcher (the
+// crawler's safe fetcher), never by FFmpeg's network stack.
 
 struct VideoDecodeOptions {
   // Sampled frames per second (on a fixed time grid from the first frame), plus
@@ -93,5 +95,32 @@ void SetFfmpegLogging(bool errors_only);
 // on the network. Thread-safe: no shared state (FFmpeg's log level is left as is).
 Result<VideoInfo> DecodeVideo(const std::string& path, const VideoDecodeOptions& options,
                               const IngestLimits& limits, VideoSink& sink);
+
+// Decodes an HLS stream (RFC 8216) or a single video file at an http(s) URL,
+// every byte fetched through `fetcher`: a master playlist's variant (the
+// lowest bandwidth at least 360 lines high, else the lowest), then its media
+// segments in order, concatenated into one demuxer through a custom
+// AVIOContext (MPEG-TS, or fragmented MP4 after its EXT-X-MAP init segment).
+// Segments are fetched as the demuxer reads them, so one segment at a time is
+// in memory. Limits: playlists at most 4 MiB, 20000 segments, all bytes
+// together at most limits.max_file_bytes, max_decode_seconds wall clock.
+// Errors as DecodeVideo, plus kUnsupported for encrypted streams
+// (EXT-X-KEY other than NONE) and byte-range segments, and the fetcher's
+// errors (a segment failing midway ends the stream there: a partial result
+// when frames were decoded).
+Result<VideoInfo> DecodeVideoUrl(const std::string& url, ByteFetcher& fetcher,
+                                 const VideoDecodeOptions& options, const IngestLimits& limits,
+                                 VideoSink& sink);
+
+// One media playlist of an HLS stream, as parsed (exposed for tests).
+struct HlsPlaylist {
+  bool master = false;
+  std::string variant_url;            // master: the chosen variant (absolute)
+  std::string init_url;               // EXT-X-MAP URI ("" if none)
+  std::vector<std::string> segments;  // absolute URLs, in order
+  std::vector<double> durations;      // EXTINF seconds, per segment
+};
+// Parses playlist text fetched from `url` (relative URIs resolved against it).
+Result<HlsPlaylist> ParseHlsPlaylist(const std::string& text, const std::string& url);
 
 }  // namespace kagami::ingest

@@ -11,6 +11,7 @@
 #include "kagami/index/matcher.h"
 #include "kagami/index/robust_matcher.h"
 #include "kagami/index/store.h"
+#include "kagami/ingest/byte_fetcher.h"
 #include "kagami/ingest/memory_source.h"
 #include "kagami/pipeline/batch_extractor.h"
 #include "kagami/pipeline/registrar.h"
@@ -39,10 +40,12 @@ struct PageMatchRecord {
   UnitRef ref;                 // what that unit is
   std::string method = "pdq";  // "pdq", "local" or "both"
   std::string view = "full";   // scanned view that matched: full, trimmed, left, right
+  int view_quality = -1;       // PDQ quality of that view (-1: PDQ did not match)
   int inliers = 0;             // geometric verification (0: not verified)
   double coverage = 0;         // fraction of the registered page covered by inliers
   bool mirrored = false;       // verified against the mirror image of the scanned page
   cv::Matx33d homography = cv::Matx33d::eye();  // scanned -> registered, normalised units
+  fingerprint::Verification verification;       // all measurements when inliers > 0
 };
 
 struct WorkResult {
@@ -72,6 +75,8 @@ struct ScanOptions {
   ExtractOptions extract;
   MatchOptions match;
   RobustOptions robust;
+  // Video and HLS URLs are read through this fetcher (VideoOptions::fetcher).
+  ingest::ByteFetcher* fetcher = nullptr;
 };
 
 using VolumeFn = std::function<void(const VolumeReport&)>;
@@ -102,6 +107,7 @@ class Scanner {
   // Serialises other catalog use with the matcher's.
   std::mutex& catalog_mutex();
   const ScanOptions& options() const { return options_; }
+  Store& store() { return store_; }  // the store given at construction
 
  private:
   Store& store_;

@@ -18,8 +18,20 @@ namespace kagami::pipeline {
 // called by RegisterWork and Scan for inputs that IsVideoInput() accepts.
 
 // A video file or local .m3u8 playlist (by extension or magic bytes), or an
-// http(s) URL (refused later with a clear error until the crawler's fetcher is wired).
+// http(s) URL (read through VideoOptions::fetcher; refused without one).
 bool IsVideoInput(const std::string& path);
+
+// `paths` with the videos inside each folder listed right after it, so that
+// register, scan and hash send them to the video pipeline (ExpandInputs
+// skips them). A folder is kept for its images, archives, PDFs and EPUBs
+// unless videos (and files of no page format, such as subtitles) are all it
+// holds. Videos are found as ExpandInputs finds pages: recursively, in natural
+// order of the relative path, skipping hidden entries, __MACOSX and symlinked
+// folders, at most limits.max_folder_depth levels and limits.max_folder_files
+// files looked at. Other paths are unchanged; nothing is reported here (an
+// unreadable folder is ExpandInputs' error).
+std::vector<std::string> WithFolderVideos(const std::vector<std::string>& paths,
+                                          const ingest::IngestLimits& limits);
 
 struct VideoOptions {
   // Registration samples more densely than scanning, so that a query frame
@@ -36,6 +48,9 @@ struct VideoOptions {
   size_t max_hits_per_frame = 64;
   index::SegmentOptions segments;
   int decoder_threads = 0;  // 0 = one per core
+  // Scanning reads http(s) URLs (HLS playlists, video files) through this
+  // fetcher (the crawler's safe fetcher); null refuses them. Not owned.
+  ingest::ByteFetcher* fetcher = nullptr;
 };
 
 // Defaults, with the decoder threads of `extract`.

@@ -45,6 +45,11 @@ struct ExhibitInput {
 // full resolution. kNotFound when the file has no such page.
 Result<cv::Mat> LoadPage(const std::string& path, const std::string& member, int index);
 
+// The frame of a video nearest `t_s` seconds (FFmpeg through ingest's
+// DecodeVideo: luminance, at most 640 pixels a side, sampled 4 per second and
+// decoded only up to t_s + 1 s). kNotFound when the video ends before t_s.
+Result<cv::Mat> LoadVideoFrame(const std::string& path, double t_s);
+
 // Not thread-safe (the FreeType face is stateful): one per thread.
 class ExhibitRenderer {
  public:

@@ -14,7 +14,9 @@ namespace kagami::reports {
 
 // One Finding per (suspect file, work) in a scanned volume: a plain file or
 // archive is one source; a folder volume gives one source per matched image
-// (source = folder/member). `source` paths are made absolute; content_sha256 and
+// (source = folder/member); a video gives one unit per aligned segment (index =
+// its position among the report's segments, time / ref_time the query and
+// reference seconds, similarity its score). `source` paths are made absolute; content_sha256 and
 // evidence_file are left for the caller (EvidenceStore::KeepFile). Units keep
 // page order. Scan matches with unknown method/view names are recorded as
 // pdq/full (the scanner only produces the enum's names).

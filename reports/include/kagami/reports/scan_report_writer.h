@@ -25,9 +25,14 @@ double MatchSimilarity(const pipeline::PageMatchRecord& match);
 //  - per matched page: {"type":"match","source","member","unit":"page","index",
 //    "work","title","ref_asset","ref_member","ref_index","distance" (bits, null
 //    for local-only), "similarity","quality","variant","method":"pdq"|"local"|"both",
-//    "view", and when geometrically verified "inliers","coverage","mirrored",
-//    "homography" (9 numbers, row-major, scanned -> registered page in units of
-//    each page's long side)}. A spread can give two lines with the same index.
+//    "view", when PDQ matched "view_quality" (of the matched view) and
+//    "ref_quality" (of the registered page), and when geometrically verified
+//    "inliers","coverage","mirrored", "homography" (9 numbers, row-major,
+//    scanned -> registered page in units of each page's long side) and
+//    "verification" {"matches","inliers","coverage","overlap","overlap_coverage",
+//    "grid_cells","scale","anisotropy","rotation_deg","perspective"} (the
+//    measurements fingerprint::VerifyOptions bounds)}. A spread can give two
+//    lines with the same index.
 //  - per input volume: {"type":"summary","source","verdict":"match"|"no_match"|"error",
 //    "works":[{"work","title","rights_holder","matched_pages","required_pages","matched"}],
 //    "pages","pages_hashed","pages_low_quality","errors":[{"member","error"}],"error"?}

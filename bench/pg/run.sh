@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Crawl throughput of `kagami crawl --worker` with 1, 2 and 4 worker processes
+# sharing one PostgreSQL store, against the loopback fixture
+# (tests/pg/pg_fixture_site.py) with an injected per-response latency, so the
+# crawl is network-bound as on the internet. SITES sites (siteK.test, each with
+# its image host), per-host limit PER_HOST shared by all workers, each worker
+# at most CONN exchanges in flight. Every image is fingerprinted and matched.
+# Starts its own PostgreSQL server (initdb in a temp dir, Unix socket; as
+# `nobody` when run as root). One run, side by side.
+# Usage: bench/pg/run.sh [SITES] [LATENCY_MS] [CONN] [PER_HOST]
+# Needs a built tree (scripts/build --target kagami kagami-synth).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+build="${KAGAMI_BUILD_DIR:-$root/build}"
+sites="${1:-8}"; latency="${2:-200}"; conn="${3:-4}"; per_host="${4:-4}"
+chapters=4; comments=10
+kagami="$build/app/kagami"
+synth="$(find "$build/synth" -maxdepth 2 -type f -name 'kagami-synth*' -perm -u+x | head -1)"
+pgbin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
+work="$(mktemp -d /tmp/kagami-pg-bench.XXXXXX)"
+chmod 755 "$work"
+as=()
+if [ "$(id -u)" = 0 ]; then as=(setpriv --reuid=nobody --regid=nogroup --clear-groups); fi
+mkdir "$work/pg"
+[ "$(id -u)" = 0 ] && chown nobody:nogroup "$work/pg"
+cleanup() {
+  kill "${server:-}" 2>/dev/null || true
+  "${as[@]}" "$pgbin/pg_ctl" -D "$work/pg/data" -m immediate stop >/dev/null 2>&1 || true
+  [ -n "${KEEP:-}" ] || rm -rf "$work"
+}
+trap cleanup EXIT
+"${as[@]}" "$pgbin/initdb" -D "$work/pg/data" -U kagami -A trust -E UTF8 --no-sync >/dev/null
+"${as[@]}" "$pgbin/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w \
+  -o "-k $work/pg -c listen_addresses='' -F" start >/dev/null
+
+for c in $(seq 1 "$chapters"); do
+  "$synth" pages --out "$work/content/img/c$c" --count 2 --seed $((c * 1000)) \
+    --width 800 --height 1150 --format jpg >/dev/null
+done
+"$synth" pages --out "$work/reg" --count 2 --seed 1000 --width 800 --height 1150 --format png >/dev/null
+"$kagami" --data "$work/data" register --work bench-work --title "Bench work" "$work/reg" >/dev/null 2>&1
+
+python3 "$root/tests/pg/pg_fixture_site.py" --content "$work/content" --port-file "$work/port" \
+  --log "$work/access.log" --chapters "$chapters" --comments "$comments" --latency-ms "$latency" &
+server=$!
+for _ in $(seq 100); do [ -f "$work/port" ] && break; sleep 0.1; done
+port="$(cat "$work/port")"
+
+job="$work/job.toml"
+{
+  echo 'name = "bench"'
+  printf 'seeds = ['; for k in $(seq 1 "$sites"); do printf '"http://site%d.test:%s/", ' "$k" "$port"; done; echo ']'
+  echo 'allow_addresses = ["127.0.0.1"]'
+  printf 'resolve = ['
+  for k in $(seq 1 "$sites"); do printf '"site%d.test:%s:127.0.0.1", "img%d.test:%s:127.0.0.1", ' "$k" "$port" "$k" "$port"; done
+  echo ']'
+  printf '[limits]\nmax_depth = 6\nmax_pages = 100000\nmax_connections = %s\n' "$conn"
+  printf '[politeness]\nmin_delay_s = 0\nper_host_connections = %s\n' "$per_host"
+} >"$job"
+
+pages_per_site=$((1 + chapters + chapters * comments))
+echo "site: $sites sites x ($pages_per_site pages + $((chapters * 2)) images), latency ${latency} ms," \
+  "per worker $conn in flight, per host $per_host (all workers), $(nproc) cores"
+base=""
+for n in 1 2 4; do
+  db="bench$n"
+  psql -q -h "$work/pg" -U kagami -d postgres -c "CREATE DATABASE $db" >/dev/null
+  store="host=$work/pg user=kagami dbname=$db"
+  rm -rf "$work/data/crawl" "$work/data/evidence"
+  : >"$work/access.log"
+  t0=$(date +%s.%N)
+  pids=()
+  for i in $(seq 1 "$n"); do
+    "$kagami" --data "$work/data" crawl "$job" --worker --store "$store" --run bench \
+      >"$work/w$i.out" 2>"$work/w$i.err" &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p"; done
+  t1=$(date +%s.%N)
+  reqs=$(wc -l <"$work/access.log")
+  finds=$("$kagami" --data "$work/data" --store "$store" findings --format jsonl | wc -l)
+  secs=$(echo "$t1 - $t0" | bc)
+  rate=$(echo "scale=2; $reqs / $secs" | bc)
+  [ -z "$base" ] && base=$rate
+  printf '%d worker(s): %6.2f s  %4d requests  %6.1f req/s  speed-up %.2fx  findings %d\n' \
+    "$n" "$secs" "$reqs" "$rate" "$(echo "scale=3; $rate / $base" | bc)" "$finds"
+done
