@@ -7,13 +7,13 @@
 # at most CONN exchanges in flight. Every image is fingerprinted and matched.
 # Starts its own PostgreSQL server (initdb in a temp dir, Unix socket; as
 # `nobody` when run as root). One run, side by side.
-# Usage: bench/pg/run.sh [SITES] [LATENCY_MS] [CONN] [PER_HOST]
+# Usage: bench/pg/run.sh [SITES] [LATENCY_MS] [CONN] [PER_HOST] [COMMENTS]
 # Needs a built tree (scripts/build --target kagami kagami-synth).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 build="${KAGAMI_BUILD_DIR:-$root/build}"
-sites="${1:-8}"; latency="${2:-200}"; conn="${3:-4}"; per_host="${4:-4}"
-chapters=4; comments=10
+sites="${1:-8}"; latency="${2:-400}"; conn="${3:-4}"; per_host="${4:-4}"; comments="${5:-20}"
+chapters=4
 kagami="$build/app/kagami"
 synth="$(find "$build/synth" -maxdepth 2 -type f -name 'kagami-synth*' -perm -u+x | head -1)"
 pgbin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"

@@ -582,6 +582,7 @@ struct Crawler::Impl {
       std::lock_guard<std::mutex> lock(mu);
       if (media_pending_bytes > job.limits.max_pending_media_bytes) return Status::Ok();
     }
+    if (client->in_flight() >= job.limits.max_connections) return Status::Ok();
     KAGAMI_ASSIGN_OR_RETURN(std::vector<std::string> authorities, frontier->ReadyAuthorities());
     Clock::time_point now = Clock::now();
     for (const std::string& authority : authorities) {
@@ -641,16 +642,7 @@ struct Crawler::Impl {
   }
 
   Result<WarcRef> ArchiveRaw(const HttpResponse& r, const std::string& payload_sha256_hex) {
-    HttpExchange ex;
-    ex.payload_sha256_hex = payload_sha256_hex;
-    ex.target_uri = r.url;
-    ex.ip_address = r.ip;
-    ex.date_unix_ms = r.done_unix_ms;
-    ex.request_head = r.request_head;
-    ex.response_head = r.response_head;
-    ex.response_body = r.raw_body;
-    ex.truncated = r.truncated;
-    return warc->Write(ex);
+    return warc->Write(ToExchange(r, payload_sha256_hex));
   }
 
   Status RetryOrFail(const FrontierEntry& e, HostState& h, double retry_after_s,

@@ -332,4 +332,17 @@ std::vector<HttpResponse> HttpClient::Poll(int timeout_ms) {
   return done;
 }
 
+HttpExchange ToExchange(const HttpResponse& r, std::string payload_sha256_hex) {
+  HttpExchange ex;
+  ex.payload_sha256_hex = std::move(payload_sha256_hex);
+  ex.target_uri = r.url;
+  ex.ip_address = r.ip;
+  ex.date_unix_ms = r.done_unix_ms;
+  ex.request_head = r.request_head;
+  ex.response_head = r.response_head;
+  ex.response_body = r.raw_body;
+  ex.truncated = r.truncated;
+  return ex;
+}
+
 }  // namespace kagami::crawler

@@ -77,6 +77,58 @@ std::string DefaultWorkerId() {
   return std::string(host) + ":" + std::to_string(getpid()) + ":" + suffix;
 }
 
+// PostgreSQL text must be valid UTF-8 without NUL; hostile sites send
+// anything. True when `s` can be stored as is.
+bool IsStorableText(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == 0) return false;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    int n = (c >= 0xc2 && c <= 0xdf)   ? 1
+            : (c >= 0xe0 && c <= 0xef) ? 2
+            : (c >= 0xf0 && c <= 0xf4) ? 3
+                                       : -1;
+    if (n < 0 || i + n >= s.size()) return false;
+    unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
+    if ((c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 >= 0xa0) || (c == 0xf0 && c1 < 0x90) ||
+        (c == 0xf4 && c1 >= 0x90))
+      return false;  // overlong, surrogate, beyond U+10FFFF
+    for (int k = 1; k <= n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+// URLs: bytes PostgreSQL cannot store are percent-encoded (the same URL to a server).
+std::string StorableUrl(const std::string& url) {
+  if (IsStorableText(url)) return url;
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : url) {
+    if (c >= 0x80 || c < 0x20) {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+// Other text: such bytes become '?'.
+std::string StorableText(const std::string& text) {
+  if (IsStorableText(text)) return text;
+  std::string out;
+  for (unsigned char c : text) out += (c >= 0x80 || c == 0) ? '?' : static_cast<char>(c);
+  return out;
+}
+
 class PgFrontier : public Frontier {
  public:
   PgFrontier(PgFrontierOptions o, std::unique_ptr<PgConnection> conn,
@@ -240,7 +292,7 @@ class PgFrontier : public Frontier {
         ->Exec(
             "UPDATE crawl_urls SET state=$2, note=$3, lease_until=NULL WHERE id=$1 AND "
             "state=1 AND worker=$4",
-            {id, static_cast<int>(outcome), note, o_.worker_id})
+            {id, static_cast<int>(outcome), StorableText(note), o_.worker_id})
         .status();
   }
 
@@ -316,7 +368,7 @@ class PgFrontier : public Frontier {
         ->Exec(
             "UPDATE crawl_hosts SET robots_verdict=$2, robots_fetched_at=clock_timestamp(), "
             "robots_worker=NULL, robots_lease_until=NULL, crawl_delay_s=$3 WHERE authority=$1",
-            {authority, verdict, crawl_delay})
+            {authority, StorableText(verdict), crawl_delay})
         .status();
   }
 
@@ -346,8 +398,8 @@ class PgFrontier : public Frontier {
           db_->Exec("INSERT INTO crawl_urls (job, url, authority, depth, redirects, priority, "
                     "kind, referrer) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
                     "ON CONFLICT (job, url) DO NOTHING",
-                    {o_.job, e.url, e.authority, e.depth, e.redirects, e.priority,
-                     static_cast<int>(e.kind), e.referrer}));
+                    {o_.job, StorableUrl(e.url), StorableUrl(e.authority), e.depth, e.redirects,
+                     e.priority, static_cast<int>(e.kind), StorableUrl(e.referrer)}));
       added += static_cast<int>(r.affected());
     }
     return added;

@@ -54,15 +54,7 @@ Result<ingest::FetchedBytes> SafeFetcher::Fetch(const std::string& url_text, uin
     HttpResponse& r = done.front();
     bytes_ += r.raw_body.size();
     if (r.code != 0 && warc_ != nullptr) {
-      HttpExchange ex;
-      ex.target_uri = r.url;
-      ex.ip_address = r.ip;
-      ex.date_unix_ms = r.done_unix_ms;
-      ex.request_head = r.request_head;
-      ex.response_head = r.response_head;
-      ex.response_body = r.raw_body;
-      ex.truncated = r.truncated;
-      KAGAMI_ASSIGN_OR_RETURN(WarcRef ref, warc_->Write(ex));
+      KAGAMI_ASSIGN_OR_RETURN(WarcRef ref, warc_->Write(ToExchange(r)));
       if (options_.on_archived) options_.on_archived(r.url, ref);
     }
     if (!r.status.ok()) return r.status.WithContext(current);

@@ -364,7 +364,7 @@ void RgbToGray(const PixelView& rgb, const PixelView& gray) {
     const uint8_t* in = rgb.row(y);
     uint8_t* out = gray.row(y);
     for (int x = 0; x < rgb.width; ++x, in += 3) {
-      out[x] = static_cast<uint8_t>((4899 * in[0] + 9617 * in[1] + 1868 * in[2] + 8192) >> 14);
+      out[x] = static_cast<uint8_t>((9798 * in[0] + 19235 * in[1] + 3735 * in[2] + 16384) >> 15);
     }
   }
 }

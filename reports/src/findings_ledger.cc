@@ -2,6 +2,8 @@
 
 #include "kagami/reports/findings_ledger.h"
 
+#include "finding_fold.h"
+
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -411,8 +413,59 @@ Result<std::string> ParseUtcTime(std::string_view text) {
   return s;
 }
 
+Result<FindingRecord> FindingsLedger::Get(int64_t id) {
+  FindingFilter filter;
+  filter.ids = {id};
+  KAGAMI_ASSIGN_OR_RETURN(auto list, List(filter));
+  if (list.empty()) return Status::NotFound("no finding " + std::to_string(id));
+  return std::move(list.front());
+}
+
+Result<ChainCheck> FindingsLedger::VerifyChain() {
+  KAGAMI_ASSIGN_OR_RETURN(auto entries, Entries());
+  return VerifyEntries(entries);
+}
+
 namespace internal {
 bool IsValidUtcStamp(std::string_view s) { return IsUtcStamp(s); }
+
+FindingFold::FindingFold(const FindingFilter& filter, std::string context)
+    : ids_(filter.ids.begin(), filter.ids.end()),
+      status_(filter.status),
+      context_(std::move(context)) {}
+
+Status FindingFold::Add(LedgerEntry e) {
+  const std::string where = context_ + "ledger entry " + std::to_string(e.seq);
+  if (e.kind == EntryKind::kFinding) {
+    if (!ids_.empty() && !ids_.count(e.seq)) return Status::Ok();
+    auto f = FindingFromJson(e.body);
+    if (!f.ok()) return f.status().WithContext(where);
+    FindingRecord rec;
+    rec.id = e.seq;
+    rec.entry_hash = e.hash;
+    rec.recorded_at = e.recorded_at;
+    rec.finding = std::move(*f);
+    pos_[e.seq] = out_.size();
+    out_.push_back(std::move(rec));
+    return Status::Ok();
+  }
+  auto r = ReviewFromJson(e.body);
+  if (!r.ok()) return r.status().WithContext(where);
+  auto it = pos_.find(r->finding);
+  if (it == pos_.end()) return Status::Ok();
+  FindingRecord& rec = out_[it->second];
+  rec.status = r->state;
+  rec.reviews.emplace_back(std::move(e), std::move(*r));
+  return Status::Ok();
+}
+
+std::vector<FindingRecord> FindingFold::Finish() && {
+  if (status_) {
+    std::erase_if(out_, [&](const FindingRecord& r) { return r.status != *status_; });
+  }
+  return std::move(out_);
+}
+
 }  // namespace internal
 
 }  // namespace kagami::reports

@@ -4,6 +4,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include "finding_fold.h"
 
 #include "kagami/store/migrations.h"
 #include "kagami/store/pg_connection.h"
@@ -30,7 +31,7 @@ CREATE TABLE ledger (
   work TEXT,          -- findings: the work id (for filtering; also in body)
   captured_at TEXT,   -- findings: capture time (for filtering; also in body)
   finding BIGINT,     -- reviews: the finding reviewed
-  finding_key TEXT    -- crawl findings: work|media_url|content_sha256 (AppendUnique)
+  finding_key TEXT    -- crawl findings: SHA-256 of work|media_url|content_sha256
 );
 CREATE INDEX ledger_work ON ledger (work, captured_at);
 CREATE INDEX ledger_finding ON ledger (finding);
@@ -83,8 +84,9 @@ class PgLedger : public PgFindingsLedger {
                                               const std::string& key) override {
     KAGAMI_RETURN_IF_ERROR(CheckFinding(finding));
     std::lock_guard<std::mutex> lock(mu_);
+    // Stored as its SHA-256: the key holds URL bytes a site chose.
     return AppendLocked(EntryKind::kFinding, FindingToJson(finding), finding.work,
-                        finding.captured_at, 0, key);
+                        finding.captured_at, 0, Sha256Hex(key));
   }
 
   Result<int64_t> Review(const ReviewAction& action) override {
@@ -127,7 +129,7 @@ class PgLedger : public PgFindingsLedger {
         KAGAMI_ASSIGN_OR_RETURN(Finding f, FindingFromJson(e.body));
         work = f.work;
         captured = f.captured_at;
-        if (f.source_is_url) key = f.work + "|" + f.media_url + "|" + f.content_sha256;
+        if (f.source_is_url) key = Sha256Hex(f.work + "|" + f.media_url + "|" + f.content_sha256);
       } else {
         KAGAMI_ASSIGN_OR_RETURN(ReviewAction r, ReviewFromJson(e.body));
         finding = r.finding;
@@ -161,46 +163,9 @@ class PgLedger : public PgFindingsLedger {
                       " FROM ledger WHERE (kind = 'finding' AND ($1 = '' OR work = $1) AND "
                       "($2 = '' OR captured_at >= $2)) OR kind = 'review' ORDER BY seq",
                   {filter.work, since}));
-    std::set<int64_t> ids(filter.ids.begin(), filter.ids.end());
-    std::vector<FindingRecord> out;
-    std::map<int64_t, size_t> pos;
-    for (int i = 0; i < rows.size(); ++i) {
-      LedgerEntry e = ReadEntry(rows, i);
-      if (e.kind == EntryKind::kFinding) {
-        if (!ids.empty() && !ids.count(e.seq)) continue;
-        auto f = FindingFromJson(e.body);
-        if (!f.ok()) return f.status().WithContext("ledger entry " + std::to_string(e.seq));
-        FindingRecord rec;
-        rec.id = e.seq;
-        rec.entry_hash = e.hash;
-        rec.recorded_at = e.recorded_at;
-        rec.finding = std::move(*f);
-        pos[e.seq] = out.size();
-        out.push_back(std::move(rec));
-      } else {
-        auto r = ReviewFromJson(e.body);
-        if (!r.ok()) return r.status().WithContext("ledger entry " + std::to_string(e.seq));
-        auto it = pos.find(r->finding);
-        if (it == pos.end()) continue;
-        FindingRecord& rec = out[it->second];
-        rec.status = r->state;
-        rec.reviews.emplace_back(std::move(e), std::move(*r));
-      }
-    }
-    if (filter.status) {
-      out.erase(std::remove_if(out.begin(), out.end(),
-                               [&](const FindingRecord& r) { return r.status != *filter.status; }),
-                out.end());
-    }
-    return out;
-  }
-
-  Result<FindingRecord> Get(int64_t id) override {
-    FindingFilter filter;
-    filter.ids = {id};
-    KAGAMI_ASSIGN_OR_RETURN(auto list, List(filter));
-    if (list.empty()) return Status::NotFound("no finding " + std::to_string(id));
-    return std::move(list.front());
+    internal::FindingFold fold(filter, "");
+    for (int i = 0; i < rows.size(); ++i) KAGAMI_RETURN_IF_ERROR(fold.Add(ReadEntry(rows, i)));
+    return std::move(fold).Finish();
   }
 
   Result<std::vector<LedgerEntry>> Entries() override {
@@ -216,11 +181,6 @@ class PgLedger : public PgFindingsLedger {
   Result<LedgerHead> Head() override {
     std::lock_guard<std::mutex> lock(mu_);
     return HeadLocked();
-  }
-
-  Result<ChainCheck> VerifyChain() override {
-    KAGAMI_ASSIGN_OR_RETURN(auto entries, Entries());
-    return VerifyEntries(entries);
   }
 
  private:

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <set>
 #include <system_error>
+#include "finding_fold.h"
 
 #include <sqlite3.h>
 
@@ -97,50 +98,13 @@ class SqliteFindingsLedger : public FindingsLedger {
                 "OR kind = 'review' ORDER BY seq"));
     sqlite3_bind_text(stmt.get(), 1, filter.work.data(), filter.work.size(), SQLITE_TRANSIENT);
     sqlite3_bind_text(stmt.get(), 2, since.data(), since.size(), SQLITE_TRANSIENT);
-    std::set<int64_t> ids(filter.ids.begin(), filter.ids.end());
-    std::vector<FindingRecord> out;
-    std::map<int64_t, size_t> pos;
+    internal::FindingFold fold(filter, path_ + ": ");
     while (true) {
       KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt.get(), "listing findings"));
       if (!row) break;
-      LedgerEntry e = ReadEntry(stmt.get());
-      if (e.kind == EntryKind::kFinding) {
-        if (!ids.empty() && !ids.count(e.seq)) continue;
-        auto f = FindingFromJson(e.body);
-        if (!f.ok())
-          return f.status().WithContext(path_ + ": ledger entry " + std::to_string(e.seq));
-        FindingRecord rec;
-        rec.id = e.seq;
-        rec.entry_hash = e.hash;
-        rec.recorded_at = e.recorded_at;
-        rec.finding = std::move(*f);
-        pos[e.seq] = out.size();
-        out.push_back(std::move(rec));
-      } else {
-        auto r = ReviewFromJson(e.body);
-        if (!r.ok())
-          return r.status().WithContext(path_ + ": ledger entry " + std::to_string(e.seq));
-        auto it = pos.find(r->finding);
-        if (it == pos.end()) continue;
-        FindingRecord& rec = out[it->second];
-        rec.status = r->state;
-        rec.reviews.emplace_back(std::move(e), std::move(*r));
-      }
+      KAGAMI_RETURN_IF_ERROR(fold.Add(ReadEntry(stmt.get())));
     }
-    if (filter.status) {
-      out.erase(std::remove_if(out.begin(), out.end(),
-                               [&](const FindingRecord& r) { return r.status != *filter.status; }),
-                out.end());
-    }
-    return out;
-  }
-
-  Result<FindingRecord> Get(int64_t id) override {
-    FindingFilter filter;
-    filter.ids = {id};
-    KAGAMI_ASSIGN_OR_RETURN(auto list, List(filter));
-    if (list.empty()) return Status::NotFound("no finding " + std::to_string(id));
-    return std::move(list.front());
+    return std::move(fold).Finish();
   }
 
   Result<std::vector<LedgerEntry>> Entries() override {
@@ -160,11 +124,6 @@ class SqliteFindingsLedger : public FindingsLedger {
   Result<LedgerHead> Head() override {
     std::lock_guard<std::mutex> lock(mu_);
     return HeadLocked();
-  }
-
-  Result<ChainCheck> VerifyChain() override {
-    KAGAMI_ASSIGN_OR_RETURN(auto entries, Entries());
-    return VerifyEntries(entries);
   }
 
  private:

@@ -28,6 +28,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kagami/synth/page_generator.h"
+#include "process.h"
 #include "temp_dir.h"
 
 namespace kagami {
@@ -42,43 +43,10 @@ const char* kHosts[] = {"reader.test",  "img.test",    "leech.test",      "locke
                         "bad.test",     "polite.test", "ra-seconds.test", "ra-date.test",
                         "backoff.test", "moved.test",  "robots-cdn.test", "down.test"};
 
-std::string ReadText(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line))
-    if (!line.empty()) out.push_back(line);
-  return out;
-}
-
-// Starts argv with stdout and stderr to `log`; returns the pid.
-pid_t Spawn(const std::vector<std::string>& args, const fs::path& log) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    FILE* f = std::fopen(log.c_str(), "w");
-    if (f) {
-      dup2(fileno(f), 1);
-      dup2(fileno(f), 2);
-    }
-    std::vector<char*> argv;
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execvp(argv[0], argv.data());
-    _exit(127);
-  }
-  return pid;
-}
-
-int Wait(pid_t pid) {
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-}
+using kagami::testing::Lines;
+using kagami::testing::ReadText;
+using kagami::testing::Spawn;
+using kagami::testing::Wait;
 
 int RunProcess(const std::vector<std::string>& args, const fs::path& log) {
   return Wait(Spawn(args, log));

@@ -73,8 +73,9 @@ class VideoEvidenceTest : public ::testing::Test {
     log_ += Kagami({"--data", data_, "register", "--work", "anime1", "--title", "Anime One",
                     Path("reg")})
                 .out;
-    CommandResult scan =
-        Kagami({"--data", data_, "scan", "--record", "--format", "jsonl", Path("suspect")});
+    CommandResult scan = testing::RunKagami(
+        {"--data", data_, "scan", "--record", "--format", "jsonl", Path("suspect")},
+        testing::Stderr::kDiscard, "KAGAMI_OPERATOR=tester ");
     log_ += scan.out;
     scan_lines_ = testing::JsonLines(scan.out);
     log_ += Kagami({"--data", data_, "keys", "init"}).out;

@@ -26,6 +26,7 @@
 
 #include "kagami/synth/page_generator.h"
 #include "pg_server.h"
+#include "process.h"
 #include "temp_dir.h"
 
 namespace kagami {
@@ -37,42 +38,10 @@ constexpr int kChapters = 4;
 constexpr int kPagesPerChapter = 2;
 constexpr int kPerHost = 2;
 
-std::string ReadText(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line))
-    if (!line.empty()) out.push_back(line);
-  return out;
-}
-
-pid_t Spawn(const std::vector<std::string>& args, const fs::path& log) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    FILE* f = std::fopen(log.c_str(), "w");
-    if (f) {
-      dup2(fileno(f), 1);
-      dup2(fileno(f), 2);
-    }
-    std::vector<char*> argv;
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execvp(argv[0], argv.data());
-    _exit(127);
-  }
-  return pid;
-}
-
-int Wait(pid_t pid) {
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-}
+using kagami::testing::Lines;
+using kagami::testing::ReadText;
+using kagami::testing::Spawn;
+using kagami::testing::Wait;
 
 struct Request {
   double start = 0, end = 0;
@@ -156,9 +125,13 @@ class PgCrawlWorkersTest : public ::testing::Test {
     return f;
   }
 
-  std::vector<std::string> WorkerArgs(const fs::path& job, const std::string& conninfo) {
-    return {KAGAMI_BINARY, "--data", data_.string(), "crawl", job.string(), "--worker",
-            "--store",     conninfo, "--run",        "r1",    "--lease",    "3"};
+  // `lease_s`: short where a killed worker's leases must expire during the
+  // test, long elsewhere so a worker starved of CPU never loses a lease.
+  std::vector<std::string> WorkerArgs(const fs::path& job, const std::string& conninfo,
+                                      int lease_s = 20) {
+    return {KAGAMI_BINARY, "--data",   data_.string(), "crawl",
+            job.string(),  "--worker", "--store",      conninfo,
+            "--run",       "r1",       "--lease",      std::to_string(lease_s)};
   }
 
   // Runs `n` workers to the end; returns their logs.
@@ -283,16 +256,17 @@ TEST_F(PgCrawlWorkersTest, TwoAndFourWorkersFindEveryWorkOnceAndFetchNothingTwic
 TEST_F(PgCrawlWorkersTest, AKilledWorkersLeasedUrlsAreFinishedByTheOthers) {
   ASSERT_EQ(pg_->CreateDatabase("crawlkill"), "");
   std::string conninfo = pg_->Conninfo("crawlkill");
-  StartSite(/*latency_ms=*/150);
+  StartSite(/*latency_ms=*/100);
   fs::path job = WriteJob("killjob");
   std::vector<pid_t> pids;
   for (int i = 0; i < 3; ++i)
-    pids.push_back(Spawn(WorkerArgs(job, conninfo), dir_ / ("k" + std::to_string(i) + ".log")));
+    pids.push_back(
+        Spawn(WorkerArgs(job, conninfo, /*lease_s=*/3), dir_ / ("k" + std::to_string(i) + ".log")));
   // SIGKILL worker 0 once it holds leases mid-crawl.
   std::unique_ptr<PGconn, decltype(&PQfinish)> db(PQconnectdb(conninfo.c_str()), &PQfinish);
   ASSERT_EQ(PQstatus(db.get()), CONNECTION_OK);
   bool killed = false;
-  for (int i = 0; i < 600 && !killed; ++i) {
+  for (int i = 0; i < 3000 && !killed; ++i) {  // up to 60 s: workers start slowly under load
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     std::string q = "SELECT count(*) FROM crawl_urls WHERE state=1 AND worker LIKE '%:" +
                     std::to_string(pids[0]) + ":%'";

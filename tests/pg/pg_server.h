@@ -1,11 +1,11 @@
 #pragma once
 
 // A real PostgreSQL server for tests, started from Debian's `postgresql`
-// package: initdb in a fresh directory under /tmp and pg_ctl with a Unix
-// socket in that directory (no TCP). PostgreSQL refuses to run as root, so
-// when the tests run as root (CI) the server runs as `nobody` through
-// setpriv, the directory chowned to it. Stopped (immediate) and removed on
-// destruction. Each test gets its own database (CreateDatabase).
+// package: initdb (once per machine, then copied into a fresh directory under
+// /tmp) and pg_ctl with a Unix socket in that directory (no TCP). PostgreSQL refuses to run as
+// root, so when the tests run as root (CI) the server runs as `nobody` through setpriv, the
+// directory chowned to it. Stopped (immediate) and removed on destruction. Each test gets its own
+// database (CreateDatabase).
 
 #include <glob.h>
 #include <libpq-fe.h>
@@ -67,10 +67,24 @@ class PgServer {
     }
     chmod(tmpl, 0755);
     std::string log = s->dir_ + "/setup.log";
-    std::string init = s->as_user_ + bin + "/initdb -D " + s->dir_ + "/data -U kagami -A trust " +
-                       "-E UTF8 --no-sync --no-instructions >" + log + " 2>&1";
-    if (std::system(init.c_str()) != 0) {
+    // initdb once per machine (it is most of a server's start-up): later
+    // servers copy that cluster. Built under a lock, published by rename.
+    std::string tmpl_dir = "/tmp/kagami-pg-template-" + std::to_string(geteuid()) + "-" +
+                           std::filesystem::path(bin).parent_path().filename().string();
+    std::string make_template =
+        "flock " + tmpl_dir + ".lock sh -c 'test -d " + tmpl_dir + " || { rm -rf " + tmpl_dir +
+        ".tmp && mkdir -p " + tmpl_dir + ".tmp && " +
+        (s->as_user_.empty() ? "" : "chown nobody:nogroup " + tmpl_dir + ".tmp && ") + s->as_user_ +
+        bin + "/initdb -D " + tmpl_dir + ".tmp/data -U kagami -A trust -E UTF8 " +
+        "--no-sync --no-instructions && mv " + tmpl_dir + ".tmp " + tmpl_dir + "; }' >" + log +
+        " 2>&1";
+    if (std::system(make_template.c_str()) != 0) {
       error = "initdb failed: " + Read(log);
+      return nullptr;
+    }
+    std::string copy = "cp -a " + tmpl_dir + "/data " + s->dir_ + "/data >" + log + " 2>&1";
+    if (std::system(copy.c_str()) != 0) {
+      error = "copying the initdb template failed: " + Read(log);
       return nullptr;
     }
     std::string start = s->as_user_ + bin + "/pg_ctl -D " + s->dir_ + "/data -l " + s->dir_ +

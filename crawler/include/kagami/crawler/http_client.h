@@ -8,6 +8,7 @@
 
 #include "kagami/base/status.h"
 #include "kagami/crawler/address_policy.h"
+#include "kagami/crawler/warc_writer.h"
 
 namespace kagami::crawler {
 
@@ -84,5 +85,10 @@ class HttpClient {
 // or ""), refusing output over `max_bytes` or over `max_ratio` times the input.
 Result<std::string> DecodeContent(const std::string& encoding, const std::string& raw,
                                   uint64_t max_bytes, double max_ratio);
+
+// The exchange to archive for `r` (request and response heads, raw body,
+// truncation), with the payload digest when the caller has it ("" lets the
+// WARC writer compute it).
+HttpExchange ToExchange(const HttpResponse& r, std::string payload_sha256_hex = "");
 
 }  // namespace kagami::crawler

@@ -66,7 +66,7 @@ Status CheckImageSize(uint64_t width, uint64_t height, const IngestLimits& limit
                       std::string_view type);
 
 // R,G,B -> gray with OpenCV's fixed-point weights (cv::COLOR_RGB2GRAY on 8-bit:
-// (4899 R + 9617 G + 1868 B + 8192) >> 14), so that results equal the
+// (9798 R + 19235 G + 3735 B + 16384) >> 15), so that results equal the
 // imgcodecs path's IMREAD_GRAYSCALE conversions bit for bit.
 void RgbToGray(const PixelView& rgb, const PixelView& gray);
 

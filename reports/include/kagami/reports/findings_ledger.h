@@ -230,14 +230,15 @@ class FindingsLedger {
 
   // Findings matching `filter`, oldest first, with their reviews folded in.
   virtual Result<std::vector<FindingRecord>> List(const FindingFilter& filter) = 0;
-  virtual Result<FindingRecord> Get(int64_t id) = 0;
+  // List() of the one finding; kNotFound when there is none.
+  Result<FindingRecord> Get(int64_t id);
   // Every entry in seq order (for export and verification).
   virtual Result<std::vector<LedgerEntry>> Entries() = 0;
   virtual Result<LedgerHead> Head() = 0;
   // Re-reads the whole stored chain and checks it (VerifyEntries). A non-ok
   // Result means the store could not be read; a broken chain is a ChainCheck
   // with ok == false naming the first bad entry.
-  virtual Result<ChainCheck> VerifyChain() = 0;
+  Result<ChainCheck> VerifyChain();
 };
 
 // Content-addressed copies of suspect bytes under data_dir/evidence/ab/abcdef...
