@@ -184,10 +184,14 @@ void MatchQuantised(const QuantisedQuery& query, const QuantisedFeatures& ref,
   }
   std::sort(by_word.begin(), by_word.end());
   constexpr int kNone = -1;
+  const int proposals = std::clamp(options.proposals, 1, 8);
   std::vector<int> best_query_for_ref(ref.size(), kNone);
   std::vector<int> best_dist_for_ref(ref.size(), 1 << 20);
+  // The query keypoint's closest registered keypoints, (distance, ref) ascending.
+  std::vector<std::pair<int, int>> closest;
   for (int qi = 0; qi < query.size(); ++qi) {
-    int best = kNone, best_d = 1 << 20, second_d = 1 << 20;
+    closest.clear();
+    int best_d = 1 << 20, second_d = 1 << 20;
     for (int a = 0; a < per_query; ++a) {
       const uint32_t w = query_words[static_cast<size_t>(qi) * per_query + a];
       if (w > 0xFFFF) continue;
@@ -199,16 +203,29 @@ void MatchQuantised(const QuantisedQuery& query, const QuantisedFeatures& ref,
         if (d < best_d) {
           second_d = best_d;
           best_d = d;
-          best = it->second;
-        } else if (d < second_d && it->second != best) {
+        } else if (d < second_d) {
           second_d = d;
         }
+        closest.emplace_back(d, it->second);
       }
     }
-    if (best == kNone || (options.drop_ties && second_d == best_d)) continue;
-    if (best_d < best_dist_for_ref[best]) {
-      best_dist_for_ref[best] = best_d;
-      best_query_for_ref[best] = qi;
+    if (closest.empty() || (options.drop_ties && second_d == best_d)) continue;
+    std::sort(closest.begin(), closest.end());
+    closest.erase(std::unique(closest.begin(), closest.end()), closest.end());
+    int kept = 0;
+    for (size_t k = 0; k < closest.size() && kept < proposals; ++k) {
+      const auto [d, r] = closest[k];
+      bool near_kept = false;
+      for (size_t j = 0; j < k && !near_kept; ++j) {
+        const cv::Point2f delta = ref.points[r] - ref.points[closest[j].second];
+        near_kept = delta.dot(delta) < 1e-4f;
+      }
+      if (near_kept) continue;
+      ++kept;
+      if (d < best_dist_for_ref[r]) {
+        best_dist_for_ref[r] = d;
+        best_query_for_ref[r] = qi;
+      }
     }
   }
   for (int r = 0; r < ref.size(); ++r) {

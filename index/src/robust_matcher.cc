@@ -1,6 +1,7 @@
 #include "kagami/index/robust_matcher.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -30,6 +31,49 @@ Result<cv::Mat> DecodeForLocal(const cv::Mat& pixels, const ingest::EncodedPage&
       ingest::DecodedImage image,
       ingest::DecodeImage(encoded.bytes.data(), encoded.bytes.size(), decode, limits));
   return ToGray(image.pixels);
+}
+
+// Query features (RobustOptions::features), plus for a landscape query a
+// second extraction at the size where a page of the query's full height is at
+// its registered scale (RobustOptions::wide_query_*), appended: both are in
+// the query's normalised frame.
+Result<fingerprint::LocalFeatures> ExtractQueryFeatures(const cv::Mat& gray, bool mirrored,
+                                                        const RobustOptions& options) {
+  KAGAMI_ASSIGN_OR_RETURN(fingerprint::LocalFeatures f,
+                          fingerprint::ExtractLocalFeatures(gray, mirrored, options.features));
+  if (gray.cols < gray.rows * options.wide_query_aspect || options.wide_query_keypoints < 1) {
+    return f;
+  }
+  fingerprint::LocalFeatureOptions wide = options.features;
+  wide.max_keypoints = options.wide_query_keypoints;
+  const double by_height =
+      static_cast<double>(options.features.working_long_side) * gray.cols / gray.rows;
+  wide.working_long_side = static_cast<int>(std::lround(
+      std::min({by_height, static_cast<double>(options.wide_query_max_long_side),
+                static_cast<double>(gray.cols)})));
+  // Not worth a second pass below a 15% larger scale.
+  if (wide.working_long_side * 20 < options.features.working_long_side * 23) return f;
+  KAGAMI_ASSIGN_OR_RETURN(fingerprint::LocalFeatures w,
+                          fingerprint::ExtractLocalFeatures(gray, mirrored, wide));
+  if (w.size() == 0) return f;
+  f.points.insert(f.points.end(), w.points.begin(), w.points.end());
+  if (f.descriptors.empty()) {
+    f.descriptors = w.descriptors;
+  } else {
+    cv::vconcat(f.descriptors, w.descriptors, f.descriptors);
+  }
+  return f;
+}
+
+// FNV-1a of a query's bytes: names the query in the local-stage trace.
+uint64_t TraceId(const ingest::EncodedPage& encoded) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : encoded.bytes) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+double MsSince(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
 }
 
 bool IsHalf(const std::string& view) { return view == "left" || view == "right"; }
@@ -246,32 +290,38 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
     outcome.local_status = ready;
     return;
   }
+  const auto t_start = std::chrono::steady_clock::now();
   Result<cv::Mat> gray = DecodeForLocal(pixels, encoded, limits_, options_.local_min_short_side);
   if (!gray.ok()) {
     outcome.local_status = gray.status();
     return;
   }
-  Result<fingerprint::LocalFeatures> query =
-      fingerprint::ExtractLocalFeatures(*gray, false, options_.features);
+  const double ms_decode = MsSince(t_start);
+  auto t_stage = std::chrono::steady_clock::now();
+  Result<fingerprint::LocalFeatures> query = ExtractQueryFeatures(*gray, false, options_);
   if (!query.ok()) {
     outcome.local_status = query.status();
     return;
   }
   std::optional<fingerprint::LocalFeatures> mirrored;
   if (options_.local_mirrored) {
-    Result<fingerprint::LocalFeatures> m =
-        fingerprint::ExtractLocalFeatures(*gray, true, options_.features);
+    Result<fingerprint::LocalFeatures> m = ExtractQueryFeatures(*gray, true, options_);
     if (m.ok()) mirrored = std::move(m).value();
   }
+  const double ms_extract = MsSince(t_stage);
+  t_stage = std::chrono::steady_clock::now();
 
   // Candidates: the pages the inverted file lets through, and every PDQ hit
   // within the radius.
   const fingerprint::VisualVocabulary& vocabulary = fingerprint::VisualVocabulary::BuiltIn();
   const fingerprint::QuantisedQuery q =
-      fingerprint::QuantiseQuery(*query, vocabulary, options_.multiple_assignment);
+      fingerprint::QuantiseQuery(*query, vocabulary, options_.multiple_assignment,
+                                 options_.top_assignment);
   std::optional<fingerprint::QuantisedQuery> qm;
-  if (mirrored)
-    qm = fingerprint::QuantiseQuery(*mirrored, vocabulary, options_.multiple_assignment);
+  if (mirrored) {
+    qm = fingerprint::QuantiseQuery(*mirrored, vocabulary, options_.multiple_assignment,
+                                    options_.top_assignment);
+  }
   std::vector<int64_t> candidates;
   std::map<int64_t, InvertedFile::Candidate> gate;
   std::set<int64_t> seen;
@@ -290,6 +340,9 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
     }
   }
 
+  const double ms_gate = MsSince(t_stage);
+  t_stage = std::chrono::steady_clock::now();
+
   std::string trace;
   std::vector<RobustHit> verified;
   for (int64_t unit : candidates) {
@@ -304,7 +357,7 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
     auto verify = [&](const fingerprint::QuantisedQuery& words) {
       fingerprint::Verification pre =
           fingerprint::VerifyQuantised(words, *ref, options_.quantised_match, cheap);
-      if (pre.accepted || pre.inliers < options_.verify.min_inliers) return pre;
+      if (pre.accepted || pre.inliers < options_.escalate_inliers) return pre;
       return fingerprint::VerifyQuantised(words, *ref, options_.quantised_match, options_.verify);
     };
     fingerprint::Verification v = verify(q);
@@ -318,6 +371,15 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
                ",\"score\":" + std::to_string(g == gate.end() ? -1.0f : g->second.score) +
                ",\"matches\":" + std::to_string(g == gate.end() ? -1 : g->second.matches) +
                ",\"inliers\":" + std::to_string(v.inliers) +
+               ",\"sane\":" + (v.sane ? "true" : "false") +
+               ",\"coverage\":" + std::to_string(v.coverage) +
+               ",\"overlap_coverage\":" + std::to_string(v.overlap_coverage) +
+               ",\"cells\":" + std::to_string(v.grid_cells) +
+               ",\"scale\":" + std::to_string(v.scale) +
+               ",\"anisotropy\":" + std::to_string(v.anisotropy) +
+               ",\"rotation\":" + std::to_string(v.rotation_deg) +
+               ",\"perspective\":" + std::to_string(v.perspective) +
+               ",\"rejected_by\":\"" + v.rejected_by + "\"" +
                ",\"accepted\":" + (v.accepted ? "true" : "false") + "}";
     }
     if (!v.accepted) continue;
@@ -343,6 +405,7 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
     }
     verified.push_back(hit);
   }
+  const double ms_verify = MsSince(t_stage);
   std::sort(verified.begin(), verified.end(), [](const RobustHit& a, const RobustHit& b) {
     return a.inliers != b.inliers ? a.inliers > b.inliers : a.unit_id < b.unit_id;
   });
@@ -354,8 +417,12 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
     std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(
         std::fopen(options_.local_trace_path.c_str(), "a"), &std::fclose);
     if (f) {
-      std::fprintf(f.get(), "{\"keypoints\":%d,\"candidates\":[%s]}\n", query->size(),
-                   trace.c_str());
+      std::fprintf(f.get(),
+                   "{\"query\":\"%016llx\",\"keypoints\":%d,\"ms_decode\":%.2f,"
+                   "\"ms_extract\":%.2f,\"ms_gate\":%.2f,\"ms_verify\":%.2f,"
+                   "\"candidates\":[%s]}\n",
+                   static_cast<unsigned long long>(TraceId(encoded)), query->size(), ms_decode,
+                   ms_extract, ms_gate, ms_verify, trace.c_str());
     }
   }
 }

@@ -85,6 +85,12 @@ struct QuantisedMatchOptions {
   // instead of leaves; more true correspondences survive quantisation.
   bool coarse = true;
   bool drop_ties = false;
+  // Registered keypoints each query keypoint proposes (its closest signatures
+  // within the threshold, distinct keypoints): on repeated motifs (glyphs,
+  // textures) the closest signature is often a repeat, not the copy's own
+  // keypoint; RANSAC picks the consistent one. A query keypoint's proposals
+  // closer than 1% of the long side to each other count once.
+  int proposals = 1;
 };
 
 // Point correspondences between a query and a registered page (see above).

@@ -63,8 +63,25 @@ struct RobustOptions {
   // true and unrelated pages (bench/RESULTS.md section 10).
   int max_local_candidates = 12;
   float min_gate_score = 0.0f;
-  int multiple_assignment = 2;  // words per query keypoint
+  int multiple_assignment = 2;  // leaf words per query keypoint (the gate)
+  // Top-level words per query keypoint for verification (MatchQuantised).
+  int top_assignment = 2;
+  // Each candidate is first verified with a tenth of verify.ransac_iterations;
+  // the full RANSAC runs when that finds at least this many inliers (and
+  // does not accept already). A copy's consensus is usually found early; an
+  // unrelated page stops there.
+  int escalate_inliers = 13;
   fingerprint::QuantisedMatchOptions quantised_match;
+  // A landscape query (width >= wide_query_aspect x height) usually shows a
+  // page at its full height: a 16:9 pad, a spread, a screenshot. Besides the
+  // `features` extraction at working_long_side, it is also described at the
+  // size whose height is features.working_long_side (long side at most
+  // wide_query_max_long_side, never above the decoded width), where such a
+  // page is at its registered scale, with wide_query_keypoints keypoints.
+  // Both sets lie in the query's normalised frame and are matched as one.
+  double wide_query_aspect = 1.15;
+  int wide_query_max_long_side = 1920;
+  int wide_query_keypoints = 1000;
   // Diagnostics: when non-empty, every local stage appends one JSON line with
   // its gate candidates (score, matches) and their verification to this file
   // ($KAGAMI_LOCAL_TRACE when empty).
