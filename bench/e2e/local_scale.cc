@@ -95,6 +95,10 @@ double Percentile(std::vector<double> v, double p) {
 int main(int argc, char** argv) {
   std::vector<int64_t> sizes = {100000, 1000000};
   int queries = 40;
+  // Stop-word fractions (InvertedFile::max_word_fraction) measured at each
+  // size; the first is RobustOptions' default.
+  std::vector<double> stop_fractions = {index::RobustOptions().max_word_fraction};
+  int gate_assignment = index::RobustOptions().gate_assignment;
   fs::path work = fs::temp_directory_path() / "kagami-local-scale";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
@@ -107,6 +111,13 @@ int main(int argc, char** argv) {
       queries = std::atoi(argv[i + 1]);
     } else if (a == "--work") {
       work = argv[i + 1];
+    } else if (a == "--stop") {
+      stop_fractions.clear();
+      std::stringstream ss(argv[i + 1]);
+      std::string item;
+      while (std::getline(ss, item, ',')) stop_fractions.push_back(std::atof(item.c_str()));
+    } else if (a == "--gate-assignment") {
+      gate_assignment = std::atoi(argv[i + 1]);
     }
   }
   fs::create_directories(work);
@@ -159,10 +170,11 @@ int main(int argc, char** argv) {
       defaults.multiple_assignment, defaults.top_assignment,
       1e3 * quantise_cpu / std::max<size_t>(1, query_words.size()));
   std::printf(
-      "\n| pages | add pages/s | index MiB (RAM) | bytes/page | RSS MiB | gate CPU ms p50 / p95 "
+      "\n| pages | stop-word fraction | add pages/s | index MiB (RAM) | bytes/page | RSS MiB | "
+      "postings read p50 | gate CPU ms p50 / p95 "
       "| verify 12 CPU ms p50 | local stage (gate + verify) CPU ms p50 / p95 | true page first "
       "| accepted |\n"
-      "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+      "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   std::mt19937_64 rng(5);
   index::InvertedFile index(vocab.id());
   for (size_t i = 0; i < real_q.size(); ++i) index.Add(static_cast<int64_t>(i + 1), real_q[i]);
@@ -198,13 +210,19 @@ int main(int argc, char** argv) {
       index.Add(next_unit++, synthetic);
     }
     const double add_s = std::chrono::duration<double>(Clock::now() - t0).count();
-    std::vector<double> gate_ms, verify_ms, stage_ms;
+    index.ShrinkToFit();
+    for (double stop : stop_fractions) {
+    index::InvertedFile::GateOptions gate;
+    gate.assignment = gate_assignment;
+    gate.max_word_fraction = stop;
+    std::vector<double> gate_ms, verify_ms, stage_ms, postings;
     int first = 0, accepted = 0;
     for (size_t qi = 0; qi < query_words.size(); ++qi) {
       double c0 = ThreadCpu();
       const auto ranked =
-          index.Score(query_words[qi], defaults.max_local_candidates, defaults.min_gate_score);
+          index.Score(query_words[qi], defaults.max_local_candidates, defaults.min_gate_score, gate);
       gate_ms.push_back(1e3 * (ThreadCpu() - c0));
+      postings.push_back(static_cast<double>(index.PostingsScanned(query_words[qi], gate)));
       c0 = ThreadCpu();
       bool ok = false;
       for (const auto& c : ranked) {
@@ -219,12 +237,14 @@ int main(int argc, char** argv) {
       accepted += ok;
     }
     std::printf(
-        "| %lld | %.0f | %.0f | %.0f | %ld | %.2f / %.2f | %.2f | %.2f / %.2f | %d/%zu | %d/%zu |\n",
-        static_cast<long long>(index.pages()), add > 0 ? add / add_s : 0.0,
+        "| %lld | %.3g | %.0f | %.0f | %.0f | %ld | %.0fk | %.2f / %.2f | %.2f | %.2f / %.2f | %d/%zu "
+        "| %d/%zu |\n",
+        static_cast<long long>(index.pages()), stop, add > 0 ? add / add_s : 0.0,
         index.MemoryBytes() / 1048576.0, static_cast<double>(index.MemoryBytes()) / index.pages(),
-        StatusKiB("VmRSS:") / 1024, Percentile(gate_ms, 0.5), Percentile(gate_ms, 0.95),
+        StatusKiB("VmRSS:") / 1024, Percentile(postings, 0.5) / 1e3, Percentile(gate_ms, 0.5), Percentile(gate_ms, 0.95),
         Percentile(verify_ms, 0.5), Percentile(stage_ms, 0.5), Percentile(stage_ms, 0.95), first, query_words.size(), accepted, query_words.size());
     std::fflush(stdout);
+    }
     // Saving and loading holds a second copy: only where the machine has room.
     if (MemAvailableKiB() > static_cast<long>(index.MemoryBytes() / 1024 * 3 / 2) + (2 << 20)) {
       const fs::path file = work / "local.index";

@@ -1027,6 +1027,10 @@ int main(int argc, char** argv) {
         r.quantised_match.proposals = static_cast<int>(value);
       else if (key == "escalate_inliers")
         r.escalate_inliers = static_cast<int>(value);
+      else if (key == "gate_assignment")
+        r.gate_assignment = static_cast<int>(value);
+      else if (key == "max_word_fraction")
+        r.max_word_fraction = value;
       else if (key == "min_gate_score")
         r.min_gate_score = static_cast<float>(value);
       else {

@@ -7,6 +7,7 @@
 #include <bit>
 #include <cerrno>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <string>
 
@@ -77,6 +78,72 @@ std::vector<uint8_t> EncodeHeader(const InvertedFile::Header& h) {
   return out;
 }
 
+// Adds a posting that passed the Hamming test to its page's score: each
+// query keypoint counts once per page, with its best weight.
+struct PostingVisitor {
+  int qi;
+  float idf2;
+  const float* he_weight;
+  float* score;
+  float* best_weight;
+  int32_t* last_query;
+  int32_t* matches;
+  std::vector<uint32_t>* touched;
+
+  void operator()(uint32_t page, int d) const {
+    const float weight = idf2 * he_weight[d];
+    if (last_query[page] != qi) {
+      if (last_query[page] < 0)
+        touched->push_back(page);
+      else
+        score[page] += best_weight[page];
+      last_query[page] = qi;
+      best_weight[page] = weight;
+      ++matches[page];
+    } else {
+      best_weight[page] = std::max(best_weight[page], weight);
+    }
+  }
+};
+
+// The posting scan: one popcount per posting dominates the gate's time at
+// scale, so it is compiled twice, with the POPCNT instruction (dispatched at
+// run time) and without (the x86-64 baseline's bit-twiddling popcount).
+template <typename Posting>
+__attribute__((always_inline)) inline void ScanBody(const Posting* begin, const Posting* end,
+                                                    uint32_t qsig, int max_d,
+                                                    const PostingVisitor& visit) {
+  for (const Posting* p = begin; p != end; ++p) {
+    const int d = std::popcount(p->signature ^ qsig);
+    if (d <= max_d) visit(p->page, d);
+  }
+}
+
+template <typename Posting>
+void ScanScalar(const Posting* begin, const Posting* end, uint32_t qsig, int max_d,
+                const PostingVisitor& visit) {
+  ScanBody(begin, end, qsig, max_d, visit);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+template <typename Posting>
+__attribute__((target("popcnt"))) void ScanPopcnt(const Posting* begin, const Posting* end,
+                                                  uint32_t qsig, int max_d,
+                                                  const PostingVisitor& visit) {
+  ScanBody(begin, end, qsig, max_d, visit);
+}
+#endif
+
+template <typename Posting>
+void ScanPostings(const Posting* begin, const Posting* end, uint32_t qsig, int max_d,
+                  const PostingVisitor& visit) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool has_popcnt = __builtin_cpu_supports("popcnt");
+  if (has_popcnt) return ScanPopcnt(begin, end, qsig, max_d, visit);
+#endif
+  ScanScalar(begin, end, qsig, max_d, visit);
+}
+
 }  // namespace
 
 InvertedFile::InvertedFile(uint32_t vocabulary_id, bool searchable)
@@ -101,54 +168,64 @@ void InvertedFile::Add(int64_t unit_id, const fingerprint::QuantisedFeatures& f)
 
 std::vector<InvertedFile::Candidate> InvertedFile::Score(const fingerprint::QuantisedQuery& query,
                                                          int max_candidates,
-                                                         float min_score) const {
+                                                         float min_score,
+                                                         const GateOptions& gate) const {
   std::vector<Candidate> out;
   if (!searchable_ || query.vocabulary_id != vocabulary_id_ || pages_.empty() ||
       max_candidates <= 0) {
     return out;
   }
   const size_t n_pages = pages_.size();
-  std::vector<float> score(n_pages, 0.0f);
-  std::vector<int32_t> last_query(n_pages, -1);
-  std::vector<float> best_weight(n_pages, 0.0f);
-  std::vector<int> matches(n_pages, 0);
-  std::vector<uint32_t> touched;
+  // Per-thread scratch sized to the page count; only touched entries are
+  // reset, so a query costs its posting lists, not the catalog's size.
+  struct Scratch {
+    std::vector<float> score, best_weight;
+    std::vector<int32_t> last_query;
+    std::vector<int32_t> matches;
+    std::vector<uint32_t> touched;
+  };
+  thread_local Scratch scratch;
+  if (scratch.score.size() < n_pages) {
+    scratch.score.resize(n_pages, 0.0f);
+    scratch.best_weight.resize(n_pages, 0.0f);
+    scratch.last_query.resize(n_pages, -1);
+    scratch.matches.resize(n_pages, 0);
+  }
+  std::vector<float>& score = scratch.score;
+  std::vector<float>& best_weight = scratch.best_weight;
+  std::vector<int32_t>& last_query = scratch.last_query;
+  std::vector<int32_t>& matches = scratch.matches;
+  std::vector<uint32_t>& touched = scratch.touched;
+  touched.clear();
   const double sigma = max_signature_distance / 2.0 + 1.0;
   float he_weight[25];
   for (int d = 0; d <= 24; ++d)
     he_weight[d] = static_cast<float>(std::exp(-d * d / (sigma * sigma)));
   const double log_pages = std::log(static_cast<double>(n_pages));
+  const size_t stop_length = StopLength(gate.max_word_fraction);
   for (int qi = 0; qi < query.size(); ++qi) {
     const uint32_t qsig = query.signatures[qi];
-    for (int a = 0; a < query.assignment; ++a) {
+    const int assignment = std::min(query.assignment, std::max(1, gate.assignment));
+    for (int a = 0; a < assignment; ++a) {
       const uint32_t w = query.words[static_cast<size_t>(qi) * query.assignment + a];
       if (w >= static_cast<uint32_t>(kWords)) continue;
       const std::vector<Posting>& list = postings_[w];
-      if (list.empty()) continue;
+      if (list.empty() || list.size() > stop_length) continue;
       const float idf = static_cast<float>(
           std::max(0.0, log_pages - std::log(static_cast<double>(list.size()))) + 0.1);
       const float idf2 = idf * idf;
-      for (const Posting& p : list) {
-        const int d = std::popcount(p.signature ^ qsig);
-        if (d > max_signature_distance) continue;
-        const float weight = idf2 * he_weight[d];
-        if (last_query[p.page] != qi) {
-          if (last_query[p.page] < 0)
-            touched.push_back(p.page);
-          else
-            score[p.page] += best_weight[p.page];
-          last_query[p.page] = qi;
-          best_weight[p.page] = weight;
-          ++matches[p.page];
-        } else {
-          best_weight[p.page] = std::max(best_weight[p.page], weight);
-        }
-      }
+      PostingVisitor visit{qi, idf2, he_weight, score.data(), best_weight.data(),
+                           last_query.data(), matches.data(), &touched};
+      ScanPostings(list.data(), list.data() + list.size(), qsig, max_signature_distance, visit);
     }
   }
   for (uint32_t page : touched) {
     const float s = score[page] + best_weight[page];
     if (s >= min_score) out.push_back({pages_[page].unit_id, s, matches[page]});
+    score[page] = 0.0f;
+    best_weight[page] = 0.0f;
+    last_query[page] = -1;
+    matches[page] = 0;
   }
   const size_t keep = std::min<size_t>(out.size(), static_cast<size_t>(max_candidates));
   std::partial_sort(out.begin(), out.begin() + keep, out.end(),
@@ -175,6 +252,35 @@ std::unique_ptr<fingerprint::QuantisedFeatures> InvertedFile::Features(int64_t u
     f->signatures.push_back(static_cast<uint32_t>(e >> 40));
   }
   return f;
+}
+
+size_t InvertedFile::StopLength(double max_word_fraction) const {
+  if (max_word_fraction <= 0) return SIZE_MAX;
+  return std::max<size_t>(kMinStopLength,
+                          static_cast<size_t>(max_word_fraction * static_cast<double>(pages())));
+}
+
+void InvertedFile::ShrinkToFit() {
+  entries_.shrink_to_fit();
+  pages_.shrink_to_fit();
+  for (auto& list : postings_) list.shrink_to_fit();
+}
+
+size_t InvertedFile::PostingsScanned(const fingerprint::QuantisedQuery& query,
+                                     const GateOptions& gate) const {
+  if (!searchable_ || query.vocabulary_id != vocabulary_id_) return 0;
+  const size_t stop_length = StopLength(gate.max_word_fraction);
+  size_t n = 0;
+  const int assignment = std::min(query.assignment, std::max(1, gate.assignment));
+  for (int qi = 0; qi < query.size(); ++qi) {
+    for (int a = 0; a < assignment; ++a) {
+      const uint32_t w = query.words[static_cast<size_t>(qi) * query.assignment + a];
+      if (w >= static_cast<uint32_t>(kWords)) continue;
+      const size_t len = postings_[w].size();
+      if (len <= stop_length) n += len;
+    }
+  }
+  return n;
 }
 
 size_t InvertedFile::MemoryBytes() const {
@@ -333,6 +439,7 @@ Result<std::unique_ptr<InvertedFile>> InvertedFile::Load(const std::filesystem::
     index->page_of_unit_.emplace(page.unit_id, number);
     index->max_unit_id_ = std::max(index->max_unit_id_, page.unit_id);
   }
+  index->ShrinkToFit();
   return index;
 }
 

@@ -332,8 +332,12 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
   const fingerprint::QuantisedQuery* mirrored_words = qm ? &*qm : nullptr;
   for (const fingerprint::QuantisedQuery* query_words : {&q, mirrored_words}) {
     if (query_words == nullptr) continue;
-    for (const InvertedFile::Candidate& c : local_index_->Score(
-             *query_words, options_.max_local_candidates, options_.min_gate_score)) {
+    InvertedFile::GateOptions gate_options;
+    gate_options.assignment = options_.gate_assignment;
+    gate_options.max_word_fraction = options_.max_word_fraction;
+    for (const InvertedFile::Candidate& c :
+         local_index_->Score(*query_words, options_.max_local_candidates, options_.min_gate_score,
+                             gate_options)) {
       auto [it, inserted] = gate.try_emplace(c.unit_id, c);
       if (!inserted && c.score > it->second.score) it->second = c;
       add(c.unit_id);

@@ -38,6 +38,17 @@ namespace kagami::index {
 //
 // Thread-safety: Score() and Features() are const and safe concurrently;
 // Add() needs exclusive access.
+struct LocalGateOptions {
+  // Leaf words per query keypoint that Score() looks up (at most the
+  // query's own assignment).
+  int assignment = 2;
+  // Stop words: Score() skips a word whose posting list is longer than
+  // max_word_fraction x pages (and than kMinStopLength): such a word is in
+  // a good part of the catalog, weighs little (idf), and its list would
+  // dominate the query's time at scale. <= 0 keeps every word.
+  double max_word_fraction = 0.0;
+};
+
 class InvertedFile {
  public:
   static constexpr int kWords = 65536;
@@ -53,6 +64,9 @@ class InvertedFile {
   // Pages of another vocabulary are added without keypoints.
   void Add(int64_t unit_id, const fingerprint::QuantisedFeatures& features);
 
+  using GateOptions = LocalGateOptions;
+  static constexpr size_t kMinStopLength = 4096;
+
   struct Candidate {
     int64_t unit_id = 0;
     float score = 0;  // see above
@@ -61,7 +75,7 @@ class InvertedFile {
   // Pages ranked by score, at most max_candidates, only those with
   // score >= min_score.
   std::vector<Candidate> Score(const fingerprint::QuantisedQuery& query, int max_candidates,
-                               float min_score) const;
+                               float min_score, const GateOptions& gate = {}) const;
 
   // The page's quantised keypoints; null when the unit is not in the file.
   std::unique_ptr<fingerprint::QuantisedFeatures> Features(int64_t unit_id) const;
@@ -74,6 +88,11 @@ class InvertedFile {
   size_t MemoryBytes() const;
 
   int max_signature_distance = 5;
+  // Postings Score() would read for this query (diagnostics, benchmarks).
+  size_t PostingsScanned(const fingerprint::QuantisedQuery& query,
+                         const GateOptions& gate = {}) const;
+  // Releases spare capacity (after bulk Add()s; Load() does it).
+  void ShrinkToFit();
 
   Status Save(const std::filesystem::path& path) const;
   // Appends every page of this object to a file that holds exactly
@@ -95,6 +114,8 @@ class InvertedFile {
   static Result<Header> ReadHeader(const std::filesystem::path& path);
 
  private:
+  size_t StopLength(double max_word_fraction) const;
+
   struct Page {
     int64_t unit_id;
     uint64_t first;  // into entries_

@@ -63,6 +63,10 @@ struct RobustOptions {
   // true and unrelated pages (bench/RESULTS.md section 10).
   int max_local_candidates = 12;
   float min_gate_score = 0.0f;
+  // InvertedFile::gate_assignment and max_word_fraction (stop words), from
+  // bench/e2e/local_scale.cc (bench/RESULTS.md section 11).
+  int gate_assignment = 1;
+  double max_word_fraction = 0.0;
   int multiple_assignment = 2;  // leaf words per query keypoint (the gate)
   // Top-level words per query keypoint for verification (MatchQuantised).
   int top_assignment = 2;
@@ -70,7 +74,7 @@ struct RobustOptions {
   // the full RANSAC runs when that finds at least this many inliers (and
   // does not accept already). A copy's consensus is usually found early; an
   // unrelated page stops there.
-  int escalate_inliers = 13;
+  int escalate_inliers = 8;
   fingerprint::QuantisedMatchOptions quantised_match;
   // A landscape query (width >= wide_query_aspect x height) usually shows a
   // page at its full height: a 16:9 pad, a spread, a screenshot. Besides the
