@@ -200,6 +200,7 @@ int main(int argc, char** argv) {
       }
     }
     const auto t0 = Clock::now();
+    index.Reserve(size);
     for (int64_t i = 0; i < add; ++i) {
       for (int k = 0; k < fingerprint::kMaxQuantisedKeypoints; ++k) {
         const auto& [w, s] = pool[pick(rng)];
@@ -212,41 +213,43 @@ int main(int argc, char** argv) {
     const double add_s = std::chrono::duration<double>(Clock::now() - t0).count();
     index.ShrinkToFit();
     for (double stop : stop_fractions) {
-    index::InvertedFile::GateOptions gate;
-    gate.assignment = gate_assignment;
-    gate.max_word_fraction = stop;
-    std::vector<double> gate_ms, verify_ms, stage_ms, postings;
-    int first = 0, accepted = 0;
-    for (size_t qi = 0; qi < query_words.size(); ++qi) {
-      double c0 = ThreadCpu();
-      const auto ranked =
-          index.Score(query_words[qi], defaults.max_local_candidates, defaults.min_gate_score, gate);
-      gate_ms.push_back(1e3 * (ThreadCpu() - c0));
-      postings.push_back(static_cast<double>(index.PostingsScanned(query_words[qi], gate)));
-      c0 = ThreadCpu();
-      bool ok = false;
-      for (const auto& c : ranked) {
-        auto ref = index.Features(c.unit_id);
-        const auto v = fingerprint::VerifyQuantised(query_words[qi], *ref, defaults.quantised_match,
-                                                    defaults.verify);
-        ok |= v.accepted && c.unit_id == query_page[qi] + 1;
+      index::InvertedFile::GateOptions gate;
+      gate.assignment = gate_assignment;
+      gate.max_word_fraction = stop;
+      std::vector<double> gate_ms, verify_ms, stage_ms, postings;
+      int first = 0, accepted = 0;
+      for (size_t qi = 0; qi < query_words.size(); ++qi) {
+        double c0 = ThreadCpu();
+        const auto ranked = index.Score(query_words[qi], defaults.max_local_candidates,
+                                        defaults.min_gate_score, gate);
+        gate_ms.push_back(1e3 * (ThreadCpu() - c0));
+        postings.push_back(static_cast<double>(index.PostingsScanned(query_words[qi], gate)));
+        c0 = ThreadCpu();
+        bool ok = false;
+        for (const auto& c : ranked) {
+          auto ref = index.Features(c.unit_id);
+          const auto v = fingerprint::VerifyQuantised(query_words[qi], *ref,
+                                                      defaults.quantised_match, defaults.verify);
+          ok |= v.accepted && c.unit_id == query_page[qi] + 1;
+        }
+        verify_ms.push_back(1e3 * (ThreadCpu() - c0));
+        stage_ms.push_back(gate_ms.back() + verify_ms.back());
+        first += !ranked.empty() && ranked[0].unit_id == query_page[qi] + 1;
+        accepted += ok;
       }
-      verify_ms.push_back(1e3 * (ThreadCpu() - c0));
-      stage_ms.push_back(gate_ms.back() + verify_ms.back());
-      first += !ranked.empty() && ranked[0].unit_id == query_page[qi] + 1;
-      accepted += ok;
-    }
-    std::printf(
-        "| %lld | %.3g | %.0f | %.0f | %.0f | %ld | %.0fk | %.2f / %.2f | %.2f | %.2f / %.2f | %d/%zu "
-        "| %d/%zu |\n",
-        static_cast<long long>(index.pages()), stop, add > 0 ? add / add_s : 0.0,
-        index.MemoryBytes() / 1048576.0, static_cast<double>(index.MemoryBytes()) / index.pages(),
-        StatusKiB("VmRSS:") / 1024, Percentile(postings, 0.5) / 1e3, Percentile(gate_ms, 0.5), Percentile(gate_ms, 0.95),
-        Percentile(verify_ms, 0.5), Percentile(stage_ms, 0.5), Percentile(stage_ms, 0.95), first, query_words.size(), accepted, query_words.size());
-    std::fflush(stdout);
+      std::printf(
+          "| %lld | %.3g | %.0f | %.0f | %.0f | %ld | %.0fk | %.2f / %.2f | %.2f | %.2f / %.2f | "
+          "%d/%zu "
+          "| %d/%zu |\n",
+          static_cast<long long>(index.pages()), stop, add > 0 ? add / add_s : 0.0,
+          index.MemoryBytes() / 1048576.0, static_cast<double>(index.MemoryBytes()) / index.pages(),
+          StatusKiB("VmRSS:") / 1024, Percentile(postings, 0.5) / 1e3, Percentile(gate_ms, 0.5),
+          Percentile(gate_ms, 0.95), Percentile(verify_ms, 0.5), Percentile(stage_ms, 0.5),
+          Percentile(stage_ms, 0.95), first, query_words.size(), accepted, query_words.size());
+      std::fflush(stdout);
     }
     // Saving and loading holds a second copy: only where the machine has room.
-    if (MemAvailableKiB() > static_cast<long>(index.MemoryBytes() / 1024 * 3 / 2) + (2 << 20)) {
+    if (MemAvailableKiB() > static_cast<long>(index.MemoryBytes() / 1024 * 21 / 20) + (3 << 20)) {
       const fs::path file = work / "local.index";
       auto s0 = Clock::now();
       if (!index.Save(file).ok()) return 1;

@@ -538,10 +538,10 @@ int main(int argc, char** argv) {
   size_t max_per_category = 30;
   bool skip_scan = false;
   bool pdq_only = false;
-  bool scan_only = false;  // skip the PDQ and pair phases
-  std::string only;        // scan only the edit sets whose name contains this
-  bool skip_previous = false;  // do not scan with "Kagami, previous rule"
-  fs::path trace_dir;          // local-stage trace per folder (Kagami only)
+  bool scan_only = false;             // skip the PDQ and pair phases
+  std::string only;                   // scan only the edit sets whose name contains this
+  bool skip_previous = false;         // do not scan with "Kagami, previous rule"
+  fs::path trace_dir;                 // local-stage trace per folder (Kagami only)
   std::vector<std::string> settings;  // --set key=value: Kagami's RobustOptions
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];

@@ -135,11 +135,11 @@ __attribute__((target("popcnt"))) void ScanPopcnt(const Posting* begin, const Po
 #endif
 
 template <typename Posting>
-void ScanPostings(const Posting* begin, const Posting* end, uint32_t qsig, int max_d,
+void ScanPostings(const Posting* begin, const Posting* end, uint32_t qsig, int max_d, bool scalar,
                   const PostingVisitor& visit) {
 #if defined(__x86_64__) && defined(__GNUC__)
   static const bool has_popcnt = __builtin_cpu_supports("popcnt");
-  if (has_popcnt) return ScanPopcnt(begin, end, qsig, max_d, visit);
+  if (has_popcnt && !scalar) return ScanPopcnt(begin, end, qsig, max_d, visit);
 #endif
   ScanScalar(begin, end, qsig, max_d, visit);
 }
@@ -167,8 +167,7 @@ void InvertedFile::Add(int64_t unit_id, const fingerprint::QuantisedFeatures& f)
 }
 
 std::vector<InvertedFile::Candidate> InvertedFile::Score(const fingerprint::QuantisedQuery& query,
-                                                         int max_candidates,
-                                                         float min_score,
+                                                         int max_candidates, float min_score,
                                                          const GateOptions& gate) const {
   std::vector<Candidate> out;
   if (!searchable_ || query.vocabulary_id != vocabulary_id_ || pages_.empty() ||
@@ -214,9 +213,16 @@ std::vector<InvertedFile::Candidate> InvertedFile::Score(const fingerprint::Quan
       const float idf = static_cast<float>(
           std::max(0.0, log_pages - std::log(static_cast<double>(list.size()))) + 0.1);
       const float idf2 = idf * idf;
-      PostingVisitor visit{qi, idf2, he_weight, score.data(), best_weight.data(),
-                           last_query.data(), matches.data(), &touched};
-      ScanPostings(list.data(), list.data() + list.size(), qsig, max_signature_distance, visit);
+      PostingVisitor visit{qi,
+                           idf2,
+                           he_weight,
+                           score.data(),
+                           best_weight.data(),
+                           last_query.data(),
+                           matches.data(),
+                           &touched};
+      ScanPostings(list.data(), list.data() + list.size(), qsig, max_signature_distance,
+                   gate.scalar_scan, visit);
     }
   }
   for (uint32_t page : touched) {
@@ -258,6 +264,12 @@ size_t InvertedFile::StopLength(double max_word_fraction) const {
   if (max_word_fraction <= 0) return SIZE_MAX;
   return std::max<size_t>(kMinStopLength,
                           static_cast<size_t>(max_word_fraction * static_cast<double>(pages())));
+}
+
+void InvertedFile::Reserve(int64_t pages) {
+  if (pages <= 0) return;
+  pages_.reserve(static_cast<size_t>(pages));
+  entries_.reserve(static_cast<size_t>(pages) * kMaxRecordKeypoints);
 }
 
 void InvertedFile::ShrinkToFit() {

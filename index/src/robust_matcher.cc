@@ -48,9 +48,9 @@ Result<fingerprint::LocalFeatures> ExtractQueryFeatures(const cv::Mat& gray, boo
   wide.max_keypoints = options.wide_query_keypoints;
   const double by_height =
       static_cast<double>(options.features.working_long_side) * gray.cols / gray.rows;
-  wide.working_long_side = static_cast<int>(std::lround(
-      std::min({by_height, static_cast<double>(options.wide_query_max_long_side),
-                static_cast<double>(gray.cols)})));
+  wide.working_long_side = static_cast<int>(
+      std::lround(std::min({by_height, static_cast<double>(options.wide_query_max_long_side),
+                            static_cast<double>(gray.cols)})));
   // Not worth a second pass below a 15% larger scale.
   if (wide.working_long_side * 20 < options.features.working_long_side * 23) return f;
   KAGAMI_ASSIGN_OR_RETURN(fingerprint::LocalFeatures w,
@@ -314,9 +314,8 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
   // Candidates: the pages the inverted file lets through, and every PDQ hit
   // within the radius.
   const fingerprint::VisualVocabulary& vocabulary = fingerprint::VisualVocabulary::BuiltIn();
-  const fingerprint::QuantisedQuery q =
-      fingerprint::QuantiseQuery(*query, vocabulary, options_.multiple_assignment,
-                                 options_.top_assignment);
+  const fingerprint::QuantisedQuery q = fingerprint::QuantiseQuery(
+      *query, vocabulary, options_.multiple_assignment, options_.top_assignment);
   std::optional<fingerprint::QuantisedQuery> qm;
   if (mirrored) {
     qm = fingerprint::QuantiseQuery(*mirrored, vocabulary, options_.multiple_assignment,
@@ -335,9 +334,8 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
     InvertedFile::GateOptions gate_options;
     gate_options.assignment = options_.gate_assignment;
     gate_options.max_word_fraction = options_.max_word_fraction;
-    for (const InvertedFile::Candidate& c :
-         local_index_->Score(*query_words, options_.max_local_candidates, options_.min_gate_score,
-                             gate_options)) {
+    for (const InvertedFile::Candidate& c : local_index_->Score(
+             *query_words, options_.max_local_candidates, options_.min_gate_score, gate_options)) {
       auto [it, inserted] = gate.try_emplace(c.unit_id, c);
       if (!inserted && c.score > it->second.score) it->second = c;
       add(c.unit_id);
@@ -371,20 +369,18 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
     }
     if (!options_.local_trace_path.empty()) {
       auto g = gate.find(unit);
-      trace += (trace.empty() ? "" : ",") + std::string("{\"unit\":") + std::to_string(unit) +
-               ",\"score\":" + std::to_string(g == gate.end() ? -1.0f : g->second.score) +
-               ",\"matches\":" + std::to_string(g == gate.end() ? -1 : g->second.matches) +
-               ",\"inliers\":" + std::to_string(v.inliers) +
-               ",\"sane\":" + (v.sane ? "true" : "false") +
-               ",\"coverage\":" + std::to_string(v.coverage) +
-               ",\"overlap_coverage\":" + std::to_string(v.overlap_coverage) +
-               ",\"cells\":" + std::to_string(v.grid_cells) +
-               ",\"scale\":" + std::to_string(v.scale) +
-               ",\"anisotropy\":" + std::to_string(v.anisotropy) +
-               ",\"rotation\":" + std::to_string(v.rotation_deg) +
-               ",\"perspective\":" + std::to_string(v.perspective) +
-               ",\"rejected_by\":\"" + v.rejected_by + "\"" +
-               ",\"accepted\":" + (v.accepted ? "true" : "false") + "}";
+      trace +=
+          (trace.empty() ? "" : ",") + std::string("{\"unit\":") + std::to_string(unit) +
+          ",\"score\":" + std::to_string(g == gate.end() ? -1.0f : g->second.score) +
+          ",\"matches\":" + std::to_string(g == gate.end() ? -1 : g->second.matches) +
+          ",\"inliers\":" + std::to_string(v.inliers) + ",\"sane\":" + (v.sane ? "true" : "false") +
+          ",\"coverage\":" + std::to_string(v.coverage) +
+          ",\"overlap_coverage\":" + std::to_string(v.overlap_coverage) +
+          ",\"cells\":" + std::to_string(v.grid_cells) + ",\"scale\":" + std::to_string(v.scale) +
+          ",\"anisotropy\":" + std::to_string(v.anisotropy) +
+          ",\"rotation\":" + std::to_string(v.rotation_deg) +
+          ",\"perspective\":" + std::to_string(v.perspective) + ",\"rejected_by\":\"" +
+          v.rejected_by + "\"" + ",\"accepted\":" + (v.accepted ? "true" : "false") + "}";
     }
     if (!v.accepted) continue;
     RobustHit hit;

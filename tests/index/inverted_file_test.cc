@@ -73,6 +73,70 @@ TEST_F(InvertedFileTest, ACropScoresItsPageFirst) {
   EXPECT_EQ(index.Features(99), nullptr);
 }
 
+void ExpectSameRanking(const std::vector<InvertedFile::Candidate>& a,
+                       const std::vector<InvertedFile::Candidate>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t k = 0; k < a.size(); ++k) {
+    EXPECT_EQ(a[k].unit_id, b[k].unit_id);
+    EXPECT_EQ(a[k].score, b[k].score);
+    EXPECT_EQ(a[k].matches, b[k].matches);
+  }
+}
+
+TEST_F(InvertedFileTest, RepeatedQueriesScoreAlikeAcrossIndexes) {
+  // Score() keeps per-thread scratch between calls: nothing of one query may
+  // leak into the next, on this index or on a smaller one.
+  InvertedFile big(VisualVocabulary::BuiltIn().id()), small(VisualVocabulary::BuiltIn().id());
+  for (int i = 0; i < kPages; ++i) big.Add(100 + i, Ref(i));
+  for (int i = 0; i < 4; ++i) small.Add(100 + i, Ref(i));
+  const auto first = big.Score(CropQuery(2), 12, 0.0f);
+  const auto small_first = small.Score(CropQuery(2), 12, 0.0f);
+  (void)big.Score(CropQuery(7), 12, 0.0f);
+  ExpectSameRanking(big.Score(CropQuery(2), 12, 0.0f), first);
+  ExpectSameRanking(small.Score(CropQuery(2), 12, 0.0f), small_first);
+  ASSERT_FALSE(small_first.empty());
+  EXPECT_EQ(small_first[0].unit_id, 102);
+}
+
+TEST_F(InvertedFileTest, PopcntAndPortableScansAgree) {
+  InvertedFile index(VisualVocabulary::BuiltIn().id());
+  for (int i = 0; i < kPages; ++i) index.Add(100 + i, Ref(i));
+  InvertedFile::GateOptions portable;
+  portable.scalar_scan = true;
+  for (int i : {1, 6, 10}) {
+    ExpectSameRanking(index.Score(CropQuery(i), 12, 0.0f, portable),
+                      index.Score(CropQuery(i), 12, 0.0f));
+  }
+}
+
+TEST_F(InvertedFileTest, StopWordsSkipOnlyListsLongerThanTheFloor) {
+  const uint32_t vocab = VisualVocabulary::BuiltIn().id();
+  InvertedFile index(vocab);
+  for (int i = 0; i < kPages; ++i) index.Add(100 + i, Ref(i));
+  const fingerprint::QuantisedQuery query = CropQuery(3);
+  InvertedFile::GateOptions all, stop;
+  stop.max_word_fraction = 1e-9;
+  // Every list is below kMinStopLength: nothing is skipped.
+  EXPECT_EQ(index.PostingsScanned(query, stop), index.PostingsScanned(query, all));
+  ExpectSameRanking(index.Score(query, 12, 0.0f, stop), index.Score(query, 12, 0.0f, all));
+  // Pages made of the query's first word only: that list passes the floor.
+  QuantisedFeatures flood = Ref(0);
+  const uint32_t word = query.words[0];
+  ASSERT_LT(word, static_cast<uint32_t>(InvertedFile::kWords));
+  for (auto& w : flood.words) w = static_cast<uint16_t>(word);
+  const int flood_pages =
+      static_cast<int>(InvertedFile::kMinStopLength / static_cast<size_t>(flood.size())) + 1;
+  for (int k = 0; k < flood_pages; ++k) index.Add(1000 + k, flood);
+  const size_t with_word = index.PostingsScanned(query, all);
+  const size_t without_word = index.PostingsScanned(query, stop);
+  EXPECT_GT(with_word, without_word + InvertedFile::kMinStopLength);
+  // The flood pages share nothing else with the query: skipped with the word.
+  for (const auto& c : index.Score(query, 12, 0.0f, stop)) EXPECT_LT(c.unit_id, 1000);
+  bool flood_scored = false;
+  for (const auto& c : index.Score(query, 100, 0.0f, all)) flood_scored |= c.unit_id >= 1000;
+  EXPECT_TRUE(flood_scored);
+}
+
 TEST_F(InvertedFileTest, SavedAndAppendedFilesLoadToTheSameScores) {
   testing::TempDir dir;
   const auto path = dir / "local.index";

@@ -47,6 +47,9 @@ struct LocalGateOptions {
   // a good part of the catalog, weighs little (idf), and its list would
   // dominate the query's time at scale. <= 0 keeps every word.
   double max_word_fraction = 0.0;
+  // Scans postings with the portable popcount even where the POPCNT
+  // instruction is available (the reference path, for tests).
+  bool scalar_scan = false;
 };
 
 class InvertedFile {
@@ -91,6 +94,8 @@ class InvertedFile {
   // Postings Score() would read for this query (diagnostics, benchmarks).
   size_t PostingsScanned(const fingerprint::QuantisedQuery& query,
                          const GateOptions& gate = {}) const;
+  // Room for `pages` pages of up to 509 keypoints (before bulk Add()s).
+  void Reserve(int64_t pages);
   // Releases spare capacity (after bulk Add()s; Load() does it).
   void ShrinkToFit();
 
