@@ -23,7 +23,7 @@ namespace kagami::index {
 // (d: the closest such signature, sigma = max_signature_distance / 2 + 1;
 // idf = log(pages / postings of the word)); each query keypoint counts once
 // per page. The cut-off applied to it is RobustOptions::min_gate_score,
-// chosen from the measured distributions (bench/RESULTS.md section 10).
+// chosen from the measured distributions (bench/RESULTS.md section 11).
 //
 // Memory: 8 bytes per posting plus 8 per stored keypoint (about 8 KB per
 // page of 509 keypoints) and 40 bytes per page.

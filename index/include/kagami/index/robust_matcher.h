@@ -60,14 +60,16 @@ struct RobustOptions {
   // scores at least min_gate_score, at most max_local_candidates of them, are
   // verified geometrically from their quantised keypoints (with every PDQ hit
   // within the radius). The cut-off comes from the measured gate scores of
-  // true and unrelated pages (bench/RESULTS.md section 10).
+  // true and unrelated pages (bench/RESULTS.md section 11).
   int max_local_candidates = 12;
   float min_gate_score = 0.0f;
-  // InvertedFile::gate_assignment and max_word_fraction (stop words), from
-  // bench/e2e/local_scale.cc (bench/RESULTS.md section 11).
+  // LocalGateOptions (inverted_file.h): leaf words per query keypoint the
+  // gate reads and stop words, from bench/e2e/local_scale.cc (one word ranks
+  // as well as two at 100k pages for half the postings; stop words cost
+  // true pages; bench/RESULTS.md section 11).
   int gate_assignment = 1;
   double max_word_fraction = 0.0;
-  int multiple_assignment = 2;  // leaf words per query keypoint (the gate)
+  int multiple_assignment = 2;  // leaf words per query keypoint quantised
   // Top-level words per query keypoint for verification (MatchQuantised).
   int top_assignment = 2;
   // Each candidate is first verified with a tenth of verify.ransac_iterations;
@@ -92,8 +94,8 @@ struct RobustOptions {
   std::string local_trace_path;
   // Also try the mirror image in the local stage (a mirrored *and* cropped copy).
   bool local_mirrored = false;
-  // Query pages keep 500 keypoints; registered pages keep 1000, so that a crop
-  // showing a third of a registered page still has enough of its keypoints.
+  // Query pages keep 500 keypoints (plus wide_query_keypoints for landscape
+  // queries); registered pages keep kMaxQuantisedKeypoints (509, a 4 KB blob).
   fingerprint::LocalFeatureOptions features;
   fingerprint::LocalFeatureOptions registered_features = RegisteredFeatureOptions();
   // Acceptance at 13 inliers under the constraints of a real copy
