@@ -327,6 +327,13 @@ class PgCatalog final : public Catalog {
     return UnitStats{r.Int(0, 0), r.Int(0, 1)};
   }
 
+  Result<UnitStats> GetLocalFeatureStats() override {
+    KAGAMI_ASSIGN_OR_RETURN(
+        PgRows r, conn_->Exec("SELECT count(*), coalesce(max(id), 0) FROM units WHERE "
+                              "local_features IS NOT NULL AND length(local_features) > 0"));
+    return UnitStats{r.Int(0, 0), r.Int(0, 1)};
+  }
+
   Status CheckIntegrity() override {
     // Foreign keys and checks are enforced by the server; what it cannot
     // enforce is that a page asset holds the units it declares.

@@ -193,21 +193,18 @@ Result<index::IndexRefresh> Scanner::Refresh() {
   refreshing_ = true;
   gate_cv_.wait(lock, [&] { return active_scans_ == 0; });
   lock.unlock();
-  const int64_t before = store_.last_refresh().high_water;
   Result<index::IndexRefresh> refresh = [&] {
     // Other catalog users (a crawler recording findings) hold this mutex too.
     std::lock_guard<std::mutex> catalog_lock(matcher_->catalog_mutex());
     return store_.Refresh();
   }();
-  Status local = Status::Ok();
-  if (refresh.ok() && refresh->units_read > 0) local = matcher_->AddRegisteredAfter(before);
+  // Store::Refresh has added the new pages to the local index too.
   lock.lock();
   last_check_ = std::chrono::steady_clock::now();
   if (refresh.ok() && refresh->units_read > 0) ++refreshes_with_new_units_;
   refreshing_ = false;
   lock.unlock();
   gate_cv_.notify_all();
-  if (!local.ok()) return local;
   return refresh;
 }
 

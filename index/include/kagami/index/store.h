@@ -7,6 +7,7 @@
 
 #include "kagami/base/status.h"
 #include "kagami/index/catalog.h"
+#include "kagami/index/inverted_file.h"
 #include "kagami/index/pdq_index.h"
 
 namespace kagami::index {
@@ -98,6 +99,19 @@ class Store {
   const IndexRefresh& last_refresh() const { return last_refresh_; }
   // Full index rebuilds since Open (including one done by Open itself).
   int64_t full_rebuilds() const { return full_rebuilds_; }
+  // The derived local index (local.index, inverted_file.h) over the units'
+  // local features, for the local stage's gate and verification. Loaded on
+  // first call (not by Open), after checking its header against the catalog
+  // (count and largest id of units with local features) and the built-in
+  // vocabulary; when missing, damaged or stale it is rebuilt from the
+  // catalog's blobs (quantised "KLQ" blobs are read as they are; raw
+  // descriptor "KLF" blobs of older stores are quantised: the catalog keeps
+  // them, the index converts) and saved (by a writer, or by a reader that can
+  // take the writer lock without waiting). Pages registered through AddAsset
+  // are appended to the file by SaveIndex (every 4096 pages, and at the end),
+  // without loading it. Not thread-safe (like the rest of Store); the
+  // returned index is immutable while no AddAsset runs.
+  Result<const InvertedFile*> LocalIndex();
 
   const std::filesystem::path& data_dir() const { return data_dir_; }
   std::filesystem::path catalog_path() const { return data_dir_ / kCatalogFileName; }
@@ -112,6 +126,11 @@ class Store {
   static constexpr const char* kLockFileName = "writer.lock";
   static constexpr const char* kSharedIndexFileName = "pdq-shared.index";
   static constexpr const char* kHighWaterFileName = "pdq-shared.index.hwm";
+  static constexpr const char* kLocalIndexFileName = "local.index";
+  // local.index, or local-shared.index for a shared catalog's cache.
+  std::filesystem::path local_index_path() const {
+    return data_dir_ / (catalog_identity_.empty() ? kLocalIndexFileName : "local-shared.index");
+  }
 
  private:
   Store() = default;
@@ -129,6 +148,14 @@ class Store {
   std::string catalog_identity_;  // shared catalogs
   IndexRefresh last_refresh_;
   int64_t full_rebuilds_ = 0;
+  // Local index: loaded/rebuilt on demand; pages registered since the last
+  // append wait in pending_local_ (not searchable); local_file_pages_ is the
+  // page count of a fresh local.index on disk, -1 when missing or stale.
+  std::unique_ptr<InvertedFile> local_index_;
+  std::unique_ptr<InvertedFile> pending_local_;
+  int64_t local_file_pages_ = -1;
+  Status FlushLocal();
+  Result<std::unique_ptr<InvertedFile>> RebuildLocal();
 };
 
 // --data DIR, else $KAGAMI_DATA, else ./kagami-data.
