@@ -88,7 +88,11 @@ for n in $worker_counts; do
   rate=$(echo "scale=2; $reqs / $secs" | bc)
   [ -z "$base" ] && base=$rate
   ideal=$(echo "scale=2; $reqs * $latency / 1000 / ($n * $conn)" | bc)
-  printf '%d worker(s): %6.2f s (ideal %6.2f)  %4d requests  %6.1f req/s  speed-up %.2fx  findings %d\n' \
-    "$n" "$secs" "$ideal" "$reqs" "$rate" "$(echo "scale=3; $rate / $base" | bc)" "$finds"
+  # Start-up (process start to the first request) and tail (last response to the last exit).
+  first=$(awk 'NR == 1 || $1 < m { m = $1 } END { print m }' "$work/access.log")
+  last=$(awk '$2 > m { m = $2 } END { print m }' "$work/access.log")
+  printf '%d worker(s): %6.2f s (ideal %6.2f)  %4d requests  %6.1f req/s  speed-up %.2fx  findings %d  start-up %.2f s  tail %.2f s\n' \
+    "$n" "$secs" "$ideal" "$reqs" "$rate" "$(echo "scale=3; $rate / $base" | bc)" "$finds" \
+    "$(echo "$first - $t0" | bc)" "$(echo "$t1 - $last" | bc)"
 done
 uptime
