@@ -47,6 +47,10 @@ constexpr int64_t kRobotsCacheSeconds = 24 * 3600;  // RFC 9309 2.4: at most 24 
 // On a stop (SIGTERM) exchanges in flight may finish for this long; the rest
 // are abandoned and their URLs released to the frontier.
 constexpr auto kStopGrace = std::chrono::seconds(5);
+// ... and media already fetched may be fingerprinted and recorded for this
+// long; what is still queued then is dropped unarchived and its URLs released
+// (fetched again later, by this or another worker; nothing is lost).
+constexpr auto kStopMediaDrain = std::chrono::seconds(20);
 // Without a response or a media completion since the last look, the frontier
 // is asked again only after this long (politeness timers, other workers'
 // progress on a shared frontier), not on every turn of the event loop.
@@ -1019,7 +1023,22 @@ Result<CrawlSummary> Crawler::Run(bool resume, const std::atomic<bool>* stop,
       last_progress = Clock::now();
     }
   }
-  // Whatever was fetched is fingerprinted and recorded before returning.
+  if (summary.stopped) {
+    auto drain_deadline = Clock::now() + kStopMediaDrain;
+    while (status.ok() && Clock::now() < drain_deadline) {
+      status = m.DrainMediaDone();
+      {
+        std::lock_guard<std::mutex> lock(m.mu);
+        if (m.media_outstanding == 0) break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    std::lock_guard<std::mutex> lock(m.mu);
+    for (const MediaItem& item : m.media_queue) m.media_pending_bytes -= item.response.body.size();
+    m.media_outstanding -= static_cast<int>(m.media_queue.size());
+    m.media_queue.clear();
+  }
+  // Media being processed is finished and recorded before returning.
   m.StopWorker();
   Status drained = m.DrainMediaDone();
   if (status.ok()) status = drained;
