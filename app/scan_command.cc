@@ -149,14 +149,30 @@ class ScanCommand : public Command {
                              kagami::reports::EvidenceStore& evidence, int* recorded, int* errors) {
     std::string now = kagami::reports::UtcNow();
     for (auto& draft : kagami::reports::FindingsFromScan(report, now, "kagami scan --record")) {
-      auto kept = evidence.KeepFile(draft.source_path);
-      if (!kept.ok()) {
-        std::cerr << "kagami: not recorded: " << kept.status().ToString() << '\n';
-        ++*errors;
-        continue;
+      if (draft.finding.source_is_url) {
+        // A stream read over http(s): its bytes are in the scan's WARC; each
+        // segment's query frame is kept instead.
+        kagami::Status kept = kagami::Status::Ok();
+        for (auto& u : draft.finding.units) {
+          if (u.index >= 0 && static_cast<size_t>(u.index) < report.segments.size() && kept.ok()) {
+            kept = kagami::reports::KeepQueryFrame(report.segments[u.index], evidence, u);
+          }
+        }
+        if (!kept.ok()) {
+          std::cerr << "kagami: not recorded: " << kept.ToString() << '\n';
+          ++*errors;
+          continue;
+        }
+      } else {
+        auto kept = evidence.KeepFile(draft.source_path);
+        if (!kept.ok()) {
+          std::cerr << "kagami: not recorded: " << kept.status().ToString() << '\n';
+          ++*errors;
+          continue;
+        }
+        draft.finding.content_sha256 = kept->first;
+        draft.finding.evidence_file = kept->second;
       }
-      draft.finding.content_sha256 = kept->first;
-      draft.finding.evidence_file = kept->second;
       // The same bytes at the same path for the same work are one finding, however
       // often they are scanned.
       kagami::reports::FindingFilter same;

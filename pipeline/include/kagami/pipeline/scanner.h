@@ -69,6 +69,7 @@ struct VolumeReport {
   bool video = false;
   double duration_s = 0;                    // seconds decoded
   std::vector<VideoSegmentMatch> segments;  // query start order
+  std::string content_sha256;  // videos read over http(s): ingest::VideoInfo::content_sha256
 };
 
 struct ScanOptions {
