@@ -22,6 +22,7 @@
 //   --max limits registered items per category (default 30).
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -537,8 +538,11 @@ int main(int argc, char** argv) {
   size_t max_per_category = 30;
   bool skip_scan = false;
   bool pdq_only = false;
-  bool scan_only = false;  // skip the PDQ and pair phases
-  std::string only;        // scan only the edit sets whose name contains this
+  bool scan_only = false;             // skip the PDQ and pair phases
+  std::string only;                   // scan only the edit sets whose name contains this
+  bool skip_previous = false;         // do not scan with "Kagami, previous rule"
+  fs::path trace_dir;                 // local-stage trace per folder (Kagami only)
+  std::vector<std::string> settings;  // --set key=value: Kagami's RobustOptions
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
     if (flag == "--work" && i + 1 < argc)
@@ -555,6 +559,12 @@ int main(int argc, char** argv) {
       scan_only = true;
     else if (flag == "--only" && i + 1 < argc)
       only = argv[++i];
+    else if (flag == "--skip-previous")
+      skip_previous = true;
+    else if (flag == "--trace-dir" && i + 1 < argc)
+      trace_dir = argv[++i];
+    else if (flag == "--set" && i + 1 < argc)
+      settings.push_back(argv[++i]);
   }
   fs::create_directories(work);
 
@@ -991,6 +1001,54 @@ int main(int argc, char** argv) {
     }
     if (c == 2) contenders[c].scan.robust.min_unverified_half_quality = 50;
   }
+  {
+    kagami::index::RobustOptions& r = contenders[1].scan.robust;
+    for (const std::string& kv : settings) {
+      const size_t eq = kv.find('=');
+      const std::string key = kv.substr(0, eq);
+      const double value = eq == std::string::npos ? 0 : std::atof(kv.c_str() + eq + 1);
+      if (key == "query_keypoints")
+        r.features.max_keypoints = static_cast<int>(value);
+      else if (key == "wide_keypoints")
+        r.wide_query_keypoints = static_cast<int>(value);
+      else if (key == "wide_aspect")
+        r.wide_query_aspect = value;
+      else if (key == "wide_long_side")
+        r.wide_query_max_long_side = static_cast<int>(value);
+      else if (key == "signature_bits")
+        r.quantised_match.max_signature_distance = static_cast<int>(value);
+      else if (key == "top_assignment")
+        r.top_assignment = static_cast<int>(value);
+      else if (key == "multiple_assignment")
+        r.multiple_assignment = static_cast<int>(value);
+      else if (key == "candidates")
+        r.max_local_candidates = static_cast<int>(value);
+      else if (key == "proposals")
+        r.quantised_match.proposals = static_cast<int>(value);
+      else if (key == "escalate_inliers")
+        r.escalate_inliers = static_cast<int>(value);
+      else if (key == "gate_assignment")
+        r.gate_assignment = static_cast<int>(value);
+      else if (key == "max_word_fraction")
+        r.max_word_fraction = value;
+      else if (key == "min_gate_score")
+        r.min_gate_score = static_cast<float>(value);
+      else {
+        std::fprintf(stderr, "unknown --set %s\n", kv.c_str());
+        return 2;
+      }
+      std::printf("Kagami: %s\n", kv.c_str());
+    }
+  }
+  auto set_trace = [&](const std::string& name) {
+    if (trace_dir.empty()) return;
+    fs::create_directories(trace_dir);
+    std::string file = name;
+    for (char& ch : file)
+      if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+    contenders[1].scan.robust.local_trace_path = (trace_dir / (file + ".jsonl")).string();
+    fs::remove(contenders[1].scan.robust.local_trace_path);
+  };
   std::printf(
       "\n| edit | queries | PDQ alone recall | Kagami, previous rule | Kagami recall | Kagami by "
       "method | wrong matches (PDQ / previous / Kagami) |\n|---|---:|---:|---:|---:|---|---:|\n");
@@ -999,7 +1057,9 @@ int main(int argc, char** argv) {
   for (const EditSet& s : sets) {
     if (!only.empty() && s.name.find(only) == std::string::npos) continue;
     Tally t[3];
-    for (int c = 0; c < 3; ++c) t[c] = ScanFolder(contenders[c], s.dir);
+    set_trace(s.name);
+    for (int c = 0; c < 3; ++c)
+      if (c != 2 || !skip_previous) t[c] = ScanFolder(contenders[c], s.dir);
     std::string methods;
     for (const auto& [m, n] : t[1].methods) methods += m + " " + std::to_string(n) + ", ";
     if (!methods.empty()) methods.resize(methods.size() - 2);
@@ -1011,14 +1071,18 @@ int main(int argc, char** argv) {
     for (const std::string& f : t[2].found_pairs)
       if (!t[1].found_pairs.count(f)) changed_lines.push_back("lost " + s.name + ": " + f);
     for (const std::string& f : t[1].found_pairs)
-      if (!t[2].found_pairs.count(f)) changed_lines.push_back("gained " + s.name + ": " + f);
+      if (!skip_previous && !t[2].found_pairs.count(f))
+        changed_lines.push_back("gained " + s.name + ": " + f);
     for (int c = 0; c < 2; ++c)
       for (const auto& d : t[c].wrong_details) wrong_lines.push_back(contenders[c].name + ": " + d);
     for (const auto& d : t[2].wrong_details) wrong_lines.push_back(contenders[2].name + ": " + d);
   }
   // Unrelated: default, and --local never, on the same files.
   Tally u[3];
-  for (int c = 0; c < 3; ++c) u[c] = ScanFolder(contenders[c], unrelated_dir);
+  set_trace("unrelated");
+  for (int c = 0; c < 3; ++c)
+    if (c != 2 || !skip_previous) u[c] = ScanFolder(contenders[c], unrelated_dir);
+  contenders[1].scan.robust.local_trace_path.clear();
   kagami::pipeline::ScanOptions never = contenders[1].scan;
   never.robust.local = kagami::index::LocalStage::kNever;
   std::swap(contenders[1].scan, never);

@@ -85,8 +85,8 @@ std::vector<cv::Point2f> Project(const cv::Matx33d& h, const std::vector<cv::Poi
   return out;
 }
 
-std::vector<cv::Point2f> PageQuad(const LocalFeatures& f) {
-  return {{0, 0}, {f.page_width, 0}, {f.page_width, f.page_height}, {0, f.page_height}};
+std::vector<cv::Point2f> PageQuad(cv::Size2f page) {
+  return {{0, 0}, {page.width, 0}, {page.width, page.height}, {0, page.height}};
 }
 
 cv::Rect2d BoundingBox(const std::vector<cv::Point2f>& pts) {
@@ -137,22 +137,45 @@ std::vector<cv::Point2f> ClipToRect(std::vector<cv::Point2f> poly, float w, floa
 Verification Verify(const LocalFeatures& query, const LocalFeatures& ref,
                     const VerifyOptions& options) {
   assert(query.kind == ref.kind);
-  Verification v;
-  v.mirrored = query.mirrored;
-  v.rejected_by = "matches";
-  if (query.kind != ref.kind) return v;
+  if (query.kind != ref.kind) {
+    Verification v;
+    v.mirrored = query.mirrored;
+    v.rejected_by = "matches";
+    return v;
+  }
   const std::vector<Match> matches = MatchDescriptors(query, ref, options.ratio);
-  v.matches = static_cast<int>(matches.size());
+  std::vector<cv::Point2f> query_points, ref_points;
+  query_points.reserve(matches.size());
+  ref_points.reserve(matches.size());
+  for (const Match& m : matches) {
+    query_points.push_back(query.points[m.query]);
+    ref_points.push_back(ref.points[m.ref]);
+  }
+  Verification v =
+      VerifyCorrespondences(query_points, ref_points, {query.page_width, query.page_height},
+                            {ref.page_width, ref.page_height}, options);
+  v.mirrored = query.mirrored;
+  return v;
+}
+
+Verification VerifyCorrespondences(std::span<const cv::Point2f> query_points,
+                                   std::span<const cv::Point2f> ref_points, cv::Size2f query_page,
+                                   cv::Size2f ref_page, const VerifyOptions& options) {
+  assert(query_points.size() == ref_points.size());
+  Verification v;
+  v.rejected_by = "matches";
+  const size_t n = std::min(query_points.size(), ref_points.size());
+  v.matches = static_cast<int>(n);
   // Fewer matches than the inliers needed cannot be accepted: skip RANSAC.
-  if (matches.size() < 8 || v.matches < options.min_inliers) return v;
+  if (n < 8 || v.matches < options.min_inliers) return v;
   std::vector<cv::Point2f> src, dst;
-  src.reserve(matches.size());
-  dst.reserve(matches.size());
+  src.reserve(n);
+  dst.reserve(n);
   // RANSAC runs in "pixel" units (long side = kRansacUnits): its internal
   // normalisation and thresholds are tuned for image coordinates.
-  for (const Match& m : matches) {
-    src.push_back(query.points[m.query] * kRansacUnits);
-    dst.push_back(ref.points[m.ref] * kRansacUnits);
+  for (size_t i = 0; i < n; ++i) {
+    src.push_back(query_points[i] * kRansacUnits);
+    dst.push_back(ref_points[i] * kRansacUnits);
   }
   // Consensus with a similarity transform (rotation, uniform scale,
   // translation: 2-point samples, a closed-form solver), which covers crops,
@@ -191,10 +214,10 @@ Verification Verify(const LocalFeatures& query, const LocalFeatures& ref,
   v.homography = unscale * cv::Matx33d(h) * scale;
   std::vector<cv::Point2f> inlier_points;
   for (int i = 0; i < inlier_mask.rows; ++i) {
-    if (inlier_mask.at<uint8_t>(i)) inlier_points.push_back(ref.points[matches[i].ref]);
+    if (inlier_mask.at<uint8_t>(i)) inlier_points.push_back(ref_points[i]);
   }
   v.inliers = static_cast<int>(inlier_points.size());
-  const double page_area = static_cast<double>(ref.page_width) * ref.page_height;
+  const double page_area = static_cast<double>(ref_page.width) * ref_page.height;
   double hull_area = 0;
   if (inlier_points.size() >= 3) {
     std::vector<cv::Point2f> hull;
@@ -211,7 +234,7 @@ Verification Verify(const LocalFeatures& query, const LocalFeatures& ref,
     const cv::Matx33d& h = v.homography;
     const cv::Matx33d inv = h.inv();
     std::vector<cv::Point2f> ref_in_query;
-    for (const cv::Point2f& c : PageQuad(ref)) {
+    for (const cv::Point2f& c : PageQuad(ref_page)) {
       const cv::Vec3d q = inv * cv::Vec3d(c.x, c.y, 1);
       if (q[2] <= 1e-9) {
         reason = "behind the camera";
@@ -221,7 +244,7 @@ Verification Verify(const LocalFeatures& query, const LocalFeatures& ref,
     }
     std::vector<cv::Point2f> region;
     if (reason.empty()) {
-      region = ClipToRect(ref_in_query, query.page_width, query.page_height);
+      region = ClipToRect(ref_in_query, query_page.width, query_page.height);
       if (region.size() < 3) reason = "no overlap";
     }
     if (reason.empty()) {

@@ -519,6 +519,14 @@ Result<Catalog::UnitStats> Catalog::GetIndexStats(int min_quality) {
       min_quality, "counting unit hashes");
 }
 
+Result<Catalog::UnitStats> Catalog::GetLocalFeatureStats() {
+  // ?1 is unused by the WHERE clause's logic but keeps QueryStats' binding valid.
+  return QueryStats(
+      "SELECT count(*), coalesce(max(id), 0) FROM units "
+      "WHERE local_features IS NOT NULL AND length(local_features) > 0 AND ?1 = ?1",
+      0, "counting local features");
+}
+
 int64_t Catalog::UnitCount() {
   auto stats = GetUnitStats(0);
   return stats.ok() ? stats->count : -1;

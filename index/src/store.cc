@@ -11,9 +11,32 @@
 #include <system_error>
 #include <thread>
 
+#include "kagami/fingerprint/quantised_features.h"
+#include "kagami/fingerprint/visual_vocabulary.h"
+
 namespace kagami::index {
 
 namespace {
+
+constexpr int64_t kLocalAppendPages = 4096;
+
+// A unit's local-features blob as the local index stores it (empty features
+// for blobs that cannot be used: damaged, another detector).
+fingerprint::QuantisedFeatures ToQuantised(std::span<const uint8_t> blob) {
+  const fingerprint::VisualVocabulary& vocabulary = fingerprint::VisualVocabulary::BuiltIn();
+  if (fingerprint::QuantisedFeatures::IsQuantisedBlob(blob)) {
+    Result<fingerprint::QuantisedFeatures> q = fingerprint::QuantisedFeatures::Deserialize(blob);
+    if (q.ok()) return std::move(q).value();
+  } else {
+    Result<fingerprint::LocalFeatures> raw = fingerprint::LocalFeatures::Deserialize(blob);
+    if (raw.ok() && raw->kind == fingerprint::FeatureKind::kOrb) {
+      return fingerprint::Quantise(*raw, vocabulary);
+    }
+  }
+  fingerprint::QuantisedFeatures empty;
+  empty.vocabulary_id = vocabulary.id();
+  return empty;
+}
 
 Result<std::unique_ptr<PdqIndex>> BuildIndex(Catalog& catalog) {
   auto index = std::make_unique<PdqIndex>();
@@ -94,6 +117,19 @@ Result<std::unique_ptr<Store>> Store::Open(const std::filesystem::path& data_dir
   KAGAMI_ASSIGN_OR_RETURN(Catalog::UnitStats stats,
                           store->catalog_->GetIndexStats(kMinIndexQuality));
 
+  store->pending_local_ =
+      std::make_unique<InvertedFile>(fingerprint::VisualVocabulary::BuiltIn().id(), false);
+  if (options.access == Access::kWrite) {
+    // Only the header: registration appends to a fresh file without loading it.
+    auto header = InvertedFile::ReadHeader(store->local_index_path());
+    if (header.ok() && header->vocabulary_id == fingerprint::VisualVocabulary::BuiltIn().id()) {
+      KAGAMI_ASSIGN_OR_RETURN(Catalog::UnitStats local, store->catalog_->GetLocalFeatureStats());
+      if (header->pages == local.count && header->max_unit_id == local.max_unit_id) {
+        store->local_file_pages_ = header->pages;
+      }
+    }
+  }
+
   auto loaded = PdqIndex::Load(store->index_path());
   if (loaded.ok()) {
     if ((*loaded)->size() == stats.count && (*loaded)->max_unit_id() == stats.max_unit_id) {
@@ -143,13 +179,92 @@ Result<int64_t> Store::AddAsset(const AssetRecord& asset, const std::vector<Unit
     if (units[i].pdq_trimmed && units[i].trimmed_quality >= kMinIndexQuality) {
       KAGAMI_RETURN_IF_ERROR(pdq_index_->Add(unit_ids[i], *units[i].pdq_trimmed));
     }
+    if (!units[i].local_features.empty()) {
+      const fingerprint::QuantisedFeatures q = ToQuantised(units[i].local_features);
+      if (local_index_) local_index_->Add(unit_ids[i], q);
+      pending_local_->Add(unit_ids[i], q);
+    }
   }
+  if (pending_local_->pages() >= kLocalAppendPages) KAGAMI_RETURN_IF_ERROR(FlushLocal());
   return asset_id;
 }
 
 Status Store::SaveIndex() {
   if (access_ != Access::kWrite) return Status::Aborted("the store was opened read-only");
-  return pdq_index_->Save(index_path());
+  KAGAMI_RETURN_IF_ERROR(pdq_index_->Save(index_path()));
+  return FlushLocal();
+}
+
+Status Store::FlushLocal() {
+  if (pending_local_->pages() == 0) return Status::Ok();
+  const uint32_t vocabulary = fingerprint::VisualVocabulary::BuiltIn().id();
+  if (local_file_pages_ >= 0) {
+    Status appended = pending_local_->AppendTo(local_index_path(), local_file_pages_);
+    if (appended.ok()) {
+      local_file_pages_ += pending_local_->pages();
+      pending_local_ = std::make_unique<InvertedFile>(vocabulary, false);
+      return Status::Ok();
+    }
+    if (appended.code() != StatusCode::kAborted && appended.code() != StatusCode::kCorrupt &&
+        appended.code() != StatusCode::kNotFound) {
+      return appended;
+    }
+  }
+  // Missing or stale: write the whole index (the catalog holds every page).
+  if (!local_index_) {
+    KAGAMI_ASSIGN_OR_RETURN(local_index_, RebuildLocal());
+  }
+  KAGAMI_RETURN_IF_ERROR(local_index_->Save(local_index_path()));
+  local_file_pages_ = local_index_->pages();
+  pending_local_ = std::make_unique<InvertedFile>(vocabulary, false);
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<InvertedFile>> Store::RebuildLocal() {
+  auto index = std::make_unique<InvertedFile>(fingerprint::VisualVocabulary::BuiltIn().id());
+  KAGAMI_RETURN_IF_ERROR(
+      catalog_->ForEachLocalFeatures([&](int64_t unit_id, const std::vector<uint8_t>& blob) {
+        index->Add(unit_id, ToQuantised(blob));
+      }));
+  return index;
+}
+
+Result<const InvertedFile*> Store::LocalIndex() {
+  if (local_index_) return local_index_.get();
+  const uint32_t vocabulary = fingerprint::VisualVocabulary::BuiltIn().id();
+  KAGAMI_ASSIGN_OR_RETURN(Catalog::UnitStats stats, catalog_->GetLocalFeatureStats());
+  auto header = InvertedFile::ReadHeader(local_index_path());
+  if (header.ok() && header->vocabulary_id == vocabulary && header->pages == stats.count &&
+      header->max_unit_id == stats.max_unit_id) {
+    auto loaded = InvertedFile::Load(local_index_path());
+    if (loaded.ok()) {
+      local_index_ = std::move(loaded).value();
+      return local_index_.get();
+    }
+    const StatusCode code = loaded.status().code();
+    if (code != StatusCode::kCorrupt && code != StatusCode::kUnsupported) return loaded.status();
+  } else if (!header.ok()) {
+    const StatusCode code = header.status().code();
+    if (code != StatusCode::kNotFound && code != StatusCode::kCorrupt &&
+        code != StatusCode::kUnsupported) {
+      return header.status();
+    }
+  }
+  KAGAMI_ASSIGN_OR_RETURN(local_index_, RebuildLocal());
+  // Pages registered by this process are in the catalog, hence in the rebuild.
+  pending_local_ = std::make_unique<InvertedFile>(vocabulary, false);
+  if (access_ == Access::kWrite) {
+    KAGAMI_RETURN_IF_ERROR(local_index_->Save(local_index_path()));
+    local_file_pages_ = local_index_->pages();
+  } else {
+    int fd = -1;
+    if (LockWriter(data_dir_ / kLockFileName, std::chrono::milliseconds(0), &fd).ok() && fd >= 0) {
+      Status saved = local_index_->Save(local_index_path());
+      ::close(fd);
+      KAGAMI_RETURN_IF_ERROR(saved);
+    }
+  }
+  return local_index_.get();
 }
 
 std::filesystem::path ResolveDataDir(const std::string& flag_value) {

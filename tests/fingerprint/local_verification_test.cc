@@ -242,5 +242,37 @@ TEST(GeometricVerifierEdgeCases, TooFewFeaturesAreNotAccepted) {
   EXPECT_FALSE(VerifyEitherOrientation(empty, nullptr, page).accepted);
 }
 
+// Correspondences without descriptors (as a quantised index gives them): a
+// cropped, scaled copy's points verify; the same points paired at random do not.
+TEST(VerifyCorrespondencesTest, JudgesGivenPointPairs) {
+  cv::RNG rng(7);
+  const cv::Size2f ref_page(0.7f, 1.0f);
+  std::vector<cv::Point2f> ref_points, query_points, shuffled;
+  // Query = the registered page cropped 10% per side, long side rescaled to 1.
+  const float s = 1.0f / 0.8f;
+  const cv::Size2f query_page(0.56f * s, 1.0f);
+  for (int i = 0; i < 300; ++i) {
+    const cv::Point2f r(rng.uniform(0.07f, 0.63f), rng.uniform(0.1f, 0.9f));
+    ref_points.push_back(r);
+    query_points.push_back((r - cv::Point2f(0.07f, 0.1f)) * s);
+  }
+  const Verification v = VerifyCorrespondences(query_points, ref_points, query_page, ref_page);
+  EXPECT_TRUE(v.accepted) << v.rejected_by;
+  EXPECT_EQ(v.matches, 300);
+  EXPECT_GE(v.inliers, 290);
+  EXPECT_NEAR(v.scale, 0.8, 0.01);
+  EXPECT_FALSE(v.mirrored);
+
+  shuffled = query_points;
+  cv::randShuffle(shuffled, 1.0, &rng);
+  const Verification random = VerifyCorrespondences(shuffled, ref_points, query_page, ref_page);
+  EXPECT_FALSE(random.accepted);
+
+  const Verification few = VerifyCorrespondences(
+      std::span(query_points).first(5), std::span(ref_points).first(5), query_page, ref_page);
+  EXPECT_FALSE(few.accepted);
+  EXPECT_EQ(few.inliers, 0);
+}
+
 }  // namespace
 }  // namespace kagami::fingerprint

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <opencv2/core.hpp>
+#include <span>
 #include <string>
 
 #include "kagami/fingerprint/local_features.h"
@@ -89,11 +90,26 @@ struct Verification {
 // that does not overlap the first's (the halves of a spread).
 bool RegionsOverlap(const cv::Rect2d& a, const cv::Rect2d& b, double max_fraction = 0.25);
 
-// Verifies `query` against registered page `ref`. Both must be of the same
-// FeatureKind (asserted); `ref` is expected not mirrored. Never throws; with too
-// few matches it returns inliers = 0 and accepted = false.
+// Verifies `query` against registered page `ref`: descriptor matching (ratio
+// test, one match per registered keypoint), then VerifyCorrespondences on the
+// matched points. Both must be of the same FeatureKind (asserted); `ref` is
+// expected not mirrored. Never throws; with too few matches it returns
+// inliers = 0 and accepted = false.
 Verification Verify(const LocalFeatures& query, const LocalFeatures& ref,
                     const VerifyOptions& options = {});
+
+// The verification behind Verify, from given point correspondences: pair i is
+// query_points[i] (query page, normalised units: long side = 1, within
+// query_page) -> ref_points[i] (registered page, within ref_page). Same
+// RANSAC, measurements and real-copy constraints as Verify, so candidates
+// matched from quantised data (visual words, compact codes) are judged alike.
+// Inliers count pairs: give at most one pair per registered point (as Verify
+// does) for counts comparable with the thresholds. Sizes must agree
+// (asserted; the shorter length is used otherwise). `mirrored` is false in the
+// result: the caller knows which query features it used. Never throws.
+Verification VerifyCorrespondences(std::span<const cv::Point2f> query_points,
+                                   std::span<const cv::Point2f> ref_points, cv::Size2f query_page,
+                                   cv::Size2f ref_page, const VerifyOptions& options = {});
 
 // The better of Verify(query) and Verify(*query_mirrored) (accepted first, then
 // more inliers). `query_mirrored` may be null.

@@ -114,6 +114,9 @@ class Catalog {
   // Count of the PDQ hashes (a unit's own and its trimmed view's) with quality
   // >= min_quality, and the largest unit id among them: what the index must hold.
   Result<UnitStats> GetIndexStats(int min_quality);
+  // Count and largest id of the units with a non-empty local-features blob:
+  // what the derived local index (inverted_file.h) must hold.
+  Result<UnitStats> GetLocalFeatureStats();
 
   // SQLite's integrity_check and foreign_key_check; kCorrupt naming the first problem.
   Status CheckIntegrity();

@@ -15,7 +15,8 @@
 #include "kagami/fingerprint/page_fingerprint.h"
 #include "kagami/fingerprint/page_normalizer.h"
 #include "kagami/fingerprint/pdq_hasher.h"
-#include "kagami/index/local_index.h"
+#include "kagami/fingerprint/quantised_features.h"
+#include "kagami/index/inverted_file.h"
 #include "kagami/index/matcher.h"
 #include "kagami/index/store.h"
 #include "kagami/ingest/image_decoder.h"
@@ -55,18 +56,46 @@ struct RobustOptions {
   int min_unverified_half_quality = 70;
   // Short side (pixels) the page is decoded at for local features.
   int local_min_short_side = 600;
-  // Registered pages voted by local features that are verified geometrically.
-  // Against 300 registered pages, the true page of a 20%-per-side crop ranked
-  // in the top 10 by votes for 60 of 60 queries (in the top 1 for 43).
+  // The gate (index/inverted_file.h): registered pages that the inverted file
+  // scores at least min_gate_score, at most max_local_candidates of them, are
+  // verified geometrically from their quantised keypoints (with every PDQ hit
+  // within the radius). The cut-off comes from the measured gate scores of
+  // true and unrelated pages (bench/RESULTS.md section 11).
   int max_local_candidates = 12;
-  // Voting index: exhaustive AVX2 Hamming search up to this many registered
-  // descriptors (about 250 pages), FAISS IVF above (approximate, far cheaper
-  // per query as the catalog grows).
-  int64_t local_ivf_min_descriptors = 250'000;
+  float min_gate_score = 0.0f;
+  // LocalGateOptions (inverted_file.h): leaf words per query keypoint the
+  // gate reads and stop words, from bench/e2e/local_scale.cc (one word ranks
+  // as well as two at 100k pages for half the postings; stop words cost
+  // true pages; bench/RESULTS.md section 11).
+  int gate_assignment = 1;
+  double max_word_fraction = 0.0;
+  int multiple_assignment = 2;  // leaf words per query keypoint quantised
+  // Top-level words per query keypoint for verification (MatchQuantised).
+  int top_assignment = 2;
+  // Each candidate is first verified with a tenth of verify.ransac_iterations;
+  // the full RANSAC runs when that finds at least this many inliers (and
+  // does not accept already). A copy's consensus is usually found early; an
+  // unrelated page stops there.
+  int escalate_inliers = 8;
+  fingerprint::QuantisedMatchOptions quantised_match;
+  // A landscape query (width >= wide_query_aspect x height) usually shows a
+  // page at its full height: a 16:9 pad, a spread, a screenshot. Besides the
+  // `features` extraction at working_long_side, it is also described at the
+  // size whose height is features.working_long_side (long side at most
+  // wide_query_max_long_side, never above the decoded width), where such a
+  // page is at its registered scale, with wide_query_keypoints keypoints.
+  // Both sets lie in the query's normalised frame and are matched as one.
+  double wide_query_aspect = 1.15;
+  int wide_query_max_long_side = 1920;
+  int wide_query_keypoints = 1000;
+  // Diagnostics: when non-empty, every local stage appends one JSON line with
+  // its gate candidates (score, matches) and their verification to this file
+  // ($KAGAMI_LOCAL_TRACE when empty).
+  std::string local_trace_path;
   // Also try the mirror image in the local stage (a mirrored *and* cropped copy).
   bool local_mirrored = false;
-  // Query pages keep 500 keypoints; registered pages keep 1000, so that a crop
-  // showing a third of a registered page still has enough of its keypoints.
+  // Query pages keep 500 keypoints (plus wide_query_keypoints for landscape
+  // queries); registered pages keep kMaxQuantisedKeypoints (509, a 4 KB blob).
   fingerprint::LocalFeatureOptions features;
   fingerprint::LocalFeatureOptions registered_features = RegisteredFeatureOptions();
   // Acceptance at 13 inliers under the constraints of a real copy
@@ -159,7 +188,6 @@ class RobustMatcher {
 
  private:
   Status EnsureLocalIndex();
-  Result<std::shared_ptr<const fingerprint::LocalFeatures>> RegisteredFeatures(int64_t unit_id);
   void RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPage& encoded,
                      const std::vector<RobustHit>& pdq_hits, PageOutcome& outcome);
   // PDQ quality of a registered unit's indexed hash: its full page's, or a
@@ -173,11 +201,11 @@ class RobustMatcher {
   MatchOptions match_;
   RobustOptions options_;
   ingest::IngestLimits limits_;
-  std::mutex catalog_mutex_;  // guards store_.catalog() and features_cache_
+  std::mutex catalog_mutex_;  // guards store_.catalog() and store_.LocalIndex()
   std::once_flag local_once_;
   Status local_index_status_;
-  std::unique_ptr<LocalIndex> local_index_;
-  std::unordered_map<int64_t, std::shared_ptr<const fingerprint::LocalFeatures>> features_cache_;
+  const InvertedFile* local_index_ = nullptr;  // owned by store_
+  std::mutex trace_mutex_;
 };
 
 }  // namespace kagami::index

@@ -7,6 +7,7 @@
 
 #include "kagami/base/status.h"
 #include "kagami/index/catalog.h"
+#include "kagami/index/inverted_file.h"
 #include "kagami/index/pdq_index.h"
 
 namespace kagami::index {
@@ -60,6 +61,20 @@ class Store {
   Result<int64_t> AddAsset(const AssetRecord& asset, const std::vector<UnitRecord>& units);
   Status SaveIndex();
 
+  // The derived local index (local.index, inverted_file.h) over the units'
+  // local features, for the local stage's gate and verification. Loaded on
+  // first call (not by Open), after checking its header against the catalog
+  // (count and largest id of units with local features) and the built-in
+  // vocabulary; when missing, damaged or stale it is rebuilt from the
+  // catalog's blobs (quantised "KLQ" blobs are read as they are; raw
+  // descriptor "KLF" blobs of older stores are quantised: the catalog keeps
+  // them, the index converts) and saved (by a writer, or by a reader that can
+  // take the writer lock without waiting). Pages registered through AddAsset
+  // are appended to the file by SaveIndex (every 4096 pages, and at the end),
+  // without loading it. Not thread-safe (like the rest of Store); the
+  // returned index is immutable while no AddAsset runs.
+  Result<const InvertedFile*> LocalIndex();
+
   const std::filesystem::path& data_dir() const { return data_dir_; }
   std::filesystem::path catalog_path() const { return data_dir_ / kCatalogFileName; }
   std::filesystem::path index_path() const { return data_dir_ / kIndexFileName; }
@@ -67,6 +82,8 @@ class Store {
   static constexpr const char* kCatalogFileName = "catalog.sqlite";
   static constexpr const char* kIndexFileName = "pdq.index";
   static constexpr const char* kLockFileName = "writer.lock";
+  static constexpr const char* kLocalIndexFileName = "local.index";
+  std::filesystem::path local_index_path() const { return data_dir_ / kLocalIndexFileName; }
 
  private:
   Store() = default;
@@ -75,6 +92,14 @@ class Store {
   int lock_fd_ = -1;  // owned; holds the writer lock while open
   std::unique_ptr<Catalog> catalog_;
   std::unique_ptr<PdqIndex> pdq_index_;
+  // Local index: loaded/rebuilt on demand; pages registered since the last
+  // append wait in pending_local_ (not searchable); local_file_pages_ is the
+  // page count of a fresh local.index on disk, -1 when missing or stale.
+  std::unique_ptr<InvertedFile> local_index_;
+  std::unique_ptr<InvertedFile> pending_local_;
+  int64_t local_file_pages_ = -1;
+  Status FlushLocal();
+  Result<std::unique_ptr<InvertedFile>> RebuildLocal();
 };
 
 // --data DIR, else $KAGAMI_DATA, else ./kagami-data.

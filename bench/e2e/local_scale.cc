@@ -1,0 +1,271 @@
+// Scale of the local stage's gate (index/inverted_file.h): per-query time and
+// memory against 100k and 1M registered pages.
+//
+//   build/bench/kagami_bench_local_scale --pages 100000,1000000 --queries 40
+//
+// Registered pages: 160 real pages (Kagami's generated manga pages and
+// openclipart-png line art, files i % 97 == 36, neither used to train the
+// vocabulary nor by the real-image calibration), then synthetic pages up to
+// each size: 509 keypoints each whose (word, signature) pairs are drawn from
+// the real pages' keypoints (so posting lists have the real, skewed word
+// distribution) at uniform positions. Queries: the real pages cropped 15% per
+// side. Times are thread CPU time (the build machine is shared).
+#include <time.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "kagami/fingerprint/local_features.h"
+#include "kagami/fingerprint/quantised_features.h"
+#include "kagami/fingerprint/visual_vocabulary.h"
+#include "kagami/index/inverted_file.h"
+#include "kagami/index/robust_matcher.h"
+#include "kagami/synth/page_generator.h"
+
+namespace fs = std::filesystem;
+using namespace kagami;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double ThreadCpu() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+long StatusKiB(const char* key) {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind(key, 0) == 0) return std::atol(line.c_str() + std::strlen(key));
+  }
+  return -1;
+}
+
+long MemAvailableKiB() {
+  std::ifstream f("/proc/meminfo");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("MemAvailable:", 0) == 0) return std::atol(line.c_str() + 13);
+  }
+  return -1;
+}
+
+cv::Mat Gray(const cv::Mat& m) {
+  cv::Mat g;
+  if (m.channels() == 4) {
+    cv::Mat bgr(m.size(), CV_8UC3, cv::Scalar(255, 255, 255));
+    for (int y = 0; y < m.rows; ++y)
+      for (int x = 0; x < m.cols; ++x) {
+        const cv::Vec4b p = m.at<cv::Vec4b>(y, x);
+        const float a = p[3] / 255.0f;
+        for (int c = 0; c < 3; ++c)
+          bgr.at<cv::Vec3b>(y, x)[c] = static_cast<uint8_t>(p[c] * a + 255 * (1 - a));
+      }
+    cv::cvtColor(bgr, g, cv::COLOR_BGR2GRAY);
+  } else if (m.channels() == 3) {
+    cv::cvtColor(m, g, cv::COLOR_BGR2GRAY);
+  } else {
+    g = m;
+  }
+  return g;
+}
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1) + 0.5))];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<int64_t> sizes = {100000, 1000000};
+  int queries = 40;
+  // Stop-word fractions (InvertedFile::max_word_fraction) measured at each
+  // size; the first is RobustOptions' default.
+  std::vector<double> stop_fractions = {index::RobustOptions().max_word_fraction};
+  int gate_assignment = index::RobustOptions().gate_assignment;
+  fs::path work = fs::temp_directory_path() / "kagami-local-scale";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string a = argv[i];
+    if (a == "--pages") {
+      sizes.clear();
+      std::stringstream ss(argv[i + 1]);
+      std::string item;
+      while (std::getline(ss, item, ',')) sizes.push_back(std::atoll(item.c_str()));
+    } else if (a == "--queries") {
+      queries = std::atoi(argv[i + 1]);
+    } else if (a == "--work") {
+      work = argv[i + 1];
+    } else if (a == "--stop") {
+      stop_fractions.clear();
+      std::stringstream ss(argv[i + 1]);
+      std::string item;
+      while (std::getline(ss, item, ',')) stop_fractions.push_back(std::atof(item.c_str()));
+    } else if (a == "--gate-assignment") {
+      gate_assignment = std::atoi(argv[i + 1]);
+    }
+  }
+  fs::create_directories(work);
+  const fingerprint::VisualVocabulary& vocab = fingerprint::VisualVocabulary::BuiltIn();
+  std::vector<cv::Mat> real;
+  for (int s = 0; s < 100; ++s) real.push_back(Gray(synth::GenerateMangaPage(77000 + s)));
+  std::vector<fs::path> clip;
+  for (const auto& e : fs::recursive_directory_iterator("/usr/share/openclipart")) {
+    if (e.is_regular_file() && e.path().extension() == ".png") clip.push_back(e.path());
+  }
+  std::sort(clip.begin(), clip.end());
+  for (size_t i = 36; i < clip.size() && real.size() < 160; i += 97) {
+    cv::Mat m = cv::imread(clip[i].string(), cv::IMREAD_UNCHANGED);
+    if (m.empty() || std::max(m.cols, m.rows) < 400) continue;
+    real.push_back(Gray(m));
+  }
+  fingerprint::LocalFeatureOptions registered;
+  registered.max_keypoints = 1000;
+  std::vector<fingerprint::QuantisedFeatures> real_q;
+  std::vector<std::pair<uint16_t, uint32_t>> pool;
+  for (const cv::Mat& page : real) {
+    auto f = fingerprint::ExtractLocalFeatures(page, false, registered);
+    real_q.push_back(f.ok() ? fingerprint::Quantise(*f, vocab) : fingerprint::QuantisedFeatures{});
+    for (int k = 0; k < real_q.back().size(); ++k)
+      pool.emplace_back(real_q.back().words[k], real_q.back().signatures[k]);
+  }
+  // Queries: real pages cropped 15% per side, quantised as the local stage
+  // does (RobustOptions defaults).
+  const index::RobustOptions defaults;
+  std::vector<fingerprint::QuantisedQuery> query_words;
+  std::vector<int> query_page;
+  double quantise_cpu = 0;
+  for (int i = 0; i < queries && i < static_cast<int>(real.size()); ++i) {
+    const int p = static_cast<int>((static_cast<int64_t>(i) * real.size()) / queries);
+    const cv::Mat& page = real[p];
+    const cv::Rect crop(page.cols * 15 / 100, page.rows * 15 / 100, page.cols * 70 / 100,
+                        page.rows * 70 / 100);
+    auto f = fingerprint::ExtractLocalFeatures(page(crop).clone(), false, defaults.features);
+    if (!f.ok()) continue;
+    const double t0 = ThreadCpu();
+    query_words.push_back(fingerprint::QuantiseQuery(*f, vocab, defaults.multiple_assignment,
+                                                     defaults.top_assignment));
+    quantise_cpu += ThreadCpu() - t0;
+    query_page.push_back(p);
+  }
+  std::printf(
+      "real pages %zu (%zu keypoints in the word pool), queries %zu; quantising a query "
+      "(%d keypoints, %d leaf and %d top-level words each): %.2f ms CPU\n",
+      real.size(), pool.size(), query_words.size(), defaults.features.max_keypoints,
+      defaults.multiple_assignment, defaults.top_assignment,
+      1e3 * quantise_cpu / std::max<size_t>(1, query_words.size()));
+  std::printf(
+      "\n| pages | stop-word fraction | add pages/s | index MiB (RAM) | bytes/page | RSS MiB | "
+      "postings read p50 | gate CPU ms p50 / p95 "
+      "| verify 12 CPU ms p50 | local stage (gate + verify) CPU ms p50 / p95 | true page first "
+      "| accepted |\n"
+      "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  std::mt19937_64 rng(5);
+  index::InvertedFile index(vocab.id());
+  for (size_t i = 0; i < real_q.size(); ++i) index.Add(static_cast<int64_t>(i + 1), real_q[i]);
+  int64_t next_unit = static_cast<int64_t>(real_q.size()) + 1;
+  fingerprint::QuantisedFeatures synthetic;
+  synthetic.vocabulary_id = vocab.id();
+  synthetic.page_width = 0.7f;
+  synthetic.page_height = 1.0f;
+  synthetic.words.resize(fingerprint::kMaxQuantisedKeypoints);
+  synthetic.signatures.resize(fingerprint::kMaxQuantisedKeypoints);
+  synthetic.points.resize(fingerprint::kMaxQuantisedKeypoints);
+  std::uniform_int_distribution<size_t> pick(0, pool.size() - 1);
+  std::uniform_real_distribution<float> ux(0.0f, 0.7f), uy(0.0f, 1.0f);
+  for (int64_t size : sizes) {
+    const int64_t add = size - index.pages();
+    if (add > 0) {
+      // ~16 bytes per keypoint: stop before the machine runs out.
+      const long need_kib = static_cast<long>(add * 509 * 17 / 1024);
+      if (MemAvailableKiB() > 0 && MemAvailableKiB() < need_kib + (2 << 20)) {
+        std::printf("| %lld | (skipped: %ld MiB available, about %ld MiB needed) |\n",
+                    static_cast<long long>(size), MemAvailableKiB() / 1024, need_kib / 1024);
+        break;
+      }
+    }
+    const auto t0 = Clock::now();
+    index.Reserve(size);
+    for (int64_t i = 0; i < add; ++i) {
+      for (int k = 0; k < fingerprint::kMaxQuantisedKeypoints; ++k) {
+        const auto& [w, s] = pool[pick(rng)];
+        synthetic.words[k] = w;
+        synthetic.signatures[k] = s;
+        synthetic.points[k] = cv::Point2f(ux(rng), uy(rng));
+      }
+      index.Add(next_unit++, synthetic);
+    }
+    const double add_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    index.ShrinkToFit();
+    for (double stop : stop_fractions) {
+      index::InvertedFile::GateOptions gate;
+      gate.assignment = gate_assignment;
+      gate.max_word_fraction = stop;
+      std::vector<double> gate_ms, verify_ms, stage_ms, postings;
+      int first = 0, accepted = 0;
+      for (size_t qi = 0; qi < query_words.size(); ++qi) {
+        double c0 = ThreadCpu();
+        const auto ranked = index.Score(query_words[qi], defaults.max_local_candidates,
+                                        defaults.min_gate_score, gate);
+        gate_ms.push_back(1e3 * (ThreadCpu() - c0));
+        postings.push_back(static_cast<double>(index.PostingsScanned(query_words[qi], gate)));
+        c0 = ThreadCpu();
+        bool ok = false;
+        for (const auto& c : ranked) {
+          auto ref = index.Features(c.unit_id);
+          const auto v = fingerprint::VerifyQuantised(query_words[qi], *ref,
+                                                      defaults.quantised_match, defaults.verify);
+          ok |= v.accepted && c.unit_id == query_page[qi] + 1;
+        }
+        verify_ms.push_back(1e3 * (ThreadCpu() - c0));
+        stage_ms.push_back(gate_ms.back() + verify_ms.back());
+        first += !ranked.empty() && ranked[0].unit_id == query_page[qi] + 1;
+        accepted += ok;
+      }
+      std::printf(
+          "| %lld | %.3g | %.0f | %.0f | %.0f | %ld | %.0fk | %.2f / %.2f | %.2f | %.2f / %.2f | "
+          "%d/%zu "
+          "| %d/%zu |\n",
+          static_cast<long long>(index.pages()), stop, add > 0 ? add / add_s : 0.0,
+          index.MemoryBytes() / 1048576.0, static_cast<double>(index.MemoryBytes()) / index.pages(),
+          StatusKiB("VmRSS:") / 1024, Percentile(postings, 0.5) / 1e3, Percentile(gate_ms, 0.5),
+          Percentile(gate_ms, 0.95), Percentile(verify_ms, 0.5), Percentile(stage_ms, 0.5),
+          Percentile(stage_ms, 0.95), first, query_words.size(), accepted, query_words.size());
+      std::fflush(stdout);
+    }
+    // Saving and loading holds a second copy: only where the machine has room.
+    if (MemAvailableKiB() > static_cast<long>(index.MemoryBytes() / 1024 * 21 / 20) + (3 << 20)) {
+      const fs::path file = work / "local.index";
+      auto s0 = Clock::now();
+      if (!index.Save(file).ok()) return 1;
+      const double save_s = std::chrono::duration<double>(Clock::now() - s0).count();
+      s0 = Clock::now();
+      auto loaded = index::InvertedFile::Load(file);
+      const double load_s = std::chrono::duration<double>(Clock::now() - s0).count();
+      std::printf(
+          "    local.index at %lld pages: %.1f MiB on disk (%.0f bytes/page), save %.2f s, "
+          "load %.2f s%s\n",
+          static_cast<long long>(index.pages()), fs::file_size(file) / 1048576.0,
+          static_cast<double>(fs::file_size(file)) / index.pages(), save_s, load_s,
+          loaded.ok() ? "" : " (LOAD FAILED)");
+      fs::remove(file);
+    }
+  }
+  std::printf("peak RSS %ld MiB\n", StatusKiB("VmHWM:") / 1024);
+  return 0;
+}

@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""Distributions of the local stage from kagami_bench_real_calibration traces.
+
+Usage: bench/e2e/local_trace_report.py WORK TRACE_DIR
+
+WORK is the bench's --work directory (query folders q_*, the Kagami store
+data-kagami1), TRACE_DIR its --trace-dir. Each trace line names its query by
+the FNV-1a hash of the file's bytes (index/src/robust_matcher.cc); queries
+"r<i>_r<j>_..." show registered items i and j (registered file r<iii>.jpg).
+
+Prints, for true candidates (a query against a registered page it shows) and
+unrelated candidates (every other verified candidate, and every candidate of
+the unrelated images), percentiles of the gate score, of the quantised
+verification's inliers, coverage, overlap coverage and grid cells, how many of
+each the verifier accepted, and the local stage's time per query and stage.
+"""
+import json
+import os
+import re
+import sqlite3
+import sys
+
+
+def fnv1a(data):
+    h = 1469598103934665603
+    for c in data:
+        h = ((h ^ c) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    return "%016x" % h
+
+
+def pct(values, p):
+    if not values:
+        return float("nan")
+    v = sorted(values)
+    return v[min(len(v) - 1, int(p * (len(v) - 1) + 0.5))]
+
+
+def row(name, values, fmt="%.3g"):
+    ps = [0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0]
+    if not values:
+        return "| %s | 0 |%s" % (name, " - |" * len(ps))
+    cells = " | ".join(fmt % pct(values, p) for p in ps)
+    return "| %s | %d | %s |" % (name, len(values), cells)
+
+
+def main():
+    work, trace_dir = sys.argv[1], sys.argv[2]
+    db = sqlite3.connect(os.path.join(work, "data-kagami1", "catalog.sqlite"))
+    unit_item = {}
+    for unit, path in db.execute(
+        "SELECT units.id, assets.path FROM units JOIN assets ON units.asset_id = assets.id"
+    ):
+        m = re.match(r"r(\d+)\.jpg", os.path.basename(path))
+        if m:
+            unit_item[unit] = int(m.group(1))
+    true_c, unrel_c = [], []
+    times = {"decode": [], "extract": [], "gate": [], "verify": []}
+    unrelated_times = {"decode": [], "extract": [], "gate": [], "verify": []}
+    true_missing_from_gate = 0
+    queries_true = 0
+    for trace in sorted(os.listdir(trace_dir)):
+        name = trace[: -len(".jsonl")]
+        folder = None
+        for d in os.listdir(work):
+            if d.startswith("q_") and re.sub(r"[^0-9A-Za-z]", "_", d[2:]) == name[: len(d) - 2]:
+                folder = d
+        if name == "unrelated":
+            folder = "q_unrelated"
+        if folder is None:
+            continue
+        truth_of = {}
+        for f in os.listdir(os.path.join(work, folder)):
+            with open(os.path.join(work, folder, f), "rb") as fh:
+                truth_of[fnv1a(fh.read())] = {
+                    int(x) for x in re.findall(r"(?:^|_)r(\d+)(?=_)", f)
+                }
+        for line in open(os.path.join(trace_dir, trace)):
+            rec = json.loads(line)
+            truth = truth_of.get(rec["query"])
+            if truth is None:
+                continue
+            for k in times:
+                (unrelated_times if name == "unrelated" else times)[k].append(rec["ms_" + k])
+            gated = set()
+            for c in rec["candidates"]:
+                item = unit_item.get(c["unit"], -1)
+                c["edit"] = name
+                if item in truth:
+                    true_c.append(c)
+                    gated.add(item)
+                else:
+                    unrel_c.append(c)
+            if truth:
+                queries_true += len(truth)
+                true_missing_from_gate += len(truth - gated)
+    print("true candidates %d (true pages never verified: %d of %d), unrelated candidates %d"
+          % (len(true_c), true_missing_from_gate, queries_true, len(unrel_c)))
+    print("| measure | n | min | p1 | p5 | p25 | p50 | p75 | p95 | p99 | max |")
+    print("|---|---:|" + "---:|" * 9)
+    for label, cs in (("true", true_c), ("unrelated", unrel_c)):
+        gated = [c for c in cs if c["score"] >= 0]
+        print(row(label + " gate score", [c["score"] for c in gated], "%.1f"))
+        print(row(label + " inliers", [c["inliers"] for c in cs], "%d"))
+        sane = [c for c in cs if c["sane"]]
+        print(row(label + " coverage (sane)", [c["coverage"] for c in sane]))
+        print(row(label + " overlap coverage (sane)", [c["overlap_coverage"] for c in sane]))
+        print(row(label + " grid cells (sane)", [c["cells"] for c in sane], "%d"))
+    for label, cs in (("true", true_c), ("unrelated", unrel_c)):
+        acc = sum(1 for c in cs if c["accepted"])
+        reasons = {}
+        for c in cs:
+            if not c["accepted"]:
+                reasons[c["rejected_by"]] = reasons.get(c["rejected_by"], 0) + 1
+        print("%s: accepted %d of %d; rejected by %s" % (label, acc, len(cs), reasons))
+    top = sorted(unrel_c, key=lambda c: -c["inliers"])[:5]
+    for c in top:
+        print("  strongest unrelated: %s unit %d: %d inliers, coverage %.3f, overlap %.3f, "
+              "cells %d, %s" % (c["edit"], c["unit"], c["inliers"], c["coverage"],
+                                 c["overlap_coverage"], c["cells"], c["rejected_by"] or "ACCEPTED"))
+    for label, t in (("edit queries", times), ("unrelated queries", unrelated_times)):
+        if t["decode"]:
+            print("%s: local stage ms per query p50 (mean): " % label + ", ".join(
+                "%s %.1f (%.1f)" % (k, pct(v, 0.5), sum(v) / len(v)) for k, v in t.items()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "kagami/base/status.h"
+#include "kagami/fingerprint/quantised_features.h"
+
+namespace kagami::index {
+
+// The local stage's gate and store: an inverted file over the visual words of
+// every registered page (fingerprint/quantised_features.h), scored with
+// tf-idf weights and Hamming embedding (Sivic & Zisserman, "Video Google",
+// ICCV 2003; Jegou, Douze & Schmid, ECCV 2008), plus every page's quantised
+// keypoints for geometric verification of the few pages it lets through.
+//
+// Score of a registered page for a query: sum over query keypoints that have
+// at least one keypoint of the page in one of their words with a signature
+// within max_signature_distance bits, of idf(word)^2 * exp(-d^2 / sigma^2)
+// (d: the closest such signature, sigma = max_signature_distance / 2 + 1;
+// idf = log(pages / postings of the word)); each query keypoint counts once
+// per page. The cut-off applied to it is RobustOptions::min_gate_score,
+// chosen from the measured distributions (bench/RESULTS.md section 11).
+//
+// Memory: 8 bytes per posting plus 8 per stored keypoint (about 8 KB per
+// page of 509 keypoints) and 40 bytes per page.
+//
+// Persistence (the derived file local.index beside pdq.index): header, then
+// one record per page in registration order (unit id, count, page size,
+// packed keypoints as in the KLQ blob). Save() writes a whole file atomically
+// (temp + rename); Append() adds the pages registered since the file was
+// written and rewrites the header last, so a reader or a crash sees either
+// the old or the new page count, never a torn record. Load() reads the file
+// once and builds the posting lists (linear in pages).
+//
+// Thread-safety: Score() and Features() are const and safe concurrently;
+// Add() needs exclusive access.
+struct LocalGateOptions {
+  // Leaf words per query keypoint that Score() looks up (at most the
+  // query's own assignment).
+  int assignment = 2;
+  // Stop words: Score() skips a word whose posting list is longer than
+  // max_word_fraction x pages (and than kMinStopLength): such a word is in
+  // a good part of the catalog, weighs little (idf), and its list would
+  // dominate the query's time at scale. <= 0 keeps every word.
+  double max_word_fraction = 0.0;
+  // Scans postings with the portable popcount even where the POPCNT
+  // instruction is available (the reference path, for tests).
+  bool scalar_scan = false;
+};
+
+class InvertedFile {
+ public:
+  static constexpr int kWords = 65536;
+
+  // Without posting lists (`searchable` false) the object only collects pages
+  // for Save/AppendTo (registration), and Score() finds nothing.
+  explicit InvertedFile(uint32_t vocabulary_id, bool searchable = true);
+  ~InvertedFile();
+  InvertedFile(const InvertedFile&) = delete;
+  InvertedFile& operator=(const InvertedFile&) = delete;
+
+  // Adds a registered page (a unit id at most once; a repeated id is ignored).
+  // Pages of another vocabulary are added without keypoints.
+  void Add(int64_t unit_id, const fingerprint::QuantisedFeatures& features);
+
+  using GateOptions = LocalGateOptions;
+  static constexpr size_t kMinStopLength = 4096;
+
+  struct Candidate {
+    int64_t unit_id = 0;
+    float score = 0;  // see above
+    int matches = 0;  // query keypoints that matched the page
+  };
+  // Pages ranked by score, at most max_candidates, only those with
+  // score >= min_score.
+  std::vector<Candidate> Score(const fingerprint::QuantisedQuery& query, int max_candidates,
+                               float min_score, const GateOptions& gate = {}) const;
+
+  // The page's quantised keypoints; null when the unit is not in the file.
+  std::unique_ptr<fingerprint::QuantisedFeatures> Features(int64_t unit_id) const;
+
+  uint32_t vocabulary_id() const { return vocabulary_id_; }
+  int64_t pages() const { return static_cast<int64_t>(pages_.size()); }
+  int64_t max_unit_id() const { return max_unit_id_; }
+  int64_t keypoints() const { return static_cast<int64_t>(entries_.size()); }
+  // Bytes held in RAM (posting lists, keypoints, page table, lookup).
+  size_t MemoryBytes() const;
+
+  int max_signature_distance = 5;
+  // Postings Score() would read for this query (diagnostics, benchmarks).
+  size_t PostingsScanned(const fingerprint::QuantisedQuery& query,
+                         const GateOptions& gate = {}) const;
+  // Room for `pages` pages of up to 509 keypoints (before bulk Add()s).
+  void Reserve(int64_t pages);
+  // Releases spare capacity (after bulk Add()s; Load() does it).
+  void ShrinkToFit();
+
+  Status Save(const std::filesystem::path& path) const;
+  // Appends every page of this object to a file that holds exactly
+  // `file_pages` pages of this vocabulary (kAborted otherwise, or kCorrupt
+  // if it is unreadable; the caller then rebuilds). The registered pages of
+  // one process are collected in a non-searchable InvertedFile and appended.
+  Status AppendTo(const std::filesystem::path& path, int64_t file_pages) const;
+  // kNotFound when missing, kCorrupt when damaged, kUnsupported for another
+  // version; a file of another vocabulary loads with vocabulary_id() telling.
+  static Result<std::unique_ptr<InvertedFile>> Load(const std::filesystem::path& path);
+
+  struct Header {
+    uint32_t vocabulary_id = 0;
+    int64_t pages = 0;
+    int64_t max_unit_id = 0;
+    uint64_t records_bytes = 0;
+  };
+  // Reads only the header (cheap; for staleness checks).
+  static Result<Header> ReadHeader(const std::filesystem::path& path);
+
+ private:
+  size_t StopLength(double max_word_fraction) const;
+
+  struct Page {
+    int64_t unit_id;
+    uint64_t first;  // into entries_
+    uint32_t count;
+    float width, height;
+  };
+  struct Posting {
+    uint32_t page;
+    uint32_t signature;
+  };
+  uint32_t vocabulary_id_;
+  bool searchable_;
+  int64_t max_unit_id_ = 0;
+  std::vector<Page> pages_;
+  std::vector<uint64_t> entries_;  // packed: word | x12 << 16 | y12 << 28 | sig24 << 40
+  std::vector<std::vector<Posting>> postings_;
+  std::unordered_map<int64_t, uint32_t> page_of_unit_;
+};
+
+}  // namespace kagami::index

@@ -1,0 +1,458 @@
+#include "kagami/index/inverted_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+namespace kagami::index {
+namespace {
+
+constexpr char kMagic[4] = {'K', 'L', 'I', '1'};
+constexpr uint32_t kVersion = 1;
+constexpr size_t kHeaderBytes = 64;
+constexpr size_t kRecordHeaderBytes = 8 + 4 + 4 + 4;
+// A record never holds more keypoints than a KLQ blob.
+constexpr uint32_t kMaxRecordKeypoints = fingerprint::kMaxQuantisedKeypoints;
+
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+uint64_t Pack(uint16_t word, cv::Point2f p, float w, float h, uint32_t sig) {
+  const auto frac = [](float v, float extent) {
+    return static_cast<uint64_t>(std::lround(std::clamp(v / extent, 0.0f, 1.0f) * 4095.0f));
+  };
+  return uint64_t{word} | (frac(p.x, w) << 16) | (frac(p.y, h) << 28) |
+         (uint64_t{sig & 0xFFFFFFu} << 40);
+}
+
+Status WriteAll(int fd, const void* data, size_t n, off_t at, const std::string& what) {
+  const auto* p = static_cast<const uint8_t*>(data);
+  while (n > 0) {
+    const ssize_t w = ::pwrite(fd, p, n, at);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(errno, what);
+    }
+    p += w;
+    at += w;
+    n -= static_cast<size_t>(w);
+  }
+  return Status::Ok();
+}
+
+Status ReadAll(int fd, void* data, size_t n, off_t at, const std::string& what) {
+  auto* p = static_cast<uint8_t*>(data);
+  while (n > 0) {
+    const ssize_t r = ::pread(fd, p, n, at);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(errno, what);
+    }
+    if (r == 0) return Status::Corrupt(what + ": file is truncated");
+    p += r;
+    at += r;
+    n -= static_cast<size_t>(r);
+  }
+  return Status::Ok();
+}
+
+std::vector<uint8_t> EncodeHeader(const InvertedFile::Header& h) {
+  std::vector<uint8_t> out(kHeaderBytes, 0);
+  std::memcpy(out.data(), kMagic, 4);
+  std::memcpy(&out[4], &kVersion, 4);
+  std::memcpy(&out[8], &h.vocabulary_id, 4);
+  std::memcpy(&out[16], &h.pages, 8);
+  std::memcpy(&out[24], &h.max_unit_id, 8);
+  std::memcpy(&out[32], &h.records_bytes, 8);
+  return out;
+}
+
+// Adds a posting that passed the Hamming test to its page's score: each
+// query keypoint counts once per page, with its best weight.
+struct PostingVisitor {
+  int qi;
+  float idf2;
+  const float* he_weight;
+  float* score;
+  float* best_weight;
+  int32_t* last_query;
+  int32_t* matches;
+  std::vector<uint32_t>* touched;
+
+  void operator()(uint32_t page, int d) const {
+    const float weight = idf2 * he_weight[d];
+    if (last_query[page] != qi) {
+      if (last_query[page] < 0)
+        touched->push_back(page);
+      else
+        score[page] += best_weight[page];
+      last_query[page] = qi;
+      best_weight[page] = weight;
+      ++matches[page];
+    } else {
+      best_weight[page] = std::max(best_weight[page], weight);
+    }
+  }
+};
+
+// The posting scan: one popcount per posting dominates the gate's time at
+// scale, so it is compiled twice, with the POPCNT instruction (dispatched at
+// run time) and without (the x86-64 baseline's bit-twiddling popcount).
+template <typename Posting>
+__attribute__((always_inline)) inline void ScanBody(const Posting* begin, const Posting* end,
+                                                    uint32_t qsig, int max_d,
+                                                    const PostingVisitor& visit) {
+  for (const Posting* p = begin; p != end; ++p) {
+    const int d = std::popcount(p->signature ^ qsig);
+    if (d <= max_d) visit(p->page, d);
+  }
+}
+
+template <typename Posting>
+void ScanScalar(const Posting* begin, const Posting* end, uint32_t qsig, int max_d,
+                const PostingVisitor& visit) {
+  ScanBody(begin, end, qsig, max_d, visit);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+template <typename Posting>
+__attribute__((target("popcnt"))) void ScanPopcnt(const Posting* begin, const Posting* end,
+                                                  uint32_t qsig, int max_d,
+                                                  const PostingVisitor& visit) {
+  ScanBody(begin, end, qsig, max_d, visit);
+}
+#endif
+
+template <typename Posting>
+void ScanPostings(const Posting* begin, const Posting* end, uint32_t qsig, int max_d, bool scalar,
+                  const PostingVisitor& visit) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool has_popcnt = __builtin_cpu_supports("popcnt");
+  if (has_popcnt && !scalar) return ScanPopcnt(begin, end, qsig, max_d, visit);
+#endif
+  ScanScalar(begin, end, qsig, max_d, visit);
+}
+
+}  // namespace
+
+InvertedFile::InvertedFile(uint32_t vocabulary_id, bool searchable)
+    : vocabulary_id_(vocabulary_id), searchable_(searchable), postings_(searchable ? kWords : 0) {}
+
+InvertedFile::~InvertedFile() = default;
+
+void InvertedFile::Add(int64_t unit_id, const fingerprint::QuantisedFeatures& f) {
+  if (page_of_unit_.count(unit_id) != 0) return;
+  const uint32_t page = static_cast<uint32_t>(pages_.size());
+  const bool usable = f.vocabulary_id == vocabulary_id_;
+  const uint32_t count =
+      usable ? std::min<uint32_t>(static_cast<uint32_t>(f.size()), kMaxRecordKeypoints) : 0;
+  pages_.push_back({unit_id, entries_.size(), count, f.page_width, f.page_height});
+  page_of_unit_.emplace(unit_id, page);
+  max_unit_id_ = std::max(max_unit_id_, unit_id);
+  for (uint32_t i = 0; i < count; ++i) {
+    entries_.push_back(Pack(f.words[i], f.points[i], f.page_width, f.page_height, f.signatures[i]));
+    if (searchable_) postings_[f.words[i]].push_back({page, f.signatures[i] & 0xFFFFFFu});
+  }
+}
+
+std::vector<InvertedFile::Candidate> InvertedFile::Score(const fingerprint::QuantisedQuery& query,
+                                                         int max_candidates, float min_score,
+                                                         const GateOptions& gate) const {
+  std::vector<Candidate> out;
+  if (!searchable_ || query.vocabulary_id != vocabulary_id_ || pages_.empty() ||
+      max_candidates <= 0) {
+    return out;
+  }
+  const size_t n_pages = pages_.size();
+  // Per-thread scratch sized to the page count; only touched entries are
+  // reset, so a query costs its posting lists, not the catalog's size.
+  struct Scratch {
+    std::vector<float> score, best_weight;
+    std::vector<int32_t> last_query;
+    std::vector<int32_t> matches;
+    std::vector<uint32_t> touched;
+  };
+  thread_local Scratch scratch;
+  if (scratch.score.size() < n_pages) {
+    scratch.score.resize(n_pages, 0.0f);
+    scratch.best_weight.resize(n_pages, 0.0f);
+    scratch.last_query.resize(n_pages, -1);
+    scratch.matches.resize(n_pages, 0);
+  }
+  std::vector<float>& score = scratch.score;
+  std::vector<float>& best_weight = scratch.best_weight;
+  std::vector<int32_t>& last_query = scratch.last_query;
+  std::vector<int32_t>& matches = scratch.matches;
+  std::vector<uint32_t>& touched = scratch.touched;
+  touched.clear();
+  const double sigma = max_signature_distance / 2.0 + 1.0;
+  float he_weight[25];
+  for (int d = 0; d <= 24; ++d)
+    he_weight[d] = static_cast<float>(std::exp(-d * d / (sigma * sigma)));
+  const double log_pages = std::log(static_cast<double>(n_pages));
+  const size_t stop_length = StopLength(gate.max_word_fraction);
+  for (int qi = 0; qi < query.size(); ++qi) {
+    const uint32_t qsig = query.signatures[qi];
+    const int assignment = std::min(query.assignment, std::max(1, gate.assignment));
+    for (int a = 0; a < assignment; ++a) {
+      const uint32_t w = query.words[static_cast<size_t>(qi) * query.assignment + a];
+      if (w >= static_cast<uint32_t>(kWords)) continue;
+      const std::vector<Posting>& list = postings_[w];
+      if (list.empty() || list.size() > stop_length) continue;
+      const float idf = static_cast<float>(
+          std::max(0.0, log_pages - std::log(static_cast<double>(list.size()))) + 0.1);
+      const float idf2 = idf * idf;
+      PostingVisitor visit{qi,
+                           idf2,
+                           he_weight,
+                           score.data(),
+                           best_weight.data(),
+                           last_query.data(),
+                           matches.data(),
+                           &touched};
+      ScanPostings(list.data(), list.data() + list.size(), qsig, max_signature_distance,
+                   gate.scalar_scan, visit);
+    }
+  }
+  for (uint32_t page : touched) {
+    const float s = score[page] + best_weight[page];
+    if (s >= min_score) out.push_back({pages_[page].unit_id, s, matches[page]});
+    score[page] = 0.0f;
+    best_weight[page] = 0.0f;
+    last_query[page] = -1;
+    matches[page] = 0;
+  }
+  const size_t keep = std::min<size_t>(out.size(), static_cast<size_t>(max_candidates));
+  std::partial_sort(out.begin(), out.begin() + keep, out.end(),
+                    [](const Candidate& a, const Candidate& b) {
+                      return a.score != b.score ? a.score > b.score : a.unit_id < b.unit_id;
+                    });
+  out.resize(keep);
+  return out;
+}
+
+std::unique_ptr<fingerprint::QuantisedFeatures> InvertedFile::Features(int64_t unit_id) const {
+  auto it = page_of_unit_.find(unit_id);
+  if (it == page_of_unit_.end()) return nullptr;
+  const Page& page = pages_[it->second];
+  auto f = std::make_unique<fingerprint::QuantisedFeatures>();
+  f->vocabulary_id = vocabulary_id_;
+  f->page_width = page.width;
+  f->page_height = page.height;
+  for (uint32_t i = 0; i < page.count; ++i) {
+    const uint64_t e = entries_[page.first + i];
+    f->words.push_back(static_cast<uint16_t>(e));
+    f->points.emplace_back(((e >> 16) & 0xFFF) / 4095.0f * page.width,
+                           ((e >> 28) & 0xFFF) / 4095.0f * page.height);
+    f->signatures.push_back(static_cast<uint32_t>(e >> 40));
+  }
+  return f;
+}
+
+size_t InvertedFile::StopLength(double max_word_fraction) const {
+  if (max_word_fraction <= 0) return SIZE_MAX;
+  return std::max<size_t>(kMinStopLength,
+                          static_cast<size_t>(max_word_fraction * static_cast<double>(pages())));
+}
+
+void InvertedFile::Reserve(int64_t pages) {
+  if (pages <= 0) return;
+  pages_.reserve(static_cast<size_t>(pages));
+  entries_.reserve(static_cast<size_t>(pages) * kMaxRecordKeypoints);
+}
+
+void InvertedFile::ShrinkToFit() {
+  entries_.shrink_to_fit();
+  pages_.shrink_to_fit();
+  for (auto& list : postings_) list.shrink_to_fit();
+}
+
+size_t InvertedFile::PostingsScanned(const fingerprint::QuantisedQuery& query,
+                                     const GateOptions& gate) const {
+  if (!searchable_ || query.vocabulary_id != vocabulary_id_) return 0;
+  const size_t stop_length = StopLength(gate.max_word_fraction);
+  size_t n = 0;
+  const int assignment = std::min(query.assignment, std::max(1, gate.assignment));
+  for (int qi = 0; qi < query.size(); ++qi) {
+    for (int a = 0; a < assignment; ++a) {
+      const uint32_t w = query.words[static_cast<size_t>(qi) * query.assignment + a];
+      if (w >= static_cast<uint32_t>(kWords)) continue;
+      const size_t len = postings_[w].size();
+      if (len <= stop_length) n += len;
+    }
+  }
+  return n;
+}
+
+size_t InvertedFile::MemoryBytes() const {
+  size_t bytes = entries_.capacity() * sizeof(uint64_t) + pages_.capacity() * sizeof(Page);
+  for (const auto& list : postings_) bytes += list.capacity() * sizeof(Posting) + sizeof(list);
+  // unordered_map: a node (key, value, next, hash) plus a bucket pointer per page.
+  bytes += page_of_unit_.size() * 40 + page_of_unit_.bucket_count() * sizeof(void*);
+  return bytes;
+}
+
+namespace {
+
+// Records of pages [first, last) as stored in the file.
+std::vector<uint8_t> EncodeRecords(const std::vector<uint64_t>& entries, const auto& pages,
+                                   size_t first, size_t last) {
+  std::vector<uint8_t> out;
+  for (size_t i = first; i < last; ++i) {
+    const auto& p = pages[i];
+    uint8_t head[kRecordHeaderBytes];
+    std::memcpy(head, &p.unit_id, 8);
+    std::memcpy(head + 8, &p.count, 4);
+    std::memcpy(head + 12, &p.width, 4);
+    std::memcpy(head + 16, &p.height, 4);
+    out.insert(out.end(), head, head + kRecordHeaderBytes);
+    const auto* e = reinterpret_cast<const uint8_t*>(entries.data() + p.first);
+    out.insert(out.end(), e, e + p.count * sizeof(uint64_t));
+  }
+  return out;
+}
+
+}  // namespace
+
+Status InvertedFile::Save(const std::filesystem::path& path) const {
+  const std::filesystem::path tmp = path.string() + ".tmp";
+  const std::string what = "writing local index " + tmp.string();
+  Fd fd{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)};
+  if (fd.fd < 0) return ErrnoStatus(errno, what);
+  const std::vector<uint8_t> records = EncodeRecords(entries_, pages_, 0, pages_.size());
+  Header h{vocabulary_id_, pages(), max_unit_id_, records.size()};
+  const std::vector<uint8_t> head = EncodeHeader(h);
+  KAGAMI_RETURN_IF_ERROR(WriteAll(fd.fd, head.data(), head.size(), 0, what));
+  KAGAMI_RETURN_IF_ERROR(WriteAll(fd.fd, records.data(), records.size(), kHeaderBytes, what));
+  if (::fdatasync(fd.fd) != 0) return ErrnoStatus(errno, what);
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return ErrnoStatus(ec.value(), "renaming " + tmp.string() + " to " + path.string());
+  return Status::Ok();
+}
+
+Status InvertedFile::AppendTo(const std::filesystem::path& path, int64_t file_pages) const {
+  KAGAMI_ASSIGN_OR_RETURN(Header h, ReadHeader(path));
+  if (h.vocabulary_id != vocabulary_id_ || h.pages != file_pages) {
+    return Status::Aborted("local index " + path.string() + " holds " + std::to_string(h.pages) +
+                           " pages, expected " + std::to_string(file_pages));
+  }
+  if (pages_.empty()) return Status::Ok();
+  const std::string what = "appending to local index " + path.string();
+  Fd fd{::open(path.c_str(), O_RDWR | O_CLOEXEC)};
+  if (fd.fd < 0) return ErrnoStatus(errno, what);
+  const std::vector<uint8_t> records = EncodeRecords(entries_, pages_, 0, pages_.size());
+  KAGAMI_RETURN_IF_ERROR(WriteAll(fd.fd, records.data(), records.size(),
+                                  static_cast<off_t>(kHeaderBytes + h.records_bytes), what));
+  if (::fdatasync(fd.fd) != 0) return ErrnoStatus(errno, what);
+  Header updated{vocabulary_id_, h.pages + pages(), std::max(h.max_unit_id, max_unit_id_),
+                 h.records_bytes + records.size()};
+  const std::vector<uint8_t> head = EncodeHeader(updated);
+  KAGAMI_RETURN_IF_ERROR(WriteAll(fd.fd, head.data(), head.size(), 0, what));
+  if (::fdatasync(fd.fd) != 0) return ErrnoStatus(errno, what);
+  return Status::Ok();
+}
+
+Result<InvertedFile::Header> InvertedFile::ReadHeader(const std::filesystem::path& path) {
+  Fd fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (fd.fd < 0) {
+    if (errno == ENOENT) return Status::NotFound("no local index at " + path.string());
+    return ErrnoStatus(errno, "opening local index " + path.string());
+  }
+  uint8_t head[kHeaderBytes];
+  Status read = ReadAll(fd.fd, head, kHeaderBytes, 0, "reading local index " + path.string());
+  if (!read.ok()) return read;
+  if (std::memcmp(head, kMagic, 4) != 0) {
+    return Status::Corrupt("local index " + path.string() + ": missing 'KLI1' header");
+  }
+  uint32_t version;
+  std::memcpy(&version, head + 4, 4);
+  if (version != kVersion) {
+    return Status::Unsupported("local index " + path.string() + ": version " +
+                               std::to_string(version));
+  }
+  Header h;
+  std::memcpy(&h.vocabulary_id, head + 8, 4);
+  std::memcpy(&h.pages, head + 16, 8);
+  std::memcpy(&h.max_unit_id, head + 24, 8);
+  std::memcpy(&h.records_bytes, head + 32, 8);
+  if (h.pages < 0 ||
+      h.records_bytes > static_cast<uint64_t>(h.pages) *
+                            (kRecordHeaderBytes + kMaxRecordKeypoints * sizeof(uint64_t))) {
+    return Status::Corrupt("local index " + path.string() + ": inconsistent header");
+  }
+  return h;
+}
+
+Result<std::unique_ptr<InvertedFile>> InvertedFile::Load(const std::filesystem::path& path) {
+  KAGAMI_ASSIGN_OR_RETURN(Header h, ReadHeader(path));
+  const std::string what = "reading local index " + path.string();
+  Fd fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (fd.fd < 0) return ErrnoStatus(errno, what);
+  auto index = std::make_unique<InvertedFile>(h.vocabulary_id);
+  index->pages_.reserve(static_cast<size_t>(h.pages));
+  index->entries_.reserve(h.records_bytes / sizeof(uint64_t));
+  // Read in chunks of whole records.
+  std::vector<uint8_t> buf;
+  uint64_t at = 0;
+  constexpr size_t kChunk = 8 << 20;
+  size_t buf_at = 0;
+  auto need = [&](size_t n) -> Status {
+    if (buf.size() - buf_at >= n) return Status::Ok();
+    std::vector<uint8_t> next(buf.begin() + static_cast<std::ptrdiff_t>(buf_at), buf.end());
+    const size_t want =
+        static_cast<size_t>(std::min<uint64_t>(std::max(kChunk, n), h.records_bytes - at));
+    const size_t old = next.size();
+    next.resize(old + want);
+    KAGAMI_RETURN_IF_ERROR(
+        ReadAll(fd.fd, next.data() + old, want, static_cast<off_t>(kHeaderBytes + at), what));
+    at += want;
+    buf = std::move(next);
+    buf_at = 0;
+    if (buf.size() < n) return Status::Corrupt(what + ": truncated record");
+    return Status::Ok();
+  };
+  for (int64_t i = 0; i < h.pages; ++i) {
+    KAGAMI_RETURN_IF_ERROR(need(kRecordHeaderBytes));
+    Page page;
+    const uint8_t* p = buf.data() + buf_at;
+    std::memcpy(&page.unit_id, p, 8);
+    std::memcpy(&page.count, p + 8, 4);
+    std::memcpy(&page.width, p + 12, 4);
+    std::memcpy(&page.height, p + 16, 4);
+    buf_at += kRecordHeaderBytes;
+    if (page.count > kMaxRecordKeypoints || !(page.width > 0 && page.width <= 1) ||
+        !(page.height > 0 && page.height <= 1)) {
+      return Status::Corrupt(what + ": bad record " + std::to_string(i));
+    }
+    KAGAMI_RETURN_IF_ERROR(need(page.count * sizeof(uint64_t)));
+    page.first = index->entries_.size();
+    const uint32_t number = static_cast<uint32_t>(index->pages_.size());
+    for (uint32_t k = 0; k < page.count; ++k) {
+      uint64_t e;
+      std::memcpy(&e, buf.data() + buf_at + k * 8, 8);
+      index->entries_.push_back(e);
+      index->postings_[static_cast<uint16_t>(e)].push_back(
+          {number, static_cast<uint32_t>(e >> 40)});
+    }
+    buf_at += page.count * sizeof(uint64_t);
+    index->pages_.push_back(page);
+    index->page_of_unit_.emplace(page.unit_id, number);
+    index->max_unit_id_ = std::max(index->max_unit_id_, page.unit_id);
+  }
+  index->ShrinkToFit();
+  return index;
+}
+
+}  // namespace kagami::index

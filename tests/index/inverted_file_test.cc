@@ -1,0 +1,245 @@
+#include "kagami/index/inverted_file.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "kagami/fingerprint/visual_vocabulary.h"
+#include "kagami/index/store.h"
+#include "kagami/synth/page_generator.h"
+
+#include "page_fixtures.h"
+#include "temp_dir.h"
+
+namespace kagami::index {
+namespace {
+
+using fingerprint::QuantisedFeatures;
+using fingerprint::VisualVocabulary;
+using ::kagami::testing::Extract;
+using ::kagami::testing::Gray;
+
+constexpr int kPages = 12;
+
+class InvertedFileTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    pages_ = new std::vector<cv::Mat>();
+    refs_ = new std::vector<fingerprint::LocalFeatures>();
+    fingerprint::LocalFeatureOptions o;
+    o.max_keypoints = 1000;
+    for (int i = 0; i < kPages; ++i) {
+      pages_->push_back(Gray(synth::GenerateMangaPage(700 + i, 600, 850)));
+      refs_->push_back(Extract(pages_->back(), false, o));
+    }
+  }
+  static void TearDownTestSuite() {
+    delete pages_;
+    delete refs_;
+  }
+  static QuantisedFeatures Ref(int i) {
+    return fingerprint::Quantise((*refs_)[i], VisualVocabulary::BuiltIn());
+  }
+  static fingerprint::QuantisedQuery CropQuery(int i) {
+    const cv::Mat& p = (*pages_)[i];
+    const cv::Rect crop(p.cols / 8, p.rows / 8, p.cols * 3 / 4, p.rows * 3 / 4);
+    return fingerprint::QuantiseQuery(Extract(p(crop).clone()), VisualVocabulary::BuiltIn());
+  }
+  static std::vector<cv::Mat>* pages_;
+  static std::vector<fingerprint::LocalFeatures>* refs_;
+};
+std::vector<cv::Mat>* InvertedFileTest::pages_ = nullptr;
+std::vector<fingerprint::LocalFeatures>* InvertedFileTest::refs_ = nullptr;
+
+TEST_F(InvertedFileTest, ACropScoresItsPageFirst) {
+  InvertedFile index(VisualVocabulary::BuiltIn().id());
+  for (int i = 0; i < kPages; ++i) index.Add(100 + i, Ref(i));
+  EXPECT_EQ(index.pages(), kPages);
+  EXPECT_EQ(index.max_unit_id(), 100 + kPages - 1);
+  for (int i : {0, 5, 11}) {
+    const auto ranked = index.Score(CropQuery(i), 3, 0.0f);
+    ASSERT_FALSE(ranked.empty());
+    EXPECT_EQ(ranked[0].unit_id, 100 + i);
+    // A cut-off above every other page's score lets only the true page through.
+    const float cut = ranked.size() > 1 ? ranked[1].score + 1e-3f : 0.0f;
+    const auto gated = index.Score(CropQuery(i), 12, cut);
+    ASSERT_EQ(gated.size(), 1u);
+    EXPECT_EQ(gated[0].unit_id, 100 + i);
+  }
+  auto f = index.Features(105);
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->words, Ref(5).words);
+  EXPECT_EQ(index.Features(99), nullptr);
+}
+
+void ExpectSameRanking(const std::vector<InvertedFile::Candidate>& a,
+                       const std::vector<InvertedFile::Candidate>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t k = 0; k < a.size(); ++k) {
+    EXPECT_EQ(a[k].unit_id, b[k].unit_id);
+    EXPECT_EQ(a[k].score, b[k].score);
+    EXPECT_EQ(a[k].matches, b[k].matches);
+  }
+}
+
+TEST_F(InvertedFileTest, RepeatedQueriesScoreAlikeAcrossIndexes) {
+  // Score() keeps per-thread scratch between calls: nothing of one query may
+  // leak into the next, on this index or on a smaller one.
+  InvertedFile big(VisualVocabulary::BuiltIn().id()), small(VisualVocabulary::BuiltIn().id());
+  for (int i = 0; i < kPages; ++i) big.Add(100 + i, Ref(i));
+  for (int i = 0; i < 4; ++i) small.Add(100 + i, Ref(i));
+  const auto first = big.Score(CropQuery(2), 12, 0.0f);
+  const auto small_first = small.Score(CropQuery(2), 12, 0.0f);
+  (void)big.Score(CropQuery(7), 12, 0.0f);
+  ExpectSameRanking(big.Score(CropQuery(2), 12, 0.0f), first);
+  ExpectSameRanking(small.Score(CropQuery(2), 12, 0.0f), small_first);
+  ASSERT_FALSE(small_first.empty());
+  EXPECT_EQ(small_first[0].unit_id, 102);
+}
+
+TEST_F(InvertedFileTest, PopcntAndPortableScansAgree) {
+  InvertedFile index(VisualVocabulary::BuiltIn().id());
+  for (int i = 0; i < kPages; ++i) index.Add(100 + i, Ref(i));
+  InvertedFile::GateOptions portable;
+  portable.scalar_scan = true;
+  for (int i : {1, 6, 10}) {
+    ExpectSameRanking(index.Score(CropQuery(i), 12, 0.0f, portable),
+                      index.Score(CropQuery(i), 12, 0.0f));
+  }
+}
+
+TEST_F(InvertedFileTest, StopWordsSkipOnlyListsLongerThanTheFloor) {
+  const uint32_t vocab = VisualVocabulary::BuiltIn().id();
+  InvertedFile index(vocab);
+  for (int i = 0; i < kPages; ++i) index.Add(100 + i, Ref(i));
+  const fingerprint::QuantisedQuery query = CropQuery(3);
+  InvertedFile::GateOptions all, stop;
+  stop.max_word_fraction = 1e-9;
+  // Every list is below kMinStopLength: nothing is skipped.
+  EXPECT_EQ(index.PostingsScanned(query, stop), index.PostingsScanned(query, all));
+  ExpectSameRanking(index.Score(query, 12, 0.0f, stop), index.Score(query, 12, 0.0f, all));
+  // Pages made of the query's first word only: that list passes the floor.
+  QuantisedFeatures flood = Ref(0);
+  const uint32_t word = query.words[0];
+  ASSERT_LT(word, static_cast<uint32_t>(InvertedFile::kWords));
+  for (auto& w : flood.words) w = static_cast<uint16_t>(word);
+  const int flood_pages =
+      static_cast<int>(InvertedFile::kMinStopLength / static_cast<size_t>(flood.size())) + 1;
+  for (int k = 0; k < flood_pages; ++k) index.Add(1000 + k, flood);
+  const size_t with_word = index.PostingsScanned(query, all);
+  const size_t without_word = index.PostingsScanned(query, stop);
+  EXPECT_GT(with_word, without_word + InvertedFile::kMinStopLength);
+  // The flood pages share nothing else with the query: skipped with the word.
+  for (const auto& c : index.Score(query, 12, 0.0f, stop)) EXPECT_LT(c.unit_id, 1000);
+  bool flood_scored = false;
+  for (const auto& c : index.Score(query, 100, 0.0f, all)) flood_scored |= c.unit_id >= 1000;
+  EXPECT_TRUE(flood_scored);
+}
+
+TEST_F(InvertedFileTest, SavedAndAppendedFilesLoadToTheSameScores) {
+  testing::TempDir dir;
+  const auto path = dir / "local.index";
+  const uint32_t vocab = VisualVocabulary::BuiltIn().id();
+  InvertedFile all(vocab), first(vocab), rest(vocab, /*searchable=*/false);
+  for (int i = 0; i < kPages; ++i) {
+    all.Add(100 + i, Ref(i));
+    (i < 5 ? first : rest).Add(100 + i, Ref(i));
+  }
+  ASSERT_TRUE(first.Save(path).ok());
+  EXPECT_EQ(rest.AppendTo(path, 4).code(), StatusCode::kAborted);  // the file holds 5
+  ASSERT_TRUE(rest.AppendTo(path, 5).ok());
+  Result<InvertedFile::Header> header = InvertedFile::ReadHeader(path);
+  ASSERT_TRUE(header.ok());
+  EXPECT_EQ(header->pages, kPages);
+  EXPECT_EQ(header->max_unit_id, 100 + kPages - 1);
+  auto loaded = InvertedFile::Load(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  for (int i : {2, 9}) {
+    const auto a = all.Score(CropQuery(i), 5, 0.0f);
+    const auto b = (*loaded)->Score(CropQuery(i), 5, 0.0f);
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t k = 0; k < a.size(); ++k) {
+      EXPECT_EQ(a[k].unit_id, b[k].unit_id);
+      EXPECT_FLOAT_EQ(a[k].score, b[k].score);
+    }
+  }
+  // A torn file is reported, not half-loaded.
+  std::filesystem::resize_file(path, std::filesystem::file_size(path) - 100);
+  EXPECT_EQ(InvertedFile::Load(path).status().code(), StatusCode::kCorrupt);
+  EXPECT_EQ(InvertedFile::Load(dir / "missing").status().code(), StatusCode::kNotFound);
+}
+
+// The store keeps local.index beside pdq.index: appended on register, rebuilt
+// when missing or stale, and built from raw descriptor blobs of older stores.
+TEST_F(InvertedFileTest, StoreMaintainsTheDerivedLocalIndex) {
+  testing::TempDir dir;
+  Work work;
+  work.id = "w1";
+  work.title = "Work";
+  auto make_asset = [](int n) {
+    AssetRecord a;
+    a.work_id = "w1";
+    a.path = "/vol" + std::to_string(n) + ".cbz";
+    a.sha256_hex = std::string(63, 'a') + static_cast<char>('0' + n);
+    a.size_bytes = 1;
+    a.media_type = "application/zip";
+    return a;
+  };
+  auto make_units = [](int first, int count, bool raw) {
+    std::vector<UnitRecord> units(count);
+    for (int i = 0; i < count; ++i) {
+      units[i].page_index = i;
+      units[i].member = std::to_string(i) + ".png";
+      units[i].pdq.bytes[0] = static_cast<uint8_t>(first + i);
+      units[i].quality = 80;
+      units[i].local_features = raw ? (*refs_)[first + i].Serialize() : Ref(first + i).Serialize();
+    }
+    return units;
+  };
+  {
+    auto store = Store::Open(dir.path());
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->catalog().UpsertWork(work).ok());
+    ASSERT_TRUE((*store)->AddAsset(make_asset(1), make_units(0, 4, false)).ok());
+    // An older store's raw descriptor blobs, converted by the index.
+    ASSERT_TRUE((*store)->AddAsset(make_asset(2), make_units(4, 2, true)).ok());
+    ASSERT_TRUE((*store)->SaveIndex().ok());
+  }
+  ASSERT_TRUE(std::filesystem::exists(dir / Store::kLocalIndexFileName));
+  auto check = [&](int expect_pages) {
+    auto store = Store::Open(dir.path(), nullptr, {.access = StoreAccess::kRead});
+    ASSERT_TRUE(store.ok());
+    Result<const InvertedFile*> index = (*store)->LocalIndex();
+    ASSERT_TRUE(index.ok()) << index.status().ToString();
+    EXPECT_EQ((*index)->pages(), expect_pages);
+    for (int i : {1, 5}) {
+      const auto ranked = (*index)->Score(CropQuery(i), 1, 0.0f);
+      ASSERT_EQ(ranked.size(), 1u);
+      EXPECT_EQ(ranked[0].unit_id, i + 1);  // unit ids start at 1
+    }
+  };
+  check(6);
+  {
+    // Appended without loading the index.
+    auto store = Store::Open(dir.path());
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->AddAsset(make_asset(3), make_units(6, 3, false)).ok());
+    ASSERT_TRUE((*store)->SaveIndex().ok());
+  }
+  check(9);
+  // Missing: rebuilt from the catalog.
+  std::filesystem::remove(dir / Store::kLocalIndexFileName);
+  check(9);
+  EXPECT_TRUE(std::filesystem::exists(dir / Store::kLocalIndexFileName));
+  // Stale (a register that died before saving): rebuilt.
+  {
+    auto store = Store::Open(dir.path());
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->AddAsset(make_asset(4), make_units(9, 2, false)).ok());
+  }
+  check(11);
+}
+
+}  // namespace
+}  // namespace kagami::index
