@@ -411,6 +411,11 @@ struct Crawler::Impl {
       u.similarity = m.segment.score;
       u.coverage = m.coverage;
       u.mirrored = m.segment.mirrored;
+      {
+        std::lock_guard<std::mutex> keep_lock(record_mu);  // evidence writes, as in ProcessMedia
+        Status kept = reports::KeepQueryFrame(m, evidence, u);  // the exhibit's query frame
+        if (!kept.ok()) d.status = kept;
+      }
       f.units.push_back(std::move(u));
     }
     std::lock_guard<std::mutex> lock(record_mu);

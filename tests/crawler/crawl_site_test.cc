@@ -27,6 +27,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kagami/reports/findings_ledger.h"
 #include "kagami/synth/page_generator.h"
 #include "process.h"
 #include "temp_dir.h"
@@ -657,6 +658,15 @@ TEST_F(CrawlSiteTest, HlsStreamsAreFetchedByTheCrawlerAndMatchedAsVideo) {
     ASSERT_EQ(f["units"].size(), 1u) << f.dump();
     EXPECT_TRUE(near(f["units"][0]["time"], 0, 24)) << f.dump();
     EXPECT_TRUE(near(f["units"][0]["ref_time"], 0, 24)) << f.dump();
+    // The exhibit's query frame was kept from the fetched media segment named.
+    const nlohmann::json& q = f["units"][0]["query_frame"];
+    ASSERT_TRUE(q.is_object()) << f.dump();
+    const std::string seg = q.value("segment_url", "");
+    ASSERT_EQ(seg.rfind(Origin("locker.test") + "/stream/ep1-", 0), 0u) << f.dump();
+    auto sha = reports::Sha256HexFile(hls / seg.substr(seg.rfind('/') + 1));
+    ASSERT_TRUE(sha.ok()) << f.dump();
+    EXPECT_EQ(q.value("segment_sha256", ""), *sha);
+    EXPECT_TRUE(fs::exists(data / q.value("file", "missing"))) << f.dump();
   }
   EXPECT_EQ(hls_findings, 1) << ReadText(log);
 }

@@ -69,6 +69,7 @@ struct VolumeReport {
   bool video = false;
   double duration_s = 0;                    // seconds decoded
   std::vector<VideoSegmentMatch> segments;  // query start order
+  std::string content_sha256;  // videos read over http(s): ingest::VideoInfo::content_sha256
 };
 
 struct ScanOptions {
@@ -77,6 +78,9 @@ struct ScanOptions {
   RobustOptions robust;
   // Video and HLS URLs are read through this fetcher (VideoOptions::fetcher).
   ingest::ByteFetcher* fetcher = nullptr;
+  // Live HLS playlists are followed for at most this many seconds of media
+  // (VideoOptions::live: max_media_seconds, and 1.1x + 60 s of wall time).
+  double live_seconds = 600;
 };
 
 using VolumeFn = std::function<void(const VolumeReport&)>;
