@@ -40,6 +40,10 @@ class ScanCommand : public Command {
                      "URL inputs: IP or CIDR the fetcher may connect to despite the address "
                      "policy (loopback, private, ...)");
     scan->add_option("--resolve", resolve_, "URL inputs: HOST:PORT:ADDR pin, as curl --resolve");
+    scan->add_option("--live-seconds", live_seconds_,
+                     "URL inputs: follow a live HLS playlist (no #EXT-X-ENDLIST) for at most "
+                     "this many seconds of media (default 600; wall time bound: 1.1x + 60 s)")
+        ->check(CLI::Range(1.0, 86400.0));
     scan->add_flag("--record", record_,
                    "add matches to the findings ledger, keeping a copy of each matched file "
                    "in the data directory");
@@ -47,18 +51,19 @@ class ScanCommand : public Command {
   }
 
   int Run(const GlobalFlags& flags) override {
-    return RunScan(flags, paths_, format_, no_dihedral_, radius_, local_, record_, allow_,
-                   resolve_);
+    return RunScan(flags, paths_, format_, no_dihedral_, radius_, local_, record_, allow_, resolve_,
+                   live_seconds_);
   }
 
  private:
+  double live_seconds_ = 600;
   std::vector<std::string> allow_;
   std::vector<std::string> resolve_;
   static int RunScan(const GlobalFlags& flags, const std::vector<std::string>& paths,
                      const std::string& format_name, bool no_dihedral, int radius,
                      const std::string& local, bool record,
                      const std::vector<std::string>& allow_addresses,
-                     const std::vector<std::string>& resolve) {
+                     const std::vector<std::string>& resolve, double live_seconds) {
     auto format = kagami::reports::ParseReportFormat(format_name);
     if (!format.ok()) {
       std::cerr << "kagami: " << format.status().message() << '\n';
@@ -81,6 +86,7 @@ class ScanCommand : public Command {
     options.extract = MakeExtractOptions(flags, kagami::ingest::DecodeMode::kFast);
     options.match.dihedral = !no_dihedral;
     options.match.radius = radius;
+    options.live_seconds = live_seconds;
     options.robust.local = local == "never"    ? kagami::index::LocalStage::kNever
                            : local == "always" ? kagami::index::LocalStage::kAlways
                                                : kagami::index::LocalStage::kAuto;
@@ -148,14 +154,30 @@ class ScanCommand : public Command {
                              kagami::reports::EvidenceStore& evidence, int* recorded, int* errors) {
     std::string now = kagami::reports::UtcNow();
     for (auto& draft : kagami::reports::FindingsFromScan(report, now, "kagami scan --record")) {
-      auto kept = evidence.KeepFile(draft.source_path);
-      if (!kept.ok()) {
-        std::cerr << "kagami: not recorded: " << kept.status().ToString() << '\n';
-        ++*errors;
-        continue;
+      if (draft.finding.source_is_url) {
+        // A stream read over http(s): its bytes are in the scan's WARC; each
+        // segment's query frame is kept instead.
+        kagami::Status kept = kagami::Status::Ok();
+        for (auto& u : draft.finding.units) {
+          if (u.index >= 0 && static_cast<size_t>(u.index) < report.segments.size() && kept.ok()) {
+            kept = kagami::reports::KeepQueryFrame(report.segments[u.index], evidence, u);
+          }
+        }
+        if (!kept.ok()) {
+          std::cerr << "kagami: not recorded: " << kept.ToString() << '\n';
+          ++*errors;
+          continue;
+        }
+      } else {
+        auto kept = evidence.KeepFile(draft.source_path);
+        if (!kept.ok()) {
+          std::cerr << "kagami: not recorded: " << kept.status().ToString() << '\n';
+          ++*errors;
+          continue;
+        }
+        draft.finding.content_sha256 = kept->first;
+        draft.finding.evidence_file = kept->second;
       }
-      draft.finding.content_sha256 = kept->first;
-      draft.finding.evidence_file = kept->second;
       // The same bytes at the same path for the same work are one finding, however
       // often they are scanned.
       kagami::reports::FindingFilter same;

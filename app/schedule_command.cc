@@ -1,3 +1,5 @@
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -12,8 +14,10 @@
 #include "command.h"
 #include "kagami/crawler/cron.h"
 #include "kagami/crawler/job_runner.h"
+#include "kagami/crawler/pg_schedule.h"
 #include "kagami/crawler/warc_writer.h"
 #include "kagami/index/store.h"
+#include "kagami/store/store_location.h"
 
 namespace kagami::app {
 namespace {
@@ -51,11 +55,78 @@ class ScheduleCommand : public Command {
     return c;
   }
 
+  // Schedule on PostgreSQL (--store postgresql://...): each due job is run by
+  // one of any number of daemons, as a crawl worker on the shared frontier.
+  // Returns false when the daemon must stop with an error.
+  bool RunSharedJob(const GlobalFlags& flags, const std::filesystem::path& data_dir,
+                    const std::string& conninfo, crawler::PgSchedule& schedule,
+                    const crawler::CrawlJob& job, const crawler::CronSchedule& cron,
+                    std::time_t now, std::time_t& soonest) {
+    Result<crawler::PgSchedule::Claim> claim = schedule.TryClaim(job.name, cron.Next(now));
+    if (!claim.ok()) {
+      std::cerr << "kagami schedule: " << job.name << ": " << claim.status().ToString() << '\n';
+      return true;  // the store may be back next round
+    }
+    if (!claim->claimed) {
+      // Running on another daemon: look again soon, to take over quickly if
+      // that daemon stops or dies.
+      soonest = std::min(soonest, claim->next_run > now ? claim->next_run : now + 2);
+      return true;
+    }
+    std::cerr << "kagami schedule: running " << job.name << " (run " << claim->run_label
+              << (claim->resumed ? ", resuming an interrupted run" : "") << ")\n";
+    crawler::RunJobOptions options;
+    options.scan.extract = MakeExtractOptions(flags, ingest::DecodeMode::kFast);
+    options.stop = &g_stop;
+    options.pg_conninfo = conninfo;
+    options.run_label = claim->run_label;
+    Result<crawler::CrawlSummary> summary = crawler::RunCrawlJob(job, data_dir, options);
+    std::time_t end = std::time(nullptr);
+    std::time_t next = cron.Next(end);
+    Status finished;
+    bool done_elsewhere = !summary.ok() && summary.status().code() == StatusCode::kNotFound &&
+                          summary.status().message().find("already finished") != std::string::npos;
+    if (summary.ok()) {
+      std::cerr << "kagami schedule: " << job.name << ": " << summary->totals.pages << " pages, "
+                << summary->totals.media << " media, " << summary->totals.findings
+                << " new findings"
+                << (summary->stopped ? " (stopped; another daemon or a restart resumes it)" : "")
+                << '\n';
+      finished = schedule.Finish(job.name, summary->stopped ? "stopped" : "ok",
+                                 summary->totals.findings, summary->stopped, next);
+    } else if (done_elsewhere) {
+      finished = schedule.Finish(job.name, "ok", 0, false, next);
+    } else {
+      std::cerr << "kagami schedule: " << job.name << ": " << summary.status().ToString() << '\n';
+      finished = schedule.Finish(job.name, summary.status().ToString(), 0, false, next);
+    }
+    if (!finished.ok()) {
+      std::cerr << "kagami schedule: " << job.name << ": " << finished.ToString() << '\n';
+    }
+    if (!summary.ok() || !summary->stopped) soonest = std::min(soonest, next);
+    return true;
+  }
+
   int Run(const GlobalFlags& flags) override {
     std::signal(SIGINT, OnScheduleStopSignal);
     std::signal(SIGTERM, OnScheduleStopSignal);
     std::filesystem::path data_dir = index::ResolveDataDir(flags.data_dir);
-    std::cerr << "kagami schedule: watching " << job_dir_ << '\n';
+    Result<store::StoreLocation> location = store::ResolveStoreLocation(flags.store, data_dir);
+    if (!location.ok()) {
+      std::cerr << "kagami: " << location.status().message() << '\n';
+      return kExitUsage;
+    }
+    std::unique_ptr<crawler::PgSchedule> shared;
+    if (location->postgres()) {
+      char host[256] = {0};
+      gethostname(host, sizeof host - 1);
+      Result<std::unique_ptr<crawler::PgSchedule>> opened = crawler::PgSchedule::Open(
+          location->conninfo, std::string(host) + ":" + std::to_string(getpid()));
+      if (!opened.ok()) return Fail(opened.status());
+      shared = std::move(opened).value();
+    }
+    std::cerr << "kagami schedule: watching " << job_dir_
+              << (shared ? " (schedule shared on PostgreSQL)" : "") << '\n';
     while (!g_stop.load()) {
       std::time_t now = std::time(nullptr);
       std::time_t soonest = now + 60;
@@ -81,6 +152,10 @@ class ScheduleCommand : public Command {
         if (!cron.ok()) {
           std::cerr << "kagami schedule: skipping " << file << ": " << cron.status().message()
                     << '\n';
+          continue;
+        }
+        if (shared) {
+          RunSharedJob(flags, data_dir, location->conninfo, *shared, *job, *cron, now, soonest);
           continue;
         }
         std::filesystem::path state_path = crawler::JobDir(data_dir, *job) / "schedule.json";

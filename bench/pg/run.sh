@@ -8,12 +8,16 @@
 # Starts its own PostgreSQL server (initdb in a temp dir, Unix socket; as
 # `nobody` when run as root). One run, side by side.
 # Usage: bench/pg/run.sh [SITES] [LATENCY_MS] [CONN] [PER_HOST] [COMMENTS]
+#   LOCAL=auto|never|always: the workers' --local (default auto, the default);
+#   WORKERS="1 2 4": the worker counts to run, one after the other.
+# "ideal" is requests x latency / (workers x CONN): the network bound.
 # Needs a built tree (scripts/build --target kagami kagami-synth).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 build="${KAGAMI_BUILD_DIR:-$root/build}"
 sites="${1:-8}"; latency="${2:-400}"; conn="${3:-4}"; per_host="${4:-4}"; comments="${5:-20}"
 chapters=4
+local_stage="${LOCAL:-auto}"; worker_counts="${WORKERS:-1 2 4}"
 kagami="$build/app/kagami"
 synth="$(find "$build/synth" -maxdepth 2 -type f -name 'kagami-synth*' -perm -u+x | head -1)"
 pgbin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
@@ -60,9 +64,10 @@ job="$work/job.toml"
 
 pages_per_site=$((1 + chapters + chapters * comments))
 echo "site: $sites sites x ($pages_per_site pages + $((chapters * 2)) images), latency ${latency} ms," \
-  "per worker $conn in flight, per host $per_host (all workers), $(nproc) cores"
+  "per worker $conn in flight, per host $per_host (all workers), --local $local_stage, $(nproc) cores"
+uptime
 base=""
-for n in 1 2 4; do
+for n in $worker_counts; do
   db="bench$n"
   psql -q -h "$work/pg" -U kagami -d postgres -c "CREATE DATABASE $db" >/dev/null
   store="host=$work/pg user=kagami dbname=$db"
@@ -71,7 +76,7 @@ for n in 1 2 4; do
   t0=$(date +%s.%N)
   pids=()
   for i in $(seq 1 "$n"); do
-    "$kagami" --data "$work/data" crawl "$job" --worker --store "$store" --run bench \
+    "$kagami" --data "$work/data" crawl "$job" --worker --store "$store" --run bench --local "$local_stage" \
       >"$work/w$i.out" 2>"$work/w$i.err" &
     pids+=($!)
   done
@@ -82,6 +87,12 @@ for n in 1 2 4; do
   secs=$(echo "$t1 - $t0" | bc)
   rate=$(echo "scale=2; $reqs / $secs" | bc)
   [ -z "$base" ] && base=$rate
-  printf '%d worker(s): %6.2f s  %4d requests  %6.1f req/s  speed-up %.2fx  findings %d\n' \
-    "$n" "$secs" "$reqs" "$rate" "$(echo "scale=3; $rate / $base" | bc)" "$finds"
+  ideal=$(echo "scale=2; $reqs * $latency / 1000 / ($n * $conn)" | bc)
+  # Start-up (process start to the first request) and tail (last response to the last exit).
+  first=$(awk 'NR == 1 || $1 < m { m = $1 } END { print m }' "$work/access.log")
+  last=$(awk '$2 > m { m = $2 } END { print m }' "$work/access.log")
+  printf '%d worker(s): %6.2f s (ideal %6.2f)  %4d requests  %6.1f req/s  speed-up %.2fx  findings %d  start-up %.2f s  tail %.2f s\n' \
+    "$n" "$secs" "$ideal" "$reqs" "$rate" "$(echo "scale=3; $rate / $base" | bc)" "$finds" \
+    "$(echo "$first - $t0" | bc)" "$(echo "$t1 - $last" | bc)"
 done
+uptime

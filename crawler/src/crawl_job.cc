@@ -162,6 +162,10 @@ Result<CrawlJob> ParseCrawlJob(std::string_view text, const std::string& source)
       Number(p["max_retries"], source, "politeness.max_retries", pol.max_retries, 0, 20));
   KAGAMI_RETURN_IF_ERROR(
       Number(p["max_backoff_s"], source, "politeness.max_backoff_s", pol.max_backoff_s, 0, 86400));
+  KAGAMI_RETURN_IF_ERROR(Number(p["robots_retry_s"], source, "politeness.robots_retry_s",
+                                pol.robots_retry_s, 0.1, 86400));
+  KAGAMI_RETURN_IF_ERROR(
+      Number(p["robots_retries"], source, "politeness.robots_retries", pol.robots_retries, 0, 20));
   if (p["obey_robots"]) {
     auto b = p["obey_robots"].value<bool>();
     if (!b) return Bad(source, "politeness.obey_robots", "expected true or false");

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <regex>
 #include <set>
 #include <thread>
@@ -43,6 +44,17 @@ constexpr uint64_t kRobotsTokenBit = 1ull << 62;
 constexpr uint64_t kMaxRobotsBytes = 512 * 1024;
 constexpr int kMaxRobotsRedirects = 5;              // RFC 9309 2.3.1.2: at least five
 constexpr int64_t kRobotsCacheSeconds = 24 * 3600;  // RFC 9309 2.4: at most 24 hours
+// On a stop (SIGTERM) exchanges in flight may finish for this long; the rest
+// are abandoned and their URLs released to the frontier.
+constexpr auto kStopGrace = std::chrono::seconds(5);
+// ... and media already fetched may be fingerprinted and recorded for this
+// long; what is still queued then is dropped unarchived and its URLs released
+// (fetched again later, by this or another worker; nothing is lost).
+constexpr auto kStopMediaDrain = std::chrono::seconds(20);
+// Without a response or a media completion since the last look, the frontier
+// is asked again only after this long (politeness timers, other workers'
+// progress on a shared frontier), not on every turn of the event loop.
+constexpr auto kIdleFill = std::chrono::milliseconds(50);
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -83,7 +95,10 @@ struct HostState {
   enum { kUnknown, kFetching, kReady } robots_state = kUnknown;
   RobotsRules robots;
   bool robots_override = false;
-  std::vector<FrontierEntry> parked;  // claimed while robots.txt was being fetched
+  int robots_failures = 0;              // consecutive 5xx/unreachable robots.txt answers
+  bool robots_unreachable = false;      // retries exhausted: complete disallow for this run
+  Clock::time_point robots_retry_at{};  // after a failure robots.txt is not asked before
+  std::vector<FrontierEntry> parked;    // claimed while robots.txt was being fetched
 };
 
 struct InFlight {
@@ -160,6 +175,11 @@ struct Crawler::Impl {
   uint64_t next_token = 1;
   CrawlProgress progress;
   int64_t pages_started = 0, media_started = 0;
+  bool stopping = false;  // no new fetches; in-flight exchanges may finish
+  // Set by Fill when it asked the frontier: whether any authority had work.
+  std::optional<bool> frontier_had_work;
+  bool activity = true;  // a response or media completion since the last Fill
+  Clock::time_point last_fill{};
 
   // Media stage (MediaWorker): queue in, completions out, both under `mu`.
   std::mutex mu;
@@ -391,6 +411,11 @@ struct Crawler::Impl {
       u.similarity = m.segment.score;
       u.coverage = m.coverage;
       u.mirrored = m.segment.mirrored;
+      {
+        std::lock_guard<std::mutex> keep_lock(record_mu);  // evidence writes, as in ProcessMedia
+        Status kept = reports::KeepQueryFrame(m, evidence, u);  // the exhibit's query frame
+        if (!kept.ok()) d.status = kept;
+      }
       f.units.push_back(std::move(u));
     }
     std::lock_guard<std::mutex> lock(record_mu);
@@ -424,6 +449,7 @@ struct Crawler::Impl {
       done.swap(media_done);
       media_outstanding -= static_cast<int>(done.size());
     }
+    if (!done.empty()) activity = true;
     for (const MediaDone& d : done) {
       progress.findings += d.new_findings;
       if (d.fatal) return d.status.WithContext("recording findings");
@@ -465,11 +491,12 @@ struct Crawler::Impl {
 
   Status StartEntry(FrontierEntry e, HostState& h) {
     bool is_page = e.kind == LinkKind::kPage;
-    if (is_page && pages_started >= job.limits.max_pages) {
+    const bool shared_budgets = frontier->SharesBudgets();
+    if (!shared_budgets && is_page && pages_started >= job.limits.max_pages) {
       ++progress.refused;
       return frontier->Complete(e.id, FetchOutcome::kRefused, "page budget reached");
     }
-    if (!is_page && media_started >= job.limits.max_media) {
+    if (!shared_budgets && !is_page && media_started >= job.limits.max_media) {
       ++progress.refused;
       return frontier->Complete(e.id, FetchOutcome::kRefused, "media budget reached");
     }
@@ -482,9 +509,25 @@ struct Crawler::Impl {
     if (job.politeness.obey_robots && !h.robots.Allowed(url->path_query)) {
       if (!h.robots_override) {
         ++progress.refused;
-        return frontier->Complete(e.id, FetchOutcome::kRefused, "disallowed by robots.txt");
+        return frontier->Complete(e.id, FetchOutcome::kRefused,
+                                  h.robots_unreachable
+                                      ? "robots.txt unreachable (5xx) after " +
+                                            std::to_string(h.robots_failures) +
+                                            " tries: complete disallow (RFC 9309 2.3.1.4)"
+                                      : "disallowed by robots.txt");
       }
       overridden = true;
+    }
+    if (shared_budgets) {
+      // Counted in the shared frontier for every worker of the run together.
+      KAGAMI_ASSIGN_OR_RETURN(
+          bool within, frontier->TakeBudget(e.id, is_page,
+                                            is_page ? job.limits.max_pages : job.limits.max_media));
+      if (!within) {
+        ++progress.refused;
+        return frontier->Complete(e.id, FetchOutcome::kRefused,
+                                  is_page ? "page budget reached" : "media budget reached");
+      }
     }
     if (!retries.count(e.id)) (is_page ? pages_started : media_started)++;
     if (e.kind == LinkKind::kStream) {  // the media stage fetches playlists and segments
@@ -584,16 +627,20 @@ struct Crawler::Impl {
     }
     if (client->in_flight() >= job.limits.max_connections) return Status::Ok();
     KAGAMI_ASSIGN_OR_RETURN(std::vector<std::string> authorities, frontier->ReadyAuthorities());
+    frontier_had_work = !authorities.empty();
     Clock::time_point now = Clock::now();
     for (const std::string& authority : authorities) {
       if (client->in_flight() >= job.limits.max_connections) break;
       HostState& h = hosts[authority];
       if (h.robots_state == HostState::kFetching) continue;
+      if (h.robots_state == HostState::kUnknown && now < h.robots_retry_at) continue;
       if (h.robots_state == HostState::kUnknown && job.politeness.obey_robots) {
         // Shared frontiers fetch each robots.txt once for all workers.
         KAGAMI_ASSIGN_OR_RETURN(Frontier::SharedRobots shared, frontier->LeaseRobots(authority));
         if (shared.lease == Frontier::RobotsLease::kWait) continue;
+        h.robots_failures = std::max(h.robots_failures, shared.failures);
         if (shared.lease == Frontier::RobotsLease::kKnown) {
+          h.robots_unreachable = shared.verdict == "disallow";
           h.robots = shared.verdict == "allow" ? RobotsRules::AllowAll()
                      : shared.verdict == "disallow"
                          ? RobotsRules::DisallowAll()
@@ -690,11 +737,35 @@ struct Crawler::Impl {
     } else if (r.refused_address && f.robots_hops == 0) {
       h.robots = RobotsRules::AllowAll();  // the pages will be refused by the policy anyway
     } else {
-      h.robots = RobotsRules::DisallowAll();  // 2.3.1.4: unreachable -> complete disallow
+      // 2.3.1.4: unreachable -> complete disallow. Nothing is fetched from
+      // the host meanwhile; robots.txt is asked again after a doubling
+      // back-off (shared by all workers of a shared frontier), a bounded
+      // number of times, and only then are the host's URLs refused.
+      ++h.robots_failures;
+      if (h.robots_failures <= job.politeness.robots_retries) {
+        double wait =
+            std::min(job.politeness.max_backoff_s,
+                     job.politeness.robots_retry_s * std::pow(2.0, h.robots_failures - 1));
+        h.robots_state = HostState::kUnknown;
+        h.robots_retry_at =
+            Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(wait * 1000));
+        h.next_start = std::max(h.next_start, h.robots_retry_at);
+        KAGAMI_RETURN_IF_ERROR(frontier->StoreRobots(f.authority, "retry"));
+        KAGAMI_RETURN_IF_ERROR(frontier->Defer(f.authority, wait));
+        std::vector<FrontierEntry> parked = std::move(h.parked);
+        h.parked.clear();
+        for (const FrontierEntry& e : parked) KAGAMI_RETURN_IF_ERROR(frontier->Release(e.id));
+        return Status::Ok();
+      }
+      h.robots = RobotsRules::DisallowAll();
+      h.robots_unreachable = true;
       verdict = "disallow";
     }
-    KAGAMI_RETURN_IF_ERROR(frontier->StoreRobots(f.authority, verdict));
+    if (verdict != "disallow") h.robots_failures = 0;
+    KAGAMI_RETURN_IF_ERROR(
+        frontier->StoreRobots(f.authority, verdict, job.politeness.max_backoff_s));
     h.robots_state = HostState::kReady;
+    if (stopping) return Status::Ok();  // parked entries are released by the stop
     std::vector<FrontierEntry> parked = std::move(h.parked);
     h.parked.clear();
     for (FrontierEntry& e : parked) KAGAMI_RETURN_IF_ERROR(StartEntry(std::move(e), h));
@@ -784,6 +855,7 @@ struct Crawler::Impl {
       return frontier->Complete(e.id, FetchOutcome::kDone, "HTML at a media URL, not followed");
     }
     ++progress.media;
+    KAGAMI_RETURN_IF_ERROR(frontier->MarkFetched(e.id));  // off the wire, still leased
     MediaItem item;
     item.entry = e;
     if (f.robots_overridden) {
@@ -908,30 +980,43 @@ Result<CrawlSummary> Crawler::Run(bool resume, const std::atomic<bool>* stop,
   m.StartWorkers();
   Status status;
   auto last_progress = Clock::now();
+  Clock::time_point stop_deadline{};
   while (true) {
-    bool stopping = stop != nullptr && stop->load();
-    if (stopping) {
+    if (!m.stopping && stop != nullptr && stop->load()) {
+      // A clean stop: nothing new starts; exchanges in flight may finish for
+      // kStopGrace; below, fetched media is recorded and every URL still
+      // claimed goes back to the frontier.
+      m.stopping = true;
       summary.stopped = true;
-      break;
+      stop_deadline = Clock::now() + kStopGrace;
     }
+    if (m.stopping && (m.client->in_flight() == 0 || Clock::now() >= stop_deadline)) break;
     status = m.DrainMediaDone();
     if (!status.ok()) break;
-    status = m.Fill();
-    if (!status.ok()) break;
+    if (!m.stopping && (m.activity || Clock::now() - m.last_fill >= kIdleFill)) {
+      m.activity = false;
+      m.last_fill = Clock::now();
+      status = m.Fill();
+      if (!status.ok()) break;
+    }
     int outstanding;
     {
       std::lock_guard<std::mutex> lock(m.mu);
       outstanding = m.media_outstanding;
     }
-    if (m.client->in_flight() == 0) {
-      Result<std::vector<std::string>> ready = m.frontier->ReadyAuthorities();
-      if (!ready.ok()) {
-        status = ready.status();
-        break;
+    if (!m.stopping && m.client->in_flight() == 0) {
+      if (!m.frontier_had_work.has_value()) {
+        Result<std::vector<std::string>> ready = m.frontier->ReadyAuthorities();
+        if (!ready.ok()) {
+          status = ready.status();
+          break;
+        }
+        m.frontier_had_work = !ready->empty();
       }
-      if (ready->empty() && outstanding == 0) break;  // nothing left anywhere
+      if (!*m.frontier_had_work && outstanding == 0) break;  // nothing left anywhere
     }
     std::vector<HttpResponse> responses = m.client->Poll(20);
+    if (!responses.empty()) m.activity = true;
     for (HttpResponse& r : responses) {
       status = m.Handle(r);
       if (!status.ok()) break;
@@ -943,10 +1028,33 @@ Result<CrawlSummary> Crawler::Run(bool resume, const std::atomic<bool>* stop,
       last_progress = Clock::now();
     }
   }
-  // Whatever was fetched is fingerprinted and recorded before returning.
+  if (summary.stopped) {
+    auto drain_deadline = Clock::now() + kStopMediaDrain;
+    while (status.ok() && Clock::now() < drain_deadline) {
+      status = m.DrainMediaDone();
+      {
+        std::lock_guard<std::mutex> lock(m.mu);
+        if (m.media_outstanding == 0) break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    std::lock_guard<std::mutex> lock(m.mu);
+    for (const MediaItem& item : m.media_queue) m.media_pending_bytes -= item.response.body.size();
+    m.media_outstanding -= static_cast<int>(m.media_queue.size());
+    m.media_queue.clear();
+  }
+  // Media being processed is finished and recorded before returning.
   m.StopWorker();
   Status drained = m.DrainMediaDone();
   if (status.ok()) status = drained;
+  if (summary.stopped || !status.ok()) {
+    // Exchanges still in flight are abandoned (no WARC record: nothing was
+    // kept), and every URL this process still holds is released at once.
+    m.client.reset();
+    m.in_flight.clear();
+    Status released = m.frontier->ReleaseAll();
+    if (status.ok()) status = released;
+  }
   if (!status.ok()) return status;
   if (!summary.stopped) {
     Result<FrontierCounts> counts = m.frontier->Counts();

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "kagami/crawler/robots.h"
@@ -64,8 +65,31 @@ CREATE TABLE crawl_meta (
 );
 )sql";
 
+// v2: budgets counted for all workers of a run; URLs fetched but still
+// leased (being fingerprinted) no longer hold a host connection; robots.txt
+// 5xx back-off shared by all workers; the PostgreSQL schedule (pg_schedule.h).
+constexpr std::string_view kSchemaV2 = R"sql(
+ALTER TABLE crawl_runs ADD COLUMN pages_started BIGINT NOT NULL DEFAULT 0,
+  ADD COLUMN media_started BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE crawl_urls ADD COLUMN budgeted BOOLEAN NOT NULL DEFAULT false,
+  ADD COLUMN on_wire BOOLEAN NOT NULL DEFAULT false;
+ALTER TABLE crawl_hosts ADD COLUMN robots_failures INTEGER NOT NULL DEFAULT 0,
+  ADD COLUMN robots_valid_until TIMESTAMPTZ;
+CREATE TABLE crawl_schedule (
+  job TEXT PRIMARY KEY,
+  next_run TIMESTAMPTZ NOT NULL,
+  running_by TEXT,
+  run_label TEXT,
+  last_start TIMESTAMPTZ,
+  last_end TIMESTAMPTZ,
+  last_status TEXT,
+  last_findings BIGINT
+);
+)sql";
+
 constexpr store::Migration kMigrations[] = {
     {1, "crawl frontier: runs, urls with leases, shared host politeness, meta", kSchemaV1},
+    {2, "crawl frontier: shared budgets, on-wire leases, robots.txt back-off, schedule", kSchemaV2},
 };
 
 std::string DefaultWorkerId() {
@@ -134,6 +158,7 @@ class PgFrontier : public Frontier {
   PgFrontier(PgFrontierOptions o, std::unique_ptr<PgConnection> conn,
              std::unique_ptr<PgConnection> heartbeat)
       : o_(std::move(o)), db_(std::move(conn)), hb_db_(std::move(heartbeat)) {
+    rotation_ = std::random_device()();
     hb_ = std::thread([this] { Heartbeat(); });
   }
 
@@ -171,7 +196,7 @@ class PgFrontier : public Frontier {
     KAGAMI_RETURN_IF_ERROR(
         db_->Exec("INSERT INTO crawl_runs (job, label, state) VALUES ($1, $2, 'running') "
                   "ON CONFLICT (job) DO UPDATE SET label=$2, state='running', started_at=now(), "
-                  "finished_at=NULL",
+                  "finished_at=NULL, pages_started=0, media_started=0",
                   {o_.job, o_.run_label})
             .status());
     KAGAMI_RETURN_IF_ERROR(AddLocked(o_.seeds).status());
@@ -208,13 +233,18 @@ class PgFrontier : public Frontier {
                   "(0, 1) GROUP BY authority) "
                   "SELECT q.authority, q.claimable AND coalesce(h.next_allowed <= "
                   "clock_timestamp(), true) AND (SELECT count(*) FROM crawl_urls l WHERE "
-                  "l.authority = q.authority AND l.state = 1 AND l.lease_until > "
+                  "l.authority = q.authority AND l.state = 1 AND l.on_wire AND l.lease_until > "
                   "clock_timestamp()) < $2 FROM q LEFT JOIN crawl_hosts h ON h.authority = "
                   "q.authority ORDER BY 1",
                   {o_.job, o_.per_host_connections}));
     std::vector<std::string> ready;
     for (int i = 0; i < r.size(); ++i)
       if (r.Bool(i, 1)) ready.push_back(r.Text(i, 0));
+    // Each worker starts at its own place in the list, so workers do not
+    // all try the same host first.
+    if (ready.size() > 1) {
+      std::rotate(ready.begin(), ready.begin() + (rotation_++ % ready.size()), ready.end());
+    }
     // Nothing claimable now, but URLs remain (queued behind politeness, or
     // leased by workers that may add more): the run is not over.
     if (ready.empty() && !r.empty()) ready.push_back(r.Text(0, 0));
@@ -224,21 +254,22 @@ class PgFrontier : public Frontier {
   Result<std::vector<FrontierEntry>> Claim(const std::string& authority, int n) override {
     std::vector<FrontierEntry> out;
     if (n <= 0) return out;
+    KAGAMI_RETURN_IF_ERROR(EnsureHost(authority));
     PgTransaction txn(*db_);
     KAGAMI_RETURN_IF_ERROR(txn.Begin());
-    KAGAMI_RETURN_IF_ERROR(EnsureHost(authority));
+    // The host row serialises claims on the host across workers; a worker
+    // finding it locked (another worker claiming there right now) moves on
+    // instead of queuing behind it.
     KAGAMI_ASSIGN_OR_RETURN(
         PgRows host,
-        db_->Exec("SELECT next_allowed <= clock_timestamp(), crawl_delay_s FROM crawl_hosts "
-                  "WHERE authority=$1 FOR UPDATE",
+        db_->Exec("SELECT h.next_allowed <= clock_timestamp(), h.crawl_delay_s, (SELECT count(*) "
+                  "FROM crawl_urls l WHERE l.authority=$1 AND l.state=1 AND l.on_wire AND "
+                  "l.lease_until > clock_timestamp()) FROM crawl_hosts h WHERE h.authority=$1 "
+                  "FOR UPDATE OF h SKIP LOCKED",
                   {authority}));
     if (host.empty() || !host.Bool(0, 0)) return out;  // rolls back: nothing changed
     double delay = std::min(std::max(o_.min_delay_s, host.Double(0, 1)), o_.max_backoff_s);
-    KAGAMI_ASSIGN_OR_RETURN(
-        PgRows active, db_->Exec("SELECT count(*) FROM crawl_urls WHERE authority=$1 AND state=1 "
-                                 "AND lease_until > clock_timestamp()",
-                                 {authority}));
-    int room = o_.per_host_connections - static_cast<int>(active.Int(0, 0));
+    int room = o_.per_host_connections - static_cast<int>(host.Int(0, 2));
     int k = std::min(n, room);
     if (delay > 0) k = std::min(k, 1);
     if (k <= 0) return out;
@@ -247,8 +278,9 @@ class PgFrontier : public Frontier {
         db_->Exec("WITH c AS (SELECT id FROM crawl_urls WHERE job=$1 AND authority=$2 AND "
                   "(state=0 OR (state=1 AND lease_until <= clock_timestamp())) "
                   "ORDER BY priority DESC, id LIMIT $3 FOR UPDATE SKIP LOCKED) "
-                  "UPDATE crawl_urls u SET state=1, worker=$4, lease_until=clock_timestamp() + "
-                  "make_interval(secs => $5::float8) FROM c WHERE u.id = c.id "
+                  "UPDATE crawl_urls u SET state=1, on_wire=true, worker=$4, "
+                  "lease_until=clock_timestamp() + make_interval(secs => $5::float8) FROM c "
+                  "WHERE u.id = c.id "
                   "RETURNING u.id, u.url, u.authority, u.depth, u.redirects, u.priority, u.kind, "
                   "u.referrer",
                   {o_.job, authority, k, o_.worker_id, o_.lease_s}));
@@ -284,6 +316,45 @@ class PgFrontier : public Frontier {
             "state=1 AND worker=$2",
             {id, o_.worker_id})
         .status();
+  }
+
+  Status ReleaseAll() override {
+    KAGAMI_RETURN_IF_ERROR(
+        db_->Exec("UPDATE crawl_urls SET state=0, worker=NULL, lease_until=NULL WHERE worker=$1 "
+                  "AND state=1",
+                  {o_.worker_id})
+            .status());
+    return db_
+        ->Exec(
+            "UPDATE crawl_hosts SET robots_worker=NULL, robots_lease_until=NULL WHERE "
+            "robots_worker=$1",
+            {o_.worker_id})
+        .status();
+  }
+
+  Status MarkFetched(int64_t id) override {
+    return db_
+        ->Exec("UPDATE crawl_urls SET on_wire=false WHERE id=$1 AND state=1 AND worker=$2",
+               {id, o_.worker_id})
+        .status();
+  }
+
+  bool SharesBudgets() const override { return true; }
+
+  Result<bool> TakeBudget(int64_t id, bool page, int64_t limit) override {
+    // One statement: the URL is counted once (budgeted), the run's counter
+    // moves only below the limit; concurrent workers re-check the limit on
+    // the updated row (READ COMMITTED), so the budget is never exceeded.
+    std::string column = page ? "pages_started" : "media_started";
+    KAGAMI_ASSIGN_OR_RETURN(
+        PgRows r,
+        db_->Exec("WITH u AS (UPDATE crawl_urls SET budgeted=true WHERE id=$2 AND NOT budgeted "
+                  "RETURNING 1), r AS (UPDATE crawl_runs SET " +
+                      column + "=" + column + " + 1 WHERE job=$1 AND " + column +
+                      " < $3 AND EXISTS (SELECT 1 FROM u) RETURNING 1) "
+                      "SELECT EXISTS (SELECT 1 FROM u), EXISTS (SELECT 1 FROM r)",
+                  {o_.job, id, limit}));
+    return !r.Bool(0, 0) || r.Bool(0, 1);
   }
 
   Status Complete(int64_t id, FetchOutcome outcome, const std::string& note) override {
@@ -329,17 +400,19 @@ class PgFrontier : public Frontier {
   }
 
   Result<SharedRobots> LeaseRobots(const std::string& authority) override {
+    KAGAMI_RETURN_IF_ERROR(EnsureHost(authority));
     PgTransaction txn(*db_);
     KAGAMI_RETURN_IF_ERROR(txn.Begin());
-    KAGAMI_RETURN_IF_ERROR(EnsureHost(authority));
     KAGAMI_ASSIGN_OR_RETURN(
         PgRows r,
-        db_->Exec("SELECT robots_verdict, robots_verdict IS NOT NULL AND robots_fetched_at > "
-                  "clock_timestamp() - interval '24 hours', robots_worker IS NOT NULL AND "
-                  "robots_worker <> $2 AND robots_lease_until > clock_timestamp() "
-                  "FROM crawl_hosts WHERE authority=$1 FOR UPDATE",
+        db_->Exec("SELECT robots_verdict, robots_verdict IS NOT NULL AND "
+                  "coalesce(robots_valid_until, robots_fetched_at + interval '24 hours') > "
+                  "clock_timestamp(), robots_worker IS NOT NULL AND "
+                  "robots_worker <> $2 AND robots_lease_until > clock_timestamp(), "
+                  "robots_failures FROM crawl_hosts WHERE authority=$1 FOR UPDATE",
                   {authority, o_.worker_id}));
     SharedRobots out;
+    out.failures = static_cast<int>(r.Int(0, 3));
     if (r.Bool(0, 1)) {
       out.lease = RobotsLease::kKnown;
       out.verdict = r.Text(0, 0);
@@ -358,7 +431,17 @@ class PgFrontier : public Frontier {
     return out;
   }
 
-  Status StoreRobots(const std::string& authority, const std::string& verdict) override {
+  Status StoreRobots(const std::string& authority, const std::string& verdict,
+                     double disallow_valid_s) override {
+    if (verdict == "retry") {
+      return db_
+          ->Exec(
+              "UPDATE crawl_hosts SET robots_failures=robots_failures + 1, robots_worker=NULL, "
+              "robots_lease_until=NULL WHERE authority=$1",
+              {authority})
+          .status();
+    }
+    double valid_s = verdict == "disallow" ? disallow_valid_s : 24 * 3600.0;
     double crawl_delay = 0;
     if (verdict.rfind("rules\n", 0) == 0) {
       crawl_delay =
@@ -367,8 +450,10 @@ class PgFrontier : public Frontier {
     return db_
         ->Exec(
             "UPDATE crawl_hosts SET robots_verdict=$2, robots_fetched_at=clock_timestamp(), "
-            "robots_worker=NULL, robots_lease_until=NULL, crawl_delay_s=$3 WHERE authority=$1",
-            {authority, StorableText(verdict), crawl_delay})
+            "robots_valid_until=clock_timestamp() + make_interval(secs => $4::float8), "
+            "robots_failures=0, robots_worker=NULL, robots_lease_until=NULL, crawl_delay_s=$3 "
+            "WHERE authority=$1",
+            {authority, StorableText(verdict), crawl_delay, valid_s})
         .status();
   }
 
@@ -384,10 +469,13 @@ class PgFrontier : public Frontier {
 
  private:
   Status EnsureHost(const std::string& authority) {
-    return db_
-        ->Exec("INSERT INTO crawl_hosts (authority) VALUES ($1) ON CONFLICT DO NOTHING",
-               {authority})
-        .status();
+    if (known_hosts_.count(authority)) return Status::Ok();
+    KAGAMI_RETURN_IF_ERROR(
+        db_->Exec("INSERT INTO crawl_hosts (authority) VALUES ($1) ON CONFLICT DO NOTHING",
+                  {authority})
+            .status());
+    known_hosts_.insert(authority);
+    return Status::Ok();
   }
 
   Result<int> AddLocked(const std::vector<FrontierEntry>& entries) {
@@ -425,6 +513,8 @@ class PgFrontier : public Frontier {
   std::condition_variable hb_cv_;
   bool hb_stop_ = false;
   std::thread hb_;
+  std::set<std::string> known_hosts_;  // host rows known to exist
+  size_t rotation_ = 0;
 };
 
 }  // namespace

@@ -122,6 +122,8 @@ class SqliteFrontier : public Frontier {
 
   Status Release(int64_t id) override { return SetState(id, 0, ""); }
 
+  Status ReleaseAll() override { return Exec("UPDATE urls SET state=0 WHERE state=1;"); }
+
   Status Complete(int64_t id, FetchOutcome outcome, const std::string& note) override {
     return SetState(id, static_cast<int>(outcome), note);
   }

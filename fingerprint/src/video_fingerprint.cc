@@ -16,15 +16,18 @@ using ChromaprintPtr = std::unique_ptr<ChromaprintContext, ChromaprintCloser>;
 
 class FingerprintSink : public ingest::VideoSink {
  public:
-  FingerprintSink(VideoFingerprint& out, std::vector<cv::Mat>* kept, int sample_rate)
-      : out_(out), kept_(kept) {
+  FingerprintSink(VideoFingerprint& out, std::vector<cv::Mat>* kept, int sample_rate,
+                  const std::function<void(const ingest::VideoFrame&)>& on_frame)
+      : out_(out), kept_(kept), on_frame_(on_frame) {
     chroma_.reset(chromaprint_new(CHROMAPRINT_ALGORITHM_DEFAULT));
     if (chroma_ && chromaprint_start(chroma_.get(), sample_rate, 1) != 1) chroma_.reset();
   }
 
   void OnFrame(ingest::VideoFrame frame) override {
+    if (on_frame_) on_frame_(frame);
     FrameFingerprint fp;
     fp.t = frame.t;
+    fp.byte_pos = frame.byte_pos;
     fp.scene_cut = frame.scene_cut;
     fp.frame_width = frame.gray.cols;
     fp.frame_height = frame.gray.rows;
@@ -73,6 +76,7 @@ class FingerprintSink : public ingest::VideoSink {
  private:
   VideoFingerprint& out_;
   std::vector<cv::Mat>* kept_;
+  const std::function<void(const ingest::VideoFrame&)>& on_frame_;
   PdqHasher hasher_;
   ChromaprintPtr chroma_;
   bool fed_ = false;
@@ -85,7 +89,7 @@ Result<VideoFingerprint> FingerprintVideo(const std::string& path,
                                           const ingest::IngestLimits& limits,
                                           std::vector<cv::Mat>* kept_frames) {
   VideoFingerprint out;
-  FingerprintSink sink(out, kept_frames, options.decode.audio_sample_rate);
+  FingerprintSink sink(out, kept_frames, options.decode.audio_sample_rate, options.on_frame);
   bool url = path.rfind("http://", 0) == 0 || path.rfind("https://", 0) == 0;
   KAGAMI_ASSIGN_OR_RETURN(
       out.info, url && options.fetcher != nullptr

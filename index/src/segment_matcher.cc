@@ -126,8 +126,18 @@ std::vector<Segment> SegmentsForAsset(std::vector<FrameMatch> m, const std::vect
         s.start = start;
         s.end = end;
         s.speed = speed;
-        s.ref_start = std::max(0.0, speed * start + offset);
-        s.ref_end = std::max(0.0, speed * end + offset);
+        // The reference range from the run's best match per query frame
+        // (median offset): the line fit above uses every inlier within the
+        // tolerance, which slow pans and zooms (many near-identical
+        // neighbours on one side) bias by up to the tolerance.
+        std::vector<double> offsets;
+        for (size_t k = a; k <= b; ++k) {
+          offsets.push_back(m[chosen[k]].tr - speed * m[chosen[k]].tq);
+        }
+        std::nth_element(offsets.begin(), offsets.begin() + offsets.size() / 2, offsets.end());
+        const double run_offset = offsets[offsets.size() / 2];
+        s.ref_start = std::max(0.0, speed * start + run_offset);
+        s.ref_end = std::max(0.0, speed * end + run_offset);
         s.matched_frames = count;
         s.query_frames = static_cast<int>(sampled);
         s.mean_distance = dist;

@@ -19,7 +19,12 @@ extern "C" {
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include <thread>
 #include <vector>
+
+#include <sodium.h>
+
+#include "kagami/ingest/memory_source.h"
 
 namespace kagami::ingest {
 namespace {
@@ -199,6 +204,10 @@ class Decoder {
         fmt_->streams[i]->discard = AVDISCARD_ALL;
       }
     }
+    if (video_index_ >= 0) {
+      AVRational r = fmt_->streams[video_index_]->avg_frame_rate;
+      if (r.num > 0 && r.den > 0 && av_q2d(r) >= 1 && av_q2d(r) <= 300) frame_s_ = 1 / av_q2d(r);
+    }
     return Status::Ok();
   }
 
@@ -227,6 +236,7 @@ class Decoder {
       ctx->thread_count = options_.threads;
       ctx->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
       if (options_.skip_nonref) ctx->skip_frame = AVDISCARD_NONREF;
+      if (options_.skip_loop_filter) ctx->skip_loop_filter = AVDISCARD_ALL;
       // Low-resolution decoding (DCT-domain downscale) where the codec has it
       // (MJPEG and some older codecs; not H.264/HEVC/VP9/AV1), keeping the
       // short side at least 2x what the sampled frames need.
@@ -260,7 +270,7 @@ class Decoder {
       }
       if (rc < 0) break;  // end of file, or damage the demuxer cannot resync from
       if (pkt->stream_index == video_index_) {
-        Feed(video_.get(), pkt.get(), frame.get(), true);
+        if (!SkipVideoPacket(*pkt)) Feed(video_.get(), pkt.get(), frame.get(), true);
       } else if (pkt->stream_index == audio_index_) {
         Feed(audio_.get(), pkt.get(), frame.get(), false);
       }
@@ -301,6 +311,63 @@ class Decoder {
     }
   }
 
+  // Keyframe skipping (VideoDecodeOptions::skip_to_keyframes): true when
+  // `pkt` is to be dropped. Notes every keyframe's time for the prediction.
+  bool SkipVideoPacket(const AVPacket& pkt) {
+    const bool key = (pkt.flags & AV_PKT_FLAG_KEY) != 0;
+    int64_t ts = pkt.pts != AV_NOPTS_VALUE ? pkt.pts : pkt.dts;
+    double t =
+        ts == AV_NOPTS_VALUE ? -1 : ts * av_q2d(fmt_->streams[video_index_]->time_base) - origin_s_;
+    if (key && ts != AV_NOPTS_VALUE) {
+      if (have_key_ && t > last_key_t_ + 1e-3) {
+        key_intervals_[key_interval_count_++ % key_intervals_.size()] = t - last_key_t_;
+      }
+      if (!have_key_ || t > last_key_t_) last_key_t_ = t;
+      have_key_ = true;
+    }
+    if (!skipping_) return false;
+    if (!key) {
+      ++info_.packets_skipped;
+      return true;
+    }
+    skipping_ = false;
+    resume_t_ = t;
+    have_sig_ = false;  // the previous signature is from before the gap
+    return false;
+  }
+
+  // The time of the first keyframe after `t` (seconds), or -1 when unknown:
+  // from the container's index when it holds one, else the last keyframe
+  // seen plus the longest of the last three keyframe intervals.
+  double NextKeyAfter(double t) const {
+    AVStream* st = fmt_->streams[video_index_];  // the index API takes a non-const stream
+    const double tb = av_q2d(st->time_base);
+    int n = avformat_index_get_entries_count(st);
+    if (n > 1) {
+      // Entries are sorted by timestamp; find the first after t.
+      int lo = 0, hi = n;
+      while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        const AVIndexEntry* e = avformat_index_get_entry(st, mid);
+        if (e != nullptr && e->timestamp * tb - origin_s_ <= t + 1e-3) {
+          lo = mid + 1;
+        } else {
+          hi = mid;
+        }
+      }
+      for (int i = lo; i < n && i < lo + 2000; ++i) {
+        const AVIndexEntry* e = avformat_index_get_entry(st, i);
+        if (e != nullptr && (e->flags & AVINDEX_KEYFRAME)) return e->timestamp * tb - origin_s_;
+      }
+    }
+    if (!have_key_ || key_interval_count_ < 2 || last_key_t_ > t + 1e-3) return -1;
+    double longest = 0;
+    size_t m = std::min(key_interval_count_, key_intervals_.size());
+    for (size_t i = 0; i < m; ++i) longest = std::max(longest, key_intervals_[i]);
+    double next = last_key_t_ + longest;
+    return next > t ? next : -1;
+  }
+
   double FrameTime(const AVFrame& f, int stream) const {
     int64_t pts = f.best_effort_timestamp != AV_NOPTS_VALUE ? f.best_effort_timestamp : f.pts;
     if (pts == AV_NOPTS_VALUE) return -1;
@@ -313,7 +380,8 @@ class Decoder {
       return;
     }
     double t = FrameTime(f, video_index_);
-    if (t < 0) t = last_video_t_ + 1.0 / 25;  // no timestamps: assume 25 fps
+    if (t < 0) t = last_video_t_ + frame_s_;  // no timestamps
+    if (t < resume_t_ - 1e-3) return;         // leading picture of the GOP resumed at
     if (t > options_.max_media_seconds) {
       info_.truncated = true;
       done_ = true;
@@ -322,7 +390,20 @@ class Decoder {
     ++info_.frames_decoded;
     last_video_t_ = std::max(last_video_t_, t);
     if (options_.frame_rate <= 0) return;
+    SampleIfDue(f, t);
+    SkipAheadIfUnneeded(t);
+  }
 
+  // No sample time before the next keyframe (within 1.5 frames): the rest of
+  // this GOP is not needed. Not when that keyframe is already in the decoder
+  // (frame threading reads ahead).
+  void SkipAheadIfUnneeded(double t) {
+    if (!options_.skip_to_keyframes || skipping_ || done_ || last_key_t_ > t + 1e-3) return;
+    double next_key = NextKeyAfter(t);
+    if (next_key > t && next_key <= next_sample_t_ + 1.5 * frame_s_) skipping_ = true;
+  }
+
+  void SampleIfDue(const AVFrame& f, double t) {
     bool sample = t + 1e-6 >= next_sample_t_;
     bool cut = false;
     if (options_.scene_cuts) {
@@ -344,6 +425,7 @@ class Decoder {
     VideoFrame out;
     out.t = t;
     out.scene_cut = cut;
+    out.byte_pos = f.pkt_pos;
     if (!Scale(f, out.gray)) {
       ++info_.decode_errors;
       return;
@@ -441,6 +523,12 @@ class Decoder {
   SwrPtr swr_;
   int video_index_ = -1, audio_index_ = -1;
   double origin_s_ = 0;
+  double frame_s_ = 1.0 / 25;  // nominal frame duration (seconds)
+  // Keyframe skipping state (SkipVideoPacket).
+  bool skipping_ = false, have_key_ = false;
+  double last_key_t_ = 0, resume_t_ = -1e9;
+  std::array<double, 3> key_intervals_{};
+  size_t key_interval_count_ = 0;
   double next_sample_t_ = 0, last_sampled_t_ = -1e9;
   double last_video_t_ = 0, last_audio_t_ = 0, audio_start_s_ = 0;
   int in_rate_ = 0, in_format_ = -1;
@@ -563,36 +651,125 @@ std::string HlsAttr(const std::string& list, const std::string& name) {
   return {};
 }
 
-// Reads HLS segments one after another through a ByteFetcher, as one stream.
+// Reads HLS segments (or one file) one after another through a ByteFetcher,
+// as one stream. A live media playlist is re-read when the segments run out
+// (VideoDecodeOptions::Live), sleeping on the calling thread.
 class SegmentReader {
  public:
-  SegmentReader(ByteFetcher& fetcher, std::vector<std::string> urls, uint64_t max_total)
-      : fetcher_(fetcher), urls_(std::move(urls)), max_total_(max_total) {}
+  struct Item {
+    std::string url;
+    int64_t sequence = -1;  // media sequence number; -1: init segment or plain file
+    double duration = 0;    // EXTINF seconds
+  };
+
+  SegmentReader(ByteFetcher& fetcher, uint64_t max_total, const VideoDecodeOptions::Live& live,
+                double max_wall_s)
+      : fetcher_(fetcher),
+        max_total_(max_total),
+        live_(live),
+        started_(Clock::now()),
+        wall_end_(started_ +
+                  std::chrono::milliseconds(static_cast<int64_t>(
+                      std::max(0.0, std::min(live.max_wall_seconds, max_wall_s)) * 1000))) {
+    crypto_hash_sha256_init(&digest_);
+  }
+
+  // Lowercase hex SHA-256 over every piece's bytes in input order (call once).
+  std::string Digest() {
+    unsigned char d[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_final(&digest_, d);
+    static const char* kHex = "0123456789abcdef";
+    std::string out;
+    for (unsigned char b : d) {
+      out.push_back(kHex[b >> 4]);
+      out.push_back(kHex[b & 15]);
+    }
+    return out;
+  }
+
+  void Add(Item item) { queue_.push_back(std::move(item)); }
+
+  // Makes the reader follow the live media playlist `url` whose first load
+  // is `p` (already Add()ed).
+  void FollowLive(const std::string& url, const HlsPlaylist& p) {
+    live_url_ = url;
+    following_ = true;
+    target_s_ = p.target_duration > 0 ? p.target_duration : 6;
+    stall_s_ = live_.max_stall_seconds > 0 ? live_.max_stall_seconds : 3 * target_s_;
+    last_load_ = last_new_ = Clock::now();
+    changed_ = true;
+  }
+
+  // Adds the segments of a media playlist that are new (by media sequence),
+  // within the live bounds. Returns how many were added.
+  size_t AddSegments(const HlsPlaylist& p) {
+    size_t added = 0;
+    for (size_t i = 0; i < p.segments.size() && stop_.empty(); ++i) {
+      int64_t seq = p.media_sequence + static_cast<int64_t>(i);
+      if (have_seq_ && seq < next_seq_) continue;
+      if (have_seq_ && seq > next_seq_) missed_ += seq - next_seq_;
+      if (following_ || !p.ended) {
+        if (taken_ >= live_.max_segments) {
+          stop_ = "max_segments";
+          break;
+        }
+        if (taken_s_ + p.durations[i] > live_.max_media_seconds + 1e-6) {
+          stop_ = "max_media_seconds";
+          break;
+        }
+      }
+      queue_.push_back({p.segments[i], seq, p.durations[i]});
+      ++taken_;
+      taken_s_ += p.durations[i];
+      next_seq_ = seq + 1;
+      have_seq_ = true;
+      ++added;
+    }
+    return added;
+  }
 
   static int Read(void* opaque, uint8_t* buf, int size) {
     return static_cast<SegmentReader*>(opaque)->ReadSome(buf, size);
   }
 
   const Status& error() const { return error_; }
+  std::vector<StreamPiece>& pieces() { return pieces_; }
+  int reloads() const { return reloads_; }
+  int64_t missed() const { return missed_; }
+  // Why a live playlist stopped being read ("" while not live).
+  const std::string& stop_reason() const { return stop_; }
+  void set_stop_reason(std::string why) { stop_ = std::move(why); }
 
  private:
   int ReadSome(uint8_t* buf, int size) {
     while (pos_ >= current_.size()) {
-      if (next_ >= urls_.size() || !error_.ok()) return AVERROR_EOF;
+      if (!error_.ok()) return AVERROR_EOF;
+      if (next_ >= queue_.size() && !Reload()) return AVERROR_EOF;
       uint64_t room = max_total_ > total_ ? max_total_ - total_ : 0;
       if (room == 0) {
         error_ = Status::ResourceExhausted("HLS stream exceeds " + std::to_string(max_total_) +
                                            " bytes in all");
         return AVERROR_EOF;
       }
-      Result<FetchedBytes> got = fetcher_.Fetch(urls_[next_], room);
-      ++next_;
+      const Item& item = queue_[next_++];
+      Result<FetchedBytes> got = fetcher_.Fetch(item.url, room);
       if (!got.ok()) {
         error_ = got.status();
+        if (following_ && stop_.empty()) stop_ = "fetch error";
         return AVERROR_EOF;  // the segments read so far still decode
       }
       current_ = std::move(got->bytes);
       pos_ = 0;
+      StreamPiece piece;
+      piece.url = got->url.empty() ? item.url : got->url;
+      piece.offset = static_cast<int64_t>(total_);
+      piece.size = static_cast<int64_t>(current_.size());
+      piece.sha256 =
+          Sha256Hex(reinterpret_cast<const unsigned char*>(current_.data()), current_.size());
+      piece.sequence = item.sequence;
+      pieces_.push_back(std::move(piece));
+      crypto_hash_sha256_update(&digest_, reinterpret_cast<const unsigned char*>(current_.data()),
+                                current_.size());
       total_ += current_.size();
     }
     size_t n = std::min(static_cast<size_t>(size), current_.size() - pos_);
@@ -601,14 +778,73 @@ class SegmentReader {
     return static_cast<int>(n);
   }
 
+  // Live: waits for and fetches new segments. False when the stream is over.
+  bool Reload() {
+    if (!following_ || !stop_.empty()) return false;
+    while (true) {
+      // RFC 8216 6.3.4: reload after the target duration, or half of it
+      // when the last reload brought nothing new.
+      auto due = last_load_ + std::chrono::milliseconds(
+                                  static_cast<int64_t>((changed_ ? 1.0 : 0.5) * target_s_ * 1000));
+      if (due > wall_end_) {
+        std::this_thread::sleep_until(wall_end_);
+        stop_ = "max_wall_seconds";
+        return false;
+      }
+      std::this_thread::sleep_until(due);
+      last_load_ = Clock::now();
+      ++reloads_;
+      Result<FetchedBytes> got = fetcher_.Fetch(live_url_, kMaxPlaylistBytes);
+      if (!got.ok()) {
+        error_ = got.status();
+        stop_ = "fetch error";
+        return false;
+      }
+      Result<HlsPlaylist> p = ParseHlsPlaylist(got->bytes, got->url.empty() ? live_url_ : got->url);
+      if (!p.ok() || p->master) {
+        error_ = p.ok() ? Status::Corrupt(live_url_ + ": a media playlist became a master playlist")
+                        : p.status();
+        stop_ = "fetch error";
+        return false;
+      }
+      if (p->target_duration > 0) target_s_ = p->target_duration;
+      size_t added = AddSegments(*p);
+      changed_ = added > 0;
+      if (added > 0) last_new_ = last_load_;
+      if (p->ended && stop_.empty() && added == 0) stop_ = "endlist";
+      if (added > 0) {
+        if (p->ended && stop_.empty()) stop_ = "endlist";  // read what was added, then stop
+        return true;
+      }
+      if (!stop_.empty()) return false;
+      if (std::chrono::duration<double>(Clock::now() - last_new_).count() > stall_s_) {
+        stop_ = "stalled";
+        return false;
+      }
+    }
+  }
+
   ByteFetcher& fetcher_;
-  std::vector<std::string> urls_;
   uint64_t max_total_;
+  VideoDecodeOptions::Live live_;
+  std::vector<Item> queue_;
   uint64_t total_ = 0;
   size_t next_ = 0;
   std::string current_;
   size_t pos_ = 0;
   Status error_;
+  std::vector<StreamPiece> pieces_;
+  crypto_hash_sha256_state digest_;
+  // Live following.
+  Clock::time_point started_, wall_end_, last_load_, last_new_;
+  std::string live_url_;
+  bool following_ = false, changed_ = true, have_seq_ = false;
+  double target_s_ = 6, stall_s_ = 18;
+  int64_t next_seq_ = 0, missed_ = 0;
+  size_t taken_ = 0;
+  double taken_s_ = 0;
+  int reloads_ = 0;
+  std::string stop_;
 };
 
 struct AvioCloser {
@@ -655,6 +891,14 @@ Result<HlsPlaylist> ParseHlsPlaylist(const std::string& text, const std::string&
         }
       } else if (line.rfind("#EXTINF:", 0) == 0) {
         pending_duration = std::atof(line.c_str() + 8);
+        if (!std::isfinite(pending_duration) || pending_duration > 86400) pending_duration = 0;
+      } else if (line.rfind("#EXT-X-MEDIA-SEQUENCE:", 0) == 0) {
+        p.media_sequence = std::max(0LL, std::atoll(line.c_str() + 22));
+      } else if (line.rfind("#EXT-X-TARGETDURATION:", 0) == 0) {
+        double d = std::atof(line.c_str() + 22);
+        p.target_duration = std::isfinite(d) ? std::clamp(d, 0.0, 3600.0) : 0;
+      } else if (line == "#EXT-X-ENDLIST" || line == "#EXT-X-PLAYLIST-TYPE:VOD") {
+        p.ended = true;
       } else if (line.rfind("#EXT-X-KEY:", 0) == 0) {
         std::string method = HlsAttr(line.substr(11), "METHOD");
         if (method != "NONE") {
@@ -700,46 +944,61 @@ Result<VideoInfo> DecodeVideoUrl(const std::string& url, ByteFetcher& fetcher,
     return Status::InvalidArgument("max_side must be within 16..4096");
   }
   KAGAMI_ASSIGN_OR_RETURN(FetchedBytes first, fetcher.Fetch(url, limits.max_file_bytes));
-  std::vector<std::string> urls;
-  std::string inline_bytes;
+  const Clock::time_point started = Clock::now();
   bool playlist =
       first.bytes.rfind("#EXTM3U", 0) == 0 || first.bytes.rfind("\xef\xbb\xbf#EXTM3U", 0) == 0;
+  std::string inline_bytes;
+  std::string inline_url;
+  HlsPlaylist media;
+  std::string media_url;
   if (playlist) {
     if (first.bytes.size() > kMaxPlaylistBytes) {
       return Status::ResourceExhausted(url + ": playlist over " +
                                        std::to_string(kMaxPlaylistBytes) + " bytes");
     }
-    KAGAMI_ASSIGN_OR_RETURN(HlsPlaylist p, ParseHlsPlaylist(first.bytes, first.url));
-    if (p.master) {
+    const std::string first_url = first.url.empty() ? url : first.url;
+    KAGAMI_ASSIGN_OR_RETURN(media, ParseHlsPlaylist(first.bytes, first_url));
+    media_url = first_url;
+    if (media.master) {
       KAGAMI_ASSIGN_OR_RETURN(FetchedBytes variant,
-                              fetcher.Fetch(p.variant_url, kMaxPlaylistBytes));
-      KAGAMI_ASSIGN_OR_RETURN(p, ParseHlsPlaylist(variant.bytes, variant.url));
-      if (p.master) return Status::Unsupported(url + ": nested master playlists");
+                              fetcher.Fetch(media.variant_url, kMaxPlaylistBytes));
+      media_url = variant.url.empty() ? media.variant_url : variant.url;
+      KAGAMI_ASSIGN_OR_RETURN(media, ParseHlsPlaylist(variant.bytes, media_url));
+      if (media.master) return Status::Unsupported(url + ": nested master playlists");
     }
-    if (!p.init_url.empty()) urls.push_back(p.init_url);
-    urls.insert(urls.end(), p.segments.begin(), p.segments.end());
   } else {
     if (first.bytes.empty()) return Status::Corrupt(url + ": zero-length response");
     inline_bytes = std::move(first.bytes);  // a plain video file served over HTTP
+    inline_url = first.url.empty() ? url : first.url;
   }
 
   // The first piece is served from memory when we have it already.
   struct FirstThenFetcher : ByteFetcher {
     ByteFetcher& inner;
     std::string held;
+    std::string held_url;
     bool used = false;
-    FirstThenFetcher(ByteFetcher& f, std::string b) : inner(f), held(std::move(b)) {}
+    FirstThenFetcher(ByteFetcher& f, std::string b, std::string u)
+        : inner(f), held(std::move(b)), held_url(std::move(u)) {}
     Result<FetchedBytes> Fetch(const std::string& u, uint64_t max) override {
       if (!used && !held.empty()) {
         used = true;
-        return FetchedBytes{u, std::move(held), ""};
+        return FetchedBytes{held_url, std::move(held), ""};
       }
       return inner.Fetch(u, max);
     }
-  } source(fetcher, std::move(inline_bytes));
-  if (urls.empty()) urls.push_back(url);
+  } source(fetcher, std::move(inline_bytes), inline_url);
 
-  SegmentReader reader(source, urls, limits.max_file_bytes);
+  double wall_left = options.max_decode_seconds * 0.95 -
+                     std::chrono::duration<double>(Clock::now() - started).count();
+  SegmentReader reader(source, limits.max_file_bytes, options.live, wall_left);
+  if (playlist) {
+    if (!media.init_url.empty()) reader.Add({media.init_url, -1, 0});
+    reader.AddSegments(media);
+    if (!media.ended) reader.FollowLive(media_url, media);
+  } else {
+    reader.Add({url, -1, 0});
+  }
   auto* buffer = static_cast<unsigned char*>(av_malloc(kAvioBufferBytes));
   if (buffer == nullptr) return Status::ResourceExhausted("out of memory");
   std::unique_ptr<AVIOContext, AvioCloser> io(avio_alloc_context(
@@ -755,7 +1014,30 @@ Result<VideoInfo> DecodeVideoUrl(const std::string& url, ByteFetcher& fetcher,
     return Status(reader.error().code(),
                   info.status().message() + " (fetching: " + reader.error().message() + ")");
   }
+  if (!info.ok()) return info;
+  info->pieces = std::move(reader.pieces());
+  info->content_sha256 = reader.Digest();
+  if (playlist && !media.ended) {
+    info->live = true;
+    info->live_reloads = reader.reloads();
+    info->live_segments_missed = reader.missed();
+    info->live_stop = reader.stop_reason().empty() ? "endlist" : reader.stop_reason();
+    if (!reader.error().ok()) info->live_stop += ": " + reader.error().message();
+    if (info->live_stop == "max_segments" || info->live_stop == "max_media_seconds" ||
+        info->live_stop == "max_wall_seconds") {
+      info->truncated = true;
+    }
+  }
   return info;
+}
+
+const StreamPiece* PieceAt(const std::vector<StreamPiece>& pieces, int64_t pos) {
+  if (pos < 0) return nullptr;
+  auto it = std::upper_bound(pieces.begin(), pieces.end(), pos,
+                             [](int64_t p, const StreamPiece& piece) { return p < piece.offset; });
+  if (it == pieces.begin()) return nullptr;
+  --it;
+  return pos < it->offset + it->size ? &*it : nullptr;
 }
 
 }  // namespace kagami::ingest

@@ -274,6 +274,8 @@ Status Scan(Store& store, const std::vector<std::string>& paths, const ScanOptio
     if (run_is_video) {
       VideoOptions video = VideoOptionsFor(options.extract);
       video.fetcher = options.fetcher;
+      video.live.max_media_seconds = options.live_seconds;
+      video.live.max_wall_seconds = options.live_seconds * 1.1 + 60;
       s = ScanVideos(store, run, video, options.extract.limits, on_volume);
     } else {
       // The page matchers load once, on the first run of page inputs.

@@ -34,8 +34,61 @@ fingerprint::VideoFingerprintOptions FingerprintOptions(const VideoOptions& o, d
   f.decode.frame_rate = rate;
   f.decode.threads = o.decoder_threads;
   f.fetcher = o.fetcher;
+  f.decode.live = o.live;
   return f;
 }
+
+bool IsUrl(const std::string& path) {
+  return path.rfind("http://", 0) == 0 || path.rfind("https://", 0) == 0;
+}
+
+// The sampled frames of a stream read over http(s), within a byte budget
+// (VideoOptions::evidence_frames_max_bytes).
+class EvidenceFrames {
+ public:
+  struct Kept {
+    double t = 0;
+    int64_t byte_pos = -1;
+    cv::Mat gray;
+  };
+
+  explicit EvidenceFrames(size_t max_bytes) : max_bytes_(max_bytes) {}
+
+  void Add(const ingest::VideoFrame& f) {
+    if ((seen_++ % stride_) != 0) return;
+    if (f.gray.empty()) return;
+    bytes_ += f.gray.total();
+    frames_.push_back({f.t, f.byte_pos, f.gray.clone()});
+    while (bytes_ > max_bytes_ && frames_.size() > 1) {  // thin out evenly
+      std::vector<Kept> half;
+      bytes_ = 0;
+      for (size_t i = 0; i < frames_.size(); i += 2) {
+        bytes_ += frames_[i].gray.total();
+        half.push_back(std::move(frames_[i]));
+      }
+      frames_ = std::move(half);
+      stride_ *= 2;
+    }
+  }
+
+  // The kept frame at `t` if there is one, else the one nearest `middle`
+  // within [start, end]; nullptr when none lies there.
+  const Kept* Pick(double t, double middle, double start, double end) const {
+    const Kept* best = nullptr;
+    for (const Kept& k : frames_) {
+      if (t >= 0 && std::abs(k.t - t) < 1e-6) return &k;
+      if (k.t < start - 1e-6 || k.t > end + 1e-6) continue;
+      if (best == nullptr || std::abs(k.t - middle) < std::abs(best->t - middle)) best = &k;
+    }
+    return best;
+  }
+
+ private:
+  size_t max_bytes_;
+  size_t bytes_ = 0;
+  uint64_t seen_ = 0, stride_ = 1;
+  std::vector<Kept> frames_;
+};
 
 }  // namespace
 
@@ -222,14 +275,17 @@ VolumeReport ScanOne(index::VideoStore& videos, const index::AudioIndex& audio_i
   VolumeReport report;
   report.source = path;
   report.video = true;
-  auto fp = fingerprint::FingerprintVideo(
-      path, FingerprintOptions(options, options.scan_frame_rate), limits);
+  fingerprint::VideoFingerprintOptions fo = FingerprintOptions(options, options.scan_frame_rate);
+  EvidenceFrames kept(options.evidence_frames_max_bytes);
+  if (IsUrl(path)) fo.on_frame = [&kept](const ingest::VideoFrame& f) { kept.Add(f); };
+  auto fp = fingerprint::FingerprintVideo(path, fo, limits);
   if (!fp.ok()) {
     report.verdict = Verdict::kError;
     report.status = fp.status();
     return report;
   }
   report.duration_s = fp->info.duration_s;
+  report.content_sha256 = fp->info.content_sha256;
   report.pages = static_cast<int>(fp->frames.size());
   std::vector<double> query_times;
   std::vector<fingerprint::Hash256> queries;
@@ -307,6 +363,24 @@ VolumeReport ScanOne(index::VideoStore& videos, const index::AudioIndex& audio_i
     match.coverage = report.duration_s > 0 ? std::min(1.0, len / report.duration_s) : 0;
     match.ref_coverage =
         ref->duration_s > 0 ? std::min(1.0, (s.ref_end - s.ref_start) / ref->duration_s) : 0;
+    if (IsUrl(path)) {
+      const double middle = (s.start + s.end) / 2;
+      if (const EvidenceFrames::Kept* k = kept.Pick(s.query_match_t, middle, s.start, s.end)) {
+        pipeline::VideoEvidenceFrame e;
+        e.t = k->t;
+        const double span = s.end - s.start;
+        e.ref_t = std::abs(k->t - s.query_match_t) < 1e-6 ? s.ref_match_t
+                  : span > 0 ? s.ref_start + (k->t - s.start) * (s.ref_end - s.ref_start) / span
+                             : s.ref_start;
+        e.gray = k->gray;
+        if (const ingest::StreamPiece* piece = ingest::PieceAt(fp->info.pieces, k->byte_pos)) {
+          e.piece_url = piece->url;
+          e.piece_sha256 = piece->sha256;
+          e.piece_sequence = piece->sequence;
+        }
+        match.query_frame = std::move(e);
+      }
+    }
     WorkResult& w = works[ref->work_id];
     w.tally.work_id = ref->work_id;
     w.title = ref->title;
@@ -325,7 +399,16 @@ VolumeReport ScanOne(index::VideoStore& videos, const index::AudioIndex& audio_i
         {path, "",
          Status::Corrupt(std::to_string(fp->info.decode_errors) + " damaged packets skipped")});
   }
-  if (fp->info.truncated) {
+  if (fp->info.live) {
+    std::string what = "live playlist read for " + std::to_string(fp->info.pieces.size()) +
+                       " pieces, " + std::to_string(fp->info.live_reloads) +
+                       " reloads, stopped: " + fp->info.live_stop;
+    if (fp->info.live_segments_missed > 0) {
+      what += "; " + std::to_string(fp->info.live_segments_missed) +
+              " segments left the playlist before they were read";
+    }
+    if (fp->info.truncated) report.errors.push_back({path, "", Status::ResourceExhausted(what)});
+  } else if (fp->info.truncated) {
     report.errors.push_back(
         {path, "", Status::ResourceExhausted("stopped at the media duration limit")});
   }

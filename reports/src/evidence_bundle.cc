@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 #include <sstream>
@@ -246,7 +247,11 @@ class Exporter {
                              ? json(nullptr)
                              : json({{"file", captured_rel}, {"sha256", f.content_sha256}});
     json exhibits = json::array();
-    if (!captured_abs.empty()) {
+    // A stream read over http(s) has no captured file, but its units carry the
+    // query frames kept when it was scanned.
+    const bool kept_frames = std::any_of(f.units.begin(), f.units.end(),
+                                         [](const MatchedUnit& u) { return u.query_frame; });
+    if (!captured_abs.empty() || kept_frames) {
       std::string title = works_.count(f.work) ? works_[f.work].title : f.work;
       for (size_t i = 0; i < f.units.size() && i < kMaxExhibitsPerFinding; ++i) {
         const MatchedUnit& u = f.units[i];
@@ -265,6 +270,12 @@ class Exporter {
         if (info->query_t >= 0) {
           exhibit["frame_pair"] = {{"query_t", std::round(info->query_t * 1000) / 1000},
                                    {"ref_t", std::round(info->ref_t * 1000) / 1000}};
+          if (u.query_frame) {
+            exhibit["frame_pair"]["query_frame_file"] = u.query_frame->file;
+            exhibit["frame_pair"]["segment_url"] = u.query_frame->segment_url;
+            exhibit["frame_pair"]["segment_sha256"] = u.query_frame->segment_sha256;
+            exhibit["frame_pair"]["segment_sequence"] = u.query_frame->segment_sequence;
+          }
         }
         exhibits.push_back(std::move(exhibit));
         ++result_.exhibits;
@@ -302,11 +313,25 @@ class Exporter {
     ExhibitInfo info;
     cv::Mat reg, found;
     const bool video = u.time && u.ref_time;
-    if (video) {
+    if (video && u.query_frame) {
+      // The query frame as fingerprinted from the fetched bytes (the stream
+      // itself was not kept).
+      info.query_t = u.query_frame->t;
+      info.ref_t = u.query_frame->ref_t;
+      KAGAMI_ASSIGN_OR_RETURN(fs::path kept, evidence_.Resolve(u.query_frame->file));
+      std::ifstream in(kept, std::ios::binary);
+      std::string png((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      auto decoded = DecodePngGray(png);
+      if (!decoded.ok()) return decoded.status().WithContext(kept.string());
+      found = *decoded;
+      KAGAMI_ASSIGN_OR_RETURN(reg, LoadVideoFrame(u.ref_asset, info.ref_t));
+    } else if (video) {
+      if (captured.empty()) return Status::NotFound("the captured video was not kept");
       std::tie(info.query_t, info.ref_t) = AlignedTimes(*u.time, *u.ref_time);
       KAGAMI_ASSIGN_OR_RETURN(reg, LoadVideoFrame(u.ref_asset, info.ref_t));
       KAGAMI_ASSIGN_OR_RETURN(found, LoadVideoFrame(captured.string(), info.query_t));
     } else {
+      if (captured.empty()) return Status::NotFound("the captured file was not kept");
       KAGAMI_ASSIGN_OR_RETURN(reg, LoadPage(u.ref_asset, u.ref_member, u.ref_index));
       KAGAMI_ASSIGN_OR_RETURN(found, LoadPage(captured.string(), u.member, u.index));
     }
@@ -330,6 +355,14 @@ class Exporter {
                           Range(*u.ref_time) + "; frames shown at " +
                           internal::FormatClock(info.query_t) + " and " +
                           internal::FormatClock(info.ref_t));
+      if (u.query_frame) {
+        in.header.push_back("Found frame decoded from " +
+                            (u.query_frame->segment_url.empty() ? std::string("the fetched stream")
+                                                                : u.query_frame->segment_url) +
+                            (u.query_frame->segment_sha256.empty()
+                                 ? std::string()
+                                 : " (SHA-256 " + u.query_frame->segment_sha256 + ")"));
+      }
     }
     std::string reg_name = fs::path(u.ref_asset).filename().string();
     bool same_name = u.ref_member.empty() || fs::path(u.ref_member).filename() == reg_name;

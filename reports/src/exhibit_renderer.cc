@@ -307,4 +307,23 @@ Result<std::string> EncodePng(const cv::Mat& bgr) {
   return out;
 }
 
+Result<cv::Mat> DecodePngGray(const std::string& png) {
+  png_image image{};
+  image.version = PNG_IMAGE_VERSION;
+  if (!png_image_begin_read_from_memory(&image, png.data(), png.size())) {
+    return Status::Corrupt(std::string("PNG decoding: ") + image.message);
+  }
+  if (image.width == 0 || image.height == 0 || image.width > 16384 || image.height > 16384) {
+    png_image_free(&image);
+    return Status::Corrupt("PNG decoding: bad dimensions");
+  }
+  image.format = PNG_FORMAT_GRAY;
+  cv::Mat gray(static_cast<int>(image.height), static_cast<int>(image.width), CV_8UC1);
+  if (!png_image_finish_read(&image, nullptr, gray.data, static_cast<png_int_32>(gray.step[0]),
+                             nullptr)) {
+    return Status::Corrupt(std::string("PNG decoding: ") + image.message);
+  }
+  return gray;
+}
+
 }  // namespace kagami::reports

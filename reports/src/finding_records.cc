@@ -5,6 +5,9 @@
 #include <filesystem>
 #include <map>
 
+#include <opencv2/imgproc.hpp>
+
+#include "kagami/reports/exhibit_renderer.h"
 #include "kagami/reports/scan_report_writer.h"
 
 namespace kagami::reports {
@@ -55,14 +58,21 @@ std::vector<ScanFindingDraft> VideoFindings(const pipeline::VolumeReport& report
                                             const std::string& recorded_by) {
   std::vector<ScanFindingDraft> out;
   std::map<std::string, size_t> pos;  // work -> draft
-  const std::string file = Absolute(report.source);
+  const bool url =
+      report.source.rfind("http://", 0) == 0 || report.source.rfind("https://", 0) == 0;
+  const std::string file = url ? report.source : Absolute(report.source);
   for (size_t i = 0; i < report.segments.size(); ++i) {
     const pipeline::VideoSegmentMatch& m = report.segments[i];
     auto it = pos.find(m.ref.work_id);
     if (it == pos.end()) {
       ScanFindingDraft d;
-      d.source_path = file;
+      d.source_path = url ? "" : file;
       d.finding.source = file;
+      if (url) {
+        d.finding.source_is_url = true;
+        d.finding.media_url = file;
+        d.finding.content_sha256 = report.content_sha256;
+      }
       d.finding.work = m.ref.work_id;
       d.finding.captured_at = captured_at;
       d.finding.recorded_by = recorded_by;
@@ -87,6 +97,28 @@ std::vector<ScanFindingDraft> VideoFindings(const pipeline::VolumeReport& report
 }
 
 }  // namespace
+
+Status KeepQueryFrame(const pipeline::VideoSegmentMatch& match, EvidenceStore& evidence,
+                      MatchedUnit& unit) {
+  if (!match.query_frame) return Status::Ok();
+  const pipeline::VideoEvidenceFrame& e = *match.query_frame;
+  if (e.gray.empty() || e.gray.type() != CV_8UC1) {
+    return Status::InvalidArgument("query frame is not an 8-bit gray image");
+  }
+  cv::Mat bgr;
+  cv::cvtColor(e.gray, bgr, cv::COLOR_GRAY2BGR);
+  KAGAMI_ASSIGN_OR_RETURN(std::string png, EncodePng(bgr));
+  KAGAMI_ASSIGN_OR_RETURN(auto kept, evidence.KeepBytes(png));
+  VideoQueryFrame q;
+  q.file = kept.second;
+  q.t = e.t;
+  q.ref_t = e.ref_t;
+  q.segment_url = e.piece_url;
+  q.segment_sha256 = e.piece_sha256;
+  q.segment_sequence = e.piece_sequence;
+  unit.query_frame = std::move(q);
+  return Status::Ok();
+}
 
 std::vector<ScanFindingDraft> FindingsFromScan(const pipeline::VolumeReport& report,
                                                const std::string& captured_at,
@@ -168,6 +200,14 @@ nlohmann::json FindingListJson(const FindingRecord& r) {
                      {"coverage", u.coverage},
                      {"time", range(u.time)},
                      {"ref_time", range(u.ref_time)}});
+    if (u.query_frame) {
+      units.back()["query_frame"] = {{"file", u.query_frame->file},
+                                     {"t", u.query_frame->t},
+                                     {"ref_t", u.query_frame->ref_t},
+                                     {"segment_url", u.query_frame->segment_url},
+                                     {"segment_sha256", u.query_frame->segment_sha256},
+                                     {"segment_sequence", u.query_frame->segment_sequence}};
+    }
   }
   json reviews = json::array();
   for (const auto& [entry, action] : r.reviews) {

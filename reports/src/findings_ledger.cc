@@ -176,6 +176,15 @@ std::string FindingToJson(const Finding& f) {
                      {"coverage", Round6(u.coverage)},
                      {"mirrored", u.mirrored},
                      {"homography", h}});
+    if (u.query_frame) {  // only when present, so older entries serialise as before
+      const VideoQueryFrame& q = *u.query_frame;
+      units.back()["query_frame"] = {{"file", q.file},
+                                     {"t", Round6(q.t)},
+                                     {"ref_t", Round6(q.ref_t)},
+                                     {"segment_url", q.segment_url},
+                                     {"segment_sha256", q.segment_sha256},
+                                     {"segment_sequence", q.segment_sequence}};
+    }
   }
   json headers = json::array();
   for (const auto& [name, value] : f.http_headers) headers.push_back(json::array({name, value}));
@@ -265,6 +274,18 @@ Result<Finding> FindingFromJson(std::string_view body) {
         m9[i] = (*h)[i].get<double>();
       }
       u.homography = m9;
+    }
+    auto q = uj.find("query_frame");
+    if (q != uj.end() && !q->is_null()) {
+      if (!q->is_object()) return Status::Corrupt("query_frame is not an object");
+      VideoQueryFrame v;
+      KAGAMI_ASSIGN_OR_RETURN(v.file, Get<std::string>(*q, "file"));
+      KAGAMI_ASSIGN_OR_RETURN(v.t, Get<double>(*q, "t"));
+      KAGAMI_ASSIGN_OR_RETURN(v.ref_t, Get<double>(*q, "ref_t"));
+      KAGAMI_ASSIGN_OR_RETURN(v.segment_url, Get<std::string>(*q, "segment_url"));
+      KAGAMI_ASSIGN_OR_RETURN(v.segment_sha256, Get<std::string>(*q, "segment_sha256"));
+      KAGAMI_ASSIGN_OR_RETURN(v.segment_sequence, Get<int64_t>(*q, "segment_sequence"));
+      u.query_frame = std::move(v);
     }
     f.units.push_back(std::move(u));
   }

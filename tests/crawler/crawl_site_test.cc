@@ -27,6 +27,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kagami/reports/findings_ledger.h"
 #include "kagami/synth/page_generator.h"
 #include "process.h"
 #include "temp_dir.h"
@@ -41,7 +42,8 @@ using ::testing::Not;
 
 const char* kHosts[] = {"reader.test",  "img.test",    "leech.test",      "locker.test",
                         "bad.test",     "polite.test", "ra-seconds.test", "ra-date.test",
-                        "backoff.test", "moved.test",  "robots-cdn.test", "down.test"};
+                        "backoff.test", "moved.test",  "robots-cdn.test", "down.test",
+                        "flaky.test"};
 
 using kagami::testing::Lines;
 using kagami::testing::ReadText;
@@ -398,10 +400,10 @@ TEST_F(CrawlSiteTest, CrawlKilledMidwayResumesToTheSameFindings) {
 
 TEST_F(CrawlSiteTest, HonoursRetryAfterBackOffAndRobotsTxtThroughRedirects) {
   fs::path data = NewDataDir("data-polite");
-  fs::path job =
-      WriteSmallJob("polite", "polite.test", "follow_hosts = [\"moved.test\", \"down.test\"]\n",
-                    "min_delay_s = 0\nper_host_connections = 2\nmax_retries = 3\n"
-                    "max_backoff_s = 10\n");
+  fs::path job = WriteSmallJob("polite", "polite.test",
+                               "follow_hosts = [\"moved.test\", \"down.test\", \"flaky.test\"]\n",
+                               "min_delay_s = 0\nper_host_connections = 2\nmax_retries = 3\n"
+                               "max_backoff_s = 10\nrobots_retry_s = 0.4\nrobots_retries = 2\n");
   fs::path log = root_->path() / "crawl-polite.log";
   ASSERT_EQ(RunProcess({KAGAMI_BINARY, "--data", data.string(), "crawl", job.string()}, log), 0)
       << ReadText(log);
@@ -429,11 +431,29 @@ TEST_F(CrawlSiteTest, HonoursRetryAfterBackOffAndRobotsTxtThroughRedirects) {
   EXPECT_EQ(RequestCount("moved.test /secret/page"), 0) << "robots.txt behind redirects ignored";
   EXPECT_EQ(RequestCount("robots-cdn.test /moved/robots-final.txt"), 1);
   EXPECT_THAT(media, Contains(Origin("moved.test") + "/open.jpg"));
-  // down.test's robots.txt answers 503: nothing else there is fetched (2.3.1.4).
+  // down.test's robots.txt always answers 503 (RFC 9309 2.3.1.4): complete
+  // disallow, robots.txt asked again after 0.4 s and 0.8 s (robots_retries =
+  // 2), then the host's URLs are refused; nothing else there is fetched.
   EXPECT_EQ(RequestCount("down.test /"), 0);
-  EXPECT_GE(RequestCount("down.test /robots.txt"), 1);
+  EXPECT_EQ(RequestCount("down.test /robots.txt"), 3);
+  t = RequestTimes("down.test /robots.txt");
+  ASSERT_EQ(t.size(), 3u);
+  EXPECT_GE(t[1] - t[0], 0.39);
+  EXPECT_GE(t[2] - t[1], 0.79);
   auto states = FrontierStates(data / "crawl/polite/frontier.sqlite");
-  EXPECT_THAT(states[Origin("down.test") + "/"].second, HasSubstr("robots.txt"));
+  EXPECT_EQ(states[Origin("down.test") + "/"].first, 4);  // refused
+  EXPECT_THAT(states[Origin("down.test") + "/"].second, HasSubstr("robots.txt unreachable"));
+  // flaky.test's robots.txt answers 503 twice, then its rules: the page
+  // waited (disallowed meanwhile), then was fetched under those rules.
+  EXPECT_EQ(RequestCount("flaky.test /robots.txt"), 3);
+  EXPECT_EQ(RequestCount("flaky.test /"), 1);
+  EXPECT_EQ(RequestCount("flaky.test /private/x"), 0);
+  t = RequestTimes("flaky.test /robots.txt");
+  std::vector<double> page_t = RequestTimes("flaky.test /");
+  ASSERT_EQ(t.size(), 3u);
+  ASSERT_EQ(page_t.size(), 1u);
+  EXPECT_GE(page_t[0], t[2]);
+  EXPECT_THAT(media, Contains(Origin("flaky.test") + "/open.jpg"));
 
   // A second run within 24 hours reuses the cached robots.txt answers.
   ASSERT_EQ(RunProcess({KAGAMI_BINARY, "--data", data.string(), "crawl", job.string()}, log), 0)
@@ -441,6 +461,9 @@ TEST_F(CrawlSiteTest, HonoursRetryAfterBackOffAndRobotsTxtThroughRedirects) {
   EXPECT_EQ(RequestCount("moved.test /robots.txt"), 1);
   EXPECT_EQ(RequestCount("robots-cdn.test /moved/robots-final.txt"), 1);
   EXPECT_EQ(RequestCount("moved.test /secret/page"), 0);
+  // An unreachable robots.txt is not cached: the next run asks again.
+  EXPECT_EQ(RequestCount("down.test /robots.txt"), 6);
+  EXPECT_EQ(RequestCount("down.test /"), 0);
 }
 
 TEST_F(CrawlSiteTest, RobotsOverrideForANamedHostIsRecordedWithTheFindings) {
@@ -635,6 +658,15 @@ TEST_F(CrawlSiteTest, HlsStreamsAreFetchedByTheCrawlerAndMatchedAsVideo) {
     ASSERT_EQ(f["units"].size(), 1u) << f.dump();
     EXPECT_TRUE(near(f["units"][0]["time"], 0, 24)) << f.dump();
     EXPECT_TRUE(near(f["units"][0]["ref_time"], 0, 24)) << f.dump();
+    // The exhibit's query frame was kept from the fetched media segment named.
+    const nlohmann::json& q = f["units"][0]["query_frame"];
+    ASSERT_TRUE(q.is_object()) << f.dump();
+    const std::string seg = q.value("segment_url", "");
+    ASSERT_EQ(seg.rfind(Origin("locker.test") + "/stream/ep1-", 0), 0u) << f.dump();
+    auto sha = reports::Sha256HexFile(hls / seg.substr(seg.rfind('/') + 1));
+    ASSERT_TRUE(sha.ok()) << f.dump();
+    EXPECT_EQ(q.value("segment_sha256", ""), *sha);
+    EXPECT_TRUE(fs::exists(data / q.value("file", "missing"))) << f.dump();
   }
   EXPECT_EQ(hls_findings, 1) << ReadText(log);
 }

@@ -19,13 +19,16 @@ to 127.0.0.1 with --resolve), told apart by the Host header:
                in seconds), ra-date.test (503, Retry-After as an HTTP-date),
                backoff.test (503 twice without Retry-After), moved.test (its
                robots.txt redirects twice, across hosts, to robots-cdn.test)
-               and down.test (robots.txt answers 503). The retry hosts answer
+               down.test (robots.txt answers 503, always) and flaky.test
+               (robots.txt answers 503 twice, then 200). The retry hosts answer
                200 only once the crawler has waited as told, and log the
                time of each request to LOG.times ("host path seconds").
 
 Every request is appended to LOG as "host path" (one line, flushed), so tests
-can assert what was and was not fetched. Usage:
+can assert what was and was not fetched. --latency-ms delays every response
+(bench/crawl: a network-bound crawl, as on the internet). Usage:
   fixture_site.py --content DIR --port-file FILE --log FILE [--chapters N]
+                  [--bench] [--latency-ms MS]
 """
 import argparse
 import gzip
@@ -95,6 +98,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 f.write("%s %s\n" % (host, self.path))
             with open(ARGS.log + ".times", "a") as f:
                 f.write("%s %s %.3f\n" % (host, self.path, time.monotonic()))
+        if ARGS.latency_ms > 0:
+            time.sleep(ARGS.latency_ms / 1000.0)
         try:
             if ARGS.bench:
                 return self.site_bench()
@@ -225,6 +230,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                         for h in ("ra-seconds.test", "ra-date.test", "backoff.test"))
         links += '<a href="http://moved.test:%d/">moved</a>' % port
         links += '<a href="http://down.test:%d/">down</a>' % port
+        links += '<a href="http://flaky.test:%d/">flaky</a>' % port
         return self.send(200, page("Politeness", links))
 
     def retry_site(self, first_answer):
@@ -294,6 +300,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send(503, b"down", "text/plain")
         return self.send(200, page("Down", "should not be fetched"))
 
+    def site_flaky_test(self):
+        if self.path == "/robots.txt":  # 2.3.1.4: retried later; answers on the third try
+            with STATE_LOCK:
+                n = FIRST_SEEN.get((self.host(), self.path), (0, 0, 0))[2]
+                FIRST_SEEN[(self.host(), self.path)] = (0, 0, n + 1)
+            if n < 2:
+                return self.send(503, b"down", "text/plain")
+            return self.send(200, b"User-agent: *\nDisallow: /private/\n", "text/plain")
+        if self.path == "/":
+            return self.send(200, page("Flaky", '<img src="/open.jpg"><a href="/private/x">p</a>'))
+        if self.path == "/open.jpg":
+            return self.send(200, self.first_image(), "image/jpeg")
+        return self.send(404, b"not found")
+
     # ---- img.test ----------------------------------------------------------
     def site_img_test(self):
         if self.path == "/robots.txt":
@@ -360,6 +380,7 @@ def main():
     ap.add_argument("--chapters", type=int, default=2)
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--bench", action="store_true", help="plain reader site for bench/")
+    ap.add_argument("--latency-ms", type=float, default=0, help="delay before every response")
     ARGS = ap.parse_args()
     if not ARGS.bench:
         make_bombs()

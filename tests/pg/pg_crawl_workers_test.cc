@@ -4,8 +4,13 @@
 // per-host limits and Retry-After held across workers, robots.txt fetched
 // once for all; a worker killed with SIGKILL has its leased URLs finished by
 // the others; the ledger verifies, and a bundle exported from PostgreSQL
-// passes `kagami verify`.
+// passes `kagami verify`. A worker stopped with SIGTERM releases its leases at
+// once (another worker takes them long before they would expire); page and
+// depth budgets hold for all workers together; N `kagami schedule --store`
+// daemons run a due job once, and a daemon stopped with SIGTERM hands its run
+// to another at once.
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 #include <signal.h>
@@ -15,6 +20,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
@@ -110,14 +116,17 @@ class PgCrawlWorkersTest : public ::testing::Test {
     }
   }
 
-  fs::path WriteJob(const std::string& name) {
+  fs::path WriteJob(const std::string& name, const std::string& limits = "max_depth = 6\n",
+                    const std::string& top = "") {
     std::string p = std::to_string(port_);
     std::ostringstream job;
     job << "name = \"" << name << "\"\n"
-        << "seeds = [\"http://site.test:" << p << "/\"]\n"
+        << top << "seeds = [\"http://site.test:" << p << "/\"]\n"
         << "allow_addresses = [\"127.0.0.1\"]\n"
         << "resolve = [\"site.test:" << p << ":127.0.0.1\", \"img.test:" << p << ":127.0.0.1\"]\n"
-        << "[limits]\nmax_depth = 6\nmax_pages = 500\ntotal_timeout_s = 20\n"
+        << "[limits]\n"
+        << (limits.find("max_pages") == std::string::npos ? "max_pages = 500\n" : "") << limits
+        << "total_timeout_s = 20\n"
         << "[politeness]\nmin_delay_s = 0\nper_host_connections = " << kPerHost
         << "\nmax_retries = 3\n";
     fs::path f = dir_ / (name + ".toml");
@@ -147,6 +156,41 @@ class PgCrawlWorkersTest : public ::testing::Test {
       logs += log;
     }
     return logs;
+  }
+
+  // The first value of a query's first row ("" on error or no row).
+  static std::string Query(const std::string& conninfo, const std::string& sql) {
+    std::unique_ptr<PGconn, decltype(&PQfinish)> db(PQconnectdb(conninfo.c_str()), &PQfinish);
+    if (PQstatus(db.get()) != CONNECTION_OK) return "";
+    std::unique_ptr<PGresult, decltype(&PQclear)> r(PQexec(db.get(), sql.c_str()), &PQclear);
+    if (PQresultStatus(r.get()) != PGRES_TUPLES_OK || PQntuples(r.get()) == 0) return "";
+    return PQgetvalue(r.get(), 0, 0);
+  }
+
+  // Polls `done` every 50 ms for up to `seconds`.
+  static bool WaitFor(const std::function<bool()>& done, double seconds = 60) {
+    for (int i = 0; i < seconds * 20 && !done(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return done();
+  }
+
+  // SIGTERM, then the exit code (-1 when it did not exit within 30 s: killed).
+  static int Terminate(pid_t pid) {
+    kill(pid, SIGTERM);
+    int rc = -1;
+    bool exited = WaitFor(
+        [&] {
+          int st = 0;
+          if (waitpid(pid, &st, WNOHANG) != pid) return false;
+          rc = WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
+          return true;
+        },
+        30);
+    if (!exited) {
+      kill(pid, SIGKILL);
+      Wait(pid);
+    }
+    return rc;
   }
 
   std::vector<Request> Requests() {
@@ -296,6 +340,148 @@ TEST_F(PgCrawlWorkersTest, AKilledWorkersLeasedUrlsAreFinishedByTheOthers) {
       << ReadText(elog);
   fs::path vlog = dir_ / "bundle-verify.log";
   EXPECT_EQ(Wait(Spawn({KAGAMI_BINARY, "verify", bundle.string()}, vlog)), 0) << ReadText(vlog);
+}
+
+TEST_F(PgCrawlWorkersTest, ASigtermedWorkerReleasesItsLeasesAtOnceAndExitsCleanly) {
+  ASSERT_EQ(pg_->CreateDatabase("crawlterm"), "");
+  std::string conninfo = pg_->Conninfo("crawlterm");
+  StartSite(/*latency_ms=*/300);
+  fs::path job = WriteJob("termjob");
+  // Leases of 10 minutes: only a release, never an expiry, lets another
+  // worker take worker A's URLs within this test.
+  pid_t a = Spawn(WorkerArgs(job, conninfo, /*lease_s=*/600), dir_ / "a.log");
+  const std::string held_by_a =
+      "SELECT count(*) FROM crawl_urls WHERE state=1 AND worker LIKE '%:" + std::to_string(a) +
+      ":%'";
+  ASSERT_TRUE(WaitFor([&] { return Query(conninfo, held_by_a) != "0" && Requests().size() >= 6; }))
+      << ReadText(dir_ / "a.log");
+  EXPECT_EQ(Terminate(a), 0) << ReadText(dir_ / "a.log");
+  EXPECT_THAT(ReadText(dir_ / "a.log"), ::testing::HasSubstr("stopped, resumable"));
+  EXPECT_EQ(Query(conninfo, held_by_a), "0");  // every lease released
+  EXPECT_NE(Query(conninfo, "SELECT count(*) FROM crawl_urls WHERE state=0"), "0");
+  // A's WARC files are complete gzip streams (flushed and closed).
+  for (const auto& w : fs::directory_iterator(data_ / "crawl/termjob/warc")) {
+    EXPECT_EQ(Wait(Spawn({"gzip", "-t", w.path().string()}, dir_ / "gzip.log")), 0)
+        << w.path() << ReadText(dir_ / "gzip.log");
+  }
+  // Worker B takes the released URLs at once and finishes the run.
+  pid_t b = Spawn(WorkerArgs(job, conninfo, /*lease_s=*/600), dir_ / "b.log");
+  EXPECT_EQ(Wait(b), 0) << ReadText(dir_ / "b.log");
+  EXPECT_EQ(Query(conninfo, "SELECT count(*) FROM crawl_urls WHERE state IN (0, 1)"), "0");
+  EXPECT_EQ(Query(conninfo, "SELECT state FROM crawl_runs WHERE job='termjob'"), "finished");
+  ExpectEveryFindingOnce(conninfo);
+  // In-flight exchanges finished within the stop's grace: nothing fetched twice.
+  ExpectNoDoubleFetchAndHostLimits(Requests());
+}
+
+TEST_F(PgCrawlWorkersTest, PageAndDepthBudgetsHoldAcrossWorkers) {
+  ASSERT_EQ(pg_->CreateDatabase("crawlbudget"), "");
+  std::string conninfo = pg_->Conninfo("crawlbudget");
+  auto pages_fetched = [&](const std::vector<Request>& reqs) {
+    int pages = 0;
+    for (const Request& r : reqs)
+      if (r.host == "site.test" && r.path != "/robots.txt" && r.status != 429) ++pages;
+    return pages;
+  };
+  // 1. max_pages = 7 for the run, 3 workers: 7 pages in all (the site has 25).
+  StartSite(/*latency_ms=*/50);
+  std::string logs =
+      RunWorkers(3, WriteJob("budgetjob", "max_depth = 6\nmax_pages = 7\n"), conninfo);
+  EXPECT_EQ(pages_fetched(Requests()), 7) << logs;
+  EXPECT_EQ(Query(conninfo, "SELECT pages_started FROM crawl_runs WHERE job='budgetjob'"), "7");
+  EXPECT_NE(Query(conninfo, "SELECT count(*) FROM crawl_urls WHERE note='page budget reached'"),
+            "0");
+  // 2. max_depth = 1, 3 workers: the index and chapters (depth 1), their
+  // images (media: one hop more), no comment pages (depth 2).
+  ASSERT_EQ(pg_->CreateDatabase("crawldepth"), "");
+  conninfo = pg_->Conninfo("crawldepth");
+  StartSite(/*latency_ms=*/50);
+  logs = RunWorkers(3, WriteJob("depthjob", "max_depth = 1\n"), conninfo);
+  std::vector<Request> reqs = Requests();
+  EXPECT_EQ(pages_fetched(reqs), 1 + kChapters) << logs;
+  for (const Request& r : reqs) EXPECT_EQ(r.path.find("/comments/"), std::string::npos) << r.path;
+  EXPECT_EQ(Query(conninfo,
+                  "SELECT max(depth) FROM crawl_urls WHERE job='depthjob' AND kind=0 "
+                  "AND state=2"),
+            "1");
+  ExpectEveryFindingOnce(conninfo);
+}
+
+TEST_F(PgCrawlWorkersTest, ScheduleDaemonsOnPostgresRunEachDueJobOnceAndHandOverOnSigterm) {
+  ASSERT_EQ(pg_->CreateDatabase("sched"), "");
+  std::string conninfo = pg_->Conninfo("sched");
+  StartSite(/*latency_ms=*/200);
+  fs::path jobs = dir_ / "jobs";
+  fs::create_directories(jobs);
+  WriteJob("pgsched", "max_depth = 6\n", "schedule = \"0 0 1 1 *\"\n");  // yearly
+  fs::copy_file(dir_ / "pgsched.toml", jobs / "pgsched.toml");
+  auto daemon = [&](const std::string& log, bool once) {
+    std::vector<std::string> args = {KAGAMI_BINARY, "--data",   data_.string(), "--store",
+                                     conninfo,      "schedule", jobs.string()};
+    if (once) args.push_back("--once");
+    return Spawn(args, dir_ / log);
+  };
+  // Registered, not due (next 1 January): a daemon with --once runs nothing.
+  ASSERT_EQ(Wait(daemon("s0.log", true)), 0) << ReadText(dir_ / "s0.log");
+  ASSERT_NE(Query(conninfo, "SELECT next_run FROM crawl_schedule WHERE job='pgsched'"), "");
+  EXPECT_EQ(Requests().size(), 0u);
+
+  // 1. Made due: three daemons look at once; one runs it, once.
+  Query(conninfo, "UPDATE crawl_schedule SET next_run = now() - interval '5 s' RETURNING 1");
+  std::vector<pid_t> pids;
+  for (int i = 1; i <= 3; ++i) pids.push_back(daemon("s" + std::to_string(i) + ".log", true));
+  int ran = 0;
+  for (int i = 1; i <= 3; ++i) {
+    fs::path log = dir_ / ("s" + std::to_string(i) + ".log");
+    EXPECT_EQ(Wait(pids[i - 1]), 0) << ReadText(log);
+    if (ReadText(log).find("running pgsched") != std::string::npos) ++ran;
+  }
+  EXPECT_EQ(ran, 1);
+  ExpectEveryFindingOnce(conninfo);
+  ExpectNoDoubleFetchAndHostLimits(Requests());
+  EXPECT_EQ(Query(conninfo, "SELECT last_status FROM crawl_schedule WHERE job='pgsched'"), "ok");
+  EXPECT_EQ(Query(conninfo, "SELECT running_by IS NULL FROM crawl_schedule WHERE job='pgsched'"),
+            "t");
+  EXPECT_EQ(Query(conninfo,
+                  "SELECT next_run > now() + interval '1 day' FROM crawl_schedule "
+                  "WHERE job='pgsched'"),
+            "t");
+
+  // 2. Due, two resident daemons (a new store): the one running it gets
+  // SIGTERM mid-crawl, exits 0, and the other resumes the same run at once.
+  ASSERT_EQ(pg_->CreateDatabase("sched2"), "");
+  conninfo = pg_->Conninfo("sched2");
+  StartSite(/*latency_ms=*/300);
+  WriteJob("pgsched", "max_depth = 6\n", "schedule = \"0 0 1 1 *\"\n");  // the new port
+  fs::copy_file(dir_ / "pgsched.toml", jobs / "pgsched.toml", fs::copy_options::overwrite_existing);
+  ASSERT_EQ(Wait(daemon("s4.log", true)), 0) << ReadText(dir_ / "s4.log");
+  Query(conninfo, "UPDATE crawl_schedule SET next_run = now() - interval '5 s' RETURNING 1");
+  pid_t d1 = daemon("d1.log", false);
+  pid_t d2 = daemon("d2.log", false);
+  auto running = [&](const std::string& log) {
+    return ReadText(dir_ / log).find("running pgsched") != std::string::npos;
+  };
+  ASSERT_TRUE(WaitFor([&] { return running("d1.log") || running("d2.log"); }));
+  ASSERT_TRUE(WaitFor([&] { return Requests().size() >= 8; }));
+  bool first_is_d1 = running("d1.log");
+  pid_t first = first_is_d1 ? d1 : d2, second = first_is_d1 ? d2 : d1;
+  std::string second_log = first_is_d1 ? "d2.log" : "d1.log";
+  EXPECT_EQ(Terminate(first), 0);
+  ASSERT_TRUE(WaitFor([&] {
+    return ReadText(dir_ / second_log).find("resuming an interrupted run") != std::string::npos;
+  }));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return Query(conninfo, "SELECT last_status FROM crawl_schedule WHERE job='pgsched'") ==
+                   "ok" &&
+               Query(conninfo, "SELECT running_by IS NULL FROM crawl_schedule") == "t";
+      },
+      120))
+      << ReadText(dir_ / second_log);
+  EXPECT_EQ(Terminate(second), 0) << ReadText(dir_ / second_log);
+  EXPECT_EQ(Query(conninfo, "SELECT count(*) FROM crawl_urls WHERE state IN (0, 1)"), "0");
+  ExpectNoDoubleFetchAndHostLimits(Requests());
+  ExpectEveryFindingOnce(conninfo);
 }
 
 }  // namespace

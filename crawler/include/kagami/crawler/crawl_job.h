@@ -35,6 +35,12 @@ struct Politeness {
   int max_retries = 3;  // for 429, 503, timeouts and connection errors
   double max_backoff_s = 300;  // exponential back-off cap, also caps Retry-After
   bool obey_robots = true;
+  // robots.txt answering 5xx or unreachable (RFC 9309 2.3.1.4): the host is
+  // completely disallowed meanwhile and robots.txt is asked again after
+  // robots_retry_s, doubling (capped at max_backoff_s), up to robots_retries
+  // more times; after that the host's queued URLs are refused for this run.
+  double robots_retry_s = 30;
+  int robots_retries = 3;
   // Hosts whose robots.txt is deliberately not obeyed; each such fetch is
   // recorded as an override in its findings.
   std::vector<std::string> ignore_robots_hosts;

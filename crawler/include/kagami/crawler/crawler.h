@@ -61,7 +61,11 @@ class Crawler {
   void UseFrontier(std::unique_ptr<Frontier> frontier);
 
   // `stop` (may be null) is polled; setting it ends the run cleanly: no new
-  // fetches, fetched media is fingerprinted and recorded, state is saved.
+  // fetches; exchanges in flight get 5 s to finish, then are abandoned;
+  // fetched media gets 20 s to be fingerprinted and recorded, and media still
+  // queued then is dropped unarchived; every URL still claimed goes back to
+  // the frontier at once (ReleaseAll: other workers take it without waiting
+  // for a lease to expire). The summary says `stopped`; the run stays resumable.
   // `progress` (may be empty) is called from the calling thread a few times a second.
   Result<CrawlSummary> Run(bool resume, const std::atomic<bool>* stop,
                            const std::function<void(const CrawlProgress&)>& progress);

@@ -83,17 +83,42 @@ class Frontier {
   struct SharedRobots {
     RobotsLease lease = RobotsLease::kFetch;
     std::string verdict;  // "allow", "disallow" or "rules\n" + robots.txt body
+    int failures = 0;     // kFetch: consecutive 5xx/unreachable answers so far (all workers)
   };
   virtual Result<SharedRobots> LeaseRobots(const std::string& /*authority*/) {
     return SharedRobots{};
   }
-  virtual Status StoreRobots(const std::string& /*authority*/, const std::string& /*verdict*/) {
+  // `verdict` as SharedRobots::verdict, or "retry": robots.txt answered 5xx
+  // or was unreachable and will be asked again after a back-off (RFC 9309
+  // 2.3.1.4; the failure is counted, nothing is cached). "allow" and "rules"
+  // are cached for 24 hours, "disallow" (retries exhausted) for
+  // `disallow_valid_s`.
+  virtual Status StoreRobots(const std::string& /*authority*/, const std::string& /*verdict*/,
+                             double /*disallow_valid_s*/ = 0) {
     return Status::Ok();
   }
   // No worker starts a request to `authority` for `seconds` (Retry-After, back-off).
   virtual Status Defer(const std::string& /*authority*/, double /*seconds*/) {
     return Status::Ok();
   }
+
+  // Puts every entry this process has claimed and not completed back in the
+  // queue at once (a clean stop: SIGTERM), so other workers take them without
+  // waiting for a lease to expire; a robots.txt lease held is given up too.
+  virtual Status ReleaseAll() = 0;
+
+  // The response of claimed entry `id` has arrived (it stays claimed until
+  // Complete, e.g. while it is fingerprinted) and no longer holds one of its
+  // host's connections in a shared frontier's politeness count.
+  virtual Status MarkFetched(int64_t /*id*/) { return Status::Ok(); }
+
+  // Page and media budgets (limits.max_pages / max_media) counted by the
+  // frontier for all workers of a run together. When SharesBudgets() is
+  // false the crawler counts in its own process. TakeBudget: true when entry
+  // `id` may be fetched (each URL counted once, however often it is leased
+  // again), false when the run's budget of that kind is spent.
+  virtual bool SharesBudgets() const { return false; }
+  virtual Result<bool> TakeBudget(int64_t /*id*/, bool /*page*/, int64_t /*limit*/) { return true; }
 };
 
 // Opens (creating) the SQLite frontier at `path` (WAL, synchronous=NORMAL).

@@ -18,7 +18,16 @@
 // capped at max_backoff_s; with a delay, one URL per claim). Defer() pushes
 // next_allowed for Retry-After and back-off. robots.txt is fetched by one
 // worker (a robots lease on the host row) and cached for every worker for
-// 24 hours (RFC 9309 2.4). The seen-set is UNIQUE(job, url).
+// 24 hours (RFC 9309 2.4); a 5xx/unreachable answer is not cached but counted
+// (robots_failures) so the back-off is shared, and the final "disallow" is
+// kept only for the back-off cap. A URL whose response arrived (MarkFetched)
+// stays leased until Complete but no longer counts as a host connection.
+// The seen-set is UNIQUE(job, url).
+//
+// Budgets: TakeBudget counts each URL once (crawl_urls.budgeted) against the
+// run's counters (crawl_runs.pages_started / media_started) in one statement,
+// so max_pages / max_media hold for all workers together. ReleaseAll (a clean
+// stop) puts every URL leased by this worker back in the queue at once.
 //
 // Runs: crawl_runs holds one row per job (label, running|finished). BeginRun
 // joins the job's running run; with a label (--run) a worker joins or starts

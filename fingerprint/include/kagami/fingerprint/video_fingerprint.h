@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,6 +37,7 @@ struct FrameFingerprint {
   // for queries.
   PdqHash center;
   int frame_width = 0, frame_height = 0;  // the sampled (scaled) frame
+  int64_t byte_pos = -1;                  // ingest::VideoFrame::byte_pos
 };
 
 // Chromaprint's raw fingerprint of the audio track: one 32-bit sub-fingerprint
@@ -63,6 +65,9 @@ struct VideoFingerprintOptions {
   // Reads http(s) URLs (HLS or a video file) through this fetcher
   // (ingest::DecodeVideoUrl); null refuses URLs. Not owned.
   ingest::ByteFetcher* fetcher = nullptr;
+  // Called with each sampled frame (on the decoding thread, before it is
+  // hashed), e.g. to keep evidence images of a stream that cannot be re-read.
+  std::function<void(const ingest::VideoFrame&)> on_frame;
 };
 
 // Decodes `path` (ingest::DecodeVideo) and fingerprints every sampled frame and

@@ -71,6 +71,7 @@ struct VolumeReport {
   bool video = false;
   double duration_s = 0;                    // seconds decoded
   std::vector<VideoSegmentMatch> segments;  // query start order
+  std::string content_sha256;  // videos read over http(s): ingest::VideoInfo::content_sha256
 };
 
 struct ScanOptions {
@@ -83,6 +84,9 @@ struct ScanOptions {
   // mark for pages registered elsewhere before a batch when this long has
   // passed since its last check (0: before every batch).
   std::chrono::milliseconds refresh_interval{std::chrono::seconds(5)};
+  // Live HLS playlists are followed for at most this many seconds of media
+  // (VideoOptions::live: max_media_seconds, and 1.1x + 60 s of wall time).
+  double live_seconds = 600;
 };
 
 using VolumeFn = std::function<void(const VolumeReport&)>;

@@ -51,6 +51,13 @@ struct VideoOptions {
   // Scanning reads http(s) URLs (HLS playlists, video files) through this
   // fetcher (the crawler's safe fetcher); null refuses them. Not owned.
   ingest::ByteFetcher* fetcher = nullptr;
+  // Streams read over http(s) keep their sampled frames (in memory) so
+  // that each segment's frame pair can be shown later
+  // (VideoSegmentMatch::query_frame); above this many bytes every other kept
+  // frame is dropped, and then only every 2nd, 4th, ... new one kept.
+  size_t evidence_frames_max_bytes = 256u << 20;
+  // Live HLS playlists (no #EXT-X-ENDLIST): how long to follow them.
+  ingest::VideoDecodeOptions::Live live;
 };
 
 // Defaults, with the decoder threads of `extract`.

@@ -79,6 +79,9 @@ class ExhibitRenderer {
 // "trimmed" (its crop box is not recorded).
 // PNG bytes of an 8-bit BGR image (libpng; no OpenCV imgcodecs at start-up).
 Result<std::string> EncodePng(const cv::Mat& bgr);
+// An 8-bit gray image from PNG bytes (libpng; converted to gray if in colour).
+// kCorrupt when the bytes are not a PNG or larger than 16384 pixels a side.
+Result<cv::Mat> DecodePngGray(const std::string& png);
 
 struct MatchOutline {
   std::vector<cv::Point2d> on_registered;

@@ -17,7 +17,10 @@ namespace kagami::reports {
 // (source = folder/member); a video gives one unit per aligned segment (index =
 // its position among the report's segments, time / ref_time the query and
 // reference seconds, similarity its score). `source` paths are made absolute; content_sha256 and
-// evidence_file are left for the caller (EvidenceStore::KeepFile). Units keep
+// evidence_file are left for the caller (EvidenceStore::KeepFile). A video
+// read over http(s) gives source = media_url = the URL, source_is_url,
+// content_sha256 = the report's, and an empty source_path (nothing to keep:
+// its segments' frames are kept with KeepQueryFrame). Units keep
 // page order. Scan matches with unknown method/view names are recorded as
 // pdq/full (the scanner only produces the enum's names).
 struct ScanFindingDraft {
@@ -28,6 +31,12 @@ std::vector<ScanFindingDraft> FindingsFromScan(const pipeline::VolumeReport& rep
                                                const std::string& captured_at,
                                                const std::string& recorded_by);
 
+// Keeps `match.query_frame` (a segment of a video read over http(s)) in
+// `evidence` and records it on `unit`. Ok and nothing done when the match has
+// no query frame; the store's error otherwise.
+Status KeepQueryFrame(const pipeline::VideoSegmentMatch& match, EvidenceStore& evidence,
+                      MatchedUnit& unit);
+
 // The best (highest) similarity among a finding's units; 0 if none.
 double BestSimilarity(const Finding& f);
 
@@ -36,7 +45,9 @@ double BestSimilarity(const Finding& f);
 // "captured_at","recorded_at","content_sha256","evidence_file","warc_file",
 // "warc_record_id","server_ip","http_status","best_similarity","units":[{"index",
 // "member","pdq","ref_unit","ref_index","ref_member","method","view","distance",
-// "similarity","inliers","coverage","time","ref_time"}],"reviews":[{"seq","state",
+// "similarity","inliers","coverage","time","ref_time", and for videos read over
+// http(s) "query_frame":{"file","t","ref_t","segment_url","segment_sha256",
+// "segment_sequence"}}],"reviews":[{"seq","state",
 // "who","note","recorded_at"}],"entry_hash"}.
 nlohmann::json FindingListJson(const FindingRecord& r);
 

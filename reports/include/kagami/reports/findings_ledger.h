@@ -82,6 +82,18 @@ struct TimeRange {
   double end_s = 0;
 };
 
+// The query frame of a video unit read from a stream that cannot be re-read
+// (HLS over http): the sampled frame as fingerprinted, kept in the evidence
+// store, and the fetched piece (media segment) it was decoded from.
+struct VideoQueryFrame {
+  std::string file;    // evidence store path of the PNG, relative to the data dir
+  double t = 0;        // query seconds
+  double ref_t = 0;    // the registered frame shown beside it (seconds)
+  std::string segment_url;     // the media segment whose bytes gave the frame
+  std::string segment_sha256;  // of that segment's bytes ("" if unknown)
+  int64_t segment_sequence = -1;  // its HLS media sequence number (-1 unknown)
+};
+
 // One suspect unit (page or frame) matched to one registered unit.
 struct MatchedUnit {
   // The suspect side.
@@ -109,6 +121,8 @@ struct MatchedUnit {
   // Suspect -> registered page, row-major, coordinates in units of each page's
   // long side; empty when not verified.
   std::optional<std::array<double, 9>> homography;
+  // Video read over http(s): the exhibit's query frame (absent otherwise).
+  std::optional<VideoQueryFrame> query_frame;
 };
 
 // One source (file or fetched media) that contains a registered work.
