@@ -132,6 +132,26 @@ Status CheckUnit(const UnitRecord& unit, size_t i) {
   return Status::Ok();
 }
 
+Result<std::string> CheckAsset(const AssetRecord& asset, size_t unit_count) {
+  std::optional<std::string> sha = NormalizeSha256Impl(asset.sha256_hex);
+  if (!sha) {
+    return Status::InvalidArgument("asset " + asset.path + ": '" + asset.sha256_hex +
+                                   "' is not a SHA-256 (64 hex digits)");
+  }
+  KAGAMI_RETURN_IF_ERROR(CheckText(asset.path, "asset path"));
+  KAGAMI_RETURN_IF_ERROR(CheckText(asset.media_type, "asset media type"));
+  KAGAMI_RETURN_IF_ERROR(CheckText(asset.work_id, "asset work id"));
+  if (unit_count > Catalog::kMaxUnitsPerAsset) {
+    return Status::ResourceExhausted("asset " + asset.path + " has " + std::to_string(unit_count) +
+                                     " units; the limit is " +
+                                     std::to_string(Catalog::kMaxUnitsPerAsset));
+  }
+  if (asset.size_bytes > static_cast<uint64_t>(INT64_MAX)) {
+    return Status::InvalidArgument("asset " + asset.path + ": size out of range");
+  }
+  return *std::move(sha);
+}
+
 Result<std::string> IdentifiersToJson(const std::map<std::string, std::string>& identifiers) {
   try {
     nlohmann::json json = nlohmann::json::object();
@@ -462,22 +482,7 @@ Status SqliteCatalog::Impl::InsertUnits(int64_t asset_id, const std::vector<Unit
 Result<int64_t> SqliteCatalog::AddAsset(const AssetRecord& asset,
                                         const std::vector<UnitRecord>& units,
                                         std::vector<int64_t>* unit_ids) {
-  std::optional<std::string> sha = NormalizeSha256(asset.sha256_hex);
-  if (!sha) {
-    return Status::InvalidArgument("asset " + asset.path + ": '" + asset.sha256_hex +
-                                   "' is not a SHA-256 (64 hex digits)");
-  }
-  KAGAMI_RETURN_IF_ERROR(CheckText(asset.path, "asset path"));
-  KAGAMI_RETURN_IF_ERROR(CheckText(asset.media_type, "asset media type"));
-  KAGAMI_RETURN_IF_ERROR(CheckText(asset.work_id, "asset work id"));
-  if (units.size() > kMaxUnitsPerAsset) {
-    return Status::ResourceExhausted("asset " + asset.path + " has " +
-                                     std::to_string(units.size()) + " units; the limit is " +
-                                     std::to_string(kMaxUnitsPerAsset));
-  }
-  if (asset.size_bytes > static_cast<uint64_t>(INT64_MAX)) {
-    return Status::InvalidArgument("asset " + asset.path + ": size out of range");
-  }
+  KAGAMI_ASSIGN_OR_RETURN(std::string sha, internal::CheckAsset(asset, units.size()));
   sqlite3* db = impl_->db.get();
   std::string what = impl_->What("adding asset " + asset.path);
   KAGAMI_ASSIGN_OR_RETURN(auto txn, ScopedTransaction::Begin(db, what));
@@ -487,9 +492,9 @@ Result<int64_t> SqliteCatalog::AddAsset(const AssetRecord& asset,
     return Status::NotFound("asset " + asset.path + ": work '" + asset.work_id +
                             "' is not in the catalog; add the work first");
   }
-  KAGAMI_ASSIGN_OR_RETURN(std::optional<int64_t> existing, FindAssetBySha256(*sha));
+  KAGAMI_ASSIGN_OR_RETURN(std::optional<int64_t> existing, FindAssetBySha256(sha));
   if (existing) {
-    return Status::InvalidArgument("asset " + asset.path + ": content " + *sha +
+    return Status::InvalidArgument("asset " + asset.path + ": content " + sha +
                                    " is already registered as asset " + std::to_string(*existing));
   }
 
@@ -501,7 +506,7 @@ Result<int64_t> SqliteCatalog::AddAsset(const AssetRecord& asset,
   {
     ScopedReset reset(stmt);
     KAGAMI_RETURN_IF_ERROR(Bind(
-        stmt, std::string_view(asset.work_id), std::string_view(asset.path), std::string_view(*sha),
+        stmt, std::string_view(asset.work_id), std::string_view(asset.path), std::string_view(sha),
         static_cast<int64_t>(asset.size_bytes), std::string_view(asset.media_type),
         static_cast<int64_t>(units.size()), std::string_view(NowIso8601Utc())));
     KAGAMI_RETURN_IF_ERROR(Step(stmt, what).status());

@@ -20,6 +20,9 @@ std::optional<std::string> NormalizeSha256Impl(std::string_view hex);
 Status CheckText(std::string_view value, std::string_view field);
 // The range checks of Catalog::AddAsset for unit `i`.
 Status CheckUnit(const UnitRecord& unit, size_t i);
+// The checks of Catalog::AddAsset on the asset record and its unit count (each unit is checked
+// by CheckUnit); returns the asset's SHA-256 in lower case.
+Result<std::string> CheckAsset(const AssetRecord& asset, size_t unit_count);
 Result<std::string> IdentifiersToJson(const std::map<std::string, std::string>& identifiers);
 Result<std::map<std::string, std::string>> IdentifiersFromJson(const std::string& text);
 

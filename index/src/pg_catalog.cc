@@ -188,22 +188,7 @@ class PgCatalog final : public Catalog {
 
   Result<int64_t> AddAsset(const AssetRecord& asset, const std::vector<UnitRecord>& units,
                            std::vector<int64_t>* unit_ids) override {
-    std::optional<std::string> sha = NormalizeSha256(asset.sha256_hex);
-    if (!sha) {
-      return Status::InvalidArgument("asset " + asset.path + ": '" + asset.sha256_hex +
-                                     "' is not a SHA-256 (64 hex digits)");
-    }
-    KAGAMI_RETURN_IF_ERROR(CheckText(asset.path, "asset path"));
-    KAGAMI_RETURN_IF_ERROR(CheckText(asset.media_type, "asset media type"));
-    KAGAMI_RETURN_IF_ERROR(CheckText(asset.work_id, "asset work id"));
-    if (units.size() > kMaxUnitsPerAsset) {
-      return Status::ResourceExhausted("asset " + asset.path + " has " +
-                                       std::to_string(units.size()) + " units; the limit is " +
-                                       std::to_string(kMaxUnitsPerAsset));
-    }
-    if (asset.size_bytes > static_cast<uint64_t>(INT64_MAX)) {
-      return Status::InvalidArgument("asset " + asset.path + ": size out of range");
-    }
+    KAGAMI_ASSIGN_OR_RETURN(std::string sha, internal::CheckAsset(asset, units.size()));
     for (size_t i = 0; i < units.size(); ++i) {
       Status valid = CheckUnit(units[i], i);
       if (!valid.ok()) return valid.WithContext("asset " + asset.path);
@@ -217,16 +202,16 @@ class PgCatalog final : public Catalog {
       return Status::NotFound("asset " + asset.path + ": work '" + asset.work_id +
                               "' is not in the catalog; add the work first");
     }
-    KAGAMI_ASSIGN_OR_RETURN(std::optional<int64_t> existing, FindAssetBySha256(*sha));
+    KAGAMI_ASSIGN_OR_RETURN(std::optional<int64_t> existing, FindAssetBySha256(sha));
     if (existing) {
-      return Status::InvalidArgument("asset " + asset.path + ": content " + *sha +
+      return Status::InvalidArgument("asset " + asset.path + ": content " + sha +
                                      " is already registered as asset " +
                                      std::to_string(*existing));
     }
     auto inserted = conn_->Exec(
         "INSERT INTO assets (work_id, path, sha256, size_bytes, media_type, unit_count) "
         "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-        {asset.work_id, asset.path, *sha, static_cast<int64_t>(asset.size_bytes), asset.media_type,
+        {asset.work_id, asset.path, sha, static_cast<int64_t>(asset.size_bytes), asset.media_type,
          static_cast<int64_t>(units.size())});
     if (!inserted.ok()) return inserted.status().WithContext(what);
     const int64_t asset_id = inserted->Int(0, 0);
