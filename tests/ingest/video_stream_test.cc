@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -113,6 +114,29 @@ class VideoStreamTest : public ::testing::Test {
     std::lock_guard<std::mutex> lock(*fetcher.mu);
     std::ofstream(*dir_ / "hls/live.m3u8", std::ios::binary | std::ios::trunc) << text;
   }
+
+  // Rewrites the live playlist every 0.9 s with playlist(n) for n = first..last, as a live
+  // server appends segments, until Stop() (or destruction) joins the writer thread.
+  class PlaylistGrower {
+   public:
+    PlaylistGrower(FolderFetcher& fetcher, size_t first, size_t last,
+                   std::function<std::string(size_t)> playlist)
+        : writer_([this, &fetcher, first, last, playlist = std::move(playlist)] {
+            for (size_t n = first; n <= last && !stop_; ++n) {
+              std::this_thread::sleep_for(std::chrono::milliseconds(900));
+              WritePlaylist(fetcher, playlist(n));
+            }
+          }) {}
+    ~PlaylistGrower() { Stop(); }
+    void Stop() {
+      stop_ = true;
+      if (writer_.joinable()) writer_.join();
+    }
+
+   private:
+    std::atomic<bool> stop_{false};
+    std::thread writer_;
+  };
 
   static std::unique_ptr<testing::TempDir> dir_;
   static std::string short_gop_, long_gop_;
@@ -225,21 +249,16 @@ TEST_F(VideoStreamTest, LivePlaylistIsFollowedAsSegmentsAreAppendedUntilEndlist)
   FolderFetcher fetcher(*dir_ / "hls");
   const size_t total = 8;
   WritePlaylist(fetcher, LivePlaylist(0, 2, false));
-  std::atomic<bool> stop{false};
-  std::thread writer([&] {
-    for (size_t n = 3; n <= total && !stop; ++n) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(900));
-      size_t first = n > 3 ? n - 3 : 0;
-      WritePlaylist(fetcher, LivePlaylist(first, n - first, n == total));
-    }
+  PlaylistGrower grower(fetcher, 3, total, [total](size_t n) {
+    size_t first = n > 3 ? n - 3 : 0;
+    return LivePlaylist(first, n - first, n == total);
   });
   VideoDecodeOptions options;
   options.audio = false;
   Collect sink;
   auto info =
       DecodeVideoUrl("http://fixture.test/live.m3u8", fetcher, options, IngestLimits{}, sink);
-  stop = true;
-  writer.join();
+  grower.Stop();
   ASSERT_TRUE(info.ok()) << info.status().ToString();
   EXPECT_TRUE(info->live);
   EXPECT_EQ(info->live_stop, "endlist");
@@ -258,21 +277,15 @@ TEST_F(VideoStreamTest, LivePlaylistIsFollowedAsSegmentsAreAppendedUntilEndlist)
 TEST_F(VideoStreamTest, LivePlaylistStopsCleanlyAtTheSegmentBound) {
   FolderFetcher fetcher(*dir_ / "hls");
   WritePlaylist(fetcher, LivePlaylist(0, 2, false));
-  std::atomic<bool> stop{false};
-  std::thread writer([&] {
-    for (size_t n = 3; n <= segments_.size() && !stop; ++n) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(900));
-      WritePlaylist(fetcher, LivePlaylist(0, n, false));
-    }
-  });
+  PlaylistGrower grower(fetcher, 3, segments_.size(),
+                        [](size_t n) { return LivePlaylist(0, n, false); });
   VideoDecodeOptions options;
   options.audio = false;
   options.live.max_segments = 4;
   Collect sink;
   auto info =
       DecodeVideoUrl("http://fixture.test/live.m3u8", fetcher, options, IngestLimits{}, sink);
-  stop = true;
-  writer.join();
+  grower.Stop();
   ASSERT_TRUE(info.ok()) << info.status().ToString();
   EXPECT_EQ(info->live_stop, "max_segments");
   EXPECT_TRUE(info->truncated);
@@ -302,21 +315,15 @@ TEST_F(VideoStreamTest, StalledLivePlaylistStopsAfterTheStallTime) {
 TEST_F(VideoStreamTest, LiveReadingIsBoundedByWallTime) {
   FolderFetcher fetcher(*dir_ / "hls");
   WritePlaylist(fetcher, LivePlaylist(0, 1, false));
-  std::atomic<bool> stop{false};
-  std::thread writer([&] {  // keeps growing, never ends
-    for (size_t n = 2; n <= segments_.size() && !stop; ++n) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(900));
-      WritePlaylist(fetcher, LivePlaylist(0, n, false));
-    }
-  });
+  PlaylistGrower grower(fetcher, 2, segments_.size(),  // keeps growing, never ends
+                        [](size_t n) { return LivePlaylist(0, n, false); });
   VideoDecodeOptions options;
   options.audio = false;
   options.live.max_wall_seconds = 3;
   Collect sink;
   auto info =
       DecodeVideoUrl("http://fixture.test/live.m3u8", fetcher, options, IngestLimits{}, sink);
-  stop = true;
-  writer.join();
+  grower.Stop();
   ASSERT_TRUE(info.ok()) << info.status().ToString();
   EXPECT_EQ(info->live_stop, "max_wall_seconds");
   EXPECT_TRUE(info->truncated);
