@@ -20,16 +20,8 @@ using crawler::Frontier;
 using crawler::FrontierEntry;
 using crawler::PgFrontierOptions;
 
-class PgCrawlFrontierTest : public ::testing::Test {
+class PgCrawlFrontierTest : public testing::PgServerTest {
  protected:
-  void SetUp() override {
-    std::string error;
-    server_ = testing::PgServer::Start(error);
-    if (!server_ && testing::PgServer::FindBinDir().empty()) GTEST_SKIP() << error;
-    ASSERT_TRUE(server_) << error;
-    ASSERT_EQ(server_->CreateDatabase("kagami"), "");
-  }
-
   std::unique_ptr<Frontier> Open(const std::string& worker, double lease_s = 600) {
     PgFrontierOptions o;
     o.conninfo = server_->Conninfo("kagami");
@@ -52,8 +44,6 @@ class PgCrawlFrontierTest : public ::testing::Test {
     }
     return out;
   }
-
-  std::unique_ptr<testing::PgServer> server_;
 };
 
 TEST_F(PgCrawlFrontierTest, PageBudgetIsCountedOnceForAllWorkersUnderConcurrentClaims) {

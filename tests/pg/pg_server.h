@@ -8,6 +8,7 @@
 // database (CreateDatabase).
 
 #include <glob.h>
+#include <gtest/gtest.h>
 #include <libpq-fe.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -136,6 +137,22 @@ class PgServer {
 
   std::string bin_, dir_, as_user_;
   bool running_ = false;
+};
+
+// A fixture that starts a server for each test and creates database "kagami" on it: the test is
+// skipped where PostgreSQL is not installed and fails where it is installed but does not start.
+// Subclasses that override SetUp call PgServerTest::SetUp() first and return if it did not pass.
+class PgServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string error;
+    server_ = PgServer::Start(error);
+    if (!server_ && PgServer::FindBinDir().empty()) GTEST_SKIP() << error;
+    ASSERT_TRUE(server_) << error;
+    ASSERT_EQ(server_->CreateDatabase("kagami"), "");
+  }
+
+  std::unique_ptr<PgServer> server_;
 };
 
 }  // namespace kagami::testing

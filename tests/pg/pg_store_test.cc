@@ -28,14 +28,11 @@ using crawler::Frontier;
 using crawler::FrontierEntry;
 using crawler::PgFrontierOptions;
 
-class PgStoreTest : public ::testing::Test {
+class PgStoreTest : public testing::PgServerTest {
  protected:
   void SetUp() override {
-    std::string error;
-    server_ = testing::PgServer::Start(error);
-    if (!server_ && testing::PgServer::FindBinDir().empty()) GTEST_SKIP() << error;
-    ASSERT_TRUE(server_) << error;
-    ASSERT_EQ(server_->CreateDatabase("kagami"), "");
+    PgServerTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     conninfo_ = server_->Conninfo("kagami");
   }
 
@@ -87,7 +84,6 @@ class PgStoreTest : public ::testing::Test {
     return f;
   }
 
-  std::unique_ptr<testing::PgServer> server_;
   std::string conninfo_;
 };
 
