@@ -201,6 +201,20 @@ struct Crawler::Impl {
         evidence(std::move(data_dir)),
         on_finding(std::move(notify)) {}
 
+  // Appends `f` to the findings store; the caller holds record_mu. A store error is fatal to
+  // the crawl (d.fatal: stop rather than lose accusations); a new finding is counted in `d` and
+  // passed to on_finding.
+  void RecordFinding(const reports::Finding& f, MediaDone& d) {
+    Result<bool> added = findings.Record(f);
+    if (!added.ok()) {
+      d.status = added.status();
+      d.fatal = true;
+    } else if (*added) {
+      ++d.new_findings;
+      if (on_finding) on_finding(f);
+    }
+  }
+
   std::vector<const SiteRule*> RulesFor(const std::string& host) const {
     std::vector<const SiteRule*> out;
     for (const SiteRule& r : job.sites)
@@ -294,14 +308,7 @@ struct Crawler::Impl {
         Result<std::pair<std::string, std::string>> kept = evidence.KeepBytes(std::string_view(
             reinterpret_cast<const char*>(asset.bytes->data()), asset.bytes->size()));
         if (kept.ok()) f.evidence_file = kept->second;
-        Result<bool> added = findings.Record(f);
-        if (!added.ok()) {
-          d.status = added.status();
-          d.fatal = true;
-        } else if (*added) {
-          ++d.new_findings;
-          if (on_finding) on_finding(f);
-        }
+        RecordFinding(f, d);
       }
     });
     if (!reported) d.status = Status::Internal("scanner returned no report");
@@ -430,14 +437,7 @@ struct Crawler::Impl {
       f.warc_file = first_ref.file.empty() ? "" : "crawl/" + job.name + "/warc/" + first_ref.file;
       f.warc_record_id = first_ref.record_id;
       f.robots_override = item.robots_override;
-      Result<bool> added = findings.Record(f);
-      if (!added.ok()) {
-        d.status = added.status();
-        d.fatal = true;
-      } else if (*added) {
-        ++d.new_findings;
-        if (on_finding) on_finding(f);
-      }
+      RecordFinding(f, d);
     }
     return d;
   }

@@ -86,11 +86,11 @@ struct TimeRange {
 // (HLS over http): the sampled frame as fingerprinted, kept in the evidence
 // store, and the fetched piece (media segment) it was decoded from.
 struct VideoQueryFrame {
-  std::string file;    // evidence store path of the PNG, relative to the data dir
-  double t = 0;        // query seconds
-  double ref_t = 0;    // the registered frame shown beside it (seconds)
-  std::string segment_url;     // the media segment whose bytes gave the frame
-  std::string segment_sha256;  // of that segment's bytes ("" if unknown)
+  std::string file;               // evidence store path of the PNG, relative to the data dir
+  double t = 0;                   // query seconds
+  double ref_t = 0;               // the registered frame shown beside it (seconds)
+  std::string segment_url;        // the media segment whose bytes gave the frame
+  std::string segment_sha256;     // of that segment's bytes ("" if unknown)
   int64_t segment_sequence = -1;  // its HLS media sequence number (-1 unknown)
 };
 
