@@ -20,22 +20,15 @@ chapters=4
 local_stage="${LOCAL:-auto}"; worker_counts="${WORKERS:-1 2 4}"
 kagami="$build/app/kagami"
 synth="$(find "$build/synth" -maxdepth 2 -type f -name 'kagami-synth*' -perm -u+x | head -1)"
-pgbin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
 work="$(mktemp -d /tmp/kagami-pg-bench.XXXXXX)"
-chmod 755 "$work"
-as=()
-if [ "$(id -u)" = 0 ]; then as=(setpriv --reuid=nobody --regid=nogroup --clear-groups); fi
-mkdir "$work/pg"
-[ "$(id -u)" = 0 ] && chown nobody:nogroup "$work/pg"
+source "$root/bench/pg/pg_lib.sh"
 cleanup() {
   kill "${server:-}" 2>/dev/null || true
-  "${as[@]}" "$pgbin/pg_ctl" -D "$work/pg/data" -m immediate stop >/dev/null 2>&1 || true
+  pg_stop "$work"
   [ -n "${KEEP:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
-"${as[@]}" "$pgbin/initdb" -D "$work/pg/data" -U kagami -A trust -E UTF8 --no-sync >/dev/null
-"${as[@]}" "$pgbin/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w \
-  -o "-k $work/pg -c listen_addresses='' -F" start >/dev/null
+pg_start "$work"
 
 for c in $(seq 1 "$chapters"); do
   "$synth" pages --out "$work/content/img/c$c" --count 2 --seed $((c * 1000)) \
