@@ -97,6 +97,22 @@ class VideoHlsTest : public ::testing::Test {
 
   static std::unique_ptr<testing::TempDir> dir_;
   static std::string data_, server_log_, port_;
+  // Checks every segment line of a scan's jsonl: work anime1, query and reference both 0-24 s
+  // (the whole registered episode, within 2 s); returns how many there are.
+  static int CheckWholeEpisodeSegments(const std::string& jsonl) {
+    int segments = 0;
+    for (const auto& j : testing::JsonLines(jsonl)) {
+      if (j.value("unit", "") != "segment") continue;
+      ++segments;
+      EXPECT_EQ(j.value("work", ""), "anime1");
+      EXPECT_NEAR(j["start"].get<double>(), 0, 2) << j.dump();
+      EXPECT_NEAR(j["end"].get<double>(), 24, 2) << j.dump();
+      EXPECT_NEAR(j["ref_start"].get<double>(), 0, 2) << j.dump();
+      EXPECT_NEAR(j["ref_end"].get<double>(), 24, 2) << j.dump();
+    }
+    return segments;
+  }
+
   static pid_t server_;
 };
 std::unique_ptr<testing::TempDir> VideoHlsTest::dir_;
@@ -108,15 +124,7 @@ TEST_F(VideoHlsTest, RecordedHlsFindingExportsAFramePairFromTheFetchedSegment) {
   CommandResult scan = Kagami({"--data", data_, "scan", "--record", "--format", "jsonl",
                                "--allow-address", "127.0.0.1", playlist});
   ASSERT_EQ(scan.exit_code, 0) << scan.out;
-  int segments = 0;
-  for (const auto& j : testing::JsonLines(scan.out)) {
-    if (j.value("unit", "") != "segment") continue;
-    ++segments;
-    EXPECT_EQ(j.value("work", ""), "anime1");
-    EXPECT_NEAR(j["start"].get<double>(), 0, 2) << j.dump();
-    EXPECT_NEAR(j["end"].get<double>(), 24, 2) << j.dump();
-  }
-  ASSERT_EQ(segments, 1) << scan.out;
+  ASSERT_EQ(CheckWholeEpisodeSegments(scan.out), 1) << scan.out;
 
   // The ledger finding names the stream and carries the kept query frame.
   CommandResult listed = Kagami({"--data", data_, "findings", "--format", "jsonl"});
@@ -206,17 +214,7 @@ TEST_F(VideoHlsTest, LivePlaylistIsFollowedWhileSegmentsAreAppended) {
   stop = true;
   writer.join();
   ASSERT_EQ(scan.exit_code, 0) << scan.out;
-  int segments = 0;
-  for (const auto& j : testing::JsonLines(scan.out)) {
-    if (j.value("unit", "") != "segment") continue;
-    ++segments;
-    EXPECT_EQ(j.value("work", ""), "anime1");
-    EXPECT_NEAR(j["start"].get<double>(), 0, 2) << j.dump();
-    EXPECT_NEAR(j["end"].get<double>(), 24, 2) << j.dump();
-    EXPECT_NEAR(j["ref_start"].get<double>(), 0, 2) << j.dump();
-    EXPECT_NEAR(j["ref_end"].get<double>(), 24, 2) << j.dump();
-  }
-  EXPECT_EQ(segments, 1) << scan.out;
+  EXPECT_EQ(CheckWholeEpisodeSegments(scan.out), 1) << scan.out;
   // Every segment was fetched exactly once, and the playlist more than once.
   const std::string log = testing::ReadText(server_log_);
   for (const std::string& name : names) {
