@@ -13,6 +13,12 @@ unrelated candidates (every other verified candidate, and every candidate of
 the unrelated images), percentiles of the gate score, of the quantised
 verification's inliers, coverage, overlap coverage and grid cells, how many of
 each the verifier accepted, and the local stage's time per query and stage.
+
+Where the trace has the cascade's record (RobustOptions::cascade), also prints
+the distribution of its score (the most cheap-RANSAC inliers among its
+candidates, one value per query) for the true pages the full stage accepted
+and for the unrelated images, and per threshold how many of those true pages
+it would lose and how many unrelated images it would let through.
 """
 import json
 import os
@@ -54,8 +60,13 @@ def main():
         if m:
             unit_item[unit] = int(m.group(1))
     true_c, unrel_c = [], []
-    times = {"decode": [], "extract": [], "gate": [], "verify": []}
-    unrelated_times = {"decode": [], "extract": [], "gate": [], "verify": []}
+    stages = ("cascade", "decode", "extract", "gate", "verify")
+    times = {k: [] for k in stages}
+    unrelated_times = {k: [] for k in stages}
+    # Cascade: (score, true pages the full stage accepted, true page among
+    # the cascade's candidates) per edit query; score per unrelated image.
+    cascade_true, cascade_other, cascade_unrelated = [], [], []
+    cascade_stopped = {"edit": 0, "unrelated": 0}
     true_missing_from_gate = 0
     queries_true = 0
     for trace in sorted(os.listdir(trace_dir)):
@@ -79,8 +90,13 @@ def main():
             truth = truth_of.get(rec["query"])
             if truth is None:
                 continue
+            cascade = rec.get("cascade")
             for k in times:
-                (unrelated_times if name == "unrelated" else times)[k].append(rec["ms_" + k])
+                if k == "cascade":
+                    ms = cascade["ms"] if cascade else 0.0
+                else:
+                    ms = rec["ms_" + k]
+                (unrelated_times if name == "unrelated" else times)[k].append(ms)
             gated = set()
             for c in rec["candidates"]:
                 item = unit_item.get(c["unit"], -1)
@@ -93,6 +109,19 @@ def main():
             if truth:
                 queries_true += len(truth)
                 true_missing_from_gate += len(truth - gated)
+            if cascade:
+                if cascade["stopped"]:
+                    cascade_stopped["unrelated" if name == "unrelated" else "edit"] += 1
+                accepted = {unit_item.get(c["unit"], -1) for c in rec["candidates"]
+                            if c["accepted"]} & truth
+                in_cascade = any(unit_item.get(c["unit"], -1) in truth
+                                 for c in cascade["candidates"])
+                if name == "unrelated":
+                    cascade_unrelated.append(cascade["inliers"])
+                elif accepted:
+                    cascade_true.append((cascade["inliers"], len(accepted), in_cascade, name))
+                else:
+                    cascade_other.append(cascade["inliers"])
     print("true candidates %d (true pages never verified: %d of %d), unrelated candidates %d"
           % (len(true_c), true_missing_from_gate, queries_true, len(unrel_c)))
     print("| measure | n | min | p1 | p5 | p25 | p50 | p75 | p95 | p99 | max |")
@@ -119,8 +148,30 @@ def main():
                                  c["overlap_coverage"], c["cells"], c["rejected_by"] or "ACCEPTED"))
     for label, t in (("edit queries", times), ("unrelated queries", unrelated_times)):
         if t["decode"]:
+            total = [sum(v) for v in zip(*t.values())]
             print("%s: local stage ms per query p50 (mean): " % label + ", ".join(
-                "%s %.1f (%.1f)" % (k, pct(v, 0.5), sum(v) / len(v)) for k, v in t.items()))
+                "%s %.1f (%.1f)" % (k, pct(v, 0.5), sum(v) / len(v)) for k, v in t.items())
+                + "; all %.1f (%.1f)" % (pct(total, 0.5), sum(total) / len(total)))
+    if cascade_true or cascade_unrelated:
+        print("\ncascade score (most cheap-RANSAC inliers among its candidates), one per query;"
+              " stopped at the cascade: %d edit queries, %d unrelated images"
+              % (cascade_stopped["edit"], cascade_stopped["unrelated"]))
+        print("| queries | n | min | p1 | p5 | p25 | p50 | p75 | p95 | p99 | max |")
+        print("|---|---:|" + "---:|" * 9)
+        print(row("true page accepted by the full stage", [c[0] for c in cascade_true], "%d"))
+        print(row("edit query, no true page accepted", cascade_other, "%d"))
+        print(row("unrelated image", cascade_unrelated, "%d"))
+        print("true pages accepted whose page was among the cascade's candidates: %d of %d"
+              % (sum(1 for c in cascade_true if c[2]), len(cascade_true)))
+        low = sorted(cascade_true)[:8]
+        print("lowest true: " + ", ".join("%s %d" % (c[3], c[0]) for c in low))
+        print("| min_inliers | true pages lost (of %d) | unrelated images through (of %d) |"
+              % (sum(c[1] for c in cascade_true), len(cascade_unrelated)))
+        print("|---:|---:|---:|")
+        for t in range(0, 31):
+            lost = sum(c[1] for c in cascade_true if c[0] < t)
+            through = sum(1 for u in cascade_unrelated if u >= t)
+            print("| %d | %d | %d |" % (t, lost, through))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,12 @@
 // measurement and are never used here.
 //
 // Usage: kagami_bench_real_calibration [--work DIR] [--threads T] [--max N]
+//     [--scan-only] [--skip-previous | --peer-no-cascade] [--trace-dir DIR]
+//     [--set key=value ...]
 //   --max limits registered items per category (default 30).
+//   --peer-no-cascade: the third column is Kagami with the same settings
+//   without the local stage's cascade (RobustOptions::cascade), scanned side
+//   by side with it.
 
 #include <algorithm>
 #include <cctype>
@@ -538,9 +543,12 @@ int main(int argc, char** argv) {
   size_t max_per_category = 30;
   bool skip_scan = false;
   bool pdq_only = false;
-  bool scan_only = false;             // skip the PDQ and pair phases
-  std::string only;                   // scan only the edit sets whose name contains this
-  bool skip_previous = false;         // do not scan with "Kagami, previous rule"
+  bool scan_only = false;      // skip the PDQ and pair phases
+  std::string only;            // scan only the edit sets whose name contains this
+  bool skip_previous = false;  // do not scan with "Kagami, previous rule"
+  // The third contender is Kagami with the same --set options but without the
+  // local cascade (RobustOptions::cascade), instead of the previous rule.
+  bool peer_no_cascade = false;
   fs::path trace_dir;                 // local-stage trace per folder (Kagami only)
   std::vector<std::string> settings;  // --set key=value: Kagami's RobustOptions
   for (int i = 1; i < argc; ++i) {
@@ -561,6 +569,8 @@ int main(int argc, char** argv) {
       only = argv[++i];
     else if (flag == "--skip-previous")
       skip_previous = true;
+    else if (flag == "--peer-no-cascade")
+      peer_no_cascade = true;
     else if (flag == "--trace-dir" && i + 1 < argc)
       trace_dir = argv[++i];
     else if (flag == "--set" && i + 1 < argc)
@@ -1033,11 +1043,31 @@ int main(int argc, char** argv) {
         r.max_word_fraction = value;
       else if (key == "min_gate_score")
         r.min_gate_score = static_cast<float>(value);
+      else if (key == "cascade")
+        r.cascade.enabled = value != 0;
+      else if (key == "cascade_height")
+        r.cascade.height = static_cast<int>(value);
+      else if (key == "cascade_max_long_side")
+        r.cascade.max_long_side = static_cast<int>(value);
+      else if (key == "cascade_keypoints")
+        r.cascade.keypoints = static_cast<int>(value);
+      else if (key == "cascade_levels")
+        r.cascade.pyramid_levels = static_cast<int>(value);
+      else if (key == "cascade_candidates")
+        r.cascade.candidates = static_cast<int>(value);
+      else if (key == "cascade_min_inliers")
+        r.cascade.min_inliers = static_cast<int>(value);
       else {
         std::fprintf(stderr, "unknown --set %s\n", kv.c_str());
         return 2;
       }
       std::printf("Kagami: %s\n", kv.c_str());
+    }
+    if (peer_no_cascade) {
+      skip_previous = false;
+      contenders[2].name = "Kagami without the cascade";
+      contenders[2].scan.robust = r;
+      contenders[2].scan.robust.cascade.enabled = false;
     }
   }
   auto set_trace = [&](const std::string& name) {
@@ -1050,8 +1080,9 @@ int main(int argc, char** argv) {
     fs::remove(contenders[1].scan.robust.local_trace_path);
   };
   std::printf(
-      "\n| edit | queries | PDQ alone recall | Kagami, previous rule | Kagami recall | Kagami by "
-      "method | wrong matches (PDQ / previous / Kagami) |\n|---|---:|---:|---:|---:|---|---:|\n");
+      "\n| edit | queries | PDQ alone recall | %s | Kagami recall | Kagami by "
+      "method | wrong matches (PDQ / previous / Kagami) |\n|---|---:|---:|---:|---:|---|---:|\n",
+      contenders[2].name.c_str());
   std::vector<std::string> wrong_lines;
   std::vector<std::string> changed_lines;  // found by one Kagami rule, not the other
   for (const EditSet& s : sets) {
@@ -1088,6 +1119,13 @@ int main(int argc, char** argv) {
   std::swap(contenders[1].scan, never);
   Tally u_never = ScanFolder(contenders[1], unrelated_dir);
   std::swap(contenders[1].scan, never);
+  // The same files without the cascade (the local stage before it), right
+  // after, on the same load.
+  kagami::pipeline::ScanOptions no_cascade = contenders[1].scan;
+  no_cascade.robust.cascade.enabled = false;
+  std::swap(contenders[1].scan, no_cascade);
+  Tally u_no_cascade = ScanFolder(contenders[1], unrelated_dir);
+  std::swap(contenders[1].scan, no_cascade);
   const long long comparisons = static_cast<long long>(unrelated.size()) * registered.size();
   std::printf("\nunrelated real images: %zu scanned against %zu registered = %lld comparisons\n",
               unrelated.size(), registered.size(), comparisons);
@@ -1096,9 +1134,11 @@ int main(int argc, char** argv) {
                 u[c].wrong, u[c].seconds, u[c].pages / u[c].seconds);
   std::printf("  Kagami --local never: %.2f s; default / never = %.2fx\n", u_never.seconds,
               u[1].seconds / u_never.seconds);
+  std::printf("  Kagami without the cascade: false matches: %d; %.2f s; / never = %.2fx\n",
+              u_no_cascade.wrong, u_no_cascade.seconds, u_no_cascade.seconds / u_never.seconds);
   for (const auto& d : u[0].wrong_details) wrong_lines.push_back("PDQ alone: " + d);
   for (const auto& d : u[1].wrong_details) wrong_lines.push_back("Kagami: " + d);
-  for (const auto& d : u[2].wrong_details) wrong_lines.push_back("Kagami, previous rule: " + d);
+  for (const auto& d : u[2].wrong_details) wrong_lines.push_back(contenders[2].name + ": " + d);
   for (const std::string& l : changed_lines) std::printf("  %s\n", l.c_str());
   for (const std::string& l : wrong_lines) std::printf("  wrong: %s\n", l.c_str());
   return 0;

@@ -74,12 +74,12 @@ std::vector<cv::KeyPoint> Bucket(std::vector<cv::KeyPoint> kps, cv::Size size, i
   return kept;
 }
 
-cv::Ptr<cv::Feature2D> MakeDetector(FeatureKind kind, int max_keypoints) {
+cv::Ptr<cv::Feature2D> MakeDetector(FeatureKind kind, int max_keypoints, int pyramid_levels) {
   switch (kind) {
     case FeatureKind::kOrb:
       // Over-detect, then bucket: ORB's own retention clusters on dense ink.
-      return cv::ORB::create(std::min(kMaxLocalKeypoints, 4 * max_keypoints), 1.2f, 8, 31, 0, 2,
-                             cv::ORB::HARRIS_SCORE, 31, 20);
+      return cv::ORB::create(std::min(kMaxLocalKeypoints, 4 * max_keypoints), 1.2f, pyramid_levels,
+                             31, 0, 2, cv::ORB::HARRIS_SCORE, 31, 20);
     case FeatureKind::kAkaze:
       return cv::AKAZE::create(cv::AKAZE::DESCRIPTOR_MLDB, 0, 3, 0.001f, 4, 4,
                                cv::KAZE::DIFF_PM_G2);
@@ -187,9 +187,11 @@ Result<LocalFeatures> ExtractLocalFeatures(const cv::Mat& gray, bool mirrored,
         std::to_string(gray.cols) + "x" + std::to_string(gray.rows));
   }
   if (options.max_keypoints < 1 || options.max_keypoints > kMaxLocalKeypoints ||
-      options.working_long_side < 64 || options.working_long_side > 8192) {
+      options.working_long_side < 64 || options.working_long_side > 8192 ||
+      options.pyramid_levels < 1 || options.pyramid_levels > 8) {
     return Status::InvalidArgument(
-        "local features: max_keypoints must be 1..8192 and working_long_side 64..8192");
+        "local features: max_keypoints must be 1..8192, working_long_side 64..8192 and "
+        "pyramid_levels 1..8");
   }
   try {
     const int long_side = std::max(gray.cols, gray.rows);
@@ -200,7 +202,8 @@ Result<LocalFeatures> ExtractLocalFeatures(const cv::Mat& gray, bool mirrored,
     cv::resize(gray, work, work_size, 0, 0, scale < 1.0 ? cv::INTER_AREA : cv::INTER_LINEAR);
     if (mirrored) cv::flip(work, work, 1);
 
-    cv::Ptr<cv::Feature2D> detector = MakeDetector(options.kind, options.max_keypoints);
+    cv::Ptr<cv::Feature2D> detector =
+        MakeDetector(options.kind, options.max_keypoints, options.pyramid_levels);
     std::vector<cv::KeyPoint> keypoints;
     detector->detect(work, keypoints);
     keypoints = Bucket(std::move(keypoints), work.size(), options.grid, options.max_keypoints);

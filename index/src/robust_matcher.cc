@@ -65,6 +65,22 @@ Result<fingerprint::LocalFeatures> ExtractQueryFeatures(const cv::Mat& gray, boo
   return f;
 }
 
+// The cascade's description (LocalCascadeOptions): the page at `height` pixels
+// high (long side capped), keypoints scaled with a landscape page's width.
+Result<fingerprint::LocalFeatures> ExtractCascadeFeatures(const cv::Mat& gray,
+                                                          const LocalCascadeOptions& cascade) {
+  if (gray.rows < 16 || gray.cols < 16) return fingerprint::LocalFeatures{};
+  const double aspect = static_cast<double>(gray.cols) / gray.rows;
+  fingerprint::LocalFeatureOptions o;
+  o.pyramid_levels = cascade.pyramid_levels;
+  o.working_long_side = static_cast<int>(std::lround(
+      std::min({cascade.height * std::max(1.0, aspect), static_cast<double>(cascade.max_long_side),
+                static_cast<double>(std::max(gray.cols, gray.rows))})));
+  o.working_long_side = std::max(64, o.working_long_side);
+  o.max_keypoints = static_cast<int>(std::lround(cascade.keypoints * std::clamp(aspect, 1.0, 2.5)));
+  return fingerprint::ExtractLocalFeatures(gray, false, o);
+}
+
 // FNV-1a of a query's bytes: names the query in the local-stage trace.
 uint64_t TraceId(const ingest::EncodedPage& encoded) {
   uint64_t h = 1469598103934665603ull;
@@ -245,7 +261,7 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
 
   bool run_local = options_.local == LocalStage::kAlways ||
                    (options_.local == LocalStage::kAuto && (!strong || needs_verification));
-  if (run_local) RunLocalStage(pixels, encoded, pdq_hits, outcome);
+  if (run_local) RunLocalStage(pixels, gray, encoded, pdq_hits, outcome);
   if (!outcome.hits.empty()) return outcome;
 
   // PDQ alone: the best reportable hit for the page as a whole or, when they
@@ -282,7 +298,8 @@ bool RobustMatcher::ReportableUnverified(const RobustHit& hit) const {
          std::min(hit.view_quality, hit.ref_quality) >= min_quality;
 }
 
-void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPage& encoded,
+void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const cv::Mat& pdq_gray,
+                                  const ingest::EncodedPage& encoded,
                                   const std::vector<RobustHit>& pdq_hits, PageOutcome& outcome) {
   outcome.local_ran = true;
   Status ready = EnsureLocalIndex();
@@ -290,6 +307,62 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
     outcome.local_status = ready;
     return;
   }
+  const fingerprint::VisualVocabulary& vocabulary = fingerprint::VisualVocabulary::BuiltIn();
+  // Every candidate is first verified with a tenth of the RANSAC iterations
+  // (see the verification loop below); the cascade uses the same.
+  fingerprint::VerifyOptions cheap = options_.verify;
+  cheap.ransac_iterations = std::max(1, options_.verify.ransac_iterations / 10);
+
+  // The cascade: a cheap description of the pixels PDQ already decoded, gated
+  // and checked; the full stage runs only when it finds a consensus.
+  std::string cascade_trace;
+  if (options_.cascade.enabled && pdq_hits.empty() && !options_.local_mirrored) {
+    const auto t_cascade = std::chrono::steady_clock::now();
+    outcome.cascade_ran = true;
+    outcome.cascade_inliers = 0;
+    Result<fingerprint::LocalFeatures> small = ExtractCascadeFeatures(pdq_gray, options_.cascade);
+    std::string units;
+    int keypoints = 0;
+    if (small.ok() && small->size() > 0) {
+      keypoints = small->size();
+      const fingerprint::QuantisedQuery sq = fingerprint::QuantiseQuery(
+          *small, vocabulary, options_.gate_assignment, options_.top_assignment);
+      InvertedFile::GateOptions gate_options;
+      gate_options.assignment = options_.gate_assignment;
+      gate_options.max_word_fraction = options_.max_word_fraction;
+      for (const InvertedFile::Candidate& c :
+           local_index_->Score(sq, options_.cascade.candidates, 0.0f, gate_options)) {
+        std::unique_ptr<fingerprint::QuantisedFeatures> ref = local_index_->Features(c.unit_id);
+        if (!ref || ref->size() == 0) continue;
+        const fingerprint::Verification v =
+            fingerprint::VerifyQuantised(sq, *ref, options_.quantised_match, cheap);
+        outcome.cascade_inliers = std::max(outcome.cascade_inliers, v.inliers);
+        if (!options_.local_trace_path.empty()) {
+          units += (units.empty() ? "" : ",") + std::string("{\"unit\":") +
+                   std::to_string(c.unit_id) + ",\"score\":" + std::to_string(c.score) +
+                   ",\"inliers\":" + std::to_string(v.inliers) + "}";
+        }
+        // Once the threshold is met, the rest cannot change the decision.
+        if (options_.cascade.min_inliers > 0 &&
+            outcome.cascade_inliers >= options_.cascade.min_inliers) {
+          break;
+        }
+      }
+    } else if (!small.ok()) {
+      outcome.local_status = small.status();
+    }
+    outcome.cascade_stopped = outcome.cascade_inliers < options_.cascade.min_inliers;
+    cascade_trace = ",\"cascade\":{\"ms\":" + std::to_string(MsSince(t_cascade)) +
+                    ",\"keypoints\":" + std::to_string(keypoints) +
+                    ",\"inliers\":" + std::to_string(outcome.cascade_inliers) +
+                    ",\"stopped\":" + (outcome.cascade_stopped ? "true" : "false") +
+                    ",\"candidates\":[" + units + "]}";
+    if (outcome.cascade_stopped) {
+      WriteTrace(encoded, 0, 0, 0, 0, 0, "", cascade_trace);
+      return;
+    }
+  }
+
   const auto t_start = std::chrono::steady_clock::now();
   Result<cv::Mat> gray = DecodeForLocal(pixels, encoded, limits_, options_.local_min_short_side);
   if (!gray.ok()) {
@@ -313,7 +386,6 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
 
   // Candidates: the pages the inverted file lets through, and every PDQ hit
   // within the radius.
-  const fingerprint::VisualVocabulary& vocabulary = fingerprint::VisualVocabulary::BuiltIn();
   const fingerprint::QuantisedQuery q = fingerprint::QuantiseQuery(
       *query, vocabulary, options_.multiple_assignment, options_.top_assignment);
   std::optional<fingerprint::QuantisedQuery> qm;
@@ -354,8 +426,6 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
     // copy's consensus (inlier ratio >= 10%) is found in 200 two-point
     // samples with probability >= 87%; OpenCV stops early on it anyway, while
     // an unrelated page would use every iteration.
-    fingerprint::VerifyOptions cheap = options_.verify;
-    cheap.ransac_iterations = std::max(1, options_.verify.ransac_iterations / 10);
     auto verify = [&](const fingerprint::QuantisedQuery& words) {
       fingerprint::Verification pre =
           fingerprint::VerifyQuantised(words, *ref, options_.quantised_match, cheap);
@@ -412,18 +482,24 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
   // A page matches one registered page, or two when each explains its own
   // region (a spread of both).
   outcome.hits = NonOverlapping(verified);
-  if (!options_.local_trace_path.empty()) {
-    std::lock_guard<std::mutex> lock(trace_mutex_);
-    std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(
-        std::fopen(options_.local_trace_path.c_str(), "a"), &std::fclose);
-    if (f) {
-      std::fprintf(f.get(),
-                   "{\"query\":\"%016llx\",\"keypoints\":%d,\"ms_decode\":%.2f,"
-                   "\"ms_extract\":%.2f,\"ms_gate\":%.2f,\"ms_verify\":%.2f,"
-                   "\"candidates\":[%s]}\n",
-                   static_cast<unsigned long long>(TraceId(encoded)), query->size(), ms_decode,
-                   ms_extract, ms_gate, ms_verify, trace.c_str());
-    }
+  WriteTrace(encoded, query->size(), ms_decode, ms_extract, ms_gate, ms_verify, trace,
+             cascade_trace);
+}
+
+void RobustMatcher::WriteTrace(const ingest::EncodedPage& encoded, int keypoints, double ms_decode,
+                               double ms_extract, double ms_gate, double ms_verify,
+                               const std::string& candidates, const std::string& cascade) {
+  if (options_.local_trace_path.empty()) return;
+  std::lock_guard<std::mutex> lock(trace_mutex_);
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(
+      std::fopen(options_.local_trace_path.c_str(), "a"), &std::fclose);
+  if (f) {
+    std::fprintf(f.get(),
+                 "{\"query\":\"%016llx\",\"keypoints\":%d,\"ms_decode\":%.2f,"
+                 "\"ms_extract\":%.2f,\"ms_gate\":%.2f,\"ms_verify\":%.2f,"
+                 "\"candidates\":[%s]%s}\n",
+                 static_cast<unsigned long long>(TraceId(encoded)), keypoints, ms_decode,
+                 ms_extract, ms_gate, ms_verify, candidates.c_str(), cascade.c_str());
   }
 }
 

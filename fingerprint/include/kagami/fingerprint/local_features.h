@@ -45,6 +45,9 @@ struct LocalFeatureOptions {
   int max_keypoints = 500;      // kept after bucketing, best response first
   int working_long_side = 800;  // the page is resized to this long side first
   int grid = 8;                 // bucketing: grid x grid cells share the keypoints
+  // ORB scale-pyramid levels (factor 1.2 between levels), 1..8: fewer levels
+  // cost less and cover a narrower scale range. Other kinds ignore it.
+  int pyramid_levels = 8;
 };
 
 // Upper bound accepted by Deserialize and produced by extraction.

@@ -32,6 +32,38 @@ enum class LocalStage {
   kAlways,  // every page: also verifies strong PDQ hits ("method":"both")
 };
 
+// A cheap first look for the local stage (RobustMatcher::RunLocalStage) of a
+// page that has no PDQ candidate: most scanned pages match nothing, and the
+// full stage (re-decode, 500-1500 ORB keypoints, gate, up to 12 candidates
+// verified) costs some 13x a PDQ-only scan of them. The cascade describes the
+// pixels the PDQ path already decoded (no re-decode) with few keypoints at a
+// small size, gates them on the same inverted file, and verifies the best
+// `candidates` pages with the cheap RANSAC (a tenth of verify's iterations).
+// The full stage runs only when one of them reaches `min_inliers` RANSAC
+// inliers (not acceptance: the cheap description is too coarse to accept).
+// Thresholds measured on real images with bench/e2e/real_calibration.cc and
+// bench/e2e/local_trace_report.py (bench/RESULTS.md section 11, "Cascade").
+struct LocalCascadeOptions {
+  bool enabled = true;
+  // The page is described at this height in pixels (a landscape query shows
+  // pages at its full height), long side at most max_long_side and never above
+  // the decoded pixels'.
+  int height = 400;
+  int max_long_side = 1000;
+  // ORB keypoints for a portrait or square page; a landscape one gets this
+  // times its aspect ratio (width / height), at most 2.5 times.
+  int keypoints = 150;
+  // ORB pyramid levels: at 400 px high the 7th and 8th (1/3 the size) keep
+  // little inside ORB's 31-pixel border.
+  int pyramid_levels = 6;
+  // Best gate candidates verified with the cheap RANSAC.
+  int candidates = 4;
+  // RANSAC inliers (of the cheap RANSAC on the cheap description) at which
+  // the full stage runs. 0 always runs it (calibration: the cascade's score
+  // is still computed and traced).
+  int min_inliers = 0;
+};
+
 struct RobustOptions {
   LocalStage local = LocalStage::kAuto;
   // Hash the trimmed page and the halves of wide pages too (page_normalizer.h).
@@ -88,6 +120,9 @@ struct RobustOptions {
   double wide_query_aspect = 1.15;
   int wide_query_max_long_side = 1920;
   int wide_query_keypoints = 1000;
+  // The cheap first look (see LocalCascadeOptions); it is skipped when the
+  // page has PDQ candidates or local_mirrored is set.
+  LocalCascadeOptions cascade;
   // Diagnostics: when non-empty, every local stage appends one JSON line with
   // its gate candidates (score, matches) and their verification to this file
   // ($KAGAMI_LOCAL_TRACE when empty).
@@ -165,6 +200,12 @@ struct RobustHit {
 struct PageOutcome {
   std::vector<RobustHit> hits;
   bool local_ran = false;
+  // The cascade (LocalCascadeOptions): whether it ran, its score (the most
+  // cheap-RANSAC inliers of its candidates; -1 when it did not run) and
+  // whether it stopped the local stage before the full description.
+  bool cascade_ran = false;
+  int cascade_inliers = -1;
+  bool cascade_stopped = false;
   Status local_status;  // non-ok if the local stage failed for this page
   Status status;        // non-ok if the page could not be matched at all (index failure)
 };
@@ -188,8 +229,12 @@ class RobustMatcher {
 
  private:
   Status EnsureLocalIndex();
-  void RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPage& encoded,
+  void RunLocalStage(const cv::Mat& pixels, const cv::Mat& gray, const ingest::EncodedPage& encoded,
                      const std::vector<RobustHit>& pdq_hits, PageOutcome& outcome);
+  // Appends one JSON line to options_.local_trace_path (when set).
+  void WriteTrace(const ingest::EncodedPage& encoded, int keypoints, double ms_decode,
+                  double ms_extract, double ms_gate, double ms_verify,
+                  const std::string& candidates, const std::string& cascade);
   // PDQ quality of a registered unit's indexed hash: its full page's, or a
   // lower bound (Store::kMinIndexQuality) when only its trimmed view is
   // indexed. -1 if the catalog cannot be read.
