@@ -261,7 +261,7 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
 
   bool run_local = options_.local == LocalStage::kAlways ||
                    (options_.local == LocalStage::kAuto && (!strong || needs_verification));
-  if (run_local) RunLocalStage(pixels, gray, encoded, pdq_hits, outcome);
+  if (run_local) RunLocalStage(pixels, encoded, pdq_hits, outcome);
   if (!outcome.hits.empty()) return outcome;
 
   // PDQ alone: the best reportable hit for the page as a whole or, when they
@@ -298,8 +298,7 @@ bool RobustMatcher::ReportableUnverified(const RobustHit& hit) const {
          std::min(hit.view_quality, hit.ref_quality) >= min_quality;
 }
 
-void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const cv::Mat& pdq_gray,
-                                  const ingest::EncodedPage& encoded,
+void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPage& encoded,
                                   const std::vector<RobustHit>& pdq_hits, PageOutcome& outcome) {
   outcome.local_ran = true;
   Status ready = EnsureLocalIndex();
@@ -313,14 +312,24 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const cv::Mat& pdq_gray
   fingerprint::VerifyOptions cheap = options_.verify;
   cheap.ransac_iterations = std::max(1, options_.verify.ransac_iterations / 10);
 
-  // The cascade: a cheap description of the pixels PDQ already decoded, gated
-  // and checked; the full stage runs only when it finds a consensus.
+  const auto t_start = std::chrono::steady_clock::now();
+  Result<cv::Mat> gray = DecodeForLocal(pixels, encoded, limits_, options_.local_min_short_side);
+  if (!gray.ok()) {
+    outcome.local_status = gray.status();
+    return;
+  }
+  const double ms_decode = MsSince(t_start);
+
+  // The cascade: a cheap description of the same pixels, gated and checked;
+  // the full stage runs only when it finds a consensus. (The pixels PDQ
+  // decoded are too small: JPEGs are decoded at 1/2-1/8 scale for PDQ, and
+  // typeset pages described from them lose their glyph-scale keypoints.)
   std::string cascade_trace;
   if (options_.cascade.enabled && pdq_hits.empty() && !options_.local_mirrored) {
     const auto t_cascade = std::chrono::steady_clock::now();
     outcome.cascade_ran = true;
     outcome.cascade_inliers = 0;
-    Result<fingerprint::LocalFeatures> small = ExtractCascadeFeatures(pdq_gray, options_.cascade);
+    Result<fingerprint::LocalFeatures> small = ExtractCascadeFeatures(*gray, options_.cascade);
     std::string units;
     int keypoints = 0;
     if (small.ok() && small->size() > 0) {
@@ -358,18 +367,11 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const cv::Mat& pdq_gray
                     ",\"stopped\":" + (outcome.cascade_stopped ? "true" : "false") +
                     ",\"candidates\":[" + units + "]}";
     if (outcome.cascade_stopped) {
-      WriteTrace(encoded, 0, 0, 0, 0, 0, "", cascade_trace);
+      WriteTrace(encoded, 0, ms_decode, 0, 0, 0, "", cascade_trace);
       return;
     }
   }
 
-  const auto t_start = std::chrono::steady_clock::now();
-  Result<cv::Mat> gray = DecodeForLocal(pixels, encoded, limits_, options_.local_min_short_side);
-  if (!gray.ok()) {
-    outcome.local_status = gray.status();
-    return;
-  }
-  const double ms_decode = MsSince(t_start);
   auto t_stage = std::chrono::steady_clock::now();
   Result<fingerprint::LocalFeatures> query = ExtractQueryFeatures(*gray, false, options_);
   if (!query.ok()) {

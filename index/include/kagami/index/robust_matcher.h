@@ -34,34 +34,47 @@ enum class LocalStage {
 
 // A cheap first look for the local stage (RobustMatcher::RunLocalStage) of a
 // page that has no PDQ candidate: most scanned pages match nothing, and the
-// full stage (re-decode, 500-1500 ORB keypoints, gate, up to 12 candidates
-// verified) costs some 13x a PDQ-only scan of them. The cascade describes the
-// pixels the PDQ path already decoded (no re-decode) with few keypoints at a
-// small size, gates them on the same inverted file, and verifies the best
-// `candidates` pages with the cheap RANSAC (a tenth of verify's iterations).
-// The full stage runs only when one of them reaches `min_inliers` RANSAC
-// inliers (not acceptance: the cheap description is too coarse to accept).
-// Thresholds measured on real images with bench/e2e/real_calibration.cc and
-// bench/e2e/local_trace_report.py (bench/RESULTS.md section 11, "Cascade").
+// full stage (500 ORB keypoints at long side 800, plus 1000 at page height for
+// landscape pages, gate, up to 12 candidates verified) costs 8-16x a PDQ-only
+// scan of them. The cascade describes the page decoded for the local stage
+// with few keypoints and pyramid levels (no second scale for landscape pages),
+// gates them on the same inverted file, and verifies the best `candidates`
+// pages with the cheap RANSAC (a tenth of verify's iterations). The full stage
+// runs only when one of them reaches `min_inliers` RANSAC inliers (not
+// acceptance: the cheap description is too coarse to accept anything).
+//
+// OFF by default: on real images it does not separate true pages from
+// unrelated ones cheaply enough (bench/RESULTS.md section 11, "Cascade";
+// kagami_bench_real_calibration --max 12, 200 true pages the full stage
+// accepts, 58 unrelated images, one score per query):
+//   height 400 from PDQ's pixels, 150 keypoints: true p5/p25/p50 3/3/4
+//     inliers, unrelated max 7; min_inliers 4 loses 66 true pages.
+//   height 800, 3 levels, 150 keypoints (these defaults): true p5/p25/p50
+//     4/12/24, unrelated p95/max 7/16; min_inliers 4 loses 10 true pages and
+//     lets 41 of 58 unrelated images through, 8 loses 31 and lets 1 through;
+//     the cascade itself costs ~45% of the full stage (ORB is pixel-bound).
+// A true page below min_inliers is lost, so enabling it trades recall for
+// speed; the defaults below are the measured best trade-off, not a free one.
 struct LocalCascadeOptions {
-  bool enabled = true;
+  bool enabled = false;
   // The page is described at this height in pixels (a landscape query shows
   // pages at its full height), long side at most max_long_side and never above
-  // the decoded pixels'.
-  int height = 400;
+  // the decoded pixels'. Registered pages are described at long side 800:
+  // lower heights lose typeset pages (their keypoints are glyph-sized).
+  int height = 800;
   int max_long_side = 1000;
   // ORB keypoints for a portrait or square page; a landscape one gets this
   // times its aspect ratio (width / height), at most 2.5 times.
   int keypoints = 150;
-  // ORB pyramid levels: at 400 px high the 7th and 8th (1/3 the size) keep
-  // little inside ORB's 31-pixel border.
-  int pyramid_levels = 6;
+  // ORB pyramid levels (factor 1.2).
+  int pyramid_levels = 3;
   // Best gate candidates verified with the cheap RANSAC.
   int candidates = 4;
-  // RANSAC inliers (of the cheap RANSAC on the cheap description) at which
-  // the full stage runs. 0 always runs it (calibration: the cascade's score
-  // is still computed and traced).
-  int min_inliers = 0;
+  // RANSAC inliers (cheap RANSAC on the cheap description) at which the full
+  // stage runs: at most 5% of the true pages the full stage accepts score
+  // below 4 (see above). 0 always runs the full stage (calibration: the
+  // cascade's score is still computed and traced).
+  int min_inliers = 4;
 };
 
 struct RobustOptions {
@@ -229,7 +242,7 @@ class RobustMatcher {
 
  private:
   Status EnsureLocalIndex();
-  void RunLocalStage(const cv::Mat& pixels, const cv::Mat& gray, const ingest::EncodedPage& encoded,
+  void RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPage& encoded,
                      const std::vector<RobustHit>& pdq_hits, PageOutcome& outcome);
   // Appends one JSON line to options_.local_trace_path (when set).
   void WriteTrace(const ingest::EncodedPage& encoded, int keypoints, double ms_decode,
