@@ -357,10 +357,9 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
           break;
         }
       }
-    } else if (!small.ok()) {
-      outcome.local_status = small.status();
     }
-    outcome.cascade_stopped = outcome.cascade_inliers < options_.cascade.min_inliers;
+    // A failed cheap extraction decides nothing: the full stage runs.
+    outcome.cascade_stopped = small.ok() && outcome.cascade_inliers < options_.cascade.min_inliers;
     cascade_trace = ",\"cascade\":{\"ms\":" + std::to_string(MsSince(t_cascade)) +
                     ",\"keypoints\":" + std::to_string(keypoints) +
                     ",\"inliers\":" + std::to_string(outcome.cascade_inliers) +
