@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include <opencv2/core.hpp>
 
 #include "kagami/index/robust_matcher.h"
@@ -53,7 +55,10 @@ bool CascadeStopped(const std::string& line) {
 class LocalCascadeTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new fs::path(fs::path(::testing::TempDir()) / "kagami_local_cascade");
+    // One folder per process: ctest runs each test in its own process, in
+    // parallel.
+    dir_ = new fs::path(fs::path(::testing::TempDir()) /
+                        ("kagami_local_cascade_" + std::to_string(::getpid())));
     fs::remove_all(*dir_);
     for (int i = 0; i < kPages; ++i) {
       pages_.push_back(synth::GenerateMangaPage(7100 + i, 1000, 1400));
@@ -66,13 +71,17 @@ class LocalCascadeTest : public ::testing::Test {
                                           {(*dir_ / "work").string()}, {});
     ASSERT_TRUE(summary.ok()) << summary.status().ToString();
     ASSERT_EQ(summary->units_added, kPages);
+    registered_ = true;
   }
   static void TearDownTestSuite() {
     fs::remove_all(*dir_);
     delete dir_;
     dir_ = nullptr;
     pages_.clear();
+    registered_ = false;
   }
+  // A failed suite set-up fails every test (instead of skipping it).
+  void SetUp() override { ASSERT_TRUE(registered_) << "registering the pages failed"; }
 
   struct ScanResult {
     std::set<std::string> matched;    // registered file names
@@ -108,6 +117,7 @@ class LocalCascadeTest : public ::testing::Test {
 
   static fs::path* dir_;
   static std::vector<cv::Mat> pages_;
+  static bool registered_;
 };
 
 // The cascade switched on at 8 inliers: above every unrelated real image
@@ -122,6 +132,7 @@ LocalCascadeOptions Enabled() {
 
 fs::path* LocalCascadeTest::dir_ = nullptr;
 std::vector<cv::Mat> LocalCascadeTest::pages_;
+bool LocalCascadeTest::registered_ = false;
 
 TEST_F(LocalCascadeTest, EditedPagePassesTheCascadeAndIsFoundByTheFullStage) {
   // A 10% crop from every side: PDQ misses it, the local stage finds it.
