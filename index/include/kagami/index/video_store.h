@@ -205,6 +205,8 @@ class VideoStore {
   // fn(asset_id, item_s, start_s, values) for each registered audio fingerprint.
   Status ForEachAudio(
       const std::function<void(int64_t, double, double, const std::vector<uint32_t>&)>& fn);
+  // Frames with a known location: every frame (embedded store), the indexed
+  // ones (shared store).
   int64_t frame_count() const;
   VideoCatalog& catalog();
 
