@@ -2,7 +2,7 @@
 //   kagami store init --store URL        apply every schema migration, print versions
 //   kagami store migrate --from DIR --to URL
 //                                        copy an embedded store's catalog (works, assets,
-//                                        pages) and findings ledger into PostgreSQL, then
+//                                        pages, videos) and findings ledger into PostgreSQL, then
 //                                        verify both copies; idempotent on rerun
 
 #include <iostream>
@@ -12,6 +12,7 @@
 #include "kagami/crawler/pg_frontier.h"
 #include "kagami/index/pg_catalog.h"
 #include "kagami/index/store.h"
+#include "kagami/index/video_store.h"
 #include "kagami/ingest/memory_source.h"
 #include "kagami/reports/pg_findings_ledger.h"
 #include "kagami/store/migrations.h"
@@ -176,12 +177,53 @@ class StoreCommand : public Command {
     std::cout << "catalog: " << works->size() << " works, " << shas->size() << " page files ("
               << copied << " copied, " << present << " already there), " << units
               << " pages verified; content digest " << total << '\n';
-    int64_t all_assets = 0;
-    for (const index::WorkSummary& w : *works) all_assets += w.assets;
-    if (all_assets > static_cast<int64_t>(shas->size())) {
-      std::cout << "catalog: " << all_assets - static_cast<int64_t>(shas->size())
-                << " video files not copied (videos stay in the embedded store)\n";
+    return MigrateVideos(conninfo);
+  }
+
+  // The same for the video assets: each copied with its frames and audio
+  // fingerprint unless PostgreSQL holds it, then verified by VideoAssetDigest.
+  int MigrateVideos(const std::string& conninfo) {
+    auto source = index::OpenSqliteVideoCatalog(std::filesystem::path(from_) /
+                                                index::Store::kCatalogFileName);
+    if (!source.ok()) return Fail(source.status());
+    auto shas = (*source)->ListVideoAssetSha256s();
+    if (!shas.ok()) return Fail(shas.status());
+    if (shas->empty()) return kExitOk;
+    auto dest = index::OpenPgVideoCatalog(conninfo);
+    if (!dest.ok()) return Fail(dest.status());
+    int64_t copied = 0, present = 0, frames = 0;
+    std::string combined;
+    for (const std::string& sha : *shas) {
+      auto video = (*source)->GetVideoAsset(sha);
+      if (!video.ok()) return Fail(video.status());
+      if (!video->has_value()) continue;  // removed meanwhile
+      const index::VideoAssetRecord& v = **video;
+      auto existing = (*dest)->GetVideoAsset(sha);
+      if (!existing.ok()) return Fail(existing.status());
+      if (!existing->has_value()) {
+        auto added = (*dest)->AddVideoAsset(v, nullptr);
+        if (!added.ok()) return Fail(added.status());
+        ++copied;
+      } else {
+        ++present;
+      }
+      auto copy = (*dest)->GetVideoAsset(sha);
+      if (!copy.ok()) return Fail(copy.status());
+      std::string digest = index::VideoAssetDigest(v);
+      if (!copy->has_value() || index::VideoAssetDigest(**copy) != digest) {
+        std::cerr << "kagami store migrate: video " << sha << " (" << v.asset.path
+                  << ") differs in PostgreSQL from the embedded catalog"
+                  << (copy->has_value() ? "" : " (missing)") << '\n';
+        return kExitFailure;
+      }
+      frames += static_cast<int64_t>(v.frames.size());
+      combined += digest;
     }
+    std::string total =
+        ingest::Sha256Hex(reinterpret_cast<const unsigned char*>(combined.data()), combined.size());
+    std::cout << "catalog: " << shas->size() << " video files (" << copied << " copied, " << present
+              << " already there), " << frames
+              << " frames and their audio verified; content digest " << total << '\n';
     return kExitOk;
   }
 

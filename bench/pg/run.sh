@@ -4,7 +4,8 @@
 # (tests/pg/pg_fixture_site.py) with an injected per-response latency, so the
 # crawl is network-bound as on the internet. SITES sites (siteK.test, each with
 # its image host), per-host limit PER_HOST shared by all workers, each worker
-# at most CONN exchanges in flight. Every image is fingerprinted and matched.
+# at most CONN exchanges in flight. Every image is fingerprinted and matched
+# against the work registered into each run's PostgreSQL catalog (--store).
 # Starts its own PostgreSQL server (initdb in a temp dir, Unix socket; as
 # `nobody` when run as root). One run, side by side.
 # Usage: bench/pg/run.sh [SITES] [LATENCY_MS] [CONN] [PER_HOST] [COMMENTS]
@@ -35,7 +36,6 @@ for c in $(seq 1 "$chapters"); do
     --width 800 --height 1150 --format jpg >/dev/null
 done
 "$synth" pages --out "$work/reg" --count 2 --seed 1000 --width 800 --height 1150 --format png >/dev/null
-"$kagami" --data "$work/data" register --work bench-work --title "Bench work" "$work/reg" >/dev/null 2>&1
 
 python3 "$root/tests/pg/pg_fixture_site.py" --content "$work/content" --port-file "$work/port" \
   --log "$work/access.log" --chapters "$chapters" --comments "$comments" --latency-ms "$latency" &
@@ -64,6 +64,10 @@ for n in $worker_counts; do
   db="bench$n"
   psql -q -h "$work/pg" -U kagami -d postgres -c "CREATE DATABASE $db" >/dev/null
   store="host=$work/pg user=kagami dbname=$db"
+  # The work goes into this store's catalog (from a registering node's data directory): the
+  # workers match from PostgreSQL, their data directory holding only index caches.
+  "$kagami" --data "$work/regnode" --store "$store" register --work bench-work --title "Bench work" \
+    "$work/reg" >/dev/null 2>&1
   rm -rf "$work/data/crawl" "$work/data/evidence"
   : >"$work/access.log"
   t0=$(date +%s.%N)

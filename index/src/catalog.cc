@@ -231,7 +231,7 @@ class SqliteCatalog final : public Catalog {
       const std::function<void(int64_t, const fingerprint::Hash256&, int)>& fn) override;
   Result<UnitStats> GetUnitStats(int min_quality) override;
   Result<UnitStats> GetIndexStats(int min_quality, int64_t max_unit_id) override;
-  Result<UnitStats> GetLocalFeatureStats() override;
+  Result<UnitStats> GetLocalFeatureStats(int64_t max_unit_id) override;
   Status CheckIntegrity() override;
   Result<UnitRef> GetUnitRef(int64_t unit_id) override;
   Result<std::vector<uint8_t>> GetLocalFeatures(int64_t unit_id) override;
@@ -584,12 +584,12 @@ Result<Catalog::UnitStats> SqliteCatalog::GetIndexStats(int min_quality, int64_t
       min_quality, max_unit_id, "counting unit hashes");
 }
 
-Result<Catalog::UnitStats> SqliteCatalog::GetLocalFeatureStats() {
-  // ?1 and ?2 are unused by the WHERE clause's logic but keep QueryStats' binding valid.
+Result<Catalog::UnitStats> SqliteCatalog::GetLocalFeatureStats(int64_t max_unit_id) {
+  // ?1 is unused by the WHERE clause's logic but keeps QueryStats' binding valid.
   return QueryStats(
       "SELECT count(*), coalesce(max(id), 0) FROM units "
-      "WHERE local_features IS NOT NULL AND length(local_features) > 0 AND ?1 = ?1 AND ?2 = ?2",
-      0, INT64_MAX, "counting local features");
+      "WHERE local_features IS NOT NULL AND length(local_features) > 0 AND ?1 = ?1 AND id <= ?2",
+      0, max_unit_id, "counting local features");
 }
 
 int64_t Catalog::UnitCount() {

@@ -4,6 +4,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
@@ -15,10 +16,47 @@
 #include "kagami/fingerprint/quantised_features.h"
 #include "kagami/fingerprint/visual_vocabulary.h"
 #include "kagami/index/pg_catalog.h"
+#include "kagami/store/pg_connection.h"
+#include "store_internal.h"
 
 namespace kagami::index {
 
+namespace internal {
+
+Status LockWriter(const std::filesystem::path& lock_path, std::chrono::milliseconds wait,
+                  int* fd_out) {
+  *fd_out = -1;
+  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoStatus(errno, "opening lock file " + lock_path.string());
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  auto sleep = std::chrono::milliseconds(5);
+  while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK && errno != EINTR) {
+      Status status = ErrnoStatus(errno, "locking " + lock_path.string());
+      ::close(fd);
+      return status;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ::close(fd);
+      return Status::Ok();  // busy
+    }
+    std::this_thread::sleep_for(sleep);
+    sleep = std::min(sleep * 2, std::chrono::milliseconds(200));
+  }
+  // Record the holder for the "busy" message (best effort; the lock is the flock).
+  std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) == 0) {
+    [[maybe_unused]] ssize_t n = ::pwrite(fd, pid.data(), pid.size(), 0);
+  }
+  *fd_out = fd;
+  return Status::Ok();
+}
+
+}  // namespace internal
+
 namespace {
+
+using internal::LockWriter;
 
 constexpr int64_t kLocalAppendPages = 4096;
 
@@ -51,37 +89,6 @@ Result<std::unique_ptr<PdqIndex>> BuildIndex(Catalog& catalog) {
   return index;
 }
 
-// Opens (creating) the lock file and takes the exclusive lock, waiting up to
-// `wait` (0: try once). Returns the locked fd, or -1 in *fd when busy.
-Status LockWriter(const std::filesystem::path& lock_path, std::chrono::milliseconds wait,
-                  int* fd_out) {
-  *fd_out = -1;
-  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoStatus(errno, "opening lock file " + lock_path.string());
-  const auto deadline = std::chrono::steady_clock::now() + wait;
-  auto sleep = std::chrono::milliseconds(5);
-  while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    if (errno != EWOULDBLOCK && errno != EINTR) {
-      Status status = ErrnoStatus(errno, "locking " + lock_path.string());
-      ::close(fd);
-      return status;
-    }
-    if (std::chrono::steady_clock::now() >= deadline) {
-      ::close(fd);
-      return Status::Ok();  // busy
-    }
-    std::this_thread::sleep_for(sleep);
-    sleep = std::min(sleep * 2, std::chrono::milliseconds(200));
-  }
-  // Record the holder for the "busy" message (best effort; the lock is the flock).
-  std::string pid = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(fd, 0) == 0) {
-    [[maybe_unused]] ssize_t n = ::pwrite(fd, pid.data(), pid.size(), 0);
-  }
-  *fd_out = fd;
-  return Status::Ok();
-}
-
 std::string LockHolder(const std::filesystem::path& lock_path) {
   std::ifstream in(lock_path);
   std::string pid;
@@ -92,6 +99,7 @@ std::string LockHolder(const std::filesystem::path& lock_path) {
 }  // namespace
 
 Store::~Store() {
+  listen_.reset();
   // Closing the descriptor releases the flock.
   if (lock_fd_ >= 0) ::close(lock_fd_);
 }
@@ -107,6 +115,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::filesystem::path& data_dir
   store->data_dir_ = data_dir;
   store->access_ = options.access;
   if (!options.catalog_conninfo.empty()) {
+    store->catalog_conninfo_ = options.catalog_conninfo;
     KAGAMI_ASSIGN_OR_RETURN(store->catalog_, OpenPgCatalog(options.catalog_conninfo));
     return OpenShared(std::move(store), rebuilt);
   }
@@ -244,6 +253,7 @@ Result<std::unique_ptr<InvertedFile>> Store::RebuildLocal() {
 
 Result<const InvertedFile*> Store::LocalIndex() {
   if (local_index_) return local_index_.get();
+  if (shared()) return LoadSharedLocal();
   const uint32_t vocabulary = fingerprint::VisualVocabulary::BuiltIn().id();
   KAGAMI_ASSIGN_OR_RETURN(Catalog::UnitStats stats, catalog_->GetLocalFeatureStats());
   auto header = InvertedFile::ReadHeader(local_index_path());
@@ -327,10 +337,19 @@ Result<std::unique_ptr<Store>> Store::OpenShared(std::unique_ptr<Store> store, b
     store->pdq_index_ = std::make_unique<PdqIndex>();
     return store;
   }
+  // Listen before reading, so that nothing committed after the read below
+  // goes unannounced. Best effort: without it the caller's poll still refreshes.
+  auto listen = store::PgConnection::Connect(store->catalog_conninfo_);
+  if (listen.ok() && (*listen)->Exec("LISTEN kagami_catalog").ok()) {
+    store->listen_ = std::move(*listen);
+  }
   const std::filesystem::path hwm_path = store->data_dir_ / kHighWaterFileName;
   auto loaded = PdqIndex::Load(store->index_path());
   std::optional<int64_t> mark = ReadHighWater(hwm_path, store->catalog_identity_);
   bool usable = loaded.ok() && mark.has_value();
+  // The local index cache has no identity of its own: it is trusted only
+  // beside a high-water file naming this catalog.
+  store->local_cache_trusted_ = mark.has_value();
   if (!loaded.ok()) {
     StatusCode code = loaded.status().code();
     if (code != StatusCode::kNotFound && code != StatusCode::kCorrupt &&
@@ -394,16 +413,121 @@ Result<IndexRefresh> Store::Refresh() {
     return added.WithContext("refreshing the index from the catalog");
   }
   // The local index, once loaded, takes the new pages' features too (the
-  // pointer LocalIndex() returned stays valid).
+  // pointer LocalIndex() returned stays valid), and its cache file gets them
+  // appended (best effort, without waiting for another process's save).
   if (local_index_ && refresh.units_read > 0) {
+    InvertedFile fresh(fingerprint::VisualVocabulary::BuiltIn().id(), false);
     KAGAMI_RETURN_IF_ERROR(catalog_->ForEachLocalFeatures(
         [&](int64_t unit_id, const std::vector<uint8_t>& blob) {
-          local_index_->Add(unit_id, ToQuantised(blob));
+          if (unit_id <= local_index_->max_unit_id()) return;  // read when it was loaded
+          const fingerprint::QuantisedFeatures q = ToQuantised(blob);
+          local_index_->Add(unit_id, q);
+          fresh.Add(unit_id, q);
         },
-        last_refresh_.high_water));
+        std::max(last_refresh_.high_water, local_index_->max_unit_id())));
+    if (fresh.pages() > 0) (void)SaveSharedLocal(fresh, std::chrono::milliseconds(0));
   }
   last_refresh_ = refresh;
   return refresh;
+}
+
+bool Store::CatalogChanged() {
+  if (!listen_) return false;
+  PGconn* conn = listen_->raw();
+  if (PQconsumeInput(conn) == 0) {
+    listen_.reset();  // the connection broke: polling only from now on
+    return false;
+  }
+  bool changed = false;
+  while (PGnotify* n = PQnotifies(conn)) {
+    changed = true;
+    PQfreemem(n);
+  }
+  return changed;
+}
+
+Result<const InvertedFile*> Store::LoadSharedLocal() {
+  const uint32_t vocabulary = fingerprint::VisualVocabulary::BuiltIn().id();
+  const std::filesystem::path path = local_index_path();
+  last_local_load_ = IndexRefresh{};
+  std::unique_ptr<InvertedFile> index;
+  local_file_pages_ = -1;
+  if (local_cache_trusted_) {
+    auto header = InvertedFile::ReadHeader(path);
+    if (header.ok() && header->vocabulary_id == vocabulary) {
+      // The cache must hold exactly the catalog's pages with features up to its largest id;
+      // then only the pages above that are read (registered elsewhere since it was saved).
+      KAGAMI_ASSIGN_OR_RETURN(Catalog::UnitStats upto,
+                              catalog_->GetLocalFeatureStats(header->max_unit_id));
+      if (upto.count == header->pages && upto.max_unit_id == header->max_unit_id) {
+        auto loaded = InvertedFile::Load(path);
+        if (loaded.ok() && (*loaded)->pages() == header->pages) {
+          index = std::move(loaded).value();
+          local_file_pages_ = header->pages;
+        } else if (!loaded.ok()) {
+          const StatusCode code = loaded.status().code();
+          if (code != StatusCode::kNotFound && code != StatusCode::kCorrupt &&
+              code != StatusCode::kUnsupported) {
+            return loaded.status();
+          }
+        }
+      }
+    } else if (!header.ok()) {
+      const StatusCode code = header.status().code();
+      if (code != StatusCode::kNotFound && code != StatusCode::kCorrupt &&
+          code != StatusCode::kUnsupported) {
+        return header.status();
+      }
+    }
+  }
+  if (!index) {
+    index = std::make_unique<InvertedFile>(vocabulary);
+    last_local_load_.full_rebuild = true;
+  }
+  const int64_t after = index->max_unit_id();
+  InvertedFile fresh(vocabulary, false);
+  KAGAMI_RETURN_IF_ERROR(catalog_->ForEachLocalFeatures(
+      [&](int64_t unit_id, const std::vector<uint8_t>& blob) {
+        const fingerprint::QuantisedFeatures q = ToQuantised(blob);
+        index->Add(unit_id, q);
+        if (local_file_pages_ >= 0) fresh.Add(unit_id, q);
+        ++last_local_load_.units_read;
+        ++last_local_load_.hashes_added;
+        last_local_load_.high_water = unit_id;
+      },
+      after));
+  if (last_local_load_.high_water == 0) last_local_load_.high_water = after;
+  local_index_ = std::move(index);
+  pending_local_ = std::make_unique<InvertedFile>(vocabulary, false);
+  // Best effort, as the PDQ cache: a cache that cannot be written costs the
+  // next start a longer read, never this one its scan.
+  if (last_local_load_.units_read > 0 || local_file_pages_ < 0) {
+    (void)SaveSharedLocal(fresh, std::chrono::seconds(30));
+  }
+  return local_index_.get();
+}
+
+Status Store::SaveSharedLocal(const InvertedFile& fresh, std::chrono::milliseconds wait) {
+  int fd = -1;
+  KAGAMI_RETURN_IF_ERROR(LockWriter(data_dir_ / kLockFileName, wait, &fd));
+  if (fd < 0) {
+    // Another process is saving: this one's pages are not in the file, so
+    // its next save writes the whole index.
+    local_file_pages_ = -1;
+    return Status::Ok();
+  }
+  Status saved;
+  if (local_file_pages_ >= 0) {
+    saved = fresh.AppendTo(local_index_path(), local_file_pages_);
+    if (saved.ok()) local_file_pages_ += fresh.pages();
+  }
+  if (local_file_pages_ < 0 || !saved.ok()) {
+    // Missing, stale or changed by another process: write the whole index.
+    saved = local_index_->Save(local_index_path());
+    local_file_pages_ = saved.ok() ? local_index_->pages() : -1;
+  }
+  ::close(fd);
+  return saved;
 }
 
 Status Store::SaveSharedCache() {

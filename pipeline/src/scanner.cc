@@ -219,8 +219,11 @@ void Scanner::ScanVolumes(const std::vector<ingest::Volume>& volumes, const Volu
     bool due = false;
     {
       std::lock_guard<std::mutex> lock(gate_mutex_);
+      // A registration announced by the catalog (LISTEN/NOTIFY) wakes the
+      // refresh at once; the interval's high-water poll is the fallback.
       due = !refreshing_ &&
-            std::chrono::steady_clock::now() - last_check_ >= options_.refresh_interval;
+            (std::chrono::steady_clock::now() - last_check_ >= options_.refresh_interval ||
+             store_.CatalogChanged());
     }
     // A failed refresh leaves the index as it was: scanning goes on against
     // what is loaded, and the next batch tries again.

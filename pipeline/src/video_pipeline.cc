@@ -163,10 +163,14 @@ std::vector<std::string> WithFolderVideos(const std::vector<std::string>& paths,
 
 namespace {
 
-Status VideoOnSharedStore() {
-  return Status::Unsupported(
-      "videos are registered and scanned with the embedded (SQLite) store only; a PostgreSQL "
-      "--store holds page works (README 'Deployment')");
+// The videos of `store`'s catalog: the embedded one in its data directory, or
+// the shared (PostgreSQL) one, whose frame index a registering process does
+// not load.
+Result<std::unique_ptr<index::VideoStore>> OpenVideos(index::Store& store, bool registering) {
+  index::VideoStoreOptions options;
+  options.catalog_conninfo = store.catalog_conninfo();
+  options.load_index = !registering;
+  return index::VideoStore::Open(store.data_dir(), options);
 }
 
 }  // namespace
@@ -175,15 +179,7 @@ Status RegisterVideos(index::Store& store, const index::Work& work,
                       const std::vector<std::string>& paths, const VideoOptions& options,
                       const ingest::IngestLimits& limits, RegisterSummary& summary) {
   if (paths.empty()) return Status::Ok();
-  if (store.shared()) {
-    // Each video is a file error; the pages of the same run still register.
-    for (const std::string& path : paths) {
-      ++summary.volumes;
-      summary.errors.push_back({path, "", VideoOnSharedStore()});
-    }
-    return Status::Ok();
-  }
-  KAGAMI_ASSIGN_OR_RETURN(auto videos, index::VideoStore::Open(store.data_dir()));
+  KAGAMI_ASSIGN_OR_RETURN(auto videos, OpenVideos(store, /*registering=*/true));
   std::set<std::string> seen;
   for (const std::string& path : paths) {
     ++summary.volumes;
@@ -421,18 +417,7 @@ Status ScanVideos(index::Store& store, const std::vector<std::string>& paths,
                   const VideoOptions& options, const ingest::IngestLimits& limits,
                   const std::function<void(const VolumeReport&)>& on_volume) {
   if (paths.empty()) return Status::Ok();
-  if (store.shared()) {
-    for (const std::string& path : paths) {
-      VolumeReport report;
-      report.source = path;
-      report.video = true;
-      report.verdict = Verdict::kError;
-      report.status = VideoOnSharedStore();
-      if (on_volume) on_volume(report);
-    }
-    return Status::Ok();
-  }
-  KAGAMI_ASSIGN_OR_RETURN(auto videos, index::VideoStore::Open(store.data_dir()));
+  KAGAMI_ASSIGN_OR_RETURN(auto videos, OpenVideos(store, /*registering=*/false));
   index::AudioIndex audio_index;
   KAGAMI_RETURN_IF_ERROR(videos->ForEachAudio(
       [&](int64_t asset, double item_s, double start_s, const std::vector<uint32_t>& values) {

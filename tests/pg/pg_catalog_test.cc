@@ -1,23 +1,29 @@
 // The catalog on PostgreSQL against a real server (pg_server.h): the same
 // catalog semantics as SQLite (one test body, both backends), registration
-// from two processes at once, a scanning node's incremental index refresh,
-// and `kagami store migrate` of an embedded catalog.
+// from two processes at once, a scanning node's incremental index refresh
+// (PDQ, local and frame indexes), videos registered on one node and found
+// from another, and `kagami store migrate` of an embedded catalog with its
+// videos.
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "kagami/index/catalog.h"
+#include "kagami/index/inverted_file.h"
 #include "kagami/index/pg_catalog.h"
 #include "kagami/index/store.h"
+#include "kagami/index/video_store.h"
 #include "kagami/pipeline/scanner.h"
 #include "kagami/synth/page_generator.h"
 #include "pg_server.h"
@@ -452,23 +458,298 @@ TEST_F(PgCatalogTest, StoreMigrateCopiesTheCatalogVerifiedAndIdempotent) {
   EXPECT_EQ(verdicts["copy.jpg"].second, std::set<std::string>{"work-b"});
 }
 
-TEST_F(PgCatalogTest, AVideoOnAPostgresStoreIsAnErrorForThatFileOnly) {
-  WritePages(dir_ / "in", 7800, 2);
-  ASSERT_EQ(Wait(Spawn({"ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i",
-                        "testsrc=duration=2:size=160x120:rate=5", (dir_ / "in" / "v.mp4").string()},
-                       dir_ / "ffmpeg.log")),
+TEST_F(PgCatalogTest, ALongLivedScannerIsWokenByTheCatalogsNotificationBeforeItsPoll) {
+  WritePages(dir_ / "a", 7980, 1);
+  WritePages(dir_ / "b", 7990, 2);
+  ASSERT_EQ(Register(dir_ / "reg", true, "work-a", dir_ / "a", dir_ / "ra.log"), 0)
+      << ReadText(dir_ / "ra.log");
+  index::StoreOpenOptions options;
+  options.access = index::StoreAccess::kRead;
+  options.catalog_conninfo = conninfo_;
+  auto store = index::Store::Open(dir_ / "node", nullptr, options);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  pipeline::ScanOptions scan_options;
+  scan_options.extract.threads = 2;
+  scan_options.refresh_interval = std::chrono::hours(1);  // the poll never fires in this test
+  pipeline::Scanner scanner(**store, scan_options);
+  auto scan_one = [&](const fs::path& path) {
+    std::set<std::string> works;
+    scanner.ScanPaths({path.string()}, [&](const pipeline::VolumeReport& r) {
+      for (const auto& w : r.works)
+        if (w.tally.matched) works.insert(w.tally.work_id);
+    });
+    return works;
+  };
+  WriteCopy(dir_ / "q" / "copy_b.jpg", 7991);
+  EXPECT_TRUE(scan_one(dir_ / "q" / "copy_b.jpg").empty());
+  const int64_t refreshes = scanner.refreshes_with_new_units();
+  ASSERT_EQ(Register(dir_ / "reg2", true, "work-b", dir_ / "b", dir_ / "rb.log"), 0)
+      << ReadText(dir_ / "rb.log");
+  // The NOTIFY sent at the registration's commit wakes the next batch's
+  // refresh (it may take a moment to arrive on the listening connection).
+  std::set<std::string> found;
+  for (int i = 0; i < 100 && found.empty(); ++i) {
+    found = scan_one(dir_ / "q" / "copy_b.jpg");
+    if (found.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(found, std::set<std::string>{"work-b"});
+  EXPECT_EQ(scanner.refreshes_with_new_units(), refreshes + 1);
+  EXPECT_EQ((*store)->full_rebuilds(), 1);  // the first load only
+  EXPECT_FALSE((*store)->CatalogChanged());  // consumed
+}
+
+// --- Video on the shared store ---------------------------------------------
+
+// A 12 s generated clip (no audio): a Mandelbrot zoom (`kind` 0) or a
+// cellular automaton (1); `copy` re-encodes it smaller at a lower quality, as
+// a pirate upload would be.
+void WriteClip(const fs::path& path, int kind, const fs::path& log) {
+  fs::create_directories(path.parent_path());
+  std::string source = kind == 0
+                           ? "mandelbrot=s=320x180:rate=25:end_pts=6000:inner=mincol:"
+                             "start_x=-0.743643887037151:start_y=0.13182590420533:start_scale=2"
+                           : "life=s=320x180:rate=4:mold=10:ratio=0.1:seed=7:death_color=#C83232:"
+                             "life_color=#00ff00,fps=25";
+  ASSERT_EQ(
+      Wait(Spawn({"ffmpeg",  "-nostdin",  "-v",   "error", "-y",       "-f",      "lavfi",
+                  "-i",      source,      "-t",   "12",    "-an",      "-c:v",    "libx264",
+                  "-preset", "ultrafast", "-crf", "24",    "-pix_fmt", "yuv420p", path.string()},
+                 log)),
+      0)
+      << ReadText(log);
+}
+
+void WriteCopyOfClip(const fs::path& original, const fs::path& copy, const fs::path& log) {
+  fs::create_directories(copy.parent_path());
+  ASSERT_EQ(Wait(Spawn({"ffmpeg", "-nostdin", "-v", "error", "-y", "-i", original.string(), "-vf",
+                        "scale=240:136", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "32",
+                        "-pix_fmt", "yuv420p", copy.string()},
+                       log)),
             0)
-      << ReadText(dir_ / "ffmpeg.log");
-  ASSERT_EQ(Register(dir_ / "node", true, "work-v", dir_ / "in", dir_ / "r.log"), 0)
-      << ReadText(dir_ / "r.log");
-  std::string log = ReadText(dir_ / "r.log");
-  EXPECT_NE(log.find("2 pages added"), std::string::npos) << log;
-  EXPECT_NE(log.find("v.mp4: unsupported: videos are registered and scanned with the embedded"),
-            std::string::npos)
-      << log;
+      << ReadText(log);
+}
+
+TEST_F(PgCatalogTest, AVideoRegisteredOnOneNodeIsFoundFromAnotherAndLaterOnesAreReadIncrementally) {
+  // Node 1 registers pages and a video of work A in one run.
+  WritePages(dir_ / "in_a", 7800, 2);
+  WriteClip(dir_ / "in_a" / "a.mp4", 0, dir_ / "ffmpeg.log");
+  WriteClip(dir_ / "in_b" / "b.mp4", 1, dir_ / "ffmpeg.log");
+  WriteCopyOfClip(dir_ / "in_a" / "a.mp4", dir_ / "qa" / "copy_a.mp4", dir_ / "ffmpeg.log");
+  WriteCopyOfClip(dir_ / "in_b" / "b.mp4", dir_ / "qb" / "copy_b.mp4", dir_ / "ffmpeg.log");
+  ASSERT_EQ(Register(dir_ / "node1", true, "work-a", dir_ / "in_a", dir_ / "r1.log"), 0)
+      << ReadText(dir_ / "r1.log");
+  std::string log = ReadText(dir_ / "r1.log");
+  EXPECT_NE(log.find("from 3 files, 0 files already registered, 0 errors"), std::string::npos)
+      << log;  // 2 pages + 1 video
+  EXPECT_FALSE(fs::exists(dir_ / "node1" / index::Store::kCatalogFileName));
+  auto videos = index::OpenPgVideoCatalog(conninfo_);
+  ASSERT_TRUE(videos.ok()) << videos.status().ToString();
+  auto shas = (*videos)->ListVideoAssetSha256s();
+  ASSERT_TRUE(shas.ok());
+  ASSERT_EQ(shas->size(), 1u);
   auto pg = index::OpenPgCatalog(conninfo_);
   ASSERT_TRUE(pg.ok());
-  EXPECT_EQ((*pg)->UnitCount(), 2);
+  EXPECT_EQ((*pg)->ListPageAssetSha256s()->size(), 2u);  // the video is not a page asset
+  EXPECT_TRUE((*pg)->CheckIntegrity().ok());
+
+  // Node 2 (its own data directory, empty cache) scans a copy: found.
+  auto found_a = Scan(dir_ / "node2", true, dir_ / "qa", dir_ / "s1.log");
+  EXPECT_EQ(found_a["copy_a.mp4"].first, "match") << ReadText(dir_ / "s1.log");
+  EXPECT_EQ(found_a["copy_a.mp4"].second, std::set<std::string>{"work-a"});
+  // Work B is not registered yet: its copy matches nothing.
+  auto before_b = Scan(dir_ / "node2", true, dir_ / "qb", dir_ / "s2.log");
+  EXPECT_EQ(before_b["copy_b.mp4"].first, "no_match") << ReadText(dir_ / "s2.log");
+  EXPECT_TRUE(fs::exists(dir_ / "node2" / index::VideoStore::kSharedIndexFileName));
+  EXPECT_TRUE(fs::exists(dir_ / "node2" / index::VideoStore::kSharedMapFileName));
+
+  // A long-lived process on node 2: its cache is current, nothing to read.
+  index::VideoStoreOptions options;
+  options.catalog_conninfo = conninfo_;
+  auto node2 = index::VideoStore::Open(dir_ / "node2", options);
+  ASSERT_TRUE(node2.ok()) << node2.status().ToString();
+  EXPECT_EQ((*node2)->full_rebuilds(), 0);
+  EXPECT_EQ((*node2)->last_refresh().frames_read, 0);
+  const int64_t size_a = (*node2)->frame_index().size();
+  EXPECT_GT(size_a, 0);
+
+  // Node 3 registers work B meanwhile.
+  ASSERT_EQ(Register(dir_ / "node3", true, "work-b", dir_ / "in_b", dir_ / "r3.log"), 0)
+      << ReadText(dir_ / "r3.log");
+  shas = (*videos)->ListVideoAssetSha256s();
+  ASSERT_TRUE(shas.ok());
+  ASSERT_EQ(shas->size(), 2u);
+  int64_t frames_b = 0;
+  for (const std::string& sha : *shas) {
+    auto v = (*videos)->GetVideoAsset(sha);
+    ASSERT_TRUE(v.ok() && v->has_value());
+    if ((*v)->asset.work_id == "work-b") frames_b = static_cast<int64_t>((*v)->frames.size());
+  }
+  ASSERT_GT(frames_b, 0);
+  // The long-lived process reads B's frames only.
+  auto refresh = (*node2)->Refresh();
+  ASSERT_TRUE(refresh.ok()) << refresh.status().ToString();
+  EXPECT_FALSE(refresh->full_rebuild);
+  EXPECT_EQ(refresh->frames_read, frames_b);
+  EXPECT_GT((*node2)->frame_index().size(), size_a);
+  EXPECT_EQ((*node2)->full_rebuilds(), 0);
+  node2->reset();  // not saved: the cache on disk still ends before B
+
+  // Node 2 restarted: it loads its cache and reads B's frames only.
+  auto reopened = index::VideoStore::Open(dir_ / "node2", options);
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  EXPECT_EQ((*reopened)->full_rebuilds(), 0);
+  EXPECT_EQ((*reopened)->last_refresh().frames_read, frames_b);
+  reopened->reset();
+  auto found_b = Scan(dir_ / "node2", true, dir_ / "qb", dir_ / "s3.log");
+  EXPECT_EQ(found_b["copy_b.mp4"].first, "match") << ReadText(dir_ / "s3.log");
+  EXPECT_EQ(found_b["copy_b.mp4"].second, std::set<std::string>{"work-b"});
+  auto again_a = Scan(dir_ / "node2", true, dir_ / "qa", dir_ / "s4.log");
+  EXPECT_EQ(again_a["copy_a.mp4"].second, std::set<std::string>{"work-a"});
+
+  // Registering the same video again, from any node, adds nothing.
+  ASSERT_EQ(Register(dir_ / "node4", true, "work-b", dir_ / "in_b", dir_ / "r4.log"), 0);
+  EXPECT_NE(ReadText(dir_ / "r4.log").find("1 files already registered"), std::string::npos)
+      << ReadText(dir_ / "r4.log");
+
+  // A cache made for another catalog is never reused.
+  ASSERT_EQ(server_->CreateDatabase("other_videos"), "");
+  index::VideoStoreOptions other = options;
+  other.catalog_conninfo = server_->Conninfo("other_videos");
+  auto foreign = index::VideoStore::Open(dir_ / "node2", other);
+  ASSERT_TRUE(foreign.ok()) << foreign.status().ToString();
+  EXPECT_EQ((*foreign)->full_rebuilds(), 1);
+  EXPECT_EQ((*foreign)->frame_index().size(), 0);
+}
+
+TEST_F(PgCatalogTest, StoreMigrateCopiesVideosVerifiedAndIdempotent) {
+  WritePages(dir_ / "in", 7850, 1);
+  WriteClip(dir_ / "in" / "a.mp4", 0, dir_ / "ffmpeg.log");
+  WriteCopyOfClip(dir_ / "in" / "a.mp4", dir_ / "q" / "copy_a.mp4", dir_ / "ffmpeg.log");
+  fs::path lite = dir_ / "lite";
+  ASSERT_EQ(Register(lite, false, "work-v", dir_ / "in", dir_ / "r.log"), 0)
+      << ReadText(dir_ / "r.log");
+  std::vector<std::string> migrate = {KAGAMI_BINARY, "store", "migrate", "--from",
+                                      lite.string(), "--to",  conninfo_};
+  ASSERT_EQ(Wait(Spawn(migrate, dir_ / "m1.log")), 0) << ReadText(dir_ / "m1.log");
+  std::string first = ReadText(dir_ / "m1.log");
+  EXPECT_NE(first.find("1 page files (1 copied"), std::string::npos) << first;
+  EXPECT_NE(first.find("1 video files (1 copied, 0 already there)"), std::string::npos) << first;
+  ASSERT_EQ(Wait(Spawn(migrate, dir_ / "m2.log")), 0) << ReadText(dir_ / "m2.log");
+  std::string second = ReadText(dir_ / "m2.log");
+  EXPECT_NE(second.find("1 video files (0 copied, 1 already there)"), std::string::npos) << second;
+
+  // Byte-identical in both backends: asset, frames, hashes, audio.
+  auto src = index::OpenSqliteVideoCatalog(lite / index::Store::kCatalogFileName);
+  auto dst = index::OpenPgVideoCatalog(conninfo_);
+  ASSERT_TRUE(src.ok() && dst.ok());
+  auto shas = (*src)->ListVideoAssetSha256s();
+  ASSERT_TRUE(shas.ok());
+  ASSERT_EQ(shas->size(), 1u);
+  EXPECT_EQ(*shas, *(*dst)->ListVideoAssetSha256s());
+  auto a = (*src)->GetVideoAsset((*shas)[0]);
+  auto b = (*dst)->GetVideoAsset((*shas)[0]);
+  ASSERT_TRUE(a.ok() && b.ok() && a->has_value() && b->has_value());
+  EXPECT_GT((*a)->frames.size(), 10u);
+  EXPECT_EQ(index::VideoAssetDigest(**a), index::VideoAssetDigest(**b));
+
+  // A copy that differs is caught.
+  ASSERT_EQ(Wait(Spawn({"psql", "-q", conninfo_, "-c",
+                        "UPDATE video_frames SET t = t + 0.5 WHERE id = (SELECT max(id) FROM "
+                        "video_frames)"},
+                       dir_ / "psql.log")),
+            0)
+      << ReadText(dir_ / "psql.log");
+  EXPECT_EQ(Wait(Spawn(migrate, dir_ / "m3.log")), 2) << ReadText(dir_ / "m3.log");
+  EXPECT_NE(ReadText(dir_ / "m3.log").find("differs in PostgreSQL"), std::string::npos);
+
+  // The migrated video is found from a node of the shared store.
+  auto verdicts = Scan(dir_ / "node", true, dir_ / "q", dir_ / "scan.log");
+  EXPECT_EQ(verdicts["copy_a.mp4"].second, std::set<std::string>{"work-v"})
+      << ReadText(dir_ / "scan.log");
+}
+
+// --- A restarted scanning node's local index ---------------------------------
+
+TEST_F(PgCatalogTest, RestartedNodeLoadsItsLocalIndexCacheAndReadsOnlyPagesRegisteredMeanwhile) {
+  WritePages(dir_ / "a", 7900, 3);
+  WritePages(dir_ / "b", 7950, 2);
+  WritePages(dir_ / "c", 7970, 1);
+  ASSERT_EQ(Register(dir_ / "reg", true, "work-a", dir_ / "a", dir_ / "ra.log"), 0)
+      << ReadText(dir_ / "ra.log");
+  index::StoreOpenOptions options;
+  options.access = index::StoreAccess::kRead;
+  options.catalog_conninfo = conninfo_;
+  const fs::path cache = dir_ / "node" / "local-shared.index";
+  auto pages_in_file = [&] {
+    auto header = index::InvertedFile::ReadHeader(cache);
+    return header.ok() ? header->pages : -1;
+  };
+  {
+    auto store = index::Store::Open(dir_ / "node", nullptr, options);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    auto local = (*store)->LocalIndex();
+    ASSERT_TRUE(local.ok()) << local.status().ToString();
+    EXPECT_TRUE((*store)->last_local_load().full_rebuild);  // no cache yet
+    EXPECT_EQ((*store)->last_local_load().units_read, 3);
+    EXPECT_EQ((*local)->pages(), 3);
+    EXPECT_EQ(pages_in_file(), 3);
+  }
+  // The node is down while work B is registered elsewhere.
+  ASSERT_EQ(Register(dir_ / "reg2", true, "work-b", dir_ / "b", dir_ / "rb.log"), 0)
+      << ReadText(dir_ / "rb.log");
+  {
+    auto store = index::Store::Open(dir_ / "node", nullptr, options);
+    ASSERT_TRUE(store.ok());
+    EXPECT_EQ((*store)->last_refresh().units_read, 2);  // the PDQ index: only B's pages
+    auto local = (*store)->LocalIndex();
+    ASSERT_TRUE(local.ok()) << local.status().ToString();
+    EXPECT_FALSE((*store)->last_local_load().full_rebuild);
+    EXPECT_EQ((*store)->last_local_load().units_read, 2);  // the local index: only B's pages
+    EXPECT_EQ((*local)->pages(), 5);
+    EXPECT_EQ(pages_in_file(), 5);  // appended to the cache
+
+    // Work C while this node runs: its refresh appends C to the cache too.
+    ASSERT_EQ(Register(dir_ / "reg3", true, "work-c", dir_ / "c", dir_ / "rc.log"), 0)
+        << ReadText(dir_ / "rc.log");
+    auto refresh = (*store)->Refresh();
+    ASSERT_TRUE(refresh.ok());
+    EXPECT_EQ(refresh->units_read, 1);
+    EXPECT_EQ((*local)->pages(), 6);
+    EXPECT_EQ(pages_in_file(), 6);
+  }
+  {
+    auto store = index::Store::Open(dir_ / "node", nullptr, options);
+    ASSERT_TRUE(store.ok());
+    auto local = (*store)->LocalIndex();
+    ASSERT_TRUE(local.ok());
+    EXPECT_FALSE((*store)->last_local_load().full_rebuild);
+    EXPECT_EQ((*store)->last_local_load().units_read, 0);
+    EXPECT_EQ((*local)->pages(), 6);
+  }
+  // The loaded-and-appended index equals one built from scratch.
+  auto rebuilt = index::InvertedFile::Load(cache);
+  ASSERT_TRUE(rebuilt.ok());
+  fs::remove(cache);
+  {
+    auto store = index::Store::Open(dir_ / "node", nullptr, options);
+    ASSERT_TRUE(store.ok());
+    auto local = (*store)->LocalIndex();
+    ASSERT_TRUE(local.ok());
+    EXPECT_TRUE((*store)->last_local_load().full_rebuild);
+    EXPECT_EQ((*store)->last_local_load().units_read, 6);
+    EXPECT_EQ((*local)->keypoints(), (*rebuilt)->keypoints());
+    EXPECT_EQ((*local)->max_unit_id(), (*rebuilt)->max_unit_id());
+  }
+  // A cache made for another catalog is never reused.
+  ASSERT_EQ(server_->CreateDatabase("other_local"), "");
+  index::StoreOpenOptions other = options;
+  other.catalog_conninfo = server_->Conninfo("other_local");
+  auto foreign = index::Store::Open(dir_ / "node", nullptr, other);
+  ASSERT_TRUE(foreign.ok());
+  auto local = (*foreign)->LocalIndex();
+  ASSERT_TRUE(local.ok());
+  EXPECT_TRUE((*foreign)->last_local_load().full_rebuild);
+  EXPECT_EQ((*local)->pages(), 0);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // `kagami crawl --worker`: 2, 3 and 4 worker processes crawl the fixture site
 // (tests/pg/pg_fixture_site.py) together through a real PostgreSQL server
-// (pg_server.h): every registered page found once, no URL fetched twice,
+// (pg_server.h), the works registered into its catalog with --store (the
+// workers match from it): every registered page found once, no URL fetched twice,
 // per-host limits and Retry-After held across workers, robots.txt fetched
 // once for all; a worker killed with SIGKILL has its leased URLs finished by
 // the others; the ledger verifies, and a bundle exported from PostgreSQL
@@ -79,11 +80,6 @@ class PgCrawlWorkersTest : public ::testing::Test {
     testing::WriteFile(root / "content/img/c2/decoy.jpg",
                        synth::EncodeJpeg(synth::GenerateMangaPage(999, 800, 1150), 80));
     data_ = root / "data";
-    ASSERT_EQ(Wait(Spawn({KAGAMI_BINARY, "--data", data_.string(), "register", "--work", "pg-work",
-                          "--title", "PG Work", (root / "reg").string()},
-                         root / "register.log")),
-              0)
-        << ReadText(root / "register.log");
     ASSERT_EQ(
         Wait(Spawn({KAGAMI_BINARY, "--data", data_.string(), "keys", "init"}, root / "keys.log")),
         0)
@@ -91,6 +87,25 @@ class PgCrawlWorkersTest : public ::testing::Test {
   }
 
   void TearDown() override { StopSite(); }
+
+  // A new database `db` with the work registered into its catalog (from
+  // another data directory, as a registering machine would): the workers
+  // match against the PostgreSQL catalog, never an embedded one. Returns its
+  // conninfo.
+  std::string NewStore(const std::string& db) {
+    std::string error = pg_->CreateDatabase(db);
+    EXPECT_EQ(error, "");
+    std::string conninfo = pg_->Conninfo(db);
+    fs::path log = dir_ / ("register-" + db + ".log");
+    EXPECT_EQ(
+        Wait(Spawn({KAGAMI_BINARY, "--data", (dir_ / "regnode").string(), "--store", conninfo,
+                    "register", "--work", "pg-work", "--title", "PG Work", (dir_ / "reg").string()},
+                   log)),
+        0)
+        << ReadText(log);
+    EXPECT_EQ(Query(conninfo, "SELECT count(*) FROM units"), std::to_string(expected_.size()));
+    return conninfo;
+  }
 
   void StartSite(double latency_ms) {
     StopSite();
@@ -221,6 +236,10 @@ class PgCrawlWorkersTest : public ::testing::Test {
 
   // Every registered page's image found exactly once, nothing else.
   void ExpectEveryFindingOnce(const std::string& conninfo) {
+    // The works were matched from the PostgreSQL catalog: the workers' data
+    // directory holds only its index cache, no embedded catalog to fall back on.
+    EXPECT_FALSE(fs::exists(data_ / "catalog.sqlite"));
+    EXPECT_TRUE(fs::exists(data_ / "pdq-shared.index"));
     std::map<std::string, int> seen;
     for (const auto& f : Findings(conninfo)) {
       std::string url = f.value("media_url", "");
@@ -275,11 +294,11 @@ TEST_F(PgCrawlWorkersTest, TwoAndFourWorkersFindEveryWorkOnceAndFetchNothingTwic
   for (int workers : {2, 4}) {
     SCOPED_TRACE(std::to_string(workers) + " workers");
     std::string db = "crawl" + std::to_string(workers);
-    ASSERT_EQ(pg_->CreateDatabase(db), "");
+    std::string conninfo = NewStore(db);
     StartSite(/*latency_ms=*/30);
-    std::string logs = RunWorkers(workers, WriteJob("pgjob"), pg_->Conninfo(db));
+    std::string logs = RunWorkers(workers, WriteJob("pgjob"), conninfo);
     std::vector<Request> reqs = Requests();
-    ExpectEveryFindingOnce(pg_->Conninfo(db));
+    ExpectEveryFindingOnce(conninfo);
     ExpectNoDoubleFetchAndHostLimits(reqs);
     // Retry-After: 1 on /chapter/3 held site.test for every worker.
     auto r429 =
@@ -291,15 +310,14 @@ TEST_F(PgCrawlWorkersTest, TwoAndFourWorkersFindEveryWorkOnceAndFetchNothingTwic
       }
     }
     // A worker started after the labelled run finished has nothing to do.
-    std::string late = RunWorkers(1, dir_ / "pgjob.toml", pg_->Conninfo(db));
+    std::string late = RunWorkers(1, dir_ / "pgjob.toml", conninfo);
     EXPECT_NE(late.find("already finished"), std::string::npos) << late;
     EXPECT_EQ(Requests().size(), reqs.size());
   }
 }
 
 TEST_F(PgCrawlWorkersTest, AKilledWorkersLeasedUrlsAreFinishedByTheOthers) {
-  ASSERT_EQ(pg_->CreateDatabase("crawlkill"), "");
-  std::string conninfo = pg_->Conninfo("crawlkill");
+  std::string conninfo = NewStore("crawlkill");
   StartSite(/*latency_ms=*/100);
   fs::path job = WriteJob("killjob");
   std::vector<pid_t> pids;
@@ -343,8 +361,7 @@ TEST_F(PgCrawlWorkersTest, AKilledWorkersLeasedUrlsAreFinishedByTheOthers) {
 }
 
 TEST_F(PgCrawlWorkersTest, ASigtermedWorkerReleasesItsLeasesAtOnceAndExitsCleanly) {
-  ASSERT_EQ(pg_->CreateDatabase("crawlterm"), "");
-  std::string conninfo = pg_->Conninfo("crawlterm");
+  std::string conninfo = NewStore("crawlterm");
   StartSite(/*latency_ms=*/300);
   fs::path job = WriteJob("termjob");
   // Leases of 10 minutes: only a release, never an expiry, lets another
@@ -375,8 +392,7 @@ TEST_F(PgCrawlWorkersTest, ASigtermedWorkerReleasesItsLeasesAtOnceAndExitsCleanl
 }
 
 TEST_F(PgCrawlWorkersTest, PageAndDepthBudgetsHoldAcrossWorkers) {
-  ASSERT_EQ(pg_->CreateDatabase("crawlbudget"), "");
-  std::string conninfo = pg_->Conninfo("crawlbudget");
+  std::string conninfo = NewStore("crawlbudget");
   auto pages_fetched = [&](const std::vector<Request>& reqs) {
     int pages = 0;
     for (const Request& r : reqs)
@@ -393,8 +409,7 @@ TEST_F(PgCrawlWorkersTest, PageAndDepthBudgetsHoldAcrossWorkers) {
             "0");
   // 2. max_depth = 1, 3 workers: the index and chapters (depth 1), their
   // images (media: one hop more), no comment pages (depth 2).
-  ASSERT_EQ(pg_->CreateDatabase("crawldepth"), "");
-  conninfo = pg_->Conninfo("crawldepth");
+  conninfo = NewStore("crawldepth");
   StartSite(/*latency_ms=*/50);
   logs = RunWorkers(3, WriteJob("depthjob", "max_depth = 1\n"), conninfo);
   std::vector<Request> reqs = Requests();
@@ -408,8 +423,7 @@ TEST_F(PgCrawlWorkersTest, PageAndDepthBudgetsHoldAcrossWorkers) {
 }
 
 TEST_F(PgCrawlWorkersTest, ScheduleDaemonsOnPostgresRunEachDueJobOnceAndHandOverOnSigterm) {
-  ASSERT_EQ(pg_->CreateDatabase("sched"), "");
-  std::string conninfo = pg_->Conninfo("sched");
+  std::string conninfo = NewStore("sched");
   StartSite(/*latency_ms=*/200);
   fs::path jobs = dir_ / "jobs";
   fs::create_directories(jobs);
@@ -449,8 +463,7 @@ TEST_F(PgCrawlWorkersTest, ScheduleDaemonsOnPostgresRunEachDueJobOnceAndHandOver
 
   // 2. Due, two resident daemons (a new store): the one running it gets
   // SIGTERM mid-crawl, exits 0, and the other resumes the same run at once.
-  ASSERT_EQ(pg_->CreateDatabase("sched2"), "");
-  conninfo = pg_->Conninfo("sched2");
+  conninfo = NewStore("sched2");
   StartSite(/*latency_ms=*/300);
   WriteJob("pgsched", "max_depth = 6\n", "schedule = \"0 0 1 1 *\"\n");  // the new port
   fs::copy_file(dir_ / "pgsched.toml", jobs / "pgsched.toml", fs::copy_options::overwrite_existing);

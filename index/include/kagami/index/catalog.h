@@ -152,9 +152,10 @@ class Catalog {
   // >= min_quality, and the largest unit id among them: what the index must
   // hold. Only units with id <= max_unit_id count.
   virtual Result<UnitStats> GetIndexStats(int min_quality, int64_t max_unit_id = INT64_MAX) = 0;
-  // Count and largest id of the units with a non-empty local-features blob:
-  // what the derived local index (inverted_file.h) must hold.
-  virtual Result<UnitStats> GetLocalFeatureStats() = 0;
+  // Count and largest id of the units with a non-empty local-features blob
+  // (among those with id <= max_unit_id): what the derived local index
+  // (inverted_file.h) must hold.
+  virtual Result<UnitStats> GetLocalFeatureStats(int64_t max_unit_id = INT64_MAX) = 0;
 
   // Integrity checks of the backend; kCorrupt naming the first problem.
   virtual Status CheckIntegrity() = 0;

@@ -7,7 +7,8 @@
 //
 // Schema: component "catalog" of the versioned migrations (store/migrations.h),
 // applied at open. Tables catalog_meta (the database's instance id),
-// works, assets, units (hashes and local-feature blobs as bytea).
+// works, assets, units (hashes and local-feature blobs as bytea), and the
+// video tables.
 //
 // Unit ids and visibility: AddAsset takes a transaction-scoped advisory lock
 // before the asset's rows are inserted and holds it to COMMIT, so unit ids are
@@ -17,8 +18,10 @@
 // different assets serialise only for their inserts (fingerprinting, which is
 // most of registration, runs outside the transaction).
 //
-// Video assets are not supported on PostgreSQL (they stay in the SQLite video
-// tables); registering one on a PostgreSQL store fails with kUnsupported.
+// Video assets are stored beside the pages (migration 2: video_assets,
+// video_frames, audio_fingerprints; OpenPgVideoCatalog in video_store.h),
+// each also an `assets` row, so works, idempotency and integrity checks
+// cover them; ListPageAssetSha256s leaves them out.
 //
 // Not thread-safe (one libpq connection): one PgCatalog per thread, or locking.
 

@@ -10,6 +10,10 @@
 #include "kagami/index/inverted_file.h"
 #include "kagami/index/pdq_index.h"
 
+namespace kagami::store {
+class PgConnection;
+}
+
 namespace kagami::index {
 
 enum class StoreAccess { kRead, kWrite };
@@ -90,11 +94,23 @@ class Store {
 
   // Whether the catalog is shared with other machines (PostgreSQL).
   bool shared() const { return catalog_->shared(); }
+  // The shared catalog's conninfo (OpenOptions::catalog_conninfo); "" for embedded.
+  const std::string& catalog_conninfo() const { return catalog_conninfo_; }
+  // Whether this Store was opened for writing (registration).
+  bool writer() const { return access_ == Access::kWrite; }
   // Shared catalogs: adds the units registered since the high-water mark to
   // the in-memory index (SaveIndex() or the next Open persists it). A no-op
   // for an embedded catalog. Needs exclusive access: no search may run
   // concurrently (PdqIndex::Add).
   Result<IndexRefresh> Refresh();
+  // Shared catalogs: whether a registration on another machine was announced
+  // (PostgreSQL NOTIFY on channel "kagami_catalog", sent by every page and
+  // video insert at commit) since the last call. Never waits: it reads what
+  // the server has already sent on a listening connection of its own. False
+  // for an embedded catalog, a writer, or when listening failed: the caller's
+  // high-water poll (Refresh() every so often) stays the fallback, since a
+  // notification can be missed (a dropped connection).
+  bool CatalogChanged();
   // What the last Open or Refresh did.
   const IndexRefresh& last_refresh() const { return last_refresh_; }
   // Full index rebuilds since Open (including one done by Open itself).
@@ -112,6 +128,11 @@ class Store {
   // without loading it. Not thread-safe (like the rest of Store); the
   // returned index is immutable while no AddAsset runs.
   Result<const InvertedFile*> LocalIndex();
+  // What the last LocalIndex() load did (shared catalogs: a cache
+  // local-shared.index that holds the catalog's pages up to its largest unit
+  // id is loaded and only the pages above it are read from the catalog, then
+  // appended to the file; anything else is a full rebuild).
+  const IndexRefresh& last_local_load() const { return last_local_load_; }
 
   const std::filesystem::path& data_dir() const { return data_dir_; }
   std::filesystem::path catalog_path() const { return data_dir_ / kCatalogFileName; }
@@ -146,6 +167,8 @@ class Store {
   std::unique_ptr<Catalog> catalog_;
   std::unique_ptr<PdqIndex> pdq_index_;
   std::string catalog_identity_;  // shared catalogs
+  std::string catalog_conninfo_;  // shared catalogs
+  std::unique_ptr<store::PgConnection> listen_;  // shared readers: LISTEN kagami_catalog
   IndexRefresh last_refresh_;
   int64_t full_rebuilds_ = 0;
   // Local index: loaded/rebuilt on demand; pages registered since the last
@@ -156,6 +179,15 @@ class Store {
   int64_t local_file_pages_ = -1;
   Status FlushLocal();
   Result<std::unique_ptr<InvertedFile>> RebuildLocal();
+  // Shared catalogs: LocalIndex() from the cache plus the pages above it.
+  Result<const InvertedFile*> LoadSharedLocal();
+  // Shared catalogs: appends `fresh` (the pages just added to local_index_)
+  // to the cache file, or writes the whole index when the file is not known
+  // to hold exactly local_file_pages_ pages; under writer.lock, waiting up to
+  // `wait` (skipped when busy).
+  Status SaveSharedLocal(const InvertedFile& fresh, std::chrono::milliseconds wait);
+  bool local_cache_trusted_ = false;  // shared: the .hwm names this catalog
+  IndexRefresh last_local_load_;
 };
 
 // --data DIR, else $KAGAMI_DATA, else ./kagami-data.

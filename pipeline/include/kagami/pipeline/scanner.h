@@ -117,7 +117,9 @@ class Scanner {
   // Shared catalogs: adds the pages registered elsewhere since the last
   // refresh to the PDQ and local-feature indexes (Store::Refresh, no full
   // rebuild). Waits for running scans to finish and holds new ones meanwhile;
-  // ScanVolumes calls it itself every ScanOptions::refresh_interval. A no-op
+  // ScanVolumes calls it itself every ScanOptions::refresh_interval, and
+  // before the next batch as soon as the catalog announces a registration
+  // (Store::CatalogChanged, PostgreSQL LISTEN/NOTIFY). A no-op
   // (zero counts) for an embedded catalog.
   Result<index::IndexRefresh> Refresh();
   // Refreshes done so far that found new units.
