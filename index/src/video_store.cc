@@ -56,6 +56,24 @@ CREATE TABLE IF NOT EXISTS audio_fingerprints (
 );
 )sql";
 
+// Additive migration: the core view (fingerprint::FrameFingerprint::core) of
+// frames registered since; frames of older catalogs keep NULL there and are
+// matched by their other views.
+Status AddCoreColumns(sqlite3* db, const std::string& what) {
+  KAGAMI_ASSIGN_OR_RETURN(SqliteStmt stmt, Prepare(db, "PRAGMA table_info(video_frames)", what));
+  while (true) {
+    KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt.get(), what));
+    if (!row) break;
+    if (ColumnText(stmt.get(), 1) == "pdq_core") return Status::Ok();
+  }
+  return Exec(db,
+              "ALTER TABLE video_frames ADD COLUMN pdq_core BLOB "
+              "CHECK (pdq_core IS NULL OR length(pdq_core) = 32); "
+              "ALTER TABLE video_frames ADD COLUMN core_quality INTEGER NOT NULL DEFAULT 0 "
+              "CHECK (core_quality BETWEEN 0 AND 100)",
+              what);
+}
+
 std::string NowIso8601Utc() {
   std::time_t now = std::time(nullptr);
   std::tm tm{};
@@ -122,6 +140,7 @@ Result<std::unique_ptr<VideoStore>> VideoStore::Open(const std::filesystem::path
     KAGAMI_ASSIGN_OR_RETURN(auto txn,
                             ScopedTransaction::Begin(db, impl->What("creating video schema")));
     KAGAMI_RETURN_IF_ERROR(Exec(db, kVideoSchemaSql, impl->What("creating video schema")));
+    KAGAMI_RETURN_IF_ERROR(AddCoreColumns(db, impl->What("adding the core view columns")));
     KAGAMI_RETURN_IF_ERROR(txn->Commit());
   }
 
@@ -132,7 +151,8 @@ Result<std::unique_ptr<VideoStore>> VideoStore::Open(const std::filesystem::path
         SqliteStmt stmt,
         Prepare(db,
                 "SELECT id, asset_id, t, quality, pdq_trimmed IS NOT NULL, trimmed_quality, "
-                "pdq_center IS NOT NULL, center_quality FROM video_frames ORDER BY id",
+                "pdq_center IS NOT NULL, center_quality, pdq_core IS NOT NULL, core_quality "
+                "FROM video_frames ORDER BY id",
                 impl->What("reading frames")));
     while (true) {
       KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt.get(), impl->What("reading frames")));
@@ -145,8 +165,10 @@ Result<std::unique_ptr<VideoStore>> VideoStore::Open(const std::filesystem::path
                      sqlite3_column_int(stmt.get(), 5) >= kMinIndexQuality;
       bool center = sqlite3_column_int(stmt.get(), 6) != 0 &&
                     sqlite3_column_int(stmt.get(), 7) >= kMinIndexQuality;
-      expected += int(full) + int(trimmed) + int(center);
-      if (full || trimmed || center) max_id = id;
+      bool core = sqlite3_column_int(stmt.get(), 8) != 0 &&
+                  sqlite3_column_int(stmt.get(), 9) >= kMinIndexQuality;
+      expected += int(full) + int(trimmed) + int(center) + int(core);
+      if (full || trimmed || center || core) max_id = id;
     }
   }
   std::unique_ptr<VideoStore> store(new VideoStore(std::move(impl)));
@@ -167,7 +189,8 @@ Result<std::unique_ptr<VideoStore>> VideoStore::Open(const std::filesystem::path
   KAGAMI_ASSIGN_OR_RETURN(
       SqliteStmt stmt, Prepare(db,
                                "SELECT id, pdq, quality, pdq_trimmed, trimmed_quality, pdq_center, "
-                               "center_quality FROM video_frames ORDER BY id",
+                               "center_quality, pdq_core, core_quality FROM video_frames "
+                               "ORDER BY id",
                                store->impl_->What("rebuilding frame index")));
   while (true) {
     KAGAMI_ASSIGN_OR_RETURN(bool row,
@@ -184,6 +207,10 @@ Result<std::unique_ptr<VideoStore>> VideoStore::Open(const std::filesystem::path
     if (sqlite3_column_type(stmt.get(), 5) != SQLITE_NULL &&
         sqlite3_column_int(stmt.get(), 6) >= kMinIndexQuality) {
       KAGAMI_RETURN_IF_ERROR(store->frame_index_->Add(id, HashFromBlob(ColumnBlob(stmt.get(), 5))));
+    }
+    if (sqlite3_column_type(stmt.get(), 7) != SQLITE_NULL &&
+        sqlite3_column_int(stmt.get(), 8) >= kMinIndexQuality) {
+      KAGAMI_RETURN_IF_ERROR(store->frame_index_->Add(id, HashFromBlob(ColumnBlob(stmt.get(), 7))));
     }
   }
   KAGAMI_RETURN_IF_ERROR(store->SaveIndex());
@@ -245,16 +272,19 @@ Result<int64_t> VideoStore::AddVideoAsset(const VideoAssetRecord& r) {
         SqliteStmt stmt,
         Prepare(db,
                 "INSERT INTO video_frames (asset_id, t, pdq, quality, pdq_trimmed, "
-                "trimmed_quality, pdq_center, center_quality) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-                "?8)",
+                "trimmed_quality, pdq_center, center_quality, pdq_core, core_quality) VALUES "
+                "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 what));
     for (const FrameRecord& f : r.frames) {
       std::optional<BlobArg> trimmed;
       if (f.pdq_trimmed) trimmed = BlobArg{f.pdq_trimmed->bytes.data(), 32};
       std::optional<BlobArg> center;
       if (f.pdq_center) center = BlobArg{f.pdq_center->bytes.data(), 32};
+      std::optional<BlobArg> core;
+      if (f.pdq_core) core = BlobArg{f.pdq_core->bytes.data(), 32};
       KAGAMI_RETURN_IF_ERROR(Bind(stmt.get(), asset_id, f.t, BlobArg{f.pdq.bytes.data(), 32},
-                                  f.quality, trimmed, f.trimmed_quality, center, f.center_quality));
+                                  f.quality, trimmed, f.trimmed_quality, center, f.center_quality,
+                                  core, f.core_quality));
       KAGAMI_RETURN_IF_ERROR(Step(stmt.get(), what).status());
       added.emplace_back(sqlite3_last_insert_rowid(db), &f);
       sqlite3_reset(stmt.get());
@@ -282,6 +312,9 @@ Result<int64_t> VideoStore::AddVideoAsset(const VideoAssetRecord& r) {
     }
     if (f->pdq_center && f->center_quality >= kMinIndexQuality) {
       KAGAMI_RETURN_IF_ERROR(frame_index_->Add(id, *f->pdq_center));
+    }
+    if (f->pdq_core && f->core_quality >= kMinIndexQuality) {
+      KAGAMI_RETURN_IF_ERROR(frame_index_->Add(id, *f->pdq_core));
     }
   }
   return asset_id;
