@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <memory>
 
 #include <chrono>
 #include <cmath>
@@ -30,6 +31,7 @@
 #include "kagami/reports/findings_ledger.h"
 #include "kagami/synth/page_generator.h"
 #include "process.h"
+#include "sqlite_db.h"
 #include "temp_dir.h"
 
 namespace kagami {
@@ -58,7 +60,7 @@ int RunProcess(const std::vector<std::string>& args, const fs::path& log) {
 class CrawlSiteTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    root_ = new testing::TempDir();
+    root_ = std::make_unique<testing::TempDir>();
     const fs::path root = root_->path();
     // Work A: 6 pages shown on the reader, 3 per chapter, re-encoded by the site.
     for (int i = 0; i < 6; ++i) {
@@ -104,7 +106,7 @@ class CrawlSiteTest : public ::testing::Test {
         Spawn({"python3", KAGAMI_CRAWLER_FIXTURE_SITE, "--content", (root / "content").string(),
                "--port-file", port_file.string(), "--log", access_log_.string()},
               root / "server.log");
-    for (int i = 0; i < 300 && !fs::exists(port_file); ++i)
+    for (int i = 0; i < 1200 && !fs::exists(port_file); ++i)  // 60 s: slow under load
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     ASSERT_TRUE(fs::exists(port_file)) << ReadText(root / "server.log");
     port_ = std::stoi(ReadText(port_file));
@@ -115,8 +117,7 @@ class CrawlSiteTest : public ::testing::Test {
       kill(server_, SIGTERM);
       Wait(server_);
     }
-    delete root_;
-    root_ = nullptr;
+    root_.reset();
   }
 
   static std::string Origin(const std::string& host) {
@@ -210,7 +211,7 @@ class CrawlSiteTest : public ::testing::Test {
     return p;
   }
 
-  static inline testing::TempDir* root_ = nullptr;
+  static inline std::unique_ptr<testing::TempDir> root_;
   static inline fs::path template_data_;
   static inline fs::path access_log_;
   static inline pid_t server_ = -1;
@@ -220,19 +221,15 @@ class CrawlSiteTest : public ::testing::Test {
 // url -> (state, note) from the job's frontier.
 std::map<std::string, std::pair<int, std::string>> FrontierStates(const fs::path& db_path) {
   std::map<std::string, std::pair<int, std::string>> out;
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-    sqlite3_close(db);
-    return out;
+  testing::SqliteDb db = testing::OpenSqlite(db_path, SQLITE_OPEN_READONLY);
+  if (!db) return out;
+  testing::SqliteStmt stmt =
+      testing::PrepareSqlite(db.get(), "SELECT url, state, COALESCE(note,'') FROM urls");
+  while (stmt && sqlite3_step(stmt.get()) == SQLITE_ROW) {
+    out[reinterpret_cast<const char*>(sqlite3_column_text(stmt.get(), 0))] = {
+        sqlite3_column_int(stmt.get(), 1),
+        reinterpret_cast<const char*>(sqlite3_column_text(stmt.get(), 2))};
   }
-  sqlite3_stmt* stmt = nullptr;
-  sqlite3_prepare_v2(db, "SELECT url, state, COALESCE(note,'') FROM urls", -1, &stmt, nullptr);
-  while (stmt && sqlite3_step(stmt) == SQLITE_ROW) {
-    out[reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0))] = {
-        sqlite3_column_int(stmt, 1), reinterpret_cast<const char*>(sqlite3_column_text(stmt, 2))};
-  }
-  sqlite3_finalize(stmt);
-  sqlite3_close(db);
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <memory>
 
 #include <array>
 #include <cstdio>
@@ -83,7 +84,7 @@ int CountColour(const cv::Mat& img, cv::Vec3b bgr, int tol) {
 class EvidenceTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new testing::TempDir();
+    dir_ = std::make_unique<testing::TempDir>();
     data_ = (*dir_ / "data").string();
     for (int i = 0; i < 3; ++i) {
       pages_.push_back(synth::GenerateMangaPage(700 + i, 900, 1300));
@@ -133,8 +134,7 @@ class EvidenceTest : public ::testing::Test {
     setup_log_ += exp.out;
   }
   static void TearDownTestSuite() {
-    delete dir_;
-    dir_ = nullptr;
+    dir_.reset();
     pages_.clear();
   }
 
@@ -146,7 +146,7 @@ class EvidenceTest : public ::testing::Test {
     return dst;
   }
 
-  static testing::TempDir* dir_;
+  static inline std::unique_ptr<testing::TempDir> dir_;
   static std::string data_;
   static std::vector<cv::Mat> pages_;
   static cv::Mat found_;
@@ -154,7 +154,6 @@ class EvidenceTest : public ::testing::Test {
   static std::string setup_log_;
 };
 
-testing::TempDir* EvidenceTest::dir_ = nullptr;
 std::string EvidenceTest::data_;
 std::vector<cv::Mat> EvidenceTest::pages_;
 cv::Mat EvidenceTest::found_;

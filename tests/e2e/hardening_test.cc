@@ -24,6 +24,7 @@
 #include "kagami/pipeline/registrar.h"
 #include "kagami/synth/page_generator.h"
 #include "shell.h"
+#include "sqlite_db.h"
 #include "temp_dir.h"
 
 namespace kagami {
@@ -157,14 +158,15 @@ TEST_F(RegistrationTest, AStoreFailureStopsTheRunAtOnce) {
   }
   { ASSERT_TRUE(index::Store::Open(dir_ / "data").ok()); }
   // The catalog refuses every new asset, as a full or failing disk would.
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open((dir_ / "data" / "catalog.sqlite").c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db,
-                         "CREATE TRIGGER fail_inserts BEFORE INSERT ON assets "
-                         "BEGIN SELECT RAISE(ABORT, 'disk I/O error (simulated)'); END;",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK);
-  sqlite3_close(db);
+  {
+    testing::SqliteDb db = testing::OpenSqlite(dir_ / "data" / "catalog.sqlite");
+    ASSERT_NE(db, nullptr);
+    ASSERT_EQ(sqlite3_exec(db.get(),
+                           "CREATE TRIGGER fail_inserts BEFORE INSERT ON assets "
+                           "BEGIN SELECT RAISE(ABORT, 'disk I/O error (simulated)'); END;",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+  }
 
   std::atomic<int> opened{0};
   auto store = index::Store::Open(dir_ / "data");

@@ -2,6 +2,7 @@
 // pirate-style copies and unrelated pages.
 
 #include <gtest/gtest.h>
+#include <memory>
 
 #include <cstdio>
 #include <map>
@@ -32,7 +33,7 @@ std::string PageName(int i) {
 class RegisterScanTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new testing::TempDir();
+    dir_ = std::make_unique<testing::TempDir>();
     for (int i = 0; i < kPages; ++i) {
       pages_.push_back(synth::GenerateMangaPage(1000 + i, kWidth, kHeight));
       testing::WriteFile(*dir_ / ("work/" + PageName(i)), synth::EncodeJpeg(pages_.back(), 90));
@@ -46,8 +47,7 @@ class RegisterScanTest : public ::testing::Test {
     ASSERT_TRUE(summary->errors.empty());
   }
   static void TearDownTestSuite() {
-    delete dir_;
-    dir_ = nullptr;
+    dir_.reset();
     pages_.clear();
   }
 
@@ -74,11 +74,10 @@ class RegisterScanTest : public ::testing::Test {
     return reports.empty() ? pipeline::VolumeReport{} : reports.front();
   }
 
-  static testing::TempDir* dir_;
+  static inline std::unique_ptr<testing::TempDir> dir_;
   static std::vector<cv::Mat> pages_;
 };
 
-testing::TempDir* RegisterScanTest::dir_ = nullptr;
 std::vector<cv::Mat> RegisterScanTest::pages_;
 
 class PirateEditTest : public RegisterScanTest, public ::testing::WithParamInterface<Edit> {};

@@ -5,6 +5,7 @@
 // numbers side by side with PDQ alone is bench/e2e/robust_validation.cc.
 
 #include <gtest/gtest.h>
+#include <memory>
 
 #include <cstdio>
 #include <map>
@@ -37,7 +38,7 @@ std::string Name(const char* prefix, int i) {
 class RobustMatchingTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new testing::TempDir();
+    dir_ = std::make_unique<testing::TempDir>();
     for (int i = 0; i < kPages; ++i) {
       pages_.push_back(synth::GenerateMangaPage(4000 + i, kWidth, kHeight));
       testing::WriteFile(*dir_ / "work" / Name("p", i), synth::EncodeJpeg(pages_.back(), 90));
@@ -55,8 +56,7 @@ class RobustMatchingTest : public ::testing::Test {
     ASSERT_TRUE(summary->errors.empty()) << summary->errors.front().status.ToString();
   }
   static void TearDownTestSuite() {
-    delete dir_;
-    dir_ = nullptr;
+    dir_.reset();
     pages_.clear();
   }
 
@@ -79,12 +79,11 @@ class RobustMatchingTest : public ::testing::Test {
     return found;
   }
 
-  static testing::TempDir* dir_;
+  static inline std::unique_ptr<testing::TempDir> dir_;
   static std::vector<cv::Mat> pages_;
   static cv::Mat spread_;
 };
 
-testing::TempDir* RobustMatchingTest::dir_ = nullptr;
 std::vector<cv::Mat> RobustMatchingTest::pages_;
 cv::Mat RobustMatchingTest::spread_;
 

@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <memory>
 
 #include <cmath>
 #include <map>
@@ -49,23 +50,21 @@ Verification Best(const Query& q, const LocalFeatures& ref) {
 class GeometricVerifier : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    pages_ = new std::vector<cv::Mat>();
-    refs_ = new std::vector<LocalFeatures>();
+    pages_ = std::make_unique<std::vector<cv::Mat>>();
+    refs_ = std::make_unique<std::vector<LocalFeatures>>();
     for (uint64_t seed = 0; seed < kPages; ++seed) {
       pages_->push_back(synth::GenerateMangaPage(500 + seed));
       refs_->push_back(Extract(Gray(pages_->back())));
     }
   }
   static void TearDownTestSuite() {
-    delete pages_;
-    delete refs_;
+    pages_.reset();
+    refs_.reset();
   }
   static constexpr int kPages = 8;
-  static std::vector<cv::Mat>* pages_;
-  static std::vector<LocalFeatures>* refs_;
+  static inline std::unique_ptr<std::vector<cv::Mat>> pages_;
+  static inline std::unique_ptr<std::vector<LocalFeatures>> refs_;
 };
-std::vector<cv::Mat>* GeometricVerifier::pages_ = nullptr;
-std::vector<LocalFeatures>* GeometricVerifier::refs_ = nullptr;
 
 TEST_F(GeometricVerifier, IdenticalPageVerifiesWithIdentityHomography) {
   const Verification v = Verify((*refs_)[0], (*refs_)[0]);

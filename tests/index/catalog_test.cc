@@ -9,6 +9,8 @@
 #include <random>
 #include <string>
 
+#include "sqlite_db.h"
+
 namespace kagami::index {
 namespace {
 
@@ -343,12 +345,12 @@ TEST_F(CatalogTest, UnitIdsAreNeverReused) {
   catalog.reset();
   // Delete the rows behind the catalog's back; AUTOINCREMENT must still move on.
   {
-    sqlite3* raw = nullptr;
-    ASSERT_EQ(sqlite3_open(db_path_.c_str(), &raw), SQLITE_OK);
+    kagami::testing::SqliteDb db = kagami::testing::OpenSqlite(db_path_);
+    ASSERT_NE(db, nullptr);
+    sqlite3* raw = db.get();
     ASSERT_EQ(
         sqlite3_exec(raw, "DELETE FROM units; DELETE FROM assets;", nullptr, nullptr, nullptr),
         SQLITE_OK);
-    sqlite3_close(raw);
   }
   catalog = OpenOrDie();
   std::vector<int64_t> second;
@@ -371,12 +373,12 @@ TEST_F(CatalogTest, RejectsNonSqliteFile) {
 
 TEST_F(CatalogTest, RejectsForeignSqliteDatabase) {
   {
-    sqlite3* raw = nullptr;
-    ASSERT_EQ(sqlite3_open(db_path_.c_str(), &raw), SQLITE_OK);
+    kagami::testing::SqliteDb db = kagami::testing::OpenSqlite(db_path_);
+    ASSERT_NE(db, nullptr);
+    sqlite3* raw = db.get();
     ASSERT_EQ(sqlite3_exec(raw, "CREATE TABLE works (id TEXT PRIMARY KEY, x INTEGER);", nullptr,
                            nullptr, nullptr),
               SQLITE_OK);
-    sqlite3_close(raw);
   }
   auto catalog = Catalog::Open(db_path_);
   ASSERT_FALSE(catalog.ok());
@@ -387,10 +389,10 @@ TEST_F(CatalogTest, RejectsForeignSqliteDatabase) {
 TEST_F(CatalogTest, RejectsNewerSchemaVersion) {
   { ASSERT_NE(OpenOrDie(), nullptr); }
   {
-    sqlite3* raw = nullptr;
-    ASSERT_EQ(sqlite3_open(db_path_.c_str(), &raw), SQLITE_OK);
+    kagami::testing::SqliteDb db = kagami::testing::OpenSqlite(db_path_);
+    ASSERT_NE(db, nullptr);
+    sqlite3* raw = db.get();
     ASSERT_EQ(sqlite3_exec(raw, "PRAGMA user_version = 99", nullptr, nullptr, nullptr), SQLITE_OK);
-    sqlite3_close(raw);
   }
   auto catalog = Catalog::Open(db_path_);
   EXPECT_EQ(catalog.status().code(), StatusCode::kUnsupported);

@@ -1,6 +1,7 @@
 #include "kagami/index/inverted_file.h"
 
 #include <gtest/gtest.h>
+#include <memory>
 
 #include <filesystem>
 #include <fstream>
@@ -25,8 +26,8 @@ constexpr int kPages = 12;
 class InvertedFileTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    pages_ = new std::vector<cv::Mat>();
-    refs_ = new std::vector<fingerprint::LocalFeatures>();
+    pages_ = std::make_unique<std::vector<cv::Mat>>();
+    refs_ = std::make_unique<std::vector<fingerprint::LocalFeatures>>();
     fingerprint::LocalFeatureOptions o;
     o.max_keypoints = 1000;
     for (int i = 0; i < kPages; ++i) {
@@ -35,8 +36,8 @@ class InvertedFileTest : public ::testing::Test {
     }
   }
   static void TearDownTestSuite() {
-    delete pages_;
-    delete refs_;
+    pages_.reset();
+    refs_.reset();
   }
   static QuantisedFeatures Ref(int i) {
     return fingerprint::Quantise((*refs_)[i], VisualVocabulary::BuiltIn());
@@ -46,11 +47,9 @@ class InvertedFileTest : public ::testing::Test {
     const cv::Rect crop(p.cols / 8, p.rows / 8, p.cols * 3 / 4, p.rows * 3 / 4);
     return fingerprint::QuantiseQuery(Extract(p(crop).clone()), VisualVocabulary::BuiltIn());
   }
-  static std::vector<cv::Mat>* pages_;
-  static std::vector<fingerprint::LocalFeatures>* refs_;
+  static inline std::unique_ptr<std::vector<cv::Mat>> pages_;
+  static inline std::unique_ptr<std::vector<fingerprint::LocalFeatures>> refs_;
 };
-std::vector<cv::Mat>* InvertedFileTest::pages_ = nullptr;
-std::vector<fingerprint::LocalFeatures>* InvertedFileTest::refs_ = nullptr;
 
 TEST_F(InvertedFileTest, ACropScoresItsPageFirst) {
   InvertedFile index(VisualVocabulary::BuiltIn().id());

@@ -1,6 +1,7 @@
 #include "kagami/index/local_index.h"
 
 #include <gtest/gtest.h>
+#include <memory>
 
 #include <opencv2/imgproc.hpp>
 #include <thread>
@@ -32,25 +33,23 @@ constexpr int64_t kUnitBase = 1000;  // unit ids are not 0-based positions
 class LocalIndexTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    pages_ = new std::vector<cv::Mat>();
-    features_ = new std::vector<LocalFeatures>();
+    pages_ = std::make_unique<std::vector<cv::Mat>>();
+    features_ = std::make_unique<std::vector<LocalFeatures>>();
     for (int i = 0; i < kPages; ++i) {
       pages_->push_back(synth::GenerateMangaPage(7000 + i, 900, 1275));
       features_->push_back(Extract(Gray(pages_->back())));
     }
   }
   static void TearDownTestSuite() {
-    delete pages_;
-    delete features_;
+    pages_.reset();
+    features_.reset();
   }
   static void Fill(LocalIndex& index) {
     for (int i = 0; i < kPages; ++i) ASSERT_TRUE(index.Add(kUnitBase + i, (*features_)[i]).ok());
   }
-  static std::vector<cv::Mat>* pages_;
-  static std::vector<LocalFeatures>* features_;
+  static inline std::unique_ptr<std::vector<cv::Mat>> pages_;
+  static inline std::unique_ptr<std::vector<LocalFeatures>> features_;
 };
-std::vector<cv::Mat>* LocalIndexTest::pages_ = nullptr;
-std::vector<LocalFeatures>* LocalIndexTest::features_ = nullptr;
 
 TEST_F(LocalIndexTest, VotesTheRightPageFirstForEditedCopies) {
   LocalIndex index;

@@ -19,6 +19,7 @@
 #include "kagami/store/pg_connection.h"
 #include "kagami/store/store_location.h"
 #include "pg_server.h"
+#include "sqlite_db.h"
 #include "temp_dir.h"
 
 namespace kagami {
@@ -114,9 +115,9 @@ TEST(StoreLocationTest, AcceptsPostgresUrisKeyValueAndSqliteAndRejectsOthers) {
 
 TEST(SqliteMigrationsTest, AppliesInOrderOnceAndRefusesANewerStore) {
   testing::TempDir dir;
-  sqlite3* raw = nullptr;
-  ASSERT_EQ(sqlite3_open((dir.path() / "m.sqlite").c_str(), &raw), SQLITE_OK);
-  std::unique_ptr<sqlite3, decltype(&sqlite3_close)> db(raw, &sqlite3_close);
+  testing::SqliteDb db = testing::OpenSqlite((dir.path() / "m.sqlite"));
+  ASSERT_NE(db, nullptr);
+  sqlite3* raw = db.get();
   const store::Migration v2[] = {{1, "t", "CREATE TABLE t (a INTEGER);"},
                                  {2, "t.b", "ALTER TABLE t ADD COLUMN b TEXT;"}};
   auto first = store::Migrate(raw, "demo", std::span(v2, 1));

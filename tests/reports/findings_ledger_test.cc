@@ -9,6 +9,7 @@
 #include <fstream>
 #include <thread>
 
+#include "sqlite_db.h"
 #include "temp_dir.h"
 
 namespace kagami::reports {
@@ -164,9 +165,9 @@ TEST(FindingsLedgerTest, StoreRefusesUpdatesAndDeletes) {
     ASSERT_TRUE(ledger.ok());
     ASSERT_TRUE((*ledger)->Append(SampleFinding("w1", "2026-11-01T00:00:00Z")).ok());
   }
-  sqlite3* raw = nullptr;
-  ASSERT_EQ(sqlite3_open((dir.path() / FindingsLedger::kFileName).c_str(), &raw), SQLITE_OK);
-  std::unique_ptr<sqlite3, int (*)(sqlite3*)> db(raw, &sqlite3_close);
+  testing::SqliteDb db = testing::OpenSqlite((dir.path() / FindingsLedger::kFileName));
+  ASSERT_NE(db, nullptr);
+  sqlite3* raw = db.get();
   EXPECT_NE(sqlite3_exec(raw, "UPDATE ledger SET work = 'x'", nullptr, nullptr, nullptr),
             SQLITE_OK);
   EXPECT_NE(sqlite3_exec(raw, "DELETE FROM ledger", nullptr, nullptr, nullptr), SQLITE_OK);
@@ -183,9 +184,9 @@ TEST(FindingsLedgerTest, VerifyChainNamesTheEditedOrDeletedEntry) {
     }
   }
   auto run = [&](const char* sql) {
-    sqlite3* raw = nullptr;
-    ASSERT_EQ(sqlite3_open((dir.path() / FindingsLedger::kFileName).c_str(), &raw), SQLITE_OK);
-    std::unique_ptr<sqlite3, int (*)(sqlite3*)> db(raw, &sqlite3_close);
+    testing::SqliteDb db = testing::OpenSqlite((dir.path() / FindingsLedger::kFileName));
+    ASSERT_NE(db, nullptr);
+    sqlite3* raw = db.get();
     ASSERT_EQ(sqlite3_exec(raw,
                            "DROP TRIGGER IF EXISTS ledger_no_update;"
                            "DROP TRIGGER IF EXISTS ledger_no_delete;",
