@@ -7,6 +7,7 @@
 #include <string>
 
 #include "kagami/index/store.h"
+#include "sqlite_db.h"
 #include "temp_dir.h"
 
 namespace kagami::index {
@@ -98,9 +99,10 @@ TEST_F(VideoStoreTest, OlderCatalogGainsTheCoreColumnsAndKeepsItsFrames) {
     ASSERT_TRUE(store.ok());
   }
   // Turn video_frames back into the older schema, with one frame.
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open((dir_.path() / "catalog.sqlite").c_str(), &db), SQLITE_OK);
-  const char* older = R"sql(
+  {
+    testing::SqliteDb db = testing::OpenSqlite(dir_.path() / "catalog.sqlite");
+    ASSERT_NE(db, nullptr);
+    const char* older = R"sql(
     DROP TABLE video_frames;
     CREATE TABLE video_frames (
       id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -114,14 +116,14 @@ TEST_F(VideoStoreTest, OlderCatalogGainsTheCoreColumnsAndKeepsItsFrames) {
       center_quality INTEGER NOT NULL DEFAULT 0 CHECK (center_quality BETWEEN 0 AND 100));
     INSERT INTO assets (work_id, path, sha256, size_bytes, media_type, unit_count, created_at)
       VALUES ('w1', '/old.mp4', ')sql"
-                      "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
-                      R"sql(', 1, 'video/mp4', 1, '2026-01-01T00:00:00Z');
+                        "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+                        R"sql(', 1, 'video/mp4', 1, '2026-01-01T00:00:00Z');
     INSERT INTO video_frames (asset_id, t, pdq, quality)
       VALUES (last_insert_rowid(), 0, zeroblob(32), 90);
   )sql";
-  char* err = nullptr;
-  ASSERT_EQ(sqlite3_exec(db, older, nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
-  sqlite3_close(db);
+    ASSERT_EQ(sqlite3_exec(db.get(), older, nullptr, nullptr, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(db.get());
+  }
   std::filesystem::remove(dir_.path() / VideoStore::kIndexFileName);
 
   auto store = VideoStore::Open(dir_.path());
