@@ -31,6 +31,14 @@ class CrawlCommand : public Command {
     c->add_option("--max-pages", max_pages_, "HTML pages to fetch at most")
         ->check(CLI::Range(1, 100000000));
     c->add_option("--max-depth", max_depth_, "link hops from a seed")->check(CLI::Range(0, 100));
+    c->add_option("--live-seconds", live_seconds_,
+                  "live HLS playlists: follow for at most this many seconds of media "
+                  "(default 600; limits.live_max_media_s)")
+        ->check(CLI::Range(1.0, 86400.0));
+    c->add_option("--live-segments", live_segments_,
+                  "live HLS playlists: take at most this many media segments "
+                  "(default 600; limits.live_max_segments)")
+        ->check(CLI::Range(1, 100000));
     c->add_option("--follow-host", follow_hosts_, "also follow pages on HOST (repeatable)");
     c->add_option("--resolve", resolve_, "pin HOST:PORT:ADDR, as curl --resolve (repeatable)");
     c->add_option("--allow-address", allow_addresses_,
@@ -88,6 +96,8 @@ class CrawlCommand : public Command {
     for (const std::string& h : ignore_robots_) job.politeness.ignore_robots_hosts.push_back(h);
     if (max_pages_ > 0) job.limits.max_pages = max_pages_;
     if (max_depth_ >= 0) job.limits.max_depth = max_depth_;
+    if (live_seconds_ > 0) job.limits.live_max_media_s = live_seconds_;
+    if (live_segments_ > 0) job.limits.live_max_segments = live_segments_;
     if (!user_agent_.empty()) job.user_agent = user_agent_;
     if (!operator_.empty()) job.operator_contact = operator_;
     if (min_delay_ >= 0) job.politeness.min_delay_s = min_delay_;
@@ -174,6 +184,8 @@ class CrawlCommand : public Command {
   std::vector<std::string> seeds_, follow_hosts_, resolve_, allow_addresses_, ignore_robots_;
   int64_t max_pages_ = 0;
   int max_depth_ = -1;
+  double live_seconds_ = 0;
+  int64_t live_segments_ = 0;
   std::string user_agent_, operator_;
   double min_delay_ = -1;
   int per_host_ = 0;

@@ -38,6 +38,12 @@ void HashVideos(const GlobalFlags& flags, const std::vector<std::string>& paths,
         j["content"] = {f.content.x, f.content.y, f.content.width, f.content.height};
       }
       j["pdq_center"] = f.center.hash.ToHex();
+      j["center_quality"] = f.center.quality;
+      j["pdq_core"] = f.core.hash.ToHex();
+      j["core_quality"] = f.core.quality;
+      j["pdq_mirror"] = f.full_mirror.ToHex();
+      if (f.trimmed_mirror) j["pdq_trimmed_mirror"] = f.trimmed_mirror->ToHex();
+      j["pdq_core_mirror"] = f.core_mirror.ToHex();
       j["scene_cut"] = f.scene_cut;
       std::cout << JsonDump(j) << '\n';
       ++hashed;

@@ -150,6 +150,14 @@ Result<CrawlJob> ParseCrawlJob(std::string_view text, const std::string& source)
                                 lim.low_speed_time_s, 1, 3600));
   KAGAMI_RETURN_IF_ERROR(
       Number(l["max_connections"], source, "limits.max_connections", lim.max_connections, 1, 1024));
+  KAGAMI_RETURN_IF_ERROR(Number(l["live_max_media_s"], source, "limits.live_max_media_s",
+                                lim.live_max_media_s, 1, 86400));
+  KAGAMI_RETURN_IF_ERROR(Number(l["live_max_segments"], source, "limits.live_max_segments",
+                                lim.live_max_segments, 1, 100000));
+  KAGAMI_RETURN_IF_ERROR(Number(l["live_max_wall_s"], source, "limits.live_max_wall_s",
+                                lim.live_max_wall_s, 0, 2 * 86400));
+  KAGAMI_RETURN_IF_ERROR(Number(l["live_max_stall_s"], source, "limits.live_max_stall_s",
+                                lim.live_max_stall_s, 0, 3600));
 
   auto p = r["politeness"];
   Politeness& pol = job.politeness;

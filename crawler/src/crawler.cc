@@ -382,6 +382,12 @@ struct Crawler::Impl {
     } digesting(**made);
     pipeline::VideoOptions vo = pipeline::VideoOptionsFor(scanner.options().extract);
     vo.fetcher = &digesting;
+    vo.live.max_media_seconds = job.limits.live_max_media_s;
+    vo.live.max_segments = static_cast<size_t>(job.limits.live_max_segments);
+    vo.live.max_wall_seconds = job.limits.live_max_wall_s > 0
+                                   ? job.limits.live_max_wall_s
+                                   : job.limits.live_max_media_s * 1.1 + 60;
+    vo.live.max_stall_seconds = job.limits.live_max_stall_s;
     pipeline::VolumeReport report;
     bool reported = false;
     Status scanned = pipeline::ScanVideos(scanner.store(), {item.entry.url}, vo,

@@ -94,9 +94,18 @@ CREATE TABLE audio_fingerprints (
 );
 )sql";
 
+// The frames' core view (video_store.h, FrameRecord::pdq_core): additive,
+// NULL in frames registered before it.
+constexpr std::string_view kMigration3 = R"sql(
+ALTER TABLE video_frames ADD COLUMN pdq_core BYTEA CHECK (pdq_core IS NULL OR length(pdq_core) = 32);
+ALTER TABLE video_frames ADD COLUMN core_quality SMALLINT NOT NULL DEFAULT 0
+  CHECK (core_quality BETWEEN 0 AND 100);
+)sql";
+
 constexpr store::Migration kMigrations[] = {
     {1, "catalog: works, assets, units", kMigration1},
     {2, "catalog: video_assets, video_frames, audio_fingerprints", kMigration2},
+    {3, "catalog: video_frames core view (pdq_core, core_quality)", kMigration3},
 };
 
 // Units per INSERT statement, and the hex bytes after which a batch is sent early.

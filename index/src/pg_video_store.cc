@@ -85,15 +85,15 @@ class PgVideoCatalog final : public VideoCatalog {
       const size_t end = std::min(r.frames.size(), begin + kInsertBatch);
       std::string sql =
           "INSERT INTO video_frames (asset_id, t, pdq, quality, pdq_trimmed, trimmed_quality, "
-          "pdq_center, center_quality) VALUES ";
+          "pdq_center, center_quality, pdq_core, core_quality) VALUES ";
       std::vector<PgParam> params;
-      params.reserve((end - begin) * 8);
+      params.reserve((end - begin) * 10);
       for (size_t i = begin; i < end; ++i) {
         const FrameRecord& f = r.frames[i];
         const int p = static_cast<int>(params.size());
         if (i > begin) sql += ", ";
         sql += "(";
-        for (int k = 1; k <= 8; ++k) sql += (k > 1 ? ", $" : "$") + std::to_string(p + k);
+        for (int k = 1; k <= 10; ++k) sql += (k > 1 ? ", $" : "$") + std::to_string(p + k);
         sql += ")";
         params.emplace_back(asset_id);
         params.emplace_back(f.t);
@@ -105,6 +105,8 @@ class PgVideoCatalog final : public VideoCatalog {
         params.emplace_back(f.pdq_center ? PgParam(HashParam(*f.pdq_center))
                                          : PgParam(std::nullopt));
         params.emplace_back(f.center_quality);
+        params.emplace_back(f.pdq_core ? PgParam(HashParam(*f.pdq_core)) : PgParam(std::nullopt));
+        params.emplace_back(f.core_quality);
       }
       sql += " RETURNING id";
       auto rows = conn_->Exec(sql, params);
@@ -140,8 +142,8 @@ class PgVideoCatalog final : public VideoCatalog {
     const std::string sql =
         std::string(
             "SELECT id, asset_id, t, quality, pdq_trimmed IS NOT NULL, trimmed_quality, "
-            "pdq_center IS NOT NULL, center_quality") +
-        (hashes ? ", pdq, pdq_trimmed, pdq_center" : "") +
+            "pdq_center IS NOT NULL, center_quality, pdq_core IS NOT NULL, core_quality") +
+        (hashes ? ", pdq, pdq_trimmed, pdq_center, pdq_core" : "") +
         " FROM video_frames WHERE id > $1 ORDER BY id LIMIT $2";
     while (true) {
       // Pages by id: a long catalog never sits in one result.
@@ -155,13 +157,18 @@ class PgVideoCatalog final : public VideoCatalog {
         f.trimmed_quality = static_cast<int>(r.Int(i, 5));
         if (r.Bool(i, 6)) f.pdq_center = fingerprint::Hash256{};
         f.center_quality = static_cast<int>(r.Int(i, 7));
+        if (r.Bool(i, 8)) f.pdq_core = fingerprint::Hash256{};
+        f.core_quality = static_cast<int>(r.Int(i, 9));
         if (hashes) {
-          KAGAMI_ASSIGN_OR_RETURN(f.pdq, HashFromBytea(r.Text(i, 8), id));
+          KAGAMI_ASSIGN_OR_RETURN(f.pdq, HashFromBytea(r.Text(i, 10), id));
           if (f.pdq_trimmed) {
-            KAGAMI_ASSIGN_OR_RETURN(f.pdq_trimmed, HashFromBytea(r.Text(i, 9), id));
+            KAGAMI_ASSIGN_OR_RETURN(f.pdq_trimmed, HashFromBytea(r.Text(i, 11), id));
           }
           if (f.pdq_center) {
-            KAGAMI_ASSIGN_OR_RETURN(f.pdq_center, HashFromBytea(r.Text(i, 10), id));
+            KAGAMI_ASSIGN_OR_RETURN(f.pdq_center, HashFromBytea(r.Text(i, 12), id));
+          }
+          if (f.pdq_core) {
+            KAGAMI_ASSIGN_OR_RETURN(f.pdq_core, HashFromBytea(r.Text(i, 13), id));
           }
         }
         fn(id, r.Int(i, 1), f);
@@ -174,11 +181,13 @@ class PgVideoCatalog final : public VideoCatalog {
   Result<FrameStats> GetFrameStats(int min_quality, int64_t max_frame_id) override {
     KAGAMI_ASSIGN_OR_RETURN(
         PgRows r,
-        conn_->Exec("SELECT count(*), coalesce(sum(v), 0), coalesce(max(id), 0) FROM (SELECT id, "
-                    "(quality >= $1)::int + (pdq_trimmed IS NOT NULL AND trimmed_quality >= $1)"
-                    "::int + (pdq_center IS NOT NULL AND center_quality >= $1)::int AS v FROM "
-                    "video_frames WHERE id <= $2) f WHERE v > 0",
-                    {min_quality, max_frame_id}));
+        conn_->Exec(
+            "SELECT count(*), coalesce(sum(v), 0), coalesce(max(id), 0) FROM (SELECT id, "
+            "(quality >= $1)::int + (pdq_trimmed IS NOT NULL AND trimmed_quality >= $1)"
+            "::int + (pdq_center IS NOT NULL AND center_quality >= $1)::int + (pdq_core IS NOT "
+            "NULL AND core_quality >= $1)::int AS v FROM "
+            "video_frames WHERE id <= $2) f WHERE v > 0",
+            {min_quality, max_frame_id}));
     return FrameStats{r.Int(0, 0), r.Int(0, 1), r.Int(0, 2)};
   }
 
@@ -253,10 +262,12 @@ class PgVideoCatalog final : public VideoCatalog {
     int64_t after = 0;
     while (true) {
       KAGAMI_ASSIGN_OR_RETURN(
-          PgRows f, conn_->Exec("SELECT id, t, pdq, quality, pdq_trimmed, trimmed_quality, "
-                                "pdq_center, center_quality FROM video_frames WHERE asset_id = $1 "
-                                "AND id > $2 ORDER BY id LIMIT $3",
-                                {asset_id, after, kReadPage}));
+          PgRows f,
+          conn_->Exec("SELECT id, t, pdq, quality, pdq_trimmed, trimmed_quality, "
+                      "pdq_center, center_quality, pdq_core, core_quality FROM video_frames WHERE "
+                      "asset_id = $1 "
+                      "AND id > $2 ORDER BY id LIMIT $3",
+                      {asset_id, after, kReadPage}));
       for (int i = 0; i < f.size(); ++i) {
         after = f.Int(i, 0);
         FrameRecord frame;
@@ -271,6 +282,10 @@ class PgVideoCatalog final : public VideoCatalog {
           KAGAMI_ASSIGN_OR_RETURN(frame.pdq_center, HashFromBytea(f.Text(i, 6), after));
         }
         frame.center_quality = static_cast<int>(f.Int(i, 7));
+        if (!f.IsNull(i, 8)) {
+          KAGAMI_ASSIGN_OR_RETURN(frame.pdq_core, HashFromBytea(f.Text(i, 8), after));
+        }
+        frame.core_quality = static_cast<int>(f.Int(i, 9));
         r.frames.push_back(frame);
       }
       if (f.size() < kReadPage) break;

@@ -39,7 +39,8 @@ Result<std::string> CheckVideoAsset(const VideoAssetRecord& r, std::string_view 
   auto bad_quality = [](int q) { return q < 0 || q > 100; };
   for (const FrameRecord& f : r.frames) {
     if (!std::isfinite(f.t) || f.t < 0 || bad_quality(f.quality) ||
-        bad_quality(f.trimmed_quality) || bad_quality(f.center_quality)) {
+        bad_quality(f.trimmed_quality) || bad_quality(f.center_quality) ||
+        bad_quality(f.core_quality)) {
       return Status::InvalidArgument(std::string(what) + ": frame out of range");
     }
   }
@@ -118,6 +119,24 @@ CREATE TABLE IF NOT EXISTS audio_fingerprints (
 );
 )sql";
 
+// Additive migration: the core view (fingerprint::FrameFingerprint::core) of
+// frames registered since; frames of older catalogs keep NULL there and are
+// matched by their other views.
+Status AddCoreColumns(sqlite3* db, const std::string& what) {
+  KAGAMI_ASSIGN_OR_RETURN(SqliteStmt stmt, Prepare(db, "PRAGMA table_info(video_frames)", what));
+  while (true) {
+    KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt.get(), what));
+    if (!row) break;
+    if (ColumnText(stmt.get(), 1) == "pdq_core") return Status::Ok();
+  }
+  return Exec(db,
+              "ALTER TABLE video_frames ADD COLUMN pdq_core BLOB "
+              "CHECK (pdq_core IS NULL OR length(pdq_core) = 32); "
+              "ALTER TABLE video_frames ADD COLUMN core_quality INTEGER NOT NULL DEFAULT 0 "
+              "CHECK (core_quality BETWEEN 0 AND 100)",
+              what);
+}
+
 fingerprint::Hash256 HashFromBlob(const std::vector<uint8_t>& blob) {
   fingerprint::Hash256 hash;
   std::copy_n(blob.begin(), std::min<size_t>(blob.size(), 32), hash.bytes.begin());
@@ -143,6 +162,7 @@ class SqliteVideoCatalog final : public VideoCatalog {
     KAGAMI_ASSIGN_OR_RETURN(auto txn,
                             ScopedTransaction::Begin(db, c->What("creating video schema")));
     KAGAMI_RETURN_IF_ERROR(Exec(db, kVideoSchemaSql, c->What("creating video schema")));
+    KAGAMI_RETURN_IF_ERROR(AddCoreColumns(db, c->What("adding the core view columns")));
     KAGAMI_RETURN_IF_ERROR(txn->Commit());
     return std::unique_ptr<VideoCatalog>(std::move(c));
   }
@@ -198,17 +218,19 @@ class SqliteVideoCatalog final : public VideoCatalog {
           SqliteStmt stmt,
           Prepare(db,
                   "INSERT INTO video_frames (asset_id, t, pdq, quality, pdq_trimmed, "
-                  "trimmed_quality, pdq_center, center_quality) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-                  "?7, ?8)",
+                  "trimmed_quality, pdq_center, center_quality, pdq_core, core_quality) VALUES "
+                  "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                   what));
       for (const FrameRecord& f : r.frames) {
         std::optional<BlobArg> trimmed;
         if (f.pdq_trimmed) trimmed = BlobArg{f.pdq_trimmed->bytes.data(), 32};
         std::optional<BlobArg> center;
         if (f.pdq_center) center = BlobArg{f.pdq_center->bytes.data(), 32};
+        std::optional<BlobArg> core;
+        if (f.pdq_core) core = BlobArg{f.pdq_core->bytes.data(), 32};
         KAGAMI_RETURN_IF_ERROR(Bind(stmt.get(), asset_id, f.t, BlobArg{f.pdq.bytes.data(), 32},
-                                    f.quality, trimmed, f.trimmed_quality, center,
-                                    f.center_quality));
+                                    f.quality, trimmed, f.trimmed_quality, center, f.center_quality,
+                                    core, f.core_quality));
         KAGAMI_RETURN_IF_ERROR(Step(stmt.get(), what).status());
         ids.push_back(sqlite3_last_insert_rowid(db));
         sqlite3_reset(stmt.get());
@@ -240,11 +262,13 @@ class SqliteVideoCatalog final : public VideoCatalog {
         SqliteStmt stmt,
         Prepare(db_.get(),
                 hashes ? "SELECT id, asset_id, t, quality, pdq_trimmed IS NOT NULL, "
-                         "trimmed_quality, pdq_center IS NOT NULL, center_quality, pdq, "
-                         "pdq_trimmed, pdq_center FROM video_frames WHERE id > ?1 ORDER BY id"
+                         "trimmed_quality, pdq_center IS NOT NULL, center_quality, "
+                         "pdq_core IS NOT NULL, core_quality, pdq, pdq_trimmed, pdq_center, "
+                         "pdq_core FROM video_frames WHERE id > ?1 ORDER BY id"
                        : "SELECT id, asset_id, t, quality, pdq_trimmed IS NOT NULL, "
-                         "trimmed_quality, pdq_center IS NOT NULL, center_quality FROM "
-                         "video_frames WHERE id > ?1 ORDER BY id",
+                         "trimmed_quality, pdq_center IS NOT NULL, center_quality, "
+                         "pdq_core IS NOT NULL, core_quality FROM video_frames WHERE id > ?1 "
+                         "ORDER BY id",
                 what));
     KAGAMI_RETURN_IF_ERROR(Bind(stmt.get(), after));
     while (true) {
@@ -258,10 +282,13 @@ class SqliteVideoCatalog final : public VideoCatalog {
       f.trimmed_quality = sqlite3_column_int(s, 5);
       if (sqlite3_column_int(s, 6) != 0) f.pdq_center = fingerprint::Hash256{};
       f.center_quality = sqlite3_column_int(s, 7);
+      if (sqlite3_column_int(s, 8) != 0) f.pdq_core = fingerprint::Hash256{};
+      f.core_quality = sqlite3_column_int(s, 9);
       if (hashes) {
-        f.pdq = HashFromBlob(ColumnBlob(s, 8));
-        if (f.pdq_trimmed) f.pdq_trimmed = HashFromBlob(ColumnBlob(s, 9));
-        if (f.pdq_center) f.pdq_center = HashFromBlob(ColumnBlob(s, 10));
+        f.pdq = HashFromBlob(ColumnBlob(s, 10));
+        if (f.pdq_trimmed) f.pdq_trimmed = HashFromBlob(ColumnBlob(s, 11));
+        if (f.pdq_center) f.pdq_center = HashFromBlob(ColumnBlob(s, 12));
+        if (f.pdq_core) f.pdq_core = HashFromBlob(ColumnBlob(s, 13));
       }
       fn(sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1), f);
     }
@@ -275,7 +302,8 @@ class SqliteVideoCatalog final : public VideoCatalog {
         Prepare(db_.get(),
                 "SELECT count(*), coalesce(sum(v), 0), coalesce(max(id), 0) FROM (SELECT id, "
                 "(quality >= ?1) + (pdq_trimmed IS NOT NULL AND trimmed_quality >= ?1) + "
-                "(pdq_center IS NOT NULL AND center_quality >= ?1) AS v FROM video_frames "
+                "(pdq_center IS NOT NULL AND center_quality >= ?1) + "
+                "(pdq_core IS NOT NULL AND core_quality >= ?1) AS v FROM video_frames "
                 "WHERE id <= ?2) WHERE v > 0",
                 what));
     KAGAMI_RETURN_IF_ERROR(Bind(stmt.get(), min_quality, max_frame_id));
@@ -377,7 +405,8 @@ class SqliteVideoCatalog final : public VideoCatalog {
           SqliteStmt stmt,
           Prepare(db,
                   "SELECT t, pdq, quality, pdq_trimmed, trimmed_quality, pdq_center, "
-                  "center_quality FROM video_frames WHERE asset_id = ?1 ORDER BY id",
+                  "center_quality, pdq_core, core_quality FROM video_frames WHERE asset_id = ?1 "
+                  "ORDER BY id",
                   what));
       KAGAMI_RETURN_IF_ERROR(Bind(stmt.get(), asset_id));
       while (true) {
@@ -393,6 +422,8 @@ class SqliteVideoCatalog final : public VideoCatalog {
         f.trimmed_quality = sqlite3_column_int(s, 4);
         if (sqlite3_column_type(s, 5) != SQLITE_NULL) f.pdq_center = HashFromBlob(ColumnBlob(s, 5));
         f.center_quality = sqlite3_column_int(s, 6);
+        if (sqlite3_column_type(s, 7) != SQLITE_NULL) f.pdq_core = HashFromBlob(ColumnBlob(s, 7));
+        f.core_quality = sqlite3_column_int(s, 8);
         r.frames.push_back(f);
       }
     }
@@ -585,6 +616,7 @@ std::string VideoAssetDigest(const VideoAssetRecord& r) {
     put_hash(f.pdq, f.quality);
     put_hash(f.pdq_trimmed, f.trimmed_quality);
     put_hash(f.pdq_center, f.center_quality);
+    put_hash(f.pdq_core, f.core_quality);
   }
   put(std::to_string(r.audio.size()));
   if (!r.audio.empty()) {
@@ -647,6 +679,10 @@ Result<int> VideoStore::IndexFrame(int64_t id, const FrameRecord& f) {
     KAGAMI_RETURN_IF_ERROR(frame_index_->Add(id, *f.pdq_center));
     ++added;
   }
+  if (f.pdq_core && f.core_quality >= kMinIndexQuality) {
+    KAGAMI_RETURN_IF_ERROR(frame_index_->Add(id, *f.pdq_core));
+    ++added;
+  }
   return added;
 }
 
@@ -659,8 +695,9 @@ Status VideoStore::OpenEmbedded() {
         bool full = f.quality >= kMinIndexQuality;
         bool trimmed = f.pdq_trimmed && f.trimmed_quality >= kMinIndexQuality;
         bool center = f.pdq_center && f.center_quality >= kMinIndexQuality;
-        expected += int(full) + int(trimmed) + int(center);
-        if (full || trimmed || center) max_id = id;
+        bool core = f.pdq_core && f.core_quality >= kMinIndexQuality;
+        expected += int(full) + int(trimmed) + int(center) + int(core);
+        if (full || trimmed || center || core) max_id = id;
       }));
   const std::filesystem::path index_path = impl_->data_dir / kIndexFileName;
   auto loaded = PdqIndex::Load(index_path);

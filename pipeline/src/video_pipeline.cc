@@ -231,6 +231,8 @@ Status RegisterVideos(index::Store& store, const index::Work& work,
       }
       r.pdq_center = f.center.hash;
       r.center_quality = f.center.quality;
+      r.pdq_core = f.core.hash;
+      r.core_quality = f.core.quality;
       record.frames.push_back(r);
     }
     record.audio = fp->audio.values;
@@ -303,6 +305,12 @@ VolumeReport ScanOne(index::VideoStore& videos, const index::AudioIndex& audio_i
       queries.push_back(f.trimmed->hash);
       query_of.emplace_back(i, false);
       queries.push_back(*f.trimmed_mirror);
+      query_of.emplace_back(i, true);
+    }
+    if (options.core_view && f.core.quality >= options.min_query_quality) {
+      queries.push_back(f.core.hash);
+      query_of.emplace_back(i, false);
+      queries.push_back(f.core_mirror);
       query_of.emplace_back(i, true);
     }
   }

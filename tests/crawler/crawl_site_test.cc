@@ -194,7 +194,8 @@ class CrawlSiteTest : public ::testing::Test {
 
   // A small job file: `extra` is appended at top level before the tables.
   fs::path WriteSmallJob(const std::string& name, const std::string& seed_host,
-                         const std::string& extra, const std::string& politeness) {
+                         const std::string& extra, const std::string& politeness,
+                         const std::string& limits = "") {
     std::ostringstream job;
     job << "name = \"" << name << "\"\n"
         << "seeds = [\"" << Origin(seed_host) << "/\"]\n"
@@ -202,7 +203,8 @@ class CrawlSiteTest : public ::testing::Test {
         << extra << "resolve = [";
     for (const char* h : kHosts) job << "\"" << h << ":" << port_ << ":127.0.0.1\", ";
     job << "]\n[limits]\nmax_depth = 3\ntotal_timeout_s = 6\nlow_speed_time_s = 2\n"
-        << "low_speed_bytes_per_s = 1000\n[politeness]\n"
+        << "low_speed_bytes_per_s = 1000\n"
+        << limits << "[politeness]\n"
         << politeness;
     fs::path p = root_->path() / (name + ".toml");
     testing::WriteFile(p, job.str());
@@ -666,6 +668,33 @@ TEST_F(CrawlSiteTest, HlsStreamsAreFetchedByTheCrawlerAndMatchedAsVideo) {
     EXPECT_TRUE(fs::exists(data / q.value("file", "missing"))) << f.dump();
   }
   EXPECT_EQ(hls_findings, 1) << ReadText(log);
+
+  // 3. The same stream made live (no #EXT-X-ENDLIST): the job's live bounds
+  // stop the crawl after two media segments, instead of following the
+  // playlist until it stalls.
+  {
+    std::string text = ReadText(hls / "ep1.m3u8");
+    const size_t end = text.find("#EXT-X-ENDLIST");
+    ASSERT_NE(end, std::string::npos) << text;
+    text.erase(end);
+    testing::WriteFile(hls / "ep1.m3u8", text);
+  }
+  auto segment_requests = [&](int i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "ep1-%03d.ts", i);
+    return RequestCount("locker.test /stream/" + std::string(name));
+  };
+  std::vector<long> before;
+  for (int i = 0; i < ts_files; ++i) before.push_back(segment_requests(i));
+  fs::path live_job = WriteSmallJob("hls-live", "leech.test", "", "min_delay_s = 0\n",
+                                    "live_max_segments = 2\nlive_max_stall_s = 5\n");
+  fs::path live_log = root / "crawl-hls-live.log";
+  ASSERT_EQ(
+      RunProcess({KAGAMI_BINARY, "--data", data.string(), "crawl", live_job.string()}, live_log), 0)
+      << ReadText(live_log);
+  for (int i = 0; i < ts_files; ++i) {
+    EXPECT_EQ(segment_requests(i), before[i] + (i < 2 ? 1 : 0)) << "segment " << i;
+  }
 }
 
 }  // namespace

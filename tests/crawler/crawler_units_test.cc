@@ -198,6 +198,26 @@ script_json = ['$.chapter.images[*].url']
               ElementsAre("http://r.example/c1/p1.jpg", "http://img.example/p2.jpg"));
 }
 
+TEST(CrawlJobTest, LiveHlsBoundsAreJobLimits) {
+  Result<CrawlJob> job = ParseCrawlJob(
+      "seeds = [\"http://a/\"]\n[limits]\nlive_max_media_s = 90\nlive_max_segments = 12\n"
+      "live_max_wall_s = 120\nlive_max_stall_s = 30\n",
+      "j.toml");
+  ASSERT_TRUE(job.ok()) << job.status().ToString();
+  EXPECT_EQ(job->limits.live_max_media_s, 90);
+  EXPECT_EQ(job->limits.live_max_segments, 12);
+  EXPECT_EQ(job->limits.live_max_wall_s, 120);
+  EXPECT_EQ(job->limits.live_max_stall_s, 30);
+  Result<CrawlJob> defaults = ParseCrawlJob("seeds = [\"http://a/\"]\n", "j.toml");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->limits.live_max_media_s, 600);
+  EXPECT_EQ(defaults->limits.live_max_segments, 600);
+  Result<CrawlJob> bad =
+      ParseCrawlJob("seeds = [\"http://a/\"]\n[limits]\nlive_max_segments = 0\n", "j.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("limits.live_max_segments"));
+}
+
 TEST(CrawlJobTest, ErrorsNameTheKey) {
   Result<CrawlJob> bad =
       ParseCrawlJob("seeds = [\"http://a/\"]\n[limits]\nmax_depth = -3\n", "j.toml");

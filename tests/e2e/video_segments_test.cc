@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -17,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "build_cache.h"
 #include "json_lines.h"
 #include "shell.h"
 #include "temp_dir.h"
@@ -49,41 +51,85 @@ const char* kFont = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 constexpr const char* kEncode =
     " -c:v libx264 -preset ultrafast -crf 26 -pix_fmt yuv420p -c:a aac ";
 
-// Two registered "works" and unrelated footage, generated once for the suite.
+// The suite's source clips: two "works" and unrelated footage.
+struct ClipSpec {
+  const char* name;
+  std::string ffmpeg_args;  // without the output path
+};
+
+std::vector<ClipSpec> SourceClips() {
+  return {
+      // Work A: a slow Mandelbrot zoom with a coloured interior, with a gliding tone.
+      {"workA.mp4",
+       "-f lavfi -i mandelbrot=s=320x180:rate=25:end_pts=6000:inner=mincol:"
+       "start_x=-0.743643887037151:start_y=0.13182590420533:start_scale=2 "
+       "-f lavfi -i aevalsrc='0.3*sin(2*PI*t*(300+200*sin(0.37*t)*sin(0.11*t+1)))':s=22050 "
+       "-t 60" +
+           std::string(kEncode) + "-shortest "},
+      // Work B: a cellular automaton (Game of Life, 4 generations/s) with pink noise.
+      {"workB.mp4",
+       "-f lavfi -i life=s=320x180:rate=4:mold=10:ratio=0.1:seed=7:"
+       "death_color=#C83232:life_color=#00ff00,fps=25 "
+       "-f lavfi -i anoisesrc=c=pink:seed=3:a=0.2 -t 40" +
+           std::string(kEncode) + "-shortest "},
+      // Unrelated footage: another Mandelbrot region and another automaton.
+      {"other.mp4",
+       "-f lavfi -i mandelbrot=s=320x180:rate=25:end_pts=6000:inner=mincol:"
+       "start_x=0.2549870375144766:start_y=-0.0005679790528465:start_scale=1.5 "
+       "-f lavfi -i anoisesrc=c=brown:seed=11:a=0.2 -t 40" +
+           std::string(kEncode) + "-shortest "},
+  };
+}
+
+// The suite's inputs, made once per build tree (testing::CachedDir): the
+// clips, keyed by the ffmpeg version and commands; the data directory with
+// works A and B registered, keyed by the clips and the kagami binary under
+// test (any rebuild registers anew). Each test process copies the data
+// directory into its own temp dir.
 class VideoSegmentsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
+    namespace fs = std::filesystem;
     dir_ = std::make_unique<testing::TempDir>();
-    // Work A: a slow Mandelbrot zoom with a coloured interior, with a gliding tone.
-    Ffmpeg(
-        "-f lavfi -i mandelbrot=s=320x180:rate=25:end_pts=6000:inner=mincol:"
-        "start_x=-0.743643887037151:start_y=0.13182590420533:start_scale=2 "
-        "-f lavfi -i aevalsrc='0.3*sin(2*PI*t*(300+200*sin(0.37*t)*sin(0.11*t+1)))':s=22050 "
-        "-t 60" +
-        std::string(kEncode) + "-shortest " + Path("workA.mp4"));
-    // Work B: a cellular automaton (Game of Life, 4 generations/s) with pink noise.
-    Ffmpeg(
-        "-f lavfi -i life=s=320x180:rate=4:mold=10:ratio=0.1:seed=7:"
-        "death_color=#C83232:life_color=#00ff00,fps=25 "
-        "-f lavfi -i anoisesrc=c=pink:seed=3:a=0.2 -t 40" +
-        std::string(kEncode) + "-shortest " + Path("workB.mp4"));
-    // Unrelated footage: another Mandelbrot region and another automaton.
-    Ffmpeg(
-        "-f lavfi -i mandelbrot=s=320x180:rate=25:end_pts=6000:inner=mincol:"
-        "start_x=0.2549870375144766:start_y=-0.0005679790528465:start_scale=1.5 "
-        "-f lavfi -i anoisesrc=c=brown:seed=11:a=0.2 -t 40" +
-        std::string(kEncode) + "-shortest " + Path("other.mp4"));
+    testing::CacheKey clip_key;
+    clip_key.Add(kagami::Run("ffmpeg -version 2>&1 | head -n 1").out);
+    for (const ClipSpec& c : SourceClips()) clip_key.Add(c.name).Add(c.ffmpeg_args);
+    clips_ = testing::CachedDir("video-segments-clips", clip_key, [](const fs::path& out) {
+      for (const ClipSpec& c : SourceClips()) {
+        CommandResult r = kagami::Run("ffmpeg -nostdin -v error -y " + c.ffmpeg_args +
+                                      Quote((out / c.name).string()) + " 2>&1");
+        if (r.exit_code != 0) {
+          ADD_FAILURE() << "ffmpeg " << c.ffmpeg_args << ": " << r.out;
+          return false;
+        }
+      }
+      return true;
+    });
+    ASSERT_FALSE(clips_.empty());
+    testing::CacheKey data_key = clip_key;
+    data_key.Add(clips_.string()).AddProgram(KAGAMI_BINARY);
+    fs::path registered =
+        testing::CachedDir("video-segments-data", data_key, [](const fs::path& out) {
+          const std::string data = (out / "data").string();
+          CommandResult a = Kagami({"--data", data, "register", "--work", "workA", "--title",
+                                    "Work A", "--kind", "anime", Clip("workA.mp4")});
+          EXPECT_EQ(a.exit_code, 0) << a.out;
+          CommandResult b = Kagami({"--data", data, "register", "--work", "workB", "--title",
+                                    "Work B", "--kind", "film", Clip("workB.mp4")});
+          EXPECT_EQ(b.exit_code, 0) << b.out;
+          return a.exit_code == 0 && b.exit_code == 0;
+        });
+    ASSERT_FALSE(registered.empty());
     data_ = Path("data");
-    CommandResult a = Kagami({"--data", data_, "register", "--work", "workA", "--title", "Work A",
-                              "--kind", "anime", Path("workA.mp4")});
-    ASSERT_EQ(a.exit_code, 0) << a.out;
-    CommandResult b = Kagami({"--data", data_, "register", "--work", "workB", "--title", "Work B",
-                              "--kind", "film", Path("workB.mp4")});
-    ASSERT_EQ(b.exit_code, 0) << b.out;
+    std::error_code ec;
+    fs::copy(registered / "data", data_, fs::copy_options::recursive, ec);
+    ASSERT_FALSE(ec) << ec.message();
   }
   static void TearDownTestSuite() { dir_.reset(); }
 
   static std::string Path(const std::string& name) { return (*dir_ / name).string(); }
+  // A source clip (read only: shared by every test process).
+  static std::string Clip(const std::string& name) { return (clips_ / name).string(); }
 
   // Scans one file and returns its jsonl lines.
   static std::vector<nlohmann::json> Scan(const std::string& path) {
@@ -95,7 +141,7 @@ class VideoSegmentsTest : public ::testing::Test {
   // `other` [0, pre) + `excerpt` + `other` [pre, pre + post), all at 320x240.
   static void Splice(const std::string& excerpt, double pre, double post, const std::string& out) {
     std::ostringstream f;
-    f << "-i " << Path("other.mp4") << " -i " << excerpt << " -filter_complex \""
+    f << "-i " << Clip("other.mp4") << " -i " << excerpt << " -filter_complex \""
       << "[0:v]trim=0:" << pre << ",setpts=PTS-STARTPTS,scale=320:240,setsar=1,fps=25[a];"
       << "[0:a]atrim=0:" << pre << ",asetpts=PTS-STARTPTS,aresample=44100[aa];"
       << "[1:v]setpts=PTS-STARTPTS,scale=320:240,setsar=1,fps=25[b];"
@@ -126,17 +172,19 @@ class VideoSegmentsTest : public ::testing::Test {
   }
 
   static std::unique_ptr<testing::TempDir> dir_;
+  static std::filesystem::path clips_;
   static std::string data_;
 };
 
 std::unique_ptr<testing::TempDir> VideoSegmentsTest::dir_;
+std::filesystem::path VideoSegmentsTest::clips_;
 std::string VideoSegmentsTest::data_;
 
 TEST_F(VideoSegmentsTest, ExcerptInsideUnrelatedVideoIsFoundDespiteLetterboxLogoAndSubtitles) {
   // 30 s of work A from 20.3 s: downscaled, letterboxed, a corner logo,
   // burned-in subtitles, low bitrate.
   std::string excerpt = Path("excerpt.mp4");
-  Ffmpeg("-ss 20.3 -t 30 -i " + Path("workA.mp4") +
+  Ffmpeg("-ss 20.3 -t 30 -i " + Clip("workA.mp4") +
          " -vf \"scale=214:120,pad=320:240:53:60,drawbox=x=230:y=66:w=34:h=14:color=white@0.85:"
          "t=fill,drawtext=fontfile=" +
          kFont +
@@ -155,7 +203,7 @@ TEST_F(VideoSegmentsTest, ExcerptInsideUnrelatedVideoIsFoundDespiteLetterboxLogo
 
 TEST_F(VideoSegmentsTest, TwoWorksSplicedGiveTwoSegments) {
   std::string upload = Path("two_works.mp4");
-  Ffmpeg("-ss 5 -t 20 -i " + Path("workA.mp4") + " -ss 10 -t 20 -i " + Path("workB.mp4") +
+  Ffmpeg("-ss 5 -t 20 -i " + Clip("workA.mp4") + " -ss 10 -t 20 -i " + Clip("workB.mp4") +
          " -filter_complex \"[0:v]setpts=PTS-STARTPTS,setsar=1[a];[0:a]asetpts=PTS-STARTPTS,"
          "aresample=44100[aa];[1:v]setpts=PTS-STARTPTS,setsar=1[b];[1:a]asetpts=PTS-STARTPTS,"
          "aresample=44100[ba];[a][aa][b][ba]concat=n=2:v=1:a=1[v][au]\" -map \"[v]\" -map "
@@ -168,7 +216,7 @@ TEST_F(VideoSegmentsTest, TwoWorksSplicedGiveTwoSegments) {
 
 TEST_F(VideoSegmentsTest, MirroredDownscaledCopyMatches) {
   std::string upload = Path("mirror.mp4");
-  Ffmpeg("-ss 10 -t 25 -i " + Path("workA.mp4") +
+  Ffmpeg("-ss 10 -t 25 -i " + Clip("workA.mp4") +
          " -vf \"hflip,scale=192:108\" -c:v libx264 -preset ultrafast -crf 32 -c:a aac -b:a 64k " +
          upload);
   auto segments = Segments(Scan(upload));
@@ -180,7 +228,7 @@ TEST_F(VideoSegmentsTest, MirroredDownscaledCopyMatches) {
 TEST_F(VideoSegmentsTest, CroppedCopyMatches) {
   // Work A is a zoom, which a crop imitates; work B (an automaton) is not.
   std::string upload = Path("crop.mp4");
-  Ffmpeg("-ss 8 -t 25 -i " + Path("workB.mp4") +
+  Ffmpeg("-ss 8 -t 25 -i " + Clip("workB.mp4") +
          " -vf \"crop=iw*0.92:ih*0.92,scale=240:136\" -c:v libx264 -preset ultrafast -crf 30 -an " +
          upload);
   auto segments = Segments(Scan(upload));
@@ -190,7 +238,7 @@ TEST_F(VideoSegmentsTest, CroppedCopyMatches) {
 TEST_F(VideoSegmentsTest, FrameRateChangeMatches) {
   // 25 fps slowed to 23.976 fps (every frame kept, 4.3% longer), pillarboxed.
   std::string upload = Path("framerate.mp4");
-  Ffmpeg("-ss 10 -t 30 -i " + Path("workA.mp4") +
+  Ffmpeg("-ss 10 -t 30 -i " + Clip("workA.mp4") +
          " -vf \"setpts=PTS*25/23.976,fps=24000/1001,scale=240:180,pad=320:180:40:0\" "
          "-af atempo=0.95904 -c:v libx264 -preset ultrafast -crf 30 -c:a aac " +
          upload);
@@ -210,14 +258,14 @@ TEST_F(VideoSegmentsTest, UnrelatedVideoDoesNotMatch) {
   EXPECT_TRUE(Segments(lines).empty()) << lines.front().dump();
   EXPECT_EQ(lines.back()["verdict"], "no_match");
   // The registered work's unrelated cousin (other Mandelbrot region) does not match either.
-  auto other = Scan(Path("other.mp4"));
+  auto other = Scan(Clip("other.mp4"));
   EXPECT_TRUE(Segments(other).empty()) << other.front().dump();
 }
 
 TEST_F(VideoSegmentsTest, LocalHlsPlaylistIsScanned) {
   std::string dir = Path("hls");
   std::filesystem::create_directories(dir);
-  Ffmpeg("-ss 15 -t 24 -i " + Path("workA.mp4") +
+  Ffmpeg("-ss 15 -t 24 -i " + Clip("workA.mp4") +
          " -c:v libx264 -preset ultrafast -crf 30 -c:a aac -f hls -hls_time 4 "
          "-hls_playlist_type vod " +
          dir + "/index.m3u8");
@@ -239,7 +287,7 @@ TEST_F(VideoSegmentsTest, HlsOverHttpGoesThroughTheSafeFetcherWhichRefusesLoopba
 
 TEST_F(VideoSegmentsTest, TextReportShowsTimeRanges) {
   std::string upload = Path("text.mp4");
-  Ffmpeg("-ss 30 -t 20 -i " + Path("workA.mp4") + std::string(kEncode) + upload);
+  Ffmpeg("-ss 30 -t 20 -i " + Clip("workA.mp4") + std::string(kEncode) + upload);
   CommandResult r = Kagami({"--data", data_, "scan", upload});
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_THAT(r.out,
@@ -247,7 +295,7 @@ TEST_F(VideoSegmentsTest, TextReportShowsTimeRanges) {
 }
 
 TEST_F(VideoSegmentsTest, HashPrintsOneLinePerSampledFrame) {
-  CommandResult r = Kagami({"hash", Path("workB.mp4")});
+  CommandResult r = Kagami({"hash", Clip("workB.mp4")});
   ASSERT_EQ(r.exit_code, 0);
   auto lines = JsonLines(r.out);
   int frames = 0;
@@ -275,13 +323,13 @@ TEST_F(VideoSegmentsTest, DamagedInputsGiveClearErrorsAndNeverAbortTheBatch) {
   // Truncated: the first 40% of a Matroska file.
   std::string truncated = Path("truncated.mkv");
   {
-    Ffmpeg("-i " + Path("workB.mp4") + " -c copy " + Path("workB.mkv"));
+    Ffmpeg("-i " + Clip("workB.mp4") + " -c copy " + Path("workB.mkv"));
     std::ifstream mk(Path("workB.mkv"), std::ios::binary);
     std::string mkv((std::istreambuf_iterator<char>(mk)), std::istreambuf_iterator<char>());
     std::ofstream(truncated, std::ios::binary).write(mkv.data(), mkv.size() * 4 / 10);
   }
   std::string audio_only = Path("audio_only.mp4");
-  Ffmpeg("-ss 20 -t 20 -i " + Path("workA.mp4") + " -vn -c:a aac " + audio_only);
+  Ffmpeg("-ss 20 -t 20 -i " + Clip("workA.mp4") + " -vn -c:a aac " + audio_only);
   std::string missing = Path("missing.mp4");
 
   CommandResult r = Kagami({"--data", data_, "scan", "--format", "jsonl", empty, garbage, truncated,

@@ -25,6 +25,12 @@ struct CrawlLimits {
   int low_speed_time_s = 15;                        // ... sustained for this long
   int max_connections = 16;                         // exchanges in flight, all hosts
   uint64_t max_pending_media_bytes = 512ull << 20;  // fetched, waiting to be fingerprinted
+  // Live HLS playlists (no #EXT-X-ENDLIST) found by the crawl are followed
+  // until one of these bounds (ingest::VideoDecodeOptions::Live).
+  double live_max_media_s = 600;    // EXTINF seconds taken
+  int64_t live_max_segments = 600;  // media segments taken
+  double live_max_wall_s = 0;       // from the first playlist fetch; 0: 1.1 x media + 60 s
+  double live_max_stall_s = 0;      // no new segment for this long; 0: three target durations
 };
 
 // Per-host politeness.

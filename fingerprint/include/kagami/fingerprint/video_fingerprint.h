@@ -19,10 +19,15 @@ namespace kagami::fingerprint {
 
 // Fingerprint of one sampled video frame.
 //
-// PDQ (see pdq_hasher.h) of the frame as decoded ("full") and of the frame with
-// its uniform borders (letterbox / pillarbox bars, see page_normalizer.h)
-// trimmed, each also as its left-right mirror image (from the same DCT,
-// Dihedral kFlipY), so that a mirrored copy matches without re-decoding.
+// PDQ (see pdq_hasher.h) of the frame as decoded ("full") and of its content
+// with letterbox / pillarbox bars trimmed, each also as its left-right mirror
+// image (from the same DCT, Dihedral kFlipY), so that a mirrored copy matches
+// without re-decoding. The bars are those that stay still over the stream
+// (flat, at one level, in every sampled frame: a dark scene's edge moves at
+// some point, bars never do); a stream without such bars falls back to each
+// frame's own uniform borders (TrimUniformBorders, page_normalizer.h), which
+// finds a letterboxed excerpt inside other footage. Frames are held back (at
+// most 24) until the bars have been seen over the stream's first frames.
 struct FrameFingerprint {
   double t = 0;  // seconds from the start of the stream
   bool scene_cut = false;
@@ -36,6 +41,16 @@ struct FrameFingerprint {
   // ~10% shows. Registered and indexed, so cropped copies match; not needed
   // for queries.
   PdqHash center;
+  // The core of the content, clear of the places where pirate overlays sit:
+  // x in [20%, 80%], y in [22%, 74%] of the content inside stable bars
+  // (CoreRect; corner logos within the outer 20% of the width or the top 22%,
+  // subtitles in the bottom 26%). On smooth photographs a 140x50 logo whose
+  // box reaches 17% of the height moved a core from 15% by p50/p95 18/50 bits,
+  // one from 20-22% by 6/12 (bench/RESULTS.md section 9). Hashed at
+  // registration and at scan time and matched core to core, with its mirror
+  // image for flipped copies.
+  PdqHash core;
+  Hash256 core_mirror;
   int frame_width = 0, frame_height = 0;  // the sampled (scaled) frame
   int64_t byte_pos = -1;                  // ingest::VideoFrame::byte_pos
 };
@@ -69,6 +84,9 @@ struct VideoFingerprintOptions {
   // hashed), e.g. to keep evidence images of a stream that cannot be re-read.
   std::function<void(const ingest::VideoFrame&)> on_frame;
 };
+
+// The core view's rect inside `content` (see FrameFingerprint::core).
+cv::Rect CoreRect(const cv::Rect& content);
 
 // Decodes `path` (ingest::DecodeVideo) and fingerprints every sampled frame and
 // the audio track on the calling thread. Frames are hashed as they are

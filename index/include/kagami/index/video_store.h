@@ -24,6 +24,10 @@ struct FrameRecord {
   int trimmed_quality = 0;
   std::optional<fingerprint::Hash256> pdq_center;  // central 90% of the content
   int center_quality = 0;
+  // The core view, clear of corner logos and subtitles (fingerprint::CoreRect);
+  // absent in frames registered before it existed.
+  std::optional<fingerprint::Hash256> pdq_core;
+  int core_quality = 0;
 };
 
 struct VideoAssetRecord {
@@ -152,8 +156,10 @@ struct FrameIndexRefresh {
 // own radius and thresholds (segment_matcher.h); keeping them out of pdq.index
 // leaves page verdicts, page scan cost and Store's stale-index check exactly as
 // they were, and a frame hit never needs a units-table lookup. The frame index
-// holds each frame's full hash, its central-crop hash and, when bars were
-// trimmed, its trimmed hash, for frames of quality >= kMinIndexQuality.
+// holds each frame's full hash, its central-crop hash, its core hash (frames
+// registered since the `pdq_core` column was added; older catalogs get the
+// column, empty, on open) and, when bars were trimmed, its trimmed hash, each
+// when its quality is >= kMinIndexQuality.
 //
 // Embedded (SQLite) store: `frames.index` beside pdq.index, rebuilt from the
 // catalog when missing, corrupt or stale (count and max frame id); the frame

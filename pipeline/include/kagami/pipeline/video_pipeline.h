@@ -45,6 +45,9 @@ struct VideoOptions {
   // near 128; temporal voting (segment_matcher.h) rejects chance hits.
   int frame_radius = 40;
   int min_query_quality = 30;  // query frames below this PDQ quality are not searched
+  // Also search each query frame's core view (fingerprint::CoreRect: clear of
+  // corner logos and subtitles) and its mirror image.
+  bool core_view = true;
   size_t max_hits_per_frame = 64;
   index::SegmentOptions segments;
   int decoder_threads = 0;  // 0 = one per core
