@@ -494,7 +494,7 @@ TEST_F(PgCatalogTest, ALongLivedScannerIsWokenByTheCatalogsNotificationBeforeIts
   }
   EXPECT_EQ(found, std::set<std::string>{"work-b"});
   EXPECT_EQ(scanner.refreshes_with_new_units(), refreshes + 1);
-  EXPECT_EQ((*store)->full_rebuilds(), 1);  // the first load only
+  EXPECT_EQ((*store)->full_rebuilds(), 1);   // the first load only
   EXPECT_FALSE((*store)->CatalogChanged());  // consumed
 }
 

@@ -166,8 +166,8 @@ class Store {
   int lock_fd_ = -1;  // owned; holds the writer lock while open
   std::unique_ptr<Catalog> catalog_;
   std::unique_ptr<PdqIndex> pdq_index_;
-  std::string catalog_identity_;  // shared catalogs
-  std::string catalog_conninfo_;  // shared catalogs
+  std::string catalog_identity_;                 // shared catalogs
+  std::string catalog_conninfo_;                 // shared catalogs
   std::unique_ptr<store::PgConnection> listen_;  // shared readers: LISTEN kagami_catalog
   IndexRefresh last_refresh_;
   int64_t full_rebuilds_ = 0;
