@@ -320,11 +320,14 @@ TEST_F(PgCrawlWorkersTest, AKilledWorkersLeasedUrlsAreFinishedByTheOthers) {
   std::string conninfo = NewStore("crawlkill");
   StartSite(/*latency_ms=*/100);
   fs::path job = WriteJob("killjob");
-  std::vector<pid_t> pids;
-  for (int i = 0; i < 3; ++i)
-    pids.push_back(
-        Spawn(WorkerArgs(job, conninfo, /*lease_s=*/3), dir_ / ("k" + std::to_string(i) + ".log")));
-  // SIGKILL worker 0 once it holds leases mid-crawl.
+  auto spawn = [&](int i) {
+    return Spawn(WorkerArgs(job, conninfo, /*lease_s=*/3),
+                 dir_ / ("k" + std::to_string(i) + ".log"));
+  };
+  // Worker 0 starts alone and is SIGKILLed mid-crawl while it holds leases
+  // (alone, so that a slow start under load cannot leave it without any);
+  // workers 1 and 2 then take its URLs over when the leases expire.
+  std::vector<pid_t> pids = {spawn(0)};
   std::unique_ptr<PGconn, decltype(&PQfinish)> db(PQconnectdb(conninfo.c_str()), &PQfinish);
   ASSERT_EQ(PQstatus(db.get()), CONNECTION_OK);
   bool killed = false;
@@ -339,8 +342,9 @@ TEST_F(PgCrawlWorkersTest, AKilledWorkersLeasedUrlsAreFinishedByTheOthers) {
       killed = true;
     }
   }
-  ASSERT_TRUE(killed) << "worker 0 never held a lease";
+  ASSERT_TRUE(killed) << "worker 0 never held a lease" << ReadText(dir_ / "k0.log");
   EXPECT_EQ(Wait(pids[0]), -SIGKILL);
+  for (int i = 1; i < 3; ++i) pids.push_back(spawn(i));
   for (int i = 1; i < 3; ++i) {
     EXPECT_EQ(Wait(pids[i]), 0) << ReadText(dir_ / ("k" + std::to_string(i) + ".log"));
   }
