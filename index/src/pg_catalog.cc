@@ -121,12 +121,7 @@ class PgCatalog final : public Catalog {
 
   std::string_view backend() const override { return "postgresql"; }
 
-  Result<std::string> Identity() override {
-    KAGAMI_ASSIGN_OR_RETURN(PgRows r,
-                            conn_->Exec("SELECT value FROM catalog_meta WHERE key = 'instance'"));
-    if (r.empty()) return Status::Corrupt(What("catalog_meta has no instance id"));
-    return "postgresql:" + r.Text(0, 0);
-  }
+  Result<std::string> Identity() override { return internal::PgCatalogIdentity(*conn_); }
 
   Status UpsertWork(const Work& work) override {
     if (work.id.empty()) return Status::InvalidArgument("work id is empty");
@@ -451,7 +446,7 @@ class PgCatalog final : public Catalog {
 
  private:
   std::string What(std::string_view operation) const {
-    return "catalog " + conn_->display() + ": " + std::string(operation);
+    return internal::PgCatalogWhat(*conn_, operation);
   }
 
   // Columns: id, title, rights_holder, kind, identifiers_json.
@@ -475,6 +470,17 @@ class PgCatalog final : public Catalog {
 }  // namespace
 
 namespace internal {
+
+std::string PgCatalogWhat(const store::PgConnection& conn, std::string_view operation) {
+  return "catalog " + conn.display() + ": " + std::string(operation);
+}
+
+Result<std::string> PgCatalogIdentity(store::PgConnection& conn) {
+  KAGAMI_ASSIGN_OR_RETURN(store::PgRows r,
+                          conn.Exec("SELECT value FROM catalog_meta WHERE key = 'instance'"));
+  if (r.empty()) return Status::Corrupt(PgCatalogWhat(conn, "catalog_meta has no instance id"));
+  return "postgresql:" + r.Text(0, 0);
+}
 
 std::string ToBytea(const uint8_t* data, size_t n) {
   static constexpr char kHex[] = "0123456789abcdef";

@@ -27,6 +27,14 @@ constexpr std::string_view kPgInsertLockSql =
 // run inside the inserting transaction, delivered at its COMMIT.
 constexpr std::string_view kPgNotifySql = "SELECT pg_notify('kagami_catalog', '')";
 
+// "catalog <display>: <operation>", the context of every error of a
+// PostgreSQL catalog and its video tables.
+std::string PgCatalogWhat(const store::PgConnection& conn, std::string_view operation);
+
+// The catalog's identity ("postgresql:" and its instance id from
+// catalog_meta), which index caches record; kCorrupt when it has none.
+Result<std::string> PgCatalogIdentity(store::PgConnection& conn);
+
 // bytea as a text parameter ("\x0a1b...").
 std::string ToBytea(const uint8_t* data, size_t n);
 // bytea in PostgreSQL's hex output format; kCorrupt otherwise.

@@ -39,12 +39,7 @@ class PgVideoCatalog final : public VideoCatalog {
 
   std::string_view backend() const override { return "postgresql"; }
 
-  Result<std::string> Identity() override {
-    KAGAMI_ASSIGN_OR_RETURN(PgRows r,
-                            conn_->Exec("SELECT value FROM catalog_meta WHERE key = 'instance'"));
-    if (r.empty()) return Status::Corrupt(What("catalog_meta has no instance id"));
-    return "postgresql:" + r.Text(0, 0);
-  }
+  Result<std::string> Identity() override { return internal::PgCatalogIdentity(*conn_); }
 
   Result<int64_t> AddVideoAsset(const VideoAssetRecord& r,
                                 std::vector<int64_t>* frame_ids) override {
@@ -304,7 +299,7 @@ class PgVideoCatalog final : public VideoCatalog {
 
  private:
   std::string What(std::string_view operation) const {
-    return "catalog " + conn_->display() + ": " + std::string(operation);
+    return internal::PgCatalogWhat(*conn_, operation);
   }
 
   std::unique_ptr<PgConnection> conn_;

@@ -127,6 +127,15 @@ class PgCatalogTest : public ::testing::Test {
   }
 
   testing::PgServer* server_ = nullptr;
+  // How a scanning node opens the shared catalog: read-only, its index cache
+  // in its own data directory.
+  index::StoreOpenOptions ScanningNodeOptions() const {
+    index::StoreOpenOptions options;
+    options.access = index::StoreAccess::kRead;
+    options.catalog_conninfo = conninfo_;
+    return options;
+  }
+
   std::string conninfo_;
   testing::TempDir dir_;
 };
@@ -331,9 +340,7 @@ TEST_F(PgCatalogTest, NodeRefreshesItsIndexFromPagesRegisteredElsewhereWithoutRe
       << ReadText(dir_ / "ra.log");
 
   // A long-lived scanning node (as a crawl worker holds it).
-  index::StoreOpenOptions options;
-  options.access = index::StoreAccess::kRead;
-  options.catalog_conninfo = conninfo_;
+  const index::StoreOpenOptions options = ScanningNodeOptions();
   auto store = index::Store::Open(dir_ / "node", nullptr, options);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   EXPECT_EQ((*store)->full_rebuilds(), 1);  // a new cache is built once
@@ -463,9 +470,7 @@ TEST_F(PgCatalogTest, ALongLivedScannerIsWokenByTheCatalogsNotificationBeforeIts
   WritePages(dir_ / "b", 7990, 2);
   ASSERT_EQ(Register(dir_ / "reg", true, "work-a", dir_ / "a", dir_ / "ra.log"), 0)
       << ReadText(dir_ / "ra.log");
-  index::StoreOpenOptions options;
-  options.access = index::StoreAccess::kRead;
-  options.catalog_conninfo = conninfo_;
+  const index::StoreOpenOptions options = ScanningNodeOptions();
   auto store = index::Store::Open(dir_ / "node", nullptr, options);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   pipeline::ScanOptions scan_options;
@@ -676,9 +681,7 @@ TEST_F(PgCatalogTest, RestartedNodeLoadsItsLocalIndexCacheAndReadsOnlyPagesRegis
   WritePages(dir_ / "c", 7970, 1);
   ASSERT_EQ(Register(dir_ / "reg", true, "work-a", dir_ / "a", dir_ / "ra.log"), 0)
       << ReadText(dir_ / "ra.log");
-  index::StoreOpenOptions options;
-  options.access = index::StoreAccess::kRead;
-  options.catalog_conninfo = conninfo_;
+  const index::StoreOpenOptions options = ScanningNodeOptions();
   const fs::path cache = dir_ / "node" / "local-shared.index";
   auto pages_in_file = [&] {
     auto header = index::InvertedFile::ReadHeader(cache);
