@@ -689,14 +689,7 @@ Result<std::vector<std::string>> SqliteCatalog::ListPageAssetSha256s() {
   if (has_video > 0)
     sql += " WHERE NOT EXISTS (SELECT 1 FROM video_assets v WHERE v.asset_id = a.id)";
   sql += " ORDER BY sha256";
-  KAGAMI_ASSIGN_OR_RETURN(SqliteStmt stmt, Prepare(impl_->db.get(), sql, what));
-  std::vector<std::string> out;
-  while (true) {
-    KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt.get(), what));
-    if (!row) break;
-    out.push_back(ColumnText(stmt.get(), 0));
-  }
-  return out;
+  return internal::SelectTexts(impl_->db.get(), sql, what);
 }
 
 Result<std::optional<AssetContent>> SqliteCatalog::GetAssetContent(const std::string& sha256_hex) {

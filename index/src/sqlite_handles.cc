@@ -115,6 +115,18 @@ Result<bool> Step(sqlite3_stmt* stmt, std::string_view what) {
   return SqliteStatus(sqlite3_db_handle(stmt), rc, what);
 }
 
+Result<std::vector<std::string>> SelectTexts(sqlite3* db, std::string_view sql,
+                                             std::string_view what) {
+  KAGAMI_ASSIGN_OR_RETURN(SqliteStmt stmt, Prepare(db, sql, what));
+  std::vector<std::string> out;
+  while (true) {
+    KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt.get(), what));
+    if (!row) break;
+    out.push_back(ColumnText(stmt.get(), 0));
+  }
+  return out;
+}
+
 std::string ColumnText(sqlite3_stmt* stmt, int column) {
   const unsigned char* text = sqlite3_column_text(stmt, column);
   if (text == nullptr) return {};

@@ -70,6 +70,10 @@ Result<bool> Step(sqlite3_stmt* stmt, std::string_view what);
 std::string ColumnText(sqlite3_stmt* stmt, int column);
 std::vector<uint8_t> ColumnBlob(sqlite3_stmt* stmt, int column);
 
+// The first column of every row `sql` (no parameters) returns, as text.
+Result<std::vector<std::string>> SelectTexts(sqlite3* db, std::string_view sql,
+                                             std::string_view what);
+
 // Resets and clears a cached statement when the scope ends, so that it holds
 // no read transaction and no stale bindings.
 class ScopedReset {

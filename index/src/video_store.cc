@@ -353,19 +353,10 @@ class SqliteVideoCatalog final : public VideoCatalog {
   }
 
   Result<std::vector<std::string>> ListVideoAssetSha256s() override {
-    std::string what = What("listing video assets");
-    KAGAMI_ASSIGN_OR_RETURN(SqliteStmt stmt,
-                            Prepare(db_.get(),
-                                    "SELECT a.sha256 FROM assets a JOIN video_assets v ON "
-                                    "v.asset_id = a.id ORDER BY a.sha256",
-                                    what));
-    std::vector<std::string> out;
-    while (true) {
-      KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt.get(), what));
-      if (!row) break;
-      out.push_back(ColumnText(stmt.get(), 0));
-    }
-    return out;
+    return internal::SelectTexts(db_.get(),
+                                 "SELECT a.sha256 FROM assets a JOIN video_assets v ON "
+                                 "v.asset_id = a.id ORDER BY a.sha256",
+                                 What("listing video assets"));
   }
 
   Result<std::optional<VideoAssetRecord>> GetVideoAsset(const std::string& sha256_hex) override {
