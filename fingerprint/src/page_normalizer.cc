@@ -5,6 +5,9 @@
 #include <cmath>
 #include <opencv2/imgproc.hpp>
 #include <vector>
+#ifdef KAGAMI_BOX_DEBUG
+#include <cstdio>
+#endif
 
 namespace kagami::fingerprint {
 namespace {
@@ -174,9 +177,145 @@ cv::Rect TrimUniformBorders(const cv::Mat& gray, const TrimOptions& options) {
   return rect.area() > 0 ? rect : full;
 }
 
-std::optional<int> DetectSpread(const cv::Mat& gray) {
+namespace {
+
+// A 3x3-blurred copy of `gray` at most `max_long_side` px long; `scale` is
+// input pixels per working pixel (>= 1).
+cv::Mat Working(const cv::Mat& gray, int max_long_side, double& scale) {
+  const int long_side = std::max(gray.cols, gray.rows);
+  scale = 1.0;
+  cv::Mat small = gray;
+  if (long_side > max_long_side) {
+    scale = static_cast<double>(long_side) / max_long_side;
+    cv::resize(gray, small,
+               cv::Size(std::max(1, static_cast<int>(std::lround(gray.cols / scale))),
+                        std::max(1, static_cast<int>(std::lround(gray.rows / scale)))),
+               0, 0, cv::INTER_AREA);
+  }
+  cv::Mat blurred;
+  cv::blur(small, blurred, cv::Size(3, 3), cv::Point(-1, -1), cv::BORDER_REPLICATE);
+  return blurred;
+}
+
+// Step maps of a working image: steps(y, x) = 1 where the image changes by at
+// least `min_step` across 3 px, placed at the middle line. `across_rows`:
+// between rows y-1 and y+1 (a horizontal side); else between columns.
+cv::Mat StepMap(const cv::Mat& w, int min_step, bool across_rows) {
+  cv::Mat steps = cv::Mat::zeros(w.size(), CV_8UC1);
+  if (across_rows) {
+    for (int y = 1; y + 1 < w.rows; ++y) {
+      const uint8_t* a = w.ptr<uint8_t>(y - 1);
+      const uint8_t* b = w.ptr<uint8_t>(y + 1);
+      uint8_t* out = steps.ptr<uint8_t>(y);
+      for (int x = 0; x < w.cols; ++x) out[x] = std::abs(a[x] - b[x]) >= min_step;
+    }
+  } else {
+    for (int y = 0; y < w.rows; ++y) {
+      const uint8_t* row = w.ptr<uint8_t>(y);
+      uint8_t* out = steps.ptr<uint8_t>(y);
+      for (int x = 1; x + 1 < w.cols; ++x) out[x] = std::abs(row[x - 1] - row[x + 1]) >= min_step;
+    }
+  }
+  return steps;
+}
+
+// Seam column of a working image (see DetectSpread), or -1.
+int FindSeam(const cv::Mat& w, const SeamOptions& o) {
+  const cv::Mat steps = StepMap(w, o.min_step, /*across_rows=*/false);
+  cv::Mat sums;
+  cv::reduce(steps, sums, 0, cv::REDUCE_SUM, CV_32S);
+  std::vector<double> fraction(w.cols);
+  for (int x = 0; x < w.cols; ++x) fraction[x] = sums.at<int>(x) / static_cast<double>(w.rows);
+  const int min_page = static_cast<int>(std::ceil(o.min_page_aspect * w.rows));
+  const int lo = std::max({16, static_cast<int>(w.cols * 0.2), min_page});
+  const int hi = std::min({w.cols - 16, static_cast<int>(w.cols * 0.8), w.cols - min_page});
+  int best = -1;
+  double best_contrast = 0;
+  for (int x = lo; x < hi; ++x) {
+    if (fraction[x] < o.min_row_fraction) continue;
+    double around = 0;
+    int n = 0;
+    for (int d = 4; d <= 15; ++d) {
+      around += fraction[x - d] + fraction[x + d];
+      n += 2;
+    }
+    const double contrast = fraction[x] - around / n;
+    if (contrast >= o.min_contrast && contrast > best_contrast) {
+      best_contrast = contrast;
+      best = x;
+    }
+  }
+  return best;
+}
+
+// Fraction of the pixels of `band` further than `tolerance` from its median.
+double BandInk(const cv::Mat& band, int tolerance) {
+  const int median = MedianLevel(band);
+  cv::Mat diff;
+  cv::absdiff(band, cv::Scalar(median), diff);
+  return cv::countNonZero(diff > tolerance) / static_cast<double>(band.total());
+}
+
+// Candidate side positions: lines of `steps` (rows when `rows`) with a run of
+// steps (gaps up to 3 px, a line either side counted) at least `min_run` long,
+// strongest of each neighbourhood of 2 lines, at most `max_lines` longest.
+std::vector<int> CandidateLines(const cv::Mat& dilated, bool rows, int min_run, int max_lines) {
+  const int n = rows ? dilated.rows : dilated.cols;
+  const int len = rows ? dilated.cols : dilated.rows;
+  std::vector<int> longest(n, 0);
+  for (int i = 1; i + 1 < n; ++i) {
+    int run = 0, gap = 0, best = 0;
+    for (int j = 0; j < len; ++j) {
+      const bool on = rows ? dilated.at<uint8_t>(i, j) : dilated.at<uint8_t>(j, i);
+      if (on) {
+        run += gap + 1;
+        gap = 0;
+        best = std::max(best, run);
+      } else if (run > 0 && ++gap > 3) {
+        run = gap = 0;
+      }
+    }
+    longest[i] = best;
+  }
+  // A side's steps cover a few adjacent lines (blur, dilation): the middle
+  // line of each plateau of local maxima stands for it.
+  std::vector<std::pair<int, int>> lines;  // (run, position)
+  for (int i = 1; i + 1 < n;) {
+    auto local_max = [&](int k) {
+      if (longest[k] < min_run) return false;
+      for (int d = -3; d <= 3; ++d) {
+        if (k + d >= 0 && k + d < n && longest[k + d] > longest[k]) return false;
+      }
+      return true;
+    };
+    if (!local_max(i)) {
+      ++i;
+      continue;
+    }
+    int j = i;
+    while (j + 1 < n - 1 && local_max(j + 1) && longest[j + 1] == longest[i]) ++j;
+    lines.emplace_back(longest[i], (i + j) / 2);
+    i = j + 1;
+  }
+  std::sort(lines.begin(), lines.end(), std::greater<>());
+  if (static_cast<int>(lines.size()) > max_lines) lines.resize(max_lines);
+  std::vector<int> positions;
+  for (const auto& [run, pos] : lines) positions.push_back(pos);
+  std::sort(positions.begin(), positions.end());
+  return positions;
+}
+
+}  // namespace
+
+std::optional<int> DetectSpread(const cv::Mat& gray, const SeamOptions& options) {
   assert(gray.type() == CV_8UC1 && !gray.empty());
   if (gray.cols <= kSpreadMinAspect * gray.rows) return std::nullopt;
+  if (gray.rows >= 16) {
+    double scale = 1.0;
+    const cv::Mat w = Working(gray, 768, scale);
+    const int seam = FindSeam(w, options);
+    if (seam >= 0) return std::clamp(static_cast<int>(std::lround(seam * scale)), 1, gray.cols - 1);
+  }
   const int bg = MedianLevel(gray);
   const std::vector<int> profile = InkProfile(gray, bg, 48, /*rows=*/false);
   const int blank_max = std::max(3, gray.rows / 100);
@@ -205,6 +344,152 @@ std::optional<int> DetectSpread(const cv::Mat& gray) {
   return gray.cols / 2;
 }
 
+namespace {
+
+// The largest page box of `gray` (DetectPageBox without its comparison with
+// the trimmed image).
+std::optional<cv::Rect> LargestPageBox(const cv::Mat& gray, const PageBoxOptions& o) {
+  if (gray.cols < 64 || gray.rows < 64) return std::nullopt;
+  double scale = 1.0;
+  const cv::Mat w = Working(gray, o.working_long_side, scale);
+  const int W = w.cols, H = w.rows;
+  // Steps across rows (horizontal sides) and columns (vertical sides), each
+  // widened by a line either side so that a side may wander by one pixel.
+  cv::Mat h_steps, v_steps;
+  cv::dilate(StepMap(w, o.min_step, true), h_steps, cv::Mat::ones(3, 1, CV_8UC1));
+  cv::dilate(StepMap(w, o.min_step, false), v_steps, cv::Mat::ones(1, 3, CV_8UC1));
+  const int min_w = std::max(static_cast<int>(o.min_side_fraction * W),
+                             static_cast<int>(std::ceil(32 / scale)));
+  const int min_h = std::max(static_cast<int>(o.min_side_fraction * H),
+                             static_cast<int>(std::ceil(32 / scale)));
+  const int run_w = static_cast<int>(o.min_side_coverage * min_w);
+  const int run_h = static_cast<int>(o.min_side_coverage * min_h);
+  constexpr int kMaxLines = 40;
+  const std::vector<int> ys = CandidateLines(h_steps, /*rows=*/true, run_w, kMaxLines);
+  const std::vector<int> xs = CandidateLines(v_steps, /*rows=*/false, run_h, kMaxLines);
+#ifdef KAGAMI_BOX_DEBUG
+  fprintf(stderr, "W %d H %d ys:", W, H);
+  for (int y : ys) fprintf(stderr, " %d", y);
+  fprintf(stderr, "\nxs:");
+  for (int x : xs) fprintf(stderr, " %d", x);
+  fprintf(stderr, "\n");
+#endif
+  if (ys.size() < 2 || xs.size() < 2) return std::nullopt;
+  // Prefix sums along each line: coverage of a side in O(1).
+  cv::Mat h_sum, v_sum;  // integral images (CV_32S, (H + 1) x (W + 1))
+  cv::integral(h_steps, h_sum, CV_32S);
+  cv::integral(v_steps, v_sum, CV_32S);
+  // Steps of row y over columns [x0, x1): integral rows y..y+1.
+  auto row_steps = [&](int y, int x0, int x1) {
+    return h_sum.at<int>(y + 1, x1) - h_sum.at<int>(y, x1) - h_sum.at<int>(y + 1, x0) +
+           h_sum.at<int>(y, x0);
+  };
+  auto col_steps = [&](int x, int y0, int y1) {
+    return v_sum.at<int>(y1, x + 1) - v_sum.at<int>(y1, x) - v_sum.at<int>(y0, x + 1) +
+           v_sum.at<int>(y0, x);
+  };
+  const double image_area = static_cast<double>(W) * H;
+  struct Candidate {
+    cv::Rect rect;  // working pixels, sides on the step lines
+    long area;
+  };
+  std::vector<Candidate> candidates;
+  for (size_t a = 0; a < ys.size(); ++a) {
+    for (size_t b = a + 1; b < ys.size(); ++b) {
+      const int y0 = ys[a], y1 = ys[b];
+      if (y1 - y0 < min_h) continue;
+      for (size_t c = 0; c < xs.size(); ++c) {
+        for (size_t d = c + 1; d < xs.size(); ++d) {
+          const int x0 = xs[c], x1 = xs[d];
+          const int bw = x1 - x0, bh = y1 - y0;
+          if (bw < min_w) continue;
+          const double area = static_cast<double>(bw) * bh;
+          const double aspect = static_cast<double>(bw) / bh;
+          if (area < o.min_area_fraction * image_area || area > o.max_area_fraction * image_area ||
+              aspect < o.min_aspect || aspect > o.max_aspect) {
+            continue;
+          }
+          const double need_w = o.min_side_coverage * (bw + 1);
+          const double need_h = o.min_side_coverage * (bh + 1);
+          if (row_steps(y0, x0, x1 + 1) < need_w || row_steps(y1, x0, x1 + 1) < need_w ||
+              col_steps(x0, y0, y1 + 1) < need_h || col_steps(x1, y0, y1 + 1) < need_h) {
+            continue;
+          }
+          // Both ends of every side too: a side that continues into another
+          // line (a page's edge running on into a tool bar's) is not a corner.
+          const int end_w = std::max(3, bw / 10), end_h = std::max(3, bh / 10);
+          const double need_end_w = o.min_side_coverage * end_w;
+          const double need_end_h = o.min_side_coverage * end_h;
+          bool corners = true;
+          for (int y : {y0, y1}) {
+            corners &= row_steps(y, x0, x0 + end_w) >= need_end_w &&
+                       row_steps(y, x1 + 1 - end_w, x1 + 1) >= need_end_w;
+          }
+          for (int x : {x0, x1}) {
+            corners &= col_steps(x, y0, y0 + end_h) >= need_end_h &&
+                       col_steps(x, y1 + 1 - end_h, y1 + 1) >= need_end_h;
+          }
+          if (!corners) continue;
+          candidates.push_back({cv::Rect(x0, y0, bw, bh), static_cast<long>(area)});
+        }
+      }
+    }
+  }
+  std::sort(candidates.begin(), candidates.end(),
+            [](const Candidate& p, const Candidate& q) { return p.area > q.area; });
+  // The viewer background: a flat band outside both of two opposite sides.
+  const int band_x = std::max(4, static_cast<int>(std::lround(o.band_fraction * W)));
+  const int band_y = std::max(4, static_cast<int>(std::lround(o.band_fraction * H)));
+  const cv::Rect image(0, 0, W, H);
+  auto flat = [&](const cv::Rect& band) {
+    return (band & image) == band && band.area() > 0 && BandInk(w(band), o.band_tolerance) <= o.max_band_ink;
+  };
+  constexpr int kMaxChecked = 64;
+  constexpr int kGap = 3;  // between a side and its exterior band (blur, +-1 px)
+#ifdef KAGAMI_BOX_DEBUG
+  fprintf(stderr, "candidates %zu\n", candidates.size());
+  for (size_t i = 0; i < candidates.size() && i < 5; ++i) fprintf(stderr, "  %d %d %d %d\n", candidates[i].rect.x, candidates[i].rect.y, candidates[i].rect.width, candidates[i].rect.height);
+#endif
+  for (size_t i = 0; i < candidates.size() && i < kMaxChecked; ++i) {
+    const cv::Rect& r = candidates[i].rect;
+    const bool flat_sides = flat(cv::Rect(r.x - kGap - band_x, r.y, band_x, r.height)) &&
+                            flat(cv::Rect(r.br().x + kGap + 1, r.y, band_x, r.height));
+    const bool flat_ends = flat(cv::Rect(r.x, r.y - kGap - band_y, r.width, band_y)) &&
+                           flat(cv::Rect(r.x, r.br().y + kGap + 1, r.width, band_y));
+#ifdef KAGAMI_BOX_DEBUG
+    fprintf(stderr, "  check %d %d %d %d flat %d %d\n", r.x, r.y, r.width, r.height, flat_sides, flat_ends);
+#endif
+    if (!flat_sides && !flat_ends) continue;
+    // Back to input pixels: the step lines lie on the boundary (+-1 px).
+    const int x0 = std::clamp(static_cast<int>(std::lround((r.x + 0.5) * scale)), 0, gray.cols - 1);
+    const int y0 = std::clamp(static_cast<int>(std::lround((r.y + 0.5) * scale)), 0, gray.rows - 1);
+    const int x1 = std::clamp(static_cast<int>(std::lround((r.br().x + 0.5) * scale)), x0 + 1,
+                              gray.cols);
+    const int y1 = std::clamp(static_cast<int>(std::lround((r.br().y + 0.5) * scale)), y0 + 1,
+                              gray.rows);
+    const cv::Rect box(x0, y0, x1 - x0, y1 - y0);
+    // A viewer area around the page shrinks to the page; a two-tone image
+    // (a flag) would shrink to a sliver, and keeps its box.
+    const cv::Rect inner = TrimUniformBorders(gray(box));
+    if (inner.width < box.width / 3 || inner.height < box.height / 3) return box;
+    return inner + box.tl();
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<cv::Rect> DetectPageBox(const cv::Mat& gray, const PageBoxOptions& options) {
+  assert(gray.type() == CV_8UC1 && !gray.empty());
+  const std::optional<cv::Rect> box = LargestPageBox(gray, options);
+  if (!box) return std::nullopt;
+  // A page on uniform margins (paper, letterbox bars) is the trimmed view.
+  const cv::Rect trimmed = TrimUniformBorders(gray);
+  const double overlap = (*box & trimmed).area();
+  if (overlap >= 0.85 * static_cast<double>((*box | trimmed).area())) return std::nullopt;
+  return box;
+}
+
 std::vector<View> NormalizedViews(const cv::Mat& gray, const TrimOptions& options) {
   assert(gray.type() == CV_8UC1 && !gray.empty());
   std::vector<View> views;
@@ -212,7 +497,16 @@ std::vector<View> NormalizedViews(const cv::Mat& gray, const TrimOptions& option
   views.push_back({gray, "full", full});
   const cv::Rect trimmed = TrimUniformBorders(gray, options);
   if (trimmed != full) views.push_back({gray(trimmed), "trimmed", trimmed});
-  const cv::Mat base = gray(trimmed);
+  // A page inside a larger image (a screenshot of a reader): when it is wide,
+  // its halves are a spread's pages, not the whole image's.
+  cv::Rect base_rect = trimmed;
+  if (const std::optional<cv::Rect> box = DetectPageBox(gray)) {
+    if (box->width >= 16 && box->height >= 16) {
+      views.push_back({gray(*box), "box", *box});
+      if (box->width > kSpreadMinAspect * box->height) base_rect = *box;
+    }
+  }
+  const cv::Mat base = gray(base_rect);
   if (const std::optional<int> split = DetectSpread(base)) {
     const cv::Rect halves[2] = {cv::Rect(0, 0, *split, base.rows),
                                 cv::Rect(*split, 0, base.cols - *split, base.rows)};
@@ -220,7 +514,7 @@ std::vector<View> NormalizedViews(const cv::Mat& gray, const TrimOptions& option
     for (int i = 0; i < 2; ++i) {
       if (halves[i].width < 1) continue;
       const cv::Rect inner = TrimUniformBorders(base(halves[i]), options);
-      const cv::Rect in_original(trimmed.x + halves[i].x + inner.x, trimmed.y + inner.y,
+      const cv::Rect in_original(base_rect.x + halves[i].x + inner.x, base_rect.y + inner.y,
                                  inner.width, inner.height);
       views.push_back({gray(in_original), names[i], in_original});
     }

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <map>
+#include <string>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -165,15 +167,22 @@ TEST(NormalizedViews, PaddedSpreadGivesBothPagesTrimmed) {
   const cv::Rect content = synth::PadContentRect(spread.size(), 4.0 / 3.0);
   const cv::Mat gray = Gray(padded);
   const std::vector<View> views = NormalizedViews(gray);
-  ASSERT_EQ(views.size(), 4u);
-  EXPECT_EQ(views[2].name, "left");
-  EXPECT_EQ(views[3].name, "right");
+  std::map<std::string, cv::Rect> by_name;
+  for (const View& v : views) by_name[v.name] = v.rect_in_original;
+  ASSERT_TRUE(by_name.count("left") && by_name.count("right"));
   // Each half is its page's trimmed content, placed where the page was pasted.
   const cv::Rect left_content = TrimUniformBorders(Gray(left)) + content.tl();
   const cv::Rect right_content =
       TrimUniformBorders(Gray(right)) + content.tl() + cv::Point(left.cols, 0);
-  ExpectNear(views[2].rect_in_original, left_content, 3);
-  ExpectNear(views[3].rect_in_original, right_content, 3);
+  ExpectNear(by_name["left"], left_content, 3);
+  ExpectNear(by_name["right"], right_content, 3);
+  // A page box, if one is found, is one of the two pages (framed by its margins).
+  if (by_name.count("box")) {
+    const cv::Rect box = by_name["box"];
+    EXPECT_TRUE((box & left_content).area() > 0.8 * box.area() ||
+                (box & right_content).area() > 0.8 * box.area())
+        << box;
+  }
   for (const View& v : views) {
     EXPECT_EQ((v.rect_in_original & cv::Rect(0, 0, gray.cols, gray.rows)), v.rect_in_original);
     EXPECT_EQ(v.image.size(), v.rect_in_original.size());

@@ -45,24 +45,82 @@ struct TrimOptions {
 cv::Rect TrimUniformBorders(const cv::Mat& gray, const TrimOptions& options = {});
 
 // For a wide image (width / height > kSpreadMinAspect), the column at which to
-// split it into two pages: the centre of the widest blank vertical gutter in the
-// middle 30% of the width (the two pages' inner margins), or width / 2 when
-// there is no gutter (pages scanned edge to edge). std::nullopt for images that
-// are not wide. Run it on the trimmed image: padding makes pages look wide.
+// split it into two pages, in order of preference:
+//  1. a seam: a column in the middle 60% of the width across which the image
+//     steps (a level change of at least SeamOptions::min_step) in at least
+//     `min_row_fraction` of the rows, standing out from the columns around it
+//     by `min_contrast` (two pages of different widths scaled to one height
+//     and pasted edge to edge; photos and art without margins);
+//  2. the centre of the widest blank vertical gutter in the middle 30% of the
+//     width (the two pages' inner margins);
+//  3. width / 2 (pages scanned edge to edge, nothing to tell the seam).
+// Each side of a seam is at least SeamOptions::min_page_aspect x height wide.
+// std::nullopt for images that are not wide. Run it on the trimmed image:
+// padding makes pages look wide. Works on a copy at most 768 px long.
 inline constexpr double kSpreadMinAspect = 1.2;
-std::optional<int> DetectSpread(const cv::Mat& gray);
+struct SeamOptions {
+  int min_step = 14;               // gray levels across 3 px (after a 3x3 blur)
+  double min_row_fraction = 0.55;  // rows that step at the seam
+  double min_contrast = 0.35;      // over the mean of the columns 4-15 px away
+  double min_page_aspect = 0.35;   // width / height of the narrower page
+};
+std::optional<int> DetectSpread(const cv::Mat& gray, const SeamOptions& options = {});
+
+// A page shown inside a larger image: a reader's or browser's window (tool
+// bars, a sidebar of thumbnails, a status bar) with the page on a flat viewer
+// background, dark or light, centred or not.
+//
+// Method: on a copy at most `working_long_side` px long (3x3 blur), rows and
+// columns across which the image steps by at least `min_step` gray levels
+// over long straight runs are candidate sides; every rectangle of candidate
+// sides whose four sides step along at least `min_side_coverage` of their
+// length, of plausible size and shape, and which has a flat exterior band
+// (the viewer background: at most `max_band_ink` of its pixels further than
+// `band_tolerance` from the band's median) outside both of two opposite
+// sides, is a candidate; the largest candidate wins and is trimmed of its
+// own uniform margins (TrimUniformBorders: a box that is the viewer area
+// around a page shrinks to the page). The image's own edges are never sides,
+// so a page that fills the image, and a photo or page without such a framed
+// region, give std::nullopt. Exterior bands must lie inside the image, and
+// the rectangle must differ from the whole image by at least a band.
+// A box that is the image trimmed of its uniform margins (IoU >= 0.85 with
+// TrimUniformBorders: a page on paper or letterbox bars) is not reported: the
+// "trimmed" view is that page. Geometry only (no OCR of UI). A panel of a comic framed by wide gutters on
+// two opposite sides can pass: it is one more view to hash, never a match by
+// itself (the matcher's distance and quality rules still apply).
+struct PageBoxOptions {
+  int working_long_side = 512;
+  int min_step = 12;
+  double min_side_coverage = 0.75;
+  // Size and shape of a page: each side at least this fraction of the image's
+  // (and 32 px of the input), area at least min_area_fraction of the image and
+  // at most max_area_fraction, width / height within [min_aspect, max_aspect].
+  double min_side_fraction = 0.15;
+  double min_area_fraction = 0.05;
+  double max_area_fraction = 0.92;
+  double min_aspect = 0.3;
+  double max_aspect = 3.0;
+  // Exterior bands: this fraction of the image's extent across the side (at
+  // least 4 px), separated from the side by 2 px.
+  double band_fraction = 0.03;
+  int band_tolerance = 20;
+  double max_band_ink = 0.06;
+};
+std::optional<cv::Rect> DetectPageBox(const cv::Mat& gray, const PageBoxOptions& options = {});
 
 // One image to hash for a query page.
 struct View {
   cv::Mat image;              // CV_8UC1, shares memory with the input (a ROI)
-  std::string name;           // "full", "trimmed", "left" or "right"
+  std::string name;           // "full", "trimmed", "box", "left" or "right"
   cv::Rect rect_in_original;  // where `image` lies in the input
 };
 
 // The views a query page should be hashed as: "full" (always, first), "trimmed"
-// (when trimming removed anything), and for a wide trimmed image its two halves
-// "left" and "right", each trimmed of its own margins. Left/right are in image
-// order; with right-to-left manga the "right" half is the earlier page.
+// (when trimming removed anything), "box" (when DetectPageBox finds a page
+// inside the image), and for a wide image its two halves "left" and "right",
+// each trimmed of its own margins: the halves of the box when the box is wide
+// (a spread shown in a reader), else of the trimmed image. Left/right are in
+// image order; with right-to-left manga the "right" half is the earlier page.
 std::vector<View> NormalizedViews(const cv::Mat& gray, const TrimOptions& options = {});
 
 }  // namespace kagami::fingerprint

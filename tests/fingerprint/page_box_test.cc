@@ -1,0 +1,263 @@
+// DetectPageBox and the seam of DetectSpread on layouts drawn here around real
+// page images (tests/data: typeset manual pages, a photo, line art, a flag).
+// The layouts are reader and browser windows of several kinds, not the bench's
+// generator (bench/e2e/real_calibration.cc).
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <string>
+#include <vector>
+
+#include "kagami/fingerprint/page_normalizer.h"
+#include "kagami/synth/page_generator.h"
+
+namespace kagami::fingerprint {
+namespace {
+
+const std::filesystem::path kData(KAGAMI_TEST_DATA_DIR);
+
+// Gray pixels of an image file; transparent pixels shown on white, as a
+// viewer shows them.
+cv::Mat LoadGray(const std::string& relative) {
+  const cv::Mat m = cv::imread((kData / relative).string(), cv::IMREAD_UNCHANGED);
+  EXPECT_FALSE(m.empty()) << relative;
+  cv::Mat gray;
+  if (m.channels() == 4) {
+    std::vector<cv::Mat> planes;
+    cv::split(m, planes);
+    cv::Mat bgr, luma, alpha;
+    cv::merge(std::vector<cv::Mat>(planes.begin(), planes.begin() + 3), bgr);
+    cv::cvtColor(bgr, luma, cv::COLOR_BGR2GRAY);
+    planes[3].convertTo(alpha, CV_32F, 1.0 / 255);
+    luma.convertTo(luma, CV_32F);
+    cv::Mat shown = luma.mul(alpha) + (1.0 - alpha) * 255.0;
+    shown.convertTo(gray, CV_8U);
+  } else if (m.channels() == 3) {
+    cv::cvtColor(m, gray, cv::COLOR_BGR2GRAY);
+  } else {
+    gray = m;
+  }
+  return gray;
+}
+
+// The real images used as page content.
+std::vector<cv::Mat> RealPages() {
+  return {LoadGray("real/manual-050.jpg"), LoadGray("real/manual-053.jpg"),
+          LoadGray("golden/wallpaper-flow-360x720.jpg"), LoadGray("golden/clipart-flask.png"),
+          LoadGray("real/flag-poland.png")};
+}
+
+cv::Mat Jpeg(const cv::Mat& m, int quality) {
+  std::vector<unsigned char> bytes;
+  cv::imencode(".jpg", m, bytes, {cv::IMWRITE_JPEG_QUALITY, quality});
+  return cv::imdecode(bytes, cv::IMREAD_GRAYSCALE);
+}
+
+// `page` scaled to `height` px and pasted at `at`; returns where it lies.
+cv::Rect Paste(cv::Mat& canvas, const cv::Mat& page, cv::Point at, int height) {
+  cv::Mat scaled;
+  const int width = std::max(1, page.cols * height / page.rows);
+  cv::resize(page, scaled, cv::Size(width, height), 0, 0, cv::INTER_AREA);
+  const cv::Rect r(at, scaled.size());
+  scaled.copyTo(canvas(r));
+  return r;
+}
+
+void Text(cv::Mat& m, const std::string& s, cv::Point at, int level, double size = 0.5) {
+  cv::putText(m, s, at, cv::FONT_HERSHEY_SIMPLEX, size, cv::Scalar(level), 1, cv::LINE_AA);
+}
+
+// A dark comic reader: tool bar with buttons, a sidebar of page thumbnails, the
+// page centred in the viewer at `fill` of its height.
+cv::Mat DarkReader(const cv::Mat& page, const std::vector<cv::Mat>& others, double fill,
+                   cv::Rect& where) {
+  cv::Mat m(900, 1600, CV_8UC1, cv::Scalar(28));
+  cv::rectangle(m, cv::Rect(0, 0, 1600, 48), cv::Scalar(52), cv::FILLED);
+  for (int i = 0; i < 7; ++i) {
+    cv::rectangle(m, cv::Rect(12 + 44 * i, 8, 32, 32), cv::Scalar(120), 2);
+    Text(m, std::to_string(i), cv::Point(22 + 44 * i, 30), 200);
+  }
+  Text(m, "Volume 3 - Chapter 21", cv::Point(700, 30), 220, 0.7);
+  cv::rectangle(m, cv::Rect(0, 48, 200, 852), cv::Scalar(40), cv::FILLED);
+  for (int k = 0; k < 4; ++k) Paste(m, others[k % others.size()], cv::Point(30, 70 + 200 * k), 170);
+  const int h = static_cast<int>(fill * 852);
+  const int w = page.cols * h / page.rows;
+  where = Paste(m, page, cv::Point(200 + (1400 - w) / 2, 48 + (852 - h) / 2), h);
+  return m;
+}
+
+// A light browser: tabs, an address bar, the page left of centre, an advert
+// column on the right, a status line.
+cv::Mat LightBrowser(const cv::Mat& page, const cv::Mat& advert, cv::Rect& where) {
+  cv::Mat m(1080, 1920, CV_8UC1, cv::Scalar(236));
+  cv::rectangle(m, cv::Rect(0, 0, 1920, 40), cv::Scalar(205), cv::FILLED);
+  for (int t = 0; t < 5; ++t) {
+    cv::rectangle(m, cv::Rect(8 + 250 * t, 6, 240, 34), cv::Scalar(t == 2 ? 250 : 215),
+                  cv::FILLED);
+    Text(m, "Read manga online ch. " + std::to_string(100 + t), cv::Point(18 + 250 * t, 28), 40);
+  }
+  cv::rectangle(m, cv::Rect(0, 40, 1920, 46), cv::Scalar(250), cv::FILLED);
+  cv::rectangle(m, cv::Rect(140, 48, 1100, 30), cv::Scalar(228), cv::FILLED);
+  Text(m, "https://pirate.example/read/title/chapter-12/page-3", cv::Point(150, 69), 30);
+  Text(m, "<  Prev   |   Next  >", cv::Point(300, 120), 60, 0.8);
+  where = Paste(m, page, cv::Point(420, 150), std::min(880, page.rows * 1080 / page.cols));
+  Paste(m, advert, cv::Point(1560, 200), std::min(300, advert.rows * 320 / advert.cols));
+  Text(m, "Advertisement", cv::Point(1560, 190), 90);
+  cv::rectangle(m, cv::Rect(0, 1056, 1920, 24), cv::Scalar(210), cv::FILLED);
+  Text(m, "Done", cv::Point(10, 1073), 40);
+  return m;
+}
+
+// A PDF viewer: mid-gray background, the page with a soft drop shadow, a
+// thin tool bar, a vertical scroll bar at the right edge.
+cv::Mat PdfViewer(const cv::Mat& page, cv::Rect& where) {
+  cv::Mat m(1000, 1400, CV_8UC1, cv::Scalar(118));
+  cv::rectangle(m, cv::Rect(0, 0, 1400, 38), cv::Scalar(235), cv::FILLED);
+  Text(m, "manual.pdf  -  Document Viewer      100%", cv::Point(20, 25), 20);
+  const int h = 900, w = page.cols * h / page.rows, x = 520, y = 70;
+  cv::Mat shadow(m.size(), CV_8UC1, cv::Scalar(0));
+  cv::rectangle(shadow, cv::Rect(x + 6, y + 6, w, h), cv::Scalar(255), cv::FILLED);
+  cv::GaussianBlur(shadow, shadow, cv::Size(0, 0), 4);
+  cv::Mat darker = m - shadow / 4;
+  darker.copyTo(m);
+  where = Paste(m, page, cv::Point(x, y), h);
+  cv::rectangle(m, cv::Rect(1384, 38, 16, 962), cv::Scalar(200), cv::FILLED);
+  cv::rectangle(m, cv::Rect(1386, 60, 12, 200), cv::Scalar(150), cv::FILLED);
+  return m;
+}
+
+// A phone screenshot (portrait): status bar, the page between a header and a
+// bottom navigation bar on black.
+cv::Mat Phone(const cv::Mat& page, cv::Rect& where) {
+  cv::Mat m(1600, 900, CV_8UC1, cv::Scalar(0));
+  cv::rectangle(m, cv::Rect(0, 0, 900, 60), cv::Scalar(20), cv::FILLED);
+  Text(m, "12:41", cv::Point(20, 40), 230, 0.9);
+  Text(m, "5G  87%", cv::Point(760, 40), 230, 0.8);
+  Text(m, "< Chapter 54", cv::Point(20, 120), 230, 1.0);
+  const int w = 820, h = std::min(1200, page.rows * w / page.cols);
+  where = Paste(m, page, cv::Point(40, 180 + (1200 - h) / 2), h);
+  cv::rectangle(m, cv::Rect(0, 1480, 900, 120), cv::Scalar(35), cv::FILLED);
+  for (int i = 0; i < 4; ++i) cv::circle(m, cv::Point(110 + 225 * i, 1540), 22, cv::Scalar(180), 3);
+  return m;
+}
+
+void ExpectBox(const cv::Mat& screenshot, const cv::Rect& page, const std::string& what) {
+  const cv::Mat gray = Jpeg(screenshot, 85);
+  const std::optional<cv::Rect> box = DetectPageBox(gray);
+  ASSERT_TRUE(box.has_value()) << what;
+  // The box is the page, or the page trimmed of its own margins: inside it
+  // and around its content (a few px of tolerance).
+  const int tol = std::max(4, std::max(gray.cols, gray.rows) / 200);
+  const cv::Rect content = TrimUniformBorders(gray(page)) + page.tl();
+  EXPECT_LE(box->x, content.x + tol) << what << ": " << *box << " vs " << content;
+  EXPECT_LE(box->y, content.y + tol) << what << ": " << *box << " vs " << content;
+  EXPECT_GE(box->br().x, content.br().x - tol) << what << ": " << *box << " vs " << content;
+  EXPECT_GE(box->br().y, content.br().y - tol) << what << ": " << *box << " vs " << content;
+  EXPECT_GE(box->x, page.x - tol) << what << ": " << *box << " vs " << page;
+  EXPECT_GE(box->y, page.y - tol) << what << ": " << *box << " vs " << page;
+  EXPECT_LE(box->br().x, page.br().x + tol) << what << ": " << *box << " vs " << page;
+  EXPECT_LE(box->br().y, page.br().y + tol) << what << ": " << *box << " vs " << page;
+}
+
+TEST(DetectPageBox, FindsThePageInADarkReaderWithThumbnails) {
+  const std::vector<cv::Mat> pages = RealPages();
+  for (size_t i = 0; i < pages.size(); ++i) {
+    for (double fill : {0.8, 0.95}) {
+      cv::Rect where;
+      const cv::Mat shot = DarkReader(pages[i], pages, fill, where);
+      ExpectBox(shot, where, "dark reader, page " + std::to_string(i));
+    }
+  }
+}
+
+TEST(DetectPageBox, FindsThePageInALightBrowserBesideAnAdvert) {
+  const std::vector<cv::Mat> pages = RealPages();
+  for (size_t i = 0; i < pages.size(); ++i) {
+    cv::Rect where;
+    const cv::Mat shot = LightBrowser(pages[i], pages[(i + 2) % pages.size()], where);
+    ExpectBox(shot, where, "light browser, page " + std::to_string(i));
+  }
+}
+
+TEST(DetectPageBox, FindsThePageInAPdfViewerWithADropShadow) {
+  const std::vector<cv::Mat> pages = RealPages();
+  for (size_t i = 0; i < 2; ++i) {  // the typeset pages: white paper on gray
+    cv::Rect where;
+    const cv::Mat shot = PdfViewer(pages[i], where);
+    ExpectBox(shot, where, "pdf viewer, page " + std::to_string(i));
+  }
+}
+
+TEST(DetectPageBox, FindsThePageInAPhoneScreenshot) {
+  const std::vector<cv::Mat> pages = RealPages();
+  for (size_t i = 0; i < pages.size(); ++i) {
+    cv::Rect where;
+    const cv::Mat shot = Phone(pages[i], where);
+    ExpectBox(shot, where, "phone, page " + std::to_string(i));
+  }
+}
+
+TEST(DetectPageBox, FindsNothingOnPlainPagesAndPhotos) {
+  std::vector<cv::Mat> images = RealPages();
+  images.push_back(LoadGray("golden/manual-libtasn1-p1-100dpi.png"));
+  for (uint64_t seed = 1; seed <= 8; ++seed) {
+    cv::Mat page = synth::GenerateMangaPage(seed, 600, 850), gray;
+    cv::cvtColor(page, gray, cv::COLOR_BGR2GRAY);
+    images.push_back(gray);
+  }
+  cv::Mat noise(400, 600, CV_8UC1);
+  cv::randu(noise, 0, 256);
+  images.push_back(noise);
+  images.push_back(cv::Mat(300, 500, CV_8UC1, cv::Scalar(240)));
+  for (size_t i = 0; i < images.size(); ++i) {
+    const std::optional<cv::Rect> box = DetectPageBox(Jpeg(images[i], 85));
+    EXPECT_FALSE(box.has_value()) << "image " << i << ": " << *box;
+  }
+}
+
+TEST(NormalizedViews, ScreenshotGivesABoxViewOfThePage) {
+  const std::vector<cv::Mat> pages = RealPages();
+  cv::Rect where;
+  const cv::Mat gray = Jpeg(DarkReader(pages[0], pages, 0.85, where), 85);
+  const std::vector<View> views = NormalizedViews(gray);
+  const View* box = nullptr;
+  for (const View& v : views) {
+    if (v.name == "box") box = &v;
+  }
+  ASSERT_NE(box, nullptr);
+  EXPECT_EQ(box->image.size(), box->rect_in_original.size());
+  EXPECT_GE((box->rect_in_original & where).area(), 0.5 * where.area());
+}
+
+// Two pages of different widths scaled to one height, pasted edge to edge.
+cv::Mat EdgeToEdge(const cv::Mat& a, const cv::Mat& b, int height, int& seam) {
+  cv::Mat ra, rb;
+  cv::resize(a, ra, cv::Size(a.cols * height / a.rows, height), 0, 0, cv::INTER_AREA);
+  cv::resize(b, rb, cv::Size(b.cols * height / b.rows, height), 0, 0, cv::INTER_AREA);
+  cv::Mat out;
+  cv::hconcat(ra, rb, out);
+  seam = ra.cols;
+  return out;
+}
+
+TEST(DetectSpread, SplitsPagesOfDifferentWidthsWithoutAGutterAtTheSeam) {
+  const cv::Mat photo = LoadGray("golden/wallpaper-flow-360x720.jpg");
+  const cv::Mat flag = LoadGray("real/flag-poland.png");
+  const cv::Mat art = LoadGray("golden/clipart-flask.png");
+  const std::vector<std::pair<cv::Mat, cv::Mat>> pairs = {
+      {photo, flag}, {flag, photo}, {art, flag}, {photo, art}, {art, photo}};
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    int seam = 0;
+    const cv::Mat spread = Jpeg(EdgeToEdge(pairs[i].first, pairs[i].second, 700, seam), 85);
+    ASSERT_GT(spread.cols, kSpreadMinAspect * spread.rows);
+    const std::optional<int> split = DetectSpread(spread);
+    ASSERT_TRUE(split.has_value());
+    EXPECT_NEAR(*split, seam, 4) << "pair " << i << ", width " << spread.cols;
+  }
+}
+
+}  // namespace
+}  // namespace kagami::fingerprint
