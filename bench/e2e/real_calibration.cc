@@ -772,7 +772,7 @@ int main(int argc, char** argv) {
     std::printf(
         "| pairs | n | min | p1 | p5 | p50 | p95 | max | <= 24 | <= 31 |\n"
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-    for (const char* view : {"full", "trimmed", "left", "right"}) {
+    for (const char* view : {"full", "trimmed", "box", "left", "right"}) {
       for (int t = 0; t < 2; ++t) {
         std::vector<const PdqPair*> sel;
         for (const PdqPair& p : t == 0 ? true_best : unrelated_pairs)

@@ -187,7 +187,14 @@ cv::Mat Working(const cv::Mat& gray, int max_long_side, double& scale) {
   cv::Mat small = gray;
   if (long_side > max_long_side) {
     scale = static_cast<double>(long_side) / max_long_side;
-    cv::resize(gray, small,
+    // Halvings first (pyrDown is several times cheaper than an area resize
+    // by a non-integer factor), then the rest.
+    while (std::max(small.cols, small.rows) >= 2 * max_long_side) {
+      cv::Mat half;
+      cv::pyrDown(small, half);
+      small = half;
+    }
+    cv::resize(small, small,
                cv::Size(std::max(1, static_cast<int>(std::lround(gray.cols / scale))),
                         std::max(1, static_cast<int>(std::lround(gray.rows / scale)))),
                0, 0, cv::INTER_AREA);
@@ -198,14 +205,15 @@ cv::Mat Working(const cv::Mat& gray, int max_long_side, double& scale) {
 }
 
 // Step maps of a working image: steps(y, x) = 1 where the image changes by at
-// least `min_step` across 3 px, placed at the middle line. `across_rows`:
-// between rows y-1 and y+1 (a horizontal side); else between columns.
+// least `min_step` across 4 px (the working copy is blurred twice: by the
+// downscale and by the 3x3 box), placed at the middle line. `across_rows`:
+// between rows y-2 and y+2 (a horizontal side); else between columns.
 cv::Mat StepMap(const cv::Mat& w, int min_step, bool across_rows) {
   cv::Mat steps = cv::Mat::zeros(w.size(), CV_8UC1);
   if (across_rows) {
-    for (int y = 1; y + 1 < w.rows; ++y) {
-      const uint8_t* a = w.ptr<uint8_t>(y - 1);
-      const uint8_t* b = w.ptr<uint8_t>(y + 1);
+    for (int y = 2; y + 2 < w.rows; ++y) {
+      const uint8_t* a = w.ptr<uint8_t>(y - 2);
+      const uint8_t* b = w.ptr<uint8_t>(y + 2);
       uint8_t* out = steps.ptr<uint8_t>(y);
       for (int x = 0; x < w.cols; ++x) out[x] = std::abs(a[x] - b[x]) >= min_step;
     }
@@ -213,7 +221,7 @@ cv::Mat StepMap(const cv::Mat& w, int min_step, bool across_rows) {
     for (int y = 0; y < w.rows; ++y) {
       const uint8_t* row = w.ptr<uint8_t>(y);
       uint8_t* out = steps.ptr<uint8_t>(y);
-      for (int x = 1; x + 1 < w.cols; ++x) out[x] = std::abs(row[x - 1] - row[x + 1]) >= min_step;
+      for (int x = 2; x + 2 < w.cols; ++x) out[x] = std::abs(row[x - 2] - row[x + 2]) >= min_step;
     }
   }
   return steps;
@@ -256,17 +264,18 @@ double BandInk(const cv::Mat& band, int tolerance) {
   return cv::countNonZero(diff > tolerance) / static_cast<double>(band.total());
 }
 
-// Candidate side positions: lines of `steps` (rows when `rows`) with a run of
-// steps (gaps up to 3 px, a line either side counted) at least `min_run` long,
-// strongest of each neighbourhood of 2 lines, at most `max_lines` longest.
-std::vector<int> CandidateLines(const cv::Mat& dilated, bool rows, int min_run, int max_lines) {
-  const int n = rows ? dilated.rows : dilated.cols;
-  const int len = rows ? dilated.cols : dilated.rows;
+// Candidate side positions: rows of `dilated` (a step map; transpose it for
+// columns) with a run of steps (gaps up to 3 px) at least `min_run` long, one
+// per neighbourhood, at most `max_lines` longest.
+std::vector<int> CandidateLines(const cv::Mat& dilated, int min_run, int max_lines) {
+  const int n = dilated.rows;
+  const int len = dilated.cols;
   std::vector<int> longest(n, 0);
   for (int i = 1; i + 1 < n; ++i) {
     int run = 0, gap = 0, best = 0;
+    const uint8_t* line = dilated.ptr<uint8_t>(i);
     for (int j = 0; j < len; ++j) {
-      const bool on = rows ? dilated.at<uint8_t>(i, j) : dilated.at<uint8_t>(j, i);
+      const bool on = line[j] != 0;
       if (on) {
         run += gap + 1;
         gap = 0;
@@ -312,7 +321,7 @@ std::optional<int> DetectSpread(const cv::Mat& gray, const SeamOptions& options)
   if (gray.cols <= kSpreadMinAspect * gray.rows) return std::nullopt;
   if (gray.rows >= 16) {
     double scale = 1.0;
-    const cv::Mat w = Working(gray, 768, scale);
+    const cv::Mat w = Working(gray, 512, scale);
     const int seam = FindSeam(w, options);
     if (seam >= 0) return std::clamp(static_cast<int>(std::lround(seam * scale)), 1, gray.cols - 1);
   }
@@ -364,9 +373,9 @@ std::optional<cv::Rect> LargestPageBox(const cv::Mat& gray, const PageBoxOptions
                              static_cast<int>(std::ceil(32 / scale)));
   const int run_w = static_cast<int>(o.min_side_coverage * min_w);
   const int run_h = static_cast<int>(o.min_side_coverage * min_h);
-  constexpr int kMaxLines = 40;
-  const std::vector<int> ys = CandidateLines(h_steps, /*rows=*/true, run_w, kMaxLines);
-  const std::vector<int> xs = CandidateLines(v_steps, /*rows=*/false, run_h, kMaxLines);
+  constexpr int kMaxLines = 32;
+  const std::vector<int> ys = CandidateLines(h_steps, run_w, kMaxLines);
+  const std::vector<int> xs = CandidateLines(v_steps.t(), run_h, kMaxLines);
 #ifdef KAGAMI_BOX_DEBUG
   fprintf(stderr, "W %d H %d ys:", W, H);
   for (int y : ys) fprintf(stderr, " %d", y);
@@ -394,14 +403,28 @@ std::optional<cv::Rect> LargestPageBox(const cv::Mat& gray, const PageBoxOptions
     long area;
   };
   std::vector<Candidate> candidates;
+  std::vector<int> sides;  // candidate columns that are a side over [y0, y1]
   for (size_t a = 0; a < ys.size(); ++a) {
     for (size_t b = a + 1; b < ys.size(); ++b) {
       const int y0 = ys[a], y1 = ys[b];
-      if (y1 - y0 < min_h) continue;
-      for (size_t c = 0; c < xs.size(); ++c) {
-        for (size_t d = c + 1; d < xs.size(); ++d) {
-          const int x0 = xs[c], x1 = xs[d];
-          const int bw = x1 - x0, bh = y1 - y0;
+      const int bh = y1 - y0;
+      if (bh < min_h) continue;
+      const double need_h = o.min_side_coverage * (bh + 1);
+      const int end_h = std::max(3, bh / 10);
+      const double need_end_h = o.min_side_coverage * end_h;
+      sides.clear();
+      for (int x : xs) {
+        // Both ends of every side too: a side that continues into another
+        // line (a page's edge running on into a tool bar's) is not a corner.
+        if (col_steps(x, y0, y1 + 1) >= need_h && col_steps(x, y0, y0 + end_h) >= need_end_h &&
+            col_steps(x, y1 + 1 - end_h, y1 + 1) >= need_end_h) {
+          sides.push_back(x);
+        }
+      }
+      for (size_t c = 0; c < sides.size(); ++c) {
+        for (size_t d = c + 1; d < sides.size(); ++d) {
+          const int x0 = sides[c], x1 = sides[d];
+          const int bw = x1 - x0;
           if (bw < min_w) continue;
           const double area = static_cast<double>(bw) * bh;
           const double aspect = static_cast<double>(bw) / bh;
@@ -410,27 +433,15 @@ std::optional<cv::Rect> LargestPageBox(const cv::Mat& gray, const PageBoxOptions
             continue;
           }
           const double need_w = o.min_side_coverage * (bw + 1);
-          const double need_h = o.min_side_coverage * (bh + 1);
-          if (row_steps(y0, x0, x1 + 1) < need_w || row_steps(y1, x0, x1 + 1) < need_w ||
-              col_steps(x0, y0, y1 + 1) < need_h || col_steps(x1, y0, y1 + 1) < need_h) {
-            continue;
-          }
-          // Both ends of every side too: a side that continues into another
-          // line (a page's edge running on into a tool bar's) is not a corner.
-          const int end_w = std::max(3, bw / 10), end_h = std::max(3, bh / 10);
+          const int end_w = std::max(3, bw / 10);
           const double need_end_w = o.min_side_coverage * end_w;
-          const double need_end_h = o.min_side_coverage * end_h;
-          bool corners = true;
+          bool ok = true;
           for (int y : {y0, y1}) {
-            corners &= row_steps(y, x0, x0 + end_w) >= need_end_w &&
-                       row_steps(y, x1 + 1 - end_w, x1 + 1) >= need_end_w;
+            ok = ok && row_steps(y, x0, x1 + 1) >= need_w &&
+                 row_steps(y, x0, x0 + end_w) >= need_end_w &&
+                 row_steps(y, x1 + 1 - end_w, x1 + 1) >= need_end_w;
           }
-          for (int x : {x0, x1}) {
-            corners &= col_steps(x, y0, y0 + end_h) >= need_end_h &&
-                       col_steps(x, y1 + 1 - end_h, y1 + 1) >= need_end_h;
-          }
-          if (!corners) continue;
-          candidates.push_back({cv::Rect(x0, y0, bw, bh), static_cast<long>(area)});
+          if (ok) candidates.push_back({cv::Rect(x0, y0, bw, bh), static_cast<long>(area)});
         }
       }
     }
@@ -445,7 +456,7 @@ std::optional<cv::Rect> LargestPageBox(const cv::Mat& gray, const PageBoxOptions
     return (band & image) == band && band.area() > 0 && BandInk(w(band), o.band_tolerance) <= o.max_band_ink;
   };
   constexpr int kMaxChecked = 64;
-  constexpr int kGap = 3;  // between a side and its exterior band (blur, +-1 px)
+  constexpr int kGap = 4;  // between a side and its exterior band (blur, +-1 px)
 #ifdef KAGAMI_BOX_DEBUG
   fprintf(stderr, "candidates %zu\n", candidates.size());
   for (size_t i = 0; i < candidates.size() && i < 5; ++i) fprintf(stderr, "  %d %d %d %d\n", candidates[i].rect.x, candidates[i].rect.y, candidates[i].rect.width, candidates[i].rect.height);
@@ -479,15 +490,24 @@ std::optional<cv::Rect> LargestPageBox(const cv::Mat& gray, const PageBoxOptions
 
 }  // namespace
 
-std::optional<cv::Rect> DetectPageBox(const cv::Mat& gray, const PageBoxOptions& options) {
-  assert(gray.type() == CV_8UC1 && !gray.empty());
+namespace {
+
+// DetectPageBox given the image's TrimUniformBorders.
+std::optional<cv::Rect> PageBoxBesidesTrimmed(const cv::Mat& gray, const cv::Rect& trimmed,
+                                              const PageBoxOptions& options) {
   const std::optional<cv::Rect> box = LargestPageBox(gray, options);
   if (!box) return std::nullopt;
   // A page on uniform margins (paper, letterbox bars) is the trimmed view.
-  const cv::Rect trimmed = TrimUniformBorders(gray);
   const double overlap = (*box & trimmed).area();
   if (overlap >= 0.85 * static_cast<double>((*box | trimmed).area())) return std::nullopt;
   return box;
+}
+
+}  // namespace
+
+std::optional<cv::Rect> DetectPageBox(const cv::Mat& gray, const PageBoxOptions& options) {
+  assert(gray.type() == CV_8UC1 && !gray.empty());
+  return PageBoxBesidesTrimmed(gray, TrimUniformBorders(gray), options);
 }
 
 std::vector<View> NormalizedViews(const cv::Mat& gray, const TrimOptions& options) {
@@ -500,7 +520,7 @@ std::vector<View> NormalizedViews(const cv::Mat& gray, const TrimOptions& option
   // A page inside a larger image (a screenshot of a reader): when it is wide,
   // its halves are a spread's pages, not the whole image's.
   cv::Rect base_rect = trimmed;
-  if (const std::optional<cv::Rect> box = DetectPageBox(gray)) {
+  if (const std::optional<cv::Rect> box = PageBoxBesidesTrimmed(gray, trimmed, PageBoxOptions())) {
     if (box->width >= 16 && box->height >= 16) {
       views.push_back({gray(*box), "box", *box});
       if (box->width > kSpreadMinAspect * box->height) base_rect = *box;

@@ -257,7 +257,20 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
     if (hit.distance <= options_.strong_radius) strong_units.insert(hit.unit_id);
   }
   const bool needs_verification = reportable_units.size() < pdq_best.size();
-  bool strong = strong_units.size() >= (has_halves ? 2u : 1u);
+  // A page found inside a larger image (the "box" view of a screenshot) that
+  // is not itself wide explains the image: its halves are the viewer's, not
+  // pages, and need no hit of their own.
+  bool box_explains = false;
+  for (const RobustHit& hit : pdq_candidates) {
+    if (hit.view != "box" || hit.distance > options_.strong_radius || !ReportableUnverified(hit))
+      continue;
+    for (const fingerprint::View& view : views) {
+      if (view.name == "box")
+        box_explains |= view.rect_in_original.width <=
+                        fingerprint::kSpreadMinAspect * view.rect_in_original.height;
+    }
+  }
+  bool strong = box_explains || strong_units.size() >= (has_halves ? 2u : 1u);
 
   bool run_local = options_.local == LocalStage::kAlways ||
                    (options_.local == LocalStage::kAuto && (!strong || needs_verification));

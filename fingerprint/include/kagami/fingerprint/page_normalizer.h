@@ -56,10 +56,10 @@ cv::Rect TrimUniformBorders(const cv::Mat& gray, const TrimOptions& options = {}
 //  3. width / 2 (pages scanned edge to edge, nothing to tell the seam).
 // Each side of a seam is at least SeamOptions::min_page_aspect x height wide.
 // std::nullopt for images that are not wide. Run it on the trimmed image:
-// padding makes pages look wide. Works on a copy at most 768 px long.
+// padding makes pages look wide. Works on a copy at most 512 px long.
 inline constexpr double kSpreadMinAspect = 1.2;
 struct SeamOptions {
-  int min_step = 14;               // gray levels across 3 px (after a 3x3 blur)
+  int min_step = 14;               // gray levels across 4 px (after a 3x3 blur)
   double min_row_fraction = 0.55;  // rows that step at the seam
   double min_contrast = 0.35;      // over the mean of the columns 4-15 px away
   double min_page_aspect = 0.35;   // width / height of the narrower page
@@ -71,7 +71,7 @@ std::optional<int> DetectSpread(const cv::Mat& gray, const SeamOptions& options 
 // background, dark or light, centred or not.
 //
 // Method: on a copy at most `working_long_side` px long (3x3 blur), rows and
-// columns across which the image steps by at least `min_step` gray levels
+// columns across which the image steps by at least `min_step` gray levels (over 4 px)
 // over long straight runs are candidate sides; every rectangle of candidate
 // sides whose four sides step along at least `min_side_coverage` of their
 // length, of plausible size and shape, and which has a flat exterior band
@@ -89,8 +89,8 @@ std::optional<int> DetectSpread(const cv::Mat& gray, const SeamOptions& options 
 // two opposite sides can pass: it is one more view to hash, never a match by
 // itself (the matcher's distance and quality rules still apply).
 struct PageBoxOptions {
-  int working_long_side = 512;
-  int min_step = 12;
+  int working_long_side = 384;
+  int min_step = 10;  // gray levels across 4 px (after a 3x3 blur)
   double min_side_coverage = 0.75;
   // Size and shape of a page: each side at least this fraction of the image's
   // (and 32 px of the input), area at least min_area_fraction of the image and

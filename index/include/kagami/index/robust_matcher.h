@@ -79,7 +79,11 @@ struct LocalCascadeOptions {
 
 struct RobustOptions {
   LocalStage local = LocalStage::kAuto;
-  // Hash the trimmed page and the halves of wide pages too (page_normalizer.h).
+  // Hash the trimmed page, a page box (a page inside a screenshot) and the
+  // halves of wide pages too (page_normalizer.h NormalizedViews). A "box" hit
+  // is accepted like the full and trimmed views' (min_quality, strong_radius),
+  // and a strong one for a box that is not wide is conclusive for the whole
+  // image (bench/RESULTS.md section 11, "Page views").
   // false with kNever is plain PDQ on the full page.
   bool normalized_views = true;
   // A PDQ hit at or below this distance (bits) with quality >= min_quality is
@@ -188,7 +192,7 @@ RegisteredPageExtras AnalyzeForRegistration(const cv::Mat& pixels,
 struct RobustHit {
   int64_t unit_id = 0;
   std::string method;  // "pdq", "local" or "both"
-  std::string view;    // the scanned page's view that matched: full, trimmed, left, right
+  std::string view;    // the scanned page's view that matched: full, trimmed, box, left, right
   int distance = -1;   // PDQ bits, -1 when only the local stage matched
   fingerprint::Dihedral variant = fingerprint::kOriginal;
   int view_quality = -1;  // PDQ quality of the matched view, -1 when PDQ did not match
