@@ -367,10 +367,10 @@ std::optional<cv::Rect> LargestPageBox(const cv::Mat& gray, const PageBoxOptions
   cv::Mat h_steps, v_steps;
   cv::dilate(StepMap(w, o.min_step, true), h_steps, cv::Mat::ones(3, 1, CV_8UC1));
   cv::dilate(StepMap(w, o.min_step, false), v_steps, cv::Mat::ones(1, 3, CV_8UC1));
-  const int min_w = std::max(static_cast<int>(o.min_side_fraction * W),
-                             static_cast<int>(std::ceil(32 / scale)));
-  const int min_h = std::max(static_cast<int>(o.min_side_fraction * H),
-                             static_cast<int>(std::ceil(32 / scale)));
+  const int min_w =
+      std::max(static_cast<int>(o.min_side_fraction * W), static_cast<int>(std::ceil(32 / scale)));
+  const int min_h =
+      std::max(static_cast<int>(o.min_side_fraction * H), static_cast<int>(std::ceil(32 / scale)));
   const int run_w = static_cast<int>(o.min_side_coverage * min_w);
   const int run_h = static_cast<int>(o.min_side_coverage * min_h);
   constexpr int kMaxLines = 32;
@@ -453,13 +453,16 @@ std::optional<cv::Rect> LargestPageBox(const cv::Mat& gray, const PageBoxOptions
   const int band_y = std::max(4, static_cast<int>(std::lround(o.band_fraction * H)));
   const cv::Rect image(0, 0, W, H);
   auto flat = [&](const cv::Rect& band) {
-    return (band & image) == band && band.area() > 0 && BandInk(w(band), o.band_tolerance) <= o.max_band_ink;
+    return (band & image) == band && band.area() > 0 &&
+           BandInk(w(band), o.band_tolerance) <= o.max_band_ink;
   };
   constexpr int kMaxChecked = 64;
   constexpr int kGap = 4;  // between a side and its exterior band (blur, +-1 px)
 #ifdef KAGAMI_BOX_DEBUG
   fprintf(stderr, "candidates %zu\n", candidates.size());
-  for (size_t i = 0; i < candidates.size() && i < 5; ++i) fprintf(stderr, "  %d %d %d %d\n", candidates[i].rect.x, candidates[i].rect.y, candidates[i].rect.width, candidates[i].rect.height);
+  for (size_t i = 0; i < candidates.size() && i < 5; ++i)
+    fprintf(stderr, "  %d %d %d %d\n", candidates[i].rect.x, candidates[i].rect.y,
+            candidates[i].rect.width, candidates[i].rect.height);
 #endif
   for (size_t i = 0; i < candidates.size() && i < kMaxChecked; ++i) {
     const cv::Rect& r = candidates[i].rect;
@@ -468,16 +471,17 @@ std::optional<cv::Rect> LargestPageBox(const cv::Mat& gray, const PageBoxOptions
     const bool flat_ends = flat(cv::Rect(r.x, r.y - kGap - band_y, r.width, band_y)) &&
                            flat(cv::Rect(r.x, r.br().y + kGap + 1, r.width, band_y));
 #ifdef KAGAMI_BOX_DEBUG
-    fprintf(stderr, "  check %d %d %d %d flat %d %d\n", r.x, r.y, r.width, r.height, flat_sides, flat_ends);
+    fprintf(stderr, "  check %d %d %d %d flat %d %d\n", r.x, r.y, r.width, r.height, flat_sides,
+            flat_ends);
 #endif
     if (!flat_sides && !flat_ends) continue;
     // Back to input pixels: the step lines lie on the boundary (+-1 px).
     const int x0 = std::clamp(static_cast<int>(std::lround((r.x + 0.5) * scale)), 0, gray.cols - 1);
     const int y0 = std::clamp(static_cast<int>(std::lround((r.y + 0.5) * scale)), 0, gray.rows - 1);
-    const int x1 = std::clamp(static_cast<int>(std::lround((r.br().x + 0.5) * scale)), x0 + 1,
-                              gray.cols);
-    const int y1 = std::clamp(static_cast<int>(std::lround((r.br().y + 0.5) * scale)), y0 + 1,
-                              gray.rows);
+    const int x1 =
+        std::clamp(static_cast<int>(std::lround((r.br().x + 0.5) * scale)), x0 + 1, gray.cols);
+    const int y1 =
+        std::clamp(static_cast<int>(std::lround((r.br().y + 0.5) * scale)), y0 + 1, gray.rows);
     const cv::Rect box(x0, y0, x1 - x0, y1 - y0);
     // A viewer area around the page shrinks to the page; a two-tone image
     // (a flag) would shrink to a sliver, and keeps its box.

@@ -146,7 +146,8 @@ Result<cv::Mat> LoadVideoFrame(const std::string& path, double t_s) {
 
 MatchOutline ComputeOutline(const MatchedUnit& unit, cv::Size registered, cv::Size found) {
   MatchOutline out;
-  if (!unit.homography || unit.view == MatchView::kTrimmed) return out;
+  if (!unit.homography || unit.view == MatchView::kTrimmed || unit.view == MatchView::kBox)
+    return out;
   cv::Matx33d h;
   for (int i = 0; i < 9; ++i) h.val[i] = (*unit.homography)[i];
   // The suspect view inside the found page, in found-page pixels.

@@ -105,6 +105,8 @@ std::string_view MatchViewName(MatchView v) {
       return "left";
     case MatchView::kRight:
       return "right";
+    case MatchView::kBox:
+      return "box";
   }
   return "full";
 }
@@ -114,8 +116,9 @@ Result<MatchView> ParseMatchView(std::string_view name) {
   if (name == "trimmed") return MatchView::kTrimmed;
   if (name == "left") return MatchView::kLeft;
   if (name == "right") return MatchView::kRight;
+  if (name == "box") return MatchView::kBox;
   return Status::InvalidArgument("unknown match view \"" + std::string(name) +
-                                 "\" (full, trimmed, left, right)");
+                                 "\" (full, trimmed, left, right, box)");
 }
 
 std::string_view ReviewStateName(ReviewState s) {

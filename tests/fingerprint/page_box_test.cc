@@ -95,8 +95,7 @@ cv::Mat LightBrowser(const cv::Mat& page, const cv::Mat& advert, cv::Rect& where
   cv::Mat m(1080, 1920, CV_8UC1, cv::Scalar(236));
   cv::rectangle(m, cv::Rect(0, 0, 1920, 40), cv::Scalar(205), cv::FILLED);
   for (int t = 0; t < 5; ++t) {
-    cv::rectangle(m, cv::Rect(8 + 250 * t, 6, 240, 34), cv::Scalar(t == 2 ? 250 : 215),
-                  cv::FILLED);
+    cv::rectangle(m, cv::Rect(8 + 250 * t, 6, 240, 34), cv::Scalar(t == 2 ? 250 : 215), cv::FILLED);
     Text(m, "Read manga online ch. " + std::to_string(100 + t), cv::Point(18 + 250 * t, 28), 40);
   }
   cv::rectangle(m, cv::Rect(0, 40, 1920, 46), cv::Scalar(250), cv::FILLED);

@@ -4,9 +4,9 @@
 
 #include <cstdlib>
 #include <map>
-#include <string>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <string>
 
 #include "kagami/synth/page_generator.h"
 

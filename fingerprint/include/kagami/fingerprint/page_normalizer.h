@@ -85,9 +85,9 @@ std::optional<int> DetectSpread(const cv::Mat& gray, const SeamOptions& options 
 // the rectangle must differ from the whole image by at least a band.
 // A box that is the image trimmed of its uniform margins (IoU >= 0.85 with
 // TrimUniformBorders: a page on paper or letterbox bars) is not reported: the
-// "trimmed" view is that page. Geometry only (no OCR of UI). A panel of a comic framed by wide gutters on
-// two opposite sides can pass: it is one more view to hash, never a match by
-// itself (the matcher's distance and quality rules still apply).
+// "trimmed" view is that page. Geometry only (no OCR of UI). A panel of a comic framed by wide
+// gutters on two opposite sides can pass: it is one more view to hash, never a match by itself (the
+// matcher's distance and quality rules still apply).
 struct PageBoxOptions {
   int working_long_side = 384;
   int min_step = 10;  // gray levels across 4 px (after a 3x3 blur)

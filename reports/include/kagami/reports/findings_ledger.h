@@ -63,8 +63,9 @@ std::string_view MatchMethodName(MatchMethod m);  // "pdq", "local", "both"
 Result<MatchMethod> ParseMatchMethod(std::string_view name);
 
 // Which view of the suspect unit matched.
-enum class MatchView { kFull, kTrimmed, kLeft, kRight };
-std::string_view MatchViewName(MatchView v);  // "full", "trimmed", "left", "right"
+// kBox: a page found inside a larger image (fingerprint::DetectPageBox).
+enum class MatchView { kFull, kTrimmed, kLeft, kRight, kBox };
+std::string_view MatchViewName(MatchView v);  // "full", "trimmed", "left", "right", "box"
 Result<MatchView> ParseMatchView(std::string_view name);
 
 // Review state of a finding.
