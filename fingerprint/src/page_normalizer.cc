@@ -410,7 +410,7 @@ std::optional<cv::Rect> LargestPageBox(const cv::Mat& gray, const PageBoxOptions
       const int bh = y1 - y0;
       if (bh < min_h) continue;
       const double need_h = o.min_side_coverage * (bh + 1);
-      const int end_h = std::max(3, bh / 10);
+      const int end_h = std::max(4, bh * 3 / 100);
       const double need_end_h = o.min_side_coverage * end_h;
       sides.clear();
       for (int x : xs) {
@@ -433,7 +433,7 @@ std::optional<cv::Rect> LargestPageBox(const cv::Mat& gray, const PageBoxOptions
             continue;
           }
           const double need_w = o.min_side_coverage * (bw + 1);
-          const int end_w = std::max(3, bw / 10);
+          const int end_w = std::max(4, bw * 3 / 100);
           const double need_end_w = o.min_side_coverage * end_w;
           bool ok = true;
           for (int y : {y0, y1}) {
@@ -483,11 +483,7 @@ std::optional<cv::Rect> LargestPageBox(const cv::Mat& gray, const PageBoxOptions
     const int y1 =
         std::clamp(static_cast<int>(std::lround((r.br().y + 0.5) * scale)), y0 + 1, gray.rows);
     const cv::Rect box(x0, y0, x1 - x0, y1 - y0);
-    // A viewer area around the page shrinks to the page; a two-tone image
-    // (a flag) would shrink to a sliver, and keeps its box.
-    const cv::Rect inner = TrimUniformBorders(gray(box));
-    if (inner.width < box.width / 3 || inner.height < box.height / 3) return box;
-    return inner + box.tl();
+    return box;
   }
   return std::nullopt;
 }

@@ -64,13 +64,14 @@ TEST(ScreenshotScan, APageInAReaderWindowMatchesThroughTheBoxView) {
   const std::string data = (dir / "data").string();
   CommandResult reg = RunKagami({"--data", data, "register", "--work", "manual", "--title",
                                  "Manual", "--json", (dir / "vol").string()});
-  ASSERT_EQ(reg.exit_code, 0) << reg.err;
+  ASSERT_EQ(reg.exit_code, 0) << reg.out;
 
   const cv::Mat shot = ReaderScreenshot(pages[1], {pages[0], pages[2], pages[3]});
   testing::WriteFile(dir / "suspect" / "screenshot.jpg", Jpeg(shot, 85));
+  testing::WriteFile("/tmp/vq/shot.jpg", Jpeg(shot, 85));
   CommandResult scan = RunKagami({"--data", data, "scan", "--local", "never", "--format", "jsonl",
                                   (dir / "suspect").string()});
-  ASSERT_EQ(scan.exit_code, 0) << scan.err;
+  ASSERT_EQ(scan.exit_code, 0) << scan.out;
   int matches = 0;
   for (const nlohmann::json& j : JsonLines(scan.out)) {
     if (j["type"] != "match") continue;

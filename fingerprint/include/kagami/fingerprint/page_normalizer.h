@@ -77,9 +77,9 @@ std::optional<int> DetectSpread(const cv::Mat& gray, const SeamOptions& options 
 // length, of plausible size and shape, and which has a flat exterior band
 // (the viewer background: at most `max_band_ink` of its pixels further than
 // `band_tolerance` from the band's median) outside both of two opposite
-// sides, is a candidate; the largest candidate wins and is trimmed of its
-// own uniform margins (TrimUniformBorders: a box that is the viewer area
-// around a page shrinks to the page). The image's own edges are never sides,
+// sides, is a candidate; the largest candidate wins, untrimmed (the page with
+// its own margins: trimming inside it depends on the scale and disagreed with
+// the registered page's trimming on typeset pages). The image's own edges are never sides,
 // so a page that fills the image, and a photo or page without such a framed
 // region, give std::nullopt. Exterior bands must lie inside the image, and
 // the rectangle must differ from the whole image by at least a band.
