@@ -206,17 +206,43 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
   } else {
     views.push_back({gray, "full", cv::Rect(0, 0, gray.cols, gray.rows)});
   }
+  // A page box is a fraction of the image: at the decoded scale (short side
+  // >= 256 for the whole image) a screenshot's page can be under 200 px, too
+  // few for PDQ on a typeset page. Such a box is hashed from a re-decode
+  // where its short side reaches options_.min_box_short_side (one JPEG
+  // decode at a larger scale, only for images with a box).
+  cv::Mat box_pixels;
+  for (const fingerprint::View& view : views) {
+    const int box_short = std::min(view.rect_in_original.width, view.rect_in_original.height);
+    if (view.name != "box" || box_short >= options_.min_box_short_side) continue;
+    const int image_short = std::min(gray.cols, gray.rows);
+    const int want = std::min(
+        4 * image_short, (options_.min_box_short_side * image_short + box_short - 1) / box_short);
+    Result<cv::Mat> larger = DecodeForLocal(pixels, encoded, limits_, want);
+    if (!larger.ok() || larger->cols <= gray.cols) break;  // the box at the decoded scale
+    const double sx = static_cast<double>(larger->cols) / gray.cols;
+    const double sy = static_cast<double>(larger->rows) / gray.rows;
+    const cv::Rect& r = view.rect_in_original;
+    const cv::Rect scaled =
+        cv::Rect(static_cast<int>(std::lround(r.x * sx)), static_cast<int>(std::lround(r.y * sy)),
+                 static_cast<int>(std::lround(r.width * sx)),
+                 static_cast<int>(std::lround(r.height * sy))) &
+        cv::Rect(0, 0, larger->cols, larger->rows);
+    if (scaled.width >= 16 && scaled.height >= 16) box_pixels = (*larger)(scaled);
+    break;
+  }
   for (const fingerprint::View& view : views) {
     fingerprint::PdqHash hash;
     std::optional<fingerprint::PdqDihedralHashes> dihedral;
+    const cv::Mat& view_image = view.name == "box" && !box_pixels.empty() ? box_pixels : view.image;
     if (view.name == "full") {
       hash = page.pdq;
       dihedral = page.dihedral;
     } else if (match_.dihedral) {
-      dihedral = hasher.HashDihedral(view.image);
+      dihedral = hasher.HashDihedral(view_image);
       hash = {dihedral->hashes[fingerprint::kOriginal], dihedral->quality};
     } else {
-      hash = hasher.Hash(view.image);
+      hash = hasher.Hash(view_image);
     }
     Result<std::vector<PageHit>> matched =
         MatchPage(store_.pdq_index(), hash, dihedral ? &*dihedral : nullptr, match_);

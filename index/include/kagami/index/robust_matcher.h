@@ -86,6 +86,10 @@ struct RobustOptions {
   // image (bench/RESULTS.md section 11, "Page views").
   // false with kNever is plain PDQ on the full page.
   bool normalized_views = true;
+  // A "box" view whose short side is below this (pixels at the decoded scale)
+  // is hashed from a re-decode of the image at up to 4x that scale, where its
+  // short side reaches this (PDQ loses typeset pages below ~250 px).
+  int min_box_short_side = 256;
   // A PDQ hit at or below this distance (bits) with quality >= min_quality is
   // conclusive; hits between it and MatchOptions::radius are candidates that the
   // local stage verifies when it runs (and are reported as "pdq" if it cannot).
