@@ -517,17 +517,19 @@ std::vector<View> NormalizedViews(const cv::Mat& gray, const TrimOptions& option
   views.push_back({gray, "full", full});
   const cv::Rect trimmed = TrimUniformBorders(gray, options);
   if (trimmed != full) views.push_back({gray(trimmed), "trimmed", trimmed});
-  // A page inside a larger image (a screenshot of a reader): when it is wide,
-  // its halves are a spread's pages, not the whole image's.
-  cv::Rect base_rect = trimmed;
+  // A page inside a larger image (a screenshot of a reader). The halves stay
+  // those of the trimmed image: a wide box's own halves (a spread shown in a
+  // reader) would drop the screenshot halves that index/half_view tests pin.
+  const cv::Rect base_rect = trimmed;
   if (const std::optional<cv::Rect> box = PageBoxBesidesTrimmed(gray, trimmed, PageBoxOptions())) {
-    if (box->width >= 16 && box->height >= 16) {
-      views.push_back({gray(*box), "box", *box});
-      if (box->width > kSpreadMinAspect * box->height) base_rect = *box;
-    }
+    if (box->width >= 16 && box->height >= 16) views.push_back({gray(*box), "box", *box});
   }
   const cv::Mat base = gray(base_rect);
-  if (const std::optional<int> split = DetectSpread(base)) {
+  // Views split at a seam only where it runs (nearly) the full height: a
+  // screenshot's page edge (80-90% of the rows) is not a spread's seam.
+  SeamOptions seam;
+  seam.min_row_fraction = 0.9;
+  if (const std::optional<int> split = DetectSpread(base, seam)) {
     const cv::Rect halves[2] = {cv::Rect(0, 0, *split, base.rows),
                                 cv::Rect(*split, 0, base.cols - *split, base.rows)};
     const char* names[2] = {"left", "right"};

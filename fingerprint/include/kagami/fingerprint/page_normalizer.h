@@ -117,10 +117,11 @@ struct View {
 
 // The views a query page should be hashed as: "full" (always, first), "trimmed"
 // (when trimming removed anything), "box" (when DetectPageBox finds a page
-// inside the image), and for a wide image its two halves "left" and "right",
-// each trimmed of its own margins: the halves of the box when the box is wide
-// (a spread shown in a reader), else of the trimmed image. Left/right are in
-// image order; with right-to-left manga the "right" half is the earlier page.
+// inside the image), and for a wide trimmed image its two halves "left" and
+// "right", each trimmed of its own margins (split by DetectSpread with a seam
+// required over 90% of the rows: a screenshot's page edge is not a seam).
+// Left/right are in image order; with right-to-left manga the "right" half is
+// the earlier page.
 std::vector<View> NormalizedViews(const cv::Mat& gray, const TrimOptions& options = {});
 
 }  // namespace kagami::fingerprint
