@@ -108,46 +108,74 @@ struct PostingVisitor {
 
 // The posting scan: one popcount per posting dominates the gate's time at
 // scale, so it is compiled twice, with the POPCNT instruction (dispatched at
-// run time) and without (the x86-64 baseline's bit-twiddling popcount).
-template <typename Posting>
+// run time) and without (the x86-64 baseline's bit-twiddling popcount). With
+// a prefix filter (lists read whole while probing) a posting also needs its
+// prefix within `radius` bits of the query's.
+template <bool kFilter, typename Posting>
 __attribute__((always_inline)) inline void ScanBody(const Posting* begin, const Posting* end,
-                                                    uint32_t qsig, int max_d,
-                                                    const PostingVisitor& visit) {
+                                                    uint32_t qsig, int max_d, uint32_t prefix_mask,
+                                                    int radius, const PostingVisitor& visit) {
   for (const Posting* p = begin; p != end; ++p) {
-    const int d = std::popcount(p->signature ^ qsig);
-    if (d <= max_d) visit(p->page, d);
+    const uint32_t x = p->signature ^ qsig;
+    const int d = std::popcount(x);
+    if (d > max_d) continue;
+    if (kFilter && std::popcount(x & prefix_mask) > radius) continue;
+    visit(p->page, d);
   }
 }
 
-template <typename Posting>
+template <bool kFilter, typename Posting>
 void ScanScalar(const Posting* begin, const Posting* end, uint32_t qsig, int max_d,
-                const PostingVisitor& visit) {
-  ScanBody(begin, end, qsig, max_d, visit);
+                uint32_t prefix_mask, int radius, const PostingVisitor& visit) {
+  ScanBody<kFilter>(begin, end, qsig, max_d, prefix_mask, radius, visit);
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-template <typename Posting>
+template <bool kFilter, typename Posting>
 __attribute__((target("popcnt"))) void ScanPopcnt(const Posting* begin, const Posting* end,
-                                                  uint32_t qsig, int max_d,
-                                                  const PostingVisitor& visit) {
-  ScanBody(begin, end, qsig, max_d, visit);
+                                                  uint32_t qsig, int max_d, uint32_t prefix_mask,
+                                                  int radius, const PostingVisitor& visit) {
+  ScanBody<kFilter>(begin, end, qsig, max_d, prefix_mask, radius, visit);
 }
 #endif
 
+// Reads [begin, end); prefix_mask 0 means no prefix test.
 template <typename Posting>
-void ScanPostings(const Posting* begin, const Posting* end, uint32_t qsig, int max_d, bool scalar,
-                  const PostingVisitor& visit) {
+void ScanPostings(const Posting* begin, const Posting* end, uint32_t qsig, int max_d,
+                  uint32_t prefix_mask, int radius, bool scalar, const PostingVisitor& visit) {
+  if (begin == end) return;
 #if defined(__x86_64__) && defined(__GNUC__)
   static const bool has_popcnt = __builtin_cpu_supports("popcnt");
-  if (has_popcnt && !scalar) return ScanPopcnt(begin, end, qsig, max_d, visit);
+  if (has_popcnt && !scalar) {
+    if (prefix_mask != 0)
+      return ScanPopcnt<true>(begin, end, qsig, max_d, prefix_mask, radius, visit);
+    return ScanPopcnt<false>(begin, end, qsig, max_d, 0, 0, visit);
+  }
 #endif
-  ScanScalar(begin, end, qsig, max_d, visit);
+  if (prefix_mask != 0)
+    return ScanScalar<true>(begin, end, qsig, max_d, prefix_mask, radius, visit);
+  ScanScalar<false>(begin, end, qsig, max_d, 0, 0, visit);
+}
+
+// The prefix patterns within `radius` bits of 0 over `bits` bits, in
+// increasing order of distance (XOR one with a query prefix to get a probe).
+std::vector<uint32_t> ProbeMasks(int bits, int radius) {
+  std::vector<uint32_t> masks;
+  for (int d = 0; d <= radius && d <= bits; ++d) {
+    for (uint32_t m = 0; m < (uint32_t{1} << bits); ++m) {
+      if (std::popcount(m) == d) masks.push_back(m);
+    }
+  }
+  return masks;
 }
 
 }  // namespace
 
-InvertedFile::InvertedFile(uint32_t vocabulary_id, bool searchable)
-    : vocabulary_id_(vocabulary_id), searchable_(searchable), postings_(searchable ? kWords : 0) {}
+InvertedFile::InvertedFile(uint32_t vocabulary_id, bool searchable, int split_bits)
+    : vocabulary_id_(vocabulary_id),
+      searchable_(searchable),
+      split_bits_(std::clamp(split_bits, 0, kMaxSplitBits)),
+      postings_(searchable ? kWords : 0) {}
 
 InvertedFile::~InvertedFile() = default;
 
@@ -162,8 +190,30 @@ void InvertedFile::Add(int64_t unit_id, const fingerprint::QuantisedFeatures& f)
   max_unit_id_ = std::max(max_unit_id_, unit_id);
   for (uint32_t i = 0; i < count; ++i) {
     entries_.push_back(Pack(f.words[i], f.points[i], f.page_width, f.page_height, f.signatures[i]));
-    if (searchable_) postings_[f.words[i]].push_back({page, f.signatures[i] & 0xFFFFFFu});
+    if (!searchable_) continue;
+    List& list = postings_[f.words[i]];
+    list.postings.push_back({page, f.signatures[i] & 0xFFFFFFu});
+    const size_t tail = list.postings.size() - list.split;
+    if (split_bits_ > 0 && list.postings.size() >= kMinSplitLength && tail * 4 >= list.split)
+      Split(list);
   }
+}
+
+// A stable counting sort of the whole list by prefix: within a bucket the
+// postings stay in page order.
+void InvertedFile::Split(List& list) const {
+  if (split_bits_ <= 0 || list.postings.size() < kMinSplitLength) return;
+  if (list.split == list.postings.size()) return;
+  const uint32_t buckets = uint32_t{1} << split_bits_;
+  const uint32_t mask = buckets - 1;
+  list.bucket.assign(buckets + 1, 0);
+  for (const Posting& p : list.postings) ++list.bucket[(p.signature & mask) + 1];
+  for (uint32_t b = 0; b < buckets; ++b) list.bucket[b + 1] += list.bucket[b];
+  std::vector<Posting> sorted(list.postings.size());
+  std::vector<uint32_t> at(list.bucket.begin(), list.bucket.end() - 1);
+  for (const Posting& p : list.postings) sorted[at[p.signature & mask]++] = p;
+  list.postings.swap(sorted);
+  list.split = static_cast<uint32_t>(list.postings.size());
 }
 
 std::vector<InvertedFile::Candidate> InvertedFile::Score(const fingerprint::QuantisedQuery& query,
@@ -202,16 +252,26 @@ std::vector<InvertedFile::Candidate> InvertedFile::Score(const fingerprint::Quan
     he_weight[d] = static_cast<float>(std::exp(-d * d / (sigma * sigma)));
   const double log_pages = std::log(static_cast<double>(n_pages));
   const size_t stop_length = StopLength(gate.max_word_fraction);
+  const bool probing = gate.probe_radius >= 0 && gate.probe_radius < split_bits_;
+  const uint32_t prefix_mask = probing ? (uint32_t{1} << split_bits_) - 1 : 0;
+  thread_local std::vector<uint32_t> probes;
+  thread_local int probes_bits = -1, probes_radius = -1;
+  if (probing && (probes_bits != split_bits_ || probes_radius != gate.probe_radius)) {
+    probes = ProbeMasks(split_bits_, gate.probe_radius);
+    probes_bits = split_bits_;
+    probes_radius = gate.probe_radius;
+  }
   for (int qi = 0; qi < query.size(); ++qi) {
-    const uint32_t qsig = query.signatures[qi];
+    const uint32_t qsig = query.signatures[qi] & 0xFFFFFFu;
     const int assignment = std::min(query.assignment, std::max(1, gate.assignment));
     for (int a = 0; a < assignment; ++a) {
       const uint32_t w = query.words[static_cast<size_t>(qi) * query.assignment + a];
       if (w >= static_cast<uint32_t>(kWords)) continue;
-      const std::vector<Posting>& list = postings_[w];
-      if (list.empty() || list.size() > stop_length) continue;
+      const List& list = postings_[w];
+      const std::vector<Posting>& all = list.postings;
+      if (all.empty() || all.size() > stop_length) continue;
       const float idf = static_cast<float>(
-          std::max(0.0, log_pages - std::log(static_cast<double>(list.size()))) + 0.1);
+          std::max(0.0, log_pages - std::log(static_cast<double>(all.size()))) + 0.1);
       const float idf2 = idf * idf;
       PostingVisitor visit{qi,
                            idf2,
@@ -221,8 +281,23 @@ std::vector<InvertedFile::Candidate> InvertedFile::Score(const fingerprint::Quan
                            last_query.data(),
                            matches.data(),
                            &touched};
-      ScanPostings(list.data(), list.data() + list.size(), qsig, max_signature_distance,
-                   gate.scalar_scan, visit);
+      const Posting* data = all.data();
+      const int max_d = max_signature_distance;
+      if (!probing) {
+        ScanPostings(data, data + all.size(), qsig, max_d, 0, 0, gate.scalar_scan, visit);
+        continue;
+      }
+      // The split part by buckets, then the unordered tail with the prefix test.
+      if (list.split > 0) {
+        const uint32_t qprefix = qsig & prefix_mask;
+        for (uint32_t m : probes) {
+          const uint32_t b = qprefix ^ m;
+          ScanPostings(data + list.bucket[b], data + list.bucket[b + 1], qsig, max_d, 0, 0,
+                       gate.scalar_scan, visit);
+        }
+      }
+      ScanPostings(data + list.split, data + all.size(), qsig, max_d, prefix_mask,
+                   gate.probe_radius, gate.scalar_scan, visit);
     }
   }
   for (uint32_t page : touched) {
@@ -275,21 +350,37 @@ void InvertedFile::Reserve(int64_t pages) {
 void InvertedFile::ShrinkToFit() {
   entries_.shrink_to_fit();
   pages_.shrink_to_fit();
-  for (auto& list : postings_) list.shrink_to_fit();
+  for (auto& list : postings_) {
+    Split(list);
+    list.postings.shrink_to_fit();
+  }
 }
 
 size_t InvertedFile::PostingsScanned(const fingerprint::QuantisedQuery& query,
                                      const GateOptions& gate) const {
   if (!searchable_ || query.vocabulary_id != vocabulary_id_) return 0;
   const size_t stop_length = StopLength(gate.max_word_fraction);
+  const bool probing = gate.probe_radius >= 0 && gate.probe_radius < split_bits_;
+  const uint32_t prefix_mask = probing ? (uint32_t{1} << split_bits_) - 1 : 0;
+  const std::vector<uint32_t> probes =
+      probing ? ProbeMasks(split_bits_, gate.probe_radius) : std::vector<uint32_t>{};
   size_t n = 0;
   const int assignment = std::min(query.assignment, std::max(1, gate.assignment));
   for (int qi = 0; qi < query.size(); ++qi) {
     for (int a = 0; a < assignment; ++a) {
       const uint32_t w = query.words[static_cast<size_t>(qi) * query.assignment + a];
       if (w >= static_cast<uint32_t>(kWords)) continue;
-      const size_t len = postings_[w].size();
-      if (len <= stop_length) n += len;
+      const List& list = postings_[w];
+      const size_t len = list.postings.size();
+      if (len > stop_length) continue;
+      if (!probing) {
+        n += len;
+        continue;
+      }
+      n += len - list.split;
+      if (list.split == 0) continue;
+      const uint32_t qprefix = query.signatures[qi] & prefix_mask;
+      for (uint32_t m : probes) n += list.bucket[(qprefix ^ m) + 1] - list.bucket[qprefix ^ m];
     }
   }
   return n;
@@ -297,7 +388,10 @@ size_t InvertedFile::PostingsScanned(const fingerprint::QuantisedQuery& query,
 
 size_t InvertedFile::MemoryBytes() const {
   size_t bytes = entries_.capacity() * sizeof(uint64_t) + pages_.capacity() * sizeof(Page);
-  for (const auto& list : postings_) bytes += list.capacity() * sizeof(Posting) + sizeof(list);
+  for (const auto& list : postings_) {
+    bytes += list.postings.capacity() * sizeof(Posting) +
+             list.bucket.capacity() * sizeof(uint32_t) + sizeof(list);
+  }
   // unordered_map: a node (key, value, next, hash) plus a bucket pointer per page.
   bytes += page_of_unit_.size() * 40 + page_of_unit_.bucket_count() * sizeof(void*);
   return bytes;
@@ -443,7 +537,7 @@ Result<std::unique_ptr<InvertedFile>> InvertedFile::Load(const std::filesystem::
       uint64_t e;
       std::memcpy(&e, buf.data() + buf_at + k * 8, 8);
       index->entries_.push_back(e);
-      index->postings_[static_cast<uint16_t>(e)].push_back(
+      index->postings_[static_cast<uint16_t>(e)].postings.push_back(
           {number, static_cast<uint32_t>(e >> 40)});
     }
     buf_at += page.count * sizeof(uint64_t);
