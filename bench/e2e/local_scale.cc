@@ -3,13 +3,16 @@
 //
 //   build/bench/kagami_bench_local_scale --pages 100000,1000000 --queries 40 \
 //       [--probe -1,0,1,2] [--split-bits 8] [--stop 0,0.02] [--gate-assignment 1]
+//       [--signatures independent|copied] [--save-max-pages N]
 //
 // Registered pages: 160 real pages (Kagami's generated manga pages and
 // openclipart-png line art, files i % 97 == 36, neither used to train the
 // vocabulary nor by the real-image calibration), then synthetic pages up to
 // each size: 509 keypoints each whose (word, signature) pairs are drawn from
 // the real pages' keypoints (so posting lists have the real, skewed word
-// distribution) at uniform positions. Queries: the real pages cropped 15% per
+// distribution) at uniform positions; their signatures are drawn from
+// another pool keypoint (--signatures independent, the default) or copied
+// with the word (--signatures copied, the first two rounds' model). Queries: the real pages cropped 15% per
 // side. Times are thread CPU time (the build machine is shared).
 #include <time.h>
 
@@ -105,6 +108,15 @@ int main(int argc, char** argv) {
   // bits of the index.
   std::vector<int> probe_radii = {index::InvertedFile::GateOptions().probe_radius};
   int split_bits = index::InvertedFile::kSplitBits;
+  // Synthetic keypoints: "independent" draws the word and the signature from
+  // two independent pool keypoints (the real word distribution and the real
+  // signature bits, unrelated descriptors); "copied" copies whole (word,
+  // signature) pairs, so every synthetic page repeats ~4 exact keypoints of
+  // every real page and each pool pair is copied pages x 509 / 64k times (the
+  // model of the first two rounds: every copy passes the Hamming test).
+  std::string signatures = "independent";
+  // Largest catalog saved and loaded again (a second copy in RAM).
+  int64_t save_max_pages = INT64_MAX;
   fs::path work = fs::temp_directory_path() / "kagami-local-scale";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
@@ -127,6 +139,10 @@ int main(int argc, char** argv) {
       std::stringstream ss(argv[i + 1]);
       std::string item;
       while (std::getline(ss, item, ',')) probe_radii.push_back(std::atoi(item.c_str()));
+    } else if (a == "--save-max-pages") {
+      save_max_pages = std::atoll(argv[i + 1]);
+    } else if (a == "--signatures") {
+      signatures = argv[i + 1];
     } else if (a == "--split-bits") {
       split_bits = std::atoi(argv[i + 1]);
     } else if (a == "--gate-assignment") {
@@ -177,9 +193,10 @@ int main(int argc, char** argv) {
     query_page.push_back(p);
   }
   std::printf(
-      "real pages %zu (%zu keypoints in the word pool), queries %zu; quantising a query "
+      "real pages %zu (%zu keypoints in the word pool, synthetic signatures %s), queries %zu; "
+      "quantising a query "
       "(%d keypoints, %d leaf and %d top-level words each): %.2f ms CPU\n",
-      real.size(), pool.size(), query_words.size(), defaults.features.max_keypoints,
+      real.size(), pool.size(), signatures.c_str(), query_words.size(), defaults.features.max_keypoints,
       defaults.multiple_assignment, defaults.top_assignment,
       1e3 * quantise_cpu / std::max<size_t>(1, query_words.size()));
   std::printf(
@@ -222,7 +239,7 @@ int main(int argc, char** argv) {
       for (int k = 0; k < fingerprint::kMaxQuantisedKeypoints; ++k) {
         const auto& [w, s] = pool[pick(rng)];
         synthetic.words[k] = w;
-        synthetic.signatures[k] = s;
+        synthetic.signatures[k] = signatures == "copied" ? s : pool[pick(rng)].second;
         synthetic.points[k] = cv::Point2f(ux(rng), uy(rng));
       }
       index.Add(next_unit++, synthetic);
@@ -285,7 +302,8 @@ int main(int argc, char** argv) {
       }
     }
     // Saving and loading holds a second copy: only where the machine has room.
-    if (MemAvailableKiB() > static_cast<long>(index.MemoryBytes() / 1024 * 21 / 20) + (3 << 20)) {
+    if (index.pages() <= save_max_pages &&
+        MemAvailableKiB() > static_cast<long>(index.MemoryBytes() / 1024 * 21 / 20) + (3 << 20)) {
       const fs::path file = work / "local.index";
       auto s0 = Clock::now();
       if (!index.Save(file).ok()) return 1;
