@@ -185,7 +185,8 @@ void InvertedFile::Add(int64_t unit_id, const fingerprint::QuantisedFeatures& f)
   const bool usable = f.vocabulary_id == vocabulary_id_;
   const uint32_t count =
       usable ? std::min<uint32_t>(static_cast<uint32_t>(f.size()), kMaxRecordKeypoints) : 0;
-  pages_.push_back({unit_id, entries_.size(), count, f.page_width, f.page_height});
+  pages_.push_back({unit_id, entries_.size(), count, f.page_width, f.page_height, false});
+  keypoints_ += count;
   page_of_unit_.emplace(unit_id, page);
   max_unit_id_ = std::max(max_unit_id_, unit_id);
   for (uint32_t i = 0; i < count; ++i) {
@@ -317,16 +318,35 @@ std::vector<InvertedFile::Candidate> InvertedFile::Score(const fingerprint::Quan
   return out;
 }
 
+void InvertedFile::FileCloser::operator()(int* fd) const {
+  if (fd != nullptr && *fd >= 0) ::close(*fd);
+  delete fd;
+}
+
+bool InvertedFile::Entries(const Page& page, std::vector<uint64_t>* out) const {
+  out->resize(page.count);
+  if (!page.in_file) {
+    std::copy_n(entries_.begin() + static_cast<std::ptrdiff_t>(page.first), page.count,
+                out->begin());
+    return true;
+  }
+  if (!file_) return false;
+  return ReadAll(*file_, out->data(), page.count * sizeof(uint64_t), static_cast<off_t>(page.first),
+                 "reading a local index record")
+      .ok();
+}
+
 std::unique_ptr<fingerprint::QuantisedFeatures> InvertedFile::Features(int64_t unit_id) const {
   auto it = page_of_unit_.find(unit_id);
   if (it == page_of_unit_.end()) return nullptr;
   const Page& page = pages_[it->second];
+  std::vector<uint64_t> entries;
+  if (!Entries(page, &entries)) return nullptr;
   auto f = std::make_unique<fingerprint::QuantisedFeatures>();
   f->vocabulary_id = vocabulary_id_;
   f->page_width = page.width;
   f->page_height = page.height;
-  for (uint32_t i = 0; i < page.count; ++i) {
-    const uint64_t e = entries_[page.first + i];
+  for (const uint64_t e : entries) {
     f->words.push_back(static_cast<uint16_t>(e));
     f->points.emplace_back(((e >> 16) & 0xFFF) / 4095.0f * page.width,
                            ((e >> 28) & 0xFFF) / 4095.0f * page.height);
@@ -397,34 +417,33 @@ size_t InvertedFile::MemoryBytes() const {
   return bytes;
 }
 
-namespace {
-
-// Records of pages [first, last) as stored in the file.
-std::vector<uint8_t> EncodeRecords(const std::vector<uint64_t>& entries, const auto& pages,
-                                   size_t first, size_t last) {
+// Every page's record as stored in the file (empty when a loaded page's
+// record cannot be read back; the caller reports it).
+std::vector<uint8_t> InvertedFile::EncodeRecords() const {
   std::vector<uint8_t> out;
-  for (size_t i = first; i < last; ++i) {
-    const auto& p = pages[i];
+  std::vector<uint64_t> entries;
+  for (const Page& p : pages_) {
+    if (!Entries(p, &entries)) return {};
     uint8_t head[kRecordHeaderBytes];
     std::memcpy(head, &p.unit_id, 8);
     std::memcpy(head + 8, &p.count, 4);
     std::memcpy(head + 12, &p.width, 4);
     std::memcpy(head + 16, &p.height, 4);
     out.insert(out.end(), head, head + kRecordHeaderBytes);
-    const auto* e = reinterpret_cast<const uint8_t*>(entries.data() + p.first);
+    const auto* e = reinterpret_cast<const uint8_t*>(entries.data());
     out.insert(out.end(), e, e + p.count * sizeof(uint64_t));
   }
   return out;
 }
-
-}  // namespace
 
 Status InvertedFile::Save(const std::filesystem::path& path) const {
   const std::filesystem::path tmp = path.string() + ".tmp";
   const std::string what = "writing local index " + tmp.string();
   Fd fd{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)};
   if (fd.fd < 0) return ErrnoStatus(errno, what);
-  const std::vector<uint8_t> records = EncodeRecords(entries_, pages_, 0, pages_.size());
+  const std::vector<uint8_t> records = EncodeRecords();
+  if (records.empty() && !pages_.empty())
+    return Status::IoError(what + ": a page's record is unreadable");
   Header h{vocabulary_id_, pages(), max_unit_id_, records.size()};
   const std::vector<uint8_t> head = EncodeHeader(h);
   KAGAMI_RETURN_IF_ERROR(WriteAll(fd.fd, head.data(), head.size(), 0, what));
@@ -446,7 +465,8 @@ Status InvertedFile::AppendTo(const std::filesystem::path& path, int64_t file_pa
   const std::string what = "appending to local index " + path.string();
   Fd fd{::open(path.c_str(), O_RDWR | O_CLOEXEC)};
   if (fd.fd < 0) return ErrnoStatus(errno, what);
-  const std::vector<uint8_t> records = EncodeRecords(entries_, pages_, 0, pages_.size());
+  const std::vector<uint8_t> records = EncodeRecords();
+  if (records.empty()) return Status::IoError(what + ": a page's record is unreadable");
   KAGAMI_RETURN_IF_ERROR(WriteAll(fd.fd, records.data(), records.size(),
                                   static_cast<off_t>(kHeaderBytes + h.records_bytes), what));
   if (::fdatasync(fd.fd) != 0) return ErrnoStatus(errno, what);
@@ -492,59 +512,84 @@ Result<InvertedFile::Header> InvertedFile::ReadHeader(const std::filesystem::pat
 Result<std::unique_ptr<InvertedFile>> InvertedFile::Load(const std::filesystem::path& path) {
   KAGAMI_ASSIGN_OR_RETURN(Header h, ReadHeader(path));
   const std::string what = "reading local index " + path.string();
-  Fd fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-  if (fd.fd < 0) return ErrnoStatus(errno, what);
+  std::unique_ptr<int, FileCloser> file(new int(::open(path.c_str(), O_RDONLY | O_CLOEXEC)));
+  if (*file < 0) return ErrnoStatus(errno, what);
+  const int fd = *file;
   auto index = std::make_unique<InvertedFile>(h.vocabulary_id);
   index->pages_.reserve(static_cast<size_t>(h.pages));
-  index->entries_.reserve(h.records_bytes / sizeof(uint64_t));
-  // Read in chunks of whole records.
-  std::vector<uint8_t> buf;
-  uint64_t at = 0;
-  constexpr size_t kChunk = 8 << 20;
-  size_t buf_at = 0;
-  auto need = [&](size_t n) -> Status {
-    if (buf.size() - buf_at >= n) return Status::Ok();
-    std::vector<uint8_t> next(buf.begin() + static_cast<std::ptrdiff_t>(buf_at), buf.end());
-    const size_t want =
-        static_cast<size_t>(std::min<uint64_t>(std::max(kChunk, n), h.records_bytes - at));
-    const size_t old = next.size();
-    next.resize(old + want);
-    KAGAMI_RETURN_IF_ERROR(
-        ReadAll(fd.fd, next.data() + old, want, static_cast<off_t>(kHeaderBytes + at), what));
-    at += want;
-    buf = std::move(next);
-    buf_at = 0;
-    if (buf.size() < n) return Status::Corrupt(what + ": truncated record");
+  // Visits every record in order, reading in chunks of whole records:
+  // visit(page, packed keypoints) for each.
+  auto scan = [&](auto&& visit) -> Status {
+    std::vector<uint8_t> buf;
+    uint64_t at = 0;
+    constexpr size_t kChunk = 8 << 20;
+    size_t buf_at = 0;
+    auto need = [&](size_t n) -> Status {
+      if (buf.size() - buf_at >= n) return Status::Ok();
+      if (h.records_bytes - at < n - (buf.size() - buf_at)) {
+        return Status::Corrupt(what + ": truncated record");
+      }
+      std::vector<uint8_t> next(buf.begin() + static_cast<std::ptrdiff_t>(buf_at), buf.end());
+      const size_t want =
+          static_cast<size_t>(std::min<uint64_t>(std::max(kChunk, n), h.records_bytes - at));
+      const size_t old = next.size();
+      next.resize(old + want);
+      KAGAMI_RETURN_IF_ERROR(
+          ReadAll(fd, next.data() + old, want, static_cast<off_t>(kHeaderBytes + at), what));
+      at += want;
+      buf = std::move(next);
+      buf_at = 0;
+      if (buf.size() < n) return Status::Corrupt(what + ": truncated record");
+      return Status::Ok();
+    };
+    for (int64_t i = 0; i < h.pages; ++i) {
+      KAGAMI_RETURN_IF_ERROR(need(kRecordHeaderBytes));
+      Page page;
+      const uint8_t* p = buf.data() + buf_at;
+      std::memcpy(&page.unit_id, p, 8);
+      std::memcpy(&page.count, p + 8, 4);
+      std::memcpy(&page.width, p + 12, 4);
+      std::memcpy(&page.height, p + 16, 4);
+      page.in_file = true;
+      page.first = kHeaderBytes + (at - (buf.size() - buf_at)) + kRecordHeaderBytes;
+      buf_at += kRecordHeaderBytes;
+      if (page.count > kMaxRecordKeypoints || !(page.width > 0 && page.width <= 1) ||
+          !(page.height > 0 && page.height <= 1)) {
+        return Status::Corrupt(what + ": bad record " + std::to_string(i));
+      }
+      KAGAMI_RETURN_IF_ERROR(need(page.count * sizeof(uint64_t)));
+      visit(page, buf.data() + buf_at);
+      buf_at += page.count * sizeof(uint64_t);
+    }
     return Status::Ok();
   };
-  for (int64_t i = 0; i < h.pages; ++i) {
-    KAGAMI_RETURN_IF_ERROR(need(kRecordHeaderBytes));
-    Page page;
-    const uint8_t* p = buf.data() + buf_at;
-    std::memcpy(&page.unit_id, p, 8);
-    std::memcpy(&page.count, p + 8, 4);
-    std::memcpy(&page.width, p + 12, 4);
-    std::memcpy(&page.height, p + 16, 4);
-    buf_at += kRecordHeaderBytes;
-    if (page.count > kMaxRecordKeypoints || !(page.width > 0 && page.width <= 1) ||
-        !(page.height > 0 && page.height <= 1)) {
-      return Status::Corrupt(what + ": bad record " + std::to_string(i));
-    }
-    KAGAMI_RETURN_IF_ERROR(need(page.count * sizeof(uint64_t)));
-    page.first = index->entries_.size();
-    const uint32_t number = static_cast<uint32_t>(index->pages_.size());
+  // Pass 1: the page table and each word's list length.
+  std::vector<uint32_t> length(kWords, 0);
+  KAGAMI_RETURN_IF_ERROR(scan([&](const Page& page, const uint8_t* e) {
     for (uint32_t k = 0; k < page.count; ++k) {
-      uint64_t e;
-      std::memcpy(&e, buf.data() + buf_at + k * 8, 8);
-      index->entries_.push_back(e);
-      index->postings_[static_cast<uint16_t>(e)].postings.push_back(
-          {number, static_cast<uint32_t>(e >> 40)});
+      uint16_t word;
+      std::memcpy(&word, e + k * 8, 2);
+      ++length[word];
     }
-    buf_at += page.count * sizeof(uint64_t);
+    const uint32_t number = static_cast<uint32_t>(index->pages_.size());
     index->pages_.push_back(page);
     index->page_of_unit_.emplace(page.unit_id, number);
     index->max_unit_id_ = std::max(index->max_unit_id_, page.unit_id);
-  }
+    index->keypoints_ += page.count;
+  }));
+  // Pass 2: the postings, into lists of exact size.
+  for (int w = 0; w < kWords; ++w) index->postings_[w].postings.reserve(length[w]);
+  uint32_t number = 0;
+  KAGAMI_RETURN_IF_ERROR(scan([&](const Page& page, const uint8_t* e) {
+    for (uint32_t k = 0; k < page.count; ++k) {
+      uint64_t v;
+      std::memcpy(&v, e + k * 8, 8);
+      index->postings_[static_cast<uint16_t>(v)].postings.push_back(
+          {number, static_cast<uint32_t>(v >> 40)});
+    }
+    ++number;
+  }));
+  index->file_ = std::move(file);
   index->ShrinkToFit();
   return index;
 }

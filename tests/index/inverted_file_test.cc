@@ -313,6 +313,38 @@ TEST_F(InvertedFileTest, SavedAndAppendedFilesLoadToTheSameScores) {
       EXPECT_FLOAT_EQ(a[k].score, b[k].score);
     }
   }
+  // A loaded page's keypoints are read from its record: the same as added,
+  // while RAM holds only the postings and the page table.
+  for (int i : {0, 7, 11}) {
+    auto a = all.Features(100 + i);
+    auto b = (*loaded)->Features(100 + i);
+    ASSERT_NE(b, nullptr);
+    EXPECT_EQ(a->words, b->words);
+    EXPECT_EQ(a->signatures, b->signatures);
+    EXPECT_EQ(a->points, b->points);
+    EXPECT_EQ(a->page_width, b->page_width);
+  }
+  EXPECT_EQ((*loaded)->keypoints(), all.keypoints());
+  EXPECT_LT((*loaded)->MemoryBytes() + static_cast<size_t>(all.keypoints()) * 8,
+            all.MemoryBytes() + 4096);
+  // Saving the loaded index writes the same file; a page registered since the
+  // load is kept in RAM and saved with them. The loaded index keeps reading
+  // its records after the path is replaced.
+  const auto copy = dir / "copy.index";
+  ASSERT_TRUE((*loaded)->Save(copy).ok());
+  auto bytes = [](const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  EXPECT_EQ(bytes(copy), bytes(path));
+  std::filesystem::rename(copy, path);
+  (*loaded)->Add(500, Ref(3));
+  ASSERT_TRUE((*loaded)->Save(copy).ok());
+  auto reloaded = InvertedFile::Load(copy);
+  ASSERT_TRUE(reloaded.ok());
+  EXPECT_EQ((*reloaded)->pages(), kPages + 1);
+  EXPECT_EQ((*reloaded)->Features(500)->words, Ref(3).words);
+  EXPECT_EQ((*reloaded)->Features(104)->words, Ref(4).words);
   // A torn file is reported, not half-loaded.
   std::filesystem::resize_file(path, std::filesystem::file_size(path) - 100);
   EXPECT_EQ(InvertedFile::Load(path).status().code(), StatusCode::kCorrupt);

@@ -41,8 +41,9 @@ namespace kagami::index {
 // the measured distributions (bench/RESULTS.md section 11).
 //
 // Memory: 8 bytes per posting (page number u32, signature u32, contiguous
-// per word) plus 8 per stored keypoint (about 8 KB per page of 509
-// keypoints), 40 bytes per page, and a bucket table of 4 x (2^split_bits +
+// per word) plus 8 per keypoint of a page added in RAM (about 8 KB per page
+// of 509 keypoints; 4 KB for a page loaded from local.index), 40 bytes per
+// page, and a bucket table of 4 x (2^split_bits +
 // 1) bytes per word whose list is split (at most 67 MB for 8 bits).
 //
 // Persistence (the derived file local.index beside pdq.index): header, then
@@ -51,8 +52,13 @@ namespace kagami::index {
 // (temp + rename); Append() adds the pages registered since the file was
 // written and rewrites the header last, so a reader or a crash sees either
 // the old or the new page count, never a torn record. Load() reads the file
-// once and builds the posting lists (linear in pages). The split layout is
-// built in RAM; the file format does not depend on it.
+// twice (word counts, then postings into lists of exact size; linear in
+// pages) and keeps it open: a loaded page's keypoints are read from its
+// record on demand by Features() (one pread of <= 4 KB), so RAM holds the
+// postings and the page table, not the keypoints (half the in-RAM size).
+// Records are never rewritten in place (Save renames a new file over the
+// path; Append writes past the end), so the open file stays valid. The
+// split layout is built in RAM; the file format does not depend on it.
 //
 // Thread-safety: Score() and Features() are const and safe concurrently;
 // Add() needs exclusive access.
@@ -109,13 +115,14 @@ class InvertedFile {
   std::vector<Candidate> Score(const fingerprint::QuantisedQuery& query, int max_candidates,
                                float min_score, const GateOptions& gate = {}) const;
 
-  // The page's quantised keypoints; null when the unit is not in the file.
+  // The page's quantised keypoints; null when the unit is not in the index
+  // (or, for a loaded page, when reading its record from local.index fails).
   std::unique_ptr<fingerprint::QuantisedFeatures> Features(int64_t unit_id) const;
 
   uint32_t vocabulary_id() const { return vocabulary_id_; }
   int64_t pages() const { return static_cast<int64_t>(pages_.size()); }
   int64_t max_unit_id() const { return max_unit_id_; }
-  int64_t keypoints() const { return static_cast<int64_t>(entries_.size()); }
+  int64_t keypoints() const { return keypoints_; }
   int split_bits() const { return split_bits_; }
   // Bytes held in RAM (posting lists, keypoints, page table, lookup).
   size_t MemoryBytes() const;
@@ -155,9 +162,16 @@ class InvertedFile {
 
   struct Page {
     int64_t unit_id;
-    uint64_t first;  // into entries_
+    uint64_t first;  // into entries_, or the byte offset in file_ when in_file
     uint32_t count;
     float width, height;
+    bool in_file;
+  };
+  // The page's packed keypoints; false when its record cannot be read.
+  bool Entries(const Page& page, std::vector<uint64_t>* out) const;
+  std::vector<uint8_t> EncodeRecords() const;
+  struct FileCloser {
+    void operator()(int* fd) const;
   };
   struct Posting {
     uint32_t page;
@@ -175,6 +189,8 @@ class InvertedFile {
   uint32_t vocabulary_id_;
   bool searchable_;
   int64_t max_unit_id_ = 0;
+  int64_t keypoints_ = 0;
+  std::unique_ptr<int, FileCloser> file_;  // local.index, for loaded pages
   std::vector<Page> pages_;
   std::vector<uint64_t> entries_;  // packed: word | x12 << 16 | y12 << 28 | sig24 << 40
   int split_bits_;
