@@ -3,7 +3,7 @@
 //
 //   build/bench/kagami_bench_local_scale --pages 100000,1000000 --queries 40 \
 //       [--probe -1,0,1,2] [--split-bits 8] [--stop 0,0.02] [--gate-assignment 1]
-//       [--signatures independent|copied] [--save-max-pages N]
+//       [--signatures independent|copied] [--save-max-pages N] [--compare-prefetch 1]
 //
 // Registered pages: 160 real pages (Kagami's generated manga pages and
 // openclipart-png line art, files i % 97 == 36, neither used to train the
@@ -115,6 +115,8 @@ int main(int argc, char** argv) {
   // every real page and each pool pair is copied pages x 509 / 64k times (the
   // model of the first two rounds: every copy passes the Hamming test).
   std::string signatures = "independent";
+  // Also measures each probing radius without prefetching.
+  bool compare_prefetch = false;
   // Largest catalog saved and loaded again (a second copy in RAM).
   int64_t save_max_pages = INT64_MAX;
   fs::path work = fs::temp_directory_path() / "kagami-local-scale";
@@ -139,6 +141,8 @@ int main(int argc, char** argv) {
       std::stringstream ss(argv[i + 1]);
       std::string item;
       while (std::getline(ss, item, ',')) probe_radii.push_back(std::atoi(item.c_str()));
+    } else if (a == "--compare-prefetch") {
+      compare_prefetch = std::atoi(argv[i + 1]) != 0;
     } else if (a == "--save-max-pages") {
       save_max_pages = std::atoll(argv[i + 1]);
     } else if (a == "--signatures") {
@@ -247,11 +251,17 @@ int main(int argc, char** argv) {
     const double add_s = std::chrono::duration<double>(Clock::now() - t0).count();
     index.ShrinkToFit();
     for (double stop : stop_fractions) {
+      std::vector<std::pair<int, bool>> variants;
       for (int radius : probe_radii) {
+        variants.emplace_back(radius, true);
+        if (compare_prefetch && radius >= 0) variants.emplace_back(radius, false);
+      }
+      for (const auto& [radius, prefetch] : variants) {
         index::InvertedFile::GateOptions gate;
         gate.assignment = gate_assignment;
         gate.max_word_fraction = stop;
         gate.probe_radius = radius;
+        gate.prefetch = prefetch;
         std::vector<double> gate_ms, verify_ms, matcher_verify_ms, stage_ms, postings;
         int first = 0, accepted = 0, accepted_full = 0;
         for (size_t qi = 0; qi < query_words.size(); ++qi) {
@@ -288,11 +298,12 @@ int main(int argc, char** argv) {
           accepted_full += full_ok;
         }
         std::printf(
-            "| %lld | %d / %d | %.3g | %.0f | %.0f | %.0f | %ld | %.0fk | %.2f / %.2f | %.2f / "
+            "| %lld | %d / %d%s | %.3g | %.0f | %.0f | %.0f | %ld | %.0fk | %.2f / %.2f | %.2f / "
             "%.2f "
             "| %.2f / %.2f | %d/%zu | %d/%zu (%d) |\n",
-            static_cast<long long>(index.pages()), index.split_bits(), radius, stop,
-            add > 0 ? add / add_s : 0.0, index.MemoryBytes() / 1048576.0,
+            static_cast<long long>(index.pages()), index.split_bits(), radius,
+            prefetch || radius < 0 ? "" : " (no prefetch)", stop, add > 0 ? add / add_s : 0.0,
+            index.MemoryBytes() / 1048576.0,
             static_cast<double>(index.MemoryBytes()) / index.pages(), StatusKiB("VmRSS:") / 1024,
             Percentile(postings, 0.5) / 1e3, Percentile(gate_ms, 0.5), Percentile(gate_ms, 0.95),
             Percentile(verify_ms, 0.5), Percentile(matcher_verify_ms, 0.5),

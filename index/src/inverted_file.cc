@@ -262,11 +262,44 @@ std::vector<InvertedFile::Candidate> InvertedFile::Score(const fingerprint::Quan
     probes_bits = split_bits_;
     probes_radius = gate.probe_radius;
   }
+  const int assignment = std::min(query.assignment, std::max(1, gate.assignment));
+  const auto word_of = [&](int qi, int a) {
+    return query.words[static_cast<size_t>(qi) * query.assignment + a];
+  };
+  // Probing is bound by memory latency (a list's header, its bucket table,
+  // then each bucket: three dependent misses per probe), so the lookups of
+  // the next query keypoints are prefetched in three stages ahead.
+  const auto prefetch = [&](int qi, int stage) {
+    if (qi >= query.size()) return;
+    const uint32_t qprefix = query.signatures[qi] & prefix_mask;
+    for (int a = 0; a < assignment; ++a) {
+      const uint32_t w = word_of(qi, a);
+      if (w >= static_cast<uint32_t>(kWords)) continue;
+      const List& list = postings_[w];
+      if (stage == 0) {
+        __builtin_prefetch(&list);
+        continue;
+      }
+      if (list.split == 0) continue;
+      for (uint32_t m : probes) {
+        const uint32_t b = qprefix ^ m;
+        if (stage == 1)
+          __builtin_prefetch(list.bucket.data() + b);
+        else
+          __builtin_prefetch(list.postings.data() + list.bucket[b]);
+      }
+    }
+  };
+  const bool prefetching = probing && gate.prefetch;
   for (int qi = 0; qi < query.size(); ++qi) {
     const uint32_t qsig = query.signatures[qi] & 0xFFFFFFu;
-    const int assignment = std::min(query.assignment, std::max(1, gate.assignment));
+    if (prefetching) {
+      prefetch(qi + 3, 0);
+      prefetch(qi + 2, 1);
+      prefetch(qi + 1, 2);
+    }
     for (int a = 0; a < assignment; ++a) {
-      const uint32_t w = query.words[static_cast<size_t>(qi) * query.assignment + a];
+      const uint32_t w = word_of(qi, a);
       if (w >= static_cast<uint32_t>(kWords)) continue;
       const List& list = postings_[w];
       const std::vector<Posting>& all = list.postings;

@@ -237,6 +237,7 @@ TEST_F(InvertedFileTest, ProbedSplitAndUnsplitScansEqualTheReferenceScores) {
     gate.probe_radius = portable.probe_radius = radius;
     gate.assignment = portable.assignment = 1;
     portable.scalar_scan = true;
+    portable.prefetch = false;
     for (int i : {3, 9}) {
       const auto query = CropQuery(i);
       const auto reference = ReferenceScores(split, units, query, radius);

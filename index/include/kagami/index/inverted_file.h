@@ -76,6 +76,9 @@ struct LocalGateOptions {
   // read. < 0: whole lists, every signature within max_signature_distance
   // (the exact reference). Chosen in bench/RESULTS.md section 11.
   int probe_radius = 1;
+  // Prefetches the next query keypoints' buckets while probing (speed only;
+  // the scores are the same either way).
+  bool prefetch = true;
   // Scans postings with the portable popcount even where the POPCNT
   // instruction is available (the reference path, for tests).
   bool scalar_scan = false;
