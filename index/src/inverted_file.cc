@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <string>
 
 namespace kagami::index {
@@ -80,28 +81,35 @@ std::vector<uint8_t> EncodeHeader(const InvertedFile::Header& h) {
 
 // Adds a posting that passed the Hamming test to its page's score: each
 // query keypoint counts once per page, with its best weight.
+// A page's accumulator in Score(): one 16-byte slot, so a hit costs one
+// cache line.
+struct ScoreSlot {
+  float score;
+  float best_weight;
+  int32_t last_query;
+  int32_t matches;
+};
+
 struct PostingVisitor {
   int qi;
   float idf2;
   const float* he_weight;
-  float* score;
-  float* best_weight;
-  int32_t* last_query;
-  int32_t* matches;
+  ScoreSlot* slots;
   std::vector<uint32_t>* touched;
 
   void operator()(uint32_t page, int d) const {
     const float weight = idf2 * he_weight[d];
-    if (last_query[page] != qi) {
-      if (last_query[page] < 0)
+    ScoreSlot& slot = slots[page];
+    if (slot.last_query != qi) {
+      if (slot.last_query < 0)
         touched->push_back(page);
       else
-        score[page] += best_weight[page];
-      last_query[page] = qi;
-      best_weight[page] = weight;
-      ++matches[page];
+        slot.score += slot.best_weight;
+      slot.last_query = qi;
+      slot.best_weight = weight;
+      ++slot.matches;
     } else {
-      best_weight[page] = std::max(best_weight[page], weight);
+      slot.best_weight = std::max(slot.best_weight, weight);
     }
   }
 };
@@ -229,22 +237,12 @@ std::vector<InvertedFile::Candidate> InvertedFile::Score(const fingerprint::Quan
   // Per-thread scratch sized to the page count; only touched entries are
   // reset, so a query costs its posting lists, not the catalog's size.
   struct Scratch {
-    std::vector<float> score, best_weight;
-    std::vector<int32_t> last_query;
-    std::vector<int32_t> matches;
+    std::vector<ScoreSlot> slots;
     std::vector<uint32_t> touched;
   };
   thread_local Scratch scratch;
-  if (scratch.score.size() < n_pages) {
-    scratch.score.resize(n_pages, 0.0f);
-    scratch.best_weight.resize(n_pages, 0.0f);
-    scratch.last_query.resize(n_pages, -1);
-    scratch.matches.resize(n_pages, 0);
-  }
-  std::vector<float>& score = scratch.score;
-  std::vector<float>& best_weight = scratch.best_weight;
-  std::vector<int32_t>& last_query = scratch.last_query;
-  std::vector<int32_t>& matches = scratch.matches;
+  if (scratch.slots.size() < n_pages) scratch.slots.resize(n_pages, ScoreSlot{0.0f, 0.0f, -1, 0});
+  ScoreSlot* slots = scratch.slots.data();
   std::vector<uint32_t>& touched = scratch.touched;
   touched.clear();
   const double sigma = max_signature_distance / 2.0 + 1.0;
@@ -307,14 +305,7 @@ std::vector<InvertedFile::Candidate> InvertedFile::Score(const fingerprint::Quan
       const float idf = static_cast<float>(
           std::max(0.0, log_pages - std::log(static_cast<double>(all.size()))) + 0.1);
       const float idf2 = idf * idf;
-      PostingVisitor visit{qi,
-                           idf2,
-                           he_weight,
-                           score.data(),
-                           best_weight.data(),
-                           last_query.data(),
-                           matches.data(),
-                           &touched};
+      PostingVisitor visit{qi, idf2, he_weight, slots, &touched};
       const Posting* data = all.data();
       const int max_d = max_signature_distance;
       if (!probing) {
@@ -334,16 +325,35 @@ std::vector<InvertedFile::Candidate> InvertedFile::Score(const fingerprint::Quan
                    gate.probe_radius, gate.scalar_scan, visit);
     }
   }
+  // The best max_candidates by score, ties by unit id. Only pages that can
+  // be among them (score at least the max_candidates-th best) look up their
+  // unit id: the page table is not touched for every scored page.
+  struct Scored {
+    float score;
+    uint32_t page;
+    int matches;
+  };
+  thread_local std::vector<Scored> scored;
+  scored.clear();
   for (uint32_t page : touched) {
-    const float s = score[page] + best_weight[page];
-    if (s >= min_score) out.push_back({pages_[page].unit_id, s, matches[page]});
-    score[page] = 0.0f;
-    best_weight[page] = 0.0f;
-    last_query[page] = -1;
-    matches[page] = 0;
+    ScoreSlot& slot = slots[page];
+    const float total = slot.score + slot.best_weight;
+    if (total >= min_score) scored.push_back({total, page, slot.matches});
+    slot = ScoreSlot{0.0f, 0.0f, -1, 0};
   }
-  const size_t keep = std::min<size_t>(out.size(), static_cast<size_t>(max_candidates));
-  std::partial_sort(out.begin(), out.begin() + keep, out.end(),
+  const size_t keep = std::min<size_t>(scored.size(), static_cast<size_t>(max_candidates));
+  if (keep == 0) return out;
+  float floor = std::numeric_limits<float>::lowest();
+  if (scored.size() > keep) {
+    std::nth_element(scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(keep - 1),
+                     scored.end(),
+                     [](const Scored& a, const Scored& b) { return a.score > b.score; });
+    floor = scored[keep - 1].score;
+  }
+  for (const Scored& c : scored) {
+    if (c.score >= floor) out.push_back({pages_[c.page].unit_id, c.score, c.matches});
+  }
+  std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(keep), out.end(),
                     [](const Candidate& a, const Candidate& b) {
                       return a.score != b.score ? a.score > b.score : a.unit_id < b.unit_id;
                     });
