@@ -43,8 +43,8 @@ namespace kagami::index {
 // Memory: 8 bytes per posting (page number u32, signature u32, contiguous
 // per word) plus 8 per keypoint of a page added in RAM (about 8 KB per page
 // of 509 keypoints; 4 KB for a page loaded from local.index), 40 bytes per
-// page, and a bucket table of 4 x (2^split_bits +
-// 1) bytes per word whose list is split (at most 67 MB for 8 bits).
+// page, and a bucket table of 4 x (2^split_bits + 1) bytes per word whose
+// list is split (at most 67 MB for 8 bits).
 //
 // Persistence (the derived file local.index beside pdq.index): header, then
 // one record per page in registration order (unit id, count, page size,
@@ -138,7 +138,8 @@ class InvertedFile {
   void Reserve(int64_t pages);
   // Orders every list's unsplit tail into its buckets and releases spare
   // capacity (after bulk Add()s; Load() does it). Add() alone keeps each
-  // list's unordered tail below 1/8 of the list (amortised O(1) per posting).
+  // list's unordered tail below a quarter of its ordered part (amortised
+  // O(1) per posting).
   void ShrinkToFit();
 
   Status Save(const std::filesystem::path& path) const;
