@@ -1,15 +1,19 @@
 // Scale of the local stage's gate (index/inverted_file.h): per-query time and
 // memory against 100k and 1M registered pages.
 //
-//   build/bench/kagami_bench_local_scale --pages 100000,1000000 --queries 40
+//   build/bench/kagami_bench_local_scale --pages 100000,1000000 --queries 40 \
+//       [--probe -1,0,1,2] [--split-bits 8] [--stop 0,0.02] [--gate-assignment 1]
+//       [--signatures independent|copied] [--save-max-pages N] [--compare-prefetch 1]
 //
 // Registered pages: 160 real pages (Kagami's generated manga pages and
 // openclipart-png line art, files i % 97 == 36, neither used to train the
 // vocabulary nor by the real-image calibration), then synthetic pages up to
 // each size: 509 keypoints each whose (word, signature) pairs are drawn from
 // the real pages' keypoints (so posting lists have the real, skewed word
-// distribution) at uniform positions. Queries: the real pages cropped 15% per
-// side. Times are thread CPU time (the build machine is shared).
+// distribution) at uniform positions; their signatures are drawn from
+// another pool keypoint (--signatures independent, the default) or copied
+// with the word (--signatures copied, the first two rounds' model). Queries: the real pages cropped
+// 15% per side. Times are thread CPU time (the build machine is shared).
 #include <time.h>
 
 #include <algorithm>
@@ -99,6 +103,22 @@ int main(int argc, char** argv) {
   // size; the first is RobustOptions' default.
   std::vector<double> stop_fractions = {index::RobustOptions().max_word_fraction};
   int gate_assignment = index::RobustOptions().gate_assignment;
+  // Multi-probe radii measured at each size (InvertedFile::GateOptions::
+  // probe_radius; -1 reads whole lists, the exact reference) and the split
+  // bits of the index.
+  std::vector<int> probe_radii = {index::InvertedFile::GateOptions().probe_radius};
+  int split_bits = index::InvertedFile::kSplitBits;
+  // Synthetic keypoints: "independent" draws the word and the signature from
+  // two independent pool keypoints (the real word distribution and the real
+  // signature bits, unrelated descriptors); "copied" copies whole (word,
+  // signature) pairs, so every synthetic page repeats ~4 exact keypoints of
+  // every real page and each pool pair is copied pages x 509 / 64k times (the
+  // model of the first two rounds: every copy passes the Hamming test).
+  std::string signatures = "independent";
+  // Also measures each probing radius without prefetching.
+  bool compare_prefetch = false;
+  // Largest catalog saved and loaded again (a second copy in RAM).
+  int64_t save_max_pages = INT64_MAX;
   fs::path work = fs::temp_directory_path() / "kagami-local-scale";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
@@ -116,6 +136,19 @@ int main(int argc, char** argv) {
       std::stringstream ss(argv[i + 1]);
       std::string item;
       while (std::getline(ss, item, ',')) stop_fractions.push_back(std::atof(item.c_str()));
+    } else if (a == "--probe") {
+      probe_radii.clear();
+      std::stringstream ss(argv[i + 1]);
+      std::string item;
+      while (std::getline(ss, item, ',')) probe_radii.push_back(std::atoi(item.c_str()));
+    } else if (a == "--compare-prefetch") {
+      compare_prefetch = std::atoi(argv[i + 1]) != 0;
+    } else if (a == "--save-max-pages") {
+      save_max_pages = std::atoll(argv[i + 1]);
+    } else if (a == "--signatures") {
+      signatures = argv[i + 1];
+    } else if (a == "--split-bits") {
+      split_bits = std::atoi(argv[i + 1]);
     } else if (a == "--gate-assignment") {
       gate_assignment = std::atoi(argv[i + 1]);
     }
@@ -164,19 +197,24 @@ int main(int argc, char** argv) {
     query_page.push_back(p);
   }
   std::printf(
-      "real pages %zu (%zu keypoints in the word pool), queries %zu; quantising a query "
+      "real pages %zu (%zu keypoints in the word pool, synthetic signatures %s), queries %zu; "
+      "quantising a query "
       "(%d keypoints, %d leaf and %d top-level words each): %.2f ms CPU\n",
-      real.size(), pool.size(), query_words.size(), defaults.features.max_keypoints,
-      defaults.multiple_assignment, defaults.top_assignment,
+      real.size(), pool.size(), signatures.c_str(), query_words.size(),
+      defaults.features.max_keypoints, defaults.multiple_assignment, defaults.top_assignment,
       1e3 * quantise_cpu / std::max<size_t>(1, query_words.size()));
   std::printf(
-      "\n| pages | stop-word fraction | add pages/s | index MiB (RAM) | bytes/page | RSS MiB | "
-      "postings read p50 | gate CPU ms p50 / p95 "
-      "| verify 12 CPU ms p50 | local stage (gate + verify) CPU ms p50 / p95 | true page first "
-      "| accepted |\n"
-      "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+      "\n| pages | split bits / probe radius | stop-word fraction | add pages/s | index MiB (RAM) "
+      "| bytes/page | RSS MiB | postings read p50 | gate CPU ms p50 / p95 "
+      "| verify 12 CPU ms p50 (full RANSAC / as the matcher) | local stage (gate + verify as the "
+      "matcher) CPU ms p50 / p95 | true page first | accepted (full RANSAC; as the matcher) |\n"
+      "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   std::mt19937_64 rng(5);
-  index::InvertedFile index(vocab.id());
+  index::InvertedFile index(vocab.id(), true, split_bits);
+  // The matcher's verification (RobustMatcher::RunLocalStage): a RANSAC with
+  // a tenth of the iterations first, the full one from escalate_inliers.
+  fingerprint::VerifyOptions cheap = defaults.verify;
+  cheap.ransac_iterations = std::max(1, defaults.verify.ransac_iterations / 10);
   for (size_t i = 0; i < real_q.size(); ++i) index.Add(static_cast<int64_t>(i + 1), real_q[i]);
   int64_t next_unit = static_cast<int64_t>(real_q.size()) + 1;
   fingerprint::QuantisedFeatures synthetic;
@@ -205,7 +243,7 @@ int main(int argc, char** argv) {
       for (int k = 0; k < fingerprint::kMaxQuantisedKeypoints; ++k) {
         const auto& [w, s] = pool[pick(rng)];
         synthetic.words[k] = w;
-        synthetic.signatures[k] = s;
+        synthetic.signatures[k] = signatures == "copied" ? s : pool[pick(rng)].second;
         synthetic.points[k] = cv::Point2f(ux(rng), uy(rng));
       }
       index.Add(next_unit++, synthetic);
@@ -213,43 +251,70 @@ int main(int argc, char** argv) {
     const double add_s = std::chrono::duration<double>(Clock::now() - t0).count();
     index.ShrinkToFit();
     for (double stop : stop_fractions) {
-      index::InvertedFile::GateOptions gate;
-      gate.assignment = gate_assignment;
-      gate.max_word_fraction = stop;
-      std::vector<double> gate_ms, verify_ms, stage_ms, postings;
-      int first = 0, accepted = 0;
-      for (size_t qi = 0; qi < query_words.size(); ++qi) {
-        double c0 = ThreadCpu();
-        const auto ranked = index.Score(query_words[qi], defaults.max_local_candidates,
-                                        defaults.min_gate_score, gate);
-        gate_ms.push_back(1e3 * (ThreadCpu() - c0));
-        postings.push_back(static_cast<double>(index.PostingsScanned(query_words[qi], gate)));
-        c0 = ThreadCpu();
-        bool ok = false;
-        for (const auto& c : ranked) {
-          auto ref = index.Features(c.unit_id);
-          const auto v = fingerprint::VerifyQuantised(query_words[qi], *ref,
-                                                      defaults.quantised_match, defaults.verify);
-          ok |= v.accepted && c.unit_id == query_page[qi] + 1;
-        }
-        verify_ms.push_back(1e3 * (ThreadCpu() - c0));
-        stage_ms.push_back(gate_ms.back() + verify_ms.back());
-        first += !ranked.empty() && ranked[0].unit_id == query_page[qi] + 1;
-        accepted += ok;
+      std::vector<std::pair<int, bool>> variants;
+      for (int radius : probe_radii) {
+        variants.emplace_back(radius, true);
+        if (compare_prefetch && radius >= 0) variants.emplace_back(radius, false);
       }
-      std::printf(
-          "| %lld | %.3g | %.0f | %.0f | %.0f | %ld | %.0fk | %.2f / %.2f | %.2f | %.2f / %.2f | "
-          "%d/%zu "
-          "| %d/%zu |\n",
-          static_cast<long long>(index.pages()), stop, add > 0 ? add / add_s : 0.0,
-          index.MemoryBytes() / 1048576.0, static_cast<double>(index.MemoryBytes()) / index.pages(),
-          StatusKiB("VmRSS:") / 1024, Percentile(postings, 0.5) / 1e3, Percentile(gate_ms, 0.5),
-          Percentile(gate_ms, 0.95), Percentile(verify_ms, 0.5), Percentile(stage_ms, 0.5),
-          Percentile(stage_ms, 0.95), first, query_words.size(), accepted, query_words.size());
-      std::fflush(stdout);
+      for (const auto& [radius, prefetch] : variants) {
+        index::InvertedFile::GateOptions gate;
+        gate.assignment = gate_assignment;
+        gate.max_word_fraction = stop;
+        gate.probe_radius = radius;
+        gate.prefetch = prefetch;
+        std::vector<double> gate_ms, verify_ms, matcher_verify_ms, stage_ms, postings;
+        int first = 0, accepted = 0, accepted_full = 0;
+        for (size_t qi = 0; qi < query_words.size(); ++qi) {
+          double c0 = ThreadCpu();
+          const auto ranked = index.Score(query_words[qi], defaults.max_local_candidates,
+                                          defaults.min_gate_score, gate);
+          gate_ms.push_back(1e3 * (ThreadCpu() - c0));
+          postings.push_back(static_cast<double>(index.PostingsScanned(query_words[qi], gate)));
+          c0 = ThreadCpu();
+          bool full_ok = false;
+          for (const auto& c : ranked) {
+            auto ref = index.Features(c.unit_id);
+            const auto v = fingerprint::VerifyQuantised(query_words[qi], *ref,
+                                                        defaults.quantised_match, defaults.verify);
+            full_ok |= v.accepted && c.unit_id == query_page[qi] + 1;
+          }
+          verify_ms.push_back(1e3 * (ThreadCpu() - c0));
+          c0 = ThreadCpu();
+          bool ok = false;
+          for (const auto& c : ranked) {
+            auto ref = index.Features(c.unit_id);
+            auto v = fingerprint::VerifyQuantised(query_words[qi], *ref, defaults.quantised_match,
+                                                  cheap);
+            if (!v.accepted && v.inliers >= defaults.escalate_inliers) {
+              v = fingerprint::VerifyQuantised(query_words[qi], *ref, defaults.quantised_match,
+                                               defaults.verify);
+            }
+            ok |= v.accepted && c.unit_id == query_page[qi] + 1;
+          }
+          matcher_verify_ms.push_back(1e3 * (ThreadCpu() - c0));
+          stage_ms.push_back(gate_ms.back() + matcher_verify_ms.back());
+          first += !ranked.empty() && ranked[0].unit_id == query_page[qi] + 1;
+          accepted += ok;
+          accepted_full += full_ok;
+        }
+        std::printf(
+            "| %lld | %d / %d%s | %.3g | %.0f | %.0f | %.0f | %ld | %.0fk | %.2f / %.2f | %.2f / "
+            "%.2f "
+            "| %.2f / %.2f | %d/%zu | %d/%zu (%d) |\n",
+            static_cast<long long>(index.pages()), index.split_bits(), radius,
+            prefetch || radius < 0 ? "" : " (no prefetch)", stop, add > 0 ? add / add_s : 0.0,
+            index.MemoryBytes() / 1048576.0,
+            static_cast<double>(index.MemoryBytes()) / index.pages(), StatusKiB("VmRSS:") / 1024,
+            Percentile(postings, 0.5) / 1e3, Percentile(gate_ms, 0.5), Percentile(gate_ms, 0.95),
+            Percentile(verify_ms, 0.5), Percentile(matcher_verify_ms, 0.5),
+            Percentile(stage_ms, 0.5), Percentile(stage_ms, 0.95), first, query_words.size(),
+            accepted_full, query_words.size(), accepted);
+        std::fflush(stdout);
+      }
     }
     // Saving and loading holds a second copy: only where the machine has room.
-    if (MemAvailableKiB() > static_cast<long>(index.MemoryBytes() / 1024 * 21 / 20) + (3 << 20)) {
+    if (index.pages() <= save_max_pages &&
+        MemAvailableKiB() > static_cast<long>(index.MemoryBytes() / 1024 * 21 / 20) + (3 << 20)) {
       const fs::path file = work / "local.index";
       auto s0 = Clock::now();
       if (!index.Save(file).ok()) return 1;
@@ -257,12 +322,40 @@ int main(int argc, char** argv) {
       s0 = Clock::now();
       auto loaded = index::InvertedFile::Load(file);
       const double load_s = std::chrono::duration<double>(Clock::now() - s0).count();
+      // The loaded index reads keypoints from the file: the same local stage
+      // from it, and its RAM.
+      std::vector<double> loaded_ms;
+      int loaded_accepted = 0;
+      if (loaded.ok()) {
+        for (size_t qi = 0; qi < query_words.size(); ++qi) {
+          const double c0 = ThreadCpu();
+          bool ok = false;
+          for (const auto& c : (*loaded)->Score(query_words[qi], defaults.max_local_candidates,
+                                                defaults.min_gate_score)) {
+            auto ref = (*loaded)->Features(c.unit_id);
+            if (!ref) continue;
+            auto v = fingerprint::VerifyQuantised(query_words[qi], *ref, defaults.quantised_match,
+                                                  cheap);
+            if (!v.accepted && v.inliers >= defaults.escalate_inliers) {
+              v = fingerprint::VerifyQuantised(query_words[qi], *ref, defaults.quantised_match,
+                                               defaults.verify);
+            }
+            ok |= v.accepted && c.unit_id == query_page[qi] + 1;
+          }
+          loaded_ms.push_back(1e3 * (ThreadCpu() - c0));
+          loaded_accepted += ok;
+        }
+      }
       std::printf(
           "    local.index at %lld pages: %.1f MiB on disk (%.0f bytes/page), save %.2f s, "
-          "load %.2f s%s\n",
+          "load %.2f s%s; loaded index %.0f MiB RAM (%.0f bytes/page, keypoints read from the "
+          "file), local stage from it CPU ms p50 %.2f, accepted %d/%zu\n",
           static_cast<long long>(index.pages()), fs::file_size(file) / 1048576.0,
           static_cast<double>(fs::file_size(file)) / index.pages(), save_s, load_s,
-          loaded.ok() ? "" : " (LOAD FAILED)");
+          loaded.ok() ? "" : " (LOAD FAILED)",
+          loaded.ok() ? (*loaded)->MemoryBytes() / 1048576.0 : 0.0,
+          loaded.ok() ? static_cast<double>((*loaded)->MemoryBytes()) / index.pages() : 0.0,
+          Percentile(loaded_ms, 0.5), loaded_accepted, query_words.size());
       fs::remove(file);
     }
   }

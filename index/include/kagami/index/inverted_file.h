@@ -12,21 +12,39 @@
 namespace kagami::index {
 
 // The local stage's gate and store: an inverted file over the visual words of
-// every registered page (fingerprint/quantised_features.h), scored with
-// tf-idf weights and Hamming embedding (Sivic & Zisserman, "Video Google",
-// ICCV 2003; Jegou, Douze & Schmid, ECCV 2008), plus every page's quantised
-// keypoints for geometric verification of the few pages it lets through.
+// every registered page (fingerprint/quantised_features.h; the words are the
+// leaves of a vocabulary tree, Nister & Stewenius, "Scalable recognition with
+// a vocabulary tree", CVPR 2006), scored with tf-idf weights (Sivic &
+// Zisserman, "Video Google", ICCV 2003) and Hamming embedding (Jegou, Douze &
+// Schmid, "Hamming embedding and weak geometric consistency for large scale
+// image search", ECCV 2008), plus every page's quantised keypoints for
+// geometric verification of the few pages it lets through.
+//
+// Split posting lists (multi-probe): each word's list is ordered by the low
+// split_bits() bits of the 24-bit signature (the "prefix") with a bucket
+// table, so a (word, prefix) pair acts as a word of a 2^split_bits finer
+// vocabulary. A query keypoint reads only the buckets whose prefix is within
+// GateOptions::probe_radius bits of its own (1 + 8 of 256 buckets for 8 bits
+// and radius 1: ~4% of the list) and weighs the rest of the signature as
+// before. probe_radius < 0 reads whole lists (the exact reference).
 //
 // Score of a registered page for a query: sum over query keypoints that have
 // at least one keypoint of the page in one of their words with a signature
-// within max_signature_distance bits, of idf(word)^2 * exp(-d^2 / sigma^2)
-// (d: the closest such signature, sigma = max_signature_distance / 2 + 1;
-// idf = log(pages / postings of the word)); each query keypoint counts once
-// per page. The cut-off applied to it is RobustOptions::min_gate_score,
-// chosen from the measured distributions (bench/RESULTS.md section 11).
+// within max_signature_distance bits and (when probing) a prefix within
+// probe_radius bits, of idf(word)^2 * exp(-d^2 / sigma^2) (d: the closest
+// such signature, sigma = max_signature_distance / 2 + 1; idf = log(pages /
+// postings of the word)); each query keypoint counts once per page. The
+// score is defined by that sum, not by the layout: lists too short to split
+// (and postings added since a list was last ordered) are read whole and
+// filtered by the same prefix test, so every path gives identical scores.
+// The cut-off applied to it is RobustOptions::min_gate_score, chosen from
+// the measured distributions (bench/RESULTS.md section 11).
 //
-// Memory: 8 bytes per posting plus 8 per stored keypoint (about 8 KB per
-// page of 509 keypoints) and 40 bytes per page.
+// Memory: 8 bytes per posting (page number u32, signature u32, contiguous
+// per word) plus 8 per keypoint of a page added in RAM (about 8 KB per page
+// of 509 keypoints; 4 KB for a page loaded from local.index), 40 bytes per
+// page, and a bucket table of 4 x (2^split_bits + 1) bytes per word whose
+// list is split (at most 67 MB for 8 bits).
 //
 // Persistence (the derived file local.index beside pdq.index): header, then
 // one record per page in registration order (unit id, count, page size,
@@ -34,7 +52,13 @@ namespace kagami::index {
 // (temp + rename); Append() adds the pages registered since the file was
 // written and rewrites the header last, so a reader or a crash sees either
 // the old or the new page count, never a torn record. Load() reads the file
-// once and builds the posting lists (linear in pages).
+// twice (word counts, then postings into lists of exact size; linear in
+// pages) and keeps it open: a loaded page's keypoints are read from its
+// record on demand by Features() (one pread of <= 4 KB), so RAM holds the
+// postings and the page table, not the keypoints (half the in-RAM size).
+// Records are never rewritten in place (Save renames a new file over the
+// path; Append writes past the end), so the open file stays valid. The
+// split layout is built in RAM; the file format does not depend on it.
 //
 // Thread-safety: Score() and Features() are const and safe concurrently;
 // Add() needs exclusive access.
@@ -47,6 +71,14 @@ struct LocalGateOptions {
   // a good part of the catalog, weighs little (idf), and its list would
   // dominate the query's time at scale. <= 0 keeps every word.
   double max_word_fraction = 0.0;
+  // Multi-probe radius over the split prefix (see above): buckets whose
+  // prefix differs from the query keypoint's in at most this many bits are
+  // read. < 0: whole lists, every signature within max_signature_distance
+  // (the exact reference). Chosen in bench/RESULTS.md section 11.
+  int probe_radius = 1;
+  // Prefetches the next query keypoints' buckets while probing (speed only;
+  // the scores are the same either way).
+  bool prefetch = true;
   // Scans postings with the portable popcount even where the POPCNT
   // instruction is available (the reference path, for tests).
   bool scalar_scan = false;
@@ -55,10 +87,16 @@ struct LocalGateOptions {
 class InvertedFile {
  public:
   static constexpr int kWords = 65536;
+  // Signature bits a posting list is split by (0..kMaxSplitBits).
+  static constexpr int kSplitBits = 8;
+  static constexpr int kMaxSplitBits = 12;
+  // Lists shorter than this are read whole (with the prefix test).
+  static constexpr size_t kMinSplitLength = 64;
 
   // Without posting lists (`searchable` false) the object only collects pages
   // for Save/AppendTo (registration), and Score() finds nothing.
-  explicit InvertedFile(uint32_t vocabulary_id, bool searchable = true);
+  explicit InvertedFile(uint32_t vocabulary_id, bool searchable = true,
+                        int split_bits = kSplitBits);
   ~InvertedFile();
   InvertedFile(const InvertedFile&) = delete;
   InvertedFile& operator=(const InvertedFile&) = delete;
@@ -80,13 +118,15 @@ class InvertedFile {
   std::vector<Candidate> Score(const fingerprint::QuantisedQuery& query, int max_candidates,
                                float min_score, const GateOptions& gate = {}) const;
 
-  // The page's quantised keypoints; null when the unit is not in the file.
+  // The page's quantised keypoints; null when the unit is not in the index
+  // (or, for a loaded page, when reading its record from local.index fails).
   std::unique_ptr<fingerprint::QuantisedFeatures> Features(int64_t unit_id) const;
 
   uint32_t vocabulary_id() const { return vocabulary_id_; }
   int64_t pages() const { return static_cast<int64_t>(pages_.size()); }
   int64_t max_unit_id() const { return max_unit_id_; }
-  int64_t keypoints() const { return static_cast<int64_t>(entries_.size()); }
+  int64_t keypoints() const { return keypoints_; }
+  int split_bits() const { return split_bits_; }
   // Bytes held in RAM (posting lists, keypoints, page table, lookup).
   size_t MemoryBytes() const;
 
@@ -96,7 +136,10 @@ class InvertedFile {
                          const GateOptions& gate = {}) const;
   // Room for `pages` pages of up to 509 keypoints (before bulk Add()s).
   void Reserve(int64_t pages);
-  // Releases spare capacity (after bulk Add()s; Load() does it).
+  // Orders every list's unsplit tail into its buckets and releases spare
+  // capacity (after bulk Add()s; Load() does it). Add() alone keeps each
+  // list's unordered tail below a quarter of its ordered part (amortised
+  // O(1) per posting).
   void ShrinkToFit();
 
   Status Save(const std::filesystem::path& path) const;
@@ -123,20 +166,39 @@ class InvertedFile {
 
   struct Page {
     int64_t unit_id;
-    uint64_t first;  // into entries_
+    uint64_t first;  // into entries_, or the byte offset in file_ when in_file
     uint32_t count;
     float width, height;
+    bool in_file;
+  };
+  // The page's packed keypoints; false when its record cannot be read.
+  bool Entries(const Page& page, std::vector<uint64_t>* out) const;
+  std::vector<uint8_t> EncodeRecords() const;
+  struct FileCloser {
+    void operator()(int* fd) const;
   };
   struct Posting {
     uint32_t page;
     uint32_t signature;
   };
+  // One word's postings: [0, split) ordered by prefix, bucket p holding
+  // [bucket[p], bucket[p + 1]) (bucket empty when not split, split = 0);
+  // [split, size) added since, in page order.
+  struct List {
+    std::vector<Posting> postings;
+    std::vector<uint32_t> bucket;
+    uint32_t split = 0;
+  };
+  void Split(List& list) const;
   uint32_t vocabulary_id_;
   bool searchable_;
   int64_t max_unit_id_ = 0;
+  int64_t keypoints_ = 0;
+  std::unique_ptr<int, FileCloser> file_;  // local.index, for loaded pages
   std::vector<Page> pages_;
   std::vector<uint64_t> entries_;  // packed: word | x12 << 16 | y12 << 28 | sig24 << 40
-  std::vector<std::vector<Posting>> postings_;
+  int split_bits_;
+  std::vector<List> postings_;
   std::unordered_map<int64_t, uint32_t> page_of_unit_;
 };
 
