@@ -454,6 +454,7 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
           (trace.empty() ? "" : ",") + std::string("{\"unit\":") + std::to_string(unit) +
           ",\"score\":" + std::to_string(g == gate.end() ? -1.0f : g->second.score) +
           ",\"matches\":" + std::to_string(g == gate.end() ? -1 : g->second.matches) +
+          ",\"correspondences\":" + std::to_string(v.matches) +
           ",\"inliers\":" + std::to_string(v.inliers) + ",\"sane\":" + (v.sane ? "true" : "false") +
           ",\"coverage\":" + std::to_string(v.coverage) +
           ",\"overlap_coverage\":" + std::to_string(v.overlap_coverage) +
