@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -17,6 +18,9 @@
 #include <thread>
 
 #include <sodium.h>
+#include <tbb/flow_graph.h>
+#include <tbb/global_control.h>
+#include <tbb/task_arena.h>
 #include <nlohmann/json.hpp>
 
 #include "kagami/crawler/frontier.h"
@@ -147,10 +151,28 @@ std::string ToUtcSeconds(int64_t unix_ms) {
 
 struct MediaDone {
   int64_t id = 0;
+  // A stop dropped the media before it was archived: its URL is released to
+  // the frontier (fetched again later), not completed.
+  bool dropped = false;
   Status status;
   bool fatal = false;  // the findings store failed: stop rather than lose accusations
   int new_findings = 0;
 };
+
+// One media item on its way through the media graph.
+struct MediaJob {
+  MediaItem item;
+  uint64_t bytes = 0;  // counted in media_pending_bytes until recorded
+  ingest::MemoryAsset asset;
+  WarcRef warc_ref;
+  std::vector<reports::Finding> findings;  // matched, to be recorded
+  bool finished = false;                   // nothing left to do but record `done`
+  MediaDone done;
+};
+using MediaJobPtr = std::shared_ptr<MediaJob>;
+using MediaNode = tbb::flow::function_node<MediaJobPtr, MediaJobPtr>;
+using RecordNode = tbb::flow::function_node<MediaJobPtr, tbb::flow::continue_msg>;
+using StreamNode = tbb::flow::async_node<MediaJobPtr, MediaJobPtr>;
 
 }  // namespace
 
@@ -181,15 +203,31 @@ struct Crawler::Impl {
   bool activity = true;  // a response or media completion since the last Fill
   Clock::time_point last_fill{};
 
-  // Media stage (MediaWorker): queue in, completions out, both under `mu`.
+  // Media stage: a TBB flow graph (StartMediaGraph), fed by the fetch loop
+  // (SubmitMedia); completions come back through media_done. `mu` guards
+  // media_done and the two counters.
   std::mutex mu;
-  std::condition_variable cv;
-  std::deque<MediaItem> media_queue;
   std::deque<MediaDone> media_done;
   uint64_t media_pending_bytes = 0;
-  int media_outstanding = 0;  // queued or being scanned
-  bool closing = false;
-  std::vector<std::thread> workers;
+  int media_outstanding = 0;  // submitted, not yet drained
+  // Set on a stop or an error: media not yet archived, or archived and not yet
+  // matched, is dropped (its URL released, fetched again later).
+  std::atomic<bool> drop_unstarted{false};
+  std::unique_ptr<tbb::global_control> parallelism;
+  std::unique_ptr<tbb::task_arena> arena;
+  std::unique_ptr<tbb::flow::graph> graph;
+  std::unique_ptr<MediaNode> archive_node;
+  std::unique_ptr<MediaNode> match_node;
+  std::unique_ptr<RecordNode> record_node;
+  std::unique_ptr<StreamNode> stream_node;
+  // HLS streams block on the network for up to the live limits: they run on
+  // their own threads, outside TBB's workers, and rejoin the graph through the
+  // async node's gateway. Guarded by stream_mu.
+  std::mutex stream_mu;
+  std::condition_variable stream_cv;
+  std::deque<std::pair<MediaJobPtr, StreamNode::gateway_type*>> stream_queue;
+  bool stream_closing = false;
+  std::vector<std::thread> stream_threads;
   std::mutex record_mu;  // serialises evidence, findings and on_finding
 
   Impl(CrawlJob j, std::filesystem::path d, pipeline::Scanner& s, FindingsSink& f,
@@ -227,66 +265,168 @@ struct Crawler::Impl {
     return std::min(d, job.politeness.max_backoff_s);
   }
 
-  // Media stage, run by `media_threads` workers at once, overlapped with the
-  // fetch loop and with each other: WARC record -> SHA-256 -> ingest ->
-  // fingerprint -> match (the long-lived Scanner; one single-asset volume per
-  // call, so an image is matched as soon as it arrives and an archive's pages
-  // are spread over the Scanner's TBB pipeline) -> findings (serialised).
-  void MediaWorker() {
+  // The media graph, `threads` = the Scanner's extraction threads:
+  //   archive (WARC record, SHA-256; `threads` at once)
+  //     -> match (ingest -> fingerprint -> match on the long-lived Scanner, one
+  //        single-asset volume per item, so an image is matched as soon as it
+  //        arrives and an archive's pages spread over the Scanner's pipeline;
+  //        `threads` at once)
+  //     -> record (serial: evidence kept, findings recorded, the item handed
+  //        back to the fetch loop, which completes its URL).
+  //   stream (async: HLS on the stream threads) -> record.
+  // The graph runs in its own arena of `threads` workers; the fetch loop's
+  // thread only submits. TBB's worker limit is raised to threads + 1 for the
+  // crawl (a tbb::global_control held as long as the graph).
+  void StartMediaGraph() {
+    int threads = scanner.options().extract.threads;
+    if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const size_t limit = std::max<size_t>(
+        tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism),
+        static_cast<size_t>(threads) + 1);
+    parallelism =
+        std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, limit);
+    arena = std::make_unique<tbb::task_arena>(threads, 0);
+    arena->execute([&] { graph = std::make_unique<tbb::flow::graph>(); });
+    archive_node = std::make_unique<MediaNode>(*graph, threads, [this](MediaJobPtr j) {
+      ArchiveMedia(*j);
+      return j;
+    });
+    match_node = std::make_unique<MediaNode>(*graph, threads, [this](MediaJobPtr j) {
+      MatchMedia(*j);
+      return j;
+    });
+    record_node = std::make_unique<RecordNode>(*graph, tbb::flow::serial, [this](MediaJobPtr j) {
+      RecordMedia(*j);
+      return tbb::flow::continue_msg();
+    });
+    stream_node = std::make_unique<StreamNode>(
+        *graph, tbb::flow::unlimited,
+        [this](const MediaJobPtr& j, StreamNode::gateway_type& gateway) {
+          gateway.reserve_wait();  // released when the stream thread hands it back
+          {
+            std::lock_guard<std::mutex> lock(stream_mu);
+            stream_queue.emplace_back(j, &gateway);
+          }
+          stream_cv.notify_one();
+        });
+    tbb::flow::make_edge(*archive_node, *match_node);
+    tbb::flow::make_edge(*match_node, *record_node);
+    tbb::flow::make_edge(*stream_node, *record_node);
+    for (int i = 0; i < threads; ++i) stream_threads.emplace_back([this] { StreamThread(); });
+  }
+
+  // Waits for every submitted item to be recorded, then tears the graph down.
+  void StopMediaGraph() {
+    if (graph) arena->execute([&] { graph->wait_for_all(); });
+    {
+      std::lock_guard<std::mutex> lock(stream_mu);
+      stream_closing = true;
+    }
+    stream_cv.notify_all();
+    for (std::thread& t : stream_threads)
+      if (t.joinable()) t.join();
+    stream_threads.clear();
+    stream_node.reset();
+    record_node.reset();
+    match_node.reset();
+    archive_node.reset();
+    graph.reset();
+    arena.reset();
+    parallelism.reset();
+  }
+
+  // Called by the fetch loop's thread; `bytes` counts against
+  // limits.max_pending_media_bytes until the item is recorded.
+  void SubmitMedia(MediaItem item, uint64_t bytes) {
+    auto j = std::make_shared<MediaJob>();
+    j->bytes = bytes;
+    j->done.id = item.entry.id;
+    const bool stream = item.stream;
+    j->item = std::move(item);
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      media_pending_bytes += bytes;
+      ++media_outstanding;
+    }
+    if (stream)
+      stream_node->try_put(j);
+    else
+      archive_node->try_put(j);
+  }
+
+  void StreamThread() {
     while (true) {
-      MediaItem item;
+      std::pair<MediaJobPtr, StreamNode::gateway_type*> next;
       {
-        std::unique_lock<std::mutex> lock(mu);
-        cv.wait(lock, [&] { return closing || !media_queue.empty(); });
-        if (media_queue.empty()) return;
-        item = std::move(media_queue.front());
-        media_queue.pop_front();
+        std::unique_lock<std::mutex> lock(stream_mu);
+        stream_cv.wait(lock, [&] { return stream_closing || !stream_queue.empty(); });
+        if (stream_queue.empty()) return;
+        next = std::move(stream_queue.front());
+        stream_queue.pop_front();
       }
-      uint64_t bytes = item.response.body.size();
-      MediaDone d = ProcessMedia(item);
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        media_pending_bytes -= bytes;
-        media_done.push_back(std::move(d));
+      MediaJob& j = *next.first;
+      if (drop_unstarted.load()) {
+        j.done.dropped = true;
+      } else {
+        j.done = ProcessStream(j.item);
       }
-      client->Wakeup();  // the fetch loop completes the entry and may fetch more
+      j.finished = true;
+      next.second->try_put(next.first);
+      next.second->release_wait();
     }
   }
 
-  MediaDone ProcessMedia(MediaItem& item) {
-    if (item.stream) return ProcessStream(item);
-    MediaDone d;
-    d.id = item.entry.id;
-    HttpResponse& r = item.response;
+  // archive node: the response's WARC record and the asset's SHA-256.
+  void ArchiveMedia(MediaJob& j) {
+    if (drop_unstarted.load()) {
+      j.done.dropped = true;
+      j.finished = true;
+      return;
+    }
+    HttpResponse& r = j.item.response;
     std::vector<unsigned char> bytes(r.body.begin(), r.body.end());
     r.body.clear();
     r.body.shrink_to_fit();
-    ingest::MemoryAsset asset;
+    ingest::MemoryAsset& asset = j.asset;
     asset.provenance.sha256_hex =
         Sha256Hex({std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size())});
-    asset.provenance.url = item.entry.url;
+    asset.provenance.url = j.item.entry.url;
     asset.provenance.fetched_unix_ms = r.done_unix_ms;
     asset.bytes = std::make_shared<const std::vector<unsigned char>>(std::move(bytes));
     // Without a Content-Encoding the payload is the body as received: its digest is the asset's.
     bool identity = !r.headers.count("content-encoding");
     Result<WarcRef> warc_ref = Archive(r, identity ? asset.provenance.sha256_hex : "");
     if (!warc_ref.ok()) {
-      d.status = warc_ref.status().WithContext("writing the WARC record (evidence)");
-      d.fatal = true;
-      return d;
+      j.done.status = warc_ref.status().WithContext("writing the WARC record (evidence)");
+      j.done.fatal = true;
+      j.finished = true;
+      return;
     }
     r.raw_body.clear();
     r.raw_body.shrink_to_fit();
+    j.warc_ref = *warc_ref;
     asset.provenance.warc_file = warc_ref->file;
     asset.provenance.warc_record_id = warc_ref->record_id;
-    if (job.fetch_only) return d;
+    if (job.fetch_only) j.finished = true;
+  }
+
+  // match node: ingest -> fingerprint -> match; the findings are drafted here
+  // and recorded by the record node.
+  void MatchMedia(MediaJob& j) {
+    if (j.finished) return;
+    if (drop_unstarted.load()) {  // archived, not matched: fetched and archived again later
+      j.done.dropped = true;
+      j.finished = true;
+      return;
+    }
+    const ingest::MemoryAsset& asset = j.asset;
+    const HttpResponse& r = j.item.response;
     bool reported = false;
     scanner.ScanMemory({asset}, [&](const pipeline::VolumeReport& report) {
       if (reported) return;
       reported = true;
-      if (!report.status.ok() && report.matches.empty()) d.status = report.status;
+      if (!report.status.ok() && report.matches.empty()) j.done.status = report.status;
       if (report.verdict != pipeline::Verdict::kMatch) return;
-      std::lock_guard<std::mutex> lock(record_mu);  // one finding recorded at a time
       for (reports::ScanFindingDraft& draft :
            reports::FindingsFromScan(report, ToUtcSeconds(asset.provenance.fetched_unix_ms),
                                      "kagami crawl " + job.name)) {
@@ -294,25 +434,42 @@ struct Crawler::Impl {
         if (!job.works.empty() &&
             std::find(job.works.begin(), job.works.end(), f.work) == job.works.end())
           continue;
-        f.source = item.entry.url;
+        f.source = j.item.entry.url;
         f.source_is_url = true;
-        f.page_url = item.entry.referrer;
-        f.media_url = item.entry.url;
+        f.page_url = j.item.entry.referrer;
+        f.media_url = j.item.entry.url;
         f.server_ip = r.ip;
         f.http_status = static_cast<int>(r.code);
         f.http_headers = HeaderPairs(r.response_head);
         f.content_sha256 = asset.provenance.sha256_hex;
-        f.warc_file = warc_ref->file;
-        f.warc_record_id = warc_ref->record_id;
-        if (!item.robots_override.empty()) f.robots_override = item.robots_override;
-        Result<std::pair<std::string, std::string>> kept = evidence.KeepBytes(std::string_view(
-            reinterpret_cast<const char*>(asset.bytes->data()), asset.bytes->size()));
-        if (kept.ok()) f.evidence_file = kept->second;
-        RecordFinding(f, d);
+        f.warc_file = j.warc_ref.file;
+        f.warc_record_id = j.warc_ref.record_id;
+        if (!j.item.robots_override.empty()) f.robots_override = j.item.robots_override;
+        j.findings.push_back(std::move(f));
       }
     });
-    if (!reported) d.status = Status::Internal("scanner returned no report");
-    return d;
+    if (!reported) j.done.status = Status::Internal("scanner returned no report");
+  }
+
+  // record node (serial): the matched bytes kept as evidence, findings
+  // recorded, and the item handed back to the fetch loop.
+  void RecordMedia(MediaJob& j) {
+    if (!j.findings.empty()) {
+      std::lock_guard<std::mutex> lock(record_mu);  // streams record from their own threads
+      for (reports::Finding& f : j.findings) {
+        Result<std::pair<std::string, std::string>> kept = evidence.KeepBytes(std::string_view(
+            reinterpret_cast<const char*>(j.asset.bytes->data()), j.asset.bytes->size()));
+        if (kept.ok()) f.evidence_file = kept->second;
+        RecordFinding(f, j.done);
+      }
+    }
+    j.asset.bytes.reset();
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      media_pending_bytes -= j.bytes;
+      media_done.push_back(std::move(j.done));
+    }
+    client->Wakeup();  // the fetch loop completes the entry and may fetch more
   }
 
   // An HLS playlist: every playlist and segment fetched through a SafeFetcher
@@ -425,7 +582,7 @@ struct Crawler::Impl {
       u.coverage = m.coverage;
       u.mirrored = m.segment.mirrored;
       {
-        std::lock_guard<std::mutex> keep_lock(record_mu);  // evidence writes, as in ProcessMedia
+        std::lock_guard<std::mutex> keep_lock(record_mu);  // evidence writes, as in RecordMedia
         Status kept = reports::KeepQueryFrame(m, evidence, u);  // the exhibit's query frame
         if (!kept.ok()) d.status = kept;
       }
@@ -457,6 +614,7 @@ struct Crawler::Impl {
     }
     if (!done.empty()) activity = true;
     for (const MediaDone& d : done) {
+      if (d.dropped) continue;  // released with the rest of this process's leases
       progress.findings += d.new_findings;
       if (d.fatal) return d.status.WithContext("recording findings");
       KAGAMI_RETURN_IF_ERROR(
@@ -546,12 +704,7 @@ struct Crawler::Impl {
         item.robots_override = "robots.txt disallows " + item.entry.url + "; job '" + job.name +
                                "' overrides robots.txt for this host (ignore_robots_hosts)";
       }
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        ++media_outstanding;
-        media_queue.push_back(std::move(item));
-      }
-      cv.notify_one();
+      SubmitMedia(std::move(item), 0);
       return Status::Ok();
     }
     HttpRequest req;
@@ -874,13 +1027,7 @@ struct Crawler::Impl {
     }
     uint64_t bytes = r.body.size();
     item.response = std::move(r);
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      media_pending_bytes += bytes;
-      ++media_outstanding;
-      media_queue.push_back(std::move(item));
-    }
-    cv.notify_one();
+    SubmitMedia(std::move(item), bytes);
     return Status::Ok();
   }
 
@@ -945,23 +1092,6 @@ struct Crawler::Impl {
     summary.warc_files.push_back((dir / "warc" / name).string());
     return Status::Ok();
   }
-
-  void StopWorker() {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      closing = true;
-    }
-    cv.notify_all();
-    for (std::thread& w : workers)
-      if (w.joinable()) w.join();
-    workers.clear();
-  }
-
-  void StartWorkers() {
-    int threads = scanner.options().extract.threads;
-    if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    for (int i = 0; i < threads; ++i) workers.emplace_back([this] { MediaWorker(); });
-  }
 };
 
 Crawler::Crawler(CrawlJob job, std::filesystem::path data_dir, pipeline::Scanner& scanner,
@@ -974,7 +1104,7 @@ void Crawler::UseFrontier(std::unique_ptr<Frontier> frontier) {
 }
 
 Crawler::~Crawler() {
-  if (impl_) impl_->StopWorker();
+  if (impl_) impl_->StopMediaGraph();
 }
 
 Result<CrawlSummary> Crawler::Run(bool resume, const std::atomic<bool>* stop,
@@ -983,7 +1113,7 @@ Result<CrawlSummary> Crawler::Run(bool resume, const std::atomic<bool>* stop,
   CrawlSummary summary;
   auto started = Clock::now();
   KAGAMI_RETURN_IF_ERROR(m.Setup(resume, summary));
-  m.StartWorkers();
+  m.StartMediaGraph();
   Status status;
   auto last_progress = Clock::now();
   Clock::time_point stop_deadline{};
@@ -1044,13 +1174,11 @@ Result<CrawlSummary> Crawler::Run(bool resume, const std::atomic<bool>* stop,
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    std::lock_guard<std::mutex> lock(m.mu);
-    for (const MediaItem& item : m.media_queue) m.media_pending_bytes -= item.response.body.size();
-    m.media_outstanding -= static_cast<int>(m.media_queue.size());
-    m.media_queue.clear();
   }
-  // Media being processed is finished and recorded before returning.
-  m.StopWorker();
+  // Media being matched is finished and recorded before returning; after a
+  // stop or an error, media not yet matched is dropped (its URL released).
+  if (summary.stopped || !status.ok()) m.drop_unstarted = true;
+  m.StopMediaGraph();
   Status drained = m.DrainMediaDone();
   if (status.ok()) status = drained;
   if (summary.stopped || !status.ok()) {

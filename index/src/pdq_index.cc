@@ -174,9 +174,13 @@ struct PdqIndex::Impl {
   std::vector<uint32_t> ids32;
   std::vector<int64_t> ids64;
   int64_t max_unit_id = 0;
-  // Multi-index tables over codes[0, indexed): table t's bucket k holds the
-  // positions postings[t * indexed + offsets[t * (kBuckets + 1) + k] ...
-  // + offsets[t * (kBuckets + 1) + k + 1]), ascending.
+  // Multi-index tables over codes[0, indexed), which Reindex orders by their
+  // first substring (stable), so table 0 needs no postings: its bucket k is
+  // the positions [offsets[k], offsets[k + 1]) themselves. Table t >= 1's
+  // bucket k holds the positions postings[(t - 1) * indexed +
+  // offsets[t * (kBuckets + 1) + k] ... + offsets[t * (kBuckets + 1) + k + 1]),
+  // ascending. Positions therefore change at every Reindex; unit ids move
+  // with their codes.
   size_t indexed = 0;
   std::vector<uint32_t> offsets;
   std::vector<uint32_t> postings;
@@ -221,23 +225,52 @@ struct PdqIndex::Impl {
     max_unit_id = std::max(max_unit_id, unit_id);
   }
 
-  // Counting sort of every code into the tables.
+  // Orders every code by its first substring (a stable counting sort, ids
+  // moving with their codes), then counting-sorts positions into tables 1-15.
+  // Everything is built aside and swapped in at the end, so a failed
+  // allocation leaves the index as it was.
   void Reindex() {
     const size_t n = codes.size();
     assert(n < std::numeric_limits<uint32_t>::max());
-    Charge((offsets.empty() ? kTables * (kBuckets + 1) * 4 : 0) + kTables * n * 4,
-           postings.capacity() * 4);
-    offsets.assign(kTables * (kBuckets + 1), 0);
-    postings.resize(kTables * n);
-    postings.shrink_to_fit();
-    for (int t = 0; t < kTables; ++t) {
-      uint32_t* off = offsets.data() + t * (kBuckets + 1);
-      for (size_t i = 0; i < n; ++i) ++off[Chunk(codes[i], t) + 1];
+    const size_t id_size = ids64.empty() ? 4 : 8;
+    Charge(kTables * (kBuckets + 1) * 4 + (kTables - 1) * n * 4 + n * (kCodeSize + id_size));
+    std::vector<uint32_t> new_offsets(kTables * (kBuckets + 1), 0);
+    std::vector<fingerprint::Hash256> sorted_codes(n);
+    std::vector<uint32_t> sorted_ids32(ids64.empty() ? n : 0);
+    std::vector<int64_t> sorted_ids64(ids64.empty() ? 0 : n);
+    std::vector<uint32_t> new_postings((kTables - 1) * n);
+    {
+      uint32_t* off = new_offsets.data();
+      for (size_t i = 0; i < n; ++i) ++off[Chunk(codes[i], 0) + 1];
       for (size_t k = 0; k < kBuckets; ++k) off[k + 1] += off[k];
       std::vector<uint32_t> fill(off, off + kBuckets);
-      uint32_t* post = postings.data() + t * n;
-      for (size_t i = 0; i < n; ++i) post[fill[Chunk(codes[i], t)]++] = static_cast<uint32_t>(i);
+      for (size_t i = 0; i < n; ++i) {
+        const uint32_t to = fill[Chunk(codes[i], 0)]++;
+        sorted_codes[to] = codes[i];
+        if (ids64.empty()) {
+          sorted_ids32[to] = ids32[i];
+        } else {
+          sorted_ids64[to] = ids64[i];
+        }
+      }
     }
+    std::vector<uint32_t> fill(kBuckets);
+    for (int t = 1; t < kTables; ++t) {
+      uint32_t* off = new_offsets.data() + t * (kBuckets + 1);
+      for (size_t i = 0; i < n; ++i) ++off[Chunk(sorted_codes[i], t) + 1];
+      for (size_t k = 0; k < kBuckets; ++k) off[k + 1] += off[k];
+      std::copy(off, off + kBuckets, fill.begin());
+      uint32_t* post = new_postings.data() + (t - 1) * n;
+      for (size_t i = 0; i < n; ++i) {
+        post[fill[Chunk(sorted_codes[i], t)]++] = static_cast<uint32_t>(i);
+      }
+    }
+    // Nothing below allocates: the sorted arrays replace the old ones whole.
+    codes.swap(sorted_codes);
+    ids32.swap(sorted_ids32);
+    ids64.swap(sorted_ids64);
+    offsets.swap(new_offsets);
+    postings.swap(new_postings);
     indexed = n;
   }
 
@@ -254,11 +287,17 @@ struct PdqIndex::Impl {
     std::vector<uint32_t> seen;
     for (int t = 0; t < kTables; ++t) {
       const uint32_t* off = offsets.data() + t * (kBuckets + 1);
-      const uint32_t* post = postings.data() + t * indexed;
+      const uint32_t* post = t == 0 ? nullptr : postings.data() + (t - 1) * indexed;
       const uint32_t key = Chunk(q, t);
       for (int flip = -1; flip < (nflip > 0 ? kBitsPerTable : 0); ++flip) {
         const uint32_t k = flip < 0 ? key : key ^ (1u << flip);
         const uint32_t begin = off[k], end = off[k + 1];
+        if (post == nullptr) {  // table 0: the bucket is a run of positions
+          for (uint32_t pos = begin; pos < end; ++pos) {
+            if (Distance(q, codes[pos]) <= radius) seen.push_back(pos);
+          }
+          continue;
+        }
         for (uint32_t j = begin; j < end; ++j) {
           if (j + 8 < end) __builtin_prefetch(&codes[post[j + 8]]);
           const uint32_t pos = post[j];

@@ -233,6 +233,26 @@ TEST(PdqIndexSearchTest, UnitIdsAbove32BitsAreKept) {
   EXPECT_EQ(index.max_unit_id(), int64_t{1} << 40);
 }
 
+TEST(PdqIndexSearchTest, UnitIdsMoveWithTheirCodesWhenTheTablesAreRebuilt) {
+  // The tables are rebuilt several times (every 4,097 codes at first), each
+  // time reordering the codes; 32-bit ids become 64-bit part way through.
+  PdqIndex index;
+  std::mt19937_64 rng(31);
+  std::vector<std::pair<int64_t, Hash256>> added;
+  for (int64_t i = 1; i <= 12000; ++i) {
+    const int64_t id = i == 6000 ? (int64_t{1} << 40) : i * 7;
+    added.emplace_back(id, RandomHash(rng));
+    ASSERT_TRUE(index.Add(id, added.back().second).ok());
+  }
+  std::vector<Hash256> queries;
+  for (const auto& [id, hash] : added) queries.push_back(hash);
+  auto hits = index.RangeSearch(queries, 0).value();
+  for (size_t i = 0; i < added.size(); ++i) {
+    ASSERT_EQ(hits[i].size(), 1u) << "code " << i;
+    EXPECT_EQ(hits[i][0].unit_id, added[i].first) << "code " << i;
+  }
+}
+
 TEST(PdqIndexSearchTest, FlatRangeIsExactAboveRadius31) {
   Corpus corpus = MakeCorpus(20000, 40, 12);
   auto index = BuildIndex(corpus);
@@ -298,6 +318,18 @@ TEST_F(PdqIndexTest, SaveLoadRoundTrip) {
   auto reloaded = PdqIndex::Load(path);
   ASSERT_TRUE(reloaded.ok());
   EXPECT_EQ((*reloaded)->size(), index->size() + 1);
+}
+
+TEST_F(PdqIndexTest, ALoadedIndexHoldsAtMost96BytesPerHashPlusTheBucketOffsets) {
+  // 32 bytes of code, 4 of unit id, 15 x 4 of table positions (table 0 is the
+  // code order itself), plus 16 tables x 65,537 bucket offsets of 4 bytes.
+  Corpus corpus = MakeCorpus(50000, 1, 23);
+  ASSERT_TRUE(BuildIndex(corpus)->Save(dir_ / "pdq.index").ok());
+  auto loaded = PdqIndex::Load(dir_ / "pdq.index");
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  const size_t n = static_cast<size_t>((*loaded)->size());
+  EXPECT_LE((*loaded)->MemoryBytes(), 96 * n + 16 * 65537 * 4);
+  ExpectMatchesBruteForce(**loaded, corpus, 31);
 }
 
 TEST_F(PdqIndexTest, EmptyIndexRoundTrips) {

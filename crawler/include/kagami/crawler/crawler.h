@@ -35,12 +35,15 @@ struct CrawlSummary {
   std::vector<std::string> warc_files;  // written by this invocation (absolute paths)
 };
 
-// Runs a crawl job: fetch (one libcurl event loop) -> WARC -> extraction ->
-// frontier, and media -> ingest -> fingerprint -> match (the Scanner's TBB
-// pipeline, on a worker thread, fed batch by batch as media arrives) ->
-// findings. Memory is bounded: response bodies by the job's size caps, media
-// waiting for fingerprinting by limits.max_pending_media_bytes (fetching of
-// new URLs pauses above it).
+// Runs a crawl job: fetch (one libcurl event loop on the calling thread) ->
+// extraction -> frontier, and each fetched media item, as it arrives, through
+// a TBB flow graph: WARC record + SHA-256 -> ingest -> fingerprint -> match
+// (the long-lived Scanner) -> findings (serial), with HLS streams on their own
+// threads joining the graph through an async node. The graph runs in its own
+// task arena with one worker per extraction thread (Scanner options), so the
+// event loop's thread never fingerprints. Memory is bounded: response bodies
+// by the job's size caps, media waiting in the graph by
+// limits.max_pending_media_bytes (fetching of new URLs pauses above it).
 //
 // State lives in <data_dir>/crawl/<job name>/ (created): frontier.sqlite and
 // warc/*.warc.gz; matched media is also kept in the data directory's evidence
@@ -50,8 +53,8 @@ struct CrawlSummary {
 // frontier only after its findings are recorded, so a kill loses nothing.
 class Crawler {
  public:
-  // `on_finding` (may be empty) is called from the media worker thread, one
-  // call at a time, for each finding newly recorded.
+  // `on_finding` (may be empty) is called from the media graph's record node
+  // or a stream thread, one call at a time, for each finding newly recorded.
   Crawler(CrawlJob job, std::filesystem::path data_dir, pipeline::Scanner& scanner,
           FindingsSink& findings, std::function<void(const reports::Finding&)> on_finding = {});
   ~Crawler();

@@ -30,9 +30,12 @@ struct IndexHit {
 // are scanned exhaustively; Add rebuilds the tables past that.
 //
 // Memory: 32 bytes per code, 4 per unit id (8 once an id exceeds 2^32 - 1),
-// 64 for the tables (16 x uint32), plus 4 MiB of bucket offsets: 100 bytes per
-// hash (FAISS's IndexBinaryMultiHash took about 850). Measured query times in
-// bench/RESULTS.md (bench/e2e/scale.cc).
+// 60 for the tables (the codes are kept ordered by their first substring, so
+// table 0 is the code array itself; 15 x uint32 for the others), plus 4 MiB
+// of bucket offsets: 96 bytes per hash, 96.4 at 10 million (FAISS's
+// IndexBinaryMultiHash took about 850). A table rebuild briefly holds a second
+// copy of the codes and ids. Measured query times in bench/RESULTS.md
+// (bench/e2e/scale.cc).
 //
 // Thread-safety: const methods may run concurrently with each other (they
 // only read); Add and Save need exclusive access.
