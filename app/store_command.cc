@@ -9,6 +9,7 @@
 #include <string>
 
 #include "command.h"
+#include "kagami/base/sha256.h"
 #include "kagami/crawler/pg_frontier.h"
 #include "kagami/index/pg_catalog.h"
 #include "kagami/index/store.h"
@@ -172,8 +173,7 @@ class StoreCommand : public Command {
       units += static_cast<int64_t>(c.units.size());
       combined += digest;
     }
-    std::string total =
-        ingest::Sha256Hex(reinterpret_cast<const unsigned char*>(combined.data()), combined.size());
+    std::string total = kagami::Sha256Hex(combined);
     std::cout << "catalog: " << works->size() << " works, " << shas->size() << " page files ("
               << copied << " copied, " << present << " already there), " << units
               << " pages verified; content digest " << total << '\n';
@@ -219,8 +219,7 @@ class StoreCommand : public Command {
       frames += static_cast<int64_t>(v.frames.size());
       combined += digest;
     }
-    std::string total =
-        ingest::Sha256Hex(reinterpret_cast<const unsigned char*>(combined.data()), combined.size());
+    std::string total = kagami::Sha256Hex(combined);
     std::cout << "catalog: " << shas->size() << " video files (" << copied << " copied, " << present
               << " already there), " << frames
               << " frames and their audio verified; content digest " << total << '\n';

@@ -17,12 +17,12 @@
 #include <set>
 #include <thread>
 
-#include <sodium.h>
 #include <tbb/flow_graph.h>
 #include <tbb/global_control.h>
 #include <tbb/task_arena.h>
 #include <nlohmann/json.hpp>
 
+#include "kagami/base/sha256.h"
 #include "kagami/crawler/frontier.h"
 #include "kagami/crawler/html_extractor.h"
 #include "kagami/crawler/http_client.h"
@@ -33,7 +33,6 @@
 #include "kagami/ingest/memory_source.h"
 #include "kagami/pipeline/video_pipeline.h"
 #include "kagami/reports/finding_records.h"
-#include "sha256.h"
 
 namespace kagami::crawler {
 namespace {
@@ -388,8 +387,7 @@ struct Crawler::Impl {
     r.body.clear();
     r.body.shrink_to_fit();
     ingest::MemoryAsset& asset = j.asset;
-    asset.provenance.sha256_hex =
-        Sha256Hex({std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size())});
+    asset.provenance.sha256_hex = Sha256Hex(bytes.data(), bytes.size());
     asset.provenance.url = j.item.entry.url;
     asset.provenance.fetched_unix_ms = r.done_unix_ms;
     asset.bytes = std::make_shared<const std::vector<unsigned char>>(std::move(bytes));
@@ -510,32 +508,18 @@ struct Crawler::Impl {
     // bodies in fetch order.
     struct DigestingFetcher : ingest::ByteFetcher {
       ingest::ByteFetcher& inner;
-      crypto_hash_sha256_state st;
+      kagami::Sha256 digest;
       int64_t first_ms = 0;
-      explicit DigestingFetcher(ingest::ByteFetcher& f) : inner(f) { crypto_hash_sha256_init(&st); }
+      explicit DigestingFetcher(ingest::ByteFetcher& f) : inner(f) {}
       Result<ingest::FetchedBytes> Fetch(const std::string& url, uint64_t max) override {
         Result<ingest::FetchedBytes> got = inner.Fetch(url, max);
         if (got.ok()) {
           if (first_ms == 0) first_ms = NowMs();
-          crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(got->bytes.data()),
-                                    got->bytes.size());
+          digest.Update(got->bytes.data(), got->bytes.size());
         }
         return got;
       }
-      std::string Hex() {
-        unsigned char digest[crypto_hash_sha256_BYTES];
-        crypto_hash_sha256_final(&st, digest);
-        return ToHex(digest, sizeof digest);
-      }
-      static std::string ToHex(const unsigned char* p, size_t n) {
-        static const char* kHex = "0123456789abcdef";
-        std::string out;
-        for (size_t i = 0; i < n; ++i) {
-          out.push_back(kHex[p[i] >> 4]);
-          out.push_back(kHex[p[i] & 15]);
-        }
-        return out;
-      }
+      std::string Hex() { return digest.FinalHex(); }
     } digesting(**made);
     pipeline::VideoOptions vo = pipeline::VideoOptionsFor(scanner.options().extract);
     vo.fetcher = &digesting;

@@ -1,8 +1,8 @@
 #include "kagami/crawler/warc_writer.h"
 
-#include "sha256.h"
-
 #include <zlib.h>
+
+#include "kagami/base/sha256.h"
 
 #include <cerrno>
 #include <ctime>

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "catalog_internal.h"
+#include "kagami/base/sha256.h"
 #include "kagami/ingest/memory_source.h"
 #include "sqlite_handles.h"
 
@@ -777,7 +778,7 @@ std::string AssetDigest(const AssetContent& content) {
       put("-");
     }
   }
-  return ingest::Sha256Hex(reinterpret_cast<const unsigned char*>(buf.data()), buf.size());
+  return kagami::Sha256Hex(buf.data(), buf.size());
 }
 
 }  // namespace kagami::index

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "catalog_internal.h"
+#include "kagami/base/hex.h"
 #include "kagami/store/migrations.h"
 #include "kagami/store/pg_connection.h"
 #include "pg_catalog_internal.h"
@@ -482,17 +483,7 @@ Result<std::string> PgCatalogIdentity(store::PgConnection& conn) {
   return "postgresql:" + r.Text(0, 0);
 }
 
-std::string ToBytea(const uint8_t* data, size_t n) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 + 2 * n);
-  out += "\\x";
-  for (size_t i = 0; i < n; ++i) {
-    out += kHex[data[i] >> 4];
-    out += kHex[data[i] & 15];
-  }
-  return out;
-}
+std::string ToBytea(const uint8_t* data, size_t n) { return "\\x" + HexLower(data, n); }
 
 namespace {
 

@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "catalog_internal.h"
+#include "kagami/base/sha256.h"
 #include "kagami/ingest/memory_source.h"
 #include "sqlite_handles.h"
 #include "store_internal.h"
@@ -616,7 +617,7 @@ std::string VideoAssetDigest(const VideoAssetRecord& r) {
     put_double(r.audio_item_s);
     put_double(r.audio_start_s);
   }
-  return ingest::Sha256Hex(reinterpret_cast<const unsigned char*>(buf.data()), buf.size());
+  return kagami::Sha256Hex(buf.data(), buf.size());
 }
 
 struct VideoStore::Impl {

@@ -1,6 +1,5 @@
 #include "kagami/ingest/memory_source.h"
 
-#include <sodium.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +11,7 @@
 
 #include "archive_page_source.h"
 #include "epub_page_source.h"
+#include "kagami/base/sha256.h"
 #include "pdf_page_source.h"
 
 namespace kagami::ingest {
@@ -134,25 +134,10 @@ Result<std::unique_ptr<PageSource>> OpenUnguarded(
 
 }  // namespace
 
-std::string Sha256Hex(const unsigned char* data, size_t n) {
-  static const int sodium_ready = sodium_init();  // idempotent, thread-safe
-  (void)sodium_ready;
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(digest, data, n);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  out.reserve(64);
-  for (unsigned char b : digest) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 15]);
-  }
-  return out;
-}
-
 MemoryAsset MakeMemoryAsset(std::vector<unsigned char> bytes, std::string url,
                             int64_t fetched_unix_ms) {
   MemoryAsset asset;
-  asset.provenance.sha256_hex = Sha256Hex(bytes.data(), bytes.size());
+  asset.provenance.sha256_hex = kagami::Sha256Hex(bytes.data(), bytes.size());
   asset.provenance.url = std::move(url);
   asset.provenance.fetched_unix_ms = fetched_unix_ms;
   asset.bytes = std::make_shared<const std::vector<unsigned char>>(std::move(bytes));

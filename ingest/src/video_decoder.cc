@@ -22,8 +22,7 @@ extern "C" {
 #include <thread>
 #include <vector>
 
-#include <sodium.h>
-
+#include "kagami/base/sha256.h"
 #include "kagami/ingest/memory_source.h"
 
 namespace kagami::ingest {
@@ -670,22 +669,10 @@ class SegmentReader {
         started_(Clock::now()),
         wall_end_(started_ +
                   std::chrono::milliseconds(static_cast<int64_t>(
-                      std::max(0.0, std::min(live.max_wall_seconds, max_wall_s)) * 1000))) {
-    crypto_hash_sha256_init(&digest_);
-  }
+                      std::max(0.0, std::min(live.max_wall_seconds, max_wall_s)) * 1000))) {}
 
   // Lowercase hex SHA-256 over every piece's bytes in input order (call once).
-  std::string Digest() {
-    unsigned char d[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256_final(&digest_, d);
-    static const char* kHex = "0123456789abcdef";
-    std::string out;
-    for (unsigned char b : d) {
-      out.push_back(kHex[b >> 4]);
-      out.push_back(kHex[b & 15]);
-    }
-    return out;
-  }
+  std::string Digest() { return digest_.FinalHex(); }
 
   void Add(Item item) { queue_.push_back(std::move(item)); }
 
@@ -764,12 +751,10 @@ class SegmentReader {
       piece.url = got->url.empty() ? item.url : got->url;
       piece.offset = static_cast<int64_t>(total_);
       piece.size = static_cast<int64_t>(current_.size());
-      piece.sha256 =
-          Sha256Hex(reinterpret_cast<const unsigned char*>(current_.data()), current_.size());
+      piece.sha256 = kagami::Sha256Hex(current_.data(), current_.size());
       piece.sequence = item.sequence;
       pieces_.push_back(std::move(piece));
-      crypto_hash_sha256_update(&digest_, reinterpret_cast<const unsigned char*>(current_.data()),
-                                current_.size());
+      digest_.Update(current_.data(), current_.size());
       total_ += current_.size();
     }
     size_t n = std::min(static_cast<size_t>(size), current_.size() - pos_);
@@ -834,7 +819,7 @@ class SegmentReader {
   size_t pos_ = 0;
   Status error_;
   std::vector<StreamPiece> pieces_;
-  crypto_hash_sha256_state digest_;
+  kagami::Sha256 digest_;
   // Live following.
   Clock::time_point started_, wall_end_, last_load_, last_new_;
   std::string live_url_;

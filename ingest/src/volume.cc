@@ -1,7 +1,5 @@
 #include "kagami/ingest/volume.h"
 
-#include <sodium.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -294,30 +292,6 @@ bool NaturalLess(std::string_view a, std::string_view b) {
   int c = NaturalCompare(a, b);
   if (c != 0) return c < 0;
   return a < b;  // Total order: "p01" and "p1", "A" and "a" still differ.
-}
-
-Result<std::string> Sha256File(const std::filesystem::path& path) {
-  // sodium_init is idempotent and thread-safe; the static runs it once.
-  static const int sodium_ready = sodium_init();
-  if (sodium_ready < 0) return Status::Internal("libsodium failed to initialise");
-  struct FileCloser {
-    void operator()(std::FILE* f) const { std::fclose(f); }
-  };
-  std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
-  if (!file) return ErrnoStatus(errno, "open " + path.string());
-  crypto_hash_sha256_state state;
-  crypto_hash_sha256_init(&state);
-  std::vector<unsigned char> buffer(1 << 20);
-  size_t n;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), file.get())) > 0) {
-    crypto_hash_sha256_update(&state, buffer.data(), n);
-  }
-  if (std::ferror(file.get())) return ErrnoStatus(errno, "read " + path.string());
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256_final(&state, digest);
-  char hex[crypto_hash_sha256_BYTES * 2 + 1];
-  sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
-  return std::string(hex);
 }
 
 }  // namespace kagami::ingest

@@ -12,6 +12,7 @@
 #include <thread>
 #include <utility>
 
+#include "kagami/base/sha256.h"
 #include "kagami/ingest/memory_source.h"
 #include "kagami/ingest/page_source.h"
 
@@ -148,8 +149,8 @@ class ItemProducer {
     if (options_.sha256) {
       Result<std::string> sha =
           asset.memory
-              ? Result<std::string>(ingest::Sha256Hex(asset.memory->data(), asset.memory->size()))
-              : ingest::Sha256File(asset.path);
+              ? Result<std::string>(kagami::Sha256Hex(asset.memory->data(), asset.memory->size()))
+              : kagami::Sha256HexFile(asset.path);
       if (!sha.ok()) {
         asset_status_ = sha.status();
         return begin;

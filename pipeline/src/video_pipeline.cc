@@ -7,6 +7,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "kagami/base/sha256.h"
 #include "kagami/ingest/video_decoder.h"
 #include "kagami/ingest/volume.h"
 
@@ -189,7 +190,7 @@ Status RegisterVideos(index::Store& store, const index::Work& work,
                                ": registering over HTTP is not supported; pass a local file"));
       continue;
     }
-    Result<std::string> sha = ingest::Sha256File(path);
+    Result<std::string> sha = kagami::Sha256HexFile(path);
     if (!sha.ok()) {
       fail(sha.status());
       continue;

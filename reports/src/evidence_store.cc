@@ -9,24 +9,13 @@
 #include <memory>
 #include <system_error>
 
-#include <sodium.h>
-
+#include "kagami/base/sha256.h"
 #include "kagami/reports/findings_ledger.h"
 
 namespace kagami::reports {
 namespace {
 
 constexpr size_t kChunk = 1 << 16;
-
-std::string Hex(const unsigned char* d, size_t n) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(2 * n, '0');
-  for (size_t i = 0; i < n; ++i) {
-    out[2 * i] = kHex[d[i] >> 4];
-    out[2 * i + 1] = kHex[d[i] & 15];
-  }
-  return out;
-}
 
 std::string RelativeFor(const std::string& sha) {
   return "evidence/" + sha.substr(0, 2) + "/" + sha;
@@ -69,25 +58,6 @@ Status WriteAtomically(const std::filesystem::path& final_path, std::string_view
 
 }  // namespace
 
-Result<std::string> Sha256HexFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return ErrnoStatus(errno, "open " + path.string());
-  crypto_hash_sha256_state st;
-  crypto_hash_sha256_init(&st);
-  std::string buf(kChunk, '\0');
-  while (in) {
-    in.read(buf.data(), buf.size());
-    std::streamsize n = in.gcount();
-    if (n > 0) {
-      crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(buf.data()), n);
-    }
-  }
-  if (in.bad()) return Status::IoError("read " + path.string());
-  unsigned char d[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256_final(&st, d);
-  return Hex(d, sizeof d);
-}
-
 Result<std::pair<std::string, std::string>> EvidenceStore::KeepBytes(std::string_view bytes) {
   std::string sha = Sha256Hex(bytes);
   std::string rel = RelativeFor(sha);
@@ -106,8 +76,7 @@ Result<std::pair<std::string, std::string>> EvidenceStore::KeepFile(
   std::filesystem::create_directories(dir, ec);
   if (ec) return Status::IoError("creating " + dir.string() + ": " + ec.message());
   std::filesystem::path tmp = dir / ("incoming" + TempSuffix());
-  crypto_hash_sha256_state st;
-  crypto_hash_sha256_init(&st);
+  Sha256 digest;
   {
     std::ifstream in(path, std::ios::binary);
     if (!in) return ErrnoStatus(errno, "open " + path.string());
@@ -118,7 +87,7 @@ Result<std::pair<std::string, std::string>> EvidenceStore::KeepFile(
       in.read(buf.data(), buf.size());
       std::streamsize n = in.gcount();
       if (n <= 0) continue;
-      crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(buf.data()), n);
+      digest.Update(buf.data(), static_cast<size_t>(n));
       if (std::fwrite(buf.data(), 1, n, out.get()) != static_cast<size_t>(n)) {
         int e = errno;
         out.reset();
@@ -132,9 +101,7 @@ Result<std::pair<std::string, std::string>> EvidenceStore::KeepFile(
       return Status::IoError("copying " + path.string() + " into " + dir.string());
     }
   }
-  unsigned char d[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256_final(&st, d);
-  std::string sha = Hex(d, sizeof d);
+  std::string sha = digest.FinalHex();
   std::string rel = RelativeFor(sha);
   std::filesystem::path dst = data_dir_ / rel;
   std::filesystem::create_directories(dst.parent_path(), ec);

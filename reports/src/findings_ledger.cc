@@ -3,13 +3,13 @@
 #include "kagami/reports/findings_ledger.h"
 
 #include "finding_fold.h"
+#include "kagami/base/sha256.h"
 
 #include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <map>
 
-#include <sodium.h>
 #include <nlohmann/json.hpp>
 
 namespace kagami::reports {
@@ -312,18 +312,6 @@ Result<ReviewAction> ReviewFromJson(std::string_view body) {
   KAGAMI_ASSIGN_OR_RETURN(r.who, Get<std::string>(j, "who"));
   KAGAMI_ASSIGN_OR_RETURN(r.note, Get<std::string>(j, "note"));
   return r;
-}
-
-std::string Sha256Hex(std::string_view bytes) {
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(2 * sizeof digest, '0');
-  for (size_t i = 0; i < sizeof digest; ++i) {
-    out[2 * i] = kHex[digest[i] >> 4];
-    out[2 * i + 1] = kHex[digest[i] & 15];
-  }
-  return out;
 }
 
 std::string ComputeEntryHash(int64_t seq, EntryKind kind, std::string_view recorded_at,

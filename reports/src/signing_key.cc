@@ -10,6 +10,7 @@
 
 #include <sodium.h>
 
+#include "kagami/base/hex.h"
 #include "kagami/reports/findings_ledger.h"
 
 namespace kagami::reports {
@@ -17,17 +18,6 @@ namespace {
 
 constexpr std::string_view kSecretHeader = "kagami-ed25519-secret-v1\n";
 constexpr std::string_view kPublicHeader = "kagami-ed25519-public-v1\n";
-
-std::string ToHex(std::string_view raw) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(2 * raw.size(), '0');
-  for (size_t i = 0; i < raw.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(raw[i]);
-    out[2 * i] = kHex[c >> 4];
-    out[2 * i + 1] = kHex[c & 15];
-  }
-  return out;
-}
 
 bool FromHex(std::string_view hex, size_t bytes, std::string* out) {
   if (hex.size() != 2 * bytes) return false;
@@ -94,8 +84,8 @@ Result<SigningKey> SigningKey::Create(const std::filesystem::path& data_dir, boo
   crypto_sign_keypair(pk, sk);
   SigningKey key;
   key.secret_.assign(reinterpret_cast<char*>(sk), sizeof sk);
-  key.public_hex_ = ToHex(std::string_view(reinterpret_cast<char*>(pk), sizeof pk));
-  std::string secret_file = std::string(kSecretHeader) + ToHex(key.secret_) + "\n";
+  key.public_hex_ = HexLower(std::string_view(reinterpret_cast<char*>(pk), sizeof pk));
+  std::string secret_file = std::string(kSecretHeader) + HexLower(key.secret_) + "\n";
   sodium_memzero(sk, sizeof sk);
   KAGAMI_RETURN_IF_ERROR(WriteFileMode(secret_path, secret_file, 0600));
   sodium_memzero(secret_file.data(), secret_file.size());
@@ -127,7 +117,7 @@ Result<SigningKey> SigningKey::Load(const std::filesystem::path& data_dir) {
   }
   SigningKey key;
   key.secret_ = raw;
-  key.public_hex_ = ToHex(std::string_view(raw).substr(32));
+  key.public_hex_ = HexLower(std::string_view(raw).substr(32));
   return key;
 }
 
@@ -141,7 +131,7 @@ std::string SigningKey::Sign(std::string_view message) const {
   unsigned char sig[crypto_sign_BYTES];
   crypto_sign_detached(sig, nullptr, reinterpret_cast<const unsigned char*>(message.data()),
                        message.size(), reinterpret_cast<const unsigned char*>(secret_.data()));
-  return ToHex(std::string_view(reinterpret_cast<char*>(sig), sizeof sig));
+  return HexLower(std::string_view(reinterpret_cast<char*>(sig), sizeof sig));
 }
 
 Result<std::string> ParsePublicKeyFile(std::string_view contents) {

@@ -662,7 +662,7 @@ TEST_F(CrawlSiteTest, HlsStreamsAreFetchedByTheCrawlerAndMatchedAsVideo) {
     ASSERT_TRUE(q.is_object()) << f.dump();
     const std::string seg = q.value("segment_url", "");
     ASSERT_EQ(seg.rfind(Origin("locker.test") + "/stream/ep1-", 0), 0u) << f.dump();
-    auto sha = reports::Sha256HexFile(hls / seg.substr(seg.rfind('/') + 1));
+    auto sha = kagami::Sha256HexFile(hls / seg.substr(seg.rfind('/') + 1));
     ASSERT_TRUE(sha.ok()) << f.dump();
     EXPECT_EQ(q.value("segment_sha256", ""), *sha);
     EXPECT_TRUE(fs::exists(data / q.value("file", "missing"))) << f.dump();

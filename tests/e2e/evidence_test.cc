@@ -171,7 +171,7 @@ TEST_F(EvidenceTest, ScanRecordAddsFindingsListedAsJsonl) {
   EXPECT_EQ(local["work"], "w1");
   EXPECT_EQ(local["source_kind"], "file");
   EXPECT_THAT(local["source"].get<std::string>(), ::testing::EndsWith("suspect/copy.jpg"));
-  EXPECT_EQ(local["content_sha256"], reports::Sha256Hex(ReadFile(*dir_ / "suspect/copy.jpg")));
+  EXPECT_EQ(local["content_sha256"], kagami::Sha256Hex(ReadFile(*dir_ / "suspect/copy.jpg")));
   EXPECT_TRUE(fs::exists(fs::path(data_) / local["evidence_file"].get<std::string>()));
   ASSERT_FALSE(local["units"].empty());
   EXPECT_EQ(local["units"][0]["ref_index"], 1);
@@ -356,7 +356,7 @@ TEST_F(EvidenceTest, ReplacedKeyOrEditedManifestIsNamed) {
   json forged = json::parse(ReadFile(b / "manifest.json"));
   forged["signing_key"]["key_id"] = forger->key_id();
   for (json& f : forged["files"]) {
-    if (f["path"] == "signing.pub") f["sha256"] = reports::Sha256Hex(forger->PublicKeyFile());
+    if (f["path"] == "signing.pub") f["sha256"] = kagami::Sha256Hex(forger->PublicKeyFile());
   }
   std::string forged_text = forged.dump(2) + "\n";
   WriteText(b / "manifest.json", forged_text);

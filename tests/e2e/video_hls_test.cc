@@ -155,7 +155,7 @@ TEST_F(VideoHlsTest, RecordedHlsFindingExportsAFramePairFromTheFetchedSegment) {
       const std::string seg_url = pair["segment_url"];
       ASSERT_EQ(seg_url.rfind(Url("vod/ep-"), 0), 0u) << exhibit.dump();
       const std::string name = seg_url.substr(seg_url.rfind('/') + 1);
-      auto sha = reports::Sha256HexFile(Path("www/vod/" + name));
+      auto sha = kagami::Sha256HexFile(Path("www/vod/" + name));
       ASSERT_TRUE(sha.ok());
       EXPECT_EQ(pair["segment_sha256"], *sha);
       const int seq = pair["segment_sequence"];
@@ -204,6 +204,12 @@ TEST_F(VideoHlsTest, LivePlaylistIsFollowedWhileSegmentsAreAppended) {
   write(3, false);
   std::atomic<bool> stop{false};
   std::thread writer([&] {
+    // The window slides only once the scanner has read the playlist: a
+    // process that starts slowly (a loaded machine) must still see segment 0.
+    for (int waited = 0; waited < 600 && !stop; ++waited) {
+      if (testing::ReadText(server_log_).find("GET /live/live.m3u8") != std::string::npos) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
     for (size_t n = 4; n <= names.size() && !stop; ++n) {
       std::this_thread::sleep_for(std::chrono::milliseconds(600));
       write(n, n == names.size());

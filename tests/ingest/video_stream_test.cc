@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "kagami/base/sha256.h"
 #include "kagami/ingest/memory_source.h"
 #include "kagami/ingest/video_decoder.h"
 #include "temp_dir.h"

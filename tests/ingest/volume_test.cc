@@ -225,28 +225,5 @@ TEST(ExpandInputsEmptyTest, FolderWithoutPagesIsReported) {
   EXPECT_EQ(volumes[0].status.code(), StatusCode::kNotFound);
 }
 
-TEST(Sha256FileTest, MatchesKnownDigests) {
-  TempDir dir;
-  WriteFile(dir / "abc", std::string("abc"));
-  WriteFile(dir / "empty", std::string());
-  Result<std::string> abc = Sha256File(dir / "abc");
-  ASSERT_TRUE(abc.ok()) << abc.status().ToString();
-  EXPECT_EQ(*abc, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  Result<std::string> empty = Sha256File(dir / "empty");
-  ASSERT_TRUE(empty.ok());
-  EXPECT_EQ(*empty, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-}
-
-TEST(Sha256FileTest, StreamsFilesLargerThanItsBuffer) {
-  TempDir dir;
-  // 3 MiB + 5 of 'a': spans several 1 MiB reads. Digest from Python's hashlib.
-  WriteFile(dir / "big", std::string((3u << 20) + 5, 'a'));
-  Result<std::string> big = Sha256File(dir / "big");
-  ASSERT_TRUE(big.ok());
-  EXPECT_EQ(*big, "aff2c7498aae939dfb2fb1dc6c0c83fa3708b069428e51338801af7f5dc2bf0f");
-  Result<std::string> missing = Sha256File(dir / "nope");
-  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
-}
-
 }  // namespace
 }  // namespace kagami::ingest

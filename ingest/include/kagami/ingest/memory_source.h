@@ -28,9 +28,6 @@ struct MemoryAsset {
   Provenance provenance;
 };
 
-// Lowercase hex SHA-256 of a buffer.
-std::string Sha256Hex(const unsigned char* data, size_t n);
-
 // Builds a MemoryAsset, computing the SHA-256 of `bytes`.
 MemoryAsset MakeMemoryAsset(std::vector<unsigned char> bytes, std::string url,
                             int64_t fetched_unix_ms);

@@ -58,7 +58,4 @@ std::vector<Volume> ExpandInputs(const std::vector<std::string>& paths, const In
 // "p2" < "p10", case-insensitive, digit runs compared by value.
 bool NaturalLess(std::string_view a, std::string_view b);
 
-// SHA-256 of a file's content as 64 lowercase hex digits (streams the file).
-Result<std::string> Sha256File(const std::filesystem::path& path);
-
 }  // namespace kagami::ingest

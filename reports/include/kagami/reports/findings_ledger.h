@@ -49,6 +49,7 @@
 #include <utility>
 #include <vector>
 
+#include "kagami/base/sha256.h"
 #include "kagami/base/status.h"
 
 namespace kagami::reports {
@@ -273,9 +274,5 @@ class EvidenceStore {
  private:
   std::filesystem::path data_dir_;
 };
-
-// Lowercase hex SHA-256 of bytes / of a file's content (streamed).
-std::string Sha256Hex(std::string_view bytes);
-Result<std::string> Sha256HexFile(const std::filesystem::path& path);
 
 }  // namespace kagami::reports
