@@ -1019,6 +1019,10 @@ int main(int argc, char** argv) {
       const double value = eq == std::string::npos ? 0 : std::atof(kv.c_str() + eq + 1);
       if (key == "query_keypoints")
         r.features.max_keypoints = static_cast<int>(value);
+      else if (key == "query_long_side")
+        r.features.working_long_side = static_cast<int>(value);
+      else if (key == "query_levels")
+        r.features.pyramid_levels = static_cast<int>(value);
       else if (key == "wide_keypoints")
         r.wide_query_keypoints = static_cast<int>(value);
       else if (key == "wide_aspect")

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <string>
 
+#include "kagami/fingerprint/simd.h"
+
 namespace kagami::fingerprint {
 namespace {
 
@@ -168,9 +170,10 @@ QuantisedQuery QuantiseQuery(const LocalFeatures& features, const VisualVocabula
   return q;
 }
 
-void MatchQuantised(const QuantisedQuery& query, const QuantisedFeatures& ref,
-                    const QuantisedMatchOptions& options, std::vector<cv::Point2f>* query_points,
-                    std::vector<cv::Point2f>* ref_points) {
+void MatchQuantisedReference(const QuantisedQuery& query, const QuantisedFeatures& ref,
+                             const QuantisedMatchOptions& options,
+                             std::vector<cv::Point2f>* query_points,
+                             std::vector<cv::Point2f>* ref_points) {
   query_points->clear();
   ref_points->clear();
   if (query.vocabulary_id != ref.vocabulary_id || ref.size() == 0 || query.size() == 0) return;
@@ -230,6 +233,138 @@ void MatchQuantised(const QuantisedQuery& query, const QuantisedFeatures& ref,
   }
   for (int r = 0; r < ref.size(); ++r) {
     if (best_query_for_ref[r] == kNone) continue;
+    query_points->push_back(query.points[best_query_for_ref[r]]);
+    ref_points->push_back(ref.points[r]);
+  }
+}
+
+namespace {
+
+// Registered keypoints grouped by their (coarse) word: a counting sort, so
+// keypoints keep their index order inside a word, as the reference's
+// (word, index) sort gives them.
+struct WordBuckets {
+  std::vector<uint16_t> start;  // keys + 1 offsets into `index`
+  std::vector<uint16_t> index;  // registered keypoint indices
+};
+
+// Coarse keys this path handles; larger key spaces (leaf words) take the
+// reference path.
+constexpr uint32_t kMaxBucketKeys = 4096;
+
+// The reference's result for the common options (proposals 1): per query
+// keypoint its closest (distance, index) registered keypoint within the
+// signature threshold, then per registered keypoint the first query keypoint
+// at the smallest distance. Always inlined, so that it is compiled once with
+// and once without the POPCNT instruction (std::popcount follows the caller's
+// target).
+__attribute__((always_inline)) inline void MatchBucketsBody(
+    const QuantisedQuery& query, const QuantisedFeatures& ref, const QuantisedMatchOptions& options,
+    const WordBuckets& buckets, int per_query, const std::vector<uint32_t>& query_words,
+    int16_t* best_query_for_ref, int8_t* best_dist_for_ref) {
+  const uint32_t keys = static_cast<uint32_t>(buckets.start.size() - 1);
+  const int max_d = options.max_signature_distance;
+  const uint32_t* ref_signatures = ref.signatures.data();
+  for (int qi = 0; qi < query.size(); ++qi) {
+    const uint32_t qsig = query.signatures[qi];
+    int best_d = 1 << 20, second_d = 1 << 20, best_r = -1;
+    for (int a = 0; a < per_query; ++a) {
+      const uint32_t w = query_words[static_cast<size_t>(qi) * per_query + a];
+      if (w >= keys) continue;
+      const uint16_t* it = buckets.index.data() + buckets.start[w];
+      const uint16_t* end = buckets.index.data() + buckets.start[w + 1];
+      for (; it != end; ++it) {
+        const int r = *it;
+        const int d = std::popcount((qsig ^ ref_signatures[r]) & 0xFFFFFFu);
+        if (d > max_d) continue;
+        if (d < best_d) {
+          second_d = best_d;
+          best_d = d;
+          best_r = r;
+        } else {
+          if (d < second_d) second_d = d;
+          if (d == best_d && r < best_r) best_r = r;
+        }
+      }
+    }
+    if (best_r < 0 || (options.drop_ties && second_d == best_d)) continue;
+    if (best_d < best_dist_for_ref[best_r]) {
+      best_dist_for_ref[best_r] = static_cast<int8_t>(best_d);
+      best_query_for_ref[best_r] = static_cast<int16_t>(qi);
+    }
+  }
+}
+
+void MatchBucketsPortable(const QuantisedQuery& query, const QuantisedFeatures& ref,
+                          const QuantisedMatchOptions& options, const WordBuckets& buckets,
+                          int per_query, const std::vector<uint32_t>& query_words,
+                          int16_t* best_query_for_ref, int8_t* best_dist_for_ref) {
+  MatchBucketsBody(query, ref, options, buckets, per_query, query_words, best_query_for_ref,
+                   best_dist_for_ref);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("popcnt"))) void MatchBucketsPopcnt(
+    const QuantisedQuery& query, const QuantisedFeatures& ref, const QuantisedMatchOptions& options,
+    const WordBuckets& buckets, int per_query, const std::vector<uint32_t>& query_words,
+    int16_t* best_query_for_ref, int8_t* best_dist_for_ref) {
+  MatchBucketsBody(query, ref, options, buckets, per_query, query_words, best_query_for_ref,
+                   best_dist_for_ref);
+}
+#endif
+
+}  // namespace
+
+void MatchQuantised(const QuantisedQuery& query, const QuantisedFeatures& ref,
+                    const QuantisedMatchOptions& options, std::vector<cv::Point2f>* query_points,
+                    std::vector<cv::Point2f>* ref_points) {
+  MatchQuantised(query, ref, options, DetectSimdLevel(), query_points, ref_points);
+}
+
+void MatchQuantised(const QuantisedQuery& query, const QuantisedFeatures& ref,
+                    const QuantisedMatchOptions& options, SimdLevel level,
+                    std::vector<cv::Point2f>* query_points, std::vector<cv::Point2f>* ref_points) {
+  const bool coarse = options.coarse && !query.top_words.empty();
+  const uint32_t branch2 = static_cast<uint32_t>(std::max(1, query.branch2));
+  const uint32_t keys = coarse ? (0xFFFFu / branch2 + 1) : 0x10000u;
+  // The fast path covers the options the matcher uses; anything else (leaf
+  // words, several proposals, distances beyond int8) is the reference.
+  if (std::clamp(options.proposals, 1, 8) != 1 || keys > kMaxBucketKeys ||
+      options.max_signature_distance > 24 || ref.size() > INT16_MAX || query.size() > INT16_MAX) {
+    MatchQuantisedReference(query, ref, options, query_points, ref_points);
+    return;
+  }
+  query_points->clear();
+  ref_points->clear();
+  if (query.vocabulary_id != ref.vocabulary_id || ref.size() == 0 || query.size() == 0) return;
+  const int per_query = coarse ? query.top_assignment : query.assignment;
+  const std::vector<uint32_t>& query_words = coarse ? query.top_words : query.words;
+  const int n = ref.size();
+  WordBuckets buckets;
+  buckets.start.assign(keys + 1, 0);
+  for (int i = 0; i < n; ++i) ++buckets.start[ref.words[i] / branch2 + 1];
+  for (uint32_t k = 0; k < keys; ++k) buckets.start[k + 1] += buckets.start[k];
+  buckets.index.resize(n);
+  {
+    std::vector<uint16_t> fill(buckets.start.begin(), buckets.start.end() - 1);
+    for (int i = 0; i < n; ++i)
+      buckets.index[fill[ref.words[i] / branch2]++] = static_cast<uint16_t>(i);
+  }
+  std::vector<int16_t> best_query_for_ref(n, -1);
+  std::vector<int8_t> best_dist_for_ref(n, INT8_MAX);
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool has_popcnt = __builtin_cpu_supports("popcnt");
+  if (has_popcnt && level != SimdLevel::kScalar) {
+    MatchBucketsPopcnt(query, ref, options, buckets, per_query, query_words,
+                       best_query_for_ref.data(), best_dist_for_ref.data());
+  } else
+#endif
+  {
+    MatchBucketsPortable(query, ref, options, buckets, per_query, query_words,
+                         best_query_for_ref.data(), best_dist_for_ref.data());
+  }
+  for (int r = 0; r < n; ++r) {
+    if (best_query_for_ref[r] < 0) continue;
     query_points->push_back(query.points[best_query_for_ref[r]]);
     ref_points->push_back(ref.points[r]);
   }

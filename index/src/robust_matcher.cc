@@ -459,6 +459,7 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
 
   std::string trace;
   std::vector<RobustHit> verified;
+  std::vector<cv::Point2f> query_points, ref_points;  // reused across candidates
   for (int64_t unit : candidates) {
     std::unique_ptr<fingerprint::QuantisedFeatures> ref = local_index_->Features(unit);
     if (!ref || ref->size() == 0) continue;
@@ -466,11 +467,20 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
     // copy's consensus (inlier ratio >= 10%) is found in 200 two-point
     // samples with probability >= 87%; OpenCV stops early on it anyway, while
     // an unrelated page would use every iteration.
+    // The correspondences are built once for both RANSACs.
     auto verify = [&](const fingerprint::QuantisedQuery& words) {
-      fingerprint::Verification pre =
-          fingerprint::VerifyQuantised(words, *ref, options_.quantised_match, cheap);
-      if (pre.accepted || pre.inliers < options_.escalate_inliers) return pre;
-      return fingerprint::VerifyQuantised(words, *ref, options_.quantised_match, options_.verify);
+      fingerprint::MatchQuantised(words, *ref, options_.quantised_match, &query_points,
+                                  &ref_points);
+      const cv::Size2f query_page(words.page_width, words.page_height);
+      const cv::Size2f ref_page(ref->page_width, ref->page_height);
+      fingerprint::Verification v =
+          fingerprint::VerifyCorrespondences(query_points, ref_points, query_page, ref_page, cheap);
+      if (!v.accepted && v.inliers >= options_.escalate_inliers) {
+        v = fingerprint::VerifyCorrespondences(query_points, ref_points, query_page, ref_page,
+                                               options_.verify);
+      }
+      v.mirrored = words.mirrored;
+      return v;
     };
     fingerprint::Verification v = verify(q);
     if (qm) {
@@ -483,6 +493,7 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
           (trace.empty() ? "" : ",") + std::string("{\"unit\":") + std::to_string(unit) +
           ",\"score\":" + std::to_string(g == gate.end() ? -1.0f : g->second.score) +
           ",\"matches\":" + std::to_string(g == gate.end() ? -1 : g->second.matches) +
+          ",\"correspondences\":" + std::to_string(v.matches) +
           ",\"inliers\":" + std::to_string(v.inliers) + ",\"sane\":" + (v.sane ? "true" : "false") +
           ",\"coverage\":" + std::to_string(v.coverage) +
           ",\"overlap_coverage\":" + std::to_string(v.overlap_coverage) +

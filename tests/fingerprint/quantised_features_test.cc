@@ -103,5 +103,77 @@ TEST(QuantisedFeaturesTest, VerifiesACropFromQuantisedDataAndRejectsAnotherPage)
   EXPECT_EQ(VerifyQuantised(foreign, ref).inliers, 0);
 }
 
+// MatchQuantised's bucketed path (portable and POPCNT) gives exactly the
+// reference's correspondences, in the same order, on real page features and
+// on random ones dense enough for ties and shared keypoints.
+void ExpectSameCorrespondences(const QuantisedQuery& query, const QuantisedFeatures& ref,
+                               const QuantisedMatchOptions& options) {
+  std::vector<cv::Point2f> want_q, want_r;
+  MatchQuantisedReference(query, ref, options, &want_q, &want_r);
+  for (SimdLevel level : SupportedSimdLevels()) {
+    std::vector<cv::Point2f> got_q, got_r;
+    MatchQuantised(query, ref, options, level, &got_q, &got_r);
+    ASSERT_EQ(got_q.size(), want_q.size()) << SimdLevelName(level);
+    for (size_t i = 0; i < want_q.size(); ++i) {
+      EXPECT_EQ(got_q[i], want_q[i]) << SimdLevelName(level) << " correspondence " << i;
+      EXPECT_EQ(got_r[i], want_r[i]) << SimdLevelName(level) << " correspondence " << i;
+    }
+  }
+}
+
+TEST(QuantisedMatchTest, BucketedMatchingAgreesWithTheReferenceOnPageFeatures) {
+  const VisualVocabulary& v = VisualVocabulary::BuiltIn();
+  const cv::Mat page = Gray(synth::GenerateMangaPage(44));
+  const QuantisedFeatures ref = Quantise(Extract(page, false, Registered()), v);
+  const cv::Rect crop(page.cols / 8, page.rows / 10, page.cols * 3 / 4, page.rows * 4 / 5);
+  const QuantisedQuery copy = QuantiseQuery(Extract(page(crop).clone()), v);
+  const QuantisedQuery other = QuantiseQuery(Extract(Gray(synth::GenerateMangaPage(45))), v);
+  std::vector<cv::Point2f> qp, rp;
+  MatchQuantisedReference(copy, ref, {}, &qp, &rp);
+  ASSERT_GT(qp.size(), 50u);  // a real comparison, not two empty sets
+  for (const QuantisedQuery* q : {&copy, &other}) {
+    for (int max_d : {0, 3, 6, 10}) {
+      for (bool drop_ties : {false, true}) {
+        QuantisedMatchOptions o;
+        o.max_signature_distance = max_d;
+        o.drop_ties = drop_ties;
+        ExpectSameCorrespondences(*q, ref, o);
+      }
+    }
+  }
+}
+
+TEST(QuantisedMatchTest, BucketedMatchingAgreesWithTheReferenceOnDenseRandomWords) {
+  std::mt19937 rng(7);
+  for (int trial = 0; trial < 20; ++trial) {
+    QuantisedFeatures ref;
+    const int n = 1 + static_cast<int>(rng() % kMaxQuantisedKeypoints);
+    for (int i = 0; i < n; ++i) {
+      // Few top-level words (word / 256 in 0..3) and 6 signature bits: many
+      // candidates per query keypoint, equal distances, repeated keypoints.
+      ref.words.push_back(static_cast<uint16_t>((rng() % 4) * 256 + rng() % 256));
+      ref.signatures.push_back(rng() & 0x3Fu);
+      ref.points.emplace_back(static_cast<float>(rng() % 100) / 100.0f,
+                              static_cast<float>(rng() % 100) / 100.0f);
+    }
+    QuantisedQuery query;
+    query.top_assignment = 1 + trial % 3;
+    const int m = 1 + static_cast<int>(rng() % 600);
+    for (int i = 0; i < m; ++i) {
+      for (int a = 0; a < query.top_assignment; ++a) {
+        // Mostly valid words, some padding (UINT32_MAX) and words no page has.
+        const uint32_t r = rng() % 10;
+        query.top_words.push_back(r == 0 ? UINT32_MAX : r == 1 ? 200 : rng() % 4);
+      }
+      query.signatures.push_back(rng() & 0x3Fu);
+      query.points.emplace_back(static_cast<float>(i), 0.5f);
+    }
+    QuantisedMatchOptions o;
+    o.max_signature_distance = static_cast<int>(rng() % 7);
+    o.drop_ties = trial % 2 == 1;
+    ExpectSameCorrespondences(query, ref, o);
+  }
+}
+
 }  // namespace
 }  // namespace kagami::fingerprint

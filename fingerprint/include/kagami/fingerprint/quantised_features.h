@@ -8,6 +8,7 @@
 #include "kagami/base/status.h"
 #include "kagami/fingerprint/geometric_verifier.h"
 #include "kagami/fingerprint/local_features.h"
+#include "kagami/fingerprint/simd.h"
 #include "kagami/fingerprint/visual_vocabulary.h"
 
 namespace kagami::fingerprint {
@@ -93,10 +94,26 @@ struct QuantisedMatchOptions {
   int proposals = 1;
 };
 
-// Point correspondences between a query and a registered page (see above).
+// Point correspondences between a query and a registered page (see above),
+// in registered keypoint order. Registered keypoints are grouped by coarse word
+// once per call (a counting sort) and each query keypoint keeps its closest
+// (distance, index) one; the signature popcount uses the POPCNT instruction
+// where the CPU has it (DetectSimdLevel(); `level` kScalar forces the portable
+// one). Options other than the matcher's (leaf words, proposals > 1) run
+// MatchQuantisedReference. Identical output to MatchQuantisedReference.
 void MatchQuantised(const QuantisedQuery& query, const QuantisedFeatures& ref,
                     const QuantisedMatchOptions& options, std::vector<cv::Point2f>* query_points,
                     std::vector<cv::Point2f>* ref_points);
+void MatchQuantised(const QuantisedQuery& query, const QuantisedFeatures& ref,
+                    const QuantisedMatchOptions& options, SimdLevel level,
+                    std::vector<cv::Point2f>* query_points, std::vector<cv::Point2f>* ref_points);
+// The straightforward implementation (registered keypoints sorted by word,
+// binary search, every query keypoint's candidates sorted): the reference the
+// tests hold MatchQuantised to.
+void MatchQuantisedReference(const QuantisedQuery& query, const QuantisedFeatures& ref,
+                             const QuantisedMatchOptions& options,
+                             std::vector<cv::Point2f>* query_points,
+                             std::vector<cv::Point2f>* ref_points);
 
 // MatchQuantised + VerifyCorrespondences; result.mirrored = query.mirrored.
 // Query and page must share the vocabulary (else inliers = 0, not accepted).
