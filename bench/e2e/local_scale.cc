@@ -215,6 +215,14 @@ int main(int argc, char** argv) {
   // a tenth of the iterations first, the full one from escalate_inliers.
   fingerprint::VerifyOptions cheap = defaults.verify;
   cheap.ransac_iterations = std::max(1, defaults.verify.ransac_iterations / 10);
+  auto VerifyAsTheMatcherDoes = [&](const fingerprint::QuantisedQuery& query,
+                                    const fingerprint::QuantisedFeatures& ref) {
+    auto v = fingerprint::VerifyQuantised(query, ref, defaults.quantised_match, cheap);
+    if (!v.accepted && v.inliers >= defaults.escalate_inliers) {
+      v = fingerprint::VerifyQuantised(query, ref, defaults.quantised_match, defaults.verify);
+    }
+    return v.accepted;
+  };
   for (size_t i = 0; i < real_q.size(); ++i) index.Add(static_cast<int64_t>(i + 1), real_q[i]);
   int64_t next_unit = static_cast<int64_t>(real_q.size()) + 1;
   fingerprint::QuantisedFeatures synthetic;
@@ -283,13 +291,7 @@ int main(int argc, char** argv) {
           bool ok = false;
           for (const auto& c : ranked) {
             auto ref = index.Features(c.unit_id);
-            auto v = fingerprint::VerifyQuantised(query_words[qi], *ref, defaults.quantised_match,
-                                                  cheap);
-            if (!v.accepted && v.inliers >= defaults.escalate_inliers) {
-              v = fingerprint::VerifyQuantised(query_words[qi], *ref, defaults.quantised_match,
-                                               defaults.verify);
-            }
-            ok |= v.accepted && c.unit_id == query_page[qi] + 1;
+            ok |= VerifyAsTheMatcherDoes(query_words[qi], *ref) && c.unit_id == query_page[qi] + 1;
           }
           matcher_verify_ms.push_back(1e3 * (ThreadCpu() - c0));
           stage_ms.push_back(gate_ms.back() + matcher_verify_ms.back());
@@ -334,13 +336,7 @@ int main(int argc, char** argv) {
                                                 defaults.min_gate_score)) {
             auto ref = (*loaded)->Features(c.unit_id);
             if (!ref) continue;
-            auto v = fingerprint::VerifyQuantised(query_words[qi], *ref, defaults.quantised_match,
-                                                  cheap);
-            if (!v.accepted && v.inliers >= defaults.escalate_inliers) {
-              v = fingerprint::VerifyQuantised(query_words[qi], *ref, defaults.quantised_match,
-                                               defaults.verify);
-            }
-            ok |= v.accepted && c.unit_id == query_page[qi] + 1;
+            ok |= VerifyAsTheMatcherDoes(query_words[qi], *ref) && c.unit_id == query_page[qi] + 1;
           }
           loaded_ms.push_back(1e3 * (ThreadCpu() - c0));
           loaded_accepted += ok;
