@@ -3,17 +3,12 @@
 #include <bit>
 #include <cstring>
 
+#include "kagami/base/hex.h"
+
 namespace kagami::fingerprint {
 namespace {
 
 constexpr char kHexDigits[] = "0123456789abcdef";
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 }  // namespace
 
@@ -37,7 +32,7 @@ Result<Hash256> Hash256::FromHex(std::string_view hex) {
     unsigned word = 0;
     const int pos = 4 * (15 - w);
     for (int d = 0; d < 4; ++d) {
-      const int v = HexValue(hex[pos + d]);
+      const int v = HexDigitValue(hex[pos + d]);
       if (v < 0) {
         return Status::InvalidArgument("PDQ hash has a non-hex character at position " +
                                        std::to_string(pos + d) + ": \"" + std::string(hex) + "\"");

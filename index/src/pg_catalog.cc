@@ -485,24 +485,13 @@ Result<std::string> PgCatalogIdentity(store::PgConnection& conn) {
 
 std::string ToBytea(const uint8_t* data, size_t n) { return "\\x" + HexLower(data, n); }
 
-namespace {
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-}  // namespace
-
 Result<std::vector<uint8_t>> FromBytea(const std::string& text) {
   if (text.size() < 2 || text[0] != '\\' || text[1] != 'x' || text.size() % 2 != 0) {
     return Status::Corrupt("a bytea value is not in hex format (bytea_output must be 'hex')");
   }
   std::vector<uint8_t> out((text.size() - 2) / 2);
   for (size_t i = 0; i < out.size(); ++i) {
-    int hi = HexValue(text[2 + 2 * i]), lo = HexValue(text[3 + 2 * i]);
+    int hi = HexDigitValue(text[2 + 2 * i]), lo = HexDigitValue(text[3 + 2 * i]);
     if (hi < 0 || lo < 0) return Status::Corrupt("a bytea value has a non-hex digit");
     out[i] = static_cast<uint8_t>(hi * 16 + lo);
   }

@@ -17,7 +17,8 @@ struct RunJobOptions {
   bool resume = true;          // continue an interrupted run of the same job
   const std::atomic<bool>* stop = nullptr;
   std::function<void(const CrawlProgress&)> progress;
-  // Called (from the media graph's record node or a stream thread, serialised) for each new finding.
+  // Called (from the media graph's record node or a stream thread, serialised) for each new
+  // finding.
   std::function<void(const reports::Finding&)> on_finding;
   // Worker mode (crawl_worker.h): a PostgreSQL conninfo puts the frontier and
   // the findings ledger there, shared with every other worker of the job.
