@@ -463,7 +463,31 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
 
   std::string trace;
   std::vector<RobustHit> verified;
+  std::vector<int64_t> rejected;                      // candidates verified, not accepted
   std::vector<cv::Point2f> query_points, ref_points;  // reused across candidates
+  auto accept = [&](int64_t unit, const fingerprint::Verification& v) {
+    RobustHit hit;
+    hit.unit_id = unit;
+    hit.method = "local";
+    hit.view = "full";
+    hit.inliers = v.inliers;
+    hit.coverage = v.coverage;
+    hit.mirrored = v.mirrored;
+    hit.homography = v.homography;
+    hit.verification = v;
+    hit.query_region = v.query_region;
+    for (const RobustHit& p : pdq_hits) {
+      if (p.unit_id == unit) {
+        hit.method = "both";
+        hit.view = p.view;
+        hit.distance = p.distance;
+        hit.variant = p.variant;
+        hit.view_quality = p.view_quality;
+        hit.ref_quality = p.ref_quality;
+      }
+    }
+    verified.push_back(hit);
+  };
   for (int64_t unit : candidates) {
     std::unique_ptr<fingerprint::QuantisedFeatures> ref = local_index_->Features(unit);
     if (!ref || ref->size() == 0) continue;
@@ -507,28 +531,51 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
           ",\"perspective\":" + std::to_string(v.perspective) + ",\"rejected_by\":\"" +
           v.rejected_by + "\"" + ",\"accepted\":" + (v.accepted ? "true" : "false") + "}";
     }
-    if (!v.accepted) continue;
-    RobustHit hit;
-    hit.unit_id = unit;
-    hit.method = "local";
-    hit.view = "full";
-    hit.inliers = v.inliers;
-    hit.coverage = v.coverage;
-    hit.mirrored = v.mirrored;
-    hit.homography = v.homography;
-    hit.verification = v;
-    hit.query_region = v.query_region;
-    for (const RobustHit& p : pdq_hits) {
-      if (p.unit_id == unit) {
-        hit.method = "both";
-        hit.view = p.view;
-        hit.distance = p.distance;
-        hit.variant = p.variant;
-        hit.view_quality = p.view_quality;
-        hit.ref_quality = p.ref_quality;
-      }
+    if (!v.accepted) {
+      rejected.push_back(unit);
+      continue;
     }
-    verified.push_back(hit);
+    accept(unit, v);
+  }
+  // A spread's second page of the same style as the first (dense text in one
+  // font): half its correspondences come from the first page's identical
+  // glyphs, which keeps its consensus under the cheap RANSAC's escalation.
+  // Once a page is accepted, each rejected candidate is verified once more on
+  // its correspondences outside the accepted regions, with the full RANSAC
+  // and the same acceptance. Only after an acceptance: an unrelated page
+  // never pays for it.
+  if (!verified.empty() && options_.verify_beside_accepted) {
+    std::vector<cv::Rect2d> explained;
+    for (const RobustHit& hit : verified) explained.push_back(hit.query_region);
+    std::vector<cv::Point2f> outside_query, outside_ref;
+    for (int64_t unit : rejected) {
+      std::unique_ptr<fingerprint::QuantisedFeatures> ref = local_index_->Features(unit);
+      if (!ref || ref->size() == 0) continue;
+      fingerprint::MatchQuantised(q, *ref, options_.quantised_match, &query_points, &ref_points);
+      outside_query.clear();
+      outside_ref.clear();
+      for (size_t i = 0; i < query_points.size(); ++i) {
+        const cv::Point2d pt(query_points[i].x, query_points[i].y);
+        bool inside = false;
+        for (const cv::Rect2d& r : explained) inside |= r.contains(pt);
+        if (inside) continue;
+        outside_query.push_back(query_points[i]);
+        outside_ref.push_back(ref_points[i]);
+      }
+      if (static_cast<int>(outside_query.size()) < options_.verify.min_inliers) continue;
+      fingerprint::Verification v = fingerprint::VerifyCorrespondences(
+          outside_query, outside_ref, cv::Size2f(q.page_width, q.page_height),
+          cv::Size2f(ref->page_width, ref->page_height), options_.verify);
+      if (!options_.local_trace_path.empty()) {
+        trace += (trace.empty() ? "" : ",") + std::string("{\"unit\":") + std::to_string(unit) +
+                 ",\"beside_accepted\":true,\"correspondences\":" +
+                 std::to_string(outside_query.size()) +
+                 ",\"inliers\":" + std::to_string(v.inliers) +
+                 ",\"coverage\":" + std::to_string(v.coverage) + ",\"rejected_by\":\"" +
+                 v.rejected_by + "\",\"accepted\":" + (v.accepted ? "true" : "false") + "}";
+      }
+      if (v.accepted) accept(unit, v);
+    }
   }
   const double ms_verify = MsSince(t_stage);
   std::sort(verified.begin(), verified.end(), [](const RobustHit& a, const RobustHit& b) {

@@ -130,6 +130,10 @@ struct RobustOptions {
   // does not accept already). A copy's consensus is usually found early; an
   // unrelated page stops there.
   int escalate_inliers = 8;
+  // After a local match, verify the rejected candidates once more on their
+  // correspondences outside the accepted matches' regions, with the full
+  // RANSAC (a spread's second page in the first's style; see RunLocalStage).
+  bool verify_beside_accepted = true;
   fingerprint::QuantisedMatchOptions quantised_match;
   // A landscape query (width >= wide_query_aspect x height) usually shows a
   // page at its full height: a 16:9 pad, a spread, a screenshot. Besides the
