@@ -1126,6 +1126,8 @@ int main(int argc, char** argv) {
         r.cascade.candidates = static_cast<int>(value);
       else if (key == "cascade_min_inliers")
         r.cascade.min_inliers = static_cast<int>(value);
+      else if (key == "content_frame_min_inliers")
+        r.content_frame_min_inliers = static_cast<int>(value);
       else if (key == "min_fast_threshold")
         ;  // applied at registration above
       else {
