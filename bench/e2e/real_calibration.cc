@@ -23,7 +23,9 @@
 //     [--set key=value ...]
 //   --max limits registered items per category (default 30).
 //   --set min_fast_threshold=20 turns the adaptive FAST threshold off
-//   (local_features.h) at registration and query.
+//   (local_features.h) at registration and query;
+//   --set registered_min_fast_threshold=20 only at registration (a store
+//   registered before it, scanned with it).
 //   --peer-no-cascade: the third column is Kagami with the same settings
 //   without the local stage's cascade (RobustOptions::cascade), scanned side
 //   by side with it.
@@ -1037,10 +1039,17 @@ int main(int argc, char** argv) {
   contenders[2].name = "Kagami, previous rule";
   // --set min_fast_threshold=N applies at registration and at query alike
   // (N = 20: ORB's fixed FAST threshold before the adaptive one).
+  // --set registered_min_fast_threshold=20 only at registration: a store
+  // registered before the adaptive threshold, scanned with it.
   int min_fast_threshold = fp::LocalFeatureOptions{}.min_fast_threshold;
-  for (const std::string& kv : settings)
+  int registered_min_fast_threshold = -1;
+  for (const std::string& kv : settings) {
     if (kv.starts_with("min_fast_threshold="))
       min_fast_threshold = std::atoi(kv.c_str() + kv.find('=') + 1);
+    if (kv.starts_with("registered_min_fast_threshold="))
+      registered_min_fast_threshold = std::atoi(kv.c_str() + kv.find('=') + 1);
+  }
+  if (registered_min_fast_threshold < 0) registered_min_fast_threshold = min_fast_threshold;
   for (int c = 0; c < 3; ++c) {
     fs::path data = work / (c == 0 ? "data-pdq" : "data-kagami" + std::to_string(c));
     fs::remove_all(data);
@@ -1054,8 +1063,8 @@ int main(int argc, char** argv) {
     kagami::pipeline::RegisterOptions reg;
     reg.extract.threads = threads;
     reg.robust = c >= 1;
-    reg.robust_options.features.min_fast_threshold = min_fast_threshold;
-    reg.robust_options.registered_features.min_fast_threshold = min_fast_threshold;
+    reg.robust_options.features.min_fast_threshold = registered_min_fast_threshold;
+    reg.robust_options.registered_features.min_fast_threshold = registered_min_fast_threshold;
     kagami::index::Work w{"bench", "Bench", "", kagami::index::WorkKind::kOther, {}};
     auto start = Clock::now();
     auto summary = kagami::pipeline::RegisterWork(*contenders[c].store, w, {reg_dir.string()}, reg);
@@ -1128,7 +1137,7 @@ int main(int argc, char** argv) {
         r.cascade.min_inliers = static_cast<int>(value);
       else if (key == "content_frame_min_inliers")
         r.content_frame_min_inliers = static_cast<int>(value);
-      else if (key == "min_fast_threshold")
+      else if (key == "min_fast_threshold" || key == "registered_min_fast_threshold")
         ;  // applied at registration above
       else {
         std::fprintf(stderr, "unknown --set %s\n", kv.c_str());
