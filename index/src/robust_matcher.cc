@@ -105,6 +105,35 @@ cv::Rect2d Normalised(const cv::Rect& r, int w, int h) {
 }
 
 // Keeps hits (best first) whose regions do not overlap a kept one, at most two.
+// The keypoints of `q` outside every region (query's normalised frame).
+fingerprint::QuantisedQuery KeypointsOutside(const fingerprint::QuantisedQuery& q,
+                                             const std::vector<cv::Rect2d>& regions) {
+  fingerprint::QuantisedQuery out = q;
+  out.words.clear();
+  out.top_words.clear();
+  out.signatures.clear();
+  out.points.clear();
+  if (q.words.size() != static_cast<size_t>(q.size()) * q.assignment ||
+      q.top_words.size() != static_cast<size_t>(q.size()) * q.top_assignment ||
+      q.signatures.size() != static_cast<size_t>(q.size())) {
+    return out;
+  }
+  for (int i = 0; i < q.size(); ++i) {
+    const cv::Point2d pt(q.points[i].x, q.points[i].y);
+    bool inside = false;
+    for (const cv::Rect2d& r : regions) inside |= r.contains(pt);
+    if (inside) continue;
+    out.points.push_back(q.points[i]);
+    out.signatures.push_back(q.signatures[i]);
+    out.words.insert(out.words.end(), q.words.begin() + static_cast<size_t>(i) * q.assignment,
+                     q.words.begin() + static_cast<size_t>(i + 1) * q.assignment);
+    out.top_words.insert(out.top_words.end(),
+                         q.top_words.begin() + static_cast<size_t>(i) * q.top_assignment,
+                         q.top_words.begin() + static_cast<size_t>(i + 1) * q.top_assignment);
+  }
+  return out;
+}
+
 std::vector<RobustHit> NonOverlapping(const std::vector<RobustHit>& ranked) {
   std::vector<RobustHit> kept;
   for (const RobustHit& hit : ranked) {
@@ -618,34 +647,30 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
   if (!verified.empty() && options_.verify_beside_accepted) {
     std::vector<cv::Rect2d> explained;
     for (const RobustHit& hit : verified) explained.push_back(hit.query_region);
-    std::vector<cv::Point2f> outside_query, outside_ref;
-    for (int64_t unit : rejected) {
-      std::unique_ptr<fingerprint::QuantisedFeatures> ref = local_index_->Features(unit);
-      if (!ref || ref->size() == 0) continue;
-      fingerprint::MatchQuantised(q, *ref, options_.quantised_match, &query_points, &ref_points);
-      outside_query.clear();
-      outside_ref.clear();
-      for (size_t i = 0; i < query_points.size(); ++i) {
-        const cv::Point2d pt(query_points[i].x, query_points[i].y);
-        bool inside = false;
-        for (const cv::Rect2d& r : explained) inside |= r.contains(pt);
-        if (inside) continue;
-        outside_query.push_back(query_points[i]);
-        outside_ref.push_back(ref_points[i]);
+    // The query's keypoints outside the accepted regions, matched afresh: a
+    // registered keypoint's one correspondence would otherwise often go to
+    // the accepted page's copy of the same glyph.
+    const fingerprint::QuantisedQuery beside = KeypointsOutside(q, explained);
+    if (beside.size() >= options_.verify.min_inliers) {
+      for (int64_t unit : rejected) {
+        std::unique_ptr<fingerprint::QuantisedFeatures> ref = local_index_->Features(unit);
+        if (!ref || ref->size() == 0) continue;
+        fingerprint::MatchQuantised(beside, *ref, options_.quantised_match, &query_points,
+                                    &ref_points);
+        if (static_cast<int>(query_points.size()) < options_.verify.min_inliers) continue;
+        fingerprint::Verification v = fingerprint::VerifyCorrespondences(
+            query_points, ref_points, cv::Size2f(q.page_width, q.page_height),
+            cv::Size2f(ref->page_width, ref->page_height), options_.verify);
+        if (!options_.local_trace_path.empty()) {
+          trace += (trace.empty() ? "" : ",") + std::string("{\"unit\":") + std::to_string(unit) +
+                   ",\"beside_accepted\":true,\"correspondences\":" +
+                   std::to_string(query_points.size()) +
+                   ",\"inliers\":" + std::to_string(v.inliers) +
+                   ",\"coverage\":" + std::to_string(v.coverage) + ",\"rejected_by\":\"" +
+                   v.rejected_by + "\",\"accepted\":" + (v.accepted ? "true" : "false") + "}";
+        }
+        if (v.accepted) accept(unit, v, /*content_frame=*/false);
       }
-      if (static_cast<int>(outside_query.size()) < options_.verify.min_inliers) continue;
-      fingerprint::Verification v = fingerprint::VerifyCorrespondences(
-          outside_query, outside_ref, cv::Size2f(q.page_width, q.page_height),
-          cv::Size2f(ref->page_width, ref->page_height), options_.verify);
-      if (!options_.local_trace_path.empty()) {
-        trace += (trace.empty() ? "" : ",") + std::string("{\"unit\":") + std::to_string(unit) +
-                 ",\"beside_accepted\":true,\"correspondences\":" +
-                 std::to_string(outside_query.size()) +
-                 ",\"inliers\":" + std::to_string(v.inliers) +
-                 ",\"coverage\":" + std::to_string(v.coverage) + ",\"rejected_by\":\"" +
-                 v.rejected_by + "\",\"accepted\":" + (v.accepted ? "true" : "false") + "}";
-      }
-      if (v.accepted) accept(unit, v, /*content_frame=*/false);
     }
   }
   const double ms_verify = MsSince(t_stage);
