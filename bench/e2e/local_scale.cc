@@ -321,37 +321,51 @@ int main(int argc, char** argv) {
       auto s0 = Clock::now();
       if (!index.Save(file).ok()) return 1;
       const double save_s = std::chrono::duration<double>(Clock::now() - s0).count();
+      const long rss_before = StatusKiB("VmRSS:");
       s0 = Clock::now();
       auto loaded = index::InvertedFile::Load(file);
       const double load_s = std::chrono::duration<double>(Clock::now() - s0).count();
-      // The loaded index reads keypoints from the file: the same local stage
-      // from it, and its RAM.
-      std::vector<double> loaded_ms;
-      int loaded_accepted = 0;
+      const long rss_loaded = StatusKiB("VmRSS:");
+      // The loaded index reads keypoints from the file (and, from version 2,
+      // its postings from the mapping): the same local stage from it, its
+      // gate's time, and its RAM (heap) and RSS (heap plus touched mapped pages).
+      std::vector<double> loaded_ms, loaded_gate_ms;
+      int loaded_accepted = 0, loaded_first = 0;
       if (loaded.ok()) {
         for (size_t qi = 0; qi < query_words.size(); ++qi) {
-          const double c0 = ThreadCpu();
+          double c0 = ThreadCpu();
+          const auto ranked = (*loaded)->Score(query_words[qi], defaults.max_local_candidates,
+                                               defaults.min_gate_score);
+          loaded_gate_ms.push_back(1e3 * (ThreadCpu() - c0));
           bool ok = false;
-          for (const auto& c : (*loaded)->Score(query_words[qi], defaults.max_local_candidates,
-                                                defaults.min_gate_score)) {
+          for (const auto& c : ranked) {
             auto ref = (*loaded)->Features(c.unit_id);
             if (!ref) continue;
             ok |= VerifyAsTheMatcherDoes(query_words[qi], *ref) && c.unit_id == query_page[qi] + 1;
           }
           loaded_ms.push_back(1e3 * (ThreadCpu() - c0));
           loaded_accepted += ok;
+          loaded_first += !ranked.empty() && ranked[0].unit_id == query_page[qi] + 1;
         }
       }
+      const long rss_queried = StatusKiB("VmRSS:");
       std::printf(
           "    local.index at %lld pages: %.1f MiB on disk (%.0f bytes/page), save %.2f s, "
-          "load %.2f s%s; loaded index %.0f MiB RAM (%.0f bytes/page, keypoints read from the "
-          "file), local stage from it CPU ms p50 %.2f, accepted %d/%zu\n",
+          "load %.3f s%s; loaded index %.0f MiB RAM (%.0f bytes/page, keypoints read from the "
+          "file), %.0f MiB mapped (%lld pages); RSS +%.0f MiB after load, +%.0f MiB after the "
+          "queries; from it: gate CPU ms p50 / p95 %.2f / %.2f, local stage CPU ms p50 / p95 "
+          "%.2f / %.2f, true first %d/%zu, accepted %d/%zu\n",
           static_cast<long long>(index.pages()), fs::file_size(file) / 1048576.0,
           static_cast<double>(fs::file_size(file)) / index.pages(), save_s, load_s,
           loaded.ok() ? "" : " (LOAD FAILED)",
           loaded.ok() ? (*loaded)->MemoryBytes() / 1048576.0 : 0.0,
           loaded.ok() ? static_cast<double>((*loaded)->MemoryBytes()) / index.pages() : 0.0,
-          Percentile(loaded_ms, 0.5), loaded_accepted, query_words.size());
+          loaded.ok() ? (*loaded)->MappedBytes() / 1048576.0 : 0.0,
+          loaded.ok() ? static_cast<long long>((*loaded)->mapped_pages()) : 0LL,
+          (rss_loaded - rss_before) / 1024.0, (rss_queried - rss_before) / 1024.0,
+          Percentile(loaded_gate_ms, 0.5), Percentile(loaded_gate_ms, 0.95),
+          Percentile(loaded_ms, 0.5), Percentile(loaded_ms, 0.95), loaded_first, query_words.size(),
+          loaded_accepted, query_words.size());
       fs::remove(file);
     }
   }
