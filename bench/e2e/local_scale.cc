@@ -94,6 +94,64 @@ double Percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1) + 0.5))];
 }
 
+std::string FormatG(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+// Postings read per query by list length (in multiples of the mean list
+// length), for the median query and the slowest 5% by gate time.
+void PrintBreakdown(const index::InvertedFile& index,
+                    const std::vector<fingerprint::QuantisedQuery>& queries,
+                    const index::InvertedFile::GateOptions& gate,
+                    const std::vector<double>& gate_ms) {
+  const double mean = static_cast<double>(index.keypoints()) / index::InvertedFile::kWords;
+  const double bounds[] = {1, 2, 4, 8, 16, 1e300};
+  constexpr int kClasses = 6;
+  std::vector<size_t> order(queries.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return gate_ms[a] < gate_ms[b]; });
+  const size_t slow_from = order.size() - std::max<size_t>(1, order.size() / 20);
+  auto classes_of = [&](size_t qi) {
+    std::vector<double> read(kClasses, 0), keypoints(kClasses, 0);
+    const auto& q = queries[qi];
+    fingerprint::QuantisedQuery one = q;
+    for (int k = 0; k < q.size(); ++k) {
+      one.words.assign(q.words.begin() + static_cast<std::ptrdiff_t>(k) * q.assignment,
+                       q.words.begin() + static_cast<std::ptrdiff_t>(k + 1) * q.assignment);
+      one.signatures.assign(1, q.signatures[k]);
+      one.points.assign(1, q.points[k]);
+      const size_t length = index.ListLength(q.words[static_cast<size_t>(k) * q.assignment]);
+      int c = 0;
+      while (length > bounds[c] * mean) ++c;
+      read[c] += static_cast<double>(index.PostingsScanned(one, gate));
+      keypoints[c] += 1;
+    }
+    return std::make_pair(read, keypoints);
+  };
+  auto print = [&](const char* name, const std::vector<size_t>& which) {
+    std::vector<double> read(kClasses, 0), keypoints(kClasses, 0);
+    for (size_t qi : which) {
+      const auto [r, k] = classes_of(qi);
+      for (int c = 0; c < kClasses; ++c) {
+        read[c] += r[c] / which.size();
+        keypoints[c] += k[c] / which.size();
+      }
+    }
+    std::printf("      %s: postings read (query keypoints) by list length / mean %.0f:", name,
+                mean);
+    const char* names[] = {"<=1x", "1-2x", "2-4x", "4-8x", "8-16x", ">16x"};
+    for (int c = 0; c < kClasses; ++c)
+      std::printf(" %s %.0fk (%.0f)", names[c], read[c] / 1e3, keypoints[c]);
+    std::printf("\n");
+  };
+  print("median query", {order[order.size() / 2]});
+  print("slowest 5%",
+        std::vector<size_t>(order.begin() + static_cast<std::ptrdiff_t>(slow_from), order.end()));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -115,6 +173,12 @@ int main(int argc, char** argv) {
   // every real page and each pool pair is copied pages x 509 / 64k times (the
   // model of the first two rounds: every copy passes the Hamming test).
   std::string signatures = "independent";
+  // Narrow-list factors (GateOptions::narrow_list_factor; 0 = off) measured
+  // with each probing radius.
+  std::vector<double> narrow_factors = {index::InvertedFile::GateOptions().narrow_list_factor};
+  // Prints, for the median and the slowest 5% of queries, the postings read
+  // per query by the length of the list they come from.
+  bool breakdown = false;
   // Also measures each probing radius without prefetching.
   bool compare_prefetch = false;
   // Largest catalog saved and loaded again (a second copy in RAM).
@@ -141,6 +205,13 @@ int main(int argc, char** argv) {
       std::stringstream ss(argv[i + 1]);
       std::string item;
       while (std::getline(ss, item, ',')) probe_radii.push_back(std::atoi(item.c_str()));
+    } else if (a == "--narrow") {
+      narrow_factors.clear();
+      std::stringstream ss(argv[i + 1]);
+      std::string item;
+      while (std::getline(ss, item, ',')) narrow_factors.push_back(std::atof(item.c_str()));
+    } else if (a == "--breakdown") {
+      breakdown = std::atoi(argv[i + 1]) != 0;
     } else if (a == "--compare-prefetch") {
       compare_prefetch = std::atoi(argv[i + 1]) != 0;
     } else if (a == "--save-max-pages") {
@@ -259,17 +330,26 @@ int main(int argc, char** argv) {
     const double add_s = std::chrono::duration<double>(Clock::now() - t0).count();
     index.ShrinkToFit();
     for (double stop : stop_fractions) {
-      std::vector<std::pair<int, bool>> variants;
+      struct Variant {
+        int radius;
+        bool prefetch;
+        double narrow;
+      };
+      std::vector<Variant> variants;
       for (int radius : probe_radii) {
-        variants.emplace_back(radius, true);
-        if (compare_prefetch && radius >= 0) variants.emplace_back(radius, false);
+        for (double narrow : narrow_factors) {
+          if (narrow > 0 && radius <= 0) continue;
+          variants.push_back({radius, true, narrow});
+          if (compare_prefetch && radius >= 0) variants.push_back({radius, false, narrow});
+        }
       }
-      for (const auto& [radius, prefetch] : variants) {
+      for (const auto& [radius, prefetch, narrow] : variants) {
         index::InvertedFile::GateOptions gate;
         gate.assignment = gate_assignment;
         gate.max_word_fraction = stop;
         gate.probe_radius = radius;
         gate.prefetch = prefetch;
+        gate.narrow_list_factor = narrow;
         std::vector<double> gate_ms, verify_ms, matcher_verify_ms, stage_ms, postings;
         int first = 0, accepted = 0, accepted_full = 0;
         for (size_t qi = 0; qi < query_words.size(); ++qi) {
@@ -299,19 +379,21 @@ int main(int argc, char** argv) {
           accepted += ok;
           accepted_full += full_ok;
         }
+        const std::string label = std::string(prefetch || radius < 0 ? "" : " (no prefetch)") +
+                                  (narrow > 0 ? " (narrow > " + FormatG(narrow) + "x mean)" : "");
         std::printf(
             "| %lld | %d / %d%s | %.3g | %.0f | %.0f | %.0f | %ld | %.0fk | %.2f / %.2f | %.2f / "
             "%.2f "
             "| %.2f / %.2f | %d/%zu | %d/%zu (%d) |\n",
-            static_cast<long long>(index.pages()), index.split_bits(), radius,
-            prefetch || radius < 0 ? "" : " (no prefetch)", stop, add > 0 ? add / add_s : 0.0,
-            index.MemoryBytes() / 1048576.0,
+            static_cast<long long>(index.pages()), index.split_bits(), radius, label.c_str(), stop,
+            add > 0 ? add / add_s : 0.0, index.MemoryBytes() / 1048576.0,
             static_cast<double>(index.MemoryBytes()) / index.pages(), StatusKiB("VmRSS:") / 1024,
             Percentile(postings, 0.5) / 1e3, Percentile(gate_ms, 0.5), Percentile(gate_ms, 0.95),
             Percentile(verify_ms, 0.5), Percentile(matcher_verify_ms, 0.5),
             Percentile(stage_ms, 0.5), Percentile(stage_ms, 0.95), first, query_words.size(),
             accepted_full, query_words.size(), accepted);
         std::fflush(stdout);
+        if (breakdown) PrintBreakdown(index, query_words, gate, gate_ms);
       }
     }
     // Saving and loading holds a second copy: only where the machine has room.
@@ -329,13 +411,19 @@ int main(int argc, char** argv) {
       // The loaded index reads keypoints from the file (and, from version 2,
       // its postings from the mapping): the same local stage from it, its
       // gate's time, and its RAM (heap) and RSS (heap plus touched mapped pages).
+      // As the table's first row (the matcher's gate options by default).
+      index::InvertedFile::GateOptions loaded_gate;
+      loaded_gate.assignment = gate_assignment;
+      loaded_gate.max_word_fraction = stop_fractions.front();
+      loaded_gate.probe_radius = probe_radii.front();
+      loaded_gate.narrow_list_factor = narrow_factors.front();
       std::vector<double> loaded_ms, loaded_gate_ms;
       int loaded_accepted = 0, loaded_first = 0;
       if (loaded.ok()) {
         for (size_t qi = 0; qi < query_words.size(); ++qi) {
           double c0 = ThreadCpu();
           const auto ranked = (*loaded)->Score(query_words[qi], defaults.max_local_candidates,
-                                               defaults.min_gate_score);
+                                               defaults.min_gate_score, loaded_gate);
           loaded_gate_ms.push_back(1e3 * (ThreadCpu() - c0));
           bool ok = false;
           for (const auto& c : ranked) {

@@ -427,10 +427,14 @@ std::vector<InvertedFile::Candidate> InvertedFile::Score(const fingerprint::Quan
   // Probing is bound by memory latency (a list's header, its bucket table,
   // then each bucket: three dependent misses per probe), so the lookups of
   // the next query keypoints are prefetched in three stages ahead.
-  const auto prefetch_view = [&](const View& v, uint32_t qprefix, int stage) {
+  const size_t narrow_length = NarrowLength(gate.narrow_list_factor);
+  const auto probes_for = [&](size_t length) {
+    return length > narrow_length ? size_t{1} : probes.size();
+  };
+  const auto prefetch_view = [&](const View& v, uint32_t qprefix, size_t n_probes, int stage) {
     if (v.split == 0) return;
-    for (uint32_t m : probes) {
-      const uint32_t b = qprefix ^ m;
+    for (size_t k = 0; k < n_probes; ++k) {
+      const uint32_t b = qprefix ^ probes[k];
       if (stage == 1)
         __builtin_prefetch(v.bucket + b);
       else
@@ -448,14 +452,20 @@ std::vector<InvertedFile::Candidate> InvertedFile::Score(const fingerprint::Quan
         if (in_ram) __builtin_prefetch(&postings_[w]);
         continue;
       }
-      if (mapped) prefetch_view(MappedView(w), qprefix, stage);
-      if (in_ram) prefetch_view(RamView(postings_[w]), qprefix, stage);
+      const View mv = mapped ? MappedView(w) : View{};
+      const View rv = in_ram ? RamView(postings_[w]) : View{};
+      const size_t n_probes = probes_for(size_t{mv.size} + rv.size);
+      prefetch_view(mv, qprefix, n_probes, stage);
+      prefetch_view(rv, qprefix, n_probes, stage);
     }
   };
   const bool prefetching = probing && gate.prefetch;
   const int max_d = max_signature_distance;
   // The ordered part by buckets, then the unordered tail with the prefix test.
-  const auto scan = [&](const View& v, uint32_t qsig, const PostingVisitor& visit) {
+  // A narrow list (longer than narrow_length) is probed at radius 0: its
+  // own bucket (probes[0] = 0) and the prefix-equal postings of its tail.
+  const auto scan = [&](const View& v, uint32_t qsig, size_t n_probes,
+                        const PostingVisitor& visit) {
     if (v.size == 0) return;
     if (!probing) {
       ScanPostings(v.data, v.data + v.size, qsig, max_d, 0, 0, gate.scalar_scan, visit);
@@ -463,12 +473,13 @@ std::vector<InvertedFile::Candidate> InvertedFile::Score(const fingerprint::Quan
     }
     if (v.split > 0) {
       const uint32_t qprefix = qsig & prefix_mask;
-      for (uint32_t m : probes) {
-        const auto [begin, end] = BucketRange(v, qprefix ^ m);
+      for (size_t k = 0; k < n_probes; ++k) {
+        const auto [begin, end] = BucketRange(v, qprefix ^ probes[k]);
         ScanPostings(v.data + begin, v.data + end, qsig, max_d, 0, 0, gate.scalar_scan, visit);
       }
     }
-    ScanPostings(v.data + v.split, v.data + v.size, qsig, max_d, prefix_mask, gate.probe_radius,
+    const int radius = n_probes < probes.size() ? 0 : gate.probe_radius;
+    ScanPostings(v.data + v.split, v.data + v.size, qsig, max_d, prefix_mask, radius,
                  gate.scalar_scan, visit);
   };
   for (int qi = 0; qi < query.size(); ++qi) {
@@ -490,8 +501,9 @@ std::vector<InvertedFile::Candidate> InvertedFile::Score(const fingerprint::Quan
       const float idf2 = idf * idf;
       const PostingVisitor visit{qi,    idf2,     he_weight,
                                  slots, &touched, static_cast<uint32_t>(n_pages)};
-      scan(mv, qsig, visit);
-      scan(rv, qsig, visit);
+      const size_t n_probes = probes_for(length);
+      scan(mv, qsig, n_probes, visit);
+      scan(rv, qsig, n_probes, visit);
     }
   }
   // The best max_candidates by score, ties by unit id. Only pages that can
@@ -618,6 +630,17 @@ size_t InvertedFile::StopLength(double max_word_fraction) const {
                           static_cast<size_t>(max_word_fraction * static_cast<double>(pages())));
 }
 
+size_t InvertedFile::NarrowLength(double factor) const {
+  if (factor <= 0) return SIZE_MAX;
+  const double mean = static_cast<double>(keypoints_) / kWords;
+  return std::max<size_t>(kMinSplitLength, static_cast<size_t>(factor * mean));
+}
+
+size_t InvertedFile::ListLength(uint32_t word) const {
+  if (word >= static_cast<uint32_t>(kWords) || !searchable_) return 0;
+  return size_t{MappedView(word).size} + postings_[word].postings.size();
+}
+
 void InvertedFile::Reserve(int64_t pages) {
   if (pages <= 0) return;
   pages_.reserve(static_cast<size_t>(pages));
@@ -641,6 +664,7 @@ size_t InvertedFile::PostingsScanned(const fingerprint::QuantisedQuery& query,
   const uint32_t prefix_mask = probing ? (uint32_t{1} << split_bits_) - 1 : 0;
   const std::vector<uint32_t> probes =
       probing ? ProbeMasks(split_bits_, gate.probe_radius) : std::vector<uint32_t>{};
+  const size_t narrow_length = NarrowLength(gate.narrow_list_factor);
   size_t n = 0;
   const int assignment = std::min(query.assignment, std::max(1, gate.assignment));
   for (int qi = 0; qi < query.size(); ++qi) {
@@ -655,11 +679,12 @@ size_t InvertedFile::PostingsScanned(const fingerprint::QuantisedQuery& query,
         continue;
       }
       const uint32_t qprefix = query.signatures[qi] & prefix_mask;
+      const size_t n_probes = len > narrow_length ? 1 : probes.size();
       for (const View& v : views) {
         n += v.size - v.split;
         if (v.split == 0) continue;
-        for (uint32_t m : probes) {
-          const auto [begin, end] = BucketRange(v, qprefix ^ m);
+        for (size_t k = 0; k < n_probes; ++k) {
+          const auto [begin, end] = BucketRange(v, qprefix ^ probes[k]);
           n += end - begin;
         }
       }

@@ -140,7 +140,8 @@ void AddFillers(InvertedFile& index, const std::vector<QuantisedFeatures>& pool_
 std::map<int64_t, std::pair<float, int>> ReferenceScores(const InvertedFile& index,
                                                          const std::vector<int64_t>& units,
                                                          const fingerprint::QuantisedQuery& query,
-                                                         int probe_radius) {
+                                                         int probe_radius,
+                                                         size_t narrow_length = SIZE_MAX) {
   std::vector<std::unique_ptr<QuantisedFeatures>> pages;
   std::map<uint32_t, size_t> list_length;
   for (int64_t u : units) {
@@ -165,7 +166,8 @@ std::map<int64_t, std::pair<float, int>> ReferenceScores(const InvertedFile& ind
         if (pages[p]->words[k] != w) continue;
         const uint32_t x = (pages[p]->signatures[k] ^ query.signatures[qi]) & 0xFFFFFFu;
         const int d = std::popcount(x);
-        if (d > max_d || (probing && std::popcount(x & prefix_mask) > probe_radius)) continue;
+        const int radius = list_length[w] > narrow_length ? 0 : probe_radius;
+        if (d > max_d || (probing && std::popcount(x & prefix_mask) > radius)) continue;
         const float weight = idf * idf * static_cast<float>(std::exp(-d * d / (sigma * sigma)));
         best = std::max(best, weight);
       }
@@ -255,6 +257,46 @@ TEST_F(InvertedFileTest, ProbedSplitAndUnsplitScansEqualTheReferenceScores) {
           }
         }
       }
+    }
+  }
+}
+
+// Narrow lists: words whose list is longer than narrow_list_factor x the
+// mean length are probed at radius 0, the rest at the probe radius; the same
+// definition from the built, split, mapped and RAM-tail paths.
+TEST_F(InvertedFileTest, NarrowLongListsScoreAsTheDefinitionAndReadLess) {
+  const uint32_t vocab = VisualVocabulary::BuiltIn().id();
+  std::vector<QuantisedFeatures> refs;
+  for (int i = 0; i < kPages; ++i) refs.push_back(Ref(i));
+  InvertedFile index(vocab);
+  AddFillers(index, refs, 400, 10000);
+  std::vector<int64_t> units;
+  for (int n = 0; n < 400; ++n) units.push_back(10000 + n);
+  for (int i = 0; i < kPages; ++i) {
+    index.Add(100 + i, refs[i]);
+    units.push_back(100 + i);
+  }
+  testing::TempDir dir;
+  ASSERT_TRUE(index.Save(dir / "local.index").ok());
+  auto mapped = InvertedFile::Load(dir / "local.index");
+  ASSERT_TRUE(mapped.ok());
+  const double mean = static_cast<double>(index.keypoints()) / InvertedFile::kWords;
+  InvertedFile::GateOptions wide, narrow;
+  wide.assignment = narrow.assignment = 1;
+  narrow.narrow_list_factor = 2.0;
+  const size_t narrow_length =
+      std::max<size_t>(InvertedFile::kMinSplitLength, static_cast<size_t>(2.0 * mean));
+  for (int i : {3, 9}) {
+    const auto query = CropQuery(i);
+    const auto reference = ReferenceScores(index, units, query, narrow.probe_radius, narrow_length);
+    for (const InvertedFile* from : {&index, mapped->get()}) {
+      const auto ranked = from->Score(query, static_cast<int>(units.size()), 0.0f, narrow);
+      ASSERT_EQ(ranked.size(), reference.size());
+      for (const auto& c : ranked) {
+        ASSERT_EQ(reference.count(c.unit_id), 1u);
+        EXPECT_EQ(c.score, reference.at(c.unit_id).first) << c.unit_id;
+      }
+      EXPECT_LT(from->PostingsScanned(query, narrow), from->PostingsScanned(query, wide));
     }
   }
 }

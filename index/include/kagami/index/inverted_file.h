@@ -31,14 +31,13 @@ namespace kagami::index {
 // Score of a registered page for a query: sum over query keypoints that have
 // at least one keypoint of the page in one of their words with a signature
 // within max_signature_distance bits and (when probing) a prefix within
-// probe_radius bits, of idf(word)^2 * exp(-d^2 / sigma^2) (d: the closest
-// such signature, sigma = max_signature_distance / 2 + 1; idf = log(pages /
-// postings of the word)); each query keypoint counts once per page. The
-// score is defined by that sum, not by the layout: lists too short to split
-// (and postings added since a list was last ordered) are read whole and
-// filtered by the same prefix test, so every path gives identical scores.
-// The cut-off applied to it is RobustOptions::min_gate_score, chosen from
-// the measured distributions (bench/RESULTS.md section 11).
+// probe_radius bits (0 bits for a narrow list, GateOptions::narrow_list_factor), of idf(word)^2 *
+// exp(-d^2 / sigma^2) (d: the closest such signature, sigma = max_signature_distance / 2 + 1; idf =
+// log(pages / postings of the word)); each query keypoint counts once per page. The score is
+// defined by that sum, not by the layout: lists too short to split (and postings added since a list
+// was last ordered) are read whole and filtered by the same prefix test, so every path gives
+// identical scores. The cut-off applied to it is RobustOptions::min_gate_score, chosen from the
+// measured distributions (bench/RESULTS.md section 11).
 //
 // Memory: for pages added in RAM (built or tail), 8 bytes per posting (page
 // number u32, signature u32, contiguous per word) plus 8 per keypoint (about
@@ -99,6 +98,13 @@ struct LocalGateOptions {
   // read. < 0: whole lists, every signature within max_signature_distance
   // (the exact reference). Chosen in bench/RESULTS.md section 11.
   int probe_radius = 1;
+  // Long lists read narrowly: a word whose list is longer than this factor
+  // x the mean list length (keypoints() / kWords; at least kMinSplitLength)
+  // is probed at radius 0 whatever probe_radius says (its own bucket, and
+  // prefix-equal postings of its tail). Such lists dominate the slowest
+  // queries' time at scale (bench/RESULTS.md section 11, "Mapped postings").
+  // <= 0: off (every list at probe_radius).
+  double narrow_list_factor = 0.0;
   // Prefetches the next query keypoints' buckets while probing (speed only;
   // the scores are the same either way).
   bool prefetch = true;
@@ -165,6 +171,8 @@ class InvertedFile {
   // Postings Score() would read for this query (diagnostics, benchmarks).
   size_t PostingsScanned(const fingerprint::QuantisedQuery& query,
                          const GateOptions& gate = {}) const;
+  // Postings of a word's list (mapped plus RAM; diagnostics).
+  size_t ListLength(uint32_t word) const;
   // Room for `pages` pages of up to 509 keypoints (before bulk Add()s).
   void Reserve(int64_t pages);
   // Orders every list's unsplit tail into its buckets and releases spare
@@ -211,6 +219,7 @@ class InvertedFile {
 
  private:
   size_t StopLength(double max_word_fraction) const;
+  size_t NarrowLength(double narrow_list_factor) const;
 
   struct Page {
     int64_t unit_id;
