@@ -9,6 +9,8 @@
 #include <cstdio>
 #endif
 
+#include "kagami/fingerprint/area_resize.h"
+
 namespace kagami::fingerprint {
 namespace {
 
@@ -194,10 +196,10 @@ cv::Mat Working(const cv::Mat& gray, int max_long_side, double& scale) {
       cv::pyrDown(small, half);
       small = half;
     }
-    cv::resize(small, small,
-               cv::Size(std::max(1, static_cast<int>(std::lround(gray.cols / scale))),
-                        std::max(1, static_cast<int>(std::lround(gray.rows / scale)))),
-               0, 0, cv::INTER_AREA);
+    small = AreaDownscale(
+        small,
+        cv::Size(std::clamp(static_cast<int>(std::lround(gray.cols / scale)), 1, small.cols),
+                 std::clamp(static_cast<int>(std::lround(gray.rows / scale)), 1, small.rows)));
   }
   cv::Mat blurred;
   cv::blur(small, blurred, cv::Size(3, 3), cv::Point(-1, -1), cv::BORDER_REPLICATE);
@@ -208,20 +210,29 @@ cv::Mat Working(const cv::Mat& gray, int max_long_side, double& scale) {
 // least `min_step` across 4 px (the working copy is blurred twice: by the
 // downscale and by the 3x3 box), placed at the middle line. `across_rows`:
 // between rows y-2 and y+2 (a horizontal side); else between columns.
+// 1 where |a - b| >= min_step (1..255), in 8-bit arithmetic (vectorises).
+inline uint8_t StepOf(uint8_t a, uint8_t b, uint8_t min_step) {
+  const uint8_t d = a > b ? static_cast<uint8_t>(a - b) : static_cast<uint8_t>(b - a);
+  return d >= min_step;
+}
+
 cv::Mat StepMap(const cv::Mat& w, int min_step, bool across_rows) {
+  assert(min_step >= 1 && min_step <= 255);
+  const uint8_t step = static_cast<uint8_t>(min_step);
+  const int cols = w.cols, rows = w.rows;
   cv::Mat steps = cv::Mat::zeros(w.size(), CV_8UC1);
   if (across_rows) {
-    for (int y = 2; y + 2 < w.rows; ++y) {
-      const uint8_t* a = w.ptr<uint8_t>(y - 2);
-      const uint8_t* b = w.ptr<uint8_t>(y + 2);
-      uint8_t* out = steps.ptr<uint8_t>(y);
-      for (int x = 0; x < w.cols; ++x) out[x] = std::abs(a[x] - b[x]) >= min_step;
+    for (int y = 2; y + 2 < rows; ++y) {
+      const uint8_t* __restrict a = w.ptr<uint8_t>(y - 2);
+      const uint8_t* __restrict b = w.ptr<uint8_t>(y + 2);
+      uint8_t* __restrict out = steps.ptr<uint8_t>(y);
+      for (int x = 0; x < cols; ++x) out[x] = StepOf(a[x], b[x], step);
     }
   } else {
-    for (int y = 0; y < w.rows; ++y) {
-      const uint8_t* row = w.ptr<uint8_t>(y);
-      uint8_t* out = steps.ptr<uint8_t>(y);
-      for (int x = 2; x + 2 < w.cols; ++x) out[x] = std::abs(row[x - 2] - row[x + 2]) >= min_step;
+    for (int y = 0; y < rows; ++y) {
+      const uint8_t* __restrict row = w.ptr<uint8_t>(y);
+      uint8_t* __restrict out = steps.ptr<uint8_t>(y);
+      for (int x = 2; x + 2 < cols; ++x) out[x] = StepOf(row[x - 2], row[x + 2], step);
     }
   }
   return steps;
@@ -271,7 +282,13 @@ std::vector<int> CandidateLines(const cv::Mat& dilated, int min_run, int max_lin
   const int n = dilated.rows;
   const int len = dilated.cols;
   std::vector<int> longest(n, 0);
+  // A run of k steps spans at most 4k - 3 px (gaps of up to 3): lines with
+  // too few steps cannot reach min_run, and a line below min_run is never a
+  // candidate nor beats one, so it may stay 0.
+  cv::Mat counts;
+  cv::reduce(dilated, counts, 1, cv::REDUCE_SUM, CV_32S);
   for (int i = 1; i + 1 < n; ++i) {
+    if (4 * counts.at<int>(i) - 3 < min_run) continue;
     int run = 0, gap = 0, best = 0;
     const uint8_t* line = dilated.ptr<uint8_t>(i);
     for (int j = 0; j < len; ++j) {
