@@ -338,7 +338,9 @@ int main(int argc, char** argv) {
       std::vector<Variant> variants;
       for (int radius : probe_radii) {
         for (double narrow : narrow_factors) {
-          if (narrow > 0 && radius <= 0) continue;
+          // Radius 0 and whole lists have nothing to narrow.
+          if (radius <= 0 && narrow != narrow_factors.front()) continue;
+          if (radius <= 0) narrow = 0;
           variants.push_back({radius, true, narrow});
           if (compare_prefetch && radius >= 0) variants.push_back({radius, false, narrow});
         }
@@ -379,8 +381,13 @@ int main(int argc, char** argv) {
           accepted += ok;
           accepted_full += full_ok;
         }
-        const std::string label = std::string(prefetch || radius < 0 ? "" : " (no prefetch)") +
-                                  (narrow > 0 ? " (narrow > " + FormatG(narrow) + "x mean)" : "");
+        const std::string label =
+            std::string(prefetch || radius < 0 ? "" : " (no prefetch)") +
+            (narrow > 0 ? " (narrow > " + FormatG(narrow) + "x mean, >= " +
+                              FormatG(static_cast<double>(
+                                  index::InvertedFile::GateOptions().narrow_min_length)) +
+                              ")"
+                        : "");
         std::printf(
             "| %lld | %d / %d%s | %.3g | %.0f | %.0f | %.0f | %ld | %.0fk | %.2f / %.2f | %.2f / "
             "%.2f "

@@ -427,7 +427,7 @@ std::vector<InvertedFile::Candidate> InvertedFile::Score(const fingerprint::Quan
   // Probing is bound by memory latency (a list's header, its bucket table,
   // then each bucket: three dependent misses per probe), so the lookups of
   // the next query keypoints are prefetched in three stages ahead.
-  const size_t narrow_length = NarrowLength(gate.narrow_list_factor);
+  const size_t narrow_length = NarrowLength(gate);
   const auto probes_for = [&](size_t length) {
     return length > narrow_length ? size_t{1} : probes.size();
   };
@@ -630,10 +630,11 @@ size_t InvertedFile::StopLength(double max_word_fraction) const {
                           static_cast<size_t>(max_word_fraction * static_cast<double>(pages())));
 }
 
-size_t InvertedFile::NarrowLength(double factor) const {
-  if (factor <= 0) return SIZE_MAX;
+size_t InvertedFile::NarrowLength(const GateOptions& gate) const {
+  if (gate.narrow_list_factor <= 0) return SIZE_MAX;
   const double mean = static_cast<double>(keypoints_) / kWords;
-  return std::max<size_t>(kMinSplitLength, static_cast<size_t>(factor * mean));
+  return std::max<size_t>(gate.narrow_min_length,
+                          static_cast<size_t>(gate.narrow_list_factor * mean));
 }
 
 size_t InvertedFile::ListLength(uint32_t word) const {
@@ -664,7 +665,7 @@ size_t InvertedFile::PostingsScanned(const fingerprint::QuantisedQuery& query,
   const uint32_t prefix_mask = probing ? (uint32_t{1} << split_bits_) - 1 : 0;
   const std::vector<uint32_t> probes =
       probing ? ProbeMasks(split_bits_, gate.probe_radius) : std::vector<uint32_t>{};
-  const size_t narrow_length = NarrowLength(gate.narrow_list_factor);
+  const size_t narrow_length = NarrowLength(gate);
   size_t n = 0;
   const int assignment = std::min(query.assignment, std::max(1, gate.assignment));
   for (int qi = 0; qi < query.size(); ++qi) {

@@ -283,7 +283,9 @@ TEST_F(InvertedFileTest, NarrowLongListsScoreAsTheDefinitionAndReadLess) {
   const double mean = static_cast<double>(index.keypoints()) / InvertedFile::kWords;
   InvertedFile::GateOptions wide, narrow;
   wide.assignment = narrow.assignment = 1;
+  wide.narrow_list_factor = 0;
   narrow.narrow_list_factor = 2.0;
+  narrow.narrow_min_length = InvertedFile::kMinSplitLength;
   const size_t narrow_length =
       std::max<size_t>(InvertedFile::kMinSplitLength, static_cast<size_t>(2.0 * mean));
   for (int i : {3, 9}) {

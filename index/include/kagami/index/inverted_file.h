@@ -98,13 +98,17 @@ struct LocalGateOptions {
   // read. < 0: whole lists, every signature within max_signature_distance
   // (the exact reference). Chosen in bench/RESULTS.md section 11.
   int probe_radius = 1;
-  // Long lists read narrowly: a word whose list is longer than this factor
-  // x the mean list length (keypoints() / kWords; at least kMinSplitLength)
-  // is probed at radius 0 whatever probe_radius says (its own bucket, and
-  // prefix-equal postings of its tail). Such lists dominate the slowest
-  // queries' time at scale (bench/RESULTS.md section 11, "Mapped postings").
-  // <= 0: off (every list at probe_radius).
-  double narrow_list_factor = 0.0;
+  // Long lists read narrowly: a word whose list is longer than
+  // max(narrow_list_factor x the mean list length (keypoints() / kWords),
+  // narrow_min_length) postings is probed at radius 0 whatever probe_radius
+  // says (its own bucket, and the prefix-equal postings of its tail). Such
+  // lists are most of the slowest queries' reading at scale; measured to
+  // keep every accepted query at 10k and 100k pages (bench/RESULTS.md
+  // section 11, "Mapped postings"). The floor keeps catalogs of a few
+  // thousand pages (the real-image calibration's) at probe_radius for every
+  // list. narrow_list_factor <= 0: off.
+  double narrow_list_factor = 2.0;
+  size_t narrow_min_length = 4096;
   // Prefetches the next query keypoints' buckets while probing (speed only;
   // the scores are the same either way).
   bool prefetch = true;
@@ -219,7 +223,7 @@ class InvertedFile {
 
  private:
   size_t StopLength(double max_word_fraction) const;
-  size_t NarrowLength(double narrow_list_factor) const;
+  size_t NarrowLength(const LocalGateOptions& gate) const;
 
   struct Page {
     int64_t unit_id;
