@@ -403,9 +403,11 @@ int main(int argc, char** argv) {
         if (breakdown) PrintBreakdown(index, query_words, gate, gate_ms);
       }
     }
-    // Saving and loading holds a second copy: only where the machine has room.
-    if (index.pages() <= save_max_pages &&
-        MemAvailableKiB() > static_cast<long>(index.MemoryBytes() / 1024 * 21 / 20) + (3 << 20)) {
+    // Saving streams the file (heap: the page table, 48 B/page, and the
+    // bucket tables) and loading maps its postings (no second copy on the
+    // heap since local.index version 2); the mapped pages the queries touch
+    // are page cache.
+    if (index.pages() <= save_max_pages && MemAvailableKiB() > (2 << 20)) {
       const fs::path file = work / "local.index";
       auto s0 = Clock::now();
       if (!index.Save(file).ok()) return 1;

@@ -102,12 +102,13 @@ struct LocalGateOptions {
   // max(narrow_list_factor x the mean list length (keypoints() / kWords),
   // narrow_min_length) postings is probed at radius 0 whatever probe_radius
   // says (its own bucket, and the prefix-equal postings of its tail). Such
-  // lists are most of the slowest queries' reading at scale; measured to
-  // keep every accepted query at 10k and 100k pages (bench/RESULTS.md
+  // lists are most of the slowest queries' reading at scale. 8 keeps every
+  // accepted query of the bench at 10k, 100k and 1M pages and cuts the 1M
+  // gate's p95 2.6x; 4 and 2 lose 1 and 2 of 120 at 1M (bench/RESULTS.md
   // section 11, "Mapped postings"). The floor keeps catalogs of a few
   // thousand pages (the real-image calibration's) at probe_radius for every
   // list. narrow_list_factor <= 0: off.
-  double narrow_list_factor = 2.0;
+  double narrow_list_factor = 8.0;
   size_t narrow_min_length = 4096;
   // Prefetches the next query keypoints' buckets while probing (speed only;
   // the scores are the same either way).
