@@ -162,9 +162,9 @@ QuantisedQuery QuantiseQuery(const LocalFeatures& features, const VisualVocabula
   q.points = features.points;
   for (int i = 0; i < n; ++i) {
     const Hash256 d = Row(features.descriptors, i);
-    vocabulary.Words(d, q.assignment, &q.words[static_cast<size_t>(i) * q.assignment]);
-    vocabulary.TopWords(d, q.top_assignment,
-                        &q.top_words[static_cast<size_t>(i) * q.top_assignment]);
+    vocabulary.WordsAndTopWords(d, q.assignment, &q.words[static_cast<size_t>(i) * q.assignment],
+                                q.top_assignment,
+                                &q.top_words[static_cast<size_t>(i) * q.top_assignment]);
     q.signatures[i] = vocabulary.Signature(d);
   }
   return q;

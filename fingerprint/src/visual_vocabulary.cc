@@ -219,18 +219,34 @@ uint32_t VisualVocabulary::Word(const Hash256& descriptor) const {
   return w;
 }
 
+namespace {
+
+// The `n` smallest of dist[0..size), nearest first, ties by index.
+int Smallest(const int* dist, int size, int n, uint32_t* out) {
+  n = std::min(n, size);
+  int order[256];
+  std::iota(order, order + size, 0);
+  std::partial_sort(order, order + n, order + size,
+                    [&](int a, int b) { return dist[a] != dist[b] ? dist[a] < dist[b] : a < b; });
+  for (int i = 0; i < n; ++i) out[i] = static_cast<uint32_t>(order[i]);
+  return n;
+}
+
+}  // namespace
+
 int VisualVocabulary::Words(const Hash256& descriptor, int n, uint32_t* out) const {
   assert(branch1_ > 0 && n >= 1);
   int dist[256];
   const int top = Nearest(descriptor, top_.data(), top_.size(), dist);
+  return LeafWords(descriptor, top, n, out);
+}
+
+int VisualVocabulary::LeafWords(const Hash256& descriptor, int top, int n, uint32_t* out) const {
+  int dist[256];
   const Hash256* leaves = leaves_.data() + static_cast<size_t>(top) * branch2_;
   HammingDistances(descriptor, leaves, static_cast<size_t>(branch2_), dist);
-  n = std::min(n, branch2_);
-  int order[256];
-  std::iota(order, order + branch2_, 0);
-  std::partial_sort(order, order + n, order + branch2_,
-                    [&](int a, int b) { return dist[a] != dist[b] ? dist[a] < dist[b] : a < b; });
-  for (int i = 0; i < n; ++i) out[i] = static_cast<uint32_t>(top * branch2_ + order[i]);
+  n = Smallest(dist, branch2_, n, out);
+  for (int i = 0; i < n; ++i) out[i] += static_cast<uint32_t>(top * branch2_);
   return n;
 }
 
@@ -238,13 +254,18 @@ int VisualVocabulary::TopWords(const Hash256& descriptor, int n, uint32_t* out) 
   assert(branch1_ > 0 && n >= 1);
   int dist[256];
   HammingDistances(descriptor, top_.data(), top_.size(), dist);
-  n = std::min(n, branch1_);
-  int order[256];
-  std::iota(order, order + branch1_, 0);
-  std::partial_sort(order, order + n, order + branch1_,
-                    [&](int a, int b) { return dist[a] != dist[b] ? dist[a] < dist[b] : a < b; });
-  for (int i = 0; i < n; ++i) out[i] = static_cast<uint32_t>(order[i]);
-  return n;
+  return Smallest(dist, branch1_, n, out);
+}
+
+void VisualVocabulary::WordsAndTopWords(const Hash256& descriptor, int n_words, uint32_t* words,
+                                        int n_top, uint32_t* top_words) const {
+  assert(branch1_ > 0 && n_words >= 1 && n_top >= 1);
+  int dist[256];
+  HammingDistances(descriptor, top_.data(), top_.size(), dist);
+  // The nearest top-level word, ties to the lowest index, as Nearest.
+  const int top = static_cast<int>(std::min_element(dist, dist + branch1_) - dist);
+  Smallest(dist, branch1_, n_top, top_words);
+  LeafWords(descriptor, top, n_words, words);
 }
 
 uint32_t VisualVocabulary::Signature(const Hash256& descriptor) const {

@@ -51,8 +51,12 @@ Result<fingerprint::LocalFeatures> ExtractQueryFeatures(const cv::Mat& gray, boo
   wide.working_long_side = static_cast<int>(
       std::lround(std::min({by_height, static_cast<double>(options.wide_query_max_long_side),
                             static_cast<double>(gray.cols)})));
-  // Not worth a second pass below a 15% larger scale.
-  if (wide.working_long_side * 20 < options.features.working_long_side * 23) return f;
+  // Not worth a second pass below a 5% larger scale. (At 15%, two pages of
+  // dense CJK text side by side, decoded 900 px wide, got no second pass,
+  // 250 keypoints per page, and neither page was found: spreads 34 -> 37 of
+  // 48 pages on the real-image bench, every other edit and the unrelated
+  // images unchanged, bench/RESULTS.md section 11.)
+  if (wide.working_long_side * 20 < options.features.working_long_side * 21) return f;
   KAGAMI_ASSIGN_OR_RETURN(fingerprint::LocalFeatures w,
                           fingerprint::ExtractLocalFeatures(gray, mirrored, wide));
   if (w.size() == 0) return f;

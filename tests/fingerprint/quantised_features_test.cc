@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <set>
 
@@ -31,6 +32,33 @@ TEST(VisualVocabularyTest, BuiltInVocabularyIsLinkedAndRoundTrips) {
   std::vector<uint8_t> damaged = v.Serialize();
   damaged.pop_back();
   EXPECT_EQ(VisualVocabulary::Deserialize(damaged).status().code(), StatusCode::kCorrupt);
+}
+
+TEST(VisualVocabularyTest, WordsAndTopWordsAtOnceEqualTheSeparateCalls) {
+  const VisualVocabulary& v = VisualVocabulary::BuiltIn();
+  std::mt19937_64 rng(5);
+  std::vector<Hash256> descriptors(300);
+  for (Hash256& h : descriptors)
+    for (auto& b : h.bytes) b = static_cast<uint8_t>(rng());
+  // Real ORB descriptors too: many tie at the top level.
+  const LocalFeatures f = Extract(Gray(synth::GenerateMangaPage(8, 600, 850)), false, Registered());
+  for (int i = 0; i < f.size(); ++i) {
+    Hash256 h;
+    std::copy_n(f.descriptors.ptr<uint8_t>(i), 32, h.bytes.begin());
+    descriptors.push_back(h);
+  }
+  for (const Hash256& d : descriptors) {
+    for (int n_words : {1, 3}) {
+      for (int n_top : {1, 4}) {
+        uint32_t words[8], top[8], words_at_once[8], top_at_once[8];
+        const int nw = v.Words(d, n_words, words);
+        const int nt = v.TopWords(d, n_top, top);
+        v.WordsAndTopWords(d, n_words, words_at_once, n_top, top_at_once);
+        EXPECT_TRUE(std::equal(words, words + nw, words_at_once));
+        EXPECT_TRUE(std::equal(top, top + nt, top_at_once));
+      }
+    }
+  }
 }
 
 TEST(VisualVocabularyTest, TrainingIsDeterministicAndAssignsNearestLeaves) {

@@ -52,6 +52,11 @@ class VisualVocabulary {
   // The `n` nearest top-level words (0..branch1()-1), nearest first; leaf
   // word w lies under top-level word w / branch2().
   int TopWords(const Hash256& descriptor, int n, uint32_t* out) const;
+  // Words(descriptor, n_words, words) and TopWords(descriptor, n_top,
+  // top_words) at once, the top-level distances computed once (a query
+  // keypoint needs both). Same outputs as the two calls.
+  void WordsAndTopWords(const Hash256& descriptor, int n_words, uint32_t* words, int n_top,
+                        uint32_t* top_words) const;
   // The kSignatureBits selected bits of the descriptor, bit i of the result
   // = descriptor bit signature_bits()[i].
   uint32_t Signature(const Hash256& descriptor) const;
@@ -72,6 +77,8 @@ class VisualVocabulary {
   uint32_t id_ = 0;
 
   void ComputeId();
+  // Words() under a given top-level word.
+  int LeafWords(const Hash256& descriptor, int top, int n, uint32_t* out) const;
 };
 
 }  // namespace kagami::fingerprint
