@@ -14,6 +14,10 @@ the unrelated images), percentiles of the gate score, of the quantised
 verification's inliers, coverage, overlap coverage and grid cells, how many of
 each the verifier accepted, and the local stage's time per query and stage.
 
+Also prints how many candidates were accepted in the registered page's content
+frame (RobustOptions::content_frame_min_inliers) and the content-frame
+measurements the trace recorded for rejected candidates.
+
 Where the trace has the cascade's record (RobustOptions::cascade), also prints
 the distribution of its score (the most cheap-RANSAC inliers among its
 candidates, one value per query) for the true pages the full stage accepted
@@ -146,6 +150,22 @@ def main():
         print("  strongest unrelated: %s unit %d: %d inliers, coverage %.3f, overlap %.3f, "
               "cells %d, %s" % (c["edit"], c["unit"], c["inliers"], c["coverage"],
                                  c["overlap_coverage"], c["cells"], c["rejected_by"] or "ACCEPTED"))
+    # Content frame (RobustOptions::content_frame_min_inliers): candidates
+    # accepted in it ("content_frame") and, where the trace measured it (every
+    # sane candidate that was not accepted, against a page whose keypoints
+    # lie within half of it), the content-frame measurements.
+    for label, cs in (("true", true_c), ("unrelated", unrel_c)):
+        in_frame = [c for c in cs if c.get("content_frame")]
+        measured = [c["content"] for c in cs if c.get("content") and not c.get("content_frame")]
+        print("%s: accepted in the content frame %d; content frame measured for %d other "
+              "candidates (accepted by every threshold but the inlier floor: %d)"
+              % (label, len(in_frame), len(measured), sum(1 for m in measured if m["accepted"])))
+        if in_frame:
+            print(row(label + " content-frame accepted inliers", [c["inliers"] for c in in_frame],
+                      "%d"))
+        if measured:
+            print(row(label + " content-frame inliers", [m["inliers"] for m in measured], "%d"))
+            print(row(label + " content-frame coverage", [m["coverage"] for m in measured]))
     for label, t in (("edit queries", times), ("unrelated queries", unrelated_times)):
         if t["decode"]:
             total = [sum(v) for v in zip(*t.values())]

@@ -22,6 +22,10 @@
 //     [--scan-only] [--skip-previous | --peer-no-cascade] [--trace-dir DIR]
 //     [--set key=value ...]
 //   --max limits registered items per category (default 30).
+//   --set min_fast_threshold=20 turns the adaptive FAST threshold off
+//   (local_features.h) at registration and query;
+//   --set registered_min_fast_threshold=20 only at registration (a store
+//   registered before it, scanned with it).
 //   --peer-no-cascade: the third column is Kagami with the same settings
 //   without the local stage's cascade (RobustOptions::cascade), scanned side
 //   by side with it.
@@ -49,6 +53,7 @@
 #include "kagami/fingerprint/local_features.h"
 #include "kagami/fingerprint/page_normalizer.h"
 #include "kagami/fingerprint/pdq_hasher.h"
+#include "kagami/fingerprint/quantised_features.h"
 #include "kagami/index/local_index.h"
 #include "kagami/index/robust_matcher.h"
 #include "kagami/index/store.h"
@@ -346,6 +351,8 @@ struct Tally {
   std::map<std::string, int> methods;
   std::vector<std::string> wrong_details;
   std::set<std::string> found_pairs;  // "query -> r<i>"
+  std::set<int> missed;               // registered items a query showed and no match named
+  std::vector<int> shown;             // registered items the queries showed, one per showing
 };
 
 struct Contender {
@@ -365,6 +372,7 @@ Tally ScanFolder(Contender& c, const fs::path& folder) {
     const std::string member = entry.path().filename().string();
     const std::set<int> want = Parse(member);
     t.expected += static_cast<int>(want.size());
+    t.shown.insert(t.shown.end(), want.begin(), want.end());
     std::set<int> found;
     for (const auto& m : by_member[member]) {
       const int idx = c.index_of_path[fs::path(m.ref.asset_path).filename().string()];
@@ -386,6 +394,8 @@ Tally ScanFolder(Contender& c, const fs::path& folder) {
         t.wrong_details.push_back(buf);
       }
     }
+    for (int idx : want)
+      if (!found.count(idx)) t.missed.insert(idx);
   }
   return t;
 }
@@ -532,6 +542,53 @@ void PrintPdqDistribution(const std::string& title, const std::vector<const PdqP
   std::printf("| %s | %zu | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %d | %d |\n", title.c_str(),
               pairs.size(), Percentile(d, 0), Percentile(d, 0.01), Percentile(d, 0.05),
               Percentile(d, 0.5), Percentile(d, 0.95), Percentile(d, 1.0), within24, within31);
+}
+
+// What registration stored for a registered item (read back from a store).
+struct RegisteredInfo {
+  int quality = -1;         // PDQ quality of the full page
+  int keypoints = -1;       // local keypoints stored (quantised), -1 when unknown
+  bool degenerate = false;  // see DegenerateHash
+};
+
+// A PDQ hash whose 16 rows of 16 bits take at most 2 distinct values: the
+// DCT of a page made of a few flat bands (a two-band flag hashes to 5555...55),
+// which every image of the same layout shares whatever its quality.
+bool DegenerateHash(const fp::Hash256& h) {
+  std::set<std::string> rows;
+  const std::string hex = h.ToHex();
+  for (size_t i = 0; i + 4 <= hex.size(); i += 4) rows.insert(hex.substr(i, 4));
+  return rows.size() <= 2;
+}
+
+std::map<int, RegisteredInfo> ReadRegistered(kagami::index::Store& store,
+                                             const std::map<std::string, int>& index_of_path) {
+  std::map<int, RegisteredInfo> out;
+  kagami::index::Catalog& catalog = store.catalog();
+  const int64_t max_id = catalog.MaxUnitId();
+  for (int64_t id = 1; id <= max_id; ++id) {
+    auto ref = catalog.GetUnitRef(id);
+    if (!ref.ok()) continue;
+    auto it = index_of_path.find(fs::path(ref->asset_path).filename().string());
+    if (it == index_of_path.end()) continue;
+    RegisteredInfo info;
+    info.quality = ref->quality;
+    info.degenerate = DegenerateHash(ref->pdq);
+    auto blob = catalog.GetLocalFeatures(id);
+    if (blob.ok()) {
+      if (blob->empty()) {
+        info.keypoints = 0;
+      } else if (fp::QuantisedFeatures::IsQuantisedBlob(*blob)) {
+        auto q = fp::QuantisedFeatures::Deserialize(*blob);
+        if (q.ok()) info.keypoints = q->size();
+      } else {
+        auto f = fp::LocalFeatures::Deserialize(*blob);
+        if (f.ok()) info.keypoints = f->size();
+      }
+    }
+    out[it->second] = info;
+  }
+  return out;
 }
 
 }  // namespace
@@ -980,6 +1037,19 @@ int main(int argc, char** argv) {
   contenders[0].name = "PDQ alone";
   contenders[1].name = "Kagami";
   contenders[2].name = "Kagami, previous rule";
+  // --set min_fast_threshold=N applies at registration and at query alike
+  // (N = 20: ORB's fixed FAST threshold before the adaptive one).
+  // --set registered_min_fast_threshold=20 only at registration: a store
+  // registered before the adaptive threshold, scanned with it.
+  int min_fast_threshold = fp::LocalFeatureOptions{}.min_fast_threshold;
+  int registered_min_fast_threshold = -1;
+  for (const std::string& kv : settings) {
+    if (kv.starts_with("min_fast_threshold="))
+      min_fast_threshold = std::atoi(kv.c_str() + kv.find('=') + 1);
+    if (kv.starts_with("registered_min_fast_threshold="))
+      registered_min_fast_threshold = std::atoi(kv.c_str() + kv.find('=') + 1);
+  }
+  if (registered_min_fast_threshold < 0) registered_min_fast_threshold = min_fast_threshold;
   for (int c = 0; c < 3; ++c) {
     fs::path data = work / (c == 0 ? "data-pdq" : "data-kagami" + std::to_string(c));
     fs::remove_all(data);
@@ -993,6 +1063,8 @@ int main(int argc, char** argv) {
     kagami::pipeline::RegisterOptions reg;
     reg.extract.threads = threads;
     reg.robust = c >= 1;
+    reg.robust_options.features.min_fast_threshold = registered_min_fast_threshold;
+    reg.robust_options.registered_features.min_fast_threshold = registered_min_fast_threshold;
     kagami::index::Work w{"bench", "Bench", "", kagami::index::WorkKind::kOther, {}};
     auto start = Clock::now();
     auto summary = kagami::pipeline::RegisterWork(*contenders[c].store, w, {reg_dir.string()}, reg);
@@ -1005,6 +1077,8 @@ int main(int argc, char** argv) {
                 contenders[c].name.c_str(), summary->units_added, secs, summary->units_added / secs,
                 summary->units_low_quality);
     contenders[c].scan.extract.threads = threads;
+    contenders[c].scan.robust.features.min_fast_threshold = min_fast_threshold;
+    contenders[c].scan.robust.registered_features.min_fast_threshold = min_fast_threshold;
     if (c == 0) {
       contenders[c].scan.robust.local = kagami::index::LocalStage::kNever;
       contenders[c].scan.robust.normalized_views = false;
@@ -1061,6 +1135,10 @@ int main(int argc, char** argv) {
         r.cascade.candidates = static_cast<int>(value);
       else if (key == "cascade_min_inliers")
         r.cascade.min_inliers = static_cast<int>(value);
+      else if (key == "content_frame_min_inliers")
+        r.content_frame_min_inliers = static_cast<int>(value);
+      else if (key == "min_fast_threshold" || key == "registered_min_fast_threshold")
+        ;  // applied at registration above
       else {
         std::fprintf(stderr, "unknown --set %s\n", kv.c_str());
         return 2;
@@ -1074,6 +1152,22 @@ int main(int argc, char** argv) {
       contenders[2].scan.robust.cascade.enabled = false;
     }
   }
+  // What registration stored for each item, and which items are identifiable
+  // at all: a PDQ hash of quality >= 50 that is not degenerate (DegenerateHash),
+  // or at least kMinIdentifiableKeypoints stored local keypoints (a copy cropped
+  // to 64% keeps about 30 of 50, the verifier needs 13 inliers).
+  constexpr int kMinIdentifiableKeypoints = 50;
+  const std::map<int, RegisteredInfo> reg_info =
+      ReadRegistered(*contenders[1].store, index_of_path);
+  std::set<int> identifiable;
+  for (size_t i = 0; i < registered.size(); ++i) {
+    auto it = reg_info.find(static_cast<int>(i));
+    if (it == reg_info.end()) continue;
+    const RegisteredInfo& r = it->second;
+    if ((r.quality >= 50 && !r.degenerate) || r.keypoints >= kMinIdentifiableKeypoints)
+      identifiable.insert(static_cast<int>(i));
+  }
+  std::map<int, std::vector<std::string>> missed_by_item;  // Kagami's misses
   auto set_trace = [&](const std::string& name) {
     if (trace_dir.empty()) return;
     fs::create_directories(trace_dir);
@@ -1085,8 +1179,9 @@ int main(int argc, char** argv) {
   };
   std::printf(
       "\n| edit | queries | PDQ alone recall | %s | Kagami recall | Kagami by "
-      "method | wrong matches (PDQ / previous / Kagami) |\n|---|---:|---:|---:|---:|---|---:|\n",
-      contenders[2].name.c_str());
+      "method | wrong matches (PDQ / previous / Kagami) | Kagami recall, identifiable items "
+      "(%zu of %zu) |\n|---|---:|---:|---:|---:|---|---:|---:|\n",
+      contenders[2].name.c_str(), identifiable.size(), registered.size());
   std::vector<std::string> wrong_lines;
   std::vector<std::string> changed_lines;  // found by one Kagami rule, not the other
   for (const EditSet& s : sets) {
@@ -1098,11 +1193,19 @@ int main(int argc, char** argv) {
     std::string methods;
     for (const auto& [m, n] : t[1].methods) methods += m + " " + std::to_string(n) + ", ";
     if (!methods.empty()) methods.resize(methods.size() - 2);
-    std::printf("| %s | %d | %.1f%% | %.1f%% | %.1f%% | %s | %d / %d / %d |\n", s.name.c_str(),
-                t[1].pages, 100.0 * t[0].found / std::max(1, t[0].expected),
+    int ident_shown = 0, ident_missed = 0;
+    for (int i : t[1].shown) ident_shown += identifiable.count(i) > 0;
+    for (int i : t[1].missed) {
+      ident_missed += identifiable.count(i) > 0;
+      missed_by_item[i].push_back(s.name.substr(0, s.name.find(' ')));
+    }
+    std::printf("| %s | %d | %.1f%% | %.1f%% | %.1f%% | %s | %d / %d / %d | %.1f%% (%d/%d) |\n",
+                s.name.c_str(), t[1].pages, 100.0 * t[0].found / std::max(1, t[0].expected),
                 100.0 * t[2].found / std::max(1, t[2].expected),
                 100.0 * t[1].found / std::max(1, t[1].expected), methods.c_str(), t[0].wrong,
-                t[2].wrong, t[1].wrong);
+                t[2].wrong, t[1].wrong,
+                100.0 * (ident_shown - ident_missed) / std::max(1, ident_shown),
+                ident_shown - ident_missed, ident_shown);
     for (const std::string& f : t[2].found_pairs)
       if (!t[1].found_pairs.count(f)) changed_lines.push_back("lost " + s.name + ": " + f);
     for (const std::string& f : t[1].found_pairs)
@@ -1111,6 +1214,26 @@ int main(int argc, char** argv) {
     for (int c = 0; c < 2; ++c)
       for (const auto& d : t[c].wrong_details) wrong_lines.push_back(contenders[c].name + ": " + d);
     for (const auto& d : t[2].wrong_details) wrong_lines.push_back(contenders[2].name + ": " + d);
+  }
+  std::printf(
+      "\nidentifiable: PDQ quality >= 50 with a non-degenerate hash (its 16 rows of 16 bits take "
+      ">= 3 values), or >= %d stored local keypoints; not identifiable:",
+      kMinIdentifiableKeypoints);
+  for (size_t i = 0; i < registered.size(); ++i)
+    if (!identifiable.count(static_cast<int>(i))) std::printf(" r%zu", i);
+  std::printf("\nregistered items Kagami missed in any edit:\n");
+  std::printf(
+      "| item | category | name | PDQ quality | degenerate hash | local keypoints | identifiable | "
+      "missed in |\n|---|---|---|---:|---|---:|---|---|\n");
+  for (const auto& [i, edits] : missed_by_item) {
+    auto it = reg_info.find(i);
+    const RegisteredInfo r = it == reg_info.end() ? RegisteredInfo{} : it->second;
+    std::string list;
+    for (const std::string& e : edits) list += (list.empty() ? "" : ", ") + e;
+    std::printf("| r%d | %s | %s | %d | %s | %d | %s | %zu: %s |\n", i,
+                registered[i].category.c_str(), registered[i].name.c_str(), r.quality,
+                r.degenerate ? "yes" : "no", r.keypoints, identifiable.count(i) ? "yes" : "no",
+                edits.size(), list.c_str());
   }
   // Unrelated: default, and --local never, on the same files.
   Tally u[3];

@@ -74,12 +74,13 @@ std::vector<cv::KeyPoint> Bucket(std::vector<cv::KeyPoint> kps, cv::Size size, i
   return kept;
 }
 
-cv::Ptr<cv::Feature2D> MakeDetector(FeatureKind kind, int max_keypoints, int pyramid_levels) {
+cv::Ptr<cv::Feature2D> MakeDetector(FeatureKind kind, int max_keypoints, int pyramid_levels,
+                                    int fast_threshold) {
   switch (kind) {
     case FeatureKind::kOrb:
       // Over-detect, then bucket: ORB's own retention clusters on dense ink.
       return cv::ORB::create(std::min(kMaxLocalKeypoints, 4 * max_keypoints), 1.2f, pyramid_levels,
-                             31, 0, 2, cv::ORB::HARRIS_SCORE, 31, 20);
+                             31, 0, 2, cv::ORB::HARRIS_SCORE, 31, fast_threshold);
     case FeatureKind::kAkaze:
       return cv::AKAZE::create(cv::AKAZE::DESCRIPTOR_MLDB, 0, 3, 0.001f, 4, 4,
                                cv::KAZE::DIFF_PM_G2);
@@ -188,10 +189,12 @@ Result<LocalFeatures> ExtractLocalFeatures(const cv::Mat& gray, bool mirrored,
   }
   if (options.max_keypoints < 1 || options.max_keypoints > kMaxLocalKeypoints ||
       options.working_long_side < 64 || options.working_long_side > 8192 ||
-      options.pyramid_levels < 1 || options.pyramid_levels > 8) {
+      options.pyramid_levels < 1 || options.pyramid_levels > 8 || options.fast_threshold < 1 ||
+      options.fast_threshold > 255 || options.min_fast_threshold < 1 ||
+      options.min_fast_threshold > options.fast_threshold) {
     return Status::InvalidArgument(
-        "local features: max_keypoints must be 1..8192, working_long_side 64..8192 and "
-        "pyramid_levels 1..8");
+        "local features: max_keypoints must be 1..8192, working_long_side 64..8192, "
+        "pyramid_levels 1..8 and 1 <= min_fast_threshold <= fast_threshold <= 255");
   }
   try {
     const int long_side = std::max(gray.cols, gray.rows);
@@ -202,10 +205,22 @@ Result<LocalFeatures> ExtractLocalFeatures(const cv::Mat& gray, bool mirrored,
     cv::resize(gray, work, work_size, 0, 0, scale < 1.0 ? cv::INTER_AREA : cv::INTER_LINEAR);
     if (mirrored) cv::flip(work, work, 1);
 
+    int threshold = options.fast_threshold;
     cv::Ptr<cv::Feature2D> detector =
-        MakeDetector(options.kind, options.max_keypoints, options.pyramid_levels);
+        MakeDetector(options.kind, options.max_keypoints, options.pyramid_levels, threshold);
     std::vector<cv::KeyPoint> keypoints;
     detector->detect(work, keypoints);
+    // Adaptive FAST threshold: a low-contrast page retries with half the
+    // threshold while it has fewer candidates than it keeps.
+    while (options.kind == FeatureKind::kOrb &&
+           static_cast<int>(keypoints.size()) < options.max_keypoints &&
+           threshold > options.min_fast_threshold) {
+      threshold = std::max(options.min_fast_threshold, threshold / 2);
+      detector =
+          MakeDetector(options.kind, options.max_keypoints, options.pyramid_levels, threshold);
+      keypoints.clear();
+      detector->detect(work, keypoints);
+    }
     keypoints = Bucket(std::move(keypoints), work.size(), options.grid, options.max_keypoints);
     cv::Mat descriptors;
     detector->compute(work, keypoints, descriptors);
@@ -213,6 +228,7 @@ Result<LocalFeatures> ExtractLocalFeatures(const cv::Mat& gray, bool mirrored,
     LocalFeatures f;
     f.kind = options.kind;
     f.mirrored = mirrored;
+    f.fast_threshold = options.kind == FeatureKind::kOrb ? threshold : 0;
     const double work_long = std::max(work.cols, work.rows);
     f.page_width = static_cast<float>(work.cols / work_long);
     f.page_height = static_cast<float>(work.rows / work_long);

@@ -119,6 +119,29 @@ std::vector<RobustHit> NonOverlapping(const std::vector<RobustHit>& ranked) {
   return kept;
 }
 
+// The part of a registered page its keypoints occupy (bounding box plus
+// `margin`, clipped to the page), normalised units; the whole page when that
+// is more than half of it.
+cv::Rect2f ContentBox(const fingerprint::QuantisedFeatures& ref, float margin = 0.02f) {
+  const cv::Rect2f page(0, 0, ref.page_width, ref.page_height);
+  if (ref.points.empty()) return page;
+  float x0 = ref.page_width, y0 = ref.page_height, x1 = 0, y1 = 0;
+  for (const cv::Point2f& p : ref.points) {
+    x0 = std::min(x0, p.x);
+    y0 = std::min(y0, p.y);
+    x1 = std::max(x1, p.x);
+    y1 = std::max(y1, p.y);
+  }
+  const cv::Rect2f box =
+      cv::Rect2f(x0 - margin, y0 - margin, x1 - x0 + 2 * margin, y1 - y0 + 2 * margin) & page;
+  return box.area() * 2 > page.area() ? page : box;
+}
+
+bool FailedOnlyCoverage(const fingerprint::Verification& v) {
+  return v.sane && (v.rejected_by == "coverage" || v.rejected_by == "overlap coverage" ||
+                    v.rejected_by == "inlier spread");
+}
+
 }  // namespace
 
 cv::Mat ToGray(const cv::Mat& pixels) {
@@ -463,7 +486,32 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
 
   std::string trace;
   std::vector<RobustHit> verified;
+  std::vector<int64_t> rejected;                      // candidates verified, not accepted
   std::vector<cv::Point2f> query_points, ref_points;  // reused across candidates
+  auto accept = [&](int64_t unit, const fingerprint::Verification& v, bool content_frame) {
+    RobustHit hit;
+    hit.unit_id = unit;
+    hit.method = "local";
+    hit.view = "full";
+    hit.inliers = v.inliers;
+    hit.coverage = v.coverage;
+    hit.mirrored = v.mirrored;
+    hit.homography = v.homography;
+    hit.verification = v;
+    hit.content_frame = content_frame;
+    hit.query_region = v.query_region;
+    for (const RobustHit& p : pdq_hits) {
+      if (p.unit_id == unit) {
+        hit.method = "both";
+        hit.view = p.view;
+        hit.distance = p.distance;
+        hit.variant = p.variant;
+        hit.view_quality = p.view_quality;
+        hit.ref_quality = p.ref_quality;
+      }
+    }
+    verified.push_back(hit);
+  };
   for (int64_t unit : candidates) {
     std::unique_ptr<fingerprint::QuantisedFeatures> ref = local_index_->Features(unit);
     if (!ref || ref->size() == 0) continue;
@@ -472,25 +520,61 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
     // samples with probability >= 87%; OpenCV stops early on it anyway, while
     // an unrelated page would use every iteration.
     // The correspondences are built once for both RANSACs.
+    // `content`: the verification in the registered page's content frame
+    // (RobustOptions::content_frame_min_inliers), when it was measured.
+    struct Outcome {
+      fingerprint::Verification v;
+      bool content_frame = false;  // v is the content-frame verification
+      std::optional<fingerprint::Verification> content;
+    };
+    const bool tracing = !options_.local_trace_path.empty();
     auto verify = [&](const fingerprint::QuantisedQuery& words) {
+      Outcome o;
       fingerprint::MatchQuantised(words, *ref, options_.quantised_match, &query_points,
                                   &ref_points);
       const cv::Size2f query_page(words.page_width, words.page_height);
       const cv::Size2f ref_page(ref->page_width, ref->page_height);
-      fingerprint::Verification v =
-          fingerprint::VerifyCorrespondences(query_points, ref_points, query_page, ref_page, cheap);
+      fingerprint::Verification& v = o.v;
+      v = fingerprint::VerifyCorrespondences(query_points, ref_points, query_page, ref_page, cheap);
       if (!v.accepted && v.inliers >= options_.escalate_inliers) {
         v = fingerprint::VerifyCorrespondences(query_points, ref_points, query_page, ref_page,
                                                options_.verify);
       }
+      // A small content on a large blank registered page: the same
+      // correspondences, measured against the content. Measured for every
+      // sane candidate when tracing (calibration), used only under
+      // RobustOptions::content_frame_min_inliers. The homography reported
+      // stays query -> registered page.
+      const bool eligible = !v.accepted && options_.content_frame_min_inliers > 0 &&
+                            v.inliers >= options_.content_frame_min_inliers &&
+                            FailedOnlyCoverage(v);
+      if (eligible || (tracing && !v.accepted && v.sane)) {
+        const cv::Rect2f box = ContentBox(*ref);
+        if (box.area() < ref_page.area()) {
+          std::vector<cv::Point2f> in_box(ref_points.size());
+          for (size_t i = 0; i < ref_points.size(); ++i) in_box[i] = ref_points[i] - box.tl();
+          o.content = fingerprint::VerifyCorrespondences(query_points, in_box, query_page,
+                                                         box.size(), options_.verify);
+          if (eligible && o.content->accepted) {
+            fingerprint::Verification c = *o.content;
+            const cv::Matx33d shift(1, 0, box.x, 0, 1, box.y, 0, 0, 1);
+            c.homography = shift * c.homography;
+            v = c;
+            o.content_frame = true;
+          }
+        }
+      }
       v.mirrored = words.mirrored;
-      return v;
+      return o;
     };
-    fingerprint::Verification v = verify(q);
+    Outcome best = verify(q);
     if (qm) {
-      fingerprint::Verification vm = verify(*qm);
-      if (std::make_pair(vm.accepted, vm.inliers) > std::make_pair(v.accepted, v.inliers)) v = vm;
+      Outcome m = verify(*qm);
+      if (std::make_pair(m.v.accepted, m.v.inliers) >
+          std::make_pair(best.v.accepted, best.v.inliers))
+        best = m;
     }
+    const fingerprint::Verification& v = best.v;
     if (!options_.local_trace_path.empty()) {
       auto g = gate.find(unit);
       trace +=
@@ -505,30 +589,64 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
           ",\"anisotropy\":" + std::to_string(v.anisotropy) +
           ",\"rotation\":" + std::to_string(v.rotation_deg) +
           ",\"perspective\":" + std::to_string(v.perspective) + ",\"rejected_by\":\"" +
-          v.rejected_by + "\"" + ",\"accepted\":" + (v.accepted ? "true" : "false") + "}";
-    }
-    if (!v.accepted) continue;
-    RobustHit hit;
-    hit.unit_id = unit;
-    hit.method = "local";
-    hit.view = "full";
-    hit.inliers = v.inliers;
-    hit.coverage = v.coverage;
-    hit.mirrored = v.mirrored;
-    hit.homography = v.homography;
-    hit.verification = v;
-    hit.query_region = v.query_region;
-    for (const RobustHit& p : pdq_hits) {
-      if (p.unit_id == unit) {
-        hit.method = "both";
-        hit.view = p.view;
-        hit.distance = p.distance;
-        hit.variant = p.variant;
-        hit.view_quality = p.view_quality;
-        hit.ref_quality = p.ref_quality;
+          v.rejected_by + "\"" + ",\"accepted\":" + (v.accepted ? "true" : "false") +
+          ",\"content_frame\":" + (best.content_frame ? "true" : "false");
+      if (best.content) {
+        const fingerprint::Verification& c = *best.content;
+        trace += ",\"content\":{\"inliers\":" + std::to_string(c.inliers) +
+                 ",\"sane\":" + (c.sane ? "true" : "false") +
+                 ",\"coverage\":" + std::to_string(c.coverage) +
+                 ",\"overlap_coverage\":" + std::to_string(c.overlap_coverage) +
+                 ",\"cells\":" + std::to_string(c.grid_cells) + ",\"rejected_by\":\"" +
+                 c.rejected_by + "\",\"accepted\":" + (c.accepted ? "true" : "false") + "}";
       }
+      trace += "}";
     }
-    verified.push_back(hit);
+    if (!v.accepted) {
+      rejected.push_back(unit);
+      continue;
+    }
+    accept(unit, v, best.content_frame);
+  }
+  // A spread's second page of the same style as the first (dense text in one
+  // font): half its correspondences come from the first page's identical
+  // glyphs, which keeps its consensus under the cheap RANSAC's escalation.
+  // Once a page is accepted, each rejected candidate is verified once more on
+  // its correspondences outside the accepted regions, with the full RANSAC
+  // and the same acceptance. Only after an acceptance: an unrelated page
+  // never pays for it.
+  if (!verified.empty() && options_.verify_beside_accepted) {
+    std::vector<cv::Rect2d> explained;
+    for (const RobustHit& hit : verified) explained.push_back(hit.query_region);
+    std::vector<cv::Point2f> outside_query, outside_ref;
+    for (int64_t unit : rejected) {
+      std::unique_ptr<fingerprint::QuantisedFeatures> ref = local_index_->Features(unit);
+      if (!ref || ref->size() == 0) continue;
+      fingerprint::MatchQuantised(q, *ref, options_.quantised_match, &query_points, &ref_points);
+      outside_query.clear();
+      outside_ref.clear();
+      for (size_t i = 0; i < query_points.size(); ++i) {
+        const cv::Point2d pt(query_points[i].x, query_points[i].y);
+        bool inside = false;
+        for (const cv::Rect2d& r : explained) inside |= r.contains(pt);
+        if (inside) continue;
+        outside_query.push_back(query_points[i]);
+        outside_ref.push_back(ref_points[i]);
+      }
+      if (static_cast<int>(outside_query.size()) < options_.verify.min_inliers) continue;
+      fingerprint::Verification v = fingerprint::VerifyCorrespondences(
+          outside_query, outside_ref, cv::Size2f(q.page_width, q.page_height),
+          cv::Size2f(ref->page_width, ref->page_height), options_.verify);
+      if (!options_.local_trace_path.empty()) {
+        trace += (trace.empty() ? "" : ",") + std::string("{\"unit\":") + std::to_string(unit) +
+                 ",\"beside_accepted\":true,\"correspondences\":" +
+                 std::to_string(outside_query.size()) +
+                 ",\"inliers\":" + std::to_string(v.inliers) +
+                 ",\"coverage\":" + std::to_string(v.coverage) + ",\"rejected_by\":\"" +
+                 v.rejected_by + "\",\"accepted\":" + (v.accepted ? "true" : "false") + "}";
+      }
+      if (v.accepted) accept(unit, v, /*content_frame=*/false);
+    }
   }
   const double ms_verify = MsSince(t_stage);
   std::sort(verified.begin(), verified.end(), [](const RobustHit& a, const RobustHit& b) {

@@ -43,6 +43,7 @@ PageMatchRecord MakeRecord(const fingerprint::PageFingerprint& page, const Robus
   record.mirrored = hit.mirrored;
   record.homography = hit.homography;
   record.verification = hit.verification;
+  record.content_frame = hit.content_frame;
   return record;
 }
 

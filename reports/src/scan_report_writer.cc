@@ -90,7 +90,8 @@ std::vector<std::string> ScanReportWriter::ToJsonLines(const pipeline::VolumeRep
                            {"scale", round4(v.scale)},
                            {"anisotropy", round4(v.anisotropy)},
                            {"rotation_deg", round4(v.rotation_deg)},
-                           {"perspective", round4(v.perspective)}};
+                           {"perspective", round4(v.perspective)},
+                           {"coverage_of", m.content_frame ? "content" : "page"}};
     }
     lines.push_back(Dump(j));
   }

@@ -101,6 +101,7 @@ TEST(ScanReportWriterTest, JsonlCarriesTheEvidenceOfEachMatch) {
   EXPECT_DOUBLE_EQ(v["anisotropy"].get<double>(), 1.01);
   EXPECT_DOUBLE_EQ(v["rotation_deg"].get<double>(), -4.0);
   EXPECT_DOUBLE_EQ(v["perspective"].get<double>(), 0.002);
+  EXPECT_EQ(v["coverage_of"], "page");  // measured against the whole registered page
 }
 
 TEST(ScanReportWriterTest, TextNamesVerdictWorkAndErrors) {

@@ -48,6 +48,18 @@ struct LocalFeatureOptions {
   // ORB scale-pyramid levels (factor 1.2 between levels), 1..8: fewer levels
   // cost less and cover a narrower scale range. Other kinds ignore it.
   int pyramid_levels = 8;
+  // ORB's FAST threshold (gray levels), adaptive: when fewer than
+  // max_keypoints corners are found at fast_threshold, detection is repeated
+  // with the threshold halved, down to min_fast_threshold, until at least
+  // max_keypoints are found. A low-contrast or sparse page (a dark misty
+  // photo, a pale abstract, an outline drawing) finds 5-30 corners at 20 and
+  // 400-650 at 5; a page with enough contrast never reaches the second pass,
+  // so its features do not change. The rule depends only on the page, so
+  // registration and query apply it alike. min_fast_threshold ==
+  // fast_threshold is the fixed threshold of before. Other kinds ignore both.
+  // Measured in bench/RESULTS.md section 11, "Sparse and low-contrast pages".
+  int fast_threshold = 20;
+  int min_fast_threshold = 5;
 };
 
 // Upper bound accepted by Deserialize and produced by extraction.
@@ -67,6 +79,9 @@ struct LocalFeatures {
   std::vector<cv::Point2f> points;
   // One row per point, CV_8UC1, DescriptorBytes(kind) columns.
   cv::Mat descriptors;
+  // The FAST threshold the points were detected at (ORB; 0 for other kinds
+  // and after Deserialize: diagnostics only, not serialised).
+  int fast_threshold = 0;
 
   int size() const { return static_cast<int>(points.size()); }
 
@@ -81,7 +96,8 @@ struct LocalFeatures {
 
 // Extracts features from a CV_8UC1 page (any size >= 16x16; kInvalidArgument
 // otherwise). The page is resized to options.working_long_side (INTER_AREA when
-// shrinking), optionally flipped (`mirrored`), keypoints are detected, bucketed
+// shrinking), optionally flipped (`mirrored`), keypoints are detected (ORB with
+// the adaptive FAST threshold of LocalFeatureOptions), bucketed
 // over a grid so that they spread over the page, and described. A blank page
 // gives zero keypoints (not an error). Thread-safe; about 10 ms for ORB.
 Result<LocalFeatures> ExtractLocalFeatures(const cv::Mat& gray, bool mirrored = false,

@@ -130,6 +130,22 @@ struct RobustOptions {
   // does not accept already). A copy's consensus is usually found early; an
   // unrelated page stops there.
   int escalate_inliers = 8;
+  // After a local match, verify the rejected candidates once more on their
+  // correspondences outside the accepted matches' regions, with the full
+  // RANSAC (a spread's second page in the first's style; see RunLocalStage).
+  bool verify_beside_accepted = true;
+  // A small drawing, blob or a few lines of type on a large blank page: a
+  // copy's inliers cover little of the registered *page* (coverage 5-10%,
+  // overlap coverage ~10% with 50-400 inliers on real images) and fail the
+  // coverage checks measured against blank paper. When a candidate fails only
+  // coverage, overlap coverage or inlier spread with at least this many
+  // inliers, and the registered page's keypoints lie within half of its area,
+  // it is verified again in the frame of its content (the keypoints' bounding
+  // box plus 2% of the long side), with every threshold of `verify`
+  // unchanged. Unrelated candidates reach at most 23 inliers in the local
+  // stage and 41 with raw descriptors (bench/RESULTS.md sections 5 and 11,
+  // "Sparse and low-contrast pages"). 0 disables it.
+  int content_frame_min_inliers = 40;
   fingerprint::QuantisedMatchOptions quantised_match;
   // A landscape query (width >= wide_query_aspect x height) usually shows a
   // page at its full height: a 16:9 pad, a spread, a screenshot. Besides the
@@ -207,6 +223,9 @@ struct RobustHit {
   // Every measurement of the geometric verification (inliers > 0 only): the
   // evidence of why the local stage accepted the match.
   fingerprint::Verification verification;
+  // The local stage measured coverage against the registered page's content
+  // box, not the whole page (RobustOptions::content_frame_min_inliers).
+  bool content_frame = false;
   cv::Matx33d homography = cv::Matx33d::eye();  // scanned -> registered, normalised units
   // The part of the scanned page this hit explains, in its normalised frame
   // (long side 1): the matched view's rectangle for PDQ, the registered page as

@@ -48,6 +48,9 @@ struct PageMatchRecord {
   bool mirrored = false;       // verified against the mirror image of the scanned page
   cv::Matx33d homography = cv::Matx33d::eye();  // scanned -> registered, normalised units
   fingerprint::Verification verification;       // all measurements when inliers > 0
+  // Coverage measurements are relative to the registered page's content box,
+  // not the whole page (index::RobustHit::content_frame).
+  bool content_frame = false;
 };
 
 struct WorkResult {

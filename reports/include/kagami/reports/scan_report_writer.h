@@ -30,8 +30,10 @@ double MatchSimilarity(const pipeline::PageMatchRecord& match);
 //    "inliers","coverage","mirrored", "homography" (9 numbers, row-major,
 //    scanned -> registered page in units of each page's long side) and
 //    "verification" {"matches","inliers","coverage","overlap","overlap_coverage",
-//    "grid_cells","scale","anisotropy","rotation_deg","perspective"} (the
-//    measurements fingerprint::VerifyOptions bounds)}. A spread can give two
+//    "grid_cells","scale","anisotropy","rotation_deg","perspective",
+//    "coverage_of":"page"|"content"} (the measurements fingerprint::VerifyOptions
+//    bounds; "content": coverage and overlap are relative to the registered
+//    page's content box, index::RobustOptions::content_frame_min_inliers)}. A spread can give two
 //    lines with the same index.
 //  - per input volume: {"type":"summary","source","verdict":"match"|"no_match"|"error",
 //    "works":[{"work","title","rights_holder","matched_pages","required_pages","matched"}],
