@@ -94,6 +94,64 @@ double Percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1) + 0.5))];
 }
 
+std::string FormatG(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+// Postings read per query by list length (in multiples of the mean list
+// length), for the median query and the slowest 5% by gate time.
+void PrintBreakdown(const index::InvertedFile& index,
+                    const std::vector<fingerprint::QuantisedQuery>& queries,
+                    const index::InvertedFile::GateOptions& gate,
+                    const std::vector<double>& gate_ms) {
+  const double mean = static_cast<double>(index.keypoints()) / index::InvertedFile::kWords;
+  const double bounds[] = {1, 2, 4, 8, 16, 1e300};
+  constexpr int kClasses = 6;
+  std::vector<size_t> order(queries.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return gate_ms[a] < gate_ms[b]; });
+  const size_t slow_from = order.size() - std::max<size_t>(1, order.size() / 20);
+  auto classes_of = [&](size_t qi) {
+    std::vector<double> read(kClasses, 0), keypoints(kClasses, 0);
+    const auto& q = queries[qi];
+    fingerprint::QuantisedQuery one = q;
+    for (int k = 0; k < q.size(); ++k) {
+      one.words.assign(q.words.begin() + static_cast<std::ptrdiff_t>(k) * q.assignment,
+                       q.words.begin() + static_cast<std::ptrdiff_t>(k + 1) * q.assignment);
+      one.signatures.assign(1, q.signatures[k]);
+      one.points.assign(1, q.points[k]);
+      const size_t length = index.ListLength(q.words[static_cast<size_t>(k) * q.assignment]);
+      int c = 0;
+      while (length > bounds[c] * mean) ++c;
+      read[c] += static_cast<double>(index.PostingsScanned(one, gate));
+      keypoints[c] += 1;
+    }
+    return std::make_pair(read, keypoints);
+  };
+  auto print = [&](const char* name, const std::vector<size_t>& which) {
+    std::vector<double> read(kClasses, 0), keypoints(kClasses, 0);
+    for (size_t qi : which) {
+      const auto [r, k] = classes_of(qi);
+      for (int c = 0; c < kClasses; ++c) {
+        read[c] += r[c] / which.size();
+        keypoints[c] += k[c] / which.size();
+      }
+    }
+    std::printf("      %s: postings read (query keypoints) by list length / mean %.0f:", name,
+                mean);
+    const char* names[] = {"<=1x", "1-2x", "2-4x", "4-8x", "8-16x", ">16x"};
+    for (int c = 0; c < kClasses; ++c)
+      std::printf(" %s %.0fk (%.0f)", names[c], read[c] / 1e3, keypoints[c]);
+    std::printf("\n");
+  };
+  print("median query", {order[order.size() / 2]});
+  print("slowest 5%",
+        std::vector<size_t>(order.begin() + static_cast<std::ptrdiff_t>(slow_from), order.end()));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -115,6 +173,12 @@ int main(int argc, char** argv) {
   // every real page and each pool pair is copied pages x 509 / 64k times (the
   // model of the first two rounds: every copy passes the Hamming test).
   std::string signatures = "independent";
+  // Narrow-list factors (GateOptions::narrow_list_factor; 0 = off) measured
+  // with each probing radius.
+  std::vector<double> narrow_factors = {index::InvertedFile::GateOptions().narrow_list_factor};
+  // Prints, for the median and the slowest 5% of queries, the postings read
+  // per query by the length of the list they come from.
+  bool breakdown = false;
   // Also measures each probing radius without prefetching.
   bool compare_prefetch = false;
   // Largest catalog saved and loaded again (a second copy in RAM).
@@ -141,6 +205,13 @@ int main(int argc, char** argv) {
       std::stringstream ss(argv[i + 1]);
       std::string item;
       while (std::getline(ss, item, ',')) probe_radii.push_back(std::atoi(item.c_str()));
+    } else if (a == "--narrow") {
+      narrow_factors.clear();
+      std::stringstream ss(argv[i + 1]);
+      std::string item;
+      while (std::getline(ss, item, ',')) narrow_factors.push_back(std::atof(item.c_str()));
+    } else if (a == "--breakdown") {
+      breakdown = std::atoi(argv[i + 1]) != 0;
     } else if (a == "--compare-prefetch") {
       compare_prefetch = std::atoi(argv[i + 1]) != 0;
     } else if (a == "--save-max-pages") {
@@ -259,17 +330,28 @@ int main(int argc, char** argv) {
     const double add_s = std::chrono::duration<double>(Clock::now() - t0).count();
     index.ShrinkToFit();
     for (double stop : stop_fractions) {
-      std::vector<std::pair<int, bool>> variants;
+      struct Variant {
+        int radius;
+        bool prefetch;
+        double narrow;
+      };
+      std::vector<Variant> variants;
       for (int radius : probe_radii) {
-        variants.emplace_back(radius, true);
-        if (compare_prefetch && radius >= 0) variants.emplace_back(radius, false);
+        for (double narrow : narrow_factors) {
+          // Radius 0 and whole lists have nothing to narrow.
+          if (radius <= 0 && narrow != narrow_factors.front()) continue;
+          if (radius <= 0) narrow = 0;
+          variants.push_back({radius, true, narrow});
+          if (compare_prefetch && radius >= 0) variants.push_back({radius, false, narrow});
+        }
       }
-      for (const auto& [radius, prefetch] : variants) {
+      for (const auto& [radius, prefetch, narrow] : variants) {
         index::InvertedFile::GateOptions gate;
         gate.assignment = gate_assignment;
         gate.max_word_fraction = stop;
         gate.probe_radius = radius;
         gate.prefetch = prefetch;
+        gate.narrow_list_factor = narrow;
         std::vector<double> gate_ms, verify_ms, matcher_verify_ms, stage_ms, postings;
         int first = 0, accepted = 0, accepted_full = 0;
         for (size_t qi = 0; qi < query_words.size(); ++qi) {
@@ -299,59 +381,88 @@ int main(int argc, char** argv) {
           accepted += ok;
           accepted_full += full_ok;
         }
+        const std::string label =
+            std::string(prefetch || radius < 0 ? "" : " (no prefetch)") +
+            (narrow > 0 ? " (narrow > " + FormatG(narrow) + "x mean, >= " +
+                              FormatG(static_cast<double>(
+                                  index::InvertedFile::GateOptions().narrow_min_length)) +
+                              ")"
+                        : "");
         std::printf(
             "| %lld | %d / %d%s | %.3g | %.0f | %.0f | %.0f | %ld | %.0fk | %.2f / %.2f | %.2f / "
             "%.2f "
             "| %.2f / %.2f | %d/%zu | %d/%zu (%d) |\n",
-            static_cast<long long>(index.pages()), index.split_bits(), radius,
-            prefetch || radius < 0 ? "" : " (no prefetch)", stop, add > 0 ? add / add_s : 0.0,
-            index.MemoryBytes() / 1048576.0,
+            static_cast<long long>(index.pages()), index.split_bits(), radius, label.c_str(), stop,
+            add > 0 ? add / add_s : 0.0, index.MemoryBytes() / 1048576.0,
             static_cast<double>(index.MemoryBytes()) / index.pages(), StatusKiB("VmRSS:") / 1024,
             Percentile(postings, 0.5) / 1e3, Percentile(gate_ms, 0.5), Percentile(gate_ms, 0.95),
             Percentile(verify_ms, 0.5), Percentile(matcher_verify_ms, 0.5),
             Percentile(stage_ms, 0.5), Percentile(stage_ms, 0.95), first, query_words.size(),
             accepted_full, query_words.size(), accepted);
         std::fflush(stdout);
+        if (breakdown) PrintBreakdown(index, query_words, gate, gate_ms);
       }
     }
-    // Saving and loading holds a second copy: only where the machine has room.
-    if (index.pages() <= save_max_pages &&
-        MemAvailableKiB() > static_cast<long>(index.MemoryBytes() / 1024 * 21 / 20) + (3 << 20)) {
+    // Saving streams the file (heap: the page table, 48 B/page, and the
+    // bucket tables) and loading maps its postings (no second copy on the
+    // heap since local.index version 2); the mapped pages the queries touch
+    // are page cache.
+    if (index.pages() <= save_max_pages && MemAvailableKiB() > (2 << 20)) {
       const fs::path file = work / "local.index";
       auto s0 = Clock::now();
       if (!index.Save(file).ok()) return 1;
       const double save_s = std::chrono::duration<double>(Clock::now() - s0).count();
+      const long rss_before = StatusKiB("VmRSS:");
       s0 = Clock::now();
       auto loaded = index::InvertedFile::Load(file);
       const double load_s = std::chrono::duration<double>(Clock::now() - s0).count();
-      // The loaded index reads keypoints from the file: the same local stage
-      // from it, and its RAM.
-      std::vector<double> loaded_ms;
-      int loaded_accepted = 0;
+      const long rss_loaded = StatusKiB("VmRSS:");
+      // The loaded index reads keypoints from the file (and, from version 2,
+      // its postings from the mapping): the same local stage from it, its
+      // gate's time, and its RAM (heap) and RSS (heap plus touched mapped pages).
+      // As the table's first row (the matcher's gate options by default).
+      index::InvertedFile::GateOptions loaded_gate;
+      loaded_gate.assignment = gate_assignment;
+      loaded_gate.max_word_fraction = stop_fractions.front();
+      loaded_gate.probe_radius = probe_radii.front();
+      loaded_gate.narrow_list_factor = narrow_factors.front();
+      std::vector<double> loaded_ms, loaded_gate_ms;
+      int loaded_accepted = 0, loaded_first = 0;
       if (loaded.ok()) {
         for (size_t qi = 0; qi < query_words.size(); ++qi) {
-          const double c0 = ThreadCpu();
+          double c0 = ThreadCpu();
+          const auto ranked = (*loaded)->Score(query_words[qi], defaults.max_local_candidates,
+                                               defaults.min_gate_score, loaded_gate);
+          loaded_gate_ms.push_back(1e3 * (ThreadCpu() - c0));
           bool ok = false;
-          for (const auto& c : (*loaded)->Score(query_words[qi], defaults.max_local_candidates,
-                                                defaults.min_gate_score)) {
+          for (const auto& c : ranked) {
             auto ref = (*loaded)->Features(c.unit_id);
             if (!ref) continue;
             ok |= VerifyAsTheMatcherDoes(query_words[qi], *ref) && c.unit_id == query_page[qi] + 1;
           }
           loaded_ms.push_back(1e3 * (ThreadCpu() - c0));
           loaded_accepted += ok;
+          loaded_first += !ranked.empty() && ranked[0].unit_id == query_page[qi] + 1;
         }
       }
+      const long rss_queried = StatusKiB("VmRSS:");
       std::printf(
           "    local.index at %lld pages: %.1f MiB on disk (%.0f bytes/page), save %.2f s, "
-          "load %.2f s%s; loaded index %.0f MiB RAM (%.0f bytes/page, keypoints read from the "
-          "file), local stage from it CPU ms p50 %.2f, accepted %d/%zu\n",
+          "load %.3f s%s; loaded index %.0f MiB RAM (%.0f bytes/page, keypoints read from the "
+          "file), %.0f MiB mapped (%lld pages); RSS +%.0f MiB after load, +%.0f MiB after the "
+          "queries; from it: gate CPU ms p50 / p95 %.2f / %.2f, local stage CPU ms p50 / p95 "
+          "%.2f / %.2f, true first %d/%zu, accepted %d/%zu\n",
           static_cast<long long>(index.pages()), fs::file_size(file) / 1048576.0,
           static_cast<double>(fs::file_size(file)) / index.pages(), save_s, load_s,
           loaded.ok() ? "" : " (LOAD FAILED)",
           loaded.ok() ? (*loaded)->MemoryBytes() / 1048576.0 : 0.0,
           loaded.ok() ? static_cast<double>((*loaded)->MemoryBytes()) / index.pages() : 0.0,
-          Percentile(loaded_ms, 0.5), loaded_accepted, query_words.size());
+          loaded.ok() ? (*loaded)->MappedBytes() / 1048576.0 : 0.0,
+          loaded.ok() ? static_cast<long long>((*loaded)->mapped_pages()) : 0LL,
+          (rss_loaded - rss_before) / 1024.0, (rss_queried - rss_before) / 1024.0,
+          Percentile(loaded_gate_ms, 0.5), Percentile(loaded_gate_ms, 0.95),
+          Percentile(loaded_ms, 0.5), Percentile(loaded_ms, 0.95), loaded_first, query_words.size(),
+          loaded_accepted, query_words.size());
       fs::remove(file);
     }
   }

@@ -4,6 +4,7 @@
 
 #include <bit>
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <random>
@@ -139,7 +140,8 @@ void AddFillers(InvertedFile& index, const std::vector<QuantisedFeatures>& pool_
 std::map<int64_t, std::pair<float, int>> ReferenceScores(const InvertedFile& index,
                                                          const std::vector<int64_t>& units,
                                                          const fingerprint::QuantisedQuery& query,
-                                                         int probe_radius) {
+                                                         int probe_radius,
+                                                         size_t narrow_length = SIZE_MAX) {
   std::vector<std::unique_ptr<QuantisedFeatures>> pages;
   std::map<uint32_t, size_t> list_length;
   for (int64_t u : units) {
@@ -164,7 +166,8 @@ std::map<int64_t, std::pair<float, int>> ReferenceScores(const InvertedFile& ind
         if (pages[p]->words[k] != w) continue;
         const uint32_t x = (pages[p]->signatures[k] ^ query.signatures[qi]) & 0xFFFFFFu;
         const int d = std::popcount(x);
-        if (d > max_d || (probing && std::popcount(x & prefix_mask) > probe_radius)) continue;
+        const int radius = list_length[w] > narrow_length ? 0 : probe_radius;
+        if (d > max_d || (probing && std::popcount(x & prefix_mask) > radius)) continue;
         const float weight = idf * idf * static_cast<float>(std::exp(-d * d / (sigma * sigma)));
         best = std::max(best, weight);
       }
@@ -258,6 +261,48 @@ TEST_F(InvertedFileTest, ProbedSplitAndUnsplitScansEqualTheReferenceScores) {
   }
 }
 
+// Narrow lists: words whose list is longer than narrow_list_factor x the
+// mean length are probed at radius 0, the rest at the probe radius; the same
+// definition from the built, split, mapped and RAM-tail paths.
+TEST_F(InvertedFileTest, NarrowLongListsScoreAsTheDefinitionAndReadLess) {
+  const uint32_t vocab = VisualVocabulary::BuiltIn().id();
+  std::vector<QuantisedFeatures> refs;
+  for (int i = 0; i < kPages; ++i) refs.push_back(Ref(i));
+  InvertedFile index(vocab);
+  AddFillers(index, refs, 400, 10000);
+  std::vector<int64_t> units;
+  for (int n = 0; n < 400; ++n) units.push_back(10000 + n);
+  for (int i = 0; i < kPages; ++i) {
+    index.Add(100 + i, refs[i]);
+    units.push_back(100 + i);
+  }
+  testing::TempDir dir;
+  ASSERT_TRUE(index.Save(dir / "local.index").ok());
+  auto mapped = InvertedFile::Load(dir / "local.index");
+  ASSERT_TRUE(mapped.ok());
+  const double mean = static_cast<double>(index.keypoints()) / InvertedFile::kWords;
+  InvertedFile::GateOptions wide, narrow;
+  wide.assignment = narrow.assignment = 1;
+  wide.narrow_list_factor = 0;
+  narrow.narrow_list_factor = 2.0;
+  narrow.narrow_min_length = InvertedFile::kMinSplitLength;
+  const size_t narrow_length =
+      std::max<size_t>(InvertedFile::kMinSplitLength, static_cast<size_t>(2.0 * mean));
+  for (int i : {3, 9}) {
+    const auto query = CropQuery(i);
+    const auto reference = ReferenceScores(index, units, query, narrow.probe_radius, narrow_length);
+    for (const InvertedFile* from : {&index, mapped->get()}) {
+      const auto ranked = from->Score(query, static_cast<int>(units.size()), 0.0f, narrow);
+      ASSERT_EQ(ranked.size(), reference.size());
+      for (const auto& c : ranked) {
+        ASSERT_EQ(reference.count(c.unit_id), 1u);
+        EXPECT_EQ(c.score, reference.at(c.unit_id).first) << c.unit_id;
+      }
+      EXPECT_LT(from->PostingsScanned(query, narrow), from->PostingsScanned(query, wide));
+    }
+  }
+}
+
 TEST_F(InvertedFileTest, StopWordsSkipOnlyListsLongerThanTheFloor) {
   const uint32_t vocab = VisualVocabulary::BuiltIn().id();
   InvertedFile index(vocab);
@@ -285,6 +330,11 @@ TEST_F(InvertedFileTest, StopWordsSkipOnlyListsLongerThanTheFloor) {
   bool flood_scored = false;
   for (const auto& c : index.Score(query, 100, 0.0f, all)) flood_scored |= c.unit_id >= 1000;
   EXPECT_TRUE(flood_scored);
+}
+
+std::string FileBytes(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 TEST_F(InvertedFileTest, SavedAndAppendedFilesLoadToTheSameScores) {
@@ -328,28 +378,242 @@ TEST_F(InvertedFileTest, SavedAndAppendedFilesLoadToTheSameScores) {
   EXPECT_EQ((*loaded)->keypoints(), all.keypoints());
   EXPECT_LT((*loaded)->MemoryBytes() + static_cast<size_t>(all.keypoints()) * 8,
             all.MemoryBytes() + 4096);
-  // Saving the loaded index writes the same file; a page registered since the
-  // load is kept in RAM and saved with them. The loaded index keeps reading
-  // its records after the path is replaced.
+  // Saving the loaded index (mapped section plus appended tail) writes the
+  // file a built index writes; a page registered since the load is kept in
+  // RAM and saved with them. The loaded index keeps reading its records after
+  // the path is replaced.
   const auto copy = dir / "copy.index";
+  const auto built = dir / "built.index";
   ASSERT_TRUE((*loaded)->Save(copy).ok());
-  auto bytes = [](const std::filesystem::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  };
-  EXPECT_EQ(bytes(copy), bytes(path));
+  ASSERT_TRUE(all.Save(built).ok());
+  EXPECT_TRUE(FileBytes(copy) == FileBytes(built));
   std::filesystem::rename(copy, path);
   (*loaded)->Add(500, Ref(3));
   ASSERT_TRUE((*loaded)->Save(copy).ok());
   auto reloaded = InvertedFile::Load(copy);
   ASSERT_TRUE(reloaded.ok());
   EXPECT_EQ((*reloaded)->pages(), kPages + 1);
+  EXPECT_EQ((*reloaded)->mapped_pages(), kPages + 1);
   EXPECT_EQ((*reloaded)->Features(500)->words, Ref(3).words);
   EXPECT_EQ((*reloaded)->Features(104)->words, Ref(4).words);
   // A torn file is reported, not half-loaded.
   std::filesystem::resize_file(path, std::filesystem::file_size(path) - 100);
   EXPECT_EQ(InvertedFile::Load(path).status().code(), StatusCode::kCorrupt);
   EXPECT_EQ(InvertedFile::Load(dir / "missing").status().code(), StatusCode::kNotFound);
+}
+
+// Where local.index's postings section and its parts lie (inverted_file.h).
+struct SectionOffsets {
+  uint64_t section = 0, words = 0, pages = 0;
+};
+SectionOffsets OffsetsOf(const std::filesystem::path& path) {
+  const std::string b = FileBytes(path);
+  SectionOffsets o;
+  uint64_t postings = 0, buckets = 0;
+  std::memcpy(&o.section, b.data() + 48, 8);
+  std::memcpy(&postings, b.data() + o.section + 32, 8);
+  std::memcpy(&buckets, b.data() + o.section + 40, 8);
+  o.words = o.section + ((64 + postings * 8 + buckets * 4 + 7) & ~uint64_t{7});
+  o.pages = o.words + InvertedFile::kWords * 16;
+  return o;
+}
+
+void Overwrite(const std::filesystem::path& path, uint64_t at, const std::string& bytes) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(static_cast<std::streamoff>(at));
+  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// Saved with the postings section and mapped by Load (nothing rebuilt), with
+// pages appended to the file after the section (read into RAM lists) and
+// pages added after the load: every probe radius scores as the definition,
+// and saving any of them writes the built index's file.
+TEST_F(InvertedFileTest, MappedPostingsScoreAsTheDefinitionWithAppendedAndAddedPages) {
+  const uint32_t vocab = VisualVocabulary::BuiltIn().id();
+  std::vector<QuantisedFeatures> refs;
+  for (int i = 0; i < kPages; ++i) refs.push_back(Ref(i));
+  testing::TempDir dir;
+  InvertedFile all(vocab), first(vocab), later(vocab, /*searchable=*/false);
+  AddFillers(all, refs, 400, 10000);
+  AddFillers(first, refs, 400, 10000);
+  std::vector<int64_t> units;
+  for (int n = 0; n < 400; ++n) units.push_back(10000 + n);
+  for (int i = 0; i < kPages; ++i) {
+    all.Add(100 + i, refs[i]);
+    if (i < 6) first.Add(100 + i, refs[i]);
+    if (i >= 6 && i < 9) later.Add(100 + i, refs[i]);
+    units.push_back(100 + i);
+  }
+  all.ShrinkToFit();
+  const auto mapped_path = dir / "mapped.index", appended_path = dir / "appended.index";
+  ASSERT_TRUE(first.Save(mapped_path).ok());
+  std::filesystem::copy_file(mapped_path, appended_path);
+  ASSERT_TRUE(later.AppendTo(appended_path, 406).ok());
+  auto mapped = InvertedFile::Load(mapped_path);
+  auto appended = InvertedFile::Load(appended_path);
+  ASSERT_TRUE(mapped.ok()) << mapped.status().ToString();
+  ASSERT_TRUE(appended.ok()) << appended.status().ToString();
+  EXPECT_EQ((*mapped)->mapped_pages(), 406);
+  EXPECT_GT((*mapped)->MappedBytes(), 406u * 8 * 400);
+  EXPECT_EQ((*appended)->mapped_pages(), 406);
+  EXPECT_EQ((*appended)->pages(), 409);
+  // Nothing of the mapped pages is on the heap (only the empty list heads).
+  EXPECT_LE((*mapped)->MemoryBytes(), InvertedFile(vocab).MemoryBytes());
+  for (int i = 6; i < kPages; ++i) (*mapped)->Add(100 + i, refs[i]);
+  for (int i = 9; i < kPages; ++i) (*appended)->Add(100 + i, refs[i]);
+  (*mapped)->Add(100, refs[0]);  // already mapped: ignored
+  EXPECT_EQ((*mapped)->pages(), all.pages());
+  EXPECT_EQ((*appended)->keypoints(), all.keypoints());
+  for (int radius : {-1, 0, 1, 2}) {
+    InvertedFile::GateOptions gate, portable;
+    gate.probe_radius = portable.probe_radius = radius;
+    gate.assignment = portable.assignment = 1;
+    portable.scalar_scan = true;
+    portable.prefetch = false;
+    for (int i : {3, 9}) {
+      const auto query = CropQuery(i);
+      const auto reference = ReferenceScores(all, units, query, radius);
+      ASSERT_FALSE(reference.empty());
+      for (const InvertedFile* index : {&all, mapped->get(), appended->get()}) {
+        for (const auto& options : {gate, portable}) {
+          const auto ranked = index->Score(query, static_cast<int>(units.size()), 0.0f, options);
+          ASSERT_EQ(ranked.size(), reference.size()) << "radius " << radius;
+          for (const auto& c : ranked) {
+            ASSERT_EQ(reference.count(c.unit_id), 1u);
+            EXPECT_EQ(c.score, reference.at(c.unit_id).first) << c.unit_id;
+            EXPECT_EQ(c.matches, reference.at(c.unit_id).second) << c.unit_id;
+          }
+        }
+      }
+      // The default gate ranks the crop's own page first from every index.
+      for (const InvertedFile* index : {mapped->get(), appended->get()}) {
+        const auto best = index->Score(query, 1, 0.0f);
+        ASSERT_EQ(best.size(), 1u);
+        EXPECT_EQ(best[0].unit_id, 100 + i);
+      }
+    }
+  }
+  for (int64_t u : {int64_t{103}, int64_t{107}, int64_t{111}, int64_t{10005}}) {
+    for (const InvertedFile* index : {mapped->get(), appended->get()}) {
+      auto a = all.Features(u), b = index->Features(u);
+      ASSERT_NE(b, nullptr) << u;
+      EXPECT_EQ(a->words, b->words);
+      EXPECT_EQ(a->signatures, b->signatures);
+      EXPECT_EQ(a->points, b->points);
+    }
+  }
+  EXPECT_EQ((*mapped)->Features(99), nullptr);
+  const auto a = dir / "a.index", b = dir / "b.index", c = dir / "c.index";
+  ASSERT_TRUE(all.Save(a).ok());
+  ASSERT_TRUE((*mapped)->Save(b).ok());
+  ASSERT_TRUE((*appended)->Save(c).ok());
+  EXPECT_TRUE(FileBytes(a) == FileBytes(b));
+  EXPECT_TRUE(FileBytes(a) == FileBytes(c));
+}
+
+// Appends stay cheap until the unordered tail outgrows the mapped section;
+// then the file is rewritten with one section. A version 1 file (records
+// only) loads by rebuilding its lists and is rewritten as version 2 by the
+// next append.
+TEST_F(InvertedFileTest, AppendingCompactsALongTailAndUpgradesVersionOneFiles) {
+  const uint32_t vocab = VisualVocabulary::BuiltIn().id();
+  testing::TempDir dir;
+  const auto path = dir / "local.index";
+  QuantisedFeatures small = Ref(0);
+  small.words.resize(16);
+  small.signatures.resize(16);
+  small.points.resize(16);
+  InvertedFile all(vocab), batch(vocab, false), more(vocab, false);
+  const int64_t n = InvertedFile::kCompactTailPages;
+  for (int64_t u = 1; u <= n + 20; ++u) {
+    const QuantisedFeatures& f = u == 500 ? Ref(5) : small;
+    all.Add(u, f);
+    (u <= n ? batch : more).Add(u, f);
+  }
+  ASSERT_TRUE(InvertedFile(vocab).Save(path).ok());
+  ASSERT_TRUE(batch.AppendTo(path, 0).ok());
+  auto header = InvertedFile::ReadHeader(path);
+  ASSERT_TRUE(header.ok());
+  EXPECT_EQ(header->pages, n);
+  EXPECT_EQ(header->mapped_pages, 0);  // appended: all tail
+  ASSERT_TRUE(more.AppendTo(path, n).ok());
+  header = InvertedFile::ReadHeader(path);
+  ASSERT_TRUE(header.ok());
+  EXPECT_EQ(header->pages, n + 20);
+  EXPECT_EQ(header->mapped_pages, n + 20);  // compacted
+  auto loaded = InvertedFile::Load(path);
+  ASSERT_TRUE(loaded.ok());
+  ExpectSameRanking((*loaded)->Score(CropQuery(5), 5, 0.0f), all.Score(CropQuery(5), 5, 0.0f));
+  EXPECT_EQ((*loaded)->Score(CropQuery(5), 1, 0.0f)[0].unit_id, 500);
+
+  // Version 1: records only (what a non-searchable object saves), version 1.
+  const auto old = dir / "old.index";
+  ASSERT_TRUE(batch.Save(old).ok());
+  Overwrite(old, 4, std::string("\x01\x00\x00\x00", 4));
+  header = InvertedFile::ReadHeader(old);
+  ASSERT_TRUE(header.ok());
+  EXPECT_EQ(header->version, 1u);
+  auto v1 = InvertedFile::Load(old);
+  ASSERT_TRUE(v1.ok()) << v1.status().ToString();
+  EXPECT_EQ((*v1)->mapped_pages(), 0);
+  EXPECT_EQ((*v1)->pages(), n);
+  ASSERT_TRUE(more.AppendTo(old, n).ok());
+  header = InvertedFile::ReadHeader(old);
+  ASSERT_TRUE(header.ok());
+  EXPECT_EQ(header->version, 2u);
+  EXPECT_EQ(header->mapped_pages, n + 20);
+  EXPECT_TRUE(FileBytes(old) == FileBytes(path));
+}
+
+// A damaged or truncated section is reported (kCorrupt) where Load can see
+// it cheaply (header, sizes, word table); damage inside the posting lists,
+// bucket tables or page table changes results but stays inside the mapping.
+TEST_F(InvertedFileTest, ADamagedPostingsSectionIsReportedOrContained) {
+  const uint32_t vocab = VisualVocabulary::BuiltIn().id();
+  std::vector<QuantisedFeatures> refs;
+  for (int i = 0; i < kPages; ++i) refs.push_back(Ref(i));
+  testing::TempDir dir;
+  const auto good = dir / "good.index", bad = dir / "bad.index";
+  InvertedFile index(vocab);
+  AddFillers(index, refs, 400, 10000);
+  for (int i = 0; i < kPages; ++i) index.Add(100 + i, refs[i]);
+  ASSERT_TRUE(index.Save(good).ok());
+  const SectionOffsets o = OffsetsOf(good);
+  const uint64_t size = std::filesystem::file_size(good);
+  auto damaged = [&](uint64_t at, const std::string& bytes) {
+    std::filesystem::copy_file(good, bad, std::filesystem::copy_options::overwrite_existing);
+    Overwrite(bad, at, bytes);
+    return InvertedFile::Load(bad);
+  };
+  const std::string ones(4096, '\xff');
+  EXPECT_EQ(damaged(o.section, "XXXX").status().code(), StatusCode::kCorrupt);
+  EXPECT_EQ(damaged(o.section + 32, std::string(8, '\xff')).status().code(), StatusCode::kCorrupt);
+  EXPECT_EQ(damaged(o.words + 16 * 77 + 8, "\xff\xff\xff\x7f").status().code(),
+            StatusCode::kCorrupt);
+  EXPECT_EQ(damaged(48, std::string("\x01\x10", 2)).status().code(), StatusCode::kCorrupt);
+  std::filesystem::copy_file(good, bad, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::resize_file(bad, o.section + (size - o.section) / 2);
+  EXPECT_EQ(InvertedFile::Load(bad).status().code(), StatusCode::kCorrupt);
+  // Postings and bucket tables overwritten: page numbers and offsets out of
+  // range are skipped.
+  for (uint64_t at : {o.section + 64, o.words - 4096}) {
+    auto loaded = damaged(at, ones);
+    ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+    for (int radius : {-1, 1}) {
+      InvertedFile::GateOptions gate;
+      gate.probe_radius = radius;
+      for (const auto& c : (*loaded)->Score(CropQuery(4), 500, 0.0f, gate)) {
+        EXPECT_TRUE(c.unit_id >= 100 && c.unit_id < 10400) << c.unit_id;
+      }
+    }
+    EXPECT_EQ((*loaded)->Features(104)->words, refs[4].words);
+  }
+  // The page table overwritten: its pages' keypoints are not read.
+  auto loaded = damaged(o.pages, ones);
+  ASSERT_TRUE(loaded.ok());
+  (void)(*loaded)->Score(CropQuery(4), 500, 0.0f);
+  EXPECT_EQ((*loaded)->Features(10000), nullptr);
+  EXPECT_FALSE((*loaded)->Save(dir / "again.index").ok());
 }
 
 // The store keeps local.index beside pdq.index: appended on register, rebuilt
@@ -410,6 +674,14 @@ TEST_F(InvertedFileTest, StoreMaintainsTheDerivedLocalIndex) {
     ASSERT_TRUE((*store)->SaveIndex().ok());
   }
   check(9);
+  // A damaged postings section: reported by Load, rebuilt from the catalog.
+  {
+    const auto path = dir / Store::kLocalIndexFileName;
+    Overwrite(path, OffsetsOf(path).words + 3, "\x55\xaa");
+    EXPECT_EQ(InvertedFile::Load(path).status().code(), StatusCode::kCorrupt);
+  }
+  check(9);
+  EXPECT_TRUE(InvertedFile::Load(dir / Store::kLocalIndexFileName).ok());
   // Missing: rebuilt from the catalog.
   std::filesystem::remove(dir / Store::kLocalIndexFileName);
   check(9);
