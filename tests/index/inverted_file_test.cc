@@ -181,6 +181,31 @@ std::map<int64_t, std::pair<float, int>> ReferenceScores(const InvertedFile& ind
   return out;
 }
 
+// `index` scores `query` exactly as `reference`: every ranked page with the
+// reference's score and matches, nothing more, nothing less.
+void ExpectReferenceScores(const InvertedFile& index, const fingerprint::QuantisedQuery& query,
+                           const std::map<int64_t, std::pair<float, int>>& reference,
+                           int candidates, const InvertedFile::GateOptions& options) {
+  const auto ranked = index.Score(query, candidates, 0.0f, options);
+  ASSERT_EQ(ranked.size(), reference.size()) << "radius " << options.probe_radius;
+  for (const auto& c : ranked) {
+    ASSERT_EQ(reference.count(c.unit_id), 1u);
+    EXPECT_EQ(c.score, reference.at(c.unit_id).first) << c.unit_id;
+    EXPECT_EQ(c.matches, reference.at(c.unit_id).second) << c.unit_id;
+  }
+}
+
+// The default scan and the portable one without prefetch, one word per
+// query keypoint, at `radius`.
+std::vector<InvertedFile::GateOptions> ScanPaths(int radius) {
+  InvertedFile::GateOptions gate, portable;
+  gate.probe_radius = portable.probe_radius = radius;
+  gate.assignment = portable.assignment = 1;
+  portable.scalar_scan = true;
+  portable.prefetch = false;
+  return {gate, portable};
+}
+
 TEST_F(InvertedFileTest, SplitListsRankACropsOwnPageAsTheExactScanReadingAFewPercent) {
   InvertedFile index(VisualVocabulary::BuiltIn().id());
   std::vector<QuantisedFeatures> refs;
@@ -236,25 +261,13 @@ TEST_F(InvertedFileTest, ProbedSplitAndUnsplitScansEqualTheReferenceScores) {
   split.ShrinkToFit();
   for (int n = 0; n < 400; ++n) units.push_back(10000 + n);
   for (int radius : {-1, 0, 1, 2}) {
-    InvertedFile::GateOptions gate, portable;
-    gate.probe_radius = portable.probe_radius = radius;
-    gate.assignment = portable.assignment = 1;
-    portable.scalar_scan = true;
-    portable.prefetch = false;
     for (int i : {3, 9}) {
       const auto query = CropQuery(i);
       const auto reference = ReferenceScores(split, units, query, radius);
       ASSERT_FALSE(reference.empty());
-      const int all = static_cast<int>(units.size());
       for (const InvertedFile* index : {&split, &tails}) {
-        for (const auto& options : {gate, portable}) {
-          const auto ranked = index->Score(query, all, 0.0f, options);
-          ASSERT_EQ(ranked.size(), reference.size()) << "radius " << radius;
-          for (const auto& c : ranked) {
-            ASSERT_EQ(reference.count(c.unit_id), 1u);
-            EXPECT_EQ(c.score, reference.at(c.unit_id).first) << c.unit_id;
-            EXPECT_EQ(c.matches, reference.at(c.unit_id).second) << c.unit_id;
-          }
+        for (const auto& options : ScanPaths(radius)) {
+          ExpectReferenceScores(*index, query, reference, static_cast<int>(units.size()), options);
         }
       }
     }
@@ -292,12 +305,7 @@ TEST_F(InvertedFileTest, NarrowLongListsScoreAsTheDefinitionAndReadLess) {
     const auto query = CropQuery(i);
     const auto reference = ReferenceScores(index, units, query, narrow.probe_radius, narrow_length);
     for (const InvertedFile* from : {&index, mapped->get()}) {
-      const auto ranked = from->Score(query, static_cast<int>(units.size()), 0.0f, narrow);
-      ASSERT_EQ(ranked.size(), reference.size());
-      for (const auto& c : ranked) {
-        ASSERT_EQ(reference.count(c.unit_id), 1u);
-        EXPECT_EQ(c.score, reference.at(c.unit_id).first) << c.unit_id;
-      }
+      ExpectReferenceScores(*from, query, reference, static_cast<int>(units.size()), narrow);
       EXPECT_LT(from->PostingsScanned(query, narrow), from->PostingsScanned(query, wide));
     }
   }
@@ -465,24 +473,13 @@ TEST_F(InvertedFileTest, MappedPostingsScoreAsTheDefinitionWithAppendedAndAddedP
   EXPECT_EQ((*mapped)->pages(), all.pages());
   EXPECT_EQ((*appended)->keypoints(), all.keypoints());
   for (int radius : {-1, 0, 1, 2}) {
-    InvertedFile::GateOptions gate, portable;
-    gate.probe_radius = portable.probe_radius = radius;
-    gate.assignment = portable.assignment = 1;
-    portable.scalar_scan = true;
-    portable.prefetch = false;
     for (int i : {3, 9}) {
       const auto query = CropQuery(i);
       const auto reference = ReferenceScores(all, units, query, radius);
       ASSERT_FALSE(reference.empty());
       for (const InvertedFile* index : {&all, mapped->get(), appended->get()}) {
-        for (const auto& options : {gate, portable}) {
-          const auto ranked = index->Score(query, static_cast<int>(units.size()), 0.0f, options);
-          ASSERT_EQ(ranked.size(), reference.size()) << "radius " << radius;
-          for (const auto& c : ranked) {
-            ASSERT_EQ(reference.count(c.unit_id), 1u);
-            EXPECT_EQ(c.score, reference.at(c.unit_id).first) << c.unit_id;
-            EXPECT_EQ(c.matches, reference.at(c.unit_id).second) << c.unit_id;
-          }
+        for (const auto& options : ScanPaths(radius)) {
+          ExpectReferenceScores(*index, query, reference, static_cast<int>(units.size()), options);
         }
       }
       // The default gate ranks the crop's own page first from every index.
