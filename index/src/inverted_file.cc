@@ -15,6 +15,8 @@
 #include <limits>
 #include <string>
 
+#include "kagami/base/fnv.h"
+
 namespace kagami::index {
 namespace {
 
@@ -61,14 +63,6 @@ SectionLayout Layout(const SectionHeader& h) {
   return l;
 }
 
-uint64_t Fnv1a(const uint8_t* data, size_t n) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (size_t i = 0; i < n; ++i) {
-    h ^= data[i];
-    h *= 0x100000001b3ull;
-  }
-  return h;
-}
 constexpr size_t kRecordHeaderBytes = 8 + 4 + 4 + 4;
 // A record never holds more keypoints than a KLQ blob.
 constexpr uint32_t kMaxRecordKeypoints = fingerprint::kMaxQuantisedKeypoints;
@@ -821,7 +815,7 @@ Status InvertedFile::WritePostings(int fd, uint64_t at, const std::vector<uint8_
   }
   sh.postings = first;
   sh.buckets = buckets.size();
-  sh.checksum = Fnv1a(words.data(), words.size());
+  sh.checksum = Fnv1a64(kFnv1a64Offset, words.data(), words.size());
   const SectionLayout layout = Layout(sh);
   KAGAMI_RETURN_IF_ERROR(out.Put(buckets.data(), buckets.size() * sizeof(uint32_t)));
   const uint8_t zeros[8] = {};
@@ -1072,7 +1066,7 @@ Result<std::unique_ptr<InvertedFile>> InvertedFile::Load(const std::filesystem::
         static_cast<const uint8_t*>(mapping->base) + (h.postings_offset - aligned);
     const SectionLayout layout = Layout(sh);
     const uint8_t* words = base + layout.words;
-    if (Fnv1a(words, size_t{kWords} * kWordEntryBytes) != sh.checksum) {
+    if (Fnv1a64(kFnv1a64Offset, words, size_t{kWords} * kWordEntryBytes) != sh.checksum) {
       return Status::Corrupt(what + ": postings section checksum mismatch");
     }
     const uint64_t table_size = (uint64_t{1} << sh.split_bits) + 1;

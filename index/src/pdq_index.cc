@@ -14,6 +14,7 @@
 #include <limits>
 #include <string>
 
+#include "kagami/base/fnv.h"
 #include "kagami/fingerprint/hamming.h"
 
 namespace kagami::index {
@@ -56,17 +57,6 @@ constexpr size_t kHeaderSize = 8 + 4 + 4 + 8 + 8;
 constexpr size_t kEntrySize = 8 + kCodeSize;
 constexpr size_t kTrailerSize = 8;
 constexpr uint64_t kMaxCount = uint64_t{1} << 32;
-
-constexpr uint64_t kFnvOffset = 0xcbf29ce484222325ull;
-constexpr uint64_t kFnvPrime = 0x100000001b3ull;
-
-uint64_t Fnv1a(uint64_t state, const uint8_t* data, size_t size) {
-  for (size_t i = 0; i < size; ++i) {
-    state ^= data[i];
-    state *= kFnvPrime;
-  }
-  return state;
-}
 
 void PutU32(uint8_t* out, uint32_t v) {
   for (int i = 0; i < 4; ++i) out[i] = static_cast<uint8_t>(v >> (8 * i));
@@ -140,7 +130,7 @@ class ChecksumWriter {
     buffer_.reserve(kBufferSize);
   }
   Status Append(const uint8_t* data, size_t size) {
-    checksum_ = Fnv1a(checksum_, data, size);
+    checksum_ = Fnv1a64(checksum_, data, size);
     while (size > 0) {
       size_t n = std::min(size, kBufferSize - buffer_.size());
       buffer_.insert(buffer_.end(), data, data + n);
@@ -162,7 +152,7 @@ class ChecksumWriter {
   int fd_;
   std::string path_;
   std::vector<uint8_t> buffer_;
-  uint64_t checksum_ = kFnvOffset;
+  uint64_t checksum_ = kFnv1a64Offset;
 };
 
 }  // namespace
@@ -472,16 +462,16 @@ Result<std::unique_ptr<PdqIndex>> PdqIndex::Load(const std::filesystem::path& pa
                    std::to_string(count) + " entries");
   }
 
-  uint64_t checksum = Fnv1a(kFnvOffset, header, kHeaderSize);
+  uint64_t checksum = Fnv1a64(kFnv1a64Offset, header, kHeaderSize);
   std::vector<uint8_t> id_bytes(count * 8);
   KAGAMI_RETURN_IF_ERROR(ReadAll(fd.get(), id_bytes.data(), id_bytes.size(), name));
-  checksum = Fnv1a(checksum, id_bytes.data(), id_bytes.size());
+  checksum = Fnv1a64(checksum, id_bytes.data(), id_bytes.size());
   auto index = std::make_unique<PdqIndex>();
   Impl& impl = *index->impl_;
   impl.codes.resize(count);
   uint8_t* code_bytes = count > 0 ? impl.codes.front().bytes.data() : nullptr;
   KAGAMI_RETURN_IF_ERROR(ReadAll(fd.get(), code_bytes, count * kCodeSize, name));
-  checksum = Fnv1a(checksum, code_bytes, count * kCodeSize);
+  checksum = Fnv1a64(checksum, code_bytes, count * kCodeSize);
   uint8_t trailer[kTrailerSize];
   KAGAMI_RETURN_IF_ERROR(ReadAll(fd.get(), trailer, kTrailerSize, name));
   if (GetU64(trailer) != checksum) return corrupt("checksum mismatch");

@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "catalog_internal.h"
+#include "kagami/base/fnv.h"
 #include "kagami/base/sha256.h"
 #include "kagami/ingest/memory_source.h"
 #include "sqlite_handles.h"
@@ -453,13 +454,12 @@ class SqliteVideoCatalog final : public VideoCatalog {
 constexpr char kMapMagic[8] = {'K', 'G', 'M', 'V', 'F', 'M', '1', '\n'};
 constexpr uint64_t kMaxMapFrames = uint64_t{1} << 32;
 
-uint64_t Fnv1a(const std::string& bytes) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : bytes) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
+// The map files were first written with this offset basis (FNV's standard
+// 14695981039346656037 with its last digit missing); kept so that existing
+// caches still verify.
+constexpr uint64_t kMapChecksumSeed = 1469598103934665603ull;
+uint64_t MapChecksum(const std::string& bytes) {
+  return Fnv1a64(kMapChecksumSeed, bytes.data(), bytes.size());
 }
 
 template <typename T>
@@ -496,7 +496,7 @@ std::optional<FrameMap> ReadFrameMap(const std::filesystem::path& path) {
   uint64_t checksum = 0;
   std::memcpy(&checksum, bytes.data() + bytes.size() - 8, 8);
   std::string body = bytes.substr(0, bytes.size() - 8);
-  if (Fnv1a(body) != checksum) return std::nullopt;
+  if (MapChecksum(body) != checksum) return std::nullopt;
   size_t at = sizeof kMapMagic;
   uint32_t id_len = 0;
   if (!GetRaw(body, at, id_len) || body.size() - at < id_len) return std::nullopt;
@@ -533,7 +533,7 @@ Status WriteFrameMap(const std::filesystem::path& path, const std::string& ident
     PutRaw(out, ref.asset_id);
     PutRaw(out, ref.t);
   }
-  PutRaw(out, Fnv1a(out));
+  PutRaw(out, MapChecksum(out));
   std::filesystem::path tmp = path;
   tmp += ".tmp." + std::to_string(::getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
