@@ -47,6 +47,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <random>
 #include <set>
@@ -83,7 +84,8 @@ struct Item {
   std::string name;      // source name (file stem, page)
   std::string category;  // photo, lineart, typeset, cjk
   std::string group;     // finer source group of a query (e.g. typeset_same_manual)
-  cv::Mat bgr;
+  cv::Mat bgr;           // empty: read from `file` when needed
+  fs::path file;
 };
 
 // One scanned query file and what the sweep measured for it.
@@ -93,6 +95,10 @@ struct Query {
   std::string category;
   std::string source;  // source item's name
   int truth = -1;      // registered item it shows (true pairs), -1 when unrelated
+  // Every registered item the file shows (a spread's file has one Query per
+  // page; only the first, `primary`, counts the file's wrong matches).
+  std::set<int> file_truths;
+  bool primary = true;
   // Local stage (trace): the strongest candidate by inliers (sane fits first
   // on ties), and the strongest sane fit.
   bool local_ran = false;
@@ -144,14 +150,16 @@ void WriteJpeg(const fs::path& path, const cv::Mat& bgr, int quality) {
 
 std::string Describe(const kagami::pipeline::PageMatchRecord& m) {
   const fp::Verification& v = m.verification;
-  char buf[512];
+  char buf[768];
   std::snprintf(buf, sizeof buf,
                 "%s, view %s, %d bits (quality %d view / %d registered), %d inliers, coverage "
                 "%.3f, overlap coverage %.3f, cells %d, scale %.2f, aspect %.2f, rotation %.1f, "
-                "perspective %.3f, frame %s",
+                "perspective %.3f, frame %s, correspondences %d (%d in the region, inlier ratio "
+                "%.3f), second consensus %d",
                 m.method.c_str(), m.view.c_str(), m.hit.distance, m.view_quality, m.ref.quality,
                 m.inliers, m.coverage, v.overlap_coverage, v.grid_cells, v.scale, v.anisotropy,
-                v.rotation_deg, v.perspective, m.content_frame ? "content" : "page");
+                v.rotation_deg, v.perspective, m.content_frame ? "content" : "page", v.matches,
+                v.region_matches, v.region_inlier_ratio, v.second_inliers);
   return buf;
 }
 
@@ -195,9 +203,43 @@ int main(int argc, char** argv) {
   const auto t_all = Clock::now();
 
   // ---- corpus ----
+  // Unrelated items are written as they are made (JPEG q85, one folder per
+  // group) and not kept in memory.
   auto t0 = Clock::now();
   std::vector<Item> registered;
-  std::vector<Item> unrelated;
+  std::vector<Query> queries;
+  std::vector<std::string> folders;
+  auto folder_for = [&](const std::string& group) {
+    const std::string f = "q_" + group;
+    if (std::find(folders.begin(), folders.end(), f) == folders.end()) {
+      folders.push_back(f);
+      if (!keep) {
+        fs::remove_all(work / f);
+        fs::create_directories(work / f);
+      }
+    }
+    return f;
+  };
+  struct Sink {
+    std::function<void(const Item&)> emit;
+    void push_back(const Item& it) { emit(it); }
+  } unrelated;
+  unrelated.emit = [&](const Item& it) {
+    const std::string f = folder_for(it.group);
+    char name[32];
+    std::snprintf(name, sizeof name, "u%05zu.jpg", queries.size());
+    if (!keep) {
+      cv::Mat m = it.bgr.empty() ? cv::imread(it.file.string(), cv::IMREAD_COLOR) : it.bgr;
+      if (m.empty()) return;
+      WriteJpeg(work / f / name, m, 85);
+    }
+    Query q;
+    q.file = f + "/" + name;
+    q.group = it.group;
+    q.category = it.category;
+    q.source = it.name;
+    queries.push_back(q);
+  };
   std::mt19937 rng(11);
   auto per_category = [&](const std::vector<Item>& v, const std::string& c) {
     return static_cast<int>(
@@ -303,12 +345,12 @@ int main(int argc, char** argv) {
       int n_reg = 0;
       for (const fs::path& p : real::RenderPdf(work, man.pdf, man.tag, 5, last)) {
         const int page = std::atoi(p.stem().string().substr(p.stem().string().rfind('-') + 1).c_str());
-        cv::Mat m = cv::imread(p.string(), cv::IMREAD_COLOR);
-        if (m.empty()) continue;
         Item it{std::string(man.tag) + "_p" + std::to_string(page), "typeset",
-                man.registered ? "typeset_same_manual" : "typeset_other_manual", m};
+                man.registered ? "typeset_same_manual" : "typeset_other_manual", {}, p};
         if (man.registered && page % 2 == 0) {
           if (n_reg < reg_per_manual && per_category(registered, "typeset") < max_registered) {
+            it.bgr = cv::imread(p.string(), cv::IMREAD_COLOR);
+            if (it.bgr.empty()) continue;
             registered.push_back(it);
             ++n_reg;
           }
@@ -323,8 +365,10 @@ int main(int argc, char** argv) {
         if (n_unrel >= unrelated_max) break;
         if (n_unrel % 4 == 3) {
           // The top half, as a page cut in two by a reader or a crop.
-          unrelated.push_back({it.name + "_top", "typeset", "typeset_crop",
-                               real::Crop(it.bgr, 0.05, 0.05, 0.05, 0.5)});
+          it.bgr = cv::imread(it.file.string(), cv::IMREAD_COLOR);
+          if (!it.bgr.empty())
+            unrelated.push_back({it.name + "_top", "typeset", "typeset_crop",
+                                 real::Crop(it.bgr, 0.05, 0.05, 0.05, 0.5), {}});
         }
         unrelated.push_back(std::move(it));
         ++n_unrel;
@@ -355,8 +399,8 @@ int main(int argc, char** argv) {
   std::printf("corpus (%.1f s): registered %zu:", Since(t0), registered.size());
   for (const auto& [c, n] : counts) std::printf(" %s %d", c.c_str(), n);
   counts.clear();
-  for (const Item& u : unrelated) ++counts[u.group];
-  std::printf("; unrelated %zu:", unrelated.size());
+  for (const Query& u : queries) ++counts[u.group];
+  std::printf("; unrelated %zu:", queries.size());
   for (const auto& [c, n] : counts) std::printf(" %s %d", c.c_str(), n);
   std::printf("\n");
 
@@ -364,7 +408,6 @@ int main(int argc, char** argv) {
   t0 = Clock::now();
   const fs::path reg_dir = work / "registered";
   std::map<std::string, int> index_of_file;
-  std::vector<Query> queries;
   if (!keep) {
     fs::remove_all(reg_dir);
     fs::create_directories(reg_dir);
@@ -375,36 +418,56 @@ int main(int argc, char** argv) {
     if (!keep) WriteJpeg(reg_dir / name, registered[i].bgr, 90);
     index_of_file[name] = static_cast<int>(i);
   }
-  std::vector<std::string> folders;
-  auto folder_for = [&](const std::string& group) {
-    const std::string f = "q_" + group;
-    if (std::find(folders.begin(), folders.end(), f) == folders.end()) {
-      folders.push_back(f);
-      if (!keep) {
-        fs::remove_all(work / f);
-        fs::create_directories(work / f);
-      }
-    }
-    return f;
-  };
-  for (size_t i = 0; i < unrelated.size(); ++i) {
-    const std::string f = folder_for(unrelated[i].group);
-    char name[32];
-    std::snprintf(name, sizeof name, "u%05zu.jpg", i);
-    if (!keep) WriteJpeg(work / f / name, unrelated[i].bgr, 85);
-    Query q;
-    q.file = f + "/" + name;
-    q.group = unrelated[i].group;
-    q.category = unrelated[i].category;
-    q.source = unrelated[i].name;
-    queries.push_back(q);
-  }
   // True pairs: edits of the first --true-max registered items per category.
   const std::pair<const char*, cv::Mat (*)(const cv::Mat&, int)> edits[] = {
       {"crop10_per_side", [](const cv::Mat& m, int) { return real::Crop(m, .1, .1, .1, .1); }},
       {"rotate4", [](const cv::Mat& m, int i) { return real::Rotate(m, i % 2 ? 4.0 : -4.0); }},
       {"screenshot", [](const cv::Mat& m, int i) { return real::Screenshot(m, i); }},
+      {"white_margin",
+       [](const cv::Mat& m, int) {
+         cv::Mat out;
+         cv::copyMakeBorder(m, out, m.rows / 12, m.rows / 12, m.cols / 12, m.cols / 12,
+                            cv::BORDER_CONSTANT, cv::Scalar(255, 255, 255));
+         return out;
+       }},
   };
+  {
+    // Two registered pages of one category side by side (either order, gutter
+    // 0 or 40 px): both are expected.
+    const std::string f = folder_for("true_spread");
+    std::map<std::string, std::vector<int>> by_cat;
+    for (size_t i = 0; i < registered.size(); ++i)
+      if (static_cast<int>(by_cat[registered[i].category].size()) < true_max)
+        by_cat[registered[i].category].push_back(static_cast<int>(i));
+    for (const auto& [cat, items] : by_cat) {
+      for (size_t k = 0; k + 1 < items.size(); k += 2) {
+        const int a = items[k + (k / 2) % 2], b = items[k + 1 - (k / 2) % 2];
+        const int gutter = (k / 4) % 2 ? 40 : 0;
+        const cv::Mat& ma = registered[a].bgr;
+        const cv::Mat& mb = registered[b].bgr;
+        const int h = std::max(ma.rows, mb.rows);
+        cv::Mat ra, rb;
+        cv::resize(ma, ra, cv::Size(ma.cols * h / ma.rows, h), 0, 0, cv::INTER_AREA);
+        cv::resize(mb, rb, cv::Size(mb.cols * h / mb.rows, h), 0, 0, cv::INTER_AREA);
+        cv::Mat out(h, ra.cols + gutter + rb.cols, CV_8UC3, cv::Scalar(255, 255, 255));
+        ra.copyTo(out(cv::Rect(0, 0, ra.cols, h)));
+        rb.copyTo(out(cv::Rect(ra.cols + gutter, 0, rb.cols, h)));
+        const std::string name = "r" + std::to_string(a) + "_r" + std::to_string(b) + "_.jpg";
+        if (!keep) WriteJpeg(work / f / name, out, 85);
+        for (int side : {a, b}) {
+          Query q;
+          q.file_truths = {a, b};
+          q.primary = side == a;
+          q.file = f + "/" + name;
+          q.group = "true:spread";
+          q.category = cat;
+          q.source = registered[side].name;
+          q.truth = side;
+          queries.push_back(q);
+        }
+      }
+    }
+  }
   for (const auto& [edit, fn] : edits) {
     const std::string f = folder_for(std::string("true_") + edit);
     std::map<std::string, int> taken;
@@ -418,12 +481,14 @@ int main(int argc, char** argv) {
       q.category = registered[i].category;
       q.source = registered[i].name;
       q.truth = static_cast<int>(i);
+      q.file_truths = {q.truth};
       queries.push_back(q);
     }
   }
   std::printf("files written (%.1f s): %zu queries in %zu folders\n", Since(t0), queries.size(),
               folders.size());
-  unrelated.clear();  // the pixels are in the files now
+  // Registered pixels beyond the edited ones are no longer needed.
+  for (Item& r : registered) r.bgr.release();
 
   // ---- register ----
   const fs::path data = work / "data";
@@ -464,8 +529,8 @@ int main(int argc, char** argv) {
   const fs::path trace_dir = work / "trace";
   fs::remove_all(trace_dir);
   fs::create_directories(trace_dir);
-  std::map<std::string, size_t> query_of_file;
-  for (size_t i = 0; i < queries.size(); ++i) query_of_file[queries[i].file] = i;
+  std::map<std::string, std::vector<size_t>> query_of_file;
+  for (size_t i = 0; i < queries.size(); ++i) query_of_file[queries[i].file].push_back(i);
   double scan_unrelated_s = 0, scan_true_s = 0;
   int scanned_unrelated = 0;
   for (const std::string& f : folders) {
@@ -481,7 +546,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "unknown member %s in %s\n", member.c_str(), f.c_str());
         continue;
       }
-      queries[it->second].matches = ms;
+      for (size_t qi : it->second) queries[qi].matches = ms;
     }
     std::printf("  scanned %s: %d pages in %.1f s\n", f.c_str(), result.pages, result.seconds);
   }
@@ -491,9 +556,9 @@ int main(int argc, char** argv) {
 
   // ---- trace: strongest local candidate per query ----
   {
-    std::map<uint64_t, size_t> query_of_id;
+    std::map<uint64_t, std::vector<size_t>> query_of_id;
     for (size_t i = 0; i < queries.size(); ++i)
-      query_of_id[Fnv(real::ReadBytes(work / queries[i].file))] = i;
+      query_of_id[Fnv(real::ReadBytes(work / queries[i].file))].push_back(i);
     for (const std::string& f : folders) {
       std::ifstream in(trace_dir / (f + ".jsonl"));
       std::string line;
@@ -502,7 +567,8 @@ int main(int argc, char** argv) {
         if (rec.is_discarded()) continue;
         auto it = query_of_id.find(std::stoull(rec.value("query", "0"), nullptr, 16));
         if (it == query_of_id.end()) continue;
-        Query& q = queries[it->second];
+        for (size_t qi : it->second) {
+        Query& q = queries[qi];
         q.local_ran = true;
         for (const nlohmann::json& c : rec["candidates"]) {
           if (c.value("beside_accepted", false)) continue;
@@ -516,6 +582,7 @@ int main(int argc, char** argv) {
             q.true_accepted = c.value("accepted", false);
             continue;
           }
+          if (q.file_truths.count(item)) continue;
           if (std::make_pair(inliers, sane) > std::make_pair(q.best_inliers, q.best_sane)) {
             q.best_inliers = inliers;
             q.best_sane = sane;
@@ -527,6 +594,7 @@ int main(int argc, char** argv) {
             q.sane_item = item;
             q.sane = c;
           }
+        }
         }
       }
     }
@@ -568,6 +636,8 @@ int main(int argc, char** argv) {
           for (const fp::Hash256& v : dh.hashes) d = std::min(d, fp::HammingDistance(v, r.hash));
           if (r.item == q.truth) {
             q.true_pdq_distance = std::min(q.true_pdq_distance, d);
+          } else if (q.file_truths.count(r.item)) {
+            continue;
           } else if (d < q.pdq_distance) {
             q.pdq_distance = d;
             q.pdq_item = r.item;
@@ -595,7 +665,7 @@ int main(int argc, char** argv) {
     for (const auto& m : q.matches) {
       const auto it = index_of_file.find(fs::path(m.ref.asset_path).filename().string());
       const int item = it == index_of_file.end() ? -1 : it->second;
-      if (item == q.truth) continue;
+      if (q.file_truths.count(item) || !q.primary) continue;
       if (q.truth < 0)
         ++false_matches;
       else
@@ -633,6 +703,54 @@ int main(int argc, char** argv) {
       std::printf("| %s | %s | %d | %d | %s|\n", k.first.substr(5).c_str(), k.second.c_str(),
                   v.second, v.first, ms.c_str());
     }
+  }
+
+  // Geometric verification of the accepted local matches (method local or
+  // both): true pairs against false matches.
+  {
+    std::vector<double> t_in, t_ratio, t_second, t_rel;
+    std::vector<std::pair<double, std::string>> lowest;
+    int false_local = 0;
+    for (const Query& q : queries) {
+      for (const auto& m : q.matches) {
+        if (m.inliers <= 0) continue;
+        const auto it = index_of_file.find(fs::path(m.ref.asset_path).filename().string());
+        const int item = it == index_of_file.end() ? -1 : it->second;
+        const fp::Verification& v = m.verification;
+        const double rel = v.second_inliers >= 0 ? double(v.second_inliers) / v.inliers : -1;
+        if (item == q.truth) {
+          t_in.push_back(v.inliers);
+          t_ratio.push_back(v.region_inlier_ratio);
+          t_second.push_back(v.second_inliers);
+          t_rel.push_back(rel);
+          char buf[256];
+          std::snprintf(buf, sizeof buf, "%s (%s) %d inliers, ratio %.3f, second %d (%.2f)",
+                        q.file.c_str(), q.group.c_str(), v.inliers, v.region_inlier_ratio,
+                        v.second_inliers, rel);
+          lowest.emplace_back(v.region_inlier_ratio, buf);
+        } else if (!q.file_truths.count(item) && q.primary) {
+          ++false_local;
+        }
+      }
+    }
+    std::printf(
+        "\naccepted local matches of true pairs: %zu (false local matches: %d, listed above)\n"
+        "| measure | min | p1 | p5 | p25 | p50 | p95 | max |\n|---|---:|---:|---:|---:|---:|---:|---:|\n",
+        t_in.size(), false_local);
+    const std::pair<const char*, std::vector<double>*> rows[] = {
+        {"inliers", &t_in},
+        {"inliers / correspondences in the region", &t_ratio},
+        {"second consensus inliers", &t_second},
+        {"second consensus / inliers", &t_rel}};
+    for (const auto& [name, x] : rows)
+      std::printf("| %s | %.3g | %.3g | %.3g | %.3g | %.3g | %.3g | %.3g |\n", name,
+                  Percentile(*x, 0), Percentile(*x, 0.01), Percentile(*x, 0.05),
+                  Percentile(*x, 0.25), Percentile(*x, 0.5), Percentile(*x, 0.95),
+                  Percentile(*x, 1.0));
+    std::sort(lowest.begin(), lowest.end());
+    std::printf("true local matches with the lowest inlier ratio:\n");
+    for (size_t i = 0; i < std::min<size_t>(8, lowest.size()); ++i)
+      std::printf("  %s\n", lowest[i].second.c_str());
   }
 
   // Local margin: strongest wrong candidate per query, per (group -> category).

@@ -278,6 +278,10 @@ Verification VerifyCorrespondences(std::span<const cv::Point2f> query_points,
         cell[cy * 4 + cx] = true;
       }
       v.grid_cells = static_cast<int>(std::count(cell, cell + 16, true));
+      for (size_t i = 0; i < n; ++i)
+        v.region_matches += cv::pointPolygonTest(region, query_points[i], false) >= 0;
+      v.region_inlier_ratio =
+          v.region_matches > 0 ? static_cast<double>(v.inliers) / v.region_matches : 0.0;
     }
   }
   if (v.sane) {
@@ -289,6 +293,26 @@ Verification VerifyCorrespondences(std::span<const cv::Point2f> query_points,
       reason = "overlap coverage";
     } else if (v.grid_cells < options.min_grid_cells) {
       reason = "inlier spread";
+    }
+  }
+  if (v.sane && reason.empty()) {
+    std::vector<cv::Point2f> src_out, dst_out;
+    for (int i = 0; i < inlier_mask.rows; ++i) {
+      if (!inlier_mask.at<uint8_t>(i)) {
+        src_out.push_back(src[i]);
+        dst_out.push_back(dst[i]);
+      }
+    }
+    v.second_inliers = 0;
+    if (src_out.size() >= 2) {
+      try {
+        cv::Mat mask2;
+        cv::Mat second = cv::estimateAffinePartial2D(
+            src_out, dst_out, mask2, cv::RANSAC, options.ransac_threshold * kRansacUnits,
+            static_cast<size_t>(options.ransac_iterations), 0.995, 10);
+        if (!second.empty() && !mask2.empty()) v.second_inliers = cv::countNonZero(mask2);
+      } catch (const cv::Exception&) {
+      }
     }
   }
   v.rejected_by = reason;

@@ -74,6 +74,15 @@ struct Verification {
   double overlap = 0;           // overlap area / registered page area, 0..1
   double overlap_coverage = 0;  // inlier hull / overlap area, 0..1
   int grid_cells = 0;           // occupied cells of the 4x4 grid over the overlap
+  // Correspondences whose query point lies in the matched region (the
+  // registered page placed in the query), and the inliers' share of them.
+  // Measured when sane.
+  int region_matches = 0;
+  double region_inlier_ratio = 0;
+  // The most inliers of a second consensus (same model and threshold) among
+  // the correspondences the first left out: measured only for a verification
+  // that passes every other condition, -1 otherwise.
+  int second_inliers = -1;
   // Bounding box, in the query's normalised frame, of the registered page as
   // the homography places it, clipped to the query page: the region of the
   // query this match explains (see RegionsOverlap).
