@@ -30,13 +30,15 @@
 //
 // Usage: kagami_bench_false_match_sweep [--work DIR] [--threads T] [--max N]
 //     [--unrelated-max N] [--true-max N] [--photo-crops N] [--keep]
+//     [--min-off-band N]
 //   --max: registered items per category (default 120; photos are limited by
 //     the source: 19); --unrelated-max: unrelated items per category before
 //     crops (default 700); --true-max: registered items per category whose
 //     edits (crop 10% per side, rotate 4 degrees, screenshot) are scanned as
 //     true pairs (default 20); --photo-crops: crops/resizes per unrelated
 //     photo (default 10). --keep reuses the query folders and the store of an
-//     earlier run with the same flags (rescans only).
+//     earlier run with the same flags (rescans only). --min-off-band N scans
+//     with VerifyOptions::min_off_band_inliers = N (0: the rule before it).
 // Writes WORK/queries.csv (one line per query: group, nearest PDQ distance,
 // strongest local candidate) and WORK/trace/*.jsonl (the local stage's trace).
 
@@ -154,12 +156,11 @@ std::string Describe(const kagami::pipeline::PageMatchRecord& m) {
   std::snprintf(buf, sizeof buf,
                 "%s, view %s, %d bits (quality %d view / %d registered), %d inliers, coverage "
                 "%.3f, overlap coverage %.3f, cells %d, scale %.2f, aspect %.2f, rotation %.1f, "
-                "perspective %.3f, frame %s, correspondences %d (%d in the region, inlier ratio "
-                "%.3f), second consensus %d",
+                "perspective %.3f, frame %s, correspondences %d, off-band inliers %d",
                 m.method.c_str(), m.view.c_str(), m.hit.distance, m.view_quality, m.ref.quality,
                 m.inliers, m.coverage, v.overlap_coverage, v.grid_cells, v.scale, v.anisotropy,
                 v.rotation_deg, v.perspective, m.content_frame ? "content" : "page", v.matches,
-                v.region_matches, v.region_inlier_ratio, v.second_inliers);
+                v.off_band_inliers);
   return buf;
 }
 
@@ -174,6 +175,7 @@ int main(int argc, char** argv) {
   int true_max = 20;
   int photo_crops = 10;
   bool keep = false;
+  int min_off_band = -1;  // -1: the default VerifyOptions::min_off_band_inliers
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     auto next = [&]() { return i + 1 < argc ? std::atoi(argv[++i]) : 0; };
@@ -191,10 +193,12 @@ int main(int argc, char** argv) {
       photo_crops = next();
     else if (flag == "--keep")
       keep = true;
+    else if (flag == "--min-off-band")
+      min_off_band = next();
     else {
       std::fprintf(stderr,
                    "usage: %s [--work DIR] [--threads T] [--max N] [--unrelated-max N] "
-                   "[--true-max N] [--photo-crops N] [--keep]\n",
+                   "[--true-max N] [--photo-crops N] [--keep] [--min-off-band N]\n",
                    argv[0]);
       return 2;
     }
@@ -277,8 +281,8 @@ int main(int argc, char** argv) {
       if (!photos[i].dark_twin.empty()) {
         cv::Mat d = cv::imread(photos[i].dark_twin.string(), cv::IMREAD_COLOR);
         if (!d.empty())
-          unrelated.push_back({photos[i].name + "_dark", "photo", "photo_dark_twin",
-                               real::FitLongSide(d, 1200)});
+          unrelated.push_back(
+              {photos[i].name + "_dark", "photo", "photo_dark_twin", real::FitLongSide(d, 1200)});
       }
     }
   }
@@ -300,9 +304,17 @@ int main(int argc, char** argv) {
       if (n_reg >= max_registered && n_unrel >= unrelated_max) break;
       const std::string bytes = real::ReadBytes(p);
       if (!seen.insert(Fnv(bytes)).second) continue;
-      cv::Mat m = cv::imdecode(cv::Mat(1, static_cast<int>(bytes.size()), CV_8UC1,
-                                       const_cast<char*>(bytes.data())),
-                               cv::IMREAD_UNCHANGED);
+      if (keep && n_reg >= max_registered) {
+        // The files exist: only the names are needed.
+        unrelated.push_back({p.stem().string(), "lineart", "lineart", {}, {}});
+        if (n_unrel % 4 == 3)
+          unrelated.push_back({p.stem().string() + "_crop", "lineart", "lineart_crop", {}, {}});
+        ++n_unrel;
+        continue;
+      }
+      cv::Mat m = cv::imdecode(
+          cv::Mat(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<char*>(bytes.data())),
+          cv::IMREAD_UNCHANGED);
       if (m.empty()) continue;
       Item it{p.stem().string(), "lineart", "lineart", real::FitLongSide(real::ToBgr(m), 1000)};
       if (n_reg < max_registered) {
@@ -312,9 +324,9 @@ int main(int argc, char** argv) {
         unrelated.push_back(it);
         if (n_unrel % 4 == 3) {
           const int c = n_unrel / 4 % 4;
-          unrelated.push_back({it.name + "_crop", "lineart", "lineart_crop",
-                               real::Crop(it.bgr, c & 1 ? .2 : 0, c & 2 ? .2 : 0, c & 1 ? 0 : .2,
-                                          c & 2 ? 0 : .2)});
+          unrelated.push_back(
+              {it.name + "_crop", "lineart", "lineart_crop",
+               real::Crop(it.bgr, c & 1 ? .2 : 0, c & 2 ? .2 : 0, c & 1 ? 0 : .2, c & 2 ? 0 : .2)});
         }
         ++n_unrel;
       }
@@ -341,12 +353,17 @@ int main(int argc, char** argv) {
     for (const Manual& man : manuals) {
       // Pages from 5 on (past the title pages); registered manuals: enough
       // for their share of registered pages and as many odd pages.
-      const int last = man.registered ? 5 + 2 * reg_per_manual + 2 * unrelated_max : 5 + unrelated_max;
+      const int last =
+          man.registered ? 5 + 2 * reg_per_manual + 2 * unrelated_max : 5 + unrelated_max;
       int n_reg = 0;
       for (const fs::path& p : real::RenderPdf(work, man.pdf, man.tag, 5, last)) {
-        const int page = std::atoi(p.stem().string().substr(p.stem().string().rfind('-') + 1).c_str());
-        Item it{std::string(man.tag) + "_p" + std::to_string(page), "typeset",
-                man.registered ? "typeset_same_manual" : "typeset_other_manual", {}, p};
+        const int page =
+            std::atoi(p.stem().string().substr(p.stem().string().rfind('-') + 1).c_str());
+        Item it{std::string(man.tag) + "_p" + std::to_string(page),
+                "typeset",
+                man.registered ? "typeset_same_manual" : "typeset_other_manual",
+                {},
+                p};
         if (man.registered && page % 2 == 0) {
           if (n_reg < reg_per_manual && per_category(registered, "typeset") < max_registered) {
             it.bgr = cv::imread(p.string(), cv::IMREAD_COLOR);
@@ -365,10 +382,15 @@ int main(int argc, char** argv) {
         if (n_unrel >= unrelated_max) break;
         if (n_unrel % 4 == 3) {
           // The top half, as a page cut in two by a reader or a crop.
-          it.bgr = cv::imread(it.file.string(), cv::IMREAD_COLOR);
-          if (!it.bgr.empty())
-            unrelated.push_back({it.name + "_top", "typeset", "typeset_crop",
-                                 real::Crop(it.bgr, 0.05, 0.05, 0.05, 0.5), {}});
+          if (!keep) it.bgr = cv::imread(it.file.string(), cv::IMREAD_COLOR);
+          if (keep)
+            unrelated.push_back({it.name + "_top", "typeset", "typeset_crop", {}, {}});
+          else if (!it.bgr.empty())
+            unrelated.push_back({it.name + "_top",
+                                 "typeset",
+                                 "typeset_crop",
+                                 real::Crop(it.bgr, 0.05, 0.05, 0.05, 0.5),
+                                 {}});
         }
         unrelated.push_back(std::move(it));
         ++n_unrel;
@@ -386,10 +408,14 @@ int main(int argc, char** argv) {
         const int page = max_registered + i;
         Item it{(use_serif ? "cjk_serif_" : "cjk_sans_") + std::to_string(page), "cjk",
                 use_serif ? "cjk_serif" : "cjk_same_font",
-                use_serif ? serif.Page(page) : sans.Page(page)};
-        if (i % 4 == 3)
-          unrelated.push_back({it.name + "_crop", "cjk", "cjk_crop",
-                               real::Crop(it.bgr, 0.1, 0.2, 0.1, 0.3)});
+                keep        ? cv::Mat()
+                : use_serif ? serif.Page(page)
+                            : sans.Page(page)};
+        if (i % 4 == 3 && keep)
+          unrelated.push_back({it.name + "_crop", "cjk", "cjk_crop", {}, {}});
+        else if (i % 4 == 3)
+          unrelated.push_back(
+              {it.name + "_crop", "cjk", "cjk_crop", real::Crop(it.bgr, 0.1, 0.2, 0.1, 0.3)});
         unrelated.push_back(std::move(it));
       }
     }
@@ -537,6 +563,7 @@ int main(int argc, char** argv) {
     kagami::pipeline::ScanOptions scan;  // the `scan` defaults
     scan.extract.threads = threads;
     scan.robust.local_trace_path = (trace_dir / (f + ".jsonl")).string();
+    if (min_off_band >= 0) scan.robust.verify.min_off_band_inliers = min_off_band;
     kagami::bench::FolderScan result = kagami::bench::ScanFolderMatches(*store, work / f, scan);
     (f.starts_with("q_true_") ? scan_true_s : scan_unrelated_s) += result.seconds;
     if (!f.starts_with("q_true_")) scanned_unrelated += result.pages;
@@ -568,33 +595,33 @@ int main(int argc, char** argv) {
         auto it = query_of_id.find(std::stoull(rec.value("query", "0"), nullptr, 16));
         if (it == query_of_id.end()) continue;
         for (size_t qi : it->second) {
-        Query& q = queries[qi];
-        q.local_ran = true;
-        for (const nlohmann::json& c : rec["candidates"]) {
-          if (c.value("beside_accepted", false)) continue;
-          const auto unit_it = item_of_unit.find(c.value("unit", int64_t{-1}));
-          const int item = unit_it == item_of_unit.end() ? -1 : unit_it->second;
-          const int inliers = c.value("inliers", 0);
-          const bool sane = c.value("sane", false);
-          ++q.candidates;
-          if (item == q.truth && q.truth >= 0) {
-            q.true_inliers = inliers;
-            q.true_accepted = c.value("accepted", false);
-            continue;
+          Query& q = queries[qi];
+          q.local_ran = true;
+          for (const nlohmann::json& c : rec["candidates"]) {
+            if (c.value("beside_accepted", false)) continue;
+            const auto unit_it = item_of_unit.find(c.value("unit", int64_t{-1}));
+            const int item = unit_it == item_of_unit.end() ? -1 : unit_it->second;
+            const int inliers = c.value("inliers", 0);
+            const bool sane = c.value("sane", false);
+            ++q.candidates;
+            if (item == q.truth && q.truth >= 0) {
+              q.true_inliers = inliers;
+              q.true_accepted = c.value("accepted", false);
+              continue;
+            }
+            if (q.file_truths.count(item)) continue;
+            if (std::make_pair(inliers, sane) > std::make_pair(q.best_inliers, q.best_sane)) {
+              q.best_inliers = inliers;
+              q.best_sane = sane;
+              q.best_item = item;
+              q.best = c;
+            }
+            if (sane && inliers > q.sane_inliers) {
+              q.sane_inliers = inliers;
+              q.sane_item = item;
+              q.sane = c;
+            }
           }
-          if (q.file_truths.count(item)) continue;
-          if (std::make_pair(inliers, sane) > std::make_pair(q.best_inliers, q.best_sane)) {
-            q.best_inliers = inliers;
-            q.best_sane = sane;
-            q.best_item = item;
-            q.best = c;
-          }
-          if (sane && inliers > q.sane_inliers) {
-            q.sane_inliers = inliers;
-            q.sane_item = item;
-            q.sane = c;
-          }
-        }
         }
       }
     }
@@ -653,9 +680,9 @@ int main(int argc, char** argv) {
 
   // ---- report ----
   auto reg_name = [&](int i) {
-    return i < 0 ? std::string("-")
-                 : "r" + std::to_string(i) + " " + registered[i].category + " " +
-                       registered[i].name;
+    return i < 0
+               ? std::string("-")
+               : "r" + std::to_string(i) + " " + registered[i].category + " " + registered[i].name;
   };
   // False matches: every match of an unrelated query; every match of a true
   // query that names another page.
@@ -674,9 +701,10 @@ int main(int argc, char** argv) {
                   q.file.c_str(), q.source.c_str(), reg_name(item).c_str(), Describe(m).c_str());
     }
   }
-  std::printf("  total: %d false matches over %d unrelated queries x %zu registered; %d wrong "
-              "matches in true-pair queries\n",
-              false_matches, scanned_unrelated, registered.size(), wrong_in_true);
+  std::printf(
+      "  total: %d false matches over %d unrelated queries x %zu registered; %d wrong "
+      "matches in true-pair queries\n",
+      false_matches, scanned_unrelated, registered.size(), wrong_in_true);
 
   // Recall of the true pairs (the other side of the margin).
   std::printf("\ntrue pairs (edits of registered items, scanned by the same store):\n");
@@ -708,7 +736,7 @@ int main(int argc, char** argv) {
   // Geometric verification of the accepted local matches (method local or
   // both): true pairs against false matches.
   {
-    std::vector<double> t_in, t_ratio, t_second, t_rel;
+    std::vector<double> t_in, t_cov, t_cells, t_off;
     std::vector<std::pair<double, std::string>> lowest;
     int false_local = 0;
     for (const Query& q : queries) {
@@ -717,17 +745,16 @@ int main(int argc, char** argv) {
         const auto it = index_of_file.find(fs::path(m.ref.asset_path).filename().string());
         const int item = it == index_of_file.end() ? -1 : it->second;
         const fp::Verification& v = m.verification;
-        const double rel = v.second_inliers >= 0 ? double(v.second_inliers) / v.inliers : -1;
         if (item == q.truth) {
           t_in.push_back(v.inliers);
-          t_ratio.push_back(v.region_inlier_ratio);
-          t_second.push_back(v.second_inliers);
-          t_rel.push_back(rel);
+          t_cov.push_back(v.coverage);
+          t_cells.push_back(v.grid_cells);
+          t_off.push_back(v.off_band_inliers);
           char buf[256];
-          std::snprintf(buf, sizeof buf, "%s (%s) %d inliers, ratio %.3f, second %d (%.2f)",
-                        q.file.c_str(), q.group.c_str(), v.inliers, v.region_inlier_ratio,
-                        v.second_inliers, rel);
-          lowest.emplace_back(v.region_inlier_ratio, buf);
+          std::snprintf(buf, sizeof buf, "%s (%s) %d inliers, off-band %d, coverage %.3f, cells %d",
+                        q.file.c_str(), q.group.c_str(), v.inliers, v.off_band_inliers, v.coverage,
+                        v.grid_cells);
+          lowest.emplace_back(v.off_band_inliers, buf);
         } else if (!q.file_truths.count(item) && q.primary) {
           ++false_local;
         }
@@ -735,20 +762,20 @@ int main(int argc, char** argv) {
     }
     std::printf(
         "\naccepted local matches of true pairs: %zu (false local matches: %d, listed above)\n"
-        "| measure | min | p1 | p5 | p25 | p50 | p95 | max |\n|---|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| measure | min | p1 | p5 | p25 | p50 | p95 | max "
+        "|\n|---|---:|---:|---:|---:|---:|---:|---:|\n",
         t_in.size(), false_local);
-    const std::pair<const char*, std::vector<double>*> rows[] = {
-        {"inliers", &t_in},
-        {"inliers / correspondences in the region", &t_ratio},
-        {"second consensus inliers", &t_second},
-        {"second consensus / inliers", &t_rel}};
+    const std::pair<const char*, std::vector<double>*> rows[] = {{"inliers", &t_in},
+                                                                 {"coverage", &t_cov},
+                                                                 {"grid cells", &t_cells},
+                                                                 {"off-band inliers", &t_off}};
     for (const auto& [name, x] : rows)
       std::printf("| %s | %.3g | %.3g | %.3g | %.3g | %.3g | %.3g | %.3g |\n", name,
                   Percentile(*x, 0), Percentile(*x, 0.01), Percentile(*x, 0.05),
                   Percentile(*x, 0.25), Percentile(*x, 0.5), Percentile(*x, 0.95),
                   Percentile(*x, 1.0));
     std::sort(lowest.begin(), lowest.end());
-    std::printf("true local matches with the lowest inlier ratio:\n");
+    std::printf("true local matches with the fewest off-band inliers:\n");
     for (size_t i = 0; i < std::min<size_t>(8, lowest.size()); ++i)
       std::printf("  %s\n", lowest[i].second.c_str());
   }
@@ -840,8 +867,9 @@ int main(int argc, char** argv) {
     for (const Query& q : queries)
       if (q.truth >= 0 && q.true_pdq_distance <= 256)
         true_d[q.group + " " + q.category].push_back(q.true_pdq_distance);
-    std::printf("\n| true pairs | n (a view of quality >= 50) | p5 | p50 | p95 | <= 31 |\n"
-                "|---|---:|---:|---:|---:|---:|\n");
+    std::printf(
+        "\n| true pairs | n (a view of quality >= 50) | p5 | p50 | p95 | <= 31 |\n"
+        "|---|---:|---:|---:|---:|---:|\n");
     for (const auto& [k, x] : true_d) {
       int within = 0;
       for (double d : x) within += d <= 31;
@@ -888,9 +916,9 @@ int main(int argc, char** argv) {
       csv << q.file << ',' << q.group << ',' << q.category << ',' << src << ',' << q.truth << ','
           << q.local_ran << ',' << q.candidates << ',' << q.best_inliers << ',' << q.best_sane
           << ',' << q.best_item << ',' << q.sane_inliers << ',' << q.sane_item << ','
-          << q.true_inliers << ',' << q.true_accepted << ',' << q.pdq_distance << ','
-          << q.pdq_item << ',' << q.pdq_view << ',' << q.pdq_view_quality << ','
-          << q.pdq_ref_quality << ',' << q.true_pdq_distance << ',' << q.matches.size() << '\n';
+          << q.true_inliers << ',' << q.true_accepted << ',' << q.pdq_distance << ',' << q.pdq_item
+          << ',' << q.pdq_view << ',' << q.pdq_view_quality << ',' << q.pdq_ref_quality << ','
+          << q.true_pdq_distance << ',' << q.matches.size() << '\n';
     }
   }
   std::printf("\ntotal %.1f s\n", Since(t_all));
