@@ -30,15 +30,13 @@
 //
 // Usage: kagami_bench_false_match_sweep [--work DIR] [--threads T] [--max N]
 //     [--unrelated-max N] [--true-max N] [--photo-crops N] [--keep]
-//     [--min-off-band N]
 //   --max: registered items per category (default 120; photos are limited by
 //     the source: 19); --unrelated-max: unrelated items per category before
 //     crops (default 700); --true-max: registered items per category whose
 //     edits (crop 10% per side, rotate 4 degrees, screenshot) are scanned as
 //     true pairs (default 20); --photo-crops: crops/resizes per unrelated
 //     photo (default 10). --keep reuses the query folders and the store of an
-//     earlier run with the same flags (rescans only). --min-off-band N scans
-//     with VerifyOptions::min_off_band_inliers = N (0: the rule before it).
+//     earlier run with the same flags (rescans only).
 // Writes WORK/queries.csv (one line per query: group, nearest PDQ distance,
 // strongest local candidate) and WORK/trace/*.jsonl (the local stage's trace).
 
@@ -156,11 +154,10 @@ std::string Describe(const kagami::pipeline::PageMatchRecord& m) {
   std::snprintf(buf, sizeof buf,
                 "%s, view %s, %d bits (quality %d view / %d registered), %d inliers, coverage "
                 "%.3f, overlap coverage %.3f, cells %d, scale %.2f, aspect %.2f, rotation %.1f, "
-                "perspective %.3f, frame %s, correspondences %d, off-band inliers %d",
+                "perspective %.3f, frame %s, correspondences %d",
                 m.method.c_str(), m.view.c_str(), m.hit.distance, m.view_quality, m.ref.quality,
                 m.inliers, m.coverage, v.overlap_coverage, v.grid_cells, v.scale, v.anisotropy,
-                v.rotation_deg, v.perspective, m.content_frame ? "content" : "page", v.matches,
-                v.off_band_inliers);
+                v.rotation_deg, v.perspective, m.content_frame ? "content" : "page", v.matches);
   return buf;
 }
 
@@ -175,7 +172,6 @@ int main(int argc, char** argv) {
   int true_max = 20;
   int photo_crops = 10;
   bool keep = false;
-  int min_off_band = -1;  // -1: the default VerifyOptions::min_off_band_inliers
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     auto next = [&]() { return i + 1 < argc ? std::atoi(argv[++i]) : 0; };
@@ -193,12 +189,10 @@ int main(int argc, char** argv) {
       photo_crops = next();
     else if (flag == "--keep")
       keep = true;
-    else if (flag == "--min-off-band")
-      min_off_band = next();
     else {
       std::fprintf(stderr,
                    "usage: %s [--work DIR] [--threads T] [--max N] [--unrelated-max N] "
-                   "[--true-max N] [--photo-crops N] [--keep] [--min-off-band N]\n",
+                   "[--true-max N] [--photo-crops N] [--keep]\n",
                    argv[0]);
       return 2;
     }
@@ -563,7 +557,6 @@ int main(int argc, char** argv) {
     kagami::pipeline::ScanOptions scan;  // the `scan` defaults
     scan.extract.threads = threads;
     scan.robust.local_trace_path = (trace_dir / (f + ".jsonl")).string();
-    if (min_off_band >= 0) scan.robust.verify.min_off_band_inliers = min_off_band;
     kagami::bench::FolderScan result = kagami::bench::ScanFolderMatches(*store, work / f, scan);
     (f.starts_with("q_true_") ? scan_true_s : scan_unrelated_s) += result.seconds;
     if (!f.starts_with("q_true_")) scanned_unrelated += result.pages;
@@ -736,7 +729,7 @@ int main(int argc, char** argv) {
   // Geometric verification of the accepted local matches (method local or
   // both): true pairs against false matches.
   {
-    std::vector<double> t_in, t_cov, t_cells, t_off;
+    std::vector<double> t_in, t_cov, t_cells;
     std::vector<std::pair<double, std::string>> lowest;
     int false_local = 0;
     for (const Query& q : queries) {
@@ -749,12 +742,10 @@ int main(int argc, char** argv) {
           t_in.push_back(v.inliers);
           t_cov.push_back(v.coverage);
           t_cells.push_back(v.grid_cells);
-          t_off.push_back(v.off_band_inliers);
           char buf[256];
-          std::snprintf(buf, sizeof buf, "%s (%s) %d inliers, off-band %d, coverage %.3f, cells %d",
-                        q.file.c_str(), q.group.c_str(), v.inliers, v.off_band_inliers, v.coverage,
-                        v.grid_cells);
-          lowest.emplace_back(v.off_band_inliers, buf);
+          std::snprintf(buf, sizeof buf, "%s (%s) %d inliers, coverage %.3f, cells %d",
+                        q.file.c_str(), q.group.c_str(), v.inliers, v.coverage, v.grid_cells);
+          lowest.emplace_back(v.inliers, buf);
         } else if (!q.file_truths.count(item) && q.primary) {
           ++false_local;
         }
@@ -765,17 +756,15 @@ int main(int argc, char** argv) {
         "| measure | min | p1 | p5 | p25 | p50 | p95 | max "
         "|\n|---|---:|---:|---:|---:|---:|---:|---:|\n",
         t_in.size(), false_local);
-    const std::pair<const char*, std::vector<double>*> rows[] = {{"inliers", &t_in},
-                                                                 {"coverage", &t_cov},
-                                                                 {"grid cells", &t_cells},
-                                                                 {"off-band inliers", &t_off}};
+    const std::pair<const char*, std::vector<double>*> rows[] = {
+        {"inliers", &t_in}, {"coverage", &t_cov}, {"grid cells", &t_cells}};
     for (const auto& [name, x] : rows)
       std::printf("| %s | %.3g | %.3g | %.3g | %.3g | %.3g | %.3g | %.3g |\n", name,
                   Percentile(*x, 0), Percentile(*x, 0.01), Percentile(*x, 0.05),
                   Percentile(*x, 0.25), Percentile(*x, 0.5), Percentile(*x, 0.95),
                   Percentile(*x, 1.0));
     std::sort(lowest.begin(), lowest.end());
-    std::printf("true local matches with the fewest off-band inliers:\n");
+    std::printf("true local matches with the fewest inliers:\n");
     for (size_t i = 0; i < std::min<size_t>(8, lowest.size()); ++i)
       std::printf("  %s\n", lowest[i].second.c_str());
   }

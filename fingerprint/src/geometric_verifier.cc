@@ -12,29 +12,6 @@ namespace kagami::fingerprint {
 namespace {
 
 constexpr double kRansacUnits = 1000.0;
-constexpr double kLayoutBand = 0.03;  // of the long side
-
-// Removes from `pts` the points of the most populated band [c, c + width) of
-// coordinate `axis` (0: x, 1: y).
-void RemoveDensestBand(std::vector<cv::Point2f>& pts, int axis, double width) {
-  if (pts.empty()) return;
-  auto coord = [axis](const cv::Point2f& p) { return axis == 0 ? p.x : p.y; };
-  std::vector<float> c;
-  for (const cv::Point2f& p : pts) c.push_back(coord(p));
-  std::sort(c.begin(), c.end());
-  size_t best = 0, best_start = 0;
-  for (size_t i = 0, j = 0; i < c.size(); ++i) {
-    while (j < c.size() && c[j] < c[i] + width) ++j;
-    if (j - i > best) {
-      best = j - i;
-      best_start = i;
-    }
-  }
-  const float lo = c[best_start], hi = static_cast<float>(lo + width);
-  pts.erase(std::remove_if(pts.begin(), pts.end(),
-                           [&](const cv::Point2f& p) { return coord(p) >= lo && coord(p) < hi; }),
-            pts.end());
-}
 
 struct Match {
   int query;
@@ -301,10 +278,6 @@ Verification VerifyCorrespondences(std::span<const cv::Point2f> query_points,
         cell[cy * 4 + cx] = true;
       }
       v.grid_cells = static_cast<int>(std::count(cell, cell + 16, true));
-      std::vector<cv::Point2f> off_band = inlier_points;
-      RemoveDensestBand(off_band, 1, kLayoutBand);
-      RemoveDensestBand(off_band, 0, kLayoutBand);
-      v.off_band_inliers = static_cast<int>(off_band.size());
     }
   }
   if (v.sane) {
@@ -316,8 +289,6 @@ Verification VerifyCorrespondences(std::span<const cv::Point2f> query_points,
       reason = "overlap coverage";
     } else if (v.grid_cells < options.min_grid_cells) {
       reason = "inlier spread";
-    } else if (v.off_band_inliers < options.min_off_band_inliers) {
-      reason = "layout bands";
     }
   }
   v.rejected_by = reason;

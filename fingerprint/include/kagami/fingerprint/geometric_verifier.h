@@ -45,16 +45,6 @@ struct VerifyOptions {
   // Inliers must fall into at least this many cells of a 4x4 grid over the
   // overlap's bounding box (spread over the page, not one cluster).
   int min_grid_cells = 5;
-  // Pages of one document share a running header and a layout (a table of
-  // contents' left margin and page-number column) at the same place: another
-  // page of the same manual agrees with a registered page at the identity on
-  // those alone, with inliers spread enough for the conditions above (13-22
-  // inliers, coverage 0.24-0.47, 5-9 cells; measured by
-  // bench/e2e/false_match_sweep.cc). Such inliers lie on one row and one
-  // column: Verification::off_band_inliers, the inliers off the most
-  // populated horizontal band and then vertical band, must reach this
-  // (layout matches keep 1-4; bench/RESULTS.md section 11, false-match sweep).
-  int min_off_band_inliers = 6;
   // What a real digital copy's transform (query -> registered) can be:
   // sqrt(|det A|) of the affine part A within [min_scale, max_scale]; singular
   // value ratio of A (aspect change) at most max_anisotropy; rotation within
@@ -84,19 +74,12 @@ struct Verification {
   double overlap = 0;           // overlap area / registered page area, 0..1
   double overlap_coverage = 0;  // inlier hull / overlap area, 0..1
   int grid_cells = 0;           // occupied cells of the 4x4 grid over the overlap
-  // Inliers left after removing those in the most populated horizontal band
-  // of the registered page, then those in the most populated vertical band
-  // (each 3% of the long side): what remains when a running header and one
-  // column of a shared layout (page numbers, a margin) are set aside.
-  // Measured when sane.
-  int off_band_inliers = 0;
   // Bounding box, in the query's normalised frame, of the registered page as
   // the homography places it, clipped to the query page: the region of the
   // query this match explains (see RegionsOverlap).
   cv::Rect2d query_region;
   // accepted = sane && inliers >= min_inliers && coverage >= min_coverage &&
-  // overlap_coverage >= min_overlap_coverage && grid_cells >= min_grid_cells &&
-  // off_band_inliers >= min_off_band_inliers.
+  // overlap_coverage >= min_overlap_coverage && grid_cells >= min_grid_cells.
   bool accepted = false;
   std::string rejected_by;  // the first failed condition ("" when accepted)
 };
