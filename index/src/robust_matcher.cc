@@ -428,9 +428,16 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
   if (run_local) {
     LocalHints hints;
     hints.low_quality = page.pdq.quality < match_.min_quality;
+    // The page box, else a portrait trimmed view of a landscape image: a
+    // page padded to 16:9 is its trimmed view (a box equal to the trim is not
+    // reported as a box). A portrait page's trimmed margins are not a page.
+    const bool landscape = gray.cols >= gray.rows * options_.wide_query_aspect;
     for (const fingerprint::View& view : views) {
-      if (view.name == "box")
-        hints.page_box = Normalised(view.rect_in_original, gray.cols, gray.rows);
+      const cv::Rect& r = view.rect_in_original;
+      if (view.name == "box" ||
+          (view.name == "trimmed" && landscape && r.width < r.height && !hints.page_box)) {
+        hints.page_box = Normalised(r, gray.cols, gray.rows);
+      }
     }
     RunLocalStage(pixels, encoded, pdq_hits, hints, outcome);
   }

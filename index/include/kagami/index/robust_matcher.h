@@ -157,14 +157,17 @@ struct RobustOptions {
   double wide_query_aspect = 1.15;
   int wide_query_max_long_side = 1920;
   int wide_query_keypoints = 1000;
-  // A page box (the "box" view: a page inside a screenshot or reader window)
-  // whose long side is at most this fraction of the image's is also described
-  // on its own, at features.working_long_side (from a re-decode at up to 4x
-  // where the local decode is smaller), with features.max_keypoints, and its
-  // keypoints are added in the query's normalised frame. Such a page is shown
-  // at 40-60% of the image, where a typeset or CJK page's glyph keypoints are
-  // lost at the whole query's scale. 0 turns it off.
-  double box_query_max_fraction = 0.9;
+  // A page box (the "box" view: a page inside a screenshot or reader window;
+  // else a portrait "trimmed" view of a landscape image: a page padded with
+  // bars to 16:9) whose long side is at
+  // most this fraction of the image's is also described on its own, at
+  // features.working_long_side (from a re-decode at up to 4x where the local
+  // decode is smaller), with features.max_keypoints, and its keypoints are
+  // added in the query's normalised frame. Such a page is shown at 40-60% of
+  // the image's long side, where a typeset or CJK page's glyph keypoints are
+  // lost at the whole query's scale. Above this fraction the extra
+  // description gains too little scale to pay for itself. 0 turns it off.
+  double box_query_max_fraction = 0.75;
   // The cheap first look (see LocalCascadeOptions); it is skipped when the
   // page has PDQ candidates or local_mirrored is set.
   LocalCascadeOptions cascade;
