@@ -33,12 +33,14 @@
 //   --max: registered items per category (default 120; photos are limited by
 //     the source: 19); --unrelated-max: unrelated items per category before
 //     crops (default 700); --true-max: registered items per category whose
-//     edits (crop 10% per side, rotate 4 degrees, screenshot) are scanned as
-//     true pairs (default 20); --photo-crops: crops/resizes per unrelated
-//     photo (default 10). --keep reuses the query folders and the store of an
-//     earlier run with the same flags (rescans only).
+//     edits (crop 10% per side, rotate 4 degrees, screenshot, white margin,
+//     two pages side by side) are scanned as true pairs (default 20);
+//     --photo-crops: crops/resizes per unrelated photo (default 10). --keep
+//     reuses the query folders and the store of an earlier run with the same
+//     flags (rescans only).
 // Writes WORK/queries.csv (one line per query: group, nearest PDQ distance,
 // strongest local candidate) and WORK/trace/*.jsonl (the local stage's trace).
+// Exit status 1 when any unrelated query matched, 0 otherwise, 2 on errors.
 
 #include <algorithm>
 #include <chrono>
