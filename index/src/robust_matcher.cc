@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -69,6 +70,65 @@ Result<fingerprint::LocalFeatures> ExtractQueryFeatures(const cv::Mat& gray, boo
   return f;
 }
 
+// A page box cut from pixels where its long side reaches `want_long_side`
+// (or as near as a re-decode at up to 4x the local decode's scale gets),
+// with its place in the whole image at that scale.
+struct PageBoxPixels {
+  cv::Mat pixels;       // the box, gray
+  cv::Rect rect;        // the box within the whole image, in `image_size` pixels
+  cv::Size image_size;  // the whole image at the box's scale
+};
+
+Result<PageBoxPixels> CutPageBox(const cv::Mat& pixels, const ingest::EncodedPage& encoded,
+                                 const ingest::IngestLimits& limits, const cv::Mat& gray,
+                                 const cv::Rect2d& box, int want_long_side) {
+  cv::Mat source = gray;
+  const double gray_long = std::max(gray.cols, gray.rows);
+  const double box_long = std::max(box.width, box.height) * gray_long;
+  if (box_long < want_long_side * 0.9) {
+    const int gray_short = std::min(gray.cols, gray.rows);
+    const double factor = std::min(4.0, want_long_side / std::max(1.0, box_long));
+    Result<cv::Mat> larger =
+        DecodeForLocal(pixels, encoded, limits, static_cast<int>(std::ceil(gray_short * factor)));
+    if (larger.ok() && larger->cols > gray.cols) source = *larger;
+  }
+  const double long_side = std::max(source.cols, source.rows);
+  const cv::Rect rect = cv::Rect(static_cast<int>(std::lround(box.x * long_side)),
+                                 static_cast<int>(std::lround(box.y * long_side)),
+                                 static_cast<int>(std::lround(box.width * long_side)),
+                                 static_cast<int>(std::lround(box.height * long_side))) &
+                        cv::Rect(0, 0, source.cols, source.rows);
+  if (rect.width < 16 || rect.height < 16) {
+    return Status::InvalidArgument("page box under 16 pixels");
+  }
+  return PageBoxPixels{source(rect), rect, source.size()};
+}
+
+// Describes the page box as a page (`features`) and appends its keypoints to
+// `f`, the whole query's features (mirrored or not), mapped into its
+// normalised frame. Nothing is appended when the description fails.
+void AddPageBoxFeatures(const PageBoxPixels& box, bool mirrored,
+                        const fingerprint::LocalFeatureOptions& features,
+                        fingerprint::LocalFeatures& f) {
+  Result<fingerprint::LocalFeatures> b =
+      fingerprint::ExtractLocalFeatures(box.pixels, mirrored, features);
+  if (!b.ok() || b->size() == 0 || b->descriptors.cols != f.descriptors.cols) return;
+  const double image_long = std::max(box.image_size.width, box.image_size.height);
+  const double box_long = std::max(box.rect.width, box.rect.height);
+  // Box-normalised -> box pixels -> image pixels -> image-normalised. A
+  // mirrored description flips both the box and the image.
+  const double x0 = mirrored ? box.image_size.width - box.rect.x - box.rect.width : box.rect.x;
+  for (const cv::Point2f& p : b->points) {
+    f.points.emplace_back(static_cast<float>((p.x * box_long + x0) / image_long),
+                          static_cast<float>((p.y * box_long + box.rect.y) / image_long));
+  }
+  if (f.descriptors.empty()) {
+    f.descriptors = b->descriptors;
+  } else {
+    cv::vconcat(f.descriptors, b->descriptors, f.descriptors);
+  }
+}
+
 // The cascade's description (LocalCascadeOptions): the page at `height` pixels
 // high (long side capped), keypoints scaled with a landscape page's width.
 Result<fingerprint::LocalFeatures> ExtractCascadeFeatures(const cv::Mat& gray,
@@ -97,6 +157,11 @@ double MsSince(std::chrono::steady_clock::time_point t) {
 }
 
 bool IsHalf(const std::string& view) { return view == "left" || view == "right"; }
+
+bool IsReflection(fingerprint::Dihedral variant) {
+  return variant == fingerprint::kFlipX || variant == fingerprint::kFlipY ||
+         variant == fingerprint::kFlipPlus1 || variant == fingerprint::kFlipMinus1;
+}
 
 // A pixel rectangle of a w x h page in normalised units (long side 1).
 cv::Rect2d Normalised(const cv::Rect& r, int w, int h) {
@@ -300,6 +365,10 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
     } else {
       hash = hasher.Hash(view_image);
     }
+    // The mirror, the commonest reflection of a pirated page, from the
+    // mirrored pixels (PdqHasher::HashMirrored: the DCT's variant can be tens
+    // of bits off on line art and text).
+    if (dihedral) dihedral->hashes[fingerprint::kFlipY] = hasher.HashMirrored(view_image).hash;
     Result<std::vector<PageHit>> matched =
         MatchPage(store_.pdq_index(), hash, dihedral ? &*dihedral : nullptr, match_);
     if (!matched.ok()) {
@@ -356,7 +425,22 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
 
   bool run_local = options_.local == LocalStage::kAlways ||
                    (options_.local == LocalStage::kAuto && (!strong || needs_verification));
-  if (run_local) RunLocalStage(pixels, encoded, pdq_hits, outcome);
+  if (run_local) {
+    LocalHints hints;
+    hints.low_quality = page.pdq.quality < match_.min_quality;
+    // The page box, else a portrait trimmed view of a landscape image: a
+    // page padded to 16:9 is its trimmed view (a box equal to the trim is not
+    // reported as a box). A portrait page's trimmed margins are not a page.
+    const bool landscape = gray.cols >= gray.rows * options_.wide_query_aspect;
+    for (const fingerprint::View& view : views) {
+      const cv::Rect& r = view.rect_in_original;
+      if (view.name == "box" ||
+          (view.name == "trimmed" && landscape && r.width < r.height && !hints.page_box)) {
+        hints.page_box = Normalised(r, gray.cols, gray.rows);
+      }
+    }
+    RunLocalStage(pixels, encoded, pdq_hits, hints, outcome);
+  }
   if (!outcome.hits.empty()) return outcome;
 
   // PDQ alone: the best reportable hit for the page as a whole or, when they
@@ -394,7 +478,8 @@ bool RobustMatcher::ReportableUnverified(const RobustHit& hit) const {
 }
 
 void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPage& encoded,
-                                  const std::vector<RobustHit>& pdq_hits, PageOutcome& outcome) {
+                                  const std::vector<RobustHit>& pdq_hits, const LocalHints& hints,
+                                  PageOutcome& outcome) {
   outcome.local_ran = true;
   Status ready = EnsureLocalIndex();
   if (!ready.ok()) {
@@ -472,10 +557,30 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
     outcome.local_status = query.status();
     return;
   }
+  // Mirrored features for every query under RobustOptions::local_mirrored,
+  // else only where PDQ cannot stand for the mirror (ORB is not
+  // mirror-invariant): a page whose PDQ candidates include a reflection (its
+  // verification needs them), and under mirror_low_quality a page whose PDQ
+  // quality is too low for any PDQ candidate. Unrelated pages rarely pay.
+  bool describe_mirrored =
+      options_.local_mirrored || (options_.mirror_low_quality && hints.low_quality);
+  for (const RobustHit& hit : pdq_hits) describe_mirrored |= IsReflection(hit.variant);
   std::optional<fingerprint::LocalFeatures> mirrored;
-  if (options_.local_mirrored) {
+  if (describe_mirrored) {
     Result<fingerprint::LocalFeatures> m = ExtractQueryFeatures(*gray, true, options_);
     if (m.ok()) mirrored = std::move(m).value();
+  }
+  if (hints.page_box && options_.box_query_max_fraction > 0 &&
+      std::max(hints.page_box->width, hints.page_box->height) <=
+          options_.box_query_max_fraction * std::max(query->page_width, query->page_height)) {
+    // A failure here (a re-decode refused by the limits) leaves the query as
+    // it was: the whole image is still described.
+    Result<PageBoxPixels> box = CutPageBox(pixels, encoded, limits_, *gray, *hints.page_box,
+                                           options_.features.working_long_side);
+    if (box.ok()) {
+      AddPageBoxFeatures(*box, false, options_.features, *query);
+      if (mirrored) AddPageBoxFeatures(*box, true, options_.features, *mirrored);
+    }
   }
   const double ms_extract = MsSince(t_stage);
   t_stage = std::chrono::steady_clock::now();

@@ -42,8 +42,9 @@ namespace kagami::fingerprint {
 // the decimation keeps.
 //
 // Dihedral variants in pixel terms (cv::rotate / cv::flip of the input hash
-// to within a few bits of these; exactly when the blur and the decimation grid
-// are symmetric, e.g. square sides of 64 * odd):
+// close to these; exactly when the blur and the decimation grid are symmetric,
+// e.g. square sides of 64 * odd, and tens of bits apart on some real line art
+// and text pages, see HashMirrored()):
 //   kRot90 = 90 degrees counter-clockwise, kRot270 = 90 degrees clockwise,
 //   kFlipX = upside down (cv::flip code 0), kFlipY = left-right mirror (code 1),
 //   kFlipPlus1 = transpose, kFlipMinus1 = anti-transpose.
@@ -82,6 +83,17 @@ class PdqHasher {
   PdqHash Hash(const cv::Mat& image) { return Hash(View(image)); }
   // All eight variants from one DCT (no re-decoding, as the reference does).
   PdqDihedralHashes HashDihedral(const cv::Mat& image) { return HashDihedral(View(image)); }
+  // The hash of the left-right mirror of `image` (cv::flip code 1), computed
+  // from the mirrored pixels. HashDihedral()'s kFlipY, derived from the DCT,
+  // equals it only where the blur and the decimation grid are symmetric: on
+  // real line art and text pages the two were 10-48 bits apart, so a plain
+  // mirror of a registered page could miss radius 31 (bench/RESULTS.md
+  // section 11, "Mirrors"). Matching uses this for the mirror variant.
+  PdqHash HashMirrored(const cv::Mat& image) {
+    cv::Mat mirrored;
+    cv::flip(image, mirrored, 1);
+    return Hash(mirrored);
+  }
 
   // The same on an OpenCV-free view (pixels.h): 1, 3 (R,G,B) or 4 channels.
   // These are what the cv::Mat overloads call, so results are identical; the

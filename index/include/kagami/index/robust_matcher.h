@@ -157,6 +157,17 @@ struct RobustOptions {
   double wide_query_aspect = 1.15;
   int wide_query_max_long_side = 1920;
   int wide_query_keypoints = 1000;
+  // A page box (the "box" view: a page inside a screenshot or reader window;
+  // else a portrait "trimmed" view of a landscape image: a page padded with
+  // bars to 16:9) whose long side is at
+  // most this fraction of the image's is also described on its own, at
+  // features.working_long_side (from a re-decode at up to 4x where the local
+  // decode is smaller), with features.max_keypoints, and its keypoints are
+  // added in the query's normalised frame. Such a page is shown at 40-60% of
+  // the image's long side, where a typeset or CJK page's glyph keypoints are
+  // lost at the whole query's scale. Above this fraction the extra
+  // description gains too little scale to pay for itself. 0 turns it off.
+  double box_query_max_fraction = 0.75;
   // The cheap first look (see LocalCascadeOptions); it is skipped when the
   // page has PDQ candidates or local_mirrored is set.
   LocalCascadeOptions cascade;
@@ -164,8 +175,15 @@ struct RobustOptions {
   // its gate candidates (score, matches) and their verification to this file
   // ($KAGAMI_LOCAL_TRACE when empty).
   std::string local_trace_path;
-  // Also try the mirror image in the local stage (a mirrored *and* cropped copy).
+  // Also try the mirror image in the local stage for every page (a mirrored
+  // *and* cropped copy). Without it the mirror is described only for a page
+  // with a reflected PDQ candidate (variant kFlipY etc.), to verify it.
   bool local_mirrored = false;
+  // Also describe the mirror image for a page whose PDQ quality is below
+  // MatchOptions::min_quality: PDQ gives such a page no candidate, mirrored or
+  // not, so only the local stage can find its mirror. (2 of 58 unrelated real
+  // images, bench/RESULTS.md section 11, "Mirrors".)
+  bool mirror_low_quality = true;
   // Query pages keep 500 keypoints (plus wide_query_keypoints for landscape
   // queries); registered pages keep kMaxQuantisedKeypoints (509, a 4 KB blob).
   fingerprint::LocalFeatureOptions features;
@@ -269,8 +287,15 @@ class RobustMatcher {
 
  private:
   Status EnsureLocalIndex();
+  // What the global stage learnt that the local stage uses.
+  struct LocalHints {
+    bool low_quality = false;  // PDQ quality below MatchOptions::min_quality
+    // The page box view (normalised frame of the query), when one was found.
+    std::optional<cv::Rect2d> page_box;
+  };
   void RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPage& encoded,
-                     const std::vector<RobustHit>& pdq_hits, PageOutcome& outcome);
+                     const std::vector<RobustHit>& pdq_hits, const LocalHints& hints,
+                     PageOutcome& outcome);
   // Appends one JSON line to options_.local_trace_path (when set).
   void WriteTrace(const ingest::EncodedPage& encoded, int keypoints, double ms_decode,
                   double ms_extract, double ms_gate, double ms_verify,
