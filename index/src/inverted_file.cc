@@ -170,12 +170,13 @@ struct ScoreSlot {
   int32_t matches;
 };
 
-// A posting that passed the Hamming test: its page, the query keypoint and
-// its weight (idf^2 x the Hamming-embedding weight).
+// A posting that passed the Hamming test: its page and its term, t << 6 | d:
+// t = group x assignment + the word's rank (Score()'s per-query tables give
+// the term's group and its weight by Hamming distance d). 8 bytes: the hits
+// of a slow query are written, sorted and read once each.
 struct Hit {
   uint32_t page;
-  int32_t query;
-  float weight;
+  uint32_t term;
 };
 
 // A query's hits in scan order (`size` of `hits` used; `hits` only grows).
@@ -193,9 +194,7 @@ struct HitBuffer {
 // 1M pages the slots (16 MB) miss the caches and the TLB, and updating a
 // hit's slot where it was found was most of the gate's time.
 struct PostingVisitor {
-  int32_t qi;           // the query keypoint's group (see Score())
-  const float* weight;  // by Hamming distance, 33 entries (a damaged mapped
-                        // signature may have 32 bits)
+  uint32_t term;  // t << 6 (see Hit; d < 33: a damaged mapped signature may have 32 bits)
   HitBuffer* buffer;
   uint32_t pages;  // a mapped posting's page number is checked against it
 };
@@ -204,24 +203,28 @@ struct PostingVisitor {
 // page, with its best weight. The score of a page depends only on the order
 // of its own hits (by query keypoint), so hits may be applied grouped by page
 // range as long as each page's hits keep their order.
-void ApplyHits(const Hit* begin, const Hit* end, const int32_t* group_size, ScoreSlot* slots,
-               std::vector<uint32_t>* touched) {
+// weight[t * 33 + d]: the term's weight at distance d; group[t]: its group.
+void ApplyHits(const Hit* begin, const Hit* end, const float* weight, const int32_t* group,
+               const int32_t* group_size, ScoreSlot* slots, std::vector<uint32_t>* touched) {
   // The slots of the hits a few ahead are fetched meanwhile (a range's
   // slots are not in the cache before its first hits).
   constexpr ptrdiff_t kAhead = 16;
   for (const Hit* h = begin; h != end; ++h) {
     if (end - h > kAhead) __builtin_prefetch(slots + h[kAhead].page, 1);
     ScoreSlot& slot = slots[h->page];
-    if (slot.last_query != h->query) {
+    const uint32_t t = h->term >> 6;
+    const int32_t g = group[t];
+    const float w = weight[t * 33 + (h->term & 63)];
+    if (slot.last_query != g) {
       if (slot.last_query < 0)
         touched->push_back(h->page);
       else
         slot.score += slot.best_weight;
-      slot.last_query = h->query;
-      slot.best_weight = h->weight;
-      slot.matches += group_size[h->query];
+      slot.last_query = g;
+      slot.best_weight = w;
+      slot.matches += group_size[g];
     } else {
-      slot.best_weight = std::max(slot.best_weight, h->weight);
+      slot.best_weight = std::max(slot.best_weight, w);
     }
   }
 }
@@ -248,8 +251,7 @@ __attribute__((always_inline)) inline void ScanBody(const Posting* begin, const 
       bool keep = (d <= max_d) & (p->page < visit.pages);
       if (kFilter) keep &= std::popcount(x & prefix_mask) <= radius;
       out->page = p->page;
-      out->query = visit.qi;
-      out->weight = visit.weight[d];
+      out->term = visit.term | static_cast<uint32_t>(d);
       out += keep;
     }
     visit.buffer->size += static_cast<size_t>(out - first);
@@ -567,6 +569,12 @@ std::vector<InvertedFile::Candidate> InvertedFile::Score(const fingerprint::Quan
   thread_local std::vector<int32_t> group_first, group_size;
   GroupQueryKeypoints(query, assignment, &group_first, &group_size);
   const int groups = static_cast<int>(group_first.size());
+  thread_local std::vector<float> term_weight;
+  thread_local std::vector<int32_t> term_group;
+  term_weight.assign(static_cast<size_t>(groups) * assignment * 33, 0.0f);
+  term_group.resize(static_cast<size_t>(groups) * assignment);
+  for (size_t t = 0; t < term_group.size(); ++t)
+    term_group[t] = static_cast<int32_t>(t / assignment);
   for (int g = 0; g < groups; ++g) {
     const int qi = group_first[g];
     const uint32_t qsig = query.signatures[qi] & 0xFFFFFFu;
@@ -586,9 +594,10 @@ std::vector<InvertedFile::Candidate> InvertedFile::Score(const fingerprint::Quan
       const float idf = static_cast<float>(
           std::max(0.0, log_pages - std::log(static_cast<double>(length))) + 0.1);
       const float idf2 = idf * idf;
-      float weight[33];
-      for (int d = 0; d <= 32; ++d) weight[d] = count * (idf2 * he_weight[d]);
-      const PostingVisitor visit{g, weight, &hit_buffer, static_cast<uint32_t>(n_pages)};
+      const size_t t = static_cast<size_t>(g) * assignment + a;
+      for (int d = 0; d <= 32; ++d) term_weight[t * 33 + d] = count * (idf2 * he_weight[d]);
+      const PostingVisitor visit{static_cast<uint32_t>(t) << 6, &hit_buffer,
+                                 static_cast<uint32_t>(n_pages)};
       const size_t n_probes = probes_for(length);
       scan(mv, qsig, n_probes, visit);
       scan(rv, qsig, n_probes, visit);
@@ -627,7 +636,8 @@ std::vector<InvertedFile::Candidate> InvertedFile::Score(const fingerprint::Quan
   const Hit* const hits = hit_buffer.hits.data();
   const size_t n_hits = hit_buffer.size;
   if (ranges <= 1) {
-    ApplyHits(hits, hits + n_hits, group_size.data(), slots, &touched);
+    ApplyHits(hits, hits + n_hits, term_weight.data(), term_group.data(), group_size.data(), slots,
+              &touched);
     collect();
   } else {
     thread_local std::vector<Hit> grouped;
@@ -640,8 +650,8 @@ std::vector<InvertedFile::Candidate> InvertedFile::Score(const fingerprint::Quan
     // starts[r] is now the end of range r.
     size_t begin = 0;
     for (size_t r = 0; r < ranges; ++r) {
-      ApplyHits(grouped.data() + begin, grouped.data() + starts[r], group_size.data(), slots,
-                &touched);
+      ApplyHits(grouped.data() + begin, grouped.data() + starts[r], term_weight.data(),
+                term_group.data(), group_size.data(), slots, &touched);
       collect();
       begin = starts[r];
     }
