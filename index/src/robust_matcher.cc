@@ -319,8 +319,8 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
 
   // Global stage: PDQ of every normalised view, best hit per registered unit.
   std::map<int64_t, RobustHit> pdq_best;
-  std::vector<RobustHit> pdq_candidates;  // every hit of every view
-  std::map<int64_t, int> ref_quality;     // registered unit -> its quality
+  std::vector<RobustHit> pdq_candidates;               // every hit of every view
+  std::map<int64_t, std::pair<int, int>> ref_quality;  // unit -> quality, keypoints
   std::vector<fingerprint::View> views;
   if (options_.normalized_views) {
     views = fingerprint::NormalizedViews(gray);
@@ -384,9 +384,10 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
       candidate.variant = hit.variant;
       candidate.view_quality = hash.quality;
       candidate.query_region = Normalised(view.rect_in_original, gray.cols, gray.rows);
-      auto [q, first] = ref_quality.try_emplace(hit.unit_id, -1);
-      if (first) q->second = RegisteredQuality(hit.unit_id);
-      candidate.ref_quality = q->second;
+      auto [q, first] = ref_quality.try_emplace(hit.unit_id, std::make_pair(-1, -1));
+      if (first) q->second = {RegisteredQuality(hit.unit_id), RegisteredKeypoints(hit.unit_id)};
+      candidate.ref_quality = q->second.first;
+      candidate.ref_keypoints = q->second.second;
       pdq_candidates.push_back(candidate);
       auto [it, inserted] = pdq_best.try_emplace(hit.unit_id, candidate);
       if (!inserted && hit.distance < it->second.distance) it->second = candidate;
@@ -470,10 +471,20 @@ int RobustMatcher::RegisteredQuality(int64_t unit_id) {
   return std::max(ref->quality, Store::kMinIndexQuality);
 }
 
+int RobustMatcher::RegisteredKeypoints(int64_t unit_id) {
+  if (options_.min_unverified_keypoints <= 0 || !EnsureLocalIndex().ok()) return -1;
+  std::unique_ptr<fingerprint::QuantisedFeatures> features = local_index_->Features(unit_id);
+  return features ? features->size() : -1;
+}
+
 bool RobustMatcher::ReportableUnverified(const RobustHit& hit) const {
   const int min_quality =
       IsHalf(hit.view) ? options_.min_unverified_half_quality : match_.min_quality;
-  return hit.distance >= 0 && hit.distance <= match_.radius &&
+  const bool low_detail =
+      hit.ref_keypoints >= 0 && hit.ref_keypoints < options_.min_unverified_keypoints;
+  return hit.distance >= 0 &&
+         hit.distance <=
+             (low_detail ? std::min(match_.radius, options_.low_detail_radius) : match_.radius) &&
          std::min(hit.view_quality, hit.ref_quality) >= min_quality;
 }
 

@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -65,7 +67,10 @@ class MirrorTest : public ::testing::Test {
     for (const char* path : {kDrawing, kOtherDrawing, kDarkPhoto, kOtherPhoto}) {
       if (!fs::exists(path)) GTEST_SKIP() << path << " missing (scripts/bootstrap installs it)";
     }
-    dir_ = fs::path(::testing::TempDir()) / "kagami_mirror";
+    dir_ = fs::path(::testing::TempDir()) /
+           ("kagami_mirror_" +
+            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
+            std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "registered");
     fs::create_directories(dir_ / "mirrored");

@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include <opencv2/freetype.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -102,7 +104,10 @@ class PageBoxQueryTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!fs::exists(kFont)) GTEST_SKIP() << kFont << " missing (fonts-noto-cjk)";
-    dir_ = fs::path(::testing::TempDir()) / "kagami_page_box_query";
+    dir_ = fs::path(::testing::TempDir()) /
+           ("kagami_page_box_query_" +
+            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
+            std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "registered");
     fs::create_directories(dir_ / "screenshots");

@@ -107,6 +107,17 @@ struct RobustOptions {
   // unrelated pair of theirs came within 64 bits at any quality >= 50
   // (bench/RESULTS.md section 5).
   int min_unverified_half_quality = 70;
+  // A PDQ hit against a registered page with fewer stored local keypoints
+  // than this (flat bands, a blank template: a flag, a plain icon) is reported
+  // without geometric verification only within low_detail_radius bits. Many
+  // unrelated images share such a page's 64x64 luminance: over 2,838
+  // unrelated real images, Peru and Hungary matched Austria's flag at 28 and
+  // 30 bits and a crop of Nevada's Spain's plain flag at 16, all quality 100
+  // (bench/RESULTS.md section 11, "False-match sweep"); those flags store 7
+  // and 15 keypoints, drawings and pages 80-509. Pages the local index does
+  // not hold are exempt.
+  int min_unverified_keypoints = 50;
+  int low_detail_radius = 8;
   // Short side (pixels) the page is decoded at for local features.
   int local_min_short_side = 600;
   // The gate (index/inverted_file.h): registered pages that the inverted file
@@ -235,7 +246,10 @@ struct RobustHit {
   fingerprint::Dihedral variant = fingerprint::kOriginal;
   int view_quality = -1;  // PDQ quality of the matched view, -1 when PDQ did not match
   int ref_quality = -1;   // PDQ quality of the registered page (RegisteredQuality), likewise
-  int inliers = 0;        // geometric verification, 0 when not verified
+  // Local keypoints stored for the registered page (-1: unknown, e.g. no
+  // local index); see RobustOptions::min_unverified_keypoints.
+  int ref_keypoints = -1;
+  int inliers = 0;  // geometric verification, 0 when not verified
   double coverage = 0;
   bool mirrored = false;
   // Every measurement of the geometric verification (inliers > 0 only): the
@@ -304,6 +318,8 @@ class RobustMatcher {
   // lower bound (Store::kMinIndexQuality) when only its trimmed view is
   // indexed. -1 if the catalog cannot be read.
   int RegisteredQuality(int64_t unit_id);
+  // Keypoints the local index stores for the unit; -1 when unknown.
+  int RegisteredKeypoints(int64_t unit_id);
   // Whether a PDQ hit may be reported without geometric verification.
   bool ReportableUnverified(const RobustHit& hit) const;
 
