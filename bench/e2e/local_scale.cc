@@ -4,6 +4,8 @@
 //   build/bench/kagami_bench_local_scale --pages 100000,1000000 --queries 40 \
 //       [--probe -1,0,1,2] [--split-bits 8] [--stop 0,0.02] [--gate-assignment 1]
 //       [--signatures independent|copied] [--save-max-pages N] [--compare-prefetch 1]
+//       [--narrow 0,8] [--breakdown 1] [--repeat N] [--keep-index 1]
+//   build/bench/kagami_bench_local_scale --index WORK/local.index [--warm 1] ...  (a kept file)
 //
 // Registered pages: 160 real pages (Kagami's generated manga pages and
 // openclipart-png line art, files i % 97 == 36, neither used to train the
@@ -147,6 +149,11 @@ void PrintBreakdown(const index::InvertedFile& index,
       std::printf(" %s %.0fk (%.0f)", names[c], read[c] / 1e3, keypoints[c]);
     std::printf("\n");
   };
+  std::printf("      slowest queries (gate ms, postings read):");
+  for (size_t k = slow_from; k < order.size(); ++k)
+    std::printf(" q%zu %.1f %.0fk", order[k], gate_ms[order[k]],
+                index.PostingsScanned(queries[order[k]], gate) / 1e3);
+  std::printf("\n");
   print("median query", {order[order.size() / 2]});
   print("slowest 5%",
         std::vector<size_t>(order.begin() + static_cast<std::ptrdiff_t>(slow_from), order.end()));
@@ -184,6 +191,14 @@ int main(int argc, char** argv) {
   // Largest catalog saved and loaded again (a second copy in RAM).
   int64_t save_max_pages = INT64_MAX;
   fs::path work = fs::temp_directory_path() / "kagami-local-scale";
+  // Keeps the saved local.index (work/local.index) of the largest size saved.
+  bool keep_index = false;
+  // Measures a saved local.index (--keep-index 1 of an earlier run) instead
+  // of building one; --warm N untimed passes over the queries first.
+  std::string load_index;
+  int warm = 1;
+  // Each variant's rows this many times (the machine is noisy).
+  int repeat = 1;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--pages") {
@@ -214,6 +229,14 @@ int main(int argc, char** argv) {
       breakdown = std::atoi(argv[i + 1]) != 0;
     } else if (a == "--compare-prefetch") {
       compare_prefetch = std::atoi(argv[i + 1]) != 0;
+    } else if (a == "--keep-index") {
+      keep_index = std::atoi(argv[i + 1]) != 0;
+    } else if (a == "--index") {
+      load_index = argv[i + 1];
+    } else if (a == "--warm") {
+      warm = std::atoi(argv[i + 1]);
+    } else if (a == "--repeat") {
+      repeat = std::max(1, std::atoi(argv[i + 1]));
     } else if (a == "--save-max-pages") {
       save_max_pages = std::atoll(argv[i + 1]);
     } else if (a == "--signatures") {
@@ -276,7 +299,7 @@ int main(int argc, char** argv) {
       1e3 * quantise_cpu / std::max<size_t>(1, query_words.size()));
   std::printf(
       "\n| pages | split bits / probe radius | stop-word fraction | add pages/s | index MiB (RAM) "
-      "| bytes/page | RSS MiB | postings read p50 | gate CPU ms p50 / p95 "
+      "| bytes/page | RSS MiB | postings read p50 / p95 | gate CPU ms p50 / p95 "
       "| verify 12 CPU ms p50 (full RANSAC / as the matcher) | local stage (gate + verify as the "
       "matcher) CPU ms p50 / p95 | true page first | accepted (full RANSAC; as the matcher) |\n"
       "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
@@ -305,6 +328,110 @@ int main(int argc, char** argv) {
   synthetic.points.resize(fingerprint::kMaxQuantisedKeypoints);
   std::uniform_int_distribution<size_t> pick(0, pool.size() - 1);
   std::uniform_real_distribution<float> ux(0.0f, 0.7f), uy(0.0f, 1.0f);
+  // The table's rows for one index: every variant (radius, narrowing, prefetch) x stop fraction,
+  // `repeat` times.
+  const auto measure = [&](const index::InvertedFile& idx, int64_t add, double add_s) {
+    for (int rep = 0; rep < repeat; ++rep) {
+      for (double stop : stop_fractions) {
+        struct Variant {
+          int radius;
+          bool prefetch;
+          double narrow;
+        };
+        std::vector<Variant> variants;
+        for (int radius : probe_radii) {
+          for (double narrow : narrow_factors) {
+            // Radius 0 and whole lists have nothing to narrow.
+            if (radius <= 0 && narrow != narrow_factors.front()) continue;
+            if (radius <= 0) narrow = 0;
+            variants.push_back({radius, true, narrow});
+            if (compare_prefetch && radius >= 0) variants.push_back({radius, false, narrow});
+          }
+        }
+        for (const auto& [radius, prefetch, narrow] : variants) {
+          index::InvertedFile::GateOptions gate;
+          gate.assignment = gate_assignment;
+          gate.max_word_fraction = stop;
+          gate.probe_radius = radius;
+          gate.prefetch = prefetch;
+          gate.narrow_list_factor = narrow;
+          std::vector<double> gate_ms, verify_ms, matcher_verify_ms, stage_ms, postings;
+          int first = 0, accepted = 0, accepted_full = 0;
+          for (size_t qi = 0; qi < query_words.size(); ++qi) {
+            double c0 = ThreadCpu();
+            const auto ranked = idx.Score(query_words[qi], defaults.max_local_candidates,
+                                          defaults.min_gate_score, gate);
+            gate_ms.push_back(1e3 * (ThreadCpu() - c0));
+            postings.push_back(static_cast<double>(idx.PostingsScanned(query_words[qi], gate)));
+            c0 = ThreadCpu();
+            bool full_ok = false;
+            for (const auto& c : ranked) {
+              auto ref = idx.Features(c.unit_id);
+              const auto v = fingerprint::VerifyQuantised(
+                  query_words[qi], *ref, defaults.quantised_match, defaults.verify);
+              full_ok |= v.accepted && c.unit_id == query_page[qi] + 1;
+            }
+            verify_ms.push_back(1e3 * (ThreadCpu() - c0));
+            c0 = ThreadCpu();
+            bool ok = false;
+            for (const auto& c : ranked) {
+              auto ref = idx.Features(c.unit_id);
+              ok |=
+                  VerifyAsTheMatcherDoes(query_words[qi], *ref) && c.unit_id == query_page[qi] + 1;
+            }
+            matcher_verify_ms.push_back(1e3 * (ThreadCpu() - c0));
+            stage_ms.push_back(gate_ms.back() + matcher_verify_ms.back());
+            first += !ranked.empty() && ranked[0].unit_id == query_page[qi] + 1;
+            accepted += ok;
+            accepted_full += full_ok;
+          }
+          const std::string label =
+              std::string(prefetch || radius < 0 ? "" : " (no prefetch)") +
+              (narrow > 0 ? " (narrow > " + FormatG(narrow) + "x mean, >= " +
+                                FormatG(static_cast<double>(
+                                    index::InvertedFile::GateOptions().narrow_min_length)) +
+                                ")"
+                          : "");
+          std::printf(
+              "| %lld | %d / %d%s | %.3g | %.0f | %.0f | %.0f | %ld | %.0fk / %.0fk | %.2f / %.2f "
+              "| %.2f / "
+              "%.2f "
+              "| %.2f / %.2f | %d/%zu | %d/%zu (%d) |\n",
+              static_cast<long long>(idx.pages()), idx.split_bits(), radius, label.c_str(), stop,
+              add > 0 ? add / add_s : 0.0, idx.MemoryBytes() / 1048576.0,
+              static_cast<double>(idx.MemoryBytes()) / idx.pages(), StatusKiB("VmRSS:") / 1024,
+              Percentile(postings, 0.5) / 1e3, Percentile(postings, 0.95) / 1e3,
+              Percentile(gate_ms, 0.5), Percentile(gate_ms, 0.95), Percentile(verify_ms, 0.5),
+              Percentile(matcher_verify_ms, 0.5), Percentile(stage_ms, 0.5),
+              Percentile(stage_ms, 0.95), first, query_words.size(), accepted_full,
+              query_words.size(), accepted);
+          std::fflush(stdout);
+          if (breakdown) PrintBreakdown(idx, query_words, gate, gate_ms);
+        }
+      }
+    }
+  };
+  if (!load_index.empty()) {
+    // A saved local.index of this bench (same pool and seed: units 1..160
+    // are the real pages), mapped instead of built; queried `warm` times
+    // untimed first so that its touched pages are resident.
+    const auto l0 = Clock::now();
+    auto loaded = index::InvertedFile::Load(load_index);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "loading %s failed\n", load_index.c_str());
+      return 1;
+    }
+    std::printf("    loaded %s: %lld pages, %.0f MiB mapped, load %.3f s\n", load_index.c_str(),
+                static_cast<long long>((*loaded)->pages()), (*loaded)->MappedBytes() / 1048576.0,
+                std::chrono::duration<double>(Clock::now() - l0).count());
+    for (int w = 0; w < warm; ++w) {
+      for (const auto& q : query_words)
+        (*loaded)->Score(q, defaults.max_local_candidates, defaults.min_gate_score);
+    }
+    measure(**loaded, 0, 0.0);
+    std::printf("peak RSS %ld MiB\n", StatusKiB("VmHWM:") / 1024);
+    return 0;
+  }
   for (int64_t size : sizes) {
     const int64_t add = size - index.pages();
     if (add > 0) {
@@ -329,80 +456,7 @@ int main(int argc, char** argv) {
     }
     const double add_s = std::chrono::duration<double>(Clock::now() - t0).count();
     index.ShrinkToFit();
-    for (double stop : stop_fractions) {
-      struct Variant {
-        int radius;
-        bool prefetch;
-        double narrow;
-      };
-      std::vector<Variant> variants;
-      for (int radius : probe_radii) {
-        for (double narrow : narrow_factors) {
-          // Radius 0 and whole lists have nothing to narrow.
-          if (radius <= 0 && narrow != narrow_factors.front()) continue;
-          if (radius <= 0) narrow = 0;
-          variants.push_back({radius, true, narrow});
-          if (compare_prefetch && radius >= 0) variants.push_back({radius, false, narrow});
-        }
-      }
-      for (const auto& [radius, prefetch, narrow] : variants) {
-        index::InvertedFile::GateOptions gate;
-        gate.assignment = gate_assignment;
-        gate.max_word_fraction = stop;
-        gate.probe_radius = radius;
-        gate.prefetch = prefetch;
-        gate.narrow_list_factor = narrow;
-        std::vector<double> gate_ms, verify_ms, matcher_verify_ms, stage_ms, postings;
-        int first = 0, accepted = 0, accepted_full = 0;
-        for (size_t qi = 0; qi < query_words.size(); ++qi) {
-          double c0 = ThreadCpu();
-          const auto ranked = index.Score(query_words[qi], defaults.max_local_candidates,
-                                          defaults.min_gate_score, gate);
-          gate_ms.push_back(1e3 * (ThreadCpu() - c0));
-          postings.push_back(static_cast<double>(index.PostingsScanned(query_words[qi], gate)));
-          c0 = ThreadCpu();
-          bool full_ok = false;
-          for (const auto& c : ranked) {
-            auto ref = index.Features(c.unit_id);
-            const auto v = fingerprint::VerifyQuantised(query_words[qi], *ref,
-                                                        defaults.quantised_match, defaults.verify);
-            full_ok |= v.accepted && c.unit_id == query_page[qi] + 1;
-          }
-          verify_ms.push_back(1e3 * (ThreadCpu() - c0));
-          c0 = ThreadCpu();
-          bool ok = false;
-          for (const auto& c : ranked) {
-            auto ref = index.Features(c.unit_id);
-            ok |= VerifyAsTheMatcherDoes(query_words[qi], *ref) && c.unit_id == query_page[qi] + 1;
-          }
-          matcher_verify_ms.push_back(1e3 * (ThreadCpu() - c0));
-          stage_ms.push_back(gate_ms.back() + matcher_verify_ms.back());
-          first += !ranked.empty() && ranked[0].unit_id == query_page[qi] + 1;
-          accepted += ok;
-          accepted_full += full_ok;
-        }
-        const std::string label =
-            std::string(prefetch || radius < 0 ? "" : " (no prefetch)") +
-            (narrow > 0 ? " (narrow > " + FormatG(narrow) + "x mean, >= " +
-                              FormatG(static_cast<double>(
-                                  index::InvertedFile::GateOptions().narrow_min_length)) +
-                              ")"
-                        : "");
-        std::printf(
-            "| %lld | %d / %d%s | %.3g | %.0f | %.0f | %.0f | %ld | %.0fk | %.2f / %.2f | %.2f / "
-            "%.2f "
-            "| %.2f / %.2f | %d/%zu | %d/%zu (%d) |\n",
-            static_cast<long long>(index.pages()), index.split_bits(), radius, label.c_str(), stop,
-            add > 0 ? add / add_s : 0.0, index.MemoryBytes() / 1048576.0,
-            static_cast<double>(index.MemoryBytes()) / index.pages(), StatusKiB("VmRSS:") / 1024,
-            Percentile(postings, 0.5) / 1e3, Percentile(gate_ms, 0.5), Percentile(gate_ms, 0.95),
-            Percentile(verify_ms, 0.5), Percentile(matcher_verify_ms, 0.5),
-            Percentile(stage_ms, 0.5), Percentile(stage_ms, 0.95), first, query_words.size(),
-            accepted_full, query_words.size(), accepted);
-        std::fflush(stdout);
-        if (breakdown) PrintBreakdown(index, query_words, gate, gate_ms);
-      }
-    }
+    measure(index, add, add_s);
     // Saving streams the file (heap: the page table, 48 B/page, and the
     // bucket tables) and loading maps its postings (no second copy on the
     // heap since local.index version 2); the mapped pages the queries touch
@@ -463,7 +517,7 @@ int main(int argc, char** argv) {
           Percentile(loaded_gate_ms, 0.5), Percentile(loaded_gate_ms, 0.95),
           Percentile(loaded_ms, 0.5), Percentile(loaded_ms, 0.95), loaded_first, query_words.size(),
           loaded_accepted, query_words.size());
-      fs::remove(file);
+      if (!keep_index) fs::remove(file);
     }
   }
   std::printf("peak RSS %ld MiB\n", StatusKiB("VmHWM:") / 1024);

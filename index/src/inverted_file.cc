@@ -161,8 +161,6 @@ class Writer {
   std::vector<uint8_t> buf_;
 };
 
-// Adds a posting that passed the Hamming test to its page's score: each
-// query keypoint counts once per page, with its best weight.
 // A page's accumulator in Score(): one 16-byte slot, so a hit costs one
 // cache line.
 struct ScoreSlot {
@@ -172,31 +170,64 @@ struct ScoreSlot {
   int32_t matches;
 };
 
-struct PostingVisitor {
-  int qi;
-  float idf2;
-  const float* he_weight;
-  ScoreSlot* slots;
-  std::vector<uint32_t>* touched;
-  uint32_t pages;  // a mapped posting's page number is checked against it
+// A posting that passed the Hamming test: its page and its term, t << 6 | d:
+// t = group x assignment + the word's rank (Score()'s per-query tables give
+// the term's group and its weight by Hamming distance d). 8 bytes: the hits
+// of a slow query are written, sorted and read once each.
+struct Hit {
+  uint32_t page;
+  uint32_t term;
+};
 
-  void operator()(uint32_t page, int d) const {
-    if (page >= pages) return;
-    const float weight = idf2 * he_weight[d];
-    ScoreSlot& slot = slots[page];
-    if (slot.last_query != qi) {
-      if (slot.last_query < 0)
-        touched->push_back(page);
-      else
-        slot.score += slot.best_weight;
-      slot.last_query = qi;
-      slot.best_weight = weight;
-      ++slot.matches;
-    } else {
-      slot.best_weight = std::max(slot.best_weight, weight);
-    }
+// A query's hits in scan order (`size` of `hits` used; `hits` only grows).
+struct HitBuffer {
+  std::vector<Hit> hits;
+  size_t size = 0;
+  // Room for `more` hits past `size`.
+  Hit* Reserve(size_t more) {
+    if (hits.size() < size + more) hits.resize(std::max(size + more, 2 * hits.size()));
+    return hits.data() + size;
   }
 };
+
+// Collects a query's hits in scan order. The scan itself then streams: at
+// 1M pages the slots (16 MB) miss the caches and the TLB, and updating a
+// hit's slot where it was found was most of the gate's time.
+struct PostingVisitor {
+  uint32_t term;  // t << 6 (see Hit; d < 33: a damaged mapped signature may have 32 bits)
+  HitBuffer* buffer;
+  uint32_t pages;  // a mapped posting's page number is checked against it
+};
+
+// Adds hits to their pages' scores: each query keypoint counts once per
+// page, with its best weight. The score of a page depends only on the order
+// of its own hits (by query keypoint), so hits may be applied grouped by page
+// range as long as each page's hits keep their order.
+// weight[t * 33 + d]: the term's weight at distance d; group[t]: its group.
+void ApplyHits(const Hit* begin, const Hit* end, const float* weight, const int32_t* group,
+               const int32_t* group_size, ScoreSlot* slots, std::vector<uint32_t>* touched) {
+  // The slots of the hits a few ahead are fetched meanwhile (a range's
+  // slots are not in the cache before its first hits).
+  constexpr ptrdiff_t kAhead = 16;
+  for (const Hit* h = begin; h != end; ++h) {
+    if (end - h > kAhead) __builtin_prefetch(slots + h[kAhead].page, 1);
+    ScoreSlot& slot = slots[h->page];
+    const uint32_t t = h->term >> 6;
+    const int32_t g = group[t];
+    const float w = weight[t * 33 + (h->term & 63)];
+    if (slot.last_query != g) {
+      if (slot.last_query < 0)
+        touched->push_back(h->page);
+      else
+        slot.score += slot.best_weight;
+      slot.last_query = g;
+      slot.best_weight = w;
+      slot.matches += group_size[g];
+    } else {
+      slot.best_weight = std::max(slot.best_weight, w);
+    }
+  }
+}
 
 // The posting scan: one popcount per posting dominates the gate's time at
 // scale, so it is compiled twice, with the POPCNT instruction (dispatched at
@@ -207,12 +238,24 @@ template <bool kFilter, typename Posting>
 __attribute__((always_inline)) inline void ScanBody(const Posting* begin, const Posting* end,
                                                     uint32_t qsig, int max_d, uint32_t prefix_mask,
                                                     int radius, const PostingVisitor& visit) {
-  for (const Posting* p = begin; p != end; ++p) {
-    const uint32_t x = p->signature ^ qsig;
-    const int d = std::popcount(x);
-    if (d > max_d) continue;
-    if (kFilter && std::popcount(x & prefix_mask) > radius) continue;
-    visit(p->page, d);
+  // Branch-free: every posting is written as a hit and kept (the output
+  // pointer advanced) only when it passes; ~1 in 10 does, unpredictably.
+  constexpr size_t kChunk = 4096;
+  while (begin != end) {
+    const Posting* const chunk_end = begin + std::min<size_t>(kChunk, end - begin);
+    Hit* const first = visit.buffer->Reserve(chunk_end - begin);
+    Hit* out = first;
+    for (const Posting* p = begin; p != chunk_end; ++p) {
+      const uint32_t x = p->signature ^ qsig;
+      const int d = std::popcount(x);
+      bool keep = (d <= max_d) & (p->page < visit.pages);
+      if (kFilter) keep &= std::popcount(x & prefix_mask) <= radius;
+      out->page = p->page;
+      out->term = visit.term | static_cast<uint32_t>(d);
+      out += keep;
+    }
+    visit.buffer->size += static_cast<size_t>(out - first);
+    begin = chunk_end;
   }
 }
 
@@ -375,6 +418,48 @@ inline std::pair<uint32_t, uint32_t> BucketRange(const View& v, uint32_t b) {
   return {begin, end};
 }
 
+// Groups identical query keypoints: equal signatures (24 bits) and equal
+// first `assignment` words. first[g] is the group's first keypoint (groups in
+// increasing order of it), size[g] its number of keypoints.
+void GroupQueryKeypoints(const fingerprint::QuantisedQuery& query, int assignment,
+                         std::vector<int32_t>* first, std::vector<int32_t>* size) {
+  const int n = query.size();
+  const auto words = [&](int qi) {
+    return query.words.begin() + static_cast<std::ptrdiff_t>(qi) * query.assignment;
+  };
+  const auto less = [&](int a, int b) {
+    const uint32_t sa = query.signatures[a] & 0xFFFFFFu, sb = query.signatures[b] & 0xFFFFFFu;
+    if (sa != sb) return sa < sb;
+    for (int k = 0; k < assignment; ++k) {
+      if (words(a)[k] != words(b)[k]) return words(a)[k] < words(b)[k];
+    }
+    return a < b;
+  };
+  thread_local std::vector<int32_t> order, group_of;
+  order.resize(n);
+  for (int i = 0; i < n; ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), less);
+  // Runs of equal keys, each led by its first keypoint (ties are ordered by
+  // index): group_of[leader] = the run's size, 0 for the others.
+  group_of.assign(n, 0);
+  for (int i = 0; i < n;) {
+    int j = i + 1;
+    while (j < n &&
+           (query.signatures[order[j]] & 0xFFFFFFu) == (query.signatures[order[i]] & 0xFFFFFFu) &&
+           std::equal(words(order[i]), words(order[i]) + assignment, words(order[j])))
+      ++j;
+    group_of[order[i]] = j - i;
+    i = j;
+  }
+  first->clear();
+  size->clear();
+  for (int qi = 0; qi < n; ++qi) {
+    if (group_of[qi] == 0) continue;
+    first->push_back(qi);
+    size->push_back(group_of[qi]);
+  }
+}
+
 }  // namespace
 
 std::vector<InvertedFile::Candidate> InvertedFile::Score(const fingerprint::QuantisedQuery& query,
@@ -398,8 +483,8 @@ std::vector<InvertedFile::Candidate> InvertedFile::Score(const fingerprint::Quan
   std::vector<uint32_t>& touched = scratch.touched;
   touched.clear();
   const double sigma = max_signature_distance / 2.0 + 1.0;
-  float he_weight[25];
-  for (int d = 0; d <= 24; ++d)
+  float he_weight[33];
+  for (int d = 0; d <= 32; ++d)
     he_weight[d] = static_cast<float>(std::exp(-d * d / (sigma * sigma)));
   const double log_pages = std::log(static_cast<double>(n_pages));
   const size_t stop_length = StopLength(gate.max_word_fraction);
@@ -476,13 +561,29 @@ std::vector<InvertedFile::Candidate> InvertedFile::Score(const fingerprint::Quan
     ScanPostings(v.data + v.split, v.data + v.size, qsig, max_d, prefix_mask, radius,
                  gate.scalar_scan, visit);
   };
-  for (int qi = 0; qi < query.size(); ++qi) {
+  thread_local HitBuffer hit_buffer;
+  hit_buffer.size = 0;
+  // Identical query keypoints (same words, same signature: repeated
+  // structure, such as the corners of line art, gives many) are read once,
+  // as one group of their count; see inverted_file.h.
+  thread_local std::vector<int32_t> group_first, group_size;
+  GroupQueryKeypoints(query, assignment, &group_first, &group_size);
+  const int groups = static_cast<int>(group_first.size());
+  thread_local std::vector<float> term_weight;
+  thread_local std::vector<int32_t> term_group;
+  term_weight.assign(static_cast<size_t>(groups) * assignment * 33, 0.0f);
+  term_group.resize(static_cast<size_t>(groups) * assignment);
+  for (size_t t = 0; t < term_group.size(); ++t)
+    term_group[t] = static_cast<int32_t>(t / assignment);
+  for (int g = 0; g < groups; ++g) {
+    const int qi = group_first[g];
     const uint32_t qsig = query.signatures[qi] & 0xFFFFFFu;
     if (prefetching) {
-      prefetch(qi + 3, 0);
-      prefetch(qi + 2, 1);
-      prefetch(qi + 1, 2);
+      if (g + 3 < groups) prefetch(group_first[g + 3], 0);
+      if (g + 2 < groups) prefetch(group_first[g + 2], 1);
+      if (g + 1 < groups) prefetch(group_first[g + 1], 2);
     }
+    const float count = static_cast<float>(group_size[g]);
     for (int a = 0; a < assignment; ++a) {
       const uint32_t w = word_of(qi, a);
       if (w >= static_cast<uint32_t>(kWords)) continue;
@@ -493,8 +594,10 @@ std::vector<InvertedFile::Candidate> InvertedFile::Score(const fingerprint::Quan
       const float idf = static_cast<float>(
           std::max(0.0, log_pages - std::log(static_cast<double>(length))) + 0.1);
       const float idf2 = idf * idf;
-      const PostingVisitor visit{qi,    idf2,     he_weight,
-                                 slots, &touched, static_cast<uint32_t>(n_pages)};
+      const size_t t = static_cast<size_t>(g) * assignment + a;
+      for (int d = 0; d <= 32; ++d) term_weight[t * 33 + d] = count * (idf2 * he_weight[d]);
+      const PostingVisitor visit{static_cast<uint32_t>(t) << 6, &hit_buffer,
+                                 static_cast<uint32_t>(n_pages)};
       const size_t n_probes = probes_for(length);
       scan(mv, qsig, n_probes, visit);
       scan(rv, qsig, n_probes, visit);
@@ -510,11 +613,48 @@ std::vector<InvertedFile::Candidate> InvertedFile::Score(const fingerprint::Quan
   };
   thread_local std::vector<Scored> scored;
   scored.clear();
-  for (uint32_t page : touched) {
-    ScoreSlot& slot = slots[page];
-    const float total = slot.score + slot.best_weight;
-    if (total >= min_score) scored.push_back({total, page, slot.matches});
-    slot = ScoreSlot{0.0f, 0.0f, -1, 0};
+  // Moves the touched pages to `scored` and resets their slots.
+  const auto collect = [&] {
+    for (const uint32_t page : touched) {
+      ScoreSlot& slot = slots[page];
+      const float total = slot.score + slot.best_weight;
+      if (total >= min_score) scored.push_back({total, page, slot.matches});
+      slot = ScoreSlot{0.0f, 0.0f, -1, 0};
+    }
+    touched.clear();
+  };
+  // With more pages than the caches hold, the hits are grouped by page
+  // range (a stable counting sort: each page's hits keep their order, so
+  // the scores are the same) and each range is applied and collected while
+  // its slots are in the cache, instead of one memory (and TLB) miss per hit
+  // and per touched page.
+  const size_t range_pages = gate.hit_range_pages > 0
+                                 ? static_cast<size_t>(gate.hit_range_pages)
+                                 : (n_pages > kDirectHitPages ? kHitRangePages : 0);
+  const int range_shift = range_pages > 0 ? std::bit_width(range_pages) - 1 : 0;
+  const size_t ranges = range_pages > 0 ? ((n_pages - 1) >> range_shift) + 1 : 1;
+  const Hit* const hits = hit_buffer.hits.data();
+  const size_t n_hits = hit_buffer.size;
+  if (ranges <= 1) {
+    ApplyHits(hits, hits + n_hits, term_weight.data(), term_group.data(), group_size.data(), slots,
+              &touched);
+    collect();
+  } else {
+    thread_local std::vector<Hit> grouped;
+    thread_local std::vector<size_t> starts;
+    if (grouped.size() < n_hits) grouped.resize(std::max(n_hits, 2 * grouped.size()));
+    starts.assign(ranges + 1, 0);
+    for (size_t i = 0; i < n_hits; ++i) ++starts[(hits[i].page >> range_shift) + 1];
+    for (size_t r = 0; r < ranges; ++r) starts[r + 1] += starts[r];
+    for (size_t i = 0; i < n_hits; ++i) grouped[starts[hits[i].page >> range_shift]++] = hits[i];
+    // starts[r] is now the end of range r.
+    size_t begin = 0;
+    for (size_t r = 0; r < ranges; ++r) {
+      ApplyHits(grouped.data() + begin, grouped.data() + starts[r], term_weight.data(),
+                term_group.data(), group_size.data(), slots, &touched);
+      collect();
+      begin = starts[r];
+    }
   }
   const size_t keep = std::min<size_t>(scored.size(), static_cast<size_t>(max_candidates));
   if (keep == 0) return out;
@@ -662,7 +802,9 @@ size_t InvertedFile::PostingsScanned(const fingerprint::QuantisedQuery& query,
   const size_t narrow_length = NarrowLength(gate);
   size_t n = 0;
   const int assignment = std::min(query.assignment, std::max(1, gate.assignment));
-  for (int qi = 0; qi < query.size(); ++qi) {
+  std::vector<int32_t> group_first, group_size;
+  GroupQueryKeypoints(query, assignment, &group_first, &group_size);
+  for (const int qi : group_first) {
     for (int a = 0; a < assignment; ++a) {
       const uint32_t w = query.words[static_cast<size_t>(qi) * query.assignment + a];
       if (w >= static_cast<uint32_t>(kWords)) continue;

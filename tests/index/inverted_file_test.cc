@@ -153,11 +153,29 @@ std::map<int64_t, std::pair<float, int>> ReferenceScores(const InvertedFile& ind
   const uint32_t prefix_mask = (uint32_t{1} << index.split_bits()) - 1;
   const bool probing = probe_radius >= 0 && probe_radius < index.split_bits();
   const double log_pages = std::log(static_cast<double>(units.size()));
+  // Identical query keypoints (word and 24-bit signature) count as one group
+  // of their number, in the order of their first keypoint.
+  std::vector<int> group_first, group_size;
+  {
+    std::map<std::pair<uint32_t, uint32_t>, size_t> group_of;
+    for (int qi = 0; qi < query.size(); ++qi) {
+      const std::pair<uint32_t, uint32_t> key{
+          query.words[static_cast<size_t>(qi) * query.assignment],
+          query.signatures[qi] & 0xFFFFFFu};
+      const auto [it, inserted] = group_of.try_emplace(key, group_first.size());
+      if (inserted) {
+        group_first.push_back(qi);
+        group_size.push_back(0);
+      }
+      ++group_size[it->second];
+    }
+  }
   std::map<int64_t, std::pair<float, int>> out;
   for (size_t p = 0; p < pages.size(); ++p) {
     float score = 0;
     int matches = 0;
-    for (int qi = 0; qi < query.size(); ++qi) {
+    for (size_t g = 0; g < group_first.size(); ++g) {
+      const int qi = group_first[g];
       const uint32_t w = query.words[static_cast<size_t>(qi) * query.assignment];
       const float idf = static_cast<float>(
           std::max(0.0, log_pages - std::log(static_cast<double>(list_length[w]))) + 0.1);
@@ -172,8 +190,8 @@ std::map<int64_t, std::pair<float, int>> ReferenceScores(const InvertedFile& ind
         best = std::max(best, weight);
       }
       if (best >= 0) {
-        score += best;
-        ++matches;
+        score += static_cast<float>(group_size[g]) * best;
+        matches += group_size[g];
       }
     }
     if (matches > 0) out[units[p]] = {score, matches};
@@ -195,15 +213,19 @@ void ExpectReferenceScores(const InvertedFile& index, const fingerprint::Quantis
   }
 }
 
-// The default scan and the portable one without prefetch, one word per
-// query keypoint, at `radius`.
+// The default scan, the portable one without prefetch, and hits applied by
+// page ranges (automatic only above 65,536 pages), one word per query
+// keypoint, at `radius`.
 std::vector<InvertedFile::GateOptions> ScanPaths(int radius) {
-  InvertedFile::GateOptions gate, portable;
-  gate.probe_radius = portable.probe_radius = radius;
-  gate.assignment = portable.assignment = 1;
+  InvertedFile::GateOptions gate, portable, ranged, tiny_ranges;
+  gate.probe_radius = portable.probe_radius = ranged.probe_radius = tiny_ranges.probe_radius =
+      radius;
+  gate.assignment = portable.assignment = ranged.assignment = tiny_ranges.assignment = 1;
   portable.scalar_scan = true;
   portable.prefetch = false;
-  return {gate, portable};
+  ranged.hit_range_pages = 256;
+  tiny_ranges.hit_range_pages = 1;
+  return {gate, portable, ranged, tiny_ranges};
 }
 
 TEST_F(InvertedFileTest, SplitListsRankACropsOwnPageAsTheExactScanReadingAFewPercent) {
@@ -271,6 +293,57 @@ TEST_F(InvertedFileTest, ProbedSplitAndUnsplitScansEqualTheReferenceScores) {
         }
       }
     }
+  }
+}
+
+// Identical query keypoints (same word, same signature) are read once and
+// count as a group of their number: a query with a keypoint repeated scores
+// that keypoint's best weight once per copy, as the reference does, from
+// every scan path, and matches count every copy.
+TEST_F(InvertedFileTest, IdenticalQueryKeypointsCountOncePerCopy) {
+  const uint32_t vocab = VisualVocabulary::BuiltIn().id();
+  std::vector<QuantisedFeatures> refs;
+  for (int i = 0; i < kPages; ++i) refs.push_back(Ref(i));
+  InvertedFile index(vocab);
+  std::vector<int64_t> units;
+  AddFillers(index, refs, 400, 10000);
+  for (int n = 0; n < 400; ++n) units.push_back(10000 + n);
+  for (int i = 0; i < kPages; ++i) {
+    index.Add(100 + i, refs[i]);
+    units.push_back(100 + i);
+  }
+  index.ShrinkToFit();
+  const auto query = CropQuery(4);
+  // Keypoint 0 repeated 7 times more, interleaved with the others.
+  fingerprint::QuantisedQuery repeated = query;
+  for (int copy = 0; copy < 7; ++copy) {
+    const size_t at = static_cast<size_t>(copy) * 11 + 5;
+    repeated.words.insert(
+        repeated.words.begin() + static_cast<std::ptrdiff_t>(at * query.assignment),
+        query.words.begin(), query.words.begin() + query.assignment);
+    repeated.signatures.insert(repeated.signatures.begin() + static_cast<std::ptrdiff_t>(at),
+                               query.signatures[0]);
+    repeated.points.insert(repeated.points.begin() + static_cast<std::ptrdiff_t>(at),
+                           query.points[0]);
+  }
+  ASSERT_EQ(repeated.size(), query.size() + 7);
+  for (int radius : {-1, 1}) {
+    const auto once = ReferenceScores(index, units, query, radius);
+    const auto reference = ReferenceScores(index, units, repeated, radius);
+    for (const auto& options : ScanPaths(radius)) {
+      ExpectReferenceScores(index, repeated, reference, static_cast<int>(units.size()), options);
+    }
+    // The pages that keypoint 0 matches gain 7 matches; the others none.
+    int gained = 0;
+    for (const auto& [unit, score_matches] : reference) {
+      const int before = once.count(unit) ? once.at(unit).second : 0;
+      const int more = score_matches.second - before;
+      EXPECT_TRUE(more == 0 || more == 7) << unit << " " << more;
+      gained += more == 7;
+    }
+    EXPECT_GT(gained, 0);
+    EXPECT_EQ(index.PostingsScanned(repeated, ScanPaths(radius)[0]),
+              index.PostingsScanned(query, ScanPaths(radius)[0]));
   }
 }
 

@@ -33,7 +33,11 @@ namespace kagami::index {
 // within max_signature_distance bits and (when probing) a prefix within
 // probe_radius bits (0 bits for a narrow list, GateOptions::narrow_list_factor), of idf(word)^2 *
 // exp(-d^2 / sigma^2) (d: the closest such signature, sigma = max_signature_distance / 2 + 1; idf =
-// log(pages / postings of the word)); each query keypoint counts once per page. The score is
+// log(pages / postings of the word)); each query keypoint counts once per page. Identical query
+// keypoints (equal words and 24-bit signature; repeated structure such as the corners of line art
+// gives many, 2-3 per distinct one on the bench's line-art queries) are read once as a group of n:
+// the term is n x the best weight (float), added in the order of the group's first keypoint, and
+// the group counts n matches. The score is
 // defined by that sum, not by the layout: lists too short to split (and postings added since a list
 // was last ordered) are read whole and filtered by the same prefix test, so every path gives
 // identical scores. The cut-off applied to it is RobustOptions::min_gate_score, chosen from the
@@ -113,6 +117,12 @@ struct LocalGateOptions {
   // Prefetches the next query keypoints' buckets while probing (speed only;
   // the scores are the same either way).
   bool prefetch = true;
+  // Hits are applied to the pages' scores grouped by ranges of this many
+  // page numbers, rounded down to a power of two (speed only: the scores are
+  // the same). 0: automatic
+  // (InvertedFile::kHitRangePages when the index has more than
+  // kDirectHitPages pages, else in scan order); > 0 forces it (tests).
+  int hit_range_pages = 0;
   // Scans postings with the portable popcount even where the POPCNT
   // instruction is available (the reference path, for tests).
   bool scalar_scan = false;
@@ -126,6 +136,11 @@ class InvertedFile {
   static constexpr int kMaxSplitBits = 12;
   // Lists shorter than this are read whole (with the prefix test).
   static constexpr size_t kMinSplitLength = 64;
+  // Score() applies hits in scan order up to this many pages (16 bytes of
+  // accumulator per page: 1 MiB, the size of an L2 cache), and grouped by
+  // ranges of kHitRangePages pages (256 KiB of accumulators) above.
+  static constexpr size_t kDirectHitPages = 65536;
+  static constexpr size_t kHitRangePages = 16384;
 
   // Without posting lists (`searchable` false) the object only collects pages
   // for Save/AppendTo (registration), and Score() finds nothing.
