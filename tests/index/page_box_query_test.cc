@@ -24,6 +24,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "cjk_pages.h"
 #include "kagami/index/robust_matcher.h"
 #include "kagami/index/store.h"
 #include "kagami/pipeline/registrar.h"
@@ -34,33 +35,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr char kFont[] = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc";
-
-// A 900x1280 page of vertical text columns, right to left.
-cv::Mat CjkPage(cv::freetype::FreeType2& ft, uint32_t seed) {
-  std::mt19937 rng(seed);
-  auto glyph = [&]() {
-    const int r = static_cast<int>(rng() % 10);
-    const uint32_t cp = r < 4   ? 0x3041 + rng() % 0x56     // hiragana
-                        : r < 6 ? 0x30A1 + rng() % 0x56     // katakana
-                                : 0x4E00 + rng() % 0x1800;  // common ideographs
-    std::string s;
-    s += static_cast<char>(0xE0 | (cp >> 12));
-    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-    return s;
-  };
-  cv::Mat page(1280, 900, CV_8UC3, cv::Scalar(255, 255, 255));
-  const int size = 26 + static_cast<int>(rng() % 14);
-  for (int x = page.cols - 70; x > 60; x -= size + 14 + static_cast<int>(rng() % 10)) {
-    int y = 80 + static_cast<int>(rng() % 60);
-    const int len = 8 + static_cast<int>(rng() % 25);
-    for (int k = 0; k < len && y < page.rows - 80; ++k, y += size + 4) {
-      ft.putText(page, glyph(), cv::Point(x, y), size, cv::Scalar(0, 0, 0), -1, cv::LINE_AA, false);
-    }
-  }
-  return page;
-}
+using ::kagami::testing::CjkTextPage;
+using ::kagami::testing::kNotoSansCjk;
 
 // The page in a dark reader window: a tab bar, an address bar, a sidebar of
 // thumbnails and a status bar around it; the page at 85% of the content
@@ -103,7 +79,7 @@ cv::Mat Pillarboxed(const cv::Mat& page) {
 class PageBoxQueryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!fs::exists(kFont)) GTEST_SKIP() << kFont << " missing (fonts-noto-cjk)";
+    if (!fs::exists(kNotoSansCjk)) GTEST_SKIP() << kNotoSansCjk << " missing (fonts-noto-cjk)";
     dir_ = fs::path(::testing::TempDir()) /
            ("kagami_page_box_query_" +
             std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
@@ -113,9 +89,9 @@ class PageBoxQueryTest : public ::testing::Test {
     fs::create_directories(dir_ / "screenshots");
     fs::create_directories(dir_ / "pillarboxed");
     cv::Ptr<cv::freetype::FreeType2> ft = cv::freetype::createFreeType2();
-    ft->loadFontData(kFont, 0);
+    ft->loadFontData(kNotoSansCjk, 0);
     for (uint32_t seed : {61u, 62u, 63u, 64u, 65u, 66u}) {
-      const cv::Mat page = CjkPage(*ft, seed);
+      const cv::Mat page = CjkTextPage(*ft, seed, /*page_number=*/false);
       const std::string name = "p" + std::to_string(seed) + ".jpg";
       cv::imwrite((dir_ / "registered" / name).string(), page, {cv::IMWRITE_JPEG_QUALITY, 90});
       cv::imwrite((dir_ / "screenshots" / name).string(), ReaderScreenshot(page),

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "cjk_pages.h"
 #include "kagami/index/robust_matcher.h"
 #include "kagami/index/store.h"
 #include "kagami/pipeline/registrar.h"
@@ -28,49 +29,22 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr char kFont[] = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc";
-
-// A 900x1280 page of vertical text columns, right to left, and a page number.
-cv::Mat CjkPage(cv::freetype::FreeType2& ft, uint32_t seed) {
-  std::mt19937 rng(seed);
-  auto glyph = [&]() {
-    const int r = static_cast<int>(rng() % 10);
-    const uint32_t cp = r < 4   ? 0x3041 + rng() % 0x56     // hiragana
-                        : r < 6 ? 0x30A1 + rng() % 0x56     // katakana
-                                : 0x4E00 + rng() % 0x1800;  // common ideographs
-    std::string s;
-    s += static_cast<char>(0xE0 | (cp >> 12));
-    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-    return s;
-  };
-  cv::Mat page(1280, 900, CV_8UC3, cv::Scalar(255, 255, 255));
-  const int size = 26 + static_cast<int>(rng() % 14);
-  for (int x = page.cols - 70; x > 60; x -= size + 14 + static_cast<int>(rng() % 10)) {
-    int y = 80 + static_cast<int>(rng() % 60);
-    const int len = 8 + static_cast<int>(rng() % 25);
-    for (int k = 0; k < len && y < page.rows - 80; ++k, y += size + 4) {
-      ft.putText(page, glyph(), cv::Point(x, y), size, cv::Scalar(0, 0, 0), -1, cv::LINE_AA, false);
-    }
-  }
-  cv::putText(page, std::to_string(seed % 100), cv::Point(440, 1250), cv::FONT_HERSHEY_SIMPLEX, 0.8,
-              cv::Scalar(0, 0, 0), 2);
-  return page;
-}
+using ::kagami::testing::CjkTextPage;
+using ::kagami::testing::kNotoSansCjk;
 
 class SpreadSecondPageTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!fs::exists(kFont)) GTEST_SKIP() << kFont << " missing (fonts-noto-cjk)";
+    if (!fs::exists(kNotoSansCjk)) GTEST_SKIP() << kNotoSansCjk << " missing (fonts-noto-cjk)";
     dir_ = fs::path(::testing::TempDir()) / "kagami_spread_second_page";
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "registered");
     fs::create_directories(dir_ / "spreads");
     cv::Ptr<cv::freetype::FreeType2> ft = cv::freetype::createFreeType2();
-    ft->loadFontData(kFont, 0);
+    ft->loadFontData(kNotoSansCjk, 0);
     std::vector<cv::Mat> pages;
     for (uint32_t seed : {41u, 42u, 43u, 44u, 45u, 46u}) {
-      pages.push_back(CjkPage(*ft, seed));
+      pages.push_back(CjkTextPage(*ft, seed));
       cv::imwrite((dir_ / "registered" / ("p" + std::to_string(seed) + ".jpg")).string(),
                   pages.back(), {cv::IMWRITE_JPEG_QUALITY, 90});
     }

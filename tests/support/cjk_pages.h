@@ -1,0 +1,51 @@
+#pragma once
+
+// Pages of vertical Japanese text set in fonts-noto-cjk, as
+// bench/e2e/real_calibration.cc sets them: random kana and kanji in columns,
+// right to left. Tests that use them skip when the font is missing.
+
+#include <cstdint>
+#include <random>
+#include <string>
+
+#include <opencv2/core.hpp>
+#include <opencv2/freetype.hpp>
+#include <opencv2/imgproc.hpp>
+
+namespace kagami::testing {
+
+inline constexpr char kNotoSansCjk[] = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc";
+
+// A 900x1280 white page of columns of random hiragana, katakana and common
+// ideographs (size 26-39 px, per `seed`), with the page number (seed % 100)
+// at the bottom when `page_number`.
+inline cv::Mat CjkTextPage(cv::freetype::FreeType2& ft, uint32_t seed, bool page_number = true) {
+  std::mt19937 rng(seed);
+  auto glyph = [&]() {
+    const int r = static_cast<int>(rng() % 10);
+    const uint32_t cp = r < 4   ? 0x3041 + rng() % 0x56     // hiragana
+                        : r < 6 ? 0x30A1 + rng() % 0x56     // katakana
+                                : 0x4E00 + rng() % 0x1800;  // common ideographs
+    std::string s;
+    s += static_cast<char>(0xE0 | (cp >> 12));
+    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    s += static_cast<char>(0x80 | (cp & 0x3F));
+    return s;
+  };
+  cv::Mat page(1280, 900, CV_8UC3, cv::Scalar(255, 255, 255));
+  const int size = 26 + static_cast<int>(rng() % 14);
+  for (int x = page.cols - 70; x > 60; x -= size + 14 + static_cast<int>(rng() % 10)) {
+    int y = 80 + static_cast<int>(rng() % 60);
+    const int len = 8 + static_cast<int>(rng() % 25);
+    for (int k = 0; k < len && y < page.rows - 80; ++k, y += size + 4) {
+      ft.putText(page, glyph(), cv::Point(x, y), size, cv::Scalar(0, 0, 0), -1, cv::LINE_AA, false);
+    }
+  }
+  if (page_number) {
+    cv::putText(page, std::to_string(seed % 100), cv::Point(440, 1250), cv::FONT_HERSHEY_SIMPLEX,
+                0.8, cv::Scalar(0, 0, 0), 2);
+  }
+  return page;
+}
+
+}  // namespace kagami::testing
