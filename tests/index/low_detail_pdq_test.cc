@@ -24,6 +24,7 @@
 #include "kagami/index/store.h"
 #include "kagami/pipeline/registrar.h"
 #include "kagami/pipeline/scanner.h"
+#include "scan_fixture.h"
 
 namespace kagami::index {
 namespace {
@@ -88,10 +89,8 @@ class LowDetailPdqTest : public ::testing::Test {
     auto store = Store::Open(dir_ / "data");
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = std::move(store).value();
-    pipeline::RegisterOptions reg;
-    reg.extract.threads = 2;
-    auto summary = pipeline::RegisterWork(*store_, {"flags", "Flags", "", WorkKind::kOther, {}},
-                                          {(dir_ / "registered").string()}, reg);
+    auto summary = ::kagami::testing::RegisterFolder(*store_, dir_ / "registered",
+                                                     {"flags", "Flags", "", WorkKind::kOther, {}});
     ASSERT_TRUE(summary.ok()) << summary.status().ToString();
     ASSERT_EQ(summary->units_added, 2);
   }
@@ -103,14 +102,10 @@ class LowDetailPdqTest : public ::testing::Test {
   // Query -> the registered member it matched.
   std::map<std::string, std::string> Scan(const RobustOptions& robust) {
     std::map<std::string, std::string> found;
-    pipeline::ScanOptions scan;
-    scan.extract.threads = 2;
-    scan.robust = robust;
-    Status s = pipeline::Scan(*store_, {(dir_ / "queries").string()}, scan,
-                              [&](const pipeline::VolumeReport& r) {
-                                for (const auto& m : r.matches) found[m.member] = m.ref.member;
-                              });
-    EXPECT_TRUE(s.ok()) << s.ToString();
+    for (const auto& [member, matches] :
+         ::kagami::testing::MatchesByMember(*store_, dir_ / "queries", robust)) {
+      for (const auto& m : matches) found[member] = m.ref.member;
+    }
     return found;
   }
 

@@ -27,6 +27,7 @@
 #include "kagami/index/store.h"
 #include "kagami/pipeline/registrar.h"
 #include "kagami/pipeline/scanner.h"
+#include "scan_fixture.h"
 
 namespace kagami::index {
 namespace {
@@ -92,10 +93,8 @@ class MirrorTest : public ::testing::Test {
     auto store = Store::Open(dir_ / "data");
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = std::move(store).value();
-    pipeline::RegisterOptions reg;
-    reg.extract.threads = 2;
-    auto summary = pipeline::RegisterWork(*store_, {"art", "Art", "", WorkKind::kOther, {}},
-                                          {(dir_ / "registered").string()}, reg);
+    auto summary = ::kagami::testing::RegisterFolder(*store_, dir_ / "registered",
+                                                     {"art", "Art", "", WorkKind::kOther, {}});
     ASSERT_TRUE(summary.ok()) << summary.status().ToString();
     ASSERT_EQ(summary->units_added, 4);
   }
@@ -107,17 +106,13 @@ class MirrorTest : public ::testing::Test {
   // Scanned member -> its matches; any match of another page fails the test.
   std::map<std::string, pipeline::PageMatchRecord> Scan(const RobustOptions& robust) {
     std::map<std::string, pipeline::PageMatchRecord> found;
-    pipeline::ScanOptions scan;
-    scan.extract.threads = 2;
-    scan.robust = robust;
-    Status s = pipeline::Scan(*store_, {(dir_ / "mirrored").string()}, scan,
-                              [&](const pipeline::VolumeReport& r) {
-                                for (const auto& m : r.matches) {
-                                  EXPECT_EQ(m.member, m.ref.member) << "a wrong page matched";
-                                  found[m.member] = m;
-                                }
-                              });
-    EXPECT_TRUE(s.ok()) << s.ToString();
+    for (const auto& [member, matches] :
+         ::kagami::testing::MatchesByMember(*store_, dir_ / "mirrored", robust)) {
+      for (const auto& m : matches) {
+        EXPECT_EQ(member, m.ref.member) << "a wrong page matched";
+        found[member] = m;
+      }
+    }
     return found;
   }
 

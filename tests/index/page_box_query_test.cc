@@ -29,6 +29,7 @@
 #include "kagami/index/store.h"
 #include "kagami/pipeline/registrar.h"
 #include "kagami/pipeline/scanner.h"
+#include "scan_fixture.h"
 
 namespace kagami::index {
 namespace {
@@ -102,10 +103,8 @@ class PageBoxQueryTest : public ::testing::Test {
     auto store = Store::Open(dir_ / "data");
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = std::move(store).value();
-    pipeline::RegisterOptions reg;
-    reg.extract.threads = 2;
-    auto summary = pipeline::RegisterWork(*store_, {"novel", "Novel", "", WorkKind::kOther, {}},
-                                          {(dir_ / "registered").string()}, reg);
+    auto summary = ::kagami::testing::RegisterFolder(*store_, dir_ / "registered",
+                                                     {"novel", "Novel", "", WorkKind::kOther, {}});
     ASSERT_TRUE(summary.ok()) << summary.status().ToString();
     ASSERT_EQ(summary->units_added, 6);
   }
@@ -119,17 +118,13 @@ class PageBoxQueryTest : public ::testing::Test {
   std::set<std::string> VerifiedByLocalStage(const std::string& folder,
                                              const RobustOptions& robust) {
     std::set<std::string> found;
-    pipeline::ScanOptions scan;
-    scan.extract.threads = 2;
-    scan.robust = robust;
-    Status s = pipeline::Scan(*store_, {(dir_ / folder).string()}, scan,
-                              [&](const pipeline::VolumeReport& r) {
-                                for (const auto& m : r.matches) {
-                                  EXPECT_EQ(m.member, m.ref.member) << "a wrong page matched";
-                                  if (m.inliers > 0) found.insert(m.member);
-                                }
-                              });
-    EXPECT_TRUE(s.ok()) << s.ToString();
+    for (const auto& [member, matches] :
+         ::kagami::testing::MatchesByMember(*store_, dir_ / folder, robust)) {
+      for (const auto& m : matches) {
+        EXPECT_EQ(member, m.ref.member) << "a wrong page matched";
+        if (m.inliers > 0) found.insert(member);
+      }
+    }
     return found;
   }
 

@@ -31,6 +31,7 @@
 #include "kagami/index/store.h"
 #include "kagami/pipeline/registrar.h"
 #include "kagami/pipeline/scanner.h"
+#include "scan_fixture.h"
 
 namespace kagami::index {
 namespace {
@@ -80,10 +81,8 @@ class SameLayoutFalseMatchTest : public ::testing::Test {
     auto store = Store::Open(dir_ / "data");
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = std::move(store).value();
-    pipeline::RegisterOptions reg;
-    reg.extract.threads = 2;
-    auto summary = pipeline::RegisterWork(*store_, {"manual", "Manual", "", WorkKind::kOther, {}},
-                                          {(dir_ / "registered").string()}, reg);
+    auto summary = ::kagami::testing::RegisterFolder(
+        *store_, dir_ / "registered", {"manual", "Manual", "", WorkKind::kOther, {}});
     ASSERT_TRUE(summary.ok()) << summary.status().ToString();
     ASSERT_EQ(summary->units_added, 2);
   }
@@ -95,16 +94,7 @@ class SameLayoutFalseMatchTest : public ::testing::Test {
   // member -> registered file names it matched, with the evidence.
   std::map<std::string, std::vector<pipeline::PageMatchRecord>> ScanFolder(
       const std::string& folder, const RobustOptions& robust) {
-    std::map<std::string, std::vector<pipeline::PageMatchRecord>> by_member;
-    pipeline::ScanOptions scan;
-    scan.extract.threads = 2;
-    scan.robust = robust;
-    Status s = pipeline::Scan(*store_, {(dir_ / folder).string()}, scan,
-                              [&](const pipeline::VolumeReport& r) {
-                                for (const auto& m : r.matches) by_member[m.member].push_back(m);
-                              });
-    EXPECT_TRUE(s.ok()) << s.ToString();
-    return by_member;
+    return ::kagami::testing::MatchesByMember(*store_, dir_ / folder, robust);
   }
 
   fs::path dir_;

@@ -23,6 +23,7 @@
 #include "kagami/index/store.h"
 #include "kagami/pipeline/registrar.h"
 #include "kagami/pipeline/scanner.h"
+#include "scan_fixture.h"
 
 namespace kagami::index {
 namespace {
@@ -58,10 +59,8 @@ class SpreadSecondPageTest : public ::testing::Test {
     auto store = Store::Open(dir_ / "data");
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = std::move(store).value();
-    pipeline::RegisterOptions reg;
-    reg.extract.threads = 2;
-    auto summary = pipeline::RegisterWork(*store_, {"novel", "Novel", "", WorkKind::kOther, {}},
-                                          {(dir_ / "registered").string()}, reg);
+    auto summary = ::kagami::testing::RegisterFolder(*store_, dir_ / "registered",
+                                                     {"novel", "Novel", "", WorkKind::kOther, {}});
     ASSERT_TRUE(summary.ok()) << summary.status().ToString();
     ASSERT_EQ(summary->units_added, 6);
   }
@@ -77,18 +76,13 @@ class SpreadSecondPageTest : public ::testing::Test {
                                                               {"s2.jpg", {"p43.jpg", "p44.jpg"}},
                                                               {"s4.jpg", {"p45.jpg", "p46.jpg"}}};
     std::map<std::string, std::set<std::string>> found;
-    pipeline::ScanOptions scan;
-    scan.extract.threads = 2;
-    scan.robust = robust;
-    Status s = pipeline::Scan(*store_, {(dir_ / "spreads").string()}, scan,
-                              [&](const pipeline::VolumeReport& r) {
-                                for (const auto& m : r.matches) {
-                                  EXPECT_TRUE(own.at(m.member).count(m.ref.member))
-                                      << m.member << " matched " << m.ref.member;
-                                  found[m.member].insert(m.ref.member);
-                                }
-                              });
-    EXPECT_TRUE(s.ok()) << s.ToString();
+    for (const auto& [member, matches] :
+         ::kagami::testing::MatchesByMember(*store_, dir_ / "spreads", robust)) {
+      for (const auto& m : matches) {
+        EXPECT_TRUE(own.at(member).count(m.ref.member)) << member << " matched " << m.ref.member;
+        found[member].insert(m.ref.member);
+      }
+    }
     return found;
   }
 
