@@ -24,6 +24,7 @@
 #include "kagami/index/store.h"
 #include "kagami/pipeline/registrar.h"
 #include "kagami/pipeline/scanner.h"
+#include "real_images.h"
 #include "scan_fixture.h"
 
 namespace kagami::index {
@@ -33,27 +34,7 @@ namespace fs = std::filesystem;
 
 constexpr char kFlags[] = "/usr/share/openclipart/png/signs_and_symbols/flags/";
 
-// The PNG on white, long side 600, BGR.
-cv::Mat LoadOnWhite(const fs::path& path) {
-  cv::Mat image = cv::imread(path.string(), cv::IMREAD_UNCHANGED);
-  if (image.empty()) return image;
-  if (image.channels() == 4) {
-    std::vector<cv::Mat> c;
-    cv::split(image, c);
-    cv::Mat alpha, bgr;
-    c[3].convertTo(alpha, CV_32F, 1.0 / 255);
-    cv::merge(std::vector<cv::Mat>{c[0], c[1], c[2]}, bgr);
-    bgr.convertTo(bgr, CV_32FC3);
-    cv::Mat a3;
-    cv::merge(std::vector<cv::Mat>{alpha, alpha, alpha}, a3);
-    cv::Mat white(bgr.size(), CV_32FC3, cv::Scalar(255, 255, 255));
-    cv::Mat out = bgr.mul(a3) + white.mul(cv::Scalar(1, 1, 1) - a3);
-    out.convertTo(image, CV_8UC3);
-  }
-  const double s = 600.0 / std::max(image.cols, image.rows);
-  cv::resize(image, image, cv::Size(), s, s, s < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
-  return image;
-}
+using ::kagami::testing::LoadOnWhite;
 
 class LowDetailPdqTest : public ::testing::Test {
  protected:
@@ -77,11 +58,11 @@ class LowDetailPdqTest : public ::testing::Test {
     fs::create_directories(dir_ / "registered");
     fs::create_directories(dir_ / "queries");
     for (const auto& [name, path] : registered) {
-      cv::imwrite((dir_ / "registered" / name).string(), LoadOnWhite(fs::path(kFlags) / path),
+      cv::imwrite((dir_ / "registered" / name).string(), LoadOnWhite(fs::path(kFlags) / path, 600),
                   {cv::IMWRITE_JPEG_QUALITY, 95});
     }
     for (const auto& [name, path] : queries) {
-      cv::Mat q = LoadOnWhite(fs::path(kFlags) / path);
+      cv::Mat q = LoadOnWhite(fs::path(kFlags) / path, 600);
       // Peru's bands are vertical: the turned flag is what matched Austria.
       if (name == "peru.jpg") cv::rotate(q, q, cv::ROTATE_90_CLOCKWISE);
       cv::imwrite((dir_ / "queries" / name).string(), q, {cv::IMWRITE_JPEG_QUALITY, 80});

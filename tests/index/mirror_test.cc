@@ -27,6 +27,7 @@
 #include "kagami/index/store.h"
 #include "kagami/pipeline/registrar.h"
 #include "kagami/pipeline/scanner.h"
+#include "real_images.h"
 #include "scan_fixture.h"
 
 namespace kagami::index {
@@ -40,27 +41,7 @@ constexpr char kOtherDrawing[] =
 constexpr char kDarkPhoto[] = "/usr/share/wallpapers/DarkestHour/contents/images/1920x1080.jpg";
 constexpr char kOtherPhoto[] = "/usr/share/backgrounds/gnome/adwaita-l.webp";
 
-// The image on white (transparent parts), long side `long_side`, BGR.
-cv::Mat LoadOnWhite(const char* path, int long_side) {
-  cv::Mat image = cv::imread(path, cv::IMREAD_UNCHANGED);
-  if (image.empty()) return image;
-  if (image.channels() == 4) {
-    cv::Mat bgr(image.size(), CV_8UC3);
-    for (int y = 0; y < image.rows; ++y) {
-      for (int x = 0; x < image.cols; ++x) {
-        const cv::Vec4b p = image.at<cv::Vec4b>(y, x);
-        for (int c = 0; c < 3; ++c)
-          bgr.at<cv::Vec3b>(y, x)[c] = (p[c] * p[3] + 255 * (255 - p[3])) / 255;
-      }
-    }
-    image = bgr;
-  } else if (image.channels() == 1) {
-    cv::cvtColor(image, image, cv::COLOR_GRAY2BGR);
-  }
-  const double s = static_cast<double>(long_side) / std::max(image.cols, image.rows);
-  cv::resize(image, image, cv::Size(), s, s, s < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
-  return image;
-}
+using ::kagami::testing::LoadOnWhite;
 
 class MirrorTest : public ::testing::Test {
  protected:

@@ -1,0 +1,40 @@
+#pragma once
+
+// Real images from Debian packages (openclipart-png, wallpapers) for the
+// matching tests: loaded as the calibration bench loads them.
+
+#include <algorithm>
+#include <filesystem>
+#include <vector>
+
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+namespace kagami::testing {
+
+// The image at `path` as 8-bit BGR, transparent parts composited over white,
+// resized to long side `long_side`. Empty when unreadable.
+inline cv::Mat LoadOnWhite(const std::filesystem::path& path, int long_side) {
+  cv::Mat image = cv::imread(path.string(), cv::IMREAD_UNCHANGED);
+  if (image.empty()) return image;
+  if (image.channels() == 4) {
+    std::vector<cv::Mat> c;
+    cv::split(image, c);
+    cv::Mat alpha, bgr, a3;
+    c[3].convertTo(alpha, CV_32F, 1.0 / 255);
+    cv::merge(std::vector<cv::Mat>{c[0], c[1], c[2]}, bgr);
+    bgr.convertTo(bgr, CV_32FC3);
+    cv::merge(std::vector<cv::Mat>{alpha, alpha, alpha}, a3);
+    const cv::Mat white(bgr.size(), CV_32FC3, cv::Scalar(255, 255, 255));
+    const cv::Mat out = bgr.mul(a3) + white.mul(cv::Scalar(1, 1, 1) - a3);
+    out.convertTo(image, CV_8UC3);
+  } else if (image.channels() == 1) {
+    cv::cvtColor(image, image, cv::COLOR_GRAY2BGR);
+  }
+  const double s = static_cast<double>(long_side) / std::max(image.cols, image.rows);
+  cv::resize(image, image, cv::Size(), s, s, s < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
+  return image;
+}
+
+}  // namespace kagami::testing
