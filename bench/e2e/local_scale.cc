@@ -309,13 +309,31 @@ int main(int argc, char** argv) {
   // a tenth of the iterations first, the full one from escalate_inliers.
   fingerprint::VerifyOptions cheap = defaults.verify;
   cheap.ransac_iterations = std::max(1, defaults.verify.ransac_iterations / 10);
+  // An accepted candidate is verified once more without its boilerplate
+  // (index/boilerplate.h: siblings are its neighbours in registration order
+  // and the other gate candidates), as the matcher does.
   auto VerifyAsTheMatcherDoes = [&](const fingerprint::QuantisedQuery& query,
-                                    const fingerprint::QuantisedFeatures& ref) {
+                                    const fingerprint::QuantisedFeatures& ref,
+                                    const index::InvertedFile& idx, int64_t unit,
+                                    const std::vector<index::InvertedFile::Candidate>& ranked) {
     auto v = fingerprint::VerifyQuantised(query, ref, defaults.quantised_match, cheap);
     if (!v.accepted && v.inliers >= defaults.escalate_inliers) {
       v = fingerprint::VerifyQuantised(query, ref, defaults.quantised_match, defaults.verify);
     }
-    return v.accepted;
+    if (!v.accepted || !defaults.boilerplate.enabled) return v.accepted;
+    std::vector<int64_t> units;
+    for (const auto& c : ranked) units.push_back(c.unit_id);
+    std::vector<std::unique_ptr<fingerprint::QuantisedFeatures>> held;
+    std::vector<const fingerprint::QuantisedFeatures*> siblings;
+    for (int64_t s : index::SiblingUnits(idx, unit, units, defaults.boilerplate)) {
+      held.push_back(idx.Features(s));
+      if (held.back()) siblings.push_back(held.back().get());
+    }
+    const index::BoilerplateMask mask = index::MarkBoilerplate(ref, siblings, defaults.boilerplate);
+    if (mask.count == 0) return true;
+    return index::VerifyWithoutBoilerplate(query, ref, mask, defaults.quantised_match,
+                                           defaults.verify)
+        .accepted;
   };
   for (size_t i = 0; i < real_q.size(); ++i) index.Add(static_cast<int64_t>(i + 1), real_q[i]);
   int64_t next_unit = static_cast<int64_t>(real_q.size()) + 1;
@@ -376,8 +394,8 @@ int main(int argc, char** argv) {
             bool ok = false;
             for (const auto& c : ranked) {
               auto ref = idx.Features(c.unit_id);
-              ok |=
-                  VerifyAsTheMatcherDoes(query_words[qi], *ref) && c.unit_id == query_page[qi] + 1;
+              ok |= VerifyAsTheMatcherDoes(query_words[qi], *ref, idx, c.unit_id, ranked) &&
+                    c.unit_id == query_page[qi] + 1;
             }
             matcher_verify_ms.push_back(1e3 * (ThreadCpu() - c0));
             stage_ms.push_back(gate_ms.back() + matcher_verify_ms.back());
@@ -492,7 +510,8 @@ int main(int argc, char** argv) {
           for (const auto& c : ranked) {
             auto ref = (*loaded)->Features(c.unit_id);
             if (!ref) continue;
-            ok |= VerifyAsTheMatcherDoes(query_words[qi], *ref) && c.unit_id == query_page[qi] + 1;
+            ok |= VerifyAsTheMatcherDoes(query_words[qi], *ref, **loaded, c.unit_id, ranked) &&
+                  c.unit_id == query_page[qi] + 1;
           }
           loaded_ms.push_back(1e3 * (ThreadCpu() - c0));
           loaded_accepted += ok;

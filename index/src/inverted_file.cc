@@ -758,6 +758,19 @@ std::unique_ptr<fingerprint::QuantisedFeatures> InvertedFile::Features(int64_t u
   return f;
 }
 
+std::vector<int64_t> InvertedFile::NeighbourUnits(int64_t unit_id, int per_side) const {
+  std::vector<int64_t> out;
+  uint32_t number;
+  if (per_side <= 0 || !FindPage(unit_id, &number)) return out;
+  const int64_t total = pages();
+  for (int64_t d = 1; d <= per_side; ++d) {
+    for (const int64_t n : {static_cast<int64_t>(number) - d, static_cast<int64_t>(number) + d}) {
+      if (n >= 0 && n < total) out.push_back(PageAt(static_cast<uint32_t>(n)).unit_id);
+    }
+  }
+  return out;
+}
+
 size_t InvertedFile::StopLength(double max_word_fraction) const {
   if (max_word_fraction <= 0) return SIZE_MAX;
   return std::max<size_t>(kMinStopLength,

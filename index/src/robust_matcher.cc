@@ -633,9 +633,60 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
   std::vector<RobustHit> verified;
   std::vector<int64_t> rejected;                      // candidates verified, not accepted
   std::vector<cv::Point2f> query_points, ref_points;  // reused across candidates
-  auto accept = [&](int64_t unit, const fingerprint::Verification& v, bool content_frame) {
+  // Registered pages' features fetched for this query: candidates and the
+  // siblings compared for boilerplate.
+  std::map<int64_t, std::unique_ptr<fingerprint::QuantisedFeatures>> fetched;
+  auto features_of = [&](int64_t unit) -> const fingerprint::QuantisedFeatures* {
+    auto [it, inserted] = fetched.try_emplace(unit);
+    if (inserted) it->second = local_index_->Features(unit);
+    return it->second.get();
+  };
+  // Positional stop words (RobustOptions::boilerplate): the verification of
+  // an accepted candidate on its keypoints that are not layout shared with
+  // its siblings, in the same frame as the acceptance (the content frame when
+  // that was used).
+  struct Distinct {
+    bool accepted = true;
+    int marked = 0;
+    int inliers = -1;
+    std::string trace;  // a JSON member for the candidate's trace entry
+  };
+  auto check_distinct = [&](int64_t unit, const fingerprint::QuantisedFeatures& ref,
+                            const fingerprint::QuantisedQuery& words, bool content_frame) {
+    Distinct d;
+    if (!options_.boilerplate.enabled) return d;
+    std::vector<const fingerprint::QuantisedFeatures*> siblings;
+    for (int64_t s : SiblingUnits(*local_index_, unit, candidates, options_.boilerplate)) {
+      if (const fingerprint::QuantisedFeatures* f = features_of(s)) siblings.push_back(f);
+    }
+    const BoilerplateMask mask = MarkBoilerplate(ref, siblings, options_.boilerplate);
+    d.marked = mask.count;
+    fingerprint::Verification v;
+    if (mask.count > 0) {  // else nothing to drop: the acceptance stands
+      const cv::Rect2f box = ContentBox(ref);
+      v = VerifyWithoutBoilerplate(words, ref, mask, options_.quantised_match, options_.verify,
+                                   content_frame ? &box : nullptr);
+      d.accepted = v.accepted;
+      d.inliers = v.inliers;
+    }
+    if (!options_.local_trace_path.empty()) {
+      d.trace = ",\"boilerplate\":{\"siblings\":" + std::to_string(mask.siblings_compared) +
+                ",\"duplicates\":" + std::to_string(mask.duplicates) +
+                ",\"marked\":" + std::to_string(mask.count) +
+                ",\"keypoints\":" + std::to_string(ref.size()) +
+                ",\"inliers\":" + std::to_string(d.inliers) +
+                ",\"coverage\":" + std::to_string(v.coverage) +
+                ",\"cells\":" + std::to_string(v.grid_cells) + ",\"rejected_by\":\"" +
+                v.rejected_by + "\",\"accepted\":" + (d.accepted ? "true" : "false") + "}";
+    }
+    return d;
+  };
+  auto accept = [&](int64_t unit, const fingerprint::Verification& v, bool content_frame,
+                    const Distinct& distinct) {
     RobustHit hit;
     hit.unit_id = unit;
+    hit.boilerplate_keypoints = options_.boilerplate.enabled ? distinct.marked : -1;
+    hit.distinct_inliers = distinct.inliers >= 0 ? distinct.inliers : v.inliers;
     hit.method = "local";
     hit.view = "full";
     hit.inliers = v.inliers;
@@ -658,8 +709,8 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
     verified.push_back(hit);
   };
   for (int64_t unit : candidates) {
-    std::unique_ptr<fingerprint::QuantisedFeatures> ref = local_index_->Features(unit);
-    if (!ref || ref->size() == 0) continue;
+    const fingerprint::QuantisedFeatures* ref = features_of(unit);
+    if (ref == nullptr || ref->size() == 0) continue;
     // Cheap geometric check first: RANSAC with a tenth of the iterations. A
     // copy's consensus (inlier ratio >= 10%) is found in 200 two-point
     // samples with probability >= 87%; OpenCV stops early on it anyway, while
@@ -720,6 +771,10 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
         best = m;
     }
     const fingerprint::Verification& v = best.v;
+    const Distinct distinct = v.accepted ? check_distinct(unit, *ref, v.mirrored ? *qm : q,
+                                                          best.content_frame)
+                                         : Distinct{};
+    const bool accepted = v.accepted && distinct.accepted;
     if (!options_.local_trace_path.empty()) {
       auto g = gate.find(unit);
       trace +=
@@ -734,8 +789,9 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
           ",\"anisotropy\":" + std::to_string(v.anisotropy) +
           ",\"rotation\":" + std::to_string(v.rotation_deg) +
           ",\"perspective\":" + std::to_string(v.perspective) + ",\"rejected_by\":\"" +
-          v.rejected_by + "\"" + ",\"accepted\":" + (v.accepted ? "true" : "false") +
-          ",\"content_frame\":" + (best.content_frame ? "true" : "false");
+          (v.accepted && !accepted ? std::string("boilerplate") : v.rejected_by) + "\"" +
+          ",\"accepted\":" + (accepted ? "true" : "false") +
+          ",\"content_frame\":" + (best.content_frame ? "true" : "false") + distinct.trace;
       if (best.content) {
         const fingerprint::Verification& c = *best.content;
         trace += ",\"content\":{\"inliers\":" + std::to_string(c.inliers) +
@@ -747,11 +803,11 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
       }
       trace += "}";
     }
-    if (!v.accepted) {
+    if (!accepted) {
       rejected.push_back(unit);
       continue;
     }
-    accept(unit, v, best.content_frame);
+    accept(unit, v, best.content_frame, distinct);
   }
   // A spread's second page of the same style as the first (dense text in one
   // font): half its correspondences come from the first page's identical
@@ -769,23 +825,27 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
     const fingerprint::QuantisedQuery beside = KeypointsOutside(q, explained);
     if (beside.size() >= options_.verify.min_inliers) {
       for (int64_t unit : rejected) {
-        std::unique_ptr<fingerprint::QuantisedFeatures> ref = local_index_->Features(unit);
-        if (!ref || ref->size() == 0) continue;
+        const fingerprint::QuantisedFeatures* ref = features_of(unit);
+        if (ref == nullptr || ref->size() == 0) continue;
         fingerprint::MatchQuantised(beside, *ref, options_.quantised_match, &query_points,
                                     &ref_points);
         if (static_cast<int>(query_points.size()) < options_.verify.min_inliers) continue;
         fingerprint::Verification v = fingerprint::VerifyCorrespondences(
             query_points, ref_points, cv::Size2f(q.page_width, q.page_height),
             cv::Size2f(ref->page_width, ref->page_height), options_.verify);
+        const Distinct distinct =
+            v.accepted ? check_distinct(unit, *ref, beside, /*content_frame=*/false) : Distinct{};
+        const bool accepted = v.accepted && distinct.accepted;
         if (!options_.local_trace_path.empty()) {
           trace += (trace.empty() ? "" : ",") + std::string("{\"unit\":") + std::to_string(unit) +
                    ",\"beside_accepted\":true,\"correspondences\":" +
                    std::to_string(query_points.size()) +
                    ",\"inliers\":" + std::to_string(v.inliers) +
                    ",\"coverage\":" + std::to_string(v.coverage) + ",\"rejected_by\":\"" +
-                   v.rejected_by + "\",\"accepted\":" + (v.accepted ? "true" : "false") + "}";
+                   (v.accepted && !accepted ? std::string("boilerplate") : v.rejected_by) +
+                   "\",\"accepted\":" + (accepted ? "true" : "false") + distinct.trace + "}";
         }
-        if (v.accepted) accept(unit, v, /*content_frame=*/false);
+        if (accepted) accept(unit, v, /*content_frame=*/false, distinct);
       }
     }
   }

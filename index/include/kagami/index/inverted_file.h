@@ -170,6 +170,11 @@ class InvertedFile {
   // The page's quantised keypoints; null when the unit is not in the index
   // (or, for a loaded page, when reading its record from local.index fails).
   std::unique_ptr<fingerprint::QuantisedFeatures> Features(int64_t unit_id) const;
+  // Unit ids of the pages up to `per_side` places before and after the
+  // unit's in registration order (the index's page order), nearest first;
+  // empty when the unit is not in the index. For positional stop words
+  // (boilerplate.h): a work's pages are registered together.
+  std::vector<int64_t> NeighbourUnits(int64_t unit_id, int per_side) const;
 
   uint32_t vocabulary_id() const { return vocabulary_id_; }
   int64_t pages() const { return mapped_pages_ + static_cast<int64_t>(pages_.size()); }

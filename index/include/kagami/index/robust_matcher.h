@@ -16,6 +16,7 @@
 #include "kagami/fingerprint/page_normalizer.h"
 #include "kagami/fingerprint/pdq_hasher.h"
 #include "kagami/fingerprint/quantised_features.h"
+#include "kagami/index/boilerplate.h"
 #include "kagami/index/inverted_file.h"
 #include "kagami/index/matcher.h"
 #include "kagami/index/store.h"
@@ -206,6 +207,14 @@ struct RobustOptions {
   // spread and transform a copy has (bench/e2e/real_calibration.cc,
   // bench/RESULTS.md section 5).
   fingerprint::VerifyOptions verify = DefaultVerifyOptions();
+  // Positional stop words (boilerplate.h): a candidate the local stage
+  // accepts is verified once more without its layout, the keypoints it
+  // shares at the same place with its neighbours in registration order and
+  // the query's other candidates (a running header, margins, a page-number
+  // column), and is accepted only if that verification (same `verify`
+  // thresholds, full RANSAC) accepts too. Different pages of one layout
+  // match on the layout alone (bench/RESULTS.md section 11).
+  BoilerplateOptions boilerplate;
 
   static fingerprint::LocalFeatureOptions RegisteredFeatureOptions() {
     fingerprint::LocalFeatureOptions o;
@@ -258,6 +267,11 @@ struct RobustHit {
   // The local stage measured coverage against the registered page's content
   // box, not the whole page (RobustOptions::content_frame_min_inliers).
   bool content_frame = false;
+  // Positional stop words (RobustOptions::boilerplate): the registered page's
+  // keypoints marked as layout shared with its siblings, and the inliers of
+  // the verification without them (-1: not checked, e.g. a PDQ-only hit).
+  int boilerplate_keypoints = -1;
+  int distinct_inliers = -1;
   cv::Matx33d homography = cv::Matx33d::eye();  // scanned -> registered, normalised units
   // The part of the scanned page this hit explains, in its normalised frame
   // (long side 1): the matched view's rectangle for PDQ, the registered page as
