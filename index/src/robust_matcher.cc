@@ -771,9 +771,9 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
         best = m;
     }
     const fingerprint::Verification& v = best.v;
-    const Distinct distinct = v.accepted ? check_distinct(unit, *ref, v.mirrored ? *qm : q,
-                                                          best.content_frame)
-                                         : Distinct{};
+    const Distinct distinct =
+        v.accepted ? check_distinct(unit, *ref, v.mirrored ? *qm : q, best.content_frame)
+                   : Distinct{};
     const bool accepted = v.accepted && distinct.accepted;
     if (!options_.local_trace_path.empty()) {
       auto g = gate.find(unit);
