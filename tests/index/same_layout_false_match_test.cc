@@ -141,5 +141,56 @@ TEST_F(SameLayoutFalseMatchTest, CopiesOfTheRegisteredPagesStillMatch) {
   }
 }
 
+// A page registered twice (here re-encoded, so that the catalog keeps both)
+// shares everything with its twin: the twin is a duplicate, not a page of the
+// same layout, and copies still match one of the two.
+TEST_F(SameLayoutFalseMatchTest, CopiesOfAPageRegisteredTwiceStillMatch) {
+  fs::create_directories(dir_ / "twice");
+  cv::imwrite((dir_ / "twice" / "p010_again.jpg").string(), Page("010"),
+              {cv::IMWRITE_JPEG_QUALITY, 75});
+  auto summary = ::kagami::testing::RegisterFolder(*store_, dir_ / "twice",
+                                                   {"manual", "Manual", "", WorkKind::kOther, {}});
+  ASSERT_TRUE(summary.ok()) << summary.status().ToString();
+  ASSERT_EQ(summary->units_added, 1);
+  const auto by_member = ScanFolder("copies", RobustOptions{});
+  for (const char* edit : {"small", "margin"}) {
+    const std::string member = std::string("p010_") + edit + ".jpg";
+    auto it = by_member.find(member);
+    ASSERT_TRUE(it != by_member.end() && !it->second.empty()) << member << " not matched";
+    const std::string name = fs::path(it->second.front().ref.asset_path).filename().string();
+    EXPECT_TRUE(name == "p010.jpg" || name == "p010_again.jpg") << member << " -> " << name;
+  }
+}
+
+// Nothing is stored at registration: pages of the layout registered later
+// (a second `register` of the same work) count at once. With one page of a
+// layout registered there is nothing to tell layout from content, and the
+// other page matches on the layout (a known limit, the state before the rule).
+TEST(SameLayoutIncrementalTest, PagesRegisteredLaterCountAtOnce) {
+  const fs::path dir = fs::path(::testing::TempDir()) / "kagami_same_layout_incremental";
+  fs::remove_all(dir);
+  for (const char* d : {"first", "later", "query"}) fs::create_directories(dir / d);
+  auto write = [&](const char* n, const char* folder, int quality) {
+    cv::imwrite((dir / folder / (std::string("p") + n + ".jpg")).string(), Page(n),
+                {cv::IMWRITE_JPEG_QUALITY, quality});
+  };
+  write("012", "first", 90);
+  write("010", "later", 90);
+  write("011", "query", 85);
+  auto store = Store::Open(dir / "data");
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  const Work work{"manual", "Manual", "", WorkKind::kOther, {}};
+  ASSERT_TRUE(::kagami::testing::RegisterFolder(**store, dir / "first", work).ok());
+  const auto before = ::kagami::testing::MatchesByMember(**store, dir / "query", RobustOptions{});
+  ASSERT_TRUE(::kagami::testing::RegisterFolder(**store, dir / "later", work).ok());
+  const auto after = ::kagami::testing::MatchesByMember(**store, dir / "query", RobustOptions{});
+  EXPECT_EQ(before.count("p011.jpg"), 1u) << "one registered page of the layout: no rule";
+  for (const auto& [member, matches] : after) {
+    for (const auto& m : matches) ADD_FAILURE() << member << " matched " << m.ref.asset_path;
+  }
+  store->reset();
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace kagami::index
