@@ -331,9 +331,10 @@ int main(int argc, char** argv) {
     }
     const index::BoilerplateMask mask = index::MarkBoilerplate(ref, siblings, defaults.boilerplate);
     if (mask.count == 0) return true;
-    return index::VerifyWithoutBoilerplate(query, ref, mask, defaults.quantised_match,
-                                           defaults.verify)
-        .accepted;
+    return index::HoldsWithoutBoilerplate(
+        index::VerifyWithoutBoilerplate(query, ref, mask, defaults.quantised_match,
+                                        defaults.verify),
+        defaults.verify);
   };
   for (size_t i = 0; i < real_q.size(); ++i) index.Add(static_cast<int64_t>(i + 1), real_q[i]);
   int64_t next_unit = static_cast<int64_t>(real_q.size()) + 1;

@@ -69,6 +69,8 @@ BoilerplateMask MarkBoilerplate(const fingerprint::QuantisedFeatures& page,
   mask.marked.assign(page.words.size(), 0);
   if (!options.enabled || page.size() == 0) return mask;
   std::vector<uint8_t> twins;
+  std::vector<int> votes(page.words.size(), 0);
+  int counted = 0;
   for (const fingerprint::QuantisedFeatures* s : siblings) {
     if (s == nullptr || s == &page || !SameSize(page, *s, options.max_size_difference)) continue;
     ++mask.siblings_compared;
@@ -77,8 +79,11 @@ BoilerplateMask MarkBoilerplate(const fingerprint::QuantisedFeatures& page,
       ++mask.duplicates;
       continue;
     }
-    for (size_t i = 0; i < twins.size(); ++i) mask.marked[i] |= twins[i];
+    ++counted;
+    for (size_t i = 0; i < twins.size(); ++i) votes[i] += twins[i];
   }
+  const int need = std::max(1, std::min(options.min_twins, counted));
+  for (size_t i = 0; i < votes.size(); ++i) mask.marked[i] = votes[i] >= need ? 1 : 0;
   mask.count = static_cast<int>(std::count(mask.marked.begin(), mask.marked.end(), 1));
   return mask;
 }
@@ -106,6 +111,7 @@ std::vector<int64_t> SiblingUnits(const InvertedFile& index, int64_t unit,
   for (int64_t s : index.NeighbourUnits(unit, options.neighbours)) {
     if (seen.insert(s).second) out.push_back(s);
   }
+  if (!options.candidates) return out;
   for (int64_t s : candidates) {
     if (seen.insert(s).second) out.push_back(s);
   }
@@ -130,6 +136,11 @@ fingerprint::Verification VerifyWithoutBoilerplate(const fingerprint::QuantisedQ
       query_points, ref_points, cv::Size2f(query.page_width, query.page_height), ref_page, verify);
   v.mirrored = query.mirrored;
   return v;
+}
+
+bool HoldsWithoutBoilerplate(const fingerprint::Verification& distinct,
+                             const fingerprint::VerifyOptions& verify) {
+  return distinct.sane && distinct.inliers >= verify.min_inliers;
 }
 
 }  // namespace kagami::index

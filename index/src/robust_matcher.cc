@@ -666,7 +666,7 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
       const cv::Rect2f box = ContentBox(ref);
       v = VerifyWithoutBoilerplate(words, ref, mask, options_.quantised_match, options_.verify,
                                    content_frame ? &box : nullptr);
-      d.accepted = v.accepted;
+      d.accepted = HoldsWithoutBoilerplate(v, options_.verify);
       d.inliers = v.inliers;
     }
     if (!options_.local_trace_path.empty()) {

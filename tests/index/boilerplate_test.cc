@@ -101,6 +101,44 @@ TEST(BoilerplateTest, ADifferentDescriptorAtTheSamePlaceIsNotBoilerplate) {
   EXPECT_LE(Mark(page, {&sibling}).count, 2);
 }
 
+TEST(BoilerplateTest, AmongSeveralSiblingsLayoutRecursOnTwo) {
+  // Keypoints 0-59 recur on all three siblings (the running header); 60-89
+  // on one only (a chance twin of content): not layout.
+  const QuantisedFeatures page = RandomPage(300, 1);
+  QuantisedFeatures content_twin = page;
+  content_twin.words.erase(content_twin.words.begin(), content_twin.words.begin() + 60);
+  content_twin.signatures.erase(content_twin.signatures.begin(),
+                                content_twin.signatures.begin() + 60);
+  content_twin.points.erase(content_twin.points.begin(), content_twin.points.begin() + 60);
+  const QuantisedFeatures a = WithSharedLayout(page, RandomPage(200, 2), 60);
+  const QuantisedFeatures b = WithSharedLayout(page, RandomPage(200, 3), 60);
+  const QuantisedFeatures c =
+      WithSharedLayout(content_twin, WithSharedLayout(page, RandomPage(200, 4), 60), 30);
+  const BoilerplateMask mask = Mark(page, {&a, &b, &c});
+  EXPECT_EQ(mask.siblings_compared, 3);
+  EXPECT_EQ(mask.duplicates, 0);
+  for (int i = 0; i < 60; ++i) EXPECT_TRUE(mask.marked[i]) << i;
+  for (int i = 60; i < 90; ++i) EXPECT_FALSE(mask.marked[i]) << i;
+  // One sibling twinning them is enough when it is the only one.
+  const BoilerplateMask alone = Mark(page, {&c});
+  for (int i = 0; i < 90; ++i) EXPECT_TRUE(alone.marked[i]) << i;
+}
+
+TEST(BoilerplateTest, AMatchHoldsWithoutBoilerplateOnASaneConsensusOfEnoughInliers) {
+  fingerprint::VerifyOptions verify;
+  verify.min_inliers = 13;
+  fingerprint::Verification v;
+  v.sane = true;
+  v.inliers = 13;
+  v.coverage = 0.01;  // below min_coverage: measured on the whole match
+  EXPECT_TRUE(HoldsWithoutBoilerplate(v, verify));
+  v.inliers = 12;
+  EXPECT_FALSE(HoldsWithoutBoilerplate(v, verify));
+  v.inliers = 40;
+  v.sane = false;
+  EXPECT_FALSE(HoldsWithoutBoilerplate(v, verify));
+}
+
 TEST(BoilerplateTest, ADuplicateOfThePageMarksNothing) {
   // The same page registered twice, or a page that differs from another by
   // one speech bubble: what they share is content, not layout.

@@ -19,8 +19,9 @@ namespace kagami::index {
 // section 11, "False-match sweep on real images"), while a copy also shows
 // the page's own content (its entries, text, drawing).
 //
-// A keypoint of a page is boilerplate when a sibling page (another registered
-// page, normally its neighbours in registration order) has a twin of it: a
+// A keypoint of a page is boilerplate when min_twins sibling pages (other
+// registered pages: its neighbours in registration order, the query's other
+// candidates) have a twin of it: a
 // keypoint of the same coarse visual word (the level verification matches
 // on, fingerprint::QuantisedMatchOptions::coarse) with a signature within
 // max_signature_distance bits, within max_offset of the same place in the
@@ -32,7 +33,8 @@ namespace kagami::index {
 // page of the same layout: its twins are the page's content and are not
 // marked, so registering a page twice never makes either unmatchable.
 //
-// Works with one page have no siblings and no boilerplate. Nothing is stored:
+// Works with one page have no siblings and no boilerplate; with two, one
+// sibling's twins suffice. Nothing is stored:
 // the mask is computed when a candidate is accepted (RobustMatcher), so later
 // registrations of more pages of a work count at once. Thread-safe (no state).
 struct BoilerplateOptions {
@@ -45,6 +47,17 @@ struct BoilerplateOptions {
   // Pages before and after the candidate in registration order compared
   // with it (InvertedFile::NeighbourUnits), per side.
   int neighbours = 2;
+  // Whether the query's other candidates are siblings too (pages the gate
+  // found alike: other pages of the layout, drawings on one template).
+  bool candidates = true;
+  // A keypoint is boilerplate when at least this many siblings have a twin
+  // of it (fewer when fewer non-duplicate siblings were compared, at least
+  // one). Layout recurs on most pages of a layout; a chance twin of content
+  // (the same glyph with the same neighbours on the same line) on one. With
+  // 1, true copies of contents pages kept as few as 9 of 26 inliers among 15
+  // siblings on the false-match sweep and 3 of 394 true pages were lost;
+  // with 2, none (bench/RESULTS.md section 11).
+  int min_twins = 2;
 };
 
 // What MarkBoilerplate found.
@@ -89,5 +102,13 @@ fingerprint::Verification VerifyWithoutBoilerplate(const fingerprint::QuantisedQ
                                                    const fingerprint::QuantisedMatchOptions& match,
                                                    const fingerprint::VerifyOptions& verify,
                                                    const cv::Rect2f* frame = nullptr);
+
+// Whether a match holds without the page's boilerplate: the verification
+// without it (VerifyWithoutBoilerplate) is sane with at least
+// verify.min_inliers inliers. Coverage and spread were measured on the whole
+// match; dropping a few layout keypoints at the edge of a drawing can shrink
+// the hull of 230 content inliers below the coverage threshold.
+bool HoldsWithoutBoilerplate(const fingerprint::Verification& distinct,
+                             const fingerprint::VerifyOptions& verify);
 
 }  // namespace kagami::index

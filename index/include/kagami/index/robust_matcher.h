@@ -211,9 +211,12 @@ struct RobustOptions {
   // accepts is verified once more without its layout, the keypoints it
   // shares at the same place with its neighbours in registration order and
   // the query's other candidates (a running header, margins, a page-number
-  // column), and is accepted only if that verification (same `verify`
-  // thresholds, full RANSAC) accepts too. Different pages of one layout
-  // match on the layout alone (bench/RESULTS.md section 11).
+  // column), and is accepted only if the rest alone still gives a sane
+  // consensus (full RANSAC) of verify.min_inliers inliers; coverage and
+  // spread were measured on the whole match. Different pages of one layout
+  // match on the layout alone: 4-8 inliers are left of their 13-31, 9 or
+  // more of every true copy's on the false-match sweep (bench/RESULTS.md
+  // section 11, "Positional stop words").
   BoilerplateOptions boilerplate;
 
   static fingerprint::LocalFeatureOptions RegisteredFeatureOptions() {
