@@ -18,12 +18,12 @@ namespace kagami::fingerprint {
 // ~100x fewer iterations than a 4-point homography and fewer chance inliers
 // between unrelated pages), a least-squares homography on the inliers for the
 // report, sanity checks on it (on the similarity instead where the inliers do
-// not determine the homography's projective terms: max_projective_gain; the
-// F test of nested least-squares models, e.g. Hartley & Zisserman, "Multiple
-// View Geometry", 2nd ed., section 4.7 on degenerate configurations), then
-// thresholds on the inlier count and on how
-// much of the registered page the inliers cover. Digital pirate copies are
-// cropped, padded, rescaled, slightly rotated or cut from spreads: all
+// not determine the homography's projective terms: max_projective_gain, an F
+// test between the nested least-squares models in the spirit of Torr's model
+// selection, "Geometric motion segmentation and model selection", Phil.
+// Trans. R. Soc. A 356, 1998), then thresholds on the inlier count and on
+// how much of the registered page the inliers cover. Digital pirate copies
+// are cropped, padded, rescaled, slightly rotated or cut from spreads: all
 // similarities; perspective (camera shots) is out of scope.
 //
 // Mirrored copies: descriptors are not mirror-invariant, so a flipped copy is
