@@ -36,6 +36,11 @@ class ScanCommand : public Command {
     scan->add_option("--local", local_,
                      "local-feature stage: auto (pages without a strong PDQ match), always, never")
         ->check(CLI::IsMember({"auto", "always", "never"}));
+    scan->add_option("--local-sample", local_sample_,
+                     "auto: in a volume (archive, folder, document) where no page has matched "
+                     "yet, describe every Nth page without a PDQ candidate; the rest only once "
+                     "a page of the volume matches (default 12; 1: every page)")
+        ->check(CLI::Range(1, 1000000));
     scan->add_option("--allow-address", allow_,
                      "URL inputs: IP or CIDR the fetcher may connect to despite the address "
                      "policy (loopback, private, ...)");
@@ -51,8 +56,8 @@ class ScanCommand : public Command {
   }
 
   int Run(const GlobalFlags& flags) override {
-    return RunScan(flags, paths_, format_, no_dihedral_, radius_, local_, record_, allow_, resolve_,
-                   live_seconds_);
+    return RunScan(flags, paths_, format_, no_dihedral_, radius_, local_, local_sample_, record_,
+                   allow_, resolve_, live_seconds_);
   }
 
  private:
@@ -61,7 +66,7 @@ class ScanCommand : public Command {
   std::vector<std::string> resolve_;
   static int RunScan(const GlobalFlags& flags, const std::vector<std::string>& paths,
                      const std::string& format_name, bool no_dihedral, int radius,
-                     const std::string& local, bool record,
+                     const std::string& local, int local_sample, bool record,
                      const std::vector<std::string>& allow_addresses,
                      const std::vector<std::string>& resolve, double live_seconds) {
     auto format = kagami::reports::ParseReportFormat(format_name);
@@ -87,6 +92,7 @@ class ScanCommand : public Command {
     options.match.dihedral = !no_dihedral;
     options.match.radius = radius;
     options.live_seconds = live_seconds;
+    options.local_sample = local_sample;
     options.robust.local = local == "never"    ? kagami::index::LocalStage::kNever
                            : local == "always" ? kagami::index::LocalStage::kAlways
                                                : kagami::index::LocalStage::kAuto;
@@ -212,6 +218,7 @@ class ScanCommand : public Command {
   bool no_dihedral_ = false;
   int radius_ = 31;
   std::string local_ = "auto";
+  int local_sample_ = kagami::pipeline::ScanOptions{}.local_sample;
   bool record_ = false;
 };
 

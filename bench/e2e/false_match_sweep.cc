@@ -558,6 +558,9 @@ int main(int argc, char** argv) {
   for (const std::string& f : folders) {
     kagami::pipeline::ScanOptions scan;  // the `scan` defaults
     scan.extract.threads = threads;
+    // Every page on its own evidence: a folder is one volume, and the
+    // default's volume sampling would leave most unrelated pages undescribed.
+    scan.local_sample = 1;
     scan.robust.local_trace_path = (trace_dir / (f + ".jsonl")).string();
     kagami::bench::FolderScan result = kagami::bench::ScanFolderMatches(*store, work / f, scan);
     (f.starts_with("q_true_") ? scan_true_s : scan_unrelated_s) += result.seconds;

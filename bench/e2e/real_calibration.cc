@@ -1077,6 +1077,10 @@ int main(int argc, char** argv) {
                 contenders[c].name.c_str(), summary->units_added, secs, summary->units_added / secs,
                 summary->units_low_quality);
     contenders[c].scan.extract.threads = threads;
+    // Recall per page: each edit set is one folder (one volume) of copies, so
+    // the default's volume sampling (ScanOptions::local_sample) would find
+    // them through each other. --set local_sample=N measures the default.
+    contenders[c].scan.local_sample = 1;
     contenders[c].scan.robust.features.min_fast_threshold = min_fast_threshold;
     contenders[c].scan.robust.registered_features.min_fast_threshold = min_fast_threshold;
     if (c == 0) {
@@ -1091,7 +1095,9 @@ int main(int argc, char** argv) {
       const size_t eq = kv.find('=');
       const std::string key = kv.substr(0, eq);
       const double value = eq == std::string::npos ? 0 : std::atof(kv.c_str() + eq + 1);
-      if (key == "query_keypoints")
+      if (key == "local_sample")
+        contenders[1].scan.local_sample = static_cast<int>(value);
+      else if (key == "query_keypoints")
         r.features.max_keypoints = static_cast<int>(value);
       else if (key == "query_long_side")
         r.features.working_long_side = static_cast<int>(value);

@@ -248,6 +248,7 @@ int main(int argc, char** argv) {
     std::printf("register (%s): %d pages in %.1f s (%.1f pages/s)\n", contenders[c].name.c_str(),
                 summary->units_added, secs, summary->units_added / secs);
     contenders[c].scan.extract.threads = threads;
+    contenders[c].scan.local_sample = 1;  // recall per page (one folder per edit)
     if (c == 0) {
       contenders[c].scan.robust.local = kagami::index::LocalStage::kNever;
       contenders[c].scan.robust.normalized_views = false;

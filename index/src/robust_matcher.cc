@@ -313,7 +313,7 @@ Status RobustMatcher::EnsureLocalIndex() {
 
 PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPage& encoded,
                                  fingerprint::PdqHasher& hasher,
-                                 const fingerprint::PageFingerprint& page) {
+                                 const fingerprint::PageFingerprint& page, bool may_defer) {
   PageOutcome outcome;
   cv::Mat gray = ToGray(pixels);
 
@@ -440,6 +440,15 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
         hints.page_box = Normalised(r, gray.cols, gray.rows);
       }
     }
+    if (may_defer && pdq_candidates.empty()) {
+      auto deferred = std::make_shared<DeferredLocal>();
+      deferred->encoded.member = encoded.member;
+      deferred->encoded.bytes = encoded.bytes;
+      deferred->encoded.rendered = encoded.rendered;
+      deferred->hints = hints;
+      outcome.deferred = std::move(deferred);
+      return outcome;
+    }
     RunLocalStage(pixels, encoded, pdq_hits, hints, outcome);
   }
   if (!outcome.hits.empty()) return outcome;
@@ -459,6 +468,14 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
     return a.distance != b.distance ? a.distance < b.distance : a.unit_id < b.unit_id;
   });
   outcome.hits = NonOverlapping(chosen);
+  return outcome;
+}
+
+PageOutcome RobustMatcher::RunDeferred(const cv::Mat& pixels, const DeferredLocal& deferred) {
+  // Match deferred only pages without PDQ candidates: no PDQ hit to verify,
+  // and nothing for PDQ alone to report when the local stage finds nothing.
+  PageOutcome outcome;
+  RunLocalStage(pixels, deferred.encoded, {}, deferred.hints, outcome);
   return outcome;
 }
 

@@ -1,11 +1,17 @@
 #include "kagami/pipeline/scanner.h"
 
+#include <algorithm>
 #include <any>
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
+#include <oneapi/tbb/parallel_for.h>
+
+#include "kagami/ingest/image_decoder.h"
 #include "kagami/pipeline/video_pipeline.h"
 
 namespace kagami::pipeline {
@@ -47,15 +53,48 @@ PageMatchRecord MakeRecord(const fingerprint::PageFingerprint& page, const Robus
   return record;
 }
 
+}  // namespace
+
+// Thread-safe: the pipeline's parallel stage reads and marks volumes, the
+// sink (its serial stage) releases them.
+struct LocalDeferral {
+  std::mutex mutex;
+  std::unordered_set<size_t> with_evidence;  // volumes where a page matched
+  std::atomic<size_t> bytes{0};              // DeferredLocal::bytes() held
+
+  bool HasEvidence(size_t volume) {
+    std::lock_guard<std::mutex> lock(mutex);
+    return with_evidence.count(volume) > 0;
+  }
+  void MarkEvidence(size_t volume) {
+    std::lock_guard<std::mutex> lock(mutex);
+    with_evidence.insert(volume);
+  }
+  void EndVolume(size_t volume) {
+    std::lock_guard<std::mutex> lock(mutex);
+    with_evidence.erase(volume);
+  }
+};
+
+namespace {
+
+// A page whose local stage waits for its volume's evidence.
+struct DeferredPage {
+  fingerprint::PageFingerprint page;  // without its annotation
+  std::shared_ptr<const DeferredLocal> deferred;
+};
+
 // Collects page outcomes (computed in the pipeline's parallel stage) into
 // volume reports, in input order.
 class ScanSink : public ExtractSink {
  public:
-  ScanSink(Store& store, std::mutex& catalog_mutex, const std::vector<ingest::Volume>& volumes,
-           const ScanOptions& options, const std::function<void(const VolumeReport&)>& on_volume,
-           const ProgressFn& progress)
+  ScanSink(Store& store, RobustMatcher& matcher, LocalDeferral& deferral,
+           const std::vector<ingest::Volume>& volumes, const ScanOptions& options,
+           const std::function<void(const VolumeReport&)>& on_volume, const ProgressFn& progress)
       : store_(store),
-        catalog_mutex_(catalog_mutex),
+        matcher_(matcher),
+        catalog_mutex_(matcher.catalog_mutex()),
+        deferral_(deferral),
         volumes_(volumes),
         options_(options),
         on_volume_(on_volume),
@@ -77,20 +116,13 @@ class ScanSink : public ExtractSink {
     if (page.pdq.quality < options_.match.min_quality) ++report.pages_low_quality;
     const PageOutcome* outcome = std::any_cast<PageOutcome>(&page.annotation);
     if (outcome == nullptr) return;
-    if (!outcome->local_status.ok()) {
-      report.errors.push_back(
-          {report.source, page.member, outcome->local_status.WithContext("local-feature stage")});
+    if (outcome->deferred) {
+      std::shared_ptr<const DeferredLocal> deferred = outcome->deferred;
+      page.annotation.reset();
+      deferred_.push_back({std::move(page), std::move(deferred)});
+      return;
     }
-    for (const RobustHit& hit : outcome->hits) {
-      Result<UnitRef> ref = LookUp(hit.unit_id);
-      if (!ref.ok()) {
-        report.errors.push_back({report.source, page.member, ref.status()});
-        continue;
-      }
-      PageMatchRecord record = MakeRecord(page, hit, *ref);
-      units_by_work_[record.ref.work_id].push_back(record.hit.unit_id);
-      report.matches.push_back(std::move(record));
-    }
+    AddOutcome(report, page, *outcome);
   }
 
   void EndAsset(size_t volume, size_t asset, const Status& status) override {
@@ -104,6 +136,8 @@ class ScanSink : public ExtractSink {
   void EndVolume(size_t volume) override {
     VolumeReport& report = Current(volume);
     const ingest::Volume& v = volumes_[volume];
+    FinishDeferred(report);
+    deferral_.EndVolume(volume);
     if (!v.status.ok()) report.status = v.status;
     int eligible = report.pages_hashed - report.pages_low_quality;
     for (WorkTally& tally : DecideVolume(units_by_work_, eligible, options_.match)) {
@@ -144,6 +178,79 @@ class ScanSink : public ExtractSink {
     return *current_;
   }
 
+  void AddOutcome(VolumeReport& report, const fingerprint::PageFingerprint& page,
+                  const PageOutcome& outcome) {
+    if (!outcome.local_status.ok()) {
+      report.errors.push_back(
+          {report.source, page.member, outcome.local_status.WithContext("local-feature stage")});
+    }
+    for (const RobustHit& hit : outcome.hits) {
+      Result<UnitRef> ref = LookUp(hit.unit_id);
+      if (!ref.ok()) {
+        report.errors.push_back({report.source, page.member, ref.status()});
+        continue;
+      }
+      PageMatchRecord record = MakeRecord(page, hit, *ref);
+      units_by_work_[record.ref.work_id].push_back(record.hit.unit_id);
+      report.matches.push_back(std::move(record));
+    }
+  }
+
+  // The volume's deferred pages: described now if a page of the volume
+  // matched, else counted as skipped. Their bytes are released either way.
+  void FinishDeferred(VolumeReport& report) {
+    if (deferred_.empty()) return;
+    std::vector<DeferredPage> pages = std::move(deferred_);
+    deferred_.clear();
+    size_t bytes = 0;
+    for (const DeferredPage& p : pages) bytes += p.deferred->bytes();
+    if (report.matches.empty()) {
+      report.pages_local_skipped += static_cast<int>(pages.size());
+      deferral_.bytes -= bytes;
+      return;
+    }
+    std::vector<PageOutcome> outcomes(pages.size());
+    tbb::parallel_for(size_t{0}, pages.size(),
+                      [&](size_t i) { outcomes[i] = RunDeferredGuarded(pages[i]); });
+    deferral_.bytes -= bytes;
+    for (size_t i = 0; i < pages.size(); ++i) {
+      if (!outcomes[i].status.ok()) {
+        report.errors.push_back({report.source, pages[i].page.member, outcomes[i].status});
+        continue;
+      }
+      AddOutcome(report, pages[i].page, outcomes[i]);
+    }
+    std::stable_sort(report.matches.begin(), report.matches.end(),
+                     [](const PageMatchRecord& a, const PageMatchRecord& b) {
+                       return a.page_index < b.page_index;
+                     });
+  }
+
+  // The page decoded as the pipeline decoded it, then its local stage; what
+  // either throws becomes the page's error (the batch goes on).
+  PageOutcome RunDeferredGuarded(const DeferredPage& p) {
+    PageOutcome outcome;
+    try {
+      cv::Mat pixels = p.deferred->encoded.rendered;
+      if (pixels.empty()) {
+        const std::vector<unsigned char>& bytes = p.deferred->encoded.bytes;
+        Result<ingest::DecodedImage> decoded = ingest::DecodeImage(
+            bytes.data(), bytes.size(), options_.extract.decode, options_.extract.limits);
+        if (!decoded.ok()) {
+          outcome.status = decoded.status();
+          return outcome;
+        }
+        pixels = std::move(decoded->pixels);
+      }
+      return matcher_.RunDeferred(pixels, *p.deferred);
+    } catch (const std::bad_alloc&) {
+      outcome.status = Status::ResourceExhausted("out of memory in the local-feature stage");
+    } catch (const std::exception& e) {
+      outcome.status = Status::Internal(std::string("local-feature stage failed: ") + e.what());
+    }
+    return outcome;
+  }
+
   Result<UnitRef> LookUp(int64_t unit_id) {
     auto it = ref_cache_.find(unit_id);
     if (it != ref_cache_.end()) return it->second;
@@ -154,7 +261,9 @@ class ScanSink : public ExtractSink {
   }
 
   Store& store_;
+  RobustMatcher& matcher_;
   std::mutex& catalog_mutex_;
+  LocalDeferral& deferral_;
   const std::vector<ingest::Volume>& volumes_;
   const ScanOptions& options_;
   const std::function<void(const VolumeReport&)>& on_volume_;
@@ -164,6 +273,7 @@ class ScanSink : public ExtractSink {
   size_t current_volume_ = 0;
   std::map<std::string, std::vector<int64_t>> units_by_work_;
   std::unordered_map<int64_t, UnitRef> ref_cache_;
+  std::vector<DeferredPage> deferred_;  // the current volume's, page order
 };
 
 }  // namespace
@@ -173,12 +283,24 @@ Scanner::Scanner(Store& store, const ScanOptions& options) : store_(store), opti
   options_.extract.dihedral = options.match.dihedral;
   matcher_ = std::make_unique<RobustMatcher>(store_, options_.match, options_.robust,
                                              options_.extract.limits);
+  deferral_ = std::make_unique<LocalDeferral>();
   RobustMatcher* matcher = matcher_.get();
-  options_.extract.analyze = [matcher](const cv::Mat& pixels, const ingest::EncodedPage& encoded,
-                                       fingerprint::PdqHasher& hasher,
-                                       fingerprint::PageFingerprint& page) {
-    PageOutcome outcome = matcher->Match(pixels, encoded, hasher, page);
+  LocalDeferral* deferral = deferral_.get();
+  const bool sampling = options_.robust.local == LocalStage::kAuto && options_.local_sample > 1;
+  const int sample = std::max(1, options_.local_sample);
+  const size_t max_bytes = options_.max_deferred_bytes;
+  options_.extract.analyze = [=](const cv::Mat& pixels, const ingest::EncodedPage& encoded,
+                                 fingerprint::PdqHasher& hasher,
+                                 fingerprint::PageFingerprint& page) {
+    const size_t page_bytes =
+        encoded.bytes.size() + encoded.rendered.total() * encoded.rendered.elemSize();
+    const bool may_defer = sampling && page.page_index % sample != 0 &&
+                           deferral->bytes.load() + page_bytes <= max_bytes &&
+                           !deferral->HasEvidence(page.volume);
+    PageOutcome outcome = matcher->Match(pixels, encoded, hasher, page, may_defer);
     if (!outcome.status.ok()) page.status = outcome.status;  // reported as a page error
+    if (outcome.deferred) deferral->bytes += outcome.deferred->bytes();
+    if (!outcome.hits.empty() && sampling) deferral->MarkEvidence(page.volume);
     page.annotation = std::move(outcome);
   };
 }
@@ -244,7 +366,7 @@ void Scanner::ScanVolumes(const std::vector<ingest::Volume>& volumes, const Volu
       self->gate_cv_.notify_all();
     }
   } leave{this};
-  ScanSink sink(store_, matcher_->catalog_mutex(), volumes, options_, on_volume, progress);
+  ScanSink sink(store_, *matcher_, *deferral_, volumes, options_, on_volume, progress);
   ExtractVolumes(volumes, options_.extract, sink);
 }
 

@@ -112,6 +112,7 @@ std::vector<std::string> ScanReportWriter::ToJsonLines(const pipeline::VolumeRep
   s["pages"] = report.pages;
   s["pages_hashed"] = report.pages_hashed;
   s["pages_low_quality"] = report.pages_low_quality;
+  s["pages_local_skipped"] = report.pages_local_skipped;
   nlohmann::json errors = nlohmann::json::array();
   for (const pipeline::FileError& e : report.errors) {
     errors.push_back({{"file", e.source}, {"member", e.member}, {"error", e.status.ToString()}});
@@ -144,6 +145,9 @@ void ScanReportWriter::WriteText(const pipeline::VolumeReport& report) {
        << (report.video ? " segments" : " matched");
   if (report.pages_low_quality > 0)
     out_ << ", " << report.pages_low_quality << " too plain to match";
+  if (report.pages_local_skipped > 0)
+    out_ << ", " << report.pages_local_skipped
+         << " not checked by local features (no page of the volume matched)";
   if (!report.errors.empty()) out_ << ", " << report.errors.size() << " errors";
   out_ << ")\n";
   if (!report.status.ok() && report.verdict == pipeline::Verdict::kError) {

@@ -28,7 +28,8 @@ inline Result<pipeline::RegisterSummary> RegisterFolder(index::Store& store,
   return pipeline::RegisterWork(store, work, {folder.string()}, options);
 }
 
-// Every match of a scan of `folder` (2 threads, `robust`), by scanned member.
+// Every match of a scan of `folder` (2 threads, `robust`, every page described
+// on its own evidence: ScanOptions::local_sample 1), by scanned member.
 // A failed scan fails the calling test.
 inline std::map<std::string, std::vector<pipeline::PageMatchRecord>> MatchesByMember(
     index::Store& store, const std::filesystem::path& folder, const index::RobustOptions& robust) {
@@ -36,6 +37,7 @@ inline std::map<std::string, std::vector<pipeline::PageMatchRecord>> MatchesByMe
   pipeline::ScanOptions scan;
   scan.extract.threads = 2;
   scan.robust = robust;
+  scan.local_sample = 1;  // each page on its own evidence (not its folder's)
   Status s = pipeline::Scan(store, {folder.string()}, scan, [&](const pipeline::VolumeReport& r) {
     for (const auto& m : r.matches) by_member[m.member].push_back(m);
   });

@@ -269,9 +269,31 @@ struct RobustHit {
 // they explain non-overlapping regions of it (fingerprint::RegionsOverlap; the
 // halves of a spread). A weaker hit overlapping a stronger one is dropped,
 // never reported as an alternative.
+// What the global stage learnt that the local stage uses.
+struct LocalHints {
+  bool low_quality = false;  // PDQ quality below MatchOptions::min_quality
+  // The page box view (normalised frame of the query), when one was found.
+  std::optional<cv::Rect2d> page_box;
+};
+
+// A page whose local stage the caller deferred (RobustMatcher::Match with
+// `may_defer`): what RobustMatcher::RunDeferred needs besides the page's
+// pixels, which the caller decodes again (the same decode gives the same
+// pixels). Holds a copy of the encoded page: `bytes()` is what it costs.
+struct DeferredLocal {
+  ingest::EncodedPage encoded;  // bytes, or the rendered pixels of a PDF page
+  LocalHints hints;
+  size_t bytes() const {
+    return encoded.bytes.size() + encoded.rendered.total() * encoded.rendered.elemSize();
+  }
+};
+
 struct PageOutcome {
   std::vector<RobustHit> hits;
   bool local_ran = false;
+  // Set when the local stage would have run and the caller let it be
+  // deferred: the page had no PDQ candidate at all (hits is empty).
+  std::shared_ptr<const DeferredLocal> deferred;
   // The cascade (LocalCascadeOptions): whether it ran, its score (the most
   // cheap-RANSAC inliers of its candidates; -1 when it did not run) and
   // whether it stopped the local stage before the full description.
@@ -293,20 +315,25 @@ class RobustMatcher {
                 const ingest::IngestLimits& limits);
   ~RobustMatcher();
 
+  // With `may_defer`, a page that has no PDQ candidate at all (no hit within
+  // the radius on any view) does not run the local stage: the outcome carries
+  // `deferred` instead, for RunDeferred if the caller later finds reason to.
+  // (Volume-level evidence: most pages of a crawl match nothing, and the local
+  // stage costs several times the PDQ stage; pipeline/scanner.h.)
   PageOutcome Match(const cv::Mat& pixels, const ingest::EncodedPage& encoded,
-                    fingerprint::PdqHasher& hasher, const fingerprint::PageFingerprint& page);
+                    fingerprint::PdqHasher& hasher, const fingerprint::PageFingerprint& page,
+                    bool may_defer = false);
+
+  // Runs the local stage Match deferred, on `pixels`: the page decoded as for
+  // Match. Its outcome is what Match without `may_defer` would have given.
+  // Thread-safe like Match.
+  PageOutcome RunDeferred(const cv::Mat& pixels, const DeferredLocal& deferred);
 
   // Serialises the caller's other catalog use with Match()'s.
   std::mutex& catalog_mutex() { return catalog_mutex_; }
 
  private:
   Status EnsureLocalIndex();
-  // What the global stage learnt that the local stage uses.
-  struct LocalHints {
-    bool low_quality = false;  // PDQ quality below MatchOptions::min_quality
-    // The page box view (normalised frame of the query), when one was found.
-    std::optional<cv::Rect2d> page_box;
-  };
   void RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPage& encoded,
                      const std::vector<RobustHit>& pdq_hits, const LocalHints& hints,
                      PageOutcome& outcome);

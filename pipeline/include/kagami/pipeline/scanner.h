@@ -66,7 +66,11 @@ struct VolumeReport {
   Status status;  // non-ok when the volume could not be read at all
   int pages = 0;  // pages read (including failed ones)
   int pages_hashed = 0;
-  int pages_low_quality = 0;             // hashed but below MatchOptions::min_quality
+  int pages_low_quality = 0;  // hashed but below MatchOptions::min_quality
+  // Pages the local-feature stage did not describe for want of evidence
+  // (ScanOptions::local_sample): no PDQ candidate, not sampled, and no page of
+  // the volume matched.
+  int pages_local_skipped = 0;
   std::vector<PageMatchRecord> matches;  // page order
   std::vector<WorkResult> works;         // every work with a matched page, best first
   std::vector<FileError> errors;
@@ -90,9 +94,26 @@ struct ScanOptions {
   // Live HLS playlists are followed for at most this many seconds of media
   // (VideoOptions::live: max_media_seconds, and 1.1x + 60 s of wall time).
   double live_seconds = 600;
+  // Volume-level evidence for the local-feature stage (RobustOptions::local
+  // kAuto). The pages of a volume (an archive, a folder, a document) are one
+  // copy or none: a pirated chapter is cropped, padded or re-encoded the same
+  // way throughout. Until some page of a volume matches, only every Nth page
+  // without a PDQ candidate (page indexes 0, N, 2N, ...) is described with
+  // local features; the others wait for the end of the volume and are
+  // described only if a page of it matched (by PDQ or local features). Pages
+  // with a PDQ candidate are always verified at once, and a volume of one page
+  // is always described. The cost: a page copied alone into an otherwise
+  // unrelated volume, with no PDQ candidate, is found only if sampled. 1
+  // describes every page on its own evidence (the most recall, the most CPU).
+  int local_sample = 12;
+  // Encoded bytes of deferred pages held at once (a soft bound: past it pages
+  // are described at once instead of deferred).
+  size_t max_deferred_bytes = size_t{256} << 20;
 };
 
 using VolumeFn = std::function<void(const VolumeReport&)>;
+
+struct LocalDeferral;  // scanner.cc: ScanOptions::local_sample's state
 
 // A long-lived matcher: the store's PDQ index, catalog lookups and local-feature
 // index are loaded once (the local index lazily, on first need) and queried by
@@ -137,6 +158,8 @@ class Scanner {
   Store& store_;
   ScanOptions options_;  // effective options (sha256 off, dihedral from match)
   std::unique_ptr<index::RobustMatcher> matcher_;
+  // Which volumes of the batch in progress have evidence; deferred bytes held.
+  std::unique_ptr<LocalDeferral> deferral_;
   // Scans in flight and a pending refresh (a refresh waits for the scans and
   // holds new ones back until it is done).
   mutable std::mutex gate_mutex_;

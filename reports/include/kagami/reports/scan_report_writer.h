@@ -37,7 +37,8 @@ double MatchSimilarity(const pipeline::PageMatchRecord& match);
 //    lines with the same index.
 //  - per input volume: {"type":"summary","source","verdict":"match"|"no_match"|"error",
 //    "works":[{"work","title","rights_holder","matched_pages","required_pages","matched"}],
-//    "pages","pages_hashed","pages_low_quality","errors":[{"member","error"}],"error"?}
+//    "pages","pages_hashed","pages_low_quality","pages_local_skipped"
+//    (pipeline::VolumeReport),"errors":[{"member","error"}],"error"?}
 // text: a table for people, one block per volume, and totals from Finish().
 // Not thread-safe; the caller serialises Write calls.
 class ScanReportWriter {
