@@ -53,6 +53,11 @@ class CrawlCommand : public Command {
     c->add_option("--local", local_,
                   "local-feature stage: auto (media without a strong PDQ match), always, never")
         ->check(CLI::IsMember({"auto", "always", "never"}));
+    c->add_option("--local-sample", local_sample_,
+                  "auto: in a fetched archive or document where no page has matched yet, "
+                  "describe every Nth page without a PDQ candidate (default 12; 1: every page; "
+                  "each fetched image is always described)")
+        ->check(CLI::Range(1, 1000000));
     c->add_flag("--fetch-only", fetch_only_,
                 "fetch and archive only; no fingerprinting or matching (for measuring)");
     c->add_flag("--restart", restart_, "discard an interrupted run of this job and start afresh");
@@ -110,6 +115,7 @@ class CrawlCommand : public Command {
     options.scan.robust.local = local_ == "never"    ? index::LocalStage::kNever
                                 : local_ == "always" ? index::LocalStage::kAlways
                                                      : index::LocalStage::kAuto;
+    options.scan.local_sample = local_sample_;
     options.stop = &g_stop;
     std::signal(SIGINT, OnCrawlStopSignal);
     std::signal(SIGTERM, OnCrawlStopSignal);
@@ -195,6 +201,7 @@ class CrawlCommand : public Command {
   std::string run_label_;
   double lease_s_ = 60;
   std::string local_ = "auto";
+  int local_sample_ = pipeline::ScanOptions{}.local_sample;
   std::string format_ = "text";
 };
 

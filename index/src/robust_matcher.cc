@@ -521,7 +521,15 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
   cheap.ransac_iterations = std::max(1, options_.verify.ransac_iterations / 10);
 
   const auto t_start = std::chrono::steady_clock::now();
-  Result<cv::Mat> gray = DecodeForLocal(pixels, encoded, limits_, options_.local_min_short_side);
+  // A landscape query's pages are at their full height: decoded at least at
+  // the registered pages' long side there, so that the wide description
+  // (ExtractQueryFeatures) sees them at their registered scale.
+  const bool landscape = pixels.cols >= pixels.rows * options_.wide_query_aspect;
+  const int min_short_side =
+      landscape && options_.wide_query_keypoints > 0
+          ? std::max(options_.local_min_short_side, options_.wide_query_min_short_side)
+          : options_.local_min_short_side;
+  Result<cv::Mat> gray = DecodeForLocal(pixels, encoded, limits_, min_short_side);
   if (!gray.ok()) {
     outcome.local_status = gray.status();
     return;

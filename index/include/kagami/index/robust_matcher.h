@@ -164,10 +164,16 @@ struct RobustOptions {
   // size whose height is features.working_long_side (long side at most
   // wide_query_max_long_side, never above the decoded width), where such a
   // page is at its registered scale, with wide_query_keypoints keypoints.
+  // Such a query is decoded with its short side at least
+  // wide_query_min_short_side (not local_min_short_side; 0: no different):
+  // a 1800x1280 spread decoded at 900x640 showed its pages at 80% of their
+  // registered scale, and at 120 registered pages of one font none of 20 CJK
+  // spread pages was found (bench/RESULTS.md section 11, sixth session).
   // Both sets lie in the query's normalised frame and are matched as one.
   double wide_query_aspect = 1.15;
   int wide_query_max_long_side = 1920;
   int wide_query_keypoints = 1000;
+  int wide_query_min_short_side = 800;  // features.working_long_side
   // A page box (the "box" view: a page inside a screenshot or reader window;
   // else a portrait "trimmed" view of a landscape image: a page padded with
   // bars to 16:9) whose long side is at
