@@ -1143,6 +1143,8 @@ int main(int argc, char** argv) {
         r.cascade.min_inliers = static_cast<int>(value);
       else if (key == "content_frame_min_inliers")
         r.content_frame_min_inliers = static_cast<int>(value);
+      else if (key == "max_projective_gain")
+        r.verify.max_projective_gain = value;
       else if (key == "min_fast_threshold" || key == "registered_min_fast_threshold")
         ;  // applied at registration above
       else {

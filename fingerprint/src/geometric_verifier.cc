@@ -132,6 +132,86 @@ std::vector<cv::Point2f> ClipToRect(std::vector<cv::Point2f> poly, float w, floa
   return poly;
 }
 
+// Sum of squared reprojection errors of `h` (src -> dst).
+double SquaredResiduals(const cv::Matx33d& h, const std::vector<cv::Point2f>& src,
+                        const std::vector<cv::Point2f>& dst) {
+  double sum = 0;
+  for (size_t i = 0; i < src.size(); ++i) {
+    const cv::Vec3d q = h * cv::Vec3d(src[i].x, src[i].y, 1);
+    if (std::abs(q[2]) < 1e-12) return 1e300;
+    const double dx = q[0] / q[2] - dst[i].x, dy = q[1] / q[2] - dst[i].y;
+    sum += dx * dx + dy * dy;
+  }
+  return sum;
+}
+
+// Judges v.homography as a real copy's transform (CheckAffinePart, then the
+// matched region: in front of the projection, bounded perspective) and, when
+// it is one, measures the overlap, overlap coverage and grid cells of
+// `inlier_points` (registered frame). Sets v.sane; returns the first violated
+// constraint ("" when none).
+std::string JudgeTransform(Verification& v, const std::vector<cv::Point2f>& inlier_points,
+                           double hull_area, cv::Size2f query_page, cv::Size2f ref_page,
+                           const VerifyOptions& o) {
+  const double page_area = static_cast<double>(ref_page.width) * ref_page.height;
+  std::string reason = CheckAffinePart(v, o);
+  if (reason.empty()) {
+    // The matched region in the query frame: the registered page placed by
+    // the homography, clipped to the query page. It must lie in front of the
+    // projection (w > 0 at its corners), and the projective scale w may vary
+    // across it by at most max_perspective (a copy's is constant).
+    const cv::Matx33d& h = v.homography;
+    const cv::Matx33d inv = h.inv();
+    std::vector<cv::Point2f> ref_in_query;
+    for (const cv::Point2f& c : PageQuad(ref_page)) {
+      const cv::Vec3d q = inv * cv::Vec3d(c.x, c.y, 1);
+      if (q[2] <= 1e-9) {
+        reason = "behind the camera";
+        break;
+      }
+      ref_in_query.emplace_back(static_cast<float>(q[0] / q[2]), static_cast<float>(q[1] / q[2]));
+    }
+    std::vector<cv::Point2f> region;
+    if (reason.empty()) {
+      region = ClipToRect(ref_in_query, query_page.width, query_page.height);
+      if (region.size() < 3) reason = "no overlap";
+    }
+    if (reason.empty()) {
+      double w_min = 1e300, w_max = -1e300;
+      for (const cv::Point2f& p : region) {
+        const double w = h(2, 0) * p.x + h(2, 1) * p.y + h(2, 2);
+        w_min = std::min(w_min, w);
+        w_max = std::max(w_max, w);
+      }
+      v.perspective = w_min > 0 ? w_max / w_min - 1.0 : 1e9;
+      if (w_min <= 1e-9)
+        reason = "behind the camera";
+      else if (v.perspective > o.max_perspective)
+        reason = "perspective";
+    }
+    v.sane = reason.empty();
+    if (v.sane) {
+      v.query_region = BoundingBox(region);
+      // The overlap in the registered frame.
+      const std::vector<cv::Point2f> overlap = Project(h, region);
+      const double overlap_area = cv::contourArea(overlap);
+      v.overlap = std::clamp(overlap_area / page_area, 0.0, 1.0);
+      v.overlap_coverage = overlap_area > 0 ? std::clamp(hull_area / overlap_area, 0.0, 1.0) : 0.0;
+      const cv::Rect2d box = BoundingBox(overlap);
+      bool cell[16] = {};
+      for (const cv::Point2f& p : inlier_points) {
+        const int cx =
+            std::clamp(static_cast<int>((p.x - box.x) * 4 / std::max(box.width, 1e-6)), 0, 3);
+        const int cy =
+            std::clamp(static_cast<int>((p.y - box.y) * 4 / std::max(box.height, 1e-6)), 0, 3);
+        cell[cy * 4 + cx] = true;
+      }
+      v.grid_cells = static_cast<int>(std::count(cell, cell + 16, true));
+    }
+  }
+  return reason;
+}
+
 }  // namespace
 
 Verification Verify(const LocalFeatures& query, const LocalFeatures& ref,
@@ -183,6 +263,8 @@ Verification VerifyCorrespondences(std::span<const cv::Point2f> query_points,
   // reported is refined on those inliers by least squares.
   cv::Mat inlier_mask;
   cv::Mat h;
+  cv::Matx33d similarity_h = cv::Matx33d::eye();  // RANSAC's model, pixel units
+  double rss_similarity = 0, rss_homography = 0;  // squared residuals on the inliers
   try {
     cv::Mat similarity = cv::estimateAffinePartial2D(
         src, dst, inlier_mask, cv::RANSAC, options.ransac_threshold * kRansacUnits,
@@ -200,11 +282,18 @@ Verification VerifyCorrespondences(std::span<const cv::Point2f> query_points,
       v.rejected_by = "inliers";
       return v;
     }
+    cv::Mat s3 = cv::Mat::eye(3, 3, CV_64F);
+    similarity.copyTo(s3(cv::Rect(0, 0, 3, 2)));
+    similarity_h = cv::Matx33d(s3);
     h = cv::findHomography(src_in, dst_in, 0);
-    if (h.empty()) {
-      h = cv::Mat::eye(3, 3, CV_64F);
-      similarity.copyTo(h(cv::Rect(0, 0, 3, 2)));
-    }
+    if (h.empty()) h = s3.clone();
+    rss_similarity = SquaredResiduals(similarity_h, src_in, dst_in);
+    rss_homography = SquaredResiduals(cv::Matx33d(h), src_in, dst_in);
+    const double dof = 2.0 * static_cast<double>(src_in.size()) - 8.0;
+    v.projective_gain =
+        rss_homography > 0 && dof > 0
+            ? std::max(0.0, (rss_similarity - rss_homography) / 4.0) / (rss_homography / dof)
+            : 1e9;
   } catch (const cv::Exception&) {
     return v;
   }
@@ -225,59 +314,18 @@ Verification VerifyCorrespondences(std::span<const cv::Point2f> query_points,
     hull_area = cv::contourArea(hull);
     v.coverage = std::clamp(hull_area / page_area, 0.0, 1.0);
   }
-  std::string reason = CheckAffinePart(v, options);
-  if (reason.empty()) {
-    // The matched region in the query frame: the registered page placed by
-    // the homography, clipped to the query page. It must lie in front of the
-    // projection (w > 0 at its corners), and the projective scale w may vary
-    // across it by at most max_perspective (a copy's is constant).
-    const cv::Matx33d& h = v.homography;
-    const cv::Matx33d inv = h.inv();
-    std::vector<cv::Point2f> ref_in_query;
-    for (const cv::Point2f& c : PageQuad(ref_page)) {
-      const cv::Vec3d q = inv * cv::Vec3d(c.x, c.y, 1);
-      if (q[2] <= 1e-9) {
-        reason = "behind the camera";
-        break;
-      }
-      ref_in_query.emplace_back(static_cast<float>(q[0] / q[2]), static_cast<float>(q[1] / q[2]));
-    }
-    std::vector<cv::Point2f> region;
-    if (reason.empty()) {
-      region = ClipToRect(ref_in_query, query_page.width, query_page.height);
-      if (region.size() < 3) reason = "no overlap";
-    }
-    if (reason.empty()) {
-      double w_min = 1e300, w_max = -1e300;
-      for (const cv::Point2f& p : region) {
-        const double w = h(2, 0) * p.x + h(2, 1) * p.y + h(2, 2);
-        w_min = std::min(w_min, w);
-        w_max = std::max(w_max, w);
-      }
-      v.perspective = w_min > 0 ? w_max / w_min - 1.0 : 1e9;
-      if (w_min <= 1e-9)
-        reason = "behind the camera";
-      else if (v.perspective > options.max_perspective)
-        reason = "perspective";
-    }
-    v.sane = reason.empty();
-    if (v.sane) {
-      v.query_region = BoundingBox(region);
-      // The overlap in the registered frame.
-      const std::vector<cv::Point2f> overlap = Project(h, region);
-      const double overlap_area = cv::contourArea(overlap);
-      v.overlap = std::clamp(overlap_area / page_area, 0.0, 1.0);
-      v.overlap_coverage = overlap_area > 0 ? std::clamp(hull_area / overlap_area, 0.0, 1.0) : 0.0;
-      const cv::Rect2d box = BoundingBox(overlap);
-      bool cell[16] = {};
-      for (const cv::Point2f& p : inlier_points) {
-        const int cx =
-            std::clamp(static_cast<int>((p.x - box.x) * 4 / std::max(box.width, 1e-6)), 0, 3);
-        const int cy =
-            std::clamp(static_cast<int>((p.y - box.y) * 4 / std::max(box.height, 1e-6)), 0, 3);
-        cell[cy * 4 + cx] = true;
-      }
-      v.grid_cells = static_cast<int>(std::count(cell, cell + 16, true));
+  std::string reason = JudgeTransform(v, inlier_points, hull_area, query_page, ref_page, options);
+  if (!v.sane && options.max_projective_gain > 0 &&
+      v.projective_gain <= options.max_projective_gain) {
+    Verification s = v;
+    s.homography = unscale * similarity_h * scale;
+    s.model = "similarity";
+    s.scale = s.anisotropy = s.rotation_deg = s.perspective = 0;
+    const std::string similarity_reason =
+        JudgeTransform(s, inlier_points, hull_area, query_page, ref_page, options);
+    if (s.sane) {
+      v = s;
+      reason = similarity_reason;
     }
   }
   if (v.sane) {

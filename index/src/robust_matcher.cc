@@ -813,7 +813,9 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
           ",\"cells\":" + std::to_string(v.grid_cells) + ",\"scale\":" + std::to_string(v.scale) +
           ",\"anisotropy\":" + std::to_string(v.anisotropy) +
           ",\"rotation\":" + std::to_string(v.rotation_deg) +
-          ",\"perspective\":" + std::to_string(v.perspective) + ",\"rejected_by\":\"" +
+          ",\"perspective\":" + std::to_string(v.perspective) +
+          ",\"projective_gain\":" + std::to_string(v.projective_gain) + ",\"model\":\"" + v.model +
+          "\"" + ",\"rejected_by\":\"" +
           (v.accepted && !accepted ? std::string("boilerplate") : v.rejected_by) + "\"" +
           ",\"accepted\":" + (accepted ? "true" : "false") +
           ",\"content_frame\":" + (best.content_frame ? "true" : "false") + distinct.trace;

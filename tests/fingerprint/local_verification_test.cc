@@ -185,9 +185,55 @@ TEST_F(GeometricVerifier, RejectsAPerspectiveViewThatNoDigitalCopyHas) {
   const Verification loose = Verify(Extract(warped), (*refs_)[3], relaxed);
   ASSERT_GE(loose.inliers, relaxed.min_inliers) << "the warp should still match geometrically";
   EXPECT_GT(loose.perspective, VerifyOptions{}.max_perspective);
+  // The inliers themselves show the perspective: the homography explains them
+  // far better than the similarity, which is therefore never judged instead.
+  EXPECT_GT(loose.projective_gain, VerifyOptions{}.max_projective_gain);
   const Verification v = Verify(Extract(warped), (*refs_)[3]);
   EXPECT_FALSE(v.accepted);
   EXPECT_TRUE(v.rejected_by == "perspective" || v.rejected_by == "aspect change") << v.rejected_by;
+}
+
+// Correspondences of a copy (scale 0.8, rotation 2 degrees, shifted) whose
+// registered points all lie on one horizontal band (y 0.41-0.43 of a 1 x 0.625
+// page, x 0.15-0.75), with +-1.5 px of noise at a long side of 1000 px: the
+// texture of a dark landscape photo.
+void BandCorrespondences(std::vector<cv::Point2f>* query, std::vector<cv::Point2f>* ref) {
+  cv::RNG rng(7);
+  const double s = 0.8, a = 2.0 * CV_PI / 180;
+  for (int i = 0; i < 120; ++i) {
+    const cv::Point2f r(static_cast<float>(rng.uniform(0.15, 0.75)),
+                        static_cast<float>(rng.uniform(0.41, 0.43)));
+    // ref = s R q + t  =>  q = R^T (ref - t) / s
+    const double x = r.x - 0.05, y = r.y - 0.02;
+    const double qx = (std::cos(a) * x + std::sin(a) * y) / s;
+    const double qy = (-std::sin(a) * x + std::cos(a) * y) / s;
+    query->emplace_back(static_cast<float>(qx + rng.uniform(-1.5e-3, 1.5e-3)),
+                        static_cast<float>(qy + rng.uniform(-1.5e-3, 1.5e-3)));
+    ref->push_back(r);
+  }
+}
+
+TEST(SimilarityFallbackTest, InliersOnOneBandAreJudgedWithTheSimilarity) {
+  std::vector<cv::Point2f> query, ref;
+  BandCorrespondences(&query, &ref);
+  const cv::Size2f query_page(1.0f, 0.78f), ref_page(1.0f, 0.625f);
+  VerifyOptions homography_only;
+  homography_only.max_projective_gain = 0;
+  const Verification h = VerifyCorrespondences(query, ref, query_page, ref_page, homography_only);
+  ASSERT_GE(h.inliers, 100);
+  EXPECT_EQ(h.model, "homography");
+  EXPECT_FALSE(h.sane) << "the band no longer makes the least-squares homography degenerate";
+  EXPECT_LT(h.projective_gain, VerifyOptions{}.max_projective_gain);
+
+  const Verification v = VerifyCorrespondences(query, ref, query_page, ref_page);
+  EXPECT_EQ(v.model, "similarity");
+  EXPECT_TRUE(v.sane);
+  EXPECT_NEAR(v.scale, 0.8, 0.01);  // query -> registered
+  EXPECT_NEAR(v.rotation_deg, 2.0, 0.2);
+  EXPECT_EQ(v.perspective, 0);
+  // Every acceptance threshold still applies: a band covers too little.
+  EXPECT_FALSE(v.accepted);
+  EXPECT_EQ(v.rejected_by, "coverage");
 }
 
 TEST_F(GeometricVerifier, ReportsTheTransformOfACopy) {
@@ -200,6 +246,7 @@ TEST_F(GeometricVerifier, ReportsTheTransformOfACopy) {
   EXPECT_GT(v.overlap, 0.99);
   EXPECT_GE(v.grid_cells, 14);
   EXPECT_EQ(v.rejected_by, "");
+  EXPECT_EQ(v.model, "homography");
   // The registered page fills the whole query.
   EXPECT_NEAR(v.query_region.x, 0, 0.01);
   EXPECT_NEAR(v.query_region.width, (*refs_)[0].page_width, 0.01);

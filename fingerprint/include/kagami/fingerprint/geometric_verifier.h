@@ -17,9 +17,13 @@ namespace kagami::fingerprint {
 // similarity transform (OpenCV cv::estimateAffinePartial2D: 2-point samples, so
 // ~100x fewer iterations than a 4-point homography and fewer chance inliers
 // between unrelated pages), a least-squares homography on the inliers for the
-// report, sanity checks on it, then thresholds on the inlier count and on how
-// much of the registered page the inliers cover. Digital pirate copies are
-// cropped, padded, rescaled, slightly rotated or cut from spreads: all
+// report, sanity checks on it (on the similarity instead where the inliers do
+// not determine the homography's projective terms: max_projective_gain, an F
+// test between the nested least-squares models in the spirit of Torr's model
+// selection, "Geometric motion segmentation and model selection", Phil.
+// Trans. R. Soc. A 356, 1998), then thresholds on the inlier count and on
+// how much of the registered page the inliers cover. Digital pirate copies
+// are cropped, padded, rescaled, slightly rotated or cut from spreads: all
 // similarities; perspective (camera shots) is out of scope.
 //
 // Mirrored copies: descriptors are not mirror-invariant, so a flipped copy is
@@ -57,6 +61,18 @@ struct VerifyOptions {
   double max_anisotropy = 1.25;
   double max_rotation_deg = 20.0;
   double max_perspective = 0.1;
+  // The homography is fitted to the inliers by least squares; where they lie
+  // on a line or in a small cluster (line art, a photo's one textured band)
+  // its projective terms fit noise and extrapolate to a transform no copy
+  // has. When the homography fails the constraints above and does not
+  // explain the inliers better than RANSAC's similarity by more than this F
+  // statistic (Verification::projective_gain), the similarity is judged
+  // instead, under the same constraints and thresholds. A real perspective
+  // view (a camera shot) is explained far better by the homography and stays
+  // rejected. On real images (bench/RESULTS.md section 11, "Recall on line
+  // art and textured bands") accepted true pairs' homographies gain 0-7.3
+  // (p95 3.8); 0 never judges the similarity.
+  double max_projective_gain = 10;
 };
 
 struct Verification {
@@ -74,6 +90,14 @@ struct Verification {
   double overlap = 0;           // overlap area / registered page area, 0..1
   double overlap_coverage = 0;  // inlier hull / overlap area, 0..1
   int grid_cells = 0;           // occupied cells of the 4x4 grid over the overlap
+  // How much better the homography explains the inliers than RANSAC's
+  // similarity: the F statistic ((RSS_s - RSS_h) / 4) / (RSS_h / (2n - 8))
+  // of the two least-squares fits' squared residuals over n inliers.
+  double projective_gain = 0;
+  // The transform judged: "homography", or "similarity" when the homography
+  // was not a copy's and its projective terms are not supported by the
+  // inliers (see VerifyOptions::max_projective_gain).
+  std::string model = "homography";
   // Bounding box, in the query's normalised frame, of the registered page as
   // the homography places it, clipped to the query page: the region of the
   // query this match explains (see RegionsOverlap).
