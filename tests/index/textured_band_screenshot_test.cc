@@ -22,6 +22,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "../../bench/e2e/real_sources.h"
 #include "kagami/index/robust_matcher.h"
 #include "kagami/index/store.h"
 #include "real_images.h"
@@ -38,47 +39,10 @@ constexpr char kDrawing[] = "/usr/share/openclipart/png/office/stylized_cd_jakob
 
 using ::kagami::testing::LoadOnWhite;
 
-// `page` in a 1920x1080 reader window as the calibration bench draws it
-// (bench/e2e/real_calibration.cc, Screenshot(): tabs, an address bar, a
-// sidebar of thumbnails, a status line; the page at 80-90% of the viewer's
-// height); `seed` 8 is the bench's query of this photo (light theme).
-cv::Mat InReaderWindow(const cv::Mat& m, int seed) {
-  std::mt19937 rng(seed);
-  const int w = 1920, h = 1080;
-  const bool dark = seed % 2;
-  cv::Mat out(h, w, CV_8UC3, dark ? cv::Scalar(40, 40, 44) : cv::Scalar(236, 236, 236));
-  cv::rectangle(out, cv::Rect(0, 0, w, 36), cv::Scalar(60, 60, 66), cv::FILLED);
-  for (int t = 0; t < 4; ++t) {
-    cv::rectangle(out, cv::Rect(10 + t * 230, 6, 220, 30),
-                  t == 1 ? cv::Scalar(250, 250, 250) : cv::Scalar(90, 90, 96), cv::FILLED);
-    cv::putText(out, "Chapter " + std::to_string(rng() % 300) + " - read online",
-                cv::Point(20 + t * 230, 27), cv::FONT_HERSHEY_SIMPLEX, 0.45,
-                t == 1 ? cv::Scalar(20, 20, 20) : cv::Scalar(220, 220, 220), 1, cv::LINE_AA);
-  }
-  cv::rectangle(out, cv::Rect(0, 36, w, 44), cv::Scalar(250, 250, 250), cv::FILLED);
-  cv::rectangle(out, cv::Rect(120, 44, 1200, 28), cv::Scalar(225, 225, 225), cv::FILLED);
-  cv::putText(out, "https://manga-reader.example/series/" + std::to_string(rng()) + "/page-7",
-              cv::Point(132, 64), cv::FONT_HERSHEY_SIMPLEX, 0.55, cv::Scalar(30, 30, 30), 1,
-              cv::LINE_AA);
-  cv::rectangle(out, cv::Rect(0, 80, 260, h - 110),
-                dark ? cv::Scalar(55, 55, 60) : cv::Scalar(215, 215, 215), cv::FILLED);
-  for (int k = 0; k < 6; ++k) {
-    cv::rectangle(out, cv::Rect(30, 100 + k * 150, 90, 130), cv::Scalar(180, 180, 180), cv::FILLED);
-    cv::putText(out, "p. " + std::to_string(k + 1), cv::Point(140, 170 + k * 150),
-                cv::FONT_HERSHEY_SIMPLEX, 0.6, cv::Scalar(120, 120, 120), 1, cv::LINE_AA);
-  }
-  cv::rectangle(out, cv::Rect(0, h - 30, w, 30), cv::Scalar(70, 70, 76), cv::FILLED);
-  cv::putText(out, "Page 7 of 212   |   zoom 100%", cv::Point(20, h - 10), cv::FONT_HERSHEY_SIMPLEX,
-              0.5, cv::Scalar(230, 230, 230), 1, cv::LINE_AA);
-  const int avail_h = h - 80 - 30, avail_w = w - 260;
-  const double s =
-      std::min(avail_h * (0.8 + 0.1 * (rng() % 100) / 100.0) / m.rows, avail_w * 0.9 / m.cols);
-  cv::Mat page;
-  cv::resize(m, page, cv::Size(), s, s, cv::INTER_AREA);
-  const int x = 260 + (avail_w - page.cols) / 2, y = 80 + (avail_h - page.rows) / 2;
-  page.copyTo(out(cv::Rect(x, y, page.cols, page.rows)));
-  return out;
-}
+// The bench's reader window (bench/e2e/real_sources.h Screenshot(): tabs, an
+// address bar, a sidebar of thumbnails, a status line; the page at 80-90% of
+// the viewer's height); `seed` 8 is the bench's query of this photo.
+using ::kagami::bench::real::Screenshot;
 
 class TexturedBandScreenshotTest : public ::testing::Test {
  protected:
@@ -101,7 +65,7 @@ class TexturedBandScreenshotTest : public ::testing::Test {
       ASSERT_FALSE(image.empty()) << name;
       cv::imwrite((dir_ / "registered" / name).string(), image, {cv::IMWRITE_JPEG_QUALITY, 90});
     }
-    cv::imwrite((dir_ / "screenshots" / "band.jpg").string(), InReaderWindow(images[0].second, 8),
+    cv::imwrite((dir_ / "screenshots" / "band.jpg").string(), Screenshot(images[0].second, 8),
                 {cv::IMWRITE_JPEG_QUALITY, 85});
     auto store = Store::Open(dir_ / "data");
     ASSERT_TRUE(store.ok()) << store.status().ToString();
