@@ -13,8 +13,6 @@
 #include <string>
 #include <vector>
 
-#include <unistd.h>
-
 #include <opencv2/core.hpp>
 #include <opencv2/freetype.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -23,6 +21,7 @@
 #include "kagami/index/store.h"
 #include "kagami/pipeline/scanner.h"
 #include "scan_fixture.h"
+#include "temp_dir.h"
 
 namespace kagami::index {
 namespace {
@@ -35,9 +34,8 @@ TEST(SpreadScaleTest, SpreadsOfSameFontPagesAreFoundAmongManyPagesOfThatFont) {
   if (!fs::exists(::kagami::testing::kNotoSansCjk)) {
     GTEST_SKIP() << ::kagami::testing::kNotoSansCjk << " missing (scripts/bootstrap installs it)";
   }
-  const fs::path dir =
-      fs::path(::testing::TempDir()) / ("kagami_spread_scale_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
+  const ::kagami::testing::TempDir temp;
+  const fs::path dir = temp.path();
   fs::create_directories(dir / "registered");
   fs::create_directories(dir / "spreads");
   cv::Ptr<cv::freetype::FreeType2> ft = cv::freetype::createFreeType2();
@@ -86,7 +84,6 @@ TEST(SpreadScaleTest, SpreadsOfSameFontPagesAreFoundAmongManyPagesOfThatFont) {
   EXPECT_LT(found_before, 6u) << "the spreads no longer reproduce the miss";
   EXPECT_GE(found, 7u) << "of the 8 pages shown in 4 spreads";
   store->reset();
-  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -12,8 +12,6 @@
 #include <string>
 #include <vector>
 
-#include <unistd.h>
-
 #include <opencv2/core.hpp>
 #include <opencv2/freetype.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -22,6 +20,7 @@
 #include "kagami/index/store.h"
 #include "kagami/pipeline/scanner.h"
 #include "scan_fixture.h"
+#include "temp_dir.h"
 
 namespace kagami::index {
 namespace {
@@ -34,11 +33,7 @@ class VolumeEvidenceTest : public ::testing::Test {
     if (!fs::exists(::kagami::testing::kNotoSansCjk)) {
       GTEST_SKIP() << ::kagami::testing::kNotoSansCjk << " missing (scripts/bootstrap installs it)";
     }
-    dir_ = fs::path(::testing::TempDir()) /
-           ("kagami_volume_evidence_" +
-            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
-            std::to_string(::getpid()));
-    fs::remove_all(dir_);
+    dir_ = temp_.path();
     fs::create_directories(dir_ / "registered");
     cv::Ptr<cv::freetype::FreeType2> ft = cv::freetype::createFreeType2();
     ft->loadFontData(::kagami::testing::kNotoSansCjk, 0);
@@ -55,10 +50,7 @@ class VolumeEvidenceTest : public ::testing::Test {
     ASSERT_TRUE(summary.ok()) << summary.status().ToString();
     ASSERT_EQ(summary->units_added, 4);
   }
-  void TearDown() override {
-    store_.reset();
-    if (!dir_.empty()) fs::remove_all(dir_);
-  }
+  void TearDown() override { store_.reset(); }
 
   // Writes a folder volume whose files sort in the order given: "crop:N" is
   // registered page N cropped 10% per side, "copy:N" page N re-encoded,
@@ -108,6 +100,7 @@ class VolumeEvidenceTest : public ::testing::Test {
     return out;
   }
 
+  ::kagami::testing::TempDir temp_;
   fs::path dir_;
   std::unique_ptr<Store> store_;
   std::vector<cv::Mat> pages_;
