@@ -292,8 +292,7 @@ Scanner::Scanner(Store& store, const ScanOptions& options) : store_(store), opti
   options_.extract.analyze = [=](const cv::Mat& pixels, const ingest::EncodedPage& encoded,
                                  fingerprint::PdqHasher& hasher,
                                  fingerprint::PageFingerprint& page) {
-    const size_t page_bytes =
-        encoded.bytes.size() + encoded.rendered.total() * encoded.rendered.elemSize();
+    const size_t page_bytes = DeferredLocal::HeldBytes(encoded);
     const bool may_defer = sampling && page.page_index % sample != 0 &&
                            deferral->bytes.load() + page_bytes <= max_bytes &&
                            !deferral->HasEvidence(page.volume);

@@ -16,8 +16,6 @@
 #include <string>
 #include <vector>
 
-#include <unistd.h>
-
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -27,6 +25,7 @@
 #include "kagami/index/store.h"
 #include "real_images.h"
 #include "scan_fixture.h"
+#include "temp_dir.h"
 
 namespace kagami::index {
 namespace {
@@ -50,11 +49,7 @@ class TexturedBandScreenshotTest : public ::testing::Test {
     for (const char* path : {kBandPhoto, kOtherPhoto, kDrawing}) {
       if (!fs::exists(path)) GTEST_SKIP() << path << " missing (scripts/bootstrap installs it)";
     }
-    dir_ = fs::path(::testing::TempDir()) /
-           ("kagami_band_" +
-            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
-            std::to_string(::getpid()));
-    fs::remove_all(dir_);
+    dir_ = temp_.path();
     fs::create_directories(dir_ / "registered");
     fs::create_directories(dir_ / "screenshots");
     const std::vector<std::pair<std::string, cv::Mat>> images = {
@@ -75,10 +70,7 @@ class TexturedBandScreenshotTest : public ::testing::Test {
     ASSERT_TRUE(summary.ok()) << summary.status().ToString();
     ASSERT_EQ(summary->units_added, 3);
   }
-  void TearDown() override {
-    store_.reset();
-    if (!dir_.empty()) fs::remove_all(dir_);
-  }
+  void TearDown() override { store_.reset(); }
 
   // The screenshot's matches; a match of another page fails the test.
   std::vector<pipeline::PageMatchRecord> Scan(const RobustOptions& robust) {
@@ -93,6 +85,7 @@ class TexturedBandScreenshotTest : public ::testing::Test {
     return found;
   }
 
+  ::kagami::testing::TempDir temp_;
   fs::path dir_;
   std::unique_ptr<Store> store_;
 };

@@ -306,8 +306,11 @@ struct LocalHints {
 struct DeferredLocal {
   ingest::EncodedPage encoded;  // bytes, or the rendered pixels of a PDF page
   LocalHints hints;
-  size_t bytes() const {
-    return encoded.bytes.size() + encoded.rendered.total() * encoded.rendered.elemSize();
+  size_t bytes() const { return HeldBytes(encoded); }
+
+  // What holding a copy of `page` costs: its encoded bytes or rendered pixels.
+  static size_t HeldBytes(const ingest::EncodedPage& page) {
+    return page.bytes.size() + page.rendered.total() * page.rendered.elemSize();
   }
 };
 
