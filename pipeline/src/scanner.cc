@@ -50,6 +50,8 @@ PageMatchRecord MakeRecord(const fingerprint::PageFingerprint& page, const Robus
   record.homography = hit.homography;
   record.verification = hit.verification;
   record.content_frame = hit.content_frame;
+  record.boilerplate_keypoints = hit.boilerplate_keypoints;
+  record.distinct_inliers = hit.distinct_inliers;
   return record;
 }
 

@@ -116,6 +116,15 @@ std::string Describe(const MatchedUnit& u) {
     s += ", " + std::to_string(u.inliers) + " inliers, coverage " +
          std::to_string(static_cast<int>(u.coverage * 100 + 0.5)) + "%";
   }
+  if (u.geometry) {
+    const GeometryEvidence& g = *u.geometry;
+    s += " of the registered " + std::string(g.coverage_of == "content" ? "content box" : "page");
+    if (g.distinct_inliers >= 0) {
+      s += ", " + std::to_string(g.distinct_inliers) + " inliers off shared layout";
+    }
+    s += ", " + std::to_string(g.grid_cells) + "/16 grid cells, " + g.model + " scale " +
+         Fixed(g.scale, 2) + " rotation " + Fixed(g.rotation_deg, 1) + " deg";
+  }
   if (u.mirrored) s += ", mirrored";
   return s;
 }

@@ -51,6 +51,51 @@ Result<std::optional<TimeRange>> TimeRangeFromJson(const json& j, const char* ke
   return std::optional<TimeRange>(TimeRange{(*it)[0].get<double>(), (*it)[1].get<double>()});
 }
 
+json GeometryToJson(const GeometryEvidence& g) {
+  return {{"matches", g.matches},
+          {"inliers", g.inliers},
+          {"distinct_inliers", g.distinct_inliers},
+          {"layout_keypoints", g.layout_keypoints},
+          {"coverage", Round6(g.coverage)},
+          {"coverage_of", g.coverage_of},
+          {"overlap", Round6(g.overlap)},
+          {"overlap_coverage", Round6(g.overlap_coverage)},
+          {"grid_cells", g.grid_cells},
+          {"scale", Round6(g.scale)},
+          {"anisotropy", Round6(g.anisotropy)},
+          {"rotation_deg", Round6(g.rotation_deg)},
+          {"perspective", Round6(g.perspective)},
+          {"model", g.model},
+          {"projective_gain", Round6(g.projective_gain)}};
+}
+
+Result<GeometryEvidence> GeometryFromJson(const json& j) {
+  if (!j.is_object()) return Status::Corrupt("geometry is not an object");
+  GeometryEvidence g;
+  KAGAMI_ASSIGN_OR_RETURN(g.matches, Get<int>(j, "matches"));
+  KAGAMI_ASSIGN_OR_RETURN(g.inliers, Get<int>(j, "inliers"));
+  KAGAMI_ASSIGN_OR_RETURN(g.distinct_inliers, Get<int>(j, "distinct_inliers"));
+  KAGAMI_ASSIGN_OR_RETURN(g.layout_keypoints, Get<int>(j, "layout_keypoints"));
+  KAGAMI_ASSIGN_OR_RETURN(g.coverage, Get<double>(j, "coverage"));
+  KAGAMI_ASSIGN_OR_RETURN(g.coverage_of, Get<std::string>(j, "coverage_of"));
+  KAGAMI_ASSIGN_OR_RETURN(g.overlap, Get<double>(j, "overlap"));
+  KAGAMI_ASSIGN_OR_RETURN(g.overlap_coverage, Get<double>(j, "overlap_coverage"));
+  KAGAMI_ASSIGN_OR_RETURN(g.grid_cells, Get<int>(j, "grid_cells"));
+  KAGAMI_ASSIGN_OR_RETURN(g.scale, Get<double>(j, "scale"));
+  KAGAMI_ASSIGN_OR_RETURN(g.anisotropy, Get<double>(j, "anisotropy"));
+  KAGAMI_ASSIGN_OR_RETURN(g.rotation_deg, Get<double>(j, "rotation_deg"));
+  KAGAMI_ASSIGN_OR_RETURN(g.perspective, Get<double>(j, "perspective"));
+  KAGAMI_ASSIGN_OR_RETURN(g.model, Get<std::string>(j, "model"));
+  KAGAMI_ASSIGN_OR_RETURN(g.projective_gain, Get<double>(j, "projective_gain"));
+  if (g.coverage_of != "page" && g.coverage_of != "content") {
+    return Status::Corrupt("geometry coverage_of is \"" + g.coverage_of + "\"");
+  }
+  if (g.model != "homography" && g.model != "similarity") {
+    return Status::Corrupt("geometry model is \"" + g.model + "\"");
+  }
+  return g;
+}
+
 bool IsHex64(std::string_view s) {
   if (s.size() != 64) return false;
   for (char c : s) {
@@ -188,6 +233,7 @@ std::string FindingToJson(const Finding& f) {
                                      {"segment_sha256", q.segment_sha256},
                                      {"segment_sequence", q.segment_sequence}};
     }
+    if (u.geometry) units.back()["geometry"] = GeometryToJson(*u.geometry);
   }
   json headers = json::array();
   for (const auto& [name, value] : f.http_headers) headers.push_back(json::array({name, value}));
@@ -289,6 +335,11 @@ Result<Finding> FindingFromJson(std::string_view body) {
       KAGAMI_ASSIGN_OR_RETURN(v.segment_sha256, Get<std::string>(*q, "segment_sha256"));
       KAGAMI_ASSIGN_OR_RETURN(v.segment_sequence, Get<int64_t>(*q, "segment_sequence"));
       u.query_frame = std::move(v);
+    }
+    auto g = uj.find("geometry");
+    if (g != uj.end() && !g->is_null()) {
+      KAGAMI_ASSIGN_OR_RETURN(GeometryEvidence ge, GeometryFromJson(*g));
+      u.geometry = std::move(ge);
     }
     f.units.push_back(std::move(u));
   }

@@ -91,7 +91,13 @@ std::vector<std::string> ScanReportWriter::ToJsonLines(const pipeline::VolumeRep
                            {"anisotropy", round4(v.anisotropy)},
                            {"rotation_deg", round4(v.rotation_deg)},
                            {"perspective", round4(v.perspective)},
+                           {"model", v.model},
+                           {"projective_gain", round4(v.projective_gain)},
                            {"coverage_of", m.content_frame ? "content" : "page"}};
+      if (m.distinct_inliers >= 0) {
+        j["verification"]["distinct_inliers"] = m.distinct_inliers;
+        j["verification"]["layout_keypoints"] = m.boilerplate_keypoints;
+      }
     }
     lines.push_back(Dump(j));
   }
@@ -173,7 +179,10 @@ void ScanReportWriter::WriteText(const pipeline::VolumeReport& report) {
         how += std::string(" ") + VariantName(m.hit.variant);
       }
       if (m.view != "full") how += " " + m.view;
-      if (m.inliers > 0) how += " " + std::to_string(m.inliers) + " inliers";
+      if (m.inliers > 0) {
+        how += " " + std::to_string(m.inliers) + " inliers, coverage " +
+               std::to_string(static_cast<int>(std::lround(std::min(1.0, m.coverage) * 100))) + "%";
+      }
       std::string dist = m.hit.distance >= 0 ? std::to_string(m.hit.distance) : "-";
       std::snprintf(line, sizeof line, "    %5d  %-28s  %-16s  %-28s  %4s  %5.3f  %s\n",
                     m.page_index, Ellipsize(m.member, 28).c_str(),

@@ -84,6 +84,52 @@ TEST(FindingsLedgerTest, FindingRoundTripsThroughTheStore) {
   ASSERT_TRUE(u.time.has_value());
   EXPECT_DOUBLE_EQ(u.time->end_s, 3.25);
   EXPECT_EQ(rec->finding.http_headers.at(1).second, "nginx");
+  EXPECT_FALSE(u.geometry.has_value());  // a PDQ-and-local unit recorded without measurements
+}
+
+TEST(FindingsLedgerTest, GeometricEvidenceRoundTripsAndOlderUnitsStillRead) {
+  testing::TempDir dir;
+  auto ledger = FindingsLedger::Open(dir.path(), FixedClock("2026-11-30T01:02:03Z"));
+  ASSERT_TRUE(ledger.ok()) << ledger.status().ToString();
+  Finding in = SampleFinding("w1", "2026-11-29T10:00:00Z");
+  GeometryEvidence g;
+  g.matches = 140;
+  g.inliers = 80;
+  g.distinct_inliers = 61;
+  g.layout_keypoints = 90;
+  g.coverage = 0.7123456789;
+  g.coverage_of = "content";
+  g.overlap = 0.95;
+  g.overlap_coverage = 0.74;
+  g.grid_cells = 14;
+  g.scale = 0.83;
+  g.anisotropy = 1.02;
+  g.rotation_deg = -3.9;
+  g.perspective = 0.004;
+  g.model = "similarity";
+  g.projective_gain = 2.5;
+  in.units[0].geometry = g;
+  const std::string without = FindingToJson(SampleFinding("w1", "2026-11-29T10:00:00Z"));
+  EXPECT_EQ(without.find("geometry"), std::string::npos);  // older bodies are unchanged
+  auto id = (*ledger)->Append(in);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  auto rec = (*ledger)->Get(*id);
+  ASSERT_TRUE(rec.ok()) << rec.status().ToString();
+  ASSERT_TRUE(rec->finding.units.at(0).geometry.has_value());
+  const GeometryEvidence& out = *rec->finding.units[0].geometry;
+  EXPECT_EQ(out.distinct_inliers, 61);
+  EXPECT_EQ(out.coverage_of, "content");
+  EXPECT_EQ(out.model, "similarity");
+  EXPECT_DOUBLE_EQ(out.coverage, 0.712346);  // stored at 6 decimals
+  EXPECT_EQ(out.grid_cells, 14);
+  EXPECT_EQ(FindingToJson(rec->finding), FindingToJson(in));
+
+  std::string body = FindingToJson(in);
+  const std::string model = "\"model\":\"similarity\"";
+  ASSERT_NE(body.find(model), std::string::npos) << body;
+  body.replace(body.find(model), model.size(), "\"model\":\"affine\"");
+  auto bad = FindingFromJson(body);
+  EXPECT_FALSE(bad.ok());
 }
 
 TEST(FindingsLedgerTest, CanonicalBodyIsStableAndSorted) {

@@ -78,6 +78,10 @@ TEST(ScanReportWriterTest, JsonlCarriesTheEvidenceOfEachMatch) {
   local.verification.anisotropy = 1.01;
   local.verification.rotation_deg = -4.0;
   local.verification.perspective = 0.002;
+  local.verification.model = "similarity";
+  local.verification.projective_gain = 3.14159;
+  local.distinct_inliers = 41;
+  local.boilerplate_keypoints = 120;
   r.matches.push_back(local);
   std::vector<std::string> lines = ScanReportWriter::ToJsonLines(r);
   ASSERT_EQ(lines.size(), 3u);
@@ -102,6 +106,35 @@ TEST(ScanReportWriterTest, JsonlCarriesTheEvidenceOfEachMatch) {
   EXPECT_DOUBLE_EQ(v["rotation_deg"].get<double>(), -4.0);
   EXPECT_DOUBLE_EQ(v["perspective"].get<double>(), 0.002);
   EXPECT_EQ(v["coverage_of"], "page");  // measured against the whole registered page
+  EXPECT_EQ(v["model"], "similarity");
+  EXPECT_DOUBLE_EQ(v["projective_gain"].get<double>(), 3.1416);
+  EXPECT_EQ(v["distinct_inliers"], 41);
+  EXPECT_EQ(v["layout_keypoints"], 120);
+}
+
+TEST(ScanReportWriterTest, JsonlLeavesOutTheLayoutCheckWhenItDidNotRun) {
+  pipeline::VolumeReport r = MatchedReport();
+  pipeline::PageMatchRecord& m = r.matches[0];
+  m.method = "local";
+  m.hit.distance = -1;
+  m.inliers = 30;
+  m.verification.inliers = 30;
+  nlohmann::json j = nlohmann::json::parse(ScanReportWriter::ToJsonLines(r)[0]);
+  ASSERT_TRUE(j.contains("verification"));
+  EXPECT_FALSE(j["verification"].contains("distinct_inliers"));
+  EXPECT_EQ(j["verification"]["model"], "homography");
+}
+
+TEST(ScanReportWriterTest, TextShowsInliersAndCoverageOfLocalMatches) {
+  pipeline::VolumeReport r = MatchedReport();
+  r.matches[0].method = "local";
+  r.matches[0].hit.distance = -1;
+  r.matches[0].inliers = 57;
+  r.matches[0].coverage = 0.414;
+  std::ostringstream out;
+  ScanReportWriter writer(ReportFormat::kText, out);
+  writer.Write(r);
+  EXPECT_NE(out.str().find("57 inliers, coverage 41%"), std::string::npos) << out.str();
 }
 
 TEST(ScanReportWriterTest, TextNamesVerdictWorkAndErrors) {

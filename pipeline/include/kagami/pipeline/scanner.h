@@ -51,6 +51,10 @@ struct PageMatchRecord {
   // Coverage measurements are relative to the registered page's content box,
   // not the whole page (index::RobustHit::content_frame).
   bool content_frame = false;
+  // Registered keypoints marked as layout shared with sibling pages, and the
+  // inliers without them (index::RobustHit; -1: not checked).
+  int boilerplate_keypoints = -1;
+  int distinct_inliers = -1;
 };
 
 struct WorkResult {

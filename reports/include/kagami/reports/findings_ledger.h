@@ -97,6 +97,29 @@ struct VideoQueryFrame {
 };
 
 // One suspect unit (page or frame) matched to one registered unit.
+// The geometric verification behind a local-feature match, as the matcher
+// measured it (fingerprint::Verification): what a reviewer needs to judge the
+// match. Units: coverage, overlap and overlap_coverage are area fractions
+// 0..1; scale is sqrt|det| of the affine part (registered / suspect, in long-
+// side units); rotation in degrees.
+struct GeometryEvidence {
+  int matches = 0;            // descriptor matches after the ratio test
+  int inliers = 0;            // consistent with the transform
+  int distinct_inliers = -1;  // inliers off the registered page's shared layout; -1 unchecked
+  int layout_keypoints = -1;  // registered keypoints marked as shared layout; -1 unchecked
+  double coverage = 0;        // inlier hull / area of coverage_of
+  std::string coverage_of = "page";  // "page", or "content": the registered page's content box
+  double overlap = 0;                // suspect page as mapped / registered area
+  double overlap_coverage = 0;       // inlier hull / overlap
+  int grid_cells = 0;                // occupied cells of a 4x4 grid over the overlap
+  double scale = 0;
+  double anisotropy = 0;  // singular value ratio, >= 1
+  double rotation_deg = 0;
+  double perspective = 0;            // max w / min w - 1 over the matched region
+  std::string model = "homography";  // the transform judged: "homography" or "similarity"
+  double projective_gain = 0;        // F statistic of homography over similarity
+};
+
 struct MatchedUnit {
   // The suspect side.
   std::string member;             // path inside the suspect archive/folder ("" for a plain file)
@@ -125,6 +148,9 @@ struct MatchedUnit {
   std::optional<std::array<double, 9>> homography;
   // Video read over http(s): the exhibit's query frame (absent otherwise).
   std::optional<VideoQueryFrame> query_frame;
+  // Local-feature matches: the verification's measurements (absent for PDQ-only
+  // matches, video segments and entries recorded before it was kept).
+  std::optional<GeometryEvidence> geometry;
 };
 
 // One source (file or fetched media) that contains a registered work.
