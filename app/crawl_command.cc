@@ -54,9 +54,9 @@ class CrawlCommand : public Command {
                   "local-feature stage: auto (media without a strong PDQ match), always, never")
         ->check(CLI::IsMember({"auto", "always", "never"}));
     c->add_option("--local-sample", local_sample_,
-                  "auto: in a fetched archive or document where no page has matched yet, "
-                  "describe every Nth page without a PDQ candidate (default 12; 1: every page; "
-                  "each fetched image is always described)")
+                  "auto: among the images of one page, and in a fetched archive or document, "
+                  "until one has matched describe every Nth without a PDQ candidate; the others "
+                  "wait and are described once one matches (default 12; 1: every image)")
         ->check(CLI::Range(1, 1000000));
     c->add_flag("--fetch-only", fetch_only_,
                 "fetch and archive only; no fingerprinting or matching (for measuring)");
@@ -178,6 +178,11 @@ class CrawlCommand : public Command {
               << t.findings << " new findings, " << t.refused << " refused, " << t.failed
               << " failed in " << summary->seconds << " s"
               << (summary->stopped ? "; stopped, resumable" : "") << "\n";
+    if (t.media_local_skipped > 0) {
+      std::cerr << "kagami crawl: " << t.media_local_skipped
+                << " images not checked by local features (no PDQ candidate, not sampled, and no "
+                   "image of their page matched; --local-sample 1 checks every image)\n";
+    }
     for (const std::string& w : summary->warc_files)
       std::cerr << "kagami crawl: WARC " << w << '\n';
     std::cerr

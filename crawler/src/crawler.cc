@@ -16,6 +16,7 @@
 #include <regex>
 #include <set>
 #include <thread>
+#include <unordered_map>
 
 #include <tbb/flow_graph.h>
 #include <tbb/global_control.h>
@@ -58,6 +59,9 @@ constexpr auto kStopMediaDrain = std::chrono::seconds(20);
 // is asked again only after this long (politeness timers, other workers'
 // progress on a shared frontier), not on every turn of the event loop.
 constexpr auto kIdleFill = std::chrono::milliseconds(50);
+// Reader pages whose images share volume-level evidence at once (Impl::pages);
+// images of further pages are each described on their own.
+constexpr size_t kMaxEvidencePages = 100000;
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -153,6 +157,9 @@ struct MediaDone {
   // A stop dropped the media before it was archived: its URL is released to
   // the frontier (fetched again later), not completed.
   bool dropped = false;
+  // Completed without the local-feature stage: no image of its reader page
+  // matched (ScanOptions::local_sample across a page's images).
+  bool local_skipped = false;
   Status status;
   bool fatal = false;  // the findings store failed: stop rather than lose accusations
   int new_findings = 0;
@@ -166,6 +173,9 @@ struct MediaJob {
   WarcRef warc_ref;
   std::vector<reports::Finding> findings;  // matched, to be recorded
   bool finished = false;                   // nothing left to do but record `done`
+  // The scan left its only page undescribed for want of evidence from its
+  // reader page: it waits (Impl::PageEvidence) instead of completing.
+  bool local_skipped = false;
   MediaDone done;
 };
 using MediaJobPtr = std::shared_ptr<MediaJob>;
@@ -212,6 +222,26 @@ struct Crawler::Impl {
   // Set on a stop or an error: media not yet archived, or archived and not yet
   // matched, is dropped (its URL released, fetched again later).
   std::atomic<bool> drop_unstarted{false};
+  // Volume-level evidence across the images of one reader page (the media's
+  // referrer; pipeline::ScanOptions::local_sample): a chapter's images are one
+  // copy or none. Until an image of a page matches, its images are sampled at
+  // positions 0, N, 2N, ... in arrival order; an unsampled image without a PDQ
+  // candidate is left undescribed by the scan and waits here, its bytes held
+  // (at most ScanOptions::max_deferred_bytes in all) and its URL not
+  // completed. When an image of its page matches, the waiting ones go through
+  // the match node again with every page described; when the crawl has
+  // nothing else left they complete as not checked (CrawlProgress::
+  // media_local_skipped), and after a stop or an error they are released (a
+  // killed process leaves their leases to expire: fetched again, never lost).
+  // Guarded by `mu`.
+  struct PageEvidence {
+    int64_t seen = 0;  // images given a sample position
+    bool matched = false;
+    std::vector<MediaJobPtr> waiting;
+  };
+  std::unordered_map<std::string, PageEvidence> pages;
+  uint64_t waiting_bytes = 0;
+  int waiting_jobs = 0;
   std::unique_ptr<tbb::global_control> parallelism;
   std::unique_ptr<tbb::task_arena> arena;
   std::unique_ptr<tbb::flow::graph> graph;
@@ -295,7 +325,7 @@ struct Crawler::Impl {
       return j;
     });
     record_node = std::make_unique<RecordNode>(*graph, tbb::flow::serial, [this](MediaJobPtr j) {
-      RecordMedia(*j);
+      RecordMedia(j);
       return tbb::flow::continue_msg();
     });
     stream_node = std::make_unique<StreamNode>(
@@ -417,6 +447,9 @@ struct Crawler::Impl {
       j.finished = true;
       return;
     }
+    const std::string& page = j.item.entry.referrer;
+    j.asset.sample_offset = SamplePosition(page, j.bytes);
+    j.local_skipped = false;
     const ingest::MemoryAsset& asset = j.asset;
     const HttpResponse& r = j.item.response;
     bool reported = false;
@@ -424,6 +457,11 @@ struct Crawler::Impl {
       if (reported) return;
       reported = true;
       if (!report.status.ok() && report.matches.empty()) j.done.status = report.status;
+      if (!report.matches.empty()) {
+        PageMatched(page);
+      } else {
+        j.local_skipped = report.pages == 1 && report.pages_local_skipped == 1;
+      }
       if (report.verdict != pipeline::Verdict::kMatch) return;
       for (reports::ScanFindingDraft& draft :
            reports::FindingsFromScan(report, ToUtcSeconds(asset.provenance.fetched_unix_ms),
@@ -449,9 +487,87 @@ struct Crawler::Impl {
     if (!reported) j.done.status = Status::Internal("scanner returned no report");
   }
 
+  // The sample position of the next image of reader page `page` (0: described
+  // whatever happens): 0 without sampling, without a page, once the page has
+  // matched, or past the bounds on pages and waiting bytes.
+  int SamplePosition(const std::string& page, uint64_t bytes) {
+    const pipeline::ScanOptions& o = scanner.options();
+    if (o.robust.local != index::LocalStage::kAuto || o.local_sample <= 1 || page.empty()) return 0;
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = pages.find(page);
+    if (it == pages.end()) {
+      if (pages.size() >= kMaxEvidencePages) return 0;
+      it = pages.emplace(page, PageEvidence{}).first;
+    }
+    PageEvidence& e = it->second;
+    if (e.matched || waiting_bytes + bytes > o.max_deferred_bytes) return 0;
+    const int64_t position = e.seen++;
+    return static_cast<int>(position % o.local_sample);
+  }
+
+  // An image of `page` matched: its waiting images are matched again, every
+  // page described.
+  void PageMatched(const std::string& page) {
+    if (page.empty()) return;
+    std::vector<MediaJobPtr> again;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      auto it = pages.find(page);
+      if (it == pages.end()) return;
+      it->second.matched = true;
+      again.swap(it->second.waiting);
+      for (const MediaJobPtr& w : again) Unwait(*w);
+    }
+    for (MediaJobPtr& w : again) match_node->try_put(std::move(w));
+  }
+
+  // Moves a waiting job's bytes back under media_pending_bytes; `mu` held.
+  void Unwait(MediaJob& w) {
+    waiting_bytes -= w.bytes;
+    media_pending_bytes += w.bytes;
+    --waiting_jobs;
+  }
+
+  // Ends every waiting image: completed as not checked, or released (dropped)
+  // to be fetched again. Their completions go to media_done.
+  void EndWaiting(bool release) {
+    std::lock_guard<std::mutex> lock(mu);
+    for (auto& [page, e] : pages) {
+      for (const MediaJobPtr& w : e.waiting) {
+        Unwait(*w);
+        media_pending_bytes -= w->bytes;
+        w->asset.bytes.reset();
+        w->done.dropped = release;
+        w->done.local_skipped = !release;
+        media_done.push_back(std::move(w->done));
+      }
+      e.waiting.clear();
+    }
+  }
+
   // record node (serial): the matched bytes kept as evidence, findings
-  // recorded, and the item handed back to the fetch loop.
-  void RecordMedia(MediaJob& j) {
+  // recorded, and the item handed back to the fetch loop -- or, an image its
+  // scan left undescribed, held for its reader page's evidence.
+  void RecordMedia(const MediaJobPtr& jp) {
+    MediaJob& j = *jp;
+    if (j.local_skipped && drop_unstarted.load()) {
+      j.done.dropped = true;  // a stop: released unchecked, fetched and matched again later
+    } else if (j.local_skipped && !j.finished) {
+      std::unique_lock<std::mutex> lock(mu);
+      PageEvidence& e = pages[j.item.entry.referrer];
+      media_pending_bytes -= j.bytes;
+      waiting_bytes += j.bytes;
+      ++waiting_jobs;
+      j.local_skipped = false;
+      if (!e.matched) {
+        e.waiting.push_back(jp);
+        return;
+      }
+      Unwait(j);  // its page matched meanwhile: matched again at once
+      lock.unlock();
+      match_node->try_put(jp);
+      return;
+    }
     if (!j.findings.empty()) {
       std::lock_guard<std::mutex> lock(record_mu);  // streams record from their own threads
       for (reports::Finding& f : j.findings) {
@@ -600,6 +716,7 @@ struct Crawler::Impl {
     for (const MediaDone& d : done) {
       if (d.dropped) continue;  // released with the rest of this process's leases
       progress.findings += d.new_findings;
+      if (d.local_skipped) ++progress.media_local_skipped;
       if (d.fatal) return d.status.WithContext("recording findings");
       KAGAMI_RETURN_IF_ERROR(
           frontier->Complete(d.id, d.status.ok() ? FetchOutcome::kDone : FetchOutcome::kFailed,
@@ -1133,7 +1250,16 @@ Result<CrawlSummary> Crawler::Run(bool resume, const std::atomic<bool>* stop,
         }
         m.frontier_had_work = !ready->empty();
       }
+      int waiting;
+      {
+        std::lock_guard<std::mutex> lock(m.mu);
+        waiting = m.waiting_jobs;
+      }
       if (!*m.frontier_had_work && outstanding == 0) break;  // nothing left anywhere
+      if (!*m.frontier_had_work && waiting > 0 && outstanding == waiting) {
+        m.EndWaiting(/*release=*/false);  // no evidence is coming: complete them unchecked
+        continue;
+      }
     }
     std::vector<HttpResponse> responses = m.client->Poll(20);
     if (!responses.empty()) m.activity = true;
@@ -1163,6 +1289,7 @@ Result<CrawlSummary> Crawler::Run(bool resume, const std::atomic<bool>* stop,
   // stop or an error, media not yet matched is dropped (its URL released).
   if (summary.stopped || !status.ok()) m.drop_unstarted = true;
   m.StopMediaGraph();
+  m.EndWaiting(/*release=*/summary.stopped || !status.ok());
   Status drained = m.DrainMediaDone();
   if (status.ok()) status = drained;
   if (summary.stopped || !status.ok()) {

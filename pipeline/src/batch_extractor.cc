@@ -117,6 +117,7 @@ class ItemProducer {
           item->result.asset = asset_;
           item->result.member = MemberName(volume, asset_, page->member);
           item->result.page_index = volume.is_folder ? static_cast<int>(asset_) : page_in_volume_;
+          item->result.sample_index = volume.sample_offset + item->result.page_index;
           item->encoded = std::move(*page);
           ++page_in_volume_;
           return item;

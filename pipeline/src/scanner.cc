@@ -295,7 +295,7 @@ Scanner::Scanner(Store& store, const ScanOptions& options) : store_(store), opti
                                  fingerprint::PdqHasher& hasher,
                                  fingerprint::PageFingerprint& page) {
     const size_t page_bytes = DeferredLocal::HeldBytes(encoded);
-    const bool may_defer = sampling && page.page_index % sample != 0 &&
+    const bool may_defer = sampling && page.sample_index % sample != 0 &&
                            deferral->bytes.load() + page_bytes <= max_bytes &&
                            !deferral->HasEvidence(page.volume);
     PageOutcome outcome = matcher->Match(pixels, encoded, hasher, page, may_defer);
@@ -384,6 +384,7 @@ void Scanner::ScanMemory(const std::vector<ingest::MemoryAsset>& assets, const V
     ingest::Volume volume;
     volume.source = asset.provenance.url;
     volume.assets.push_back(ingest::MemoryAssetFile(asset));
+    volume.sample_offset = asset.sample_offset;
     volumes.push_back(std::move(volume));
   }
   ScanVolumes(volumes, on_volume, progress);

@@ -22,7 +22,11 @@ struct CrawlProgress {
   int64_t bytes = 0;     // response bytes received (as sent)
   int64_t findings = 0;  // new findings recorded
   int64_t refused = 0;   // URLs not fetched (robots, address policy, caps, budgets)
-  int64_t failed = 0;    // fetches that failed after retries
+  // Images completed without the local-feature stage: no PDQ candidate, not
+  // sampled, and no image of their reader page matched
+  // (pipeline::ScanOptions::local_sample).
+  int64_t media_local_skipped = 0;
+  int64_t failed = 0;  // fetches that failed after retries
   int64_t queued = 0;
   int in_flight = 0;
 };

@@ -26,6 +26,7 @@ struct Provenance {
 struct MemoryAsset {
   std::shared_ptr<const std::vector<unsigned char>> bytes;
   Provenance provenance;
+  int sample_offset = 0;  // the scanned volume's Volume::sample_offset
 };
 
 // Builds a MemoryAsset, computing the SHA-256 of `bytes`.

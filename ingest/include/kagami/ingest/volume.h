@@ -33,6 +33,11 @@ struct Volume {
   bool is_folder = false;         // true: `assets` are the folder's loose images
   std::vector<AssetFile> assets;  // page order within the volume follows this order
   Status status;                  // non-ok: the volume could not be enumerated at all
+  // Position of the volume's first page within a larger group of volumes that
+  // share volume-level evidence (pipeline::ScanOptions::local_sample), e.g.
+  // the images of one crawled reader page scanned one at a time; 0 when the
+  // volume is a group of its own.
+  int sample_offset = 0;
 };
 
 // Sniffs the media kind and MIME type from the first bytes of a file. Give it

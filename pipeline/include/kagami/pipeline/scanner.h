@@ -106,7 +106,9 @@ struct ScanOptions {
   // local features; the others wait for the end of the volume and are
   // described only if a page of it matched (by PDQ or local features). Pages
   // with a PDQ candidate are always verified at once, and a volume of one page
-  // is always described. The cost: a page copied alone into an otherwise
+  // is always described unless the caller groups volumes (the positions are
+  // page indexes plus ingest::Volume::sample_offset: a crawler scanning the
+  // images of one reader page one at a time). The cost: a page copied alone into an otherwise
   // unrelated volume, with no PDQ candidate, is found only if sampled. 1
   // describes every page on its own evidence (the most recall, the most CPU).
   int local_sample = 12;
@@ -138,7 +140,8 @@ class Scanner {
   // Paths as `kagami scan` takes them (ExpandInputs).
   void ScanPaths(const std::vector<std::string>& paths, const VolumeFn& on_volume,
                  const ProgressFn& progress = {});
-  // Downloaded assets: one volume each, named by its provenance URL.
+  // Downloaded assets: one volume each, named by its provenance URL, its
+  // sample_offset the asset's.
   void ScanMemory(const std::vector<ingest::MemoryAsset>& assets, const VolumeFn& on_volume,
                   const ProgressFn& progress = {});
 
