@@ -666,6 +666,7 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
           content_mirrored->page_height = mirrored->page_height;
           AddPageBoxFeatures(*box, true, options_.features, *content_mirrored);
         }
+        const double ms_describe = MsSince(t_second);
         std::string candidates;
         if (content.size() > 0) {
           outcome.hits = GateAndVerify(content, content_mirrored ? &*content_mirrored : nullptr,
@@ -676,6 +677,7 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
         }
         if (!options_.local_trace_path.empty()) {
           second_trace = ",\"second_chance\":{\"ms\":" + std::to_string(MsSince(t_second)) +
+                         ",\"ms_describe\":" + std::to_string(ms_describe) +
                          ",\"keypoints\":" + std::to_string(content.size()) + ",\"scale\":" +
                          std::to_string(std::max(query->page_width, query->page_height) /
                                         std::max(padded.width, padded.height)) +
