@@ -196,8 +196,12 @@ struct RobustOptions {
   // its registered scale, and among many registered pages of one font (CJK
   // text) other pages won the gate and the verification: 11 of 20 found on
   // the false-match sweep (bench/RESULTS.md section 11, "Second chance").
-  // The first pass's outcome stands whenever it accepted anything; only
-  // unmatched pages with margins pay. 0 turns it off.
+  // The first pass's outcome stands whenever it accepted anything, and a
+  // query whose page box was described (box_query_max_fraction) gets no
+  // second chance. Only unmatched pages with margins pay, one more
+  // description, gate and verification: +22-69% CPU on unrelated real
+  // images scanned page by page (typeset pages, whose text block is ~66% of
+  // the page, pay most). 0 turns it off.
   double content_query_max_fraction = 0.9;
   // The padding keeps the content's edge keypoints (ORB ignores a border of
   // ~31 px) and stands for a registered page's own margins: a page with ~6%
