@@ -112,7 +112,10 @@ void AddPageBoxFeatures(const PageBoxPixels& box, bool mirrored,
                         fingerprint::LocalFeatures& f) {
   Result<fingerprint::LocalFeatures> b =
       fingerprint::ExtractLocalFeatures(box.pixels, mirrored, features);
-  if (!b.ok() || b->size() == 0 || b->descriptors.cols != f.descriptors.cols) return;
+  if (!b.ok() || b->size() == 0 ||
+      (!f.descriptors.empty() && b->descriptors.cols != f.descriptors.cols)) {
+    return;
+  }
   const double image_long = std::max(box.image_size.width, box.image_size.height);
   const double box_long = std::max(box.rect.width, box.rect.height);
   // Box-normalised -> box pixels -> image pixels -> image-normalised. A
@@ -440,6 +443,10 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
         hints.page_box = Normalised(r, gray.cols, gray.rows);
       }
     }
+    for (const fingerprint::View& view : views) {
+      if (view.name == "trimmed")
+        hints.content = Normalised(view.rect_in_original, gray.cols, gray.rows);
+    }
     if (may_defer && pdq_candidates.empty()) {
       auto deferred = std::make_shared<DeferredLocal>();
       deferred->encoded.member = encoded.member;
@@ -515,8 +522,8 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
     return;
   }
   const fingerprint::VisualVocabulary& vocabulary = fingerprint::VisualVocabulary::BuiltIn();
-  // Every candidate is first verified with a tenth of the RANSAC iterations
-  // (see the verification loop below); the cascade uses the same.
+  // The cascade verifies with a tenth of the RANSAC iterations, as
+  // GateAndVerify first does.
   fingerprint::VerifyOptions cheap = options_.verify;
   cheap.ransac_iterations = std::max(1, options_.verify.ransac_iterations / 10);
 
@@ -606,6 +613,7 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
     Result<fingerprint::LocalFeatures> m = ExtractQueryFeatures(*gray, true, options_);
     if (m.ok()) mirrored = std::move(m).value();
   }
+  bool box_described = false;
   if (hints.page_box && options_.box_query_max_fraction > 0 &&
       std::max(hints.page_box->width, hints.page_box->height) <=
           options_.box_query_max_fraction * std::max(query->page_width, query->page_height)) {
@@ -616,15 +624,86 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
     if (box.ok()) {
       AddPageBoxFeatures(*box, false, options_.features, *query);
       if (mirrored) AddPageBoxFeatures(*box, true, options_.features, *mirrored);
+      box_described = true;
     }
   }
   const double ms_extract = MsSince(t_stage);
-  t_stage = std::chrono::steady_clock::now();
 
+  LocalTimes times;
+  std::string trace;
+  outcome.hits = GateAndVerify(*query, mirrored ? &*mirrored : nullptr, pdq_hits, times, trace);
+
+  // The second chance (RobustOptions::content_query_max_fraction): nothing
+  // accepted, and the page's content, padded, is materially smaller than the
+  // image. The content is described alone at the registered pages' scale and
+  // verified afresh; its keypoints lie in the whole query's normalised frame,
+  // so every homography, query region and coverage is the whole query's.
+  std::string second_trace;
+  if (outcome.hits.empty() && !box_described && hints.content &&
+      options_.content_query_max_fraction > 0) {
+    const auto t_second = std::chrono::steady_clock::now();
+    const cv::Rect2d& c = *hints.content;
+    const double pad = options_.content_query_pad * std::max(c.width, c.height);
+    const cv::Rect2d padded =
+        cv::Rect2d(c.x - pad, c.y - pad, c.width + 2 * pad, c.height + 2 * pad) &
+        cv::Rect2d(0, 0, query->page_width, query->page_height);
+    if (std::max(padded.width, padded.height) <=
+        options_.content_query_max_fraction * std::max(query->page_width, query->page_height)) {
+      Result<PageBoxPixels> box =
+          CutPageBox(pixels, encoded, limits_, *gray, padded, options_.features.working_long_side);
+      if (box.ok()) {
+        fingerprint::LocalFeatures content;
+        content.kind = query->kind;
+        content.page_width = query->page_width;
+        content.page_height = query->page_height;
+        AddPageBoxFeatures(*box, false, options_.features, content);
+        std::optional<fingerprint::LocalFeatures> content_mirrored;
+        if (mirrored) {
+          content_mirrored = fingerprint::LocalFeatures{};
+          content_mirrored->kind = mirrored->kind;
+          content_mirrored->mirrored = true;
+          content_mirrored->page_width = mirrored->page_width;
+          content_mirrored->page_height = mirrored->page_height;
+          AddPageBoxFeatures(*box, true, options_.features, *content_mirrored);
+        }
+        const double ms_describe = MsSince(t_second);
+        std::string candidates;
+        if (content.size() > 0) {
+          outcome.hits = GateAndVerify(content, content_mirrored ? &*content_mirrored : nullptr,
+                                       pdq_hits, times, candidates);
+          for (RobustHit& hit : outcome.hits) {
+            if (hit.method == "local") hit.view = "trimmed";
+          }
+        }
+        if (!options_.local_trace_path.empty()) {
+          second_trace = ",\"second_chance\":{\"ms\":" + std::to_string(MsSince(t_second)) +
+                         ",\"ms_describe\":" + std::to_string(ms_describe) +
+                         ",\"keypoints\":" + std::to_string(content.size()) + ",\"scale\":" +
+                         std::to_string(std::max(query->page_width, query->page_height) /
+                                        std::max(padded.width, padded.height)) +
+                         ",\"candidates\":[" + candidates + "]}";
+        }
+      }
+    }
+  }
+  WriteTrace(encoded, query->size(), ms_decode, ms_extract, times.gate, times.verify, trace,
+             cascade_trace + second_trace);
+}
+
+std::vector<RobustHit> RobustMatcher::GateAndVerify(const fingerprint::LocalFeatures& query,
+                                                    const fingerprint::LocalFeatures* mirrored,
+                                                    const std::vector<RobustHit>& pdq_hits,
+                                                    LocalTimes& times, std::string& trace) {
+  // Every candidate is first verified with a tenth of the RANSAC iterations
+  // (see the verification loop below).
+  fingerprint::VerifyOptions cheap = options_.verify;
+  cheap.ransac_iterations = std::max(1, options_.verify.ransac_iterations / 10);
   // Candidates: the pages the inverted file lets through, and every PDQ hit
   // within the radius.
+  const auto t_stage = std::chrono::steady_clock::now();
+  const fingerprint::VisualVocabulary& vocabulary = fingerprint::VisualVocabulary::BuiltIn();
   const fingerprint::QuantisedQuery q = fingerprint::QuantiseQuery(
-      *query, vocabulary, options_.multiple_assignment, options_.top_assignment);
+      query, vocabulary, options_.multiple_assignment, options_.top_assignment);
   std::optional<fingerprint::QuantisedQuery> qm;
   if (mirrored) {
     qm = fingerprint::QuantiseQuery(*mirrored, vocabulary, options_.multiple_assignment,
@@ -651,10 +730,9 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
     }
   }
 
-  const double ms_gate = MsSince(t_stage);
-  t_stage = std::chrono::steady_clock::now();
+  times.gate += MsSince(t_stage);
+  const auto t_verify = std::chrono::steady_clock::now();
 
-  std::string trace;
   std::vector<RobustHit> verified;
   std::vector<int64_t> rejected;                      // candidates verified, not accepted
   std::vector<cv::Point2f> query_points, ref_points;  // reused across candidates
@@ -876,15 +954,13 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
       }
     }
   }
-  const double ms_verify = MsSince(t_stage);
+  times.verify += MsSince(t_verify);
   std::sort(verified.begin(), verified.end(), [](const RobustHit& a, const RobustHit& b) {
     return a.inliers != b.inliers ? a.inliers > b.inliers : a.unit_id < b.unit_id;
   });
   // A page matches one registered page, or two when each explains its own
   // region (a spread of both).
-  outcome.hits = NonOverlapping(verified);
-  WriteTrace(encoded, query->size(), ms_decode, ms_extract, ms_gate, ms_verify, trace,
-             cascade_trace);
+  return NonOverlapping(verified);
 }
 
 void RobustMatcher::WriteTrace(const ingest::EncodedPage& encoded, int keypoints, double ms_decode,

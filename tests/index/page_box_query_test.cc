@@ -137,6 +137,7 @@ TEST_F(PageBoxQueryTest, PagesInsideReaderScreenshotsAreVerifiedFromTheirBox) {
   // proves nothing about it.
   RobustOptions without;
   without.box_query_max_fraction = 0;
+  without.content_query_max_fraction = 0;  // and no second chance
   const std::set<std::string> found_without = VerifiedByLocalStage("screenshots", without);
   EXPECT_LT(found_without.size(), 3u) << "the screenshots no longer reproduce the miss";
 
@@ -150,6 +151,7 @@ TEST_F(PageBoxQueryTest, PagesPaddedToSixteenByNineAreVerifiedFromTheirTrimmedVi
   // (RobustOptions::wide_query_min_short_side) all six are found.
   RobustOptions without;
   without.box_query_max_fraction = 0;
+  without.content_query_max_fraction = 0;  // and no second chance
   without.wide_query_min_short_side = 0;
   RobustOptions box_only;
   box_only.wide_query_min_short_side = 0;

@@ -186,6 +186,27 @@ struct RobustOptions {
   // lost at the whole query's scale. Above this fraction the extra
   // description gains too little scale to pay for itself. 0 turns it off.
   double box_query_max_fraction = 0.75;
+  // The second chance for a page pasted on a larger canvas (white margins): when
+  // the local stage accepts nothing, and the query's trimmed view padded by
+  // content_query_pad of its long side on every side has a long side at most
+  // this fraction of the image's, that padded content alone is described at
+  // features.working_long_side (from a re-decode at up to 4x where the local
+  // decode is smaller) and gated and verified afresh, every threshold as in
+  // the first pass. The page at 10/12 of the image was described at 83% of
+  // its registered scale, and among many registered pages of one font (CJK
+  // text) other pages won the gate and the verification: 11 of 20 found on
+  // the false-match sweep (bench/RESULTS.md section 11, "Second chance").
+  // The first pass's outcome stands whenever it accepted anything, and a
+  // query whose page box was described (box_query_max_fraction) gets no
+  // second chance. Only unmatched pages with margins pay, one more
+  // description, gate and verification: +22-69% CPU on unrelated real
+  // images scanned page by page (typeset pages, whose text block is ~66% of
+  // the page, pay most). 0 turns it off.
+  double content_query_max_fraction = 0.9;
+  // The padding keeps the content's edge keypoints (ORB ignores a border of
+  // ~31 px) and stands for a registered page's own margins: a page with ~6%
+  // margins is described at its registered scale.
+  double content_query_pad = 0.06;
   // The cheap first look (see LocalCascadeOptions); it is skipped when the
   // page has PDQ candidates or local_mirrored is set.
   LocalCascadeOptions cascade;
@@ -259,8 +280,11 @@ RegisteredPageExtras AnalyzeForRegistration(const cv::Mat& pixels,
 struct RobustHit {
   int64_t unit_id = 0;
   std::string method;  // "pdq", "local" or "both"
-  std::string view;    // the scanned page's view that matched: full, trimmed, box, left, right
-  int distance = -1;   // PDQ bits, -1 when only the local stage matched
+  // The scanned page's view that matched: full, trimmed, box, left, right. A
+  // "local" hit's is full, or trimmed when the second chance found it
+  // (RobustOptions::content_query_max_fraction).
+  std::string view;
+  int distance = -1;  // PDQ bits, -1 when only the local stage matched
   fingerprint::Dihedral variant = fingerprint::kOriginal;
   int view_quality = -1;  // PDQ quality of the matched view, -1 when PDQ did not match
   int ref_quality = -1;   // PDQ quality of the registered page (RegisteredQuality), likewise
@@ -297,6 +321,9 @@ struct LocalHints {
   bool low_quality = false;  // PDQ quality below MatchOptions::min_quality
   // The page box view (normalised frame of the query), when one was found.
   std::optional<cv::Rect2d> page_box;
+  // The trimmed view (normalised frame of the query): the content inside
+  // uniform margins, when there are any (RobustOptions::content_query_*).
+  std::optional<cv::Rect2d> content;
 };
 
 // A page whose local stage the caller deferred (RobustMatcher::Match with
@@ -360,6 +387,20 @@ class RobustMatcher {
 
  private:
   Status EnsureLocalIndex();
+  // Milliseconds spent gating and verifying, summed over passes.
+  struct LocalTimes {
+    double gate = 0;
+    double verify = 0;
+  };
+  // Gates `query` (and `mirrored`, when not null) on the inverted file and
+  // verifies the candidates it lets through and every PDQ hit; returns the
+  // accepted hits, best first, at most two non-overlapping. Appends the
+  // candidates' trace entries (JSON objects, comma-separated) to `trace`
+  // when tracing.
+  std::vector<RobustHit> GateAndVerify(const fingerprint::LocalFeatures& query,
+                                       const fingerprint::LocalFeatures* mirrored,
+                                       const std::vector<RobustHit>& pdq_hits, LocalTimes& times,
+                                       std::string& trace);
   void RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPage& encoded,
                      const std::vector<RobustHit>& pdq_hits, const LocalHints& hints,
                      PageOutcome& outcome);

@@ -1,0 +1,101 @@
+// Same-font Japanese text pages (fonts-noto-cjk) pasted on a larger white
+// canvas, among many registered pages of that font. The page at 80% of the
+// image is described at 80% of its registered scale, and the gate and the
+// verification then favour other pages of the font (11 of 20 white-margin CJK
+// pages found on bench/e2e/false_match_sweep.cc's 379 registered items). The
+// second chance (RobustOptions::content_query_max_fraction) describes the
+// trimmed content alone at the registered scale when nothing was accepted.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+#include <opencv2/freetype.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include "cjk_pages.h"
+#include "kagami/index/store.h"
+#include "kagami/pipeline/scanner.h"
+#include "scan_fixture.h"
+#include "temp_dir.h"
+
+namespace kagami::index {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int kRegistered = 60;
+constexpr int kShown = 8;
+
+TEST(WhiteMarginScaleTest, SameFontPagesOnAWhiteCanvasAreFoundAmongManyPagesOfThatFont) {
+  if (!fs::exists(::kagami::testing::kNotoSansCjk)) {
+    GTEST_SKIP() << ::kagami::testing::kNotoSansCjk << " missing (scripts/bootstrap installs it)";
+  }
+  const ::kagami::testing::TempDir temp;
+  const fs::path dir = temp.path();
+  fs::create_directories(dir / "registered");
+  fs::create_directories(dir / "margins");
+  cv::Ptr<cv::freetype::FreeType2> ft = cv::freetype::createFreeType2();
+  ft->loadFontData(::kagami::testing::kNotoSansCjk, 0);
+  for (int i = 0; i < kRegistered; ++i) {
+    const cv::Mat page = ::kagami::testing::CjkTextPage(*ft, 7000 + i);
+    char name[32];
+    std::snprintf(name, sizeof name, "p%03d.jpg", i);
+    cv::imwrite((dir / "registered" / name).string(), page, {cv::IMWRITE_JPEG_QUALITY, 90});
+    if (i >= kShown) continue;
+    // The page at 80% of each side of a white canvas: 1125x1600.
+    cv::Mat pasted;
+    cv::copyMakeBorder(page, pasted, page.rows / 8, page.rows / 8, page.cols / 8, page.cols / 8,
+                       cv::BORDER_CONSTANT, cv::Scalar(255, 255, 255));
+    cv::imwrite((dir / "margins" / name).string(), pasted, {cv::IMWRITE_JPEG_QUALITY, 85});
+  }
+  auto store = Store::Open(dir / "data");
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto summary = ::kagami::testing::RegisterFolder(**store, dir / "registered",
+                                                   {"novel", "Novel", "", WorkKind::kManga, {}});
+  ASSERT_TRUE(summary.ok()) << summary.status().ToString();
+  ASSERT_EQ(summary->units_added, kRegistered);
+
+  auto found_in = [&](const std::map<std::string, std::vector<pipeline::PageMatchRecord>>& by) {
+    std::set<std::string> found;
+    for (const auto& [member, matches] : by) {
+      for (const pipeline::PageMatchRecord& m : matches) {
+        EXPECT_EQ(m.ref.member, member) << member << " matched a page it does not show";
+        if (m.ref.member == member) found.insert(member);
+      }
+    }
+    return found;
+  };
+  RobustOptions first_pass_only;
+  first_pass_only.content_query_max_fraction = 0;
+  const std::set<std::string> found_before =
+      found_in(::kagami::testing::MatchesByMember(**store, dir / "margins", first_pass_only));
+  const std::set<std::string> found =
+      found_in(::kagami::testing::MatchesByMember(**store, dir / "margins", RobustOptions{}));
+  EXPECT_LT(found_before.size(), 6u) << "the white margins no longer reproduce the miss";
+  EXPECT_GE(found.size(), 7u) << "of the " << kShown << " pages shown";
+
+  // Volume evidence (ScanOptions::local_sample): the folder's pages have no
+  // PDQ candidate, and those not sampled wait for a match in the folder; the
+  // second chance finds the same pages for them (RobustMatcher::RunDeferred).
+  std::map<std::string, std::vector<pipeline::PageMatchRecord>> deferred_scan;
+  pipeline::ScanOptions scan;
+  scan.extract.threads = 2;
+  scan.local_sample = 12;
+  Status s = pipeline::Scan(**store, {(dir / "margins").string()}, scan,
+                            [&](const pipeline::VolumeReport& r) {
+                              for (const auto& m : r.matches) deferred_scan[m.member].push_back(m);
+                            });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(found_in(deferred_scan), found);
+  store->reset();
+}
+
+}  // namespace
+}  // namespace kagami::index
