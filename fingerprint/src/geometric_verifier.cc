@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <cstdint>
 #include <opencv2/calib3d.hpp>
 #include <opencv2/features2d.hpp>
 #include <opencv2/imgproc.hpp>
@@ -212,6 +213,157 @@ std::string JudgeTransform(Verification& v, const std::vector<cv::Point2f>& inli
   return reason;
 }
 
+// A similarity q = [a -b; b a] p + t (query -> registered, RANSAC units).
+struct Similarity {
+  double a = 1, b = 0, tx = 0, ty = 0;
+  double Scale() const { return std::hypot(a, b); }
+  double RotationDeg() const { return std::atan2(b, a) * 180.0 / CV_PI; }
+  cv::Matx33d Matrix() const { return cv::Matx33d(a, -b, tx, b, a, ty, 0, 0, 1); }
+};
+
+// Whether a RANSAC hypothesis could be a real copy's transform: scale and
+// rotation within the VerifyOptions bounds widened by the slack below (a
+// 2-point sample's estimate is noisy; JudgeTransform applies the exact
+// bounds to the refit).
+bool PlausibleCopy(const Similarity& s, const VerifyOptions& o) {
+  constexpr double kScaleSlack = 1.25, kRotationSlackDeg = 10.0;
+  const double scale = s.Scale();
+  if (!std::isfinite(scale) || scale < o.min_scale / kScaleSlack ||
+      scale > o.max_scale * kScaleSlack)
+    return false;
+  return std::abs(s.RotationDeg()) <= o.max_rotation_deg + kRotationSlackDeg;
+}
+
+// Least-squares similarity of dst ~ s(src) over the pairs with mask[i] set
+// (linear in a, b, tx, ty; centred closed form). Returns false when the
+// source points coincide.
+bool FitSimilarity(const std::vector<cv::Point2f>& src, const std::vector<cv::Point2f>& dst,
+                   const std::vector<uint8_t>& mask, Similarity* out) {
+  double n = 0, mpx = 0, mpy = 0, mqx = 0, mqy = 0;
+  for (size_t i = 0; i < src.size(); ++i) {
+    if (!mask[i]) continue;
+    n += 1;
+    mpx += src[i].x;
+    mpy += src[i].y;
+    mqx += dst[i].x;
+    mqy += dst[i].y;
+  }
+  if (n < 2) return false;
+  mpx /= n, mpy /= n, mqx /= n, mqy /= n;
+  double spp = 0, sa = 0, sb = 0;
+  for (size_t i = 0; i < src.size(); ++i) {
+    if (!mask[i]) continue;
+    const double px = src[i].x - mpx, py = src[i].y - mpy;
+    const double qx = dst[i].x - mqx, qy = dst[i].y - mqy;
+    spp += px * px + py * py;
+    sa += px * qx + py * qy;
+    sb += px * qy - py * qx;
+  }
+  if (spp < 1e-9) return false;
+  out->a = sa / spp;
+  out->b = sb / spp;
+  out->tx = mqx - (out->a * mpx - out->b * mpy);
+  out->ty = mqy - (out->b * mpx + out->a * mpy);
+  return true;
+}
+
+// Inliers of `s` (squared reprojection error <= threshold2) into `mask`;
+// returns their count.
+int CountInliers(const Similarity& s, const std::vector<cv::Point2f>& src,
+                 const std::vector<cv::Point2f>& dst, double threshold2,
+                 std::vector<uint8_t>* mask) {
+  int count = 0;
+  for (size_t i = 0; i < src.size(); ++i) {
+    const double dx = s.a * src[i].x - s.b * src[i].y + s.tx - dst[i].x;
+    const double dy = s.b * src[i].x + s.a * src[i].y + s.ty - dst[i].y;
+    const bool in = dx * dx + dy * dy <= threshold2;
+    (*mask)[i] = in;
+    count += in;
+  }
+  return count;
+}
+
+struct Consensus {
+  Similarity model;           // least squares on `mask`
+  std::vector<uint8_t> mask;  // the inliers
+  int inliers = 0;
+};
+
+// RANSAC (Fischler & Bolles, CACM 1981) on 2-point similarity samples that
+// scores only hypotheses a real copy can have (PlausibleCopy): the model
+// check of USAC (Raguram et al., TPAMI 2013), in the spirit of DEGENSAC
+// (Chum, Werner, Matas, CVPR 2005). On symmetric or repetitive content the
+// largest consensus over all similarities can be a half-turn or a collapse
+// of many query points onto one motif (scale ~0.02), which hides the copy's
+// own. Each new best consensus is refined by least squares on its inliers
+// and re-counted while that gains inliers (LO-RANSAC, Chum, Matas & Kittler,
+// DAGM 2003). `iterations` bounds the hypotheses scored (each costs a pass
+// over the pairs); samples the model check rejects cost O(1) and do not
+// count, up to 10 samples per hypothesis. Stops earlier once the samples
+// drawn make a better consensus unlikely (confidence 0.995, the standard
+// bound on the inlier ratio).
+// Deterministic: a fixed-seed generator. `threshold` in the points' units.
+Consensus PlausibleSimilarityRansac(const std::vector<cv::Point2f>& src,
+                                    const std::vector<cv::Point2f>& dst, double threshold,
+                                    int iterations, const VerifyOptions& o) {
+  constexpr double kConfidence = 0.995;
+  constexpr int kLocalRefits = 4;
+  constexpr int kSamplesPerHypothesis = 10;
+  const int n = static_cast<int>(src.size());
+  const double threshold2 = threshold * threshold;
+  Consensus best;
+  best.mask.assign(n, 0);
+  if (n < 2) return best;
+  std::vector<uint8_t> mask(n), refit_mask(n);
+  uint64_t state = 0x9E3779B97F4A7C15ull;  // splitmix64 (Steele et al., OOPSLA 2014)
+  auto next = [&state](int bound) {
+    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return static_cast<int>(z % static_cast<uint64_t>(bound));
+  };
+  const int max_samples = iterations * kSamplesPerHypothesis;
+  int needed = max_samples, scored = 0;
+  for (int sample = 0; sample < needed && scored < iterations; ++sample) {
+    const int i = next(n);
+    int j = next(n - 1);
+    if (j >= i) ++j;
+    const double px = src[j].x - src[i].x, py = src[j].y - src[i].y;
+    const double qx = dst[j].x - dst[i].x, qy = dst[j].y - dst[i].y;
+    const double pp = px * px + py * py;
+    if (pp < threshold2 || qx * qx + qy * qy < threshold2) continue;  // too close to orient
+    Similarity s;
+    s.a = (px * qx + py * qy) / pp;
+    s.b = (px * qy - py * qx) / pp;
+    s.tx = dst[i].x - (s.a * src[i].x - s.b * src[i].y);
+    s.ty = dst[i].y - (s.b * src[i].x + s.a * src[i].y);
+    if (!PlausibleCopy(s, o)) continue;
+    ++scored;
+    int count = CountInliers(s, src, dst, threshold2, &mask);
+    if (count <= best.inliers) continue;
+    for (int r = 0; r < kLocalRefits; ++r) {
+      Similarity refit;
+      if (!FitSimilarity(src, dst, mask, &refit) || !PlausibleCopy(refit, o)) break;
+      const int refit_count = CountInliers(refit, src, dst, threshold2, &refit_mask);
+      if (refit_count <= count) break;
+      s = refit;
+      count = refit_count;
+      mask.swap(refit_mask);
+    }
+    best.model = s;
+    best.mask = mask;
+    best.inliers = count;
+    const double w = static_cast<double>(count) / n;
+    const double miss = 1.0 - w * w;
+    if (miss <= 0) break;
+    needed = static_cast<int>(
+        std::min<double>(max_samples, std::ceil(std::log(1.0 - kConfidence) / std::log(miss))));
+  }
+  if (best.inliers >= 2) FitSimilarity(src, dst, best.mask, &best.model);
+  return best;
+}
+
 }  // namespace
 
 Verification Verify(const LocalFeatures& query, const LocalFeatures& ref,
@@ -261,30 +413,28 @@ Verification VerifyCorrespondences(std::span<const cv::Point2f> query_points,
   // translation: 2-point samples, a closed-form solver), which covers crops,
   // padding, rescaling, small rotations and spread halves; then the homography
   // reported is refined on those inliers by least squares.
-  cv::Mat inlier_mask;
+  std::vector<uint8_t> inlier_mask;
   cv::Mat h;
   cv::Matx33d similarity_h = cv::Matx33d::eye();  // RANSAC's model, pixel units
   double rss_similarity = 0, rss_homography = 0;  // squared residuals on the inliers
   try {
-    cv::Mat similarity = cv::estimateAffinePartial2D(
-        src, dst, inlier_mask, cv::RANSAC, options.ransac_threshold * kRansacUnits,
-        static_cast<size_t>(options.ransac_iterations), 0.995, 10);
-    if (similarity.empty() || inlier_mask.empty()) return v;
+    Consensus consensus = PlausibleSimilarityRansac(
+        src, dst, options.ransac_threshold * kRansacUnits, options.ransac_iterations, options);
+    inlier_mask = std::move(consensus.mask);
     std::vector<cv::Point2f> src_in, dst_in;
-    for (int i = 0; i < inlier_mask.rows; ++i) {
-      if (inlier_mask.at<uint8_t>(i)) {
+    for (size_t i = 0; i < inlier_mask.size(); ++i) {
+      if (inlier_mask[i]) {
         src_in.push_back(src[i]);
         dst_in.push_back(dst[i]);
       }
     }
-    if (static_cast<int>(src_in.size()) < options.min_inliers) {
+    if (static_cast<int>(src_in.size()) < std::max(options.min_inliers, 4)) {
       v.inliers = static_cast<int>(src_in.size());
       v.rejected_by = "inliers";
       return v;
     }
-    cv::Mat s3 = cv::Mat::eye(3, 3, CV_64F);
-    similarity.copyTo(s3(cv::Rect(0, 0, 3, 2)));
-    similarity_h = cv::Matx33d(s3);
+    similarity_h = consensus.model.Matrix();
+    cv::Mat s3(similarity_h);
     h = cv::findHomography(src_in, dst_in, 0);
     if (h.empty()) h = s3.clone();
     rss_similarity = SquaredResiduals(similarity_h, src_in, dst_in);
@@ -302,8 +452,8 @@ Verification VerifyCorrespondences(std::span<const cv::Point2f> query_points,
   const cv::Matx33d unscale(1.0 / kRansacUnits, 0, 0, 0, 1.0 / kRansacUnits, 0, 0, 0, 1);
   v.homography = unscale * cv::Matx33d(h) * scale;
   std::vector<cv::Point2f> inlier_points;
-  for (int i = 0; i < inlier_mask.rows; ++i) {
-    if (inlier_mask.at<uint8_t>(i)) inlier_points.push_back(ref_points[i]);
+  for (size_t i = 0; i < inlier_mask.size(); ++i) {
+    if (inlier_mask[i]) inlier_points.push_back(ref_points[i]);
   }
   v.inliers = static_cast<int>(inlier_points.size());
   const double page_area = static_cast<double>(ref_page.width) * ref_page.height;

@@ -146,8 +146,11 @@ TEST_F(PageBoxQueryTest, PagesInsideReaderScreenshotsAreVerifiedFromTheirBox) {
 }
 
 TEST_F(PageBoxQueryTest, PagesPaddedToSixteenByNineAreVerifiedFromTheirTrimmedView) {
-  // The miss reproduces with the padded image decoded at short side 600 (its
-  // page at 600 px of its registered 800); decoded at the registered height
+  // The padded image decoded at short side 600 (its page at 600 px of its
+  // registered 800) used to miss pages without the box's description (4 of
+  // 6, 5 with it); since the RANSAC scores only a copy's similarities
+  // (geometric_verifier.h), every sample spent on one, all six are found
+  // either way. Decoded at the registered height
   // (RobustOptions::wide_query_min_short_side) all six are found.
   RobustOptions without;
   without.box_query_max_fraction = 0;
@@ -162,12 +165,9 @@ TEST_F(PageBoxQueryTest, PagesPaddedToSixteenByNineAreVerifiedFromTheirTrimmedVi
       "pillarboxed pages verified at short side 600: %zu without the box's description, %zu "
       "with; at the registered height, with it: %zu\n",
       found_without.size(), found_box.size(), found.size());
-  // Five of six with the box at short side 600: one page, its band across
-  // the densest columns, stays under 13 inliers.
   EXPECT_GE(found_box.size(), 5u);
   EXPECT_EQ(found.size(), 6u);
-  EXPECT_LT(found_without.size(), found_box.size())
-      << "the padded pages no longer reproduce the miss";
+  EXPECT_LE(found_without.size(), found_box.size()) << "the box's description lost a page";
 }
 
 }  // namespace

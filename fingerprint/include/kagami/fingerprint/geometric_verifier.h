@@ -14,9 +14,15 @@ namespace kagami::fingerprint {
 // Method: descriptor matching (brute force, Hamming for ORB/AKAZE, L2 for SIFT)
 // with Lowe's ratio test (Lowe, IJCV 2004, section 7.1) and one match per
 // registered keypoint, then RANSAC consensus (Fischler & Bolles, CACM 1981) on a
-// similarity transform (OpenCV cv::estimateAffinePartial2D: 2-point samples, so
-// ~100x fewer iterations than a 4-point homography and fewer chance inliers
-// between unrelated pages), a least-squares homography on the inliers for the
+// similarity transform (2-point samples, so ~100x fewer iterations than a
+// 4-point homography and fewer chance inliers between unrelated pages) that
+// scores only similarities a copy can have (scale and rotation within the
+// bounds below, with some slack for a sample's noise: the model check of USAC,
+// Raguram et al., TPAMI 2013), so that a larger consensus no copy has (a
+// symmetric drawing's half-turn, many keypoints collapsed onto one repeated
+// motif) cannot hide the copy's own, refined by least squares as in
+// LO-RANSAC (Chum, Matas & Kittler, DAGM 2003), deterministic (a fixed
+// seed); then a least-squares homography on the inliers for the
 // report, sanity checks on it (on the similarity instead where the inliers do
 // not determine the homography's projective terms: max_projective_gain, an F
 // test between the nested least-squares models in the spirit of Torr's model
@@ -35,6 +41,8 @@ namespace kagami::fingerprint {
 struct VerifyOptions {
   double ratio = 0.8;               // Lowe's ratio test on the two nearest neighbours
   double ransac_threshold = 0.006;  // reprojection error, normalised units (long side = 1)
+  // RANSAC hypotheses scored (each a pass over the pairs); samples whose
+  // similarity no copy has are skipped at no cost, up to 10 per hypothesis.
   int ransac_iterations = 2000;
   // Acceptance. Every threshold below was chosen from the measured
   // distributions of true and unrelated pairs of real images
