@@ -1280,7 +1280,8 @@ Result<CrawlSummary> Crawler::Run(bool resume, const std::atomic<bool>* stop,
       status = m.DrainMediaDone();
       {
         std::lock_guard<std::mutex> lock(m.mu);
-        if (m.media_outstanding == 0) break;
+        // Waiting images (Impl::PageEvidence) are released below, not drained.
+        if (m.media_outstanding == m.waiting_jobs) break;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
