@@ -7,6 +7,7 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "geometry_evidence.h"
 #include "kagami/reports/exhibit_renderer.h"
 #include "kagami/reports/scan_report_writer.h"
 
@@ -40,24 +41,7 @@ MatchedUnit UnitFromMatch(const pipeline::PageMatchRecord& m) {
       for (int c = 0; c < 3; ++c) h[r * 3 + c] = m.homography(r, c);
     }
     u.homography = h;
-    const fingerprint::Verification& v = m.verification;
-    GeometryEvidence g;
-    g.matches = v.matches;
-    g.inliers = v.inliers;
-    g.distinct_inliers = m.distinct_inliers;
-    g.layout_keypoints = m.boilerplate_keypoints;
-    g.coverage = v.coverage;
-    g.coverage_of = m.content_frame ? "content" : "page";
-    g.overlap = v.overlap;
-    g.overlap_coverage = v.overlap_coverage;
-    g.grid_cells = v.grid_cells;
-    g.scale = v.scale;
-    g.anisotropy = v.anisotropy;
-    g.rotation_deg = v.rotation_deg;
-    g.perspective = v.perspective;
-    g.model = v.model;
-    g.projective_gain = v.projective_gain;
-    u.geometry = std::move(g);
+    u.geometry = internal::GeometryOf(m);
   }
   return u;
 }

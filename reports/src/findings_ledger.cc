@@ -3,6 +3,7 @@
 #include "kagami/reports/findings_ledger.h"
 
 #include "finding_fold.h"
+#include "geometry_evidence.h"
 #include "kagami/base/sha256.h"
 
 #include <cmath>
@@ -49,24 +50,6 @@ Result<std::optional<TimeRange>> TimeRangeFromJson(const json& j, const char* ke
     return Status::Corrupt(std::string("field \"") + key + "\" is not [start, end]");
   }
   return std::optional<TimeRange>(TimeRange{(*it)[0].get<double>(), (*it)[1].get<double>()});
-}
-
-json GeometryToJson(const GeometryEvidence& g) {
-  return {{"matches", g.matches},
-          {"inliers", g.inliers},
-          {"distinct_inliers", g.distinct_inliers},
-          {"layout_keypoints", g.layout_keypoints},
-          {"coverage", Round6(g.coverage)},
-          {"coverage_of", g.coverage_of},
-          {"overlap", Round6(g.overlap)},
-          {"overlap_coverage", Round6(g.overlap_coverage)},
-          {"grid_cells", g.grid_cells},
-          {"scale", Round6(g.scale)},
-          {"anisotropy", Round6(g.anisotropy)},
-          {"rotation_deg", Round6(g.rotation_deg)},
-          {"perspective", Round6(g.perspective)},
-          {"model", g.model},
-          {"projective_gain", Round6(g.projective_gain)}};
 }
 
 Result<GeometryEvidence> GeometryFromJson(const json& j) {
@@ -233,7 +216,7 @@ std::string FindingToJson(const Finding& f) {
                                      {"segment_sha256", q.segment_sha256},
                                      {"segment_sequence", q.segment_sequence}};
     }
-    if (u.geometry) units.back()["geometry"] = GeometryToJson(*u.geometry);
+    if (u.geometry) units.back()["geometry"] = internal::GeometryToJson(*u.geometry, 6);
   }
   json headers = json::array();
   for (const auto& [name, value] : f.http_headers) headers.push_back(json::array({name, value}));

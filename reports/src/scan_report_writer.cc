@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "geometry_evidence.h"
 #include "video_report.h"
 
 namespace kagami::reports {
@@ -79,25 +80,7 @@ std::vector<std::string> ScanReportWriter::ToJsonLines(const pipeline::VolumeRep
         for (int c = 0; c < 3; ++c) h.push_back(m.homography(r, c));
       }
       j["homography"] = h;
-      const fingerprint::Verification& v = m.verification;
-      auto round4 = [](double x) { return std::round(x * 10000.0) / 10000.0; };
-      j["verification"] = {{"matches", v.matches},
-                           {"inliers", v.inliers},
-                           {"coverage", round4(v.coverage)},
-                           {"overlap", round4(v.overlap)},
-                           {"overlap_coverage", round4(v.overlap_coverage)},
-                           {"grid_cells", v.grid_cells},
-                           {"scale", round4(v.scale)},
-                           {"anisotropy", round4(v.anisotropy)},
-                           {"rotation_deg", round4(v.rotation_deg)},
-                           {"perspective", round4(v.perspective)},
-                           {"model", v.model},
-                           {"projective_gain", round4(v.projective_gain)},
-                           {"coverage_of", m.content_frame ? "content" : "page"}};
-      if (m.distinct_inliers >= 0) {
-        j["verification"]["distinct_inliers"] = m.distinct_inliers;
-        j["verification"]["layout_keypoints"] = m.boilerplate_keypoints;
-      }
+      j["verification"] = internal::GeometryToJson(internal::GeometryOf(m), 4);
     }
     lines.push_back(Dump(j));
   }

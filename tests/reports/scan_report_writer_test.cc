@@ -112,7 +112,7 @@ TEST(ScanReportWriterTest, JsonlCarriesTheEvidenceOfEachMatch) {
   EXPECT_EQ(v["layout_keypoints"], 120);
 }
 
-TEST(ScanReportWriterTest, JsonlLeavesOutTheLayoutCheckWhenItDidNotRun) {
+TEST(ScanReportWriterTest, JsonlMarksALayoutCheckThatDidNotRunWithMinusOne) {
   pipeline::VolumeReport r = MatchedReport();
   pipeline::PageMatchRecord& m = r.matches[0];
   m.method = "local";
@@ -121,7 +121,8 @@ TEST(ScanReportWriterTest, JsonlLeavesOutTheLayoutCheckWhenItDidNotRun) {
   m.verification.inliers = 30;
   nlohmann::json j = nlohmann::json::parse(ScanReportWriter::ToJsonLines(r)[0]);
   ASSERT_TRUE(j.contains("verification"));
-  EXPECT_FALSE(j["verification"].contains("distinct_inliers"));
+  EXPECT_EQ(j["verification"]["distinct_inliers"], -1);
+  EXPECT_EQ(j["verification"]["layout_keypoints"], -1);
   EXPECT_EQ(j["verification"]["model"], "homography");
 }
 
