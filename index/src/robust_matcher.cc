@@ -652,18 +652,20 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
       Result<PageBoxPixels> box =
           CutPageBox(pixels, encoded, limits_, *gray, padded, options_.features.working_long_side);
       if (box.ok()) {
-        fingerprint::LocalFeatures content;
-        content.kind = query->kind;
-        content.page_width = query->page_width;
-        content.page_height = query->page_height;
+        // No keypoints yet, in the frame (kind, page size, mirroring) of `f`.
+        auto empty_frame_of = [](const fingerprint::LocalFeatures& f) {
+          fingerprint::LocalFeatures e;
+          e.kind = f.kind;
+          e.mirrored = f.mirrored;
+          e.page_width = f.page_width;
+          e.page_height = f.page_height;
+          return e;
+        };
+        fingerprint::LocalFeatures content = empty_frame_of(*query);
         AddPageBoxFeatures(*box, false, options_.features, content);
         std::optional<fingerprint::LocalFeatures> content_mirrored;
         if (mirrored) {
-          content_mirrored = fingerprint::LocalFeatures{};
-          content_mirrored->kind = mirrored->kind;
-          content_mirrored->mirrored = true;
-          content_mirrored->page_width = mirrored->page_width;
-          content_mirrored->page_height = mirrored->page_height;
+          content_mirrored = empty_frame_of(*mirrored);
           AddPageBoxFeatures(*box, true, options_.features, *content_mirrored);
         }
         const double ms_describe = MsSince(t_second);

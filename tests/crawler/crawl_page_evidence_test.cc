@@ -65,9 +65,7 @@ class CrawlPageEvidenceTest : public ::testing::Test {
                      "--content", (root / "content").string(), "--port-file", port_file.string(),
                      "--log", (root / "access.log").string()},
                     root / "server.log");
-    for (int i = 0; i < 1200 && !fs::exists(port_file); ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    ASSERT_TRUE(fs::exists(port_file)) << ReadText(root / "server.log");
+    ASSERT_TRUE(testing::WaitForFile(port_file)) << ReadText(root / "server.log");
     port_ = std::stoi(ReadText(port_file));
   }
 

@@ -106,9 +106,7 @@ class CrawlSiteTest : public ::testing::Test {
         Spawn({"python3", KAGAMI_CRAWLER_FIXTURE_SITE, "--content", (root / "content").string(),
                "--port-file", port_file.string(), "--log", access_log_.string()},
               root / "server.log");
-    for (int i = 0; i < 1200 && !fs::exists(port_file); ++i)  // 60 s: slow under load
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    ASSERT_TRUE(fs::exists(port_file)) << ReadText(root / "server.log");
+    ASSERT_TRUE(testing::WaitForFile(port_file)) << ReadText(root / "server.log");
     port_ = std::stoi(ReadText(port_file));
   }
 

@@ -89,8 +89,7 @@ class PageBoxQueryTest : public ::testing::Test {
     fs::create_directories(dir_ / "registered");
     fs::create_directories(dir_ / "screenshots");
     fs::create_directories(dir_ / "pillarboxed");
-    cv::Ptr<cv::freetype::FreeType2> ft = cv::freetype::createFreeType2();
-    ft->loadFontData(kNotoSansCjk, 0);
+    cv::Ptr<cv::freetype::FreeType2> ft = ::kagami::testing::NotoSansCjk();
     for (uint32_t seed : {61u, 62u, 63u, 64u, 65u, 66u}) {
       const cv::Mat page = CjkTextPage(*ft, seed, /*page_number=*/false);
       const std::string name = "p" + std::to_string(seed) + ".jpg";

@@ -38,8 +38,7 @@ TEST(SpreadScaleTest, SpreadsOfSameFontPagesAreFoundAmongManyPagesOfThatFont) {
   const fs::path dir = temp.path();
   fs::create_directories(dir / "registered");
   fs::create_directories(dir / "spreads");
-  cv::Ptr<cv::freetype::FreeType2> ft = cv::freetype::createFreeType2();
-  ft->loadFontData(::kagami::testing::kNotoSansCjk, 0);
+  cv::Ptr<cv::freetype::FreeType2> ft = ::kagami::testing::NotoSansCjk();
   std::vector<cv::Mat> pages;
   for (int i = 0; i < kRegistered; ++i) {
     pages.push_back(::kagami::testing::CjkTextPage(*ft, 9000 + i));

@@ -41,8 +41,7 @@ class SpreadSecondPageTest : public ::testing::Test {
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "registered");
     fs::create_directories(dir_ / "spreads");
-    cv::Ptr<cv::freetype::FreeType2> ft = cv::freetype::createFreeType2();
-    ft->loadFontData(kNotoSansCjk, 0);
+    cv::Ptr<cv::freetype::FreeType2> ft = ::kagami::testing::NotoSansCjk();
     std::vector<cv::Mat> pages;
     for (uint32_t seed : {41u, 42u, 43u, 44u, 45u, 46u}) {
       pages.push_back(CjkTextPage(*ft, seed));

@@ -35,8 +35,7 @@ class VolumeEvidenceTest : public ::testing::Test {
     }
     dir_ = temp_.path();
     fs::create_directories(dir_ / "registered");
-    cv::Ptr<cv::freetype::FreeType2> ft = cv::freetype::createFreeType2();
-    ft->loadFontData(::kagami::testing::kNotoSansCjk, 0);
+    cv::Ptr<cv::freetype::FreeType2> ft = ::kagami::testing::NotoSansCjk();
     for (int i = 0; i < 4; ++i) {
       pages_.push_back(::kagami::testing::CjkTextPage(*ft, 7100 + i));
       cv::imwrite((dir_ / "registered" / ("page" + std::to_string(i) + ".jpg")).string(),

@@ -41,8 +41,7 @@ TEST(WhiteMarginScaleTest, SameFontPagesOnAWhiteCanvasAreFoundAmongManyPagesOfTh
   const fs::path dir = temp.path();
   fs::create_directories(dir / "registered");
   fs::create_directories(dir / "margins");
-  cv::Ptr<cv::freetype::FreeType2> ft = cv::freetype::createFreeType2();
-  ft->loadFontData(::kagami::testing::kNotoSansCjk, 0);
+  cv::Ptr<cv::freetype::FreeType2> ft = ::kagami::testing::NotoSansCjk();
   for (int i = 0; i < kRegistered; ++i) {
     const cv::Mat page = ::kagami::testing::CjkTextPage(*ft, 7000 + i);
     char name[32];

@@ -117,9 +117,7 @@ class PgCrawlWorkersTest : public ::testing::Test {
          port_file.string(), "--log", access_log_.string(), "--chapters", std::to_string(kChapters),
          "--comments", "5", "--latency-ms", std::to_string(latency_ms)},
         dir_ / "site.log");
-    for (int i = 0; i < 1200 && !fs::exists(port_file); ++i)  // 60 s: slow under load
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    ASSERT_TRUE(fs::exists(port_file)) << ReadText(dir_ / "site.log");
+    ASSERT_TRUE(testing::WaitForFile(port_file)) << ReadText(dir_ / "site.log");
     port_ = std::stoi(ReadText(port_file));
   }
 

@@ -16,6 +16,13 @@ namespace kagami::testing {
 
 inline constexpr char kNotoSansCjk[] = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc";
 
+// fonts-noto-cjk's Sans, loaded (the caller skips when kNotoSansCjk is missing).
+inline cv::Ptr<cv::freetype::FreeType2> NotoSansCjk() {
+  cv::Ptr<cv::freetype::FreeType2> ft = cv::freetype::createFreeType2();
+  ft->loadFontData(kNotoSansCjk, 0);
+  return ft;
+}
+
 // A 900x1280 white page of columns of random hiragana, katakana and common
 // ideographs (size 26-39 px, per `seed`), with the page number (seed % 100)
 // at the bottom when `page_number`.
