@@ -316,7 +316,8 @@ Status RobustMatcher::EnsureLocalIndex() {
 
 PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPage& encoded,
                                  fingerprint::PdqHasher& hasher,
-                                 const fingerprint::PageFingerprint& page, bool may_defer) {
+                                 const fingerprint::PageFingerprint& page, bool may_defer,
+                                 int crop_zoom) {
   PageOutcome outcome;
   cv::Mat gray = ToGray(pixels);
 
@@ -456,7 +457,7 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
       outcome.deferred = std::move(deferred);
       return outcome;
     }
-    RunLocalStage(pixels, encoded, pdq_hits, hints, outcome);
+    RunLocalStage(pixels, encoded, pdq_hits, hints, crop_zoom, outcome);
   }
   if (!outcome.hits.empty()) return outcome;
 
@@ -482,7 +483,7 @@ PageOutcome RobustMatcher::RunDeferred(const cv::Mat& pixels, const DeferredLoca
   // Match deferred only pages without PDQ candidates: no PDQ hit to verify,
   // and nothing for PDQ alone to report when the local stage finds nothing.
   PageOutcome outcome;
-  RunLocalStage(pixels, deferred.encoded, {}, deferred.hints, outcome);
+  RunLocalStage(pixels, deferred.encoded, {}, deferred.hints, kEveryCropZoom, outcome);
   return outcome;
 }
 
@@ -514,7 +515,7 @@ bool RobustMatcher::ReportableUnverified(const RobustHit& hit) const {
 
 void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPage& encoded,
                                   const std::vector<RobustHit>& pdq_hits, const LocalHints& hints,
-                                  PageOutcome& outcome) {
+                                  int crop_zoom, PageOutcome& outcome) {
   outcome.local_ran = true;
   Status ready = EnsureLocalIndex();
   if (!ready.ok()) {
@@ -688,6 +689,40 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
       }
     }
   }
+  // The zoomed-out looks (RobustOptions::crop_zooms): nothing accepted yet.
+  // Their keypoints lie in the whole query's normalised frame, as the first
+  // pass's do.
+  std::string zoom_trace;
+  const int zooms = static_cast<int>(options_.crop_zooms.size());
+  for (int i = 0; i < zooms && outcome.hits.empty(); ++i) {
+    if (crop_zoom != kEveryCropZoom && i != crop_zoom % zooms) continue;
+    const double zoom = options_.crop_zooms[i];
+    RobustOptions zoomed = options_;
+    zoomed.features.working_long_side =
+        static_cast<int>(std::lround(options_.features.working_long_side * zoom));
+    if (!(zoom > 0 && zoom < 1) || zoomed.features.working_long_side < 64) continue;
+    const auto t_zoom = std::chrono::steady_clock::now();
+    Result<fingerprint::LocalFeatures> look = ExtractQueryFeatures(*gray, false, zoomed);
+    if (!look.ok() || look->size() == 0) continue;
+    const double ms_describe = MsSince(t_zoom);
+    std::string candidates;
+    outcome.hits = GateAndVerify(*look, nullptr, pdq_hits, times, candidates);
+    const size_t accepted = outcome.hits.size();
+    std::erase_if(outcome.hits, [&](const RobustHit& hit) {
+      return hit.inliers > 0 && hit.verification.grid_cells < options_.crop_zoom_min_grid_cells &&
+             hit.inliers < options_.crop_zoom_min_inliers;
+    });
+    if (!options_.local_trace_path.empty()) {
+      zoom_trace += std::string(zoom_trace.empty() ? "" : ",") +
+                    "{\"zoom\":" + std::to_string(zoom) +
+                    ",\"ms\":" + std::to_string(MsSince(t_zoom)) +
+                    ",\"ms_describe\":" + std::to_string(ms_describe) +
+                    ",\"keypoints\":" + std::to_string(look->size()) +
+                    ",\"dropped\":" + std::to_string(accepted - outcome.hits.size()) +
+                    ",\"candidates\":[" + candidates + "]}";
+    }
+  }
+  if (!zoom_trace.empty()) second_trace += ",\"zoomed\":[" + zoom_trace + "]";
   WriteTrace(encoded, query->size(), ms_decode, ms_extract, times.gate, times.verify, trace,
              cascade_trace + second_trace);
 }

@@ -295,10 +295,12 @@ Scanner::Scanner(Store& store, const ScanOptions& options) : store_(store), opti
                                  fingerprint::PdqHasher& hasher,
                                  fingerprint::PageFingerprint& page) {
     const size_t page_bytes = DeferredLocal::HeldBytes(encoded);
-    const bool may_defer = sampling && page.sample_index % sample != 0 &&
-                           deferral->bytes.load() + page_bytes <= max_bytes &&
-                           !deferral->HasEvidence(page.volume);
-    PageOutcome outcome = matcher->Match(pixels, encoded, hasher, page, may_defer);
+    const bool undecided = sampling && !deferral->HasEvidence(page.volume);
+    const bool may_defer = undecided && page.sample_index % sample != 0 &&
+                           deferral->bytes.load() + page_bytes <= max_bytes;
+    // A volume without evidence tries one crop zoom per sampled page, in turn.
+    const int crop_zoom = undecided ? page.sample_index / sample : RobustMatcher::kEveryCropZoom;
+    PageOutcome outcome = matcher->Match(pixels, encoded, hasher, page, may_defer, crop_zoom);
     if (!outcome.status.ok()) page.status = outcome.status;  // reported as a page error
     if (outcome.deferred) deferral->bytes += outcome.deferred->bytes();
     if (!outcome.hits.empty() && sampling) deferral->MarkEvidence(page.volume);

@@ -207,6 +207,34 @@ struct RobustOptions {
   // ~31 px) and stands for a registered page's own margins: a page with ~6%
   // margins is described at its registered scale.
   double content_query_pad = 0.06;
+  // Zoomed-out looks for a cropped page. The local stage describes a query at
+  // features.working_long_side, so a page cropped by c per side is described
+  // at 1 / (1 - 2c) of its registered scale (1.25 for 10% per side or 20%
+  // from a corner). ORB keeps a page's strongest corners per pyramid level,
+  // and on text (typeset or CJK glyphs: thousands of corners of nearly equal
+  // response) the kept set changes with the scale: among many registered
+  // pages of one font, other pages won the gate (sweep: 8 of 20 typeset and
+  // 15 of 20 CJK pages cropped 10% per side found; a 15% crop 9 of 40, a 20%
+  // crop 0 of 40). When nothing was accepted, the whole query is described
+  // again at each of these fractions of working_long_side in turn, gated and
+  // verified as in the first pass (every threshold of `verify` unchanged),
+  // until one accepts: 0.85 finds crops of 5-15% per side, 0.7 15-20%, 0.6
+  // 20-25% (bench/RESULTS.md section 11, "Zoomed-out looks"). Each look that
+  // runs costs one more description at that fraction of the pixels (p50
+  // ~7 ms at 0.85), a gate and a verification. Match's `crop_zoom` chooses
+  // one look for a page of a volume without evidence yet, in turn over the
+  // volume's sampled pages (pipeline::ScanOptions::local_sample). Mirrors are
+  // not described again. Empty turns it off.
+  std::vector<double> crop_zooms = {0.85, 0.7, 0.6};
+  // Each look is one more test of the query against the catalogue, so a
+  // look's match must also have its inliers in at least this many cells of
+  // the 4x4 grid over the overlap, or at least this many inliers. Measured
+  // (bench/RESULTS.md section 11): true pages found by a look had >= 8 cells
+  // or >= 32 inliers; the looks' matches of unrelated drawings on the
+  // false-match sweep (icons on one shared template or of one shape) had 5-7
+  // cells and 14-21 inliers.
+  int crop_zoom_min_grid_cells = 8;
+  int crop_zoom_min_inliers = 24;
   // The cheap first look (see LocalCascadeOptions); it is skipped when the
   // page has PDQ candidates or local_mirrored is set.
   LocalCascadeOptions cascade;
@@ -373,12 +401,18 @@ class RobustMatcher {
   // `deferred` instead, for RunDeferred if the caller later finds reason to.
   // (Volume-level evidence: most pages of a crawl match nothing, and the local
   // stage costs several times the PDQ stage; pipeline/scanner.h.)
+  //
+  // `crop_zoom`: which of RobustOptions::crop_zooms the local stage may try,
+  // kEveryCropZoom for all of them in turn, else only crop_zooms[crop_zoom %
+  // size] (a volume's sampled pages take them in turn).
+  static constexpr int kEveryCropZoom = -1;
   PageOutcome Match(const cv::Mat& pixels, const ingest::EncodedPage& encoded,
                     fingerprint::PdqHasher& hasher, const fingerprint::PageFingerprint& page,
-                    bool may_defer = false);
+                    bool may_defer = false, int crop_zoom = kEveryCropZoom);
 
   // Runs the local stage Match deferred, on `pixels`: the page decoded as for
-  // Match. Its outcome is what Match without `may_defer` would have given.
+  // Match, with every crop zoom. Its outcome is what Match without
+  // `may_defer` would have given.
   // Thread-safe like Match.
   PageOutcome RunDeferred(const cv::Mat& pixels, const DeferredLocal& deferred);
 
@@ -402,7 +436,7 @@ class RobustMatcher {
                                        const std::vector<RobustHit>& pdq_hits, LocalTimes& times,
                                        std::string& trace);
   void RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPage& encoded,
-                     const std::vector<RobustHit>& pdq_hits, const LocalHints& hints,
+                     const std::vector<RobustHit>& pdq_hits, const LocalHints& hints, int crop_zoom,
                      PageOutcome& outcome);
   // Appends one JSON line to options_.local_trace_path (when set).
   void WriteTrace(const ingest::EncodedPage& encoded, int keypoints, double ms_decode,

@@ -1,0 +1,168 @@
+// Same-font Japanese text pages (fonts-noto-cjk) cropped by 15% and 20% per
+// side, among many registered pages of that font. The local stage describes
+// a query at a fixed size, so the crop shows the page's glyphs at 1.43x and
+// 1.67x their registered scale; ORB keeps other corners of the dense text at
+// that scale and other pages of the font win the gate. The zoomed-out looks
+// (RobustOptions::crop_zooms) describe the query again at fractions of that
+// size when nothing was accepted.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+#include <opencv2/freetype.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include "cjk_pages.h"
+#include "kagami/index/store.h"
+#include "kagami/pipeline/scanner.h"
+#include "scan_fixture.h"
+#include "temp_dir.h"
+
+namespace kagami::index {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int kRegistered = 60;
+constexpr int kShown = 8;
+
+class CropZoomTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!fs::exists(::kagami::testing::kNotoSansCjk)) {
+      GTEST_SKIP() << ::kagami::testing::kNotoSansCjk << " missing (scripts/bootstrap installs it)";
+    }
+    dir_ = temp_.path();
+    fs::create_directories(dir_ / "registered");
+    cv::Ptr<cv::freetype::FreeType2> ft = ::kagami::testing::NotoSansCjk();
+    for (int i = 0; i < kRegistered; ++i) {
+      const cv::Mat page = ::kagami::testing::CjkTextPage(*ft, 9100 + i);
+      cv::imwrite((dir_ / "registered" / Name(i)).string(), page, {cv::IMWRITE_JPEG_QUALITY, 90});
+      if (i < kShown) pages_.push_back(page);
+    }
+    auto store = Store::Open(dir_ / "data");
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(store).value();
+    auto summary = ::kagami::testing::RegisterFolder(*store_, dir_ / "registered",
+                                                     {"novel", "Novel", "", WorkKind::kManga, {}});
+    ASSERT_TRUE(summary.ok()) << summary.status().ToString();
+    ASSERT_EQ(summary->units_added, kRegistered);
+  }
+
+  static std::string Name(int i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "p%03d.jpg", i);
+    return name;
+  }
+
+  // The first kShown registered pages cropped by `per_side` of each side.
+  fs::path Cropped(double per_side) {
+    const fs::path folder = dir_ / ("crop" + std::to_string(static_cast<int>(per_side * 100)));
+    fs::create_directories(folder);
+    for (int i = 0; i < kShown; ++i) {
+      const cv::Mat& page = pages_[i];
+      const int dx = static_cast<int>(page.cols * per_side);
+      const int dy = static_cast<int>(page.rows * per_side);
+      cv::imwrite((folder / Name(i)).string(),
+                  page(cv::Rect(dx, dy, page.cols - 2 * dx, page.rows - 2 * dy)),
+                  {cv::IMWRITE_JPEG_QUALITY, 85});
+    }
+    return folder;
+  }
+
+  static std::set<std::string> Found(
+      const std::map<std::string, std::vector<pipeline::PageMatchRecord>>& by_member) {
+    std::set<std::string> found;
+    for (const auto& [member, matches] : by_member) {
+      for (const pipeline::PageMatchRecord& m : matches) {
+        EXPECT_EQ(m.ref.member, member) << member << " matched a page it does not show";
+        if (m.ref.member == member) found.insert(member);
+      }
+    }
+    return found;
+  }
+
+  ::kagami::testing::TempDir temp_;
+  fs::path dir_;
+  std::vector<cv::Mat> pages_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(CropZoomTest, CroppedTextPagesAreFoundAmongManyPagesOfTheirFont) {
+  RobustOptions first_pass_only;
+  first_pass_only.crop_zooms.clear();
+  // 8 generated pages, before -> after: 15% per side 3 -> 8, 20% 0 -> 8.
+  for (const double per_side : {0.15, 0.2}) {
+    const fs::path folder = Cropped(per_side);
+    const std::set<std::string> before =
+        Found(::kagami::testing::MatchesByMember(*store_, folder, first_pass_only));
+    const std::set<std::string> found =
+        Found(::kagami::testing::MatchesByMember(*store_, folder, RobustOptions{}));
+    SCOPED_TRACE("cropped " + std::to_string(per_side) + " per side");
+    EXPECT_LT(before.size(), 5u) << "the crop no longer reproduces the miss";
+    EXPECT_GE(found.size(), 7u) << "of the " << kShown << " pages shown";
+  }
+}
+
+TEST_F(CropZoomTest, AZoomedLookMatchNeedsItsOwnEvidenceBar) {
+  // The looks' bar (crop_zoom_min_grid_cells, crop_zoom_min_inliers) out of
+  // reach: what only a look found is dropped, and nothing else is reported.
+  RobustOptions out_of_reach;
+  out_of_reach.crop_zoom_min_grid_cells = 17;
+  out_of_reach.crop_zoom_min_inliers = 100000;
+  const fs::path folder = Cropped(0.2);
+  EXPECT_GE(Found(::kagami::testing::MatchesByMember(*store_, folder, RobustOptions{})).size(), 7u);
+  EXPECT_TRUE(Found(::kagami::testing::MatchesByMember(*store_, folder, out_of_reach)).empty());
+}
+
+TEST_F(CropZoomTest, AVolumeWithoutEvidenceTriesOneCropZoomPerSampledPageInTurn) {
+  // 25 pages of the font that were never registered: none has a PDQ
+  // candidate or a match, so only the volume's sampled pages (0, 12, 24) are
+  // described, each with one of the zooms in turn; scanned page by page,
+  // one of them tries every zoom.
+  const fs::path folder = dir_ / "unrelated";
+  fs::create_directories(folder);
+  cv::Ptr<cv::freetype::FreeType2> ft = ::kagami::testing::NotoSansCjk();
+  for (int i = 0; i < 25; ++i) {
+    cv::imwrite((folder / Name(i)).string(), ::kagami::testing::CjkTextPage(*ft, 5300 + i),
+                {cv::IMWRITE_JPEG_QUALITY, 85});
+  }
+  auto zooms_traced = [&](int local_sample, const fs::path& input) {
+    const fs::path trace = dir_ / ("trace" + std::to_string(local_sample) + ".jsonl");
+    pipeline::ScanOptions scan;
+    scan.extract.threads = 2;
+    scan.local_sample = local_sample;
+    scan.robust.local_trace_path = trace.string();
+    scan.robust.crop_zooms = {0.85, 0.7, 0.6};
+    Status s = pipeline::Scan(*store_, {input.string()}, scan, [](const pipeline::VolumeReport& r) {
+      EXPECT_TRUE(r.matches.empty()) << r.matches.size() << " matches of unrelated pages";
+    });
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    std::multiset<std::vector<double>> per_page;
+    std::ifstream in(trace);
+    for (std::string line; std::getline(in, line);) {
+      const nlohmann::json j = nlohmann::json::parse(line);
+      std::vector<double> zooms;
+      if (j.contains("zoomed")) {
+        for (const auto& z : j["zoomed"]) zooms.push_back(z["zoom"].get<double>());
+      }
+      per_page.insert(zooms);
+    }
+    return per_page;
+  };
+  EXPECT_EQ(zooms_traced(12, folder), (std::multiset<std::vector<double>>{{0.85}, {0.7}, {0.6}}));
+  EXPECT_EQ(zooms_traced(1, folder / Name(3)),
+            (std::multiset<std::vector<double>>{{0.85, 0.7, 0.6}}));
+}
+
+}  // namespace
+}  // namespace kagami::index
