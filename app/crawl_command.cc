@@ -55,8 +55,9 @@ class CrawlCommand : public Command {
         ->check(CLI::IsMember({"auto", "always", "never"}));
     c->add_option("--local-sample", local_sample_,
                   "auto: among the images of one page, and in a fetched archive or document, "
-                  "until one has matched describe every Nth without a PDQ candidate; the others "
-                  "wait and are described once one matches (default 12; 1: every image)")
+                  "until one has matched describe those at 0, N, 3N, 7N, ... without a PDQ "
+                  "candidate; the others wait and are described once one matches (default 12; "
+                  "1: every image)")
         ->check(CLI::Range(1, 1000000));
     c->add_flag("--fetch-only", fetch_only_,
                 "fetch and archive only; no fingerprinting or matching (for measuring)");

@@ -38,8 +38,9 @@ class ScanCommand : public Command {
         ->check(CLI::IsMember({"auto", "always", "never"}));
     scan->add_option("--local-sample", local_sample_,
                      "auto: in a volume (archive, folder, document) where no page has matched "
-                     "yet, describe every Nth page without a PDQ candidate; the rest only once "
-                     "a page of the volume matches (default 12; 1: every page)")
+                     "yet, describe pages 0, N, 3N, 7N, ... (gaps doubling) without a PDQ "
+                     "candidate; the rest only once a page of the volume matches (default 12; "
+                     "1: every page)")
         ->check(CLI::Range(1, 1000000));
     scan->add_option("--allow-address", allow_,
                      "URL inputs: IP or CIDR the fetcher may connect to despite the address "

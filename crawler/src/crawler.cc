@@ -10,6 +10,7 @@
 #include <ctime>
 #include <deque>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -225,15 +226,13 @@ struct Crawler::Impl {
   // Volume-level evidence across the images of one reader page (the media's
   // referrer; pipeline::ScanOptions::local_sample): a chapter's images are one
   // copy or none. Until an image of a page matches, its images are sampled at
-  // positions 0, N, 2N, ... in arrival order; an unsampled image without a PDQ
-  // candidate is left undescribed by the scan and waits here, its bytes held
-  // (at most ScanOptions::max_deferred_bytes in all) and its URL not
-  // completed. When an image of its page matches, the waiting ones go through
-  // the match node again with every page described; when the crawl has
-  // nothing else left they complete as not checked (CrawlProgress::
-  // media_local_skipped), and after a stop or an error they are released (a
-  // killed process leaves their leases to expire: fetched again, never lost).
-  // Guarded by `mu`.
+  // positions 0, N, 3N, 7N, ... in arrival order (pipeline::IsSampledPosition); an unsampled image
+  // without a PDQ candidate is left undescribed by the scan and waits here, its bytes held (at most
+  // ScanOptions::max_deferred_bytes in all) and its URL not completed. When an image of its page
+  // matches, the waiting ones go through the match node again with every page described; when the
+  // crawl has nothing else left they complete as not checked (CrawlProgress:: media_local_skipped),
+  // and after a stop or an error they are released (a killed process leaves their leases to expire:
+  // fetched again, never lost). Guarded by `mu`.
   struct PageEvidence {
     int64_t seen = 0;  // images given a sample position
     bool matched = false;
@@ -502,7 +501,7 @@ struct Crawler::Impl {
     PageEvidence& e = it->second;
     if (e.matched || waiting_bytes + bytes > o.max_deferred_bytes) return 0;
     const int64_t position = e.seen++;
-    return static_cast<int>(position % o.local_sample);
+    return static_cast<int>(std::min<int64_t>(position, std::numeric_limits<int>::max()));
   }
 
   // An image of `page` matched: its waiting images are matched again, every

@@ -479,11 +479,12 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
   return outcome;
 }
 
-PageOutcome RobustMatcher::RunDeferred(const cv::Mat& pixels, const DeferredLocal& deferred) {
+PageOutcome RobustMatcher::RunDeferred(const cv::Mat& pixels, const DeferredLocal& deferred,
+                                       int crop_zoom) {
   // Match deferred only pages without PDQ candidates: no PDQ hit to verify,
   // and nothing for PDQ alone to report when the local stage finds nothing.
   PageOutcome outcome;
-  RunLocalStage(pixels, deferred.encoded, {}, deferred.hints, kEveryCropZoom, outcome);
+  RunLocalStage(pixels, deferred.encoded, {}, deferred.hints, crop_zoom, outcome);
   return outcome;
 }
 
@@ -695,7 +696,8 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
   std::string zoom_trace;
   const int zooms = static_cast<int>(options_.crop_zooms.size());
   for (int i = 0; i < zooms && outcome.hits.empty(); ++i) {
-    if (crop_zoom != kEveryCropZoom && i != crop_zoom % zooms) continue;
+    if (crop_zoom == kNoCropZoom || (crop_zoom != kEveryCropZoom && i != crop_zoom % zooms))
+      continue;
     const double zoom = options_.crop_zooms[i];
     RobustOptions zoomed = options_;
     zoomed.features.working_long_side =

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <any>
 #include <atomic>
+#include <bit>
+#include <cmath>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -62,23 +64,61 @@ PageMatchRecord MakeRecord(const fingerprint::PageFingerprint& page, const Robus
 struct LocalDeferral {
   std::mutex mutex;
   std::unordered_set<size_t> with_evidence;  // volumes where a page matched
-  std::atomic<size_t> bytes{0};              // DeferredLocal::bytes() held
+  // The crop zoom its latest local match calls for (VolumeZoom), per volume.
+  std::unordered_map<size_t, int> matched_zoom;
+  std::atomic<size_t> bytes{0};  // DeferredLocal::bytes() held
 
   bool HasEvidence(size_t volume) {
     std::lock_guard<std::mutex> lock(mutex);
     return with_evidence.count(volume) > 0;
   }
-  void MarkEvidence(size_t volume) {
+  // `crop_zoom`: what the match calls for (VolumeZoom), or kEveryCropZoom
+  // when it measured no scale (a PDQ match).
+  void MarkEvidence(size_t volume, int crop_zoom) {
     std::lock_guard<std::mutex> lock(mutex);
     with_evidence.insert(volume);
+    if (crop_zoom != RobustMatcher::kEveryCropZoom) matched_zoom[volume] = crop_zoom;
+  }
+  // The crop zoom a page of `volume` at `position` tries under sampling: what
+  // the volume's latest local match called for; none after a PDQ match alone
+  // (an unscaled copy); one in turn by sample number while it has no evidence.
+  int CropZoom(size_t volume, int64_t position, int sample) {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = matched_zoom.find(volume);
+    if (it != matched_zoom.end()) return it->second;
+    if (with_evidence.count(volume) > 0) return RobustMatcher::kNoCropZoom;
+    return SampleNumber(position, sample);
   }
   void EndVolume(size_t volume) {
     std::lock_guard<std::mutex> lock(mutex);
     with_evidence.erase(volume);
+    matched_zoom.erase(volume);
   }
 };
 
 namespace {
+
+// The crop zoom a volume's other pages need, from a page's local match: the
+// match's scale (scanned -> registered; 0.8 for a page cropped 10% per side)
+// is the volume's crop, and the nearest of 1 (no look) and `zooms` in log
+// scale is the look its pages try. kEveryCropZoom when no hit measured one.
+int VolumeZoom(const PageOutcome& outcome, const std::vector<double>& zooms) {
+  for (const RobustHit& hit : outcome.hits) {
+    const double scale = hit.verification.scale;
+    if (hit.inliers <= 0 || !(scale > 0)) continue;
+    int best = RobustMatcher::kNoCropZoom;
+    double best_distance = std::abs(std::log(scale));
+    for (size_t i = 0; i < zooms.size(); ++i) {
+      const double distance = std::abs(std::log(scale / zooms[i]));
+      if (zooms[i] > 0 && distance < best_distance) {
+        best = static_cast<int>(i);
+        best_distance = distance;
+      }
+    }
+    return best;
+  }
+  return RobustMatcher::kEveryCropZoom;
+}
 
 // A page whose local stage waits for its volume's evidence.
 struct DeferredPage {
@@ -212,8 +252,11 @@ class ScanSink : public ExtractSink {
       return;
     }
     std::vector<PageOutcome> outcomes(pages.size());
-    tbb::parallel_for(size_t{0}, pages.size(),
-                      [&](size_t i) { outcomes[i] = RunDeferredGuarded(pages[i]); });
+    tbb::parallel_for(size_t{0}, pages.size(), [&](size_t i) {
+      const int crop_zoom = deferral_.CropZoom(pages[i].page.volume, pages[i].page.sample_index,
+                                               std::max(1, options_.local_sample));
+      outcomes[i] = RunDeferredGuarded(pages[i], crop_zoom);
+    });
     deferral_.bytes -= bytes;
     for (size_t i = 0; i < pages.size(); ++i) {
       if (!outcomes[i].status.ok()) {
@@ -230,7 +273,7 @@ class ScanSink : public ExtractSink {
 
   // The page decoded as the pipeline decoded it, then its local stage; what
   // either throws becomes the page's error (the batch goes on).
-  PageOutcome RunDeferredGuarded(const DeferredPage& p) {
+  PageOutcome RunDeferredGuarded(const DeferredPage& p, int crop_zoom) {
     PageOutcome outcome;
     try {
       cv::Mat pixels = p.deferred->encoded.rendered;
@@ -244,7 +287,7 @@ class ScanSink : public ExtractSink {
         }
         pixels = std::move(decoded->pixels);
       }
-      return matcher_.RunDeferred(pixels, *p.deferred);
+      return matcher_.RunDeferred(pixels, *p.deferred, crop_zoom);
     } catch (const std::bad_alloc&) {
       outcome.status = Status::ResourceExhausted("out of memory in the local-feature stage");
     } catch (const std::exception& e) {
@@ -280,6 +323,19 @@ class ScanSink : public ExtractSink {
 
 }  // namespace
 
+bool IsSampledPosition(int64_t position, int n) {
+  if (n <= 1) return true;
+  if (position < 0 || position % n != 0) return false;
+  const uint64_t q = static_cast<uint64_t>(position / n) + 1;
+  return (q & (q - 1)) == 0;
+}
+
+int SampleNumber(int64_t position, int n) {
+  if (position <= 0) return 0;
+  const uint64_t q = static_cast<uint64_t>(position / std::max(1, n)) + 1;
+  return static_cast<int>(std::bit_width(q)) - 1;
+}
+
 Scanner::Scanner(Store& store, const ScanOptions& options) : store_(store), options_(options) {
   options_.extract.sha256 = false;
   options_.extract.dihedral = options.match.dihedral;
@@ -291,19 +347,23 @@ Scanner::Scanner(Store& store, const ScanOptions& options) : store_(store), opti
   const bool sampling = options_.robust.local == LocalStage::kAuto && options_.local_sample > 1;
   const int sample = std::max(1, options_.local_sample);
   const size_t max_bytes = options_.max_deferred_bytes;
+  const std::vector<double> zooms = options_.robust.crop_zooms;
   options_.extract.analyze = [=](const cv::Mat& pixels, const ingest::EncodedPage& encoded,
                                  fingerprint::PdqHasher& hasher,
                                  fingerprint::PageFingerprint& page) {
     const size_t page_bytes = DeferredLocal::HeldBytes(encoded);
     const bool undecided = sampling && !deferral->HasEvidence(page.volume);
-    const bool may_defer = undecided && page.sample_index % sample != 0 &&
+    const bool may_defer = undecided && !IsSampledPosition(page.sample_index, sample) &&
                            deferral->bytes.load() + page_bytes <= max_bytes;
-    // A volume without evidence tries one crop zoom per sampled page, in turn.
-    const int crop_zoom = undecided ? page.sample_index / sample : RobustMatcher::kEveryCropZoom;
+    // Under sampling a page tries one crop zoom (LocalDeferral::CropZoom).
+    const int crop_zoom = sampling ? deferral->CropZoom(page.volume, page.sample_index, sample)
+                                   : RobustMatcher::kEveryCropZoom;
     PageOutcome outcome = matcher->Match(pixels, encoded, hasher, page, may_defer, crop_zoom);
     if (!outcome.status.ok()) page.status = outcome.status;  // reported as a page error
     if (outcome.deferred) deferral->bytes += outcome.deferred->bytes();
-    if (!outcome.hits.empty() && sampling) deferral->MarkEvidence(page.volume);
+    if (!outcome.hits.empty() && sampling) {
+      deferral->MarkEvidence(page.volume, VolumeZoom(outcome, zooms));
+    }
     page.annotation = std::move(outcome);
   };
 }

@@ -1,6 +1,6 @@
 // Volume-level evidence across the images of one crawled reader page
 // (`kagami crawl --local-sample N`): until an image of a page matches, only
-// every Nth image without a PDQ candidate gets the local-feature stage; the
+// the images at positions 0, N, 3N, ... without a PDQ candidate get the local-feature stage; the
 // others wait and are matched once an image of their page matches, or are
 // completed as "not checked" when the crawl has nothing else left. Against
 // tests/crawler/fixture_site.py --bench (chapter pages of <img> tags).

@@ -125,14 +125,14 @@ TEST_F(CropZoomTest, AZoomedLookMatchNeedsItsOwnEvidenceBar) {
 }
 
 TEST_F(CropZoomTest, AVolumeWithoutEvidenceTriesOneCropZoomPerSampledPageInTurn) {
-  // 25 pages of the font that were never registered: none has a PDQ
-  // candidate or a match, so only the volume's sampled pages (0, 12, 24) are
+  // 37 pages of the font that were never registered: none has a PDQ
+  // candidate or a match, so only the volume's sampled pages (0, 12, 36) are
   // described, each with one of the zooms in turn; scanned page by page,
   // one of them tries every zoom.
   const fs::path folder = dir_ / "unrelated";
   fs::create_directories(folder);
   cv::Ptr<cv::freetype::FreeType2> ft = ::kagami::testing::NotoSansCjk();
-  for (int i = 0; i < 25; ++i) {
+  for (int i = 0; i < 37; ++i) {
     cv::imwrite((folder / Name(i)).string(), ::kagami::testing::CjkTextPage(*ft, 5300 + i),
                 {cv::IMWRITE_JPEG_QUALITY, 85});
   }
@@ -162,6 +162,38 @@ TEST_F(CropZoomTest, AVolumeWithoutEvidenceTriesOneCropZoomPerSampledPageInTurn)
   EXPECT_EQ(zooms_traced(12, folder), (std::multiset<std::vector<double>>{{0.85}, {0.7}, {0.6}}));
   EXPECT_EQ(zooms_traced(1, folder / Name(3)),
             (std::multiset<std::vector<double>>{{0.85, 0.7, 0.6}}));
+}
+
+TEST_F(CropZoomTest, AVolumeCroppedAlikeTriesTheZoomItsMatchMeasured) {
+  // 8 pages cropped 20% per side, sampled with n = 2: positions 0, 2 and 6
+  // try 0.85, 0.7 and 0.6 in turn; a match measures the volume's scale (~0.6)
+  // and every other page then tries the nearest look, 0.6, alone.
+  const fs::path folder = Cropped(0.2);
+  const fs::path trace = dir_ / "volume.jsonl";
+  pipeline::ScanOptions scan;
+  scan.extract.threads = 1;
+  scan.local_sample = 2;
+  scan.robust.local_trace_path = trace.string();
+  std::set<std::string> found;
+  Status s = pipeline::Scan(*store_, {folder.string()}, scan, [&](const pipeline::VolumeReport& r) {
+    for (const auto& m : r.matches) {
+      EXPECT_EQ(m.ref.member, m.member);
+      found.insert(m.member);
+    }
+  });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_GE(found.size(), 7u);
+  std::ifstream in(trace);
+  int only_the_measured = 0;
+  for (std::string line; std::getline(in, line);) {
+    const nlohmann::json j = nlohmann::json::parse(line);
+    if (!j.contains("zoomed")) continue;
+    EXPECT_EQ(j["zoomed"].size(), 1u) << line.substr(0, 200);
+    if (j["zoomed"].size() == 1 && j["zoomed"][0]["zoom"].get<double>() == 0.6) {
+      ++only_the_measured;
+    }
+  }
+  EXPECT_GE(only_the_measured, 5);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // Volume-level evidence for the local-feature stage (pipeline::ScanOptions::
-// local_sample): in a volume where no page has matched, only every Nth page
+// local_sample): in a volume where no page has matched, only pages 0, N, 3N, 7N, ...
 // without a PDQ candidate is described with local features at once; the rest
 // wait for the volume's end and are described only if a page of it matched.
 // Registered: pages of Japanese text (fonts-noto-cjk); copies: the pages
@@ -162,6 +162,32 @@ TEST_F(VolumeEvidenceTest, AnUnsampledCopyInAVolumeWithNoOtherMatchIsSkippedAndC
   const pipeline::VolumeReport every = ScanVolume(folder, 1);
   EXPECT_EQ(Pairs(every), std::vector<std::string>{"p1_crop.jpg -> page1.jpg local"});
   EXPECT_EQ(every.pages_local_skipped, 0);
+}
+
+TEST(VolumeSamplingTest, SampledPositionsDoubleTheirGaps) {
+  std::vector<int64_t> sampled;
+  for (int64_t p = 0; p < 400; ++p) {
+    if (pipeline::IsSampledPosition(p, 12)) sampled.push_back(p);
+  }
+  EXPECT_EQ(sampled, (std::vector<int64_t>{0, 12, 36, 84, 180, 372}));
+  EXPECT_EQ(pipeline::SampleNumber(0, 12), 0);
+  EXPECT_EQ(pipeline::SampleNumber(11, 12), 0);
+  EXPECT_EQ(pipeline::SampleNumber(12, 12), 1);
+  EXPECT_EQ(pipeline::SampleNumber(35, 12), 1);
+  EXPECT_EQ(pipeline::SampleNumber(36, 12), 2);
+  EXPECT_EQ(pipeline::SampleNumber(372, 12), 5);
+  for (int64_t p = 0; p < 20; ++p) EXPECT_TRUE(pipeline::IsSampledPosition(p, 1)) << p;
+  EXPECT_TRUE(pipeline::IsSampledPosition(int64_t{12} * ((int64_t{1} << 40) - 1), 12));
+}
+
+TEST_F(VolumeEvidenceTest, AnUnrelatedVolumeIsDescribedOnlyAtTheSampledPositions) {
+  // 8 unrelated pages sampled with n = 2: positions 0, 2 and 6 are described,
+  // the other 5 wait and, with no match in the volume, are never described.
+  const fs::path folder = Volume("unrelated", {"other:0", "other:1", "other:2", "other:3",
+                                               "other:0", "other:1", "other:2", "other:3"});
+  const pipeline::VolumeReport report = ScanVolume(folder, 2);
+  EXPECT_TRUE(report.matches.empty());
+  EXPECT_EQ(report.pages_local_skipped, 5);
 }
 
 TEST_F(VolumeEvidenceTest, AVolumeOfOnePageIsAlwaysDescribed) {

@@ -221,10 +221,11 @@ struct RobustOptions {
   // until one accepts: 0.85 finds crops of 5-15% per side, 0.7 15-20%, 0.6
   // 20-25% (bench/RESULTS.md section 11, "Zoomed-out looks"). Each look that
   // runs costs one more description at that fraction of the pixels (p50
-  // ~7 ms at 0.85), a gate and a verification. Match's `crop_zoom` chooses
-  // one look for a page of a volume without evidence yet, in turn over the
-  // volume's sampled pages (pipeline::ScanOptions::local_sample). Mirrors are
-  // not described again. Empty turns it off.
+  // ~7 ms at 0.85), a gate and a verification, so Match's `crop_zoom` can
+  // choose one: under volume sampling (pipeline::ScanOptions::local_sample)
+  // a page tries the look that found a match in its volume, else one in turn
+  // (all three on every unrelated page of a volume with evidence cost +115%
+  // CPU). Mirrors are not described again. Empty turns it off.
   std::vector<double> crop_zooms = {0.85, 0.7, 0.6};
   // Each look is one more test of the query against the catalogue, so a
   // look's match must also have its inliers in at least this many cells of
@@ -403,18 +404,20 @@ class RobustMatcher {
   // stage costs several times the PDQ stage; pipeline/scanner.h.)
   //
   // `crop_zoom`: which of RobustOptions::crop_zooms the local stage may try,
-  // kEveryCropZoom for all of them in turn, else only crop_zooms[crop_zoom %
-  // size] (a volume's sampled pages take them in turn).
+  // kEveryCropZoom for all of them in turn, kNoCropZoom for none, else only
+  // crop_zooms[crop_zoom % size] (pipeline/scanner.cc chooses per volume).
   static constexpr int kEveryCropZoom = -1;
+  static constexpr int kNoCropZoom = -2;  // no zoomed-out look
   PageOutcome Match(const cv::Mat& pixels, const ingest::EncodedPage& encoded,
                     fingerprint::PdqHasher& hasher, const fingerprint::PageFingerprint& page,
                     bool may_defer = false, int crop_zoom = kEveryCropZoom);
 
   // Runs the local stage Match deferred, on `pixels`: the page decoded as for
-  // Match, with every crop zoom. Its outcome is what Match without
+  // Match, with `crop_zoom` as Match's. Its outcome is what Match without
   // `may_defer` would have given.
   // Thread-safe like Match.
-  PageOutcome RunDeferred(const cv::Mat& pixels, const DeferredLocal& deferred);
+  PageOutcome RunDeferred(const cv::Mat& pixels, const DeferredLocal& deferred,
+                          int crop_zoom = kEveryCropZoom);
 
   // Serialises the caller's other catalog use with Match()'s.
   std::mutex& catalog_mutex() { return catalog_mutex_; }

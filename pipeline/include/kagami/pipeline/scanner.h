@@ -101,9 +101,10 @@ struct ScanOptions {
   // Volume-level evidence for the local-feature stage (RobustOptions::local
   // kAuto). The pages of a volume (an archive, a folder, a document) are one
   // copy or none: a pirated chapter is cropped, padded or re-encoded the same
-  // way throughout. Until some page of a volume matches, only every Nth page
-  // without a PDQ candidate (page indexes 0, N, 2N, ...) is described with
-  // local features; the others wait for the end of the volume and are
+  // way throughout. Until some page of a volume matches, only the pages
+  // without a PDQ candidate at the sampled positions (IsSampledPosition: page
+  // indexes 0, N, 3N, 7N, 15N, ...) are described with local features; the
+  // others wait for the end of the volume and are
   // described only if a page of it matched (by PDQ or local features). Pages
   // with a PDQ candidate are always verified at once, and a volume of one page
   // is always described unless the caller groups volumes (the positions are
@@ -116,6 +117,18 @@ struct ScanOptions {
   // are described at once instead of deferred).
   size_t max_deferred_bytes = size_t{256} << 20;
 };
+
+// The positions ScanOptions::local_sample = n describes while a volume has
+// no evidence: 0, n, 3n, 7n, 15n, ... (the k-th at n * (2^k - 1)). The gaps
+// double: each sampled page that matches nothing makes a copy less likely
+// (a copy's pages are edited alike, and one in ~20 is missed), so an
+// unrelated volume of P pages costs about log2(P / n) + 2 local stages
+// instead of P / n, and a chapter of up to 4n pages gets as many as with a
+// fixed gap minus one. Every position is sampled when n <= 1.
+bool IsSampledPosition(int64_t position, int n);
+// The number of the sample at or before `position` (0 for 0..n-1, 1 from n,
+// 2 from 3n, ...): which crop zoom a page tries (RobustOptions::crop_zooms).
+int SampleNumber(int64_t position, int n);
 
 using VolumeFn = std::function<void(const VolumeReport&)>;
 
