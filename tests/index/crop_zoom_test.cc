@@ -49,13 +49,10 @@ class CropZoomTest : public ::testing::Test {
       cv::imwrite((dir_ / "registered" / Name(i)).string(), page, {cv::IMWRITE_JPEG_QUALITY, 90});
       if (i < kShown) pages_.push_back(page);
     }
-    auto store = Store::Open(dir_ / "data");
-    ASSERT_TRUE(store.ok()) << store.status().ToString();
-    store_ = std::move(store).value();
-    auto summary = ::kagami::testing::RegisterFolder(*store_, dir_ / "registered",
-                                                     {"novel", "Novel", "", WorkKind::kManga, {}});
-    ASSERT_TRUE(summary.ok()) << summary.status().ToString();
-    ASSERT_EQ(summary->units_added, kRegistered);
+    store_ = ::kagami::testing::OpenAndRegister(dir_ / "data", dir_ / "registered",
+                                                {"novel", "Novel", "", WorkKind::kManga, {}},
+                                                kRegistered);
+    ASSERT_NE(store_, nullptr);
   }
 
   static std::string Name(int i) {
@@ -81,14 +78,7 @@ class CropZoomTest : public ::testing::Test {
 
   static std::set<std::string> Found(
       const std::map<std::string, std::vector<pipeline::PageMatchRecord>>& by_member) {
-    std::set<std::string> found;
-    for (const auto& [member, matches] : by_member) {
-      for (const pipeline::PageMatchRecord& m : matches) {
-        EXPECT_EQ(m.ref.member, member) << member << " matched a page it does not show";
-        if (m.ref.member == member) found.insert(member);
-      }
-    }
-    return found;
+    return ::kagami::testing::FoundOwnPages(by_member);
   }
 
   ::kagami::testing::TempDir temp_;

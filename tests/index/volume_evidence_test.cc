@@ -41,13 +41,9 @@ class VolumeEvidenceTest : public ::testing::Test {
       cv::imwrite((dir_ / "registered" / ("page" + std::to_string(i) + ".jpg")).string(),
                   pages_.back(), {cv::IMWRITE_JPEG_QUALITY, 90});
     }
-    auto store = Store::Open(dir_ / "data");
-    ASSERT_TRUE(store.ok()) << store.status().ToString();
-    store_ = std::move(store).value();
-    auto summary = ::kagami::testing::RegisterFolder(*store_, dir_ / "registered",
-                                                     {"cjk", "CJK", "", WorkKind::kManga, {}});
-    ASSERT_TRUE(summary.ok()) << summary.status().ToString();
-    ASSERT_EQ(summary->units_added, 4);
+    store_ = ::kagami::testing::OpenAndRegister(dir_ / "data", dir_ / "registered",
+                                                {"cjk", "CJK", "", WorkKind::kManga, {}}, 4);
+    ASSERT_NE(store_, nullptr);
   }
   void TearDown() override { store_.reset(); }
 

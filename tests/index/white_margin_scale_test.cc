@@ -61,16 +61,7 @@ TEST(WhiteMarginScaleTest, SameFontPagesOnAWhiteCanvasAreFoundAmongManyPagesOfTh
   ASSERT_TRUE(summary.ok()) << summary.status().ToString();
   ASSERT_EQ(summary->units_added, kRegistered);
 
-  auto found_in = [&](const std::map<std::string, std::vector<pipeline::PageMatchRecord>>& by) {
-    std::set<std::string> found;
-    for (const auto& [member, matches] : by) {
-      for (const pipeline::PageMatchRecord& m : matches) {
-        EXPECT_EQ(m.ref.member, member) << member << " matched a page it does not show";
-        if (m.ref.member == member) found.insert(member);
-      }
-    }
-    return found;
-  };
+  auto found_in = ::kagami::testing::FoundOwnPages;
   RobustOptions first_pass_only;
   first_pass_only.content_query_max_fraction = 0;
   const std::set<std::string> found_before =

@@ -7,6 +7,8 @@
 
 #include <filesystem>
 #include <map>
+#include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -43,6 +45,40 @@ inline std::map<std::string, std::vector<pipeline::PageMatchRecord>> MatchesByMe
   });
   EXPECT_TRUE(s.ok()) << s.ToString();
   return by_member;
+}
+
+// The scanned members that matched the registered page of the same file
+// name (a copy named after its page); a match to any other page fails the
+// calling test.
+inline std::set<std::string> FoundOwnPages(
+    const std::map<std::string, std::vector<pipeline::PageMatchRecord>>& by_member) {
+  std::set<std::string> found;
+  for (const auto& [member, matches] : by_member) {
+    for (const pipeline::PageMatchRecord& m : matches) {
+      EXPECT_EQ(m.ref.member, member) << member << " matched a page it does not show";
+      if (m.ref.member == member) found.insert(member);
+    }
+  }
+  return found;
+}
+
+// Opens the store at `data` and registers every file of `folder` as `work`,
+// expecting `units` pages; fails the calling test (and returns null) otherwise.
+inline std::unique_ptr<index::Store> OpenAndRegister(const std::filesystem::path& data,
+                                                     const std::filesystem::path& folder,
+                                                     const index::Work& work, int units) {
+  auto store = index::Store::Open(data);
+  if (!store.ok()) {
+    ADD_FAILURE() << store.status().ToString();
+    return nullptr;
+  }
+  auto summary = RegisterFolder(**store, folder, work);
+  if (!summary.ok() || summary->units_added != units) {
+    ADD_FAILURE() << (summary.ok() ? std::to_string(summary->units_added) + " units added"
+                                   : summary.status().ToString());
+    return nullptr;
+  }
+  return std::move(store).value();
 }
 
 }  // namespace kagami::testing
