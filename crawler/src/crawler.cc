@@ -236,6 +236,7 @@ struct Crawler::Impl {
   struct PageEvidence {
     int64_t seen = 0;  // images given a sample position
     bool matched = false;
+    double scale = 0;  // the first match's scale (ingest::Volume::scale_hint); 1 for PDQ
     std::vector<MediaJobPtr> waiting;
   };
   std::unordered_map<std::string, PageEvidence> pages;
@@ -448,6 +449,7 @@ struct Crawler::Impl {
     }
     const std::string& page = j.item.entry.referrer;
     j.asset.sample_offset = SamplePosition(page, j.bytes);
+    j.asset.scale_hint = PageScale(page);
     j.local_skipped = false;
     const ingest::MemoryAsset& asset = j.asset;
     const HttpResponse& r = j.item.response;
@@ -457,7 +459,8 @@ struct Crawler::Impl {
       reported = true;
       if (!report.status.ok() && report.matches.empty()) j.done.status = report.status;
       if (!report.matches.empty()) {
-        PageMatched(page);
+        const pipeline::PageMatchRecord& m = report.matches.front();
+        PageMatched(page, m.inliers > 0 && m.verification.scale > 0 ? m.verification.scale : 1.0);
       } else {
         j.local_skipped = report.pages == 1 && report.pages_local_skipped == 1;
       }
@@ -504,9 +507,19 @@ struct Crawler::Impl {
     return static_cast<int>(std::min<int64_t>(position, std::numeric_limits<int>::max()));
   }
 
+  // The scale an image of `page` matched at (0: none matched yet): the other
+  // images' zoomed-out look (ingest::Volume::scale_hint).
+  double PageScale(const std::string& page) {
+    if (page.empty()) return 0;
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = pages.find(page);
+    return it == pages.end() ? 0 : it->second.scale;
+  }
+
   // An image of `page` matched: its waiting images are matched again, every
   // page described.
-  void PageMatched(const std::string& page) {
+  // `scale`: the match's (scanned -> registered), 1 for a PDQ match.
+  void PageMatched(const std::string& page, double scale) {
     if (page.empty()) return;
     std::vector<MediaJobPtr> again;
     {
@@ -514,6 +527,7 @@ struct Crawler::Impl {
       auto it = pages.find(page);
       if (it == pages.end()) return;
       it->second.matched = true;
+      if (it->second.scale == 0) it->second.scale = scale;
       again.swap(it->second.waiting);
       for (const MediaJobPtr& w : again) Unwait(*w);
     }

@@ -118,6 +118,7 @@ class ItemProducer {
           item->result.member = MemberName(volume, asset_, page->member);
           item->result.page_index = volume.is_folder ? static_cast<int>(asset_) : page_in_volume_;
           item->result.sample_index = volume.sample_offset + item->result.page_index;
+          item->result.scale_hint = volume.scale_hint;
           item->encoded = std::move(*page);
           ++page_in_volume_;
           return item;

@@ -98,24 +98,29 @@ struct LocalDeferral {
 
 namespace {
 
-// The crop zoom a volume's other pages need, from a page's local match: the
-// match's scale (scanned -> registered; 0.8 for a page cropped 10% per side)
-// is the volume's crop, and the nearest of 1 (no look) and `zooms` in log
-// scale is the look its pages try. kEveryCropZoom when no hit measured one.
+// The crop zoom for pages at `scale` (scanned -> registered; 0.8 for a page
+// cropped 10% per side): the nearest of 1 (no look, kNoCropZoom) and `zooms`
+// in log scale.
+int ZoomForScale(double scale, const std::vector<double>& zooms) {
+  int best = RobustMatcher::kNoCropZoom;
+  double best_distance = std::abs(std::log(scale));
+  for (size_t i = 0; i < zooms.size(); ++i) {
+    const double distance = std::abs(std::log(scale / zooms[i]));
+    if (zooms[i] > 0 && distance < best_distance) {
+      best = static_cast<int>(i);
+      best_distance = distance;
+    }
+  }
+  return best;
+}
+
+// The crop zoom a volume's other pages need, from a page's local match (its
+// scale is the volume's crop); kEveryCropZoom when no hit measured one.
 int VolumeZoom(const PageOutcome& outcome, const std::vector<double>& zooms) {
   for (const RobustHit& hit : outcome.hits) {
-    const double scale = hit.verification.scale;
-    if (hit.inliers <= 0 || !(scale > 0)) continue;
-    int best = RobustMatcher::kNoCropZoom;
-    double best_distance = std::abs(std::log(scale));
-    for (size_t i = 0; i < zooms.size(); ++i) {
-      const double distance = std::abs(std::log(scale / zooms[i]));
-      if (zooms[i] > 0 && distance < best_distance) {
-        best = static_cast<int>(i);
-        best_distance = distance;
-      }
+    if (hit.inliers > 0 && hit.verification.scale > 0) {
+      return ZoomForScale(hit.verification.scale, zooms);
     }
-    return best;
   }
   return RobustMatcher::kEveryCropZoom;
 }
@@ -355,9 +360,12 @@ Scanner::Scanner(Store& store, const ScanOptions& options) : store_(store), opti
     const bool undecided = sampling && !deferral->HasEvidence(page.volume);
     const bool may_defer = undecided && !IsSampledPosition(page.sample_index, sample) &&
                            deferral->bytes.load() + page_bytes <= max_bytes;
-    // Under sampling a page tries one crop zoom (LocalDeferral::CropZoom).
-    const int crop_zoom = sampling ? deferral->CropZoom(page.volume, page.sample_index, sample)
-                                   : RobustMatcher::kEveryCropZoom;
+    // Under sampling a page tries one crop zoom: the caller's scale hint's,
+    // else LocalDeferral::CropZoom.
+    const int crop_zoom = !sampling ? RobustMatcher::kEveryCropZoom
+                          : page.scale_hint > 0
+                              ? ZoomForScale(page.scale_hint, zooms)
+                              : deferral->CropZoom(page.volume, page.sample_index, sample);
     PageOutcome outcome = matcher->Match(pixels, encoded, hasher, page, may_defer, crop_zoom);
     if (!outcome.status.ok()) page.status = outcome.status;  // reported as a page error
     if (outcome.deferred) deferral->bytes += outcome.deferred->bytes();
@@ -447,6 +455,7 @@ void Scanner::ScanMemory(const std::vector<ingest::MemoryAsset>& assets, const V
     volume.source = asset.provenance.url;
     volume.assets.push_back(ingest::MemoryAssetFile(asset));
     volume.sample_offset = asset.sample_offset;
+    volume.scale_hint = asset.scale_hint;
     volumes.push_back(std::move(volume));
   }
   ScanVolumes(volumes, on_volume, progress);

@@ -10,10 +10,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -23,6 +25,7 @@
 
 #include "cjk_pages.h"
 #include "kagami/index/store.h"
+#include "kagami/ingest/memory_source.h"
 #include "kagami/pipeline/scanner.h"
 #include "scan_fixture.h"
 #include "temp_dir.h"
@@ -184,6 +187,46 @@ TEST_F(CropZoomTest, AVolumeCroppedAlikeTriesTheZoomItsMatchMeasured) {
     }
   }
   EXPECT_GE(only_the_measured, 5);
+}
+
+TEST_F(CropZoomTest, AScaleHintChoosesTheLook) {
+  // A crawled image whose reader page already matched at scale 0.6 carries
+  // that scale (ingest::Volume::scale_hint): it tries 0.6 alone; at scale 1
+  // (a PDQ match), no look.
+  const fs::path folder = Cropped(0.2);
+  std::ifstream in(folder / Name(1), std::ios::binary);
+  std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)),
+                                   std::istreambuf_iterator<char>());
+  auto looks = [&](double hint, const std::string& name) {
+    const fs::path trace = dir_ / (name + ".jsonl");
+    pipeline::ScanOptions options;
+    options.extract.threads = 1;
+    options.robust.local_trace_path = trace.string();
+    pipeline::Scanner scanner(*store_, options);
+    ingest::MemoryAsset asset = ingest::MakeMemoryAsset(bytes, "https://example.test/1.jpg", 0);
+    asset.scale_hint = hint;
+    int matches = 0;
+    scanner.ScanMemory({asset}, [&](const pipeline::VolumeReport& r) {
+      for (const auto& m : r.matches) {
+        EXPECT_EQ(m.ref.member, Name(1));
+        ++matches;
+      }
+    });
+    std::vector<double> zooms;
+    std::ifstream t(trace);
+    for (std::string line; std::getline(t, line);) {
+      const nlohmann::json j = nlohmann::json::parse(line);
+      if (!j.contains("zoomed")) continue;
+      for (const auto& z : j["zoomed"]) zooms.push_back(z["zoom"].get<double>());
+    }
+    return std::make_pair(matches, zooms);
+  };
+  const auto [found_at_06, zooms_06] = looks(0.6, "hint06");
+  EXPECT_EQ(zooms_06, std::vector<double>{0.6});
+  EXPECT_EQ(found_at_06, 1);
+  const auto [found_at_1, zooms_1] = looks(1.0, "hint1");
+  EXPECT_TRUE(zooms_1.empty());
+  EXPECT_EQ(found_at_1, 0) << "a 20% crop is not found without a look";
 }
 
 }  // namespace

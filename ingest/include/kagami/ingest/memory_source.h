@@ -27,6 +27,7 @@ struct MemoryAsset {
   std::shared_ptr<const std::vector<unsigned char>> bytes;
   Provenance provenance;
   int sample_offset = 0;  // the scanned volume's Volume::sample_offset
+  double scale_hint = 0;  // the scanned volume's Volume::scale_hint
 };
 
 // Builds a MemoryAsset, computing the SHA-256 of `bytes`.

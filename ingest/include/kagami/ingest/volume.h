@@ -38,6 +38,11 @@ struct Volume {
   // the images of one crawled reader page scanned one at a time; 0 when the
   // volume is a group of its own.
   int sample_offset = 0;
+  // The scale (scanned -> registered: 0.8 for pages cropped 10% per side)
+  // that a match elsewhere in that group measured, when the caller knows one
+  // (a crawled reader page one of whose images matched); 0 when unknown. The
+  // local stage's zoomed-out look follows it (index::RobustOptions::crop_zooms).
+  double scale_hint = 0;
 };
 
 // Sniffs the media kind and MIME type from the first bytes of a file. Give it
