@@ -61,6 +61,27 @@ PageMatchRecord MakeRecord(const fingerprint::PageFingerprint& page, const Robus
 
 // Thread-safe: the pipeline's parallel stage reads and marks volumes, the
 // sink (its serial stage) releases them.
+namespace {
+
+// The crop zoom for pages at `scale` (scanned -> registered; 0.8 for a page
+// cropped 10% per side): the nearest of 1 (no look, kNoCropZoom) and `zooms`
+// in log scale.
+int ZoomForScale(double scale, const std::vector<double>& zooms) {
+  int best = RobustMatcher::kNoCropZoom;
+  double best_distance = std::abs(std::log(scale));
+  for (size_t i = 0; i < zooms.size(); ++i) {
+    if (!(zooms[i] > 0)) continue;
+    const double distance = std::abs(std::log(scale / zooms[i]));
+    if (distance < best_distance) {
+      best = static_cast<int>(i);
+      best_distance = distance;
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
 struct LocalDeferral {
   std::mutex mutex;
   std::unordered_set<size_t> with_evidence;  // volumes where a page matched
@@ -79,15 +100,18 @@ struct LocalDeferral {
     with_evidence.insert(volume);
     if (crop_zoom != RobustMatcher::kEveryCropZoom) matched_zoom[volume] = crop_zoom;
   }
-  // The crop zoom a page of `volume` at `position` tries under sampling: what
-  // the volume's latest local match called for; none after a PDQ match alone
-  // (an unscaled copy); one in turn by sample number while it has no evidence.
-  int CropZoom(size_t volume, int64_t position, int sample) {
+  // The crop zoom `page` tries under volume sampling (every `sample`th, gaps
+  // doubling): the caller's scale hint's; else what its volume's latest local
+  // match called for; none after a PDQ match alone (an unscaled copy); one in
+  // turn by sample number while the volume has no evidence.
+  int CropZoom(const fingerprint::PageFingerprint& page, int sample,
+               const std::vector<double>& zooms) {
+    if (page.scale_hint > 0) return ZoomForScale(page.scale_hint, zooms);
     std::lock_guard<std::mutex> lock(mutex);
-    auto it = matched_zoom.find(volume);
+    auto it = matched_zoom.find(page.volume);
     if (it != matched_zoom.end()) return it->second;
-    if (with_evidence.count(volume) > 0) return RobustMatcher::kNoCropZoom;
-    return SampleNumber(position, sample);
+    if (with_evidence.count(page.volume) > 0) return RobustMatcher::kNoCropZoom;
+    return SampleNumber(page.sample_index, sample);
   }
   void EndVolume(size_t volume) {
     std::lock_guard<std::mutex> lock(mutex);
@@ -97,22 +121,6 @@ struct LocalDeferral {
 };
 
 namespace {
-
-// The crop zoom for pages at `scale` (scanned -> registered; 0.8 for a page
-// cropped 10% per side): the nearest of 1 (no look, kNoCropZoom) and `zooms`
-// in log scale.
-int ZoomForScale(double scale, const std::vector<double>& zooms) {
-  int best = RobustMatcher::kNoCropZoom;
-  double best_distance = std::abs(std::log(scale));
-  for (size_t i = 0; i < zooms.size(); ++i) {
-    const double distance = std::abs(std::log(scale / zooms[i]));
-    if (zooms[i] > 0 && distance < best_distance) {
-      best = static_cast<int>(i);
-      best_distance = distance;
-    }
-  }
-  return best;
-}
 
 // The crop zoom a volume's other pages need, from a page's local match (its
 // scale is the volume's crop); kEveryCropZoom when no hit measured one.
@@ -258,8 +266,8 @@ class ScanSink : public ExtractSink {
     }
     std::vector<PageOutcome> outcomes(pages.size());
     tbb::parallel_for(size_t{0}, pages.size(), [&](size_t i) {
-      const int crop_zoom = deferral_.CropZoom(pages[i].page.volume, pages[i].page.sample_index,
-                                               std::max(1, options_.local_sample));
+      const int crop_zoom = deferral_.CropZoom(pages[i].page, std::max(1, options_.local_sample),
+                                               options_.robust.crop_zooms);
       outcomes[i] = RunDeferredGuarded(pages[i], crop_zoom);
     });
     deferral_.bytes -= bytes;
@@ -360,12 +368,9 @@ Scanner::Scanner(Store& store, const ScanOptions& options) : store_(store), opti
     const bool undecided = sampling && !deferral->HasEvidence(page.volume);
     const bool may_defer = undecided && !IsSampledPosition(page.sample_index, sample) &&
                            deferral->bytes.load() + page_bytes <= max_bytes;
-    // Under sampling a page tries one crop zoom: the caller's scale hint's,
-    // else LocalDeferral::CropZoom.
-    const int crop_zoom = !sampling ? RobustMatcher::kEveryCropZoom
-                          : page.scale_hint > 0
-                              ? ZoomForScale(page.scale_hint, zooms)
-                              : deferral->CropZoom(page.volume, page.sample_index, sample);
+    // Under sampling a page tries one crop zoom (LocalDeferral::CropZoom).
+    const int crop_zoom =
+        sampling ? deferral->CropZoom(page, sample, zooms) : RobustMatcher::kEveryCropZoom;
     PageOutcome outcome = matcher->Match(pixels, encoded, hasher, page, may_defer, crop_zoom);
     if (!outcome.status.ok()) page.status = outcome.status;  // reported as a page error
     if (outcome.deferred) deferral->bytes += outcome.deferred->bytes();
