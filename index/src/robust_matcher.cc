@@ -695,14 +695,20 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
   // pass's do.
   std::string zoom_trace;
   const int zooms = static_cast<int>(options_.crop_zooms.size());
-  for (int i = 0; i < zooms && outcome.hits.empty(); ++i) {
-    if (crop_zoom == kNoCropZoom || (crop_zoom != kEveryCropZoom && i != crop_zoom % zooms))
+  const int looks = zooms + (options_.low_contrast_look_threshold > 0 ? 1 : 0);
+  for (int i = 0; i < looks && outcome.hits.empty(); ++i) {
+    if (crop_zoom == kNoCropZoom || (crop_zoom != kEveryCropZoom && i != crop_zoom % looks))
       continue;
-    const double zoom = options_.crop_zooms[i];
     RobustOptions zoomed = options_;
-    zoomed.features.working_long_side =
-        static_cast<int>(std::lround(options_.features.working_long_side * zoom));
-    if (!(zoom > 0 && zoom < 1) || zoomed.features.working_long_side < 64) continue;
+    const double zoom = i < zooms ? options_.crop_zooms[i] : 1.0;
+    if (i < zooms) {
+      zoomed.features.working_long_side =
+          static_cast<int>(std::lround(options_.features.working_long_side * zoom));
+      if (!(zoom > 0 && zoom < 1) || zoomed.features.working_long_side < 64) continue;
+    } else {
+      zoomed.features.fast_threshold = std::clamp(options_.low_contrast_look_threshold, 1, 255);
+      zoomed.features.min_fast_threshold = zoomed.features.fast_threshold;
+    }
     const auto t_zoom = std::chrono::steady_clock::now();
     Result<fingerprint::LocalFeatures> look = ExtractQueryFeatures(*gray, false, zoomed);
     if (!look.ok() || look->size() == 0) continue;
@@ -712,11 +718,12 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
     const size_t accepted = outcome.hits.size();
     std::erase_if(outcome.hits, [&](const RobustHit& hit) {
       return hit.inliers > 0 && hit.verification.grid_cells < options_.crop_zoom_min_grid_cells &&
-             hit.inliers < options_.crop_zoom_min_inliers;
+             (i >= zooms || hit.inliers < options_.crop_zoom_min_inliers);
     });
     if (!options_.local_trace_path.empty()) {
       zoom_trace += std::string(zoom_trace.empty() ? "" : ",") +
                     "{\"zoom\":" + std::to_string(zoom) +
+                    ",\"fast_threshold\":" + std::to_string(zoomed.features.fast_threshold) +
                     ",\"ms\":" + std::to_string(MsSince(t_zoom)) +
                     ",\"ms_describe\":" + std::to_string(ms_describe) +
                     ",\"keypoints\":" + std::to_string(look->size()) +

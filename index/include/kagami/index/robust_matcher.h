@@ -236,6 +236,19 @@ struct RobustOptions {
   // cells and 14-21 inliers.
   int crop_zoom_min_grid_cells = 8;
   int crop_zoom_min_inliers = 24;
+  // One more look after the crop zooms, at the full working size with ORB's
+  // FAST threshold fixed at this value (0: none). A faint page (a pale
+  // drawing, fog over water) is registered at the adaptive threshold's
+  // lowest step (features.min_fast_threshold), but a copy with a banner or
+  // watermark band of strong type finds enough corners on the band at the
+  // first step and keeps none of the page's faint ones; this look describes
+  // the page as its registration did (2 of 4 watermark-band misses found on
+  // the real-image calibration, bench/RESULTS.md section 11). It is the last
+  // of the looks in turn (`crop_zoom` index crop_zooms.size()), and its match
+  // needs inliers in crop_zoom_min_grid_cells cells whatever their number: on
+  // the false-match sweep it matched an icon to another on the same template
+  // with 32 inliers in 5 cells; its true matches had 9-11 cells.
+  int low_contrast_look_threshold = 5;
   // The cheap first look (see LocalCascadeOptions); it is skipped when the
   // page has PDQ candidates or local_mirrored is set.
   LocalCascadeOptions cascade;
@@ -403,9 +416,10 @@ class RobustMatcher {
   // (Volume-level evidence: most pages of a crawl match nothing, and the local
   // stage costs several times the PDQ stage; pipeline/scanner.h.)
   //
-  // `crop_zoom`: which of RobustOptions::crop_zooms the local stage may try,
+  // `crop_zoom`: which of the zoomed-out looks (RobustOptions::crop_zooms,
+  // then low_contrast_look_threshold's) the local stage may try,
   // kEveryCropZoom for all of them in turn, kNoCropZoom for none, else only
-  // crop_zooms[crop_zoom % size] (pipeline/scanner.cc chooses per volume).
+  // look crop_zoom % count (pipeline/scanner.cc chooses per volume).
   static constexpr int kEveryCropZoom = -1;
   static constexpr int kNoCropZoom = -2;  // no zoomed-out look
   PageOutcome Match(const cv::Mat& pixels, const ingest::EncodedPage& encoded,
