@@ -65,15 +65,12 @@ class CrawlPageEvidenceTest : public ::testing::Test {
                      "--content", (root / "content").string(), "--port-file", port_file.string(),
                      "--log", (root / "access.log").string()},
                     root / "server.log");
-    ASSERT_TRUE(testing::WaitForFile(port_file)) << ReadText(root / "server.log");
-    port_ = std::stoi(ReadText(port_file));
+    port_ = testing::WaitForPort(port_file);
+    ASSERT_GT(port_, 0) << ReadText(root / "server.log");
   }
 
   static void TearDownTestSuite() {
-    if (server_ > 0) {
-      kill(server_, SIGTERM);
-      Wait(server_);
-    }
+    testing::Stop(server_);
     root_.reset();
   }
 

@@ -84,10 +84,7 @@ class VideoHlsTest : public ::testing::Test {
     ASSERT_FALSE(port_.empty()) << testing::ReadText(server_log_);
   }
   static void TearDownTestSuite() {
-    if (server_ > 0) {
-      kill(server_, SIGTERM);
-      testing::Wait(server_);
-    }
+    testing::Stop(server_);
     dir_.reset();
   }
   static std::string Path(const std::string& name) { return (*dir_ / name).string(); }

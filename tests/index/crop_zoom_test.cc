@@ -45,24 +45,16 @@ class CropZoomTest : public ::testing::Test {
       GTEST_SKIP() << ::kagami::testing::kNotoSansCjk << " missing (scripts/bootstrap installs it)";
     }
     dir_ = temp_.path();
-    fs::create_directories(dir_ / "registered");
     cv::Ptr<cv::freetype::FreeType2> ft = ::kagami::testing::NotoSansCjk();
-    for (int i = 0; i < kRegistered; ++i) {
-      const cv::Mat page = ::kagami::testing::CjkTextPage(*ft, 9100 + i);
-      cv::imwrite((dir_ / "registered" / Name(i)).string(), page, {cv::IMWRITE_JPEG_QUALITY, 90});
-      if (i < kShown) pages_.push_back(page);
-    }
+    pages_ = ::kagami::testing::WriteCjkPages(*ft, dir_ / "registered", kRegistered, 9100);
+    pages_.resize(kShown);
     store_ = ::kagami::testing::OpenAndRegister(dir_ / "data", dir_ / "registered",
                                                 {"novel", "Novel", "", WorkKind::kManga, {}},
                                                 kRegistered);
     ASSERT_NE(store_, nullptr);
   }
 
-  static std::string Name(int i) {
-    char name[32];
-    std::snprintf(name, sizeof name, "p%03d.jpg", i);
-    return name;
-  }
+  static std::string Name(int i) { return ::kagami::testing::CjkPageName(i); }
 
   // The first kShown registered pages cropped by `per_side` of each side.
   fs::path Cropped(double per_side) {

@@ -36,16 +36,10 @@ TEST(SpreadScaleTest, SpreadsOfSameFontPagesAreFoundAmongManyPagesOfThatFont) {
   }
   const ::kagami::testing::TempDir temp;
   const fs::path dir = temp.path();
-  fs::create_directories(dir / "registered");
   fs::create_directories(dir / "spreads");
   cv::Ptr<cv::freetype::FreeType2> ft = ::kagami::testing::NotoSansCjk();
-  std::vector<cv::Mat> pages;
-  for (int i = 0; i < kRegistered; ++i) {
-    pages.push_back(::kagami::testing::CjkTextPage(*ft, 9000 + i));
-    char name[32];
-    std::snprintf(name, sizeof name, "p%03d.jpg", i);
-    cv::imwrite((dir / "registered" / name).string(), pages.back(), {cv::IMWRITE_JPEG_QUALITY, 90});
-  }
+  const std::vector<cv::Mat> pages =
+      ::kagami::testing::WriteCjkPages(*ft, dir / "registered", kRegistered, 9000);
   // Right-to-left reading: the spread shows page i+1 on the left of page i.
   for (int i = 0; i < 8; i += 2) {
     cv::Mat spread;
@@ -54,17 +48,14 @@ TEST(SpreadScaleTest, SpreadsOfSameFontPagesAreFoundAmongManyPagesOfThatFont) {
     std::snprintf(name, sizeof name, "s%03d_%03d.jpg", i + 1, i);
     cv::imwrite((dir / "spreads" / name).string(), spread, {cv::IMWRITE_JPEG_QUALITY, 85});
   }
-  auto store = Store::Open(dir / "data");
-  ASSERT_TRUE(store.ok()) << store.status().ToString();
-  auto summary = ::kagami::testing::RegisterFolder(**store, dir / "registered",
-                                                   {"novel", "Novel", "", WorkKind::kManga, {}});
-  ASSERT_TRUE(summary.ok()) << summary.status().ToString();
-  ASSERT_EQ(summary->units_added, kRegistered);
+  std::unique_ptr<Store> store = ::kagami::testing::OpenAndRegister(
+      dir / "data", dir / "registered", {"novel", "Novel", "", WorkKind::kManga, {}}, kRegistered);
+  ASSERT_NE(store, nullptr);
 
   auto pages_found = [&](const RobustOptions& robust) {
     std::set<std::string> found;
     for (const auto& [member, matches] :
-         ::kagami::testing::MatchesByMember(**store, dir / "spreads", robust)) {
+         ::kagami::testing::MatchesByMember(*store, dir / "spreads", robust)) {
       for (const pipeline::PageMatchRecord& m : matches) {
         // s001_000.jpg shows p001.jpg and p000.jpg.
         const std::string shown_a = "p" + member.substr(1, 3) + ".jpg";
@@ -83,7 +74,6 @@ TEST(SpreadScaleTest, SpreadsOfSameFontPagesAreFoundAmongManyPagesOfThatFont) {
   const size_t found = pages_found(RobustOptions{});
   EXPECT_LT(found_before, 6u) << "the spreads no longer reproduce the miss";
   EXPECT_GE(found, 7u) << "of the 8 pages shown in 4 spreads";
-  store->reset();
 }
 
 }  // namespace

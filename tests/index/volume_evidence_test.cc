@@ -34,13 +34,8 @@ class VolumeEvidenceTest : public ::testing::Test {
       GTEST_SKIP() << ::kagami::testing::kNotoSansCjk << " missing (scripts/bootstrap installs it)";
     }
     dir_ = temp_.path();
-    fs::create_directories(dir_ / "registered");
     cv::Ptr<cv::freetype::FreeType2> ft = ::kagami::testing::NotoSansCjk();
-    for (int i = 0; i < 4; ++i) {
-      pages_.push_back(::kagami::testing::CjkTextPage(*ft, 7100 + i));
-      cv::imwrite((dir_ / "registered" / ("page" + std::to_string(i) + ".jpg")).string(),
-                  pages_.back(), {cv::IMWRITE_JPEG_QUALITY, 90});
-    }
+    pages_ = ::kagami::testing::WriteCjkPages(*ft, dir_ / "registered", 4, 7100);
     store_ = ::kagami::testing::OpenAndRegister(dir_ / "data", dir_ / "registered",
                                                 {"cjk", "CJK", "", WorkKind::kManga, {}}, 4);
     ASSERT_NE(store_, nullptr);
@@ -121,8 +116,8 @@ TEST_F(VolumeEvidenceTest, ASampledMatchBringsTheRestOfTheVolumeToTheLocalStage)
   const pipeline::VolumeReport sampled = ScanVolume(folder, 3);
   const pipeline::VolumeReport every = ScanVolume(folder, 1);
   const std::vector<std::string> expected = {
-      "p0_crop.jpg -> page0.jpg local", "p1_crop.jpg -> page1.jpg local",
-      "p3_crop.jpg -> page2.jpg local", "p4_crop.jpg -> page3.jpg local"};
+      "p0_crop.jpg -> p000.jpg local", "p1_crop.jpg -> p001.jpg local",
+      "p3_crop.jpg -> p002.jpg local", "p4_crop.jpg -> p003.jpg local"};
   EXPECT_EQ(Pairs(every), expected);
   EXPECT_EQ(Pairs(sampled), expected) << "page order, the deferred pages included";
   EXPECT_EQ(sampled.pages_local_skipped, 0);
@@ -140,8 +135,8 @@ TEST_F(VolumeEvidenceTest, APdqMatchAnywhereInTheVolumeIsEvidence) {
   // with no PDQ candidate, waits and is described because p1 matched.
   const fs::path folder = Volume("mixed", {"other:1", "copy:1", "crop:2"});
   const pipeline::VolumeReport report = ScanVolume(folder, 4);
-  const std::vector<std::string> expected = {"p1_copy.jpg -> page1.jpg pdq",
-                                             "p2_crop.jpg -> page2.jpg local"};
+  const std::vector<std::string> expected = {"p1_copy.jpg -> p001.jpg pdq",
+                                             "p2_crop.jpg -> p002.jpg local"};
   EXPECT_EQ(Pairs(report), expected);
   EXPECT_EQ(report.pages_local_skipped, 0);
 }
@@ -156,7 +151,7 @@ TEST_F(VolumeEvidenceTest, AnUnsampledCopyInAVolumeWithNoOtherMatchIsSkippedAndC
   EXPECT_EQ(sampled.verdict, pipeline::Verdict::kNoMatch);
 
   const pipeline::VolumeReport every = ScanVolume(folder, 1);
-  EXPECT_EQ(Pairs(every), std::vector<std::string>{"p1_crop.jpg -> page1.jpg local"});
+  EXPECT_EQ(Pairs(every), std::vector<std::string>{"p1_crop.jpg -> p001.jpg local"});
   EXPECT_EQ(every.pages_local_skipped, 0);
 }
 
@@ -189,7 +184,7 @@ TEST_F(VolumeEvidenceTest, AnUnrelatedVolumeIsDescribedOnlyAtTheSampledPositions
 TEST_F(VolumeEvidenceTest, AVolumeOfOnePageIsAlwaysDescribed) {
   const fs::path folder = Volume("single", {"crop:3"});
   const pipeline::VolumeReport report = ScanVolume(folder, pipeline::ScanOptions{}.local_sample);
-  EXPECT_EQ(Pairs(report), std::vector<std::string>{"p0_crop.jpg -> page3.jpg local"});
+  EXPECT_EQ(Pairs(report), std::vector<std::string>{"p0_crop.jpg -> p003.jpg local"});
 }
 
 TEST_F(VolumeEvidenceTest, TheLocalStageNeverAndAlwaysModesIgnoreSampling) {
@@ -204,7 +199,7 @@ TEST_F(VolumeEvidenceTest, TheLocalStageNeverAndAlwaysModesIgnoreSampling) {
                             [&](const pipeline::VolumeReport& r) { reports.push_back(r); });
   ASSERT_TRUE(s.ok()) << s.ToString();
   ASSERT_EQ(reports.size(), 1u);
-  EXPECT_EQ(Pairs(reports[0]), std::vector<std::string>{"p1_crop.jpg -> page1.jpg local"});
+  EXPECT_EQ(Pairs(reports[0]), std::vector<std::string>{"p1_crop.jpg -> p001.jpg local"});
   EXPECT_EQ(reports[0].pages_local_skipped, 0);
 }
 

@@ -39,35 +39,30 @@ TEST(WhiteMarginScaleTest, SameFontPagesOnAWhiteCanvasAreFoundAmongManyPagesOfTh
   }
   const ::kagami::testing::TempDir temp;
   const fs::path dir = temp.path();
-  fs::create_directories(dir / "registered");
   fs::create_directories(dir / "margins");
   cv::Ptr<cv::freetype::FreeType2> ft = ::kagami::testing::NotoSansCjk();
-  for (int i = 0; i < kRegistered; ++i) {
-    const cv::Mat page = ::kagami::testing::CjkTextPage(*ft, 7000 + i);
-    char name[32];
-    std::snprintf(name, sizeof name, "p%03d.jpg", i);
-    cv::imwrite((dir / "registered" / name).string(), page, {cv::IMWRITE_JPEG_QUALITY, 90});
-    if (i >= kShown) continue;
+  const std::vector<cv::Mat> pages =
+      ::kagami::testing::WriteCjkPages(*ft, dir / "registered", kRegistered, 7000);
+  for (int i = 0; i < kShown; ++i) {
     // The page at 80% of each side of a white canvas: 1125x1600.
+    const cv::Mat& page = pages[i];
     cv::Mat pasted;
     cv::copyMakeBorder(page, pasted, page.rows / 8, page.rows / 8, page.cols / 8, page.cols / 8,
                        cv::BORDER_CONSTANT, cv::Scalar(255, 255, 255));
-    cv::imwrite((dir / "margins" / name).string(), pasted, {cv::IMWRITE_JPEG_QUALITY, 85});
+    cv::imwrite((dir / "margins" / ::kagami::testing::CjkPageName(i)).string(), pasted,
+                {cv::IMWRITE_JPEG_QUALITY, 85});
   }
-  auto store = Store::Open(dir / "data");
-  ASSERT_TRUE(store.ok()) << store.status().ToString();
-  auto summary = ::kagami::testing::RegisterFolder(**store, dir / "registered",
-                                                   {"novel", "Novel", "", WorkKind::kManga, {}});
-  ASSERT_TRUE(summary.ok()) << summary.status().ToString();
-  ASSERT_EQ(summary->units_added, kRegistered);
+  std::unique_ptr<Store> store = ::kagami::testing::OpenAndRegister(
+      dir / "data", dir / "registered", {"novel", "Novel", "", WorkKind::kManga, {}}, kRegistered);
+  ASSERT_NE(store, nullptr);
 
   auto found_in = ::kagami::testing::FoundOwnPages;
   RobustOptions first_pass_only;
   first_pass_only.content_query_max_fraction = 0;
   const std::set<std::string> found_before =
-      found_in(::kagami::testing::MatchesByMember(**store, dir / "margins", first_pass_only));
+      found_in(::kagami::testing::MatchesByMember(*store, dir / "margins", first_pass_only));
   const std::set<std::string> found =
-      found_in(::kagami::testing::MatchesByMember(**store, dir / "margins", RobustOptions{}));
+      found_in(::kagami::testing::MatchesByMember(*store, dir / "margins", RobustOptions{}));
   EXPECT_LT(found_before.size(), 6u) << "the white margins no longer reproduce the miss";
   EXPECT_GE(found.size(), 7u) << "of the " << kShown << " pages shown";
 
@@ -78,13 +73,12 @@ TEST(WhiteMarginScaleTest, SameFontPagesOnAWhiteCanvasAreFoundAmongManyPagesOfTh
   pipeline::ScanOptions scan;
   scan.extract.threads = 2;
   scan.local_sample = 12;
-  Status s = pipeline::Scan(**store, {(dir / "margins").string()}, scan,
+  Status s = pipeline::Scan(*store, {(dir / "margins").string()}, scan,
                             [&](const pipeline::VolumeReport& r) {
                               for (const auto& m : r.matches) deferred_scan[m.member].push_back(m);
                             });
   ASSERT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(found_in(deferred_scan), found);
-  store->reset();
 }
 
 }  // namespace

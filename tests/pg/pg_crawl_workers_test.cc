@@ -117,17 +117,11 @@ class PgCrawlWorkersTest : public ::testing::Test {
          port_file.string(), "--log", access_log_.string(), "--chapters", std::to_string(kChapters),
          "--comments", "5", "--latency-ms", std::to_string(latency_ms)},
         dir_ / "site.log");
-    ASSERT_TRUE(testing::WaitForFile(port_file)) << ReadText(dir_ / "site.log");
-    port_ = std::stoi(ReadText(port_file));
+    port_ = testing::WaitForPort(port_file);
+    ASSERT_GT(port_, 0) << ReadText(dir_ / "site.log");
   }
 
-  void StopSite() {
-    if (site_ > 0) {
-      kill(site_, SIGTERM);
-      Wait(site_);
-      site_ = -1;
-    }
-  }
+  void StopSite() { testing::Stop(site_); }
 
   fs::path WriteJob(const std::string& name, const std::string& limits = "max_depth = 6\n",
                     const std::string& top = "") {

@@ -5,11 +5,15 @@
 // right to left. Tests that use them skip when the font is missing.
 
 #include <cstdint>
+#include <cstdio>
+#include <filesystem>
 #include <random>
 #include <string>
+#include <vector>
 
 #include <opencv2/core.hpp>
 #include <opencv2/freetype.hpp>
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 namespace kagami::testing {
@@ -53,6 +57,27 @@ inline cv::Mat CjkTextPage(cv::freetype::FreeType2& ft, uint32_t seed, bool page
                 0.8, cv::Scalar(0, 0, 0), 2);
   }
   return page;
+}
+
+// The name of page `i` as WriteCjkPages writes it: p000.jpg, p001.jpg, ...
+inline std::string CjkPageName(int i) {
+  char name[32];
+  std::snprintf(name, sizeof name, "p%03d.jpg", i);
+  return name;
+}
+
+// Writes CjkTextPage(ft, first_seed + i), i < count, into `folder` (created)
+// as CjkPageName(i), JPEG quality 90; returns the pages.
+inline std::vector<cv::Mat> WriteCjkPages(cv::freetype::FreeType2& ft,
+                                          const std::filesystem::path& folder, int count,
+                                          uint32_t first_seed) {
+  std::filesystem::create_directories(folder);
+  std::vector<cv::Mat> pages;
+  for (int i = 0; i < count; ++i) {
+    pages.push_back(CjkTextPage(ft, first_seed + static_cast<uint32_t>(i)));
+    cv::imwrite((folder / CjkPageName(i)).string(), pages.back(), {cv::IMWRITE_JPEG_QUALITY, 90});
+  }
+  return pages;
 }
 
 }  // namespace kagami::testing

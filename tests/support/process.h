@@ -3,6 +3,7 @@
 // Background processes and their output files, for tests that run `kagami`
 // (crawls, workers, daemons) beside servers and kill or signal them.
 
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -71,6 +72,21 @@ inline bool WaitForFile(const std::filesystem::path& path,
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return true;
+}
+
+// The port a server started with "--port-file `port_file`" listens on, once
+// it has written it (WaitForFile); 0 when it never did (its log says why).
+inline int WaitForPort(const std::filesystem::path& port_file) {
+  return WaitForFile(port_file) ? std::stoi(ReadText(port_file)) : 0;
+}
+
+// Stops a process started by Spawn (SIGTERM, then waits for it) and sets
+// `pid` to -1; nothing when it is not running (pid <= 0).
+inline void Stop(pid_t& pid) {
+  if (pid <= 0) return;
+  kill(pid, SIGTERM);
+  Wait(pid);
+  pid = -1;
 }
 
 }  // namespace kagami::testing
