@@ -132,6 +132,16 @@ void AddPageBoxFeatures(const PageBoxPixels& box, bool mirrored,
   }
 }
 
+// No keypoints yet, in the frame (kind, page size, mirroring) of `f`.
+fingerprint::LocalFeatures EmptyFrameOf(const fingerprint::LocalFeatures& f) {
+  fingerprint::LocalFeatures e;
+  e.kind = f.kind;
+  e.mirrored = f.mirrored;
+  e.page_width = f.page_width;
+  e.page_height = f.page_height;
+  return e;
+}
+
 // The cascade's description (LocalCascadeOptions): the page at `height` pixels
 // high (long side capped), keypoints scaled with a landscape page's width.
 Result<fingerprint::LocalFeatures> ExtractCascadeFeatures(const cv::Mat& gray,
@@ -654,20 +664,11 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
       Result<PageBoxPixels> box =
           CutPageBox(pixels, encoded, limits_, *gray, padded, options_.features.working_long_side);
       if (box.ok()) {
-        // No keypoints yet, in the frame (kind, page size, mirroring) of `f`.
-        auto empty_frame_of = [](const fingerprint::LocalFeatures& f) {
-          fingerprint::LocalFeatures e;
-          e.kind = f.kind;
-          e.mirrored = f.mirrored;
-          e.page_width = f.page_width;
-          e.page_height = f.page_height;
-          return e;
-        };
-        fingerprint::LocalFeatures content = empty_frame_of(*query);
+        fingerprint::LocalFeatures content = EmptyFrameOf(*query);
         AddPageBoxFeatures(*box, false, options_.features, content);
         std::optional<fingerprint::LocalFeatures> content_mirrored;
         if (mirrored) {
-          content_mirrored = empty_frame_of(*mirrored);
+          content_mirrored = EmptyFrameOf(*mirrored);
           AddPageBoxFeatures(*box, true, options_.features, *content_mirrored);
         }
         const double ms_describe = MsSince(t_second);
@@ -732,6 +733,46 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
     }
   }
   if (!zoom_trace.empty()) second_trace += ",\"zoomed\":[" + zoom_trace + "]";
+
+  // The other page of a spread (RobustOptions::other_page_min_width): one page
+  // accepted, and beside it room for another.
+  if (outcome.hits.size() == 1 && options_.other_page_min_width > 0) {
+    const cv::Rect2d& explained = outcome.hits[0].query_region;
+    const double width = query->page_width, height = query->page_height;
+    const double left = explained.x, right = width - (explained.x + explained.width);
+    const double free = std::max(left, right);
+    if (free >= options_.other_page_min_width * height) {
+      const auto t_other = std::chrono::steady_clock::now();
+      const double overlap = options_.other_page_overlap * width;
+      const cv::Rect2d rest = left >= right
+                                  ? cv::Rect2d(0, 0, std::min(width, left + overlap), height)
+                                  : cv::Rect2d(std::max(0.0, width - right - overlap), 0,
+                                               std::min(width, right + overlap), height);
+      Result<PageBoxPixels> box =
+          CutPageBox(pixels, encoded, limits_, *gray, rest, options_.features.working_long_side);
+      if (box.ok()) {
+        fingerprint::LocalFeatures other = EmptyFrameOf(*query);
+        AddPageBoxFeatures(*box, false, options_.features, other);
+        const double ms_describe = MsSince(t_other);
+        std::string candidates;
+        if (other.size() > 0) {
+          std::vector<RobustHit> hits = outcome.hits;
+          for (RobustHit& hit : GateAndVerify(other, nullptr, pdq_hits, times, candidates)) {
+            if (hit.method == "local") hit.view = left >= right ? "left" : "right";
+            hits.push_back(std::move(hit));
+          }
+          outcome.hits = NonOverlapping(hits);
+        }
+        if (!options_.local_trace_path.empty()) {
+          second_trace += ",\"other_page\":{\"ms\":" + std::to_string(MsSince(t_other)) +
+                          ",\"ms_describe\":" + std::to_string(ms_describe) +
+                          ",\"keypoints\":" + std::to_string(other.size()) + ",\"side\":\"" +
+                          (left >= right ? "left" : "right") + "\",\"candidates\":[" + candidates +
+                          "]}";
+        }
+      }
+    }
+  }
   WriteTrace(encoded, query->size(), ms_decode, ms_extract, times.gate, times.verify, trace,
              cascade_trace + second_trace);
 }

@@ -95,14 +95,18 @@ TEST_F(SpreadSecondPageTest, BothPagesOfASameStyleSpreadAreFound) {
   // (At short side 600: the spreads decoded at 600 px, their pages below
   // their registered scale. Decoded at the registered height,
   // RobustOptions::wide_query_min_short_side, all six pages are found.)
+  // The other-page look (RobustOptions::other_page_min_width) finds these
+  // second pages too: both are off here.
   RobustOptions without;
   without.verify_beside_accepted = false;
+  without.other_page_min_width = 0;
   without.wide_query_min_short_side = 0;
   int pages_without = 0;
   for (const auto& [spread, refs] : Scan(without)) pages_without += static_cast<int>(refs.size());
   EXPECT_LT(pages_without, 6) << "the spreads no longer reproduce the missed second page";
 
   RobustOptions second_look_only;
+  second_look_only.other_page_min_width = 0;
   second_look_only.wide_query_min_short_side = 0;
   int pages_second_look = 0;
   for (const auto& [spread, refs] : Scan(second_look_only))
@@ -110,6 +114,14 @@ TEST_F(SpreadSecondPageTest, BothPagesOfASameStyleSpreadAreFound) {
   EXPECT_GT(pages_second_look, pages_without);
   // Five of six at short side 600: one second page verifies at 9 inliers.
   EXPECT_GE(pages_second_look, 5);
+
+  RobustOptions other_page_only;
+  other_page_only.verify_beside_accepted = false;
+  other_page_only.wide_query_min_short_side = 0;
+  int pages_other_page = 0;
+  for (const auto& [spread, refs] : Scan(other_page_only))
+    pages_other_page += static_cast<int>(refs.size());
+  EXPECT_GT(pages_other_page, pages_without);
 
   int pages = 0;
   for (const auto& [spread, refs] : Scan(RobustOptions{})) pages += static_cast<int>(refs.size());

@@ -249,6 +249,19 @@ struct RobustOptions {
   // the false-match sweep it matched an icon to another on the same template
   // with 32 inliers in 5 cells; its true matches had 9-11 cells.
   int low_contrast_look_threshold = 5;
+  // The other page of a spread. The first pass describes a wide query as a
+  // whole, and one page often takes nearly all its keypoints and its gate
+  // score (a textured photo beside a plain one, a page beside a faint one):
+  // the other is then not among the gate's candidates. When exactly one
+  // registered page is accepted and the query beside the region it explains
+  // is at least other_page_min_width of the query's height wide, that part
+  // alone (full height, overlapping the explained region by
+  // other_page_overlap of the query's width) is described as a page and
+  // gated and verified afresh, every threshold as in the first pass; a match
+  // there must not overlap the first (NonOverlapping). Only queries that
+  // matched pay for it. 0 turns it off.
+  double other_page_min_width = 0.5;
+  double other_page_overlap = 0.02;
   // The cheap first look (see LocalCascadeOptions); it is skipped when the
   // page has PDQ candidates or local_mirrored is set.
   LocalCascadeOptions cascade;
