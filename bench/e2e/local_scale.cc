@@ -4,7 +4,7 @@
 //   build/bench/kagami_bench_local_scale --pages 100000,1000000 --queries 40 \
 //       [--probe -1,0,1,2] [--split-bits 8] [--stop 0,0.02] [--gate-assignment 1]
 //       [--signatures independent|copied] [--save-max-pages N] [--compare-prefetch 1]
-//       [--narrow 0,8] [--breakdown 1] [--repeat N] [--keep-index 1]
+//       [--narrow 0,8] [--breakdown 1] [--repeat N] [--keep-index 1] [--looks 1]
 //   build/bench/kagami_bench_local_scale --index WORK/local.index [--warm 1] ...  (a kept file)
 //
 // Registered pages: 160 real pages (Kagami's generated manga pages and
@@ -94,6 +94,12 @@ double Percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
   return v[std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1) + 0.5))];
+}
+
+std::string Fixed2(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", v);
+  return buf;
 }
 
 std::string FormatG(double v) {
@@ -199,6 +205,10 @@ int main(int argc, char** argv) {
   int warm = 1;
   // Each variant's rows this many times (the machine is noisy).
   int repeat = 1;
+  // Also measures the matcher's later looks at each query (RobustOptions::
+  // crop_zooms, then low_contrast_look_threshold): what a page that matches
+  // nothing costs page by page (`--local-sample 1`), where every look runs.
+  bool looks = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--pages") {
@@ -235,6 +245,8 @@ int main(int argc, char** argv) {
       load_index = argv[i + 1];
     } else if (a == "--warm") {
       warm = std::atoi(argv[i + 1]);
+    } else if (a == "--looks") {
+      looks = std::atoi(argv[i + 1]) != 0;
     } else if (a == "--repeat") {
       repeat = std::max(1, std::atoi(argv[i + 1]));
     } else if (a == "--save-max-pages") {
@@ -276,6 +288,9 @@ int main(int argc, char** argv) {
   const index::RobustOptions defaults;
   std::vector<fingerprint::QuantisedQuery> query_words;
   std::vector<int> query_page;
+  // --looks: per look (crop zooms, then the low-contrast look), per query.
+  std::vector<std::vector<fingerprint::QuantisedQuery>> look_words;
+  std::vector<std::vector<double>> look_describe_ms;
   double quantise_cpu = 0;
   for (int i = 0; i < queries && i < static_cast<int>(real.size()); ++i) {
     const int p = static_cast<int>((static_cast<int64_t>(i) * real.size()) / queries);
@@ -289,6 +304,25 @@ int main(int argc, char** argv) {
                                                      defaults.top_assignment));
     quantise_cpu += ThreadCpu() - t0;
     query_page.push_back(p);
+    // The same crop as each later look describes it (RobustMatcher::RunLocalStage).
+    for (size_t l = 0; looks && l <= defaults.crop_zooms.size(); ++l) {
+      fingerprint::LocalFeatureOptions o = defaults.features;
+      if (l < defaults.crop_zooms.size()) {
+        o.working_long_side =
+            static_cast<int>(std::lround(o.working_long_side * defaults.crop_zooms[l]));
+      } else {
+        o.fast_threshold = defaults.low_contrast_look_threshold;
+        o.min_fast_threshold = o.fast_threshold;
+      }
+      if (look_words.size() <= l) look_words.resize(l + 1), look_describe_ms.resize(l + 1);
+      const double d0 = ThreadCpu();
+      auto lf = fingerprint::ExtractLocalFeatures(page(crop).clone(), false, o);
+      look_words[l].push_back(
+          lf.ok() ? fingerprint::QuantiseQuery(*lf, vocab, defaults.multiple_assignment,
+                                               defaults.top_assignment)
+                  : fingerprint::QuantisedQuery{});
+      look_describe_ms[l].push_back(1e3 * (ThreadCpu() - d0));
+    }
   }
   std::printf(
       "real pages %zu (%zu keypoints in the word pool, synthetic signatures %s), queries %zu; "
@@ -426,6 +460,37 @@ int main(int argc, char** argv) {
               query_words.size(), accepted);
           std::fflush(stdout);
           if (breakdown) PrintBreakdown(idx, query_words, gate, gate_ms);
+          if (!look_words.empty()) {
+            // Every look of every query, as for a page that matches nothing.
+            std::vector<double> with_looks = stage_ms;
+            std::string per_look;
+            for (size_t l = 0; l < look_words.size(); ++l) {
+              std::vector<double> look_ms;
+              for (size_t qi = 0; qi < look_words[l].size() && qi < with_looks.size(); ++qi) {
+                const double c0 = ThreadCpu();
+                const auto ranked = idx.Score(look_words[l][qi], defaults.max_local_candidates,
+                                              defaults.min_gate_score, gate);
+                for (const auto& c : ranked) {
+                  auto ref = idx.Features(c.unit_id);
+                  VerifyAsTheMatcherDoes(look_words[l][qi], *ref, idx, c.unit_id, ranked);
+                }
+                look_ms.push_back(1e3 * (ThreadCpu() - c0));
+                with_looks[qi] += look_ms.back() + look_describe_ms[l][qi];
+              }
+              per_look += (per_look.empty() ? "" : ", ") +
+                          (l < defaults.crop_zooms.size()
+                               ? "zoom " + FormatG(defaults.crop_zooms[l])
+                               : "FAST " + std::to_string(defaults.low_contrast_look_threshold)) +
+                          " " + Fixed2(Percentile(look_ms, 0.5)) + " (+" +
+                          Fixed2(Percentile(look_describe_ms[l], 0.5)) + " describe)";
+            }
+            std::printf(
+                "  looks at %lld pages, gate + verify CPU ms p50 per look: %s; first pass (gate + "
+                "verify) + every look (describe + gate + verify) p50 / p95: %.2f / %.2f ms\n",
+                static_cast<long long>(idx.pages()), per_look.c_str(),
+                Percentile(with_looks, 0.5), Percentile(with_looks, 0.95));
+            std::fflush(stdout);
+          }
         }
       }
     }
