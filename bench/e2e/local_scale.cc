@@ -314,13 +314,16 @@ int main(int argc, char** argv) {
         o.fast_threshold = defaults.low_contrast_look_threshold;
         o.min_fast_threshold = o.fast_threshold;
       }
-      if (look_words.size() <= l) look_words.resize(l + 1), look_describe_ms.resize(l + 1);
+      if (look_words.size() <= l) {
+        look_words.resize(l + 1);
+        look_describe_ms.resize(l + 1);
+      }
       const double d0 = ThreadCpu();
       auto lf = fingerprint::ExtractLocalFeatures(page(crop).clone(), false, o);
-      look_words[l].push_back(
-          lf.ok() ? fingerprint::QuantiseQuery(*lf, vocab, defaults.multiple_assignment,
-                                               defaults.top_assignment)
-                  : fingerprint::QuantisedQuery{});
+      look_words[l].push_back(lf.ok() ? fingerprint::QuantiseQuery(*lf, vocab,
+                                                                   defaults.multiple_assignment,
+                                                                   defaults.top_assignment)
+                                      : fingerprint::QuantisedQuery{});
       look_describe_ms[l].push_back(1e3 * (ThreadCpu() - d0));
     }
   }
@@ -487,8 +490,8 @@ int main(int argc, char** argv) {
             std::printf(
                 "  looks at %lld pages, gate + verify CPU ms p50 per look: %s; first pass (gate + "
                 "verify) + every look (describe + gate + verify) p50 / p95: %.2f / %.2f ms\n",
-                static_cast<long long>(idx.pages()), per_look.c_str(),
-                Percentile(with_looks, 0.5), Percentile(with_looks, 0.95));
+                static_cast<long long>(idx.pages()), per_look.c_str(), Percentile(with_looks, 0.5),
+                Percentile(with_looks, 0.95));
             std::fflush(stdout);
           }
         }

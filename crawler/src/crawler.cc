@@ -448,8 +448,9 @@ struct Crawler::Impl {
       return;
     }
     const std::string& page = j.item.entry.referrer;
-    j.asset.sample_offset = SamplePosition(page, j.bytes);
-    j.asset.scale_hint = PageScale(page);
+    const PageSample sample = SampleOf(page, j.bytes);
+    j.asset.sample_offset = sample.position;
+    j.asset.scale_hint = sample.scale;
     j.local_skipped = false;
     const ingest::MemoryAsset& asset = j.asset;
     const HttpResponse& r = j.item.response;
@@ -489,31 +490,33 @@ struct Crawler::Impl {
     if (!reported) j.done.status = Status::Internal("scanner returned no report");
   }
 
-  // The sample position of the next image of reader page `page` (0: described
-  // whatever happens): 0 without sampling, without a page, once the page has
-  // matched, or past the bounds on pages and waiting bytes.
-  int SamplePosition(const std::string& page, uint64_t bytes) {
+  // The next image of reader page `page`: its sample position (0: described
+  // whatever happens) -- 0 without sampling, without a page, once the page has
+  // matched, or past the bounds on pages and waiting bytes -- and the scale an
+  // image of the page matched at (0: none matched yet), for the other images'
+  // zoomed-out look (ingest::Volume::scale_hint).
+  struct PageSample {
+    int position = 0;
+    double scale = 0;
+  };
+  PageSample SampleOf(const std::string& page, uint64_t bytes) {
+    if (page.empty()) return {};
     const pipeline::ScanOptions& o = scanner.options();
-    if (o.robust.local != index::LocalStage::kAuto || o.local_sample <= 1 || page.empty()) return 0;
+    const bool sampling = o.robust.local == index::LocalStage::kAuto && o.local_sample > 1;
     std::lock_guard<std::mutex> lock(mu);
     auto it = pages.find(page);
     if (it == pages.end()) {
-      if (pages.size() >= kMaxEvidencePages) return 0;
+      if (!sampling || pages.size() >= kMaxEvidencePages) return {};
       it = pages.emplace(page, PageEvidence{}).first;
     }
     PageEvidence& e = it->second;
-    if (e.matched || waiting_bytes + bytes > o.max_deferred_bytes) return 0;
+    PageSample sample;
+    sample.scale = e.scale;
+    if (!sampling || e.matched || waiting_bytes + bytes > o.max_deferred_bytes) return sample;
     const int64_t position = e.seen++;
-    return static_cast<int>(std::min<int64_t>(position, std::numeric_limits<int>::max()));
-  }
-
-  // The scale an image of `page` matched at (0: none matched yet): the other
-  // images' zoomed-out look (ingest::Volume::scale_hint).
-  double PageScale(const std::string& page) {
-    if (page.empty()) return 0;
-    std::lock_guard<std::mutex> lock(mu);
-    auto it = pages.find(page);
-    return it == pages.end() ? 0 : it->second.scale;
+    sample.position =
+        static_cast<int>(std::min<int64_t>(position, std::numeric_limits<int>::max()));
+    return sample;
   }
 
   // An image of `page` matched: its waiting images are matched again, every
