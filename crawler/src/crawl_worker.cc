@@ -6,9 +6,17 @@
 
 namespace kagami::crawler {
 
+Result<std::unique_ptr<PgLedgerFindingsSink>> PgLedgerFindingsSink::Open(
+    reports::PgFindingsLedger& ledger) {
+  std::unique_ptr<PgLedgerFindingsSink> sink(new PgLedgerFindingsSink(ledger));
+  KAGAMI_RETURN_IF_ERROR(sink->pages_.Load(ledger));
+  return sink;
+}
+
 Result<bool> PgLedgerFindingsSink::Record(const reports::Finding& finding) {
   KAGAMI_ASSIGN_OR_RETURN(std::optional<int64_t> seq,
                           ledger_.AppendUnique(finding, FindingKey(finding)));
+  pages_.Add(finding);
   return seq.has_value();
 }
 
@@ -32,7 +40,8 @@ Result<CrawlSummary> RunCrawlWorker(const CrawlJob& job, const std::filesystem::
   }
   KAGAMI_ASSIGN_OR_RETURN(std::unique_ptr<reports::PgFindingsLedger> ledger,
                           reports::PgFindingsLedger::Open(options.pg_conninfo));
-  PgLedgerFindingsSink sink(*ledger);
+  KAGAMI_ASSIGN_OR_RETURN(std::unique_ptr<PgLedgerFindingsSink> sink,
+                          PgLedgerFindingsSink::Open(*ledger));
 
   PgFrontierOptions fo;
   fo.conninfo = options.pg_conninfo;
@@ -55,7 +64,7 @@ Result<CrawlSummary> RunCrawlWorker(const CrawlJob& job, const std::filesystem::
   KAGAMI_ASSIGN_OR_RETURN(std::unique_ptr<Frontier> frontier, OpenPgFrontier(fo));
 
   pipeline::Scanner scanner(*store, options.scan);
-  Crawler crawler(job, data_dir, scanner, sink, options.on_finding);
+  Crawler crawler(job, data_dir, scanner, *sink, options.on_finding);
   crawler.UseFrontier(std::move(frontier));
   return crawler.Run(options.resume, options.stop, options.progress);
 }

@@ -508,6 +508,8 @@ struct Crawler::Impl {
     if (it == pages.end()) {
       if (!sampling || pages.size() >= kMaxEvidencePages) return {};
       it = pages.emplace(page, PageEvidence{}).first;
+      // Findings on this page already (an earlier crawl, another worker).
+      it->second.matched = findings.PageHasFindings(page);
     }
     PageEvidence& e = it->second;
     PageSample sample;
@@ -535,6 +537,24 @@ struct Crawler::Impl {
       for (const MediaJobPtr& w : again) Unwait(*w);
     }
     for (MediaJobPtr& w : again) match_node->try_put(std::move(w));
+  }
+
+  // Before waiting images are completed unchecked: the pages of those that
+  // have findings recorded meanwhile by another worker sharing the ledger are
+  // matched again (PageMatched). Returns whether any page was; an error when
+  // the ledger cannot be read.
+  Result<bool> ReopenPagesWithFindings() {
+    KAGAMI_RETURN_IF_ERROR(
+        findings.RefreshPages().WithContext("reading the findings ledger's reader pages"));
+    std::vector<std::string> reopen;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      for (const auto& [page, e] : pages) {
+        if (!e.waiting.empty() && findings.PageHasFindings(page)) reopen.push_back(page);
+      }
+    }
+    for (const std::string& page : reopen) PageMatched(page, 0);
+    return !reopen.empty();
   }
 
   // Moves a waiting job's bytes back under media_pending_bytes; `mu` held.
@@ -1273,6 +1293,12 @@ Result<CrawlSummary> Crawler::Run(bool resume, const std::atomic<bool>* stop,
       }
       if (!*m.frontier_had_work && outstanding == 0) break;  // nothing left anywhere
       if (!*m.frontier_had_work && waiting > 0 && outstanding == waiting) {
+        Result<bool> reopened = m.ReopenPagesWithFindings();
+        if (!reopened.ok()) {
+          status = reopened.status();
+          break;
+        }
+        if (*reopened) continue;          // another worker's evidence came
         m.EndWaiting(/*release=*/false);  // no evidence is coming: complete them unchecked
         continue;
       }

@@ -12,7 +12,9 @@ Result<std::unique_ptr<LedgerFindingsSink>> LedgerFindingsSink::Open(
   KAGAMI_ASSIGN_OR_RETURN(std::vector<reports::FindingRecord> existing,
                           ledger.List(reports::FindingFilter{}));
   for (const reports::FindingRecord& r : existing) {
-    if (r.finding.source_is_url) sink->keys_.insert(FindingKey(r.finding));
+    if (!r.finding.source_is_url) continue;
+    sink->keys_.insert(FindingKey(r.finding));
+    sink->pages_.Add(r.finding);
   }
   return sink;
 }
@@ -23,7 +25,27 @@ Result<bool> LedgerFindingsSink::Record(const reports::Finding& finding) {
   if (keys_.count(key)) return false;
   KAGAMI_RETURN_IF_ERROR(ledger_.Append(finding).status());
   keys_.insert(key);
+  pages_.Add(finding);
   return true;
+}
+
+Status PagesWithFindings::Load(reports::FindingsLedger& ledger) {
+  KAGAMI_ASSIGN_OR_RETURN(std::vector<reports::FindingRecord> records,
+                          ledger.List(reports::FindingFilter{}));
+  for (const reports::FindingRecord& r : records) Add(r.finding);
+  return Status::Ok();
+}
+
+void PagesWithFindings::Add(const reports::Finding& finding) {
+  if (!finding.source_is_url || finding.page_url.empty()) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  pages_.insert(finding.page_url);
+}
+
+bool PagesWithFindings::Contains(const std::string& page_url) const {
+  if (page_url.empty()) return false;
+  std::lock_guard<std::mutex> lock(mutex_);
+  return pages_.count(page_url) > 0;
 }
 
 }  // namespace kagami::crawler

@@ -2,8 +2,10 @@
 // (`kagami crawl --local-sample N`): until an image of a page matches, only
 // the images at positions 0, N, 3N, ... without a PDQ candidate get the local-feature stage; the
 // others wait and are matched once an image of their page matches, or are
-// completed as "not checked" when the crawl has nothing else left. Against
-// tests/crawler/fixture_site.py --bench (chapter pages of <img> tags).
+// completed as "not checked" when the crawl has nothing else left. A page
+// with findings in the ledger already (an earlier crawl, another worker) has
+// every image described. Against tests/crawler/fixture_site.py --bench
+// (chapter pages of <img> tags).
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -37,7 +39,8 @@ using kagami::testing::Wait;
 constexpr int kPagesPerChapter = 8;
 
 // Chapter 1: every registered page cropped 15% per side (no PDQ candidate:
-// only local features find them). Chapter 2: unrelated pages.
+// only local features find them). Chapter 2: unrelated pages. Chapter 3:
+// empty until a test writes its images.
 class CrawlPageEvidenceTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -61,7 +64,7 @@ class CrawlPageEvidenceTest : public ::testing::Test {
               0)
         << ReadText(root / "reg.log");
     fs::path port_file = root / "port";
-    server_ = Spawn({"python3", KAGAMI_CRAWLER_FIXTURE_SITE, "--bench", "--chapters", "2",
+    server_ = Spawn({"python3", KAGAMI_CRAWLER_FIXTURE_SITE, "--bench", "--chapters", "3",
                      "--content", (root / "content").string(), "--port-file", port_file.string(),
                      "--log", (root / "access.log").string()},
                     root / "server.log");
@@ -81,11 +84,13 @@ class CrawlPageEvidenceTest : public ::testing::Test {
     long not_checked = 0;         // "N images not checked by local features", 0 when absent
   };
 
+  // Crawls the site into data directory `name`, a copy of the registered
+  // template made on its first crawl.
   static CrawlResult Crawl(const std::string& name, int local_sample) {
     const fs::path data = root_->path() / name;
-    fs::copy(template_data_, data, fs::copy_options::recursive);
+    if (!fs::exists(data)) fs::copy(template_data_, data, fs::copy_options::recursive);
     CrawlResult r;
-    const fs::path log = root_->path() / (name + ".log");
+    const fs::path log = root_->path() / (name + "-" + std::to_string(++crawls_) + ".log");
     r.exit_code = Wait(Spawn({KAGAMI_BINARY, "--data", data.string(), "--threads", "2", "crawl",
                               "--seed", "http://127.0.0.1:" + std::to_string(port_) + "/",
                               "--allow-address", "127.0.0.1", "--min-delay", "0", "--per-host", "4",
@@ -107,6 +112,7 @@ class CrawlPageEvidenceTest : public ::testing::Test {
   static inline fs::path template_data_;
   static inline pid_t server_ = -1;
   static inline int port_ = 0;
+  static inline int crawls_ = 0;
 };
 
 TEST_F(CrawlPageEvidenceTest, SampledImageMatchOpensEveryWaitingImageOfItsPage) {
@@ -120,6 +126,38 @@ TEST_F(CrawlPageEvidenceTest, SampledImageMatchOpensEveryWaitingImageOfItsPage) 
   // were never described (at most 8 - 2 of them).
   EXPECT_GT(r.not_checked, 0) << r.log;
   EXPECT_LE(r.not_checked, kPagesPerChapter - kPagesPerChapter / 4) << r.log;
+}
+
+TEST_F(CrawlPageEvidenceTest, ARecrawlDescribesEveryImageOfAPageWithFindings) {
+  const fs::path c3 = root_->path() / "content/img/c3";
+  auto write_unrelated = [&](const std::string& prefix, int seed) {
+    for (int i = 1; i < kPagesPerChapter; ++i) {
+      testing::WriteFile(c3 / (prefix + std::to_string(i) + ".jpg"),
+                         synth::EncodeJpeg(synth::GenerateMangaPage(seed + i, 900, 1300), 80));
+    }
+  };
+  // First crawl, every image described: chapter 3 shows one registered page
+  // (cropped) among unrelated ones, and is recorded as a page with findings.
+  fs::create_directories(c3);
+  fs::copy_file(root_->path() / "content/img/c1/p00.jpg", c3 / "a0.jpg");
+  write_unrelated("a", 7400);
+  CrawlResult first = Crawl("recrawl", 1);
+  ASSERT_EQ(first.exit_code, 0) << first.log;
+  ASSERT_TRUE(first.found.count("http://127.0.0.1:" + std::to_string(port_) + "/img/c3/a0.jpg"))
+      << first.log;
+
+  // Chapter 3 now shows other images only. Crawled again into the same data
+  // directory, its page has findings: none of its images waits unchecked. A
+  // fresh data directory describes only its sampled one.
+  fs::remove_all(c3);
+  write_unrelated("b", 7500);
+  testing::WriteFile(c3 / "b0.jpg",
+                     synth::EncodeJpeg(synth::GenerateMangaPage(7600, 900, 1300), 80));
+  CrawlResult again = Crawl("recrawl", 12);
+  CrawlResult fresh = Crawl("fresh", 12);
+  ASSERT_EQ(again.exit_code, 0) << again.log;
+  ASSERT_EQ(fresh.exit_code, 0) << fresh.log;
+  EXPECT_GT(fresh.not_checked, again.not_checked) << again.log << fresh.log;
 }
 
 TEST_F(CrawlPageEvidenceTest, SampleOfOneDescribesEveryImage) {

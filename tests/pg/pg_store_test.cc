@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "kagami/crawler/crawl_worker.h"
 #include "kagami/crawler/pg_frontier.h"
 #include "kagami/reports/pg_findings_ledger.h"
 #include "kagami/store/migrations.h"
@@ -309,6 +310,33 @@ TEST_F(PgStoreTest, HostLimitsDelayRetryAfterAndRobotsAreSharedByWorkers) {
   EXPECT_EQ(got->front().url, "http://h4.test:80/%C3(%ED%A0%80");
   EXPECT_TRUE(
       a->Complete(got->front().id, crawler::FetchOutcome::kFailed, "bad \xff\x80 bytes").ok());
+}
+
+TEST_F(PgStoreTest, AWorkerSeesTheReaderPagesOfAnotherWorkersFindingsAfterARefresh) {
+  auto ledger_a = reports::PgFindingsLedger::Open(conninfo_);
+  auto ledger_b = reports::PgFindingsLedger::Open(conninfo_);  // another worker's connection
+  ASSERT_TRUE(ledger_a.ok()) << ledger_a.status().ToString();
+  ASSERT_TRUE(ledger_b.ok()) << ledger_b.status().ToString();
+  reports::Finding earlier = MakeFinding(1);
+  earlier.page_url = "http://site.test/earlier";
+  ASSERT_TRUE((*ledger_a)->Append(earlier).ok());
+  auto a = crawler::PgLedgerFindingsSink::Open(**ledger_a);
+  auto b = crawler::PgLedgerFindingsSink::Open(**ledger_b);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  // Pages of findings already in the ledger are known to both from the start.
+  EXPECT_TRUE((*a)->PageHasFindings("http://site.test/earlier"));
+  EXPECT_TRUE((*b)->PageHasFindings("http://site.test/earlier"));
+
+  reports::Finding found = MakeFinding(2);
+  found.page_url = "http://site.test/chapter-9";
+  ASSERT_TRUE((*a)->Record(found).ok());
+  EXPECT_TRUE((*a)->PageHasFindings("http://site.test/chapter-9"));
+  EXPECT_FALSE((*b)->PageHasFindings("http://site.test/chapter-9"));
+  ASSERT_TRUE((*b)->RefreshPages().ok());
+  EXPECT_TRUE((*b)->PageHasFindings("http://site.test/chapter-9"));
+  EXPECT_FALSE((*b)->PageHasFindings("http://site.test/chapter-10"));
+  EXPECT_FALSE((*b)->PageHasFindings(""));
 }
 
 TEST_F(PgStoreTest, FourConcurrentAppendersKeepOneChainWithTheSqliteEntryHash) {

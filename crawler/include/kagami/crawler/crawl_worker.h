@@ -25,11 +25,17 @@ namespace kagami::crawler {
 // media URL, content SHA-256) runs inside the ledger's append transaction.
 class PgLedgerFindingsSink : public FindingsSink {
  public:
-  explicit PgLedgerFindingsSink(reports::PgFindingsLedger& ledger) : ledger_(ledger) {}
+  // Reads the pages with findings of `ledger` (not owned; must outlive the
+  // sink) as they are now (RefreshPages for later ones).
+  static Result<std::unique_ptr<PgLedgerFindingsSink>> Open(reports::PgFindingsLedger& ledger);
   Result<bool> Record(const reports::Finding& finding) override;
+  bool PageHasFindings(const std::string& page_url) override { return pages_.Contains(page_url); }
+  Status RefreshPages() override { return pages_.Load(ledger_); }
 
  private:
+  explicit PgLedgerFindingsSink(reports::PgFindingsLedger& ledger) : ledger_(ledger) {}
   reports::PgFindingsLedger& ledger_;  // not owned
+  PagesWithFindings pages_;
 };
 
 // Runs `job` as one worker against options.pg_conninfo (RunCrawlJob calls it

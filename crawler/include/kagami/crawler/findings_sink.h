@@ -22,6 +22,31 @@ class FindingsSink {
   // after a kill re-scans media whose completion was not yet stored, and a
   // re-crawl finding unchanged content must not accuse twice.
   virtual Result<bool> Record(const reports::Finding& finding) = 0;
+  // Whether a finding was recorded for media found on reader page `page_url`
+  // (its canonical URL), by this crawl, an earlier one or another worker
+  // sharing the ledger, as of the last RefreshPages(): the page's other images
+  // are then all described (Crawler's page evidence). False by default.
+  virtual bool PageHasFindings(const std::string& page_url) {
+    (void)page_url;
+    return false;
+  }
+  // Reads the ledger again for pages with findings recorded elsewhere since
+  // (other workers). A failure leaves the pages known as they were.
+  virtual Status RefreshPages() { return Status::Ok(); }
+};
+
+// The reader pages with URL findings in a ledger (FindingsSink::
+// PageHasFindings). Thread-safe.
+class PagesWithFindings {
+ public:
+  // Adds the page of every URL finding in `ledger`.
+  Status Load(reports::FindingsLedger& ledger);
+  void Add(const reports::Finding& finding);
+  bool Contains(const std::string& page_url) const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::set<std::string> pages_;
 };
 
 // Records into the tamper-evident findings ledger (reports/findings_ledger.h).
@@ -31,12 +56,15 @@ class LedgerFindingsSink : public FindingsSink {
   // outlive the sink).
   static Result<std::unique_ptr<LedgerFindingsSink>> Open(reports::FindingsLedger& ledger);
   Result<bool> Record(const reports::Finding& finding) override;
+  bool PageHasFindings(const std::string& page_url) override { return pages_.Contains(page_url); }
+  Status RefreshPages() override { return pages_.Load(ledger_); }
 
  private:
   explicit LedgerFindingsSink(reports::FindingsLedger& ledger) : ledger_(ledger) {}
   reports::FindingsLedger& ledger_;
   std::mutex mutex_;
   std::set<std::string> keys_;
+  PagesWithFindings pages_;
 };
 
 // "work|media_url|content_sha256"
