@@ -60,6 +60,13 @@ constexpr auto kStopMediaDrain = std::chrono::seconds(20);
 // is asked again only after this long (politeness timers, other workers'
 // progress on a shared frontier), not on every turn of the event loop.
 constexpr auto kIdleFill = std::chrono::milliseconds(50);
+// Waiting images (Impl::PageEvidence) with nothing left to fetch here: the
+// ledger and the frontier are read again at most this often, and while other
+// entries of the run are still queued or leased (another worker matching an
+// image of the same page, a host's delay) the images wait at most
+// kEvidenceWait before they are completed unchecked.
+constexpr auto kEvidenceCheck = std::chrono::seconds(1);
+constexpr auto kEvidenceWait = std::chrono::seconds(60);
 // Reader pages whose images share volume-level evidence at once (Impl::pages);
 // images of further pages are each described on their own.
 constexpr size_t kMaxEvidencePages = 100000;
@@ -1254,6 +1261,8 @@ Result<CrawlSummary> Crawler::Run(bool resume, const std::atomic<bool>* stop,
   Status status;
   auto last_progress = Clock::now();
   Clock::time_point stop_deadline{};
+  Clock::time_point last_evidence_check{};
+  std::optional<Clock::time_point> evidence_wait_since;
   while (true) {
     if (!m.stopping && stop != nullptr && stop->load()) {
       // A clean stop: nothing new starts; exchanges in flight may finish for
@@ -1292,13 +1301,29 @@ Result<CrawlSummary> Crawler::Run(bool resume, const std::atomic<bool>* stop,
         waiting = m.waiting_jobs;
       }
       if (!*m.frontier_had_work && outstanding == 0) break;  // nothing left anywhere
-      if (!*m.frontier_had_work && waiting > 0 && outstanding == waiting) {
+      if (!*m.frontier_had_work && waiting > 0 && outstanding == waiting &&
+          Clock::now() - last_evidence_check >= kEvidenceCheck) {
+        last_evidence_check = Clock::now();
         Result<bool> reopened = m.ReopenPagesWithFindings();
         if (!reopened.ok()) {
           status = reopened.status();
           break;
         }
-        if (*reopened) continue;          // another worker's evidence came
+        if (*reopened) {  // another worker's evidence came
+          evidence_wait_since.reset();
+          continue;
+        }
+        Result<FrontierCounts> counts = m.frontier->Counts();
+        if (!counts.ok()) {
+          status = counts.status();
+          break;
+        }
+        // The waiting images' own entries are among the queued (not completed).
+        if (counts->queued > waiting) {
+          if (!evidence_wait_since) evidence_wait_since = last_evidence_check;
+          if (last_evidence_check - *evidence_wait_since < kEvidenceWait) continue;
+        }
+        evidence_wait_since.reset();
         m.EndWaiting(/*release=*/false);  // no evidence is coming: complete them unchecked
         continue;
       }

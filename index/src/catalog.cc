@@ -1,11 +1,14 @@
 #include "kagami/index/catalog.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <exception>
 #include <nlohmann/json.hpp>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 
@@ -310,17 +313,42 @@ Result<std::unique_ptr<Catalog>> Catalog::Open(const std::filesystem::path& db_p
   }
   KAGAMI_ASSIGN_OR_RETURN(int64_t object_count,
                           impl->QueryInt("SELECT count(*) FROM sqlite_schema", "reading schema"));
+  if (*app_id == 0 && object_count != 0) {
+    // Two reads, two snapshots: another process may have created the schema
+    // in between. Its application_id is visible now if so.
+    app_id = impl->QueryInt("PRAGMA application_id", "reading application_id");
+    if (!app_id.ok()) return app_id.status();
+  }
   if (*app_id != kApplicationId && !(*app_id == 0 && object_count == 0)) {
     return not_ours("an SQLite database of another application");
   }
 
   // journal_mode answers with the mode in effect; anything but "wal" means the
-  // file system or a concurrent reader refused it.
+  // file system or a concurrent reader refused it. Switching a new file needs
+  // an exclusive lock, and SQLite answers SQLITE_BUSY at once (without its
+  // busy handler) while another process opens the same file: retried for up
+  // to the busy timeout.
   {
     KAGAMI_ASSIGN_OR_RETURN(SqliteStmt stmt,
                             Prepare(db, "PRAGMA journal_mode = WAL", impl->What("enabling WAL")));
-    KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt.get(), impl->What("enabling WAL")));
-    if (!row || ColumnText(stmt.get(), 0) != "wal") {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    auto pause = std::chrono::milliseconds(1);
+    int rc = SQLITE_OK;
+    while (true) {
+      rc = sqlite3_step(stmt.get());
+      const int primary = rc & 0xff;
+      if ((primary != SQLITE_BUSY && primary != SQLITE_LOCKED) ||
+          std::chrono::steady_clock::now() >= deadline) {
+        break;
+      }
+      sqlite3_reset(stmt.get());
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::milliseconds(50));
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+      return SqliteStatus(db, rc, impl->What("enabling WAL"));
+    }
+    if (rc != SQLITE_ROW || ColumnText(stmt.get(), 0) != "wal") {
       return Status::IoError(impl->What("could not enable WAL journal mode"));
     }
   }

@@ -1,11 +1,13 @@
 // The embedded findings ledger: data_dir/findings.sqlite (findings_ledger.h).
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <system_error>
+#include <thread>
 #include "finding_fold.h"
 
 #include <sqlite3.h>
@@ -290,7 +292,26 @@ Result<std::unique_ptr<FindingsLedger>> FindingsLedger::Open(const std::filesyst
     if (r != SQLITE_ROW) return Status::Corrupt(path + ": " + op + ": " + sqlite3_errmsg(h));
     return static_cast<int64_t>(sqlite3_column_int64(s, 0));
   };
-  KAGAMI_RETURN_IF_ERROR(exec("PRAGMA journal_mode = WAL", "enabling WAL"));
+  // Switching a new file to WAL needs an exclusive lock, and SQLite answers
+  // SQLITE_BUSY at once (without its busy handler) while another process opens
+  // or creates the same file: retried here up to the busy timeout.
+  {
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(kBusyTimeoutMs);
+    auto pause = std::chrono::milliseconds(1);
+    int r = SQLITE_OK;
+    while (true) {
+      r = sqlite3_exec(h, "PRAGMA journal_mode = WAL", nullptr, nullptr, nullptr);
+      const int primary = r & 0xff;
+      if ((primary != SQLITE_BUSY && primary != SQLITE_LOCKED) ||
+          std::chrono::steady_clock::now() >= deadline) {
+        break;
+      }
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::milliseconds(50));
+    }
+    if (r != SQLITE_OK) return Status::IoError(path + ": enabling WAL: " + sqlite3_errmsg(h));
+  }
   KAGAMI_RETURN_IF_ERROR(exec("PRAGMA synchronous = FULL", "setting synchronous"));
   KAGAMI_ASSIGN_OR_RETURN(int64_t app_id, query_int("PRAGMA application_id", "reading header"));
   if (app_id != kApplicationId) {

@@ -3,11 +3,15 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "sqlite_db.h"
 
@@ -396,6 +400,33 @@ TEST_F(CatalogTest, RejectsNewerSchemaVersion) {
   }
   auto catalog = Catalog::Open(db_path_);
   EXPECT_EQ(catalog.status().code(), StatusCode::kUnsupported);
+}
+
+TEST_F(CatalogTest, ProcessesCreatingTheSameNewCatalogAtOnceAllOpenIt) {
+  // Each round: a new file that several processes open at the same moment
+  // (register and scan started together on a new data directory). Switching
+  // it to WAL needs an exclusive lock, which SQLite refuses at once while
+  // another process holds the file.
+  constexpr int kProcs = 6, kRounds = 5;
+  for (int round = 0; round < kRounds; ++round) {
+    const fs::path path = dir_ / ("catalog-" + std::to_string(round) + ".sqlite");
+    std::vector<pid_t> kids;
+    for (int p = 0; p < kProcs; ++p) {
+      pid_t pid = ::fork();
+      ASSERT_GE(pid, 0);
+      if (pid == 0) {
+        auto catalog = Catalog::Open(path);
+        if (!catalog.ok()) std::fprintf(stderr, "%s\n", catalog.status().ToString().c_str());
+        ::_exit(catalog.ok() ? 0 : 1);
+      }
+      kids.push_back(pid);
+    }
+    for (pid_t pid : kids) {
+      int status = 0;
+      ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "round " << round;
+    }
+  }
 }
 
 TEST_F(CatalogTest, OpenOfUncreatableFileIsIoError) {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <fstream>
 #include <thread>
 
@@ -268,9 +269,17 @@ TEST(FindingsLedgerTest, ConcurrentAppendsFromThreadsAndProcessesKeepOneChain) {
     ASSERT_GE(pid, 0);
     if (pid == 0) {
       auto ledger = FindingsLedger::Open(dir.path());
-      int bad = ledger.ok() ? 0 : 1;
+      int bad = 0;
+      if (!ledger.ok()) {
+        std::fprintf(stderr, "child %d: opening: %s\n", p, ledger.status().ToString().c_str());
+        ++bad;
+      }
       for (int i = 0; ledger.ok() && i < kEach; ++i) {
-        if (!(*ledger)->Append(SampleFinding("proc", "2026-11-01T00:00:00Z")).ok()) ++bad;
+        Result<int64_t> id = (*ledger)->Append(SampleFinding("proc", "2026-11-01T00:00:00Z"));
+        if (!id.ok()) {
+          std::fprintf(stderr, "child %d: append: %s\n", p, id.status().ToString().c_str());
+          ++bad;
+        }
       }
       ::_exit(bad == 0 ? 0 : 1);
     }
