@@ -1301,7 +1301,9 @@ Result<CrawlSummary> Crawler::Run(bool resume, const std::atomic<bool>* stop,
         waiting = m.waiting_jobs;
       }
       if (!*m.frontier_had_work && outstanding == 0) break;  // nothing left anywhere
-      if (!*m.frontier_had_work && waiting > 0 && outstanding == waiting &&
+      // Only waiting images outstanding (a shared frontier keeps reporting
+      // work while any URL of the run is leased, these images' own included).
+      if (waiting > 0 && outstanding == waiting &&
           Clock::now() - last_evidence_check >= kEvidenceCheck) {
         last_evidence_check = Clock::now();
         Result<bool> reopened = m.ReopenPagesWithFindings();

@@ -72,6 +72,9 @@ class CrawlPageEvidenceTest : public ::testing::Test {
     ASSERT_GT(port_, 0) << ReadText(root / "server.log");
   }
 
+  // Chapter 3 is each test's own.
+  void TearDown() override { fs::remove_all(root_->path() / "content/img/c3"); }
+
   static void TearDownTestSuite() {
     testing::Stop(server_);
     root_.reset();
@@ -138,6 +141,7 @@ TEST_F(CrawlPageEvidenceTest, ARecrawlDescribesEveryImageOfAPageWithFindings) {
   };
   // First crawl, every image described: chapter 3 shows one registered page
   // (cropped) among unrelated ones, and is recorded as a page with findings.
+  fs::remove_all(c3);
   fs::create_directories(c3);
   fs::copy_file(root_->path() / "content/img/c1/p00.jpg", c3 / "a0.jpg");
   write_unrelated("a", 7400);
@@ -158,6 +162,31 @@ TEST_F(CrawlPageEvidenceTest, ARecrawlDescribesEveryImageOfAPageWithFindings) {
   ASSERT_EQ(again.exit_code, 0) << again.log;
   ASSERT_EQ(fresh.exit_code, 0) << fresh.log;
   EXPECT_GT(fresh.not_checked, again.not_checked) << again.log << fresh.log;
+}
+
+TEST_F(CrawlPageEvidenceTest, WaitingImagesWaitForALaterImageOfTheirPageThatIsStillQueued) {
+  // Chapter 3: unrelated images, and one registered page served only after a
+  // 429 (Retry-After: 2 s). When the rest is done its entry is still queued:
+  // the unsampled unrelated images wait for it, and are described once it
+  // matches, instead of being completed unchecked. (tests/pg/
+  // pg_page_evidence_test.cc: the same on a shared frontier.)
+  const fs::path c3 = root_->path() / "content/img/c3";
+  fs::remove_all(c3);
+  for (int i = 0; i < kPagesPerChapter - 1; ++i) {
+    testing::WriteFile(c3 / ("u" + std::to_string(i) + ".jpg"),
+                       synth::EncodeJpeg(synth::GenerateMangaPage(7700 + i, 900, 1300), 80));
+  }
+  CrawlResult without_late = Crawl("without-late", 12);
+  ASSERT_EQ(without_late.exit_code, 0) << without_late.log;
+  testing::WriteFile(c3 / "z-late.jpg",
+                     synth::EncodeJpeg(synth::GenerateMangaPage(5200, 900, 1300), 90));
+  CrawlResult with_late = Crawl("with-late", 12);
+  ASSERT_EQ(with_late.exit_code, 0) << with_late.log;
+  const std::string late = "http://127.0.0.1:" + std::to_string(port_) + "/img/c3/z-late.jpg";
+  ASSERT_TRUE(with_late.found.count(late)) << with_late.log;
+  // Chapter 3's unsampled images (all but the first to arrive) were described.
+  EXPECT_EQ(with_late.not_checked, without_late.not_checked - (kPagesPerChapter - 2))
+      << without_late.log << with_late.log;
 }
 
 TEST_F(CrawlPageEvidenceTest, SampleOfOneDescribesEveryImage) {

@@ -111,6 +111,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send(404, b"no such site")
 
     # ---- --bench: one plain site (any Host): chapters with <img src> ----------
+    # An image whose file name holds "late" is answered 429 (Retry-After: 2)
+    # the first time it is asked for.
     def site_bench(self):
         p = self.path
         if p == "/robots.txt":
@@ -128,6 +130,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 body += '<a href="/chapter-%d.html">next</a>' % (c + 1)
             return self.send(200, page("Chapter %d" % c, body))
         if p.startswith("/img/"):
+            if "late" in os.path.basename(p):  # asked first: 429, come back in 2 s
+                with STATE_LOCK:
+                    first = ("bench", p) not in FIRST_SEEN
+                    FIRST_SEEN.setdefault(("bench", p), (time.time(), 0, 1))
+                if first:
+                    return self.send(429, b"slow down", "text/plain", [("Retry-After", "2")])
             self.path = p[len("/img"):]
             return self.serve_file(os.path.join(ARGS.content, "img"), "image/jpeg")
         return self.send(404, b"not found")

@@ -39,7 +39,8 @@ class FindingsSink {
 // PageHasFindings). Thread-safe.
 class PagesWithFindings {
  public:
-  // Adds the page of every URL finding in `ledger`.
+  // Adds the page of every URL finding in `ledger`; after the first load,
+  // of those captured since the latest seen (less ten minutes of clock skew).
   Status Load(reports::FindingsLedger& ledger);
   void Add(const reports::Finding& finding);
   bool Contains(const std::string& page_url) const;
@@ -47,6 +48,7 @@ class PagesWithFindings {
  private:
   mutable std::mutex mutex_;
   std::set<std::string> pages_;
+  std::string latest_captured_;  // UTC, "YYYY-MM-DDTHH:MM:SSZ"
 };
 
 // Records into the tamper-evident findings ledger (reports/findings_ledger.h).
