@@ -16,6 +16,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "kagami/index/store.h"
+#include "real_images.h"
 #include "scan_fixture.h"
 #include "temp_dir.h"
 
@@ -44,13 +45,9 @@ TEST(LowContrastLookTest, AFaintPhotoUnderABannerIsFoundAtItsRegisteredThreshold
                                           "ColdRipple",  "EveningGlow", "PastelHills"};
   const ::kagami::testing::TempDir temp;
   const fs::path dir = temp.path();
-  fs::create_directories(dir / "registered");
   fs::create_directories(dir / "banner");
-  for (const std::string& name : names) {
-    const fs::path file = "/usr/share/wallpapers/" + name + "/contents/images/1280x800.jpg";
-    if (!fs::exists(file)) GTEST_SKIP() << file << " missing (scripts/bootstrap installs it)";
-    fs::copy_file(file, dir / "registered" / (name + ".jpg"));
-  }
+  const fs::path missing = ::kagami::testing::CopyWallpapers(names, dir / "registered");
+  if (!missing.empty()) GTEST_SKIP() << missing << " missing (scripts/bootstrap installs it)";
   const cv::Mat faint = cv::imread((dir / "registered" / "DarkestHour.jpg").string());
   ASSERT_FALSE(faint.empty());
   cv::imwrite((dir / "banner" / "DarkestHour.jpg").string(), WithBanner(faint, 0.3),

@@ -18,6 +18,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "kagami/index/store.h"
+#include "real_images.h"
 #include "scan_fixture.h"
 #include "temp_dir.h"
 
@@ -56,26 +57,19 @@ TEST(OtherPageTest, AFaintPhotoBesideATexturedOneIsFoundInTheSameImage) {
                                           "ColdRipple",  "EveningGlow", "PastelHills"};
   const ::kagami::testing::TempDir temp;
   const fs::path dir = temp.path();
-  fs::create_directories(dir / "registered");
   fs::create_directories(dir / "spreads");
-  auto wallpaper = [](const std::string& name) {
-    return fs::path("/usr/share/wallpapers/" + name + "/contents/images/1280x800.jpg");
-  };
-  for (const std::string& name : names) {
-    if (!fs::exists(wallpaper(name))) {
-      GTEST_SKIP() << wallpaper(name) << " missing (scripts/bootstrap installs it)";
-    }
-    fs::copy_file(wallpaper(name), dir / "registered" / (name + ".jpg"));
-  }
-  if (!fs::exists(wallpaper("FallenLeaf"))) GTEST_SKIP() << wallpaper("FallenLeaf") << " missing";
+  using ::kagami::testing::Wallpaper;
+  const fs::path missing = ::kagami::testing::CopyWallpapers(names, dir / "registered");
+  if (!missing.empty()) GTEST_SKIP() << missing << " missing (scripts/bootstrap installs it)";
+  if (!fs::exists(Wallpaper("FallenLeaf"))) GTEST_SKIP() << Wallpaper("FallenLeaf") << " missing";
 
   // Each textured photo beside DarkestHour, in either order, and one beside
   // an unregistered photo.
   std::map<std::string, std::set<std::string>> shown;
   auto write_spread = [&](const std::string& left, const std::string& right,
                           const std::set<std::string>& registered) {
-    const cv::Mat l = cv::imread(wallpaper(left).string());
-    const cv::Mat r = cv::imread(wallpaper(right).string());
+    const cv::Mat l = cv::imread(Wallpaper(left).string());
+    const cv::Mat r = cv::imread(Wallpaper(right).string());
     ASSERT_FALSE(l.empty());
     ASSERT_FALSE(r.empty());
     cv::Mat r_scaled, spread;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <string>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -35,6 +36,25 @@ inline cv::Mat LoadOnWhite(const std::filesystem::path& path, int long_side) {
   const double s = static_cast<double>(long_side) / std::max(image.cols, image.rows);
   cv::resize(image, image, cv::Size(), s, s, s < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
   return image;
+}
+
+// plasma-workspace-wallpapers' 1280x800 picture of wallpaper `name`.
+inline std::filesystem::path Wallpaper(const std::string& name) {
+  return "/usr/share/wallpapers/" + name + "/contents/images/1280x800.jpg";
+}
+
+// Copies each named wallpaper to `dir`/NAME.jpg (creating `dir`). Returns the
+// first one missing (the caller skips: scripts/bootstrap installs them), else
+// an empty path.
+inline std::filesystem::path CopyWallpapers(const std::vector<std::string>& names,
+                                            const std::filesystem::path& dir) {
+  std::filesystem::create_directories(dir);
+  for (const std::string& name : names) {
+    if (!std::filesystem::exists(Wallpaper(name))) return Wallpaper(name);
+    std::filesystem::copy_file(Wallpaper(name), dir / (name + ".jpg"),
+                               std::filesystem::copy_options::overwrite_existing);
+  }
+  return {};
 }
 
 }  // namespace kagami::testing
