@@ -1303,6 +1303,8 @@ Result<CrawlSummary> Crawler::Run(bool resume, const std::atomic<bool>* stop,
       if (!*m.frontier_had_work && outstanding == 0) break;  // nothing left anywhere
       // Only waiting images outstanding (a shared frontier keeps reporting
       // work while any URL of the run is leased, these images' own included).
+      // kEvidenceWait counts from the start of the current idle spell.
+      if (waiting == 0 || outstanding != waiting) evidence_wait_since.reset();
       if (waiting > 0 && outstanding == waiting &&
           Clock::now() - last_evidence_check >= kEvidenceCheck) {
         last_evidence_check = Clock::now();
@@ -1330,6 +1332,7 @@ Result<CrawlSummary> Crawler::Run(bool resume, const std::atomic<bool>* stop,
         continue;
       }
     }
+    if (m.stopping || m.client->in_flight() > 0) evidence_wait_since.reset();
     std::vector<HttpResponse> responses = m.client->Poll(20);
     if (!responses.empty()) m.activity = true;
     for (HttpResponse& r : responses) {
