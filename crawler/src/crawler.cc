@@ -1273,6 +1273,7 @@ Result<CrawlSummary> Crawler::Run(bool resume, const std::atomic<bool>* stop,
       stop_deadline = Clock::now() + kStopGrace;
     }
     if (m.stopping && (m.client->in_flight() == 0 || Clock::now() >= stop_deadline)) break;
+    bool only_waiting = false;  // nothing in flight, only waiting images outstanding
     status = m.DrainMediaDone();
     if (!status.ok()) break;
     if (!m.stopping && (m.activity || Clock::now() - m.last_fill >= kIdleFill)) {
@@ -1303,10 +1304,8 @@ Result<CrawlSummary> Crawler::Run(bool resume, const std::atomic<bool>* stop,
       if (!*m.frontier_had_work && outstanding == 0) break;  // nothing left anywhere
       // Only waiting images outstanding (a shared frontier keeps reporting
       // work while any URL of the run is leased, these images' own included).
-      // kEvidenceWait counts from the start of the current idle spell.
-      if (waiting == 0 || outstanding != waiting) evidence_wait_since.reset();
-      if (waiting > 0 && outstanding == waiting &&
-          Clock::now() - last_evidence_check >= kEvidenceCheck) {
+      only_waiting = waiting > 0 && outstanding == waiting;
+      if (only_waiting && Clock::now() - last_evidence_check >= kEvidenceCheck) {
         last_evidence_check = Clock::now();
         Result<bool> reopened = m.ReopenPagesWithFindings();
         if (!reopened.ok()) {
@@ -1332,7 +1331,8 @@ Result<CrawlSummary> Crawler::Run(bool resume, const std::atomic<bool>* stop,
         continue;
       }
     }
-    if (m.stopping || m.client->in_flight() > 0) evidence_wait_since.reset();
+    // kEvidenceWait counts from the start of the current idle spell.
+    if (!only_waiting) evidence_wait_since.reset();
     std::vector<HttpResponse> responses = m.client->Poll(20);
     if (!responses.empty()) m.activity = true;
     for (HttpResponse& r : responses) {

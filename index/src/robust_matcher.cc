@@ -740,14 +740,13 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
     const cv::Rect2d& explained = outcome.hits[0].query_region;
     const double width = query->page_width, height = query->page_height;
     const double left = explained.x, right = width - (explained.x + explained.width);
-    const double free = std::max(left, right);
-    if (free >= options_.other_page_min_width * height) {
+    const bool on_left = left >= right;  // the side with more room
+    if (std::max(left, right) >= options_.other_page_min_width * height) {
       const auto t_other = std::chrono::steady_clock::now();
       const double overlap = options_.other_page_overlap * width;
-      const cv::Rect2d rest = left >= right
-                                  ? cv::Rect2d(0, 0, std::min(width, left + overlap), height)
-                                  : cv::Rect2d(std::max(0.0, width - right - overlap), 0,
-                                               std::min(width, right + overlap), height);
+      const cv::Rect2d rest = on_left ? cv::Rect2d(0, 0, std::min(width, left + overlap), height)
+                                      : cv::Rect2d(std::max(0.0, width - right - overlap), 0,
+                                                   std::min(width, right + overlap), height);
       Result<PageBoxPixels> box =
           CutPageBox(pixels, encoded, limits_, *gray, rest, options_.features.working_long_side);
       if (box.ok()) {
@@ -758,7 +757,7 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
         if (other.size() > 0) {
           std::vector<RobustHit> hits = outcome.hits;
           for (RobustHit& hit : GateAndVerify(other, nullptr, pdq_hits, times, candidates)) {
-            if (hit.method == "local") hit.view = left >= right ? "left" : "right";
+            if (hit.method == "local") hit.view = on_left ? "left" : "right";
             hits.push_back(std::move(hit));
           }
           outcome.hits = NonOverlapping(hits);
@@ -767,8 +766,7 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
           second_trace += ",\"other_page\":{\"ms\":" + std::to_string(MsSince(t_other)) +
                           ",\"ms_describe\":" + std::to_string(ms_describe) +
                           ",\"keypoints\":" + std::to_string(other.size()) + ",\"side\":\"" +
-                          (left >= right ? "left" : "right") + "\",\"candidates\":[" + candidates +
-                          "]}";
+                          (on_left ? "left" : "right") + "\",\"candidates\":[" + candidates + "]}";
         }
       }
     }

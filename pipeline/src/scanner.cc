@@ -59,8 +59,6 @@ PageMatchRecord MakeRecord(const fingerprint::PageFingerprint& page, const Robus
 
 }  // namespace
 
-// Thread-safe: the pipeline's parallel stage reads and marks volumes, the
-// sink (its serial stage) releases them.
 namespace {
 
 // The crop zoom for pages at `scale` (scanned -> registered; 0.8 for a page
@@ -82,6 +80,8 @@ int ZoomForScale(double scale, const std::vector<double>& zooms) {
 
 }  // namespace
 
+// Thread-safe: the pipeline's parallel stage reads and marks volumes, the
+// sink (its serial stage) releases them.
 struct LocalDeferral {
   std::mutex mutex;
   std::unordered_set<size_t> with_evidence;  // volumes where a page matched

@@ -38,20 +38,12 @@ namespace fs = std::filesystem;
 constexpr int kRegistered = 60;
 constexpr int kShown = 8;
 
-class CropZoomTest : public ::testing::Test {
+class CropZoomTest : public ::kagami::testing::CjkWorkTest {
  protected:
   void SetUp() override {
-    if (!fs::exists(::kagami::testing::kNotoSansCjk)) {
-      GTEST_SKIP() << ::kagami::testing::kNotoSansCjk << " missing (scripts/bootstrap installs it)";
-    }
-    dir_ = temp_.path();
-    cv::Ptr<cv::freetype::FreeType2> ft = ::kagami::testing::NotoSansCjk();
-    pages_ = ::kagami::testing::WriteCjkPages(*ft, dir_ / "registered", kRegistered, 9100);
+    RegisterCjkWork(kRegistered, 9100, {"novel", "Novel", "", WorkKind::kManga, {}});
+    if (IsSkipped() || HasFatalFailure()) return;
     pages_.resize(kShown);
-    store_ = ::kagami::testing::OpenAndRegister(dir_ / "data", dir_ / "registered",
-                                                {"novel", "Novel", "", WorkKind::kManga, {}},
-                                                kRegistered);
-    ASSERT_NE(store_, nullptr);
   }
 
   static std::string Name(int i) { return ::kagami::testing::CjkPageName(i); }
@@ -75,11 +67,6 @@ class CropZoomTest : public ::testing::Test {
       const std::map<std::string, std::vector<pipeline::PageMatchRecord>>& by_member) {
     return ::kagami::testing::FoundOwnPages(by_member);
   }
-
-  ::kagami::testing::TempDir temp_;
-  fs::path dir_;
-  std::vector<cv::Mat> pages_;
-  std::unique_ptr<Store> store_;
 };
 
 TEST_F(CropZoomTest, CroppedTextPagesAreFoundAmongManyPagesOfTheirFont) {

@@ -27,20 +27,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class VolumeEvidenceTest : public ::testing::Test {
+class VolumeEvidenceTest : public ::kagami::testing::CjkWorkTest {
  protected:
-  void SetUp() override {
-    if (!fs::exists(::kagami::testing::kNotoSansCjk)) {
-      GTEST_SKIP() << ::kagami::testing::kNotoSansCjk << " missing (scripts/bootstrap installs it)";
-    }
-    dir_ = temp_.path();
-    cv::Ptr<cv::freetype::FreeType2> ft = ::kagami::testing::NotoSansCjk();
-    pages_ = ::kagami::testing::WriteCjkPages(*ft, dir_ / "registered", 4, 7100);
-    store_ = ::kagami::testing::OpenAndRegister(dir_ / "data", dir_ / "registered",
-                                                {"cjk", "CJK", "", WorkKind::kManga, {}}, 4);
-    ASSERT_NE(store_, nullptr);
-  }
-  void TearDown() override { store_.reset(); }
+  void SetUp() override { RegisterCjkWork(4, 7100, {"cjk", "CJK", "", WorkKind::kManga, {}}); }
 
   // Writes a folder volume whose files sort in the order given: "crop:N" is
   // registered page N cropped 10% per side, "copy:N" page N re-encoded,
@@ -89,11 +78,6 @@ class VolumeEvidenceTest : public ::testing::Test {
     }
     return out;
   }
-
-  ::kagami::testing::TempDir temp_;
-  fs::path dir_;
-  std::unique_ptr<Store> store_;
-  std::vector<cv::Mat> pages_;
 };
 
 TEST_F(VolumeEvidenceTest, ACropHasNoPdqCandidateSoOnlyTheLocalStageFindsIt) {

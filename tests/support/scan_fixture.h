@@ -12,10 +12,14 @@
 #include <string>
 #include <vector>
 
+#include <opencv2/core.hpp>
+
+#include "cjk_pages.h"
 #include "kagami/index/robust_matcher.h"
 #include "kagami/index/store.h"
 #include "kagami/pipeline/registrar.h"
 #include "kagami/pipeline/scanner.h"
+#include "temp_dir.h"
 
 namespace kagami::testing {
 
@@ -80,5 +84,30 @@ inline std::unique_ptr<index::Store> OpenAndRegister(const std::filesystem::path
   }
   return std::move(store).value();
 }
+
+// A fixture holding one registered work of same-font CJK pages (CjkTextPage)
+// in a temporary data directory.
+class CjkWorkTest : public ::testing::Test {
+ protected:
+  // Writes `count` pages from `first_seed` into dir_/registered and registers
+  // them as `work` in dir_/data. Skips the test without fonts-noto-cjk; the
+  // caller's SetUp returns when IsSkipped() or HasFatalFailure().
+  void RegisterCjkWork(int count, uint32_t first_seed, const index::Work& work) {
+    if (!std::filesystem::exists(kNotoSansCjk)) {
+      GTEST_SKIP() << kNotoSansCjk << " missing (scripts/bootstrap installs it)";
+    }
+    dir_ = temp_.path();
+    cv::Ptr<cv::freetype::FreeType2> ft = NotoSansCjk();
+    pages_ = WriteCjkPages(*ft, dir_ / "registered", count, first_seed);
+    store_ = OpenAndRegister(dir_ / "data", dir_ / "registered", work, count);
+    ASSERT_NE(store_, nullptr);
+  }
+  void TearDown() override { store_.reset(); }
+
+  TempDir temp_;
+  std::filesystem::path dir_;
+  std::vector<cv::Mat> pages_;  // the registered pages, in name order (CjkPageName)
+  std::unique_ptr<index::Store> store_;
+};
 
 }  // namespace kagami::testing
