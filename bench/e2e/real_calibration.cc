@@ -20,8 +20,11 @@
 //
 // Usage: kagami_bench_real_calibration [--work DIR] [--threads T] [--max N]
 //     [--scan-only] [--skip-previous | --peer-no-cascade] [--trace-dir DIR]
-//     [--set key=value ...]
+//     [--swap] [--set key=value ...]
 //   --max limits registered items per category (default 30).
+//   --swap registers the items the default split queries as unrelated, and
+//   queries with the ones it registers (a held-out check of thresholds chosen
+//   on the default split).
 //   --set min_fast_threshold=20 turns the adaptive FAST threshold off
 //   (local_features.h) at registration and query;
 //   --set registered_min_fast_threshold=20 only at registration (a store
@@ -482,7 +485,7 @@ cv::Mat Gray(const cv::Mat& bgr) {
 struct PdqPair {
   std::string edit;   // edit name or "unrelated"
   std::string query;  // query file name
-  std::string view;   // full, trimmed, left, right
+  std::string view;   // full, trimmed, box, left, right, unbanded
   cv::Rect rect;      // the view in the query
   int view_quality = 0;
   int ref_quality = 0;  // quality of the registered hash that was nearest
@@ -603,6 +606,9 @@ int main(int argc, char** argv) {
   bool scan_only = false;      // skip the PDQ and pair phases
   std::string only;            // scan only the edit sets whose name contains this
   bool skip_previous = false;  // do not scan with "Kagami, previous rule"
+  // Register the odd items and query with the even ones: a held-out corpus
+  // for thresholds chosen on the default split (same sources, other images).
+  bool swap_halves = false;
   // The third contender is Kagami with the same --set options but without the
   // local cascade (RobustOptions::cascade), instead of the previous rule.
   bool peer_no_cascade = false;
@@ -626,6 +632,8 @@ int main(int argc, char** argv) {
       only = argv[++i];
     else if (flag == "--skip-previous")
       skip_previous = true;
+    else if (flag == "--swap")
+      swap_halves = true;
     else if (flag == "--peer-no-cascade")
       peer_no_cascade = true;
     else if (flag == "--trace-dir" && i + 1 < argc)
@@ -636,19 +644,22 @@ int main(int argc, char** argv) {
   fs::create_directories(work);
 
   // Corpus: even items of each category are registered, odd ones are the
-  // unrelated queries (never registered). Typeset pages come from two manuals
-  // so unrelated queries include same-style pages of the registered manual.
+  // unrelated queries (never registered); --swap the other way round. Typeset
+  // pages come from two manuals so unrelated queries include same-style pages
+  // of the registered manual.
   std::vector<Item> registered, unrelated;
+  const size_t registered_parity = swap_halves ? 1 : 0;
   auto split = [&](std::vector<Item> items) {
     for (size_t i = 0; i < items.size(); ++i) {
-      if (i % 2 == 0 && registered.size() < 1000 &&
+      if (i % 2 == registered_parity && registered.size() < 1000 &&
           std::count_if(registered.begin(), registered.end(), [&](const Item& r) {
             return r.category == items[i].category;
           }) < static_cast<long>(max_per_category))
         registered.push_back(items[i]);
-      else if (i % 2 == 1 && std::count_if(unrelated.begin(), unrelated.end(), [&](const Item& r) {
-                               return r.category == items[i].category;
-                             }) < static_cast<long>(max_per_category))
+      else if (i % 2 != registered_parity &&
+               std::count_if(unrelated.begin(), unrelated.end(), [&](const Item& r) {
+                 return r.category == items[i].category;
+               }) < static_cast<long>(max_per_category))
         unrelated.push_back(items[i]);
     }
   };
@@ -829,7 +840,7 @@ int main(int argc, char** argv) {
     std::printf(
         "| pairs | n | min | p1 | p5 | p50 | p95 | max | <= 24 | <= 31 |\n"
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-    for (const char* view : {"full", "trimmed", "box", "left", "right"}) {
+    for (const char* view : {"full", "trimmed", "box", "left", "right", "unbanded"}) {
       for (int t = 0; t < 2; ++t) {
         std::vector<const PdqPair*> sel;
         for (const PdqPair& p : t == 0 ? true_best : unrelated_pairs)

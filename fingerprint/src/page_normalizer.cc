@@ -527,6 +527,120 @@ std::optional<cv::Rect> DetectPageBox(const cv::Mat& gray, const PageBoxOptions&
   return PageBoxBesidesTrimmed(gray, TrimUniformBorders(gray), options);
 }
 
+namespace {
+
+// Whether the rows between the edges at working rows `top` and `bottom` are
+// a uniform strip on uniform paper: the rows 3 px outside each edge (past
+// the blur) are flat at one level, the rows 3 px inside flat at another,
+// min_step or more apart (OverlayBandOptions). Photos, comic panels and
+// typeset pages crossed by text are not flat there.
+bool IsStripOnPaper(const cv::Mat& w, int top, int bottom, const OverlayBandOptions& o) {
+  constexpr int kProbe = 3;
+  if (bottom - top < 2 * kProbe + 1 || top - kProbe < 0 || bottom + kProbe >= w.rows) return false;
+  int level[4];  // outside top, inside top, inside bottom, outside bottom
+  const int rows[4] = {top - kProbe, top + kProbe, bottom - kProbe, bottom + kProbe};
+  for (int i = 0; i < 4; ++i) {
+    const cv::Mat row = w.row(rows[i]);
+    level[i] = MedianLevel(row);
+    int near = 0;
+    const uint8_t* p = row.ptr<uint8_t>(0);
+    for (int x = 0; x < w.cols; ++x) near += std::abs(p[x] - level[i]) <= o.max_flat_deviation;
+    if (near < o.min_flat_fraction * w.cols) return false;
+  }
+  const int tolerance = o.max_flat_deviation;
+  return std::abs(level[0] - level[3]) <= tolerance && std::abs(level[1] - level[2]) <= tolerance &&
+         std::abs(level[0] - level[1]) >= o.min_step;
+}
+
+}  // namespace
+
+std::optional<cv::Range> DetectOverlayBand(const cv::Mat& gray, const OverlayBandOptions& options) {
+  assert(gray.type() == CV_8UC1 && !gray.empty());
+  double scale = 1.0;
+  const cv::Mat w = Working(gray, options.working_long_side, scale);
+  const int rows = w.rows, cols = w.cols;
+  if (rows < 32 || cols < 32) return std::nullopt;
+  // Per row, columns that step darker (0) or brighter (1) going down.
+  std::vector<int> count[2] = {std::vector<int>(rows, 0), std::vector<int>(rows, 0)};
+  for (int y = 2; y + 2 < rows; ++y) {
+    const uint8_t* a = w.ptr<uint8_t>(y - 2);
+    const uint8_t* b = w.ptr<uint8_t>(y + 2);
+    int darker = 0, brighter = 0;
+    for (int x = 0; x < cols; ++x) {
+      const int d = static_cast<int>(b[x]) - static_cast<int>(a[x]);
+      darker += d <= -options.min_step;
+      brighter += d >= options.min_step;
+    }
+    count[0][y] = darker;
+    count[1][y] = brighter;
+  }
+  const int need = static_cast<int>(std::ceil(options.min_column_fraction * cols));
+  const int edge_margin = std::max(3, static_cast<int>(std::lround(0.02 * rows)));
+  struct Edge {
+    int y;
+    int sign;  // 0 darker below, 1 brighter below
+    int columns;
+  };
+  // The middle row of each run of qualifying rows of one sign (a sharp edge
+  // qualifies on ~5 rows of the blurred working copy, symmetrically) and the
+  // run's largest count.
+  std::vector<Edge> edges;
+  for (int y = edge_margin; y < rows - edge_margin; ++y) {
+    for (int sign = 0; sign < 2; ++sign) {
+      if (count[sign][y] < need || (y > 0 && count[sign][y - 1] >= need)) continue;
+      int last = y, columns = count[sign][y];
+      while (last + 1 < rows - edge_margin && count[sign][last + 1] >= need) {
+        ++last;
+        columns = std::max(columns, count[sign][last]);
+      }
+      edges.push_back({(y + last) / 2, sign, columns});
+    }
+  }
+  std::sort(edges.begin(), edges.end(), [](const Edge& a, const Edge& b) { return a.y < b.y; });
+  const double min_height = options.min_height_fraction * rows;
+  const double max_height = options.max_height_fraction * rows;
+  int best = -1, best_columns = 0;
+  for (size_t i = 0; i + 1 < edges.size(); ++i) {
+    const Edge& top = edges[i];
+    const Edge& bottom = edges[i + 1];  // no edge between them
+    const int height = bottom.y - top.y;
+    if (top.sign == bottom.sign || height < min_height || height > max_height) continue;
+    const int columns = std::min(top.columns, bottom.columns);
+    if (columns > best_columns && IsStripOnPaper(w, top.y, bottom.y, options)) {
+      best = static_cast<int>(i);
+      best_columns = columns;
+    }
+  }
+  if (best < 0) return std::nullopt;
+  // The step lines lie 2 px inside either side of the change, and the
+  // downscale and blur soften it by about as much again.
+  const int top = edges[best].y - 3, bottom = edges[best + 1].y + 3;
+  const int start = std::clamp(static_cast<int>(std::floor(top * scale)), 0, gray.rows - 1);
+  const int end =
+      std::clamp(static_cast<int>(std::ceil((bottom + 1) * scale)), start + 1, gray.rows);
+  return cv::Range(start, end);
+}
+
+cv::Mat FillOverlayBand(const cv::Mat& gray, cv::Range band) {
+  assert(gray.type() == CV_8UC1 && !gray.empty());
+  assert(band.start >= 0 && band.start < band.end && band.end <= gray.rows);
+  cv::Mat out = gray.clone();
+  const int above = band.start - 1, below = band.end;
+  const bool has_above = above >= 0, has_below = below < gray.rows;
+  if (!has_above && !has_below) return out;
+  const uint8_t* a = out.ptr<uint8_t>(has_above ? above : below);
+  const uint8_t* b = out.ptr<uint8_t>(has_below ? below : above);
+  const int span = band.end - band.start + 1;
+  for (int y = band.start; y < band.end; ++y) {
+    const int t = y - band.start + 1;  // 1..span-1 of the way from `above` to `below`
+    uint8_t* row = out.ptr<uint8_t>(y);
+    for (int x = 0; x < out.cols; ++x) {
+      row[x] = static_cast<uint8_t>((a[x] * (span - t) + b[x] * t + span / 2) / span);
+    }
+  }
+  return out;
+}
+
 std::vector<View> NormalizedViews(const cv::Mat& gray, const TrimOptions& options) {
   assert(gray.type() == CV_8UC1 && !gray.empty());
   std::vector<View> views;
@@ -557,6 +671,13 @@ std::vector<View> NormalizedViews(const cv::Mat& gray, const TrimOptions& option
                                  inner.width, inner.height);
       views.push_back({gray(in_original), names[i], in_original});
     }
+  }
+  if (const std::optional<cv::Range> band = DetectOverlayBand(gray)) {
+    // Trimmed: on blank paper the band is what kept the margins from being
+    // trimmed, and a page of little content is indexed by its trimmed hash.
+    const cv::Mat filled = FillOverlayBand(gray, *band);
+    const cv::Rect inner = TrimUniformBorders(filled, options);
+    views.push_back({filled(inner), "unbanded", inner});
   }
   return views;
 }

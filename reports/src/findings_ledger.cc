@@ -135,6 +135,8 @@ std::string_view MatchViewName(MatchView v) {
       return "right";
     case MatchView::kBox:
       return "box";
+    case MatchView::kUnbanded:
+      return "unbanded";
   }
   return "full";
 }
@@ -145,8 +147,9 @@ Result<MatchView> ParseMatchView(std::string_view name) {
   if (name == "left") return MatchView::kLeft;
   if (name == "right") return MatchView::kRight;
   if (name == "box") return MatchView::kBox;
+  if (name == "unbanded") return MatchView::kUnbanded;
   return Status::InvalidArgument("unknown match view \"" + std::string(name) +
-                                 "\" (full, trimmed, left, right, box)");
+                                 "\" (full, trimmed, left, right, box, unbanded)");
 }
 
 std::string_view ReviewStateName(ReviewState s) {

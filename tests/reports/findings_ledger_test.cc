@@ -64,6 +64,17 @@ TEST(FindingsLedgerTest, EntryHashFollowsTheDocumentedPreimage) {
             "08b27fa155ce6a1682aa8938b0d849ff243d38190272041bbf2dad9398be3754");
 }
 
+TEST(FindingsLedgerTest, EveryMatchViewNameParsesBackAndUnknownNamesAreRefused) {
+  for (MatchView v : {MatchView::kFull, MatchView::kTrimmed, MatchView::kLeft, MatchView::kRight,
+                      MatchView::kBox, MatchView::kUnbanded}) {
+    Result<MatchView> back = ParseMatchView(MatchViewName(v));
+    ASSERT_TRUE(back.ok()) << MatchViewName(v);
+    EXPECT_EQ(*back, v);
+  }
+  EXPECT_EQ(MatchViewName(MatchView::kUnbanded), "unbanded");
+  EXPECT_FALSE(ParseMatchView("banded").ok());
+}
+
 TEST(FindingsLedgerTest, FindingRoundTripsThroughTheStore) {
   testing::TempDir dir;
   auto ledger = FindingsLedger::Open(dir.path(), FixedClock("2026-11-30T01:02:03Z"));

@@ -108,10 +108,52 @@ struct PageBoxOptions {
 };
 std::optional<cv::Rect> DetectPageBox(const cv::Mat& gray, const PageBoxOptions& options = {});
 
+// A strip laid across the whole width of a page of little content on blank
+// paper: a scan group's or a site's watermark band ("SCANS BY ...", a URL)
+// over the paper around a drawing or a few lines of type. On such a page the
+// strip moves the PDQ hash by far more than the radius, keeps the paper's
+// margins from being trimmed, and takes the local features' strongest
+// corners, while the page itself is untouched (bench/RESULTS.md section 11,
+// "Watermark bands"). A strip over a photo or a full page leaves the local
+// stage enough of the page and is not looked for.
+//
+// Method: on a copy at most `working_long_side` px long (3x3 blur), a row is
+// an edge when the image steps between the rows 2 px above and below it by at
+// least `min_step` gray levels, with one sign (darker below, or brighter
+// below), in at least `min_column_fraction` of the columns. A strip is an
+// edge of one sign followed by one of the other sign, with no such edge
+// between, `min_height_fraction` to `max_height_fraction` of the image's
+// height apart, neither within 2% of the image's top or bottom edge, where
+// the rows 3 px outside both edges are flat paper of one level and the rows
+// 3 px inside flat at another (at least min_flat_fraction of each row within
+// max_flat_deviation of its median; the two outside and the two inside
+// levels within max_flat_deviation of each other; inside and outside at
+// least min_step apart). Returns the input rows to replace (the strip and its
+// soft edges), the strongest strip when there are several (its weaker edge's
+// column count), or std::nullopt.
+struct OverlayBandOptions {
+  int working_long_side = 384;
+  int min_step = 12;
+  double min_column_fraction = 0.75;
+  double min_height_fraction = 0.03;
+  double max_height_fraction = 0.25;
+  int max_flat_deviation = 6;  // gray levels
+  double min_flat_fraction = 0.6;
+};
+std::optional<cv::Range> DetectOverlayBand(const cv::Mat& gray,
+                                           const OverlayBandOptions& options = {});
+
+// A copy of `gray` whose rows `band` are replaced, column by column, by the
+// linear blend of the rows just above and just below it (the one row beside
+// it at an image edge). `band` must lie inside the image (asserted).
+cv::Mat FillOverlayBand(const cv::Mat& gray, cv::Range band);
+
 // One image to hash for a query page.
 struct View {
-  cv::Mat image;              // CV_8UC1, shares memory with the input (a ROI)
-  std::string name;           // "full", "trimmed", "box", "left" or "right"
+  // CV_8UC1; shares memory with the input (a ROI), except "unbanded" (a copy).
+  cv::Mat image;
+  // "full", "trimmed", "box", "left", "right" or "unbanded".
+  std::string name;
   cv::Rect rect_in_original;  // where `image` lies in the input
 };
 
@@ -121,7 +163,9 @@ struct View {
 // "right", each trimmed of its own margins (split by DetectSpread with a seam
 // required over 90% of the rows: a screenshot's page edge is not a seam).
 // Left/right are in image order; with right-to-left manga the "right" half is
-// the earlier page.
+// the earlier page. "unbanded" (last) is the image with a band found by
+// DetectOverlayBand filled by FillOverlayBand, then trimmed of its uniform
+// margins (the band, spanning the width, had kept them).
 std::vector<View> NormalizedViews(const cv::Mat& gray, const TrimOptions& options = {});
 
 }  // namespace kagami::fingerprint

@@ -41,11 +41,12 @@ struct PageMatchRecord {
   PageHit hit;                 // the registered unit; distance -1 when only local features matched
   UnitRef ref;                 // what that unit is
   std::string method = "pdq";  // "pdq", "local" or "both"
-  std::string view = "full";   // scanned view that matched: full, trimmed, left, right
-  int view_quality = -1;       // PDQ quality of that view (-1: PDQ did not match)
-  int inliers = 0;             // geometric verification (0: not verified)
-  double coverage = 0;         // fraction of the registered page covered by inliers
-  bool mirrored = false;       // verified against the mirror image of the scanned page
+  // The scanned view that matched: full, trimmed, box, left, right, unbanded.
+  std::string view = "full";
+  int view_quality = -1;  // PDQ quality of that view (-1: PDQ did not match)
+  int inliers = 0;        // geometric verification (0: not verified)
+  double coverage = 0;    // fraction of the registered page covered by inliers
+  bool mirrored = false;  // verified against the mirror image of the scanned page
   cv::Matx33d homography = cv::Matx33d::eye();  // scanned -> registered, normalised units
   fingerprint::Verification verification;       // all measurements when inliers > 0
   // Coverage measurements are relative to the registered page's content box,

@@ -65,8 +65,12 @@ Result<MatchMethod> ParseMatchMethod(std::string_view name);
 
 // Which view of the suspect unit matched.
 // kBox: a page found inside a larger image (fingerprint::DetectPageBox).
-enum class MatchView { kFull, kTrimmed, kLeft, kRight, kBox };
-std::string_view MatchViewName(MatchView v);  // "full", "trimmed", "left", "right", "box"
+// kUnbanded: the whole image with a full-width band laid over it (a
+// watermark strip, fingerprint::DetectOverlayBand) filled from the rows
+// around it.
+enum class MatchView { kFull, kTrimmed, kLeft, kRight, kBox, kUnbanded };
+// "full", "trimmed", "left", "right", "box", "unbanded"
+std::string_view MatchViewName(MatchView v);
 Result<MatchView> ParseMatchView(std::string_view name);
 
 // Review state of a finding.
