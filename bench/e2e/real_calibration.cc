@@ -1154,6 +1154,8 @@ int main(int argc, char** argv) {
         r.cascade.min_inliers = static_cast<int>(value);
       else if (key == "content_frame_min_inliers")
         r.content_frame_min_inliers = static_cast<int>(value);
+      else if (key == "unbanded_look")
+        r.unbanded_look = value != 0;
       else if (key == "max_projective_gain")
         r.verify.max_projective_gain = value;
       else if (key == "min_fast_threshold" || key == "registered_min_fast_threshold")

@@ -206,6 +206,24 @@ cv::Mat Working(const cv::Mat& gray, int max_long_side, double& scale) {
   return blurred;
 }
 
+// A working copy made once for several detectors of one image (page box and
+// strip both work at 384 px).
+struct WorkingCopy {
+  int max_long_side = 0;
+  cv::Mat w;
+  double scale = 1.0;
+};
+
+// `shared`'s copy when it was made at `max_long_side`, else a new one.
+cv::Mat WorkingOf(const cv::Mat& gray, int max_long_side, const WorkingCopy* shared,
+                  double& scale) {
+  if (shared && shared->max_long_side == max_long_side) {
+    scale = shared->scale;
+    return shared->w;
+  }
+  return Working(gray, max_long_side, scale);
+}
+
 // Step maps of a working image: steps(y, x) = 1 where the image changes by at
 // least `min_step` across 4 px (the working copy is blurred twice: by the
 // downscale and by the 3x3 box), placed at the middle line. `across_rows`:
@@ -374,10 +392,11 @@ namespace {
 
 // The largest page box of `gray` (DetectPageBox without its comparison with
 // the trimmed image).
-std::optional<cv::Rect> LargestPageBox(const cv::Mat& gray, const PageBoxOptions& o) {
+std::optional<cv::Rect> LargestPageBox(const cv::Mat& gray, const PageBoxOptions& o,
+                                       const WorkingCopy* shared) {
   if (gray.cols < 64 || gray.rows < 64) return std::nullopt;
   double scale = 1.0;
-  const cv::Mat w = Working(gray, o.working_long_side, scale);
+  const cv::Mat w = WorkingOf(gray, o.working_long_side, shared, scale);
   const int W = w.cols, H = w.rows;
   // Steps across rows (horizontal sides) and columns (vertical sides), each
   // widened by a line either side so that a side may wander by one pixel.
@@ -511,8 +530,9 @@ namespace {
 
 // DetectPageBox given the image's TrimUniformBorders.
 std::optional<cv::Rect> PageBoxBesidesTrimmed(const cv::Mat& gray, const cv::Rect& trimmed,
-                                              const PageBoxOptions& options) {
-  const std::optional<cv::Rect> box = LargestPageBox(gray, options);
+                                              const PageBoxOptions& options,
+                                              const WorkingCopy* shared = nullptr) {
+  const std::optional<cv::Rect> box = LargestPageBox(gray, options, shared);
   if (!box) return std::nullopt;
   // A page on uniform margins (paper, letterbox bars) is the trimmed view.
   const double overlap = (*box & trimmed).area();
@@ -552,12 +572,11 @@ bool IsStripOnPaper(const cv::Mat& w, int top, int bottom, const OverlayBandOpti
          std::abs(level[0] - level[1]) >= o.min_step;
 }
 
-}  // namespace
-
-std::optional<cv::Range> DetectOverlayBand(const cv::Mat& gray, const OverlayBandOptions& options) {
-  assert(gray.type() == CV_8UC1 && !gray.empty());
+// DetectOverlayBand, from `shared`'s working copy when it fits.
+std::optional<cv::Range> OverlayBandOf(const cv::Mat& gray, const OverlayBandOptions& options,
+                                       const WorkingCopy* shared) {
   double scale = 1.0;
-  const cv::Mat w = Working(gray, options.working_long_side, scale);
+  const cv::Mat w = WorkingOf(gray, options.working_long_side, shared, scale);
   const int rows = w.rows, cols = w.cols;
   if (rows < 32 || cols < 32) return std::nullopt;
   // Per row, columns that step darker (0) or brighter (1) going down.
@@ -599,26 +618,37 @@ std::optional<cv::Range> DetectOverlayBand(const cv::Mat& gray, const OverlayBan
   std::sort(edges.begin(), edges.end(), [](const Edge& a, const Edge& b) { return a.y < b.y; });
   const double min_height = options.min_height_fraction * rows;
   const double max_height = options.max_height_fraction * rows;
-  int best = -1, best_columns = 0;
-  for (size_t i = 0; i + 1 < edges.size(); ++i) {
-    const Edge& top = edges[i];
-    const Edge& bottom = edges[i + 1];  // no edge between them
-    const int height = bottom.y - top.y;
-    if (top.sign == bottom.sign || height < min_height || height > max_height) continue;
-    const int columns = std::min(top.columns, bottom.columns);
-    if (columns > best_columns && IsStripOnPaper(w, top.y, bottom.y, options)) {
-      best = static_cast<int>(i);
-      best_columns = columns;
+  // Any two edges of opposite sign may bound the strip: its own type can
+  // step across most of the width at its cap and base lines in between.
+  int best_top = -1, best_bottom = -1, best_columns = 0;
+  for (size_t i = 0; i < edges.size(); ++i) {
+    for (size_t j = i + 1; j < edges.size() && edges[j].y - edges[i].y <= max_height; ++j) {
+      const Edge& top = edges[i];
+      const Edge& bottom = edges[j];
+      if (top.sign == bottom.sign || bottom.y - top.y < min_height) continue;
+      const int columns = std::min(top.columns, bottom.columns);
+      if (columns > best_columns && IsStripOnPaper(w, top.y, bottom.y, options)) {
+        best_top = top.y;
+        best_bottom = bottom.y;
+        best_columns = columns;
+      }
     }
   }
-  if (best < 0) return std::nullopt;
+  if (best_top < 0) return std::nullopt;
   // The step lines lie 2 px inside either side of the change, and the
   // downscale and blur soften it by about as much again.
-  const int top = edges[best].y - 3, bottom = edges[best + 1].y + 3;
+  const int top = best_top - 3, bottom = best_bottom + 3;
   const int start = std::clamp(static_cast<int>(std::floor(top * scale)), 0, gray.rows - 1);
   const int end =
       std::clamp(static_cast<int>(std::ceil((bottom + 1) * scale)), start + 1, gray.rows);
   return cv::Range(start, end);
+}
+
+}  // namespace
+
+std::optional<cv::Range> DetectOverlayBand(const cv::Mat& gray, const OverlayBandOptions& options) {
+  assert(gray.type() == CV_8UC1 && !gray.empty());
+  return OverlayBandOf(gray, options, nullptr);
 }
 
 cv::Mat FillOverlayBand(const cv::Mat& gray, cv::Range band) {
@@ -652,7 +682,13 @@ std::vector<View> NormalizedViews(const cv::Mat& gray, const TrimOptions& option
   // those of the trimmed image: a wide box's own halves (a spread shown in a
   // reader) would drop the screenshot halves that index/half_view tests pin.
   const cv::Rect base_rect = trimmed;
-  if (const std::optional<cv::Rect> box = PageBoxBesidesTrimmed(gray, trimmed, PageBoxOptions())) {
+  const PageBoxOptions box_options;
+  const OverlayBandOptions band_options;
+  WorkingCopy working;  // shared by the page box and the strip when they work alike
+  working.max_long_side = box_options.working_long_side;
+  working.w = Working(gray, working.max_long_side, working.scale);
+  if (const std::optional<cv::Rect> box =
+          PageBoxBesidesTrimmed(gray, trimmed, box_options, &working)) {
     if (box->width >= 16 && box->height >= 16) views.push_back({gray(*box), "box", *box});
   }
   const cv::Mat base = gray(base_rect);
@@ -672,7 +708,7 @@ std::vector<View> NormalizedViews(const cv::Mat& gray, const TrimOptions& option
       views.push_back({gray(in_original), names[i], in_original});
     }
   }
-  if (const std::optional<cv::Range> band = DetectOverlayBand(gray)) {
+  if (const std::optional<cv::Range> band = OverlayBandOf(gray, band_options, &working)) {
     // Trimmed: on blank paper the band is what kept the margins from being
     // trimmed, and a page of little content is indexed by its trimmed hash.
     const cv::Mat filled = FillOverlayBand(gray, *band);

@@ -345,16 +345,34 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
   // >= 256 for the whole image) a screenshot's page can be under 200 px, too
   // few for PDQ on a typeset page. Such a box is hashed from a re-decode
   // where its short side reaches options_.min_box_short_side (one JPEG
-  // decode at a larger scale, only for images with a box).
-  cv::Mat box_pixels;
+  // decode at a larger scale, only for images with a box). The same holds
+  // for an "unbanded" view, a small drawing trimmed out of its paper: its
+  // strip is found, filled and trimmed again in the larger decode, and that
+  // is hashed besides the view at the decoded scale (registration hashed the
+  // page's trimmed view at the scale its own file decoded to: a JPEG at the
+  // same reduced scale as this one, a PNG at full size; so few pixels move
+  // PDQ by tens of bits between the two).
+  std::map<std::string, cv::Mat> larger_views;  // "box" -> pixels to hash instead
+  std::vector<fingerprint::View> extra_views;
   for (const fingerprint::View& view : views) {
-    const int box_short = std::min(view.rect_in_original.width, view.rect_in_original.height);
-    if (view.name != "box" || box_short >= options_.min_box_short_side) continue;
+    const int view_short = std::min(view.rect_in_original.width, view.rect_in_original.height);
+    if ((view.name != "box" && view.name != "unbanded") ||
+        view_short >= options_.min_box_short_side)
+      continue;
     const int image_short = std::min(gray.cols, gray.rows);
     const int want = std::min(
-        4 * image_short, (options_.min_box_short_side * image_short + box_short - 1) / box_short);
+        4 * image_short, (options_.min_box_short_side * image_short + view_short - 1) / view_short);
     Result<cv::Mat> larger = DecodeForLocal(pixels, encoded, limits_, want);
-    if (!larger.ok() || larger->cols <= gray.cols) break;  // the box at the decoded scale
+    if (!larger.ok() || larger->cols <= gray.cols) continue;  // the view at the decoded scale
+    if (view.name == "unbanded") {
+      const std::optional<cv::Range> band = fingerprint::DetectOverlayBand(*larger);
+      if (!band) continue;
+      const cv::Mat filled = fingerprint::FillOverlayBand(*larger, *band);
+      const cv::Rect inner = fingerprint::TrimUniformBorders(filled);
+      if (inner.width >= 16 && inner.height >= 16)
+        extra_views.push_back({filled(inner), view.name, view.rect_in_original});
+      continue;
+    }
     const double sx = static_cast<double>(larger->cols) / gray.cols;
     const double sy = static_cast<double>(larger->rows) / gray.rows;
     const cv::Rect& r = view.rect_in_original;
@@ -363,13 +381,15 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
                  static_cast<int>(std::lround(r.width * sx)),
                  static_cast<int>(std::lround(r.height * sy))) &
         cv::Rect(0, 0, larger->cols, larger->rows);
-    if (scaled.width >= 16 && scaled.height >= 16) box_pixels = (*larger)(scaled);
-    break;
+    if (scaled.width >= 16 && scaled.height >= 16) larger_views[view.name] = (*larger)(scaled);
   }
+  for (fingerprint::View& view : extra_views) views.push_back(std::move(view));
   for (const fingerprint::View& view : views) {
     fingerprint::PdqHash hash;
     std::optional<fingerprint::PdqDihedralHashes> dihedral;
-    const cv::Mat& view_image = view.name == "box" && !box_pixels.empty() ? box_pixels : view.image;
+    const auto larger_view = larger_views.find(view.name);
+    const cv::Mat& view_image =
+        larger_view != larger_views.end() ? larger_view->second : view.image;
     if (view.name == "full") {
       hash = page.pdq;
       dihedral = page.dihedral;
@@ -733,6 +753,37 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
     }
   }
   if (!zoom_trace.empty()) second_trace += ",\"zoomed\":[" + zoom_trace + "]";
+
+  // The unbanded look (RobustOptions::unbanded_look): nothing accepted, and a
+  // strip lies across the page's paper (fingerprint::DetectOverlayBand). Its
+  // type took the description's keypoints; the page without it is described
+  // afresh, in the same frame, and held to the looks' evidence bar.
+  if (outcome.hits.empty() && options_.unbanded_look) {
+    if (const std::optional<cv::Range> band = fingerprint::DetectOverlayBand(*gray)) {
+      const auto t_unbanded = std::chrono::steady_clock::now();
+      const cv::Mat filled = fingerprint::FillOverlayBand(*gray, *band);
+      Result<fingerprint::LocalFeatures> look = ExtractQueryFeatures(filled, false, options_);
+      if (look.ok() && look->size() > 0) {
+        const double ms_describe = MsSince(t_unbanded);
+        std::string candidates;
+        outcome.hits = GateAndVerify(*look, nullptr, pdq_hits, times, candidates);
+        std::erase_if(outcome.hits, [&](const RobustHit& hit) {
+          return hit.inliers > 0 &&
+                 hit.verification.grid_cells < options_.crop_zoom_min_grid_cells &&
+                 hit.inliers < options_.crop_zoom_min_inliers;
+        });
+        for (RobustHit& hit : outcome.hits) {
+          if (hit.method == "local") hit.view = "unbanded";
+        }
+        if (!options_.local_trace_path.empty()) {
+          second_trace += ",\"unbanded\":{\"ms\":" + std::to_string(MsSince(t_unbanded)) +
+                          ",\"ms_describe\":" + std::to_string(ms_describe) +
+                          ",\"keypoints\":" + std::to_string(look->size()) + ",\"candidates\":[" +
+                          candidates + "]}";
+        }
+      }
+    }
+  }
 
   // The other page of a spread (RobustOptions::other_page_min_width): one page
   // accepted, and beside it room for another.

@@ -110,6 +110,9 @@ std::string Describe(const MatchedUnit& u) {
   }
   std::string s = "method " + std::string(MatchMethodName(u.method)) + ", view " +
                   std::string(MatchViewName(u.view));
+  // What a reader cannot guess from the view's name.
+  if (u.view == MatchView::kUnbanded)
+    s += " (a strip laid across the page's blank paper, filled from the paper around it)";
   if (u.distance >= 0) s += ", PDQ distance " + std::to_string(u.distance) + "/256";
   s += ", similarity " + Fixed(u.similarity, 3);
   if (u.inliers > 0) {

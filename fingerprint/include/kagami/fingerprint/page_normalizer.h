@@ -121,16 +121,15 @@ std::optional<cv::Rect> DetectPageBox(const cv::Mat& gray, const PageBoxOptions&
 // an edge when the image steps between the rows 2 px above and below it by at
 // least `min_step` gray levels, with one sign (darker below, or brighter
 // below), in at least `min_column_fraction` of the columns. A strip is an
-// edge of one sign followed by one of the other sign, with no such edge
-// between, `min_height_fraction` to `max_height_fraction` of the image's
-// height apart, neither within 2% of the image's top or bottom edge, where
-// the rows 3 px outside both edges are flat paper of one level and the rows
-// 3 px inside flat at another (at least min_flat_fraction of each row within
-// max_flat_deviation of its median; the two outside and the two inside
-// levels within max_flat_deviation of each other; inside and outside at
-// least min_step apart). Returns the input rows to replace (the strip and its
-// soft edges), the strongest strip when there are several (its weaker edge's
-// column count), or std::nullopt.
+// edge of one sign followed by one of the other sign (the strip's own type
+// may step across the width between them), `min_height_fraction` to
+// `max_height_fraction` of the image's height apart, neither within 2% of the image's top or bottom
+// edge, where the rows 3 px outside both edges are flat paper of one level and the rows 3 px inside
+// flat at another (at least min_flat_fraction of each row within max_flat_deviation of its median;
+// the two outside and the two inside levels within max_flat_deviation of each other; inside and
+// outside at least min_step apart). Returns the input rows to replace (the strip and its soft
+// edges), the strongest strip when there are several (its weaker edge's column count), or
+// std::nullopt.
 struct OverlayBandOptions {
   int working_long_side = 384;
   int min_step = 12;

@@ -89,7 +89,10 @@ struct RobustOptions {
   bool normalized_views = true;
   // A "box" view whose short side is below this (pixels at the decoded scale)
   // is hashed from a re-decode of the image at up to 4x that scale, where its
-  // short side reaches this (PDQ loses typeset pages below ~250 px).
+  // short side reaches this (PDQ loses typeset pages below ~250 px). An
+  // "unbanded" view that small (a drawing trimmed out of its paper) is hashed
+  // from such a re-decode too, its strip found, filled and trimmed again
+  // there, besides the view at the decoded scale.
   int min_box_short_side = 256;
   // A PDQ hit at or below this distance (bits) with quality >= min_quality is
   // conclusive; hits between it and MatchOptions::radius are candidates that the
@@ -249,6 +252,16 @@ struct RobustOptions {
   // the false-match sweep it matched an icon to another on the same template
   // with 32 inliers in 5 cells; its true matches had 9-11 cells.
   int low_contrast_look_threshold = 5;
+  // One more look when nothing was accepted and a strip lies across the
+  // page's paper (fingerprint::DetectOverlayBand: a watermark band over a
+  // drawing or a few lines of type): the page with the strip filled from the
+  // paper around it is described at the full working size, in the same frame,
+  // gated and verified, and its match held to the looks' evidence bar
+  // (crop_zoom_min_grid_cells or crop_zoom_min_inliers). The strip's type
+  // took most of the first description's keypoints. Only pages with such a
+  // strip pay (1-2% of unrelated real images, bench/RESULTS.md section 11,
+  // "Watermark bands").
+  bool unbanded_look = true;
   // The other page of a spread. The first pass describes a wide query as a
   // whole, and one page often takes nearly all its keypoints and its gate
   // score (a textured photo beside a plain one, a page beside a faint one):
