@@ -6,8 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -17,6 +15,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "json_lines.h"
+#include "process.h"
 #include "real_images.h"
 #include "shell.h"
 #include "temp_dir.h"
@@ -30,14 +29,7 @@ using nlohmann::json;
 constexpr char kDrawing[] = "/usr/share/openclipart/png/food/fondue_uliphant_01.png";
 
 testing::CommandResult Kagami(const std::vector<std::string>& args) {
-  return testing::RunKagami(args, testing::Stderr::kMerge, "KAGAMI_OPERATOR=tester ");
-}
-
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return testing::RunKagami(args, testing::Stderr::kMerge);
 }
 
 TEST(WatermarkBandEvidenceTest, ScanFindsTheStrippedCopyAndTheReportNamesTheView) {
@@ -80,7 +72,7 @@ TEST(WatermarkBandEvidenceTest, ScanFindsTheStrippedCopyAndTheReportNamesTheView
   ASSERT_EQ(r.exit_code, 0) << r.out;
   r = Kagami({"verify", (dir / "bundle").string()});
   EXPECT_EQ(r.exit_code, 0) << r.out;
-  const std::string report = ReadFile(dir / "bundle/report.html");
+  const std::string report = testing::ReadText(dir / "bundle/report.html");
   EXPECT_NE(report.find("view unbanded (a strip laid across the page"), std::string::npos);
 }
 

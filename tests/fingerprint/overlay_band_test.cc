@@ -77,6 +77,21 @@ void ExpectCovers(const std::optional<cv::Range>& got, int rows, double top, dou
   EXPECT_LE(got->end, end + 0.03 * rows);
 }
 
+// Runs `check` on each drawing page (traced with its drawing's name); skips
+// the calling test when openclipart-png is missing.
+template <typename Check>
+void ForEachDrawingPage(Check check) {
+  int pages = 0;
+  for (const std::string& drawing : kDrawings) {
+    const cv::Mat page = DrawingPage(drawing);
+    if (page.empty()) continue;
+    ++pages;
+    SCOPED_TRACE(drawing);
+    check(page);
+  }
+  if (pages == 0) GTEST_SKIP() << "openclipart-png missing";
+}
+
 const View* Find(const std::vector<View>& views, const std::string& name) {
   for (const View& v : views)
     if (v.name == name) return &v;
@@ -84,19 +99,13 @@ const View* Find(const std::vector<View>& views, const std::string& name) {
 }
 
 TEST(OverlayBand, FoundAcrossTheBlankPaperOfDrawingPages) {
-  int pages = 0;
-  for (const std::string& drawing : kDrawings) {
-    const cv::Mat page = DrawingPage(drawing);
-    if (page.empty()) continue;
-    ++pages;
-    SCOPED_TRACE(drawing);
+  ForEachDrawingPage([](const cv::Mat& page) {
     ExpectCovers(DetectOverlayBand(Gray(WithBand(page, 0.62, 0.07, 25, 0.6))), page.rows, 0.62,
                  0.07);
     // A light strip over white paper only shows where it crosses the type:
     // there is no band to fill.
     EXPECT_FALSE(DetectOverlayBand(Gray(WithBand(page, 0.62, 0.07, 250, 0.6))).has_value());
-  }
-  if (pages == 0) GTEST_SKIP() << "openclipart-png missing";
+  });
 }
 
 // A flat sky is paper too: ColdRipple's fog above a pier.
@@ -142,12 +151,7 @@ TEST(OverlayBand, NotFoundOnPagesWithoutOne) {
 // through the "unbanded" view, while the banded page's own views are far.
 TEST(OverlayBand, UnbandedViewHashesLikeThePageWithoutTheBand) {
   PdqHasher hasher;
-  int pages = 0;
-  for (const std::string& drawing : kDrawings) {
-    const cv::Mat page = DrawingPage(drawing);
-    if (page.empty()) continue;
-    ++pages;
-    SCOPED_TRACE(drawing);
+  ForEachDrawingPage([&](const cv::Mat& page) {
     const cv::Mat gray = Gray(page);
     const PdqHash registered = hasher.Hash(gray(TrimUniformBorders(gray)));
     const cv::Mat copy = Gray(WithBand(page, 0.55, 0.08, 30, 0.55));
@@ -159,8 +163,7 @@ TEST(OverlayBand, UnbandedViewHashesLikeThePageWithoutTheBand) {
       if (v.name != "unbanded")
         EXPECT_GT(HammingDistance(hasher.Hash(v.image).hash, registered.hash), 31) << v.name;
     }
-  }
-  if (pages == 0) GTEST_SKIP() << "openclipart-png missing";
+  });
 }
 
 TEST(OverlayBand, FillBlendsTheRowsAroundTheBand) {
