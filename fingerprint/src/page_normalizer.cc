@@ -713,7 +713,7 @@ std::vector<View> NormalizedViews(const cv::Mat& gray, const TrimOptions& option
     // trimmed, and a page of little content is indexed by its trimmed hash.
     const cv::Mat filled = FillOverlayBand(gray, *band);
     const cv::Rect inner = TrimUniformBorders(filled, options);
-    views.push_back({filled(inner), "unbanded", inner});
+    views.push_back({filled(inner), "unbanded", inner, *band});
   }
   return views;
 }

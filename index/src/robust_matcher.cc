@@ -171,6 +171,13 @@ double MsSince(std::chrono::steady_clock::time_point t) {
 
 bool IsHalf(const std::string& view) { return view == "left" || view == "right"; }
 
+// Rows [start, end) in pixels of an image `limit` rows tall, widened to
+// whole rows and kept non-empty inside it.
+cv::Range WholeRows(double start, double end, int limit) {
+  const int first = std::clamp(static_cast<int>(std::floor(start)), 0, limit - 1);
+  return cv::Range(first, std::clamp(static_cast<int>(std::ceil(end)), first + 1, limit));
+}
+
 bool IsReflection(fingerprint::Dihedral variant) {
   return variant == fingerprint::kFlipX || variant == fingerprint::kFlipY ||
          variant == fingerprint::kFlipPlus1 || variant == fingerprint::kFlipMinus1;
@@ -347,13 +354,13 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
   // where its short side reaches options_.min_box_short_side (one JPEG
   // decode at a larger scale, only for images with a box). The same holds
   // for an "unbanded" view, a small drawing trimmed out of its paper: its
-  // strip is found, filled and trimmed again in the larger decode, and that
-  // is hashed besides the view at the decoded scale (registration hashed the
-  // page's trimmed view at the scale its own file decoded to: a JPEG at the
-  // same reduced scale as this one, a PNG at full size; so few pixels move
-  // PDQ by tens of bits between the two).
-  std::map<std::string, cv::Mat> larger_views;  // "box" -> pixels to hash instead
-  std::vector<fingerprint::View> extra_views;
+  // strip is filled and the page trimmed again in the larger decode, and
+  // that is hashed besides the view at the decoded scale (registration
+  // hashed the page's trimmed view at the scale its own file decoded to: a
+  // JPEG at the same reduced scale as this one, a PNG at full size; so few
+  // pixels move PDQ by tens of bits between the two).
+  cv::Mat box_pixels;
+  std::vector<fingerprint::View> larger_unbanded;
   for (const fingerprint::View& view : views) {
     const int view_short = std::min(view.rect_in_original.width, view.rect_in_original.height);
     if ((view.name != "box" && view.name != "unbanded") ||
@@ -364,32 +371,30 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
         4 * image_short, (options_.min_box_short_side * image_short + view_short - 1) / view_short);
     Result<cv::Mat> larger = DecodeForLocal(pixels, encoded, limits_, want);
     if (!larger.ok() || larger->cols <= gray.cols) continue;  // the view at the decoded scale
-    if (view.name == "unbanded") {
-      const std::optional<cv::Range> band = fingerprint::DetectOverlayBand(*larger);
-      if (!band) continue;
-      const cv::Mat filled = fingerprint::FillOverlayBand(*larger, *band);
-      const cv::Rect inner = fingerprint::TrimUniformBorders(filled);
-      if (inner.width >= 16 && inner.height >= 16)
-        extra_views.push_back({filled(inner), view.name, view.rect_in_original});
-      continue;
-    }
     const double sx = static_cast<double>(larger->cols) / gray.cols;
     const double sy = static_cast<double>(larger->rows) / gray.rows;
+    if (view.name == "unbanded") {
+      const cv::Mat filled = fingerprint::FillOverlayBand(
+          *larger, WholeRows(view.strip_rows.start * sy, view.strip_rows.end * sy, larger->rows));
+      const cv::Rect inner = fingerprint::TrimUniformBorders(filled);
+      if (inner.width >= 16 && inner.height >= 16)
+        larger_unbanded.push_back(
+            {filled(inner), view.name, view.rect_in_original, view.strip_rows});
+      continue;
+    }
     const cv::Rect& r = view.rect_in_original;
     const cv::Rect scaled =
         cv::Rect(static_cast<int>(std::lround(r.x * sx)), static_cast<int>(std::lround(r.y * sy)),
                  static_cast<int>(std::lround(r.width * sx)),
                  static_cast<int>(std::lround(r.height * sy))) &
         cv::Rect(0, 0, larger->cols, larger->rows);
-    if (scaled.width >= 16 && scaled.height >= 16) larger_views[view.name] = (*larger)(scaled);
+    if (scaled.width >= 16 && scaled.height >= 16) box_pixels = (*larger)(scaled);
   }
-  for (fingerprint::View& view : extra_views) views.push_back(std::move(view));
+  for (fingerprint::View& view : larger_unbanded) views.push_back(std::move(view));
   for (const fingerprint::View& view : views) {
     fingerprint::PdqHash hash;
     std::optional<fingerprint::PdqDihedralHashes> dihedral;
-    const auto larger_view = larger_views.find(view.name);
-    const cv::Mat& view_image =
-        larger_view != larger_views.end() ? larger_view->second : view.image;
+    const cv::Mat& view_image = view.name == "box" && !box_pixels.empty() ? box_pixels : view.image;
     if (view.name == "full") {
       hash = page.pdq;
       dihedral = page.dihedral;
@@ -477,6 +482,10 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
     for (const fingerprint::View& view : views) {
       if (view.name == "trimmed")
         hints.content = Normalised(view.rect_in_original, gray.cols, gray.rows);
+      if (view.name == "unbanded" && !view.strip_rows.empty()) {
+        hints.strip = std::make_pair(static_cast<double>(view.strip_rows.start) / gray.rows,
+                                     static_cast<double>(view.strip_rows.end) / gray.rows);
+      }
     }
     if (may_defer && pdq_candidates.empty()) {
       auto deferred = std::make_shared<DeferredLocal>();
@@ -758,29 +767,28 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
   // strip lies across the page's paper (fingerprint::DetectOverlayBand). Its
   // type took the description's keypoints; the page without it is described
   // afresh, in the same frame, and held to the looks' evidence bar.
-  if (outcome.hits.empty() && options_.unbanded_look) {
-    if (const std::optional<cv::Range> band = fingerprint::DetectOverlayBand(*gray)) {
-      const auto t_unbanded = std::chrono::steady_clock::now();
-      const cv::Mat filled = fingerprint::FillOverlayBand(*gray, *band);
-      Result<fingerprint::LocalFeatures> look = ExtractQueryFeatures(filled, false, options_);
-      if (look.ok() && look->size() > 0) {
-        const double ms_describe = MsSince(t_unbanded);
-        std::string candidates;
-        outcome.hits = GateAndVerify(*look, nullptr, pdq_hits, times, candidates);
-        std::erase_if(outcome.hits, [&](const RobustHit& hit) {
-          return hit.inliers > 0 &&
-                 hit.verification.grid_cells < options_.crop_zoom_min_grid_cells &&
-                 hit.inliers < options_.crop_zoom_min_inliers;
-        });
-        for (RobustHit& hit : outcome.hits) {
-          if (hit.method == "local") hit.view = "unbanded";
-        }
-        if (!options_.local_trace_path.empty()) {
-          second_trace += ",\"unbanded\":{\"ms\":" + std::to_string(MsSince(t_unbanded)) +
-                          ",\"ms_describe\":" + std::to_string(ms_describe) +
-                          ",\"keypoints\":" + std::to_string(look->size()) + ",\"candidates\":[" +
-                          candidates + "]}";
-        }
+  if (outcome.hits.empty() && options_.unbanded_look && hints.strip) {
+    const auto t_unbanded = std::chrono::steady_clock::now();
+    const cv::Mat filled = fingerprint::FillOverlayBand(
+        *gray,
+        WholeRows(hints.strip->first * gray->rows, hints.strip->second * gray->rows, gray->rows));
+    Result<fingerprint::LocalFeatures> look = ExtractQueryFeatures(filled, false, options_);
+    if (look.ok() && look->size() > 0) {
+      const double ms_describe = MsSince(t_unbanded);
+      std::string candidates;
+      outcome.hits = GateAndVerify(*look, nullptr, pdq_hits, times, candidates);
+      std::erase_if(outcome.hits, [&](const RobustHit& hit) {
+        return hit.inliers > 0 && hit.verification.grid_cells < options_.crop_zoom_min_grid_cells &&
+               hit.inliers < options_.crop_zoom_min_inliers;
+      });
+      for (RobustHit& hit : outcome.hits) {
+        if (hit.method == "local") hit.view = "unbanded";
+      }
+      if (!options_.local_trace_path.empty()) {
+        second_trace += ",\"unbanded\":{\"ms\":" + std::to_string(MsSince(t_unbanded)) +
+                        ",\"ms_describe\":" + std::to_string(ms_describe) +
+                        ",\"keypoints\":" + std::to_string(look->size()) + ",\"candidates\":[" +
+                        candidates + "]}";
       }
     }
   }

@@ -154,6 +154,9 @@ struct View {
   // "full", "trimmed", "box", "left", "right" or "unbanded".
   std::string name;
   cv::Rect rect_in_original;  // where `image` lies in the input
+  // "unbanded": the input rows DetectOverlayBand found and `image` has filled
+  // (empty for the other views).
+  cv::Range strip_rows = cv::Range(0, 0);
 };
 
 // The views a query page should be hashed as: "full" (always, first), "trimmed"

@@ -253,8 +253,9 @@ struct RobustOptions {
   // with 32 inliers in 5 cells; its true matches had 9-11 cells.
   int low_contrast_look_threshold = 5;
   // One more look when nothing was accepted and a strip lies across the
-  // page's paper (fingerprint::DetectOverlayBand: a watermark band over a
-  // drawing or a few lines of type): the page with the strip filled from the
+  // page's paper (the strip the "unbanded" PDQ view found, so never with
+  // normalized_views off; fingerprint::DetectOverlayBand: a watermark band
+  // over a drawing or a few lines of type): the page with the strip filled from the
   // paper around it is described at the full working size, in the same frame,
   // gated and verified, and its match held to the looks' evidence bar
   // (crop_zoom_min_grid_cells or crop_zoom_min_inliers). The strip's type
@@ -392,6 +393,10 @@ struct LocalHints {
   // The trimmed view (normalised frame of the query): the content inside
   // uniform margins, when there are any (RobustOptions::content_query_*).
   std::optional<cv::Rect2d> content;
+  // The rows of a strip across the page's paper (the "unbanded" view's
+  // fingerprint::View::strip_rows), as fractions of the query's height
+  // (RobustOptions::unbanded_look).
+  std::optional<std::pair<double, double>> strip;
 };
 
 // A page whose local stage the caller deferred (RobustMatcher::Match with
