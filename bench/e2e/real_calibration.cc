@@ -20,7 +20,7 @@
 //
 // Usage: kagami_bench_real_calibration [--work DIR] [--threads T] [--max N]
 //     [--scan-only] [--skip-previous | --peer-no-cascade] [--trace-dir DIR]
-//     [--swap] [--set key=value ...]
+//     [--swap] [--set key=value ...] [--pdq-only [--reg-crop l,t,r,b ...]]
 //   --max limits registered items per category (default 30).
 //   --swap registers the items the default split queries as unrelated, and
 //   queries with the ones it registers (a held-out check of thresholds chosen
@@ -29,11 +29,15 @@
 //   (local_features.h) at registration and query;
 //   --set registered_min_fast_threshold=20 only at registration (a store
 //   registered before it, scanned with it).
+//   --pdq-only: only the PDQ distances per view (true and unrelated pairs);
+//   --reg-crop adds the PDQ hash of that crop (fractions per side) of every
+//   registered page to its hashes (a measurement: registration does not).
 //   --peer-no-cascade: the third column is Kagami with the same settings
 //   without the local stage's cascade (RobustOptions::cascade), scanned side
 //   by side with it.
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <chrono>
 #include <cstdio>
@@ -614,6 +618,9 @@ int main(int argc, char** argv) {
   bool peer_no_cascade = false;
   fs::path trace_dir;                 // local-stage trace per folder (Kagami only)
   std::vector<std::string> settings;  // --set key=value: Kagami's RobustOptions
+  // --reg-crop l,t,r,b (fractions): PDQ phase only, also hash this crop of each
+  // registered page (a measurement of registered-side crop views).
+  std::vector<std::array<double, 4>> reg_crops;
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
     if (flag == "--work" && i + 1 < argc)
@@ -640,6 +647,11 @@ int main(int argc, char** argv) {
       trace_dir = argv[++i];
     else if (flag == "--set" && i + 1 < argc)
       settings.push_back(argv[++i]);
+    else if (flag == "--reg-crop" && i + 1 < argc) {
+      std::array<double, 4> c{};
+      if (std::sscanf(argv[++i], "%lf,%lf,%lf,%lf", &c[0], &c[1], &c[2], &c[3]) == 4)
+        reg_crops.push_back(c);
+    }
   }
   fs::create_directories(work);
 
@@ -761,6 +773,8 @@ int main(int argc, char** argv) {
       const cv::Rect t = fp::TrimUniformBorders(g);
       if (t != cv::Rect(0, 0, g.cols, g.rows) && t.width >= 16 && t.height >= 16)
         reg_hashes[i].hashes.push_back(hasher.Hash(g(t)));
+      for (const auto& c : reg_crops)
+        reg_hashes[i].hashes.push_back(hasher.Hash(Crop(g, c[0], c[1], c[2], c[3])));
     }
     std::vector<std::pair<std::string, fs::path>> dirs;
     for (const EditSet& e : sets) dirs.emplace_back(e.name, e.dir);
@@ -840,7 +854,7 @@ int main(int argc, char** argv) {
     std::printf(
         "| pairs | n | min | p1 | p5 | p50 | p95 | max | <= 24 | <= 31 |\n"
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-    for (const char* view : {"full", "trimmed", "box", "left", "right", "unbanded"}) {
+    for (const char* view : {"full", "trimmed", "box", "left", "right", "deskewed", "unbanded"}) {
       for (int t = 0; t < 2; ++t) {
         std::vector<const PdqPair*> sel;
         for (const PdqPair& p : t == 0 ? true_best : unrelated_pairs)
@@ -869,6 +883,17 @@ int main(int argc, char** argv) {
     }
     for (const auto& [k, v] : per_edit_view)
       std::printf("  %s %d/%d\n", k.c_str(), v.first, v.second);
+    {
+      std::map<std::string, std::set<std::string>> hit_queries;
+      for (const PdqPair& p : true_best)
+        if (p.view_quality >= 50 && p.distance <= 31) hit_queries[p.edit].insert(p.query);
+      std::printf("queries with a view within 31 of their page (quality >= 50):\n");
+      for (const auto& [e, q] : hit_queries) {
+        std::printf("  %s %zu:", e.c_str(), q.size());
+        for (const std::string& m : q) std::printf(" %s", m.c_str());
+        std::printf("\n");
+      }
+    }
     std::printf("unrelated pairs within 31 bits (view quality >= 50):\n");
     for (const PdqPair& p : unrelated_pairs) {
       if (p.distance > 31 || p.view_quality < 50) continue;

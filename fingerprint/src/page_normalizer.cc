@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <cstdlib>
 #include <opencv2/imgproc.hpp>
 #include <vector>
 #ifdef KAGAMI_BOX_DEBUG
 #include <cstdio>
+#include <cstdlib>
 #endif
 
 #include "kagami/fingerprint/area_resize.h"
@@ -644,6 +646,134 @@ std::optional<cv::Range> OverlayBandOf(const cv::Mat& gray, const OverlayBandOpt
   return cv::Range(start, end);
 }
 
+// The minimum-area rectangle around the pixels of `image` further than
+// `tolerance` from `canvas`, from each row's and each column's outermost such
+// pixels (the same hull as every pixel's, at a fraction of the points), with
+// its angle brought into (-45, 45] and its sides grown by the pixel's width.
+// `count` receives the number of such pixels. nullopt when there are none.
+std::optional<cv::RotatedRect> PageRectangle(const cv::Mat& image, int canvas, int tolerance,
+                                             int& count) {
+  std::vector<cv::Point> points;
+  std::vector<int> top(image.cols, -1), bottom(image.cols, -1);
+  count = 0;
+  for (int y = 0; y < image.rows; ++y) {
+    const uint8_t* row = image.ptr<uint8_t>(y);
+    int first = -1, last = -1;
+    for (int x = 0; x < image.cols; ++x) {
+      if (std::abs(row[x] - canvas) <= tolerance) continue;
+      ++count;
+      if (first < 0) first = x;
+      last = x;
+      if (top[x] < 0) top[x] = y;
+      bottom[x] = y;
+    }
+    if (first >= 0) {
+      points.emplace_back(first, y);
+      if (last != first) points.emplace_back(last, y);
+    }
+  }
+  for (int x = 0; x < image.cols; ++x) {
+    if (top[x] < 0) continue;
+    points.emplace_back(x, top[x]);
+    if (bottom[x] != top[x]) points.emplace_back(x, bottom[x]);
+  }
+  if (points.size() < 3) return std::nullopt;
+  cv::RotatedRect r = cv::minAreaRect(points);
+  // minAreaRect's angle is in [-90, 0) or (0, 90] depending on the OpenCV
+  // version; bring it into (-45, 45] by swapping the sides.
+  while (r.angle > 45) {
+    r.angle -= 90;
+    std::swap(r.size.width, r.size.height);
+  }
+  while (r.angle <= -45) {
+    r.angle += 90;
+    std::swap(r.size.width, r.size.height);
+  }
+  r.size.width += 1;
+  r.size.height += 1;
+  return r;
+}
+
+std::optional<cv::RotatedRect> SkewedPageOf(const cv::Mat& gray, const SkewOptions& options,
+                                            const WorkingCopy* shared) {
+  double scale = 1.0;
+  const cv::Mat w = WorkingOf(gray, options.working_long_side, shared, scale);
+  if (w.cols < 16 || w.rows < 16) return std::nullopt;
+  const int corners[4] = {w.at<uint8_t>(1, 1), w.at<uint8_t>(1, w.cols - 2),
+                          w.at<uint8_t>(w.rows - 2, 1), w.at<uint8_t>(w.rows - 2, w.cols - 2)};
+  const auto [lo, hi] = std::minmax_element(std::begin(corners), std::end(corners));
+  if (*hi - *lo > options.corner_tolerance) return std::nullopt;
+  const int canvas = (corners[0] + corners[1] + corners[2] + corners[3] + 2) / 4;
+  const double image_area = static_cast<double>(w.cols) * w.rows;
+  {
+    // Too little page for any rectangle that could pass (type or a drawing on
+    // paper of the canvas's level): refused by vectorised counting first.
+    cv::Mat page;
+    cv::absdiff(w, cv::Scalar(canvas), page);
+    if (cv::countNonZero(page > options.page_tolerance) <
+        options.min_area_fraction * options.min_fill * image_area)
+      return std::nullopt;
+  }
+  int count = 0;
+  std::optional<cv::RotatedRect> r = PageRectangle(w, canvas, options.page_tolerance, count);
+  if (!r) return std::nullopt;
+  const double angle = std::abs(r->angle);
+  if (angle < options.min_angle_deg || angle > options.max_angle_deg) return std::nullopt;
+  const double area = static_cast<double>(r->size.width) * r->size.height;
+  if (area < options.min_area_fraction * image_area) return std::nullopt;
+  if (count < options.min_fill * area) return std::nullopt;
+  // A page's corners lie inside the image (a region whose own corners are the
+  // canvas's level, a window's rounded corners, gives a tilted rectangle
+  // whose corners leave it).
+  cv::Point2f vertices[4];
+  r->points(vertices);
+  for (const cv::Point2f& v : vertices) {
+    if (v.x < -4 || v.y < -4 || v.x > w.cols + 3 || v.y > w.rows + 3) return std::nullopt;
+  }
+  // Its sides are edges: page 3 px inside along each side, canvas 3 px
+  // outside wherever that lies inside the image.
+  int inside = 0, inside_page = 0, outside = 0, outside_canvas = 0;
+  for (int side = 0; side < 4; ++side) {
+    const cv::Point2f a = vertices[side], b = vertices[(side + 1) % 4];
+    const cv::Point2f mid = (a + b) * 0.5f;
+    cv::Point2f normal = r->center - mid;
+    normal *= 1.0f / std::max(1e-3f, std::hypot(normal.x, normal.y));
+    for (int k = 1; k < 16; ++k) {
+      const cv::Point2f on = a + (b - a) * (k / 16.0f);
+      for (int dir = -1; dir <= 1; dir += 2) {
+        const cv::Point2f probe = on + normal * (3.0f * dir);
+        const int px = static_cast<int>(std::lround(probe.x));
+        const int py = static_cast<int>(std::lround(probe.y));
+        if (px < 0 || py < 0 || px >= w.cols || py >= w.rows) continue;
+        const bool is_page = std::abs(w.at<uint8_t>(py, px) - canvas) > options.page_tolerance;
+        if (dir > 0) {
+          ++inside;
+          inside_page += is_page;
+        } else {
+          ++outside;
+          outside_canvas += !is_page;
+        }
+      }
+    }
+  }
+  if (inside_page < 0.8 * inside || outside < 8 || outside_canvas < 0.8 * outside)
+    return std::nullopt;
+  if (scale <= 1.0) return r;
+  // The rectangle again at full resolution (3x3 blur against JPEG noise):
+  // the working copy's pixel is `scale` input pixels, and a page shifted by
+  // 1% of its size is already some 10 PDQ bits further from itself.
+  cv::Mat blurred;
+  cv::blur(gray, blurred, cv::Size(3, 3), cv::Point(-1, -1), cv::BORDER_REPLICATE);
+  int full_count = 0;
+  std::optional<cv::RotatedRect> fine =
+      PageRectangle(blurred, canvas, options.page_tolerance, full_count);
+  if (fine && std::abs(fine->angle - r->angle) < 1.0) return fine;
+  const float s = static_cast<float>(scale);
+  r->center = cv::Point2f((r->center.x + 0.5f) * s - 0.5f, (r->center.y + 0.5f) * s - 0.5f);
+  r->size = cv::Size2f(r->size.width * s, r->size.height * s);
+  return r;
+}
+
 }  // namespace
 
 std::optional<cv::Range> DetectOverlayBand(const cv::Mat& gray, const OverlayBandOptions& options) {
@@ -671,6 +801,25 @@ cv::Mat FillOverlayBand(const cv::Mat& gray, cv::Range band) {
   return out;
 }
 
+std::optional<cv::RotatedRect> DetectSkewedPage(const cv::Mat& gray, const SkewOptions& options) {
+  assert(gray.type() == CV_8UC1 && !gray.empty());
+  return SkewedPageOf(gray, options, nullptr);
+}
+
+cv::Mat DeskewPage(const cv::Mat& gray, const cv::RotatedRect& page) {
+  assert(gray.type() == CV_8UC1 && !gray.empty());
+  const cv::Size size(std::max(1, static_cast<int>(std::lround(page.size.width))),
+                      std::max(1, static_cast<int>(std::lround(page.size.height))));
+  // Turning by +angle (counter-clockwise on screen) undoes the rectangle's
+  // clockwise turn; then the rectangle's centre goes to the output's centre.
+  cv::Mat m = cv::getRotationMatrix2D(page.center, page.angle, 1.0);
+  m.at<double>(0, 2) += size.width / 2.0 - page.center.x;
+  m.at<double>(1, 2) += size.height / 2.0 - page.center.y;
+  cv::Mat out;
+  cv::warpAffine(gray, out, m, size, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+  return out;
+}
+
 std::vector<View> NormalizedViews(const cv::Mat& gray, const TrimOptions& options) {
   assert(gray.type() == CV_8UC1 && !gray.empty());
   std::vector<View> views;
@@ -690,6 +839,12 @@ std::vector<View> NormalizedViews(const cv::Mat& gray, const TrimOptions& option
   if (const std::optional<cv::Rect> box =
           PageBoxBesidesTrimmed(gray, trimmed, box_options, &working)) {
     if (box->width >= 16 && box->height >= 16) views.push_back({gray(*box), "box", *box});
+  }
+  if (const std::optional<cv::RotatedRect> page = SkewedPageOf(gray, SkewOptions{}, &working)) {
+    const cv::Rect bound = page->boundingRect() & full;
+    View view{DeskewPage(gray, *page), "deskewed", bound};
+    view.turned_deg = page->angle;
+    if (view.image.cols >= 16 && view.image.rows >= 16) views.push_back(std::move(view));
   }
   const cv::Mat base = gray(base_rect);
   // Views split at a seam only where it runs (nearly) the full height: a

@@ -113,6 +113,8 @@ std::string Describe(const MatchedUnit& u) {
   // What a reader cannot guess from the view's name.
   if (u.view == MatchView::kUnbanded)
     s += " (a strip laid across the page's blank paper, filled from the paper around it)";
+  if (u.view == MatchView::kDeskewed)
+    s += " (a page lying askew on a plain canvas, turned upright by the angle of its edges)";
   if (u.distance >= 0) s += ", PDQ distance " + std::to_string(u.distance) + "/256";
   s += ", similarity " + Fixed(u.similarity, 3);
   if (u.inliers > 0) {

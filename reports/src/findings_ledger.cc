@@ -137,6 +137,8 @@ std::string_view MatchViewName(MatchView v) {
       return "box";
     case MatchView::kUnbanded:
       return "unbanded";
+    case MatchView::kDeskewed:
+      return "deskewed";
   }
   return "full";
 }
@@ -148,8 +150,9 @@ Result<MatchView> ParseMatchView(std::string_view name) {
   if (name == "right") return MatchView::kRight;
   if (name == "box") return MatchView::kBox;
   if (name == "unbanded") return MatchView::kUnbanded;
+  if (name == "deskewed") return MatchView::kDeskewed;
   return Status::InvalidArgument("unknown match view \"" + std::string(name) +
-                                 "\" (full, trimmed, left, right, box, unbanded)");
+                                 "\" (full, trimmed, left, right, box, unbanded, deskewed)");
 }
 
 std::string_view ReviewStateName(ReviewState s) {

@@ -66,12 +66,13 @@ TEST(FindingsLedgerTest, EntryHashFollowsTheDocumentedPreimage) {
 
 TEST(FindingsLedgerTest, EveryMatchViewNameParsesBackAndUnknownNamesAreRefused) {
   for (MatchView v : {MatchView::kFull, MatchView::kTrimmed, MatchView::kLeft, MatchView::kRight,
-                      MatchView::kBox, MatchView::kUnbanded}) {
+                      MatchView::kBox, MatchView::kUnbanded, MatchView::kDeskewed}) {
     Result<MatchView> back = ParseMatchView(MatchViewName(v));
     ASSERT_TRUE(back.ok()) << MatchViewName(v);
     EXPECT_EQ(*back, v);
   }
   EXPECT_EQ(MatchViewName(MatchView::kUnbanded), "unbanded");
+  EXPECT_EQ(MatchViewName(MatchView::kDeskewed), "deskewed");
   EXPECT_FALSE(ParseMatchView("banded").ok());
 }
 

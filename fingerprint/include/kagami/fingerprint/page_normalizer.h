@@ -147,16 +147,54 @@ std::optional<cv::Range> DetectOverlayBand(const cv::Mat& gray,
 // it at an image edge). `band` must lie inside the image (asserted).
 cv::Mat FillOverlayBand(const cv::Mat& gray, cv::Range band);
 
+// A page turned by a few degrees on a canvas of one level: a page scanned or
+// photographed askew, or pasted rotated into a post. The turn moves the PDQ
+// hash far beyond any radius (and the canvas's corners keep the margins from
+// being trimmed), while turning it back restores the page's own frame.
+//
+// Method: on a copy at most `working_long_side` px long (3x3 blur), the four
+// corner pixels must lie within `corner_tolerance` gray levels of each other
+// (their mean is the canvas level); the page is every pixel further than
+// `page_tolerance` from it; the minimum-area rectangle around those pixels
+// (cv::minAreaRect) is the page when it is turned by `min_angle_deg` to
+// `max_angle_deg` (either way), covers at least `min_area_fraction` of the
+// image, and the page's pixels fill at least `min_fill` of it (a drawing or a
+// column of type on paper of the canvas's level fills far less, and its
+// rectangle is not a page's edge). Returns the rectangle in input pixels, with
+// the angle in (-45, 45] degrees (OpenCV's convention: positive turns the
+// rectangle clockwise on screen), or std::nullopt.
+struct SkewOptions {
+  int working_long_side = 384;
+  int corner_tolerance = 12;
+  int page_tolerance = 24;
+  double min_angle_deg = 0.75;
+  double max_angle_deg = 20.0;
+  double min_area_fraction = 0.25;
+  double min_fill = 0.8;
+};
+std::optional<cv::RotatedRect> DetectSkewedPage(const cv::Mat& gray,
+                                                const SkewOptions& options = {});
+
+// The page inside `page` (as DetectSkewedPage returns it) turned upright: an
+// image of page.size (rounded, at least 1x1), sampled bilinearly, the canvas
+// replicated where the rectangle leaves the input.
+cv::Mat DeskewPage(const cv::Mat& gray, const cv::RotatedRect& page);
+
 // One image to hash for a query page.
 struct View {
-  // CV_8UC1; shares memory with the input (a ROI), except "unbanded" (a copy).
+  // CV_8UC1; shares memory with the input (a ROI), except "unbanded" and
+  // "deskewed" (copies).
   cv::Mat image;
-  // "full", "trimmed", "box", "left", "right" or "unbanded".
+  // "full", "trimmed", "box", "left", "right", "deskewed" or "unbanded".
   std::string name;
   cv::Rect rect_in_original;  // where `image` lies in the input
   // "unbanded": the input rows DetectOverlayBand found and `image` has filled
   // (empty for the other views).
   cv::Range strip_rows = cv::Range(0, 0);
+  // "deskewed": the degrees the page was turned back by (DetectSkewedPage's
+  // angle; 0 for the other views). rect_in_original is then the bounding box
+  // of the turned page.
+  double turned_deg = 0;
 };
 
 // The views a query page should be hashed as: "full" (always, first), "trimmed"
@@ -165,7 +203,8 @@ struct View {
 // "right", each trimmed of its own margins (split by DetectSpread with a seam
 // required over 90% of the rows: a screenshot's page edge is not a seam).
 // Left/right are in image order; with right-to-left manga the "right" half is
-// the earlier page. "unbanded" (last) is the image with a band found by
+// the earlier page. "deskewed": a page DetectSkewedPage finds turned on a
+// canvas, turned upright by DeskewPage. "unbanded" (last) is the image with a band found by
 // DetectOverlayBand filled by FillOverlayBand, then trimmed of its uniform
 // margins (the band, spanning the width, had kept them).
 std::vector<View> NormalizedViews(const cv::Mat& gray, const TrimOptions& options = {});

@@ -41,7 +41,8 @@ struct PageMatchRecord {
   PageHit hit;                 // the registered unit; distance -1 when only local features matched
   UnitRef ref;                 // what that unit is
   std::string method = "pdq";  // "pdq", "local" or "both"
-  // The scanned view that matched: full, trimmed, box, left, right, unbanded.
+  // The scanned view that matched: full, trimmed, box, left, right, unbanded,
+  // deskewed.
   std::string view = "full";
   int view_quality = -1;  // PDQ quality of that view (-1: PDQ did not match)
   int inliers = 0;        // geometric verification (0: not verified)

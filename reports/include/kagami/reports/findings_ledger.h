@@ -68,8 +68,10 @@ Result<MatchMethod> ParseMatchMethod(std::string_view name);
 // kUnbanded: the whole image with a full-width band laid over it (a
 // watermark strip, fingerprint::DetectOverlayBand) filled from the rows
 // around it.
-enum class MatchView { kFull, kTrimmed, kLeft, kRight, kBox, kUnbanded };
-// "full", "trimmed", "left", "right", "box", "unbanded"
+// kDeskewed: a page lying askew on a plain canvas, turned upright
+// (fingerprint::DetectSkewedPage).
+enum class MatchView { kFull, kTrimmed, kLeft, kRight, kBox, kUnbanded, kDeskewed };
+// "full", "trimmed", "left", "right", "box", "unbanded", "deskewed"
 std::string_view MatchViewName(MatchView v);
 Result<MatchView> ParseMatchView(std::string_view name);
 
