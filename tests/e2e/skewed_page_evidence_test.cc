@@ -16,7 +16,6 @@
 #include <opencv2/imgproc.hpp>
 
 #include "json_lines.h"
-#include "process.h"
 #include "real_images.h"
 #include "shell.h"
 #include "temp_dir.h"
@@ -39,15 +38,7 @@ TEST(SkewedPageEvidenceTest, ScanFindsTheTurnedCopyAndTheReportNamesTheView) {
   const cv::Mat photo = testing::LoadOnWhite(photo_path, 900);
   // Turned 3.5 degrees clockwise on a white canvas just large enough.
   const double degrees = -3.5;
-  const cv::Point2f c(photo.cols / 2.0f, photo.rows / 2.0f);
-  cv::Mat m = cv::getRotationMatrix2D(c, degrees, 1.0);
-  const cv::Rect2f box =
-      cv::RotatedRect(cv::Point2f(), photo.size(), static_cast<float>(degrees)).boundingRect2f();
-  m.at<double>(0, 2) += box.width / 2.0 - c.x;
-  m.at<double>(1, 2) += box.height / 2.0 - c.y;
-  cv::Mat copy;
-  cv::warpAffine(photo, copy, m, box.size(), cv::INTER_LINEAR, cv::BORDER_CONSTANT,
-                 cv::Scalar(255, 255, 255));
+  const cv::Mat copy = testing::Turned(photo, degrees, cv::Scalar(255, 255, 255));
   fs::create_directories(dir / "reg");
   fs::create_directories(dir / "suspect");
   cv::imwrite((dir / "reg/water.png").string(), photo);
@@ -81,13 +72,10 @@ TEST(SkewedPageEvidenceTest, ScanFindsTheTurnedCopyAndTheReportNamesTheView) {
   }
   EXPECT_EQ(matches, 1) << r.out;
 
-  r = Kagami({"--data", data, "keys", "init"});
-  ASSERT_EQ(r.exit_code, 0) << r.out;
-  r = Kagami({"--data", data, "export", "--out", (dir / "bundle").string()});
-  ASSERT_EQ(r.exit_code, 0) << r.out;
-  r = Kagami({"verify", (dir / "bundle").string()});
-  EXPECT_EQ(r.exit_code, 0) << r.out;
-  const std::string report = testing::ReadText(dir / "bundle/report.html");
+  std::string failure;
+  const std::string report =
+      testing::ExportVerifiedReport(data, (dir / "bundle").string(), &failure);
+  ASSERT_FALSE(report.empty()) << failure;
   EXPECT_NE(report.find("view deskewed (a page lying askew on a plain canvas"), std::string::npos);
 }
 

@@ -31,19 +31,8 @@ using ::kagami::testing::Wallpaper;
 const std::vector<std::string> kPhotos = {"Path",        "Autumn",     "BytheWater",  "EveningGlow",
                                           "PastelHills", "summer_1am", "OneStandsOut"};
 
-// `image` turned by `degrees` (counter-clockwise on screen when positive) on
-// a canvas of level `canvas` just large enough to hold it.
 cv::Mat Turned(const cv::Mat& image, double degrees, int canvas) {
-  const cv::Point2f c(image.cols / 2.0f, image.rows / 2.0f);
-  cv::Mat m = cv::getRotationMatrix2D(c, degrees, 1.0);
-  const cv::Rect2f box =
-      cv::RotatedRect(cv::Point2f(), image.size(), static_cast<float>(degrees)).boundingRect2f();
-  m.at<double>(0, 2) += box.width / 2.0 - c.x;
-  m.at<double>(1, 2) += box.height / 2.0 - c.y;
-  cv::Mat out;
-  cv::warpAffine(image, out, m, box.size(), cv::INTER_LINEAR, cv::BORDER_CONSTANT,
-                 cv::Scalar::all(canvas));
-  return out;
+  return ::kagami::testing::Turned(image, degrees, cv::Scalar::all(canvas));
 }
 
 // The mean level of the outermost 8 px of `gray`.

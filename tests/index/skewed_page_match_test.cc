@@ -50,21 +50,13 @@ class SkewedPageMatchTest : public ::testing::Test {
       cv::imwrite((dir_ / "registered" / name).string(), photo, {cv::IMWRITE_JPEG_QUALITY, 92});
       // Turned 2-5 degrees either way, re-encoded.
       const double degrees = (i % 2 ? -1.0 : 1.0) * (2.0 + 0.75 * static_cast<double>(i));
-      const cv::Point2f c(photo.cols / 2.0f, photo.rows / 2.0f);
-      cv::Mat m = cv::getRotationMatrix2D(c, degrees, 1.0);
-      const cv::Rect2f box =
-          cv::RotatedRect(cv::Point2f(), photo.size(), static_cast<float>(degrees))
-              .boundingRect2f();
-      m.at<double>(0, 2) += box.width / 2.0 - c.x;
-      m.at<double>(1, 2) += box.height / 2.0 - c.y;
-      cv::Mat turned;
       // On a canvas that differs from the photo's border (white for a dark one).
       cv::Mat gray;
       cv::cvtColor(photo, gray, cv::COLOR_BGR2GRAY);
       cv::Mat border(gray.size(), CV_8UC1, cv::Scalar(255));
       border(cv::Rect(8, 8, gray.cols - 16, gray.rows - 16)).setTo(0);
-      cv::warpAffine(photo, turned, m, box.size(), cv::INTER_LINEAR, cv::BORDER_CONSTANT,
-                     cv::Scalar::all(cv::mean(gray, border)[0] < 128 ? 255 : 0));
+      const cv::Mat turned = ::kagami::testing::Turned(
+          photo, degrees, cv::Scalar::all(cv::mean(gray, border)[0] < 128 ? 255 : 0));
       cv::imwrite((dir_ / "queries" / name).string(), turned, {cv::IMWRITE_JPEG_QUALITY, 80});
     }
     auto store = Store::Open(dir_ / "data");

@@ -38,6 +38,21 @@ inline cv::Mat LoadOnWhite(const std::filesystem::path& path, int long_side) {
   return image;
 }
 
+// `image` turned by `degrees` (counter-clockwise on screen when positive)
+// around its centre on a canvas of `canvas` just large enough to hold it (a
+// page scanned or pasted askew); bilinear.
+inline cv::Mat Turned(const cv::Mat& image, double degrees, const cv::Scalar& canvas) {
+  const cv::Point2f c(image.cols / 2.0f, image.rows / 2.0f);
+  cv::Mat m = cv::getRotationMatrix2D(c, degrees, 1.0);
+  const cv::Rect2f box =
+      cv::RotatedRect(cv::Point2f(), image.size(), static_cast<float>(degrees)).boundingRect2f();
+  m.at<double>(0, 2) += box.width / 2.0 - c.x;
+  m.at<double>(1, 2) += box.height / 2.0 - c.y;
+  cv::Mat out;
+  cv::warpAffine(image, out, m, box.size(), cv::INTER_LINEAR, cv::BORDER_CONSTANT, canvas);
+  return out;
+}
+
 // plasma-workspace-wallpapers' 1280x800 picture of wallpaper `name`.
 inline std::filesystem::path Wallpaper(const std::string& name) {
   return "/usr/share/wallpapers/" + name + "/contents/images/1280x800.jpg";

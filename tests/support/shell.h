@@ -56,6 +56,31 @@ inline CommandResult RunKagami(const std::vector<std::string>& args, Stderr err 
   for (const std::string& a : args) cmd += " " + ShellQuote(a);
   return RunShell(cmd, err);
 }
+
+// Makes a signing key for the store at `data`, exports its findings to
+// `bundle` and verifies the bundle, from the command line. Returns the
+// bundle's report.html, or "" when a step failed (its output in `failure`).
+inline std::string ExportVerifiedReport(const std::string& data, const std::string& bundle,
+                                        std::string* failure) {
+  const std::vector<std::vector<std::string>> steps = {{"--data", data, "keys", "init"},
+                                                       {"--data", data, "export", "--out", bundle},
+                                                       {"verify", bundle}};
+  for (const std::vector<std::string>& step : steps) {
+    const CommandResult r = RunKagami(step, Stderr::kMerge);
+    if (r.exit_code != 0) {
+      *failure = step[step.size() > 2 ? 2 : 0] + ": " + r.out;
+      return "";
+    }
+  }
+  std::string report;
+  if (FILE* f = std::fopen((bundle + "/report.html").c_str(), "rb")) {
+    std::array<char, 4096> buffer;
+    for (size_t n; (n = std::fread(buffer.data(), 1, buffer.size(), f)) > 0;)
+      report.append(buffer.data(), n);
+    std::fclose(f);
+  }
+  return report;
+}
 #endif
 
 }  // namespace kagami::testing
