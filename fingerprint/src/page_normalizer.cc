@@ -8,7 +8,6 @@
 #include <vector>
 #ifdef KAGAMI_BOX_DEBUG
 #include <cstdio>
-#include <cstdlib>
 #endif
 
 #include "kagami/fingerprint/area_resize.h"
@@ -650,18 +649,15 @@ std::optional<cv::Range> OverlayBandOf(const cv::Mat& gray, const OverlayBandOpt
 // `tolerance` from `canvas`, from each row's and each column's outermost such
 // pixels (the same hull as every pixel's, at a fraction of the points), with
 // its angle brought into (-45, 45] and its sides grown by the pixel's width.
-// `count` receives the number of such pixels. nullopt when there are none.
-std::optional<cv::RotatedRect> PageRectangle(const cv::Mat& image, int canvas, int tolerance,
-                                             int& count) {
+// nullopt when there are fewer than 3 such points.
+std::optional<cv::RotatedRect> PageRectangle(const cv::Mat& image, int canvas, int tolerance) {
   std::vector<cv::Point> points;
   std::vector<int> top(image.cols, -1), bottom(image.cols, -1);
-  count = 0;
   for (int y = 0; y < image.rows; ++y) {
     const uint8_t* row = image.ptr<uint8_t>(y);
     int first = -1, last = -1;
     for (int x = 0; x < image.cols; ++x) {
       if (std::abs(row[x] - canvas) <= tolerance) continue;
-      ++count;
       if (first < 0) first = x;
       last = x;
       if (top[x] < 0) top[x] = y;
@@ -705,17 +701,13 @@ std::optional<cv::RotatedRect> SkewedPageOf(const cv::Mat& gray, const SkewOptio
   if (*hi - *lo > options.corner_tolerance) return std::nullopt;
   const int canvas = (corners[0] + corners[1] + corners[2] + corners[3] + 2) / 4;
   const double image_area = static_cast<double>(w.cols) * w.rows;
-  {
-    // Too little page for any rectangle that could pass (type or a drawing on
-    // paper of the canvas's level): refused by vectorised counting first.
-    cv::Mat page;
-    cv::absdiff(w, cv::Scalar(canvas), page);
-    if (cv::countNonZero(page > options.page_tolerance) <
-        options.min_area_fraction * options.min_fill * image_area)
-      return std::nullopt;
-  }
-  int count = 0;
-  std::optional<cv::RotatedRect> r = PageRectangle(w, canvas, options.page_tolerance, count);
+  // The page's pixels, counted vectorised: too few for any rectangle that
+  // could pass (type or a drawing on paper of the canvas's level) stop here.
+  cv::Mat difference;
+  cv::absdiff(w, cv::Scalar(canvas), difference);
+  const int count = cv::countNonZero(difference > options.page_tolerance);
+  if (count < options.min_area_fraction * options.min_fill * image_area) return std::nullopt;
+  std::optional<cv::RotatedRect> r = PageRectangle(w, canvas, options.page_tolerance);
   if (!r) return std::nullopt;
   const double angle = std::abs(r->angle);
   if (angle < options.min_angle_deg || angle > options.max_angle_deg) return std::nullopt;
@@ -764,9 +756,7 @@ std::optional<cv::RotatedRect> SkewedPageOf(const cv::Mat& gray, const SkewOptio
   // 1% of its size is already some 10 PDQ bits further from itself.
   cv::Mat blurred;
   cv::blur(gray, blurred, cv::Size(3, 3), cv::Point(-1, -1), cv::BORDER_REPLICATE);
-  int full_count = 0;
-  std::optional<cv::RotatedRect> fine =
-      PageRectangle(blurred, canvas, options.page_tolerance, full_count);
+  std::optional<cv::RotatedRect> fine = PageRectangle(blurred, canvas, options.page_tolerance);
   if (fine && std::abs(fine->angle - r->angle) < 1.0) return fine;
   const float s = static_cast<float>(scale);
   r->center = cv::Point2f((r->center.x + 0.5f) * s - 0.5f, (r->center.y + 0.5f) * s - 0.5f);
