@@ -37,7 +37,8 @@
 //     two pages side by side) are scanned as true pairs (default 20);
 //     --photo-crops: crops/resizes per unrelated photo (default 10). --keep
 //     reuses the query folders and the store of an earlier run with the same
-//     flags (rescans only).
+//     flags (rescans only). --appearance-min-inliers: RobustOptions'
+//     photometric check's inlier floor (0: off).
 // Writes WORK/queries.csv (one line per query: group, nearest PDQ distance,
 // strongest local candidate) and WORK/trace/*.jsonl (the local stage's trace).
 // Exit status 1 when any unrelated query matched, 0 otherwise, 2 on errors.
@@ -174,6 +175,7 @@ int main(int argc, char** argv) {
   int true_max = 20;
   int photo_crops = 10;
   bool keep = false;
+  int appearance_min_inliers = kagami::index::RobustOptions{}.appearance_min_inliers;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     auto next = [&]() { return i + 1 < argc ? std::atoi(argv[++i]) : 0; };
@@ -191,10 +193,12 @@ int main(int argc, char** argv) {
       photo_crops = next();
     else if (flag == "--keep")
       keep = true;
+    else if (flag == "--appearance-min-inliers")
+      appearance_min_inliers = next();
     else {
       std::fprintf(stderr,
                    "usage: %s [--work DIR] [--threads T] [--max N] [--unrelated-max N] "
-                   "[--true-max N] [--photo-crops N] [--keep]\n",
+                   "[--true-max N] [--photo-crops N] [--keep] [--appearance-min-inliers N]\n",
                    argv[0]);
       return 2;
     }
@@ -562,6 +566,7 @@ int main(int argc, char** argv) {
     // default's volume sampling would leave most unrelated pages undescribed.
     scan.local_sample = 1;
     scan.robust.local_trace_path = (trace_dir / (f + ".jsonl")).string();
+    scan.robust.appearance_min_inliers = appearance_min_inliers;
     kagami::bench::FolderScan result = kagami::bench::ScanFolderMatches(*store, work / f, scan);
     (f.starts_with("q_true_") ? scan_true_s : scan_unrelated_s) += result.seconds;
     if (!f.starts_with("q_true_")) scanned_unrelated += result.pages;

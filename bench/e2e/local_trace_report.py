@@ -18,6 +18,13 @@ Also prints how many candidates were accepted in the registered page's content
 frame (RobustOptions::content_frame_min_inliers) and the content-frame
 measurements the trace recorded for rejected candidates.
 
+Appearance (RobustOptions::appearance_min_inliers): where the trace measured
+the photometric check (every sane candidate with 8 or more inliers, in every
+pass and look), the distribution of its correlation for true and unrelated
+candidates, by what the geometry said (accepted; failed only coverage,
+overlap coverage or inlier spread; failed on the inlier count), and the
+strongest unrelated ones.
+
 Where the trace has the cascade's record (RobustOptions::cascade), also prints
 the distribution of its score (the most cheap-RANSAC inliers among its
 candidates, one value per query) for the true pages the full stage accepted
@@ -73,6 +80,7 @@ def main():
     cascade_stopped = {"edit": 0, "unrelated": 0}
     true_missing_from_gate = 0
     queries_true = 0
+    appearance_c = []
     for trace in sorted(os.listdir(trace_dir)):
         name = trace[: -len(".jsonl")]
         folder = None
@@ -101,6 +109,20 @@ def main():
                 else:
                     ms = rec["ms_" + k]
                 (unrelated_times if name == "unrelated" else times)[k].append(ms)
+            nested = []
+            for key in ("second_chance", "unbanded", "other_page"):
+                if isinstance(rec.get(key), dict):
+                    nested += rec[key].get("candidates", [])
+            for z in rec.get("zoomed", []):
+                nested += z.get("candidates", [])
+            for c in rec["candidates"] + nested:
+                a = c.get("appearance")
+                if not a or not a.get("measured") or "sane" not in c:
+                    continue
+                item = unit_item.get(c["unit"], -1)
+                c["edit"] = name
+                c["truth"] = item in truth
+                appearance_c.append(c)
             gated = set()
             for c in rec["candidates"]:
                 item = unit_item.get(c["unit"], -1)
@@ -131,10 +153,10 @@ def main():
     print("| measure | n | min | p1 | p5 | p25 | p50 | p75 | p95 | p99 | max |")
     print("|---|---:|" + "---:|" * 9)
     for label, cs in (("true", true_c), ("unrelated", unrel_c)):
-        gated = [c for c in cs if c["score"] >= 0]
+        gated = [c for c in cs if c.get("score", -1) >= 0]
         print(row(label + " gate score", [c["score"] for c in gated], "%.1f"))
         print(row(label + " inliers", [c["inliers"] for c in cs], "%d"))
-        sane = [c for c in cs if c["sane"]]
+        sane = [c for c in cs if c.get("sane")]
         print(row(label + " coverage (sane)", [c["coverage"] for c in sane]))
         print(row(label + " overlap coverage (sane)", [c["overlap_coverage"] for c in sane]))
         print(row(label + " grid cells (sane)", [c["cells"] for c in sane], "%d"))
@@ -166,6 +188,44 @@ def main():
         if measured:
             print(row(label + " content-frame inliers", [m["inliers"] for m in measured], "%d"))
             print(row(label + " content-frame coverage", [m["coverage"] for m in measured]))
+    if appearance_c:
+        only_cov = ("coverage", "overlap coverage", "inlier spread")
+
+        def bucket(c):
+            if c["accepted"] and not c.get("by_appearance"):
+                return "geometry accepted"
+            if c.get("by_appearance") or c["rejected_by"] in only_cov:
+                return "failed only coverage/spread"
+            if c["rejected_by"] == "inliers":
+                return "failed on inliers"
+            return "other (%s)" % c["rejected_by"]
+
+        print("\nappearance correlation (measured candidates)")
+        print("| candidates | n | min | p1 | p5 | p25 | p50 | p75 | p95 | p99 | max |")
+        print("|---|---:|" + "---:|" * 9)
+        groups = {}
+        for c in appearance_c:
+            groups.setdefault(("true" if c["truth"] else "unrelated", bucket(c)), []).append(c)
+        for key in sorted(groups):
+            print(row("%s, %s" % key, [c["appearance"]["correlation"] for c in groups[key]],
+                      "%.3f"))
+        for c in sorted((c for c in appearance_c if not c["truth"]),
+                        key=lambda c: -c["appearance"]["correlation"])[:12]:
+            a = c["appearance"]
+            print("  unrelated: %s unit %d: corr %.3f worst cell %.2f compared %.2f contrast %.2f, "
+                  "%d inliers, cells %d, %s" % (c["edit"], c["unit"], a["correlation"],
+                                                a.get("worst_cell", -1), a["compared"],
+                                    a["contrast"], c["inliers"], c["cells"],
+                                    c["rejected_by"] or "ACCEPTED"))
+        for c in sorted((c for c in appearance_c if c["truth"] and bucket(c) != "geometry accepted"),
+                        key=lambda c: -c["appearance"]["correlation"]):
+            a = c["appearance"]
+            print("  true not by geometry: %s unit %d: corr %.3f worst cell %.2f compared %.2f "
+                  "contrast %.2f, %d inliers, cells %d, %s" % (c["edit"], c["unit"],
+                                                              a["correlation"],
+                                                              a.get("worst_cell", -1),
+                                                              a["compared"], a["contrast"], c["inliers"],
+                                               c["cells"], c["rejected_by"] or "ACCEPTED"))
     for label, t in (("edit queries", times), ("unrelated queries", unrelated_times)):
         if t["decode"]:
             total = [sum(v) for v in zip(*t.values())]

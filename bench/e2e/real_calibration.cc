@@ -1181,6 +1181,16 @@ int main(int argc, char** argv) {
         r.content_frame_min_inliers = static_cast<int>(value);
       else if (key == "unbanded_look")
         r.unbanded_look = value != 0;
+      else if (key == "appearance_min_inliers")
+        r.appearance_min_inliers = static_cast<int>(value);
+      else if (key == "min_appearance_correlation")
+        r.min_appearance_correlation = value;
+      else if (key == "max_appearance_worst_cell")
+        r.max_appearance_worst_cell = value;
+      else if (key == "min_appearance_compared")
+        r.min_appearance_compared = value;
+      else if (key == "min_appearance_contrast")
+        r.min_appearance_contrast = value;
       else if (key == "max_projective_gain")
         r.verify.max_projective_gain = value;
       else if (key == "min_fast_threshold" || key == "registered_min_fast_threshold")

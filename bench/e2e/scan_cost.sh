@@ -5,11 +5,15 @@
 # Usage: bench/e2e/scan_cost.sh KAGAMI_A KAGAMI_B DATA_DIR FOLDER [REPS=5]
 #   e.g. bench/e2e/scan_cost.sh /work/before/app/kagami build/app/kagami \
 #          /tmp/kg-cost/data-kagami1 /tmp/kg-cost/q_unrelated 7
+# DATA_B=DIR gives build B its own store (one registered by it, where the two builds' stores
+# differ in format); B scans a copy of DATA_DIR otherwise.
 set -euo pipefail
-a="$1"; b="$2"; data="$3"; folder="$4"; reps="${5:-5}"
+a="$1"; b="$2"; data="$3"; folder="$4"; reps="${5:-5}"; data_b="${DATA_B:-$data}"
 work="$(mktemp -d /tmp/kagami-scan-cost.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
-for k in A B; do cp -r "$data" "$work/data-$k"; rm -f "$work/data-$k/writer.lock"; done
+cp -r "$data" "$work/data-A"
+cp -r "$data_b" "$work/data-B"
+rm -f "$work/data-A/writer.lock" "$work/data-B/writer.lock"
 for r in $(seq 1 "$reps"); do
   for mode in never auto; do
     for k in A B; do

@@ -14,6 +14,7 @@ namespace {
 
 constexpr uint8_t kMagic[3] = {'K', 'L', 'Q'};
 constexpr uint8_t kVersion = 1;
+constexpr uint8_t kThumbnailVersion = 2;
 constexpr size_t kHeaderBytes = 3 + 1 + 2 + 2 + 4 + 4 + 4;  // 20 (2 reserved)
 constexpr int kGrid = 8;
 
@@ -37,15 +38,31 @@ uint32_t GetU32(const uint8_t* p) {
 
 }  // namespace
 
+int MaxQuantisedKeypoints(const PageThumbnail& thumbnail) {
+  if (thumbnail.empty()) return kMaxQuantisedKeypoints;
+  const size_t bytes = (static_cast<size_t>(thumbnail.width) * thumbnail.height + 1) / 2;
+  return static_cast<int>((kMaxQuantisedBytes - kHeaderBytes - bytes) / 8);
+}
+
 std::vector<uint8_t> QuantisedFeatures::Serialize() const {
-  assert(size() <= kMaxQuantisedKeypoints);
+  const int max_keypoints = MaxQuantisedKeypoints(thumbnail);
+  assert(size() <= max_keypoints);
   assert(signatures.size() == words.size() && points.size() == words.size());
-  const int n = std::min(size(), kMaxQuantisedKeypoints);
-  std::vector<uint8_t> out(kHeaderBytes + static_cast<size_t>(n) * 8, 0);
+  assert(thumbnail.width <= kThumbnailLongSide && thumbnail.height <= kThumbnailLongSide);
+  const int n = std::min(size(), max_keypoints);
+  const std::vector<uint8_t> packed_thumbnail =
+      thumbnail.empty() ? std::vector<uint8_t>{} : thumbnail.Pack();
+  std::vector<uint8_t> out(kHeaderBytes + static_cast<size_t>(n) * 8 + packed_thumbnail.size(), 0);
   std::memcpy(out.data(), kMagic, 3);
-  out[3] = kVersion;
+  out[3] = thumbnail.empty() ? kVersion : kThumbnailVersion;
   out[4] = static_cast<uint8_t>(n);
   out[5] = static_cast<uint8_t>(n >> 8);
+  if (!thumbnail.empty()) {
+    out[6] = static_cast<uint8_t>(thumbnail.width);
+    out[7] = static_cast<uint8_t>(thumbnail.height);
+    std::copy(packed_thumbnail.begin(), packed_thumbnail.end(),
+              out.begin() + kHeaderBytes + static_cast<size_t>(n) * 8);
+  }
   PutU32(&out[8], vocabulary_id);
   float wh[2] = {page_width, page_height};
   std::memcpy(&out[12], &wh[0], 4);
@@ -69,16 +86,34 @@ Result<QuantisedFeatures> QuantisedFeatures::Deserialize(std::span<const uint8_t
   if (blob.size() < kHeaderBytes || !IsQuantisedBlob(blob)) {
     return Status::Corrupt("quantised features blob: missing 'KLQ' header");
   }
-  if (blob[3] != kVersion) {
+  if (blob[3] != kVersion && blob[3] != kThumbnailVersion) {
     return Status::Corrupt("quantised features blob: unsupported version " +
                            std::to_string(blob[3]));
   }
+  QuantisedFeatures f;
+  size_t thumbnail_bytes = 0;
+  if (blob[3] == kThumbnailVersion) {
+    const int tw = blob[6], th = blob[7];
+    if (tw < 1 || th < 1 || tw > kThumbnailLongSide || th > kThumbnailLongSide) {
+      return Status::Corrupt("quantised features blob: thumbnail size " + std::to_string(tw) + "x" +
+                             std::to_string(th) + " outside 1..32");
+    }
+    f.thumbnail.width = tw;
+    f.thumbnail.height = th;
+    thumbnail_bytes = (static_cast<size_t>(tw) * th + 1) / 2;
+  }
   const int n = blob[4] | (blob[5] << 8);
-  if (n > kMaxQuantisedKeypoints || blob.size() != kHeaderBytes + static_cast<size_t>(n) * 8) {
+  const size_t keypoint_bytes = static_cast<size_t>(n) * 8;
+  if (n > MaxQuantisedKeypoints(f.thumbnail) ||
+      blob.size() != kHeaderBytes + keypoint_bytes + thumbnail_bytes) {
     return Status::Corrupt("quantised features blob: " + std::to_string(blob.size()) +
                            " bytes for " + std::to_string(n) + " keypoints");
   }
-  QuantisedFeatures f;
+  if (!f.thumbnail.empty()) {
+    const int tw = f.thumbnail.width, th = f.thumbnail.height;
+    PageThumbnail::Unpack(tw, th, blob.subspan(kHeaderBytes + keypoint_bytes, thumbnail_bytes),
+                          &f.thumbnail);
+  }
   f.vocabulary_id = GetU32(&blob[8]);
   std::memcpy(&f.page_width, &blob[12], 4);
   std::memcpy(&f.page_height, &blob[16], 4);

@@ -292,18 +292,23 @@ RegisteredPageExtras AnalyzeForRegistration(const cv::Mat& pixels,
   }
   // As many keypoints as a 4 KB quantised blob holds, spread by extraction
   // (better than a subset of more: 20-48 vs 14-38 inliers on typeset pages).
+  // The page's thumbnail (page_thumbnail.h) takes the room of 40-64 of them.
+  fingerprint::PageThumbnail thumbnail = fingerprint::MakePageThumbnail(*local_gray);
   fingerprint::LocalFeatureOptions registered = options.registered_features;
-  registered.max_keypoints =
-      std::min(registered.max_keypoints, fingerprint::kMaxQuantisedKeypoints);
+  const int max_keypoints = fingerprint::MaxQuantisedKeypoints(thumbnail);
+  registered.max_keypoints = std::min(registered.max_keypoints, max_keypoints);
   Result<fingerprint::LocalFeatures> features =
       fingerprint::ExtractLocalFeatures(*local_gray, false, registered);
   if (!features.ok()) {
     extras.local_status = features.status();
     return extras;
   }
-  // 4 KB per page: visual words, signatures and positions (quantised_features.h).
-  extras.local_features =
-      fingerprint::Quantise(*features, fingerprint::VisualVocabulary::BuiltIn()).Serialize();
+  // 4 KB per page: visual words, signatures, positions and the thumbnail
+  // (quantised_features.h).
+  fingerprint::QuantisedFeatures quantised =
+      fingerprint::Quantise(*features, fingerprint::VisualVocabulary::BuiltIn(), max_keypoints);
+  quantised.thumbnail = std::move(thumbnail);
+  extras.local_features = quantised.Serialize();
   return extras;
 }
 
@@ -672,7 +677,8 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
 
   LocalTimes times;
   std::string trace;
-  outcome.hits = GateAndVerify(*query, mirrored ? &*mirrored : nullptr, pdq_hits, times, trace);
+  outcome.hits =
+      GateAndVerify(*query, mirrored ? &*mirrored : nullptr, *gray, pdq_hits, times, trace);
 
   // The second chance (RobustOptions::content_query_max_fraction): nothing
   // accepted, and the page's content, padded, is materially smaller than the
@@ -704,7 +710,7 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
         std::string candidates;
         if (content.size() > 0) {
           outcome.hits = GateAndVerify(content, content_mirrored ? &*content_mirrored : nullptr,
-                                       pdq_hits, times, candidates);
+                                       *gray, pdq_hits, times, candidates);
           for (RobustHit& hit : outcome.hits) {
             if (hit.method == "local") hit.view = "trimmed";
           }
@@ -744,7 +750,7 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
     if (!look.ok() || look->size() == 0) continue;
     const double ms_describe = MsSince(t_zoom);
     std::string candidates;
-    outcome.hits = GateAndVerify(*look, nullptr, pdq_hits, times, candidates);
+    outcome.hits = GateAndVerify(*look, nullptr, *gray, pdq_hits, times, candidates);
     const size_t accepted = outcome.hits.size();
     std::erase_if(outcome.hits, [&](const RobustHit& hit) {
       return hit.inliers > 0 && hit.verification.grid_cells < options_.crop_zoom_min_grid_cells &&
@@ -776,7 +782,7 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
     if (look.ok() && look->size() > 0) {
       const double ms_describe = MsSince(t_unbanded);
       std::string candidates;
-      outcome.hits = GateAndVerify(*look, nullptr, pdq_hits, times, candidates);
+      outcome.hits = GateAndVerify(*look, nullptr, filled, pdq_hits, times, candidates);
       std::erase_if(outcome.hits, [&](const RobustHit& hit) {
         return hit.inliers > 0 && hit.verification.grid_cells < options_.crop_zoom_min_grid_cells &&
                hit.inliers < options_.crop_zoom_min_inliers;
@@ -815,7 +821,7 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
         std::string candidates;
         if (other.size() > 0) {
           std::vector<RobustHit> hits = outcome.hits;
-          for (RobustHit& hit : GateAndVerify(other, nullptr, pdq_hits, times, candidates)) {
+          for (RobustHit& hit : GateAndVerify(other, nullptr, *gray, pdq_hits, times, candidates)) {
             if (hit.method == "local") hit.view = on_left ? "left" : "right";
             hits.push_back(std::move(hit));
           }
@@ -834,8 +840,18 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
              cascade_trace + second_trace);
 }
 
+fingerprint::PageThumbnail RobustMatcher::ThumbnailOf(int64_t unit_id) {
+  std::lock_guard<std::mutex> lock(catalog_mutex_);
+  Result<std::vector<uint8_t>> blob = store_.catalog().GetLocalFeatures(unit_id);
+  if (!blob.ok() || !fingerprint::QuantisedFeatures::IsQuantisedBlob(*blob)) return {};
+  Result<fingerprint::QuantisedFeatures> f = fingerprint::QuantisedFeatures::Deserialize(*blob);
+  if (!f.ok()) return {};
+  return std::move(f->thumbnail);
+}
+
 std::vector<RobustHit> RobustMatcher::GateAndVerify(const fingerprint::LocalFeatures& query,
                                                     const fingerprint::LocalFeatures* mirrored,
+                                                    const cv::Mat& query_gray,
                                                     const std::vector<RobustHit>& pdq_hits,
                                                     LocalTimes& times, std::string& trace) {
   // Every candidate is first verified with a tenth of the RANSAC iterations
@@ -887,6 +903,12 @@ std::vector<RobustHit> RobustMatcher::GateAndVerify(const fingerprint::LocalFeat
     auto [it, inserted] = fetched.try_emplace(unit);
     if (inserted) it->second = local_index_->Features(unit);
     return it->second.get();
+  };
+  std::map<int64_t, fingerprint::PageThumbnail> thumbnails;
+  auto thumbnail_of = [&](int64_t unit) -> const fingerprint::PageThumbnail& {
+    auto [it, inserted] = thumbnails.try_emplace(unit);
+    if (inserted) it->second = ThumbnailOf(unit);
+    return it->second;
   };
   // Positional stop words (RobustOptions::boilerplate): the verification of
   // an accepted candidate on its keypoints that are not layout shared with
@@ -1008,6 +1030,27 @@ std::vector<RobustHit> RobustMatcher::GateAndVerify(const fingerprint::LocalFeat
         }
       }
       v.mirrored = words.mirrored;
+      // The photometric check (RobustOptions::appearance_min_inliers):
+      // measured for every sane candidate with a few inliers when tracing.
+      const bool appearance_eligible = !v.accepted && options_.appearance_min_inliers > 0 &&
+                                       v.inliers >= options_.appearance_min_inliers &&
+                                       FailedOnlyCoverage(v);
+      if (appearance_eligible || (tracing && v.sane && v.inliers >= 8)) {
+        const fingerprint::PageThumbnail& t = thumbnail_of(unit);
+        if (!t.empty()) {
+          v.appearance =
+              fingerprint::CompareAppearance(query_gray, v.homography, v.mirrored, t, ref_page);
+        }
+        if (appearance_eligible && v.appearance.measured &&
+            v.appearance.correlation >= options_.min_appearance_correlation &&
+            v.appearance.worst_cell <= options_.max_appearance_worst_cell &&
+            v.appearance.compared >= options_.min_appearance_compared &&
+            v.appearance.contrast >= options_.min_appearance_contrast) {
+          v.accepted = true;
+          v.by_appearance = true;
+          v.rejected_by.clear();
+        }
+      }
       return o;
     };
     Outcome best = verify(q);
@@ -1040,7 +1083,16 @@ std::vector<RobustHit> RobustMatcher::GateAndVerify(const fingerprint::LocalFeat
           "\"" + ",\"rejected_by\":\"" +
           (v.accepted && !accepted ? std::string("boilerplate") : v.rejected_by) + "\"" +
           ",\"accepted\":" + (accepted ? "true" : "false") +
-          ",\"content_frame\":" + (best.content_frame ? "true" : "false") + distinct.trace;
+          ",\"content_frame\":" + (best.content_frame ? "true" : "false") +
+          ",\"by_appearance\":" + (v.by_appearance ? "true" : "false") + distinct.trace;
+      if (v.appearance.compared > 0) {
+        trace += ",\"appearance\":{\"measured\":" +
+                 std::string(v.appearance.measured ? "true" : "false") +
+                 ",\"correlation\":" + std::to_string(v.appearance.correlation) +
+                 ",\"compared\":" + std::to_string(v.appearance.compared) +
+                 ",\"contrast\":" + std::to_string(v.appearance.contrast) +
+                 ",\"worst_cell\":" + std::to_string(v.appearance.worst_cell) + "}";
+      }
       if (best.content) {
         const fingerprint::Verification& c = *best.content;
         trace += ",\"content\":{\"inliers\":" + std::to_string(c.inliers) +

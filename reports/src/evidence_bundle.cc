@@ -129,6 +129,12 @@ std::string Describe(const MatchedUnit& u) {
     }
     s += ", " + std::to_string(g.grid_cells) + "/16 grid cells, " + g.model + " scale " +
          Fixed(g.scale, 2) + " rotation " + Fixed(g.rotation_deg, 1) + " deg";
+    if (g.accepted_by == "appearance") {
+      s += "; accepted on appearance: the suspect page warped onto the registered one "
+           "correlates " +
+           Fixed(g.appearance, 3) + " with it over " +
+           std::to_string(static_cast<int>(g.appearance_compared * 100 + 0.5)) + "% of its area";
+    }
   }
   if (u.mirrored) s += ", mirrored";
   return s;

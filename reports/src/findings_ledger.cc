@@ -70,6 +70,15 @@ Result<GeometryEvidence> GeometryFromJson(const json& j) {
   KAGAMI_ASSIGN_OR_RETURN(g.perspective, Get<double>(j, "perspective"));
   KAGAMI_ASSIGN_OR_RETURN(g.model, Get<std::string>(j, "model"));
   KAGAMI_ASSIGN_OR_RETURN(g.projective_gain, Get<double>(j, "projective_gain"));
+  // Ledgers written before the photometric check have none of these.
+  if (j.contains("accepted_by")) {
+    KAGAMI_ASSIGN_OR_RETURN(g.accepted_by, Get<std::string>(j, "accepted_by"));
+    KAGAMI_ASSIGN_OR_RETURN(g.appearance, Get<double>(j, "appearance"));
+    KAGAMI_ASSIGN_OR_RETURN(g.appearance_compared, Get<double>(j, "appearance_compared"));
+    if (g.accepted_by != "geometry" && g.accepted_by != "appearance") {
+      return Status::Corrupt("geometry accepted_by is \"" + g.accepted_by + "\"");
+    }
+  }
   if (g.coverage_of != "page" && g.coverage_of != "content") {
     return Status::Corrupt("geometry coverage_of is \"" + g.coverage_of + "\"");
   }

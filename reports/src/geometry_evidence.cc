@@ -22,6 +22,11 @@ GeometryEvidence GeometryOf(const pipeline::PageMatchRecord& m) {
   g.perspective = v.perspective;
   g.model = v.model;
   g.projective_gain = v.projective_gain;
+  g.accepted_by = v.by_appearance ? "appearance" : "geometry";
+  if (v.appearance.measured) {
+    g.appearance = v.appearance.correlation;
+    g.appearance_compared = v.appearance.compared;
+  }
   return g;
 }
 
@@ -42,7 +47,10 @@ nlohmann::json GeometryToJson(const GeometryEvidence& g, int decimals) {
           {"rotation_deg", round(g.rotation_deg)},
           {"perspective", round(g.perspective)},
           {"model", g.model},
-          {"projective_gain", round(g.projective_gain)}};
+          {"projective_gain", round(g.projective_gain)},
+          {"accepted_by", g.accepted_by},
+          {"appearance", g.appearance < -1 ? -2.0 : round(g.appearance)},
+          {"appearance_compared", round(g.appearance_compared)}};
 }
 
 }  // namespace kagami::reports::internal

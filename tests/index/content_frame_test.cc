@@ -86,8 +86,9 @@ class ContentFrameTest : public ::testing::Test {
   void SetUp() override { ASSERT_TRUE(registered_) << "registering the pages failed"; }
 
   // Registered file name -> whether its match was verified in the content frame.
-  static std::map<std::string, bool> ScanOne(const std::string& name, const cv::Mat& bgr,
-                                             int content_frame_min_inliers) {
+  static std::map<std::string, bool> ScanOne(
+      const std::string& name, const cv::Mat& bgr, int content_frame_min_inliers,
+      int appearance_min_inliers = RobustOptions{}.appearance_min_inliers) {
     const fs::path folder = *dir_ / ("q_" + name);
     fs::remove_all(folder);
     WriteBytes(folder / (name + ".jpg"), synth::EncodeJpeg(bgr, 85));
@@ -95,6 +96,7 @@ class ContentFrameTest : public ::testing::Test {
     EXPECT_TRUE(store.ok());
     pipeline::ScanOptions options;
     options.robust.content_frame_min_inliers = content_frame_min_inliers;
+    options.robust.appearance_min_inliers = appearance_min_inliers;
     std::map<std::string, bool> matched;
     Status s =
         pipeline::Scan(**store, {folder.string()}, options, [&](const pipeline::VolumeReport& r) {
@@ -125,8 +127,17 @@ TEST_F(ContentFrameTest, SmallDrawingOnALargePageMatchesItsRepost) {
 TEST_F(ContentFrameTest, WithoutTheContentFrameTheRepostIsMissed) {
   // The same query measured against the whole registered page only: its
   // inliers cover too little of it (the reason the content frame exists).
+  // The photometric check (RobustOptions::appearance_min_inliers) is off: it
+  // accepts this copy too (the next test).
   const cv::Mat copy = Reposted(SmallDrawingPage(8100, 560, 180));
-  EXPECT_TRUE(ScanOne("repost_page_frame", copy, 0).empty());
+  EXPECT_TRUE(ScanOne("repost_page_frame", copy, 0, /*appearance_min_inliers=*/0).empty());
+}
+
+TEST_F(ContentFrameTest, WithoutTheContentFrameTheRepostIsAcceptedOnAppearance) {
+  const cv::Mat copy = Reposted(SmallDrawingPage(8100, 560, 180));
+  const std::map<std::string, bool> found = ScanOne("repost_appearance", copy, 0);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_TRUE(found.count("small.jpg"));
 }
 
 TEST_F(ContentFrameTest, UnrelatedDrawingInTheSamePlaceIsNotMatched) {

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "sqlite_db.h"
 #include "temp_dir.h"
 
@@ -121,6 +123,9 @@ TEST(FindingsLedgerTest, GeometricEvidenceRoundTripsAndOlderUnitsStillRead) {
   g.perspective = 0.004;
   g.model = "similarity";
   g.projective_gain = 2.5;
+  g.accepted_by = "appearance";
+  g.appearance = 0.9512345;
+  g.appearance_compared = 0.61;
   in.units[0].geometry = g;
   const std::string without = FindingToJson(SampleFinding("w1", "2026-11-29T10:00:00Z"));
   EXPECT_EQ(without.find("geometry"), std::string::npos);  // older bodies are unchanged
@@ -135,7 +140,25 @@ TEST(FindingsLedgerTest, GeometricEvidenceRoundTripsAndOlderUnitsStillRead) {
   EXPECT_EQ(out.model, "similarity");
   EXPECT_DOUBLE_EQ(out.coverage, 0.712346);  // stored at 6 decimals
   EXPECT_EQ(out.grid_cells, 14);
+  EXPECT_EQ(out.accepted_by, "appearance");
+  EXPECT_DOUBLE_EQ(out.appearance, 0.951235);
+  EXPECT_DOUBLE_EQ(out.appearance_compared, 0.61);
   EXPECT_EQ(FindingToJson(rec->finding), FindingToJson(in));
+  {
+    // A ledger written before the photometric check: geometry without its keys.
+    nlohmann::json older = nlohmann::json::parse(FindingToJson(in));
+    nlohmann::json& geometry = older["units"][0]["geometry"];
+    geometry.erase("accepted_by");
+    geometry.erase("appearance");
+    geometry.erase("appearance_compared");
+    auto read = FindingFromJson(older.dump());
+    ASSERT_TRUE(read.ok()) << read.status().ToString();
+    EXPECT_EQ(read->units.at(0).geometry->accepted_by, "geometry");
+    EXPECT_EQ(read->units.at(0).geometry->appearance, -2);
+    nlohmann::json odd = nlohmann::json::parse(FindingToJson(in));
+    odd["units"][0]["geometry"]["accepted_by"] = "votes";
+    EXPECT_FALSE(FindingFromJson(odd.dump()).ok());
+  }
 
   std::string body = FindingToJson(in);
   const std::string model = "\"model\":\"similarity\"";

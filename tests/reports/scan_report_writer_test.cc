@@ -110,6 +110,8 @@ TEST(ScanReportWriterTest, JsonlCarriesTheEvidenceOfEachMatch) {
   EXPECT_DOUBLE_EQ(v["projective_gain"].get<double>(), 3.1416);
   EXPECT_EQ(v["distinct_inliers"], 41);
   EXPECT_EQ(v["layout_keypoints"], 120);
+  EXPECT_EQ(v["accepted_by"], "geometry");
+  EXPECT_EQ(v["appearance"], -2);  // not measured
 }
 
 TEST(ScanReportWriterTest, JsonlMarksALayoutCheckThatDidNotRunWithMinusOne) {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "kagami/fingerprint/local_features.h"
+#include "kagami/fingerprint/page_thumbnail.h"
 
 namespace kagami::fingerprint {
 
@@ -110,9 +111,16 @@ struct Verification {
   // the homography places it, clipped to the query page: the region of the
   // query this match explains (see RegionsOverlap).
   cv::Rect2d query_region;
+  // The photometric check against the registered page's thumbnail
+  // (page_thumbnail.h), where the caller measured it (measured = false
+  // otherwise).
+  Appearance appearance;
   // accepted = sane && inliers >= min_inliers && coverage >= min_coverage &&
-  // overlap_coverage >= min_overlap_coverage && grid_cells >= min_grid_cells.
+  // overlap_coverage >= min_overlap_coverage && grid_cells >= min_grid_cells;
+  // or, where the caller accepts on appearance (by_appearance), sane and
+  // inliers >= min_inliers with the appearance measured alike.
   bool accepted = false;
+  bool by_appearance = false;
   std::string rejected_by;  // the first failed condition ("" when accepted)
 };
 

@@ -8,6 +8,7 @@
 #include "kagami/base/status.h"
 #include "kagami/fingerprint/geometric_verifier.h"
 #include "kagami/fingerprint/local_features.h"
+#include "kagami/fingerprint/page_thumbnail.h"
 #include "kagami/fingerprint/simd.h"
 #include "kagami/fingerprint/visual_vocabulary.h"
 
@@ -36,17 +37,27 @@ struct QuantisedFeatures {
   std::vector<uint16_t> words;
   std::vector<uint32_t> signatures;  // low 24 bits
   std::vector<cv::Point2f> points;   // normalised units
+  // The page's appearance (page_thumbnail.h); empty in version 1 blobs. It
+  // takes the room of (its bytes / 8) keypoints: MaxQuantisedKeypoints().
+  PageThumbnail thumbnail;
 
   int size() const { return static_cast<int>(words.size()); }
 
-  // "KLQ" v1: magic, version, count (u16), vocabulary id (u32), page size
-  // (2 x f32), then 8 bytes per keypoint. At most kMaxQuantisedBytes.
+  // "KLQ" v1: magic, version, count (u16), 2 reserved bytes, vocabulary id
+  // (u32), page size (2 x f32), then 8 bytes per keypoint. v2 (written when
+  // there is a thumbnail): the reserved bytes hold the thumbnail's width and
+  // height, and its packed levels follow the keypoints. At most
+  // kMaxQuantisedBytes.
   std::vector<uint8_t> Serialize() const;
-  // kCorrupt on a wrong magic/version, count above kMaxQuantisedKeypoints,
-  // inconsistent size or a page size outside (0, 1].
+  // kCorrupt on a wrong magic/version, count above MaxQuantisedKeypoints(),
+  // inconsistent size, a thumbnail size outside 1..32 or a page size outside
+  // (0, 1].
   static Result<QuantisedFeatures> Deserialize(std::span<const uint8_t> blob);
   static bool IsQuantisedBlob(std::span<const uint8_t> blob);
 };
+
+// Keypoints a blob with `thumbnail` holds (kMaxQuantisedKeypoints without one).
+int MaxQuantisedKeypoints(const PageThumbnail& thumbnail);
 
 // Quantises a registered (non-mirrored, ORB) page's features. Keeps at most
 // `max_keypoints`, spread over an 8x8 grid in the features' order (strongest

@@ -161,6 +161,28 @@ struct RobustOptions {
   // stage and 41 with raw descriptors (bench/RESULTS.md sections 5 and 11,
   // "Sparse and low-contrast pages"). 0 disables it.
   int content_frame_min_inliers = 40;
+  // The photometric check (fingerprint/page_thumbnail.h): a candidate that
+  // still fails only coverage, overlap coverage or inlier spread, with at
+  // least appearance_min_inliers inliers, is accepted when the query warped
+  // onto the registered page by the verified transform correlates (ZNCC) with
+  // the page's stored thumbnail at least min_appearance_correlation, its
+  // residual in every cell of a 4x4 grid at most max_appearance_worst_cell
+  // (Appearance::worst_cell), over at least min_appearance_compared of the
+  // thumbnail's pixels, with the thumbnail's compared pixels' standard
+  // deviation at least min_appearance_contrast levels of 0..15. A copy looks
+  // like its page everywhere it shows it; a chance consensus of a few shared
+  // motifs does not, nor does a drawing that shares most of another's artwork
+  // (a face with another mouth: correlation 0.96, worst cell 0.91). Pages
+  // registered without a thumbnail (blob version 1) never are. Measured on
+  // real images (bench/RESULTS.md section 11, "Appearance"): candidates
+  // eligible here, true pairs correlation >= 0.962, worst cell <= 0.51;
+  // unrelated ones (2,838 queries of the false-match sweep) worst cell
+  // >= 0.78. 0: off.
+  int appearance_min_inliers = 20;
+  double min_appearance_correlation = 0.95;
+  double max_appearance_worst_cell = 0.6;
+  double min_appearance_compared = 0.3;
+  double min_appearance_contrast = 0.25;
   fingerprint::QuantisedMatchOptions quantised_match;
   // A landscape query (width >= wide_query_aspect x height) usually shows a
   // page at its full height: a 16:9 pad, a spread, a screenshot. Besides the
@@ -479,10 +501,16 @@ class RobustMatcher {
   // accepted hits, best first, at most two non-overlapping. Appends the
   // candidates' trace entries (JSON objects, comma-separated) to `trace`
   // when tracing.
+  // `query_gray`: the pixels `query` was described from (its normalised
+  // frame's long side), for the photometric check.
   std::vector<RobustHit> GateAndVerify(const fingerprint::LocalFeatures& query,
                                        const fingerprint::LocalFeatures* mirrored,
+                                       const cv::Mat& query_gray,
                                        const std::vector<RobustHit>& pdq_hits, LocalTimes& times,
                                        std::string& trace);
+  // The registered page's thumbnail from its catalog blob (empty when it has
+  // none or the catalog cannot read it).
+  fingerprint::PageThumbnail ThumbnailOf(int64_t unit_id);
   void RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPage& encoded,
                      const std::vector<RobustHit>& pdq_hits, const LocalHints& hints, int crop_zoom,
                      PageOutcome& outcome);

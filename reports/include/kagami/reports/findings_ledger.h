@@ -124,6 +124,14 @@ struct GeometryEvidence {
   double perspective = 0;            // max w / min w - 1 over the matched region
   std::string model = "homography";  // the transform judged: "homography" or "similarity"
   double projective_gain = 0;        // F statistic of homography over similarity
+  // "geometry": the thresholds above held; "appearance": coverage or spread
+  // fell short and the photometric check accepted (index::RobustOptions::
+  // appearance_min_inliers): the suspect page warped onto the registered one
+  // correlates `appearance` (ZNCC, -1..1) over `appearance_compared` of it.
+  // appearance is -2 where it was not measured.
+  std::string accepted_by = "geometry";
+  double appearance = -2;
+  double appearance_compared = 0;
 };
 
 struct MatchedUnit {
