@@ -25,10 +25,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-testing::CommandResult Kagami(const std::vector<std::string>& args) {
-  return testing::RunKagami(args, testing::Stderr::kMerge);
-}
-
 TEST(AppearanceEvidenceTest, CroppedPhotoIsReportedWithTheAppearanceThatAcceptedIt) {
   const fs::path photo_path = testing::Wallpaper("Kite");
   if (!fs::exists(photo_path)) GTEST_SKIP() << photo_path << " missing";
@@ -42,10 +38,8 @@ TEST(AppearanceEvidenceTest, CroppedPhotoIsReportedWithTheAppearanceThatAccepted
   cv::imwrite((dir / "suspect/kite-cropped.jpg").string(), photo(inner).clone(),
               {cv::IMWRITE_JPEG_QUALITY, 85});
 
-  testing::CommandResult r = Kagami({"--data", data, "register", "--work", "photo-1", "--title",
-                                     "Kite", "--kind", "other", (dir / "reg").string()});
-  ASSERT_EQ(r.exit_code, 0) << r.out;
-  r = Kagami({"--data", data, "scan", "--record", "--format", "jsonl", (dir / "suspect").string()});
+  const testing::CommandResult r = testing::RegisterAndScanRecorded(
+      data, "photo-1", "Kite", (dir / "reg").string(), (dir / "suspect").string());
   ASSERT_EQ(r.exit_code, 0) << r.out;
   int matches = 0;
   for (const json& j : testing::JsonLines(r.out, true)) {

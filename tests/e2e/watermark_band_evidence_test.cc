@@ -27,10 +27,6 @@ using nlohmann::json;
 
 constexpr char kDrawing[] = "/usr/share/openclipart/png/food/fondue_uliphant_01.png";
 
-testing::CommandResult Kagami(const std::vector<std::string>& args) {
-  return testing::RunKagami(args, testing::Stderr::kMerge);
-}
-
 TEST(WatermarkBandEvidenceTest, ScanFindsTheStrippedCopyAndTheReportNamesTheView) {
   if (!fs::exists(kDrawing)) GTEST_SKIP() << kDrawing << " missing (openclipart-png)";
   testing::TempDir dir;
@@ -50,10 +46,8 @@ TEST(WatermarkBandEvidenceTest, ScanFindsTheStrippedCopyAndTheReportNamesTheView
   cv::imwrite((dir / "reg/fondue.png").string(), page);
   cv::imwrite((dir / "suspect/fondue-copy.jpg").string(), copy, {cv::IMWRITE_JPEG_QUALITY, 80});
 
-  testing::CommandResult r = Kagami({"--data", data, "register", "--work", "art-1", "--title",
-                                     "Fondue", "--kind", "other", (dir / "reg").string()});
-  ASSERT_EQ(r.exit_code, 0) << r.out;
-  r = Kagami({"--data", data, "scan", "--record", "--format", "jsonl", (dir / "suspect").string()});
+  const testing::CommandResult r = testing::RegisterAndScanRecorded(
+      data, "art-1", "Fondue", (dir / "reg").string(), (dir / "suspect").string());
   ASSERT_EQ(r.exit_code, 0) << r.out;
   int matches = 0;
   for (const json& j : testing::JsonLines(r.out, true)) {

@@ -81,13 +81,10 @@ class AppearanceCheckTest : public ::testing::Test {
       cv::imwrite((dir_ / "unrelated" / (p.stem().string() + ".jpg")).string(), LoadOnWhite(p, 800),
                   {cv::IMWRITE_JPEG_QUALITY, 85});
     }
-    auto store = Store::Open(dir_ / "data");
-    ASSERT_TRUE(store.ok()) << store.status().ToString();
-    store_ = std::move(store).value();
-    auto summary = ::kagami::testing::RegisterFolder(
-        *store_, dir_ / "registered", {"real", "Real images", "", WorkKind::kOther, {}});
-    ASSERT_TRUE(summary.ok()) << summary.status().ToString();
-    ASSERT_EQ(summary->units_added, static_cast<int>(Registered().size()));
+    store_ = ::kagami::testing::OpenAndRegister(dir_ / "data", dir_ / "registered",
+                                                {"real", "Real images", "", WorkKind::kOther, {}},
+                                                static_cast<int>(Registered().size()));
+    ASSERT_NE(store_, nullptr);
   }
   void TearDown() override {
     store_.reset();

@@ -57,6 +57,20 @@ inline CommandResult RunKagami(const std::vector<std::string>& args, Stderr err 
   return RunShell(cmd, err);
 }
 
+// Registers the folder `reg` as work `work` (kind "other", title `title`) in
+// the store at `data`, then scans `suspect` with `--record --format jsonl`,
+// stderr merged. The scan's result, or the registration's when it failed.
+inline CommandResult RegisterAndScanRecorded(const std::string& data, const std::string& work,
+                                             const std::string& title, const std::string& reg,
+                                             const std::string& suspect) {
+  const CommandResult r = RunKagami(
+      {"--data", data, "register", "--work", work, "--title", title, "--kind", "other", reg},
+      Stderr::kMerge);
+  if (r.exit_code != 0) return r;
+  return RunKagami({"--data", data, "scan", "--record", "--format", "jsonl", suspect},
+                   Stderr::kMerge);
+}
+
 // Makes a signing key for the store at `data`, exports its findings to
 // `bundle` and verifies the bundle, from the command line. Returns the
 // bundle's report.html, or "" when a step failed (its output in `failure`).
