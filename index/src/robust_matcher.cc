@@ -292,7 +292,7 @@ RegisteredPageExtras AnalyzeForRegistration(const cv::Mat& pixels,
   }
   // As many keypoints as a 4 KB quantised blob holds, spread by extraction
   // (better than a subset of more: 20-48 vs 14-38 inliers on typeset pages).
-  // The page's thumbnail (page_thumbnail.h) takes the room of 40-64 of them.
+  // The page's thumbnail (page_thumbnail.h) takes the room of up to 64 of them.
   fingerprint::PageThumbnail thumbnail = fingerprint::MakePageThumbnail(*local_gray);
   fingerprint::LocalFeatureOptions registered = options.registered_features;
   const int max_keypoints = fingerprint::MaxQuantisedKeypoints(thumbnail);
