@@ -7,6 +7,7 @@
 // query keypoints outside the accepted page's region afresh against the
 // rejected candidates and verifies them with the full RANSAC.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <map>
@@ -37,7 +38,9 @@ class SpreadSecondPageTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!fs::exists(kNotoSansCjk)) GTEST_SKIP() << kNotoSansCjk << " missing (fonts-noto-cjk)";
-    dir_ = fs::path(::testing::TempDir()) / "kagami_spread_second_page";
+    // One directory per process: ctest runs this fixture's tests at once.
+    dir_ = fs::path(::testing::TempDir()) /
+           ("kagami_spread_second_page_" + std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "registered");
     fs::create_directories(dir_ / "spreads");

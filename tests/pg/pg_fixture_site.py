@@ -55,6 +55,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         for k, v in (extra or {}).items():
             self.send_header(k, v)
         self.end_headers()
+        # The request ends, for the access log, when its body is handed to the
+        # socket: from then on the client may finish and start another one, and
+        # a time taken after the write (and the log's lock) would count a
+        # descheduled server thread as a request still on the wire.
+        self.sent_at = time.time()
         self.wfile.write(body)
         return status
 
@@ -106,6 +111,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         start = time.time()
+        self.sent_at = None
         host = (self.headers.get("Host") or "").split(":")[0]
         path = self.path.split("?")[0]
         if ARGS.latency_ms > 0:
@@ -118,7 +124,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             status = self.send(404, b"unknown host", "text/plain")
         with LOCK:
             with open(ARGS.log, "a") as f:
-                f.write("%.6f %.6f %s %s %d\n" % (start, time.time(), host, path, status))
+                f.write("%.6f %.6f %s %s %d\n" % (start, self.sent_at or time.time(), host, path, status))
 
 
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
