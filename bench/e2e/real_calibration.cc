@@ -29,7 +29,8 @@
 //   (local_features.h) at registration and query;
 //   --set registered_min_fast_threshold=20 only at registration (a store
 //   registered before it, scanned with it).
-//   --pdq-only: only the PDQ distances per view (true and unrelated pairs);
+//   --pdq-only: only the PDQ distances per view (true and unrelated pairs)
+//   and the line-skew gains behind the "levelled" view (WORK/line_skew.csv);
 //   --reg-crop adds the PDQ hash of that crop (fractions per side) of every
 //   registered page to its hashes (a measurement: registration does not).
 //   --peer-no-cascade: the third column is Kagami with the same settings
@@ -45,6 +46,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -831,6 +833,39 @@ int main(int argc, char** argv) {
       }
     }
     {
+      // The line-skew measurement behind the "levelled" view
+      // (fingerprint::MeasureLineSkew) on every registered page (upright)
+      // and every query: its best angle and gain, where it measured one.
+      std::ofstream csv(work / "line_skew.csv");
+      csv << "set,file,angle,gain,levelled\n";
+      std::vector<std::pair<std::string, fs::path>> skew_dirs = dirs;
+      skew_dirs.emplace_back("registered", reg_dir);
+      std::map<std::string, std::vector<double>> gains;
+      std::map<std::string, std::pair<int, int>> levelled;  // views made, files
+      for (const auto& [set, dir] : skew_dirs) {
+        for (const fs::path& file : Sorted(dir, ".jpg")) {
+          const cv::Mat g = DecodeLikeScan(file);
+          const std::optional<fp::LineSkew> skew = fp::MeasureLineSkew(g);
+          const bool made = fp::DetectSkewedLines(g).has_value();
+          auto& [n_made, n] = levelled[set];
+          ++n;
+          n_made += made;
+          if (!skew) continue;
+          gains[set].push_back(skew->gain);
+          csv << set << ',' << file.filename().string() << ',' << skew->angle_deg << ','
+              << skew->gain << ',' << made << '\n';
+        }
+      }
+      std::printf("\nline skew (MeasureLineSkew): gain of the best angle over level, per set\n");
+      for (auto& [set, g] : gains) {
+        std::sort(g.begin(), g.end());
+        auto q = [&](double f) { return g[static_cast<size_t>(f * (g.size() - 1))]; };
+        std::printf("  %-16s measured %zu/%d, gain p50 %.2f p95 %.2f max %.2f, levelled %d\n",
+                    set.c_str(), g.size(), levelled[set].second, q(0.5), q(0.95), g.back(),
+                    levelled[set].first);
+      }
+    }
+    {
       std::ofstream csv(work / "pdq_pairs.csv");
       csv << "kind,edit,query,view,x,y,w,h,view_quality,ref_quality,ref,distance,detail,ref_"
              "detail\n";
@@ -854,7 +889,8 @@ int main(int argc, char** argv) {
     std::printf(
         "| pairs | n | min | p1 | p5 | p50 | p95 | max | <= 24 | <= 31 |\n"
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-    for (const char* view : {"full", "trimmed", "box", "left", "right", "deskewed", "unbanded"}) {
+    for (const char* view :
+         {"full", "trimmed", "box", "left", "right", "deskewed", "levelled", "unbanded"}) {
       for (int t = 0; t < 2; ++t) {
         std::vector<const PdqPair*> sel;
         for (const PdqPair& p : t == 0 ? true_best : unrelated_pairs)

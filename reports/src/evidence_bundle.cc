@@ -115,6 +115,9 @@ std::string Describe(const MatchedUnit& u) {
     s += " (a strip laid across the page's blank paper, filled from the paper around it)";
   if (u.view == MatchView::kDeskewed)
     s += " (a page lying askew on a plain canvas, turned upright by the angle of its edges)";
+  if (u.view == MatchView::kLevelled)
+    s += " (lines of type or staves lying askew on plain paper, turned level by the angle of "
+         "the lines)";
   if (u.distance >= 0) s += ", PDQ distance " + std::to_string(u.distance) + "/256";
   s += ", similarity " + Fixed(u.similarity, 3);
   if (u.inliers > 0) {

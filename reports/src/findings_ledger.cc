@@ -148,6 +148,8 @@ std::string_view MatchViewName(MatchView v) {
       return "unbanded";
     case MatchView::kDeskewed:
       return "deskewed";
+    case MatchView::kLevelled:
+      return "levelled";
   }
   return "full";
 }
@@ -160,8 +162,10 @@ Result<MatchView> ParseMatchView(std::string_view name) {
   if (name == "box") return MatchView::kBox;
   if (name == "unbanded") return MatchView::kUnbanded;
   if (name == "deskewed") return MatchView::kDeskewed;
-  return Status::InvalidArgument("unknown match view \"" + std::string(name) +
-                                 "\" (full, trimmed, left, right, box, unbanded, deskewed)");
+  if (name == "levelled") return MatchView::kLevelled;
+  return Status::InvalidArgument(
+      "unknown match view \"" + std::string(name) +
+      "\" (full, trimmed, left, right, box, unbanded, deskewed, levelled)");
 }
 
 std::string_view ReviewStateName(ReviewState s) {

@@ -2,7 +2,9 @@
 // canvas (a page scanned or pasted askew), from the command line: `kagami
 // scan` finds it through the "deskewed" view, the finding records that view,
 // and the exported bundle's report says what the view is. A real photo from
-// plasma-workspace-wallpapers; skipped when it is missing.
+// plasma-workspace-wallpapers (skipped when it is missing); a page of type
+// turned on paper of its own level (tests/data/real/, gnuplot-doc's manual),
+// found through the "levelled" view.
 
 #include <gtest/gtest.h>
 
@@ -77,6 +79,42 @@ TEST(SkewedPageEvidenceTest, ScanFindsTheTurnedCopyAndTheReportNamesTheView) {
       testing::ExportVerifiedReport(data, (dir / "bundle").string(), &failure);
   ASSERT_FALSE(report.empty()) << failure;
   EXPECT_NE(report.find("view deskewed (a page lying askew on a plain canvas"), std::string::npos);
+}
+
+TEST(SkewedPageEvidenceTest, ScanFindsTheTurnedPageOfTypeAndTheReportNamesTheView) {
+  testing::TempDir dir;
+  const std::string data = (dir / "data").string();
+  const fs::path page_path = fs::path(KAGAMI_TEST_DATA_DIR) / "real" / "manual-051.jpg";
+  const cv::Mat page = cv::imread(page_path.string(), cv::IMREAD_COLOR);
+  ASSERT_FALSE(page.empty()) << page_path;
+  // Turned 3 degrees counter-clockwise on white: no page edge to follow.
+  const cv::Mat copy = testing::Turned(page, 3.0, cv::Scalar(255, 255, 255));
+  fs::create_directories(dir / "reg");
+  fs::create_directories(dir / "suspect");
+  fs::copy_file(page_path, dir / "reg/p051.jpg");
+  cv::imwrite((dir / "suspect/p051-askew.jpg").string(), copy, {cv::IMWRITE_JPEG_QUALITY, 85});
+
+  testing::CommandResult r = Kagami({"--data", data, "register", "--work", "manual-1", "--title",
+                                     "Manual", "--kind", "other", (dir / "reg").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  r = Kagami({"--data", data, "scan", "--local", "never", "--record", "--format", "jsonl",
+              (dir / "suspect").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  int matches = 0;
+  for (const json& j : testing::JsonLines(r.out, true)) {
+    if (j.value("type", "") != "match") continue;
+    ++matches;
+    EXPECT_EQ(j["ref_member"], "p051.jpg") << j.dump();
+    EXPECT_EQ(j["view"], "levelled") << j.dump();
+    EXPECT_LE(j["distance"].get<int>(), 24) << j.dump();
+  }
+  EXPECT_EQ(matches, 1) << r.out;
+
+  std::string failure;
+  const std::string report =
+      testing::ExportVerifiedReport(data, (dir / "bundle").string(), &failure);
+  ASSERT_FALSE(report.empty()) << failure;
+  EXPECT_NE(report.find("view levelled (lines of type or staves lying askew"), std::string::npos);
 }
 
 }  // namespace

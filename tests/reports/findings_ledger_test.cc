@@ -67,14 +67,16 @@ TEST(FindingsLedgerTest, EntryHashFollowsTheDocumentedPreimage) {
 }
 
 TEST(FindingsLedgerTest, EveryMatchViewNameParsesBackAndUnknownNamesAreRefused) {
-  for (MatchView v : {MatchView::kFull, MatchView::kTrimmed, MatchView::kLeft, MatchView::kRight,
-                      MatchView::kBox, MatchView::kUnbanded, MatchView::kDeskewed}) {
+  for (MatchView v :
+       {MatchView::kFull, MatchView::kTrimmed, MatchView::kLeft, MatchView::kRight, MatchView::kBox,
+        MatchView::kUnbanded, MatchView::kDeskewed, MatchView::kLevelled}) {
     Result<MatchView> back = ParseMatchView(MatchViewName(v));
     ASSERT_TRUE(back.ok()) << MatchViewName(v);
     EXPECT_EQ(*back, v);
   }
   EXPECT_EQ(MatchViewName(MatchView::kUnbanded), "unbanded");
   EXPECT_EQ(MatchViewName(MatchView::kDeskewed), "deskewed");
+  EXPECT_EQ(MatchViewName(MatchView::kLevelled), "levelled");
   EXPECT_FALSE(ParseMatchView("banded").ok());
 }
 

@@ -175,6 +175,64 @@ struct SkewOptions {
 std::optional<cv::RotatedRect> DetectSkewedPage(const cv::Mat& gray,
                                                 const SkewOptions& options = {});
 
+// Lines or columns of type (or staves, panel borders) turned by a few degrees
+// on paper of the canvas's level: a typeset page, a page of Japanese columns
+// or a score scanned or pasted askew, whose paper shows no edge for
+// DetectSkewedPage to follow. The turn moves its PDQ hash as far
+// as a photo's; the angle is that of its lines.
+//
+// Method: projection profiles (W. Postl, "Detection of linear oblique
+// structures and skew scan in digitized documents", ICPR 1986; J. J. Hull,
+// "Document image skew detection: survey and annotated bibliography", 1998).
+// On a copy at most `working_long_side` px long (3x3 blur), the four corner
+// pixels within `corner_tolerance` gray levels of each other give the paper's
+// level; ink is every pixel further than `ink_tolerance` from it, and must be
+// `min_ink_fraction` to `max_ink_fraction` of the image. The ink is projected
+// across lines turned by every `step_deg` in [-max_angle_deg, max_angle_deg]
+// (at most `max_points` ink pixels, evenly sampled), each 1 px wide, and
+// across columns turned as much (Japanese type runs in vertical columns); the
+// profile's sum of squared counts is largest where lines or columns of type,
+// staves or panel borders run along the projection. The direction whose best
+// angle gains more over its level profile is kept. The best angle, refined
+// to a tenth of the step within a step of it, is taken when it is at least
+// `min_angle_deg` from level and its score is at least `min_gain` times the
+// level profile's (a drawing's or photo's best angle is mostly chance: its
+// profile barely changes; a few, such as a screenshot's interface, gain as
+// much as type and get a view that matches nothing).
+// Returns the rectangle around the ink at that angle, grown by `margin` of its
+// size on each side, in input pixels, as DeskewPage takes it; or std::nullopt.
+struct LineSkewOptions {
+  int working_long_side = 384;
+  int corner_tolerance = 12;
+  int ink_tolerance = 48;
+  double min_ink_fraction = 0.002;
+  double max_ink_fraction = 0.4;
+  double min_angle_deg = 0.75;
+  double max_angle_deg = 10.0;
+  double step_deg = 1.0;
+  int max_points = 4000;
+  double min_gain = 1.5;
+  double margin = 0.02;
+};
+std::optional<cv::RotatedRect> DetectSkewedLines(const cv::Mat& gray,
+                                                 const LineSkewOptions& options = {});
+
+// What DetectSkewedLines measured, before its angle and gain rules: the best
+// angle (OpenCV's convention, as DetectSkewedPage's), its score over the level
+// profile's, and the rectangle around the ink at that angle (input pixels,
+// grown by `margin`). std::nullopt when the corners are not one level or the
+// ink is outside its fractions. For calibration and tests.
+struct LineSkew {
+  double angle_deg = 0;
+  double gain = 0;
+  cv::RotatedRect ink;
+  // The page's frame when the image is a canvas just large enough to hold a
+  // page turned by angle_deg (an editor's or a reader's turn), with all the
+  // ink inside it; centred on the image.
+  std::optional<cv::RotatedRect> frame;
+};
+std::optional<LineSkew> MeasureLineSkew(const cv::Mat& gray, const LineSkewOptions& options = {});
+
 // The page inside `page` (as DetectSkewedPage returns it) turned upright: an
 // image of page.size (rounded, at least 1x1), sampled bilinearly, the canvas
 // replicated where the rectangle leaves the input.
@@ -182,18 +240,20 @@ cv::Mat DeskewPage(const cv::Mat& gray, const cv::RotatedRect& page);
 
 // One image to hash for a query page.
 struct View {
-  // CV_8UC1; shares memory with the input (a ROI), except "unbanded" and
-  // "deskewed" (copies).
+  // CV_8UC1; shares memory with the input (a ROI), except "unbanded",
+  // "deskewed" and "levelled" (copies).
   cv::Mat image;
-  // "full", "trimmed", "box", "left", "right", "deskewed" or "unbanded".
+  // "full", "trimmed", "box", "left", "right", "deskewed", "levelled" or
+  // "unbanded".
   std::string name;
   cv::Rect rect_in_original;  // where `image` lies in the input
   // "unbanded": the input rows DetectOverlayBand found and `image` has filled
   // (empty for the other views).
   cv::Range strip_rows = cv::Range(0, 0);
-  // "deskewed": the degrees the page was turned back by (DetectSkewedPage's
-  // angle; 0 for the other views). rect_in_original is then the bounding box
-  // of the turned page.
+  // "deskewed", "levelled": the degrees the page was turned back by
+  // (DetectSkewedPage's or DetectSkewedLines's angle; 0 for the other views).
+  // rect_in_original is then the bounding box of the turned page (the whole
+  // image for "levelled").
   double turned_deg = 0;
 };
 
@@ -204,9 +264,11 @@ struct View {
 // required over 90% of the rows: a screenshot's page edge is not a seam).
 // Left/right are in image order; with right-to-left manga the "right" half is
 // the earlier page. "deskewed": a page DetectSkewedPage finds turned on a
-// canvas, turned upright by DeskewPage. "unbanded" (last) is the image with a band found by
-// DetectOverlayBand filled by FillOverlayBand, then trimmed of its uniform
-// margins (the band, spanning the width, had kept them).
+// canvas, turned upright by DeskewPage; where there is none, "levelled": lines
+// DetectSkewedLines finds askew, the page's frame (LineSkew::frame: the image
+// holds just the turned page) turned level by DeskewPage. "unbanded" (last) is the image with a
+// band found by DetectOverlayBand filled by FillOverlayBand, then trimmed of its uniform margins
+// (the band, spanning the width, had kept them).
 std::vector<View> NormalizedViews(const cv::Mat& gray, const TrimOptions& options = {});
 
 }  // namespace kagami::fingerprint

@@ -42,7 +42,7 @@ struct PageMatchRecord {
   UnitRef ref;                 // what that unit is
   std::string method = "pdq";  // "pdq", "local" or "both"
   // The scanned view that matched: full, trimmed, box, left, right, unbanded,
-  // deskewed.
+  // deskewed, levelled.
   std::string view = "full";
   int view_quality = -1;  // PDQ quality of that view (-1: PDQ did not match)
   int inliers = 0;        // geometric verification (0: not verified)

@@ -70,8 +70,10 @@ Result<MatchMethod> ParseMatchMethod(std::string_view name);
 // around it.
 // kDeskewed: a page lying askew on a plain canvas, turned upright
 // (fingerprint::DetectSkewedPage).
-enum class MatchView { kFull, kTrimmed, kLeft, kRight, kBox, kUnbanded, kDeskewed };
-// "full", "trimmed", "left", "right", "box", "unbanded", "deskewed"
+// kLevelled: lines of type or staves lying askew on paper that shows no edge,
+// turned level by the angle of the lines (fingerprint::DetectSkewedLines).
+enum class MatchView { kFull, kTrimmed, kLeft, kRight, kBox, kUnbanded, kDeskewed, kLevelled };
+// "full", "trimmed", "left", "right", "box", "unbanded", "deskewed", "levelled"
 std::string_view MatchViewName(MatchView v);
 Result<MatchView> ParseMatchView(std::string_view name);
 
