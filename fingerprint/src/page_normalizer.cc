@@ -690,16 +690,25 @@ std::optional<cv::RotatedRect> PageRectangle(const cv::Mat& image, int canvas, i
   return r;
 }
 
+// The mean of the four pixels one in from the corners of a working copy (at
+// least 3x3) when they lie within `tolerance` gray levels of each other: the
+// level of a canvas or paper around the image's content; else nullopt.
+std::optional<int> CornerLevel(const cv::Mat& w, int tolerance) {
+  const int corners[4] = {w.at<uint8_t>(1, 1), w.at<uint8_t>(1, w.cols - 2),
+                          w.at<uint8_t>(w.rows - 2, 1), w.at<uint8_t>(w.rows - 2, w.cols - 2)};
+  const auto [lo, hi] = std::minmax_element(std::begin(corners), std::end(corners));
+  if (*hi - *lo > tolerance) return std::nullopt;
+  return (corners[0] + corners[1] + corners[2] + corners[3] + 2) / 4;
+}
+
 std::optional<cv::RotatedRect> SkewedPageOf(const cv::Mat& gray, const SkewOptions& options,
                                             const WorkingCopy* shared) {
   double scale = 1.0;
   const cv::Mat w = WorkingOf(gray, options.working_long_side, shared, scale);
   if (w.cols < 16 || w.rows < 16) return std::nullopt;
-  const int corners[4] = {w.at<uint8_t>(1, 1), w.at<uint8_t>(1, w.cols - 2),
-                          w.at<uint8_t>(w.rows - 2, 1), w.at<uint8_t>(w.rows - 2, w.cols - 2)};
-  const auto [lo, hi] = std::minmax_element(std::begin(corners), std::end(corners));
-  if (*hi - *lo > options.corner_tolerance) return std::nullopt;
-  const int canvas = (corners[0] + corners[1] + corners[2] + corners[3] + 2) / 4;
+  const std::optional<int> corner_level = CornerLevel(w, options.corner_tolerance);
+  if (!corner_level) return std::nullopt;
+  const int canvas = *corner_level;
   const double image_area = static_cast<double>(w.cols) * w.rows;
   // The page's pixels, counted vectorised: too few for any rectangle that
   // could pass (type or a drawing on paper of the canvas's level) stop here.
@@ -788,11 +797,9 @@ std::optional<LineSkew> LineSkewOf(const cv::Mat& gray, const LineSkewOptions& o
   double scale = 1.0;
   const cv::Mat w = WorkingOf(gray, options.working_long_side, shared, scale);
   if (w.cols < 16 || w.rows < 16) return std::nullopt;
-  const int corners[4] = {w.at<uint8_t>(1, 1), w.at<uint8_t>(1, w.cols - 2),
-                          w.at<uint8_t>(w.rows - 2, 1), w.at<uint8_t>(w.rows - 2, w.cols - 2)};
-  const auto [lo, hi] = std::minmax_element(std::begin(corners), std::end(corners));
-  if (*hi - *lo > options.corner_tolerance) return std::nullopt;
-  const int paper = (corners[0] + corners[1] + corners[2] + corners[3] + 2) / 4;
+  const std::optional<int> corner_level = CornerLevel(w, options.corner_tolerance);
+  if (!corner_level) return std::nullopt;
+  const int paper = *corner_level;
   cv::Mat difference;
   cv::absdiff(w, cv::Scalar(paper), difference);
   const cv::Mat ink = difference > options.ink_tolerance;
