@@ -846,7 +846,9 @@ int main(int argc, char** argv) {
         for (const fs::path& file : Sorted(dir, ".jpg")) {
           const cv::Mat g = DecodeLikeScan(file);
           const std::optional<fp::LineSkew> skew = fp::MeasureLineSkew(g);
-          const bool made = fp::DetectSkewedLines(g).has_value();
+          // A levelled view is made where the angle levels the page and the
+          // image holds just the page (the frame).
+          const bool made = skew && skew->frame.has_value();
           auto& [n_made, n] = levelled[set];
           ++n;
           n_made += made;

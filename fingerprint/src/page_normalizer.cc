@@ -792,6 +792,14 @@ double ProfileScore(const std::vector<cv::Point2f>& points, double deg, bool col
   return score;
 }
 
+// DetectSkewedLines's rule: the angle far enough from level and within
+// range, the gain high enough.
+bool LevelsPage(const LineSkew& skew, const LineSkewOptions& options) {
+  const double angle = std::abs(skew.angle_deg);
+  return angle >= options.min_angle_deg && angle <= options.max_angle_deg &&
+         skew.gain >= options.min_gain;
+}
+
 std::optional<LineSkew> LineSkewOf(const cv::Mat& gray, const LineSkewOptions& options,
                                    const WorkingCopy* shared) {
   double scale = 1.0;
@@ -864,6 +872,7 @@ std::optional<LineSkew> LineSkewOf(const cv::Mat& gray, const LineSkewOptions& o
   LineSkew skew;
   skew.angle_deg = best_deg;
   skew.gain = level_score > 0 ? best_score / level_score : 0;
+  if (!LevelsPage(skew, options)) return skew;
   // The ink's extent in the levelled frame (u along the lines, v across).
   const double a = best_deg * CV_PI / 180.0;
   const float s = static_cast<float>(std::sin(a)), c = static_cast<float>(std::cos(a));
@@ -875,14 +884,6 @@ std::optional<LineSkew> LineSkewOf(const cv::Mat& gray, const LineSkewOptions& o
     v_min = std::min(v_min, v);
     v_max = std::max(v_max, v);
   }
-  const float uc = (u_min + u_max) / 2, vc = (v_min + v_max) / 2;
-  const float width = (u_max - u_min + 1) * (1 + 2 * static_cast<float>(options.margin)) + 2;
-  const float height = (v_max - v_min + 1) * (1 + 2 * static_cast<float>(options.margin)) + 2;
-  const cv::Point2f centre_w(uc * c - vc * s + cx, uc * s + vc * c + cy);
-  const float f = static_cast<float>(scale);
-  skew.ink =
-      cv::RotatedRect(cv::Point2f((centre_w.x + 0.5f) * f - 0.5f, (centre_w.y + 0.5f) * f - 0.5f),
-                      cv::Size2f(width * f, height * f), static_cast<float>(best_deg));
   // The page turned on a canvas just large enough to hold it: W = w cos + h
   // sin, H = w sin + h cos, solved for the page's w and h.
   const double ca = std::cos(std::abs(a)), sa = std::sin(std::abs(a));
@@ -903,10 +904,7 @@ std::optional<LineSkew> LineSkewOf(const cv::Mat& gray, const LineSkewOptions& o
 std::optional<LineSkew> SkewedLinesOf(const cv::Mat& gray, const LineSkewOptions& options,
                                       const WorkingCopy* shared) {
   std::optional<LineSkew> skew = LineSkewOf(gray, options, shared);
-  if (!skew) return std::nullopt;
-  const double angle = std::abs(skew->angle_deg);
-  if (angle < options.min_angle_deg || angle > options.max_angle_deg) return std::nullopt;
-  if (skew->gain < options.min_gain) return std::nullopt;
+  if (!skew || !LevelsPage(*skew, options)) return std::nullopt;
   return skew;
 }
 
@@ -942,12 +940,9 @@ std::optional<cv::RotatedRect> DetectSkewedPage(const cv::Mat& gray, const SkewO
   return SkewedPageOf(gray, options, nullptr);
 }
 
-std::optional<cv::RotatedRect> DetectSkewedLines(const cv::Mat& gray,
-                                                 const LineSkewOptions& options) {
+std::optional<LineSkew> DetectSkewedLines(const cv::Mat& gray, const LineSkewOptions& options) {
   assert(gray.type() == CV_8UC1 && !gray.empty());
-  const std::optional<LineSkew> skew = SkewedLinesOf(gray, options, nullptr);
-  if (!skew) return std::nullopt;
-  return skew->ink;
+  return SkewedLinesOf(gray, options, nullptr);
 }
 
 std::optional<LineSkew> MeasureLineSkew(const cv::Mat& gray, const LineSkewOptions& options) {

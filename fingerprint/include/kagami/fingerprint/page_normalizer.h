@@ -178,8 +178,8 @@ std::optional<cv::RotatedRect> DetectSkewedPage(const cv::Mat& gray,
 // Lines or columns of type (or staves, panel borders) turned by a few degrees
 // on paper of the canvas's level: a typeset page, a page of Japanese columns
 // or a score scanned or pasted askew, whose paper shows no edge for
-// DetectSkewedPage to follow. The turn moves its PDQ hash as far
-// as a photo's; the angle is that of its lines.
+// DetectSkewedPage to follow. The turn moves its PDQ hash as far as a
+// photo's; the angle is that of its lines.
 //
 // Method: projection profiles (W. Postl, "Detection of linear oblique
 // structures and skew scan in digitized documents", ICPR 1986; J. J. Hull,
@@ -194,13 +194,12 @@ std::optional<cv::RotatedRect> DetectSkewedPage(const cv::Mat& gray,
 // profile's sum of squared counts is largest where lines or columns of type,
 // staves or panel borders run along the projection. The direction whose best
 // angle gains more over its level profile is kept. The best angle, refined
-// to a tenth of the step within a step of it, is taken when it is at least
-// `min_angle_deg` from level and its score is at least `min_gain` times the
-// level profile's (a drawing's or photo's best angle is mostly chance: its
-// profile barely changes; a few, such as a screenshot's interface, gain as
-// much as type and get a view that matches nothing).
-// Returns the rectangle around the ink at that angle, grown by `margin` of its
-// size on each side, in input pixels, as DeskewPage takes it; or std::nullopt.
+// to a tenth of the step within a step of it, levels the page when it is at
+// least `min_angle_deg` from level (and at most `max_angle_deg`) and its
+// score is at least `min_gain` times the level profile's (a drawing's or
+// photo's best angle is mostly chance: its profile barely changes; a few,
+// such as a screenshot's interface, gain as much as type, and their ink then
+// leaves the frame LineSkew::frame requires, so no view is made).
 struct LineSkewOptions {
   int working_long_side = 384;
   int corner_tolerance = 12;
@@ -212,25 +211,26 @@ struct LineSkewOptions {
   double step_deg = 1.0;
   int max_points = 4000;
   double min_gain = 1.5;
-  double margin = 0.02;
 };
-std::optional<cv::RotatedRect> DetectSkewedLines(const cv::Mat& gray,
-                                                 const LineSkewOptions& options = {});
 
-// What DetectSkewedLines measured, before its angle and gain rules: the best
-// angle (OpenCV's convention, as DetectSkewedPage's), its score over the level
-// profile's, and the rectangle around the ink at that angle (input pixels,
-// grown by `margin`). std::nullopt when the corners are not one level or the
-// ink is outside its fractions. For calibration and tests.
+// What the measurement found: the best angle (OpenCV's convention, as
+// DetectSkewedPage's: DeskewPage turns a rectangle of this angle upright),
+// its score over the level profile's, and, only where the angle levels the
+// page, the page's frame when the image is a canvas just large enough to
+// hold a page turned by that angle (an editor's or a reader's turn), with
+// all the ink inside it: centred on the image, in input pixels.
 struct LineSkew {
   double angle_deg = 0;
   double gain = 0;
-  cv::RotatedRect ink;
-  // The page's frame when the image is a canvas just large enough to hold a
-  // page turned by angle_deg (an editor's or a reader's turn), with all the
-  // ink inside it; centred on the image.
   std::optional<cv::RotatedRect> frame;
 };
+
+// The measurement where its angle levels the page, else std::nullopt.
+std::optional<LineSkew> DetectSkewedLines(const cv::Mat& gray, const LineSkewOptions& options = {});
+
+// The measurement whatever its angle and gain (for calibration and tests);
+// std::nullopt when the corners are not one level or the ink is outside its
+// fractions.
 std::optional<LineSkew> MeasureLineSkew(const cv::Mat& gray, const LineSkewOptions& options = {});
 
 // The page inside `page` (as DetectSkewedPage returns it) turned upright: an
