@@ -1,5 +1,6 @@
 #include "command.h"
 
+#include <algorithm>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -72,6 +73,10 @@ class RegisterCommand : public Command {
             {{"file", e.source}, {"member", e.member}, {"error", e.status.ToString()}});
       }
       j["errors"] = errors;
+      nlohmann::json elsewhere = nlohmann::json::array();
+      for (const auto& e : s.in_other_works)
+        elsewhere.push_back({{"file", e.file}, {"work", e.work_id}});
+      j["assets_in_other_works"] = elsewhere;
       std::cout << JsonDump(j) << '\n';
     } else {
       std::cout << "registered " << work.id << " \"" << work.title << "\": " << s.units_added
@@ -80,6 +85,18 @@ class RegisterCommand : public Command {
         std::cout << " (" << s.units_low_quality << " too plain to index)";
       std::cout << ", " << s.assets_skipped << " files already registered, " << s.errors.size()
                 << " errors\n";
+      if (!s.in_other_works.empty()) {
+        std::cout << "  " << s.in_other_works.size()
+                  << " of them are registered under another work, which keeps them (the "
+                     "catalog holds each file once; a scan reports their pages for that work):\n";
+        constexpr size_t kListed = 10;
+        for (size_t i = 0; i < std::min(kListed, s.in_other_works.size()); ++i) {
+          std::cout << "    " << s.in_other_works[i].file << " (work "
+                    << s.in_other_works[i].work_id << ")\n";
+        }
+        if (s.in_other_works.size() > kListed)
+          std::cout << "    ... and " << s.in_other_works.size() - kListed << " more\n";
+      }
       if (s.assets_incomplete > 0) {
         std::cout << "  " << s.assets_incomplete
                   << " files had failed pages and were not registered; run again to retry them\n";

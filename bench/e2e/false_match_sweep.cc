@@ -38,7 +38,10 @@
 //     --photo-crops: crops/resizes per unrelated photo (default 10). --keep
 //     reuses the query folders and the store of an earlier run with the same
 //     flags (rescans only). --appearance-min-inliers: RobustOptions'
-//     photometric check's inlier floor (0: off).
+//     photometric check's inlier floor (0: off). --work-per-page: every
+//     registered page its own work, so that twins (the same picture in
+//     another work, RobustOptions::twin_radius) are reported, and counted as
+//     false or wrong matches like any other.
 // Writes WORK/queries.csv (one line per query: group, nearest PDQ distance,
 // strongest local candidate) and WORK/trace/*.jsonl (the local stage's trace).
 // Exit status 1 when any unrelated query matched, 0 otherwise, 2 on errors.
@@ -161,6 +164,9 @@ std::string Describe(const kagami::pipeline::PageMatchRecord& m) {
                 m.method.c_str(), m.view.c_str(), m.hit.distance, m.view_quality, m.ref.quality,
                 m.inliers, m.coverage, v.overlap_coverage, v.grid_cells, v.scale, v.anisotropy,
                 v.rotation_deg, v.perspective, m.content_frame ? "content" : "page", v.matches);
+  if (m.twin_of != 0)
+    return std::string(buf) + ", twin of unit " + std::to_string(m.twin_of) + " (" +
+           std::to_string(m.twin_bits) + " registered bits apart)";
   return buf;
 }
 
@@ -175,6 +181,7 @@ int main(int argc, char** argv) {
   int true_max = 20;
   int photo_crops = 10;
   bool keep = false;
+  bool work_per_page = false;
   int appearance_min_inliers = kagami::index::RobustOptions{}.appearance_min_inliers;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
@@ -193,12 +200,15 @@ int main(int argc, char** argv) {
       photo_crops = next();
     else if (flag == "--keep")
       keep = true;
+    else if (flag == "--work-per-page")
+      work_per_page = true;
     else if (flag == "--appearance-min-inliers")
       appearance_min_inliers = next();
     else {
       std::fprintf(stderr,
                    "usage: %s [--work DIR] [--threads T] [--max N] [--unrelated-max N] "
-                   "[--true-max N] [--photo-crops N] [--keep] [--appearance-min-inliers N]\n",
+                   "[--true-max N] [--photo-crops N] [--keep] [--appearance-min-inliers N] "
+                   "[--work-per-page]\n",
                    argv[0]);
       return 2;
     }
@@ -530,7 +540,7 @@ int main(int argc, char** argv) {
     kagami::pipeline::RegisterOptions reg;  // the `register` defaults
     reg.extract.threads = threads;
     kagami::index::Work w{"sweep", "False-match sweep", "", kagami::index::WorkKind::kOther, {}};
-    auto summary = kagami::pipeline::RegisterWork(*store, w, {reg_dir.string()}, reg);
+    auto summary = kagami::bench::RegisterFolder(*store, reg_dir, w, reg, work_per_page);
     if (!summary.ok()) {
       std::fprintf(stderr, "%s\n", summary.status().ToString().c_str());
       return 2;

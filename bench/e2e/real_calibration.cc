@@ -20,7 +20,7 @@
 //
 // Usage: kagami_bench_real_calibration [--work DIR] [--threads T] [--max N]
 //     [--scan-only] [--skip-previous | --peer-no-cascade] [--trace-dir DIR]
-//     [--swap] [--set key=value ...] [--pdq-only [--reg-crop l,t,r,b ...]]
+//     [--swap] [--work-per-page] [--set key=value ...] [--pdq-only [--reg-crop l,t,r,b ...]]
 //   --max limits registered items per category (default 30).
 //   --swap registers the items the default split queries as unrelated, and
 //   queries with the ones it registers (a held-out check of thresholds chosen
@@ -33,6 +33,9 @@
 //   and the line-skew gains behind the "levelled" view (WORK/line_skew.csv);
 //   --reg-crop adds the PDQ hash of that crop (fractions per side) of every
 //   registered page to its hashes (a measurement: registration does not).
+//   --work-per-page registers every page as a work of its own, so that a
+//   page taken for the same picture as another (RobustOptions::twin_radius)
+//   is reported beside it and counted as a wrong or false match.
 //   --peer-no-cascade: the third column is Kagami with the same settings
 //   without the local stage's cascade (RobustOptions::cascade), scanned side
 //   by side with it.
@@ -615,6 +618,7 @@ int main(int argc, char** argv) {
   // Register the odd items and query with the even ones: a held-out corpus
   // for thresholds chosen on the default split (same sources, other images).
   bool swap_halves = false;
+  bool work_per_page = false;
   // The third contender is Kagami with the same --set options but without the
   // local cascade (RobustOptions::cascade), instead of the previous rule.
   bool peer_no_cascade = false;
@@ -643,6 +647,8 @@ int main(int argc, char** argv) {
       skip_previous = true;
     else if (flag == "--swap")
       swap_halves = true;
+    else if (flag == "--work-per-page")
+      work_per_page = true;
     else if (flag == "--peer-no-cascade")
       peer_no_cascade = true;
     else if (flag == "--trace-dir" && i + 1 < argc)
@@ -1141,7 +1147,8 @@ int main(int argc, char** argv) {
     reg.robust_options.registered_features.min_fast_threshold = registered_min_fast_threshold;
     kagami::index::Work w{"bench", "Bench", "", kagami::index::WorkKind::kOther, {}};
     auto start = Clock::now();
-    auto summary = kagami::pipeline::RegisterWork(*contenders[c].store, w, {reg_dir.string()}, reg);
+    auto summary =
+        kagami::bench::RegisterFolder(*contenders[c].store, reg_dir, w, reg, work_per_page);
     const double secs = std::chrono::duration<double>(Clock::now() - start).count();
     if (!summary.ok()) {
       std::fprintf(stderr, "%s\n", summary.status().ToString().c_str());

@@ -12,6 +12,7 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "kagami/fingerprint/hash256.h"
 #include "kagami/fingerprint/visual_vocabulary.h"
 
 namespace kagami::index {
@@ -218,6 +219,27 @@ fingerprint::QuantisedQuery KeypointsOutside(const fingerprint::QuantisedQuery& 
   }
   return out;
 }
+
+// Drops the hits (with their twins) and the twins for which `drop` holds.
+template <typename Pred>
+void EraseHits(std::vector<RobustHit>& hits, Pred drop) {
+  std::erase_if(hits, drop);
+  for (RobustHit& hit : hits) std::erase_if(hit.twins, drop);
+}
+
+// Names the scanned view of the local stage's hits and their twins.
+void NameLocalView(std::vector<RobustHit>& hits, const std::string& view) {
+  for (RobustHit& hit : hits) {
+    if (hit.method == "local") hit.view = view;
+    for (RobustHit& twin : hit.twins) {
+      if (twin.method == "local") twin.view = view;
+    }
+  }
+}
+
+// PDQ hits of one group explain the same part of the scanned page: the page
+// as a whole (full, trimmed, box, ... views) or one half of a spread.
+std::string ViewGroup(const std::string& view) { return IsHalf(view) ? view : "page"; }
 
 std::vector<RobustHit> NonOverlapping(const std::vector<RobustHit>& ranked) {
   std::vector<RobustHit> kept;
@@ -510,16 +532,24 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
   std::map<std::string, RobustHit> reportable_per_view;
   for (const RobustHit& hit : pdq_candidates) {
     if (!ReportableUnverified(hit)) continue;
-    auto [it, inserted] =
-        reportable_per_view.try_emplace(IsHalf(hit.view) ? hit.view : "page", hit);
+    auto [it, inserted] = reportable_per_view.try_emplace(ViewGroup(hit.view), hit);
     if (!inserted && hit.distance < it->second.distance) it->second = hit;
   }
   std::vector<RobustHit> chosen;
   for (const auto& [group, hit] : reportable_per_view) chosen.push_back(hit);
-  std::sort(chosen.begin(), chosen.end(), [](const RobustHit& a, const RobustHit& b) {
+  const auto nearest_first = [](const RobustHit& a, const RobustHit& b) {
     return a.distance != b.distance ? a.distance < b.distance : a.unit_id < b.unit_id;
-  });
+  };
+  std::sort(chosen.begin(), chosen.end(), nearest_first);
   outcome.hits = NonOverlapping(chosen);
+  std::vector<RobustHit> reportable;
+  for (const RobustHit& hit : pdq_candidates) {
+    if (ReportableUnverified(hit)) reportable.push_back(hit);
+  }
+  std::sort(reportable.begin(), reportable.end(), nearest_first);
+  AttachTwins(outcome.hits, reportable, [](const RobustHit& a, const RobustHit& b) {
+    return ViewGroup(a.view) == ViewGroup(b.view);
+  });
   return outcome;
 }
 
@@ -545,6 +575,48 @@ int RobustMatcher::RegisteredKeypoints(int64_t unit_id) {
   if (options_.min_unverified_keypoints <= 0 || !EnsureLocalIndex().ok()) return -1;
   std::unique_ptr<fingerprint::QuantisedFeatures> features = local_index_->Features(unit_id);
   return features ? features->size() : -1;
+}
+
+void RobustMatcher::AttachTwins(
+    std::vector<RobustHit>& kept, const std::vector<RobustHit>& pool,
+    const std::function<bool(const RobustHit&, const RobustHit&)>& same_region) {
+  if (options_.twin_radius <= 0 || kept.empty() || pool.size() <= kept.size()) return;
+  std::map<int64_t, std::optional<UnitRef>> refs;
+  auto ref_of = [&](int64_t unit) -> const UnitRef* {
+    auto [it, inserted] = refs.try_emplace(unit);
+    if (inserted) {
+      std::lock_guard<std::mutex> lock(catalog_mutex_);
+      Result<UnitRef> ref = store_.catalog().GetUnitRef(unit);
+      if (ref.ok()) it->second = std::move(*ref);
+    }
+    return it->second ? &*it->second : nullptr;
+  };
+  // Works and units already reported for this page: a twin adds a work.
+  std::set<std::string> works;
+  std::set<int64_t> units;
+  for (const RobustHit& hit : kept) {
+    units.insert(hit.unit_id);
+    if (const UnitRef* ref = ref_of(hit.unit_id)) works.insert(ref->work_id);
+  }
+  for (RobustHit& hit : kept) {
+    const UnitRef* a = ref_of(hit.unit_id);
+    if (a == nullptr || a->quality < match_.min_quality) continue;
+    for (const RobustHit& candidate : pool) {
+      if (static_cast<int>(hit.twins.size()) >= options_.max_twins) break;
+      if (units.count(candidate.unit_id) > 0 || !same_region(hit, candidate)) continue;
+      const UnitRef* b = ref_of(candidate.unit_id);
+      if (b == nullptr || b->quality < match_.min_quality || works.count(b->work_id) > 0) continue;
+      const int bits = fingerprint::HammingDistance(a->pdq, b->pdq);
+      if (bits > options_.twin_radius) continue;
+      RobustHit twin = candidate;
+      twin.twins.clear();
+      twin.twin_of = hit.unit_id;
+      twin.twin_bits = bits;
+      works.insert(b->work_id);
+      units.insert(candidate.unit_id);
+      hit.twins.push_back(std::move(twin));
+    }
+  }
 }
 
 bool RobustMatcher::ReportableUnverified(const RobustHit& hit) const {
@@ -711,9 +783,7 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
         if (content.size() > 0) {
           outcome.hits = GateAndVerify(content, content_mirrored ? &*content_mirrored : nullptr,
                                        *gray, pdq_hits, times, candidates);
-          for (RobustHit& hit : outcome.hits) {
-            if (hit.method == "local") hit.view = "trimmed";
-          }
+          NameLocalView(outcome.hits, "trimmed");
         }
         if (!options_.local_trace_path.empty()) {
           second_trace = ",\"second_chance\":{\"ms\":" + std::to_string(MsSince(t_second)) +
@@ -752,7 +822,7 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
     std::string candidates;
     outcome.hits = GateAndVerify(*look, nullptr, *gray, pdq_hits, times, candidates);
     const size_t accepted = outcome.hits.size();
-    std::erase_if(outcome.hits, [&](const RobustHit& hit) {
+    EraseHits(outcome.hits, [&](const RobustHit& hit) {
       return hit.inliers > 0 && hit.verification.grid_cells < options_.crop_zoom_min_grid_cells &&
              (i >= zooms || hit.inliers < options_.crop_zoom_min_inliers);
     });
@@ -783,13 +853,11 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
       const double ms_describe = MsSince(t_unbanded);
       std::string candidates;
       outcome.hits = GateAndVerify(*look, nullptr, filled, pdq_hits, times, candidates);
-      std::erase_if(outcome.hits, [&](const RobustHit& hit) {
+      EraseHits(outcome.hits, [&](const RobustHit& hit) {
         return hit.inliers > 0 && hit.verification.grid_cells < options_.crop_zoom_min_grid_cells &&
                hit.inliers < options_.crop_zoom_min_inliers;
       });
-      for (RobustHit& hit : outcome.hits) {
-        if (hit.method == "local") hit.view = "unbanded";
-      }
+      NameLocalView(outcome.hits, "unbanded");
       if (!options_.local_trace_path.empty()) {
         second_trace += ",\"unbanded\":{\"ms\":" + std::to_string(MsSince(t_unbanded)) +
                         ",\"ms_describe\":" + std::to_string(ms_describe) +
@@ -821,10 +889,10 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
         std::string candidates;
         if (other.size() > 0) {
           std::vector<RobustHit> hits = outcome.hits;
-          for (RobustHit& hit : GateAndVerify(other, nullptr, *gray, pdq_hits, times, candidates)) {
-            if (hit.method == "local") hit.view = on_left ? "left" : "right";
-            hits.push_back(std::move(hit));
-          }
+          std::vector<RobustHit> found =
+              GateAndVerify(other, nullptr, *gray, pdq_hits, times, candidates);
+          NameLocalView(found, on_left ? "left" : "right");
+          for (RobustHit& hit : found) hits.push_back(std::move(hit));
           outcome.hits = NonOverlapping(hits);
         }
         if (!options_.local_trace_path.empty()) {
@@ -1155,8 +1223,13 @@ std::vector<RobustHit> RobustMatcher::GateAndVerify(const fingerprint::LocalFeat
     return a.inliers != b.inliers ? a.inliers > b.inliers : a.unit_id < b.unit_id;
   });
   // A page matches one registered page, or two when each explains its own
-  // region (a spread of both).
-  return NonOverlapping(verified);
+  // region (a spread of both); and the same picture in other works, each
+  // verified on its own.
+  std::vector<RobustHit> kept = NonOverlapping(verified);
+  AttachTwins(kept, verified, [](const RobustHit& a, const RobustHit& b) {
+    return fingerprint::RegionsOverlap(a.query_region, b.query_region);
+  });
+  return kept;
 }
 
 void RobustMatcher::WriteTrace(const ingest::EncodedPage& encoded, int keypoints, double ms_decode,

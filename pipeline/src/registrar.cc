@@ -93,6 +93,7 @@ class RegisterSink : public ExtractSink {
     const ingest::AssetFile& file = volumes_[volume].assets[asset];
     if (skipped_) {
       ++summary_.assets_skipped;
+      NoteOtherWork(file);
     } else if (!status.ok()) {
       // The file failed part-way (or could not be opened): nothing of it is
       // stored, so the next run reads it again.
@@ -121,6 +122,15 @@ class RegisterSink : public ExtractSink {
   }
 
   const Status& store_status() const { return store_status_; }
+
+  // A skipped file held by another work (the catalog holds each file once):
+  // named in the summary, so that the caller can say where its pages went.
+  void NoteOtherWork(const ingest::AssetFile& file) {
+    std::lock_guard<std::mutex> lock(store_mutex_);
+    Result<std::optional<AssetContent>> held = store_.catalog().GetAssetContent(sha256_);
+    if (held.ok() && held->has_value() && (*held)->asset.work_id != work_.id)
+      summary_.in_other_works.push_back({file.path.string(), (*held)->asset.work_id});
+  }
 
   // Records a store failure and stops the extraction; guarded by the caller's
   // store mutex or called from the sink's (serial) thread.

@@ -54,6 +54,8 @@ PageMatchRecord MakeRecord(const fingerprint::PageFingerprint& page, const Robus
   record.content_frame = hit.content_frame;
   record.boilerplate_keypoints = hit.boilerplate_keypoints;
   record.distinct_inliers = hit.distinct_inliers;
+  record.twin_of = hit.twin_of;
+  record.twin_bits = hit.twin_bits;
   return record;
 }
 
@@ -239,15 +241,19 @@ class ScanSink : public ExtractSink {
       report.errors.push_back(
           {report.source, page.member, outcome.local_status.WithContext("local-feature stage")});
     }
-    for (const RobustHit& hit : outcome.hits) {
+    auto add = [&](const RobustHit& hit) {
       Result<UnitRef> ref = LookUp(hit.unit_id);
       if (!ref.ok()) {
         report.errors.push_back({report.source, page.member, ref.status()});
-        continue;
+        return;
       }
       PageMatchRecord record = MakeRecord(page, hit, *ref);
       units_by_work_[record.ref.work_id].push_back(record.hit.unit_id);
       report.matches.push_back(std::move(record));
+    };
+    for (const RobustHit& hit : outcome.hits) {
+      add(hit);
+      for (const RobustHit& twin : hit.twins) add(twin);
     }
   }
 

@@ -140,6 +140,13 @@ std::string Describe(const MatchedUnit& u) {
     }
   }
   if (u.mirrored) s += ", mirrored";
+  if (u.same_picture_as) {
+    const SamePicture& t = *u.same_picture_as;
+    s += "; the same picture is registered in work " + t.work + " (" +
+         (t.ref_member.empty() ? t.ref_asset : t.ref_member) + " #" + std::to_string(t.ref_index) +
+         ", registered PDQ hashes " + std::to_string(t.registered_distance) +
+         " bits apart), which this page also matched on its own evidence";
+  }
   return s;
 }
 

@@ -149,6 +149,17 @@ std::vector<ScanFindingDraft> FindingsFromScan(const pipeline::VolumeReport& rep
       out.push_back(std::move(d));
     }
     MatchedUnit u = UnitFromMatch(m);
+    if (m.twin_of != 0) {
+      for (const pipeline::PageMatchRecord& first : report.matches) {
+        if (first.twin_of != 0 || first.hit.unit_id != m.twin_of ||
+            first.page_index != m.page_index || first.member != m.member)
+          continue;
+        u.same_picture_as =
+            SamePicture{first.ref.work_id, first.hit.unit_id,    first.ref.asset_path,
+                        first.ref.member,  first.ref.page_index, m.twin_bits};
+        break;
+      }
+    }
     if (folder) u.member = "";  // the source is the image itself
     out[it->second].finding.units.push_back(std::move(u));
   }
@@ -209,6 +220,14 @@ nlohmann::json FindingListJson(const FindingRecord& r) {
                                      {"segment_url", u.query_frame->segment_url},
                                      {"segment_sha256", u.query_frame->segment_sha256},
                                      {"segment_sequence", u.query_frame->segment_sequence}};
+    }
+    if (u.same_picture_as) {
+      units.back()["same_picture_as"] = {
+          {"work", u.same_picture_as->work},
+          {"ref_unit", u.same_picture_as->ref_unit},
+          {"ref_index", u.same_picture_as->ref_index},
+          {"ref_member", u.same_picture_as->ref_member},
+          {"registered_distance", u.same_picture_as->registered_distance}};
     }
   }
   json reviews = json::array();

@@ -236,6 +236,13 @@ std::string FindingToJson(const Finding& f) {
                                      {"segment_sequence", q.segment_sequence}};
     }
     if (u.geometry) units.back()["geometry"] = internal::GeometryToJson(*u.geometry, 6);
+    if (u.same_picture_as) {
+      const SamePicture& t = *u.same_picture_as;
+      units.back()["same_picture_as"] = {
+          {"work", t.work},           {"ref_unit", t.ref_unit},
+          {"ref_asset", t.ref_asset}, {"ref_member", t.ref_member},
+          {"ref_index", t.ref_index}, {"registered_distance", t.registered_distance}};
+    }
   }
   json headers = json::array();
   for (const auto& [name, value] : f.http_headers) headers.push_back(json::array({name, value}));
@@ -342,6 +349,18 @@ Result<Finding> FindingFromJson(std::string_view body) {
     if (g != uj.end() && !g->is_null()) {
       KAGAMI_ASSIGN_OR_RETURN(GeometryEvidence ge, GeometryFromJson(*g));
       u.geometry = std::move(ge);
+    }
+    auto t = uj.find("same_picture_as");
+    if (t != uj.end() && !t->is_null()) {
+      if (!t->is_object()) return Status::Corrupt("same_picture_as is not an object");
+      SamePicture same;
+      KAGAMI_ASSIGN_OR_RETURN(same.work, Get<std::string>(*t, "work"));
+      KAGAMI_ASSIGN_OR_RETURN(same.ref_unit, Get<int64_t>(*t, "ref_unit"));
+      KAGAMI_ASSIGN_OR_RETURN(same.ref_asset, Get<std::string>(*t, "ref_asset"));
+      KAGAMI_ASSIGN_OR_RETURN(same.ref_member, Get<std::string>(*t, "ref_member"));
+      KAGAMI_ASSIGN_OR_RETURN(same.ref_index, Get<int>(*t, "ref_index"));
+      KAGAMI_ASSIGN_OR_RETURN(same.registered_distance, Get<int>(*t, "registered_distance"));
+      u.same_picture_as = std::move(same);
     }
     f.units.push_back(std::move(u));
   }

@@ -27,6 +27,24 @@ std::string Ellipsize(const std::string& s, size_t width) {
   return "..." + s.substr(s.size() - (width - 3));
 }
 
+// The match `twin` twins (PageMatchRecord::twin_of): the record of the same
+// scanned page for the registered unit it names; null if there is none.
+const pipeline::PageMatchRecord* TwinnedMatch(const pipeline::VolumeReport& report,
+                                              const pipeline::PageMatchRecord& twin) {
+  if (twin.twin_of == 0) return nullptr;
+  for (const pipeline::PageMatchRecord& m : report.matches) {
+    if (m.twin_of == 0 && m.hit.unit_id == twin.twin_of && m.page_index == twin.page_index &&
+        m.member == twin.member)
+      return &m;
+  }
+  return nullptr;
+}
+
+std::string RefName(const pipeline::PageMatchRecord& m, size_t width) {
+  return Ellipsize(m.ref.member.empty() ? m.ref.asset_path : m.ref.member, width) + " #" +
+         std::to_string(m.ref.page_index);
+}
+
 }  // namespace
 
 Result<ReportFormat> ParseReportFormat(std::string_view name) {
@@ -82,6 +100,13 @@ std::vector<std::string> ScanReportWriter::ToJsonLines(const pipeline::VolumeRep
       j["homography"] = h;
       j["verification"] = internal::GeometryToJson(internal::GeometryOf(m), 4);
     }
+    if (const pipeline::PageMatchRecord* first = TwinnedMatch(report, m)) {
+      j["same_picture_as"] = {{"work", first->ref.work_id},
+                              {"ref_asset", first->ref.asset_path},
+                              {"ref_member", first->ref.member},
+                              {"ref_index", first->ref.page_index},
+                              {"registered_distance", m.twin_bits}};
+    }
     lines.push_back(Dump(j));
   }
   nlohmann::json s;
@@ -128,10 +153,14 @@ void ScanReportWriter::WriteText(const pipeline::VolumeReport& report) {
   const char* verdict = report.verdict == pipeline::Verdict::kMatch     ? "MATCH"
                         : report.verdict == pipeline::Verdict::kNoMatch ? "no match"
                                                                         : "ERROR";
+  const size_t twins =
+      std::count_if(report.matches.begin(), report.matches.end(),
+                    [](const pipeline::PageMatchRecord& m) { return m.twin_of != 0; });
   out_ << verdict << "  " << report.source << "  (" << report.pages
        << (report.video ? " frames, " : " pages, ")
-       << (report.video ? report.segments.size() : report.matches.size())
+       << (report.video ? report.segments.size() : report.matches.size() - twins)
        << (report.video ? " segments" : " matched");
+  if (twins > 0) out_ << ", " << twins << " also registered in another work";
   if (report.pages_low_quality > 0)
     out_ << ", " << report.pages_low_quality << " too plain to match";
   if (report.pages_local_skipped > 0)
@@ -155,8 +184,7 @@ void ScanReportWriter::WriteText(const pipeline::VolumeReport& report) {
                   "member", "work", "registered page", "dist", "sim", "how");
     out_ << line;
     for (const pipeline::PageMatchRecord& m : report.matches) {
-      std::string ref = Ellipsize(m.ref.member.empty() ? m.ref.asset_path : m.ref.member, 22) +
-                        " #" + std::to_string(m.ref.page_index);
+      std::string ref = RefName(m, 22);
       std::string how = m.method;
       if (m.hit.distance >= 0 && m.hit.variant != fingerprint::kOriginal) {
         how += std::string(" ") + VariantName(m.hit.variant);
@@ -165,6 +193,10 @@ void ScanReportWriter::WriteText(const pipeline::VolumeReport& report) {
       if (m.inliers > 0) {
         how += " " + std::to_string(m.inliers) + " inliers, coverage " +
                std::to_string(static_cast<int>(std::lround(std::min(1.0, m.coverage) * 100))) + "%";
+      }
+      if (const pipeline::PageMatchRecord* first = TwinnedMatch(report, m)) {
+        how += "; same picture as " + first->ref.work_id + " " + RefName(*first, 40) + " (" +
+               std::to_string(m.twin_bits) + " bits apart)";
       }
       std::string dist = m.hit.distance >= 0 ? std::to_string(m.hit.distance) : "-";
       std::snprintf(line, sizeof line, "    %5d  %-28s  %-16s  %-28s  %4s  %5.3f  %s\n",

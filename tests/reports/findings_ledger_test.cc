@@ -170,6 +170,33 @@ TEST(FindingsLedgerTest, GeometricEvidenceRoundTripsAndOlderUnitsStillRead) {
   EXPECT_FALSE(bad.ok());
 }
 
+TEST(FindingsLedgerTest, TheSamePictureInAnotherWorkRoundTripsAndOlderUnitsStillRead) {
+  testing::TempDir dir;
+  auto ledger = FindingsLedger::Open(dir.path(), FixedClock("2026-12-02T01:02:03Z"));
+  ASSERT_TRUE(ledger.ok()) << ledger.status().ToString();
+  Finding in = SampleFinding("reprint", "2026-12-02T10:00:00Z");
+  in.units[0].same_picture_as = SamePicture{"first", 5, "/reg/first.cbz", "003.png", 2, 4};
+  const std::string without = FindingToJson(SampleFinding("reprint", "2026-12-02T10:00:00Z"));
+  EXPECT_EQ(without.find("same_picture_as"), std::string::npos);  // older bodies are unchanged
+  auto id = (*ledger)->Append(in);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  auto rec = (*ledger)->Get(*id);
+  ASSERT_TRUE(rec.ok()) << rec.status().ToString();
+  ASSERT_TRUE(rec->finding.units.at(0).same_picture_as.has_value());
+  const SamePicture& out = *rec->finding.units[0].same_picture_as;
+  EXPECT_EQ(out.work, "first");
+  EXPECT_EQ(out.ref_unit, 5);
+  EXPECT_EQ(out.ref_asset, "/reg/first.cbz");
+  EXPECT_EQ(out.ref_member, "003.png");
+  EXPECT_EQ(out.ref_index, 2);
+  EXPECT_EQ(out.registered_distance, 4);
+  EXPECT_EQ(FindingToJson(rec->finding), FindingToJson(in));
+  EXPECT_FALSE(FindingFromJson(without)->units.at(0).same_picture_as.has_value());
+  nlohmann::json odd = nlohmann::json::parse(FindingToJson(in));
+  odd["units"][0]["same_picture_as"]["registered_distance"] = "near";
+  EXPECT_FALSE(FindingFromJson(odd.dump()).ok());
+}
+
 TEST(FindingsLedgerTest, CanonicalBodyIsStableAndSorted) {
   Finding f = SampleFinding("w1", "2026-11-29T10:00:00Z");
   std::string a = FindingToJson(f);

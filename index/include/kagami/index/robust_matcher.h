@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -298,6 +299,22 @@ struct RobustOptions {
   // matched pay for it. 0 turns it off.
   double other_page_min_width = 0.5;
   double other_page_overlap = 0.02;
+  // Twins: the same picture registered in more than one work (another
+  // edition, a reprint, a magazine chapter and its volume). A hit for
+  // registered page A also reports, for each other work, that work's page B
+  // the scanned page matches on its own evidence at the usual bar (a
+  // reportable PDQ hit of the same page or half, or a local verification
+  // accepted in the same pass for the same region) when A and B are the same
+  // picture: their registered PDQ hashes within twin_radius bits, both of
+  // quality >= MatchOptions::min_quality. Within one work a page still
+  // matches one registered page. Measured on 2,440 distinct real pictures
+  // (3.0 million pairs, bench/RESULTS.md section 11, "Twins"): pairs within 16
+  // bits are copies or recolourings of one drawing, the first different
+  // picture is 20 bits away; the same master re-encoded, retoned or blurred is
+  // within 12 bits, resampled to 75% within 16 bits for 45% of pages (PDQ moves
+  // with resampling on type and line art). 0 turns twins off.
+  int twin_radius = 16;
+  int max_twins = 8;  // per hit
   // The cheap first look (see LocalCascadeOptions); it is skipped when the
   // page has PDQ candidates or local_mirrored is set.
   LocalCascadeOptions cascade;
@@ -401,12 +418,19 @@ struct RobustHit {
   // (long side 1): the matched view's rectangle for PDQ, the registered page as
   // placed by the homography for the local stage.
   cv::Rect2d query_region;
+  // A twin (RobustOptions::twin_radius) carries the unit it twins and the
+  // bits between the two registered pages' PDQ hashes; 0 and -1 otherwise.
+  int64_t twin_of = 0;
+  int twin_bits = -1;
+  // This hit's twins in other works, each with its own evidence, best first.
+  std::vector<RobustHit> twins;
 };
 
 // The outcome of matching one scanned page, best first: one hit, or two when
 // they explain non-overlapping regions of it (fingerprint::RegionsOverlap; the
 // halves of a spread). A weaker hit overlapping a stronger one is dropped,
-// never reported as an alternative.
+// never reported as an alternative, unless it is the same picture registered
+// in another work (RobustHit::twins).
 // What the global stage learnt that the local stage uses.
 struct LocalHints {
   bool low_quality = false;  // PDQ quality below MatchOptions::min_quality
@@ -526,6 +550,11 @@ class RobustMatcher {
   int RegisteredKeypoints(int64_t unit_id);
   // Whether a PDQ hit may be reported without geometric verification.
   bool ReportableUnverified(const RobustHit& hit) const;
+  // Fills the twins of each of `kept` (RobustOptions::twin_radius) from
+  // `pool` (best first, `kept` among them): hits for other units for which
+  // `same_region(kept hit, pool hit)` holds.
+  void AttachTwins(std::vector<RobustHit>& kept, const std::vector<RobustHit>& pool,
+                   const std::function<bool(const RobustHit&, const RobustHit&)>& same_region);
 
   Store& store_;
   MatchOptions match_;

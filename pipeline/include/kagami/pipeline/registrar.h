@@ -46,7 +46,14 @@ struct RegisterOptions {
 struct RegisterSummary {
   int volumes = 0;
   int assets_added = 0;
-  int assets_skipped = 0;     // already registered (same content SHA-256)
+  int assets_skipped = 0;  // already registered (same content SHA-256)
+  // Skipped files that another work holds: the file and that work's id. Their
+  // pages stay that work's; a scan reports them for it.
+  struct HeldElsewhere {
+    std::string file;
+    std::string work_id;
+  };
+  std::vector<HeldElsewhere> in_other_works;
   int assets_incomplete = 0;  // some pages failed: not registered, retried next run
   int units_added = 0;
   int units_low_quality = 0;  // stored but not indexed (quality < Store::kMinIndexQuality)

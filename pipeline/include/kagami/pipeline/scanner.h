@@ -57,6 +57,12 @@ struct PageMatchRecord {
   // inliers without them (index::RobustHit; -1: not checked).
   int boilerplate_keypoints = -1;
   int distinct_inliers = -1;
+  // The same picture registered in another work (index::RobustHit::twins):
+  // the unit of the match this one twins, a record of the same scanned page
+  // in the same report, and the bits between the two registered pages' PDQ
+  // hashes; 0 and -1 for other matches.
+  int64_t twin_of = 0;
+  int twin_bits = -1;
 };
 
 struct WorkResult {

@@ -47,7 +47,9 @@ double BestSimilarity(const Finding& f);
 // "member","pdq","ref_unit","ref_index","ref_member","method","view","distance",
 // "similarity","inliers","coverage","time","ref_time", and for videos read over
 // http(s) "query_frame":{"file","t","ref_t","segment_url","segment_sha256",
-// "segment_sequence"}}],"reviews":[{"seq","state",
+// "segment_sequence"}, and for the same picture registered in another work
+// "same_picture_as":{"work","ref_unit","ref_index","ref_member",
+// "registered_distance"}}],"reviews":[{"seq","state",
 // "who","note","recorded_at"}],"entry_hash"}.
 nlohmann::json FindingListJson(const FindingRecord& r);
 

@@ -136,6 +136,18 @@ struct GeometryEvidence {
   double appearance_compared = 0;
 };
 
+// The same picture registered in another work (pipeline::PageMatchRecord::
+// twin_of): the registered page of that work the scanned page also matched,
+// on its own evidence, and recorded in that work's finding.
+struct SamePicture {
+  std::string work;
+  int64_t ref_unit = 0;
+  std::string ref_asset;
+  std::string ref_member;
+  int ref_index = 0;
+  int registered_distance = 0;  // PDQ bits between the two registered pages
+};
+
 struct MatchedUnit {
   // The suspect side.
   std::string member;             // path inside the suspect archive/folder ("" for a plain file)
@@ -167,6 +179,9 @@ struct MatchedUnit {
   // Local-feature matches: the verification's measurements (absent for PDQ-only
   // matches, video segments and entries recorded before it was kept).
   std::optional<GeometryEvidence> geometry;
+  // This registered page is a twin: the same picture in another work, which
+  // the scanned page matched too (absent for other matches).
+  std::optional<SamePicture> same_picture_as;
 };
 
 // One source (file or fetched media) that contains a registered work.
