@@ -77,6 +77,7 @@ class RegisterCommand : public Command {
       for (const auto& e : s.in_other_works)
         elsewhere.push_back({{"file", e.file}, {"work", e.work_id}});
       j["assets_in_other_works"] = elsewhere;
+      j["twin_pages"] = s.twin_pages;
       std::cout << JsonDump(j) << '\n';
     } else {
       std::cout << "registered " << work.id << " \"" << work.title << "\": " << s.units_added
@@ -96,6 +97,11 @@ class RegisterCommand : public Command {
         }
         if (s.in_other_works.size() > kListed)
           std::cout << "    ... and " << s.in_other_works.size() - kListed << " more\n";
+      }
+      for (const auto& [other, pages] : s.twin_pages) {
+        std::cout << "  " << pages << " of the pages added are the same pictures as pages of work "
+                  << other << " (PDQ within " << kagami::index::RobustOptions{}.twin_radius
+                  << " bits): a scan reports their copies for both works\n";
       }
       if (s.assets_incomplete > 0) {
         std::cout << "  " << s.assets_incomplete

@@ -1236,6 +1236,8 @@ int main(int argc, char** argv) {
         r.min_appearance_compared = value;
       else if (key == "min_appearance_contrast")
         r.min_appearance_contrast = value;
+      else if (key == "min_box_short_side")
+        r.min_box_short_side = static_cast<int>(value);
       else if (key == "max_projective_gain")
         r.verify.max_projective_gain = value;
       else if (key == "min_fast_threshold" || key == "registered_min_fast_threshold")

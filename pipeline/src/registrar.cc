@@ -3,6 +3,7 @@
 #include <any>
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <set>
 #include <utility>
@@ -45,9 +46,10 @@ class RegisterSink : public ExtractSink {
  public:
   RegisterSink(Store& store, const Work& work, const std::vector<ingest::Volume>& volumes,
                std::mutex& store_mutex, RegisterSummary& summary, const ProgressFn& progress,
-               std::atomic<bool>& stop)
+               std::atomic<bool>& stop, int twin_radius)
       : store_(store),
         work_(work),
+        twin_radius_(twin_radius),
         volumes_(volumes),
         store_mutex_(store_mutex),
         summary_(summary),
@@ -123,6 +125,35 @@ class RegisterSink : public ExtractSink {
 
   const Status& store_status() const { return store_status_; }
 
+  // The asset's pages that are the same picture as a registered page of
+  // another work (RobustOptions::twin_radius; both of quality >=
+  // Store::kMinIndexQuality), counted per work in the summary. Only where the
+  // index is loaded (an embedded store: a shared catalog's writer has none).
+  // Caller holds store_mutex_.
+  void CountTwins() {
+    if (twin_radius_ <= 0 || store_.pdq_index().size() == 0) return;
+    std::vector<fingerprint::Hash256> hashes;
+    for (const UnitRecord& u : units_) {
+      if (u.quality >= Store::kMinIndexQuality) hashes.push_back(u.pdq);
+    }
+    if (hashes.empty()) return;
+    Result<std::vector<std::vector<IndexHit>>> hits =
+        store_.pdq_index().RangeSearch(hashes, twin_radius_);
+    if (!hits.ok()) return;  // a count for the summary only
+    for (const std::vector<IndexHit>& page : *hits) {
+      std::set<std::string> works;
+      for (const IndexHit& hit : page) {
+        auto [it, inserted] = work_of_.try_emplace(hit.unit_id);
+        if (inserted) {
+          Result<UnitRef> ref = store_.catalog().GetUnitRef(hit.unit_id);
+          if (ref.ok() && ref->quality >= Store::kMinIndexQuality) it->second = ref->work_id;
+        }
+        if (!it->second.empty() && it->second != work_.id) works.insert(it->second);
+      }
+      for (const std::string& w : works) ++summary_.twin_pages[w];
+    }
+  }
+
   // A skipped file held by another work (the catalog holds each file once):
   // named in the summary, so that the caller can say where its pages went.
   void NoteOtherWork(const ingest::AssetFile& file) {
@@ -156,6 +187,7 @@ class RegisterSink : public ExtractSink {
       return;
     }
     std::lock_guard<std::mutex> lock(store_mutex_);
+    CountTwins();
     Result<int64_t> added = store_.AddAsset(record, units_);
     if (!added.ok()) {
       // The store itself failing (disk full, I/O, corruption) ends the run;
@@ -172,6 +204,8 @@ class RegisterSink : public ExtractSink {
 
   Store& store_;
   const Work& work_;
+  const int twin_radius_;
+  std::map<int64_t, std::string> work_of_;  // registered unit -> its work ("": not a twin)
   const std::vector<ingest::Volume>& volumes_;
   std::mutex& store_mutex_;
   RegisterSummary& summary_;
@@ -207,7 +241,8 @@ Result<RegisterSummary> RegisterWork(Store& store, const Work& work,
 
   std::mutex store_mutex;
   std::atomic<bool> stop{false};
-  RegisterSink sink(store, work, volumes, store_mutex, summary, progress, stop);
+  RegisterSink sink(store, work, volumes, store_mutex, summary, progress, stop,
+                    options.robust_options.twin_radius);
   std::set<std::string> seen_this_run;  // guarded by store_mutex
   ExtractOptions extract = options.extract;
   extract.sha256 = true;

@@ -2,8 +2,9 @@
 // edition and a reprint, each from its own files): `kagami scan --record`
 // reports a copy for both works, the second naming the first as the same
 // picture; each work gets its own finding, and the exported bundle says so.
-// A file byte-identical to one another work holds is not registered twice, and
-// `register` says which work keeps it. Real typeset pages from gnuplot-doc's
+// `register` counts the pages that are the same pictures as another work's,
+// and names the work that keeps a file byte-identical to one it holds (the
+// catalog holds each file once). Real typeset pages from gnuplot-doc's
 // manual (tests/data/real/).
 
 #include <gtest/gtest.h>
@@ -59,6 +60,8 @@ TEST(TwinPagesEvidenceTest, ACopyOfAPageTwoWorksHoldIsRecordedForBothWithTheTwin
   const std::vector<json> summary = testing::JsonLines(r.out, true);
   ASSERT_EQ(summary.size(), 1u) << r.out;
   EXPECT_EQ(summary[0]["assets_added"], 1) << r.out;
+  // Its page 50 is the same picture as the first edition's.
+  EXPECT_EQ(summary[0]["twin_pages"], json({{"first", 1}})) << r.out;
   ASSERT_EQ(summary[0]["assets_in_other_works"].size(), 1u) << r.out;
   EXPECT_EQ(summary[0]["assets_in_other_works"][0]["work"], "first") << r.out;
   EXPECT_NE(summary[0]["assets_in_other_works"][0]["file"].get<std::string>().find("p051.jpg"),

@@ -66,6 +66,11 @@ class TwinPagesTest : public ::testing::Test {
       auto summary = ::kagami::testing::RegisterFolder(*store_, dir_ / work.id, work);
       ASSERT_TRUE(summary.ok()) << summary.status().ToString();
       ASSERT_EQ(summary->units_added, pages) << work.id;
+      // Registration counts the reprint's page 50 as the first edition's
+      // picture, and nothing else of either.
+      if (work.id == "first") EXPECT_TRUE(summary->twin_pages.empty());
+      if (work.id == "reprint")
+        EXPECT_EQ(summary->twin_pages, (std::map<std::string, int>{{"first", 1}}));
     }
   }
   void TearDown() override { store_.reset(); }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,11 @@ struct RegisterSummary {
     std::string work_id;
   };
   std::vector<HeldElsewhere> in_other_works;
+  // Pages added that are the same picture as a registered page of another
+  // work (index::RobustOptions::twin_radius), per work id: a scan reports
+  // their copies for both works. Counted where the store has its PDQ index
+  // loaded (embedded stores; a shared catalog's writer loads none).
+  std::map<std::string, int> twin_pages;
   int assets_incomplete = 0;  // some pages failed: not registered, retried next run
   int units_added = 0;
   int units_low_quality = 0;  // stored but not indexed (quality < Store::kMinIndexQuality)
