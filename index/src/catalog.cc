@@ -228,6 +228,7 @@ class SqliteCatalog final : public Catalog {
   Result<std::optional<Work>> GetWork(const std::string& work_id) override;
   Result<std::vector<WorkSummary>> ListWorks() override;
   Result<std::optional<int64_t>> FindAssetBySha256(const std::string& sha256_hex) override;
+  Result<std::optional<std::string>> FindAssetWork(const std::string& sha256_hex) override;
   Result<int64_t> AddAsset(const AssetRecord& asset, const std::vector<UnitRecord>& units,
                            std::vector<int64_t>* unit_ids) override;
   Status ForEachUnitHashAfter(
@@ -478,6 +479,20 @@ Result<std::optional<int64_t>> SqliteCatalog::FindAssetBySha256(const std::strin
   KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt, impl_->What("looking up asset " + *sha)));
   if (!row) return std::optional<int64_t>();
   return std::optional<int64_t>(sqlite3_column_int64(stmt, 0));
+}
+
+Result<std::optional<std::string>> SqliteCatalog::FindAssetWork(const std::string& sha256_hex) {
+  std::optional<std::string> sha = NormalizeSha256(sha256_hex);
+  if (!sha) {
+    return Status::InvalidArgument("'" + sha256_hex + "' is not a SHA-256 (64 hex digits)");
+  }
+  static constexpr std::string_view kSql = "SELECT work_id FROM assets WHERE sha256 = ?1";
+  KAGAMI_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, impl_->Statement(kSql));
+  ScopedReset reset(stmt);
+  KAGAMI_RETURN_IF_ERROR(Bind(stmt, std::string_view(*sha)));
+  KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt, impl_->What("looking up asset " + *sha)));
+  if (!row) return std::optional<std::string>();
+  return std::optional<std::string>(ColumnText(stmt, 0));
 }
 
 Status SqliteCatalog::Impl::InsertUnits(int64_t asset_id, const std::vector<UnitRecord>& units,

@@ -181,6 +181,17 @@ class PgCatalog final : public Catalog {
     return std::optional<int64_t>(r.Int(0, 0));
   }
 
+  Result<std::optional<std::string>> FindAssetWork(const std::string& sha256_hex) override {
+    std::optional<std::string> sha = NormalizeSha256(sha256_hex);
+    if (!sha) {
+      return Status::InvalidArgument("'" + sha256_hex + "' is not a SHA-256 (64 hex digits)");
+    }
+    KAGAMI_ASSIGN_OR_RETURN(PgRows r,
+                            conn_->Exec("SELECT work_id FROM assets WHERE sha256 = $1", {*sha}));
+    if (r.empty()) return std::optional<std::string>();
+    return std::optional<std::string>(r.Text(0, 0));
+  }
+
   Result<int64_t> AddAsset(const AssetRecord& asset, const std::vector<UnitRecord>& units,
                            std::vector<int64_t>* unit_ids) override {
     KAGAMI_ASSIGN_OR_RETURN(std::string sha, internal::CheckAsset(asset, units.size()));

@@ -158,9 +158,9 @@ class RegisterSink : public ExtractSink {
   // named in the summary, so that the caller can say where its pages went.
   void NoteOtherWork(const ingest::AssetFile& file) {
     std::lock_guard<std::mutex> lock(store_mutex_);
-    Result<std::optional<AssetContent>> held = store_.catalog().GetAssetContent(sha256_);
-    if (held.ok() && held->has_value() && (*held)->asset.work_id != work_.id)
-      summary_.in_other_works.push_back({file.path.string(), (*held)->asset.work_id});
+    Result<std::optional<std::string>> held = store_.catalog().FindAssetWork(sha256_);
+    if (held.ok() && held->has_value() && **held != work_.id)
+      summary_.in_other_works.push_back({file.path.string(), **held});
   }
 
   // Records a store failure and stops the extraction; guarded by the caller's

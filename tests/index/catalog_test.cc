@@ -183,6 +183,12 @@ TEST_F(CatalogTest, AddAssetIsFoundBySha256AndIsIdempotent) {
   found = catalog->FindAssetBySha256(upper);
   ASSERT_TRUE(found.ok() && found->has_value());
   EXPECT_EQ(**found, *id);
+  auto work = catalog->FindAssetWork(upper);
+  ASSERT_TRUE(work.ok() && work->has_value());
+  EXPECT_EQ(**work, "w1");
+  auto other = catalog->FindAssetWork(MakeAsset("w1", 2).sha256_hex);
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(other->has_value());
 
   auto again = catalog->AddAsset(asset, MakeUnits(5, 2));
   EXPECT_EQ(again.status().code(), StatusCode::kInvalidArgument);
@@ -199,6 +205,7 @@ TEST_F(CatalogTest, RejectsMalformedSha256) {
   EXPECT_EQ(catalog->AddAsset(asset, {}).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(catalog->FindAssetBySha256(std::string(64, 'g')).status().code(),
             StatusCode::kInvalidArgument);
+  EXPECT_EQ(catalog->FindAssetWork("xyz").status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST_F(CatalogTest, ListWorksCountsAssetsAndUnits) {

@@ -113,6 +113,8 @@ class Catalog {
 
   // Asset id for this content hash, if registered.
   virtual Result<std::optional<int64_t>> FindAssetBySha256(const std::string& sha256_hex) = 0;
+  // The work that registered this content hash, if any (one row read).
+  virtual Result<std::optional<std::string>> FindAssetWork(const std::string& sha256_hex) = 0;
   // Inserts the asset and its units atomically; returns the asset id.
   // The work must exist (kNotFound otherwise). kInvalidArgument if the sha256
   // is already registered or is not 64 hex digits, or a unit is out of range
