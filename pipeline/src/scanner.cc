@@ -342,6 +342,16 @@ class ScanSink : public ExtractSink {
 
 }  // namespace
 
+const PageMatchRecord* TwinnedMatch(const VolumeReport& report, const PageMatchRecord& twin) {
+  if (twin.twin_of == 0) return nullptr;
+  for (const PageMatchRecord& m : report.matches) {
+    if (m.twin_of == 0 && m.hit.unit_id == twin.twin_of && m.page_index == twin.page_index &&
+        m.member == twin.member)
+      return &m;
+  }
+  return nullptr;
+}
+
 bool IsSampledPosition(int64_t position, int n) {
   if (n <= 1) return true;
   if (position < 0 || position % n != 0) return false;

@@ -149,16 +149,10 @@ std::vector<ScanFindingDraft> FindingsFromScan(const pipeline::VolumeReport& rep
       out.push_back(std::move(d));
     }
     MatchedUnit u = UnitFromMatch(m);
-    if (m.twin_of != 0) {
-      for (const pipeline::PageMatchRecord& first : report.matches) {
-        if (first.twin_of != 0 || first.hit.unit_id != m.twin_of ||
-            first.page_index != m.page_index || first.member != m.member)
-          continue;
-        u.same_picture_as =
-            SamePicture{first.ref.work_id, first.hit.unit_id,    first.ref.asset_path,
-                        first.ref.member,  first.ref.page_index, m.twin_bits};
-        break;
-      }
+    if (const pipeline::PageMatchRecord* first = pipeline::TwinnedMatch(report, m)) {
+      u.same_picture_as =
+          SamePicture{first->ref.work_id, first->hit.unit_id,    first->ref.asset_path,
+                      first->ref.member,  first->ref.page_index, m.twin_bits};
     }
     if (folder) u.member = "";  // the source is the image itself
     out[it->second].finding.units.push_back(std::move(u));

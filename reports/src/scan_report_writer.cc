@@ -27,19 +27,6 @@ std::string Ellipsize(const std::string& s, size_t width) {
   return "..." + s.substr(s.size() - (width - 3));
 }
 
-// The match `twin` twins (PageMatchRecord::twin_of): the record of the same
-// scanned page for the registered unit it names; null if there is none.
-const pipeline::PageMatchRecord* TwinnedMatch(const pipeline::VolumeReport& report,
-                                              const pipeline::PageMatchRecord& twin) {
-  if (twin.twin_of == 0) return nullptr;
-  for (const pipeline::PageMatchRecord& m : report.matches) {
-    if (m.twin_of == 0 && m.hit.unit_id == twin.twin_of && m.page_index == twin.page_index &&
-        m.member == twin.member)
-      return &m;
-  }
-  return nullptr;
-}
-
 std::string RefName(const pipeline::PageMatchRecord& m, size_t width) {
   return Ellipsize(m.ref.member.empty() ? m.ref.asset_path : m.ref.member, width) + " #" +
          std::to_string(m.ref.page_index);
@@ -100,7 +87,7 @@ std::vector<std::string> ScanReportWriter::ToJsonLines(const pipeline::VolumeRep
       j["homography"] = h;
       j["verification"] = internal::GeometryToJson(internal::GeometryOf(m), 4);
     }
-    if (const pipeline::PageMatchRecord* first = TwinnedMatch(report, m)) {
+    if (const pipeline::PageMatchRecord* first = pipeline::TwinnedMatch(report, m)) {
       j["same_picture_as"] = {{"work", first->ref.work_id},
                               {"ref_asset", first->ref.asset_path},
                               {"ref_member", first->ref.member},
@@ -194,7 +181,7 @@ void ScanReportWriter::WriteText(const pipeline::VolumeReport& report) {
         how += " " + std::to_string(m.inliers) + " inliers, coverage " +
                std::to_string(static_cast<int>(std::lround(std::min(1.0, m.coverage) * 100))) + "%";
       }
-      if (const pipeline::PageMatchRecord* first = TwinnedMatch(report, m)) {
+      if (const pipeline::PageMatchRecord* first = pipeline::TwinnedMatch(report, m)) {
         how += "; same picture as " + first->ref.work_id + " " + RefName(*first, 40) + " (" +
                std::to_string(m.twin_bits) + " bits apart)";
       }

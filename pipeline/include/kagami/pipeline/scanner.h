@@ -93,6 +93,11 @@ struct VolumeReport {
   std::string content_sha256;  // videos read over http(s): ingest::VideoInfo::content_sha256
 };
 
+// The match `twin` twins (PageMatchRecord::twin_of) in `report`: the record of
+// the same scanned page for the registered unit it names; null for a match
+// that is not a twin, or when the report does not hold that record.
+const PageMatchRecord* TwinnedMatch(const VolumeReport& report, const PageMatchRecord& twin);
+
 struct ScanOptions {
   ExtractOptions extract;
   MatchOptions match;
