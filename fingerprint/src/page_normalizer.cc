@@ -690,25 +690,37 @@ std::optional<cv::RotatedRect> PageRectangle(const cv::Mat& image, int canvas, i
   return r;
 }
 
-// The mean of the four pixels one in from the corners of a working copy (at
-// least 3x3) when they lie within `tolerance` gray levels of each other: the
-// level of a canvas or paper around the image's content; else nullopt.
-std::optional<int> CornerLevel(const cv::Mat& w, int tolerance) {
+// The working copy of `gray` (WorkingOf, `long_side`) and the level of the
+// canvas or paper around its content: the mean of the four pixels one in from
+// its corners, when they lie within `tolerance` gray levels of each other.
+// Nullopt when they do not, or when the copy is under 16 px either way.
+struct LevelCanvas {
+  cv::Mat w;
+  double scale = 1.0;  // input pixels per working pixel
+  int level = 0;
+};
+std::optional<LevelCanvas> OnLevelCanvas(const cv::Mat& gray, int long_side, int tolerance,
+                                         const WorkingCopy* shared) {
+  LevelCanvas c;
+  c.w = WorkingOf(gray, long_side, shared, c.scale);
+  const cv::Mat& w = c.w;
+  if (w.cols < 16 || w.rows < 16) return std::nullopt;
   const int corners[4] = {w.at<uint8_t>(1, 1), w.at<uint8_t>(1, w.cols - 2),
                           w.at<uint8_t>(w.rows - 2, 1), w.at<uint8_t>(w.rows - 2, w.cols - 2)};
   const auto [lo, hi] = std::minmax_element(std::begin(corners), std::end(corners));
   if (*hi - *lo > tolerance) return std::nullopt;
-  return (corners[0] + corners[1] + corners[2] + corners[3] + 2) / 4;
+  c.level = (corners[0] + corners[1] + corners[2] + corners[3] + 2) / 4;
+  return c;
 }
 
 std::optional<cv::RotatedRect> SkewedPageOf(const cv::Mat& gray, const SkewOptions& options,
                                             const WorkingCopy* shared) {
-  double scale = 1.0;
-  const cv::Mat w = WorkingOf(gray, options.working_long_side, shared, scale);
-  if (w.cols < 16 || w.rows < 16) return std::nullopt;
-  const std::optional<int> corner_level = CornerLevel(w, options.corner_tolerance);
-  if (!corner_level) return std::nullopt;
-  const int canvas = *corner_level;
+  const std::optional<LevelCanvas> on_canvas =
+      OnLevelCanvas(gray, options.working_long_side, options.corner_tolerance, shared);
+  if (!on_canvas) return std::nullopt;
+  const cv::Mat& w = on_canvas->w;
+  const double scale = on_canvas->scale;
+  const int canvas = on_canvas->level;
   const double image_area = static_cast<double>(w.cols) * w.rows;
   // The page's pixels, counted vectorised: too few for any rectangle that
   // could pass (type or a drawing on paper of the canvas's level) stop here.
@@ -802,12 +814,12 @@ bool LevelsPage(const LineSkew& skew, const LineSkewOptions& options) {
 
 std::optional<LineSkew> LineSkewOf(const cv::Mat& gray, const LineSkewOptions& options,
                                    const WorkingCopy* shared) {
-  double scale = 1.0;
-  const cv::Mat w = WorkingOf(gray, options.working_long_side, shared, scale);
-  if (w.cols < 16 || w.rows < 16) return std::nullopt;
-  const std::optional<int> corner_level = CornerLevel(w, options.corner_tolerance);
-  if (!corner_level) return std::nullopt;
-  const int paper = *corner_level;
+  const std::optional<LevelCanvas> on_paper =
+      OnLevelCanvas(gray, options.working_long_side, options.corner_tolerance, shared);
+  if (!on_paper) return std::nullopt;
+  const cv::Mat& w = on_paper->w;
+  const double scale = on_paper->scale;
+  const int paper = on_paper->level;
   cv::Mat difference;
   cv::absdiff(w, cv::Scalar(paper), difference);
   const cv::Mat ink = difference > options.ink_tolerance;

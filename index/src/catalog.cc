@@ -136,6 +136,12 @@ Status CheckUnit(const UnitRecord& unit, size_t i) {
   return Status::Ok();
 }
 
+Result<std::string> LookupSha256(const std::string& sha256_hex) {
+  std::optional<std::string> sha = NormalizeSha256Impl(sha256_hex);
+  if (!sha) return Status::InvalidArgument("'" + sha256_hex + "' is not a SHA-256 (64 hex digits)");
+  return *sha;
+}
+
 Result<std::string> CheckAsset(const AssetRecord& asset, size_t unit_count) {
   std::optional<std::string> sha = NormalizeSha256Impl(asset.sha256_hex);
   if (!sha) {
@@ -468,29 +474,23 @@ Result<std::vector<WorkSummary>> SqliteCatalog::ListWorks() {
 }
 
 Result<std::optional<int64_t>> SqliteCatalog::FindAssetBySha256(const std::string& sha256_hex) {
-  std::optional<std::string> sha = NormalizeSha256(sha256_hex);
-  if (!sha) {
-    return Status::InvalidArgument("'" + sha256_hex + "' is not a SHA-256 (64 hex digits)");
-  }
+  KAGAMI_ASSIGN_OR_RETURN(const std::string sha, internal::LookupSha256(sha256_hex));
   static constexpr std::string_view kSql = "SELECT id FROM assets WHERE sha256 = ?1";
   KAGAMI_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, impl_->Statement(kSql));
   ScopedReset reset(stmt);
-  KAGAMI_RETURN_IF_ERROR(Bind(stmt, std::string_view(*sha)));
-  KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt, impl_->What("looking up asset " + *sha)));
+  KAGAMI_RETURN_IF_ERROR(Bind(stmt, std::string_view(sha)));
+  KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt, impl_->What("looking up asset " + sha)));
   if (!row) return std::optional<int64_t>();
   return std::optional<int64_t>(sqlite3_column_int64(stmt, 0));
 }
 
 Result<std::optional<std::string>> SqliteCatalog::FindAssetWork(const std::string& sha256_hex) {
-  std::optional<std::string> sha = NormalizeSha256(sha256_hex);
-  if (!sha) {
-    return Status::InvalidArgument("'" + sha256_hex + "' is not a SHA-256 (64 hex digits)");
-  }
+  KAGAMI_ASSIGN_OR_RETURN(const std::string sha, internal::LookupSha256(sha256_hex));
   static constexpr std::string_view kSql = "SELECT work_id FROM assets WHERE sha256 = ?1";
   KAGAMI_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, impl_->Statement(kSql));
   ScopedReset reset(stmt);
-  KAGAMI_RETURN_IF_ERROR(Bind(stmt, std::string_view(*sha)));
-  KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt, impl_->What("looking up asset " + *sha)));
+  KAGAMI_RETURN_IF_ERROR(Bind(stmt, std::string_view(sha)));
+  KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt, impl_->What("looking up asset " + sha)));
   if (!row) return std::optional<std::string>();
   return std::optional<std::string>(ColumnText(stmt, 0));
 }
@@ -737,16 +737,15 @@ Result<std::vector<std::string>> SqliteCatalog::ListPageAssetSha256s() {
 }
 
 Result<std::optional<AssetContent>> SqliteCatalog::GetAssetContent(const std::string& sha256_hex) {
-  std::optional<std::string> sha = NormalizeSha256(sha256_hex);
-  if (!sha) return Status::InvalidArgument("'" + sha256_hex + "' is not a SHA-256");
-  std::string what = impl_->What("reading asset " + *sha);
+  KAGAMI_ASSIGN_OR_RETURN(const std::string sha, internal::LookupSha256(sha256_hex));
+  std::string what = impl_->What("reading asset " + sha);
   KAGAMI_ASSIGN_OR_RETURN(
       SqliteStmt stmt,
       Prepare(impl_->db.get(),
               "SELECT id, work_id, path, sha256, size_bytes, media_type FROM assets "
               "WHERE sha256 = ?1",
               what));
-  KAGAMI_RETURN_IF_ERROR(Bind(stmt.get(), std::string_view(*sha)));
+  KAGAMI_RETURN_IF_ERROR(Bind(stmt.get(), std::string_view(sha)));
   KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt.get(), what));
   if (!row) return std::optional<AssetContent>();
   AssetContent content;

@@ -23,6 +23,8 @@ Status CheckUnit(const UnitRecord& unit, size_t i);
 // The checks of Catalog::AddAsset on the asset record and its unit count (each unit is checked
 // by CheckUnit); returns the asset's SHA-256 in lower case.
 Result<std::string> CheckAsset(const AssetRecord& asset, size_t unit_count);
+// NormalizeSha256 of a lookup key, or kInvalidArgument naming it.
+Result<std::string> LookupSha256(const std::string& sha256_hex);
 Result<std::string> IdentifiersToJson(const std::map<std::string, std::string>& identifiers);
 Result<std::map<std::string, std::string>> IdentifiersFromJson(const std::string& text);
 

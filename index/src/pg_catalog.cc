@@ -171,23 +171,17 @@ class PgCatalog final : public Catalog {
   }
 
   Result<std::optional<int64_t>> FindAssetBySha256(const std::string& sha256_hex) override {
-    std::optional<std::string> sha = NormalizeSha256(sha256_hex);
-    if (!sha) {
-      return Status::InvalidArgument("'" + sha256_hex + "' is not a SHA-256 (64 hex digits)");
-    }
+    KAGAMI_ASSIGN_OR_RETURN(const std::string sha, internal::LookupSha256(sha256_hex));
     KAGAMI_ASSIGN_OR_RETURN(PgRows r,
-                            conn_->Exec("SELECT id FROM assets WHERE sha256 = $1", {*sha}));
+                            conn_->Exec("SELECT id FROM assets WHERE sha256 = $1", {sha}));
     if (r.empty()) return std::optional<int64_t>();
     return std::optional<int64_t>(r.Int(0, 0));
   }
 
   Result<std::optional<std::string>> FindAssetWork(const std::string& sha256_hex) override {
-    std::optional<std::string> sha = NormalizeSha256(sha256_hex);
-    if (!sha) {
-      return Status::InvalidArgument("'" + sha256_hex + "' is not a SHA-256 (64 hex digits)");
-    }
+    KAGAMI_ASSIGN_OR_RETURN(const std::string sha, internal::LookupSha256(sha256_hex));
     KAGAMI_ASSIGN_OR_RETURN(PgRows r,
-                            conn_->Exec("SELECT work_id FROM assets WHERE sha256 = $1", {*sha}));
+                            conn_->Exec("SELECT work_id FROM assets WHERE sha256 = $1", {sha}));
     if (r.empty()) return std::optional<std::string>();
     return std::optional<std::string>(r.Text(0, 0));
   }
@@ -417,12 +411,11 @@ class PgCatalog final : public Catalog {
   }
 
   Result<std::optional<AssetContent>> GetAssetContent(const std::string& sha256_hex) override {
-    std::optional<std::string> sha = NormalizeSha256(sha256_hex);
-    if (!sha) return Status::InvalidArgument("'" + sha256_hex + "' is not a SHA-256");
+    KAGAMI_ASSIGN_OR_RETURN(const std::string sha, internal::LookupSha256(sha256_hex));
     KAGAMI_ASSIGN_OR_RETURN(PgRows a,
                             conn_->Exec("SELECT id, work_id, path, sha256, size_bytes, media_type "
                                         "FROM assets WHERE sha256 = $1",
-                                        {*sha}));
+                                        {sha}));
     if (a.empty()) return std::optional<AssetContent>();
     AssetContent content;
     content.asset.work_id = a.Text(0, 1);
