@@ -112,6 +112,10 @@ class FindingsCommand : public Command {
     for (const auto& r : *list) {
       const auto& f = r.finding;
       std::string where = f.source_is_url && !f.page_url.empty() ? f.page_url : f.source;
+      const std::vector<std::string> twins = reports::SamePictureWorks(f);
+      for (size_t i = 0; i < twins.size(); ++i)
+        where += (i == 0 ? "  (same picture as work " : ", ") + twins[i];
+      if (!twins.empty()) where += ")";
       std::printf("%6lld  %-11s  %-20s  %-20s  %5zu  %.2f  %s\n", static_cast<long long>(r.id),
                   std::string(reports::ReviewStateName(r.status)).c_str(), f.work.c_str(),
                   f.captured_at.c_str(), f.units.size(), reports::BestSimilarity(f), where.c_str());

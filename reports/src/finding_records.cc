@@ -166,6 +166,15 @@ double BestSimilarity(const Finding& f) {
   return best;
 }
 
+std::vector<std::string> SamePictureWorks(const Finding& f) {
+  std::vector<std::string> works;
+  for (const MatchedUnit& u : f.units)
+    if (u.same_picture_as) works.push_back(u.same_picture_as->work);
+  std::sort(works.begin(), works.end());
+  works.erase(std::unique(works.begin(), works.end()), works.end());
+  return works;
+}
+
 std::string FindingHost(const Finding& f) {
   const std::string& url = !f.page_url.empty() ? f.page_url : f.media_url;
   if (url.empty()) return "local";

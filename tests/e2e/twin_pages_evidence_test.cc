@@ -106,6 +106,15 @@ TEST(TwinPagesEvidenceTest, ACopyOfAPageTwoWorksHoldIsRecordedForBothWithTheTwin
   }
   EXPECT_EQ(named, 1) << r.out;
 
+  // The text listing marks the twin's finding, and only it.
+  r = Kagami({"--data", data, "findings"});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  size_t marks = 0;
+  for (size_t at = r.out.find("same picture as work "); at != std::string::npos;
+       at = r.out.find("same picture as work ", at + 1))
+    ++marks;
+  EXPECT_EQ(marks, 1u) << r.out;
+
   std::string failure;
   const std::string report =
       testing::ExportVerifiedReport(data, (dir / "bundle").string(), &failure);

@@ -40,6 +40,11 @@ Status KeepQueryFrame(const pipeline::VideoSegmentMatch& match, EvidenceStore& e
 // The best (highest) similarity among a finding's units; 0 if none.
 double BestSimilarity(const Finding& f);
 
+// The other works whose registered page is the same picture as one this
+// finding's units matched (MatchedUnit::same_picture_as), sorted, each once;
+// empty when none.
+std::vector<std::string> SamePictureWorks(const Finding& f);
+
 // The `kagami findings --format jsonl` line for one finding (a stable
 // interface): {"id","work","status","source","source_kind","page_url","media_url",
 // "captured_at","recorded_at","content_sha256","evidence_file","warc_file",
