@@ -99,12 +99,14 @@ class LazyProfile {
   std::vector<int> values_;
 };
 
-// Number of lines to trim from the start of `profile` (ink counts, outermost first).
-int TrimDepth(LazyProfile& profile, const TrimOptions& o) {
+// Number of lines to trim from the start of `profile` (ink counts, outermost
+// first). `furniture` says whether one band of furniture may still be skipped
+// on this side, and is cleared when one is.
+int TrimDepth(LazyProfile& profile, const TrimOptions& o, bool& furniture) {
   const int n = profile.size();
   const int blank_max = std::max(3, static_cast<int>(o.max_ink_fraction * profile.line_length()));
   const int furniture_max = static_cast<int>(o.max_furniture_fraction * n);
-  const int gap_min = std::max(2, static_cast<int>(std::ceil(o.min_gap_fraction * n)));
+  const int gap_min = std::max(3, static_cast<int>(std::ceil(o.min_gap_fraction * n)));
   const int furniture_zone = n / 10;  // furniture must start in the outer 10%
   // A margin thinner than this is left alone: it cannot be told from a thick
   // frame line at the edge of the content, and keeping it costs nothing.
@@ -116,7 +118,7 @@ int TrimDepth(LazyProfile& profile, const TrimOptions& o) {
       ++i;
       continue;
     }
-    if (i > furniture_zone) break;
+    if (!furniture || i > furniture_zone) break;
     // The band runs until the first blank gap of gap_min lines (a page number's
     // glyphs leave blank lines between them); it is furniture when short.
     int j = i, run = 0;
@@ -125,6 +127,7 @@ int TrimDepth(LazyProfile& profile, const TrimOptions& o) {
       ++j;
     }
     if (run < gap_min || j >= n) break;  // a real content band (or content to the end)
+    furniture = false;
     i = j;
   }
   if (i >= n) return 0;  // all blank: nothing to trust, trim nothing
@@ -134,8 +137,8 @@ int TrimDepth(LazyProfile& profile, const TrimOptions& o) {
 // How many lines to trim from `side` of `rect`.
 // After the first round only a bright layer (the page's own paper inside
 // letterbox bars) is peeled: a dark strip there is the content's frame.
-int TrimSide(const cv::Mat& gray, const cv::Rect& rect, Side side, int round,
-             const TrimOptions& o) {
+int TrimSide(const cv::Mat& gray, const cv::Rect& rect, Side side, int round, const TrimOptions& o,
+             bool& furniture) {
   const bool horizontal_lines = side == Side::kTop || side == Side::kBottom;
   const int extent = horizontal_lines ? rect.height : rect.width;
   const int strip = std::min(extent, 4);
@@ -157,7 +160,7 @@ int TrimSide(const cv::Mat& gray, const cv::Rect& rect, Side side, int round,
   const int bg = MedianLevel(gray(outer));
   if (round > 0 && bg < kMinPaperLevel) return 0;
   LazyProfile profile(gray, rect, side, bg, o.tolerance);
-  return TrimDepth(profile, o);
+  return TrimDepth(profile, o, furniture);
 }
 
 }  // namespace
@@ -166,12 +169,17 @@ cv::Rect TrimUniformBorders(const cv::Mat& gray, const TrimOptions& options) {
   assert(gray.type() == CV_8UC1 && !gray.empty());
   const cv::Rect full(0, 0, gray.cols, gray.rows);
   cv::Rect rect = full;
+  // One band of furniture per side over all rounds: a later round starts at
+  // the content's edge, where a short line of text followed by the line
+  // spacing would look like furniture, and peeling line after line there
+  // depends on the image's scale and extent.
+  bool furniture[4] = {true, true, true, true};
   for (int round = 0; round < options.max_rounds; ++round) {
     if (rect.width < 8 || rect.height < 8) break;
-    const int top = TrimSide(gray, rect, Side::kTop, round, options);
-    const int bottom = TrimSide(gray, rect, Side::kBottom, round, options);
-    const int left = TrimSide(gray, rect, Side::kLeft, round, options);
-    const int right = TrimSide(gray, rect, Side::kRight, round, options);
+    const int top = TrimSide(gray, rect, Side::kTop, round, options, furniture[0]);
+    const int bottom = TrimSide(gray, rect, Side::kBottom, round, options, furniture[1]);
+    const int left = TrimSide(gray, rect, Side::kLeft, round, options, furniture[2]);
+    const int right = TrimSide(gray, rect, Side::kRight, round, options, furniture[3]);
     if (top + bottom == 0 && left + right == 0) break;
     if (top + bottom >= rect.height || left + right >= rect.width) break;
     rect = cv::Rect(rect.x + left, rect.y + top, rect.width - left - right,

@@ -490,8 +490,15 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
   }
   bool strong = box_explains || strong_units.size() >= (has_halves ? 2u : 1u);
 
-  bool run_local = options_.local == LocalStage::kAlways ||
-                   (options_.local == LocalStage::kAuto && (!strong || needs_verification));
+  // A conclusive page whose registered page is the same picture as another
+  // work's that PDQ did not find within the radius (a twin 30 bits from one
+  // registered page can be 33 from the other): the local stage runs, so that
+  // the other work's page can be verified on its own evidence.
+  const bool unverified_twin = options_.local == LocalStage::kAuto && strong &&
+                               !needs_verification && HasUnreportedTwin(reportable_units);
+  bool run_local =
+      options_.local == LocalStage::kAlways ||
+      (options_.local == LocalStage::kAuto && (!strong || needs_verification || unverified_twin));
   if (run_local) {
     LocalHints hints;
     hints.low_quality = page.pdq.quality < match_.min_quality;
@@ -575,6 +582,36 @@ int RobustMatcher::RegisteredKeypoints(int64_t unit_id) {
   if (options_.min_unverified_keypoints <= 0 || !EnsureLocalIndex().ok()) return -1;
   std::unique_ptr<fingerprint::QuantisedFeatures> features = local_index_->Features(unit_id);
   return features ? features->size() : -1;
+}
+
+bool RobustMatcher::HasUnreportedTwin(const std::set<int64_t>& reported) {
+  if (options_.twin_radius <= 0 || reported.empty()) return false;
+  auto ref_of = [&](int64_t unit) -> std::optional<UnitRef> {
+    std::lock_guard<std::mutex> lock(catalog_mutex_);
+    Result<UnitRef> ref = store_.catalog().GetUnitRef(unit);
+    if (!ref.ok() || ref->quality < match_.min_quality) return std::nullopt;
+    return std::move(*ref);
+  };
+  std::vector<fingerprint::Hash256> hashes;
+  std::set<std::string> works;
+  for (int64_t unit : reported) {
+    if (std::optional<UnitRef> ref = ref_of(unit)) {
+      hashes.push_back(ref->pdq);
+      works.insert(ref->work_id);
+    }
+  }
+  if (hashes.empty()) return false;
+  Result<std::vector<std::vector<IndexHit>>> hits =
+      store_.pdq_index().RangeSearch(hashes, options_.twin_radius);
+  if (!hits.ok()) return false;
+  for (const std::vector<IndexHit>& page : *hits) {
+    for (const IndexHit& hit : page) {
+      if (reported.count(hit.unit_id) > 0) continue;
+      std::optional<UnitRef> other = ref_of(hit.unit_id);
+      if (other && works.count(other->work_id) == 0) return true;
+    }
+  }
+  return false;
 }
 
 void RobustMatcher::AttachTwins(

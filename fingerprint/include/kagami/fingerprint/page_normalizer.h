@@ -26,7 +26,9 @@ struct TrimOptions {
   double max_ink_fraction = 0.004;
   // Furniture skipped while trimming: a non-blank band at most this fraction of
   // the page's extent (page numbers, running heads, thin scanner lines along the
-  // edge), followed by a blank gap of at least `min_gap_fraction`, is trimmed.
+  // edge), starting in the outer 10% of the extent and followed by a blank gap
+  // of at least `min_gap_fraction` (and 3 px), is trimmed; one such band per
+  // side, so that lines of text are never peeled one after another.
   double max_furniture_fraction = 0.025;
   double min_gap_fraction = 0.005;
   // Margins are trimmed in rounds: first any uniform colour (letterbox bars, or

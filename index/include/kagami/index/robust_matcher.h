@@ -5,6 +5,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -306,7 +307,9 @@ struct RobustOptions {
   // reportable PDQ hit of the same page or half, or a local verification
   // accepted in the same pass for the same region) when A and B are the same
   // picture: their registered PDQ hashes within twin_radius bits, both of
-  // quality >= MatchOptions::min_quality. Within one work a page still
+  // quality >= MatchOptions::min_quality. A page PDQ finds conclusively for
+  // A, with a twin B it has no reportable hit for, runs the local stage (in
+  // kAuto) so that B can be verified. Within one work a page still
   // matches one registered page. Measured on 2,440 distinct real pictures
   // (3.0 million pairs, bench/RESULTS.md section 11, "Twins"): pairs within 16
   // bits are copies or recolourings of one drawing, the first different
@@ -550,6 +553,11 @@ class RobustMatcher {
   int RegisteredKeypoints(int64_t unit_id);
   // Whether a PDQ hit may be reported without geometric verification.
   bool ReportableUnverified(const RobustHit& hit) const;
+  // Whether a registered page of `reported` (units this page has reportable
+  // PDQ hits for) is the same picture as a page of another work
+  // (RobustOptions::twin_radius) that is not among them: one range search of
+  // their registered hashes. False when twins are off or on any read error.
+  bool HasUnreportedTwin(const std::set<int64_t>& reported);
   // Fills the twins of each of `kept` (RobustOptions::twin_radius) from
   // `pool` (best first, `kept` among them): hits for other units for which
   // `same_region(kept hit, pool hit)` holds.
