@@ -91,7 +91,7 @@ struct Item {
   std::string category;  // photo, lineart, typeset, cjk
   std::string group;     // finer source group of a query (e.g. typeset_same_manual)
   cv::Mat bgr;           // empty: read from `file` when needed
-  fs::path file;
+  fs::path file{};
 };
 
 // One scanned query file and what the sweep measured for it.

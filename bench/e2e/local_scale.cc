@@ -1,7 +1,7 @@
 // Scale of the local stage's gate (index/inverted_file.h): per-query time and
 // memory against 100k and 1M registered pages.
 //
-//   build/bench/kagami_bench_local_scale --pages 100000,1000000 --queries 40 \
+//   build/bench/kagami_bench_local_scale --pages 100000,1000000 --queries 40
 //       [--probe -1,0,1,2] [--split-bits 8] [--stop 0,0.02] [--gate-assignment 1]
 //       [--signatures independent|copied] [--save-max-pages N] [--compare-prefetch 1]
 //       [--narrow 0,8] [--breakdown 1] [--repeat N] [--keep-index 1] [--looks 1]

@@ -708,21 +708,32 @@ int main(int argc, char** argv) {
   };
   split(Photos(fresh));
   split(LineArt(2 * max_per_category, fresh ? 48 : 0));
-  if (fresh) {
-    split(Typeset(work, "/usr/share/doc/valgrind/valgrind_manual.pdf.gz", "valgrind", 40,
-                  static_cast<int>(2 * max_per_category)));
-    for (Item& it : Typeset(work, "/usr/share/doc/nettle-dev/nettle.pdf.gz", "nettle", 20, 10))
-      unrelated.push_back(std::move(it));
-    split(Cjk(static_cast<int>(2 * max_per_category),
-              "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc", 11));
-  } else {
-    split(Typeset(work, "/usr/share/doc/gnuplot/gnuplot.pdf", "gnuplot", 20,
-                  static_cast<int>(2 * max_per_category)));
-    for (Item& it : Typeset(work, "/usr/share/doc/asymptote/asymptote.pdf", "asy", 30, 10))
-      unrelated.push_back(std::move(it));
-    split(Cjk(static_cast<int>(2 * max_per_category),
-              "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 7));
-  }
+  // The manual split between registered and unrelated pages, a second manual's
+  // pages as unrelated only, and the font and seed of the Japanese pages.
+  struct Sources {
+    const char* manual;
+    const char* manual_name;
+    int manual_first;
+    const char* other;
+    const char* other_name;
+    int other_first;
+    const char* cjk_font;
+    int cjk_seed;
+  };
+  static constexpr Sources kSources[] = {
+      {"/usr/share/doc/gnuplot/gnuplot.pdf", "gnuplot", 20,
+       "/usr/share/doc/asymptote/asymptote.pdf", "asy", 30,
+       "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 7},
+      {"/usr/share/doc/valgrind/valgrind_manual.pdf.gz", "valgrind", 40,
+       "/usr/share/doc/nettle-dev/nettle.pdf.gz", "nettle", 20,
+       "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc", 11},
+  };
+  const Sources& sources = kSources[fresh ? 1 : 0];
+  split(Typeset(work, sources.manual, sources.manual_name, sources.manual_first,
+                static_cast<int>(2 * max_per_category)));
+  for (Item& it : Typeset(work, sources.other, sources.other_name, sources.other_first, 10))
+    unrelated.push_back(std::move(it));
+  split(Cjk(static_cast<int>(2 * max_per_category), sources.cjk_font, sources.cjk_seed));
   std::map<std::string, int> per_cat;
   for (const Item& r : registered) ++per_cat[r.category];
   std::printf("registered %zu items:", registered.size());

@@ -1,7 +1,7 @@
 // Trains the built-in visual vocabulary (fingerprint/visual_vocabulary.h) and
 // writes it to fingerprint/data/orb_vocabulary_v1.bin.
 //
-//   build/bench/kagami_bench_train_vocabulary --work /tmp/kagami-vocab \
+//   build/bench/kagami_bench_train_vocabulary --work /tmp/kagami-vocab
 //       --out fingerprint/data/orb_vocabulary_v1.bin
 //
 // Training images (Debian packages only, disjoint from the real-image

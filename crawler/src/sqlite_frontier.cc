@@ -71,7 +71,7 @@ class SqliteFrontier : public Frontier {
       int rc = sqlite3_step(stmt);
       sqlite3_reset(stmt);
       if (rc != SQLITE_DONE) {
-        Exec("ROLLBACK");
+        static_cast<void>(Exec("ROLLBACK"));  // the step's error is the one reported
         return Error(rc, "adding URLs");
       }
       added += sqlite3_changes(db_.get());

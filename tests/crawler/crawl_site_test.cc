@@ -332,7 +332,9 @@ TEST_F(CrawlSiteTest, FindsRegisteredWorksContainsTrapsAndKeepsEvidence) {
     // warcio.js 2.x misreads two bytes of the record after a response whose
     // HTTP Content-Length (10 GB) exceeds its stored (truncated) payload; the
     // record's headers still parse, so only its version line is not compared.
-    if (!after_truncated) EXPECT_EQ(r["version"], "WARC/1.1") << line;
+    if (!after_truncated) {
+      EXPECT_EQ(r["version"], "WARC/1.1") << line;
+    }
     after_truncated = r["type"] == "response" && !r["truncated"].is_null();
     if (r["type"] == "warcinfo") ++infos;
     if (r["type"] == "request") ++requests_seen;
@@ -342,7 +344,9 @@ TEST_F(CrawlSiteTest, FindsRegisteredWorksContainsTrapsAndKeepsEvidence) {
     EXPECT_FALSE(r["uri"].is_null());
     EXPECT_FALSE(r["date"].is_null());
     EXPECT_EQ(r["ip"], "127.0.0.1");
-    if (r["truncated"].is_null()) EXPECT_EQ(r["payload_digest"], r["payload_sha256"]) << line;
+    if (r["truncated"].is_null()) {
+      EXPECT_EQ(r["payload_digest"], r["payload_sha256"]) << line;
+    }
   }
   EXPECT_EQ(infos, 2);  // two runs, one file each
   EXPECT_EQ(responses, requests_seen);

@@ -160,8 +160,9 @@ TEST(OverlayBand, UnbandedViewHashesLikeThePageWithoutTheBand) {
     ASSERT_NE(unbanded, nullptr);
     EXPECT_LE(HammingDistance(hasher.Hash(unbanded->image).hash, registered.hash), 24);
     for (const View& v : views) {
-      if (v.name != "unbanded")
+      if (v.name != "unbanded") {
         EXPECT_GT(HammingDistance(hasher.Hash(v.image).hash, registered.hash), 31) << v.name;
+      }
     }
   });
 }

@@ -104,7 +104,9 @@ TEST(SkewedLinesTest, UprightTypesetPagesAreNotLevelled) {
     ASSERT_TRUE(skew.has_value());          // measured: paper corners, ink in range
     EXPECT_FALSE(skew->frame.has_value());  // set only where the angle levels the page
     // Level, or a chance angle (of the columns' profile) that gains little.
-    if (std::abs(skew->angle_deg) >= 0.3) EXPECT_LT(skew->gain, 1.2) << skew->angle_deg;
+    if (std::abs(skew->angle_deg) >= 0.3) {
+      EXPECT_LT(skew->gain, 1.2) << skew->angle_deg;
+    }
     EXPECT_FALSE(DetectSkewedLines(pages[i]).has_value());
     EXPECT_FALSE(ViewNamed(pages[i], "levelled").has_value());
     // Turned by less than the rule's 0.75 degrees: PDQ holds on its own.

@@ -97,7 +97,9 @@ TEST_F(LocalIndexTest, TrueCopyOutvotesAnyUnrelatedPage) {
   for (uint64_t seed = 90000; seed < 90005; ++seed) {
     const std::vector<Candidate> c =
         index.Vote(QueryFeatures(synth::GenerateMangaPage(seed, 900, 1275)), 1);
-    if (!c.empty()) EXPECT_LT(c[0].votes * 2, copy[0].votes) << seed;
+    if (!c.empty()) {
+      EXPECT_LT(c[0].votes * 2, copy[0].votes) << seed;
+    }
   }
 }
 

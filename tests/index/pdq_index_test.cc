@@ -109,7 +109,7 @@ MATCHER_P(HitsEq, expected, "") {
 
 std::unique_ptr<PdqIndex> BuildIndex(const Corpus& corpus) {
   auto index = std::make_unique<PdqIndex>();
-  for (const auto& [id, hash] : corpus.entries) index->Add(id, hash);
+  for (const auto& [id, hash] : corpus.entries) EXPECT_TRUE(index->Add(id, hash).ok());
   return index;
 }
 
@@ -149,8 +149,8 @@ TEST(PdqIndexSearchTest, EmptyIndexFindsNothing) {
 TEST(PdqIndexSearchTest, TracksSizeAndMaxUnitId) {
   PdqIndex index;
   std::mt19937_64 rng(2);
-  index.Add(7, RandomHash(rng));
-  index.Add(3, RandomHash(rng));
+  ASSERT_TRUE(index.Add(7, RandomHash(rng)).ok());
+  ASSERT_TRUE(index.Add(3, RandomHash(rng)).ok());
   EXPECT_EQ(index.size(), 2);
   EXPECT_EQ(index.max_unit_id(), 7);
 }
@@ -169,7 +169,9 @@ TEST(PdqIndexMemoryTest, GrowthPastTheMemoryLimitIsAStatusAndTheIndexStaysUsable
   for (; id < 400 && failed.ok(); ++id) {
     const int64_t before = index.size();
     failed = index.Add(id, RandomHash(rng));
-    if (!failed.ok()) EXPECT_EQ(index.size(), before);  // nothing half-added
+    if (!failed.ok()) {
+      EXPECT_EQ(index.size(), before);  // nothing half-added
+    }
   }
   EXPECT_EQ(failed.code(), StatusCode::kResourceExhausted) << failed.ToString();
   EXPECT_THAT(failed.message(), ::testing::HasSubstr("out of memory"));
@@ -223,8 +225,8 @@ TEST(PdqIndexSearchTest, UnitIdsAbove32BitsAreKept) {
   PdqIndex index;
   std::mt19937_64 rng(17);
   const Hash256 a = RandomHash(rng), b = RandomHash(rng);
-  index.Add(5, a);
-  index.Add(int64_t{1} << 40, b);
+  ASSERT_TRUE(index.Add(5, a).ok());
+  ASSERT_TRUE(index.Add(int64_t{1} << 40, b).ok());
   auto hits = index.RangeSearch({a, b}, 0).value();
   ASSERT_EQ(hits[0].size(), 1u);
   EXPECT_EQ(hits[0][0].unit_id, 5);
@@ -313,7 +315,7 @@ TEST_F(PdqIndexTest, SaveLoadRoundTrip) {
   ExpectMatchesBruteForce(**loaded, corpus, 40);
 
   // Saving over an existing file replaces it.
-  (*loaded)->Add(index->max_unit_id() + 1, corpus.queries[0]);
+  ASSERT_TRUE((*loaded)->Add(index->max_unit_id() + 1, corpus.queries[0]).ok());
   ASSERT_TRUE((*loaded)->Save(path).ok());
   auto reloaded = PdqIndex::Load(path);
   ASSERT_TRUE(reloaded.ok());
@@ -416,7 +418,7 @@ TEST(PdqIndexBenchmark, DISABLED_RangeSearchThroughput) {
   auto build_start = std::chrono::steady_clock::now();
   for (int i = 0; i < kCount; ++i) {
     stored.push_back(RandomHash(rng));
-    index.Add(i + 1, stored.back());
+    ASSERT_TRUE(index.Add(i + 1, stored.back()).ok());
   }
   double build_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - build_start).count();

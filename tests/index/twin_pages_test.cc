@@ -68,9 +68,12 @@ class TwinPagesTest : public ::testing::Test {
       ASSERT_EQ(summary->units_added, pages) << work.id;
       // Registration counts the reprint's page 50 as the first edition's
       // picture, and nothing else of either.
-      if (work.id == "first") EXPECT_TRUE(summary->twin_pages.empty());
-      if (work.id == "reprint")
+      if (work.id == "first") {
+        EXPECT_TRUE(summary->twin_pages.empty());
+      }
+      if (work.id == "reprint") {
         EXPECT_EQ(summary->twin_pages, (std::map<std::string, int>{{"first", 1}}));
+      }
     }
   }
   void TearDown() override { store_.reset(); }

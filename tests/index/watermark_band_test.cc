@@ -124,8 +124,12 @@ TEST_F(WatermarkBandTest, EveryStrippedPageIsFoundAndTheUnbandedViewFindsThem) {
     }
     // PDQ alone finds them only through the unbanded view; with the local
     // stage most of them too (the strip takes the drawing's corners).
-    if (local == LocalStage::kNever) EXPECT_EQ(unbanded, static_cast<int>(kDrawings.size()));
-    if (local == LocalStage::kAuto) EXPECT_GE(unbanded, 1);
+    if (local == LocalStage::kNever) {
+      EXPECT_EQ(unbanded, static_cast<int>(kDrawings.size()));
+    }
+    if (local == LocalStage::kAuto) {
+      EXPECT_GE(unbanded, 1);
+    }
   }
 }
 

@@ -250,7 +250,7 @@ TEST_F(VideoStreamTest, LivePlaylistIsFollowedAsSegmentsAreAppendedUntilEndlist)
   FolderFetcher fetcher(*dir_ / "hls");
   const size_t total = 8;
   WritePlaylist(fetcher, LivePlaylist(0, 2, false));
-  PlaylistGrower grower(fetcher, 3, total, [total](size_t n) {
+  PlaylistGrower grower(fetcher, 3, total, [](size_t n) {
     size_t first = n > 3 ? n - 3 : 0;
     return LivePlaylist(first, n - first, n == total);
   });

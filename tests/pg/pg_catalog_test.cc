@@ -199,7 +199,9 @@ std::vector<std::string> ExerciseCatalog(Catalog& catalog) {
   EXPECT_TRUE(none.ok() && !none->has_value());
   auto held = catalog.FindAssetWork(Sha('a'));
   EXPECT_TRUE(held.ok() && held->has_value()) << held.status().ToString();
-  if (held.ok() && held->has_value()) EXPECT_EQ(**held, "w1");
+  if (held.ok() && held->has_value()) {
+    EXPECT_EQ(**held, "w1");
+  }
   auto unheld = catalog.FindAssetWork(Sha('c'));
   EXPECT_TRUE(unheld.ok() && !unheld->has_value());
   EXPECT_EQ(catalog.UnitCount(), 3);

@@ -27,7 +27,7 @@ struct StoreOpenOptions {
   // default), else a PostgreSQL conninfo (postgresql://... or key=value): the
   // catalog shared by many machines, the data directory then only a local
   // cache of the derived index.
-  std::string catalog_conninfo;
+  std::string catalog_conninfo{};
 };
 
 // What an index load or refresh did (Store::last_refresh()).
