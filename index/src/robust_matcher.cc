@@ -273,6 +273,14 @@ cv::Rect2f ContentBox(const fingerprint::QuantisedFeatures& ref, float margin = 
   return box.area() * 2 > page.area() ? page : box;
 }
 
+// The photometric check's thresholds (RobustOptions::appearance_min_inliers).
+bool AppearancePasses(const fingerprint::Appearance& a, const RobustOptions& options) {
+  return a.measured && a.correlation >= options.min_appearance_correlation &&
+         a.worst_cell <= options.max_appearance_worst_cell &&
+         a.compared >= options.min_appearance_compared &&
+         a.contrast >= options.min_appearance_contrast;
+}
+
 bool FailedOnlyCoverage(const fingerprint::Verification& v) {
   return v.sane && (v.rejected_by == "coverage" || v.rejected_by == "overlap coverage" ||
                     v.rejected_by == "inlier spread");
@@ -837,6 +845,28 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
   // Their keypoints lie in the whole query's normalised frame, as the first
   // pass's do.
   std::string zoom_trace;
+  // The looks' evidence bar (RobustOptions::crop_zoom_min_grid_cells, and
+  // crop_zoom_min_inliers where `by_inliers`): a match under it is dropped
+  // unless the photometric check passes it (crop_zoom_appearance), which then
+  // is what accepted it (Verification::by_appearance, in its evidence).
+  auto hold_to_look_bar = [&](std::vector<RobustHit>& hits, bool by_inliers) {
+    auto under = [&](const RobustHit& hit) {
+      return hit.inliers > 0 && hit.verification.grid_cells < options_.crop_zoom_min_grid_cells &&
+             (!by_inliers || hit.inliers < options_.crop_zoom_min_inliers);
+    };
+    auto looks_like_its_page = [&](const RobustHit& hit) {
+      return options_.crop_zoom_appearance &&
+             AppearancePasses(hit.verification.appearance, options_);
+    };
+    EraseHits(hits, [&](const RobustHit& hit) { return under(hit) && !looks_like_its_page(hit); });
+    auto mark = [&](RobustHit& hit) {
+      if (under(hit)) hit.verification.by_appearance = true;
+    };
+    for (RobustHit& hit : hits) {
+      mark(hit);
+      for (RobustHit& twin : hit.twins) mark(twin);
+    }
+  };
   const int zooms = static_cast<int>(options_.crop_zooms.size());
   const int looks = zooms + (options_.low_contrast_look_threshold > 0 ? 1 : 0);
   for (int i = 0; i < looks && outcome.hits.empty(); ++i) {
@@ -859,10 +889,7 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
     std::string candidates;
     outcome.hits = GateAndVerify(*look, nullptr, *gray, pdq_hits, times, candidates);
     const size_t accepted = outcome.hits.size();
-    EraseHits(outcome.hits, [&](const RobustHit& hit) {
-      return hit.inliers > 0 && hit.verification.grid_cells < options_.crop_zoom_min_grid_cells &&
-             (i >= zooms || hit.inliers < options_.crop_zoom_min_inliers);
-    });
+    hold_to_look_bar(outcome.hits, i < zooms);
     if (!options_.local_trace_path.empty()) {
       zoom_trace += std::string(zoom_trace.empty() ? "" : ",") +
                     "{\"zoom\":" + std::to_string(zoom) +
@@ -890,10 +917,7 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
       const double ms_describe = MsSince(t_unbanded);
       std::string candidates;
       outcome.hits = GateAndVerify(*look, nullptr, filled, pdq_hits, times, candidates);
-      EraseHits(outcome.hits, [&](const RobustHit& hit) {
-        return hit.inliers > 0 && hit.verification.grid_cells < options_.crop_zoom_min_grid_cells &&
-               hit.inliers < options_.crop_zoom_min_inliers;
-      });
+      hold_to_look_bar(outcome.hits, true);
       NameLocalView(outcome.hits, "unbanded");
       if (!options_.local_trace_path.empty()) {
         second_trace += ",\"unbanded\":{\"ms\":" + std::to_string(MsSince(t_unbanded)) +
@@ -1140,17 +1164,17 @@ std::vector<RobustHit> RobustMatcher::GateAndVerify(const fingerprint::LocalFeat
       const bool appearance_eligible = !v.accepted && options_.appearance_min_inliers > 0 &&
                                        v.inliers >= options_.appearance_min_inliers &&
                                        FailedOnlyCoverage(v);
-      if (appearance_eligible || (tracing && v.sane && v.inliers >= 8)) {
+      // An accepted match under the looks' evidence bar is measured too, for
+      // RobustOptions::crop_zoom_appearance (one comparison per such match).
+      const bool under_look_bar = v.accepted && options_.crop_zoom_appearance &&
+                                  v.grid_cells < options_.crop_zoom_min_grid_cells;
+      if (appearance_eligible || under_look_bar || (tracing && v.sane && v.inliers >= 8)) {
         const fingerprint::PageThumbnail& t = thumbnail_of(unit);
         if (!t.empty()) {
           v.appearance =
               fingerprint::CompareAppearance(query_gray, v.homography, v.mirrored, t, ref_page);
         }
-        if (appearance_eligible && v.appearance.measured &&
-            v.appearance.correlation >= options_.min_appearance_correlation &&
-            v.appearance.worst_cell <= options_.max_appearance_worst_cell &&
-            v.appearance.compared >= options_.min_appearance_compared &&
-            v.appearance.contrast >= options_.min_appearance_contrast) {
+        if (appearance_eligible && AppearancePasses(v.appearance, options_)) {
           v.accepted = true;
           v.by_appearance = true;
           v.rejected_by.clear();

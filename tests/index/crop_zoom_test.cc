@@ -87,13 +87,41 @@ TEST_F(CropZoomTest, CroppedTextPagesAreFoundAmongManyPagesOfTheirFont) {
 
 TEST_F(CropZoomTest, AZoomedLookMatchNeedsItsOwnEvidenceBar) {
   // The looks' bar (crop_zoom_min_grid_cells, crop_zoom_min_inliers) out of
-  // reach: what only a look found is dropped, and nothing else is reported.
+  // reach and the photometric check not asked: what only a look found is
+  // dropped, and nothing else is reported.
+  RobustOptions out_of_reach;
+  out_of_reach.crop_zoom_min_grid_cells = 17;
+  out_of_reach.crop_zoom_min_inliers = 100000;
+  out_of_reach.crop_zoom_appearance = false;
+  const fs::path folder = Cropped(0.2);
+  EXPECT_GE(Found(::kagami::testing::MatchesByMember(*store_, folder, RobustOptions{})).size(), 7u);
+  EXPECT_TRUE(Found(::kagami::testing::MatchesByMember(*store_, folder, out_of_reach)).empty());
+}
+
+TEST_F(CropZoomTest, ALookMatchUnderTheBarIsKeptWhenItLooksLikeItsPage) {
+  // The bar out of reach: the looks' matches are kept on the photometric
+  // check (RobustOptions::crop_zoom_appearance), which each one's evidence
+  // names; where the page's thumbnail must match better than any copy can,
+  // none is.
   RobustOptions out_of_reach;
   out_of_reach.crop_zoom_min_grid_cells = 17;
   out_of_reach.crop_zoom_min_inliers = 100000;
   const fs::path folder = Cropped(0.2);
-  EXPECT_GE(Found(::kagami::testing::MatchesByMember(*store_, folder, RobustOptions{})).size(), 7u);
-  EXPECT_TRUE(Found(::kagami::testing::MatchesByMember(*store_, folder, out_of_reach)).empty());
+  const auto by_member = ::kagami::testing::MatchesByMember(*store_, folder, out_of_reach);
+  EXPECT_GE(Found(by_member).size(), 6u) << "of the " << kShown << " pages shown";
+  int on_appearance = 0;
+  for (const auto& [member, matches] : by_member) {
+    for (const pipeline::PageMatchRecord& m : matches) {
+      if (!m.verification.by_appearance) continue;
+      ++on_appearance;
+      EXPECT_GE(m.verification.appearance.correlation, out_of_reach.min_appearance_correlation);
+      EXPECT_LE(m.verification.appearance.worst_cell, out_of_reach.max_appearance_worst_cell);
+    }
+  }
+  EXPECT_GE(on_appearance, 6);
+  RobustOptions unlike = out_of_reach;
+  unlike.max_appearance_worst_cell = 0;
+  EXPECT_TRUE(Found(::kagami::testing::MatchesByMember(*store_, folder, unlike)).empty());
 }
 
 TEST_F(CropZoomTest, AVolumeWithoutEvidenceTriesOneCropZoomPerSampledPageInTurn) {

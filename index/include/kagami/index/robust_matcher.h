@@ -263,6 +263,15 @@ struct RobustOptions {
   // cells and 14-21 inliers.
   int crop_zoom_min_grid_cells = 8;
   int crop_zoom_min_inliers = 24;
+  // A look's match under that bar is kept when the photometric check passes
+  // it (min_appearance_correlation, max_appearance_worst_cell,
+  // min_appearance_compared, min_appearance_contrast; the page's thumbnail
+  // compared through the verified transform, whatever the inliers): the bar
+  // stops chance consensus of a few shared motifs, which does not look like
+  // the registered page where it shows it. Measured on real images
+  // (bench/RESULTS.md section 11, fifteenth session): true pages dropped by
+  // the bar correlate 0.98-0.997 with worst cell 0.10-0.32.
+  bool crop_zoom_appearance = true;
   // One more look after the crop zooms, at the full working size with ORB's
   // FAST threshold fixed at this value (0: none). A faint page (a pale
   // drawing, fog over water) is registered at the adaptive threshold's
