@@ -887,7 +887,7 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
     if (!look.ok() || look->size() == 0) continue;
     const double ms_describe = MsSince(t_zoom);
     std::string candidates;
-    outcome.hits = GateAndVerify(*look, nullptr, *gray, pdq_hits, times, candidates);
+    outcome.hits = GateAndVerify(*look, nullptr, *gray, pdq_hits, times, candidates, true);
     const size_t accepted = outcome.hits.size();
     hold_to_look_bar(outcome.hits, i < zooms);
     if (!options_.local_trace_path.empty()) {
@@ -916,7 +916,7 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
     if (look.ok() && look->size() > 0) {
       const double ms_describe = MsSince(t_unbanded);
       std::string candidates;
-      outcome.hits = GateAndVerify(*look, nullptr, filled, pdq_hits, times, candidates);
+      outcome.hits = GateAndVerify(*look, nullptr, filled, pdq_hits, times, candidates, true);
       hold_to_look_bar(outcome.hits, true);
       NameLocalView(outcome.hits, "unbanded");
       if (!options_.local_trace_path.empty()) {
@@ -982,7 +982,8 @@ std::vector<RobustHit> RobustMatcher::GateAndVerify(const fingerprint::LocalFeat
                                                     const fingerprint::LocalFeatures* mirrored,
                                                     const cv::Mat& query_gray,
                                                     const std::vector<RobustHit>& pdq_hits,
-                                                    LocalTimes& times, std::string& trace) {
+                                                    LocalTimes& times, std::string& trace,
+                                                    bool look) {
   // Every candidate is first verified with a tenth of the RANSAC iterations
   // (see the verification loop below).
   fingerprint::VerifyOptions cheap = options_.verify;
@@ -1164,9 +1165,9 @@ std::vector<RobustHit> RobustMatcher::GateAndVerify(const fingerprint::LocalFeat
       const bool appearance_eligible = !v.accepted && options_.appearance_min_inliers > 0 &&
                                        v.inliers >= options_.appearance_min_inliers &&
                                        FailedOnlyCoverage(v);
-      // An accepted match under the looks' evidence bar is measured too, for
-      // RobustOptions::crop_zoom_appearance (one comparison per such match).
-      const bool under_look_bar = v.accepted && options_.crop_zoom_appearance &&
+      // A look's accepted match under the looks' evidence bar is measured
+      // too, for RobustOptions::crop_zoom_appearance.
+      const bool under_look_bar = look && v.accepted && options_.crop_zoom_appearance &&
                                   v.grid_cells < options_.crop_zoom_min_grid_cells;
       if (appearance_eligible || under_look_bar || (tracing && v.sane && v.inliers >= 8)) {
         const fingerprint::PageThumbnail& t = thumbnail_of(unit);

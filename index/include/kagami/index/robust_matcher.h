@@ -541,12 +541,14 @@ class RobustMatcher {
   // candidates' trace entries (JSON objects, comma-separated) to `trace`
   // when tracing.
   // `query_gray`: the pixels `query` was described from (its normalised
-  // frame's long side), for the photometric check.
+  // frame's long side), for the photometric check. `look`: a look held to the
+  // looks' evidence bar; its accepted matches under the bar's grid cells get
+  // the photometric check measured (RobustOptions::crop_zoom_appearance).
   std::vector<RobustHit> GateAndVerify(const fingerprint::LocalFeatures& query,
                                        const fingerprint::LocalFeatures* mirrored,
                                        const cv::Mat& query_gray,
                                        const std::vector<RobustHit>& pdq_hits, LocalTimes& times,
-                                       std::string& trace);
+                                       std::string& trace, bool look = false);
   // The registered page's thumbnail from its catalog blob (empty when it has
   // none or the catalog cannot read it).
   fingerprint::PageThumbnail ThumbnailOf(int64_t unit_id);
