@@ -17,6 +17,11 @@
 //   Japanese  pages of random kana/kanji columns set in fonts-noto-cjk
 // The images of opencv-doc and scikit-image are reserved for outside
 // measurement and are never used here.
+// Edits: issue 7's nine (crops, pad, white margin, rotation, a desktop
+// reader's screenshot, mirror, watermark band, spreads) and four more that
+// no threshold was chosen on, a check that the views and looks generalise:
+// a phone's reader screenshot, a web reader scrolled part way down the page,
+// a white social-media post, a small re-encoded copy.
 //
 // Usage: kagami_bench_real_calibration [--work DIR] [--threads T] [--max N]
 //     [--scan-only] [--skip-previous | --peer-no-cascade] [--trace-dir DIR]
@@ -332,6 +337,114 @@ cv::Mat Screenshot(const cv::Mat& m, int seed) {
   const int x = 260 + (avail_w - page.cols) / 2, y = 80 + (avail_h - page.rows) / 2;
   page.copyTo(out(cv::Rect(x, y, page.cols, page.rows)));
   return out;
+}
+
+// Four screenshots and copies no threshold was chosen on (a check of how
+// the page views and looks generalise beyond Screenshot's one layout).
+
+// A phone's screenshot of a reader app (1080x2340): a status bar, an app bar
+// with the chapter's title, the page fitted to the screen's width (or inset
+// 30 px), a bottom bar with a page slider; black or white around the page.
+cv::Mat PhoneScreenshot(const cv::Mat& m, int seed) {
+  std::mt19937 rng(seed * 7 + 1);
+  const int W = 1080, H = 2340, top = 70 + 150, bottom = 200;
+  const bool dark = seed % 2 == 0;
+  const cv::Scalar bg = dark ? cv::Scalar(0, 0, 0) : cv::Scalar(255, 255, 255);
+  const cv::Scalar bar = dark ? cv::Scalar(28, 28, 30) : cv::Scalar(246, 246, 246);
+  const cv::Scalar ink = dark ? cv::Scalar(235, 235, 235) : cv::Scalar(25, 25, 25);
+  cv::Mat out(H, W, CV_8UC3, bg);
+  cv::rectangle(out, cv::Rect(0, 0, W, top), bar, cv::FILLED);
+  cv::putText(out, std::to_string(9 + rng() % 12) + ":" + std::to_string(10 + rng() % 50),
+              cv::Point(40, 50), cv::FONT_HERSHEY_SIMPLEX, 1.0, ink, 2, cv::LINE_AA);
+  cv::rectangle(out, cv::Rect(940, 25, 90, 34), ink, 2);
+  cv::putText(out, "<", cv::Point(30, 170), cv::FONT_HERSHEY_SIMPLEX, 1.6, ink, 3, cv::LINE_AA);
+  cv::putText(out,
+              "Vol. " + std::to_string(1 + rng() % 30) + "  Ch. " + std::to_string(rng() % 300),
+              cv::Point(110, 165), cv::FONT_HERSHEY_SIMPLEX, 1.3, ink, 2, cv::LINE_AA);
+  cv::rectangle(out, cv::Rect(0, H - bottom, W, bottom), bar, cv::FILLED);
+  cv::line(out, cv::Point(60, H - 130), cv::Point(W - 60, H - 130), ink, 4);
+  cv::circle(out, cv::Point(60 + static_cast<int>(rng() % (W - 120)), H - 130), 18, ink,
+             cv::FILLED);
+  cv::putText(out, std::to_string(1 + rng() % 40) + " / 42", cv::Point(W / 2 - 60, H - 50),
+              cv::FONT_HERSHEY_SIMPLEX, 1.0, ink, 2, cv::LINE_AA);
+  const int inset = (seed / 2) % 2 ? 30 : 0;
+  const int avail_w = W - 2 * inset, avail_h = H - top - bottom;
+  const double s =
+      std::min(static_cast<double>(avail_w) / m.cols, static_cast<double>(avail_h) / m.rows);
+  cv::Mat page;
+  cv::resize(m, page, cv::Size(), s, s, s < 1 ? cv::INTER_AREA : cv::INTER_CUBIC);
+  page.copyTo(
+      out(cv::Rect((W - page.cols) / 2, top + (avail_h - page.rows) / 2, page.cols, page.rows)));
+  return out;
+}
+
+// A web reader scrolled part way down a page fitted to a column 760-900 px
+// wide (a long-strip reader): the page may run past the window (1920x1080,
+// tabs and an address bar above), which shows it from 0-30% of its height
+// down; at least 55% of the page's height is in view.
+cv::Mat ScrolledReader(const cv::Mat& m, int seed) {
+  std::mt19937 rng(seed * 13 + 5);
+  const int W = 1920, H = 1080, top = 80;
+  const bool dark = seed % 2 == 1;
+  cv::Mat out(H, W, CV_8UC3, dark ? cv::Scalar(24, 24, 26) : cv::Scalar(242, 242, 242));
+  cv::rectangle(out, cv::Rect(0, 0, W, 36), cv::Scalar(60, 60, 66), cv::FILLED);
+  cv::rectangle(out, cv::Rect(10, 6, 260, 30), cv::Scalar(250, 250, 250), cv::FILLED);
+  cv::putText(out, "Read online free - ch. " + std::to_string(rng() % 300), cv::Point(20, 27),
+              cv::FONT_HERSHEY_SIMPLEX, 0.45, cv::Scalar(20, 20, 20), 1, cv::LINE_AA);
+  cv::rectangle(out, cv::Rect(0, 36, W, 44), cv::Scalar(250, 250, 250), cv::FILLED);
+  cv::putText(out, "https://read.example/chapter/" + std::to_string(rng()), cv::Point(132, 64),
+              cv::FONT_HERSHEY_SIMPLEX, 0.55, cv::Scalar(30, 30, 30), 1, cv::LINE_AA);
+  cv::rectangle(out, cv::Rect(W - 14, top, 14, H - top), cv::Scalar(200, 200, 200), cv::FILLED);
+  const int pw = 760 + static_cast<int>(rng() % 141);
+  const double s = static_cast<double>(pw) / m.cols;
+  cv::Mat page;
+  cv::resize(m, page, cv::Size(), s, s, s < 1 ? cv::INTER_AREA : cv::INTER_CUBIC);
+  const int view_h = H - top;
+  int offset = 0;
+  if (page.rows > view_h) {
+    const int max_offset = std::min(page.rows * 3 / 10, page.rows - page.rows * 55 / 100);
+    offset = std::min(max_offset, static_cast<int>(rng() % (max_offset + 1)));
+  }
+  const int shown = std::min(page.rows - offset, view_h);
+  const int x = (W - pw) / 2, y = page.rows - offset < view_h ? top + (view_h - shown) / 2 : top;
+  page(cv::Rect(0, offset, page.cols, shown)).copyTo(out(cv::Rect(x, y, page.cols, shown)));
+  return out;
+}
+
+// A post on a social site (a white card 1200 px wide): an avatar and a name
+// above, the page scaled to 480-640 px wide, a caption and buttons below.
+cv::Mat SocialPost(const cv::Mat& m, int seed) {
+  std::mt19937 rng(seed * 31 + 3);
+  const int pw = 480 + static_cast<int>(rng() % 161);
+  const double s = static_cast<double>(pw) / m.cols;
+  cv::Mat page;
+  cv::resize(m, page, cv::Size(), s, s, s < 1 ? cv::INTER_AREA : cv::INTER_CUBIC);
+  const int W = 1200, H = page.rows + 420;
+  cv::Mat out(H, W, CV_8UC3, cv::Scalar(255, 255, 255));
+  cv::circle(out, cv::Point(90, 80), 40, cv::Scalar(180, 140, 90), cv::FILLED);
+  cv::putText(out, "scanlator_" + std::to_string(rng() % 1000), cv::Point(150, 72),
+              cv::FONT_HERSHEY_SIMPLEX, 0.9, cv::Scalar(20, 20, 20), 2, cv::LINE_AA);
+  cv::putText(out, "@raws" + std::to_string(rng() % 100000) + " - 2h", cv::Point(150, 108),
+              cv::FONT_HERSHEY_SIMPLEX, 0.7, cv::Scalar(120, 120, 120), 1, cv::LINE_AA);
+  page.copyTo(out(cv::Rect(150, 150, page.cols, page.rows)));
+  const int y = 150 + page.rows;
+  cv::putText(out, "new chapter is out!! full raw at the link in bio", cv::Point(150, y + 70),
+              cv::FONT_HERSHEY_SIMPLEX, 0.85, cv::Scalar(20, 20, 20), 2, cv::LINE_AA);
+  for (int k = 0; k < 4; ++k)
+    cv::circle(out, cv::Point(170 + k * 180, y + 170), 16, cv::Scalar(150, 150, 150), 2);
+  cv::line(out, cv::Point(0, H - 2), cv::Point(W, H - 2), cv::Scalar(220, 220, 220), 2);
+  return out;
+}
+
+// A re-upload: scaled to 40% (at least 320 px on the long side) and
+// re-encoded at JPEG quality 40, then saved again like every query.
+cv::Mat SmallReencoded(const cv::Mat& m) {
+  const double s = std::max(0.4, 320.0 / std::max(m.cols, m.rows));
+  cv::Mat small;
+  cv::resize(m, small, cv::Size(), s, s, cv::INTER_AREA);
+  std::vector<uchar> jpeg;
+  cv::imencode(".jpg", small, jpeg, {cv::IMWRITE_JPEG_QUALITY, 40});
+  return cv::imdecode(jpeg, cv::IMREAD_COLOR);
 }
 
 cv::Mat Spread(const cv::Mat& a, const cv::Mat& b, int gutter) {
@@ -788,6 +901,10 @@ int main(int argc, char** argv) {
     return f;
   });
   make_set("watermark_band", [](const cv::Mat& m, int) { return Watermark(m); });
+  make_set("phone_screenshot", [](const cv::Mat& m, int i) { return PhoneScreenshot(m, i); });
+  make_set("scrolled_reader", [](const cv::Mat& m, int i) { return ScrolledReader(m, i); });
+  make_set("social_post", [](const cv::Mat& m, int i) { return SocialPost(m, i); });
+  make_set("small_reencoded", [](const cv::Mat& m, int) { return SmallReencoded(m); });
   {
     fs::path dir = work / "q_spread";
     fs::remove_all(dir);

@@ -302,6 +302,41 @@ double BandInk(const cv::Mat& band, int tolerance) {
   return cv::countNonZero(diff > tolerance) / static_cast<double>(band.total());
 }
 
+// A box side found on the working copy, placed at full resolution: the
+// line p within `reach` of `pos` whose pixels differ most from those of line
+// p - 1, over [from, to) along the side (`vertical`: columns), among the p
+// where the line outside the box (p - 1 for a top or left side, p for a
+// bottom or right one, `outside_before`) is the exterior band's flat level
+// `level` (90% of it within `tolerance`). The side is the first line of the
+// box, or the first past it. std::nullopt when no line qualifies. PDQ of a
+// page of type moves by ~10 bits for a 3 px shift (bench/RESULTS.md section
+// 11, "Screenshots no threshold was chosen on").
+std::optional<int> RefineSide(const cv::Mat& gray, bool vertical, bool outside_before, int pos,
+                              int from, int to, int reach, int level, int tolerance) {
+  const int extent = vertical ? gray.cols : gray.rows;
+  const int step = std::max(1, (to - from) / 512);
+  auto at = [&](int line, int t) {
+    return static_cast<int>(vertical ? gray.at<uint8_t>(t, line) : gray.at<uint8_t>(line, t));
+  };
+  std::optional<int> best;
+  long best_diff = -1;
+  for (int p = std::max(1, pos - reach); p <= std::min(extent - 1, pos + reach); ++p) {
+    const int outside = outside_before ? p - 1 : p;
+    long diff = 0;
+    int flat = 0, n = 0;
+    for (int t = from; t < to; t += step, ++n) {
+      diff += std::abs(at(p, t) - at(p - 1, t));
+      flat += std::abs(at(outside, t) - level) <= tolerance;
+    }
+    if (n == 0 || flat < 0.9 * n) continue;
+    if (diff > best_diff) {
+      best_diff = diff;
+      best = p;
+    }
+  }
+  return best;
+}
+
 // Candidate side positions: rows of `dilated` (a step map; transpose it for
 // columns) with a run of steps (gaps up to 3 px) at least `min_run` long, one
 // per neighbourhood, at most `max_lines` longest.
@@ -419,8 +454,22 @@ std::optional<cv::Rect> LargestPageBox(const cv::Mat& gray, const PageBoxOptions
   const int run_w = static_cast<int>(o.min_side_coverage * min_w);
   const int run_h = static_cast<int>(o.min_side_coverage * min_h);
   constexpr int kMaxLines = 32;
-  const std::vector<int> ys = CandidateLines(h_steps, run_w, kMaxLines);
-  const std::vector<int> xs = CandidateLines(v_steps.t(), run_h, kMaxLines);
+  std::vector<int> ys = CandidateLines(h_steps, run_w, kMaxLines);
+  std::vector<int> xs = CandidateLines(v_steps.t(), run_h, kMaxLines);
+  // The image's own edges are sides too: a page fitted to a phone's width
+  // (or a window's height) has no step there. Such a box needs flat bands
+  // beyond its other two sides, as the bands beyond an edge lie outside.
+  // A line within 2 px of an edge (the blur's reach) is that edge.
+  auto add_edges = [](std::vector<int>& lines, int last) {
+    std::erase_if(lines, [&](int l) { return l <= 2 || l >= last - 2; });
+    lines.push_back(0);
+    lines.push_back(last);
+    std::sort(lines.begin(), lines.end());
+  };
+  add_edges(ys, H - 1);
+  add_edges(xs, W - 1);
+  auto edge_x = [&](int x) { return x == 0 || x == W - 1; };
+  auto edge_y = [&](int y) { return y == 0 || y == H - 1; };
 #ifdef KAGAMI_BOX_DEBUG
   fprintf(stderr, "W %d H %d ys:", W, H);
   for (int y : ys) fprintf(stderr, " %d", y);
@@ -461,8 +510,9 @@ std::optional<cv::Rect> LargestPageBox(const cv::Mat& gray, const PageBoxOptions
       for (int x : xs) {
         // Both ends of every side too: a side that continues into another
         // line (a page's edge running on into a tool bar's) is not a corner.
-        if (col_steps(x, y0, y1 + 1) >= need_h && col_steps(x, y0, y0 + end_h) >= need_end_h &&
-            col_steps(x, y1 + 1 - end_h, y1 + 1) >= need_end_h) {
+        if (edge_x(x) ||
+            (col_steps(x, y0, y1 + 1) >= need_h && col_steps(x, y0, y0 + end_h) >= need_end_h &&
+             col_steps(x, y1 + 1 - end_h, y1 + 1) >= need_end_h)) {
           sides.push_back(x);
         }
       }
@@ -482,6 +532,7 @@ std::optional<cv::Rect> LargestPageBox(const cv::Mat& gray, const PageBoxOptions
           const double need_end_w = o.min_side_coverage * end_w;
           bool ok = true;
           for (int y : {y0, y1}) {
+            if (edge_y(y)) continue;
             ok = ok && row_steps(y, x0, x1 + 1) >= need_w &&
                  row_steps(y, x0, x0 + end_w) >= need_end_w &&
                  row_steps(y, x1 + 1 - end_w, x1 + 1) >= need_end_w;
@@ -520,15 +571,58 @@ std::optional<cv::Rect> LargestPageBox(const cv::Mat& gray, const PageBoxOptions
             flat_ends);
 #endif
     if (!flat_sides && !flat_ends) continue;
+    // A box with the image's edges for two sides lies on one background: the
+    // bands beyond its other two are one level (a tool bar's edge and the
+    // page's far edge are not a page).
+    const bool edge_box = r.x == 0 || r.br().x == W - 1 || r.y == 0 || r.br().y == H - 1;
+    if (edge_box) {
+      const cv::Rect a = flat_ends ? cv::Rect(r.x, r.y - kGap - band_y, r.width, band_y)
+                                   : cv::Rect(r.x - kGap - band_x, r.y, band_x, r.height);
+      const cv::Rect b = flat_ends ? cv::Rect(r.x, r.br().y + kGap + 1, r.width, band_y)
+                                   : cv::Rect(r.br().x + kGap + 1, r.y, band_x, r.height);
+      if (std::abs(MedianLevel(w(a)) - MedianLevel(w(b))) > o.band_tolerance) continue;
+    }
     // Back to input pixels: the step lines lie on the boundary (+-1 px).
-    const int x0 = std::clamp(static_cast<int>(std::lround((r.x + 0.5) * scale)), 0, gray.cols - 1);
-    const int y0 = std::clamp(static_cast<int>(std::lround((r.y + 0.5) * scale)), 0, gray.rows - 1);
-    const int x1 =
-        std::clamp(static_cast<int>(std::lround((r.br().x + 0.5) * scale)), x0 + 1, gray.cols);
-    const int y1 =
-        std::clamp(static_cast<int>(std::lround((r.br().y + 0.5) * scale)), y0 + 1, gray.rows);
-    const cv::Rect box(x0, y0, x1 - x0, y1 - y0);
-    return box;
+    // The image's edges stay its edges.
+    const int x0 =
+        r.x == 0 ? 0
+                 : std::clamp(static_cast<int>(std::lround((r.x + 0.5) * scale)), 0, gray.cols - 1);
+    const int y0 =
+        r.y == 0 ? 0
+                 : std::clamp(static_cast<int>(std::lround((r.y + 0.5) * scale)), 0, gray.rows - 1);
+    const int x1 = r.br().x == W - 1
+                       ? gray.cols
+                       : std::clamp(static_cast<int>(std::lround((r.br().x + 0.5) * scale)), x0 + 1,
+                                    gray.cols);
+    const int y1 = r.br().y == H - 1
+                       ? gray.rows
+                       : std::clamp(static_cast<int>(std::lround((r.br().y + 0.5) * scale)), y0 + 1,
+                                    gray.rows);
+    // The sides beyond which the band is flat, each within a working pixel
+    // (and the blur's) of its place, along the middle 80% of the side (clear
+    // of the corners); the others as found.
+    const int reach = static_cast<int>(std::ceil(scale)) + 2;
+    const int mx = (x1 - x0) / 10, my = (y1 - y0) / 10;
+    int rx0 = x0, rx1 = x1, ry0 = y0, ry1 = y1;
+    auto refine = [&](bool vertical, bool before, int pos, const cv::Rect& band, int from, int to) {
+      return RefineSide(gray, vertical, before, pos, from, to, reach, MedianLevel(w(band)),
+                        o.band_tolerance)
+          .value_or(pos);
+    };
+    if (flat_sides) {
+      rx0 = refine(true, true, x0, cv::Rect(r.x - kGap - band_x, r.y, band_x, r.height), y0 + my,
+                   y1 - my);
+      rx1 = refine(true, false, x1, cv::Rect(r.br().x + kGap + 1, r.y, band_x, r.height), y0 + my,
+                   y1 - my);
+    }
+    if (flat_ends) {
+      ry0 = refine(false, true, y0, cv::Rect(r.x, r.y - kGap - band_y, r.width, band_y), x0 + mx,
+                   x1 - mx);
+      ry1 = refine(false, false, y1, cv::Rect(r.x, r.br().y + kGap + 1, r.width, band_y), x0 + mx,
+                   x1 - mx);
+    }
+    if (rx1 - rx0 < 16 || ry1 - ry0 < 16) continue;
+    return cv::Rect(rx0, ry0, rx1 - rx0, ry1 - ry0);
   }
   return std::nullopt;
 }

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include <opencv2/imgproc.hpp>
@@ -240,6 +241,24 @@ void NameLocalView(std::vector<RobustHit>& hits, const std::string& view) {
 // PDQ hits of one group explain the same part of the scanned page: the page
 // as a whole (full, trimmed, box, ... views) or one half of a spread.
 std::string ViewGroup(const std::string& view) { return IsHalf(view) ? view : "page"; }
+
+// A PDQ hit's distance for ranking hits of one view group: a hit in the
+// page's own orientation goes ahead of a turned or mirrored one up to this
+// many bits nearer. Two registered drawings that are turns of each other
+// (one arrow pointing four ways) are both within PDQ's noise of a copy of
+// either, and the noise chose the turn (false-match sweep: an arrow in a
+// screenshot, its own page at 10 bits, the arrow turned 270 degrees at 8;
+// bench/RESULTS.md section 11, "Screenshots no threshold was chosen on").
+constexpr int kTurnedVariantBits = 6;
+// Nearer first by that distance; at a tie, the own orientation, then the
+// lower unit id.
+bool RanksBefore(const RobustHit& a, const RobustHit& b) {
+  const auto key = [](const RobustHit& h) {
+    const bool turned = h.variant != fingerprint::kOriginal;
+    return std::make_tuple(h.distance + (turned ? kTurnedVariantBits : 0), turned, h.unit_id);
+  };
+  return key(a) < key(b);
+}
 
 std::vector<RobustHit> NonOverlapping(const std::vector<RobustHit>& ranked) {
   std::vector<RobustHit> kept;
@@ -548,20 +567,17 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
   for (const RobustHit& hit : pdq_candidates) {
     if (!ReportableUnverified(hit)) continue;
     auto [it, inserted] = reportable_per_view.try_emplace(ViewGroup(hit.view), hit);
-    if (!inserted && hit.distance < it->second.distance) it->second = hit;
+    if (!inserted && RanksBefore(hit, it->second)) it->second = hit;
   }
   std::vector<RobustHit> chosen;
   for (const auto& [group, hit] : reportable_per_view) chosen.push_back(hit);
-  const auto nearest_first = [](const RobustHit& a, const RobustHit& b) {
-    return a.distance != b.distance ? a.distance < b.distance : a.unit_id < b.unit_id;
-  };
-  std::sort(chosen.begin(), chosen.end(), nearest_first);
+  std::sort(chosen.begin(), chosen.end(), RanksBefore);
   outcome.hits = NonOverlapping(chosen);
   std::vector<RobustHit> reportable;
   for (const RobustHit& hit : pdq_candidates) {
     if (ReportableUnverified(hit)) reportable.push_back(hit);
   }
-  std::sort(reportable.begin(), reportable.end(), nearest_first);
+  std::sort(reportable.begin(), reportable.end(), RanksBefore);
   AttachTwins(outcome.hits, reportable, [](const RobustHit& a, const RobustHit& b) {
     return ViewGroup(a.view) == ViewGroup(b.view);
   });
@@ -873,8 +889,36 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
     if (crop_zoom == kNoCropZoom || (crop_zoom != kEveryCropZoom && i != crop_zoom % looks))
       continue;
     RobustOptions zoomed = options_;
-    const double zoom = i < zooms ? options_.crop_zooms[i] : 1.0;
-    if (i < zooms) {
+    double zoom = i < zooms ? options_.crop_zooms[i] : 1.0;
+    const bool enlarged = i < zooms && zoom > 1;
+    const cv::Mat* look_gray = &*gray;
+    cv::Mat larger;
+    if (enlarged) {
+      // An enlarged look (a page shown small): the query at up to `zoom`
+      // times the working size, as far as its pixels reach (re-decoded
+      // larger where the local decode is smaller), with keypoints in
+      // proportion to the area; the wide description's pass is not repeated.
+      const int want_long =
+          static_cast<int>(std::lround(options_.features.working_long_side * zoom));
+      const int long_side = std::max(gray->cols, gray->rows);
+      if (long_side < want_long) {
+        const int want_short = static_cast<int>(std::ceil(
+            static_cast<double>(want_long) * std::min(gray->cols, gray->rows) / long_side));
+        Result<cv::Mat> decoded = DecodeForLocal(pixels, encoded, limits_, want_short);
+        if (decoded.ok() && std::max(decoded->cols, decoded->rows) > long_side) {
+          larger = std::move(decoded).value();
+          look_gray = &larger;
+        }
+      }
+      zoom = std::min(zoom, static_cast<double>(std::max(look_gray->cols, look_gray->rows)) /
+                                options_.features.working_long_side);
+      if (zoom < options_.enlarged_look_min_zoom) continue;
+      zoomed.features.working_long_side =
+          static_cast<int>(std::lround(options_.features.working_long_side * zoom));
+      zoomed.features.max_keypoints =
+          static_cast<int>(std::lround(options_.features.max_keypoints * zoom * zoom));
+      zoomed.wide_query_keypoints = 0;
+    } else if (i < zooms) {
       zoomed.features.working_long_side =
           static_cast<int>(std::lround(options_.features.working_long_side * zoom));
       if (!(zoom > 0 && zoom < 1) || zoomed.features.working_long_side < 64) continue;
@@ -883,13 +927,13 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
       zoomed.features.min_fast_threshold = zoomed.features.fast_threshold;
     }
     const auto t_zoom = std::chrono::steady_clock::now();
-    Result<fingerprint::LocalFeatures> look = ExtractQueryFeatures(*gray, false, zoomed);
+    Result<fingerprint::LocalFeatures> look = ExtractQueryFeatures(*look_gray, false, zoomed);
     if (!look.ok() || look->size() == 0) continue;
     const double ms_describe = MsSince(t_zoom);
     std::string candidates;
     outcome.hits = GateAndVerify(*look, nullptr, *gray, pdq_hits, times, candidates, true);
     const size_t accepted = outcome.hits.size();
-    hold_to_look_bar(outcome.hits, i < zooms);
+    hold_to_look_bar(outcome.hits, i < zooms && !enlarged);
     if (!options_.local_trace_path.empty()) {
       zoom_trace += std::string(zoom_trace.empty() ? "" : ",") +
                     "{\"zoom\":" + std::to_string(zoom) +

@@ -193,6 +193,72 @@ TEST(DetectPageBox, FindsThePageInAPhoneScreenshot) {
   }
 }
 
+// A phone's reader fitted to the page's width (the page spans the screen
+// from edge to edge): a status bar and a title above, a slider below, black
+// between them and the page.
+cv::Mat PhoneFittedToWidth(const cv::Mat& page, cv::Rect& where) {
+  cv::Mat m(2000, 900, CV_8UC1, cv::Scalar(0));
+  cv::rectangle(m, cv::Rect(0, 0, 900, 170), cv::Scalar(30), cv::FILLED);
+  Text(m, "9:41", cv::Point(30, 45), 230, 0.9);
+  Text(m, "<  Vol. 3  Ch. 21", cv::Point(30, 130), 230, 1.1);
+  cv::rectangle(m, cv::Rect(0, 1830, 900, 170), cv::Scalar(30), cv::FILLED);
+  cv::line(m, cv::Point(60, 1890), cv::Point(840, 1890), cv::Scalar(200), 4);
+  cv::circle(m, cv::Point(300, 1890), 16, cv::Scalar(230), cv::FILLED);
+  Text(m, "7 / 42", cv::Point(400, 1960), 230, 0.9);
+  const int h = page.rows * 900 / page.cols;
+  where = Paste(m, page, cv::Point(0, 170 + (1660 - h) / 2), h);
+  where.width = 900;  // Paste rounds the width; the page spans the screen
+  return m;
+}
+
+TEST(NormalizedViews, APageFittedToAPhonesWidthIsAView) {
+  const std::vector<cv::Mat> pages = RealPages();
+  for (size_t i = 0; i < pages.size(); ++i) {
+    // A page taller than 1400 px at the screen's width would be fitted to
+    // its height instead.
+    if (pages[i].rows * 900 / pages[i].cols > 1400) continue;
+    cv::Mat page;
+    cv::resize(pages[i], page, cv::Size(900, pages[i].rows * 900 / pages[i].cols), 0, 0,
+               cv::INTER_AREA);
+    cv::Rect where;
+    const cv::Mat gray = Jpeg(PhoneFittedToWidth(page, where), 85);
+    // The page box, or the trimmed view where trimming the bars' margins
+    // leaves the page alone (then no box is reported: the trimmed view is it).
+    const View* page_view = nullptr;
+    const std::vector<View> views = NormalizedViews(gray);
+    for (const View& v : views) {
+      if (v.name == "box" || (v.name == "trimmed" && !page_view)) page_view = &v;
+    }
+    ASSERT_NE(page_view, nullptr) << "page " << i;
+    const cv::Rect& r = page_view->rect_in_original;
+    const std::string what = "page " + std::to_string(i) + ", " + page_view->name + ": ";
+    EXPECT_EQ(r.x, 0) << what << r;
+    EXPECT_EQ(r.width, gray.cols) << what << r;
+    EXPECT_NEAR(r.y, where.y, 1) << what << r << " vs " << where;
+    EXPECT_NEAR(r.br().y, where.br().y, 1) << what << r << " vs " << where;
+  }
+}
+
+TEST(DetectPageBox, PlacesEachSideOnThePagesEdgeWhereTheBackgroundIsFlat) {
+  // The sides are found on a copy 384 px long (5 px a pixel for a 1920 px
+  // screenshot); PDQ of a page of type moves by ~10 bits for a 3 px shift,
+  // so each side beyond which the background is flat is placed at full
+  // resolution: within 2 px of the page's edge (a drawing's anti-aliased
+  // edge column is half page, half background).
+  const std::vector<cv::Mat> pages = RealPages();
+  for (size_t i = 0; i < pages.size(); ++i) {
+    cv::Rect where;
+    const cv::Mat gray = Jpeg(Phone(pages[i], where), 85);
+    const std::optional<cv::Rect> box = DetectPageBox(gray);
+    ASSERT_TRUE(box.has_value()) << "phone, page " << i;
+    const std::string what = "phone, page " + std::to_string(i) + ": ";
+    EXPECT_NEAR(box->x, where.x, 2) << what << *box << " vs " << where;
+    EXPECT_NEAR(box->y, where.y, 2) << what << *box << " vs " << where;
+    EXPECT_NEAR(box->br().x, where.br().x, 2) << what << *box << " vs " << where;
+    EXPECT_NEAR(box->br().y, where.br().y, 2) << what << *box << " vs " << where;
+  }
+}
+
 TEST(DetectPageBox, FindsNothingOnPlainPagesAndPhotos) {
   std::vector<cv::Mat> images = RealPages();
   images.push_back(LoadGray("golden/manual-libtasn1-p1-100dpi.png"));

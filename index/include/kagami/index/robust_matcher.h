@@ -256,7 +256,19 @@ struct RobustOptions {
   // a page tries the look that found a match in its volume, else one in turn
   // (all three on every unrelated page of a volume with evidence cost +115%
   // CPU). Mirrors are not described again. Empty turns it off.
-  std::vector<double> crop_zooms = {0.85, 0.7, 0.6};
+  //
+  // A zoom above 1 is an enlarged look, for a page shown small inside a
+  // larger image with no frame to find it by (a white page in a white
+  // social-media post or a phone's light reader): the query at up to that
+  // many times features.working_long_side, as far as its pixels reach (a
+  // re-decode at full size where needed; skipped under
+  // enlarged_look_min_zoom), with keypoints in proportion to the area. The
+  // first pass saw such a page at half its registered scale or less, and a
+  // page of type shares few keypoints across that (real-image calibration:
+  // a page in a post 38% found, 86% described at its own scale;
+  // bench/RESULTS.md section 11, "Screenshots no threshold was chosen on").
+  std::vector<double> crop_zooms = {0.85, 0.7, 0.6, 1.6};
+  double enlarged_look_min_zoom = 1.25;
   // Each look is one more test of the query against the catalogue, so a
   // look's match must also have its inliers in at least this many cells of
   // the 4x4 grid over the overlap, or at least this many inliers. Measured
