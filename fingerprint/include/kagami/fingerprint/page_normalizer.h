@@ -81,10 +81,16 @@ std::optional<int> DetectSpread(const cv::Mat& gray, const SeamOptions& options 
 // `band_tolerance` from the band's median) outside both of two opposite
 // sides, is a candidate; the largest candidate wins, untrimmed (the page with
 // its own margins: trimming inside it depends on the scale and disagreed with
-// the registered page's trimming on typeset pages). The image's own edges are never sides,
-// so a page that fills the image, and a photo or page without such a framed
-// region, give std::nullopt. Exterior bands must lie inside the image, and
-// the rectangle must differ from the whole image by at least a band.
+// the registered page's trimming on typeset pages). The image's own edges
+// are sides too (a page fitted to a phone's width, edge to edge): such a box
+// needs its flat bands beyond the other two sides, both of one level (within
+// `band_tolerance`), so a page that fills the image, and a photo or page
+// without such a framed region, give std::nullopt. Exterior bands must lie
+// inside the image, and the rectangle must differ from the whole image by at
+// least a band. Each side with a flat band beyond it is then placed at full
+// resolution (the line within a working pixel whose pixels differ most from
+// their neighbours', where the line outside is the band's level): PDQ of a
+// page of type moves by ~10 bits for a 3 px shift.
 // A box that is the image trimmed of its uniform margins (IoU >= 0.85 with
 // TrimUniformBorders: a page on paper or letterbox bars) is not reported: the
 // "trimmed" view is that page. Geometry only (no OCR of UI). A panel of a comic framed by wide
