@@ -562,10 +562,13 @@ std::optional<cv::Rect> LargestPageBox(const cv::Mat& gray, const PageBoxOptions
 #endif
   for (size_t i = 0; i < candidates.size() && i < kMaxChecked; ++i) {
     const cv::Rect& r = candidates[i].rect;
-    const bool flat_sides = flat(cv::Rect(r.x - kGap - band_x, r.y, band_x, r.height)) &&
-                            flat(cv::Rect(r.br().x + kGap + 1, r.y, band_x, r.height));
-    const bool flat_ends = flat(cv::Rect(r.x, r.y - kGap - band_y, r.width, band_y)) &&
-                           flat(cv::Rect(r.x, r.br().y + kGap + 1, r.width, band_y));
+    // The exterior bands beyond each side.
+    const cv::Rect left(r.x - kGap - band_x, r.y, band_x, r.height);
+    const cv::Rect right(r.br().x + kGap + 1, r.y, band_x, r.height);
+    const cv::Rect top(r.x, r.y - kGap - band_y, r.width, band_y);
+    const cv::Rect bottom(r.x, r.br().y + kGap + 1, r.width, band_y);
+    const bool flat_sides = flat(left) && flat(right);
+    const bool flat_ends = flat(top) && flat(bottom);
 #ifdef KAGAMI_BOX_DEBUG
     fprintf(stderr, "  check %d %d %d %d flat %d %d\n", r.x, r.y, r.width, r.height, flat_sides,
             flat_ends);
@@ -576,10 +579,8 @@ std::optional<cv::Rect> LargestPageBox(const cv::Mat& gray, const PageBoxOptions
     // page's far edge are not a page).
     const bool edge_box = r.x == 0 || r.br().x == W - 1 || r.y == 0 || r.br().y == H - 1;
     if (edge_box) {
-      const cv::Rect a = flat_ends ? cv::Rect(r.x, r.y - kGap - band_y, r.width, band_y)
-                                   : cv::Rect(r.x - kGap - band_x, r.y, band_x, r.height);
-      const cv::Rect b = flat_ends ? cv::Rect(r.x, r.br().y + kGap + 1, r.width, band_y)
-                                   : cv::Rect(r.br().x + kGap + 1, r.y, band_x, r.height);
+      const cv::Rect& a = flat_ends ? top : left;
+      const cv::Rect& b = flat_ends ? bottom : right;
       if (std::abs(MedianLevel(w(a)) - MedianLevel(w(b))) > o.band_tolerance) continue;
     }
     // Back to input pixels: the step lines lie on the boundary (+-1 px).
@@ -610,16 +611,12 @@ std::optional<cv::Rect> LargestPageBox(const cv::Mat& gray, const PageBoxOptions
           .value_or(pos);
     };
     if (flat_sides) {
-      rx0 = refine(true, true, x0, cv::Rect(r.x - kGap - band_x, r.y, band_x, r.height), y0 + my,
-                   y1 - my);
-      rx1 = refine(true, false, x1, cv::Rect(r.br().x + kGap + 1, r.y, band_x, r.height), y0 + my,
-                   y1 - my);
+      rx0 = refine(true, true, x0, left, y0 + my, y1 - my);
+      rx1 = refine(true, false, x1, right, y0 + my, y1 - my);
     }
     if (flat_ends) {
-      ry0 = refine(false, true, y0, cv::Rect(r.x, r.y - kGap - band_y, r.width, band_y), x0 + mx,
-                   x1 - mx);
-      ry1 = refine(false, false, y1, cv::Rect(r.x, r.br().y + kGap + 1, r.width, band_y), x0 + mx,
-                   x1 - mx);
+      ry0 = refine(false, true, y0, top, x0 + mx, x1 - mx);
+      ry1 = refine(false, false, y1, bottom, x0 + mx, x1 - mx);
     }
     if (rx1 - rx0 < 16 || ry1 - ry0 < 16) continue;
     return cv::Rect(rx0, ry0, rx1 - rx0, ry1 - ry0);
