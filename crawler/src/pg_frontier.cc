@@ -259,15 +259,24 @@ class PgFrontier : public Frontier {
     KAGAMI_RETURN_IF_ERROR(txn.Begin());
     // The host row serialises claims on the host across workers; a worker
     // finding it locked (another worker claiming there right now) moves on
-    // instead of queuing behind it.
+    // instead of queuing behind it. The host's state is read by a second
+    // statement, after the lock is held: under READ COMMITTED a statement's
+    // snapshot is taken when it starts, so a count taken by the locking
+    // statement itself could miss the claims the lock's previous holder
+    // committed between that start and the lock being taken, and let one
+    // more connection onto the host than per_host_connections.
+    KAGAMI_ASSIGN_OR_RETURN(PgRows locked,
+                            db_->Exec("SELECT 1 FROM crawl_hosts WHERE authority=$1 FOR UPDATE "
+                                      "SKIP LOCKED",
+                                      {authority}));
+    if (locked.empty()) return out;  // rolls back: nothing changed
     KAGAMI_ASSIGN_OR_RETURN(
         PgRows host,
         db_->Exec("SELECT h.next_allowed <= clock_timestamp(), h.crawl_delay_s, (SELECT count(*) "
                   "FROM crawl_urls l WHERE l.authority=$1 AND l.state=1 AND l.on_wire AND "
-                  "l.lease_until > clock_timestamp()) FROM crawl_hosts h WHERE h.authority=$1 "
-                  "FOR UPDATE OF h SKIP LOCKED",
+                  "l.lease_until > clock_timestamp()) FROM crawl_hosts h WHERE h.authority=$1",
                   {authority}));
-    if (host.empty() || !host.Bool(0, 0)) return out;  // rolls back: nothing changed
+    if (host.empty() || !host.Bool(0, 0)) return out;
     double delay = std::min(std::max(o_.min_delay_s, host.Double(0, 1)), o_.max_backoff_s);
     int room = o_.per_host_connections - static_cast<int>(host.Int(0, 2));
     int k = std::min(n, room);
