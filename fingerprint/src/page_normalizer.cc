@@ -1075,6 +1075,71 @@ cv::Mat DeskewPage(const cv::Mat& gray, const cv::RotatedRect& page) {
   return out;
 }
 
+std::vector<cv::Rect> BodyRects(const cv::Mat& gray, const cv::Rect& trimmed,
+                                const TrimOptions& trim, const BodyOptions& options) {
+  assert(gray.type() == CV_8UC1 && !gray.empty());
+  std::vector<cv::Rect> out;
+  if (trimmed.width < 16 || trimmed.height < 16) return out;
+  // The background: the margin above the content, else the one below.
+  cv::Rect margin;
+  if (trimmed.y >= 4) {
+    margin = cv::Rect(trimmed.x, trimmed.y - 4, trimmed.width, 4);
+  } else if (gray.rows - trimmed.br().y >= 4) {
+    margin = cv::Rect(trimmed.x, trimmed.br().y, trimmed.width, 4);
+  } else {
+    return out;
+  }
+  const int bg = MedianLevel(gray(margin));
+  const std::vector<int> ink = InkProfile(gray(trimmed), bg, trim.tolerance, /*rows=*/true);
+  const int n = trimmed.height;
+  const int blank_max = std::max(3, static_cast<int>(trim.max_ink_fraction * trimmed.width));
+  const int gap_min = std::max(4, static_cast<int>(std::ceil(options.min_gap_fraction * n)));
+  std::vector<std::pair<int, int>> gaps;  // [first blank row, first row after)
+  for (int y = 0; y < n;) {
+    if (ink[y] > blank_max) {
+      ++y;
+      continue;
+    }
+    const int start = y;
+    while (y < n && ink[y] <= blank_max) ++y;
+    if (y - start >= gap_min && start > 0 && y < n) gaps.push_back({start, y});
+  }
+  std::vector<int> tops = {0}, bottoms = {n};
+  const double cut_max = options.max_cut_fraction * n;
+  const cv::Rect image(0, 0, gray.cols, gray.rows);
+  TrimOptions no_furniture = trim;
+  no_furniture.max_furniture_fraction = 0;
+  for (size_t i = 0; i < gaps.size() && static_cast<int>(tops.size()) <= options.max_cut_blocks;
+       ++i) {
+    if (gaps[i].second <= cut_max) tops.push_back(gaps[i].second);
+  }
+  for (size_t i = gaps.size();
+       i-- > 0 && static_cast<int>(bottoms.size()) <= options.max_cut_blocks;) {
+    if (gaps[i].first >= n - cut_max) bottoms.push_back(gaps[i].first);
+  }
+  for (int top : tops) {
+    for (int bottom : bottoms) {
+      if (top == 0 && bottom == n) continue;
+      if (bottom - top < options.min_body_fraction * n) continue;
+      // The rows between the cuts, their ink's columns (no furniture rule)
+      // widened by a page's side margins, then trimmed as registration
+      // trimmed the page: the furniture rule is relative to the extent, and
+      // the post's width (avatar, caption) would take a narrow column at the
+      // page's edge for furniture where the page's own width does not.
+      const cv::Rect cut(trimmed.x, trimmed.y + top, trimmed.width, bottom - top);
+      const cv::Rect ink = TrimUniformBorders(gray(cut), no_furniture) + cut.tl();
+      const int pad = static_cast<int>(options.side_margin_fraction * ink.width);
+      const cv::Rect page = cv::Rect(ink.x - pad, cut.y, ink.width + 2 * pad, cut.height) & image;
+      const cv::Rect body = TrimUniformBorders(gray(page), trim) + page.tl();
+      if (body.width >= 16 && body.height >= 16 && body != trimmed &&
+          std::find(out.begin(), out.end(), body) == out.end()) {
+        out.push_back(body);
+      }
+    }
+  }
+  return out;
+}
+
 std::vector<View> NormalizedViews(const cv::Mat& gray, const TrimOptions& options) {
   assert(gray.type() == CV_8UC1 && !gray.empty());
   std::vector<View> views;
@@ -1082,6 +1147,8 @@ std::vector<View> NormalizedViews(const cv::Mat& gray, const TrimOptions& option
   views.push_back({gray, "full", full});
   const cv::Rect trimmed = TrimUniformBorders(gray, options);
   if (trimmed != full) views.push_back({gray(trimmed), "trimmed", trimmed});
+  for (const cv::Rect& body : BodyRects(gray, trimmed, options))
+    views.push_back({gray(body), "body", body});
   // A page inside a larger image (a screenshot of a reader). The halves stay
   // those of the trimmed image: a wide box's own halves (a spread shown in a
   // reader) would drop the screenshot halves that index/half_view tests pin.

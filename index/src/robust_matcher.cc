@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <map>
 #include <memory>
 #include <set>
@@ -18,6 +19,10 @@
 
 namespace kagami::index {
 namespace {
+
+// A "body" view is hashed at half size too when the half's short side is at
+// least this (px).
+constexpr int kMinHalvedBody = 128;
 
 // Gray pixels at least `min_short_side` on the short side where the source
 // allows: the decoded pixels when large enough, else a re-decode of the bytes.
@@ -399,6 +404,8 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
   std::vector<fingerprint::View> views;
   if (options_.normalized_views) {
     views = fingerprint::NormalizedViews(gray);
+    if (!options_.body_views)
+      std::erase_if(views, [](const fingerprint::View& v) { return v.name == "body"; });
   } else {
     views.push_back({gray, "full", cv::Rect(0, 0, gray.cols, gray.rows)});
   }
@@ -445,6 +452,54 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
     if (scaled.width >= 16 && scaled.height >= 16) box_pixels = (*larger)(scaled);
   }
   for (fingerprint::View& view : larger_unbanded) views.push_back(std::move(view));
+  // "body" views (a page posted on a plain card, its header and footer cut
+  // off) are found again on a decode where the smallest reaches
+  // min_box_short_side: at the decoded scale a post's page can be 130 px tall,
+  // its lines of type merged and its edges a pixel (4 px of the file) off.
+  int body_short = std::numeric_limits<int>::max();
+  for (const fingerprint::View& view : views) {
+    if (view.name == "body")
+      body_short =
+          std::min({body_short, view.rect_in_original.width, view.rect_in_original.height});
+  }
+  if (body_short < options_.min_box_short_side) {
+    const int image_short = std::min(gray.cols, gray.rows);
+    const int want = std::min(
+        4 * image_short, (options_.min_box_short_side * image_short + body_short - 1) / body_short);
+    Result<cv::Mat> larger = DecodeForLocal(pixels, encoded, limits_, want);
+    if (larger.ok() && larger->cols > gray.cols) {
+      const double sx = static_cast<double>(larger->cols) / gray.cols;
+      const double sy = static_cast<double>(larger->rows) / gray.rows;
+      std::erase_if(views, [](const fingerprint::View& v) { return v.name == "body"; });
+      const cv::Mat larger_gray = *larger;
+      for (const cv::Rect& r :
+           fingerprint::BodyRects(larger_gray, fingerprint::TrimUniformBorders(larger_gray))) {
+        const cv::Rect in_original =
+            cv::Rect(static_cast<int>(std::lround(r.x / sx)),
+                     static_cast<int>(std::lround(r.y / sy)),
+                     std::max(1, static_cast<int>(std::lround(r.width / sx))),
+                     std::max(1, static_cast<int>(std::lround(r.height / sy)))) &
+            cv::Rect(0, 0, gray.cols, gray.rows);
+        views.push_back({larger_gray(r), "body", in_original});
+      }
+    }
+  }
+  // Each body is also hashed at half its size: registration hashed a page
+  // at the scale its own file decoded to (short side 256-511 px for a JPEG,
+  // full size for a PNG), and PDQ of a page of type moves by tens of bits
+  // between scales a factor 2 apart (the default split's social posts,
+  // bench/RESULTS.md: 55 of 95 pages within the radius at one scale, 41 at
+  // the other, 60 at either).
+  const size_t before_halves = views.size();
+  for (size_t i = 0; i < before_halves; ++i) {
+    const cv::Mat image = views[i].image;
+    const cv::Rect rect = views[i].rect_in_original;
+    if (views[i].name != "body" || std::min(image.cols, image.rows) < 2 * kMinHalvedBody) continue;
+    cv::Mat half;
+    cv::resize(image, half, cv::Size((image.cols + 1) / 2, (image.rows + 1) / 2), 0, 0,
+               cv::INTER_AREA);
+    views.push_back({half, "body", rect});
+  }
   for (const fingerprint::View& view : views) {
     fingerprint::PdqHash hash;
     std::optional<fingerprint::PdqDihedralHashes> dihedral;

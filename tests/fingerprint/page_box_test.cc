@@ -11,7 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "kagami/fingerprint/hash256.h"
 #include "kagami/fingerprint/page_normalizer.h"
+#include "kagami/fingerprint/pdq_hasher.h"
 #include "kagami/synth/page_generator.h"
 
 namespace kagami::fingerprint {
@@ -237,6 +239,64 @@ TEST(NormalizedViews, APageFittedToAPhonesWidthIsAView) {
     EXPECT_NEAR(r.y, where.y, 1) << what << r << " vs " << where;
     EXPECT_NEAR(r.br().y, where.br().y, 1) << what << r << " vs " << where;
   }
+}
+
+// A post on a white social-media card: an avatar and a name above the page,
+// a caption and a row of action icons below it, all on the page's own white.
+// Returns the card; `where` is where the page was pasted.
+cv::Mat WhiteCard(const cv::Mat& page, int page_height, cv::Rect& where) {
+  cv::Mat m(1150, 1000, CV_8UC1, cv::Scalar(255));
+  cv::circle(m, cv::Point(70, 70), 36, cv::Scalar(120), cv::FILLED);
+  Text(m, "scans_daily", cv::Point(130, 62), 20, 0.9);
+  Text(m, "@scans_daily  4h", cv::Point(130, 96), 130, 0.6);
+  where = Paste(m, page, cv::Point(130, 150), page_height);
+  const int below = where.br().y;
+  Text(m, "new chapter is out, full raw at the link in bio", cv::Point(40, below + 60), 20, 0.8);
+  for (int i = 0; i < 4; ++i)
+    cv::circle(m, cv::Point(60 + 150 * i, below + 120), 14, cv::Scalar(90), 2);
+  return m;
+}
+
+TEST(NormalizedViews, APagePostedOnAWhiteCardHasABodyViewOfItsContent) {
+  // Neither a frame nor the trim finds a white page on white: the trimmed
+  // view holds the post's header and footer too, and its hash is far from
+  // the page's. The "body" view cuts them off at the blank gaps around the
+  // page and is the page's trimmed content, as registration hashed it.
+  const std::vector<cv::Mat> pages = {LoadGray("real/manual-050.jpg"),
+                                      LoadGray("real/manual-053.jpg")};
+  PdqHasher hasher;
+  for (size_t i = 0; i < pages.size(); ++i) {
+    cv::Rect where;
+    const cv::Mat gray = Jpeg(WhiteCard(pages[i], 800, where), 85);
+    cv::Mat scaled;
+    cv::resize(pages[i], scaled, where.size(), 0, 0, cv::INTER_AREA);
+    const cv::Rect content = TrimUniformBorders(scaled) + where.tl();
+    const Hash256 registered = hasher.Hash(pages[i](TrimUniformBorders(pages[i]))).hash;
+    const View* body = nullptr;
+    int trimmed_distance = -1;
+    const std::vector<View> views = NormalizedViews(gray);
+    for (const View& v : views) {
+      EXPECT_EQ(v.image.size(), v.rect_in_original.size());
+      if (v.name == "trimmed")
+        trimmed_distance = HammingDistance(hasher.Hash(v.image).hash, registered);
+      if (v.name != "body") continue;
+      const cv::Rect& r = v.rect_in_original;
+      if (std::abs(r.y - content.y) <= 3 && std::abs(r.br().y - content.br().y) <= 3) body = &v;
+    }
+    ASSERT_NE(body, nullptr) << "page " << i << ": no body view near " << content;
+    const std::string what = "page " + std::to_string(i) + ": ";
+    const cv::Rect& r = body->rect_in_original;
+    EXPECT_NEAR(r.x, content.x, 3) << what << r << " vs " << content;
+    EXPECT_NEAR(r.br().x, content.br().x, 3) << what << r << " vs " << content;
+    EXPECT_GT(trimmed_distance, 31) << what;
+    EXPECT_LE(HammingDistance(hasher.Hash(body->image).hash, registered), 31) << what;
+  }
+}
+
+TEST(BodyRects, NoneWithoutAMarginToTakeTheBackgroundFrom) {
+  // A page filling the image: no level to call blank.
+  const cv::Mat page = LoadGray("real/manual-050.jpg");
+  EXPECT_TRUE(BodyRects(page, cv::Rect(0, 0, page.cols, page.rows)).empty());
 }
 
 TEST(DetectPageBox, PlacesEachSideOnThePagesEdgeWhereTheBackgroundIsFlat) {

@@ -251,8 +251,8 @@ struct View {
   // CV_8UC1; shares memory with the input (a ROI), except "unbanded",
   // "deskewed" and "levelled" (copies).
   cv::Mat image;
-  // "full", "trimmed", "box", "left", "right", "deskewed", "levelled" or
-  // "unbanded".
+  // "full", "trimmed", "body", "box", "left", "right", "deskewed",
+  // "levelled" or "unbanded".
   std::string name;
   cv::Rect rect_in_original;  // where `image` lies in the input
   // "unbanded": the input rows DetectOverlayBand found and `image` has filled
@@ -266,7 +266,8 @@ struct View {
 };
 
 // The views a query page should be hashed as: "full" (always, first), "trimmed"
-// (when trimming removed anything), "box" (when DetectPageBox finds a page
+// (when trimming removed anything), "body" (BodyRects: the trimmed content
+// with a post's header or footer cut off; several, or none), "box" (when DetectPageBox finds a page
 // inside the image), and for a wide trimmed image its two halves "left" and
 // "right", each trimmed of its own margins (split by DetectSpread with a seam
 // required over 90% of the rows: a screenshot's page edge is not a seam).
@@ -278,5 +279,39 @@ struct View {
 // band found by DetectOverlayBand filled by FillOverlayBand, then trimmed of its uniform margins
 // (the band, spanning the width, had kept them).
 std::vector<View> NormalizedViews(const cv::Mat& gray, const TrimOptions& options = {});
+
+// A page posted on a plain card (a social-media post, a forum message): a
+// header above it (avatar, name) and a caption or action bar below it, on
+// the same background as the page's paper, so that neither a frame nor the
+// trim finds the page. The trimmed content is cut at blank gaps near its top
+// and bottom; each cut keeps a body of at least `min_body_fraction` of the
+// trimmed height, is trimmed again (see side_margin_fraction), and is a
+// "body" view, to meet the page's registered trimmed hash.
+struct BodyOptions {
+  // A gap is a run of blank rows (as TrimOptions counts ink, against the
+  // margin's level) at least this fraction of the trimmed height (and 4 px):
+  // wider than a typeset page's line spacing at the scales a post shows a
+  // page at, narrower than the space a post's layout leaves around it.
+  double min_gap_fraction = 0.015;
+  // At most this many blocks are cut from each end, within this fraction of
+  // the trimmed height from it.
+  int max_cut_blocks = 2;
+  double max_cut_fraction = 0.3;
+  double min_body_fraction = 0.4;
+  // Each body is trimmed (TrimUniformBorders, furniture rule included) from
+  // its rows, across its ink's columns widened by this fraction of their
+  // width on each side: a page's own side margins, so that the furniture rule
+  // sees the extent it saw when the page was registered (a narrow column of
+  // type at the page's edge is content there, under 2.5% of a whole post's
+  // width).
+  double side_margin_fraction = 0.1;
+};
+
+// The "body" rects (in `gray`'s coordinates) of the content inside `trimmed`
+// (TrimUniformBorders' rect), at most (max_cut_blocks + 1)^2 - 1 of them,
+// none equal to `trimmed`. Empty when `trimmed` has no uniform margin above or
+// below it to take the background level from, or no gap qualifies.
+std::vector<cv::Rect> BodyRects(const cv::Mat& gray, const cv::Rect& trimmed,
+                                const TrimOptions& trim = {}, const BodyOptions& options = {});
 
 }  // namespace kagami::fingerprint

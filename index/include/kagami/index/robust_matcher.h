@@ -89,6 +89,11 @@ struct RobustOptions {
   // image (bench/RESULTS.md section 11, "Page views").
   // false with kNever is plain PDQ on the full page.
   bool normalized_views = true;
+  // With normalized_views: the "body" views (fingerprint::BodyRects: a page
+  // posted on a plain card, the post's header and footer cut off at blank
+  // gaps), found again on a decode where each is at least min_box_short_side
+  // across, and hashed at that size and at half of it.
+  bool body_views = true;
   // A "box" view whose short side is below this (pixels at the decoded scale)
   // is hashed from a re-decode of the image at up to 4x that scale, where its
   // short side reaches this (PDQ loses typeset pages below ~250 px). An

@@ -1,0 +1,106 @@
+// A page posted on a plain card of its paper's colour (a social-media post:
+// an avatar and a name above the page, a caption and a row of icons below)
+// has neither a frame nor margins of its own. The "body" views
+// (fingerprint::BodyRects) cut the post's header and footer off at the blank
+// gaps around the page, and PDQ finds the page's registered trimmed hash
+// through them: Japanese text pages (fonts-noto-cjk) among 40 of the font.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "cjk_pages.h"
+#include "kagami/index/store.h"
+#include "kagami/pipeline/scanner.h"
+#include "scan_fixture.h"
+
+namespace kagami::index {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int kRegistered = 40;
+constexpr int kShown = 8;
+
+// The page `width` px wide on a white card 1100 px wide: an avatar, a name
+// and a handle above it, a line of caption and four icons below.
+cv::Mat Card(const cv::Mat& page, int width) {
+  cv::Mat shown;
+  cv::resize(page, shown, cv::Size(width, page.rows * width / page.cols), 0, 0, cv::INTER_AREA);
+  cv::Mat card(shown.rows + 330, 1100, CV_8UC3, cv::Scalar(255, 255, 255));
+  cv::circle(card, cv::Point(70, 66), 34, cv::Scalar(180, 130, 60), cv::FILLED);
+  cv::putText(card, "manga_leaks", cv::Point(124, 58), cv::FONT_HERSHEY_SIMPLEX, 0.9,
+              cv::Scalar(20, 20, 20), 2, cv::LINE_AA);
+  cv::putText(card, "@manga_leaks  1h", cv::Point(124, 92), cv::FONT_HERSHEY_SIMPLEX, 0.6,
+              cv::Scalar(120, 120, 120), 1, cv::LINE_AA);
+  const int x = (card.cols - shown.cols) / 2;
+  shown.copyTo(card(cv::Rect(x, 140, shown.cols, shown.rows)));
+  const int y = 140 + shown.rows;
+  cv::putText(card, "ch. 88 is up, raw link in bio", cv::Point(40, y + 70),
+              cv::FONT_HERSHEY_SIMPLEX, 0.8, cv::Scalar(20, 20, 20), 2, cv::LINE_AA);
+  for (int i = 0; i < 4; ++i) {
+    cv::circle(card, cv::Point(70 + 170 * i, y + 140), 15, cv::Scalar(110, 110, 110), 2);
+  }
+  return card;
+}
+
+class BodyViewTest : public ::kagami::testing::CjkWorkTest {
+ protected:
+  void SetUp() override {
+    RegisterCjkWork(kRegistered, 9700, {"novel", "Novel", "", WorkKind::kManga, {}});
+    if (IsSkipped() || HasFatalFailure()) return;
+    posts_ = dir_ / "posts";
+    fs::create_directories(posts_);
+    for (int i = 0; i < kShown; ++i) {
+      cv::imwrite((posts_ / ::kagami::testing::CjkPageName(i)).string(),
+                  Card(pages_[i], 480 + 20 * i), {cv::IMWRITE_JPEG_QUALITY, 85});
+    }
+  }
+
+  fs::path posts_;
+};
+
+TEST_F(BodyViewTest, PdqAloneFindsPagesPostedOnAPlainCardThroughTheirBodyViews) {
+  RobustOptions without;
+  without.local = LocalStage::kNever;
+  without.body_views = false;
+  EXPECT_TRUE(::kagami::testing::MatchesByMember(*store_, posts_, without).empty())
+      << "PDQ finds the posts without the body views";
+  RobustOptions with;
+  with.local = LocalStage::kNever;
+  const auto by_member = ::kagami::testing::MatchesByMember(*store_, posts_, with);
+  EXPECT_GE(::kagami::testing::FoundOwnPages(by_member).size(), 6u);
+  for (const auto& [member, matches] : by_member) {
+    for (const pipeline::PageMatchRecord& m : matches) EXPECT_EQ(m.view, "body") << member;
+  }
+}
+
+TEST_F(BodyViewTest, PostsOfPagesNotRegisteredMatchNothing) {
+  // Other pages of the same font and layout on the same card: their body
+  // views are the same kind of image as a registered page's and must not
+  // match one (the default scan, local stage included).
+  cv::Ptr<cv::freetype::FreeType2> ft = ::kagami::testing::NotoSansCjk();
+  const fs::path others = dir_ / "others";
+  fs::create_directories(others);
+  for (int i = 0; i < kShown; ++i) {
+    cv::imwrite((others / ::kagami::testing::CjkPageName(i)).string(),
+                Card(::kagami::testing::CjkTextPage(*ft, 9900 + i), 480 + 20 * i),
+                {cv::IMWRITE_JPEG_QUALITY, 85});
+  }
+  const auto by_member = ::kagami::testing::MatchesByMember(*store_, others, RobustOptions{});
+  for (const auto& [member, matches] : by_member) {
+    for (const pipeline::PageMatchRecord& m : matches) {
+      ADD_FAILURE() << member << " matched " << m.ref.member << " (" << m.view << ", "
+                    << m.hit.distance << " bits)";
+    }
+  }
+}
+
+}  // namespace
+}  // namespace kagami::index
