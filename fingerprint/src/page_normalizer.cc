@@ -1140,15 +1140,18 @@ std::vector<cv::Rect> BodyRects(const cv::Mat& gray, const cv::Rect& trimmed,
   return out;
 }
 
-std::vector<View> NormalizedViews(const cv::Mat& gray, const TrimOptions& options) {
+std::vector<View> NormalizedViews(const cv::Mat& gray, const TrimOptions& options,
+                                  const ViewOptions& which) {
   assert(gray.type() == CV_8UC1 && !gray.empty());
   std::vector<View> views;
   const cv::Rect full(0, 0, gray.cols, gray.rows);
   views.push_back({gray, "full", full});
   const cv::Rect trimmed = TrimUniformBorders(gray, options);
   if (trimmed != full) views.push_back({gray(trimmed), "trimmed", trimmed});
-  for (const cv::Rect& body : BodyRects(gray, trimmed, options))
-    views.push_back({gray(body), "body", body});
+  if (which.bodies) {
+    for (const cv::Rect& body : BodyRects(gray, trimmed, options))
+      views.push_back({gray(body), "body", body});
+  }
   // A page inside a larger image (a screenshot of a reader). The halves stay
   // those of the trimmed image: a wide box's own halves (a spread shown in a
   // reader) would drop the screenshot halves that index/half_view tests pin.

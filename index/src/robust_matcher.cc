@@ -20,9 +20,10 @@
 namespace kagami::index {
 namespace {
 
-// A "body" view is hashed at half size too when the half's short side is at
-// least this (px).
-constexpr int kMinHalvedBody = 128;
+// A "body" view is hashed besides its own size at these fractions of it,
+// each where its short side is at least kMinScaledBody (px).
+constexpr double kBodyScales[] = {0.70710678, 0.5};
+constexpr int kMinScaledBody = 128;
 
 // Gray pixels at least `min_short_side` on the short side where the source
 // allows: the decoded pixels when large enough, else a re-decode of the bytes.
@@ -403,9 +404,9 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
   std::map<int64_t, std::pair<int, int>> ref_quality;  // unit -> quality, keypoints
   std::vector<fingerprint::View> views;
   if (options_.normalized_views) {
-    views = fingerprint::NormalizedViews(gray);
-    if (!options_.body_views)
-      std::erase_if(views, [](const fingerprint::View& v) { return v.name == "body"; });
+    fingerprint::ViewOptions which;
+    which.bodies = options_.body_views;
+    views = fingerprint::NormalizedViews(gray, {}, which);
   } else {
     views.push_back({gray, "full", cv::Rect(0, 0, gray.cols, gray.rows)});
   }
@@ -484,21 +485,25 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
       }
     }
   }
-  // Each body is also hashed at half its size: registration hashed a page
-  // at the scale its own file decoded to (short side 256-511 px for a JPEG,
-  // full size for a PNG), and PDQ of a page of type moves by tens of bits
-  // between scales a factor 2 apart (the default split's social posts,
-  // bench/RESULTS.md: 55 of 95 pages within the radius at one scale, 41 at
-  // the other, 60 at either).
-  const size_t before_halves = views.size();
-  for (size_t i = 0; i < before_halves; ++i) {
-    const cv::Mat image = views[i].image;
-    const cv::Rect rect = views[i].rect_in_original;
-    if (views[i].name != "body" || std::min(image.cols, image.rows) < 2 * kMinHalvedBody) continue;
-    cv::Mat half;
-    cv::resize(image, half, cv::Size((image.cols + 1) / 2, (image.rows + 1) / 2), 0, 0,
-               cv::INTER_AREA);
-    views.push_back({half, "body", rect});
+  // Each body is also hashed at 1/sqrt(2) and 1/2 of its size: registration
+  // hashed a page at the scale its own file decoded to (short side 256-511 px
+  // for a JPEG, full size for a PNG), and PDQ of a page of type moves by tens
+  // of bits between scales a factor 2 apart (the default split's social
+  // posts, bench/RESULTS.md: 55 of 95 pages within the radius at one scale,
+  // 41 at the other, 60 at either); a step of sqrt(2) leaves every registered
+  // scale within 2^(1/4) of one the body is hashed at.
+  const size_t before_scaled = views.size();
+  for (size_t i = 0; i < before_scaled; ++i) {
+    if (views[i].name != "body") continue;
+    for (const double factor : kBodyScales) {
+      const cv::Mat image = views[i].image;
+      const cv::Size size(static_cast<int>(std::lround(image.cols * factor)),
+                          static_cast<int>(std::lround(image.rows * factor)));
+      if (std::min(size.width, size.height) < kMinScaledBody) continue;
+      cv::Mat scaled;
+      cv::resize(image, scaled, size, 0, 0, cv::INTER_AREA);
+      views.push_back({scaled, "body", views[i].rect_in_original});
+    }
   }
   for (const fingerprint::View& view : views) {
     fingerprint::PdqHash hash;

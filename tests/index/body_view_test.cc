@@ -3,7 +3,8 @@
 // has neither a frame nor margins of its own. The "body" views
 // (fingerprint::BodyRects) cut the post's header and footer off at the blank
 // gaps around the page, and PDQ finds the page's registered trimmed hash
-// through them: Japanese text pages (fonts-noto-cjk) among 40 of the font.
+// through them: Japanese text pages (fonts-noto-cjk) among 40 of the font,
+// and real typeset pages (tests/data/real) posted at 16 widths.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -100,6 +101,47 @@ TEST_F(BodyViewTest, PostsOfPagesNotRegisteredMatchNothing) {
                     << m.hit.distance << " bits)";
     }
   }
+}
+
+TEST(BodyViewScaleTest, RealTypesetPagesPostedAtAnyWidthAreFoundBetweenTwoOfTheirScales) {
+  // Registration hashed each page at the scale its own file decoded to (a
+  // 612x792 JPEG at 1/2), and a post shows it at any width: PDQ of a page of
+  // type moves by tens of bits between scales a factor 2 apart, so a body is
+  // hashed at 1/sqrt(2) of its size besides its own size and half of it.
+  // Real typeset pages (Debian manuals, poppler) at 16 widths: 28 of 80 were
+  // found at the two scales alone, 42 with the third (a finer ladder of
+  // five, 44); a dense page of type stays tens of bits off at every scale in
+  // some posts, which the local stage is for.
+  const fs::path data(KAGAMI_TEST_DATA_DIR);
+  const std::vector<std::string> names = {"manual-050.jpg", "manual-051.jpg", "manual-052.jpg",
+                                          "manual-053.jpg", "valgrind-048.jpg"};
+  ::kagami::testing::TempDir temp;
+  const fs::path registered = temp.path() / "registered";
+  fs::create_directories(registered);
+  for (const std::string& name : names) fs::copy_file(data / "real" / name, registered / name);
+  auto store = ::kagami::testing::OpenAndRegister(temp.path() / "data", registered,
+                                                  {"manuals", "Manuals", "", WorkKind::kOther, {}},
+                                                  static_cast<int>(names.size()));
+  ASSERT_NE(store, nullptr);
+  RobustOptions pdq_alone;
+  pdq_alone.local = LocalStage::kNever;
+  size_t found = 0;
+  for (int width = 300; width <= 900; width += 40) {
+    const fs::path posts = temp.path() / ("posts-" + std::to_string(width));
+    fs::create_directories(posts);
+    for (const std::string& name : names) {
+      const cv::Mat page = cv::imread((data / "real" / name).string(), cv::IMREAD_COLOR);
+      ASSERT_FALSE(page.empty()) << name;
+      cv::imwrite((posts / name).string(), Card(page, width), {cv::IMWRITE_JPEG_QUALITY, 85});
+    }
+    const auto by_member = ::kagami::testing::MatchesByMember(*store, posts, pdq_alone);
+    found += ::kagami::testing::FoundOwnPages(by_member).size();
+    for (const auto& [member, matches] : by_member) {
+      for (const pipeline::PageMatchRecord& m : matches)
+        EXPECT_EQ(m.view, "body") << member << " at " << width << " px";
+    }
+  }
+  EXPECT_GE(found, 38u) << "of 80 posts";
 }
 
 }  // namespace

@@ -265,20 +265,27 @@ struct View {
   double turned_deg = 0;
 };
 
-// The views a query page should be hashed as: "full" (always, first), "trimmed"
-// (when trimming removed anything), "body" (BodyRects: the trimmed content
-// with a post's header or footer cut off; several, or none), "box" (when DetectPageBox finds a page
-// inside the image), and for a wide trimmed image its two halves "left" and
-// "right", each trimmed of its own margins (split by DetectSpread with a seam
-// required over 90% of the rows: a screenshot's page edge is not a seam).
-// Left/right are in image order; with right-to-left manga the "right" half is
-// the earlier page. "deskewed": a page DetectSkewedPage finds turned on a
-// canvas, turned upright by DeskewPage; where there is none, "levelled": lines
-// DetectSkewedLines finds askew, the page's frame (LineSkew::frame: the image
-// holds just the turned page) turned level by DeskewPage. "unbanded" (last) is the image with a
-// band found by DetectOverlayBand filled by FillOverlayBand, then trimmed of its uniform margins
-// (the band, spanning the width, had kept them).
-std::vector<View> NormalizedViews(const cv::Mat& gray, const TrimOptions& options = {});
+// Which of NormalizedViews' optional views are computed.
+struct ViewOptions {
+  bool bodies = true;  // the "body" views
+};
+
+// The views a query page should be hashed as: "full" (always, first),
+// "trimmed" (when trimming removed anything), "body" (BodyRects: the trimmed
+// content with a post's header or footer cut off; several, or none), "box"
+// (when DetectPageBox finds a page inside the image), and for a wide trimmed
+// image its two halves "left" and "right", each trimmed of its own margins
+// (split by DetectSpread with a seam required over 90% of the rows: a
+// screenshot's page edge is not a seam). Left/right are in image order; with
+// right-to-left manga the "right" half is the earlier page. "deskewed": a page
+// DetectSkewedPage finds turned on a canvas, turned upright by DeskewPage;
+// where there is none, "levelled": lines DetectSkewedLines finds askew, the
+// page's frame (LineSkew::frame: the image holds just the turned page) turned
+// level by DeskewPage. "unbanded" (last) is the image with a band found by
+// DetectOverlayBand filled by FillOverlayBand, then trimmed of its uniform
+// margins (the band, spanning the width, had kept them).
+std::vector<View> NormalizedViews(const cv::Mat& gray, const TrimOptions& options = {},
+                                  const ViewOptions& which = {});
 
 // A page posted on a plain card (a social-media post, a forum message): a
 // header above it (avatar, name) and a caption or action bar below it, on
