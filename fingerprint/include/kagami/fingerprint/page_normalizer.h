@@ -301,9 +301,10 @@ struct BodyOptions {
   // page at, narrower than the space a post's layout leaves around it.
   double min_gap_fraction = 0.015;
   // At most this many blocks are cut from each end, within this fraction of
-  // the trimmed height from it.
+  // the trimmed height from it (a caption and a row of buttons under a wide
+  // picture posted small take over 30%).
   int max_cut_blocks = 2;
-  double max_cut_fraction = 0.3;
+  double max_cut_fraction = 0.4;
   double min_body_fraction = 0.4;
   // Each body is trimmed (TrimUniformBorders, furniture rule included) from
   // its rows, across its ink's columns widened by this fraction of their
