@@ -520,8 +520,12 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
     }
     // The mirror, the commonest reflection of a pirated page, from the
     // mirrored pixels (PdqHasher::HashMirrored: the DCT's variant can be tens
-    // of bits off on line art and text).
-    if (dihedral) dihedral->hashes[fingerprint::kFlipY] = hasher.HashMirrored(view_image).hash;
+    // of bits off on line art and text). Not for the "body" views: up to 8
+    // cuts of an unrelated page of type at 3 scales each, ~1.2 ms a page
+    // (bench/RESULTS.md), for a mirrored page posted on a card, which keeps
+    // the DCT's variant and the local stage.
+    if (dihedral && view.name != "body")
+      dihedral->hashes[fingerprint::kFlipY] = hasher.HashMirrored(view_image).hash;
     Result<std::vector<PageHit>> matched =
         MatchPage(store_.pdq_index(), hash, dihedral ? &*dihedral : nullptr, match_);
     if (!matched.ok()) {
