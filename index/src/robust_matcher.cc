@@ -42,6 +42,24 @@ Result<cv::Mat> DecodeForLocal(const cv::Mat& pixels, const ingest::EncodedPage&
   return ToGray(image.pixels);
 }
 
+// The short side (px) to decode an image whose short side is `image_short`
+// at, for a view `view_short` px across in it to reach `min_short`; at most
+// 4 times the image's.
+int ShortSideFor(int image_short, int view_short, int min_short) {
+  return std::min(4 * image_short, (min_short * image_short + view_short - 1) / view_short);
+}
+
+// `r`, a rect of an image of size `from`, in the same image at size `to`: at
+// least 1 px each way, clipped to `to`.
+cv::Rect Rescaled(const cv::Rect& r, const cv::Size& from, const cv::Size& to) {
+  const double sx = static_cast<double>(to.width) / from.width;
+  const double sy = static_cast<double>(to.height) / from.height;
+  return cv::Rect(static_cast<int>(std::lround(r.x * sx)), static_cast<int>(std::lround(r.y * sy)),
+                  std::max(1, static_cast<int>(std::lround(r.width * sx))),
+                  std::max(1, static_cast<int>(std::lround(r.height * sy)))) &
+         cv::Rect(cv::Point(), to);
+}
+
 // Query features (RobustOptions::features), plus for a landscape query a
 // second extraction at the size where a page of the query's full height is at
 // its registered scale (RobustOptions::wide_query_*), appended: both are in
@@ -428,14 +446,12 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
     if ((view.name != "box" && view.name != "unbanded") ||
         view_short >= options_.min_box_short_side)
       continue;
-    const int image_short = std::min(gray.cols, gray.rows);
-    const int want = std::min(
-        4 * image_short, (options_.min_box_short_side * image_short + view_short - 1) / view_short);
-    Result<cv::Mat> larger = DecodeForLocal(pixels, encoded, limits_, want);
+    Result<cv::Mat> larger = DecodeForLocal(
+        pixels, encoded, limits_,
+        ShortSideFor(std::min(gray.cols, gray.rows), view_short, options_.min_box_short_side));
     if (!larger.ok() || larger->cols <= gray.cols) continue;  // the view at the decoded scale
-    const double sx = static_cast<double>(larger->cols) / gray.cols;
-    const double sy = static_cast<double>(larger->rows) / gray.rows;
     if (view.name == "unbanded") {
+      const double sy = static_cast<double>(larger->rows) / gray.rows;
       const cv::Mat filled = fingerprint::FillOverlayBand(
           *larger, WholeRows(view.strip_rows.start * sy, view.strip_rows.end * sy, larger->rows));
       const cv::Rect inner = fingerprint::TrimUniformBorders(filled);
@@ -444,12 +460,7 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
             {filled(inner), view.name, view.rect_in_original, view.strip_rows});
       continue;
     }
-    const cv::Rect& r = view.rect_in_original;
-    const cv::Rect scaled =
-        cv::Rect(static_cast<int>(std::lround(r.x * sx)), static_cast<int>(std::lround(r.y * sy)),
-                 static_cast<int>(std::lround(r.width * sx)),
-                 static_cast<int>(std::lround(r.height * sy))) &
-        cv::Rect(0, 0, larger->cols, larger->rows);
+    const cv::Rect scaled = Rescaled(view.rect_in_original, gray.size(), larger->size());
     if (scaled.width >= 16 && scaled.height >= 16) box_pixels = (*larger)(scaled);
   }
   for (fingerprint::View& view : larger_unbanded) views.push_back(std::move(view));
@@ -464,24 +475,15 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
           std::min({body_short, view.rect_in_original.width, view.rect_in_original.height});
   }
   if (body_short < options_.min_box_short_side) {
-    const int image_short = std::min(gray.cols, gray.rows);
-    const int want = std::min(
-        4 * image_short, (options_.min_box_short_side * image_short + body_short - 1) / body_short);
-    Result<cv::Mat> larger = DecodeForLocal(pixels, encoded, limits_, want);
+    Result<cv::Mat> larger = DecodeForLocal(
+        pixels, encoded, limits_,
+        ShortSideFor(std::min(gray.cols, gray.rows), body_short, options_.min_box_short_side));
     if (larger.ok() && larger->cols > gray.cols) {
-      const double sx = static_cast<double>(larger->cols) / gray.cols;
-      const double sy = static_cast<double>(larger->rows) / gray.rows;
       std::erase_if(views, [](const fingerprint::View& v) { return v.name == "body"; });
       const cv::Mat larger_gray = *larger;
       for (const cv::Rect& r :
            fingerprint::BodyRects(larger_gray, fingerprint::TrimUniformBorders(larger_gray))) {
-        const cv::Rect in_original =
-            cv::Rect(static_cast<int>(std::lround(r.x / sx)),
-                     static_cast<int>(std::lround(r.y / sy)),
-                     std::max(1, static_cast<int>(std::lround(r.width / sx))),
-                     std::max(1, static_cast<int>(std::lround(r.height / sy)))) &
-            cv::Rect(0, 0, gray.cols, gray.rows);
-        views.push_back({larger_gray(r), "body", in_original});
+        views.push_back({larger_gray(r), "body", Rescaled(r, larger_gray.size(), gray.size())});
       }
     }
   }
