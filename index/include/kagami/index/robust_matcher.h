@@ -92,7 +92,8 @@ struct RobustOptions {
   // With normalized_views: the "body" views (fingerprint::BodyRects: a page
   // posted on a plain card, the post's header and footer cut off at blank
   // gaps), found again on a decode where each is at least min_box_short_side
-  // across, and hashed at that size and at half of it.
+  // across, and hashed at that size, at 1/sqrt(2) and at 1/2 of it (the
+  // mirror only as the DCT's variant).
   bool body_views = true;
   // A "box" view whose short side is below this (pixels at the decoded scale)
   // is hashed from a re-decode of the image at up to 4x that scale, where its
