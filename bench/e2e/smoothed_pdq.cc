@@ -7,8 +7,8 @@
 // differently (its trimmed hash tens of bits from the registered one). This
 // measures PDQ of the trimmed page blurred first by a Gaussian of sigma =
 // k x (the side / 64) on each axis, on both sides of each pair, against plain
-// PDQ (k = 0) (bench/RESULTS.md section 11, "Measured, not built: PDQ of a
-// blurred page").
+// PDQ (k = 0) (bench/RESULTS.md section 11, "PDQ of a page blurred before
+// hashing").
 //
 // Usage: kagami_bench_smoothed_pdq [--k 0,0.5,0.8] REGISTERED_DIR QUERY_DIR...
 //   REGISTERED_DIR holds r000.jpg, r001.jpg, ... (any number of digits) and

@@ -38,7 +38,7 @@ using internal::Step;
 // not ours, whatever tables it has.
 constexpr int32_t kApplicationId = 0x4B474D49;
 // PRAGMA user_version. Bump with a migration in Catalog::Open.
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 constexpr const char* kSchemaSql = R"sql(
 CREATE TABLE works (
@@ -69,10 +69,20 @@ CREATE TABLE units (
   quality INTEGER NOT NULL CHECK (quality BETWEEN 0 AND 100),
   local_features BLOB,
   pdq_trimmed BLOB CHECK (pdq_trimmed IS NULL OR length(pdq_trimmed) = 32),
-  trimmed_quality INTEGER NOT NULL DEFAULT 0 CHECK (trimmed_quality BETWEEN 0 AND 100)
+  trimmed_quality INTEGER NOT NULL DEFAULT 0 CHECK (trimmed_quality BETWEEN 0 AND 100),
+  pdq_blurred BLOB CHECK (pdq_blurred IS NULL OR length(pdq_blurred) = 32),
+  blurred_quality INTEGER NOT NULL DEFAULT 0 CHECK (blurred_quality BETWEEN 0 AND 100)
 );
 CREATE INDEX units_by_asset ON units (asset_id);
 CREATE INDEX assets_by_work ON assets (work_id);
+)sql";
+
+constexpr const char* kMigrationTo2Sql = R"sql(
+ALTER TABLE units ADD COLUMN pdq_blurred BLOB
+  CHECK (pdq_blurred IS NULL OR length(pdq_blurred) = 32);
+ALTER TABLE units ADD COLUMN blurred_quality INTEGER NOT NULL DEFAULT 0
+  CHECK (blurred_quality BETWEEN 0 AND 100);
+PRAGMA user_version = 2;
 )sql";
 
 fingerprint::Hash256 HashFromBlob(const std::vector<uint8_t>& blob) {
@@ -123,6 +133,10 @@ Status CheckUnit(const UnitRecord& unit, size_t i) {
   if (unit.quality < 0 || unit.quality > 100) {
     return Status::InvalidArgument(where + ": quality " + std::to_string(unit.quality) +
                                    " is outside 0..100");
+  }
+  if (unit.trimmed_quality < 0 || unit.trimmed_quality > 100 || unit.blurred_quality < 0 ||
+      unit.blurred_quality > 100) {
+    return Status::InvalidArgument(where + ": trimmed or blurred quality is outside 0..100");
   }
   if (!std::isfinite(unit.time_s) || (unit.time_s < 0 && unit.time_s != -1.0)) {
     return Status::InvalidArgument(where + ": time_s must be -1 (a page) or >= 0 seconds");
@@ -384,6 +398,18 @@ Result<std::unique_ptr<Catalog>> Catalog::Open(const std::filesystem::path& db_p
 
   KAGAMI_ASSIGN_OR_RETURN(int64_t version,
                           impl->QueryInt("PRAGMA user_version", "reading schema version"));
+  if (version == 1) {
+    // Version 2 added the blurred hash (units registered before keep none).
+    KAGAMI_ASSIGN_OR_RETURN(auto txn, ScopedTransaction::Begin(db, impl->What("migrating schema")));
+    KAGAMI_ASSIGN_OR_RETURN(version,
+                            impl->QueryInt("PRAGMA user_version", "reading schema version"));
+    if (version == 1) {
+      KAGAMI_RETURN_IF_ERROR(
+          Exec(db, kMigrationTo2Sql, impl->What("migrating schema to version 2")));
+      version = 2;
+    }
+    KAGAMI_RETURN_IF_ERROR(txn->Commit());
+  }
   if (version > kSchemaVersion) {
     return Status::Unsupported(impl->path + ": catalog schema version " + std::to_string(version) +
                                " is newer than this Kagami supports (" +
@@ -499,7 +525,8 @@ Status SqliteCatalog::Impl::InsertUnits(int64_t asset_id, const std::vector<Unit
                                         std::vector<int64_t>* unit_ids) {
   static constexpr std::string_view kSql =
       "INSERT INTO units (asset_id, page_index, member, time_s, pdq, quality, local_features, "
-      "pdq_trimmed, trimmed_quality) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+      "pdq_trimmed, trimmed_quality, pdq_blurred, blurred_quality) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
   KAGAMI_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, Statement(kSql));
   for (size_t i = 0; i < units.size(); ++i) {
     const UnitRecord& unit = units[i];
@@ -513,9 +540,13 @@ Status SqliteCatalog::Impl::InsertUnits(int64_t asset_id, const std::vector<Unit
     std::optional<BlobArg> trimmed;
     if (unit.pdq_trimmed)
       trimmed = BlobArg{unit.pdq_trimmed->bytes.data(), unit.pdq_trimmed->bytes.size()};
+    std::optional<BlobArg> blurred;
+    if (unit.pdq_blurred)
+      blurred = BlobArg{unit.pdq_blurred->bytes.data(), unit.pdq_blurred->bytes.size()};
     Status bound = Bind(stmt, asset_id, unit.page_index, std::string_view(unit.member), unit.time_s,
                         BlobArg{unit.pdq.bytes.data(), unit.pdq.bytes.size()}, unit.quality, local,
-                        trimmed, unit.pdq_trimmed ? unit.trimmed_quality : 0);
+                        trimmed, unit.pdq_trimmed ? unit.trimmed_quality : 0, blurred,
+                        unit.pdq_blurred ? unit.blurred_quality : 0);
     KAGAMI_RETURN_IF_ERROR(bound);
     KAGAMI_RETURN_IF_ERROR(Step(stmt, What("inserting unit " + std::to_string(i))).status());
     if (unit_ids != nullptr) unit_ids->push_back(sqlite3_last_insert_rowid(db.get()));
@@ -573,8 +604,8 @@ Status SqliteCatalog::ForEachUnitHashAfter(
   KAGAMI_ASSIGN_OR_RETURN(
       SqliteStmt stmt,
       Prepare(impl_->db.get(),
-              "SELECT id, pdq, quality, pdq_trimmed, trimmed_quality FROM units WHERE id > ?1 "
-              "ORDER BY id",
+              "SELECT id, pdq, quality, pdq_trimmed, trimmed_quality, pdq_blurred, "
+              "blurred_quality FROM units WHERE id > ?1 ORDER BY id",
               what));
   KAGAMI_RETURN_IF_ERROR(Bind(stmt.get(), after_unit_id));
   while (true) {
@@ -594,6 +625,14 @@ Status SqliteCatalog::ForEachUnitHashAfter(
             impl_->What("unit " + std::to_string(unit_id) + " has a malformed trimmed PDQ hash"));
       }
       fn(unit_id, HashFromBlob(trimmed), sqlite3_column_int(stmt.get(), 4));
+    }
+    if (sqlite3_column_type(stmt.get(), 5) != SQLITE_NULL) {
+      std::vector<uint8_t> blurred = ColumnBlob(stmt.get(), 5);
+      if (blurred.size() != fingerprint::Hash256{}.bytes.size()) {
+        return Status::Corrupt(
+            impl_->What("unit " + std::to_string(unit_id) + " has a malformed blurred PDQ hash"));
+      }
+      fn(unit_id, HashFromBlob(blurred), sqlite3_column_int(stmt.get(), 6));
     }
   }
   return Status::Ok();
@@ -622,9 +661,12 @@ Result<Catalog::UnitStats> SqliteCatalog::GetIndexStats(int min_quality, int64_t
   return QueryStats(
       "SELECT (SELECT count(*) FROM units WHERE quality >= ?1 AND id <= ?2) + "
       "(SELECT count(*) FROM units WHERE pdq_trimmed IS NOT NULL AND trimmed_quality >= ?1 "
+      "AND id <= ?2) + "
+      "(SELECT count(*) FROM units WHERE pdq_blurred IS NOT NULL AND blurred_quality >= ?1 "
       "AND id <= ?2), "
       "coalesce((SELECT max(id) FROM units WHERE (quality >= ?1 OR "
-      "(pdq_trimmed IS NOT NULL AND trimmed_quality >= ?1)) AND id <= ?2), 0)",
+      "(pdq_trimmed IS NOT NULL AND trimmed_quality >= ?1) OR "
+      "(pdq_blurred IS NOT NULL AND blurred_quality >= ?1)) AND id <= ?2), 0)",
       min_quality, max_unit_id, "counting unit hashes");
 }
 
@@ -649,8 +691,8 @@ int64_t Catalog::MaxUnitId() {
 Result<UnitRef> SqliteCatalog::GetUnitRef(int64_t unit_id) {
   static constexpr std::string_view kSql =
       "SELECT u.id, a.work_id, w.title, a.path, a.sha256, u.member, u.page_index, u.quality, "
-      "u.pdq FROM units u JOIN assets a ON a.id = u.asset_id JOIN works w ON w.id = a.work_id "
-      "WHERE u.id = ?1";
+      "u.pdq, u.pdq_trimmed, u.pdq_blurred FROM units u JOIN assets a ON a.id = u.asset_id "
+      "JOIN works w ON w.id = a.work_id WHERE u.id = ?1";
   KAGAMI_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, impl_->Statement(kSql));
   ScopedReset reset(stmt);
   KAGAMI_RETURN_IF_ERROR(Bind(stmt, unit_id));
@@ -671,6 +713,13 @@ Result<UnitRef> SqliteCatalog::GetUnitRef(int64_t unit_id) {
     return Status::Corrupt(what + ": PDQ hash is " + std::to_string(blob.size()) + " bytes");
   }
   ref.pdq = HashFromBlob(blob);
+  for (int column : {9, 10}) {
+    if (sqlite3_column_type(stmt, column) == SQLITE_NULL) continue;
+    std::vector<uint8_t> other = ColumnBlob(stmt, column);
+    if (other.size() != ref.pdq.bytes.size())
+      return Status::Corrupt(what + ": malformed trimmed or blurred hash");
+    (column == 9 ? ref.pdq_trimmed : ref.pdq_blurred) = HashFromBlob(other);
+  }
   return ref;
 }
 
@@ -759,7 +808,8 @@ Result<std::optional<AssetContent>> SqliteCatalog::GetAssetContent(const std::st
       SqliteStmt units,
       Prepare(impl_->db.get(),
               "SELECT page_index, member, time_s, pdq, quality, local_features, pdq_trimmed, "
-              "trimmed_quality FROM units WHERE asset_id = ?1 ORDER BY id",
+              "trimmed_quality, pdq_blurred, blurred_quality FROM units WHERE asset_id = ?1 "
+              "ORDER BY id",
               what));
   KAGAMI_RETURN_IF_ERROR(Bind(units.get(), asset_id));
   while (true) {
@@ -780,6 +830,13 @@ Result<std::optional<AssetContent>> SqliteCatalog::GetAssetContent(const std::st
         return Status::Corrupt(what + ": malformed trimmed PDQ hash");
       u.pdq_trimmed = HashFromBlob(trimmed);
       u.trimmed_quality = sqlite3_column_int(units.get(), 7);
+    }
+    if (sqlite3_column_type(units.get(), 8) != SQLITE_NULL) {
+      std::vector<uint8_t> blurred = ColumnBlob(units.get(), 8);
+      if (blurred.size() != u.pdq.bytes.size())
+        return Status::Corrupt(what + ": malformed blurred PDQ hash");
+      u.pdq_blurred = HashFromBlob(blurred);
+      u.blurred_quality = sqlite3_column_int(units.get(), 9);
     }
     content.units.push_back(std::move(u));
   }
@@ -818,6 +875,13 @@ std::string AssetDigest(const AssetContent& content) {
       put(std::to_string(u.trimmed_quality));
     } else {
       put("-");
+    }
+    // Only when present, so that the digests of units without one are as
+    // before the blurred hash existed.
+    if (u.pdq_blurred) {
+      put("blurred");
+      put_bytes(u.pdq_blurred->bytes.data(), u.pdq_blurred->bytes.size());
+      put(std::to_string(u.blurred_quality));
     }
   }
   return kagami::Sha256Hex(buf.data(), buf.size());

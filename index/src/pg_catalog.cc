@@ -103,10 +103,20 @@ ALTER TABLE video_frames ADD COLUMN core_quality SMALLINT NOT NULL DEFAULT 0
   CHECK (core_quality BETWEEN 0 AND 100);
 )sql";
 
+// The pages' blurred hash (catalog.h, UnitRecord::pdq_blurred): additive, NULL
+// in units registered before it.
+constexpr std::string_view kMigration4 = R"sql(
+ALTER TABLE units ADD COLUMN pdq_blurred BYTEA
+  CHECK (pdq_blurred IS NULL OR length(pdq_blurred) = 32);
+ALTER TABLE units ADD COLUMN blurred_quality SMALLINT NOT NULL DEFAULT 0
+  CHECK (blurred_quality BETWEEN 0 AND 100);
+)sql";
+
 constexpr store::Migration kMigrations[] = {
     {1, "catalog: works, assets, units", kMigration1},
     {2, "catalog: video_assets, video_frames, audio_fingerprints", kMigration2},
     {3, "catalog: video_frames core view (pdq_core, core_quality)", kMigration3},
+    {4, "catalog: units blurred hash (pdq_blurred, blurred_quality)", kMigration4},
 };
 
 // Units per INSERT statement, and the hex bytes after which a batch is sent early.
@@ -222,7 +232,7 @@ class PgCatalog final : public Catalog {
     while (begin < units.size()) {
       std::string sql =
           "INSERT INTO units (asset_id, page_index, member, time_s, pdq, quality, local_features, "
-          "pdq_trimmed, trimmed_quality) VALUES ";
+          "pdq_trimmed, trimmed_quality, pdq_blurred, blurred_quality) VALUES ";
       std::vector<PgParam> params;
       size_t bytes = 0;
       size_t end = begin;
@@ -232,7 +242,7 @@ class PgCatalog final : public Catalog {
         int p = static_cast<int>(params.size());
         if (end > begin) sql += ", ";
         sql += "(";
-        for (int k = 1; k <= 9; ++k) sql += (k > 1 ? ", $" : "$") + std::to_string(p + k);
+        for (int k = 1; k <= 11; ++k) sql += (k > 1 ? ", $" : "$") + std::to_string(p + k);
         sql += ")";
         params.emplace_back(asset_id);
         params.emplace_back(u.page_index);
@@ -252,6 +262,12 @@ class PgCatalog final : public Catalog {
           params.emplace_back(std::nullopt);
         }
         params.emplace_back(u.pdq_trimmed ? u.trimmed_quality : 0);
+        if (u.pdq_blurred) {
+          params.emplace_back(ToBytea(u.pdq_blurred->bytes.data(), u.pdq_blurred->bytes.size()));
+        } else {
+          params.emplace_back(std::nullopt);
+        }
+        params.emplace_back(u.pdq_blurred ? u.blurred_quality : 0);
         ++end;
       }
       sql += " RETURNING id";
@@ -276,10 +292,11 @@ class PgCatalog final : public Catalog {
     int64_t after = after_unit_id;
     while (true) {
       // Pages by id: a long catalog never sits in one result.
-      KAGAMI_ASSIGN_OR_RETURN(
-          PgRows r, conn_->Exec("SELECT id, pdq, quality, pdq_trimmed, trimmed_quality FROM units "
-                                "WHERE id > $1 ORDER BY id LIMIT $2",
-                                {after, kReadPage}));
+      KAGAMI_ASSIGN_OR_RETURN(PgRows r,
+                              conn_->Exec("SELECT id, pdq, quality, pdq_trimmed, trimmed_quality, "
+                                          "pdq_blurred, blurred_quality FROM units "
+                                          "WHERE id > $1 ORDER BY id LIMIT $2",
+                                          {after, kReadPage}));
       for (int i = 0; i < r.size(); ++i) {
         int64_t id = r.Int(i, 0);
         KAGAMI_ASSIGN_OR_RETURN(fingerprint::Hash256 pdq, HashFromBytea(r.Text(i, 1), id));
@@ -287,6 +304,10 @@ class PgCatalog final : public Catalog {
         if (!r.IsNull(i, 3)) {
           KAGAMI_ASSIGN_OR_RETURN(fingerprint::Hash256 trimmed, HashFromBytea(r.Text(i, 3), id));
           fn(id, trimmed, static_cast<int>(r.Int(i, 4)));
+        }
+        if (!r.IsNull(i, 5)) {
+          KAGAMI_ASSIGN_OR_RETURN(fingerprint::Hash256 blurred, HashFromBytea(r.Text(i, 5), id));
+          fn(id, blurred, static_cast<int>(r.Int(i, 6)));
         }
         after = id;
       }
@@ -306,9 +327,11 @@ class PgCatalog final : public Catalog {
     KAGAMI_ASSIGN_OR_RETURN(
         PgRows r,
         conn_->Exec("SELECT count(*) FILTER (WHERE quality >= $1) + count(*) FILTER (WHERE "
-                    "pdq_trimmed IS NOT NULL AND trimmed_quality >= $1), coalesce(max(id) FILTER "
-                    "(WHERE quality >= $1 OR (pdq_trimmed IS NOT NULL AND trimmed_quality >= $1)),"
-                    " 0) FROM units WHERE id <= $2",
+                    "pdq_trimmed IS NOT NULL AND trimmed_quality >= $1) + count(*) FILTER (WHERE "
+                    "pdq_blurred IS NOT NULL AND blurred_quality >= $1), coalesce(max(id) FILTER "
+                    "(WHERE quality >= $1 OR (pdq_trimmed IS NOT NULL AND trimmed_quality >= $1) "
+                    "OR (pdq_blurred IS NOT NULL AND blurred_quality >= $1)), 0) FROM units "
+                    "WHERE id <= $2",
                     {min_quality, max_unit_id}));
     return UnitStats{r.Int(0, 0), r.Int(0, 1)};
   }
@@ -351,7 +374,8 @@ class PgCatalog final : public Catalog {
     KAGAMI_ASSIGN_OR_RETURN(
         PgRows r,
         conn_->Exec("SELECT u.id, a.work_id, w.title, a.path, a.sha256, u.member, u.page_index, "
-                    "u.quality, u.pdq FROM units u JOIN assets a ON a.id = u.asset_id "
+                    "u.quality, u.pdq, u.pdq_trimmed, u.pdq_blurred FROM units u "
+                    "JOIN assets a ON a.id = u.asset_id "
                     "JOIN works w ON w.id = a.work_id WHERE u.id = $1",
                     {unit_id}));
     if (r.empty()) return Status::NotFound(what + ": no such unit");
@@ -367,6 +391,12 @@ class PgCatalog final : public Catalog {
     auto pdq = HashFromBytea(r.Text(0, 8), unit_id);
     if (!pdq.ok()) return pdq.status().WithContext(what);
     ref.pdq = *pdq;
+    for (int column : {9, 10}) {
+      if (r.IsNull(0, column)) continue;
+      auto other = HashFromBytea(r.Text(0, column), unit_id);
+      if (!other.ok()) return other.status().WithContext(what);
+      (column == 9 ? ref.pdq_trimmed : ref.pdq_blurred) = *other;
+    }
     return ref;
   }
 
@@ -425,7 +455,8 @@ class PgCatalog final : public Catalog {
     content.asset.media_type = a.Text(0, 5);
     KAGAMI_ASSIGN_OR_RETURN(PgRows u,
                             conn_->Exec("SELECT id, page_index, member, time_s, pdq, quality, "
-                                        "local_features, pdq_trimmed, trimmed_quality FROM units "
+                                        "local_features, pdq_trimmed, trimmed_quality, "
+                                        "pdq_blurred, blurred_quality FROM units "
                                         "WHERE asset_id = $1 ORDER BY id",
                                         {a.Int(0, 0)}));
     for (int i = 0; i < u.size(); ++i) {
@@ -443,6 +474,11 @@ class PgCatalog final : public Catalog {
         KAGAMI_ASSIGN_OR_RETURN(fingerprint::Hash256 t, HashFromBytea(u.Text(i, 7), id));
         unit.pdq_trimmed = t;
         unit.trimmed_quality = static_cast<int>(u.Int(i, 8));
+      }
+      if (!u.IsNull(i, 9)) {
+        KAGAMI_ASSIGN_OR_RETURN(fingerprint::Hash256 b, HashFromBytea(u.Text(i, 9), id));
+        unit.pdq_blurred = b;
+        unit.blurred_quality = static_cast<int>(u.Int(i, 10));
       }
       content.units.push_back(std::move(unit));
     }

@@ -14,6 +14,7 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "kagami/fingerprint/blurred_pdq.h"
 #include "kagami/fingerprint/hash256.h"
 #include "kagami/fingerprint/visual_vocabulary.h"
 
@@ -356,6 +357,9 @@ RegisteredPageExtras AnalyzeForRegistration(const cv::Mat& pixels,
   if (content != cv::Rect(0, 0, gray.cols, gray.rows) && content.width >= 16 &&
       content.height >= 16) {
     extras.trimmed = hasher.Hash(gray(content));
+    extras.blurred = fingerprint::BlurredPdq(hasher, gray(content));
+  } else {
+    extras.blurred = fingerprint::BlurredPdq(hasher, gray);
   }
   Result<cv::Mat> local_gray =
       DecodeForLocal(pixels, encoded, limits, options.local_min_short_side);
@@ -418,8 +422,9 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
 
   // Global stage: PDQ of every normalised view, best hit per registered unit.
   std::map<int64_t, RobustHit> pdq_best;
-  std::vector<RobustHit> pdq_candidates;               // every hit of every view
-  std::map<int64_t, std::pair<int, int>> ref_quality;  // unit -> quality, keypoints
+  std::vector<RobustHit> pdq_candidates;                  // every hit of every view
+  std::map<int64_t, std::pair<int, int>> ref_quality;     // unit -> quality, keypoints
+  std::map<int64_t, std::optional<UnitRef>> unit_hashes;  // SameKindDistance's cache
   std::vector<fingerprint::View> views;
   if (options_.normalized_views) {
     fingerprint::ViewOptions which;
@@ -507,7 +512,17 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
       views.push_back({scaled, "body", views[i].rect_in_original});
     }
   }
-  for (const fingerprint::View& view : views) {
+  // Blurred hashes (fingerprint/blurred_pdq.h) of the views that may show a
+  // whole registered page, at one scale: a blurred hash moves little between
+  // scales, so the bodies' scaled copies need none.
+  auto wants_blurred = [&](size_t i) {
+    const std::string& name = views[i].name;
+    return options_.blurred_views && i < before_scaled &&
+           (name == "full" || name == "trimmed" || name == "box" || name == "body" ||
+            name == "unbanded" || name == "deskewed" || name == "levelled");
+  };
+  for (size_t view_index = 0; view_index < views.size(); ++view_index) {
+    const fingerprint::View& view = views[view_index];
     fingerprint::PdqHash hash;
     std::optional<fingerprint::PdqDihedralHashes> dihedral;
     const cv::Mat& view_image = view.name == "box" && !box_pixels.empty() ? box_pixels : view.image;
@@ -534,14 +549,38 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
       outcome.status = matched.status();
       return outcome;
     }
-    for (const PageHit& hit : *matched) {
+    // The blurred hash's hits, in the original orientation only.
+    fingerprint::PdqHash blurred_hash;
+    size_t plain_hits = matched->size();
+    if (wants_blurred(view_index)) {
+      blurred_hash = fingerprint::BlurredPdq(hasher, view_image);
+      Result<std::vector<PageHit>> blurred =
+          MatchPage(store_.pdq_index(), blurred_hash, nullptr, match_);
+      if (!blurred.ok()) {
+        outcome.status = blurred.status();
+        return outcome;
+      }
+      matched->insert(matched->end(), blurred->begin(), blurred->end());
+    }
+    for (size_t h = 0; h < matched->size(); ++h) {
+      const PageHit& hit = (*matched)[h];
+      const bool is_blurred = h >= plain_hits;
+      // The index holds each unit's hashes of every kind: a hit counts only
+      // between hashes of one kind (PDQ's with the page's and trimmed view's,
+      // blurred with blurred), so that its distance is what the evidence says.
+      const int distance = SameKindDistance(
+          hit.unit_id,
+          is_blurred ? blurred_hash.hash : (dihedral ? dihedral->hashes[hit.variant] : hash.hash),
+          is_blurred, unit_hashes);
+      if (distance > match_.radius) continue;
       RobustHit candidate;
       candidate.unit_id = hit.unit_id;
       candidate.method = "pdq";
       candidate.view = view.name;
-      candidate.distance = hit.distance;
+      candidate.distance = distance;
+      candidate.blurred = is_blurred;
       candidate.variant = hit.variant;
-      candidate.view_quality = hash.quality;
+      candidate.view_quality = is_blurred ? blurred_hash.quality : hash.quality;
       candidate.query_region = Normalised(view.rect_in_original, gray.cols, gray.rows);
       auto [q, first] = ref_quality.try_emplace(hit.unit_id, std::make_pair(-1, -1));
       if (first) q->second = {RegisteredQuality(hit.unit_id), RegisteredKeypoints(hit.unit_id)};
@@ -549,7 +588,7 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
       candidate.ref_keypoints = q->second.second;
       pdq_candidates.push_back(candidate);
       auto [it, inserted] = pdq_best.try_emplace(hit.unit_id, candidate);
-      if (!inserted && hit.distance < it->second.distance) it->second = candidate;
+      if (!inserted && distance < it->second.distance) it->second = candidate;
     }
   }
   std::vector<RobustHit> pdq_hits;
@@ -657,6 +696,23 @@ PageOutcome RobustMatcher::RunDeferred(const cv::Mat& pixels, const DeferredLoca
   PageOutcome outcome;
   RunLocalStage(pixels, deferred.encoded, {}, deferred.hints, crop_zoom, outcome);
   return outcome;
+}
+
+int RobustMatcher::SameKindDistance(int64_t unit_id, const fingerprint::Hash256& hash, bool blurred,
+                                    std::map<int64_t, std::optional<UnitRef>>& cache) {
+  auto [it, inserted] = cache.try_emplace(unit_id);
+  if (inserted) {
+    std::lock_guard<std::mutex> lock(catalog_mutex_);
+    Result<UnitRef> ref = store_.catalog().GetUnitRef(unit_id);
+    if (ref.ok()) it->second = std::move(*ref);
+  }
+  constexpr int kFar = 257;
+  if (!it->second) return kFar;
+  const UnitRef& ref = *it->second;
+  if (blurred) return ref.pdq_blurred ? fingerprint::HammingDistance(hash, *ref.pdq_blurred) : kFar;
+  int best = fingerprint::HammingDistance(hash, ref.pdq);
+  if (ref.pdq_trimmed) best = std::min(best, fingerprint::HammingDistance(hash, *ref.pdq_trimmed));
+  return best;
 }
 
 int RobustMatcher::RegisteredQuality(int64_t unit_id) {
@@ -1211,6 +1267,7 @@ std::vector<RobustHit> RobustMatcher::GateAndVerify(const fingerprint::LocalFeat
         hit.view = p.view;
         hit.distance = p.distance;
         hit.variant = p.variant;
+        hit.blurred = p.blurred;
         hit.view_quality = p.view_quality;
         hit.ref_quality = p.ref_quality;
       }

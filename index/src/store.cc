@@ -200,6 +200,9 @@ Result<int64_t> Store::AddAsset(const AssetRecord& asset, const std::vector<Unit
     if (units[i].pdq_trimmed && units[i].trimmed_quality >= kMinIndexQuality) {
       KAGAMI_RETURN_IF_ERROR(pdq_index_->Add(unit_ids[i], *units[i].pdq_trimmed));
     }
+    if (units[i].pdq_blurred && units[i].blurred_quality >= kMinIndexQuality) {
+      KAGAMI_RETURN_IF_ERROR(pdq_index_->Add(unit_ids[i], *units[i].pdq_blurred));
+    }
     if (!units[i].local_features.empty()) {
       const fingerprint::QuantisedFeatures q = ToQuantised(units[i].local_features);
       if (local_index_) local_index_->Add(unit_ids[i], q);

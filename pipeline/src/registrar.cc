@@ -82,6 +82,10 @@ class RegisterSink : public ExtractSink {
         unit.pdq_trimmed = extras->trimmed->hash;
         unit.trimmed_quality = extras->trimmed->quality;
       }
+      if (extras->blurred) {
+        unit.pdq_blurred = extras->blurred->hash;
+        unit.blurred_quality = extras->blurred->quality;
+      }
       unit.local_features = std::move(extras->local_features);
       if (!extras->local_status.ok()) {
         summary_.errors.push_back({volumes_[page.volume].source, page.member,

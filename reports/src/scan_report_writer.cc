@@ -68,6 +68,9 @@ std::vector<std::string> ScanReportWriter::ToJsonLines(const pipeline::VolumeRep
       j["variant"] = VariantName(m.hit.variant);
       j["view_quality"] = m.view_quality;
       j["ref_quality"] = m.ref.quality;
+      // Which hashes the distance is between: PDQ's, or Kagami's blurred ones
+      // (fingerprint/blurred_pdq.h).
+      j["hash"] = m.blurred ? "blurred_pdq" : "pdq";
     } else {
       j["distance"] = nullptr;
       j["variant"] = nullptr;

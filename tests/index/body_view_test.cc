@@ -125,7 +125,10 @@ TEST(BodyViewScaleTest, RealTypesetPagesPostedAtAnyWidthAreFoundBetweenTwoOfThei
   ASSERT_NE(store, nullptr);
   RobustOptions pdq_alone;
   pdq_alone.local = LocalStage::kNever;
-  size_t found = 0;
+  pdq_alone.blurred_views = false;
+  RobustOptions blurred = pdq_alone;
+  blurred.blurred_views = true;
+  size_t found = 0, found_blurred = 0;
   for (int width = 300; width <= 900; width += 40) {
     const fs::path posts = temp.path() / ("posts-" + std::to_string(width));
     fs::create_directories(posts);
@@ -137,11 +140,19 @@ TEST(BodyViewScaleTest, RealTypesetPagesPostedAtAnyWidthAreFoundBetweenTwoOfThei
     const auto by_member = ::kagami::testing::MatchesByMember(*store, posts, pdq_alone);
     found += ::kagami::testing::FoundOwnPages(by_member).size();
     for (const auto& [member, matches] : by_member) {
-      for (const pipeline::PageMatchRecord& m : matches)
+      for (const pipeline::PageMatchRecord& m : matches) {
         EXPECT_EQ(m.view, "body") << member << " at " << width << " px";
+        EXPECT_FALSE(m.blurred) << member << " at " << width << " px";
+      }
     }
+    found_blurred +=
+        ::kagami::testing::FoundOwnPages(::kagami::testing::MatchesByMember(*store, posts, blurred))
+            .size();
   }
   EXPECT_GE(found, 38u) << "of 80 posts";
+  // The blurred hashes (fingerprint/blurred_pdq.h) of the bodies move little
+  // with the scale: most posts the PDQ hashes miss are found by them.
+  EXPECT_GE(found_blurred, found + 20) << "of 80 posts (PDQ's hashes alone: " << found << ")";
 }
 
 }  // namespace

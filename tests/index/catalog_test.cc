@@ -369,6 +369,78 @@ TEST_F(CatalogTest, UnitIdsAreNeverReused) {
   EXPECT_GT(second.front(), first.back());
 }
 
+// A catalog of schema version 1 (before the blurred hash): opening it adds the
+// columns, its units read back without one, and new units store theirs.
+TEST_F(CatalogTest, OpensAVersion1CatalogAndAddsTheBlurredHash) {
+  {
+    kagami::testing::SqliteDb db = kagami::testing::OpenSqlite(db_path_);
+    ASSERT_NE(db, nullptr);
+    // Version 1's units table, as Kagami created it before.
+    const char* kVersion1 = R"sql(
+CREATE TABLE works (id TEXT PRIMARY KEY NOT NULL, title TEXT NOT NULL,
+  rights_holder TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('manga', 'anime', 'film', 'other')),
+  identifiers_json TEXT NOT NULL DEFAULT '{}', created_at TEXT NOT NULL);
+CREATE TABLE assets (id INTEGER PRIMARY KEY, work_id TEXT NOT NULL REFERENCES works (id),
+  path TEXT NOT NULL, sha256 TEXT NOT NULL UNIQUE, size_bytes INTEGER NOT NULL CHECK (size_bytes >= 0),
+  media_type TEXT NOT NULL, unit_count INTEGER NOT NULL CHECK (unit_count >= 0),
+  created_at TEXT NOT NULL);
+CREATE TABLE units (id INTEGER PRIMARY KEY AUTOINCREMENT,
+  asset_id INTEGER NOT NULL REFERENCES assets (id), page_index INTEGER NOT NULL CHECK (page_index >= 0),
+  member TEXT NOT NULL, time_s REAL NOT NULL, pdq BLOB NOT NULL CHECK (length(pdq) = 32),
+  quality INTEGER NOT NULL CHECK (quality BETWEEN 0 AND 100), local_features BLOB,
+  pdq_trimmed BLOB CHECK (pdq_trimmed IS NULL OR length(pdq_trimmed) = 32),
+  trimmed_quality INTEGER NOT NULL DEFAULT 0 CHECK (trimmed_quality BETWEEN 0 AND 100));
+CREATE INDEX units_by_asset ON units (asset_id);
+CREATE INDEX assets_by_work ON assets (work_id);
+INSERT INTO works VALUES ('w1', 'Old', 'Holder', 'manga', '{}', '2026-01-01T00:00:00Z');
+INSERT INTO assets VALUES (1, 'w1', '/old.cbz', ')sql";
+    const std::string sql =
+        std::string(kVersion1) + Sha(1) +
+        "', 10, 'application/zip', 1, '2026-01-01T00:00:00Z');"
+        "INSERT INTO units (asset_id, page_index, member, time_s, pdq, quality) "
+        "VALUES (1, 0, 'p0.jpg', -1, zeroblob(32), 90);"
+        "PRAGMA application_id = 1262964041; PRAGMA user_version = 1;";
+    ASSERT_EQ(sqlite3_exec(db.get(), sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(db.get());
+  }
+  auto catalog = OpenOrDie();
+  ASSERT_NE(catalog, nullptr);
+  auto old = catalog->GetAssetContent(Sha(1));
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  ASSERT_TRUE(old->has_value());
+  ASSERT_EQ((*old)->units.size(), 1u);
+  EXPECT_FALSE((*old)->units[0].pdq_blurred.has_value());
+
+  std::vector<UnitRecord> units = MakeUnits(1, 3);
+  fingerprint::Hash256 blurred;
+  blurred.bytes.fill(0x5a);
+  units[0].pdq_blurred = blurred;
+  units[0].blurred_quality = 80;
+  std::vector<int64_t> ids;
+  ASSERT_TRUE(catalog->AddAsset(MakeAsset("w1", 2), units, &ids).ok());
+  auto content = catalog->GetAssetContent(Sha(2));
+  ASSERT_TRUE(content.ok() && content->has_value());
+  ASSERT_TRUE((*content)->units[0].pdq_blurred.has_value());
+  EXPECT_EQ(*(*content)->units[0].pdq_blurred, blurred);
+  EXPECT_EQ((*content)->units[0].blurred_quality, 80);
+  // Both hashes of the new unit are indexed; the old unit has one.
+  std::vector<std::pair<int64_t, int>> hashes;
+  ASSERT_TRUE(catalog
+                  ->ForEachUnitHash([&](int64_t id, const fingerprint::Hash256&, int quality) {
+                    hashes.emplace_back(id, quality);
+                  })
+                  .ok());
+  ASSERT_EQ(hashes.size(), 3u);
+  EXPECT_EQ(hashes[1], std::make_pair(ids[0], 100));
+  EXPECT_EQ(hashes[2], std::make_pair(ids[0], 80));
+  auto stats = catalog->GetIndexStats(50, INT64_MAX);
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->count, 3);
+  // Reopening finds version 2 and migrates nothing again.
+  catalog.reset();
+  EXPECT_NE(OpenOrDie(), nullptr);
+}
+
 TEST_F(CatalogTest, RejectsNonSqliteFile) {
   {
     std::ofstream out(db_path_, std::ios::binary);

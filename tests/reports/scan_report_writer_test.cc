@@ -82,15 +82,22 @@ TEST(ScanReportWriterTest, JsonlCarriesTheEvidenceOfEachMatch) {
   local.verification.projective_gain = 3.14159;
   local.distinct_inliers = 41;
   local.boilerplate_keypoints = 120;
+  pipeline::PageMatchRecord blurred = pdq;  // before the pushes move `pdq`
+  blurred.view = "body";
+  blurred.blurred = true;
   r.matches.push_back(local);
+  r.matches.push_back(blurred);
   std::vector<std::string> lines = ScanReportWriter::ToJsonLines(r);
-  ASSERT_EQ(lines.size(), 3u);
+  ASSERT_EQ(lines.size(), 4u);
   nlohmann::json a = nlohmann::json::parse(lines[0]);
   EXPECT_EQ(a["distance"], 12);
+  EXPECT_EQ(a["hash"], "pdq");
   EXPECT_EQ(a["view"], "trimmed");
   EXPECT_EQ(a["view_quality"], 88);
   EXPECT_EQ(a["ref_quality"], 73);
   EXPECT_FALSE(a.contains("verification"));  // not geometrically verified
+  // The distance of a blurred view is between Kagami's blurred hashes.
+  EXPECT_EQ(nlohmann::json::parse(lines[2])["hash"], "blurred_pdq");
   nlohmann::json b = nlohmann::json::parse(lines[1]);
   EXPECT_TRUE(b["distance"].is_null());
   EXPECT_FALSE(b.contains("view_quality"));

@@ -56,6 +56,11 @@ struct UnitRecord {
   // margins or padding match.
   std::optional<fingerprint::Hash256> pdq_trimmed;
   int trimmed_quality = 0;
+  // Kagami's blurred hash of the trimmed view (of the page when nothing was
+  // trimmed): fingerprint/blurred_pdq.h. Indexed beside the others; absent in
+  // units registered before it existed.
+  std::optional<fingerprint::Hash256> pdq_blurred;
+  int blurred_quality = 0;
 };
 
 // Everything a match report needs to name a registered unit.
@@ -69,6 +74,10 @@ struct UnitRef {
   int page_index = 0;
   int quality = 0;
   fingerprint::Hash256 pdq;
+  // The unit's other indexed hashes (UnitRecord), when it has them: a hit's
+  // distance is recomputed against the kind of hash the scanned view's was.
+  std::optional<fingerprint::Hash256> pdq_trimmed;
+  std::optional<fingerprint::Hash256> pdq_blurred;
 };
 
 // A registered asset with its units, as stored (for copying and verifying a

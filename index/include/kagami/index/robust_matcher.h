@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -95,6 +96,12 @@ struct RobustOptions {
   // across, and hashed at that size, at 1/sqrt(2) and at 1/2 of it (the
   // mirror only as the DCT's variant).
   bool body_views = true;
+  // With normalized_views: the full, trimmed, box, body, unbanded, deskewed
+  // and levelled views are also hashed blurred (fingerprint/blurred_pdq.h),
+  // against the registered pages' blurred hashes (UnitRecord::pdq_blurred), in
+  // the original orientation only. Pages of type at another scale than
+  // registered (a small re-encode, a post) come within the radius this way.
+  bool blurred_views = true;
   // A "box" view whose short side is below this (pixels at the decoded scale)
   // is hashed from a re-decode of the image at up to 4x that scale, where its
   // short side reaches this (PDQ loses typeset pages below ~250 px). An
@@ -406,6 +413,8 @@ cv::Mat ToGray(const cv::Mat& pixels);
 // view and its local features. Computed in the pipeline's parallel stage.
 struct RegisteredPageExtras {
   std::optional<fingerprint::PdqHash> trimmed;
+  // fingerprint::BlurredPdq of the trimmed view, else of the page.
+  std::optional<fingerprint::PdqHash> blurred;
   std::vector<uint8_t> local_features;  // LocalFeatures::Serialize(), empty if none
   Status local_status;                  // why there are no local features, if so
 };
@@ -426,6 +435,9 @@ struct RobustHit {
   // (RobustOptions::content_query_max_fraction).
   std::string view;
   int distance = -1;  // PDQ bits, -1 when only the local stage matched
+  // The bits are between blurred hashes (fingerprint/blurred_pdq.h): the
+  // view's and the registered page's UnitRecord::pdq_blurred.
+  bool blurred = false;
   fingerprint::Dihedral variant = fingerprint::kOriginal;
   int view_quality = -1;  // PDQ quality of the matched view, -1 when PDQ did not match
   int ref_quality = -1;   // PDQ quality of the registered page (RegisteredQuality), likewise
@@ -580,6 +592,11 @@ class RobustMatcher {
   // PDQ quality of a registered unit's indexed hash: its full page's, or a
   // lower bound (Store::kMinIndexQuality) when only its trimmed view is
   // indexed. -1 if the catalog cannot be read.
+  // Bits between `hash` and the nearest of the unit's registered hashes of
+  // its kind (blurred: UnitRecord::pdq_blurred; else pdq and pdq_trimmed);
+  // 257 when it has none. `cache` holds the units' refs for one page.
+  int SameKindDistance(int64_t unit_id, const fingerprint::Hash256& hash, bool blurred,
+                       std::map<int64_t, std::optional<UnitRef>>& cache);
   int RegisteredQuality(int64_t unit_id);
   // Keypoints the local index stores for the unit; -1 when unknown.
   int RegisteredKeypoints(int64_t unit_id);

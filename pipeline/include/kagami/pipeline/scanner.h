@@ -45,6 +45,7 @@ struct PageMatchRecord {
   // deskewed, levelled.
   std::string view = "full";
   int view_quality = -1;  // PDQ quality of that view (-1: PDQ did not match)
+  bool blurred = false;   // hit.distance is between blurred hashes (RobustHit::blurred)
   int inliers = 0;        // geometric verification (0: not verified)
   double coverage = 0;    // fraction of the registered page covered by inliers
   bool mirrored = false;  // verified against the mirror image of the scanned page
