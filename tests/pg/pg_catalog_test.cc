@@ -154,6 +154,10 @@ UnitRecord MakeUnit(int i, bool with_extras) {
     t.bytes[0] ^= 0xff;
     u.pdq_trimmed = t;
     u.trimmed_quality = 70;
+    fingerprint::Hash256 b = u.pdq;
+    b.bytes[1] ^= 0xff;
+    u.pdq_blurred = b;
+    u.blurred_quality = 65;
   }
   return u;
 }
@@ -220,12 +224,14 @@ std::vector<std::string> ExerciseCatalog(Catalog& catalog) {
       EXPECT_EQ(ref->title, "Work One (renamed)");
       EXPECT_EQ(ref->member, "page1.png");
       EXPECT_EQ(ref->pdq, units[1].pdq);
+      EXPECT_EQ(ref->pdq_trimmed, units[1].pdq_trimmed);
+      EXPECT_EQ(ref->pdq_blurred, units[1].pdq_blurred);
     }
     auto blob = catalog.GetLocalFeatures(ids[2]);
     EXPECT_TRUE(blob.ok() && *blob == units[2].local_features);
     auto empty = catalog.GetLocalFeatures(ids[0]);
     EXPECT_TRUE(empty.ok() && empty->empty());
-    // Hashes after a mark: unit 1 and 2 with their trimmed views.
+    // Hashes after a mark: unit 1 and 2 with their trimmed views and blurred hashes.
     std::vector<std::pair<int64_t, int>> seen;
     EXPECT_TRUE(catalog
                     .ForEachUnitHashAfter(ids[0],
@@ -233,13 +239,13 @@ std::vector<std::string> ExerciseCatalog(Catalog& catalog) {
                                             seen.push_back({id, q});
                                           })
                     .ok());
-    std::vector<std::pair<int64_t, int>> want = {
-        {ids[1], 50}, {ids[1], 70}, {ids[2], 60}, {ids[2], 70}};
+    std::vector<std::pair<int64_t, int>> want = {{ids[1], 50}, {ids[1], 70}, {ids[1], 65},
+                                                 {ids[2], 60}, {ids[2], 70}, {ids[2], 65}};
     EXPECT_EQ(seen, want);
     auto stats = catalog.GetIndexStats(50);
-    EXPECT_TRUE(stats.ok() && stats->count == 4 && stats->max_unit_id == ids[2]);
+    EXPECT_TRUE(stats.ok() && stats->count == 6 && stats->max_unit_id == ids[2]);
     auto upto = catalog.GetIndexStats(50, ids[1]);
-    EXPECT_TRUE(upto.ok() && upto->count == 2 && upto->max_unit_id == ids[1]);
+    EXPECT_TRUE(upto.ok() && upto->count == 3 && upto->max_unit_id == ids[1]);
   }
   EXPECT_TRUE(catalog.CheckIntegrity().ok());
   auto shas = catalog.ListPageAssetSha256s();
