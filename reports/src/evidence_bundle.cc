@@ -118,7 +118,13 @@ std::string Describe(const MatchedUnit& u) {
   if (u.view == MatchView::kLevelled)
     s += " (lines of type or staves lying askew on plain paper, turned level by the angle of "
          "the lines)";
-  if (u.distance >= 0) s += ", PDQ distance " + std::to_string(u.distance) + "/256";
+  if (u.distance >= 0 && u.blurred) {
+    s += ", distance " + std::to_string(u.distance) +
+         "/256 between Kagami's blurred hashes (PDQ of each page blurred first: a page of type "
+         "keeps it across scales)";
+  } else if (u.distance >= 0) {
+    s += ", PDQ distance " + std::to_string(u.distance) + "/256";
+  }
   s += ", similarity " + Fixed(u.similarity, 3);
   if (u.inliers > 0) {
     s += ", " + std::to_string(u.inliers) + " inliers, coverage " +

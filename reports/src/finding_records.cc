@@ -30,6 +30,7 @@ MatchedUnit UnitFromMatch(const pipeline::PageMatchRecord& m) {
   auto view = ParseMatchView(m.view);
   u.view = view.ok() ? *view : MatchView::kFull;
   u.distance = m.hit.distance;
+  u.blurred = m.blurred;
   u.similarity = MatchSimilarity(m);
   u.variant = static_cast<int>(m.hit.variant);
   u.inliers = m.inliers;
@@ -202,20 +203,22 @@ nlohmann::json FindingListJson(const FindingRecord& r) {
       if (!t) return nullptr;
       return json::array({t->start_s, t->end_s});
     };
-    units.push_back({{"index", u.index},
-                     {"member", u.member},
-                     {"pdq", u.pdq_hex},
-                     {"ref_unit", u.ref_unit},
-                     {"ref_index", u.ref_index},
-                     {"ref_member", u.ref_member},
-                     {"method", MatchMethodName(u.method)},
-                     {"view", MatchViewName(u.view)},
-                     {"distance", u.distance < 0 ? json(nullptr) : json(u.distance)},
-                     {"similarity", u.similarity},
-                     {"inliers", u.inliers},
-                     {"coverage", u.coverage},
-                     {"time", range(u.time)},
-                     {"ref_time", range(u.ref_time)}});
+    units.push_back(
+        {{"index", u.index},
+         {"member", u.member},
+         {"pdq", u.pdq_hex},
+         {"ref_unit", u.ref_unit},
+         {"ref_index", u.ref_index},
+         {"ref_member", u.ref_member},
+         {"method", MatchMethodName(u.method)},
+         {"view", MatchViewName(u.view)},
+         {"distance", u.distance < 0 ? json(nullptr) : json(u.distance)},
+         {"hash", u.distance < 0 ? json(nullptr) : json(u.blurred ? "blurred_pdq" : "pdq")},
+         {"similarity", u.similarity},
+         {"inliers", u.inliers},
+         {"coverage", u.coverage},
+         {"time", range(u.time)},
+         {"ref_time", range(u.ref_time)}});
     if (u.query_frame) {
       units.back()["query_frame"] = {{"file", u.query_frame->file},
                                      {"t", u.query_frame->t},

@@ -235,6 +235,7 @@ std::string FindingToJson(const Finding& f) {
                                      {"segment_sha256", q.segment_sha256},
                                      {"segment_sequence", q.segment_sequence}};
     }
+    if (u.blurred) units.back()["blurred"] = true;  // only when set: older entries as before
     if (u.geometry) units.back()["geometry"] = internal::GeometryToJson(*u.geometry, 6);
     if (u.same_picture_as) {
       const SamePicture& t = *u.same_picture_as;
@@ -323,6 +324,10 @@ Result<Finding> FindingFromJson(std::string_view body) {
     KAGAMI_ASSIGN_OR_RETURN(u.inliers, Get<int>(uj, "inliers"));
     KAGAMI_ASSIGN_OR_RETURN(u.coverage, Get<double>(uj, "coverage"));
     KAGAMI_ASSIGN_OR_RETURN(u.mirrored, Get<bool>(uj, "mirrored"));
+    if (auto b = uj.find("blurred"); b != uj.end()) {
+      if (!b->is_boolean()) return Status::Corrupt("blurred is not a boolean");
+      u.blurred = b->get<bool>();
+    }
     auto h = uj.find("homography");
     if (h != uj.end() && !h->is_null()) {
       if (!h->is_array() || h->size() != 9) return Status::Corrupt("homography is not 9 numbers");

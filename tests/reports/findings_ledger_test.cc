@@ -197,6 +197,28 @@ TEST(FindingsLedgerTest, TheSamePictureInAnotherWorkRoundTripsAndOlderUnitsStill
   EXPECT_FALSE(FindingFromJson(odd.dump()).ok());
 }
 
+// A match between blurred hashes (fingerprint/blurred_pdq.h) says so in the
+// entry; entries without the field read as PDQ's.
+TEST(FindingsLedgerTest, ABlurredHashMatchRoundTripsAndOlderUnitsStillRead) {
+  testing::TempDir dir;
+  auto ledger = FindingsLedger::Open(dir.path(), FixedClock("2026-12-03T01:02:03Z"));
+  ASSERT_TRUE(ledger.ok()) << ledger.status().ToString();
+  Finding in = SampleFinding("w1", "2026-12-03T10:00:00Z");
+  in.units[0].blurred = true;
+  const std::string without = FindingToJson(SampleFinding("w1", "2026-12-03T10:00:00Z"));
+  EXPECT_EQ(without.find("blurred"), std::string::npos);  // older bodies are unchanged
+  auto id = (*ledger)->Append(in);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  auto rec = (*ledger)->Get(*id);
+  ASSERT_TRUE(rec.ok()) << rec.status().ToString();
+  EXPECT_TRUE(rec->finding.units.at(0).blurred);
+  EXPECT_EQ(FindingToJson(rec->finding), FindingToJson(in));
+  EXPECT_FALSE(FindingFromJson(without)->units.at(0).blurred);
+  nlohmann::json odd = nlohmann::json::parse(FindingToJson(in));
+  odd["units"][0]["blurred"] = "yes";
+  EXPECT_FALSE(FindingFromJson(odd.dump()).ok());
+}
+
 TEST(FindingsLedgerTest, CanonicalBodyIsStableAndSorted) {
   Finding f = SampleFinding("w1", "2026-11-29T10:00:00Z");
   std::string a = FindingToJson(f);

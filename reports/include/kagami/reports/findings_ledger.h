@@ -165,7 +165,10 @@ struct MatchedUnit {
   // Why it matched.
   MatchMethod method = MatchMethod::kPdq;
   MatchView view = MatchView::kFull;
-  int distance = -1;      // PDQ Hamming bits; -1 when only local features matched
+  int distance = -1;  // PDQ Hamming bits; -1 when only local features matched
+  // The distance is between Kagami's blurred hashes (fingerprint/blurred_pdq.h),
+  // not PDQ's; serialised only when true, so older entries read as PDQ.
+  bool blurred = false;
   double similarity = 0;  // [0, 1] (reports::MatchSimilarity)
   int variant = 0;        // dihedral variant of the suspect that matched (0 = original)
   int inliers = 0;        // geometric verification; 0 = not verified
