@@ -27,8 +27,8 @@ class RegisterCommand : public Command {
                     "identifier as scheme=value, e.g. isbn=9784088725093 (repeatable)");
     reg->add_flag("--json", json_, "print the summary as one JSON object");
     reg->add_flag("--no-local", no_local_,
-                  "skip trimmed-view hashes and local features (faster; scan then finds "
-                  "cropped, padded or rotated copies of these pages only by PDQ)");
+                  "skip trimmed-view and blurred hashes and local features (faster; scan then "
+                  "finds cropped, padded or rotated copies of these pages only by PDQ)");
     reg->add_option("paths", paths_, "files, folders, archives")->required();
     return reg;
   }

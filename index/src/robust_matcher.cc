@@ -583,7 +583,14 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
       candidate.view_quality = is_blurred ? blurred_hash.quality : hash.quality;
       candidate.query_region = Normalised(view.rect_in_original, gray.cols, gray.rows);
       auto [q, first] = ref_quality.try_emplace(hit.unit_id, std::make_pair(-1, -1));
-      if (first) q->second = {RegisteredQuality(hit.unit_id), RegisteredKeypoints(hit.unit_id)};
+      if (first) {
+        // The unit's ref, read by SameKindDistance. Below the index's quality
+        // only the unit's trimmed or blurred view is indexed, so the hash that
+        // matched was one of those, of quality >= kMinIndexQuality.
+        const std::optional<UnitRef>& ref = unit_hashes[hit.unit_id];
+        q->second = {ref ? std::max(ref->quality, Store::kMinIndexQuality) : -1,
+                     RegisteredKeypoints(hit.unit_id)};
+      }
       candidate.ref_quality = q->second.first;
       candidate.ref_keypoints = q->second.second;
       pdq_candidates.push_back(candidate);
@@ -713,15 +720,6 @@ int RobustMatcher::SameKindDistance(int64_t unit_id, const fingerprint::Hash256&
   int best = fingerprint::HammingDistance(hash, ref.pdq);
   if (ref.pdq_trimmed) best = std::min(best, fingerprint::HammingDistance(hash, *ref.pdq_trimmed));
   return best;
-}
-
-int RobustMatcher::RegisteredQuality(int64_t unit_id) {
-  std::lock_guard<std::mutex> lock(catalog_mutex_);
-  Result<UnitRef> ref = store_.catalog().GetUnitRef(unit_id);
-  if (!ref.ok()) return -1;
-  // Below the index's quality only the unit's trimmed view is indexed, so the
-  // hash that matched was that one, of quality >= kMinIndexQuality.
-  return std::max(ref->quality, Store::kMinIndexQuality);
 }
 
 int RobustMatcher::RegisteredKeypoints(int64_t unit_id) {
