@@ -91,6 +91,22 @@ fingerprint::Hash256 HashFromBlob(const std::vector<uint8_t>& blob) {
   return hash;
 }
 
+// The hash in nullable BLOB `column` of the current row: nullopt when NULL,
+// kCorrupt ("<what>[: unit <id>]: malformed <name> hash") when not 32 bytes.
+Result<std::optional<fingerprint::Hash256>> OptionalHash(sqlite3_stmt* stmt, int column,
+                                                         const std::string& what,
+                                                         std::string_view name,
+                                                         int64_t unit_id = -1) {
+  if (sqlite3_column_type(stmt, column) == SQLITE_NULL)
+    return std::optional<fingerprint::Hash256>();
+  std::vector<uint8_t> blob = ColumnBlob(stmt, column);
+  if (blob.size() != fingerprint::Hash256{}.bytes.size()) {
+    return Status::Corrupt(what + (unit_id >= 0 ? ": unit " + std::to_string(unit_id) : "") +
+                           ": malformed " + std::string(name) + " hash");
+  }
+  return std::optional<fingerprint::Hash256>(HashFromBlob(blob));
+}
+
 }  // namespace
 
 namespace internal {
@@ -618,22 +634,12 @@ Status SqliteCatalog::ForEachUnitHashAfter(
                                          std::to_string(blob.size()) + "-byte PDQ hash"));
     }
     fn(unit_id, HashFromBlob(blob), sqlite3_column_int(stmt.get(), 2));
-    if (sqlite3_column_type(stmt.get(), 3) != SQLITE_NULL) {
-      std::vector<uint8_t> trimmed = ColumnBlob(stmt.get(), 3);
-      if (trimmed.size() != fingerprint::Hash256{}.bytes.size()) {
-        return Status::Corrupt(
-            impl_->What("unit " + std::to_string(unit_id) + " has a malformed trimmed PDQ hash"));
-      }
-      fn(unit_id, HashFromBlob(trimmed), sqlite3_column_int(stmt.get(), 4));
-    }
-    if (sqlite3_column_type(stmt.get(), 5) != SQLITE_NULL) {
-      std::vector<uint8_t> blurred = ColumnBlob(stmt.get(), 5);
-      if (blurred.size() != fingerprint::Hash256{}.bytes.size()) {
-        return Status::Corrupt(
-            impl_->What("unit " + std::to_string(unit_id) + " has a malformed blurred PDQ hash"));
-      }
-      fn(unit_id, HashFromBlob(blurred), sqlite3_column_int(stmt.get(), 6));
-    }
+    KAGAMI_ASSIGN_OR_RETURN(auto trimmed,
+                            OptionalHash(stmt.get(), 3, what, "trimmed PDQ", unit_id));
+    if (trimmed) fn(unit_id, *trimmed, sqlite3_column_int(stmt.get(), 4));
+    KAGAMI_ASSIGN_OR_RETURN(auto blurred,
+                            OptionalHash(stmt.get(), 5, what, "blurred PDQ", unit_id));
+    if (blurred) fn(unit_id, *blurred, sqlite3_column_int(stmt.get(), 6));
   }
   return Status::Ok();
 }
@@ -713,13 +719,8 @@ Result<UnitRef> SqliteCatalog::GetUnitRef(int64_t unit_id) {
     return Status::Corrupt(what + ": PDQ hash is " + std::to_string(blob.size()) + " bytes");
   }
   ref.pdq = HashFromBlob(blob);
-  for (int column : {9, 10}) {
-    if (sqlite3_column_type(stmt, column) == SQLITE_NULL) continue;
-    std::vector<uint8_t> other = ColumnBlob(stmt, column);
-    if (other.size() != ref.pdq.bytes.size())
-      return Status::Corrupt(what + ": malformed trimmed or blurred hash");
-    (column == 9 ? ref.pdq_trimmed : ref.pdq_blurred) = HashFromBlob(other);
-  }
+  KAGAMI_ASSIGN_OR_RETURN(ref.pdq_trimmed, OptionalHash(stmt, 9, what, "trimmed PDQ"));
+  KAGAMI_ASSIGN_OR_RETURN(ref.pdq_blurred, OptionalHash(stmt, 10, what, "blurred PDQ"));
   return ref;
 }
 
@@ -824,20 +825,10 @@ Result<std::optional<AssetContent>> SqliteCatalog::GetAssetContent(const std::st
     u.pdq = HashFromBlob(pdq);
     u.quality = sqlite3_column_int(units.get(), 4);
     u.local_features = ColumnBlob(units.get(), 5);
-    if (sqlite3_column_type(units.get(), 6) != SQLITE_NULL) {
-      std::vector<uint8_t> trimmed = ColumnBlob(units.get(), 6);
-      if (trimmed.size() != u.pdq.bytes.size())
-        return Status::Corrupt(what + ": malformed trimmed PDQ hash");
-      u.pdq_trimmed = HashFromBlob(trimmed);
-      u.trimmed_quality = sqlite3_column_int(units.get(), 7);
-    }
-    if (sqlite3_column_type(units.get(), 8) != SQLITE_NULL) {
-      std::vector<uint8_t> blurred = ColumnBlob(units.get(), 8);
-      if (blurred.size() != u.pdq.bytes.size())
-        return Status::Corrupt(what + ": malformed blurred PDQ hash");
-      u.pdq_blurred = HashFromBlob(blurred);
-      u.blurred_quality = sqlite3_column_int(units.get(), 9);
-    }
+    KAGAMI_ASSIGN_OR_RETURN(u.pdq_trimmed, OptionalHash(units.get(), 6, what, "trimmed PDQ"));
+    if (u.pdq_trimmed) u.trimmed_quality = sqlite3_column_int(units.get(), 7);
+    KAGAMI_ASSIGN_OR_RETURN(u.pdq_blurred, OptionalHash(units.get(), 8, what, "blurred PDQ"));
+    if (u.pdq_blurred) u.blurred_quality = sqlite3_column_int(units.get(), 9);
     content.units.push_back(std::move(u));
   }
   return std::optional<AssetContent>(std::move(content));
