@@ -1,11 +1,13 @@
 #include "command.h"
 
+#include <any>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "kagami/index/robust_matcher.h"
 #include "kagami/ingest/volume.h"
 #include "kagami/pipeline/video_pipeline.h"
 
@@ -34,6 +36,14 @@ class HashPrinter : public kagami::pipeline::ExtractSink {
         nlohmann::json d = nlohmann::json::array();
         for (const auto& h : page.dihedral->hashes) d.push_back(h.ToHex());
         j["dihedral"] = d;
+      }
+      if (const auto* stored = std::any_cast<kagami::index::RegisteredHashes>(&page.annotation)) {
+        if (stored->trimmed) {
+          j["trimmed_pdq"] = stored->trimmed->hash.ToHex();
+          j["trimmed_quality"] = stored->trimmed->quality;
+        }
+        j["blurred_pdq"] = stored->blurred.hash.ToHex();
+        j["blurred_quality"] = stored->blurred.quality;
       }
       ++hashed_;
     }
@@ -73,15 +83,28 @@ class HashCommand : public Command {
         app.add_subcommand("hash", "print the PDQ hash of every page, one JSON line each");
     cmd->add_option("paths", paths_, "image files, folders, archives, PDFs, EPUBs")->required();
     cmd->add_flag("--dihedral", dihedral_, "add the 8 rotation/mirror variants");
+    cmd->add_flag("--stored", stored_,
+                  "add the hashes register stores beside PDQ: the trimmed view's "
+                  "(trimmed_pdq, when trimming removes anything) and the blurred hash "
+                  "(blurred_pdq); decodes as register does (--decode fast) unless --decode "
+                  "says otherwise, so every hash printed is the one a catalog holds");
     return cmd;
   }
-  int Run(const GlobalFlags& flags) override { return RunHash(flags, paths_, dihedral_); }
+  int Run(const GlobalFlags& flags) override { return RunHash(flags, paths_, dihedral_, stored_); }
 
  private:
-  static int RunHash(const GlobalFlags& flags, const std::vector<std::string>& paths,
-                     bool dihedral) {
-    auto options = MakeExtractOptions(flags, kagami::ingest::DecodeMode::kExact);
+  static int RunHash(const GlobalFlags& flags, const std::vector<std::string>& paths, bool dihedral,
+                     bool stored) {
+    auto options = MakeExtractOptions(
+        flags, stored ? kagami::ingest::DecodeMode::kFast : kagami::ingest::DecodeMode::kExact);
     options.dihedral = dihedral;
+    if (stored) {
+      options.analyze = [](const cv::Mat& pixels, const kagami::ingest::EncodedPage&,
+                           kagami::fingerprint::PdqHasher& hasher,
+                           kagami::fingerprint::PageFingerprint& page) {
+        page.annotation = kagami::index::HashForRegistration(pixels, hasher);
+      };
+    }
     std::vector<std::string> page_paths, video_paths;
     for (const std::string& p : kagami::pipeline::WithFolderVideos(paths, options.limits)) {
       (kagami::pipeline::IsVideoInput(p) ? video_paths : page_paths).push_back(p);
@@ -101,6 +124,7 @@ class HashCommand : public Command {
 
   std::vector<std::string> paths_;
   bool dihedral_ = false;
+  bool stored_ = false;
 };
 
 }  // namespace

@@ -346,21 +346,29 @@ cv::Mat ToGray(const cv::Mat& pixels) {
   return gray;
 }
 
+RegisteredHashes HashForRegistration(const cv::Mat& pixels, fingerprint::PdqHasher& hasher) {
+  RegisteredHashes hashes;
+  const cv::Mat gray = ToGray(pixels);
+  const cv::Rect content = fingerprint::TrimUniformBorders(gray);
+  if (content != cv::Rect(0, 0, gray.cols, gray.rows) && content.width >= 16 &&
+      content.height >= 16) {
+    hashes.trimmed = hasher.Hash(gray(content));
+    hashes.blurred = fingerprint::BlurredPdq(hasher, gray(content));
+  } else {
+    hashes.blurred = fingerprint::BlurredPdq(hasher, gray);
+  }
+  return hashes;
+}
+
 RegisteredPageExtras AnalyzeForRegistration(const cv::Mat& pixels,
                                             const ingest::EncodedPage& encoded,
                                             const ingest::IngestLimits& limits,
                                             fingerprint::PdqHasher& hasher,
                                             const RobustOptions& options) {
   RegisteredPageExtras extras;
-  cv::Mat gray = ToGray(pixels);
-  cv::Rect content = fingerprint::TrimUniformBorders(gray);
-  if (content != cv::Rect(0, 0, gray.cols, gray.rows) && content.width >= 16 &&
-      content.height >= 16) {
-    extras.trimmed = hasher.Hash(gray(content));
-    extras.blurred = fingerprint::BlurredPdq(hasher, gray(content));
-  } else {
-    extras.blurred = fingerprint::BlurredPdq(hasher, gray);
-  }
+  RegisteredHashes hashes = HashForRegistration(pixels, hasher);
+  extras.trimmed = hashes.trimmed;
+  extras.blurred = hashes.blurred;
   Result<cv::Mat> local_gray =
       DecodeForLocal(pixels, encoded, limits, options.local_min_short_side);
   if (!local_gray.ok()) {
@@ -479,11 +487,18 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
       body_short =
           std::min({body_short, view.rect_in_original.width, view.rect_in_original.height});
   }
+  // The bodies at the decoded scale stay for their blurred hashes alone
+  // (RobustOptions::decoded_scale_bodies).
+  std::vector<fingerprint::View> decoded_bodies;
   if (body_short < options_.min_box_short_side) {
     Result<cv::Mat> larger = DecodeForLocal(
         pixels, encoded, limits_,
         ShortSideFor(std::min(gray.cols, gray.rows), body_short, options_.min_box_short_side));
     if (larger.ok() && larger->cols > gray.cols) {
+      if (options_.blurred_views && options_.decoded_scale_bodies) {
+        for (const fingerprint::View& v : views)
+          if (v.name == "body") decoded_bodies.push_back(v);
+      }
       std::erase_if(views, [](const fingerprint::View& v) { return v.name == "body"; });
       const cv::Mat larger_gray = *larger;
       for (const cv::Rect& r :
@@ -514,21 +529,27 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
   }
   // Blurred hashes (fingerprint/blurred_pdq.h) of the views that may show a
   // whole registered page, at one scale: a blurred hash moves little between
-  // scales, so the bodies' scaled copies need none.
+  // scales, so the bodies' scaled copies need none. The decoded-scale bodies,
+  // last, are hashed blurred only.
+  const size_t blurred_only_from = views.size();
+  for (fingerprint::View& v : decoded_bodies) views.push_back(std::move(v));
   auto wants_blurred = [&](size_t i) {
     const std::string& name = views[i].name;
-    return options_.blurred_views && i < before_scaled &&
+    return options_.blurred_views && (i < before_scaled || i >= blurred_only_from) &&
            (name == "full" || name == "trimmed" || name == "box" || name == "body" ||
             name == "unbanded" || name == "deskewed" || name == "levelled");
   };
   for (size_t view_index = 0; view_index < views.size(); ++view_index) {
     const fingerprint::View& view = views[view_index];
+    const bool blurred_only = view_index >= blurred_only_from;
     fingerprint::PdqHash hash;
     std::optional<fingerprint::PdqDihedralHashes> dihedral;
     const cv::Mat& view_image = view.name == "box" && !box_pixels.empty() ? box_pixels : view.image;
     if (view.name == "full") {
       hash = page.pdq;
       dihedral = page.dihedral;
+    } else if (blurred_only) {
+      // No PDQ hash: the body was found again on the larger decode.
     } else if (match_.dihedral) {
       dihedral = hasher.HashDihedral(view_image);
       hash = {dihedral->hashes[fingerprint::kOriginal], dihedral->quality};
@@ -544,7 +565,8 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
     if (dihedral && view.name != "body")
       dihedral->hashes[fingerprint::kFlipY] = hasher.HashMirrored(view_image).hash;
     Result<std::vector<PageHit>> matched =
-        MatchPage(store_.pdq_index(), hash, dihedral ? &*dihedral : nullptr, match_);
+        blurred_only ? std::vector<PageHit>{}
+                     : MatchPage(store_.pdq_index(), hash, dihedral ? &*dihedral : nullptr, match_);
     if (!matched.ok()) {
       outcome.status = matched.status();
       return outcome;

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdio>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "json_lines.h"
+#include "kagami/index/store.h"
 #include "kagami/synth/page_generator.h"
 #include "shell.h"
 #include "temp_dir.h"
@@ -63,6 +65,50 @@ TEST_F(CliTest, HashPrintsOneJsonLinePerPageInNaturalOrder) {
     EXPECT_EQ(lines[i]["dihedral"][0], lines[i]["pdq"]);
     EXPECT_GE(lines[i]["quality"].get<int>(), 50);
   }
+}
+
+// `hash --stored` recomputes what `register` stored for each page: PDQ, the
+// trimmed view's PDQ (a page on a white margin has one, a full-bleed page
+// none) and the blurred hash, as the catalog holds them.
+TEST_F(CliTest, HashStoredPrintsTheHashesRegisterStored) {
+  cv::Mat margin(1500, 1100, CV_8UC3, cv::Scalar(255, 255, 255));
+  page_[1].copyTo(margin(cv::Rect(100, 100, page_[1].cols, page_[1].rows)));
+  cv::Mat bleed(1340, 940, CV_8UC3);  // a frame of noise: nothing to trim
+  cv::randu(bleed, cv::Scalar::all(0), cv::Scalar::all(256));
+  page_[0].copyTo(bleed(cv::Rect(20, 20, page_[0].cols, page_[0].rows)));
+  testing::WriteFile(dir_ / "stored/a.jpg", synth::EncodeJpeg(bleed, 90));
+  testing::WriteFile(dir_ / "stored/b.jpg", synth::EncodeJpeg(margin, 90));
+  ASSERT_EQ(RunKagami({"--data", data_, "register", "--work", "w", "--title", "W",
+                       (dir_ / "stored").string()})
+                .exit_code,
+            0);
+  CommandResult r = RunKagami({"hash", "--stored", (dir_ / "stored").string()});
+  ASSERT_EQ(r.exit_code, 0);
+  std::map<std::string, nlohmann::json> by_member;
+  for (const nlohmann::json& j : JsonLines(r.out)) by_member[j["member"]] = j;
+  ASSERT_EQ(by_member.size(), 2u);
+  EXPECT_FALSE(by_member["a.jpg"].contains("trimmed_pdq"));
+  EXPECT_TRUE(by_member["b.jpg"].contains("trimmed_pdq"));
+
+  index::StoreOpenOptions read_only;
+  read_only.access = index::StoreAccess::kRead;
+  auto store = index::Store::Open(data_, nullptr, read_only);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  for (int64_t unit = 1; unit <= 2; ++unit) {
+    Result<index::UnitRef> ref = (*store)->catalog().GetUnitRef(unit);
+    ASSERT_TRUE(ref.ok()) << ref.status().ToString();
+    const nlohmann::json& j = by_member[ref->member];
+    ASSERT_TRUE(j.contains("blurred_pdq")) << ref->member;
+    EXPECT_EQ(j["pdq"], ref->pdq.ToHex()) << ref->member;
+    ASSERT_EQ(j.contains("trimmed_pdq"), ref->pdq_trimmed.has_value()) << ref->member;
+    if (ref->pdq_trimmed) EXPECT_EQ(j["trimmed_pdq"], ref->pdq_trimmed->ToHex()) << ref->member;
+    ASSERT_TRUE(ref->pdq_blurred.has_value()) << ref->member;
+    EXPECT_EQ(j["blurred_pdq"], ref->pdq_blurred->ToHex()) << ref->member;
+  }
+  // Without --stored the output is as before: no other hashes.
+  CommandResult plain = RunKagami({"hash", (dir_ / "stored/b.jpg").string()});
+  ASSERT_EQ(plain.exit_code, 0);
+  EXPECT_FALSE(JsonLines(plain.out).at(0).contains("blurred_pdq"));
 }
 
 TEST_F(CliTest, HashOfACorruptFileReportsAnErrorAndExitsTwo) {

@@ -102,6 +102,12 @@ struct RobustOptions {
   // the original orientation only. Pages of type at another scale than
   // registered (a small re-encode, a post) come within the radius this way.
   bool blurred_views = true;
+  // With blurred_views: a body found again on the larger decode keeps its cut
+  // at the decoded scale too, hashed blurred only. The two decodes can cut a
+  // page differently (a column of vertical type at the page's edge is
+  // furniture at one scale and content at the other), and a blurred hash is
+  // near across the scales.
+  bool decoded_scale_bodies = true;
   // A "box" view whose short side is below this (pixels at the decoded scale)
   // is hashed from a re-decode of the image at up to 4x that scale, where its
   // short side reaches this (PDQ loses typeset pages below ~250 px). An
@@ -409,11 +415,22 @@ struct RobustOptions {
 // Grayscale view of decoded pixels (CV_8UC1 as is; RGB/RGBA converted).
 cv::Mat ToGray(const cv::Mat& pixels);
 
-// What registration stores beside a page's PDQ hash: the hash of its trimmed
-// view and its local features. Computed in the pipeline's parallel stage.
+// The hashes registration stores beside a page's PDQ hash (UnitRecord's
+// pdq_trimmed and pdq_blurred): PDQ of the trimmed view
+// (fingerprint::TrimUniformBorders; none when trimming removes nothing or
+// leaves a side under 16 px) and fingerprint::BlurredPdq of the trimmed view,
+// else of the page. `kagami hash --stored` prints them. Thread-safe (no state).
+struct RegisteredHashes {
+  std::optional<fingerprint::PdqHash> trimmed;
+  fingerprint::PdqHash blurred;
+};
+RegisteredHashes HashForRegistration(const cv::Mat& pixels, fingerprint::PdqHasher& hasher);
+
+// What registration stores beside a page's PDQ hash: the hashes of
+// HashForRegistration and its local features. Computed in the pipeline's
+// parallel stage.
 struct RegisteredPageExtras {
   std::optional<fingerprint::PdqHash> trimmed;
-  // fingerprint::BlurredPdq of the trimmed view, else of the page.
   std::optional<fingerprint::PdqHash> blurred;
   std::vector<uint8_t> local_features;  // LocalFeatures::Serialize(), empty if none
   Status local_status;                  // why there are no local features, if so
