@@ -697,8 +697,8 @@ int64_t Catalog::MaxUnitId() {
 Result<UnitRef> SqliteCatalog::GetUnitRef(int64_t unit_id) {
   static constexpr std::string_view kSql =
       "SELECT u.id, a.work_id, w.title, a.path, a.sha256, u.member, u.page_index, u.quality, "
-      "u.pdq, u.pdq_trimmed, u.pdq_blurred FROM units u JOIN assets a ON a.id = u.asset_id "
-      "JOIN works w ON w.id = a.work_id WHERE u.id = ?1";
+      "u.pdq, u.pdq_trimmed, u.pdq_blurred, u.trimmed_quality, u.blurred_quality FROM units u "
+      "JOIN assets a ON a.id = u.asset_id JOIN works w ON w.id = a.work_id WHERE u.id = ?1";
   KAGAMI_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, impl_->Statement(kSql));
   ScopedReset reset(stmt);
   KAGAMI_RETURN_IF_ERROR(Bind(stmt, unit_id));
@@ -721,6 +721,8 @@ Result<UnitRef> SqliteCatalog::GetUnitRef(int64_t unit_id) {
   ref.pdq = HashFromBlob(blob);
   KAGAMI_ASSIGN_OR_RETURN(ref.pdq_trimmed, OptionalHash(stmt, 9, what, "trimmed PDQ"));
   KAGAMI_ASSIGN_OR_RETURN(ref.pdq_blurred, OptionalHash(stmt, 10, what, "blurred PDQ"));
+  if (ref.pdq_trimmed) ref.trimmed_quality = sqlite3_column_int(stmt, 11);
+  if (ref.pdq_blurred) ref.blurred_quality = sqlite3_column_int(stmt, 12);
   return ref;
 }
 

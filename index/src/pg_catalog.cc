@@ -374,7 +374,8 @@ class PgCatalog final : public Catalog {
     KAGAMI_ASSIGN_OR_RETURN(
         PgRows r,
         conn_->Exec("SELECT u.id, a.work_id, w.title, a.path, a.sha256, u.member, u.page_index, "
-                    "u.quality, u.pdq, u.pdq_trimmed, u.pdq_blurred FROM units u "
+                    "u.quality, u.pdq, u.pdq_trimmed, u.pdq_blurred, u.trimmed_quality, "
+                    "u.blurred_quality FROM units u "
                     "JOIN assets a ON a.id = u.asset_id "
                     "JOIN works w ON w.id = a.work_id WHERE u.id = $1",
                     {unit_id}));
@@ -396,6 +397,8 @@ class PgCatalog final : public Catalog {
       auto other = HashFromBytea(r.Text(0, column), unit_id);
       if (!other.ok()) return other.status().WithContext(what);
       (column == 9 ? ref.pdq_trimmed : ref.pdq_blurred) = *other;
+      (column == 9 ? ref.trimmed_quality : ref.blurred_quality) =
+          static_cast<int>(r.Int(0, column + 2));
     }
     return ref;
   }

@@ -431,7 +431,7 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
   // Global stage: PDQ of every normalised view, best hit per registered unit.
   std::map<int64_t, RobustHit> pdq_best;
   std::vector<RobustHit> pdq_candidates;                  // every hit of every view
-  std::map<int64_t, std::pair<int, int>> ref_quality;     // unit -> quality, keypoints
+  std::map<int64_t, int> ref_keypoints;                   // unit -> RegisteredKeypoints
   std::map<int64_t, std::optional<UnitRef>> unit_hashes;  // SameKindDistance's cache
   std::vector<fingerprint::View> views;
   if (options_.normalized_views) {
@@ -590,10 +590,11 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
       // The index holds each unit's hashes of every kind: a hit counts only
       // between hashes of one kind (PDQ's with the page's and trimmed view's,
       // blurred with blurred), so that its distance is what the evidence says.
-      const int distance = SameKindDistance(
+      const RegisteredDistance registered = SameKindDistance(
           hit.unit_id,
           is_blurred ? blurred_hash.hash : (dihedral ? dihedral->hashes[hit.variant] : hash.hash),
           is_blurred, unit_hashes);
+      const int distance = registered.bits;
       if (distance > match_.radius) continue;
       RobustHit candidate;
       candidate.unit_id = hit.unit_id;
@@ -604,17 +605,10 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
       candidate.variant = hit.variant;
       candidate.view_quality = is_blurred ? blurred_hash.quality : hash.quality;
       candidate.query_region = Normalised(view.rect_in_original, gray.cols, gray.rows);
-      auto [q, first] = ref_quality.try_emplace(hit.unit_id, std::make_pair(-1, -1));
-      if (first) {
-        // The unit's ref, read by SameKindDistance. Below the index's quality
-        // only the unit's trimmed or blurred view is indexed, so the hash that
-        // matched was one of those, of quality >= kMinIndexQuality.
-        const std::optional<UnitRef>& ref = unit_hashes[hit.unit_id];
-        q->second = {ref ? std::max(ref->quality, Store::kMinIndexQuality) : -1,
-                     RegisteredKeypoints(hit.unit_id)};
-      }
-      candidate.ref_quality = q->second.first;
-      candidate.ref_keypoints = q->second.second;
+      auto [keypoints, first] = ref_keypoints.try_emplace(hit.unit_id, -1);
+      if (first) keypoints->second = RegisteredKeypoints(hit.unit_id);
+      candidate.ref_quality = registered.quality;
+      candidate.ref_keypoints = keypoints->second;
       pdq_candidates.push_back(candidate);
       auto [it, inserted] = pdq_best.try_emplace(hit.unit_id, candidate);
       if (!inserted && distance < it->second.distance) it->second = candidate;
@@ -727,20 +721,29 @@ PageOutcome RobustMatcher::RunDeferred(const cv::Mat& pixels, const DeferredLoca
   return outcome;
 }
 
-int RobustMatcher::SameKindDistance(int64_t unit_id, const fingerprint::Hash256& hash, bool blurred,
-                                    std::map<int64_t, std::optional<UnitRef>>& cache) {
+RobustMatcher::RegisteredDistance RobustMatcher::SameKindDistance(
+    int64_t unit_id, const fingerprint::Hash256& hash, bool blurred,
+    std::map<int64_t, std::optional<UnitRef>>& cache) {
   auto [it, inserted] = cache.try_emplace(unit_id);
   if (inserted) {
     std::lock_guard<std::mutex> lock(catalog_mutex_);
     Result<UnitRef> ref = store_.catalog().GetUnitRef(unit_id);
     if (ref.ok()) it->second = std::move(*ref);
   }
-  constexpr int kFar = 257;
-  if (!it->second) return kFar;
+  RegisteredDistance best;
+  if (!it->second) return best;
   const UnitRef& ref = *it->second;
-  if (blurred) return ref.pdq_blurred ? fingerprint::HammingDistance(hash, *ref.pdq_blurred) : kFar;
-  int best = fingerprint::HammingDistance(hash, ref.pdq);
-  if (ref.pdq_trimmed) best = std::min(best, fingerprint::HammingDistance(hash, *ref.pdq_trimmed));
+  auto consider = [&](const std::optional<fingerprint::Hash256>& registered, int quality) {
+    if (!registered || quality < Store::kMinIndexQuality) return;
+    const int bits = fingerprint::HammingDistance(hash, *registered);
+    if (bits < best.bits || (bits == best.bits && quality > best.quality)) best = {bits, quality};
+  };
+  if (blurred) {
+    consider(ref.pdq_blurred, ref.blurred_quality);
+  } else {
+    consider(ref.pdq, ref.quality);
+    consider(ref.pdq_trimmed, ref.trimmed_quality);
+  }
   return best;
 }
 

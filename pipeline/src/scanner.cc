@@ -46,6 +46,7 @@ PageMatchRecord MakeRecord(const fingerprint::PageFingerprint& page, const Robus
   record.method = hit.method;
   record.view = hit.view;
   record.view_quality = hit.view_quality;
+  record.ref_quality = hit.ref_quality;
   record.blurred = hit.blurred;
   record.inliers = hit.inliers;
   record.coverage = hit.coverage;

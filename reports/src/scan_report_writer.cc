@@ -67,7 +67,9 @@ std::vector<std::string> ScanReportWriter::ToJsonLines(const pipeline::VolumeRep
       j["distance"] = m.hit.distance;
       j["variant"] = VariantName(m.hit.variant);
       j["view_quality"] = m.view_quality;
-      j["ref_quality"] = m.ref.quality;
+      // Of the registered hash the distance is to (the page's, its trimmed
+      // view's or its blurred one), else of the registered page.
+      j["ref_quality"] = m.ref_quality >= 0 ? m.ref_quality : m.ref.quality;
       // Which hashes the distance is between: PDQ's, or Kagami's blurred ones
       // (fingerprint/blurred_pdq.h).
       j["hash"] = m.blurred ? "blurred_pdq" : "pdq";

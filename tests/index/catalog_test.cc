@@ -348,6 +348,32 @@ TEST_F(CatalogTest, UnitRefsHashesAndLocalFeaturesRoundTrip) {
   EXPECT_EQ(stats->max_unit_id, ids[2]);
 }
 
+TEST_F(CatalogTest, UnitRefsCarryTheTrimmedAndBlurredHashesWithTheirQualities) {
+  auto catalog = OpenOrDie();
+  ASSERT_TRUE(catalog->UpsertWork(MakeWork("w1")).ok());
+  std::vector<UnitRecord> units = MakeUnits(2, 11);
+  units[1].pdq_trimmed = units[0].pdq;
+  units[1].trimmed_quality = 64;
+  units[1].pdq_blurred = MakeUnits(1, 12)[0].pdq;
+  units[1].blurred_quality = 81;
+  std::vector<int64_t> ids;
+  ASSERT_TRUE(catalog->AddAsset(MakeAsset("w1", 1), units, &ids).ok());
+  ASSERT_EQ(ids.size(), 2u);
+
+  auto ref = catalog->GetUnitRef(ids[1]);
+  ASSERT_TRUE(ref.ok()) << ref.status().ToString();
+  EXPECT_EQ(ref->pdq_trimmed, units[1].pdq_trimmed);
+  EXPECT_EQ(ref->trimmed_quality, 64);
+  EXPECT_EQ(ref->pdq_blurred, units[1].pdq_blurred);
+  EXPECT_EQ(ref->blurred_quality, 81);
+  auto plain = catalog->GetUnitRef(ids[0]);  // registered without the other hashes
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  EXPECT_FALSE(plain->pdq_trimmed.has_value());
+  EXPECT_EQ(plain->trimmed_quality, 0);
+  EXPECT_FALSE(plain->pdq_blurred.has_value());
+  EXPECT_EQ(plain->blurred_quality, 0);
+}
+
 TEST_F(CatalogTest, UnitIdsAreNeverReused) {
   auto catalog = OpenOrDie();
   ASSERT_TRUE(catalog->UpsertWork(MakeWork("w1")).ok());

@@ -226,6 +226,8 @@ std::vector<std::string> ExerciseCatalog(Catalog& catalog) {
       EXPECT_EQ(ref->pdq, units[1].pdq);
       EXPECT_EQ(ref->pdq_trimmed, units[1].pdq_trimmed);
       EXPECT_EQ(ref->pdq_blurred, units[1].pdq_blurred);
+      EXPECT_EQ(ref->trimmed_quality, units[1].trimmed_quality);
+      EXPECT_EQ(ref->blurred_quality, units[1].blurred_quality);
     }
     auto blob = catalog.GetLocalFeatures(ids[2]);
     EXPECT_TRUE(blob.ok() && *blob == units[2].local_features);

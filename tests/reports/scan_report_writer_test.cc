@@ -62,6 +62,7 @@ TEST(ScanReportWriterTest, JsonlCarriesTheEvidenceOfEachMatch) {
   pdq.view = "trimmed";
   pdq.view_quality = 88;
   pdq.ref.quality = 73;
+  pdq.ref_quality = 64;  // the distance is to the page's trimmed view's hash
   pipeline::PageMatchRecord local = pdq;
   local.method = "local";
   local.view = "full";
@@ -94,7 +95,7 @@ TEST(ScanReportWriterTest, JsonlCarriesTheEvidenceOfEachMatch) {
   EXPECT_EQ(a["hash"], "pdq");
   EXPECT_EQ(a["view"], "trimmed");
   EXPECT_EQ(a["view_quality"], 88);
-  EXPECT_EQ(a["ref_quality"], 73);
+  EXPECT_EQ(a["ref_quality"], 64);
   EXPECT_FALSE(a.contains("verification"));  // not geometrically verified
   // The distance of a blurred view is between Kagami's blurred hashes.
   EXPECT_EQ(nlohmann::json::parse(lines[2])["hash"], "blurred_pdq");

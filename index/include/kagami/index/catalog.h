@@ -78,6 +78,8 @@ struct UnitRef {
   // distance is recomputed against the kind of hash the scanned view's was.
   std::optional<fingerprint::Hash256> pdq_trimmed;
   std::optional<fingerprint::Hash256> pdq_blurred;
+  int trimmed_quality = 0;  // 0 when pdq_trimmed is absent
+  int blurred_quality = 0;  // 0 when pdq_blurred is absent
 };
 
 // A registered asset with its units, as stored (for copying and verifying a

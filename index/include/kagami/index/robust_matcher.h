@@ -457,7 +457,9 @@ struct RobustHit {
   bool blurred = false;
   fingerprint::Dihedral variant = fingerprint::kOriginal;
   int view_quality = -1;  // PDQ quality of the matched view, -1 when PDQ did not match
-  int ref_quality = -1;  // PDQ quality of the registered page (at least kMinIndexQuality), likewise
+  // PDQ quality of the registered hash `distance` is to (the page's, its
+  // trimmed view's or its blurred hash; at least kMinIndexQuality), likewise
+  int ref_quality = -1;
   // Local keypoints stored for the registered page (-1: unknown, e.g. no
   // local index); see RobustOptions::min_unverified_keypoints.
   int ref_keypoints = -1;
@@ -606,11 +608,18 @@ class RobustMatcher {
   void WriteTrace(const ingest::EncodedPage& encoded, int keypoints, double ms_decode,
                   double ms_extract, double ms_gate, double ms_verify,
                   const std::string& candidates, const std::string& cascade);
-  // Bits between `hash` and the nearest of the unit's registered hashes of
-  // its kind (blurred: UnitRecord::pdq_blurred; else pdq and pdq_trimmed);
-  // 257 when it has none. `cache` holds the units' refs for one page.
-  int SameKindDistance(int64_t unit_id, const fingerprint::Hash256& hash, bool blurred,
-                       std::map<int64_t, std::optional<UnitRef>>& cache);
+  // Bits between `hash` and the nearest of the unit's indexed hashes of its
+  // kind (blurred: UnitRecord::pdq_blurred; else pdq and pdq_trimmed; each
+  // only at quality >= Store::kMinIndexQuality, as the index holds them), and
+  // that hash's quality; {257, -1} when it has none. `cache` holds the units'
+  // refs for one page.
+  struct RegisteredDistance {
+    int bits = 257;
+    int quality = -1;
+  };
+  RegisteredDistance SameKindDistance(int64_t unit_id, const fingerprint::Hash256& hash,
+                                      bool blurred,
+                                      std::map<int64_t, std::optional<UnitRef>>& cache);
   // Keypoints the local index stores for the unit; -1 when unknown.
   int RegisteredKeypoints(int64_t unit_id);
   // Whether a PDQ hit may be reported without geometric verification.

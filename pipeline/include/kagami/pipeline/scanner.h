@@ -45,6 +45,10 @@ struct PageMatchRecord {
   // deskewed, levelled.
   std::string view = "full";
   int view_quality = -1;  // PDQ quality of that view (-1: PDQ did not match)
+  // PDQ quality of the registered hash hit.distance is to (the page's, its
+  // trimmed view's or its blurred hash: index::RobustHit::ref_quality); -1
+  // when PDQ did not match.
+  int ref_quality = -1;
   bool blurred = false;   // hit.distance is between blurred hashes (RobustHit::blurred)
   int inliers = 0;        // geometric verification (0: not verified)
   double coverage = 0;    // fraction of the registered page covered by inliers

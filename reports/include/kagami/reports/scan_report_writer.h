@@ -26,7 +26,7 @@ double MatchSimilarity(const pipeline::PageMatchRecord& match);
 //    "work","title","ref_asset","ref_member","ref_index","distance" (bits, null
 //    for local-only), "similarity","quality","variant","method":"pdq"|"local"|"both",
 //    "view", when PDQ matched "view_quality" (of the matched view) and
-//    "ref_quality" (of the registered page), and when geometrically verified
+//    "ref_quality" (of the registered hash "distance" is to), and when geometrically verified
 //    "inliers","coverage","mirrored", "homography" (9 numbers, row-major,
 //    scanned -> registered page in units of each page's long side) and
 //    "verification" {"matches","inliers","coverage","overlap","overlap_coverage",
