@@ -66,7 +66,10 @@ class RegisterCommand : public Command {
                           {"assets_skipped", s.assets_skipped},
                           {"assets_incomplete", s.assets_incomplete},
                           {"units_added", s.units_added},
-                          {"units_low_quality", s.units_low_quality}};
+                          {"units_low_quality", s.units_low_quality},
+                          {"assets_backfilled", s.assets_backfilled},
+                          {"units_backfilled", s.units_backfilled},
+                          {"units_backfill_mismatched", s.units_backfill_mismatched}};
       nlohmann::json errors = nlohmann::json::array();
       for (const auto& e : s.errors) {
         errors.push_back(
@@ -86,6 +89,14 @@ class RegisterCommand : public Command {
         std::cout << " (" << s.units_low_quality << " too plain to index)";
       std::cout << ", " << s.assets_skipped << " files already registered, " << s.errors.size()
                 << " errors\n";
+      if (s.assets_backfilled > 0) {
+        std::cout << "  " << s.assets_backfilled
+                  << " of the files registered before the blurred hash were read again: "
+                  << s.units_backfilled << " pages given blurred hashes";
+        if (s.units_backfill_mismatched > 0)
+          std::cout << ", " << s.units_backfill_mismatched << " pages decode differently (listed)";
+        std::cout << '\n';
+      }
       if (!s.in_other_works.empty()) {
         std::cout << "  " << s.in_other_works.size()
                   << " of them are registered under another work, which keeps them (the "
@@ -112,7 +123,9 @@ class RegisterCommand : public Command {
                   << e.status.ToString() << '\n';
       }
     }
-    if (s.assets_added == 0 && s.assets_skipped == 0 && !s.errors.empty()) return kExitFailure;
+    if (s.assets_added == 0 && s.assets_skipped == 0 && s.assets_backfilled == 0 &&
+        !s.errors.empty())
+      return kExitFailure;
     return kExitOk;
   }
 

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <ctime>
 #include <exception>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string_view>
 #include <thread>
@@ -267,6 +268,9 @@ class SqliteCatalog final : public Catalog {
   Result<std::optional<std::string>> FindAssetWork(const std::string& sha256_hex) override;
   Result<int64_t> AddAsset(const AssetRecord& asset, const std::vector<UnitRecord>& units,
                            std::vector<int64_t>* unit_ids) override;
+  Result<int64_t> CountUnitsWithoutBlurred(const std::string& sha256_hex) override;
+  Result<BlurredBackfill> AddMissingBlurredHashes(const std::string& sha256_hex,
+                                                  const std::vector<UnitRecord>& units) override;
   Status ForEachUnitHashAfter(
       int64_t after_unit_id,
       const std::function<void(int64_t, const fingerprint::Hash256&, int)>& fn) override;
@@ -610,6 +614,66 @@ Result<int64_t> SqliteCatalog::AddAsset(const AssetRecord& asset,
   KAGAMI_RETURN_IF_ERROR(txn->Commit());
   if (unit_ids != nullptr) *unit_ids = std::move(new_ids);
   return asset_id;
+}
+
+Result<int64_t> SqliteCatalog::CountUnitsWithoutBlurred(const std::string& sha256_hex) {
+  KAGAMI_ASSIGN_OR_RETURN(const std::string sha, internal::LookupSha256(sha256_hex));
+  static constexpr std::string_view kSql =
+      "SELECT count(*) FROM units u JOIN assets a ON a.id = u.asset_id "
+      "WHERE a.sha256 = ?1 AND u.pdq_blurred IS NULL AND u.time_s < 0";
+  KAGAMI_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, impl_->Statement(kSql));
+  ScopedReset reset(stmt);
+  KAGAMI_RETURN_IF_ERROR(Bind(stmt, std::string_view(sha)));
+  KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt, impl_->What("counting units of " + sha)));
+  return row ? sqlite3_column_int64(stmt, 0) : 0;
+}
+
+Result<Catalog::BlurredBackfill> SqliteCatalog::AddMissingBlurredHashes(
+    const std::string& sha256_hex, const std::vector<UnitRecord>& units) {
+  KAGAMI_ASSIGN_OR_RETURN(const std::string sha, internal::LookupSha256(sha256_hex));
+  sqlite3* db = impl_->db.get();
+  const std::string what = impl_->What("adding blurred hashes to asset " + sha);
+  KAGAMI_ASSIGN_OR_RETURN(auto txn, ScopedTransaction::Begin(db, what));
+  KAGAMI_ASSIGN_OR_RETURN(std::optional<int64_t> asset_id, FindAssetBySha256(sha));
+  if (!asset_id) return Status::NotFound("asset " + sha + " is not registered");
+
+  std::map<std::pair<int, std::string>, const UnitRecord*> by_page;
+  for (const UnitRecord& u : units) by_page.emplace(std::make_pair(u.page_index, u.member), &u);
+  BlurredBackfill backfill;
+  {
+    KAGAMI_ASSIGN_OR_RETURN(
+        SqliteStmt select,
+        Prepare(db,
+                "SELECT id, page_index, member, pdq FROM units WHERE asset_id = ?1 AND "
+                "pdq_blurred IS NULL AND time_s < 0 ORDER BY id",
+                what));
+    KAGAMI_RETURN_IF_ERROR(Bind(select.get(), *asset_id));
+    while (true) {
+      KAGAMI_ASSIGN_OR_RETURN(bool row, Step(select.get(), what));
+      if (!row) break;
+      const int64_t unit_id = sqlite3_column_int64(select.get(), 0);
+      auto it = by_page.find({sqlite3_column_int(select.get(), 1), ColumnText(select.get(), 2)});
+      const std::vector<uint8_t> pdq = ColumnBlob(select.get(), 3);
+      if (it == by_page.end() || pdq.size() != fingerprint::Hash256{}.bytes.size() ||
+          HashFromBlob(pdq) != it->second->pdq) {
+        ++backfill.mismatched;
+        continue;
+      }
+      if (!it->second->pdq_blurred) continue;
+      backfill.filled.push_back({unit_id, *it->second->pdq_blurred, it->second->blurred_quality});
+    }
+  }
+  KAGAMI_ASSIGN_OR_RETURN(
+      SqliteStmt update,
+      Prepare(db, "UPDATE units SET pdq_blurred = ?1, blurred_quality = ?2 WHERE id = ?3", what));
+  for (const BackfilledHash& b : backfill.filled) {
+    ScopedReset reset(update.get());
+    KAGAMI_RETURN_IF_ERROR(Bind(update.get(), BlobArg{b.hash.bytes.data(), b.hash.bytes.size()},
+                                b.quality, b.unit_id));
+    KAGAMI_RETURN_IF_ERROR(Step(update.get(), what).status());
+  }
+  KAGAMI_RETURN_IF_ERROR(txn->Commit());
+  return backfill;
 }
 
 Status SqliteCatalog::ForEachUnitHashAfter(

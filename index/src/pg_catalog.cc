@@ -1,6 +1,7 @@
 #include "kagami/index/pg_catalog.h"
 
 #include <algorithm>
+#include <map>
 #include <utility>
 
 #include "catalog_internal.h"
@@ -284,6 +285,53 @@ class PgCatalog final : public Catalog {
     KAGAMI_RETURN_IF_ERROR(txn.Commit().WithContext(what));
     if (unit_ids != nullptr) *unit_ids = std::move(new_ids);
     return asset_id;
+  }
+
+  Result<int64_t> CountUnitsWithoutBlurred(const std::string& sha256_hex) override {
+    KAGAMI_ASSIGN_OR_RETURN(const std::string sha, internal::LookupSha256(sha256_hex));
+    KAGAMI_ASSIGN_OR_RETURN(
+        PgRows r, conn_->Exec("SELECT count(*) FROM units u JOIN assets a ON a.id = u.asset_id "
+                              "WHERE a.sha256 = $1 AND u.pdq_blurred IS NULL AND u.time_s < 0",
+                              {sha}));
+    return r.empty() ? 0 : r.Int(0, 0);
+  }
+
+  Result<BlurredBackfill> AddMissingBlurredHashes(const std::string& sha256_hex,
+                                                  const std::vector<UnitRecord>& units) override {
+    KAGAMI_ASSIGN_OR_RETURN(const std::string sha, internal::LookupSha256(sha256_hex));
+    const std::string what = What("adding blurred hashes to asset " + sha);
+    PgTransaction txn(*conn_);
+    KAGAMI_RETURN_IF_ERROR(txn.Begin().WithContext(what));
+    KAGAMI_ASSIGN_OR_RETURN(std::optional<int64_t> asset_id, FindAssetBySha256(sha));
+    if (!asset_id) return Status::NotFound("asset " + sha + " is not registered");
+    std::map<std::pair<int, std::string>, const UnitRecord*> by_page;
+    for (const UnitRecord& u : units) by_page.emplace(std::make_pair(u.page_index, u.member), &u);
+    auto rows = conn_->Exec(
+        "SELECT id, page_index, member, pdq FROM units WHERE asset_id = $1 AND "
+        "pdq_blurred IS NULL AND time_s < 0 ORDER BY id FOR UPDATE",
+        {*asset_id});
+    if (!rows.ok()) return rows.status().WithContext(what);
+    BlurredBackfill backfill;
+    for (int i = 0; i < rows->size(); ++i) {
+      const int64_t unit_id = rows->Int(i, 0);
+      auto it = by_page.find({static_cast<int>(rows->Int(i, 1)), rows->Text(i, 2)});
+      Result<fingerprint::Hash256> pdq = HashFromBytea(rows->Text(i, 3), unit_id);
+      if (!pdq.ok()) return pdq.status().WithContext(what);
+      if (it == by_page.end() || *pdq != it->second->pdq) {
+        ++backfill.mismatched;
+        continue;
+      }
+      if (!it->second->pdq_blurred) continue;
+      backfill.filled.push_back({unit_id, *it->second->pdq_blurred, it->second->blurred_quality});
+    }
+    for (const BackfilledHash& b : backfill.filled) {
+      auto updated =
+          conn_->Exec("UPDATE units SET pdq_blurred = $1, blurred_quality = $2 WHERE id = $3",
+                      {ToBytea(b.hash.bytes.data(), b.hash.bytes.size()), b.quality, b.unit_id});
+      if (!updated.ok()) return updated.status().WithContext(what);
+    }
+    KAGAMI_RETURN_IF_ERROR(txn.Commit().WithContext(what));
+    return backfill;
   }
 
   Status ForEachUnitHashAfter(

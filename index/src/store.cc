@@ -213,6 +213,18 @@ Result<int64_t> Store::AddAsset(const AssetRecord& asset, const std::vector<Unit
   return asset_id;
 }
 
+Result<Catalog::BlurredBackfill> Store::AddMissingBlurredHashes(
+    const std::string& sha256_hex, const std::vector<UnitRecord>& units) {
+  if (access_ != Access::kWrite) return Status::Aborted("the store was opened read-only");
+  KAGAMI_ASSIGN_OR_RETURN(Catalog::BlurredBackfill backfill,
+                          catalog_->AddMissingBlurredHashes(sha256_hex, units));
+  if (shared()) return backfill;
+  for (const Catalog::BackfilledHash& b : backfill.filled) {
+    if (b.quality >= kMinIndexQuality) KAGAMI_RETURN_IF_ERROR(pdq_index_->Add(b.unit_id, b.hash));
+  }
+  return backfill;
+}
+
 Status Store::SaveIndex() {
   if (access_ != Access::kWrite) return Status::Aborted("the store was opened read-only");
   if (shared()) return Status::Ok();  // writers keep no index (store.h)

@@ -97,7 +97,22 @@ class RegisterSink : public ExtractSink {
 
   void EndAsset(size_t volume, size_t asset, const Status& status) override {
     const ingest::AssetFile& file = volumes_[volume].assets[asset];
-    if (skipped_) {
+    bool backfill = false;
+    if (!skipped_) {
+      std::lock_guard<std::mutex> lock(store_mutex_);
+      backfill = backfill_.count(sha256_) > 0;
+    }
+    if (backfill) {
+      if (status.ok() && failed_pages_ == 0) {
+        AddBlurredHashes(file);
+      } else {
+        summary_.errors.push_back(
+            {file.path.string(), "",
+             (status.ok() ? Status::InvalidArgument("some pages failed (listed above)") : status)
+                 .WithContext("registered before the blurred hash; not given it this run")});
+      }
+      NoteOtherWork(file);
+    } else if (skipped_) {
       ++summary_.assets_skipped;
       NoteOtherWork(file);
     } else if (!status.ok()) {
@@ -167,6 +182,10 @@ class RegisterSink : public ExtractSink {
       summary_.in_other_works.push_back({file.path.string(), **held});
   }
 
+  // A registered file lacking blurred hashes, to be read again and given
+  // them instead of added. Caller holds store_mutex_.
+  void MarkBackfill(const std::string& sha256_hex) { backfill_.insert(sha256_hex); }
+
   // Records a store failure and stops the extraction; guarded by the caller's
   // store mutex or called from the sink's (serial) thread.
   void Fail(const Status& status) {
@@ -206,8 +225,29 @@ class RegisterSink : public ExtractSink {
     }
   }
 
+  void AddBlurredHashes(const ingest::AssetFile& file) {
+    std::lock_guard<std::mutex> lock(store_mutex_);
+    Result<Catalog::BlurredBackfill> filled = store_.AddMissingBlurredHashes(sha256_, units_);
+    if (!filled.ok()) {
+      Fail(filled.status().WithContext(file.path.string()));
+      return;
+    }
+    ++summary_.assets_backfilled;
+    summary_.units_backfilled += static_cast<int>(filled->filled.size());
+    summary_.units_backfill_mismatched += static_cast<int>(filled->mismatched);
+    if (filled->mismatched > 0) {
+      summary_.errors.push_back(
+          {file.path.string(), "",
+           Status::InvalidArgument(std::to_string(filled->mismatched) +
+                                   " pages decode to another PDQ hash than they were registered "
+                                   "with (another decoder version?) and got no blurred hash; "
+                                   "register the file into a new store to hash it afresh")});
+    }
+  }
+
   Store& store_;
   const Work& work_;
+  std::set<std::string> backfill_;  // guarded by store_mutex_
   const int twin_radius_;
   std::map<int64_t, std::string> work_of_;  // registered unit -> its work ("": not a twin)
   const std::vector<ingest::Volume>& volumes_;
@@ -259,7 +299,16 @@ Result<RegisterSummary> RegisterWork(Store& store, const Work& work,
       sink.Fail(existing.status().WithContext("looking up an asset"));
       return true;
     }
-    return existing->has_value();
+    if (!existing->has_value()) return false;
+    if (!options.robust) return true;  // only the robust analysis hashes blurred
+    Result<int64_t> lacking = store.catalog().CountUnitsWithoutBlurred(sha);
+    if (!lacking.ok()) {
+      sink.Fail(lacking.status().WithContext("looking up an asset"));
+      return true;
+    }
+    if (*lacking == 0) return true;
+    sink.MarkBackfill(sha);
+    return false;
   };
 
   if (options.robust) {

@@ -17,6 +17,7 @@
 #include "kagami/index/store.h"
 #include "kagami/synth/page_generator.h"
 #include "shell.h"
+#include "sqlite_db.h"
 #include "temp_dir.h"
 
 namespace kagami {
@@ -109,6 +110,75 @@ TEST_F(CliTest, HashStoredPrintsTheHashesRegisterStored) {
   CommandResult plain = RunKagami({"hash", (dir_ / "stored/b.jpg").string()});
   ASSERT_EQ(plain.exit_code, 0);
   EXPECT_FALSE(JsonLines(plain.out).at(0).contains("blurred_pdq"));
+}
+
+// A catalog made before the blurred hash (its pages have none) gets them
+// from `register` run again on the same files: those files are read again,
+// their pages given the hashes registration computes today, and the index
+// takes them; a page that now decodes to another PDQ hash gets none.
+TEST_F(CliTest, RegisterAgainGivesPagesRegisteredWithoutBlurredHashesTheirs) {
+  const std::vector<std::string> reg = {"--data",     data_,    "register",
+                                        "--work",     "vol1",   "--title",
+                                        "Volume One", "--json", (dir_ / "vol").string()};
+  ASSERT_EQ(RunKagami(reg).exit_code, 0);
+  const std::filesystem::path catalog = dir_ / "data" / "catalog.sqlite";
+  std::map<int64_t, std::string> registered;  // unit -> its blurred hash, as registered
+  auto blurred_hashes = [&]() {
+    std::map<int64_t, std::string> out;
+    testing::SqliteDb db = testing::OpenSqlite(catalog);
+    EXPECT_NE(db, nullptr);
+    if (!db) return out;
+    testing::SqliteStmt stmt =
+        testing::PrepareSqlite(db.get(), "SELECT id, hex(pdq_blurred) FROM units ORDER BY id");
+    while (stmt && sqlite3_step(stmt.get()) == SQLITE_ROW) {
+      const unsigned char* text = sqlite3_column_text(stmt.get(), 1);
+      out[sqlite3_column_int64(stmt.get(), 0)] = text ? reinterpret_cast<const char*>(text) : "";
+    }
+    return out;
+  };
+  registered = blurred_hashes();
+  ASSERT_EQ(registered.size(), 6u);
+  for (const auto& [unit, hex] : registered) ASSERT_EQ(hex.size(), 64u) << unit;
+
+  // As an older Kagami left it: no blurred hashes, and unit 3's PDQ hash not
+  // what the file decodes to now.
+  {
+    testing::SqliteDb db = testing::OpenSqlite(catalog);
+    ASSERT_NE(db, nullptr);
+    ASSERT_EQ(sqlite3_exec(db.get(),
+                           "UPDATE units SET pdq_blurred = NULL, blurred_quality = 0; "
+                           "UPDATE units SET pdq = zeroblob(32) WHERE id = 3",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+  }
+  for (const auto& [unit, hex] : blurred_hashes()) EXPECT_EQ(hex, "") << unit;
+
+  CommandResult again = RunKagami(reg);
+  ASSERT_EQ(again.exit_code, 0);
+  nlohmann::json summary = nlohmann::json::parse(again.out);
+  EXPECT_EQ(summary["assets_added"], 0);
+  EXPECT_EQ(summary["assets_skipped"], 0);
+  EXPECT_EQ(summary["assets_backfilled"], 6);
+  EXPECT_EQ(summary["units_backfilled"], 5);
+  EXPECT_EQ(summary["units_backfill_mismatched"], 1);
+  ASSERT_EQ(summary["errors"].size(), 1u);
+  EXPECT_THAT(summary["errors"][0]["error"].get<std::string>(),
+              ::testing::HasSubstr("decode to another PDQ hash"));
+  const std::map<int64_t, std::string> backfilled = blurred_hashes();
+  for (const auto& [unit, hex] : registered) {
+    EXPECT_EQ(backfilled.at(unit), unit == 3 ? "" : hex) << unit;
+  }
+
+  // The index holds the new hashes: the next run opens it without a rebuild,
+  // and skips the files (unit 3's page cannot be helped by reading it again,
+  // but its hash mismatch is reported each run).
+  CommandResult third = RunKagami(reg, testing::Stderr::kMerge);
+  ASSERT_EQ(third.exit_code, 0) << third.out;
+  EXPECT_THAT(third.out, ::testing::Not(::testing::HasSubstr("index rebuilt")));
+  summary = nlohmann::json::parse(third.out.substr(third.out.rfind("\n{") + 1));
+  EXPECT_EQ(summary["assets_skipped"], 5);
+  EXPECT_EQ(summary["assets_backfilled"], 1);
+  EXPECT_EQ(summary["units_backfilled"], 0);
 }
 
 TEST_F(CliTest, HashOfACorruptFileReportsAnErrorAndExitsTwo) {

@@ -258,6 +258,33 @@ std::vector<std::string> ExerciseCatalog(Catalog& catalog) {
     EXPECT_EQ((*content)->units.size(), 3u);
     digests.push_back(index::AssetDigest(**content));
   }
+
+  // Unit 0 was registered without a blurred hash: the same file extracted
+  // again gives it one; a page whose PDQ hash differs from the stored one
+  // (another decode) keeps none.
+  auto lacking = catalog.CountUnitsWithoutBlurred(Sha('a'));
+  EXPECT_TRUE(lacking.ok() && *lacking == 1);
+  std::vector<UnitRecord> other_decode = {MakeUnit(0, true)};
+  other_decode[0].pdq.bytes[5] ^= 1;
+  auto refused = catalog.AddMissingBlurredHashes(Sha('a'), other_decode);
+  EXPECT_TRUE(refused.ok() && refused->filled.empty() && refused->mismatched == 1);
+  auto backfill = catalog.AddMissingBlurredHashes(
+      Sha('a'), {MakeUnit(0, true), MakeUnit(1, true), MakeUnit(2, true)});
+  EXPECT_TRUE(backfill.ok()) << backfill.status().ToString();
+  if (backfill.ok() && backfill->filled.size() == 1 && ids.size() == 3) {
+    EXPECT_EQ(backfill->filled[0].unit_id, ids[0]);
+    EXPECT_EQ(backfill->filled[0].hash, *MakeUnit(0, true).pdq_blurred);
+    EXPECT_EQ(backfill->filled[0].quality, 65);
+    EXPECT_EQ(backfill->mismatched, 0);
+    auto ref = catalog.GetUnitRef(ids[0]);
+    EXPECT_TRUE(ref.ok() && ref->pdq_blurred == MakeUnit(0, true).pdq_blurred &&
+                ref->blurred_quality == 65);
+  } else {
+    ADD_FAILURE() << "unit 0 was not given its blurred hash";
+  }
+  lacking = catalog.CountUnitsWithoutBlurred(Sha('a'));
+  EXPECT_TRUE(lacking.ok() && *lacking == 0);
+  EXPECT_EQ(catalog.AddMissingBlurredHashes(Sha('c'), {}).status().code(), StatusCode::kNotFound);
   return digests;
 }
 

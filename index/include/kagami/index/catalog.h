@@ -139,6 +139,29 @@ class Catalog {
   virtual Result<int64_t> AddAsset(const AssetRecord& asset, const std::vector<UnitRecord>& units,
                                    std::vector<int64_t>* unit_ids = nullptr) = 0;
 
+  // Page units (not video frames) of the asset with this content hash that
+  // have no blurred hash (registered before it existed); 0 when there are
+  // none or the asset is unknown.
+  virtual Result<int64_t> CountUnitsWithoutBlurred(const std::string& sha256_hex) = 0;
+  // Gives each of the asset's page units without a blurred hash the one
+  // `units` (the same file extracted again) carries for the same page (same
+  // page_index and member), provided the unit's stored PDQ hash equals the
+  // recomputed one (units[i].pdq): a page that now decodes to another hash
+  // than it was registered with keeps none, and is counted in `mismatched`.
+  // One transaction; on any error nothing is written. kNotFound when the
+  // asset is not registered.
+  struct BackfilledHash {
+    int64_t unit_id = 0;
+    fingerprint::Hash256 hash;
+    int quality = 0;
+  };
+  struct BlurredBackfill {
+    std::vector<BackfilledHash> filled;  // in unit id order
+    int64_t mismatched = 0;
+  };
+  virtual Result<BlurredBackfill> AddMissingBlurredHashes(const std::string& sha256_hex,
+                                                          const std::vector<UnitRecord>& units) = 0;
+
   // Calls fn(unit_id, pdq, quality) for every unit's hash, and again with the
   // trimmed view's hash when the unit has one, in unit_id order. fn must
   // not write to this catalog.

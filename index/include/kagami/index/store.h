@@ -91,6 +91,16 @@ class Store {
   // finds the index stale and rebuilds it. Writers only (kAborted for kRead).
   Result<int64_t> AddAsset(const AssetRecord& asset, const std::vector<UnitRecord>& units);
   Status SaveIndex();
+  // Gives the registered asset's pages without a blurred hash the ones of
+  // `units` (the same file extracted again; Catalog::AddMissingBlurredHashes
+  // says which pages qualify), then adds those of quality >= kMinIndexQuality
+  // to the in-memory index (SaveIndex() persists it; an unsaved index is found
+  // stale by the next Open, which rebuilds it). A shared catalog's other
+  // machines take the hashes when they next open the store (their cached
+  // index no longer counts the catalog's hashes, so it is rebuilt). Writers
+  // only (kAborted for kRead).
+  Result<Catalog::BlurredBackfill> AddMissingBlurredHashes(const std::string& sha256_hex,
+                                                           const std::vector<UnitRecord>& units);
 
   // Whether the catalog is shared with other machines (PostgreSQL).
   bool shared() const { return catalog_->shared(); }
