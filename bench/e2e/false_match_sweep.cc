@@ -521,6 +521,20 @@ int main(int argc, char** argv) {
       queries.push_back(q);
     }
   }
+  if (keep) {
+    // --keep rescans an earlier run's files: without them it would scan nothing.
+    std::vector<std::string> needed = folders;
+    needed.push_back("registered");
+    for (const std::string& f : needed) {
+      if (!fs::is_directory(work / f) || fs::is_empty(work / f)) {
+        std::fprintf(stderr,
+                     "--keep: %s holds no earlier run's %s; run once without --keep to write "
+                     "the queries and the store\n",
+                     work.c_str(), f.c_str());
+        return 2;
+      }
+    }
+  }
   std::printf("files written (%.1f s): %zu queries in %zu folders\n", Since(t0), queries.size(),
               folders.size());
   // Registered pixels beyond the edited ones are no longer needed.

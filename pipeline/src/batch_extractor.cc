@@ -158,7 +158,7 @@ class ItemProducer {
         return begin;
       }
       begin.sha256 = *sha;
-      if (options_.skip_asset && options_.skip_asset(begin.sha256)) {
+      if (options_.skip_asset && options_.skip_asset(volume_, asset_, begin.sha256)) {
         begin.skipped = true;
         return begin;
       }

@@ -291,7 +291,10 @@ Result<RegisterSummary> RegisterWork(Store& store, const Work& work,
   ExtractOptions extract = options.extract;
   extract.sha256 = true;
   extract.stop = &stop;
-  extract.skip_asset = [&](const std::string& sha) {
+  // Assets read again only for their blurred hashes (RegisterSink::MarkBackfill),
+  // by volume and asset index: their pages skip the local features.
+  std::set<std::pair<size_t, size_t>> backfill_assets;  // guarded by store_mutex
+  extract.skip_asset = [&](size_t volume, size_t asset, const std::string& sha) {
     std::lock_guard<std::mutex> lock(store_mutex);
     if (!seen_this_run.insert(sha).second) return true;
     Result<std::optional<int64_t>> existing = store.catalog().FindAssetBySha256(sha);
@@ -308,15 +311,29 @@ Result<RegisterSummary> RegisterWork(Store& store, const Work& work,
     }
     if (*lacking == 0) return true;
     sink.MarkBackfill(sha);
+    backfill_assets.insert({volume, asset});
     return false;
   };
 
   if (options.robust) {
     const RobustOptions& robust = options.robust_options;
     const ingest::IngestLimits& limits = options.extract.limits;
-    extract.analyze = [&robust, &limits](const cv::Mat& pixels, const ingest::EncodedPage& encoded,
-                                         fingerprint::PdqHasher& hasher,
-                                         fingerprint::PageFingerprint& page) {
+    extract.analyze = [&](const cv::Mat& pixels, const ingest::EncodedPage& encoded,
+                          fingerprint::PdqHasher& hasher, fingerprint::PageFingerprint& page) {
+      bool backfill = false;
+      {
+        std::lock_guard<std::mutex> lock(store_mutex);
+        backfill = backfill_assets.count({page.volume, page.asset}) > 0;
+      }
+      if (backfill) {
+        // Only the blurred hash is stored (Catalog::AddMissingBlurredHashes).
+        RegisteredHashes hashes = HashForRegistration(pixels, hasher);
+        RegisteredPageExtras extras;
+        extras.trimmed = hashes.trimmed;
+        extras.blurred = hashes.blurred;
+        page.annotation = std::move(extras);
+        return;
+      }
       page.annotation = AnalyzeForRegistration(pixels, encoded, limits, hasher, robust);
     };
   }

@@ -32,7 +32,11 @@ struct ExtractOptions {
   // Called (from the pipeline's serial input stage) with an asset's SHA-256
   // when `sha256` is set; returning true skips the asset without decoding it.
   // Must be thread-safe with respect to the sink callbacks.
-  std::function<bool(const std::string& sha256_hex)> skip_asset;
+  // `volume` and `asset` index the volumes passed to ExtractVolumes, as in
+  // PageFingerprint; called in asset order, before any page of the asset is
+  // read, so a decision it records is seen by `analyze` for the asset's pages
+  // (given the caller's own synchronisation).
+  std::function<bool(size_t volume, size_t asset, const std::string& sha256_hex)> skip_asset;
   // Optional extra work per page, run in the parallel stage right after PDQ
   // hashing while the decoded pixels are in memory: `pixels` as hashed (CV_8UC1
   // luminance or CV_8UC3 RGB), `encoded` the page as read (to re-decode at
