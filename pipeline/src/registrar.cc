@@ -97,12 +97,7 @@ class RegisterSink : public ExtractSink {
 
   void EndAsset(size_t volume, size_t asset, const Status& status) override {
     const ingest::AssetFile& file = volumes_[volume].assets[asset];
-    bool backfill = false;
-    if (!skipped_) {
-      std::lock_guard<std::mutex> lock(store_mutex_);
-      backfill = backfill_.count(sha256_) > 0;
-    }
-    if (backfill) {
+    if (!skipped_ && IsBackfill(volume, asset)) {
       if (status.ok() && failed_pages_ == 0) {
         AddBlurredHashes(file);
       } else {
@@ -183,8 +178,14 @@ class RegisterSink : public ExtractSink {
   }
 
   // A registered file lacking blurred hashes, to be read again and given
-  // them instead of added. Caller holds store_mutex_.
-  void MarkBackfill(const std::string& sha256_hex) { backfill_.insert(sha256_hex); }
+  // them instead of added. Called from ExtractOptions::skip_asset, before the
+  // asset's pages are read; caller holds store_mutex_.
+  void MarkBackfill(size_t volume, size_t asset) { backfill_.insert({volume, asset}); }
+  // Whether MarkBackfill named the asset; takes store_mutex_ (any thread).
+  bool IsBackfill(size_t volume, size_t asset) {
+    std::lock_guard<std::mutex> lock(store_mutex_);
+    return backfill_.count({volume, asset}) > 0;
+  }
 
   // Records a store failure and stops the extraction; guarded by the caller's
   // store mutex or called from the sink's (serial) thread.
@@ -247,7 +248,7 @@ class RegisterSink : public ExtractSink {
 
   Store& store_;
   const Work& work_;
-  std::set<std::string> backfill_;  // guarded by store_mutex_
+  std::set<std::pair<size_t, size_t>> backfill_;  // (volume, asset); guarded by store_mutex_
   const int twin_radius_;
   std::map<int64_t, std::string> work_of_;  // registered unit -> its work ("": not a twin)
   const std::vector<ingest::Volume>& volumes_;
@@ -291,9 +292,6 @@ Result<RegisterSummary> RegisterWork(Store& store, const Work& work,
   ExtractOptions extract = options.extract;
   extract.sha256 = true;
   extract.stop = &stop;
-  // Assets read again only for their blurred hashes (RegisterSink::MarkBackfill),
-  // by volume and asset index: their pages skip the local features.
-  std::set<std::pair<size_t, size_t>> backfill_assets;  // guarded by store_mutex
   extract.skip_asset = [&](size_t volume, size_t asset, const std::string& sha) {
     std::lock_guard<std::mutex> lock(store_mutex);
     if (!seen_this_run.insert(sha).second) return true;
@@ -310,8 +308,7 @@ Result<RegisterSummary> RegisterWork(Store& store, const Work& work,
       return true;
     }
     if (*lacking == 0) return true;
-    sink.MarkBackfill(sha);
-    backfill_assets.insert({volume, asset});
+    sink.MarkBackfill(volume, asset);
     return false;
   };
 
@@ -320,13 +317,9 @@ Result<RegisterSummary> RegisterWork(Store& store, const Work& work,
     const ingest::IngestLimits& limits = options.extract.limits;
     extract.analyze = [&](const cv::Mat& pixels, const ingest::EncodedPage& encoded,
                           fingerprint::PdqHasher& hasher, fingerprint::PageFingerprint& page) {
-      bool backfill = false;
-      {
-        std::lock_guard<std::mutex> lock(store_mutex);
-        backfill = backfill_assets.count({page.volume, page.asset}) > 0;
-      }
-      if (backfill) {
-        // Only the blurred hash is stored (Catalog::AddMissingBlurredHashes).
+      if (sink.IsBackfill(page.volume, page.asset)) {
+        // A file read again for its blurred hashes (Catalog::AddMissingBlurredHashes):
+        // the local features are not stored again.
         RegisteredHashes hashes = HashForRegistration(pixels, hasher);
         RegisteredPageExtras extras;
         extras.trimmed = hashes.trimmed;
