@@ -317,17 +317,10 @@ Result<RegisterSummary> RegisterWork(Store& store, const Work& work,
     const ingest::IngestLimits& limits = options.extract.limits;
     extract.analyze = [&](const cv::Mat& pixels, const ingest::EncodedPage& encoded,
                           fingerprint::PdqHasher& hasher, fingerprint::PageFingerprint& page) {
-      if (sink.IsBackfill(page.volume, page.asset)) {
-        // A file read again for its blurred hashes (Catalog::AddMissingBlurredHashes):
-        // the local features are not stored again.
-        RegisteredHashes hashes = HashForRegistration(pixels, hasher);
-        RegisteredPageExtras extras;
-        extras.trimmed = hashes.trimmed;
-        extras.blurred = hashes.blurred;
-        page.annotation = std::move(extras);
-        return;
-      }
-      page.annotation = AnalyzeForRegistration(pixels, encoded, limits, hasher, robust);
+      // A file read again for its blurred hashes (Catalog::AddMissingBlurredHashes)
+      // does not store its local features again.
+      page.annotation = AnalyzeForRegistration(pixels, encoded, limits, hasher, robust,
+                                               !sink.IsBackfill(page.volume, page.asset));
     };
   }
   ExtractVolumes(volumes, extract, sink);

@@ -436,12 +436,14 @@ struct RegisteredPageExtras {
   Status local_status;                  // why there are no local features, if so
 };
 
-// Thread-safe (no state).
+// `with_local` false: the hashes only (a registered page read again for the
+// hashes it lacks; local_features empty, local_status ok). Thread-safe (no
+// state).
 RegisteredPageExtras AnalyzeForRegistration(const cv::Mat& pixels,
                                             const ingest::EncodedPage& encoded,
                                             const ingest::IngestLimits& limits,
                                             fingerprint::PdqHasher& hasher,
-                                            const RobustOptions& options);
+                                            const RobustOptions& options, bool with_local = true);
 
 // One registered page matched by a scanned page.
 struct RobustHit {
