@@ -101,12 +101,13 @@ class LazyProfile {
 
 // Number of lines to trim from the start of `profile` (ink counts, outermost
 // first). `furniture` says whether one band of furniture may still be skipped
-// on this side, and is cleared when one is.
-int TrimDepth(LazyProfile& profile, const TrimOptions& o, bool& furniture) {
+// on this side, and is cleared when one is. `later`: a round after the first.
+int TrimDepth(LazyProfile& profile, const TrimOptions& o, bool later, bool& furniture) {
   const int n = profile.size();
   const int blank_max = std::max(3, static_cast<int>(o.max_ink_fraction * profile.line_length()));
   const int furniture_max = static_cast<int>(o.max_furniture_fraction * n);
-  const int gap_min = std::max(3, static_cast<int>(std::ceil(o.min_gap_fraction * n)));
+  const int gap_min =
+      std::max(later ? o.later_gap_floor : 3, static_cast<int>(std::ceil(o.min_gap_fraction * n)));
   const int furniture_zone = n / 10;  // furniture must start in the outer 10%
   // A margin thinner than this is left alone: it cannot be told from a thick
   // frame line at the edge of the content, and keeping it costs nothing.
@@ -118,7 +119,7 @@ int TrimDepth(LazyProfile& profile, const TrimOptions& o, bool& furniture) {
       ++i;
       continue;
     }
-    if (!furniture || i > furniture_zone) break;
+    if (!furniture || i > furniture_zone || (later && o.edge_is_content && i == 0)) break;
     // The band runs until the first blank gap of gap_min lines (a page number's
     // glyphs leave blank lines between them); it is furniture when short.
     int j = i, run = 0;
@@ -160,7 +161,7 @@ int TrimSide(const cv::Mat& gray, const cv::Rect& rect, Side side, int round, co
   const int bg = MedianLevel(gray(outer));
   if (round > 0 && bg < kMinPaperLevel) return 0;
   LazyProfile profile(gray, rect, side, bg, o.tolerance);
-  return TrimDepth(profile, o, furniture);
+  return TrimDepth(profile, o, round > 0, furniture);
 }
 
 }  // namespace
@@ -186,6 +187,22 @@ cv::Rect TrimUniformBorders(const cv::Mat& gray, const TrimOptions& options) {
                     rect.height - top - bottom);
   }
   return rect.area() > 0 ? rect : full;
+}
+
+std::vector<cv::Rect> TrimVariantRects(const cv::Mat& gray, const cv::Rect& trimmed,
+                                       const TrimOptions& options) {
+  const cv::Rect full(0, 0, gray.cols, gray.rows);
+  TrimOptions content = options;
+  content.edge_is_content = true;
+  TrimOptions any_gap = options;
+  any_gap.later_gap_floor = 1;
+  std::vector<cv::Rect> rects;
+  for (const TrimOptions& variant : {content, any_gap}) {
+    const cv::Rect r = TrimUniformBorders(gray, variant);
+    if (r == trimmed || r == full || r.width < 16 || r.height < 16) continue;
+    if (std::find(rects.begin(), rects.end(), r) == rects.end()) rects.push_back(r);
+  }
+  return rects;
 }
 
 namespace {

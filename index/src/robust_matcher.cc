@@ -534,6 +534,17 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
   // last, are hashed blurred only.
   const size_t blurred_only_from = views.size();
   for (fingerprint::View& v : decoded_bodies) views.push_back(std::move(v));
+  if (options_.normalized_views && options_.blurred_views && options_.trim_variants) {
+    cv::Rect trimmed(0, 0, gray.cols, gray.rows);
+    for (size_t i = 0; i < blurred_only_from; ++i) {
+      if (views[i].name == "trimmed") {
+        trimmed = views[i].rect_in_original;
+        break;
+      }
+    }
+    for (const cv::Rect& r : fingerprint::TrimVariantRects(gray, trimmed))
+      views.push_back({gray(r), "trimmed", r});
+  }
   auto wants_blurred = [&](size_t i) {
     const std::string& name = views[i].name;
     return options_.blurred_views && (i < before_scaled || i >= blurred_only_from) &&
@@ -662,14 +673,18 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
     // page padded to 16:9 is its trimmed view (a box equal to the trim is not
     // reported as a box). A portrait page's trimmed margins are not a page.
     const bool landscape = gray.cols >= gray.rows * options_.wide_query_aspect;
-    for (const fingerprint::View& view : views) {
+    // The blurred-only views (a decoded-scale body, a trim variant) are not
+    // the page's box or content.
+    for (size_t i = 0; i < blurred_only_from; ++i) {
+      const fingerprint::View& view = views[i];
       const cv::Rect& r = view.rect_in_original;
       if (view.name == "box" ||
           (view.name == "trimmed" && landscape && r.width < r.height && !hints.page_box)) {
         hints.page_box = Normalised(r, gray.cols, gray.rows);
       }
     }
-    for (const fingerprint::View& view : views) {
+    for (size_t i = 0; i < blurred_only_from; ++i) {
+      const fingerprint::View& view = views[i];
       if (view.name == "trimmed")
         hints.content = Normalised(view.rect_in_original, gray.cols, gray.rows);
       if (view.name == "unbanded" && !view.strip_rows.empty()) {

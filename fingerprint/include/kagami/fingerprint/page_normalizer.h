@@ -36,7 +36,30 @@ struct TrimOptions {
   // dark bars), so that a dark frame around the content is never peeled off.
   // A margin thinner than max(4 px, 1% of the extent) is kept.
   int max_rounds = 3;
+  // Rounds after the first start where the previous one stopped on ink: there
+  // a band that starts on the first line is a list's bullets or a listing's
+  // first column as often as the running head of a page inside a margin.
+  // Whether it is furniture then turns on a gap of a few pixels, and so on the
+  // scale (a bullet's gap to its text is 3 px at one decode and 2 at the
+  // next). The defaults peel it when the gap is wide enough; TrimVariantRects
+  // reads it both ways.
+  // With edge_is_content, such a band is content: never peeled.
+  bool edge_is_content = false;
+  // The smallest gap (pixels) after furniture in a later round; the first
+  // round's is always 3.
+  int later_gap_floor = 3;
 };
+
+// The trims of `gray` by the two readings of a later round's edge band
+// (TrimOptions::edge_is_content, and later_gap_floor 1), each where it
+// differs from `trimmed` (TrimUniformBorders(gray, options)), from the whole
+// image and from the other, and is at least 16 px each way. Registration
+// trims a page at the scale its file decodes to and a copy is trimmed at its
+// own: on real typeset pages the two can part by a bullet column (1-2% of the
+// width), tens of bits of the blurred hash (bench/RESULTS.md, "Trim
+// variants").
+std::vector<cv::Rect> TrimVariantRects(const cv::Mat& gray, const cv::Rect& trimmed,
+                                       const TrimOptions& options = {});
 
 // The bounding rectangle of the page's content after removing near-uniform
 // margins on each side: white or off-white paper, black or white letterbox bars,

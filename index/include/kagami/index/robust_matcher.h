@@ -108,6 +108,13 @@ struct RobustOptions {
   // furniture at one scale and content at the other), and a blurred hash is
   // near across the scales.
   bool decoded_scale_bodies = true;
+  // With blurred_views: the page trimmed by the other readings of an edge band
+  // at the content's side (fingerprint::TrimVariantRects: a list's bullets,
+  // a listing's first column, peeled or not depending on a gap of a few
+  // pixels at the scale of the decode), hashed blurred only, where they
+  // differ from the trimmed view. Registration trims each page once, at its
+  // own decode's scale.
+  bool trim_variants = true;
   // A "box" view whose short side is below this (pixels at the decoded scale)
   // is hashed from a re-decode of the image at up to 4x that scale, where its
   // short side reaches this (PDQ loses typeset pages below ~250 px). An
