@@ -192,6 +192,9 @@ cv::Rect TrimUniformBorders(const cv::Mat& gray, const TrimOptions& options) {
 std::vector<cv::Rect> TrimVariantRects(const cv::Mat& gray, const cv::Rect& trimmed,
                                        const TrimOptions& options) {
   const cv::Rect full(0, 0, gray.cols, gray.rows);
+  // The variants differ from the default only in rounds after the first, and
+  // a first round that trims nothing ends the trimming.
+  if (trimmed == full) return {};
   TrimOptions content = options;
   content.edge_is_content = true;
   TrimOptions any_gap = options;

@@ -187,6 +187,11 @@ TEST(TrimVariantRects, APageWithoutAnEdgeBandHasNone) {
   // and a later round finds no band to read two ways.
   const cv::Mat img = FramedContent(cv::Size(400, 500), cv::Rect(40, 50, 300, 380), 250);
   EXPECT_TRUE(TrimVariantRects(img, TrimUniformBorders(img)).empty());
+  // Nothing to trim (a photo to its edges): no later round, no variant.
+  cv::Mat noise(300, 200, CV_8UC1);
+  cv::randu(noise, 0, 256);
+  ASSERT_EQ(TrimUniformBorders(noise), cv::Rect(0, 0, 200, 300));
+  EXPECT_TRUE(TrimVariantRects(noise, cv::Rect(0, 0, 200, 300)).empty());
 }
 
 TEST(TrimUniformBorders, BlankAndTinyImagesAreNotTrimmed) {

@@ -57,7 +57,7 @@ struct TrimOptions {
 // trims a page at the scale its file decodes to and a copy is trimmed at its
 // own: on real typeset pages the two can part by a bullet column (1-2% of the
 // width), tens of bits of the blurred hash (bench/RESULTS.md, "Trim
-// variants").
+// variants"). None when `trimmed` is the whole image (no later round ran).
 std::vector<cv::Rect> TrimVariantRects(const cv::Mat& gray, const cv::Rect& trimmed,
                                        const TrimOptions& options = {});
 
