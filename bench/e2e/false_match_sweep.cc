@@ -164,10 +164,16 @@ std::string Describe(const kagami::pipeline::PageMatchRecord& m) {
                 m.method.c_str(), m.view.c_str(), m.hit.distance, m.view_quality, m.ref.quality,
                 m.inliers, m.coverage, v.overlap_coverage, v.grid_cells, v.scale, v.anisotropy,
                 v.rotation_deg, v.perspective, m.content_frame ? "content" : "page", v.matches);
+  std::string colour;
+  if (m.colour_disagreement >= 0) {
+    char c[48];
+    std::snprintf(c, sizeof c, ", colour disagreement %.3f", m.colour_disagreement);
+    colour = c;
+  }
   if (m.twin_of != 0)
-    return std::string(buf) + ", twin of unit " + std::to_string(m.twin_of) + " (" +
+    return std::string(buf) + colour + ", twin of unit " + std::to_string(m.twin_of) + " (" +
            std::to_string(m.twin_bits) + " registered bits apart)";
-  return buf;
+  return buf + colour;
 }
 
 }  // namespace
@@ -752,6 +758,20 @@ int main(int argc, char** argv) {
         }
       }
     }
+    // The colour check (index::RobustOptions::colour_check) on the true
+    // pairs' matches where both sides are in colour.
+    std::vector<double> colour;
+    for (const Query& q : queries) {
+      for (const auto& m : q.matches) {
+        const auto it = index_of_file.find(fs::path(m.ref.asset_path).filename().string());
+        if (it != index_of_file.end() && it->second == q.truth && m.colour_disagreement >= 0)
+          colour.push_back(m.colour_disagreement);
+      }
+    }
+    std::printf(
+        "colour disagreement of the true pairs' matches (both sides in colour): %zu matches, "
+        "p50 %.3f, p95 %.3f, max %.3f\n",
+        colour.size(), Percentile(colour, 0.5), Percentile(colour, 0.95), Percentile(colour, 1.0));
     for (const auto& [k, v] : found) {
       std::string ms;
       for (const auto& [m, n] : methods[k]) ms += m + " " + std::to_string(n) + " ";

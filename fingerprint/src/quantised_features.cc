@@ -15,6 +15,7 @@ namespace {
 constexpr uint8_t kMagic[3] = {'K', 'L', 'Q'};
 constexpr uint8_t kVersion = 1;
 constexpr uint8_t kThumbnailVersion = 2;
+constexpr uint8_t kColourVersion = 3;
 constexpr size_t kHeaderBytes = 3 + 1 + 2 + 2 + 4 + 4 + 4;  // 20 (2 reserved)
 constexpr int kGrid = 8;
 
@@ -38,23 +39,27 @@ uint32_t GetU32(const uint8_t* p) {
 
 }  // namespace
 
-int MaxQuantisedKeypoints(const PageThumbnail& thumbnail) {
+int MaxQuantisedKeypoints(const PageThumbnail& thumbnail, bool with_colour) {
   if (thumbnail.empty()) return kMaxQuantisedKeypoints;
-  const size_t bytes = (static_cast<size_t>(thumbnail.width) * thumbnail.height + 1) / 2;
+  const size_t bytes = (static_cast<size_t>(thumbnail.width) * thumbnail.height + 1) / 2 +
+                       (with_colour ? kColourSignatureBytes : 0);
   return static_cast<int>((kMaxQuantisedBytes - kHeaderBytes - bytes) / 8);
 }
 
 std::vector<uint8_t> QuantisedFeatures::Serialize() const {
-  const int max_keypoints = MaxQuantisedKeypoints(thumbnail);
+  const bool with_colour = !thumbnail.empty() && colour.measured;
+  const int max_keypoints = MaxQuantisedKeypoints(thumbnail, with_colour);
   assert(size() <= max_keypoints);
   assert(signatures.size() == words.size() && points.size() == words.size());
   assert(thumbnail.width <= kThumbnailLongSide && thumbnail.height <= kThumbnailLongSide);
   const int n = std::min(size(), max_keypoints);
   const std::vector<uint8_t> packed_thumbnail =
       thumbnail.empty() ? std::vector<uint8_t>{} : thumbnail.Pack();
-  std::vector<uint8_t> out(kHeaderBytes + static_cast<size_t>(n) * 8 + packed_thumbnail.size(), 0);
+  std::vector<uint8_t> out(kHeaderBytes + static_cast<size_t>(n) * 8 + packed_thumbnail.size() +
+                               (with_colour ? kColourSignatureBytes : 0),
+                           0);
   std::memcpy(out.data(), kMagic, 3);
-  out[3] = thumbnail.empty() ? kVersion : kThumbnailVersion;
+  out[3] = thumbnail.empty() ? kVersion : (with_colour ? kColourVersion : kThumbnailVersion);
   out[4] = static_cast<uint8_t>(n);
   out[5] = static_cast<uint8_t>(n >> 8);
   if (!thumbnail.empty()) {
@@ -62,6 +67,10 @@ std::vector<uint8_t> QuantisedFeatures::Serialize() const {
     out[7] = static_cast<uint8_t>(thumbnail.height);
     std::copy(packed_thumbnail.begin(), packed_thumbnail.end(),
               out.begin() + kHeaderBytes + static_cast<size_t>(n) * 8);
+  }
+  if (with_colour) {
+    const std::array<uint8_t, kColourSignatureBytes> packed_colour = colour.Pack();
+    std::copy(packed_colour.begin(), packed_colour.end(), out.end() - kColourSignatureBytes);
   }
   PutU32(&out[8], vocabulary_id);
   float wh[2] = {page_width, page_height};
@@ -86,13 +95,15 @@ Result<QuantisedFeatures> QuantisedFeatures::Deserialize(std::span<const uint8_t
   if (blob.size() < kHeaderBytes || !IsQuantisedBlob(blob)) {
     return Status::Corrupt("quantised features blob: missing 'KLQ' header");
   }
-  if (blob[3] != kVersion && blob[3] != kThumbnailVersion) {
+  if (blob[3] != kVersion && blob[3] != kThumbnailVersion && blob[3] != kColourVersion) {
     return Status::Corrupt("quantised features blob: unsupported version " +
                            std::to_string(blob[3]));
   }
   QuantisedFeatures f;
   size_t thumbnail_bytes = 0;
-  if (blob[3] == kThumbnailVersion) {
+  const bool with_colour = blob[3] == kColourVersion;
+  const size_t colour_bytes = with_colour ? kColourSignatureBytes : 0;
+  if (blob[3] == kThumbnailVersion || with_colour) {
     const int tw = blob[6], th = blob[7];
     if (tw < 1 || th < 1 || tw > kThumbnailLongSide || th > kThumbnailLongSide) {
       return Status::Corrupt("quantised features blob: thumbnail size " + std::to_string(tw) + "x" +
@@ -104,8 +115,8 @@ Result<QuantisedFeatures> QuantisedFeatures::Deserialize(std::span<const uint8_t
   }
   const int n = blob[4] | (blob[5] << 8);
   const size_t keypoint_bytes = static_cast<size_t>(n) * 8;
-  if (n > MaxQuantisedKeypoints(f.thumbnail) ||
-      blob.size() != kHeaderBytes + keypoint_bytes + thumbnail_bytes) {
+  if (n > MaxQuantisedKeypoints(f.thumbnail, with_colour) ||
+      blob.size() != kHeaderBytes + keypoint_bytes + thumbnail_bytes + colour_bytes) {
     return Status::Corrupt("quantised features blob: " + std::to_string(blob.size()) +
                            " bytes for " + std::to_string(n) + " keypoints");
   }
@@ -113,6 +124,10 @@ Result<QuantisedFeatures> QuantisedFeatures::Deserialize(std::span<const uint8_t
     const int tw = f.thumbnail.width, th = f.thumbnail.height;
     PageThumbnail::Unpack(tw, th, blob.subspan(kHeaderBytes + keypoint_bytes, thumbnail_bytes),
                           &f.thumbnail);
+  }
+  if (with_colour) {
+    ColourSignature::Unpack(blob.subspan(kHeaderBytes + keypoint_bytes + thumbnail_bytes),
+                            &f.colour);
   }
   f.vocabulary_id = GetU32(&blob[8]);
   std::memcpy(&f.page_width, &blob[12], 4);

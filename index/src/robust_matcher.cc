@@ -15,6 +15,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "kagami/fingerprint/blurred_pdq.h"
+#include "kagami/fingerprint/colour_signature.h"
 #include "kagami/fingerprint/hash256.h"
 #include "kagami/fingerprint/visual_vocabulary.h"
 
@@ -41,6 +42,23 @@ Result<cv::Mat> DecodeForLocal(const cv::Mat& pixels, const ingest::EncodedPage&
       ingest::DecodedImage image,
       ingest::DecodeImage(encoded.bytes.data(), encoded.bytes.size(), decode, limits));
   return ToGray(image.pixels);
+}
+
+// The page in colour for the colour check: the rendered PDF page or the
+// pixels when they are in colour, else the file decoded again in colour (scan
+// and registration decode luminance only), a JPEG at the reduced scale that
+// keeps its short side at half the signature's long side. Empty on a decode
+// failure; gray for a gray file.
+cv::Mat ColourPixels(const cv::Mat& pixels, const ingest::EncodedPage& encoded,
+                     const ingest::IngestLimits& limits) {
+  if (!encoded.rendered.empty()) return encoded.rendered;
+  if (pixels.channels() == 3 || encoded.bytes.empty()) return pixels;
+  ingest::DecodeOptions decode;
+  decode.mode = ingest::DecodeMode::kFastColour;
+  decode.min_short_side = fingerprint::kColourLongSide / 2;
+  Result<ingest::DecodedImage> image =
+      ingest::DecodeImage(encoded.bytes.data(), encoded.bytes.size(), decode, limits);
+  return image.ok() ? image->pixels : cv::Mat();
 }
 
 // The short side (px) to decode an image whose short side is `image_short`
@@ -380,8 +398,13 @@ RegisteredPageExtras AnalyzeForRegistration(const cv::Mat& pixels,
   // (better than a subset of more: 20-48 vs 14-38 inliers on typeset pages).
   // The page's thumbnail (page_thumbnail.h) takes the room of up to 64 of them.
   fingerprint::PageThumbnail thumbnail = fingerprint::MakePageThumbnail(*local_gray);
+  // Its colours (colour_signature.h), for the colour check of later scans;
+  // stored with the thumbnail only.
+  fingerprint::ColourSignature colour;
+  if (!thumbnail.empty())
+    colour = fingerprint::MakeColourSignature(ColourPixels(pixels, encoded, limits));
   fingerprint::LocalFeatureOptions registered = options.registered_features;
-  const int max_keypoints = fingerprint::MaxQuantisedKeypoints(thumbnail);
+  const int max_keypoints = fingerprint::MaxQuantisedKeypoints(thumbnail, colour.measured);
   registered.max_keypoints = std::min(registered.max_keypoints, max_keypoints);
   Result<fingerprint::LocalFeatures> features =
       fingerprint::ExtractLocalFeatures(*local_gray, false, registered);
@@ -394,6 +417,7 @@ RegisteredPageExtras AnalyzeForRegistration(const cv::Mat& pixels,
   fingerprint::QuantisedFeatures quantised =
       fingerprint::Quantise(*features, fingerprint::VisualVocabulary::BuiltIn(), max_keypoints);
   quantised.thumbnail = std::move(thumbnail);
+  quantised.colour = colour;
   extras.local_features = quantised.Serialize();
   return extras;
 }
@@ -702,14 +726,21 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
       return outcome;
     }
     RunLocalStage(pixels, encoded, pdq_hits, hints, crop_zoom, outcome);
+    CheckColour(pixels, encoded, outcome.hits);
   }
   if (!outcome.hits.empty()) return outcome;
 
   // PDQ alone: the best reportable hit for the page as a whole or, when they
-  // are separate pages, for each half of a spread.
-  std::map<std::string, RobustHit> reportable_per_view;
+  // are separate pages, for each half of a spread; of the hits whose colours
+  // agree with their registered page's.
+  std::vector<RobustHit> reportable;
   for (const RobustHit& hit : pdq_candidates) {
-    if (!ReportableUnverified(hit)) continue;
+    if (ReportableUnverified(hit)) reportable.push_back(hit);
+  }
+  CheckColour(pixels, encoded, reportable);
+  std::sort(reportable.begin(), reportable.end(), RanksBefore);
+  std::map<std::string, RobustHit> reportable_per_view;
+  for (const RobustHit& hit : reportable) {
     auto [it, inserted] = reportable_per_view.try_emplace(ViewGroup(hit.view), hit);
     if (!inserted && RanksBefore(hit, it->second)) it->second = hit;
   }
@@ -717,11 +748,6 @@ PageOutcome RobustMatcher::Match(const cv::Mat& pixels, const ingest::EncodedPag
   for (const auto& [group, hit] : reportable_per_view) chosen.push_back(hit);
   std::sort(chosen.begin(), chosen.end(), RanksBefore);
   outcome.hits = NonOverlapping(chosen);
-  std::vector<RobustHit> reportable;
-  for (const RobustHit& hit : pdq_candidates) {
-    if (ReportableUnverified(hit)) reportable.push_back(hit);
-  }
-  std::sort(reportable.begin(), reportable.end(), RanksBefore);
   AttachTwins(outcome.hits, reportable, [](const RobustHit& a, const RobustHit& b) {
     return ViewGroup(a.view) == ViewGroup(b.view);
   });
@@ -734,6 +760,7 @@ PageOutcome RobustMatcher::RunDeferred(const cv::Mat& pixels, const DeferredLoca
   // and nothing for PDQ alone to report when the local stage finds nothing.
   PageOutcome outcome;
   RunLocalStage(pixels, deferred.encoded, {}, deferred.hints, crop_zoom, outcome);
+  CheckColour(pixels, deferred.encoded, outcome.hits);
   return outcome;
 }
 
@@ -1181,6 +1208,63 @@ fingerprint::PageThumbnail RobustMatcher::ThumbnailOf(int64_t unit_id) {
   Result<fingerprint::QuantisedFeatures> f = fingerprint::QuantisedFeatures::Deserialize(*blob);
   if (!f.ok()) return {};
   return std::move(f->thumbnail);
+}
+
+fingerprint::ColourSignature RobustMatcher::ColourOf(int64_t unit_id) {
+  std::lock_guard<std::mutex> lock(catalog_mutex_);
+  Result<std::vector<uint8_t>> blob = store_.catalog().GetLocalFeatures(unit_id);
+  if (!blob.ok() || !fingerprint::QuantisedFeatures::IsQuantisedBlob(*blob)) return {};
+  Result<fingerprint::QuantisedFeatures> f = fingerprint::QuantisedFeatures::Deserialize(*blob);
+  if (!f.ok()) return {};
+  return f->colour;
+}
+
+void RobustMatcher::CheckColour(const cv::Mat& pixels, const ingest::EncodedPage& encoded,
+                                std::vector<RobustHit>& hits) {
+  if (!options_.colour_check || hits.empty()) return;
+  std::map<int64_t, fingerprint::ColourSignature> registered;
+  auto registered_of = [&](int64_t unit) -> const fingerprint::ColourSignature& {
+    auto [it, inserted] = registered.try_emplace(unit);
+    if (inserted) it->second = ColourOf(unit);
+    return it->second;
+  };
+  // The query in colour, decoded on the first hit whose registered page has
+  // colour; a gray or undecodable query is not checked.
+  std::optional<cv::Mat> rgb;
+  // Returns false when the hit is to be dropped.
+  auto check = [&](RobustHit& hit) {
+    const fingerprint::ColourSignature& ref = registered_of(hit.unit_id);
+    if (!ref.measured || ref.chromatic < options_.colour_min_chromatic) return true;
+    if (!rgb) rgb = ColourPixels(pixels, encoded, limits_);
+    if (rgb->empty() || rgb->channels() != 3) return true;
+    const double long_side = std::max(rgb->cols, rgb->rows);
+    const cv::Rect2d& r = hit.query_region;
+    const cv::Rect region(static_cast<int>(std::floor(r.x * long_side)),
+                          static_cast<int>(std::floor(r.y * long_side)),
+                          static_cast<int>(std::ceil(r.width * long_side)),
+                          static_cast<int>(std::ceil(r.height * long_side)));
+    const fingerprint::ColourComparison c = fingerprint::CompareColour(
+        fingerprint::MakeColourSignature(*rgb, region), ref, options_.colour_min_chromatic);
+    if (!c.measured) return true;
+    hit.colour_disagreement = c.disagreement;
+    return c.disagreement <= options_.colour_max_disagreement;
+  };
+  for (RobustHit& hit : hits) std::erase_if(hit.twins, [&](RobustHit& t) { return !check(t); });
+  // A dropped hit's twins (the same picture in other works) stand on their
+  // own check.
+  std::vector<RobustHit> kept;
+  for (RobustHit& hit : hits) {
+    if (check(hit)) {
+      kept.push_back(std::move(hit));
+      continue;
+    }
+    for (RobustHit& twin : hit.twins) {
+      twin.twin_of = 0;
+      twin.twin_bits = -1;
+      kept.push_back(std::move(twin));
+    }
+  }
+  hits = std::move(kept);
 }
 
 std::vector<RobustHit> RobustMatcher::GateAndVerify(const fingerprint::LocalFeatures& query,

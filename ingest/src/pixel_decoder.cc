@@ -272,6 +272,8 @@ Result<DecodeInfo> DecodeJpeg(const unsigned char* data, size_t size, const Deco
     pixel_format = TJPF_GRAY;
   } else {
     pixel_format = colorspace == TJCS_GRAY ? TJPF_GRAY : TJPF_RGB;
+    if (options.mode == DecodeMode::kFastColour)
+      decoded.scale_denom = PickScaleDenominator(width, height, options.min_short_side);
   }
   tjscalingfactor factor{1, decoded.scale_denom};
   int out_width = TJSCALED(width, factor);

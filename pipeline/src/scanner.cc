@@ -58,6 +58,7 @@ PageMatchRecord MakeRecord(const fingerprint::PageFingerprint& page, const Robus
   record.distinct_inliers = hit.distinct_inliers;
   record.twin_of = hit.twin_of;
   record.twin_bits = hit.twin_bits;
+  record.colour_disagreement = hit.colour_disagreement;
   return record;
 }
 

@@ -92,6 +92,10 @@ std::vector<std::string> ScanReportWriter::ToJsonLines(const pipeline::VolumeRep
       j["homography"] = h;
       j["verification"] = internal::GeometryToJson(internal::GeometryOf(m), 4);
     }
+    // Both pages in colour: how much of their colour lies in hues the other
+    // lacks (index::RobustOptions::colour_check); absent when not measured.
+    if (m.colour_disagreement >= 0)
+      j["colour_disagreement"] = std::round(m.colour_disagreement * 1000.0) / 1000.0;
     if (const pipeline::PageMatchRecord* first = pipeline::TwinnedMatch(report, m)) {
       j["same_picture_as"] = {{"work", first->ref.work_id},
                               {"ref_asset", first->ref.asset_path},

@@ -165,6 +165,44 @@ TEST(ImageDecoderTest, FastNonJpegIsFullSizeGray) {
   }
 }
 
+TEST(ImageDecoderTest, FastColourJpegIsTheExactDecodeDownscaledInRgb) {
+  Bytes jpeg = testing::Encode(BusyPage(), ".jpg", 90);
+  Result<DecodedImage> colour = Decode(jpeg, DecodeMode::kFastColour, 128);
+  Result<DecodedImage> exact = Decode(jpeg, DecodeMode::kExact);
+  ASSERT_TRUE(colour.ok() && exact.ok()) << colour.status().ToString();
+  EXPECT_EQ(colour->scale_denom, 8);  // 1200/8 = 150 >= 128
+  ASSERT_EQ(colour->pixels.type(), CV_8UC3);
+  EXPECT_EQ(colour->pixels.size(), cv::Size(150, 213));
+  cv::Mat small, diff;
+  cv::resize(exact->pixels, small, colour->pixels.size(), 0, 0, cv::INTER_AREA);
+  cv::absdiff(small, colour->pixels, diff);
+  const cv::Scalar mean = cv::mean(diff);
+  // The DCT's reduction of 3-pixel lines differs from area averaging by a
+  // few levels; channels in another order would differ by tens.
+  for (int c = 0; c < 3; ++c) EXPECT_LT(mean[c], 10.0) << c;
+  const cv::Mat red(400, 400, CV_8UC3, cv::Scalar(30, 40, 220));  // B, G, R
+  Result<DecodedImage> r = Decode(testing::Encode(red, ".jpg", 90), DecodeMode::kFastColour, 100);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->scale_denom, 4);
+  const cv::Vec3b p = r->pixels.at<cv::Vec3b>(50, 50);
+  EXPECT_NEAR(p[0], 220, 4);
+  EXPECT_NEAR(p[2], 30, 4);
+
+  // A gray JPEG stays one channel; other formats decode as kExact.
+  cv::Mat gray;
+  cv::cvtColor(BusyPage(200, 300), gray, cv::COLOR_BGR2GRAY);
+  Result<DecodedImage> gray_colour =
+      Decode(testing::Encode(gray, ".jpg"), DecodeMode::kFastColour, 100);
+  ASSERT_TRUE(gray_colour.ok());
+  EXPECT_EQ(gray_colour->pixels.type(), CV_8UC1);
+  EXPECT_EQ(gray_colour->scale_denom, 2);
+  Result<DecodedImage> png =
+      Decode(testing::Encode(BusyPage(300, 200), ".png"), DecodeMode::kFastColour, 100);
+  ASSERT_TRUE(png.ok());
+  EXPECT_EQ(png->pixels.type(), CV_8UC3);
+  EXPECT_EQ(png->pixels.size(), cv::Size(300, 200));
+}
+
 TEST(ImageDecoderTest, CorruptJpegIsCorrupt) {
   Bytes bytes = {0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 'J', 'F', 'I', 'F', 0x00, 0x01, 0x01};
   bytes.resize(300, 0x5A);

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kagami/base/status.h"
+#include "kagami/fingerprint/colour_signature.h"
 #include "kagami/fingerprint/geometric_verifier.h"
 #include "kagami/fingerprint/local_features.h"
 #include "kagami/fingerprint/page_thumbnail.h"
@@ -40,14 +41,18 @@ struct QuantisedFeatures {
   // The page's appearance (page_thumbnail.h); empty in version 1 blobs. It
   // takes the room of (its bytes / 8) keypoints: MaxQuantisedKeypoints().
   PageThumbnail thumbnail;
+  // The page's colours (colour_signature.h); not measured in version 1 and 2
+  // blobs. Stored only beside a thumbnail, in the room of 2 keypoints.
+  ColourSignature colour;
 
   int size() const { return static_cast<int>(words.size()); }
 
   // "KLQ" v1: magic, version, count (u16), 2 reserved bytes, vocabulary id
   // (u32), page size (2 x f32), then 8 bytes per keypoint. v2 (written when
   // there is a thumbnail): the reserved bytes hold the thumbnail's width and
-  // height, and its packed levels follow the keypoints. At most
-  // kMaxQuantisedBytes.
+  // height, and its packed levels follow the keypoints. v3 (a thumbnail and
+  // a measured colour signature): v2, then the signature's 16 bytes
+  // (ColourSignature::Pack). At most kMaxQuantisedBytes.
   std::vector<uint8_t> Serialize() const;
   // kCorrupt on a wrong magic/version, count above MaxQuantisedKeypoints(),
   // inconsistent size, a thumbnail size outside 1..32 or a page size outside
@@ -56,8 +61,9 @@ struct QuantisedFeatures {
   static bool IsQuantisedBlob(std::span<const uint8_t> blob);
 };
 
-// Keypoints a blob with `thumbnail` holds (kMaxQuantisedKeypoints without one).
-int MaxQuantisedKeypoints(const PageThumbnail& thumbnail);
+// Keypoints a blob with `thumbnail` (and, beside it, a colour signature when
+// `with_colour`) holds (kMaxQuantisedKeypoints without a thumbnail).
+int MaxQuantisedKeypoints(const PageThumbnail& thumbnail, bool with_colour = false);
 
 // Quantises a registered (non-mirrored, ORB) page's features. Keeps at most
 // `max_keypoints`, spread over an 8x8 grid in the features' order (strongest

@@ -210,6 +210,20 @@ struct RobustOptions {
   // only a recoloured copy of a registered drawing passes (fifteenth
   // session; 20 before). 0: off.
   int appearance_min_inliers = 13;
+  // The colour check (fingerprint/colour_signature.h): a match, by PDQ or by
+  // the local stage, is dropped when the part of the scanned page it explains
+  // (RobustHit::query_region) and the registered page both have at least
+  // colour_min_chromatic of their pixels in colour and their colour
+  // disagreement exceeds colour_max_disagreement: more than that share of
+  // each side's colour lies in hues the other lacks (a drawing recoloured,
+  // not a copy). Greyscale pages on either side, and pages registered
+  // without a signature (blobs before version 3), are not checked. The
+  // scanned page is decoded in colour only for a match whose registered page
+  // has colour. Measured on real images and colour edits (bench/RESULTS.md
+  // section 11, "Colour"). false: off.
+  bool colour_check = true;
+  double colour_min_chromatic = 0.02;
+  double colour_max_disagreement = 0.5;
   double min_appearance_correlation = 0.95;
   double max_appearance_worst_cell = 0.6;
   double min_appearance_compared = 0.3;
@@ -495,6 +509,11 @@ struct RobustHit {
   // bits between the two registered pages' PDQ hashes; 0 and -1 otherwise.
   int64_t twin_of = 0;
   int twin_bits = -1;
+  // The colour check's measurement (RobustOptions::colour_check): the
+  // disagreement of the query region's colours with the registered page's,
+  // -1 when not measured (off, or either side greyscale or without a stored
+  // signature).
+  double colour_disagreement = -1;
   // This hit's twins in other works, each with its own evidence, best first.
   std::vector<RobustHit> twins;
 };
@@ -610,6 +629,15 @@ class RobustMatcher {
   // The registered page's thumbnail from its catalog blob (empty when it has
   // none or the catalog cannot read it).
   fingerprint::PageThumbnail ThumbnailOf(int64_t unit_id);
+  // The registered page's colour signature from its catalog blob (not
+  // measured when it has none or the catalog cannot read it).
+  fingerprint::ColourSignature ColourOf(int64_t unit_id);
+  // RobustOptions::colour_check over `hits` and their twins: drops those
+  // coloured otherwise than their registered page, records the measurement
+  // on the rest. `pixels`/`encoded`: the scanned page, decoded again in
+  // colour (once) only when a registered page has colour.
+  void CheckColour(const cv::Mat& pixels, const ingest::EncodedPage& encoded,
+                   std::vector<RobustHit>& hits);
   void RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPage& encoded,
                      const std::vector<RobustHit>& pdq_hits, const LocalHints& hints, int crop_zoom,
                      PageOutcome& outcome);

@@ -26,11 +26,15 @@ enum class DecodeMode {
   // (libjpeg-turbo 1/2, 1/4, 1/8) chosen from the header so that the short side
   // stays >= min_short_side. Several times faster; the PDQ hash moves by a few bits.
   kFast,
+  // R,G,B (or gray for gray sources) with JPEGs decoded at a reduced scale as
+  // kFast picks it; other formats as kExact. For a page's colours
+  // (fingerprint/colour_signature.h), not for hashing.
+  kFastColour,
 };
 
 struct DecodeOptions {
   DecodeMode mode = DecodeMode::kFast;
-  int min_short_side = 256;  // pixels, kFast only
+  int min_short_side = 256;  // pixels, kFast and kFastColour only
 };
 
 // What a decode produced besides the pixels (which are in the PixelStore).

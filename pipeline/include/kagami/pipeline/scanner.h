@@ -68,6 +68,9 @@ struct PageMatchRecord {
   // hashes; 0 and -1 for other matches.
   int64_t twin_of = 0;
   int twin_bits = -1;
+  // The colour check's disagreement (index::RobustHit::colour_disagreement,
+  // 0..1; -1: not measured, e.g. a greyscale page).
+  double colour_disagreement = -1;
 };
 
 struct WorkResult {

@@ -1,0 +1,183 @@
+// A page's colour signature and the colour comparison
+// (fingerprint/colour_signature.h), on drawn discs and on real photos from
+// plasma-workspace-wallpapers; the signature's place in the quantised blob
+// (quantised_features.h, version 3). The photo test is skipped when the
+// package is missing.
+#include "kagami/fingerprint/colour_signature.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "kagami/fingerprint/quantised_features.h"
+#include "real_images.h"
+
+namespace kagami::fingerprint {
+namespace {
+
+namespace fs = std::filesystem;
+
+using ::kagami::testing::LoadOnWhite;
+using ::kagami::testing::Wallpaper;
+
+constexpr double kMinChromatic = 0.02;
+constexpr double kMaxDisagreement = 0.5;
+
+// A white page (R,G,B) with a disc of `rgb` and a black ring around it.
+cv::Mat Disc(const cv::Scalar& rgb) {
+  cv::Mat page(400, 300, CV_8UC3, cv::Scalar(255, 255, 255));
+  cv::circle(page, cv::Point(150, 200), 100, rgb, cv::FILLED);
+  cv::circle(page, cv::Point(150, 200), 104, cv::Scalar(0, 0, 0), 6);
+  return page;
+}
+
+// R,G,B with hue turned by `degrees` (OpenCV's HSV on R,G,B order).
+cv::Mat HueTurned(const cv::Mat& rgb, int degrees) {
+  cv::Mat hsv;
+  cv::cvtColor(rgb, hsv, cv::COLOR_RGB2HSV);
+  for (int y = 0; y < hsv.rows; ++y) {
+    for (int x = 0; x < hsv.cols; ++x) {
+      uchar& h = hsv.at<cv::Vec3b>(y, x)[0];
+      h = static_cast<uchar>((h + degrees / 2 + 180) % 180);
+    }
+  }
+  cv::Mat out;
+  cv::cvtColor(hsv, out, cv::COLOR_HSV2RGB);
+  return out;
+}
+
+TEST(ColourSignatureTest, PackedSignatureUnpacksWithinAStep) {
+  const ColourSignature s = MakeColourSignature(Disc(cv::Scalar(40, 60, 220)));
+  ASSERT_TRUE(s.measured);
+  const std::array<uint8_t, kColourSignatureBytes> packed = s.Pack();
+  ColourSignature back;
+  ASSERT_TRUE(ColourSignature::Unpack(packed, &back));
+  EXPECT_TRUE(back.measured);
+  EXPECT_NEAR(back.chromatic, s.chromatic, 0.5 / 255 + 1e-9);
+  for (int k = 0; k < kHueSectors; ++k) EXPECT_NEAR(back.hue[k], s.hue[k], 0.5 / 255 + 1e-9);
+  EXPECT_FALSE(ColourSignature::Unpack(std::vector<uint8_t>(15), &back));
+}
+
+TEST(ColourSignatureTest, GreyAndWhiteHaveNoColourAndAreNotCompared) {
+  const cv::Mat grey_disc = Disc(cv::Scalar(120, 120, 120));
+  const ColourSignature grey = MakeColourSignature(grey_disc);
+  ASSERT_TRUE(grey.measured);
+  EXPECT_EQ(grey.chromatic, 0.0);
+  cv::Mat gray_channel;
+  cv::cvtColor(Disc(cv::Scalar(40, 60, 220)), gray_channel, cv::COLOR_RGB2GRAY);
+  EXPECT_EQ(MakeColourSignature(gray_channel).chromatic, 0.0);
+  const ColourSignature blue = MakeColourSignature(Disc(cv::Scalar(40, 60, 220)));
+  EXPECT_GT(blue.chromatic, 0.2);
+  EXPECT_FALSE(CompareColour(grey, blue, kMinChromatic).measured);
+  EXPECT_FALSE(CompareColour(blue, ColourSignature{}, kMinChromatic).measured);
+  EXPECT_FALSE(MakeColourSignature(cv::Mat()).measured);
+}
+
+TEST(ColourSignatureTest, RecolouredDiscDisagreesAndShiftedHueAgrees) {
+  const cv::Mat blue = Disc(cv::Scalar(40, 60, 220));
+  const ColourSignature registered = MakeColourSignature(blue);
+  for (const cv::Scalar& other : {cv::Scalar(200, 40, 160), cv::Scalar(220, 200, 30),
+                                  cv::Scalar(40, 180, 60), cv::Scalar(220, 50, 40)}) {
+    const ColourComparison c =
+        CompareColour(MakeColourSignature(Disc(other)), registered, kMinChromatic);
+    ASSERT_TRUE(c.measured);
+    EXPECT_GT(c.disagreement, kMaxDisagreement) << other;
+  }
+  for (int degrees : {-20, 20}) {
+    const ColourComparison c =
+        CompareColour(MakeColourSignature(HueTurned(blue, degrees)), registered, kMinChromatic);
+    ASSERT_TRUE(c.measured);
+    EXPECT_LE(c.disagreement, kMaxDisagreement) << degrees;
+  }
+}
+
+TEST(ColourSignatureTest, RegionLimitsTheSignatureToItsPixels) {
+  // A blue page beside a red one (a spread): each half is compared alone.
+  cv::Mat spread;
+  cv::hconcat(Disc(cv::Scalar(40, 60, 220)), Disc(cv::Scalar(220, 50, 40)), spread);
+  const ColourSignature blue = MakeColourSignature(Disc(cv::Scalar(40, 60, 220)));
+  const ColourSignature left = MakeColourSignature(spread, cv::Rect(0, 0, 300, 400));
+  const ColourSignature right = MakeColourSignature(spread, cv::Rect(300, 0, 300, 400));
+  EXPECT_LE(CompareColour(left, blue, kMinChromatic).disagreement, 0.05);
+  EXPECT_GT(CompareColour(right, blue, kMinChromatic).disagreement, kMaxDisagreement);
+  // Clipped to the image; nothing left is not measured.
+  EXPECT_TRUE(MakeColourSignature(spread, cv::Rect(500, -50, 400, 200)).measured);
+  EXPECT_FALSE(MakeColourSignature(spread, cv::Rect(700, 0, 10, 10)).measured);
+}
+
+TEST(ColourSignatureTest, PhotosAgreeWithTheirCopiesInOtherColourSettings) {
+  const std::vector<std::string> photos = {"Autumn",      "Kite", "EveningGlow",
+                                           "PastelHills", "Path", "BytheWater"};
+  for (const std::string& name : photos) {
+    if (!fs::exists(Wallpaper(name))) GTEST_SKIP() << Wallpaper(name) << " missing";
+    cv::Mat rgb;
+    cv::cvtColor(LoadOnWhite(Wallpaper(name), 800), rgb, cv::COLOR_BGR2RGB);
+    const ColourSignature registered = MakeColourSignature(rgb);
+    cv::Mat cooler, warmer, desaturated, hsv;
+    cv::multiply(rgb, cv::Scalar(0.86, 1.0, 1.12), cooler);
+    cv::multiply(rgb, cv::Scalar(1.12, 1.0, 0.86), warmer);
+    cv::cvtColor(rgb, hsv, cv::COLOR_RGB2HSV);
+    cv::multiply(hsv, cv::Scalar(1.0, 0.6, 1.0), hsv);
+    cv::cvtColor(hsv, desaturated, cv::COLOR_HSV2RGB);
+    const cv::Rect crop(rgb.cols / 5, rgb.rows / 5, rgb.cols * 4 / 5, rgb.rows * 4 / 5);
+    for (const auto& [edit, copy] :
+         std::vector<std::pair<std::string, cv::Mat>>{{"cooler", cooler},
+                                                      {"warmer", warmer},
+                                                      {"desaturated", desaturated},
+                                                      {"hue +20", HueTurned(rgb, 20)},
+                                                      {"crop20", rgb(crop).clone()}}) {
+      const ColourComparison c =
+          CompareColour(MakeColourSignature(copy), registered, kMinChromatic);
+      if (c.measured) EXPECT_LE(c.disagreement, kMaxDisagreement) << name << " " << edit;
+    }
+  }
+}
+
+TEST(ColourSignatureTest, QuantisedBlobVersion3CarriesTheSignature) {
+  PageThumbnail t;
+  t.width = 24;
+  t.height = 32;
+  t.levels.assign(24 * 32, 7);
+  QuantisedFeatures q;
+  q.vocabulary_id = 5;
+  q.page_width = 0.75f;
+  q.thumbnail = t;
+  q.colour = MakeColourSignature(Disc(cv::Scalar(40, 60, 220)));
+  const int n = MaxQuantisedKeypoints(t, true);
+  EXPECT_EQ(n, MaxQuantisedKeypoints(t) - 2);
+  for (int i = 0; i < n; ++i) {
+    q.words.push_back(static_cast<uint16_t>(i));
+    q.signatures.push_back(static_cast<uint32_t>(i * 7) & 0xFFFFFF);
+    q.points.emplace_back((i % 20) / 30.0f, (i % 17) / 17.0f);
+  }
+  const std::vector<uint8_t> blob = q.Serialize();
+  EXPECT_EQ(blob[3], 3);
+  EXPECT_LE(blob.size(), kMaxQuantisedBytes);
+  Result<QuantisedFeatures> back = QuantisedFeatures::Deserialize(blob);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->size(), n);
+  EXPECT_EQ(back->thumbnail.levels, t.levels);
+  ASSERT_TRUE(back->colour.measured);
+  EXPECT_EQ(back->colour.Pack(), q.colour.Pack());
+  std::vector<uint8_t> damaged = blob;
+  damaged.pop_back();
+  EXPECT_EQ(QuantisedFeatures::Deserialize(damaged).status().code(), StatusCode::kCorrupt);
+
+  // Without a measured signature the blob stays version 2, as registered
+  // before, and reads back without one.
+  q.colour = ColourSignature{};
+  const std::vector<uint8_t> v2 = q.Serialize();
+  EXPECT_EQ(v2[3], 2);
+  Result<QuantisedFeatures> older = QuantisedFeatures::Deserialize(v2);
+  ASSERT_TRUE(older.ok());
+  EXPECT_FALSE(older->colour.measured);
+}
+
+}  // namespace
+}  // namespace kagami::fingerprint
