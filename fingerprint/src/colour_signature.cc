@@ -13,15 +13,17 @@ uint8_t ToByte(double fraction) {
   return static_cast<uint8_t>(std::lround(std::clamp(fraction, 0.0, 1.0) * 255.0));
 }
 
-// The share of `a`'s colour in sectors where `b` has none, nor its neighbours.
+// The share of `a`'s colour in sectors where `b` has none, nor its neighbours
+// (shares renormalised: an unpacked signature holds typical values).
 double Absent(const ColourSignature& a, const ColourSignature& b) {
-  double absent = 0;
+  double absent = 0, total = 0;
   for (int k = 0; k < kHueSectors; ++k) {
     const double near = std::max(
         {b.hue[k], b.hue[(k + 1) % kHueSectors], b.hue[(k + kHueSectors - 1) % kHueSectors]});
     if (near < kPresentFraction) absent += a.hue[k];
+    total += a.hue[k];
   }
-  return absent;
+  return total > 0 ? absent / total : 0;
 }
 
 }  // namespace
@@ -29,16 +31,23 @@ double Absent(const ColourSignature& a, const ColourSignature& b) {
 std::array<uint8_t, kColourSignatureBytes> ColourSignature::Pack() const {
   std::array<uint8_t, kColourSignatureBytes> out{};
   out[0] = ToByte(chromatic);
-  for (int k = 0; k < kHueSectors; ++k) out[1 + k] = ToByte(hue[k]);
+  uint32_t levels = 0;
+  for (int k = 0; k < kHueSectors; ++k) {
+    const uint32_t level = hue[k] < kPresentFraction ? 0 : hue[k] < 0.1 ? 1 : hue[k] < 0.3 ? 2 : 3;
+    levels |= level << (2 * k);
+  }
+  for (int b = 0; b < 3; ++b) out[1 + b] = static_cast<uint8_t>(levels >> (8 * b));
   return out;
 }
 
 bool ColourSignature::Unpack(std::span<const uint8_t> packed, ColourSignature* out) {
   if (packed.size() != kColourSignatureBytes) return false;
+  constexpr double kTypical[4] = {0, 0.05, 0.18, 0.5};
   ColourSignature s;
   s.measured = true;
   s.chromatic = packed[0] / 255.0;
-  for (int k = 0; k < kHueSectors; ++k) s.hue[k] = packed[1 + k] / 255.0;
+  const uint32_t levels = packed[1] | (packed[2] << 8) | (packed[3] << 16);
+  for (int k = 0; k < kHueSectors; ++k) s.hue[k] = kTypical[(levels >> (2 * k)) & 3];
   *out = s;
   return true;
 }

@@ -52,16 +52,31 @@ cv::Mat HueTurned(const cv::Mat& rgb, int degrees) {
   return out;
 }
 
-TEST(ColourSignatureTest, PackedSignatureUnpacksWithinAStep) {
-  const ColourSignature s = MakeColourSignature(Disc(cv::Scalar(40, 60, 220)));
-  ASSERT_TRUE(s.measured);
+TEST(ColourSignatureTest, PackedSignatureKeepsEverySectorsPresence) {
+  ColourSignature s;
+  s.measured = true;
+  s.chromatic = 0.4;
+  s.hue = {0.0, 0.019, 0.021, 0.05, 0.099, 0.1, 0.29, 0.31, 0.0, 0.0, 0.012, 0.0};
   const std::array<uint8_t, kColourSignatureBytes> packed = s.Pack();
   ColourSignature back;
   ASSERT_TRUE(ColourSignature::Unpack(packed, &back));
   EXPECT_TRUE(back.measured);
   EXPECT_NEAR(back.chromatic, s.chromatic, 0.5 / 255 + 1e-9);
-  for (int k = 0; k < kHueSectors; ++k) EXPECT_NEAR(back.hue[k], s.hue[k], 0.5 / 255 + 1e-9);
-  EXPECT_FALSE(ColourSignature::Unpack(std::vector<uint8_t>(15), &back));
+  const double typical[kHueSectors] = {0, 0, 0.05, 0.05, 0.05, 0.18, 0.18, 0.5, 0, 0, 0, 0};
+  for (int k = 0; k < kHueSectors; ++k) {
+    EXPECT_EQ(back.hue[k] >= kPresentFraction, s.hue[k] >= kPresentFraction) << k;
+    EXPECT_DOUBLE_EQ(back.hue[k], typical[k]) << k;
+  }
+  // The comparison renormalises: a packed page compares with itself at 0,
+  // and a drawn page's comparison moves little through packing.
+  EXPECT_EQ(CompareColour(back, back, 0.02).disagreement, 0.0);
+  const ColourSignature blue = MakeColourSignature(Disc(cv::Scalar(40, 60, 220)));
+  const ColourSignature magenta = MakeColourSignature(Disc(cv::Scalar(200, 40, 160)));
+  ColourSignature packed_blue;
+  ASSERT_TRUE(ColourSignature::Unpack(blue.Pack(), &packed_blue));
+  EXPECT_NEAR(CompareColour(magenta, packed_blue, 0.02).disagreement,
+              CompareColour(magenta, blue, 0.02).disagreement, 0.05);
+  EXPECT_FALSE(ColourSignature::Unpack(std::vector<uint8_t>(5), &back));
 }
 
 TEST(ColourSignatureTest, GreyAndWhiteHaveNoColourAndAreNotCompared) {
@@ -149,8 +164,9 @@ TEST(ColourSignatureTest, QuantisedBlobVersion3CarriesTheSignature) {
   q.page_width = 0.75f;
   q.thumbnail = t;
   q.colour = MakeColourSignature(Disc(cv::Scalar(40, 60, 220)));
+  // The signature takes the blob's spare bytes: no keypoint fewer.
   const int n = MaxQuantisedKeypoints(t, true);
-  EXPECT_EQ(n, MaxQuantisedKeypoints(t) - 2);
+  EXPECT_EQ(n, MaxQuantisedKeypoints(t));
   for (int i = 0; i < n; ++i) {
     q.words.push_back(static_cast<uint16_t>(i));
     q.signatures.push_back(static_cast<uint32_t>(i * 7) & 0xFFFFFF);
@@ -163,6 +179,10 @@ TEST(ColourSignatureTest, QuantisedBlobVersion3CarriesTheSignature) {
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_EQ(back->size(), n);
   EXPECT_EQ(back->thumbnail.levels, t.levels);
+  // A square page's thumbnail leaves the blob exactly full.
+  EXPECT_EQ(
+      20 + 8 * MaxQuantisedKeypoints(PageThumbnail{32, 32, {}}, true) + 512 + kColourSignatureBytes,
+      kMaxQuantisedBytes);
   ASSERT_TRUE(back->colour.measured);
   EXPECT_EQ(back->colour.Pack(), q.colour.Pack());
   std::vector<uint8_t> damaged = blob;

@@ -36,18 +36,23 @@ inline constexpr int kHueSectors = 12;
 inline constexpr int kColourLongSide = 256;
 inline constexpr double kMinChroma = 16.0;  // levels of 8-bit Cb/Cr
 inline constexpr double kPresentFraction = 0.02;
-inline constexpr size_t kColourSignatureBytes = 16;
+inline constexpr size_t kColourSignatureBytes = 4;
 
 struct ColourSignature {
   bool measured = false;  // false: none stored (an older blob) or no pixels
   double chromatic = 0;   // chromatic pixels / pixels, 0..1
-  // Chromatic pixels per hue sector / chromatic pixels (all 0 when none).
-  // Sector k holds hues atan2(Cr, Cb) in [-180 + 30k, -150 + 30k) degrees.
+  // Chromatic pixels per hue sector / chromatic pixels (all 0 when none);
+  // an unpacked signature holds its levels' typical values instead, which
+  // need not sum to 1 (comparisons renormalise). Sector k holds hues
+  // atan2(Cr, Cb) in [-180 + 30k, -150 + 30k) degrees.
   std::array<double, kHueSectors> hue{};
 
-  // 16 bytes: chromatic fraction and each sector's share in 1/255 steps, then
-  // 3 zero bytes. Unpack gives false (and leaves `out` untouched) on another
-  // size.
+  // 4 bytes, so that the quantised blob keeps every keypoint (its 4 spare
+  // bytes): the chromatic fraction in 1/255 steps, then each sector's share
+  // as 2 bits, 0: below kPresentFraction, 1: below 0.1, 2: below 0.3, 3:
+  // above. Unpack restores a sector's presence exactly and its share as the
+  // level's typical value (0, 0.05, 0.18, 0.5). Unpack gives
+  // false (and leaves `out` untouched) on another size.
   std::array<uint8_t, kColourSignatureBytes> Pack() const;
   static bool Unpack(std::span<const uint8_t> packed, ColourSignature* out);
 };

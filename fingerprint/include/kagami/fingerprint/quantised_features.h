@@ -42,7 +42,8 @@ struct QuantisedFeatures {
   // takes the room of (its bytes / 8) keypoints: MaxQuantisedKeypoints().
   PageThumbnail thumbnail;
   // The page's colours (colour_signature.h); not measured in version 1 and 2
-  // blobs. Stored only beside a thumbnail, in the room of 2 keypoints.
+  // blobs. Stored only beside a thumbnail, in the 4 bytes a blob with one
+  // has spare (its thumbnail's bytes are a multiple of 8).
   ColourSignature colour;
 
   int size() const { return static_cast<int>(words.size()); }
@@ -51,7 +52,7 @@ struct QuantisedFeatures {
   // (u32), page size (2 x f32), then 8 bytes per keypoint. v2 (written when
   // there is a thumbnail): the reserved bytes hold the thumbnail's width and
   // height, and its packed levels follow the keypoints. v3 (a thumbnail and
-  // a measured colour signature): v2, then the signature's 16 bytes
+  // a measured colour signature): v2, then the signature's 4 bytes
   // (ColourSignature::Pack). At most kMaxQuantisedBytes.
   std::vector<uint8_t> Serialize() const;
   // kCorrupt on a wrong magic/version, count above MaxQuantisedKeypoints(),
