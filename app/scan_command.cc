@@ -50,6 +50,9 @@ class ScanCommand : public Command {
                      "URL inputs: follow a live HLS playlist (no #EXT-X-ENDLIST) for at most "
                      "this many seconds of media (default 600; wall time bound: 1.1x + 60 s)")
         ->check(CLI::Range(1.0, 86400.0));
+    scan->add_flag("--no-colour-check", no_colour_check_,
+                   "also report matches whose colours disagree with their registered page's "
+                   "(the check drops them by default: a recoloured drawing is another work)");
     scan->add_flag("--record", record_,
                    "add matches to the findings ledger, keeping a copy of each matched file "
                    "in the data directory");
@@ -58,7 +61,7 @@ class ScanCommand : public Command {
 
   int Run(const GlobalFlags& flags) override {
     return RunScan(flags, paths_, format_, no_dihedral_, radius_, local_, local_sample_, record_,
-                   allow_, resolve_, live_seconds_);
+                   allow_, resolve_, live_seconds_, !no_colour_check_);
   }
 
  private:
@@ -69,7 +72,8 @@ class ScanCommand : public Command {
                      const std::string& format_name, bool no_dihedral, int radius,
                      const std::string& local, int local_sample, bool record,
                      const std::vector<std::string>& allow_addresses,
-                     const std::vector<std::string>& resolve, double live_seconds) {
+                     const std::vector<std::string>& resolve, double live_seconds,
+                     bool colour_check) {
     auto format = kagami::reports::ParseReportFormat(format_name);
     if (!format.ok()) {
       std::cerr << "kagami: " << format.status().message() << '\n';
@@ -97,6 +101,7 @@ class ScanCommand : public Command {
     options.robust.local = local == "never"    ? kagami::index::LocalStage::kNever
                            : local == "always" ? kagami::index::LocalStage::kAlways
                                                : kagami::index::LocalStage::kAuto;
+    options.robust.colour_check = colour_check;
     // http(s) inputs (HLS playlists, videos) are fetched by the crawler's safe
     // fetcher, every exchange archived in <data>/fetch/scan-*.warc.gz.
     std::unique_ptr<kagami::crawler::WarcWriter> warc;
@@ -221,6 +226,7 @@ class ScanCommand : public Command {
   std::string local_ = "auto";
   int local_sample_ = kagami::pipeline::ScanOptions{}.local_sample;
   bool record_ = false;
+  bool no_colour_check_ = false;
 };
 
 }  // namespace

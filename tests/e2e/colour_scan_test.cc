@@ -1,0 +1,86 @@
+// `kagami scan` and the colour check from the command line: openclipart's
+// glossy button registered in purple; the same drawing in blue is not
+// reported (PDQ and the local features see one shape), unless the check is
+// switched off with --no-colour-check; a re-encoded purple copy is reported
+// with the measured "colour_disagreement". Real images from openclipart-png
+// (scripts/bootstrap installs it); skipped when missing.
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include "json_lines.h"
+#include "real_images.h"
+#include "shell.h"
+#include "temp_dir.h"
+
+namespace kagami {
+namespace {
+
+namespace fs = std::filesystem;
+
+using testing::CommandResult;
+using testing::JsonLines;
+using testing::RunKagami;
+
+fs::path Button(const std::string& colour) {
+  return fs::path("/usr/share/openclipart/png/shapes") /
+         ("button-" + colour + "_benji_park_01.png");
+}
+
+void WriteJpeg(const fs::path& path, const cv::Mat& m, int quality) {
+  std::vector<unsigned char> bytes;
+  cv::imencode(".jpg", m, bytes, {cv::IMWRITE_JPEG_QUALITY, quality});
+  testing::WriteFile(path, bytes);
+}
+
+// The "match" lines of a scan of `path`, with `extra` flags.
+std::vector<nlohmann::json> Matches(const std::string& data, const fs::path& path,
+                                    const std::vector<std::string>& extra) {
+  std::vector<std::string> args = {"--data", data, "scan", "--format", "jsonl"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  args.push_back(path.string());
+  CommandResult scan = RunKagami(args);
+  EXPECT_EQ(scan.exit_code, 0) << scan.out;
+  std::vector<nlohmann::json> matches;
+  for (const nlohmann::json& j : JsonLines(scan.out)) {
+    if (j["type"] == "match") matches.push_back(j);
+  }
+  return matches;
+}
+
+TEST(ColourScan, ARecolouredDrawingIsReportedOnlyWithoutTheColourCheck) {
+  for (const char* colour : {"purple", "blue"}) {
+    if (!fs::exists(Button(colour))) GTEST_SKIP() << Button(colour) << " missing";
+  }
+  testing::TempDir dir;
+  WriteJpeg(dir / "registered" / "button.jpg", testing::LoadOnWhite(Button("purple"), 800), 92);
+  const std::string data = (dir / "data").string();
+  CommandResult reg = RunKagami({"--data", data, "register", "--work", "buttons", "--title",
+                                 "Buttons", "--json", (dir / "registered").string()});
+  ASSERT_EQ(reg.exit_code, 0) << reg.out;
+
+  WriteJpeg(dir / "suspect" / "purple.jpg", testing::LoadOnWhite(Button("purple"), 640), 70);
+  WriteJpeg(dir / "suspect" / "blue.jpg", testing::LoadOnWhite(Button("blue"), 640), 70);
+
+  const std::vector<nlohmann::json> copy = Matches(data, dir / "suspect" / "purple.jpg", {});
+  ASSERT_EQ(copy.size(), 1u);
+  EXPECT_EQ(copy[0]["ref_member"], "button.jpg") << copy[0].dump();
+  ASSERT_TRUE(copy[0].contains("colour_disagreement")) << copy[0].dump();
+  EXPECT_LE(copy[0]["colour_disagreement"].get<double>(), 0.1) << copy[0].dump();
+
+  EXPECT_TRUE(Matches(data, dir / "suspect" / "blue.jpg", {}).empty());
+  const std::vector<nlohmann::json> unchecked =
+      Matches(data, dir / "suspect" / "blue.jpg", {"--no-colour-check"});
+  ASSERT_EQ(unchecked.size(), 1u);
+  EXPECT_EQ(unchecked[0]["ref_member"], "button.jpg") << unchecked[0].dump();
+  EXPECT_FALSE(unchecked[0].contains("colour_disagreement")) << unchecked[0].dump();
+}
+
+}  // namespace
+}  // namespace kagami
