@@ -83,8 +83,9 @@ int main(int argc, char** argv) {
     ++pages;
   }
   if (pages == 0) return 1;
-  std::printf("%d pages (%d in colour): luminance decode (kFast, registration's) %.2f ms/page; "
-              "colour decode (kFastColour) %.2f ms/page; signature %.3f ms/page\n",
-              pages, chromatic, gray_ms / pages, colour_ms / pages, signature_ms / pages);
+  std::printf(
+      "%d pages (%d in colour): luminance decode (kFast, registration's) %.2f ms/page; "
+      "colour decode (kFastColour) %.2f ms/page; signature %.3f ms/page\n",
+      pages, chromatic, gray_ms / pages, colour_ms / pages, signature_ms / pages);
   return 0;
 }
