@@ -49,12 +49,15 @@ def main():
     ap.add_argument("--data", required=True)
     ap.add_argument("--registered", required=True)
     ap.add_argument("--work", required=True)
+    ap.add_argument("--only", help="comma-separated edit names (default: all)")
     args = ap.parse_args()
     sources = sorted(f for f in os.listdir(args.registered) if f.endswith(".jpg"))
     print("| edit | copies | found | found with --no-colour-check | dropped by the check "
           "| wrong (check / none) | both in colour | disagreement p50 | p95 | max |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, flt in EDITS:
+        if args.only and name not in args.only.split(","):
+            continue
         folder = os.path.join(args.work, name)
         os.makedirs(folder, exist_ok=True)
         for f in sources:

@@ -8,6 +8,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <tuple>
 #include <utility>
@@ -59,6 +60,16 @@ cv::Mat ColourPixels(const cv::Mat& pixels, const ingest::EncodedPage& encoded,
   Result<ingest::DecodedImage> image =
       ingest::DecodeImage(encoded.bytes.data(), encoded.bytes.size(), decode, limits);
   return image.ok() ? image->pixels : cv::Mat();
+}
+
+// A registered page's quantised blob, or nullopt when it has none (an older
+// raw-descriptor blob, or the catalog cannot read it).
+std::optional<fingerprint::QuantisedFeatures> StoredQuantised(Catalog& catalog, int64_t unit_id) {
+  Result<std::vector<uint8_t>> blob = catalog.GetLocalFeatures(unit_id);
+  if (!blob.ok() || !fingerprint::QuantisedFeatures::IsQuantisedBlob(*blob)) return std::nullopt;
+  Result<fingerprint::QuantisedFeatures> f = fingerprint::QuantisedFeatures::Deserialize(*blob);
+  if (!f.ok()) return std::nullopt;
+  return std::move(*f);
 }
 
 // The short side (px) to decode an image whose short side is `image_short`
@@ -1203,20 +1214,14 @@ void RobustMatcher::RunLocalStage(const cv::Mat& pixels, const ingest::EncodedPa
 
 fingerprint::PageThumbnail RobustMatcher::ThumbnailOf(int64_t unit_id) {
   std::lock_guard<std::mutex> lock(catalog_mutex_);
-  Result<std::vector<uint8_t>> blob = store_.catalog().GetLocalFeatures(unit_id);
-  if (!blob.ok() || !fingerprint::QuantisedFeatures::IsQuantisedBlob(*blob)) return {};
-  Result<fingerprint::QuantisedFeatures> f = fingerprint::QuantisedFeatures::Deserialize(*blob);
-  if (!f.ok()) return {};
-  return std::move(f->thumbnail);
+  std::optional<fingerprint::QuantisedFeatures> f = StoredQuantised(store_.catalog(), unit_id);
+  return f ? std::move(f->thumbnail) : fingerprint::PageThumbnail{};
 }
 
 fingerprint::ColourSignature RobustMatcher::ColourOf(int64_t unit_id) {
   std::lock_guard<std::mutex> lock(catalog_mutex_);
-  Result<std::vector<uint8_t>> blob = store_.catalog().GetLocalFeatures(unit_id);
-  if (!blob.ok() || !fingerprint::QuantisedFeatures::IsQuantisedBlob(*blob)) return {};
-  Result<fingerprint::QuantisedFeatures> f = fingerprint::QuantisedFeatures::Deserialize(*blob);
-  if (!f.ok()) return {};
-  return f->colour;
+  std::optional<fingerprint::QuantisedFeatures> f = StoredQuantised(store_.catalog(), unit_id);
+  return f ? f->colour : fingerprint::ColourSignature{};
 }
 
 void RobustMatcher::CheckColour(const cv::Mat& pixels, const ingest::EncodedPage& encoded,
