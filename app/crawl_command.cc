@@ -59,6 +59,9 @@ class CrawlCommand : public Command {
                   "candidate; the others wait and are described once one matches (default 12; "
                   "1: every image)")
         ->check(CLI::Range(1, 1000000));
+    c->add_flag("--no-colour-check", no_colour_check_,
+                "also report matches whose colours disagree with their registered page's "
+                "(as job key colour_check = false)");
     c->add_flag("--fetch-only", fetch_only_,
                 "fetch and archive only; no fingerprinting or matching (for measuring)");
     c->add_flag("--restart", restart_, "discard an interrupted run of this job and start afresh");
@@ -109,6 +112,7 @@ class CrawlCommand : public Command {
     if (min_delay_ >= 0) job.politeness.min_delay_s = min_delay_;
     if (per_host_ > 0) job.politeness.per_host_connections = per_host_;
     if (fetch_only_) job.fetch_only = true;
+    if (no_colour_check_) job.colour_check = false;
 
     crawler::RunJobOptions options;
     options.scan.extract = MakeExtractOptions(flags, ingest::DecodeMode::kFast);
@@ -202,6 +206,7 @@ class CrawlCommand : public Command {
   double min_delay_ = -1;
   int per_host_ = 0;
   bool fetch_only_ = false;
+  bool no_colour_check_ = false;
   bool restart_ = false;
   bool worker_ = false;
   std::string run_label_;

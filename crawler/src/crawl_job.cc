@@ -122,6 +122,11 @@ Result<CrawlJob> ParseCrawlJob(std::string_view text, const std::string& source)
   job.user_agent = r["user_agent"].value_or(std::string());
   job.operator_contact = r["operator"].value_or(std::string());
   job.schedule = r["schedule"].value_or(std::string());
+  if (r["colour_check"]) {
+    auto b = r["colour_check"].value<bool>();
+    if (!b) return Bad(source, "colour_check", "expected true or false");
+    job.colour_check = *b;
+  }
 
   auto l = r["limits"];
   CrawlLimits& lim = job.limits;

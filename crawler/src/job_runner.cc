@@ -10,7 +10,9 @@ std::filesystem::path JobDir(const std::filesystem::path& data_dir, const CrawlJ
 }
 
 Result<CrawlSummary> RunCrawlJob(const CrawlJob& job, const std::filesystem::path& data_dir,
-                                 const RunJobOptions& options) {
+                                 const RunJobOptions& given) {
+  RunJobOptions options = given;
+  if (!job.colour_check) options.scan.robust.colour_check = false;
   if (!options.pg_conninfo.empty()) return RunCrawlWorker(job, data_dir, options);
   KAGAMI_ASSIGN_OR_RETURN(std::unique_ptr<index::Store> store, index::Store::Open(data_dir));
   KAGAMI_ASSIGN_OR_RETURN(std::unique_ptr<reports::FindingsLedger> ledger,

@@ -146,6 +146,12 @@ std::string Describe(const MatchedUnit& u) {
     }
   }
   if (u.mirrored) s += ", mirrored";
+  if (u.colour_disagreement >= 0) {
+    s += "; colours compared: colour disagreement " +
+         std::to_string(static_cast<int>(u.colour_disagreement * 100 + 0.5)) +
+         "% (the smaller of the suspect region's and the registered page's share of colour in "
+         "hues the other lacks; a recolouring, above 50%, is not reported)";
+  }
   if (u.same_picture_as) {
     const SamePicture& t = *u.same_picture_as;
     s += "; the same picture is registered in work " + t.work + " (" +

@@ -36,6 +36,7 @@ MatchedUnit UnitFromMatch(const pipeline::PageMatchRecord& m) {
   u.inliers = m.inliers;
   u.coverage = m.coverage;
   u.mirrored = m.mirrored;
+  u.colour_disagreement = m.colour_disagreement;
   if (m.inliers > 0) {
     std::array<double, 9> h{};
     for (int r = 0; r < 3; ++r) {
@@ -219,6 +220,8 @@ nlohmann::json FindingListJson(const FindingRecord& r) {
          {"coverage", u.coverage},
          {"time", range(u.time)},
          {"ref_time", range(u.ref_time)}});
+    if (u.colour_disagreement >= 0)
+      units.back()["colour_disagreement"] = std::round(u.colour_disagreement * 1000.0) / 1000.0;
     if (u.query_frame) {
       units.back()["query_frame"] = {{"file", u.query_frame->file},
                                      {"t", u.query_frame->t},

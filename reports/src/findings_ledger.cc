@@ -236,6 +236,8 @@ std::string FindingToJson(const Finding& f) {
                                      {"segment_sequence", q.segment_sequence}};
     }
     if (u.blurred) units.back()["blurred"] = true;  // only when set: older entries as before
+    if (u.colour_disagreement >= 0)                 // only when measured: older entries as before
+      units.back()["colour_disagreement"] = Round6(u.colour_disagreement);
     if (u.geometry) units.back()["geometry"] = internal::GeometryToJson(*u.geometry, 6);
     if (u.same_picture_as) {
       const SamePicture& t = *u.same_picture_as;
@@ -327,6 +329,11 @@ Result<Finding> FindingFromJson(std::string_view body) {
     if (auto b = uj.find("blurred"); b != uj.end()) {
       if (!b->is_boolean()) return Status::Corrupt("blurred is not a boolean");
       u.blurred = b->get<bool>();
+    }
+    if (auto c = uj.find("colour_disagreement"); c != uj.end()) {
+      if (!c->is_number() || c->get<double>() < 0 || c->get<double>() > 1)
+        return Status::Corrupt("colour_disagreement is not a number in [0, 1]");
+      u.colour_disagreement = c->get<double>();
     }
     auto h = uj.find("homography");
     if (h != uj.end() && !h->is_null()) {

@@ -218,6 +218,19 @@ TEST(CrawlJobTest, LiveHlsBoundsAreJobLimits) {
   EXPECT_THAT(bad.status().message(), HasSubstr("limits.live_max_segments"));
 }
 
+TEST(CrawlJobTest, ColourCheckIsOnUnlessTheJobTurnsItOff) {
+  Result<CrawlJob> defaults = ParseCrawlJob("seeds = [\"http://a/\"]\n", "j.toml");
+  ASSERT_TRUE(defaults.ok()) << defaults.status().ToString();
+  EXPECT_TRUE(defaults->colour_check);
+  Result<CrawlJob> off = ParseCrawlJob("seeds = [\"http://a/\"]\ncolour_check = false\n", "j.toml");
+  ASSERT_TRUE(off.ok()) << off.status().ToString();
+  EXPECT_FALSE(off->colour_check);
+  Result<CrawlJob> bad =
+      ParseCrawlJob("seeds = [\"http://a/\"]\ncolour_check = \"no\"\n", "j.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("colour_check"));
+}
+
 TEST(CrawlJobTest, ErrorsNameTheKey) {
   Result<CrawlJob> bad =
       ParseCrawlJob("seeds = [\"http://a/\"]\n[limits]\nmax_depth = -3\n", "j.toml");

@@ -82,5 +82,44 @@ TEST(ColourScan, ARecolouredDrawingIsReportedOnlyWithoutTheColourCheck) {
   EXPECT_FALSE(unchecked[0].contains("colour_disagreement")) << unchecked[0].dump();
 }
 
+// The measurement travels with the finding: a recorded match of the purple
+// copy keeps its colour disagreement in the ledger (`kagami findings`) and the
+// exported, verified bundle's report states it; the blue drawing, dropped by
+// the check, records nothing.
+TEST(ColourScan, ARecordedMatchKeepsItsColourMeasurementInTheLedgerAndTheBundle) {
+  for (const char* colour : {"purple", "blue"}) {
+    if (!fs::exists(Button(colour))) GTEST_SKIP() << Button(colour) << " missing";
+  }
+  testing::TempDir dir;
+  WriteJpeg(dir / "registered" / "button.jpg", testing::LoadOnWhite(Button("purple"), 800), 92);
+  WriteJpeg(dir / "suspect" / "purple.jpg", testing::LoadOnWhite(Button("purple"), 640), 70);
+  WriteJpeg(dir / "suspect" / "blue.jpg", testing::LoadOnWhite(Button("blue"), 640), 70);
+  const std::string data = (dir / "data").string();
+  const CommandResult scan = testing::RegisterAndScanRecorded(
+      data, "buttons", "Buttons", (dir / "registered").string(), (dir / "suspect").string());
+  ASSERT_EQ(scan.exit_code, 0) << scan.out;
+
+  const CommandResult listed = RunKagami({"--data", data, "findings", "--format", "jsonl"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.out;
+  const std::vector<nlohmann::json> findings = JsonLines(listed.out);
+  ASSERT_EQ(findings.size(), 1u) << listed.out;
+  EXPECT_NE(findings[0].dump().find("purple.jpg"), std::string::npos) << listed.out;
+  ASSERT_EQ(findings[0]["units"].size(), 1u) << listed.out;
+  const nlohmann::json& unit = findings[0]["units"][0];
+  ASSERT_TRUE(unit.contains("colour_disagreement")) << unit.dump();
+  const double disagreement = unit["colour_disagreement"].get<double>();
+  EXPECT_GE(disagreement, 0.0) << unit.dump();
+  EXPECT_LE(disagreement, 0.1) << unit.dump();
+
+  std::string failure;
+  const std::string report =
+      testing::ExportVerifiedReport(data, (dir / "bundle").string(), &failure);
+  ASSERT_FALSE(report.empty()) << failure;
+  EXPECT_NE(report.find("colours compared: colour disagreement " +
+                        std::to_string(static_cast<int>(disagreement * 100 + 0.5)) + "%"),
+            std::string::npos)
+      << report;
+}
+
 }  // namespace
 }  // namespace kagami

@@ -219,6 +219,31 @@ TEST(FindingsLedgerTest, ABlurredHashMatchRoundTripsAndOlderUnitsStillRead) {
   EXPECT_FALSE(FindingFromJson(odd.dump()).ok());
 }
 
+// The colour check's measurement is kept with the unit when it was made;
+// entries without it read as not measured, and a value outside 0..1 is
+// refused as corrupt.
+TEST(FindingsLedgerTest, AColourMeasurementRoundTripsAndOlderUnitsReadAsUnmeasured) {
+  testing::TempDir dir;
+  auto ledger = FindingsLedger::Open(dir.path(), FixedClock("2026-12-06T01:02:03Z"));
+  ASSERT_TRUE(ledger.ok()) << ledger.status().ToString();
+  Finding in = SampleFinding("w1", "2026-12-06T10:00:00Z");
+  in.units[0].colour_disagreement = 0.125;
+  const std::string without = FindingToJson(SampleFinding("w1", "2026-12-06T10:00:00Z"));
+  EXPECT_EQ(without.find("colour_disagreement"), std::string::npos);  // older bodies unchanged
+  auto id = (*ledger)->Append(in);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  auto rec = (*ledger)->Get(*id);
+  ASSERT_TRUE(rec.ok()) << rec.status().ToString();
+  EXPECT_DOUBLE_EQ(rec->finding.units.at(0).colour_disagreement, 0.125);
+  EXPECT_EQ(FindingToJson(rec->finding), FindingToJson(in));
+  EXPECT_EQ(FindingFromJson(without)->units.at(0).colour_disagreement, -1.0);
+  for (const nlohmann::json& bad : {nlohmann::json("low"), nlohmann::json(1.5)}) {
+    nlohmann::json odd = nlohmann::json::parse(FindingToJson(in));
+    odd["units"][0]["colour_disagreement"] = bad;
+    EXPECT_FALSE(FindingFromJson(odd.dump()).ok()) << bad.dump();
+  }
+}
+
 TEST(FindingsLedgerTest, CanonicalBodyIsStableAndSorted) {
   Finding f = SampleFinding("w1", "2026-11-29T10:00:00Z");
   std::string a = FindingToJson(f);

@@ -69,6 +69,11 @@ struct CrawlJob {
   CrawlLimits limits;
   Politeness politeness;
   std::vector<SiteRule> sites;
+  // Job key `colour_check` (default true; `kagami crawl --no-colour-check`
+  // sets it false): whether matches whose colours disagree with their
+  // registered page's are dropped (index::RobustOptions::colour_check). False
+  // turns the check off for this job whatever RunJobOptions says.
+  bool colour_check = true;
   // Measuring only (`kagami crawl --fetch-only`, not a job-file key): media is
   // fetched and archived to WARC but not fingerprinted or matched.
   bool fetch_only = false;

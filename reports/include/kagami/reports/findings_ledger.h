@@ -174,6 +174,13 @@ struct MatchedUnit {
   int inliers = 0;        // geometric verification; 0 = not verified
   double coverage = 0;    // fraction of the registered page covered by inliers
   bool mirrored = false;
+  // The colour check (index::RobustOptions::colour_check): the smaller of the
+  // two sides' shares, 0..1, of colour in hues the other lacks
+  // (fingerprint::CompareColour), measured when both the
+  // matched region and the registered page are in colour; -1 when not
+  // measured (either side without colour, the check off, video, entries
+  // recorded before it was kept). Serialised only when measured.
+  double colour_disagreement = -1;
   // Suspect -> registered page, row-major, coordinates in units of each page's
   // long side; empty when not verified.
   std::optional<std::array<double, 9>> homography;
