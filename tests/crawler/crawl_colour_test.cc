@@ -25,22 +25,12 @@ namespace kagami {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::ClipartButton;
 using testing::Lines;
 using testing::ReadText;
 using testing::Spawn;
 using testing::Wait;
-
-fs::path Button(const std::string& colour) {
-  return fs::path("/usr/share/openclipart/png/shapes") /
-         ("button-" + colour + "_benji_park_01.png");
-}
-
-void WriteJpeg(const fs::path& path, const cv::Mat& m, int quality) {
-  std::vector<unsigned char> bytes;
-  cv::imencode(".jpg", m, bytes, {cv::IMWRITE_JPEG_QUALITY, quality});
-  testing::WriteFile(path, bytes);
-}
-
+using testing::WriteJpeg;
 // The findings of one crawl of the site into a fresh copy of the registered
 // store, by the media file's name.
 std::map<std::string, nlohmann::json> CrawlFindings(const fs::path& root, const fs::path& data,
@@ -70,13 +60,14 @@ std::map<std::string, nlohmann::json> CrawlFindings(const fs::path& root, const 
 
 TEST(CrawlColourCheck, ARecolouredDrawingIsReportedOnlyWithoutTheColourCheck) {
   for (const char* colour : {"purple", "blue"}) {
-    if (!fs::exists(Button(colour))) GTEST_SKIP() << Button(colour) << " missing";
+    if (!fs::exists(ClipartButton(colour))) GTEST_SKIP() << ClipartButton(colour) << " missing";
   }
   testing::TempDir dir;
   const fs::path root = dir.path();
-  WriteJpeg(root / "reg" / "button.jpg", testing::LoadOnWhite(Button("purple"), 800), 92);
-  WriteJpeg(root / "content/img/c1/blue.jpg", testing::LoadOnWhite(Button("blue"), 640), 70);
-  WriteJpeg(root / "content/img/c1/purple.jpg", testing::LoadOnWhite(Button("purple"), 640), 70);
+  WriteJpeg(root / "reg" / "button.jpg", testing::LoadOnWhite(ClipartButton("purple"), 800), 92);
+  WriteJpeg(root / "content/img/c1/blue.jpg", testing::LoadOnWhite(ClipartButton("blue"), 640), 70);
+  WriteJpeg(root / "content/img/c1/purple.jpg", testing::LoadOnWhite(ClipartButton("purple"), 640),
+            70);
   ASSERT_EQ(Wait(Spawn({KAGAMI_BINARY, "--data", (root / "data-template").string(), "register",
                         "--work", "buttons", "--title", "Buttons", (root / "reg").string()},
                        root / "reg.log")),

@@ -23,21 +23,11 @@ namespace kagami {
 namespace {
 
 namespace fs = std::filesystem;
-
+using testing::ClipartButton;
+using testing::WriteJpeg;
 using testing::CommandResult;
 using testing::JsonLines;
 using testing::RunKagami;
-
-fs::path Button(const std::string& colour) {
-  return fs::path("/usr/share/openclipart/png/shapes") /
-         ("button-" + colour + "_benji_park_01.png");
-}
-
-void WriteJpeg(const fs::path& path, const cv::Mat& m, int quality) {
-  std::vector<unsigned char> bytes;
-  cv::imencode(".jpg", m, bytes, {cv::IMWRITE_JPEG_QUALITY, quality});
-  testing::WriteFile(path, bytes);
-}
 
 // The "match" lines of a scan of `path`, with `extra` flags.
 std::vector<nlohmann::json> Matches(const std::string& data, const fs::path& path,
@@ -56,17 +46,18 @@ std::vector<nlohmann::json> Matches(const std::string& data, const fs::path& pat
 
 TEST(ColourScan, ARecolouredDrawingIsReportedOnlyWithoutTheColourCheck) {
   for (const char* colour : {"purple", "blue"}) {
-    if (!fs::exists(Button(colour))) GTEST_SKIP() << Button(colour) << " missing";
+    if (!fs::exists(ClipartButton(colour))) GTEST_SKIP() << ClipartButton(colour) << " missing";
   }
   testing::TempDir dir;
-  WriteJpeg(dir / "registered" / "button.jpg", testing::LoadOnWhite(Button("purple"), 800), 92);
+  WriteJpeg(dir / "registered" / "button.jpg", testing::LoadOnWhite(ClipartButton("purple"), 800),
+            92);
   const std::string data = (dir / "data").string();
   CommandResult reg = RunKagami({"--data", data, "register", "--work", "buttons", "--title",
                                  "Buttons", "--json", (dir / "registered").string()});
   ASSERT_EQ(reg.exit_code, 0) << reg.out;
 
-  WriteJpeg(dir / "suspect" / "purple.jpg", testing::LoadOnWhite(Button("purple"), 640), 70);
-  WriteJpeg(dir / "suspect" / "blue.jpg", testing::LoadOnWhite(Button("blue"), 640), 70);
+  WriteJpeg(dir / "suspect" / "purple.jpg", testing::LoadOnWhite(ClipartButton("purple"), 640), 70);
+  WriteJpeg(dir / "suspect" / "blue.jpg", testing::LoadOnWhite(ClipartButton("blue"), 640), 70);
 
   const std::vector<nlohmann::json> copy = Matches(data, dir / "suspect" / "purple.jpg", {});
   ASSERT_EQ(copy.size(), 1u);
@@ -88,12 +79,13 @@ TEST(ColourScan, ARecolouredDrawingIsReportedOnlyWithoutTheColourCheck) {
 // the check, records nothing.
 TEST(ColourScan, ARecordedMatchKeepsItsColourMeasurementInTheLedgerAndTheBundle) {
   for (const char* colour : {"purple", "blue"}) {
-    if (!fs::exists(Button(colour))) GTEST_SKIP() << Button(colour) << " missing";
+    if (!fs::exists(ClipartButton(colour))) GTEST_SKIP() << ClipartButton(colour) << " missing";
   }
   testing::TempDir dir;
-  WriteJpeg(dir / "registered" / "button.jpg", testing::LoadOnWhite(Button("purple"), 800), 92);
-  WriteJpeg(dir / "suspect" / "purple.jpg", testing::LoadOnWhite(Button("purple"), 640), 70);
-  WriteJpeg(dir / "suspect" / "blue.jpg", testing::LoadOnWhite(Button("blue"), 640), 70);
+  WriteJpeg(dir / "registered" / "button.jpg", testing::LoadOnWhite(ClipartButton("purple"), 800),
+            92);
+  WriteJpeg(dir / "suspect" / "purple.jpg", testing::LoadOnWhite(ClipartButton("purple"), 640), 70);
+  WriteJpeg(dir / "suspect" / "blue.jpg", testing::LoadOnWhite(ClipartButton("blue"), 640), 70);
   const std::string data = (dir / "data").string();
   const CommandResult scan = testing::RegisterAndScanRecorded(
       data, "buttons", "Buttons", (dir / "registered").string(), (dir / "suspect").string());

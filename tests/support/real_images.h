@@ -12,6 +12,8 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "temp_dir.h"
+
 namespace kagami::testing {
 
 // The image at `path` as 8-bit BGR, transparent parts composited over white,
@@ -70,6 +72,20 @@ inline std::filesystem::path CopyWallpapers(const std::vector<std::string>& name
                                std::filesystem::copy_options::overwrite_existing);
   }
   return {};
+}
+
+// openclipart-png's glossy button in `colour` ("purple", "blue", "green", ...):
+// one drawing in several colours, for the colour check's tests.
+inline std::filesystem::path ClipartButton(const std::string& colour) {
+  return std::filesystem::path("/usr/share/openclipart/png/shapes") /
+         ("button-" + colour + "_benji_park_01.png");
+}
+
+// Writes `image` (BGR) to `path` as a JPEG of `quality`, creating its folder.
+inline void WriteJpeg(const std::filesystem::path& path, const cv::Mat& image, int quality) {
+  std::vector<unsigned char> bytes;
+  cv::imencode(".jpg", image, bytes, {cv::IMWRITE_JPEG_QUALITY, quality});
+  WriteFile(path, bytes);
 }
 
 }  // namespace kagami::testing
