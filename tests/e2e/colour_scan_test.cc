@@ -24,10 +24,10 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::ClipartButton;
-using testing::WriteJpeg;
 using testing::CommandResult;
 using testing::JsonLines;
 using testing::RunKagami;
+using testing::WriteJpeg;
 
 // The "match" lines of a scan of `path`, with `extra` flags.
 std::vector<nlohmann::json> Matches(const std::string& data, const fs::path& path,
