@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bundle_util.h"
+#include "kagami/index/robust_matcher.h"
 #include "kagami/reports/exhibit_renderer.h"
 #include "kagami/reports/finding_records.h"
 #include "kagami/reports/takedown_notices.h"
@@ -150,7 +151,10 @@ std::string Describe(const MatchedUnit& u) {
     s += "; colours compared: colour disagreement " +
          std::to_string(static_cast<int>(u.colour_disagreement * 100 + 0.5)) +
          "% (the smaller of the suspect region's and the registered page's share of colour in "
-         "hues the other lacks; a recolouring, above 50%, is not reported)";
+         "hues the other lacks; a recolouring, above " +
+         std::to_string(
+             static_cast<int>(index::RobustOptions{}.colour_max_disagreement * 100 + 0.5)) +
+         "%, is not reported)";
   }
   if (u.same_picture_as) {
     const SamePicture& t = *u.same_picture_as;

@@ -31,6 +31,7 @@ using testing::ReadText;
 using testing::Spawn;
 using testing::Wait;
 using testing::WriteJpeg;
+
 // The findings of one crawl of the site into a fresh copy of the registered
 // store, by the media file's name.
 std::map<std::string, nlohmann::json> CrawlFindings(const fs::path& root, const fs::path& data,
@@ -77,6 +78,7 @@ TEST(CrawlColourCheck, ARecolouredDrawingIsReportedOnlyWithoutTheColourCheck) {
                         "--content", (root / "content").string(), "--port-file",
                         (root / "port").string(), "--log", (root / "access.log").string()},
                        root / "server.log");
+  const testing::StopOnExit stop_server(server);
   const int port = testing::WaitForPort(root / "port");
   ASSERT_GT(port, 0) << ReadText(root / "server.log");
 
@@ -95,7 +97,6 @@ TEST(CrawlColourCheck, ARecolouredDrawingIsReportedOnlyWithoutTheColourCheck) {
   ASSERT_EQ(unchecked.count("blue.jpg"), 1u) << log;
   EXPECT_FALSE(unchecked.at("blue.jpg")["units"].at(0).contains("colour_disagreement"))
       << unchecked.at("blue.jpg").dump();
-  testing::Stop(server);
 }
 
 }  // namespace

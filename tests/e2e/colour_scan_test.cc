@@ -44,30 +44,41 @@ std::vector<nlohmann::json> Matches(const std::string& data, const fs::path& pat
   return matches;
 }
 
-TEST(ColourScan, ARecolouredDrawingIsReportedOnlyWithoutTheColourCheck) {
-  for (const char* colour : {"purple", "blue"}) {
-    if (!fs::exists(ClipartButton(colour))) GTEST_SKIP() << ClipartButton(colour) << " missing";
+// The purple button as registered (registered/button.jpg) and two suspect
+// copies, re-encoded smaller: the purple drawing (suspect/purple.jpg) and the
+// same drawing in blue (suspect/blue.jpg).
+class ColourScan : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* colour : {"purple", "blue"}) {
+      if (!fs::exists(ClipartButton(colour))) GTEST_SKIP() << ClipartButton(colour) << " missing";
+    }
+    WriteJpeg(dir_ / "registered" / "button.jpg",
+              testing::LoadOnWhite(ClipartButton("purple"), 800), 92);
+    for (const char* colour : {"purple", "blue"}) {
+      WriteJpeg(dir_ / "suspect" / (std::string(colour) + ".jpg"),
+                testing::LoadOnWhite(ClipartButton(colour), 640), 70);
+    }
   }
-  testing::TempDir dir;
-  WriteJpeg(dir / "registered" / "button.jpg", testing::LoadOnWhite(ClipartButton("purple"), 800),
-            92);
-  const std::string data = (dir / "data").string();
+
+  testing::TempDir dir_;
+};
+
+TEST_F(ColourScan, ARecolouredDrawingIsReportedOnlyWithoutTheColourCheck) {
+  const std::string data = (dir_ / "data").string();
   CommandResult reg = RunKagami({"--data", data, "register", "--work", "buttons", "--title",
-                                 "Buttons", "--json", (dir / "registered").string()});
+                                 "Buttons", "--json", (dir_ / "registered").string()});
   ASSERT_EQ(reg.exit_code, 0) << reg.out;
 
-  WriteJpeg(dir / "suspect" / "purple.jpg", testing::LoadOnWhite(ClipartButton("purple"), 640), 70);
-  WriteJpeg(dir / "suspect" / "blue.jpg", testing::LoadOnWhite(ClipartButton("blue"), 640), 70);
-
-  const std::vector<nlohmann::json> copy = Matches(data, dir / "suspect" / "purple.jpg", {});
+  const std::vector<nlohmann::json> copy = Matches(data, dir_ / "suspect" / "purple.jpg", {});
   ASSERT_EQ(copy.size(), 1u);
   EXPECT_EQ(copy[0]["ref_member"], "button.jpg") << copy[0].dump();
   ASSERT_TRUE(copy[0].contains("colour_disagreement")) << copy[0].dump();
   EXPECT_LE(copy[0]["colour_disagreement"].get<double>(), 0.1) << copy[0].dump();
 
-  EXPECT_TRUE(Matches(data, dir / "suspect" / "blue.jpg", {}).empty());
+  EXPECT_TRUE(Matches(data, dir_ / "suspect" / "blue.jpg", {}).empty());
   const std::vector<nlohmann::json> unchecked =
-      Matches(data, dir / "suspect" / "blue.jpg", {"--no-colour-check"});
+      Matches(data, dir_ / "suspect" / "blue.jpg", {"--no-colour-check"});
   ASSERT_EQ(unchecked.size(), 1u);
   EXPECT_EQ(unchecked[0]["ref_member"], "button.jpg") << unchecked[0].dump();
   EXPECT_FALSE(unchecked[0].contains("colour_disagreement")) << unchecked[0].dump();
@@ -77,18 +88,10 @@ TEST(ColourScan, ARecolouredDrawingIsReportedOnlyWithoutTheColourCheck) {
 // copy keeps its colour disagreement in the ledger (`kagami findings`) and the
 // exported, verified bundle's report states it; the blue drawing, dropped by
 // the check, records nothing.
-TEST(ColourScan, ARecordedMatchKeepsItsColourMeasurementInTheLedgerAndTheBundle) {
-  for (const char* colour : {"purple", "blue"}) {
-    if (!fs::exists(ClipartButton(colour))) GTEST_SKIP() << ClipartButton(colour) << " missing";
-  }
-  testing::TempDir dir;
-  WriteJpeg(dir / "registered" / "button.jpg", testing::LoadOnWhite(ClipartButton("purple"), 800),
-            92);
-  WriteJpeg(dir / "suspect" / "purple.jpg", testing::LoadOnWhite(ClipartButton("purple"), 640), 70);
-  WriteJpeg(dir / "suspect" / "blue.jpg", testing::LoadOnWhite(ClipartButton("blue"), 640), 70);
-  const std::string data = (dir / "data").string();
+TEST_F(ColourScan, ARecordedMatchKeepsItsColourMeasurementInTheLedgerAndTheBundle) {
+  const std::string data = (dir_ / "data").string();
   const CommandResult scan = testing::RegisterAndScanRecorded(
-      data, "buttons", "Buttons", (dir / "registered").string(), (dir / "suspect").string());
+      data, "buttons", "Buttons", (dir_ / "registered").string(), (dir_ / "suspect").string());
   ASSERT_EQ(scan.exit_code, 0) << scan.out;
 
   const CommandResult listed = RunKagami({"--data", data, "findings", "--format", "jsonl"});
@@ -105,7 +108,7 @@ TEST(ColourScan, ARecordedMatchKeepsItsColourMeasurementInTheLedgerAndTheBundle)
 
   std::string failure;
   const std::string report =
-      testing::ExportVerifiedReport(data, (dir / "bundle").string(), &failure);
+      testing::ExportVerifiedReport(data, (dir_ / "bundle").string(), &failure);
   ASSERT_FALSE(report.empty()) << failure;
   EXPECT_NE(report.find("colours compared: colour disagreement " +
                         std::to_string(static_cast<int>(disagreement * 100 + 0.5)) + "%"),

@@ -89,4 +89,17 @@ inline void Stop(pid_t& pid) {
   pid = -1;
 }
 
+// Stops a process started by Spawn when it goes out of scope, a test's early
+// return on a failed ASSERT included. Holds a reference: `pid` must outlive it.
+class StopOnExit {
+ public:
+  explicit StopOnExit(pid_t& pid) : pid_(pid) {}
+  StopOnExit(const StopOnExit&) = delete;
+  StopOnExit& operator=(const StopOnExit&) = delete;
+  ~StopOnExit() { Stop(pid_); }
+
+ private:
+  pid_t& pid_;
+};
+
 }  // namespace kagami::testing
