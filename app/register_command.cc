@@ -69,6 +69,7 @@ class RegisterCommand : public Command {
                           {"units_low_quality", s.units_low_quality},
                           {"assets_backfilled", s.assets_backfilled},
                           {"units_backfilled", s.units_backfilled},
+                          {"units_colour_backfilled", s.units_colour_backfilled},
                           {"units_backfill_mismatched", s.units_backfill_mismatched}};
       nlohmann::json errors = nlohmann::json::array();
       for (const auto& e : s.errors) {
@@ -91,8 +92,10 @@ class RegisterCommand : public Command {
                 << " errors\n";
       if (s.assets_backfilled > 0) {
         std::cout << "  " << s.assets_backfilled
-                  << " of the files registered before the blurred hash were read again: "
-                  << s.units_backfilled << " pages given blurred hashes";
+                  << " of the files registered before the blurred hash or the colour "
+                     "signature were read again: "
+                  << s.units_backfilled << " pages given blurred hashes, "
+                  << s.units_colour_backfilled << " colour signatures";
         if (s.units_backfill_mismatched > 0)
           std::cout << ", " << s.units_backfill_mismatched << " pages decode differently (listed)";
         std::cout << '\n';

@@ -87,6 +87,37 @@ std::vector<uint8_t> QuantisedFeatures::Serialize() const {
   return out;
 }
 
+bool LacksColourSignature(std::span<const uint8_t> blob) {
+  return blob.size() >= kHeaderBytes && std::memcmp(blob.data(), kMagic, 3) == 0 &&
+         blob[3] == kThumbnailVersion;
+}
+
+std::array<uint8_t, 4> ColourlessBlobPrefix() {
+  return {kMagic[0], kMagic[1], kMagic[2], kThumbnailVersion};
+}
+
+Result<std::vector<uint8_t>> WithColourSignature(std::span<const uint8_t> blob,
+                                                 const ColourSignature& colour) {
+  if (!colour.measured) return Status::InvalidArgument("colour signature not measured");
+  if (!LacksColourSignature(blob)) {
+    return Status::InvalidArgument("quantised features blob: not a version 2 blob");
+  }
+  KAGAMI_ASSIGN_OR_RETURN(const QuantisedFeatures f, QuantisedFeatures::Deserialize(blob));
+  const int n = f.size();
+  const int keep = std::min(n, MaxQuantisedKeypoints(f.thumbnail, true));
+  const size_t thumbnail_bytes = blob.size() - kHeaderBytes - static_cast<size_t>(n) * 8;
+  std::vector<uint8_t> out(blob.begin(),
+                           blob.begin() + kHeaderBytes + static_cast<size_t>(keep) * 8);
+  out.insert(out.end(), blob.end() - thumbnail_bytes, blob.end());
+  const std::array<uint8_t, kColourSignatureBytes> packed = colour.Pack();
+  out.insert(out.end(), packed.begin(), packed.end());
+  out[3] = kColourVersion;
+  out[4] = static_cast<uint8_t>(keep);
+  out[5] = static_cast<uint8_t>(keep >> 8);
+  assert(out.size() <= kMaxQuantisedBytes);
+  return out;
+}
+
 bool QuantisedFeatures::IsQuantisedBlob(std::span<const uint8_t> blob) {
   return blob.size() >= 3 && std::memcmp(blob.data(), kMagic, 3) == 0;
 }

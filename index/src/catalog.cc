@@ -1,6 +1,7 @@
 #include "kagami/index/catalog.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -15,6 +16,7 @@
 
 #include "catalog_internal.h"
 #include "kagami/base/sha256.h"
+#include "kagami/fingerprint/quantised_features.h"
 #include "kagami/ingest/memory_source.h"
 #include "sqlite_handles.h"
 
@@ -271,6 +273,9 @@ class SqliteCatalog final : public Catalog {
   Result<int64_t> CountUnitsWithoutBlurred(const std::string& sha256_hex) override;
   Result<BlurredBackfill> AddMissingBlurredHashes(const std::string& sha256_hex,
                                                   const std::vector<UnitRecord>& units) override;
+  Result<int64_t> CountUnitsWithoutColour(const std::string& sha256_hex) override;
+  Result<ColourBackfill> AddMissingColour(const std::string& sha256_hex,
+                                          const std::vector<UnitRecord>& units) override;
   Status ForEachUnitHashAfter(
       int64_t after_unit_id,
       const std::function<void(int64_t, const fingerprint::Hash256&, int)>& fn) override;
@@ -670,6 +675,73 @@ Result<Catalog::BlurredBackfill> SqliteCatalog::AddMissingBlurredHashes(
     ScopedReset reset(update.get());
     KAGAMI_RETURN_IF_ERROR(Bind(update.get(), BlobArg{b.hash.bytes.data(), b.hash.bytes.size()},
                                 b.quality, b.unit_id));
+    KAGAMI_RETURN_IF_ERROR(Step(update.get(), what).status());
+  }
+  KAGAMI_RETURN_IF_ERROR(txn->Commit());
+  return backfill;
+}
+
+Result<int64_t> SqliteCatalog::CountUnitsWithoutColour(const std::string& sha256_hex) {
+  KAGAMI_ASSIGN_OR_RETURN(const std::string sha, internal::LookupSha256(sha256_hex));
+  static constexpr std::string_view kSql =
+      "SELECT count(*) FROM units u JOIN assets a ON a.id = u.asset_id "
+      "WHERE a.sha256 = ?1 AND u.time_s < 0 AND substr(u.local_features, 1, 4) = ?2";
+  KAGAMI_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, impl_->Statement(kSql));
+  ScopedReset reset(stmt);
+  const std::array<uint8_t, 4> prefix = fingerprint::ColourlessBlobPrefix();
+  KAGAMI_RETURN_IF_ERROR(Bind(stmt, std::string_view(sha), BlobArg{prefix.data(), prefix.size()}));
+  KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt, impl_->What("counting units of " + sha)));
+  return row ? sqlite3_column_int64(stmt, 0) : 0;
+}
+
+Result<Catalog::ColourBackfill> SqliteCatalog::AddMissingColour(
+    const std::string& sha256_hex, const std::vector<UnitRecord>& units) {
+  KAGAMI_ASSIGN_OR_RETURN(const std::string sha, internal::LookupSha256(sha256_hex));
+  sqlite3* db = impl_->db.get();
+  const std::string what = impl_->What("adding colour signatures to asset " + sha);
+  KAGAMI_ASSIGN_OR_RETURN(auto txn, ScopedTransaction::Begin(db, what));
+  KAGAMI_ASSIGN_OR_RETURN(std::optional<int64_t> asset_id, FindAssetBySha256(sha));
+  if (!asset_id) return Status::NotFound("asset " + sha + " is not registered");
+
+  std::map<std::pair<int, std::string>, const UnitRecord*> by_page;
+  for (const UnitRecord& u : units) by_page.emplace(std::make_pair(u.page_index, u.member), &u);
+  ColourBackfill backfill;
+  std::vector<std::pair<int64_t, std::vector<uint8_t>>> rewritten;
+  {
+    KAGAMI_ASSIGN_OR_RETURN(
+        SqliteStmt select,
+        Prepare(db,
+                "SELECT id, page_index, member, pdq, local_features FROM units WHERE asset_id = "
+                "?1 AND time_s < 0 AND substr(local_features, 1, 4) = ?2 ORDER BY id",
+                what));
+    const std::array<uint8_t, 4> prefix = fingerprint::ColourlessBlobPrefix();
+    KAGAMI_RETURN_IF_ERROR(Bind(select.get(), *asset_id, BlobArg{prefix.data(), prefix.size()}));
+    while (true) {
+      KAGAMI_ASSIGN_OR_RETURN(bool row, Step(select.get(), what));
+      if (!row) break;
+      const int64_t unit_id = sqlite3_column_int64(select.get(), 0);
+      auto it = by_page.find({sqlite3_column_int(select.get(), 1), ColumnText(select.get(), 2)});
+      const std::vector<uint8_t> pdq = ColumnBlob(select.get(), 3);
+      if (it == by_page.end() || pdq.size() != fingerprint::Hash256{}.bytes.size() ||
+          HashFromBlob(pdq) != it->second->pdq) {
+        ++backfill.mismatched;
+        continue;
+      }
+      if (!it->second->colour || !it->second->colour->measured) continue;
+      Result<std::vector<uint8_t>> blob =
+          fingerprint::WithColourSignature(ColumnBlob(select.get(), 4), *it->second->colour);
+      if (!blob.ok()) {
+        return blob.status().WithContext(what + ", unit " + std::to_string(unit_id));
+      }
+      rewritten.emplace_back(unit_id, std::move(*blob));
+      backfill.filled.push_back(unit_id);
+    }
+  }
+  KAGAMI_ASSIGN_OR_RETURN(SqliteStmt update,
+                          Prepare(db, "UPDATE units SET local_features = ?1 WHERE id = ?2", what));
+  for (const auto& [unit_id, blob] : rewritten) {
+    ScopedReset reset(update.get());
+    KAGAMI_RETURN_IF_ERROR(Bind(update.get(), BlobArg{blob.data(), blob.size()}, unit_id));
     KAGAMI_RETURN_IF_ERROR(Step(update.get(), what).status());
   }
   KAGAMI_RETURN_IF_ERROR(txn->Commit());

@@ -1,11 +1,13 @@
 #include "kagami/index/pg_catalog.h"
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <utility>
 
 #include "catalog_internal.h"
 #include "kagami/base/hex.h"
+#include "kagami/fingerprint/quantised_features.h"
 #include "kagami/store/migrations.h"
 #include "kagami/store/pg_connection.h"
 #include "pg_catalog_internal.h"
@@ -328,6 +330,62 @@ class PgCatalog final : public Catalog {
       auto updated =
           conn_->Exec("UPDATE units SET pdq_blurred = $1, blurred_quality = $2 WHERE id = $3",
                       {ToBytea(b.hash.bytes.data(), b.hash.bytes.size()), b.quality, b.unit_id});
+      if (!updated.ok()) return updated.status().WithContext(what);
+    }
+    KAGAMI_RETURN_IF_ERROR(txn.Commit().WithContext(what));
+    return backfill;
+  }
+
+  Result<int64_t> CountUnitsWithoutColour(const std::string& sha256_hex) override {
+    KAGAMI_ASSIGN_OR_RETURN(const std::string sha, internal::LookupSha256(sha256_hex));
+    const std::array<uint8_t, 4> prefix = fingerprint::ColourlessBlobPrefix();
+    KAGAMI_ASSIGN_OR_RETURN(
+        PgRows r, conn_->Exec("SELECT count(*) FROM units u JOIN assets a ON a.id = u.asset_id "
+                              "WHERE a.sha256 = $1 AND u.time_s < 0 AND "
+                              "substring(u.local_features from 1 for 4) = $2",
+                              {sha, ToBytea(prefix.data(), prefix.size())}));
+    return r.empty() ? 0 : r.Int(0, 0);
+  }
+
+  Result<ColourBackfill> AddMissingColour(const std::string& sha256_hex,
+                                          const std::vector<UnitRecord>& units) override {
+    KAGAMI_ASSIGN_OR_RETURN(const std::string sha, internal::LookupSha256(sha256_hex));
+    const std::string what = What("adding colour signatures to asset " + sha);
+    PgTransaction txn(*conn_);
+    KAGAMI_RETURN_IF_ERROR(txn.Begin().WithContext(what));
+    KAGAMI_ASSIGN_OR_RETURN(std::optional<int64_t> asset_id, FindAssetBySha256(sha));
+    if (!asset_id) return Status::NotFound("asset " + sha + " is not registered");
+    std::map<std::pair<int, std::string>, const UnitRecord*> by_page;
+    for (const UnitRecord& u : units) by_page.emplace(std::make_pair(u.page_index, u.member), &u);
+    const std::array<uint8_t, 4> prefix = fingerprint::ColourlessBlobPrefix();
+    auto rows = conn_->Exec(
+        "SELECT id, page_index, member, pdq, local_features FROM units WHERE asset_id = $1 AND "
+        "time_s < 0 AND substring(local_features from 1 for 4) = $2 ORDER BY id FOR UPDATE",
+        {*asset_id, ToBytea(prefix.data(), prefix.size())});
+    if (!rows.ok()) return rows.status().WithContext(what);
+    ColourBackfill backfill;
+    std::vector<std::pair<int64_t, std::vector<uint8_t>>> rewritten;
+    for (int i = 0; i < rows->size(); ++i) {
+      const int64_t unit_id = rows->Int(i, 0);
+      auto it = by_page.find({static_cast<int>(rows->Int(i, 1)), rows->Text(i, 2)});
+      Result<fingerprint::Hash256> pdq = HashFromBytea(rows->Text(i, 3), unit_id);
+      if (!pdq.ok()) return pdq.status().WithContext(what);
+      if (it == by_page.end() || *pdq != it->second->pdq) {
+        ++backfill.mismatched;
+        continue;
+      }
+      if (!it->second->colour || !it->second->colour->measured) continue;
+      Result<std::vector<uint8_t>> stored = FromBytea(rows->Text(i, 4));
+      if (!stored.ok()) return stored.status().WithContext(what);
+      Result<std::vector<uint8_t>> blob =
+          fingerprint::WithColourSignature(*stored, *it->second->colour);
+      if (!blob.ok()) return blob.status().WithContext(what + ", unit " + std::to_string(unit_id));
+      rewritten.emplace_back(unit_id, std::move(*blob));
+      backfill.filled.push_back(unit_id);
+    }
+    for (const auto& [unit_id, blob] : rewritten) {
+      auto updated = conn_->Exec("UPDATE units SET local_features = $1 WHERE id = $2",
+                                 {ToBytea(blob.data(), blob.size()), unit_id});
       if (!updated.ok()) return updated.status().WithContext(what);
     }
     KAGAMI_RETURN_IF_ERROR(txn.Commit().WithContext(what));

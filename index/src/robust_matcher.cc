@@ -393,12 +393,17 @@ RegisteredPageExtras AnalyzeForRegistration(const cv::Mat& pixels,
                                             const ingest::EncodedPage& encoded,
                                             const ingest::IngestLimits& limits,
                                             fingerprint::PdqHasher& hasher,
-                                            const RobustOptions& options, bool with_local) {
+                                            const RobustOptions& options, bool with_local,
+                                            bool with_colour) {
   RegisteredPageExtras extras;
   RegisteredHashes hashes = HashForRegistration(pixels, hasher);
   extras.trimmed = hashes.trimmed;
   extras.blurred = hashes.blurred;
-  if (!with_local) return extras;
+  if (!with_local) {
+    if (with_colour)
+      extras.colour = fingerprint::MakeColourSignature(ColourPixels(pixels, encoded, limits));
+    return extras;
+  }
   Result<cv::Mat> local_gray =
       DecodeForLocal(pixels, encoded, limits, options.local_min_short_side);
   if (!local_gray.ok()) {

@@ -1,5 +1,6 @@
 #include "kagami/pipeline/registrar.h"
 
+#include <algorithm>
 #include <any>
 #include <atomic>
 #include <filesystem>
@@ -87,6 +88,7 @@ class RegisterSink : public ExtractSink {
         unit.blurred_quality = extras->blurred->quality;
       }
       unit.local_features = std::move(extras->local_features);
+      unit.colour = extras->colour;
       if (!extras->local_status.ok()) {
         summary_.errors.push_back({volumes_[page.volume].source, page.member,
                                    extras->local_status.WithContext("local features (page kept)")});
@@ -99,12 +101,13 @@ class RegisterSink : public ExtractSink {
     const ingest::AssetFile& file = volumes_[volume].assets[asset];
     if (!skipped_ && IsBackfill(volume, asset)) {
       if (status.ok() && failed_pages_ == 0) {
-        AddBlurredHashes(file);
+        AddMissing(file, BackfillOf(volume, asset));
       } else {
         summary_.errors.push_back(
             {file.path.string(), "",
              (status.ok() ? Status::InvalidArgument("some pages failed (listed above)") : status)
-                 .WithContext("registered before the blurred hash; not given it this run")});
+                 .WithContext("registered before the blurred hash or the colour signature; not "
+                              "given them this run")});
       }
       NoteOtherWork(file);
     } else if (skipped_) {
@@ -177,14 +180,27 @@ class RegisterSink : public ExtractSink {
       summary_.in_other_works.push_back({file.path.string(), **held});
   }
 
-  // A registered file lacking blurred hashes, to be read again and given
-  // them instead of added. Called from ExtractOptions::skip_asset, before the
-  // asset's pages are read; caller holds store_mutex_.
-  void MarkBackfill(size_t volume, size_t asset) { backfill_.insert({volume, asset}); }
-  // Whether MarkBackfill named the asset; takes store_mutex_ (any thread).
+  // What a registered file's pages lack, to be read again and given it
+  // instead of added.
+  struct Backfill {
+    bool blurred = false;  // some pages have no blurred hash
+    bool colour = false;   // some pages' local features have no colour signature
+  };
+  // Called from ExtractOptions::skip_asset, before the asset's pages are
+  // read; caller holds store_mutex_.
+  void MarkBackfill(size_t volume, size_t asset, Backfill what) {
+    backfill_[{volume, asset}] = what;
+  }
+  // Whether MarkBackfill named the asset, and for what; take store_mutex_
+  // (any thread).
   bool IsBackfill(size_t volume, size_t asset) {
     std::lock_guard<std::mutex> lock(store_mutex_);
     return backfill_.count({volume, asset}) > 0;
+  }
+  Backfill BackfillOf(size_t volume, size_t asset) {
+    std::lock_guard<std::mutex> lock(store_mutex_);
+    auto it = backfill_.find({volume, asset});
+    return it == backfill_.end() ? Backfill{} : it->second;
   }
 
   // Records a store failure and stops the extraction; guarded by the caller's
@@ -226,29 +242,46 @@ class RegisterSink : public ExtractSink {
     }
   }
 
-  void AddBlurredHashes(const ingest::AssetFile& file) {
+  // Gives the file's registered pages what they lack (`what`): blurred hashes
+  // (Store::AddMissingBlurredHashes), colour signatures
+  // (Catalog::AddMissingColour), each in its own transaction.
+  void AddMissing(const ingest::AssetFile& file, Backfill what) {
     std::lock_guard<std::mutex> lock(store_mutex_);
-    Result<Catalog::BlurredBackfill> filled = store_.AddMissingBlurredHashes(sha256_, units_);
-    if (!filled.ok()) {
-      Fail(filled.status().WithContext(file.path.string()));
-      return;
+    int64_t mismatched = 0;
+    if (what.blurred) {
+      Result<Catalog::BlurredBackfill> filled = store_.AddMissingBlurredHashes(sha256_, units_);
+      if (!filled.ok()) {
+        Fail(filled.status().WithContext(file.path.string()));
+        return;
+      }
+      summary_.units_backfilled += static_cast<int>(filled->filled.size());
+      mismatched = std::max(mismatched, filled->mismatched);
+    }
+    if (what.colour) {
+      Result<Catalog::ColourBackfill> filled = store_.catalog().AddMissingColour(sha256_, units_);
+      if (!filled.ok()) {
+        Fail(filled.status().WithContext(file.path.string()));
+        return;
+      }
+      summary_.units_colour_backfilled += static_cast<int>(filled->filled.size());
+      mismatched = std::max(mismatched, filled->mismatched);
     }
     ++summary_.assets_backfilled;
-    summary_.units_backfilled += static_cast<int>(filled->filled.size());
-    summary_.units_backfill_mismatched += static_cast<int>(filled->mismatched);
-    if (filled->mismatched > 0) {
+    summary_.units_backfill_mismatched += static_cast<int>(mismatched);
+    if (mismatched > 0) {
       summary_.errors.push_back(
           {file.path.string(), "",
-           Status::InvalidArgument(std::to_string(filled->mismatched) +
+           Status::InvalidArgument(std::to_string(mismatched) +
                                    " pages decode to another PDQ hash than they were registered "
-                                   "with (another decoder version?) and got no blurred hash; "
-                                   "register the file into a new store to hash it afresh")});
+                                   "with (another decoder version?) and got no blurred hash or "
+                                   "colour signature; register the file into a new store to hash "
+                                   "it afresh")});
     }
   }
 
   Store& store_;
   const Work& work_;
-  std::set<std::pair<size_t, size_t>> backfill_;  // (volume, asset); guarded by store_mutex_
+  std::map<std::pair<size_t, size_t>, Backfill> backfill_;  // (volume, asset); store_mutex_
   const int twin_radius_;
   std::map<int64_t, std::string> work_of_;  // registered unit -> its work ("": not a twin)
   const std::vector<ingest::Volume>& volumes_;
@@ -303,12 +336,15 @@ Result<RegisterSummary> RegisterWork(Store& store, const Work& work,
     if (!existing->has_value()) return false;
     if (!options.robust) return true;  // only the robust analysis hashes blurred
     Result<int64_t> lacking = store.catalog().CountUnitsWithoutBlurred(sha);
-    if (!lacking.ok()) {
-      sink.Fail(lacking.status().WithContext("looking up an asset"));
+    Result<int64_t> colourless =
+        lacking.ok() ? store.catalog().CountUnitsWithoutColour(sha) : Result<int64_t>(0);
+    if (!lacking.ok() || !colourless.ok()) {
+      sink.Fail((lacking.ok() ? colourless.status() : lacking.status())
+                    .WithContext("looking up an asset"));
       return true;
     }
-    if (*lacking == 0) return true;
-    sink.MarkBackfill(volume, asset);
+    if (*lacking == 0 && *colourless == 0) return true;
+    sink.MarkBackfill(volume, asset, {*lacking > 0, *colourless > 0});
     return false;
   };
 
@@ -318,9 +354,12 @@ Result<RegisterSummary> RegisterWork(Store& store, const Work& work,
     extract.analyze = [&](const cv::Mat& pixels, const ingest::EncodedPage& encoded,
                           fingerprint::PdqHasher& hasher, fingerprint::PageFingerprint& page) {
       // A file read again for its blurred hashes (Catalog::AddMissingBlurredHashes)
-      // does not store its local features again.
-      page.annotation = AnalyzeForRegistration(pixels, encoded, limits, hasher, robust,
-                                               !sink.IsBackfill(page.volume, page.asset));
+      // or colour signatures (Catalog::AddMissingColour) does not store its
+      // local features again.
+      const bool backfill = sink.IsBackfill(page.volume, page.asset);
+      page.annotation =
+          AnalyzeForRegistration(pixels, encoded, limits, hasher, robust, !backfill,
+                                 backfill && sink.BackfillOf(page.volume, page.asset).colour);
     };
   }
   ExtractVolumes(volumes, extract, sink);

@@ -2,12 +2,15 @@
 // glossy button registered in purple; the same drawing in blue is not
 // reported (PDQ and the local features see one shape), unless the check is
 // switched off with --no-colour-check; a re-encoded purple copy is reported
-// with the measured "colour_disagreement". Real images from openclipart-png
+// with the measured "colour_disagreement"; a catalog registered before the
+// check gets its pages' colours from `register` run again. Real images from openclipart-png
 // (scripts/bootstrap installs it); skipped when missing.
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -15,8 +18,10 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "json_lines.h"
+#include "kagami/fingerprint/quantised_features.h"
 #include "real_images.h"
 #include "shell.h"
+#include "sqlite_db.h"
 #include "temp_dir.h"
 
 namespace kagami {
@@ -114,6 +119,85 @@ TEST_F(ColourScan, ARecordedMatchKeepsItsColourMeasurementInTheLedgerAndTheBundl
                         std::to_string(static_cast<int>(disagreement * 100 + 0.5)) + "%"),
             std::string::npos)
       << report;
+}
+
+// The local features blob of every page unit, by unit id.
+std::map<int64_t, std::vector<uint8_t>> StoredBlobs(const fs::path& catalog) {
+  std::map<int64_t, std::vector<uint8_t>> out;
+  testing::SqliteDb db = testing::OpenSqlite(catalog);
+  EXPECT_NE(db, nullptr) << catalog;
+  if (!db) return out;
+  testing::SqliteStmt stmt = testing::PrepareSqlite(
+      db.get(), "SELECT id, local_features FROM units WHERE time_s < 0 ORDER BY id");
+  while (stmt && sqlite3_step(stmt.get()) == SQLITE_ROW) {
+    const auto* bytes = static_cast<const uint8_t*>(sqlite3_column_blob(stmt.get(), 1));
+    out[sqlite3_column_int64(stmt.get(), 0)] =
+        std::vector<uint8_t>(bytes, bytes + sqlite3_column_bytes(stmt.get(), 1));
+  }
+  return out;
+}
+
+// A catalog registered before the colour check has no colour signature in
+// its pages' local features (blob version 2), so the recoloured drawing is
+// reported: there is nothing to compare it with. `register` run again on the
+// same files reads them again and gives those pages the signature
+// registration measures today (the blob becomes byte for byte what a fresh
+// registration stores, keypoints untouched); from then on the blue drawing is
+// dropped and the purple copy still found, and a third run skips the file.
+TEST_F(ColourScan, RegisterAgainGivesPagesRegisteredBeforeTheColourCheckTheirColours) {
+  const std::string data = (dir_ / "data").string();
+  const std::vector<std::string> reg = {"--data",  data,      "register",
+                                        "--work",  "buttons", "--title",
+                                        "Buttons", "--json",  (dir_ / "registered").string()};
+  ASSERT_EQ(RunKagami(reg).exit_code, 0);
+  const fs::path catalog = dir_ / "data" / "catalog.sqlite";
+  const std::map<int64_t, std::vector<uint8_t>> registered = StoredBlobs(catalog);
+  ASSERT_EQ(registered.size(), 1u);
+  const auto& [unit, blob] = *registered.begin();
+  Result<fingerprint::QuantisedFeatures> features =
+      fingerprint::QuantisedFeatures::Deserialize(blob);
+  ASSERT_TRUE(features.ok()) << features.status().ToString();
+  ASSERT_TRUE(features->colour.measured);
+
+  // As an older Kagami left it: the same keypoints and thumbnail, no colours.
+  features->colour = fingerprint::ColourSignature{};
+  const std::vector<uint8_t> older = features->Serialize();
+  ASSERT_TRUE(fingerprint::LacksColourSignature(older));
+  {
+    testing::SqliteDb db = testing::OpenSqlite(catalog);
+    ASSERT_NE(db, nullptr);
+    testing::SqliteStmt update =
+        testing::PrepareSqlite(db.get(), "UPDATE units SET local_features = ?1 WHERE id = ?2");
+    ASSERT_NE(update, nullptr);
+    sqlite3_bind_blob(update.get(), 1, older.data(), static_cast<int>(older.size()),
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_int64(update.get(), 2, unit);
+    ASSERT_EQ(sqlite3_step(update.get()), SQLITE_DONE);
+  }
+  EXPECT_EQ(Matches(data, dir_ / "suspect" / "blue.jpg", {}).size(), 1u);
+
+  CommandResult again = RunKagami(reg);
+  ASSERT_EQ(again.exit_code, 0) << again.out;
+  nlohmann::json summary = nlohmann::json::parse(again.out);
+  EXPECT_EQ(summary["assets_added"], 0);
+  EXPECT_EQ(summary["assets_skipped"], 0);
+  EXPECT_EQ(summary["assets_backfilled"], 1);
+  EXPECT_EQ(summary["units_colour_backfilled"], 1);
+  EXPECT_EQ(summary["units_backfilled"], 0);  // its blurred hash was there
+  EXPECT_EQ(summary["units_backfill_mismatched"], 0);
+  EXPECT_TRUE(summary["errors"].empty()) << summary.dump();
+  EXPECT_EQ(StoredBlobs(catalog), registered);
+
+  EXPECT_TRUE(Matches(data, dir_ / "suspect" / "blue.jpg", {}).empty());
+  const std::vector<nlohmann::json> copy = Matches(data, dir_ / "suspect" / "purple.jpg", {});
+  ASSERT_EQ(copy.size(), 1u);
+  EXPECT_TRUE(copy[0].contains("colour_disagreement")) << copy[0].dump();
+
+  CommandResult third = RunKagami(reg);
+  ASSERT_EQ(third.exit_code, 0) << third.out;
+  summary = nlohmann::json::parse(third.out);
+  EXPECT_EQ(summary["assets_skipped"], 1);
+  EXPECT_EQ(summary["assets_backfilled"], 0);
 }
 
 }  // namespace

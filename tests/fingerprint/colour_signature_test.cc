@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <string>
@@ -197,6 +198,63 @@ TEST(ColourSignatureTest, QuantisedBlobVersion3CarriesTheSignature) {
   Result<QuantisedFeatures> older = QuantisedFeatures::Deserialize(v2);
   ASSERT_TRUE(older.ok());
   EXPECT_FALSE(older->colour.measured);
+}
+
+// A page registered before the colour check (a version 2 blob) is given its
+// signature later: the blob becomes exactly what registration writes today
+// (every keypoint and the thumbnail kept, the signature appended); other
+// blobs and unmeasured signatures are refused.
+TEST(ColourSignatureTest, AColourlessBlobGainsTheSignatureAndKeepsItsKeypoints) {
+  const ColourSignature colour = MakeColourSignature(Disc(cv::Scalar(220, 60, 40)));
+  ASSERT_TRUE(colour.measured);
+  for (const int height : {32, 23, 9, 1}) {
+    PageThumbnail t;
+    t.width = 32;
+    t.height = height;
+    for (int i = 0; i < 32 * height; ++i) t.levels.push_back(static_cast<uint8_t>(i % 16));
+    QuantisedFeatures q;
+    q.vocabulary_id = 9;
+    q.page_height = height / 32.0f;
+    q.thumbnail = t;
+    for (int i = 0; i < MaxQuantisedKeypoints(t, true); ++i) {
+      q.words.push_back(static_cast<uint16_t>(i * 3));
+      q.signatures.push_back(static_cast<uint32_t>(i * 11) & 0xFFFFFF);
+      q.points.emplace_back((i % 29) / 29.0f, q.page_height * (i % 13) / 13.0f);
+    }
+    const std::vector<uint8_t> v2 = q.Serialize();
+    ASSERT_TRUE(LacksColourSignature(v2)) << height;
+    EXPECT_TRUE(std::equal(v2.begin(), v2.begin() + 4, ColourlessBlobPrefix().begin()));
+    Result<std::vector<uint8_t>> v3 = WithColourSignature(v2, colour);
+    ASSERT_TRUE(v3.ok()) << v3.status().ToString();
+    q.colour = colour;
+    EXPECT_EQ(*v3, q.Serialize()) << height;
+    EXPECT_FALSE(LacksColourSignature(*v3));
+    Result<QuantisedFeatures> back = QuantisedFeatures::Deserialize(*v3);
+    ASSERT_TRUE(back.ok()) << back.status().ToString();
+    EXPECT_EQ(back->size(), q.size());
+    EXPECT_EQ(back->words, q.words);
+    EXPECT_EQ(back->thumbnail.levels, t.levels);
+    EXPECT_EQ(back->colour.Pack(), colour.Pack());
+
+    EXPECT_EQ(WithColourSignature(*v3, colour).status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(WithColourSignature(v2, ColourSignature{}).status().code(),
+              StatusCode::kInvalidArgument);
+  }
+  // A blob without a thumbnail (version 1) has nowhere to keep one.
+  QuantisedFeatures plain;
+  plain.words = {1, 2};
+  plain.signatures = {3, 4};
+  plain.points = {{0.1f, 0.2f}, {0.3f, 0.4f}};
+  const std::vector<uint8_t> v1 = plain.Serialize();
+  EXPECT_FALSE(LacksColourSignature(v1));
+  EXPECT_EQ(WithColourSignature(v1, colour).status().code(), StatusCode::kInvalidArgument);
+  // A truncated version 2 blob is reported as corrupt, not extended.
+  PageThumbnail t{32, 8, std::vector<uint8_t>(256, 3)};
+  plain.thumbnail = t;
+  std::vector<uint8_t> damaged = plain.Serialize();
+  ASSERT_TRUE(LacksColourSignature(damaged));
+  damaged.pop_back();
+  EXPECT_EQ(WithColourSignature(damaged, colour).status().code(), StatusCode::kCorrupt);
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kagami/fingerprint/quantised_features.h"
 #include "kagami/index/catalog.h"
 #include "kagami/index/inverted_file.h"
 #include "kagami/index/pg_catalog.h"
@@ -285,6 +286,55 @@ std::vector<std::string> ExerciseCatalog(Catalog& catalog) {
   lacking = catalog.CountUnitsWithoutBlurred(Sha('a'));
   EXPECT_TRUE(lacking.ok() && *lacking == 0);
   EXPECT_EQ(catalog.AddMissingBlurredHashes(Sha('c'), {}).status().code(), StatusCode::kNotFound);
+
+  // A file registered before the colour check: its page with a thumbnail and
+  // no colour signature (a version 2 blob) gets the signature the same file
+  // extracted again carries, unless the page decodes to another PDQ hash;
+  // pages with one already, or with no thumbnail, are left as they are.
+  fingerprint::QuantisedFeatures q;
+  q.thumbnail = {32, 4, std::vector<uint8_t>(128, 5)};
+  q.page_height = 0.125f;
+  q.words = {7, 8, 9};
+  q.signatures = {1, 2, 3};
+  q.points = {{0.1f, 0.05f}, {0.5f, 0.1f}, {0.9f, 0.02f}};
+  fingerprint::ColourSignature red;
+  red.measured = true;
+  red.chromatic = 0.4;
+  red.hue[3] = 1.0;
+  std::vector<UnitRecord> pages = {MakeUnit(0, true), MakeUnit(1, true), MakeUnit(2, true)};
+  pages[0].local_features = q.Serialize();  // version 2
+  fingerprint::QuantisedFeatures with_colour = q;
+  with_colour.colour = red;
+  pages[1].local_features = with_colour.Serialize();  // version 3
+  std::vector<int64_t> page_ids;
+  EXPECT_TRUE(
+      catalog.AddAsset({"w1", "/reg/vol2.cbz", Sha('d'), 99, "application/zip"}, pages, &page_ids)
+          .ok());
+  auto colourless = catalog.CountUnitsWithoutColour(Sha('d'));
+  EXPECT_TRUE(colourless.ok() && *colourless == 1) << colourless.status().ToString();
+  colourless = catalog.CountUnitsWithoutColour(Sha('a'));
+  EXPECT_TRUE(colourless.ok() && *colourless == 0);
+  std::vector<UnitRecord> again = {MakeUnit(0, false), MakeUnit(1, false), MakeUnit(2, false)};
+  for (UnitRecord& u : again) u.colour = red;
+  std::vector<UnitRecord> decoded_otherwise = again;
+  decoded_otherwise[0].pdq.bytes[3] ^= 1;
+  auto mismatched = catalog.AddMissingColour(Sha('d'), decoded_otherwise);
+  EXPECT_TRUE(mismatched.ok() && mismatched->filled.empty() && mismatched->mismatched == 1);
+  auto coloured = catalog.AddMissingColour(Sha('d'), again);
+  EXPECT_TRUE(coloured.ok()) << coloured.status().ToString();
+  if (coloured.ok() && page_ids.size() == 3) {
+    EXPECT_EQ(coloured->filled, std::vector<int64_t>{page_ids[0]});
+    EXPECT_EQ(coloured->mismatched, 0);
+    auto blob = catalog.GetLocalFeatures(page_ids[0]);
+    EXPECT_TRUE(blob.ok() && *blob == with_colour.Serialize());
+    auto kept = catalog.GetLocalFeatures(page_ids[2]);
+    EXPECT_TRUE(kept.ok() && *kept == MakeUnit(2, true).local_features);
+  } else {
+    ADD_FAILURE() << "the version 2 page was not given its colour signature";
+  }
+  colourless = catalog.CountUnitsWithoutColour(Sha('d'));
+  EXPECT_TRUE(colourless.ok() && *colourless == 0);
+  EXPECT_EQ(catalog.AddMissingColour(Sha('c'), {}).status().code(), StatusCode::kNotFound);
   return digests;
 }
 
@@ -301,7 +351,7 @@ TEST_F(PgCatalogTest, SqliteAndPostgresCatalogsBehaveAlike) {
   // A second open of the same database migrates nothing and sees the same data.
   auto again = index::OpenPgCatalog(conninfo_);
   ASSERT_TRUE(again.ok());
-  EXPECT_EQ((*again)->UnitCount(), 3);
+  EXPECT_EQ((*again)->UnitCount(), 6);  // vol1 and vol2
 }
 
 // --- Whole commands ---------------------------------------------------------

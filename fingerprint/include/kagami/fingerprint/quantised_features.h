@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <opencv2/core.hpp>
 #include <span>
@@ -61,6 +62,22 @@ struct QuantisedFeatures {
   static Result<QuantisedFeatures> Deserialize(std::span<const uint8_t> blob);
   static bool IsQuantisedBlob(std::span<const uint8_t> blob);
 };
+
+// Whether `blob` is a quantised blob of version 2: a thumbnail and no colour
+// signature (written before the colour check existed, or where the page's
+// colours could not be decoded).
+bool LacksColourSignature(std::span<const uint8_t> blob);
+// The first 4 bytes of such a blob (magic and version), for a catalog to
+// select them by prefix.
+std::array<uint8_t, 4> ColourlessBlobPrefix();
+// A version 2 blob as version 3 with `colour` (measured): the same bytes with
+// the signature appended, so keypoints and thumbnail are unchanged (a
+// thumbnail's bytes are a multiple of 16, so Serialize always left 4 bytes
+// spare; should a blob not have them, its last keypoints are dropped to keep
+// kMaxQuantisedBytes). kInvalidArgument for a blob of another version or an
+// unmeasured signature, kCorrupt for a blob Deserialize rejects.
+Result<std::vector<uint8_t>> WithColourSignature(std::span<const uint8_t> blob,
+                                                 const ColourSignature& colour);
 
 // Keypoints a blob with `thumbnail` (and, beside it, a colour signature when
 // `with_colour`) holds (kMaxQuantisedKeypoints without a thumbnail).

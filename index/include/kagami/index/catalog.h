@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kagami/base/status.h"
+#include "kagami/fingerprint/colour_signature.h"
 #include "kagami/fingerprint/hash256.h"
 
 namespace kagami::index {
@@ -61,6 +62,10 @@ struct UnitRecord {
   // units registered before it existed.
   std::optional<fingerprint::Hash256> pdq_blurred;
   int blurred_quality = 0;
+  // The page's colour signature (fingerprint/colour_signature.h) when a
+  // registered page is read again for it (Catalog::AddMissingColour); not
+  // stored from here otherwise: registration writes it inside local_features.
+  std::optional<fingerprint::ColourSignature> colour;
 };
 
 // Everything a match report needs to name a registered unit.
@@ -161,6 +166,25 @@ class Catalog {
   };
   virtual Result<BlurredBackfill> AddMissingBlurredHashes(const std::string& sha256_hex,
                                                           const std::vector<UnitRecord>& units) = 0;
+
+  // Number of the asset's page units whose local features have a thumbnail
+  // and no colour signature (fingerprint::LacksColourSignature: registered
+  // before the colour check); 0 when there are none or the asset is unknown.
+  virtual Result<int64_t> CountUnitsWithoutColour(const std::string& sha256_hex) = 0;
+  // Gives each of those units the colour signature `units` (the same file
+  // extracted again) carries for the same page (same page_index and member,
+  // UnitRecord::colour measured), provided the unit's stored PDQ hash equals
+  // the recomputed one: a page that now decodes to another hash keeps none,
+  // and is counted in `mismatched`. The blob is rewritten by
+  // fingerprint::WithColourSignature (keypoints and thumbnail unchanged, so
+  // local.index stays valid). One transaction; on any error nothing is
+  // written. kNotFound when the asset is not registered.
+  struct ColourBackfill {
+    std::vector<int64_t> filled;  // unit ids, ascending
+    int64_t mismatched = 0;
+  };
+  virtual Result<ColourBackfill> AddMissingColour(const std::string& sha256_hex,
+                                                  const std::vector<UnitRecord>& units) = 0;
 
   // Calls fn(unit_id, pdq, quality) for every unit's hash, and again with the
   // trimmed view's hash when the unit has one, in unit_id order. fn must

@@ -455,16 +455,21 @@ struct RegisteredPageExtras {
   std::optional<fingerprint::PdqHash> blurred;
   std::vector<uint8_t> local_features;  // LocalFeatures::Serialize(), empty if none
   Status local_status;                  // why there are no local features, if so
+  // The page's colour signature on its own, only when asked for with
+  // `with_colour` (local_features carries it otherwise).
+  std::optional<fingerprint::ColourSignature> colour;
 };
 
 // `with_local` false: the hashes only (a registered page read again for the
-// hashes it lacks; local_features empty, local_status ok). Thread-safe (no
-// state).
+// hashes it lacks; local_features empty, local_status ok), and with
+// `with_colour` its colour signature too, as registration measures it (for
+// Catalog::AddMissingColour). Thread-safe (no state).
 RegisteredPageExtras AnalyzeForRegistration(const cv::Mat& pixels,
                                             const ingest::EncodedPage& encoded,
                                             const ingest::IngestLimits& limits,
                                             fingerprint::PdqHasher& hasher,
-                                            const RobustOptions& options, bool with_local = true);
+                                            const RobustOptions& options, bool with_local = true,
+                                            bool with_colour = false);
 
 // One registered page matched by a scanned page.
 struct RobustHit {

@@ -63,13 +63,15 @@ struct RegisterSummary {
   int assets_incomplete = 0;  // some pages failed: not registered, retried next run
   int units_added = 0;
   int units_low_quality = 0;  // stored but not indexed (quality < Store::kMinIndexQuality)
-  // Registered files whose pages had no blurred hash (a catalog made before
-  // it): read again, and their pages given one (Catalog::AddMissingBlurredHashes).
-  // Such a file counts here, not in assets_skipped.
+  // Registered files whose pages had no blurred hash or no colour signature
+  // (a catalog made before them): read again, and their pages given them
+  // (Catalog::AddMissingBlurredHashes, Catalog::AddMissingColour). Such a
+  // file counts here, not in assets_skipped.
   int assets_backfilled = 0;
-  int units_backfilled = 0;
+  int units_backfilled = 0;         // pages given a blurred hash
+  int units_colour_backfilled = 0;  // pages given a colour signature
   // Pages of those files that decode to another PDQ hash than registered
-  // (another decoder version): left without a blurred hash.
+  // (another decoder version): left without either.
   int units_backfill_mismatched = 0;
   std::vector<FileError> errors;
 };
@@ -77,8 +79,8 @@ struct RegisterSummary {
 // Registers files, folders and archives as assets of `work` (created or
 // updated). Idempotent: an asset whose content SHA-256 is already in the
 // catalog is skipped without decoding, unless some of its pages lack the
-// blurred hash (registered before it existed) and options.robust is set: the
-// file is then read again and those pages get their blurred hashes
+// blurred hash or the colour signature (registered before they existed) and
+// options.robust is set: the file is then read again and those pages get them
 // (assets_backfilled), whichever work holds it.
 //
 // An asset is committed only whole, in one catalog transaction: if any of its
