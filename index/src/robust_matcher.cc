@@ -393,17 +393,12 @@ RegisteredPageExtras AnalyzeForRegistration(const cv::Mat& pixels,
                                             const ingest::EncodedPage& encoded,
                                             const ingest::IngestLimits& limits,
                                             fingerprint::PdqHasher& hasher,
-                                            const RobustOptions& options, bool with_local,
-                                            bool with_colour) {
+                                            const RobustOptions& options, bool with_local) {
   RegisteredPageExtras extras;
   RegisteredHashes hashes = HashForRegistration(pixels, hasher);
   extras.trimmed = hashes.trimmed;
   extras.blurred = hashes.blurred;
-  if (!with_local) {
-    if (with_colour)
-      extras.colour = fingerprint::MakeColourSignature(ColourPixels(pixels, encoded, limits));
-    return extras;
-  }
+  if (!with_local) return extras;
   Result<cv::Mat> local_gray =
       DecodeForLocal(pixels, encoded, limits, options.local_min_short_side);
   if (!local_gray.ok()) {
@@ -417,8 +412,7 @@ RegisteredPageExtras AnalyzeForRegistration(const cv::Mat& pixels,
   // Its colours (colour_signature.h), for the colour check of later scans;
   // stored with the thumbnail only.
   fingerprint::ColourSignature colour;
-  if (!thumbnail.empty())
-    colour = fingerprint::MakeColourSignature(ColourPixels(pixels, encoded, limits));
+  if (!thumbnail.empty()) colour = RegisteredColour(pixels, encoded, limits);
   fingerprint::LocalFeatureOptions registered = options.registered_features;
   const int max_keypoints = fingerprint::MaxQuantisedKeypoints(thumbnail, colour.measured);
   registered.max_keypoints = std::min(registered.max_keypoints, max_keypoints);
@@ -436,6 +430,12 @@ RegisteredPageExtras AnalyzeForRegistration(const cv::Mat& pixels,
   quantised.colour = colour;
   extras.local_features = quantised.Serialize();
   return extras;
+}
+
+fingerprint::ColourSignature RegisteredColour(const cv::Mat& pixels,
+                                              const ingest::EncodedPage& encoded,
+                                              const ingest::IngestLimits& limits) {
+  return fingerprint::MakeColourSignature(ColourPixels(pixels, encoded, limits));
 }
 
 RobustMatcher::RobustMatcher(Store& store, const MatchOptions& match, const RobustOptions& options,

@@ -356,10 +356,16 @@ Result<RegisterSummary> RegisterWork(Store& store, const Work& work,
       // A file read again for its blurred hashes (Catalog::AddMissingBlurredHashes)
       // or colour signatures (Catalog::AddMissingColour) does not store its
       // local features again.
-      const bool backfill = sink.IsBackfill(page.volume, page.asset);
-      page.annotation =
-          AnalyzeForRegistration(pixels, encoded, limits, hasher, robust, !backfill,
-                                 backfill && sink.BackfillOf(page.volume, page.asset).colour);
+      if (!sink.IsBackfill(page.volume, page.asset)) {
+        page.annotation = AnalyzeForRegistration(pixels, encoded, limits, hasher, robust);
+        return;
+      }
+      const RegisterSink::Backfill lacking = sink.BackfillOf(page.volume, page.asset);
+      RegisteredPageExtras extras;
+      if (lacking.blurred)
+        extras = AnalyzeForRegistration(pixels, encoded, limits, hasher, robust, false);
+      if (lacking.colour) extras.colour = RegisteredColour(pixels, encoded, limits);
+      page.annotation = std::move(extras);
     };
   }
   ExtractVolumes(volumes, extract, sink);

@@ -455,21 +455,28 @@ struct RegisteredPageExtras {
   std::optional<fingerprint::PdqHash> blurred;
   std::vector<uint8_t> local_features;  // LocalFeatures::Serialize(), empty if none
   Status local_status;                  // why there are no local features, if so
-  // The page's colour signature on its own, only when asked for with
-  // `with_colour` (local_features carries it otherwise).
+  // The page's colour signature on its own (RegisteredColour), for a page
+  // read again for it only (local_features carries it otherwise).
   std::optional<fingerprint::ColourSignature> colour;
 };
 
 // `with_local` false: the hashes only (a registered page read again for the
-// hashes it lacks; local_features empty, local_status ok), and with
-// `with_colour` its colour signature too, as registration measures it (for
-// Catalog::AddMissingColour). Thread-safe (no state).
+// hashes it lacks; local_features empty, local_status ok). Thread-safe (no
+// state).
 RegisteredPageExtras AnalyzeForRegistration(const cv::Mat& pixels,
                                             const ingest::EncodedPage& encoded,
                                             const ingest::IngestLimits& limits,
                                             fingerprint::PdqHasher& hasher,
-                                            const RobustOptions& options, bool with_local = true,
-                                            bool with_colour = false);
+                                            const RobustOptions& options, bool with_local = true);
+
+// The colour signature registration stores for a page (`pixels` and
+// `encoded` as the extractor gives them; decoded again in colour where
+// `pixels` are grey), for a registered page read again for it
+// (Catalog::AddMissingColour). Not measured when the colour decode fails.
+// Thread-safe.
+fingerprint::ColourSignature RegisteredColour(const cv::Mat& pixels,
+                                              const ingest::EncodedPage& encoded,
+                                              const ingest::IngestLimits& limits);
 
 // One registered page matched by a scanned page.
 struct RobustHit {
