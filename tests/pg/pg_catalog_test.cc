@@ -26,6 +26,7 @@
 #include "kagami/index/store.h"
 #include "kagami/index/video_store.h"
 #include "kagami/pipeline/scanner.h"
+#include "kagami/store/pg_connection.h"
 #include "kagami/synth/page_generator.h"
 #include "pg_server.h"
 #include "process.h"
@@ -404,6 +405,73 @@ TEST_F(PgCatalogTest, RegisterFromTwoProcessesAtOnceThenScanFindsBoth) {
   EXPECT_NE(ReadText(dir_ / "ra2.log").find("4 files already registered"), std::string::npos)
       << ReadText(dir_ / "ra2.log");
   EXPECT_EQ((*pg)->UnitCount(), 8);
+}
+
+// A PostgreSQL catalog registered before the colour check (its pages' blobs
+// of version 2: the signature's 4 bytes cut, the version byte 2) gets the
+// signatures back from `register` run again from any machine: each page's
+// blob is again byte for byte what registration stored, and a third run
+// skips the files.
+TEST_F(PgCatalogTest, RegisterAgainGivesColourlessPagesTheirColourSignatures) {
+  WritePages(dir_ / "a", 7500, 3);
+  auto register_json = [&](const fs::path& data, const std::string& name) {
+    std::vector<std::string> args = Kagami(data, true);
+    args.insert(args.end(),
+                {"register", "--work", "work-a", "--title", "A", "--json", (dir_ / "a").string()});
+    const fs::path log = dir_ / (name + ".log");
+    EXPECT_EQ(Wait(Spawn({"sh", "-c",
+                          [&] {
+                            std::string cmd;
+                            for (const std::string& a : args) cmd += "'" + a + "' ";
+                            return cmd + "2>/dev/null";
+                          }()},
+                         log)),
+              0)
+        << ReadText(log);
+    return nlohmann::json::parse(ReadText(log), nullptr, false);
+  };
+  auto stored_blobs = [&]() {
+    std::map<int64_t, std::vector<uint8_t>> blobs;
+    auto pg = index::OpenPgCatalog(conninfo_);
+    EXPECT_TRUE(pg.ok()) << pg.status().ToString();
+    if (!pg.ok()) return blobs;
+    EXPECT_TRUE((*pg)
+                    ->ForEachLocalFeatures(
+                        [&](int64_t id, const std::vector<uint8_t>& blob) { blobs[id] = blob; })
+                    .ok());
+    return blobs;
+  };
+  ASSERT_FALSE(register_json(dir_ / "node1", "first").is_discarded());
+  const std::map<int64_t, std::vector<uint8_t>> registered = stored_blobs();
+  ASSERT_EQ(registered.size(), 3u);
+  for (const auto& [id, blob] : registered) {
+    ASSERT_FALSE(fingerprint::LacksColourSignature(blob)) << id;
+    ASSERT_EQ(blob[3], 3) << id;
+  }
+  {
+    auto db = store::PgConnection::Connect(conninfo_);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    auto downgraded = (*db)->Exec(
+        "UPDATE units SET local_features = set_byte(substring(local_features from 1 for "
+        "length(local_features) - 4), 3, 2)");
+    ASSERT_TRUE(downgraded.ok()) << downgraded.status().ToString();
+  }
+  for (const auto& [id, blob] : stored_blobs()) {
+    EXPECT_TRUE(fingerprint::LacksColourSignature(blob)) << id;
+  }
+
+  nlohmann::json again = register_json(dir_ / "node2", "again");
+  ASSERT_FALSE(again.is_discarded());
+  EXPECT_EQ(again["assets_backfilled"], 3) << again.dump();
+  EXPECT_EQ(again["units_colour_backfilled"], 3) << again.dump();
+  EXPECT_EQ(again["units_backfilled"], 0) << again.dump();
+  EXPECT_EQ(again["assets_added"], 0) << again.dump();
+  EXPECT_EQ(stored_blobs(), registered);
+
+  nlohmann::json third = register_json(dir_ / "node1", "third");
+  ASSERT_FALSE(third.is_discarded());
+  EXPECT_EQ(third["assets_skipped"], 3) << third.dump();
+  EXPECT_EQ(third["assets_backfilled"], 0) << third.dump();
 }
 
 TEST_F(PgCatalogTest, SqliteAndPostgresStoresGiveTheSameScanVerdicts) {
