@@ -110,6 +110,14 @@ Result<std::optional<fingerprint::Hash256>> OptionalHash(sqlite3_stmt* stmt, int
   return std::optional<fingerprint::Hash256>(HashFromBlob(blob));
 }
 
+// The PDQ hash in BLOB `column` of the current row, nullopt when it is not
+// 32 bytes (a backfill then leaves the unit alone).
+std::optional<fingerprint::Hash256> StoredPdq(sqlite3_stmt* stmt, int column) {
+  std::vector<uint8_t> blob = ColumnBlob(stmt, column);
+  if (blob.size() != fingerprint::Hash256{}.bytes.size()) return std::nullopt;
+  return HashFromBlob(blob);
+}
+
 }  // namespace
 
 namespace internal {
@@ -167,6 +175,20 @@ Status CheckUnit(const UnitRecord& unit, size_t i) {
         " bytes exceeds the limit of " + std::to_string(Catalog::kMaxLocalFeaturesBytes));
   }
   return Status::Ok();
+}
+
+ReadAgainPages::ReadAgainPages(const std::vector<UnitRecord>& units) {
+  for (const UnitRecord& u : units) by_page_.emplace(std::make_pair(u.page_index, u.member), &u);
+}
+
+const UnitRecord* ReadAgainPages::Find(int page_index, const std::string& member,
+                                       const std::optional<fingerprint::Hash256>& stored_pdq) {
+  auto it = by_page_.find({page_index, member});
+  if (it == by_page_.end() || !stored_pdq || it->second->pdq != *stored_pdq) {
+    ++mismatched_;
+    return nullptr;
+  }
+  return it->second;
 }
 
 Result<std::string> LookupSha256(const std::string& sha256_hex) {
@@ -642,8 +664,7 @@ Result<Catalog::BlurredBackfill> SqliteCatalog::AddMissingBlurredHashes(
   KAGAMI_ASSIGN_OR_RETURN(std::optional<int64_t> asset_id, FindAssetBySha256(sha));
   if (!asset_id) return Status::NotFound("asset " + sha + " is not registered");
 
-  std::map<std::pair<int, std::string>, const UnitRecord*> by_page;
-  for (const UnitRecord& u : units) by_page.emplace(std::make_pair(u.page_index, u.member), &u);
+  internal::ReadAgainPages pages(units);
   BlurredBackfill backfill;
   {
     KAGAMI_ASSIGN_OR_RETURN(
@@ -657,17 +678,13 @@ Result<Catalog::BlurredBackfill> SqliteCatalog::AddMissingBlurredHashes(
       KAGAMI_ASSIGN_OR_RETURN(bool row, Step(select.get(), what));
       if (!row) break;
       const int64_t unit_id = sqlite3_column_int64(select.get(), 0);
-      auto it = by_page.find({sqlite3_column_int(select.get(), 1), ColumnText(select.get(), 2)});
-      const std::vector<uint8_t> pdq = ColumnBlob(select.get(), 3);
-      if (it == by_page.end() || pdq.size() != fingerprint::Hash256{}.bytes.size() ||
-          HashFromBlob(pdq) != it->second->pdq) {
-        ++backfill.mismatched;
-        continue;
-      }
-      if (!it->second->pdq_blurred) continue;
-      backfill.filled.push_back({unit_id, *it->second->pdq_blurred, it->second->blurred_quality});
+      const UnitRecord* page = pages.Find(sqlite3_column_int(select.get(), 1),
+                                          ColumnText(select.get(), 2), StoredPdq(select.get(), 3));
+      if (page == nullptr || !page->pdq_blurred) continue;
+      backfill.filled.push_back({unit_id, *page->pdq_blurred, page->blurred_quality});
     }
   }
+  backfill.mismatched = pages.mismatched();
   KAGAMI_ASSIGN_OR_RETURN(
       SqliteStmt update,
       Prepare(db, "UPDATE units SET pdq_blurred = ?1, blurred_quality = ?2 WHERE id = ?3", what));
@@ -703,8 +720,7 @@ Result<Catalog::ColourBackfill> SqliteCatalog::AddMissingColour(
   KAGAMI_ASSIGN_OR_RETURN(std::optional<int64_t> asset_id, FindAssetBySha256(sha));
   if (!asset_id) return Status::NotFound("asset " + sha + " is not registered");
 
-  std::map<std::pair<int, std::string>, const UnitRecord*> by_page;
-  for (const UnitRecord& u : units) by_page.emplace(std::make_pair(u.page_index, u.member), &u);
+  internal::ReadAgainPages pages(units);
   ColourBackfill backfill;
   std::vector<std::pair<int64_t, std::vector<uint8_t>>> rewritten;
   {
@@ -720,16 +736,11 @@ Result<Catalog::ColourBackfill> SqliteCatalog::AddMissingColour(
       KAGAMI_ASSIGN_OR_RETURN(bool row, Step(select.get(), what));
       if (!row) break;
       const int64_t unit_id = sqlite3_column_int64(select.get(), 0);
-      auto it = by_page.find({sqlite3_column_int(select.get(), 1), ColumnText(select.get(), 2)});
-      const std::vector<uint8_t> pdq = ColumnBlob(select.get(), 3);
-      if (it == by_page.end() || pdq.size() != fingerprint::Hash256{}.bytes.size() ||
-          HashFromBlob(pdq) != it->second->pdq) {
-        ++backfill.mismatched;
-        continue;
-      }
-      if (!it->second->colour || !it->second->colour->measured) continue;
+      const UnitRecord* page = pages.Find(sqlite3_column_int(select.get(), 1),
+                                          ColumnText(select.get(), 2), StoredPdq(select.get(), 3));
+      if (page == nullptr || !page->colour || !page->colour->measured) continue;
       Result<std::vector<uint8_t>> blob =
-          fingerprint::WithColourSignature(ColumnBlob(select.get(), 4), *it->second->colour);
+          fingerprint::WithColourSignature(ColumnBlob(select.get(), 4), *page->colour);
       if (!blob.ok()) {
         return blob.status().WithContext(what + ", unit " + std::to_string(unit_id));
       }
@@ -737,6 +748,7 @@ Result<Catalog::ColourBackfill> SqliteCatalog::AddMissingColour(
       backfill.filled.push_back(unit_id);
     }
   }
+  backfill.mismatched = pages.mismatched();
   KAGAMI_ASSIGN_OR_RETURN(SqliteStmt update,
                           Prepare(db, "UPDATE units SET local_features = ?1 WHERE id = ?2", what));
   for (const auto& [unit_id, blob] : rewritten) {

@@ -306,8 +306,7 @@ class PgCatalog final : public Catalog {
     KAGAMI_RETURN_IF_ERROR(txn.Begin().WithContext(what));
     KAGAMI_ASSIGN_OR_RETURN(std::optional<int64_t> asset_id, FindAssetBySha256(sha));
     if (!asset_id) return Status::NotFound("asset " + sha + " is not registered");
-    std::map<std::pair<int, std::string>, const UnitRecord*> by_page;
-    for (const UnitRecord& u : units) by_page.emplace(std::make_pair(u.page_index, u.member), &u);
+    internal::ReadAgainPages pages(units);
     auto rows = conn_->Exec(
         "SELECT id, page_index, member, pdq FROM units WHERE asset_id = $1 AND "
         "pdq_blurred IS NULL AND time_s < 0 ORDER BY id FOR UPDATE",
@@ -316,16 +315,14 @@ class PgCatalog final : public Catalog {
     BlurredBackfill backfill;
     for (int i = 0; i < rows->size(); ++i) {
       const int64_t unit_id = rows->Int(i, 0);
-      auto it = by_page.find({static_cast<int>(rows->Int(i, 1)), rows->Text(i, 2)});
       Result<fingerprint::Hash256> pdq = HashFromBytea(rows->Text(i, 3), unit_id);
       if (!pdq.ok()) return pdq.status().WithContext(what);
-      if (it == by_page.end() || *pdq != it->second->pdq) {
-        ++backfill.mismatched;
-        continue;
-      }
-      if (!it->second->pdq_blurred) continue;
-      backfill.filled.push_back({unit_id, *it->second->pdq_blurred, it->second->blurred_quality});
+      const UnitRecord* page =
+          pages.Find(static_cast<int>(rows->Int(i, 1)), rows->Text(i, 2), *pdq);
+      if (page == nullptr || !page->pdq_blurred) continue;
+      backfill.filled.push_back({unit_id, *page->pdq_blurred, page->blurred_quality});
     }
+    backfill.mismatched = pages.mismatched();
     for (const BackfilledHash& b : backfill.filled) {
       auto updated =
           conn_->Exec("UPDATE units SET pdq_blurred = $1, blurred_quality = $2 WHERE id = $3",
@@ -355,8 +352,7 @@ class PgCatalog final : public Catalog {
     KAGAMI_RETURN_IF_ERROR(txn.Begin().WithContext(what));
     KAGAMI_ASSIGN_OR_RETURN(std::optional<int64_t> asset_id, FindAssetBySha256(sha));
     if (!asset_id) return Status::NotFound("asset " + sha + " is not registered");
-    std::map<std::pair<int, std::string>, const UnitRecord*> by_page;
-    for (const UnitRecord& u : units) by_page.emplace(std::make_pair(u.page_index, u.member), &u);
+    internal::ReadAgainPages pages(units);
     const std::array<uint8_t, 4> prefix = fingerprint::ColourlessBlobPrefix();
     auto rows = conn_->Exec(
         "SELECT id, page_index, member, pdq, local_features FROM units WHERE asset_id = $1 AND "
@@ -367,22 +363,19 @@ class PgCatalog final : public Catalog {
     std::vector<std::pair<int64_t, std::vector<uint8_t>>> rewritten;
     for (int i = 0; i < rows->size(); ++i) {
       const int64_t unit_id = rows->Int(i, 0);
-      auto it = by_page.find({static_cast<int>(rows->Int(i, 1)), rows->Text(i, 2)});
       Result<fingerprint::Hash256> pdq = HashFromBytea(rows->Text(i, 3), unit_id);
       if (!pdq.ok()) return pdq.status().WithContext(what);
-      if (it == by_page.end() || *pdq != it->second->pdq) {
-        ++backfill.mismatched;
-        continue;
-      }
-      if (!it->second->colour || !it->second->colour->measured) continue;
+      const UnitRecord* page =
+          pages.Find(static_cast<int>(rows->Int(i, 1)), rows->Text(i, 2), *pdq);
+      if (page == nullptr || !page->colour || !page->colour->measured) continue;
       Result<std::vector<uint8_t>> stored = FromBytea(rows->Text(i, 4));
       if (!stored.ok()) return stored.status().WithContext(what);
-      Result<std::vector<uint8_t>> blob =
-          fingerprint::WithColourSignature(*stored, *it->second->colour);
+      Result<std::vector<uint8_t>> blob = fingerprint::WithColourSignature(*stored, *page->colour);
       if (!blob.ok()) return blob.status().WithContext(what + ", unit " + std::to_string(unit_id));
       rewritten.emplace_back(unit_id, std::move(*blob));
       backfill.filled.push_back(unit_id);
     }
+    backfill.mismatched = pages.mismatched();
     for (const auto& [unit_id, blob] : rewritten) {
       auto updated = conn_->Exec("UPDATE units SET local_features = $1 WHERE id = $2",
                                  {ToBytea(blob.data(), blob.size()), unit_id});
