@@ -1,8 +1,10 @@
 #include "kagami/fingerprint/colour_signature.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <numbers>
+#include <vector>
 
 #include <opencv2/imgproc.hpp>
 
@@ -11,6 +13,20 @@ namespace {
 
 uint8_t ToByte(double fraction) {
   return static_cast<uint8_t>(std::lround(std::clamp(fraction, 0.0, 1.0) * 255.0));
+}
+
+// `pixels` area-reduced to at most kColourLongSide on the long side (a view
+// when already that small).
+cv::Mat ReducedForColour(const cv::Mat& pixels) {
+  const int long_side = std::max(pixels.cols, pixels.rows);
+  if (long_side <= kColourLongSide) return pixels;
+  const double f = static_cast<double>(kColourLongSide) / long_side;
+  cv::Mat small;
+  cv::resize(pixels, small,
+             cv::Size(std::max(1, static_cast<int>(std::lround(pixels.cols * f))),
+                      std::max(1, static_cast<int>(std::lround(pixels.rows * f)))),
+             0, 0, cv::INTER_AREA);
+  return small;
 }
 
 // The share of `a`'s colour in sectors where `b` has none, nor its neighbours
@@ -58,15 +74,7 @@ ColourSignature MakeColourSignature(const cv::Mat& rgb, const cv::Rect& region) 
   if (rgb.empty() || r.empty() || rgb.depth() != CV_8U) return s;
   s.measured = true;
   if (rgb.channels() != 3) return s;  // gray: no colour
-  cv::Mat small = rgb(r);
-  const int long_side = std::max(r.width, r.height);
-  if (long_side > kColourLongSide) {
-    const double f = static_cast<double>(kColourLongSide) / long_side;
-    cv::resize(small, small,
-               cv::Size(std::max(1, static_cast<int>(std::lround(r.width * f))),
-                        std::max(1, static_cast<int>(std::lround(r.height * f)))),
-               0, 0, cv::INTER_AREA);
-  }
+  const cv::Mat small = ReducedForColour(rgb(r));
   std::array<int64_t, kHueSectors> counts{};
   int64_t chromatic = 0;
   const double min_chroma2 = kMinChroma * kMinChroma;
@@ -105,6 +113,60 @@ ColourComparison CompareColour(const ColourSignature& query, const ColourSignatu
   c.measured = true;
   c.disagreement = std::min(Absent(query, registered), Absent(registered, query));
   return c;
+}
+
+std::optional<cv::Mat> BalancedOnPaper(const cv::Mat& rgb, const cv::Rect& region) {
+  const cv::Rect r = region & cv::Rect(0, 0, rgb.cols, rgb.rows);
+  if (rgb.empty() || r.empty() || rgb.type() != CV_8UC3) return std::nullopt;
+  cv::Mat small = ReducedForColour(rgb(r));
+  const int n = small.rows * small.cols;
+  std::vector<int> counts(32 * 32 * 32, 0);
+  auto bin = [](const cv::Vec3b& p) { return (p[0] >> 3) << 10 | (p[1] >> 3) << 5 | (p[2] >> 3); };
+  for (int y = 0; y < small.rows; ++y) {
+    const cv::Vec3b* row = small.ptr<cv::Vec3b>(y);
+    for (int x = 0; x < small.cols; ++x) ++counts[bin(row[x])];
+  }
+  const int mode =
+      static_cast<int>(std::max_element(counts.begin(), counts.end()) - counts.begin());
+  // The mean of the mode's step, then every pixel near it.
+  std::array<double, 3> sum{};
+  int in_step = 0;
+  for (int y = 0; y < small.rows; ++y) {
+    const cv::Vec3b* row = small.ptr<cv::Vec3b>(y);
+    for (int x = 0; x < small.cols; ++x) {
+      if (bin(row[x]) != mode) continue;
+      for (int c = 0; c < 3; ++c) sum[c] += row[x][c];
+      ++in_step;
+    }
+  }
+  std::array<double, 3> paper{};
+  for (int c = 0; c < 3; ++c) paper[c] = sum[c] / std::max(1, in_step);
+  int near = 0;
+  for (int y = 0; y < small.rows; ++y) {
+    const cv::Vec3b* row = small.ptr<cv::Vec3b>(y);
+    for (int x = 0; x < small.cols; ++x) {
+      bool close = true;
+      for (int c = 0; c < 3; ++c)
+        close = close && std::abs(row[x][c] - paper[c]) <= kPaperTolerance;
+      near += close;
+    }
+  }
+  const double luma = 0.299 * paper[0] + 0.587 * paper[1] + 0.114 * paper[2];
+  const double cb = -0.168736 * paper[0] - 0.331264 * paper[1] + 0.5 * paper[2];
+  const double cr = 0.5 * paper[0] - 0.418688 * paper[1] - 0.081312 * paper[2];
+  if (near < kMinPaperFraction * n || luma < kMinPaperLuma ||
+      cb * cb + cr * cr < kMinChroma * kMinChroma) {
+    return std::nullopt;
+  }
+  const double top = std::max({paper[0], paper[1], paper[2]});
+  cv::Mat balanced;
+  small.convertTo(balanced, CV_32FC3);
+  cv::multiply(balanced,
+               cv::Scalar(top / std::max(1.0, paper[0]), top / std::max(1.0, paper[1]),
+                          top / std::max(1.0, paper[2])),
+               balanced);
+  balanced.convertTo(balanced, CV_8UC3);  // saturates at 255
+  return balanced;
 }
 
 }  // namespace kagami::fingerprint

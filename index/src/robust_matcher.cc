@@ -1257,7 +1257,18 @@ void RobustMatcher::CheckColour(const cv::Mat& pixels, const ingest::EncodedPage
         fingerprint::MakeColourSignature(*rgb, region), ref, options_.colour_min_chromatic);
     if (!c.measured) return true;
     hit.colour_disagreement = c.disagreement;
-    return c.disagreement <= options_.colour_max_disagreement;
+    if (c.disagreement <= options_.colour_max_disagreement) return true;
+    // A second look where the suspect's paper is tinted (a colour cast, a
+    // yellowed scan): its colours white-balanced on that paper. It can only
+    // keep a hit; where balancing leaves too little colour to compare, the
+    // first comparison stands.
+    std::optional<cv::Mat> balanced = fingerprint::BalancedOnPaper(*rgb, region);
+    if (!balanced) return false;
+    const fingerprint::ColourComparison b = fingerprint::CompareColour(
+        fingerprint::MakeColourSignature(*balanced), ref, options_.colour_min_chromatic);
+    if (!b.measured || b.disagreement > options_.colour_max_disagreement) return false;
+    hit.colour_disagreement = b.disagreement;
+    return true;
   };
   for (RobustHit& hit : hits) std::erase_if(hit.twins, [&](RobustHit& t) { return !check(t); });
   // A dropped hit's twins (the same picture in other works) stand on their

@@ -155,6 +155,37 @@ TEST(ColourSignatureTest, PhotosAgreeWithTheirCopiesInOtherColourSettings) {
   }
 }
 
+// A drawing under a warm cast (a colour temperature filter, a yellowed
+// scan): its white paper turns peach and its pale blue turns grey, so its
+// colours disagree with the registered ones; balanced on its paper they
+// agree again. White paper, a recoloured drawing on white and photos without
+// a paper are not balanced (the check stands as it was).
+TEST(ColourSignatureTest, ACopyOnTintedPaperAgreesOnceBalancedOnItsPaper) {
+  const cv::Mat pale_blue = Disc(cv::Scalar(130, 150, 190));
+  const cv::Rect whole(0, 0, pale_blue.cols, pale_blue.rows);
+  const ColourSignature registered = MakeColourSignature(pale_blue);
+  cv::Mat warm;
+  cv::multiply(pale_blue, cv::Scalar(1.0, 0.8, 0.62), warm);
+  const ColourComparison raw = CompareColour(MakeColourSignature(warm), registered, kMinChromatic);
+  ASSERT_TRUE(raw.measured);
+  EXPECT_GT(raw.disagreement, kMaxDisagreement);
+  const std::optional<cv::Mat> balanced = BalancedOnPaper(warm, whole);
+  ASSERT_TRUE(balanced.has_value());
+  const ColourComparison after =
+      CompareColour(MakeColourSignature(*balanced), registered, kMinChromatic);
+  ASSERT_TRUE(after.measured);
+  EXPECT_LE(after.disagreement, 0.1);
+
+  EXPECT_FALSE(BalancedOnPaper(pale_blue, whole).has_value());
+  EXPECT_FALSE(BalancedOnPaper(Disc(cv::Scalar(160, 40, 200)), whole).has_value());
+  for (const std::string& name : {"Autumn", "Kite", "EveningGlow", "Path"}) {
+    if (!fs::exists(Wallpaper(name))) continue;
+    cv::Mat rgb;
+    cv::cvtColor(LoadOnWhite(Wallpaper(name), 800), rgb, cv::COLOR_BGR2RGB);
+    EXPECT_FALSE(BalancedOnPaper(rgb, cv::Rect(0, 0, rgb.cols, rgb.rows)).has_value()) << name;
+  }
+}
+
 TEST(ColourSignatureTest, QuantisedBlobVersion3CarriesTheSignature) {
   PageThumbnail t;
   t.width = 24;

@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdint>
 #include <opencv2/core.hpp>
+#include <optional>
 #include <span>
 
 namespace kagami::fingerprint {
@@ -73,5 +74,22 @@ struct ColourComparison {
 
 ColourComparison CompareColour(const ColourSignature& query, const ColourSignature& registered,
                                double min_chromatic);
+
+// Tinted paper: a copy under another colour temperature, or scanned from
+// yellowed paper, has a tinted paper where its original has white, and every
+// hue of the picture moves with it (a blue drawing turns grey under a warm
+// cast). The paper is the most common colour of `region` (each channel in
+// steps of 8 levels, the pixels within kPaperTolerance of that step's mean),
+// taken as paper when it covers at least kMinPaperFraction of the region, is
+// bright (BT.601 luma at least kMinPaperLuma) and chromatic (kMinChroma).
+// Returns the region (area-reduced as MakeColourSignature does) white-balanced
+// on it, each channel scaled so that the paper becomes neutral (von Kries
+// adaptation: gains max(paper) / paper per channel, clipped at 255), or
+// std::nullopt when the region has no tinted paper (white paper included).
+// `rgb` as MakeColourSignature takes it.
+inline constexpr double kMinPaperFraction = 0.3;
+inline constexpr double kMinPaperLuma = 150.0;
+inline constexpr int kPaperTolerance = 12;
+std::optional<cv::Mat> BalancedOnPaper(const cv::Mat& rgb, const cv::Rect& region);
 
 }  // namespace kagami::fingerprint
