@@ -216,7 +216,10 @@ struct RobustOptions {
   // colour_min_chromatic of their pixels in colour and their colour
   // disagreement exceeds colour_max_disagreement: more than that share of
   // each side's colour lies in hues the other lacks (a drawing recoloured,
-  // not a copy). Greyscale pages on either side, and pages registered
+  // not a copy), unless the scanned region has a tinted paper
+  // (fingerprint::BalancedOnPaper: a colour cast, a yellowed scan) and,
+  // white-balanced on it, agrees (its disagreement is then the one
+  // reported). Greyscale pages on either side, and pages registered
   // without a signature (blobs before version 3), are not checked. The
   // scanned page is decoded in colour only for a match whose registered page
   // has colour. Measured on real images and colour edits (bench/RESULTS.md
