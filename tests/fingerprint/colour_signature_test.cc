@@ -150,7 +150,9 @@ TEST(ColourSignatureTest, PhotosAgreeWithTheirCopiesInOtherColourSettings) {
                                                       {"crop20", rgb(crop).clone()}}) {
       const ColourComparison c =
           CompareColour(MakeColourSignature(copy), registered, kMinChromatic);
-      if (c.measured) EXPECT_LE(c.disagreement, kMaxDisagreement) << name << " " << edit;
+      if (c.measured) {
+        EXPECT_LE(c.disagreement, kMaxDisagreement) << name << " " << edit;
+      }
     }
   }
 }
@@ -178,7 +180,7 @@ TEST(ColourSignatureTest, ACopyOnTintedPaperAgreesOnceBalancedOnItsPaper) {
 
   EXPECT_FALSE(BalancedOnPaper(pale_blue, whole).has_value());
   EXPECT_FALSE(BalancedOnPaper(Disc(cv::Scalar(160, 40, 200)), whole).has_value());
-  for (const std::string& name : {"Autumn", "Kite", "EveningGlow", "Path"}) {
+  for (const char* name : {"Autumn", "Kite", "EveningGlow", "Path"}) {
     if (!fs::exists(Wallpaper(name))) continue;
     cv::Mat rgb;
     cv::cvtColor(LoadOnWhite(Wallpaper(name), 800), rgb, cv::COLOR_BGR2RGB);

@@ -98,7 +98,7 @@ class ColourCheckTest : public ::testing::Test {
     ASSERT_NE(store_, nullptr);
     // The other colours of the button, each named after the registered page
     // so that FoundOwnPages would count them.
-    for (const std::string& colour : {"blue", "yellow", "green"}) {
+    for (const std::string colour : {"blue", "yellow", "green"}) {
       const fs::path folder = dir_ / ("recoloured_" + colour);
       fs::create_directories(folder);
       cv::imwrite((folder / "button.jpg").string(), LoadOnWhite(Button(colour), 800),
@@ -124,7 +124,7 @@ class ColourCheckTest : public ::testing::Test {
 };
 
 TEST_F(ColourCheckTest, RecolouredDrawingsAreNotMatched) {
-  for (const std::string& colour : {"blue", "yellow", "green"}) {
+  for (const std::string colour : {"blue", "yellow", "green"}) {
     const auto by_member = ::kagami::testing::MatchesByMember(
         *store_, dir_ / ("recoloured_" + colour), RobustOptions{});
     for (const auto& [member, matches] : by_member)
@@ -136,7 +136,7 @@ TEST_F(ColourCheckTest, WithoutTheCheckARecolouredDrawingMatches) {
   RobustOptions off;
   off.colour_check = false;
   int matched = 0;
-  for (const std::string& colour : {"blue", "yellow", "green"}) {
+  for (const std::string colour : {"blue", "yellow", "green"}) {
     const auto by_member =
         ::kagami::testing::MatchesByMember(*store_, dir_ / ("recoloured_" + colour), off);
     matched += static_cast<int>(::kagami::testing::FoundOwnPages(by_member).size());
