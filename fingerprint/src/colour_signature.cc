@@ -15,6 +15,17 @@ uint8_t ToByte(double fraction) {
   return static_cast<uint8_t>(std::lround(std::clamp(fraction, 0.0, 1.0) * 255.0));
 }
 
+// Cb and Cr of R,G,B (ITU-R BT.601 / JFIF), centred on 0.
+struct Chroma {
+  double cb;
+  double cr;
+  double SquaredLength() const { return cb * cb + cr * cr; }
+};
+Chroma ChromaOf(double red, double green, double blue) {
+  return {-0.168736 * red - 0.331264 * green + 0.5 * blue,
+          0.5 * red - 0.418688 * green - 0.081312 * blue};
+}
+
 // `pixels` area-reduced to at most kColourLongSide on the long side (a view
 // when already that small).
 cv::Mat ReducedForColour(const cv::Mat& pixels) {
@@ -82,11 +93,10 @@ ColourSignature MakeColourSignature(const cv::Mat& rgb, const cv::Rect& region) 
   for (int y = 0; y < small.rows; ++y) {
     const cv::Vec3b* row = small.ptr<cv::Vec3b>(y);
     for (int x = 0; x < small.cols; ++x) {
-      const double red = row[x][0], green = row[x][1], blue = row[x][2];
-      const double cb = -0.168736 * red - 0.331264 * green + 0.5 * blue;
-      const double cr = 0.5 * red - 0.418688 * green - 0.081312 * blue;
-      if (cb * cb + cr * cr < min_chroma2) continue;
-      const int k = static_cast<int>((std::atan2(cr, cb) + std::numbers::pi) * kSectorsPerRadian);
+      const Chroma c = ChromaOf(row[x][0], row[x][1], row[x][2]);
+      if (c.SquaredLength() < min_chroma2) continue;
+      const int k =
+          static_cast<int>((std::atan2(c.cr, c.cb) + std::numbers::pi) * kSectorsPerRadian);
       ++counts[std::clamp(k, 0, kHueSectors - 1)];
       ++chromatic;
     }
@@ -152,10 +162,8 @@ std::optional<cv::Mat> BalancedOnPaper(const cv::Mat& rgb, const cv::Rect& regio
     }
   }
   const double luma = 0.299 * paper[0] + 0.587 * paper[1] + 0.114 * paper[2];
-  const double cb = -0.168736 * paper[0] - 0.331264 * paper[1] + 0.5 * paper[2];
-  const double cr = 0.5 * paper[0] - 0.418688 * paper[1] - 0.081312 * paper[2];
   if (near < kMinPaperFraction * n || luma < kMinPaperLuma ||
-      cb * cb + cr * cr < kMinChroma * kMinChroma) {
+      ChromaOf(paper[0], paper[1], paper[2]).SquaredLength() < kMinChroma * kMinChroma) {
     return std::nullopt;
   }
   const double top = std::max({paper[0], paper[1], paper[2]});

@@ -292,10 +292,9 @@ class SqliteCatalog final : public Catalog {
   Result<std::optional<std::string>> FindAssetWork(const std::string& sha256_hex) override;
   Result<int64_t> AddAsset(const AssetRecord& asset, const std::vector<UnitRecord>& units,
                            std::vector<int64_t>* unit_ids) override;
-  Result<int64_t> CountUnitsWithoutBlurred(const std::string& sha256_hex) override;
+  Result<LackingUnits> CountUnitsLacking(const std::string& sha256_hex) override;
   Result<BlurredBackfill> AddMissingBlurredHashes(const std::string& sha256_hex,
                                                   const std::vector<UnitRecord>& units) override;
-  Result<int64_t> CountUnitsWithoutColour(const std::string& sha256_hex) override;
   Result<ColourBackfill> AddMissingColour(const std::string& sha256_hex,
                                           const std::vector<UnitRecord>& units) override;
   Status ForEachUnitHashAfter(
@@ -643,16 +642,23 @@ Result<int64_t> SqliteCatalog::AddAsset(const AssetRecord& asset,
   return asset_id;
 }
 
-Result<int64_t> SqliteCatalog::CountUnitsWithoutBlurred(const std::string& sha256_hex) {
+Result<Catalog::LackingUnits> SqliteCatalog::CountUnitsLacking(const std::string& sha256_hex) {
   KAGAMI_ASSIGN_OR_RETURN(const std::string sha, internal::LookupSha256(sha256_hex));
   static constexpr std::string_view kSql =
-      "SELECT count(*) FROM units u JOIN assets a ON a.id = u.asset_id "
-      "WHERE a.sha256 = ?1 AND u.pdq_blurred IS NULL AND u.time_s < 0";
+      "SELECT coalesce(sum(u.pdq_blurred IS NULL), 0), "
+      "coalesce(sum(substr(u.local_features, 1, 4) = ?2), 0) "
+      "FROM units u JOIN assets a ON a.id = u.asset_id WHERE a.sha256 = ?1 AND u.time_s < 0";
   KAGAMI_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, impl_->Statement(kSql));
   ScopedReset reset(stmt);
-  KAGAMI_RETURN_IF_ERROR(Bind(stmt, std::string_view(sha)));
+  const std::array<uint8_t, 4> prefix = fingerprint::ColourlessBlobPrefix();
+  KAGAMI_RETURN_IF_ERROR(Bind(stmt, std::string_view(sha), BlobArg{prefix.data(), prefix.size()}));
   KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt, impl_->What("counting units of " + sha)));
-  return row ? sqlite3_column_int64(stmt, 0) : 0;
+  LackingUnits lacking;
+  if (row) {
+    lacking.blurred = sqlite3_column_int64(stmt, 0);
+    lacking.colour = sqlite3_column_int64(stmt, 1);
+  }
+  return lacking;
 }
 
 Result<Catalog::BlurredBackfill> SqliteCatalog::AddMissingBlurredHashes(
@@ -698,19 +704,6 @@ Result<Catalog::BlurredBackfill> SqliteCatalog::AddMissingBlurredHashes(
   return backfill;
 }
 
-Result<int64_t> SqliteCatalog::CountUnitsWithoutColour(const std::string& sha256_hex) {
-  KAGAMI_ASSIGN_OR_RETURN(const std::string sha, internal::LookupSha256(sha256_hex));
-  static constexpr std::string_view kSql =
-      "SELECT count(*) FROM units u JOIN assets a ON a.id = u.asset_id "
-      "WHERE a.sha256 = ?1 AND u.time_s < 0 AND substr(u.local_features, 1, 4) = ?2";
-  KAGAMI_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, impl_->Statement(kSql));
-  ScopedReset reset(stmt);
-  const std::array<uint8_t, 4> prefix = fingerprint::ColourlessBlobPrefix();
-  KAGAMI_RETURN_IF_ERROR(Bind(stmt, std::string_view(sha), BlobArg{prefix.data(), prefix.size()}));
-  KAGAMI_ASSIGN_OR_RETURN(bool row, Step(stmt, impl_->What("counting units of " + sha)));
-  return row ? sqlite3_column_int64(stmt, 0) : 0;
-}
-
 Result<Catalog::ColourBackfill> SqliteCatalog::AddMissingColour(
     const std::string& sha256_hex, const std::vector<UnitRecord>& units) {
   KAGAMI_ASSIGN_OR_RETURN(const std::string sha, internal::LookupSha256(sha256_hex));
@@ -742,7 +735,8 @@ Result<Catalog::ColourBackfill> SqliteCatalog::AddMissingColour(
       Result<std::vector<uint8_t>> blob =
           fingerprint::WithColourSignature(ColumnBlob(select.get(), 4), *page->colour);
       if (!blob.ok()) {
-        return blob.status().WithContext(what + ", unit " + std::to_string(unit_id));
+        ++backfill.damaged;
+        continue;
       }
       rewritten.emplace_back(unit_id, std::move(*blob));
       backfill.filled.push_back(unit_id);

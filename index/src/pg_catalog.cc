@@ -289,13 +289,21 @@ class PgCatalog final : public Catalog {
     return asset_id;
   }
 
-  Result<int64_t> CountUnitsWithoutBlurred(const std::string& sha256_hex) override {
+  Result<LackingUnits> CountUnitsLacking(const std::string& sha256_hex) override {
     KAGAMI_ASSIGN_OR_RETURN(const std::string sha, internal::LookupSha256(sha256_hex));
+    const std::array<uint8_t, 4> prefix = fingerprint::ColourlessBlobPrefix();
     KAGAMI_ASSIGN_OR_RETURN(
-        PgRows r, conn_->Exec("SELECT count(*) FROM units u JOIN assets a ON a.id = u.asset_id "
-                              "WHERE a.sha256 = $1 AND u.pdq_blurred IS NULL AND u.time_s < 0",
-                              {sha}));
-    return r.empty() ? 0 : r.Int(0, 0);
+        PgRows r, conn_->Exec("SELECT count(*) FILTER (WHERE u.pdq_blurred IS NULL), "
+                              "count(*) FILTER (WHERE substring(u.local_features from 1 for 4) = "
+                              "$2) FROM units u JOIN assets a ON a.id = u.asset_id "
+                              "WHERE a.sha256 = $1 AND u.time_s < 0",
+                              {sha, ToBytea(prefix.data(), prefix.size())}));
+    LackingUnits lacking;
+    if (!r.empty()) {
+      lacking.blurred = r.Int(0, 0);
+      lacking.colour = r.Int(0, 1);
+    }
+    return lacking;
   }
 
   Result<BlurredBackfill> AddMissingBlurredHashes(const std::string& sha256_hex,
@@ -333,17 +341,6 @@ class PgCatalog final : public Catalog {
     return backfill;
   }
 
-  Result<int64_t> CountUnitsWithoutColour(const std::string& sha256_hex) override {
-    KAGAMI_ASSIGN_OR_RETURN(const std::string sha, internal::LookupSha256(sha256_hex));
-    const std::array<uint8_t, 4> prefix = fingerprint::ColourlessBlobPrefix();
-    KAGAMI_ASSIGN_OR_RETURN(
-        PgRows r, conn_->Exec("SELECT count(*) FROM units u JOIN assets a ON a.id = u.asset_id "
-                              "WHERE a.sha256 = $1 AND u.time_s < 0 AND "
-                              "substring(u.local_features from 1 for 4) = $2",
-                              {sha, ToBytea(prefix.data(), prefix.size())}));
-    return r.empty() ? 0 : r.Int(0, 0);
-  }
-
   Result<ColourBackfill> AddMissingColour(const std::string& sha256_hex,
                                           const std::vector<UnitRecord>& units) override {
     KAGAMI_ASSIGN_OR_RETURN(const std::string sha, internal::LookupSha256(sha256_hex));
@@ -371,7 +368,10 @@ class PgCatalog final : public Catalog {
       Result<std::vector<uint8_t>> stored = FromBytea(rows->Text(i, 4));
       if (!stored.ok()) return stored.status().WithContext(what);
       Result<std::vector<uint8_t>> blob = fingerprint::WithColourSignature(*stored, *page->colour);
-      if (!blob.ok()) return blob.status().WithContext(what + ", unit " + std::to_string(unit_id));
+      if (!blob.ok()) {
+        ++backfill.damaged;
+        continue;
+      }
       rewritten.emplace_back(unit_id, std::move(*blob));
       backfill.filled.push_back(unit_id);
     }

@@ -265,6 +265,14 @@ class RegisterSink : public ExtractSink {
       }
       summary_.units_colour_backfilled += static_cast<int>(filled->filled.size());
       mismatched = std::max(mismatched, filled->mismatched);
+      if (filled->damaged > 0) {
+        summary_.errors.push_back(
+            {file.path.string(), "",
+             Status::Corrupt(std::to_string(filled->damaged) +
+                             " pages' stored local features cannot be read and got no colour "
+                             "signature; register the file into a new store to describe it "
+                             "afresh")});
+      }
     }
     ++summary_.assets_backfilled;
     summary_.units_backfill_mismatched += static_cast<int>(mismatched);
@@ -335,16 +343,13 @@ Result<RegisterSummary> RegisterWork(Store& store, const Work& work,
     }
     if (!existing->has_value()) return false;
     if (!options.robust) return true;  // only the robust analysis hashes blurred
-    Result<int64_t> lacking = store.catalog().CountUnitsWithoutBlurred(sha);
-    Result<int64_t> colourless =
-        lacking.ok() ? store.catalog().CountUnitsWithoutColour(sha) : Result<int64_t>(0);
-    if (!lacking.ok() || !colourless.ok()) {
-      sink.Fail((lacking.ok() ? colourless.status() : lacking.status())
-                    .WithContext("looking up an asset"));
+    Result<Catalog::LackingUnits> lacking = store.catalog().CountUnitsLacking(sha);
+    if (!lacking.ok()) {
+      sink.Fail(lacking.status().WithContext("looking up an asset"));
       return true;
     }
-    if (*lacking == 0 && *colourless == 0) return true;
-    sink.MarkBackfill(volume, asset, {*lacking > 0, *colourless > 0});
+    if (lacking->blurred == 0 && lacking->colour == 0) return true;
+    sink.MarkBackfill(volume, asset, {lacking->blurred > 0, lacking->colour > 0});
     return false;
   };
 

@@ -264,8 +264,8 @@ std::vector<std::string> ExerciseCatalog(Catalog& catalog) {
   // Unit 0 was registered without a blurred hash: the same file extracted
   // again gives it one; a page whose PDQ hash differs from the stored one
   // (another decode) keeps none.
-  auto lacking = catalog.CountUnitsWithoutBlurred(Sha('a'));
-  EXPECT_TRUE(lacking.ok() && *lacking == 1);
+  auto lacking = catalog.CountUnitsLacking(Sha('a'));
+  EXPECT_TRUE(lacking.ok() && lacking->blurred == 1 && lacking->colour == 0);
   std::vector<UnitRecord> other_decode = {MakeUnit(0, true)};
   other_decode[0].pdq.bytes[5] ^= 1;
   auto refused = catalog.AddMissingBlurredHashes(Sha('a'), other_decode);
@@ -284,14 +284,15 @@ std::vector<std::string> ExerciseCatalog(Catalog& catalog) {
   } else {
     ADD_FAILURE() << "unit 0 was not given its blurred hash";
   }
-  lacking = catalog.CountUnitsWithoutBlurred(Sha('a'));
-  EXPECT_TRUE(lacking.ok() && *lacking == 0);
+  lacking = catalog.CountUnitsLacking(Sha('a'));
+  EXPECT_TRUE(lacking.ok() && lacking->blurred == 0 && lacking->colour == 0);
   EXPECT_EQ(catalog.AddMissingBlurredHashes(Sha('c'), {}).status().code(), StatusCode::kNotFound);
 
   // A file registered before the colour check: its page with a thumbnail and
   // no colour signature (a version 2 blob) gets the signature the same file
   // extracted again carries, unless the page decodes to another PDQ hash;
-  // pages with one already, or with no thumbnail, are left as they are.
+  // pages with one already, or with no thumbnail, are left as they are, and
+  // so is a damaged blob (counted, not an error that would stop a register).
   fingerprint::QuantisedFeatures q;
   q.thumbnail = {32, 4, std::vector<uint8_t>(128, 5)};
   q.page_height = 0.125f;
@@ -302,8 +303,10 @@ std::vector<std::string> ExerciseCatalog(Catalog& catalog) {
   red.measured = true;
   red.chromatic = 0.4;
   red.hue[3] = 1.0;
-  std::vector<UnitRecord> pages = {MakeUnit(0, true), MakeUnit(1, true), MakeUnit(2, true)};
-  pages[0].local_features = q.Serialize();  // version 2
+  std::vector<UnitRecord> pages = {MakeUnit(0, true), MakeUnit(1, true), MakeUnit(2, true),
+                                   MakeUnit(3, true)};
+  pages[0].local_features = q.Serialize();                         // version 2
+  pages[3].local_features = {'K', 'L', 'Q', 2, 0xff, 0xff, 0xff};  // version 2, damaged
   fingerprint::QuantisedFeatures with_colour = q;
   with_colour.colour = red;
   pages[1].local_features = with_colour.Serialize();  // version 3
@@ -311,11 +314,11 @@ std::vector<std::string> ExerciseCatalog(Catalog& catalog) {
   EXPECT_TRUE(
       catalog.AddAsset({"w1", "/reg/vol2.cbz", Sha('d'), 99, "application/zip"}, pages, &page_ids)
           .ok());
-  auto colourless = catalog.CountUnitsWithoutColour(Sha('d'));
-  EXPECT_TRUE(colourless.ok() && *colourless == 1) << colourless.status().ToString();
-  colourless = catalog.CountUnitsWithoutColour(Sha('a'));
-  EXPECT_TRUE(colourless.ok() && *colourless == 0);
-  std::vector<UnitRecord> again = {MakeUnit(0, false), MakeUnit(1, false), MakeUnit(2, false)};
+  auto colourless = catalog.CountUnitsLacking(Sha('d'));
+  EXPECT_TRUE(colourless.ok() && colourless->colour == 2 && colourless->blurred == 0)
+      << colourless.status().ToString();
+  std::vector<UnitRecord> again = {MakeUnit(0, false), MakeUnit(1, false), MakeUnit(2, false),
+                                   MakeUnit(3, false)};
   for (UnitRecord& u : again) u.colour = red;
   std::vector<UnitRecord> decoded_otherwise = again;
   decoded_otherwise[0].pdq.bytes[3] ^= 1;
@@ -323,9 +326,10 @@ std::vector<std::string> ExerciseCatalog(Catalog& catalog) {
   EXPECT_TRUE(mismatched.ok() && mismatched->filled.empty() && mismatched->mismatched == 1);
   auto coloured = catalog.AddMissingColour(Sha('d'), again);
   EXPECT_TRUE(coloured.ok()) << coloured.status().ToString();
-  if (coloured.ok() && page_ids.size() == 3) {
+  if (coloured.ok() && page_ids.size() == 4) {
     EXPECT_EQ(coloured->filled, std::vector<int64_t>{page_ids[0]});
     EXPECT_EQ(coloured->mismatched, 0);
+    EXPECT_EQ(coloured->damaged, 1);
     auto blob = catalog.GetLocalFeatures(page_ids[0]);
     EXPECT_TRUE(blob.ok() && *blob == with_colour.Serialize());
     auto kept = catalog.GetLocalFeatures(page_ids[2]);
@@ -333,8 +337,8 @@ std::vector<std::string> ExerciseCatalog(Catalog& catalog) {
   } else {
     ADD_FAILURE() << "the version 2 page was not given its colour signature";
   }
-  colourless = catalog.CountUnitsWithoutColour(Sha('d'));
-  EXPECT_TRUE(colourless.ok() && *colourless == 0);
+  colourless = catalog.CountUnitsLacking(Sha('d'));
+  EXPECT_TRUE(colourless.ok() && colourless->colour == 1);  // the damaged one
   EXPECT_EQ(catalog.AddMissingColour(Sha('c'), {}).status().code(), StatusCode::kNotFound);
   return digests;
 }
@@ -352,7 +356,7 @@ TEST_F(PgCatalogTest, SqliteAndPostgresCatalogsBehaveAlike) {
   // A second open of the same database migrates nothing and sees the same data.
   auto again = index::OpenPgCatalog(conninfo_);
   ASSERT_TRUE(again.ok());
-  EXPECT_EQ((*again)->UnitCount(), 6);  // vol1 and vol2
+  EXPECT_EQ((*again)->UnitCount(), 7);  // vol1 and vol2
 }
 
 // --- Whole commands ---------------------------------------------------------

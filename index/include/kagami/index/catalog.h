@@ -145,9 +145,14 @@ class Catalog {
                                    std::vector<int64_t>* unit_ids = nullptr) = 0;
 
   // Page units (not video frames) of the asset with this content hash that
-  // have no blurred hash (registered before it existed); 0 when there are
-  // none or the asset is unknown.
-  virtual Result<int64_t> CountUnitsWithoutBlurred(const std::string& sha256_hex) = 0;
+  // lack what later versions register: a blurred hash, a colour signature in
+  // local features that have a thumbnail (fingerprint::LacksColourSignature).
+  // Counted in one query; all 0 when there are none or the asset is unknown.
+  struct LackingUnits {
+    int64_t blurred = 0;
+    int64_t colour = 0;
+  };
+  virtual Result<LackingUnits> CountUnitsLacking(const std::string& sha256_hex) = 0;
   // Gives each of the asset's page units without a blurred hash the one
   // `units` (the same file extracted again) carries for the same page (same
   // page_index and member), provided the unit's stored PDQ hash equals the
@@ -167,21 +172,20 @@ class Catalog {
   virtual Result<BlurredBackfill> AddMissingBlurredHashes(const std::string& sha256_hex,
                                                           const std::vector<UnitRecord>& units) = 0;
 
-  // Number of the asset's page units whose local features have a thumbnail
-  // and no colour signature (fingerprint::LacksColourSignature: registered
-  // before the colour check); 0 when there are none or the asset is unknown.
-  virtual Result<int64_t> CountUnitsWithoutColour(const std::string& sha256_hex) = 0;
-  // Gives each of those units the colour signature `units` (the same file
+  // Gives each of the asset's page units whose local features lack the
+  // colour signature (CountUnitsLacking) the colour signature `units` (the same file
   // extracted again) carries for the same page (same page_index and member,
   // UnitRecord::colour measured), provided the unit's stored PDQ hash equals
   // the recomputed one: a page that now decodes to another hash keeps none,
   // and is counted in `mismatched`. The blob is rewritten by
   // fingerprint::WithColourSignature (keypoints and thumbnail unchanged, so
-  // local.index stays valid). One transaction; on any error nothing is
+  // local.index stays valid); a stored blob it cannot read is left as it is
+  // and counted in `damaged`. One transaction; on any error nothing is
   // written. kNotFound when the asset is not registered.
   struct ColourBackfill {
     std::vector<int64_t> filled;  // unit ids, ascending
     int64_t mismatched = 0;
+    int64_t damaged = 0;
   };
   virtual Result<ColourBackfill> AddMissingColour(const std::string& sha256_hex,
                                                   const std::vector<UnitRecord>& units) = 0;
